@@ -1,0 +1,67 @@
+// One build script, one build(options) helper, called once per bundle.
+// Usage: node esbuild.mjs [--watch] [--production] [--only extension,webview,cli,engine]
+import * as esbuild from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, existsSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const watch = args.includes('--watch');
+const production = args.includes('--production');
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : undefined;
+const skipTypecheck = args.includes('--no-typecheck');
+
+/** The bundles. Each entry is independent: the extension host (node/cjs), the webview (browser/esm), the CLI and the engine library. */
+const bundles = {
+  extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
+  worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
+  cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
+  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', external: ['webgpu'], optional: true },
+  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
+  webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', optional: true },
+};
+
+function build(name, { entryPoints, optional, ...options }) {
+  const entry = Object.values(entryPoints)[0];
+  if (optional && !existsSync(entry)) return undefined;
+  return {
+    name,
+    options: {
+      entryPoints,
+      bundle: true,
+      outdir: 'dist',
+      target: options.platform === 'browser' ? 'chrome120' : 'node20',
+      minify: production,
+      sourcemap: production ? false : 'linked',
+      logLevel: 'warning',
+      ...options,
+    },
+  };
+}
+
+function copyAssets() {
+  mkdirSync('dist', { recursive: true });
+  const assets = [
+    ['node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm'],
+    ['node_modules/tree-sitter-python/tree-sitter-python.wasm', 'dist/tree-sitter-python.wasm'],
+    ['node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css'],
+    ['node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf'],
+  ];
+  for (const [from, to] of assets) if (existsSync(from)) cpSync(from, to);
+}
+
+if (!skipTypecheck && !watch) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
+}
+copyAssets();
+const configs = Object.entries(bundles)
+  .filter(([name]) => !only || only.includes(name))
+  .map(([name, options]) => build(name, options))
+  .filter(Boolean);
+if (watch) {
+  for (const { options } of configs) await (await esbuild.context(options)).watch();
+  console.log(`watching ${configs.map((c) => c.name).join(', ')}`);
+} else {
+  await Promise.all(configs.map(({ options }) => esbuild.build(options)));
+  console.log(`built ${configs.map((c) => c.name).join(', ')}${production ? ' (production)' : ''}`);
+}
