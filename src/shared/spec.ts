@@ -221,8 +221,11 @@ class FieldReader {
   }
 
   int(field: string, fallback?: number, min = 1): number {
-    const value = this.raw[field] ?? fallback;
-    if (value === undefined) this.fail(field, 'is required');
+    return this.checkInt(field, this.raw[field] ?? fallback, min);
+  }
+
+  private checkInt(field: string, value: unknown, min: number): number {
+    if (value === undefined || (typeof value === 'number' && Number.isNaN(value))) this.fail(field, 'is required');
     if (typeof value !== 'number' || !Number.isInteger(value)) this.fail(field, `must be an integer, got ${JSON.stringify(value)}`);
     if (value < min) this.fail(field, `must be >= ${min}, got ${value}`);
     if (value > MAX_DIM) this.fail(field, `must be <= ${MAX_DIM}, got ${value}`);
@@ -230,9 +233,12 @@ class FieldReader {
   }
 
   pair(field: string, fallback: number, min = 1): [number, number] {
-    const value = this.raw[field] ?? fallback;
+    return this.checkPair(field, this.raw[field] ?? fallback, min);
+  }
+
+  private checkPair(field: string, value: unknown, min: number): [number, number] {
     if (typeof value === 'number') {
-      const v = this.int(field, undefined, min);
+      const v = this.checkInt(field, value, min);
       return [v, v];
     }
     if (!Array.isArray(value) || value.length !== 2) this.fail(field, `must be an integer or a pair [h, w], got ${JSON.stringify(value)}`);
@@ -268,7 +274,7 @@ class FieldReader {
     const value = this.raw[field] ?? fallback;
     if (value === 'same' || value === 'valid' || value === 'tf_same') return value;
     if (typeof value === 'string') this.fail(field, `must be an integer, a pair, "same", "valid" or "tf_same", got ${JSON.stringify(value)}`);
-    return this.pair(field, 0, 0);
+    return this.checkPair(field, value, 0);
   }
 
   /** Rejects fields the layer type does not know (typos would otherwise silently take defaults). */
