@@ -1,0 +1,324 @@
+/**
+ * The one protocol between the extension host and the playground webview.
+ *
+ * Two unions tagged with `type`: {@link ToWebviewMessage} (host -> page) and
+ * {@link FromWebviewMessage} (page -> host). Requests carry a `requestId`; the host answers each
+ * with exactly one `response` of the same id (and any number of `progress` messages before it).
+ * Tensors (inputs, weights, feature maps) travel as `ArrayBuffer`s of float32, never as JSON
+ * arrays of numbers.
+ *
+ * Everything that arrives from the webview is untrusted: {@link parseFromWebview} checks type,
+ * ranges and sizes and returns either the typed message or a readable reason.
+ *
+ * This module imports neither `vscode` nor the DOM.
+ */
+import type { ModelSpec } from './spec';
+
+/** Where a forward pass runs. 'cpu' and 'webgpu' name the engine backend; where it runs is the sender's choice. */
+export type EngineBackend = 'cpu' | 'webgpu';
+export const ENGINE_BACKENDS: readonly EngineBackend[] = ['cpu', 'webgpu'];
+
+/** The hand-made depthwise filters of the engine's weight initialiser. */
+export const FILTER_NAMES = ['identity', 'box', 'gaussian', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss', 'mixed'] as const;
+export type FilterName = (typeof FILTER_NAMES)[number];
+
+/** How the weights of a run are made. */
+export type WeightsSource =
+  | { kind: 'seed'; seed: number }
+  | { kind: 'filters'; filter: FilterName; seed: number }
+  /** A workspace-relative path of a `.safetensors` file with PyTorch state_dict names. */
+  | { kind: 'safetensors'; path: string };
+
+/** A float32 tensor whose data travels as an ArrayBuffer (byteLength = 4 * product(shape)). */
+export interface WireTensor {
+  shape: number[];
+  data: ArrayBuffer;
+}
+
+/** One feature map of a run: a stage's output, keyed by the state_dict prefix of its last module. */
+export interface WireFeatureMap extends WireTensor {
+  key: string;
+}
+
+export interface RunRequestBody {
+  backend: EngineBackend;
+  model: ModelSpec;
+  input: WireTensor;
+  weights: WeightsSource;
+  /** state_dict prefixes of the modules whose outputs should come back. */
+  capture: string[];
+}
+
+export interface RunResult {
+  /** The backend that actually ran (the host may fall back, see `note`). */
+  backend: EngineBackend;
+  /** Adapter or CPU description, for display. */
+  device: string;
+  /** Why the requested backend was not used, or other notes worth showing. */
+  note?: string;
+  output: WireTensor;
+  featureMaps: WireFeatureMap[];
+  /** Measured time per module (state_dict prefix -> ms) when the engine reports it. */
+  timingsMs: Record<string, number>;
+  /** Wall time of the forward pass as the runner measured it, ms. */
+  totalMs: number;
+}
+
+export interface HostGpuInfo {
+  available: boolean;
+  /** Adapter name when available; the reason otherwise. */
+  description: string;
+}
+
+export interface WorkspaceFile {
+  /** Workspace-relative path with forward slashes. */
+  path: string;
+  bytes: number;
+}
+
+/** Requests from the page and what the host answers to each. */
+export interface RequestMap {
+  run: { body: RunRequestBody; result: RunResult };
+  probeHostGpu: { body: Record<string, never>; result: HostGpuInfo };
+  listWorkspaceFiles: { body: { extension: '.safetensors' }; result: WorkspaceFile[] };
+  readWorkspaceFile: { body: { path: string }; result: { path: string; data: ArrayBuffer } };
+  /** Saves text or bytes through the host's save dialog; resolves to the chosen path or undefined when cancelled. */
+  saveFile: { body: { suggestedName: string; content: string | ArrayBuffer }; result: { path?: string } };
+  copyText: { body: { text: string }; result: Record<string, never> };
+}
+export type RequestType = keyof RequestMap;
+export const REQUEST_TYPES: readonly RequestType[] = ['run', 'probeHostGpu', 'listWorkspaceFiles', 'readWorkspaceFile', 'saveFile', 'copyText'];
+
+export type RequestMessage<K extends RequestType = RequestType> = K extends RequestType
+  ? { type: 'request'; requestId: number; method: K; body: RequestMap[K]['body'] }
+  : never;
+
+/** Page -> host. */
+export type FromWebviewMessage =
+  | { type: 'ready' }
+  | RequestMessage
+  | { type: 'cancel'; requestId: number }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+export type ResponseMessage =
+  | { type: 'response'; requestId: number; ok: true; result: unknown }
+  | { type: 'response'; requestId: number; ok: false; error: string };
+
+/** Host -> page. */
+export type ToWebviewMessage =
+  | { type: 'init'; standalone: false; model?: ModelSpec; convention?: string; dtype?: string }
+  | { type: 'loadModel'; model: ModelSpec }
+  | ResponseMessage
+  | { type: 'progress'; requestId: number; done: number; total: number; label: string }
+  /** The host could not make sense of a message; `requestId` when the message had one. */
+  | { type: 'protocolError'; requestId?: number; error: string };
+
+// ---------------------------------------------------------------------------------------------
+// Limits at the boundary
+
+/** Largest input tensor the host accepts from the page, bytes (a 4x3x1024x1024 image is 48 MiB). */
+export const MAX_INPUT_BYTES = 64 * 1024 ** 2;
+/** Largest JSON model accepted, in layers (MobileNetV2 has 20 top-level layers). */
+export const MAX_LAYERS = 512;
+/** Largest text or file the page may ask the host to save, bytes. */
+export const MAX_SAVE_BYTES = 64 * 1024 ** 2;
+export const MAX_CAPTURE_KEYS = 4096;
+const MAX_STRING = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string; requestId?: number };
+
+class ProtocolError extends Error {}
+
+function fail(reason: string): never {
+  throw new ProtocolError(reason);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ArrayBuffer);
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(value)) fail(`${what} must be an object, got ${describe(value)}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof ArrayBuffer) return 'an ArrayBuffer';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+function int(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) fail(`${what} must be an integer, got ${describe(value)}`);
+  if (value < min || value > max) fail(`${what} must be in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function string(value: unknown, what: string, maxLength = MAX_STRING): string {
+  if (typeof value !== 'string') fail(`${what} must be a string, got ${describe(value)}`);
+  if (value.length > maxLength) fail(`${what} is too long (${value.length} characters, at most ${maxLength})`);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, options: readonly T[], what: string): T {
+  if (typeof value !== 'string' || !options.includes(value as T)) fail(`${what} must be one of ${options.join(', ')}, got ${describe(value)}`);
+  return value as T;
+}
+
+/** ArrayBuffer, or a typed array view of float32 (some transports deliver views). */
+function buffer(value: unknown, what: string): ArrayBuffer {
+  if (value instanceof ArrayBuffer) return value;
+  if (value instanceof Float32Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  if (value instanceof Uint8Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  fail(`${what} must be an ArrayBuffer, got ${describe(value)}`);
+}
+
+/** Checks a float32 tensor: a shape of 1 to 6 positive dims whose element count matches the buffer, finite values. */
+export function parseWireTensor(value: unknown, what: string, maxBytes = MAX_INPUT_BYTES): WireTensor {
+  const raw = record(value, what);
+  if (!Array.isArray(raw.shape) || raw.shape.length < 1 || raw.shape.length > 6) fail(`${what}.shape must be a list of 1 to 6 dimensions`);
+  const shape = raw.shape.map((d, i) => int(d, `${what}.shape[${i}]`, 1, 1 << 20));
+  const data = buffer(raw.data, `${what}.data`);
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if (elements * 4 > maxBytes) fail(`${what} is too large (${elements * 4} bytes, at most ${maxBytes})`);
+  if (data.byteLength !== elements * 4) fail(`${what}.data holds ${data.byteLength} bytes but shape [${shape.join(', ')}] needs ${elements * 4} (float32)`);
+  const floats = new Float32Array(data);
+  for (let i = 0; i < floats.length; i++) {
+    if (!Number.isFinite(floats[i]!)) fail(`${what}.data[${i}] is ${floats[i]}; inputs must be finite`);
+  }
+  return { shape, data };
+}
+
+/** A workspace-relative path: no absolute paths, no `..`, no drive letters, no NUL. */
+export function parseWorkspacePath(value: unknown, what = 'path'): string {
+  const path = string(value, what, 1024).replace(/\\/g, '/');
+  if (path.length === 0) fail(`${what} is empty`);
+  if (path.startsWith('/') || /^[a-zA-Z]:/.test(path) || path.includes('\0')) fail(`${what} must be relative to the workspace, got ${JSON.stringify(path)}`);
+  if (path.split('/').some((part) => part === '..')) fail(`${what} must not leave the workspace (contains ".."): ${JSON.stringify(path)}`);
+  return path;
+}
+
+export function parseWeightsSource(value: unknown): WeightsSource {
+  const raw = record(value, 'weights');
+  const kind = oneOf(raw.kind, ['seed', 'filters', 'safetensors'] as const, 'weights.kind');
+  switch (kind) {
+    case 'seed':
+      return { kind, seed: int(raw.seed, 'weights.seed', 0, 2 ** 32 - 1) };
+    case 'filters':
+      return { kind, filter: oneOf(raw.filter, FILTER_NAMES, 'weights.filter'), seed: int(raw.seed ?? 0, 'weights.seed', 0, 2 ** 32 - 1) };
+    case 'safetensors': {
+      const path = parseWorkspacePath(raw.path, 'weights.path');
+      if (!path.toLowerCase().endsWith('.safetensors')) fail(`weights.path must name a .safetensors file, got ${JSON.stringify(path)}`);
+      return { kind, path };
+    }
+  }
+}
+
+/**
+ * A model spec's outer form: an object with a non-empty `layers` list of objects with a string
+ * `type`. The full check (every field, every shape) is `resolveModel`'s, which the runner calls
+ * and whose SpecError it reports.
+ */
+export function parseModelShape(value: unknown): ModelSpec {
+  const raw = record(value, 'model');
+  if (!Array.isArray(raw.layers) || raw.layers.length === 0) fail('model.layers must be a non-empty list');
+  if (raw.layers.length > MAX_LAYERS) fail(`model.layers has ${raw.layers.length} layers, at most ${MAX_LAYERS}`);
+  raw.layers.forEach((layer, i) => {
+    if (!isRecord(layer) || typeof layer.type !== 'string') fail(`model.layers[${i}] must be an object with a string "type"`);
+  });
+  if (raw.name !== undefined) string(raw.name, 'model.name', 200);
+  return raw as unknown as ModelSpec;
+}
+
+function parseRunBody(value: unknown): RunRequestBody {
+  const raw = record(value, 'body');
+  const backend = oneOf(raw.backend, ENGINE_BACKENDS, 'body.backend');
+  const model = parseModelShape(raw.model);
+  const input = parseWireTensor(raw.input, 'body.input');
+  if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
+  const weights = parseWeightsSource(raw.weights);
+  if (!Array.isArray(raw.capture)) fail('body.capture must be a list of module keys');
+  if (raw.capture.length > MAX_CAPTURE_KEYS) fail(`body.capture has ${raw.capture.length} keys, at most ${MAX_CAPTURE_KEYS}`);
+  const capture = raw.capture.map((key, i) => string(key, `body.capture[${i}]`, 256));
+  return { backend, model, input, weights, capture };
+}
+
+function parseRequestBody(method: RequestType, body: unknown): RequestMap[RequestType]['body'] {
+  switch (method) {
+    case 'run':
+      return parseRunBody(body);
+    case 'probeHostGpu':
+      record(body ?? {}, 'body');
+      return {};
+    case 'listWorkspaceFiles': {
+      const raw = record(body, 'body');
+      return { extension: oneOf(raw.extension, ['.safetensors'] as const, 'body.extension') };
+    }
+    case 'readWorkspaceFile':
+      return { path: parseWorkspacePath(record(body, 'body').path, 'body.path') };
+    case 'saveFile': {
+      const raw = record(body, 'body');
+      const suggestedName = string(raw.suggestedName, 'body.suggestedName', 255);
+      if (/[\\/\0]/.test(suggestedName) || suggestedName === '' || suggestedName.startsWith('.')) {
+        fail(`body.suggestedName must be a plain file name, got ${JSON.stringify(suggestedName)}`);
+      }
+      const content = typeof raw.content === 'string' ? string(raw.content, 'body.content', MAX_SAVE_BYTES) : buffer(raw.content, 'body.content');
+      if (typeof content !== 'string' && content.byteLength > MAX_SAVE_BYTES) fail(`body.content is too large (${content.byteLength} bytes)`);
+      return { suggestedName, content };
+    }
+    case 'copyText':
+      return { text: string(record(body, 'body').text, 'body.text', MAX_SAVE_BYTES) };
+  }
+}
+
+/**
+ * Checks a message that arrived from the webview. Never throws: a message that makes no sense
+ * gives `{ok: false, error}` (with the request id when one could be read, so that the host can
+ * answer the request with the error).
+ */
+export function parseFromWebview(message: unknown): Parsed<FromWebviewMessage> {
+  let requestId: number | undefined;
+  try {
+    const raw = record(message, 'message');
+    if (typeof raw.requestId === 'number' && Number.isSafeInteger(raw.requestId) && raw.requestId >= 0) requestId = raw.requestId;
+    const type = oneOf(raw.type, ['ready', 'request', 'cancel', 'log'] as const, 'message.type');
+    switch (type) {
+      case 'ready':
+        return { ok: true, value: { type } };
+      case 'cancel':
+        return { ok: true, value: { type, requestId: int(raw.requestId, 'requestId', 0, Number.MAX_SAFE_INTEGER) } };
+      case 'log':
+        return {
+          ok: true,
+          value: { type, level: oneOf(raw.level, ['info', 'warn', 'error'] as const, 'level'), message: string(raw.message, 'message', MAX_STRING) },
+        };
+      case 'request': {
+        const id = int(raw.requestId, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+        const method = oneOf(raw.method, REQUEST_TYPES, 'method');
+        const body = parseRequestBody(method, raw.body);
+        return { ok: true, value: { type, requestId: id, method, body } as RequestMessage };
+      }
+    }
+  } catch (error) {
+    const reason = error instanceof ProtocolError ? error.message : `unexpected ${String(error)}`;
+    return requestId === undefined ? { ok: false, error: reason } : { ok: false, error: reason, requestId };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+export function toWireTensor(shape: readonly number[], data: Float32Array): WireTensor {
+  const copy = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
+  return { shape: [...shape], data: copy as ArrayBuffer };
+}
+
+export function fromWireTensor(tensor: WireTensor): { shape: number[]; data: Float32Array } {
+  return { shape: [...tensor.shape], data: new Float32Array(tensor.data) };
+}

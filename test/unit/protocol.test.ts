@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { parseFromWebview, parseWireTensor, parseWorkspacePath, MAX_INPUT_BYTES, toWireTensor, fromWireTensor } from '../../src/shared/protocol';
+
+const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
+function runMessage(overrides: Record<string, unknown> = {}, bodyOverrides: Record<string, unknown> = {}) {
+  return {
+    type: 'request',
+    requestId: 7,
+    method: 'run',
+    body: {
+      backend: 'cpu',
+      model,
+      input: { shape: [1, 3, 4, 4], data: new Float32Array(48).fill(0.5).buffer },
+      weights: { kind: 'seed', seed: 42 },
+      capture: ['0.2', '0.5'],
+      ...bodyOverrides,
+    },
+    ...overrides,
+  };
+}
+
+describe('parseFromWebview', () => {
+  it('accepts every well-formed message', () => {
+    expect(parseFromWebview({ type: 'ready' })).toEqual({ ok: true, value: { type: 'ready' } });
+    expect(parseFromWebview({ type: 'cancel', requestId: 3 })).toEqual({ ok: true, value: { type: 'cancel', requestId: 3 } });
+    const run = parseFromWebview(runMessage());
+    expect(run.ok).toBe(true);
+    if (run.ok && run.value.type === 'request' && run.value.method === 'run') {
+      expect(run.value.body.input.shape).toEqual([1, 3, 4, 4]);
+      expect(run.value.body.weights).toEqual({ kind: 'seed', seed: 42 });
+      expect(run.value.body.capture).toEqual(['0.2', '0.5']);
+    }
+    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'probeHostGpu', body: {} }).ok).toBe(true);
+    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'listWorkspaceFiles', body: { extension: '.safetensors' } }).ok).toBe(true);
+    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'model.py', content: 'x = 1' } }).ok).toBe(true);
+    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'map.png', content: new ArrayBuffer(8) } }).ok).toBe(true);
+    expect(parseFromWebview({ type: 'request', requestId: 2, method: 'readWorkspaceFile', body: { path: 'weights/m.safetensors' } })).toEqual({
+      ok: true,
+      value: { type: 'request', requestId: 2, method: 'readWorkspaceFile', body: { path: 'weights/m.safetensors' } },
+    });
+  });
+
+  it('rejects messages that make no sense, with a reason and never a throw', () => {
+    for (const junk of [null, undefined, 42, 'run', [], new ArrayBuffer(4), { type: 'explode' }, { type: 'request' }, { type: 'cancel' }, { type: 'cancel', requestId: -1 }]) {
+      const parsed = parseFromWebview(junk);
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.error.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('keeps the request id of a bad request so that the host can answer it', () => {
+    const parsed = parseFromWebview(runMessage({}, { backend: 'tpu' }));
+    expect(parsed).toEqual({ ok: false, requestId: 7, error: expect.stringContaining('body.backend must be one of cpu, webgpu') });
+    const unknown = parseFromWebview({ type: 'request', requestId: 9, method: 'deleteEverything', body: {} });
+    expect(unknown).toMatchObject({ ok: false, requestId: 9, error: expect.stringContaining('method must be one of') });
+  });
+
+  it('checks the input tensor: size, shape, finiteness, data type', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ input: { shape: [1, 3, 4, 4], data: new ArrayBuffer(12) } }, 'needs 192'],
+      [{ input: { shape: [1, 3, 4, 4], data: Array(48).fill(0) } }, 'must be an ArrayBuffer'],
+      [{ input: { shape: [3, 4, 4], data: new ArrayBuffer(192) } }, 'must be NCHW'],
+      [{ input: { shape: [1, 3, 0, 4], data: new ArrayBuffer(0) } }, 'shape[2] must be in [1'],
+      [{ input: { shape: [1, 3, 4.5, 4], data: new ArrayBuffer(0) } }, 'must be an integer'],
+      [{ input: { shape: [64, 3, 1024, 1024], data: new ArrayBuffer(4) } }, 'too large'],
+      [{ input: { shape: [1, 1, 1, 2], data: new Float32Array([1, NaN]).buffer } }, 'data[1] is NaN'],
+      [{ model: { layers: [] } }, 'model.layers must be a non-empty list'],
+      [{ model: { layers: [{ kind: 'Conv2d' }] } }, 'model.layers[0] must be an object with a string "type"'],
+      [{ weights: { kind: 'seed', seed: -3 } }, 'weights.seed must be in'],
+      [{ weights: { kind: 'filters', filter: 'rm -rf' } }, 'weights.filter must be one of'],
+      [{ weights: { kind: 'safetensors', path: '../../etc/passwd.safetensors' } }, 'must not leave the workspace'],
+      [{ weights: { kind: 'safetensors', path: 'model.bin' } }, 'must name a .safetensors file'],
+      [{ capture: 'all' }, 'body.capture must be a list'],
+    ];
+    for (const [override, message] of cases) {
+      const parsed = parseFromWebview(runMessage({}, override));
+      expect(parsed.ok, message).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toContain(message);
+    }
+    expect(MAX_INPUT_BYTES).toBeGreaterThan(4 * 3 * 224 * 224);
+  });
+
+  it('refuses file names and paths that could escape', () => {
+    for (const name of ['../x.py', 'a/b.py', '', '.bashrc']) {
+      const parsed = parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: name, content: '' } });
+      expect(parsed.ok, name).toBe(false);
+    }
+    expect(() => parseWorkspacePath('/etc/passwd')).toThrow(/relative/);
+    expect(() => parseWorkspacePath('C:\\x.safetensors')).toThrow(/relative/);
+    expect(() => parseWorkspacePath('a\\..\\..\\b')).toThrow(/leave the workspace/);
+    expect(parseWorkspacePath('models\\m.safetensors')).toBe('models/m.safetensors');
+  });
+
+  it('round-trips tensors through the wire form, including views into larger buffers', () => {
+    const big = new Float32Array([9, 1, 2, 3, 9]);
+    const view = big.subarray(1, 4);
+    const wire = toWireTensor([1, 1, 1, 3], view);
+    expect(wire.data.byteLength).toBe(12);
+    expect(parseWireTensor(wire, 't').shape).toEqual([1, 1, 1, 3]);
+    expect(Array.from(fromWireTensor(wire).data)).toEqual([1, 2, 3]);
+  });
+});
