@@ -121,6 +121,8 @@ export function ensureCodeServer({ quiet = false } = {}) {
     cwd: staging,
     env: {
       ...process.env,
+      // unsafe_perm: older npm running as root drops privileges for scripts without it
+      // (npm 11 no longer knows it and only warns).
       npm_config_unsafe_perm: 'true',
       npm_config_yes: 'true',
       // code-server's postinstall installs VS Code's own modules (native ones included)
@@ -133,11 +135,16 @@ export function ensureCodeServer({ quiet = false } = {}) {
   if (!fs.existsSync(codeServerEntry(staging))) {
     throw new Error(`npm finished but ${codeServerEntry(staging)} is missing`);
   }
-  const version = spawnSync(process.execPath, [codeServerEntry(staging), '--version'], { encoding: 'utf8' });
+  // --config: otherwise code-server writes a default config into ~/.config.
+  const version = spawnSync(
+    process.execPath,
+    [codeServerEntry(staging), '--config', path.join(staging, 'config.yaml'), '--version'],
+    { encoding: 'utf8' },
+  );
   if (version.status !== 0) {
     throw new Error(`code-server --version failed:\n${version.stdout}${version.stderr}`);
   }
-  log(`installed: ${version.stdout.trim().split('\n')[0]}`);
+  log(`installed: ${version.stdout.trim().split('\n').pop()}`);
   fs.writeFileSync(path.join(staging, COMPLETE_MARKER), `${CODE_SERVER_VERSION}\n`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(staging, dir);
@@ -159,7 +166,7 @@ export function freePort() {
 /**
  * Starts code-server on 127.0.0.1 with no auth, no telemetry and fresh user data and
  * extension folders, and waits until its health endpoint answers.
- * @param {{ port?: number, userDataDir: string, extensionsDir: string, env?: NodeJS.ProcessEnv,
+ * @param {{ port?: number, userDataDir: string, extensionsDir: string, configFile?: string, env?: NodeJS.ProcessEnv,
  *           extraArgs?: string[], onOutput?: (text: string) => void, startTimeoutMs?: number }} options
  * @returns {Promise<{ port: number, url: string, process: import('node:child_process').ChildProcess,
  *           stop: () => Promise<void> }>}
@@ -174,6 +181,8 @@ export async function startCodeServer(options) {
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
+    // A config of its own: otherwise code-server reads and writes ~/.config/code-server.
+    '--config', options.configFile ?? path.join(options.userDataDir, 'code-server.yaml'),
     '--user-data-dir', options.userDataDir,
     '--extensions-dir', options.extensionsDir,
     ...(options.extraArgs ?? []),
