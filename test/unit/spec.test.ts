@@ -1,0 +1,148 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PRESETS } from '../../src/shared/presets';
+import { convOutputSize, parameterShapes, resolveModel, resolvePadding, SpecError, type ModelSpec } from '../../src/shared/spec';
+
+const conv = (extra: Record<string, unknown>, input = [1, 8, 10, 10]): ModelSpec =>
+  ({ input_shape: input, layers: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, ...extra }] }) as ModelSpec;
+
+function specError(spec: unknown): SpecError {
+  try {
+    resolveModel(spec);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SpecError);
+    return error as SpecError;
+  }
+  throw new Error('expected a SpecError');
+}
+
+describe('shape inference', () => {
+  it("uses PyTorch's output formula with dilation", () => {
+    expect(resolveModel(conv({ stride: 2, padding: 1 })).outputShape).toEqual([1, 8, 5, 5]);
+    expect(resolveModel(conv({ dilation: 2, padding: 1 })).outputShape).toEqual([1, 8, 8, 8]);
+    expect(resolveModel(conv({ kernel_size: [1, 5], stride: [1, 3], padding: [0, 2] })).outputShape).toEqual([1, 8, 10, 4]);
+  });
+
+  it('"same" puts the extra pixel on the right/bottom, as PyTorch does', () => {
+    const model = resolveModel(conv({ kernel_size: 4, padding: 'same' }));
+    expect(model.outputShape).toEqual([1, 8, 10, 10]);
+    const node = model.leaves[0]!.node;
+    expect(node.op === 'conv2d' && node.pads).toEqual([1, 2, 1, 2]);
+    expect(resolvePadding('same', 0, 10, 3, 1, 3)).toEqual([3, 3]);
+  });
+
+  it('"same" with stride > 1 is rejected as PyTorch rejects it', () => {
+    const error = specError(conv({ stride: 2, padding: 'same' }));
+    expect(error.path).toBe('layers[0]');
+    expect(error.field).toBe('padding');
+    expect(error.message).toMatch(/not supported for strided convolutions/);
+  });
+
+  it('"tf_same" is TensorFlow\'s SAME: out = ceil(in / stride), extra pixel after', () => {
+    const model = resolveModel(conv({ stride: 2, padding: 'tf_same' }, [1, 8, 10, 11]));
+    expect(model.outputShape).toEqual([1, 8, 5, 6]);
+    const node = model.leaves[0]!.node;
+    // H: out 5, total = max(4*2 + 3 - 10, 0) = 1 -> [0, 1]; W: out 6, total = 10 + 3 - 11 = 2 -> [1, 1]
+    expect(node.op === 'conv2d' && node.pads).toEqual([0, 1, 1, 1]);
+  });
+
+  it('matches the direct formula on random convs', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 }), (size, k, s, d, p) => {
+        const expected = Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1;
+        const spec = conv({ kernel_size: k, stride: s, dilation: d, padding: p }, [1, 8, size, size]);
+        if (expected < 1) {
+          expect(() => resolveModel(spec)).toThrow(SpecError);
+        } else {
+          expect(resolveModel(spec).outputShape).toEqual([1, 8, expected, expected]);
+          expect(convOutputSize(size, k, s, d, 2 * p)).toBe(expected);
+        }
+      }),
+    );
+  });
+});
+
+describe('validation names the layer, the field and the reason', () => {
+  it('groups that do not divide the channels', () => {
+    const error = specError({ input_shape: [1, 32, 8, 8], layers: [{ type: 'ReLU' }, { type: 'Conv2d', in_channels: 32, out_channels: 32, kernel_size: 3, groups: 3 }] });
+    expect(error.message).toBe('layers[1].groups: groups=3 does not divide in_channels=32');
+    expect(error.layerIndex).toBe(1);
+  });
+
+  it('channel mismatch, unknown types and fields, bad values', () => {
+    expect(specError({ input_shape: [1, 3, 8, 8], layers: [{ type: 'Conv2d', in_channels: 4, out_channels: 8, kernel_size: 3 }] }).message).toMatch(/in_channels=4 but the input has 3 channels/);
+    expect(specError({ layers: [{ type: 'Conv3d' }] }).message).toMatch(/unknown layer type "Conv3d"/);
+    expect(specError({ layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, kernal: 2 }] }).field).toBe('kernal');
+    expect(specError({ layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 0 }] }).message).toMatch(/kernel_size: must be >= 1/);
+    expect(specError({ layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, padding_mode: 'mirror' }] }).field).toBe('padding_mode');
+    expect(specError({ layers: [] }).field).toBe('layers');
+    expect(specError('nope').message).toMatch(/JSON object/);
+    expect(specError({ layers: [null] }).message).toMatch(/must be an object/);
+  });
+
+  it('a residual add of mismatched tensors is an error, not a broadcast', () => {
+    const error = specError({ input_shape: [1, 8, 8, 8], layers: [{ type: 'Residual', body: [{ type: 'Conv2d', in_channels: 8, out_channels: 16, kernel_size: 1 }] }] });
+    expect(error.path).toBe('layers[0]');
+    expect(error.message).toMatch(/\[1, 16, 8, 8\] to match its input \[1, 8, 8, 8\]/);
+  });
+
+  it('errors inside composites carry the nested path', () => {
+    const error = specError({ input_shape: [1, 8, 8, 8], layers: [{ type: 'Residual', body: [{ type: 'ReLU' }, { type: 'Conv2d', in_channels: 4, out_channels: 8, kernel_size: 1 }] }] });
+    expect(error.path).toBe('layers[0].body.1');
+  });
+
+  it('refuses a spec over the activation budget with the bytes it would need', () => {
+    const error = specError({ input_shape: [64, 3, 1024, 1024], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 64, kernel_size: 3 }] });
+    expect(error.message).toMatch(/would need 16\.\d GiB .* over the budget of 2\.0 GiB/);
+    expect(() => resolveModel({ input_shape: [1, 3, 16, 16], layers: [{ type: 'ReLU' }] }, { maxActivationBytes: 100 })).toThrow(/over the budget/);
+  });
+
+  it('reflect padding must be smaller than the input', () => {
+    expect(specError(conv({ padding: 3, padding_mode: 'reflect' }, [1, 8, 3, 3])).message).toMatch(/reflect padding of 3/);
+  });
+
+  it('never crashes on random junk', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        try {
+          resolveModel(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(SpecError);
+        }
+      }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'groups', 'dilation'), fc.oneof(fc.integer({ min: -3, max: 9 }), fc.constant('same'), fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 })))), (fields) => {
+        try {
+          const model = resolveModel({ input_shape: [1, 4, 9, 9], layers: [{ type: 'Conv2d', ...fields }] });
+          expect(model.outputShape.every((d) => Number.isInteger(d) && d >= 1)).toBe(true);
+        } catch (error) {
+          expect(error).toBeInstanceOf(SpecError);
+        }
+      }),
+    );
+  });
+});
+
+describe('state_dict keys', () => {
+  it('DepthwiseSeparable is a nested Sequential: dw, BN, act, pw, BN, act', () => {
+    const keys = parameterShapes(resolveModel({ input_shape: [1, 8, 8, 8], layers: [{ type: 'ReLU' }, { type: 'DepthwiseSeparable', in_channels: 8, out_channels: 16 }] })).map((t) => `${t.key} ${t.shape.join('x')}`);
+    expect(keys).toEqual([
+      '1.0.weight 8x1x3x3', '1.1.weight 8', '1.1.bias 8', '1.1.running_mean 8', '1.1.running_var 8',
+      '1.3.weight 16x8x1x1', '1.4.weight 16', '1.4.bias 16', '1.4.running_mean 16', '1.4.running_var 16',
+    ]);
+  });
+
+  it("InvertedResidual uses torchvision's keys", () => {
+    const keys = parameterShapes(resolveModel({ input_shape: [1, 16, 8, 8], layers: [{ type: 'InvertedResidual', in_channels: 16, out_channels: 16, expand_ratio: 6 }] })).filter((t) => t.key.endsWith('weight')).map((t) => t.key);
+    expect(keys).toEqual(['0.conv.0.0.weight', '0.conv.0.1.weight', '0.conv.1.0.weight', '0.conv.1.1.weight', '0.conv.2.weight', '0.conv.3.weight']);
+    const residual = resolveModel({ input_shape: [1, 16, 8, 8], layers: [{ type: 'InvertedResidual', in_channels: 16, out_channels: 16 }] });
+    expect(residual.layers[0]!.node.op).toBe('residual');
+    const strided = resolveModel({ input_shape: [1, 16, 8, 8], layers: [{ type: 'InvertedResidual', in_channels: 16, out_channels: 16, stride: 2 }] });
+    expect(strided.layers[0]!.node.op).toBe('sequence');
+  });
+
+  it('every preset resolves', () => {
+    for (const preset of PRESETS) expect(() => resolveModel(preset.model), preset.name).not.toThrow();
+  });
+});
