@@ -146,3 +146,16 @@ describe('state_dict keys', () => {
     for (const preset of PRESETS) expect(() => resolveModel(preset.model), preset.name).not.toThrow();
   });
 });
+
+describe('the JSON schema', () => {
+  it('is current and names every layer type the spec knows', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { LAYER_TYPES } = await import('../../src/shared/spec');
+    // @ts-expect-error plain .mjs script without types
+    const { buildSchema } = await import('../../scripts/writeSchema.mjs');
+    const committed = JSON.parse(readFileSync('media/model-spec.schema.json', 'utf8'));
+    expect(committed).toEqual(buildSchema());
+    const types = committed.$defs.layer.oneOf.map((l: { properties: { type: { const: string } } }) => l.properties.type.const);
+    expect([...types].sort()).toEqual([...LAYER_TYPES].sort());
+  });
+});
