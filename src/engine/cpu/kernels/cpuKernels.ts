@@ -1,0 +1,84 @@
+/**
+ * The CPU kernel interface: the few operations the CPU backend's plan is made of. The plain-JS
+ * implementation is `jsKernels`; a WebAssembly SIMD implementation plugs in with
+ * {@link setCpuKernels} and the same signatures.
+ *
+ * Conventions every implementation follows:
+ * - One image at a time (the backend loops over the batch). Activations are one image's
+ *   `[C, H, W]`, contiguous, row-major; the arrays passed are exactly that image (views made
+ *   with `subarray`, so `byteOffset` may be non-zero).
+ * - Weights are PyTorch's layout: conv `[Cout, Cin / groups, kh, kw]`, already with BatchNorm
+ *   folded in where the plan could fold it. The same weight arrays are passed on every call of
+ *   a plan, so an implementation may cache a packed copy keyed by the array (e.g. a WeakMap).
+ * - Convolutions see zero padding only: the backend materialises reflect/replicate/circular
+ *   padding first and then calls them with pads 0.
+ * - Every kernel writes all of `output` (no accumulation into what was there) and then applies
+ *   the epilogue to each output element while it is still in cache:
+ *   `out = activation(sum * scale[c] + bias[c]) + residual[i]`
+ *   (scale absent = 1, bias absent = 0, residual absent = 0; `i` is the element's index in
+ *   `output`, `c` its output channel). Conv kernels never get a `scale` (the plan folds it).
+ * - Results must match the reference kernels (reference.ts) within float32 rounding; the
+ *   property tests in test/unit/engineKernels.test.ts check any implementation handed to them.
+ */
+import type { ActivationKind } from '../activation';
+
+export interface Epilogue {
+  /** Per output channel, added to the sum (the conv bias with BatchNorm folded in). */
+  bias?: Float32Array;
+  /** Per output channel, multiplies the sum before the bias (standalone BatchNorm only). */
+  scale?: Float32Array;
+  activation: ActivationKind;
+  /** Same size as the output: added after the activation (the residual skip). */
+  residual?: Float32Array;
+}
+
+/** The shape of one image's convolution, with zero padding before (after is implied by the output size). */
+export interface ConvGeometry {
+  inChannels: number;
+  outChannels: number;
+  groups: number;
+  inHeight: number;
+  inWidth: number;
+  outHeight: number;
+  outWidth: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+export interface CpuKernels {
+  /** Shown in results ("cpu (js)", "cpu (wasm-simd)"). */
+  readonly name: string;
+  /**
+   * Depthwise conv: groups == inChannels, outChannels = inChannels * multiplier; output channel
+   * `o` reads input channel `floor(o / multiplier)` with the kernel `weight[o]` (kh * kw values).
+   * Any kernel size, stride, dilation and zero padding.
+   */
+  depthwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, geometry: ConvGeometry, epilogue: Epilogue): void;
+  /**
+   * Pointwise conv (1x1, stride 1, no padding, groups 1) as a GEMM:
+   * `output[co * pixels + p] = sum_ci weight[co * inChannels + ci] * input[ci * pixels + p]`.
+   */
+  pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void;
+  /** Every other conv (standard, grouped, strided or padded 1x1): any geometry with zero padding. */
+  conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, geometry: ConvGeometry, epilogue: Epilogue): void;
+  /** The epilogue alone, in place over `[channels, pixels]`: standalone BatchNorm, activation, residual add. */
+  epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void;
+}
+
+let installed: CpuKernels | undefined;
+
+/** Installs the kernels the CPU backend uses from now on (undefined: back to the plain-JS ones). */
+export function setCpuKernels(kernels: CpuKernels | undefined): void {
+  installed = kernels;
+}
+
+/** The kernels installed with {@link setCpuKernels}, if any. */
+export function installedCpuKernels(): CpuKernels | undefined {
+  return installed;
+}
