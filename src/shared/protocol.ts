@@ -35,9 +35,20 @@ export interface WireTensor {
   data: ArrayBuffer;
 }
 
-/** One feature map of a run: a stage's output, keyed by the state_dict prefix of its last module. */
+/** One feature map of a run: a step's output (one module, or a fused conv + BN + activation). */
 export interface WireFeatureMap extends WireTensor {
+  /** state_dict prefix of the step's last module. */
   key: string;
+  label: string;
+  layerIndex: number;
+  /** The role of the step's first module: "depthwise", "pointwise", "standard", "add", ... */
+  role: string;
+}
+
+export interface WireTiming {
+  key: string;
+  label: string;
+  ms: number;
 }
 
 export interface RunRequestBody {
@@ -45,8 +56,8 @@ export interface RunRequestBody {
   model: ModelSpec;
   input: WireTensor;
   weights: WeightsSource;
-  /** state_dict prefixes of the modules whose outputs should come back. */
-  capture: string[];
+  /** Send back every step's output (the feature maps). */
+  intermediates: boolean;
 }
 
 export interface RunResult {
@@ -58,8 +69,8 @@ export interface RunResult {
   note?: string;
   output: WireTensor;
   featureMaps: WireFeatureMap[];
-  /** Measured time per module (state_dict prefix -> ms) when the engine reports it. */
-  timingsMs: Record<string, number>;
+  /** Measured time per step, as the engine reports it. */
+  timings: WireTiming[];
   /** Wall time of the forward pass as the runner measured it, ms. */
   totalMs: number;
 }
@@ -122,7 +133,6 @@ export const MAX_INPUT_BYTES = 64 * 1024 ** 2;
 export const MAX_LAYERS = 512;
 /** Largest text or file the page may ask the host to save, bytes. */
 export const MAX_SAVE_BYTES = 64 * 1024 ** 2;
-export const MAX_CAPTURE_KEYS = 4096;
 const MAX_STRING = 4096;
 
 // ---------------------------------------------------------------------------------------------
@@ -243,10 +253,8 @@ function parseRunBody(value: unknown): RunRequestBody {
   const input = parseWireTensor(raw.input, 'body.input');
   if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
   const weights = parseWeightsSource(raw.weights);
-  if (!Array.isArray(raw.capture)) fail('body.capture must be a list of module keys');
-  if (raw.capture.length > MAX_CAPTURE_KEYS) fail(`body.capture has ${raw.capture.length} keys, at most ${MAX_CAPTURE_KEYS}`);
-  const capture = raw.capture.map((key, i) => string(key, `body.capture[${i}]`, 256));
-  return { backend, model, input, weights, capture };
+  if (typeof raw.intermediates !== 'boolean') fail(`body.intermediates must be true or false, got ${describe(raw.intermediates)}`);
+  return { backend, model, input, weights, intermediates: raw.intermediates };
 }
 
 function parseRequestBody(method: RequestType, body: unknown): RequestMap[RequestType]['body'] {

@@ -12,7 +12,7 @@ function runMessage(overrides: Record<string, unknown> = {}, bodyOverrides: Reco
       model,
       input: { shape: [1, 3, 4, 4], data: new Float32Array(48).fill(0.5).buffer },
       weights: { kind: 'seed', seed: 42 },
-      capture: ['0.2', '0.5'],
+      intermediates: true,
       ...bodyOverrides,
     },
     ...overrides,
@@ -28,7 +28,7 @@ describe('parseFromWebview', () => {
     if (run.ok && run.value.type === 'request' && run.value.method === 'run') {
       expect(run.value.body.input.shape).toEqual([1, 3, 4, 4]);
       expect(run.value.body.weights).toEqual({ kind: 'seed', seed: 42 });
-      expect(run.value.body.capture).toEqual(['0.2', '0.5']);
+      expect(run.value.body.intermediates).toBe(true);
     }
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'probeHostGpu', body: {} }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'listWorkspaceFiles', body: { extension: '.safetensors' } }).ok).toBe(true);
@@ -70,7 +70,7 @@ describe('parseFromWebview', () => {
       [{ weights: { kind: 'filters', filter: 'rm -rf' } }, 'weights.filter must be one of'],
       [{ weights: { kind: 'safetensors', path: '../../etc/passwd.safetensors' } }, 'must not leave the workspace'],
       [{ weights: { kind: 'safetensors', path: 'model.bin' } }, 'must name a .safetensors file'],
-      [{ capture: 'all' }, 'body.capture must be a list'],
+      [{ intermediates: 'all' }, 'body.intermediates must be true or false'],
     ];
     for (const [override, message] of cases) {
       const parsed = parseFromWebview(runMessage({}, override));

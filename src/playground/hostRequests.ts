@@ -1,0 +1,81 @@
+/**
+ * What the host does for each request of the page. The message has been checked by
+ * `parseFromWebview`; this module still checks what only the host can check (that a path is
+ * inside a workspace folder and that the file exists and is small enough).
+ */
+import * as vscode from 'vscode';
+import type { RequestMap, RequestMessage, RequestType, WorkspaceFile } from '../shared/protocol';
+import { runOnHost, probeHostGpu } from './hostRunner';
+
+/** Largest workspace file the page may read, bytes (a MobileNetV2 state_dict is 14 MB). */
+const MAX_READ_BYTES = 256 * 1024 ** 2;
+const MAX_LISTED_FILES = 500;
+
+export interface RequestContext {
+  signal: AbortSignal;
+  extensionUri: vscode.Uri;
+  progress(done: number, total: number, label: string): void;
+}
+
+export async function handleRequest(message: RequestMessage, context: RequestContext): Promise<RequestMap[RequestType]['result']> {
+  switch (message.method) {
+    case 'run':
+      return runOnHost(message.body, context);
+    case 'probeHostGpu':
+      return probeHostGpu();
+    case 'listWorkspaceFiles':
+      return listWorkspaceFiles(message.body.extension);
+    case 'readWorkspaceFile':
+      return readWorkspaceFile(message.body.path);
+    case 'saveFile':
+      return saveFile(message.body.suggestedName, message.body.content);
+    case 'copyText':
+      await vscode.env.clipboard.writeText(message.body.text);
+      return {};
+  }
+}
+
+async function listWorkspaceFiles(extension: string): Promise<WorkspaceFile[]> {
+  const uris = await vscode.workspace.findFiles(`**/*${extension}`, '**/node_modules/**', MAX_LISTED_FILES);
+  const files = await Promise.all(
+    uris.map(async (uri) => {
+      const stat = await vscode.workspace.fs.stat(uri);
+      return { path: vscode.workspace.asRelativePath(uri, true).replace(/\\/g, '/'), bytes: stat.size };
+    }),
+  );
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Resolves a workspace-relative path (as listWorkspaceFiles gives them) to a file inside a workspace folder. */
+export function resolveWorkspacePath(path: string): vscode.Uri {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) throw new Error('no workspace folder is open');
+  const [first, ...rest] = path.split('/');
+  // With several folders asRelativePath prefixes the folder name.
+  const named = folders.length > 1 ? folders.find((f) => f.name === first) : undefined;
+  const folder = named ?? folders[0]!;
+  const relative = named ? rest : [first!, ...rest];
+  return vscode.Uri.joinPath(folder.uri, ...relative);
+}
+
+export async function readWorkspaceFile(path: string): Promise<{ path: string; data: ArrayBuffer }> {
+  const uri = resolveWorkspacePath(path);
+  let size: number;
+  try {
+    size = (await vscode.workspace.fs.stat(uri)).size;
+  } catch {
+    throw new Error(`${path}: no such file in the workspace`);
+  }
+  if (size > MAX_READ_BYTES) throw new Error(`${path} is ${size} bytes, more than the ${MAX_READ_BYTES} the playground reads`);
+  const bytes = await vscode.workspace.fs.readFile(uri);
+  return { path, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+}
+
+async function saveFile(suggestedName: string, content: string | ArrayBuffer): Promise<{ path?: string }> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const target = await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, suggestedName) : undefined, saveLabel: 'Export' });
+  if (!target) return {};
+  const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : new Uint8Array(content);
+  await vscode.workspace.fs.writeFile(target, bytes);
+  return { path: target.fsPath };
+}

@@ -1,0 +1,157 @@
+/**
+ * The playground webview panel (the webview-sample idiom): one panel at a time, revived after a
+ * window reload through the serializer, disposing what it owns.
+ *
+ * Every message from the page is checked by `parseFromWebview` before the host acts on it; a
+ * message that makes no sense gets a `protocolError` (or an error response to its request) back.
+ */
+import * as vscode from 'vscode';
+import { getPlaygroundHtml, makeNonce } from './html';
+import { handleRequest } from './hostRequests';
+import { parseFromWebview, parseModelShape, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import type { ModelSpec } from '../shared/spec';
+
+export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
+
+export class PlaygroundPanel {
+  static currentPanel: PlaygroundPanel | undefined;
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly pending = new Map<number, AbortController>();
+  private ready = false;
+  /** A model to load once the page says it is ready. */
+  private queuedModel: ModelSpec | undefined;
+
+  /** Shows the panel (creating it when needed) and loads `model` when one is given. */
+  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec): PlaygroundPanel {
+    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
+    if (PlaygroundPanel.currentPanel) {
+      PlaygroundPanel.currentPanel.panel.reveal(column);
+      if (model) PlaygroundPanel.currentPanel.loadModel(model);
+      return PlaygroundPanel.currentPanel;
+    }
+    const panel = vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'SepConv Playground', column, webviewOptions(extensionUri));
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model);
+    return PlaygroundPanel.currentPanel;
+  }
+
+  /** Called by the serializer after a reload: the page restores its own state (getState). */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri): void {
+    panel.webview.options = webviewOptions(extensionUri);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, undefined);
+  }
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    model: ModelSpec | undefined,
+  ) {
+    this.queuedModel = model;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.png');
+    panel.webview.html = this.getHtml(panel.webview);
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((message: unknown) => this.onMessage(message)),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('sepconv')) this.sendInit();
+      }),
+    );
+  }
+
+  loadModel(model: ModelSpec): void {
+    if (this.ready) this.post({ type: 'loadModel', model });
+    else this.queuedModel = model;
+  }
+
+  dispose(): void {
+    if (PlaygroundPanel.currentPanel === this) PlaygroundPanel.currentPanel = undefined;
+    for (const controller of this.pending.values()) controller.abort();
+    this.pending.clear();
+    this.panel.dispose();
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+  }
+
+  private post(message: ToWebviewMessage): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private sendInit(): void {
+    const config = vscode.workspace.getConfiguration('sepconv');
+    this.post({ type: 'init', standalone: false, model: this.queuedModel, convention: config.get('convention'), dtype: config.get('dtype') });
+    this.queuedModel = undefined;
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = parseFromWebview(raw);
+    if (!parsed.ok) {
+      if (parsed.requestId !== undefined) this.post({ type: 'response', requestId: parsed.requestId, ok: false, error: `Rejected by the host: ${parsed.error}` });
+      else this.post({ type: 'protocolError', error: `Rejected by the host: ${parsed.error}` });
+      return;
+    }
+    void this.dispatch(parsed.value);
+  }
+
+  private async dispatch(message: FromWebviewMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        this.sendInit();
+        return;
+      case 'cancel':
+        this.pending.get(message.requestId)?.abort();
+        return;
+      case 'log':
+        if (message.level === 'error') console.error(`[playground] ${message.message}`);
+        return;
+      case 'request': {
+        if (this.pending.has(message.requestId)) {
+          this.post({ type: 'response', requestId: message.requestId, ok: false, error: `request id ${message.requestId} is already in use` });
+          return;
+        }
+        const controller = new AbortController();
+        this.pending.set(message.requestId, controller);
+        try {
+          const result = await handleRequest(message, {
+            signal: controller.signal,
+            extensionUri: this.extensionUri,
+            progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
+          });
+          this.post({ type: 'response', requestId: message.requestId, ok: true, result });
+        } catch (error) {
+          this.post({ type: 'response', requestId: message.requestId, ok: false, error: error instanceof Error ? error.message : String(error) });
+        } finally {
+          this.pending.delete(message.requestId);
+        }
+      }
+    }
+  }
+
+  private getHtml(webview: vscode.Webview): string {
+    const uri = (...path: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...path)).toString();
+    return getPlaygroundHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce((n) => crypto.getRandomValues(new Uint8Array(n))),
+      scriptUri: uri('dist', 'webview.js'),
+      workerUri: uri('dist', 'webviewWorker.js'),
+      styleUri: uri('media', 'playground.css'),
+      codiconUri: uri('dist', 'codicon.css'),
+      samplesUri: `${uri('media', 'samples')}/`,
+      standalone: false,
+    });
+  }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    retainContextWhenHidden: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+}
+
+/** The command's optional argument: `{model}` from the editor's "Open in Playground" link. */
+export function modelFromCommandArgument(argument: unknown): ModelSpec | undefined {
+  if (argument === undefined || argument === null) return undefined;
+  if (typeof argument !== 'object' || !('model' in argument)) throw new Error('sepconv.openPlayground takes {model: ModelSpec}');
+  return parseModelShape((argument as { model: unknown }).model);
+}
