@@ -368,6 +368,13 @@ function resolveDepthwiseSeparable(r: FieldReader, key: string): ResolvedSequenc
   return { op: 'sequence', key, children };
 }
 
+/** Python's round(), halves to the even neighbour: torchvision's hidden_dim is int(round(inp * expand_ratio)). */
+function roundHalfToEven(x: number): number {
+  const floor = Math.floor(x);
+  if (x - floor !== 0.5) return Math.round(x);
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
 function resolveInvertedResidual(r: FieldReader, key: string): ResolvedNode {
   r.only(IR_FIELDS);
   const inChannels = r.int('in_channels');
@@ -378,7 +385,7 @@ function resolveInvertedResidual(r: FieldReader, key: string): ResolvedNode {
   const k = r.int('kernel_size', 3);
   if (k % 2 === 0) r.fail('kernel_size', `must be odd so the block keeps its size, got ${k}`);
   const act = r.oneOf('activation', ACTIVATION_TYPES, 'ReLU6');
-  const hidden = Math.round(inChannels * expandRatio);
+  const hidden = roundHalfToEven(inChannels * expandRatio);
   const body: ResolvedSequence = { op: 'sequence', key: `${key}.conv`, children: [] };
   const c = body.children;
   const at = (i: number) => `${key}.conv.${i}`;
