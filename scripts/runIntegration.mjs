@@ -93,7 +93,12 @@ async function buildIntegrationTests() {
 function buildExtension() {
   if (!fs.existsSync(path.join(repoRoot, 'esbuild.mjs'))) return;
   // Type-checking is `npm test`'s first step; here only the bundles are rebuilt.
-  execFileSync(process.execPath, ['esbuild.mjs', '--no-typecheck'], { cwd: repoRoot, stdio: 'inherit' });
+  try {
+    execFileSync(process.execPath, ['esbuild.mjs', '--no-typecheck'], { cwd: repoRoot, stdio: 'inherit' });
+  } catch {
+    console.error('building the extension (node esbuild.mjs --no-typecheck) failed; --no-build tests the dist/ already there');
+    process.exit(1);
+  }
 }
 
 /** Reads the JSON lines the test index has appended since the last call. */
@@ -179,7 +184,7 @@ async function main() {
     if (options.keep) console.log(`kept ${scratch}`);
     else fs.rmSync(scratch, { recursive: true, force: true });
   };
-  for (const signal of ['SIGINT', 'SIGTERM']) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.once(signal, () => {
       console.error(`\n${signal}: stopping code-server and Chromium`);
       cleanUp().finally(() => process.exit(130));
@@ -212,6 +217,11 @@ async function main() {
     context = await chromium.launchPersistentContext(path.join(scratch, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
+      // Playwright's own signal handlers close the browser and exit at once, before
+      // code-server is stopped: this script handles the signals itself.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
       viewport: { width: 1600, height: 1000 },
       args: [
         '--no-sandbox',
