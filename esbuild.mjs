@@ -2,7 +2,7 @@
 // Usage: node esbuild.mjs [--watch] [--production] [--only extension,webview,cli,engine]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const watch = args.includes('--watch');
@@ -40,6 +40,8 @@ function build(name, { entryPoints, optional, ...options }) {
 }
 
 function copyAssets() {
+  // A production build starts from an empty dist/ so no stale source maps end up in a VSIX.
+  if (production) rmSync('dist', { recursive: true, force: true });
   mkdirSync('dist', { recursive: true });
   const assets = [
     ['node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm'],
@@ -50,6 +52,11 @@ function copyAssets() {
   for (const [from, to] of assets) if (existsSync(from)) cpSync(from, to);
 }
 
+// `npm run package` builds once, then vsce runs `vscode:prepublish` for every target: skip those.
+if (process.env.SEPCONV_PREBUILT === '1' && existsSync('dist/extension.js')) {
+  console.log('using the prebuilt dist/');
+  process.exit(0);
+}
 if (!skipTypecheck && !watch) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
 }

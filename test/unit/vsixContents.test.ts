@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error plain .mjs script without types
+import { checkVsix } from '../../scripts/vsixContents.mjs';
+
+const base = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png'];
+const entries = (names: string[], size = 1000) => names.map((name) => ({ name, size, compressedSize: size }));
+
+describe('VSIX content check', () => {
+  it('accepts a clean platform VSIX with its own Dawn binary', () => {
+    expect(checkVsix(entries([...base, 'extension/node_modules/webgpu/index.js', 'extension/node_modules/webgpu/dist/linux-x64/dawn.node']), 'linux-x64', 'linux-x64')).toEqual([]);
+  });
+
+  it('fails on sources, tests, source maps, other platforms and oversize content', () => {
+    const problems: string[] = checkVsix(
+      [
+        ...entries([...base, 'extension/src/extension.ts', 'extension/test/unit/a.test.js', 'extension/dist/extension.js.map', 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/node_modules/webgpu/dist/win32-x64/dawn.node', 'extension/node_modules/debug/index.js']),
+        { name: 'extension/media/huge.bin', size: 4e6, compressedSize: 4e6 },
+      ],
+      'linux-x64',
+      'linux-x64',
+    );
+    const text = problems.join('\n');
+    expect(text).toMatch(/src\/extension\.ts: .*should not ship/);
+    expect(text).toMatch(/a\.test\.js: sources, tests or scripts/);
+    expect(text).toMatch(/extension\.js\.map: a source map/);
+    expect(text).toMatch(/win32-x64\/dawn\.node: another platform's Dawn binary/);
+    expect(text).toMatch(/node_modules\/debug\/index\.js: a dependency/);
+    expect(text).toMatch(/MB besides Dawn: the limit is 3 MB/);
+  });
+
+  it('the universal VSIX carries no Dawn, and a platform one must', () => {
+    expect(checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node']), 'universal', undefined).join()).toMatch(/must not carry Dawn/);
+    expect(checkVsix(entries(base), 'linux-x64', 'linux-x64').join()).toMatch(/Dawn binary is missing/);
+    expect(checkVsix(entries(base.slice(1)), 'universal', undefined).join()).toMatch(/package\.json is missing/);
+  });
+});
