@@ -1,0 +1,505 @@
+/**
+ * Turns the layers read from code into model-spec layers, propagates shapes through the
+ * containers that chain them, and costs them with the shared cost model (so the editor, the CLI
+ * and the playground show the same numbers).
+ */
+import type { ActivationType, LayerSpec, ModelSpec, Shape, Padding2d } from '../shared/spec';
+import { resolveModel, SpecError, convOutputSize } from '../shared/spec';
+import { costModel, estimateConv, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
+import type { LayerCall, ModelCode, Container } from './modelCode';
+import type { PyValue } from './pythonValues';
+import { showValue } from './pythonValues';
+
+export interface EstimateSettings {
+  convention: Convention;
+  dtype: Dtype;
+  /** [H, W] used where the input size cannot be read from the code. */
+  defaultInputSize: [number, number];
+}
+
+export const DEFAULT_SETTINGS: EstimateSettings = { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] };
+
+export type InputSource = 'propagated' | 'declared' | 'default';
+
+export interface LayerEstimate {
+  /** Arguments that could not be resolved, as "name = text". */
+  unresolved: string[];
+  /** The layer as model-spec layers (a Keras SeparableConv2D is two convs); undefined if unresolved or not representable. */
+  specs?: LayerSpec[];
+  inShape?: Shape;
+  inputSource?: InputSource;
+  outShape?: Shape;
+  /** Sum over the layer's leaves. */
+  cost?: Cost;
+  leaves?: LeafCost[];
+  /** A single conv: kind, weight shape and the separable replacement of a standard conv. */
+  conv?: ConvEstimate;
+  /** A Keras SeparableConv2D: the standard conv it replaces. */
+  pair?: SeparablePair;
+  /** Why PyTorch / Keras would reject the layer at this input (from the spec validation). */
+  error?: string;
+}
+
+export interface ContainerEstimate {
+  /** Every recognised layer was costed. */
+  complete: boolean;
+  layerCount: number;
+  costedCount: number;
+  total: Cost & { macsByRole: MacsByRole };
+  /** The container as a model spec, when every item is representable and resolved. */
+  model?: ModelSpec;
+  inputShape?: Shape;
+}
+
+export interface CodeEstimates {
+  layers: LayerEstimate[];
+  containers: ContainerEstimate[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+const int = (v: PyValue | undefined): number | undefined => (v?.kind === 'int' ? v.value : undefined);
+function intOrPair(v: PyValue | undefined): number | [number, number] | undefined {
+  if (v?.kind === 'int') return v.value;
+  if (v?.kind === 'tuple' && v.items.length === 2 && v.items.every((i) => i.kind === 'int')) return [int(v.items[0])!, int(v.items[1])!];
+  return undefined;
+}
+const pairOf = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+const KERAS_ACTIVATIONS: Record<string, ActivationType | null> = {
+  relu: 'ReLU', relu6: 'ReLU6', swish: 'SiLU', silu: 'SiLU', hard_swish: 'Hardswish', hard_silu: 'Hardswish', gelu: 'GELU', linear: null,
+};
+const TORCH_ACTIVATIONS = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity']);
+/** Layers that keep the shape and that the spec has no type for: shapes go through, nothing is counted. */
+const SHAPE_PRESERVING = new Set(['Dropout2d', 'LeakyReLU', 'Sigmoid', 'Tanh', 'ELU', 'Mish', 'Hardsigmoid', 'PReLU', 'Softplus']);
+
+interface Reading {
+  specs?: LayerSpec[];
+  unresolved: string[];
+  /** For layers without a spec type that still have a known output shape (pools, elementwise). */
+  shapeOnly?: (input: Shape) => Shape | undefined;
+  /** The spec cannot express this layer, though it is resolved. */
+  unrepresentable?: string;
+}
+
+class ArgReader {
+  readonly unresolved: string[] = [];
+  constructor(private readonly call: LayerCall) {}
+
+  value(name: string): PyValue | undefined {
+    const arg = this.call.args[name];
+    if (!arg) {
+      if (this.call.hasSplat) this.unresolved.push(`${name} = (from *args/**kwargs)`);
+      return undefined;
+    }
+    return arg.value;
+  }
+
+  private fail(name: string): undefined {
+    const arg = this.call.args[name];
+    this.unresolved.push(`${name} = ${arg ? showValue(arg.value) : '(missing)'}`);
+    return undefined;
+  }
+
+  int(name: string, required = false): number | undefined {
+    const v = this.value(name);
+    if (v === undefined) return required ? this.fail(name) : undefined;
+    return int(v) ?? this.fail(name);
+  }
+
+  pair(name: string, required = false): number | [number, number] | undefined {
+    const v = this.value(name);
+    if (v === undefined) return required ? this.fail(name) : undefined;
+    return intOrPair(v) ?? this.fail(name);
+  }
+
+  bool(name: string): boolean | undefined {
+    const v = this.value(name);
+    if (v === undefined) return undefined;
+    return v.kind === 'bool' ? v.value : this.fail(name);
+  }
+
+  str(name: string): string | undefined {
+    const v = this.value(name);
+    if (v === undefined || v.kind === 'none') return undefined;
+    return v.kind === 'str' ? v.value : this.fail(name);
+  }
+
+  number(name: string): number | undefined {
+    const v = this.value(name);
+    if (v === undefined) return undefined;
+    return v.kind === 'int' || v.kind === 'float' ? v.value : this.fail(name);
+  }
+
+  padding(name: string): Padding2d | undefined {
+    const v = this.value(name);
+    if (v === undefined) return undefined;
+    if (v.kind === 'str' && (v.value === 'same' || v.value === 'valid')) return v.value;
+    return intOrPair(v) ?? this.fail(name);
+  }
+}
+
+function drop<T extends object>(o: T): T {
+  for (const key of Object.keys(o) as (keyof T)[]) if (o[key] === undefined) delete o[key];
+  return o;
+}
+
+/** The spec layers of a call, given the channels of its input where known (Keras needs them). */
+export function readLayer(call: LayerCall, inChannels: number | undefined): Reading {
+  const r = new ArgReader(call);
+  const done = (specs: LayerSpec[] | undefined, extra: Partial<Reading> = {}): Reading => ({ specs: r.unresolved.length ? undefined : specs, unresolved: r.unresolved, ...extra });
+  if (call.framework === 'torch') {
+    switch (call.type) {
+      case 'Conv2d': {
+        const conv = drop({
+          type: 'Conv2d' as const,
+          in_channels: r.int('in_channels', true)!,
+          out_channels: r.int('out_channels', true)!,
+          kernel_size: r.pair('kernel_size', true)!,
+          stride: r.pair('stride'),
+          padding: r.padding('padding'),
+          dilation: r.pair('dilation'),
+          groups: r.int('groups'),
+          bias: r.bool('bias'),
+          padding_mode: r.str('padding_mode') as 'zeros' | undefined,
+        });
+        return done([conv]);
+      }
+      case 'BatchNorm2d':
+        return done([drop({ type: 'BatchNorm2d' as const, num_features: r.int('num_features', true)!, eps: r.number('eps'), momentum: r.number('momentum'), affine: r.bool('affine'), track_running_stats: r.bool('track_running_stats') })]);
+      case 'Dropout': return done([drop({ type: 'Dropout' as const, p: r.number('p') })]);
+      case 'AdaptiveAvgPool2d': return done([{ type: 'AdaptiveAvgPool2d', output_size: r.pair('output_size', true)! }]);
+      case 'Flatten': return done([drop({ type: 'Flatten' as const, start_dim: r.int('start_dim'), end_dim: r.int('end_dim') })]);
+      case 'Linear': return done([drop({ type: 'Linear' as const, in_features: r.int('in_features', true)!, out_features: r.int('out_features', true)!, bias: r.bool('bias') })]);
+      case 'MaxPool2d':
+      case 'AvgPool2d': {
+        const kernel = r.pair('kernel_size', true);
+        const stride = r.value('stride')?.kind === 'none' ? undefined : r.pair('stride');
+        const padding = r.pair('padding');
+        const dilation = call.type === 'MaxPool2d' ? r.pair('dilation') : 1;
+        const ceil = r.bool('ceil_mode') ?? false;
+        if (r.unresolved.length || kernel === undefined) return { unresolved: r.unresolved };
+        return {
+          unresolved: [],
+          unrepresentable: call.type,
+          shapeOnly: (input) => poolShape(input, pairOf(kernel), pairOf(stride ?? kernel), pairOf(padding ?? 0), pairOf(dilation ?? 1), ceil),
+        };
+      }
+      default:
+        if (TORCH_ACTIVATIONS.has(call.type)) {
+          const approximate = call.type === 'GELU' ? r.str('approximate') : undefined;
+          return done([drop({ type: call.type as ActivationType, approximate: approximate as 'tanh' | undefined })]);
+        }
+        if (SHAPE_PRESERVING.has(call.type)) return { unresolved: [], unrepresentable: call.type, shapeOnly: (input) => input };
+        return { unresolved: [], unrepresentable: call.type };
+    }
+  }
+  // Keras: channels last, in-channels from the input.
+  const dataFormat = r.str('data_format');
+  if (dataFormat && dataFormat !== 'channels_last') return { unresolved: [`data_format = '${dataFormat}' (only channels_last is read)`] };
+  const padding = (): Padding2d | undefined => {
+    const p = r.str('padding');
+    if (p === undefined) return 0;
+    if (p === 'valid') return 0;
+    if (p === 'same') return 'tf_same';
+    r.unresolved.push(`padding = '${p}'`);
+    return undefined;
+  };
+  const activation = (): LayerSpec[] | undefined => {
+    const name = r.str('activation');
+    if (name === undefined) return [];
+    const type = KERAS_ACTIVATIONS[name];
+    if (type === undefined) return undefined;
+    return type ? [{ type }] : [];
+  };
+  const needChannels = (): number | undefined => {
+    if (inChannels === undefined) r.unresolved.push('input channels (unknown: give the model an Input(shape=...) or input_shape=...)');
+    return inChannels;
+  };
+  switch (call.type) {
+    case 'Conv2D':
+    case 'DepthwiseConv2D':
+    case 'SeparableConv2D': {
+      const filters = call.type === 'DepthwiseConv2D' ? undefined : r.int('filters', true);
+      const kernel = r.pair('kernel_size', true);
+      const stride = r.pair('strides');
+      const pad = padding();
+      const dilation = r.pair('dilation_rate');
+      const groups = call.type === 'Conv2D' ? r.int('groups') : undefined;
+      const multiplier = call.type === 'Conv2D' ? 1 : r.int('depth_multiplier') ?? 1;
+      const bias = r.bool('use_bias') ?? true;
+      const act = activation();
+      const c = needChannels();
+      if (r.unresolved.length || c === undefined || kernel === undefined) return { unresolved: r.unresolved };
+      const common = { kernel_size: kernel, stride, padding: pad, dilation };
+      let specs: LayerSpec[];
+      if (call.type === 'Conv2D') specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: filters!, ...common, groups, bias })];
+      else if (call.type === 'DepthwiseConv2D') specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias })];
+      else specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias: false }), { type: 'Conv2d', in_channels: c * multiplier, out_channels: filters!, kernel_size: 1, bias }];
+      if (!act) return { specs, unresolved: [], unrepresentable: `activation '${r.str('activation')}'` };
+      return { specs: [...specs, ...act], unresolved: [] };
+    }
+    case 'BatchNormalization': {
+      const eps = r.number('epsilon') ?? 1e-3;
+      const center = r.bool('center') ?? true;
+      const scale = r.bool('scale') ?? true;
+      const axis = r.int('axis');
+      const c = needChannels();
+      if (axis !== undefined && axis !== -1 && axis !== 3) return { unresolved: [`axis = ${axis}`] };
+      if (center !== scale) return { unresolved: [], unrepresentable: 'BatchNormalization with only one of center/scale', shapeOnly: (i) => i };
+      return done(c === undefined ? undefined : [{ type: 'BatchNorm2d', num_features: c, eps, affine: center }]);
+    }
+    case 'ReLU': {
+      const max = r.number('max_value');
+      const slope = r.number('negative_slope') ?? 0;
+      if (slope !== 0 || (max !== undefined && max !== 6)) return { unresolved: r.unresolved, unrepresentable: 'ReLU with these arguments', shapeOnly: (i) => i };
+      return done([{ type: max === 6 ? 'ReLU6' : 'ReLU' }]);
+    }
+    case 'Activation': {
+      const act = activation();
+      if (!act) return { unresolved: r.unresolved, unrepresentable: `activation '${r.str('activation')}'`, shapeOnly: (i) => i };
+      return done(act.length ? act : [{ type: 'Identity' }]);
+    }
+    case 'Dropout': return done([drop({ type: 'Dropout' as const, p: r.number('rate') })]);
+    case 'Flatten': return done([{ type: 'Flatten' }]);
+    case 'GlobalAveragePooling2D':
+      if (r.bool('keepdims')) return done([{ type: 'AdaptiveAvgPool2d', output_size: 1 }]);
+      return done([{ type: 'AdaptiveAvgPool2d', output_size: 1 }, { type: 'Flatten' }]);
+    case 'Dense': {
+      const units = r.int('units', true);
+      const act = activation();
+      const bias = r.bool('use_bias') ?? true;
+      if (units === undefined || r.unresolved.length) return { unresolved: r.unresolved };
+      if (inChannels === undefined) return { unresolved: ['input features (unknown)'] };
+      if (!act) return { unresolved: [], unrepresentable: 'activation' };
+      return { specs: [{ type: 'Linear', in_features: inChannels, out_features: units, bias }, ...act], unresolved: [] };
+    }
+    case 'MaxPooling2D':
+    case 'AveragePooling2D': {
+      const size = r.pair('pool_size') ?? 2;
+      const strideValue = r.value('strides');
+      const stride = strideValue === undefined || strideValue.kind === 'none' ? size : r.pair('strides');
+      const p = r.str('padding') ?? 'valid';
+      if (r.unresolved.length || stride === undefined) return { unresolved: r.unresolved };
+      return {
+        unresolved: [],
+        unrepresentable: call.type,
+        shapeOnly: (input) => {
+          if (input.length !== 4) return undefined;
+          const [kh, kw] = pairOf(size);
+          const [sh, sw] = pairOf(stride);
+          const out = p === 'same' ? [Math.ceil(input[2]! / sh), Math.ceil(input[3]! / sw)] : [Math.floor((input[2]! - kh) / sh) + 1, Math.floor((input[3]! - kw) / sw) + 1];
+          return out.every((d) => d >= 1) ? [input[0]!, input[1]!, out[0]!, out[1]!] : undefined;
+        },
+      };
+    }
+    default:
+      return { unresolved: [], unrepresentable: call.type };
+  }
+}
+
+function poolShape(input: Shape, k: [number, number], s: [number, number], p: [number, number], d: [number, number], ceil: boolean): Shape | undefined {
+  if (input.length !== 4) return undefined;
+  const out = [0, 1].map((i) => {
+    const size = input[2 + i]! + 2 * p[i]! - d[i]! * (k[i]! - 1) - 1;
+    let o = (ceil ? Math.ceil(size / s[i]!) : Math.floor(size / s[i]!)) + 1;
+    // PyTorch: with ceil_mode the last window must start inside the input or left padding.
+    if (ceil && (o - 1) * s[i]! >= input[2 + i]! + p[i]!) o--;
+    return ceil ? o : convOutputSize(input[2 + i]!, k[i]!, s[i]!, d[i]!, 2 * p[i]!);
+  });
+  return out.every((o) => o >= 1) ? [input[0]!, input[1]!, out[0]!, out[1]!] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Costs
+
+function zeroCost(): Cost & { macsByRole: MacsByRole } {
+  return { params: 0, macs: 0, flops: 0, weightBytes: 0, activationBytes: 0, trafficBytes: 0, intensity: 0, macsByRole: { depthwise: 0, pointwise: 0, grouped: 0, standard: 0, linear: 0, other: 0 } };
+}
+
+/** Channels of the input a layer expects, read from its own arguments (PyTorch layers know it). */
+function ownInChannels(call: LayerCall): number | undefined {
+  const name = call.type === 'Conv2d' ? 'in_channels' : call.type === 'BatchNorm2d' ? 'num_features' : undefined;
+  return name ? int(call.args[name]?.value) : undefined;
+}
+
+class Estimator {
+  readonly layers: LayerEstimate[];
+  readonly containers: ContainerEstimate[] = [];
+  private readonly readings = new Map<number, Reading>();
+
+  constructor(private readonly code: ModelCode, private readonly settings: EstimateSettings) {
+    this.layers = code.calls.map(() => ({ unresolved: [] }));
+  }
+
+  run(): CodeEstimates {
+    this.code.containers.forEach((container, index) => {
+      if (container.parent === undefined) this.container(index, undefined, undefined);
+    });
+    // Layers that no container gave an input: the default input size.
+    this.code.calls.forEach((call, index) => {
+      const estimate = this.layers[index]!;
+      if (estimate.inShape || estimate.error) return;
+      const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
+      const [h, w] = this.settings.defaultInputSize;
+      this.layer(index, c === undefined ? undefined : [1, c, h, w], 'default');
+    });
+    return { layers: this.layers, containers: this.containers };
+  }
+
+  private reading(index: number, inChannels: number | undefined): Reading {
+    const call = this.code.calls[index]!;
+    if (call.framework === 'torch') {
+      let cached = this.readings.get(index);
+      if (!cached) this.readings.set(index, (cached = readLayer(call, undefined)));
+      return cached;
+    }
+    return readLayer(call, inChannels);
+  }
+
+  /** Costs one layer at `input`; returns its output shape when known. */
+  private layer(index: number, input: Shape | undefined, source: InputSource): Shape | undefined {
+    const reading = this.reading(index, input?.[1]);
+    const estimate: LayerEstimate = { unresolved: reading.unresolved, specs: reading.specs };
+    this.layers[index] = estimate;
+    if (!input) return undefined;
+    if (reading.shapeOnly) {
+      estimate.inShape = input;
+      estimate.inputSource = source;
+      estimate.outShape = reading.shapeOnly(input);
+      return estimate.outShape;
+    }
+    if (!reading.specs) return undefined;
+    estimate.inShape = input;
+    estimate.inputSource = source;
+    try {
+      const options = { convention: this.settings.convention, dtype: this.settings.dtype };
+      const cost = costModel(resolveModel({ input_shape: input, layers: reading.specs }), options);
+      estimate.leaves = cost.leaves;
+      estimate.cost = cost.total;
+      estimate.outShape = cost.outputShape;
+      const convs = reading.specs.filter((s) => s.type === 'Conv2d');
+      if (convs.length === 1 && reading.specs[0]!.type === 'Conv2d') {
+        const { type: _type, padding_mode: _mode, ...conv } = reading.specs[0]!;
+        estimate.conv = estimateConv(conv, input, options);
+      }
+      if (convs.length === 2 && cost.pairs[0]) estimate.pair = cost.pairs[0];
+      return estimate.outShape;
+    } catch (error) {
+      estimate.error = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
+      return undefined;
+    }
+  }
+
+  /** Propagates `input` through a container; modules are not chained (their forward() decides the order). */
+  private container(index: number, input: Shape | undefined, source: InputSource | undefined): Shape | undefined {
+    const container = this.code.containers[index]!;
+    const chained = container.kind === 'torch-sequential' || container.kind === 'keras-sequential';
+    let shape = input;
+    let from: InputSource | undefined = source;
+    if (!shape && chained) {
+      const start = this.startShape(container);
+      shape = start?.shape;
+      from = start?.source;
+    }
+    const total = zeroCost();
+    let layerCount = 0;
+    let costedCount = 0;
+    let representable = chained;
+    const specs: LayerSpec[] = [];
+    const startShape = shape;
+    for (const item of container.items) {
+      const itemInput = chained ? shape : undefined;
+      if (item.kind === 'unknown') {
+        shape = undefined;
+        representable = false;
+        continue;
+      }
+      if (item.kind === 'container') {
+        shape = this.container(item.container, itemInput, item === container.items[0] ? from : 'propagated');
+        const inner = this.containers[item.container]!;
+        layerCount += inner.layerCount;
+        costedCount += inner.costedCount;
+        addCost(total, inner.total);
+        if (inner.model) specs.push(...inner.model.layers);
+        else representable = false;
+        continue;
+      }
+      layerCount++;
+      shape = this.layer(item.call, itemInput, item === container.items[0] ? from ?? 'default' : 'propagated');
+      let estimate = this.layers[item.call]!;
+      if (!itemInput && !chained) {
+        // A module member: its own input channels at the default size.
+        const call = this.code.calls[item.call]!;
+        const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
+        const [h, w] = this.settings.defaultInputSize;
+        if (c !== undefined) this.layer(item.call, [1, c, h, w], 'default');
+        estimate = this.layers[item.call]!;
+      }
+      const reading = this.reading(item.call, estimate.inShape?.[1]);
+      if (estimate.cost && estimate.leaves) {
+        costedCount++;
+        addCost(total, { ...estimate.cost, macsByRole: rolesOf(estimate.leaves) });
+      } else if (reading.shapeOnly && estimate.outShape) {
+        costedCount++;
+      }
+      if (reading.specs && !reading.unrepresentable) specs.push(...reading.specs);
+      else representable = false;
+    }
+    const estimate: ContainerEstimate = { complete: layerCount > 0 && costedCount === layerCount, layerCount, costedCount, total, inputShape: startShape };
+    if (representable && specs.length > 0 && startShape) {
+      const model: ModelSpec = { name: container.name ?? (container.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'), input_shape: startShape, layers: specs };
+      try {
+        resolveModel(model);
+        estimate.model = model;
+      } catch {
+        // Not a valid model as written (e.g. channel mismatch): the diagnostics say why.
+      }
+    }
+    this.containers[index] = estimate;
+    return shape;
+  }
+
+  private startShape(container: Container): { shape: Shape; source: InputSource } | undefined {
+    const [h, w] = this.settings.defaultInputSize;
+    if (container.kind === 'keras-sequential') {
+      const d = container.declaredInput;
+      if (!d || d[1] === undefined) return undefined;
+      if (d[2] !== undefined && d[3] !== undefined) return { shape: [1, d[1], d[2], d[3]], source: 'declared' };
+      return { shape: [1, d[1], h, w], source: 'default' };
+    }
+    const first = container.items[0];
+    if (first?.kind === 'layer') {
+      const c = ownInChannels(this.code.calls[first.call]!);
+      return c === undefined ? undefined : { shape: [1, c, h, w], source: 'default' };
+    }
+    if (first?.kind === 'container') return this.startShape(this.code.containers[first.container]!);
+    return undefined;
+  }
+}
+
+function rolesOf(leaves: LeafCost[]): MacsByRole {
+  const roles = zeroCost().macsByRole;
+  for (const leaf of leaves) {
+    const role = leaf.role === 'depthwise' || leaf.role === 'pointwise' || leaf.role === 'grouped' || leaf.role === 'standard' || leaf.role === 'linear' ? leaf.role : 'other';
+    roles[role] += leaf.macs;
+  }
+  return roles;
+}
+
+function addCost(into: Cost & { macsByRole: MacsByRole }, add: Cost & { macsByRole: MacsByRole }): void {
+  into.params += add.params;
+  into.macs += add.macs;
+  into.flops += add.flops;
+  into.weightBytes += add.weightBytes;
+  into.activationBytes += add.activationBytes;
+  into.trafficBytes += add.trafficBytes;
+  into.intensity = into.trafficBytes > 0 ? into.flops / into.trafficBytes : 0;
+  for (const key of Object.keys(add.macsByRole) as (keyof MacsByRole)[]) into.macsByRole[key] += add.macsByRole[key];
+}
+
+/** Costs every recognised layer and container of the code under the settings. */
+export function estimateModelCode(code: ModelCode, settings: EstimateSettings = DEFAULT_SETTINGS): CodeEstimates {
+  return new Estimator(code, settings).run();
+}
