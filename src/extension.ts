@@ -9,6 +9,10 @@ import { registerEditorFeatures } from './editor/registerEditorFeatures';
 export function activate(context: vscode.ExtensionContext): void {
   registerPlayground(context);
   registerEditorFeatures(context);
+  // `npm start` opens the playground with the sample workspace (development runs only).
+  if (context.extensionMode === vscode.ExtensionMode.Development && process.env.SEPCONV_OPEN_PLAYGROUND === '1') {
+    void vscode.commands.executeCommand('sepconv.openPlayground');
+  }
 }
 
 export function deactivate(): void {
