@@ -1,14 +1,13 @@
 // The hot CPU kernels, in AssemblyScript with WebAssembly SIMD (128-bit: 4 float32 lanes).
-// Built by src/engine/cpu/wasm/buildKernels.mjs (asc --enable simd -O3 --runtime stub).
+// Built by src/engine/cpu/wasm/buildKernels.mjs (asc --enable simd -O3 --runtime stub); this
+// folder is AssemblyScript, not TypeScript, and is left out of the project's tsc run.
 //
-// Layout: activations live in NHWC with the channel count padded to a multiple of 8
-// ("Cp"); padded channels hold zeros and stay zero because their weights and biases are
-// zero. Every pointer is a byte offset into the exported memory; the host owns allocation
-// (everything from heapBase() up).
+// Layout: NCHW planes, as the CpuKernels interface hands them over. Every pointer is a byte
+// offset into the exported memory; the host (wasmKernels.ts) owns allocation, from heapBase() up.
 //
-// Every kernel ends with a clamp to [lo, hi]: (-inf, inf) is no activation, (0, inf) is
-// ReLU, (0, 6) is ReLU6. The clamp uses pmin/pmax (one instruction each on x64), ordered so
-// that a NaN passes through as PyTorch's ReLU lets it.
+// Every kernel ends with a clamp to [lo, hi]: (-inf, inf) is no activation, (0, inf) is ReLU,
+// (0, 6) is ReLU6. It uses pmax/pmin (one instruction each on x64), ordered so that a NaN
+// passes through as it does through PyTorch's ReLU.
 
 /** The first byte the host may use. */
 export function heapBase(): usize {
@@ -16,7 +15,7 @@ export function heapBase(): usize {
 }
 
 @inline function clamp(x: v128, lo: v128, hi: v128): v128 {
-  // pmax(x, lo) = x < lo ? lo : x, keeps NaN; pmin(x, hi) = hi < x ? hi : x, keeps NaN.
+  // pmax(x, lo) = x < lo ? lo : x and pmin(x, hi) = hi < x ? hi : x both keep a NaN x.
   return f32x4.pmin(f32x4.pmax(x, lo), hi);
 }
 
@@ -25,20 +24,22 @@ export function heapBase(): usize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM: C[i][j] = clamp(bias[j] + sum_k A[i][k] * B[k][j]) for i < m, j < n (n % 8 == 0).
-// A is row-major with a row stride of lda floats (a pixel's channels in NHWC).
-// B is packed by the host in panels of 8 columns: panel p holds B[k][8p .. 8p+7] for k = 0..K-1,
-// so the micro-kernel reads it sequentially. C has a row stride of ldc floats.
-// The micro-kernel computes 4 rows x 8 columns in 8 v128 accumulators (plus 2 for B and 1 for
-// the broadcast A value: 11 of the 16 xmm registers V8 allocates from).
+// GEMM: C[i][j] = clamp(bias[i] + sum_k A[i][k] * B[k][j]) for i < m, j < n.
+// A: row-major m x k (the weights, [Cout][Cin...]), packed here block by block.
+// B: packed by packPanels/im2colPanels in panels of 8 columns: panel p holds B[k][8p .. 8p+7]
+//    for k = 0..K-1 (zeros past n), so the micro-kernel reads it sequentially.
+// C: row stride ldc floats (one output channel's plane per row).
+// The micro-kernel computes 4 rows x 8 columns in 8 v128 accumulators, plus 2 registers for B
+// and 1 for the broadcast A value: 11 of the 16 xmm registers V8 allocates from.
 
 /**
- * Bytes of A per cache block: the block of A stays in L2 while each panel of B (k * 32 bytes)
- * is read from L1 by every row tile of the block, so B is read from memory once per block.
+ * Bytes of packed A per cache block. The block stays in L1/L2 while each panel of B
+ * (k * 32 bytes) is reused by every row tile of the block; 64 KiB measured best on this
+ * machine's Zen 4 (32 KiB L1, 1 MiB L2) among 16 KiB .. 1 MiB.
  */
-let blockBytes: i32 = 256 * 1024;
+let blockBytes: i32 = 64 * 1024;
 
-/** Tuning knob for the benchmark: bytes of A per cache block. */
+/** Tuning knob for benchmarks: bytes of A per cache block. */
 export function setBlockBytes(bytes: i32): void {
   blockBytes = bytes;
 }
@@ -48,318 +49,319 @@ export function setBlockBytes(bytes: i32): void {
   return rows < 16 ? 16 : rows;
 }
 
-export function gemm(a: usize, lda: i32, bp: usize, bias: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, lo: f32, hi: f32): void {
+/** Bytes of scratch that gemm needs for a given k: one packed block of A and a 4x8 tile. */
+export function gemmScratchBytes(k: i32): i32 {
+  return (rowBlock(k) + 4) * (k << 2) + 128;
+}
+
+export function gemm(a: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, lo: f32, hi: f32, scratch: usize): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  const aStride = <usize>lda << 2;
+  const aStride = <usize>k << 2;
   const cStride = <usize>ldc << 2;
   const panelBytes = <usize>k << 5;
   const kBytes = <usize>k << 2;
-  const panels = n >> 3;
+  const panels = (n + 7) >> 3;
   const block = rowBlock(k);
+  const tile = scratch + <usize>(block + 4) * kBytes;
   for (let m0 = 0; m0 < m; m0 += block) {
     const m1 = min(m0 + block, m);
+    // Pack rows m0..m1 as tiles of 4 rows, [tile][k][4] (a 4x4 transpose per 4 steps of k), so
+    // that the micro-kernel reads A through one pointer with immediate offsets. Rows past m
+    // repeat the last row; their results are never stored.
+    let dst = scratch;
+    for (let i = m0; i < m1; i += 4) {
+      const a0 = a + <usize>i * aStride;
+      const a1 = i + 1 < m1 ? a0 + aStride : a0;
+      const a2 = i + 2 < m1 ? a1 + aStride : a1;
+      const a3 = i + 3 < m1 ? a2 + aStride : a2;
+      let off: usize = 0;
+      for (; off + 16 <= kBytes; off += 16) {
+        const x0 = v128.load(a0 + off), x1 = v128.load(a1 + off), x2 = v128.load(a2 + off), x3 = v128.load(a3 + off);
+        const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+        const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+        v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+        v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+        v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+        v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+        dst += 64;
+      }
+      for (; off < kBytes; off += 4) {
+        store<f32>(dst, load<f32>(a0 + off));
+        store<f32>(dst, load<f32>(a1 + off), 4);
+        store<f32>(dst, load<f32>(a2 + off), 8);
+        store<f32>(dst, load<f32>(a3 + off), 12);
+        dst += 16;
+      }
+    }
     for (let p = 0; p < panels; p++) {
       const b = bp + <usize>p * panelBytes;
-      const bias0 = v128.load(bias + (<usize>p << 5));
-      const bias1 = v128.load(bias + (<usize>p << 5), 16);
+      const columns = min(8, n - (p << 3));
+      let pa = scratch;
       for (let i = m0; i < m1; i += 4) {
-        // Rows past the end alias the last row: the same values are written twice, harmlessly.
-        const a0 = a + <usize>i * aStride;
-        const a1 = i + 1 < m1 ? a0 + aStride : a0;
-        const a2 = i + 2 < m1 ? a1 + aStride : a1;
-        const a3 = i + 3 < m1 ? a2 + aStride : a2;
-        const c0 = c + <usize>i * cStride + (<usize>p << 5);
-        const c1 = i + 1 < m1 ? c0 + cStride : c0;
-        const c2 = i + 2 < m1 ? c1 + cStride : c1;
-        const c3 = i + 3 < m1 ? c2 + cStride : c2;
-        let r00 = bias0, r01 = bias1, r10 = bias0, r11 = bias1;
-        let r20 = bias0, r21 = bias1, r30 = bias0, r31 = bias1;
+        const rows = min(4, m1 - i);
+        const bi = bias + (<usize>i << 2);
+        const bias0 = v128.load32_splat(bi);
+        const bias1 = rows > 1 ? v128.load32_splat(bi, 4) : bias0;
+        const bias2 = rows > 2 ? v128.load32_splat(bi, 8) : bias0;
+        const bias3 = rows > 3 ? v128.load32_splat(bi, 12) : bias0;
+        let r00 = bias0, r01 = bias0, r10 = bias1, r11 = bias1;
+        let r20 = bias2, r21 = bias2, r30 = bias3, r31 = bias3;
         let pb = b;
-        let off: usize = 0;
-        let w0: v128, w1: v128, x: v128;
-        // Four steps of k per iteration with immediate offsets: one address add per row per
-        // four steps keeps the loop within the core's issue width.
-        for (; off + 16 <= kBytes; off += 16) {
-          const q0 = a0 + off, q1 = a1 + off, q2 = a2 + off, q3 = a3 + off;
-          w0 = v128.load(pb, 0);
-          w1 = v128.load(pb, 16);
-          x = v128.load32_splat(q0, 0);
+        const end = pa + (kBytes << 2);
+        while (pa < end) {
+          const w0 = v128.load(pb);
+          const w1 = v128.load(pb, 16);
+          let x = v128.load32_splat(pa);
           r00 = madd(r00, x, w0);
           r01 = madd(r01, x, w1);
-          x = v128.load32_splat(q1, 0);
+          x = v128.load32_splat(pa, 4);
           r10 = madd(r10, x, w0);
           r11 = madd(r11, x, w1);
-          x = v128.load32_splat(q2, 0);
+          x = v128.load32_splat(pa, 8);
           r20 = madd(r20, x, w0);
           r21 = madd(r21, x, w1);
-          x = v128.load32_splat(q3, 0);
-          r30 = madd(r30, x, w0);
-          r31 = madd(r31, x, w1);
-          w0 = v128.load(pb, 32);
-          w1 = v128.load(pb, 48);
-          x = v128.load32_splat(q0, 4);
-          r00 = madd(r00, x, w0);
-          r01 = madd(r01, x, w1);
-          x = v128.load32_splat(q1, 4);
-          r10 = madd(r10, x, w0);
-          r11 = madd(r11, x, w1);
-          x = v128.load32_splat(q2, 4);
-          r20 = madd(r20, x, w0);
-          r21 = madd(r21, x, w1);
-          x = v128.load32_splat(q3, 4);
-          r30 = madd(r30, x, w0);
-          r31 = madd(r31, x, w1);
-          w0 = v128.load(pb, 64);
-          w1 = v128.load(pb, 80);
-          x = v128.load32_splat(q0, 8);
-          r00 = madd(r00, x, w0);
-          r01 = madd(r01, x, w1);
-          x = v128.load32_splat(q1, 8);
-          r10 = madd(r10, x, w0);
-          r11 = madd(r11, x, w1);
-          x = v128.load32_splat(q2, 8);
-          r20 = madd(r20, x, w0);
-          r21 = madd(r21, x, w1);
-          x = v128.load32_splat(q3, 8);
-          r30 = madd(r30, x, w0);
-          r31 = madd(r31, x, w1);
-          w0 = v128.load(pb, 96);
-          w1 = v128.load(pb, 112);
-          x = v128.load32_splat(q0, 12);
-          r00 = madd(r00, x, w0);
-          r01 = madd(r01, x, w1);
-          x = v128.load32_splat(q1, 12);
-          r10 = madd(r10, x, w0);
-          r11 = madd(r11, x, w1);
-          x = v128.load32_splat(q2, 12);
-          r20 = madd(r20, x, w0);
-          r21 = madd(r21, x, w1);
-          x = v128.load32_splat(q3, 12);
-          r30 = madd(r30, x, w0);
-          r31 = madd(r31, x, w1);
-          pb += 128;
-        }
-        for (; off < kBytes; off += 4) {
-          const q0 = a0 + off, q1 = a1 + off, q2 = a2 + off, q3 = a3 + off;
-          w0 = v128.load(pb, 0);
-          w1 = v128.load(pb, 16);
-          x = v128.load32_splat(q0, 0);
-          r00 = madd(r00, x, w0);
-          r01 = madd(r01, x, w1);
-          x = v128.load32_splat(q1, 0);
-          r10 = madd(r10, x, w0);
-          r11 = madd(r11, x, w1);
-          x = v128.load32_splat(q2, 0);
-          r20 = madd(r20, x, w0);
-          r21 = madd(r21, x, w1);
-          x = v128.load32_splat(q3, 0);
+          x = v128.load32_splat(pa, 12);
           r30 = madd(r30, x, w0);
           r31 = madd(r31, x, w1);
           pb += 32;
+          pa += 16;
         }
-        v128.store(c3, clamp(r30, vlo, vhi));
-        v128.store(c3, clamp(r31, vlo, vhi), 16);
-        v128.store(c2, clamp(r20, vlo, vhi));
-        v128.store(c2, clamp(r21, vlo, vhi), 16);
-        v128.store(c1, clamp(r10, vlo, vhi));
-        v128.store(c1, clamp(r11, vlo, vhi), 16);
-        v128.store(c0, clamp(r00, vlo, vhi));
-        v128.store(c0, clamp(r01, vlo, vhi), 16);
+        const c0 = c + <usize>i * cStride + (<usize>p << 5);
+        if (columns == 8 && rows == 4) {
+          v128.store(c0, clamp(r00, vlo, vhi));
+          v128.store(c0, clamp(r01, vlo, vhi), 16);
+          v128.store(c0 + cStride, clamp(r10, vlo, vhi));
+          v128.store(c0 + cStride, clamp(r11, vlo, vhi), 16);
+          v128.store(c0 + 2 * cStride, clamp(r20, vlo, vhi));
+          v128.store(c0 + 2 * cStride, clamp(r21, vlo, vhi), 16);
+          v128.store(c0 + 3 * cStride, clamp(r30, vlo, vhi));
+          v128.store(c0 + 3 * cStride, clamp(r31, vlo, vhi), 16);
+        } else {
+          // A partial tile: through the scratch tile, then only the valid part.
+          v128.store(tile, clamp(r00, vlo, vhi));
+          v128.store(tile, clamp(r01, vlo, vhi), 16);
+          v128.store(tile, clamp(r10, vlo, vhi), 32);
+          v128.store(tile, clamp(r11, vlo, vhi), 48);
+          v128.store(tile, clamp(r20, vlo, vhi), 64);
+          v128.store(tile, clamp(r21, vlo, vhi), 80);
+          v128.store(tile, clamp(r30, vlo, vhi), 96);
+          v128.store(tile, clamp(r31, vlo, vhi), 112);
+          for (let r = 0; r < rows; r++) memory.copy(c0 + <usize>r * cStride, tile + (<usize>r << 5), <usize>columns << 2);
+        }
+      }
+    }
+  }
+}
+
+/** Packs a row-major k x n matrix (row stride ld floats) into gemm's panels of 8 columns, zero filled. */
+export function packPanels(src: usize, ld: i32, k: i32, n: i32, dst: usize): void {
+  const rowBytes = <usize>ld << 2;
+  let d = dst;
+  for (let j = 0; j < n; j += 8) {
+    const columns = min(8, n - j);
+    let s = src + (<usize>j << 2);
+    if (columns == 8) {
+      for (let r = 0; r < k; r++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        s += rowBytes;
+        d += 32;
+      }
+    } else {
+      for (let r = 0; r < k; r++) {
+        v128.store(d, f32x4.splat(0));
+        v128.store(d, f32x4.splat(0), 16);
+        memory.copy(d, s, <usize>columns << 2);
+        s += rowBytes;
+        d += 32;
+      }
+    }
+  }
+}
+
+/**
+ * im2col straight into gemm's panels for output pixels [p0, p1) of one group: row
+ * (c, ky, kx) of column (oy, ox) is input[c][oy * sh - pt + ky * dh][ox * sw - pl + kx * dw],
+ * zero outside the input. The input pointer is the group's first channel plane.
+ */
+export function im2colPanels(
+  inp: usize, cin: i32, h: i32, w: i32, ow: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, p0: i32, p1: i32, dst: usize,
+): void {
+  const plane = <usize>h * <usize>w;
+  let d = dst;
+  for (let j = p0; j < p1; j += 8) {
+    for (let c = 0; c < cin; c++) {
+      const src = inp + ((<usize>c * plane) << 2);
+      for (let ky = 0; ky < kh; ky++) {
+        for (let kx = 0; kx < kw; kx++) {
+          for (let q = 0; q < 8; q++) {
+            const pixel = j + q;
+            let value: f32 = 0;
+            if (pixel < p1) {
+              const oy = pixel / ow;
+              const ox = pixel - oy * ow;
+              const iy = oy * sh - pt + ky * dh;
+              const ix = ox * sw - pl + kx * dw;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) value = load<f32>(src + ((<usize>iy * <usize>w + <usize>ix) << 2));
+            }
+            store<f32>(d + (<usize>q << 2), value);
+          }
+          d += 32;
+        }
       }
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Depthwise convolution (groups = channels, multiplier 1), NHWC, any kernel size, stride,
-// dilation and zero padding. Weights packed as [kh * kw][Cp], bias [Cp].
+// Depthwise convolution, NCHW, 4 output columns per v128. Each input plane is first copied
+// into a zero-bordered plane (scratch) large enough that every tap of every output column,
+// including the up-to-3 extra columns of the last vector of a row, lands inside it: the inner
+// loops test no bounds. Output rows are written as whole vectors, so `out` needs 3 floats of
+// slack past its end; the extra lanes land on the next row's start, which is written after.
+
+/** Floats of padded plane the depthwise kernel needs. */
+export function depthwiseScratchFloats(h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32): i32 {
+  const ph = max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
+  const pw = max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
+  return ph * pw;
+}
 
 export function depthwise(
-  inp: usize, h: i32, w: i32, cp: i32, wt: usize, bias: usize, out: usize, oh: i32, ow: i32,
-  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, lo: f32, hi: f32,
+  inp: usize, channels: i32, multiplier: i32, h: i32, w: i32, wt: usize, bias: usize, out: usize, oh: i32, ow: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, lo: f32, hi: f32, scratch: usize,
 ): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  const cBytes = <usize>cp << 2;
-  const rowBytes = <usize>w * cBytes;
-  // Output columns whose taps all fall inside the input: [oxLo, oxHi).
-  let oxLo = (pl + sw - 1) / sw;
-  let oxHi = (w - 1 - (kw - 1) * dw + pl) / sw + 1;
-  if (w - 1 - (kw - 1) * dw + pl < 0) oxHi = 0;
-  if (oxHi > ow) oxHi = ow;
-  if (oxLo > oxHi) oxLo = oxHi;
-  const fast3x3 = kh == 3 && kw == 3;
-  for (let oy = 0; oy < oh; oy++) {
-    const iy0 = oy * sh - pt;
-    const rowInside = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
-    let dst = out + <usize>oy * <usize>ow * cBytes;
-    for (let ox = 0; ox < ow; ox++) {
-      const ix0 = ox * sw - pl;
-      if (rowInside && fast3x3 && ox >= oxLo && ox < oxHi) {
-        const r0 = inp + <usize>iy0 * rowBytes + <usize>ix0 * cBytes;
-        const r1 = r0 + <usize>dh * rowBytes;
-        const r2 = r1 + <usize>dh * rowBytes;
-        const dx = <usize>dw * cBytes;
-        const dx2 = dx + dx;
-        for (let cc: usize = 0; cc < cBytes; cc += 32) {
-          const w0 = wt + cc;
-          let acc0 = v128.load(bias + cc);
-          let acc1 = v128.load(bias + cc, 16);
-          let s = r0 + cc;
-          let q = w0;
-          acc0 = madd(acc0, v128.load(s), v128.load(q));
-          acc1 = madd(acc1, v128.load(s, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx2), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx2, 16), v128.load(q, 16));
-          q += cBytes;
-          s = r1 + cc;
-          acc0 = madd(acc0, v128.load(s), v128.load(q));
-          acc1 = madd(acc1, v128.load(s, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx2), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx2, 16), v128.load(q, 16));
-          q += cBytes;
-          s = r2 + cc;
-          acc0 = madd(acc0, v128.load(s), v128.load(q));
-          acc1 = madd(acc1, v128.load(s, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx, 16), v128.load(q, 16));
-          q += cBytes;
-          acc0 = madd(acc0, v128.load(s + dx2), v128.load(q));
-          acc1 = madd(acc1, v128.load(s + dx2, 16), v128.load(q, 16));
-          v128.store(dst + cc, clamp(acc0, vlo, vhi));
-          v128.store(dst + cc, clamp(acc1, vlo, vhi), 16);
-        }
-      } else {
-        // General path: bias, then every tap that lands inside the input.
-        for (let cc: usize = 0; cc < cBytes; cc += 16) v128.store(dst + cc, v128.load(bias + cc));
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = iy0 + ky * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ix0 + kx * dw;
-            if (ix < 0 || ix >= w) continue;
-            const src = inp + <usize>iy * rowBytes + <usize>ix * cBytes;
-            const wk = wt + <usize>(ky * kw + kx) * cBytes;
-            for (let cc: usize = 0; cc < cBytes; cc += 16) {
-              v128.store(dst + cc, madd(v128.load(dst + cc), v128.load(src + cc), v128.load(wk + cc)));
-            }
-          }
-        }
-        for (let cc: usize = 0; cc < cBytes; cc += 16) v128.store(dst + cc, clamp(v128.load(dst + cc), vlo, vhi));
-      }
-      dst += cBytes;
+  const ph = max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
+  const pw = max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
+  const pwBytes = <usize>pw << 2;
+  const inPlane = (<usize>h * <usize>w) << 2;
+  const outPlane = (<usize>oh * <usize>ow) << 2;
+  const taps = kh * kw;
+  // Borders of the padded plane stay zero from one channel to the next: only the interior is rewritten.
+  memory.fill(scratch, 0, <usize>ph * pwBytes);
+  for (let ci = 0; ci < channels; ci++) {
+    const src = inp + <usize>ci * inPlane;
+    for (let y = 0; y < h; y++) memory.copy(scratch + <usize>(y + pt) * pwBytes + (<usize>pl << 2), src + ((<usize>y * <usize>w) << 2), <usize>w << 2);
+    for (let j = 0; j < multiplier; j++) {
+      const o = ci * multiplier + j;
+      const dst = out + <usize>o * outPlane;
+      const wo = wt + (<usize>(o * taps) << 2);
+      const b = v128.load32_splat(bias + (<usize>o << 2));
+      if (kh == 3 && kw == 3 && sw == 1 && dw == 1) depthwise3x3s1(scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
+      else if (kh == 3 && kw == 3 && sw == 2 && dw == 1) depthwise3x3s2(scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
+      else depthwiseGeneral(scratch, pwBytes, wo, b, dst, oh, ow, kh, kw, sh, sw, dh, dw, vlo, vhi);
     }
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// im2col for a standard convolution (groups = 1): row (oy, ox) of the output matrix holds
-// the kh * kw * cin taps of that output pixel in (ky, kx, ci) order, zeros outside the input.
-// The input is NHWC with cp >= cin channels per pixel; only the cin real ones are copied.
-
-export function im2col(
-  inp: usize, h: i32, w: i32, cp: i32, cin: i32, out: usize, oh: i32, ow: i32,
-  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32,
-): void {
-  let dst = out;
+// 3x3, stride 1 along x: the nine weights stay in registers; four outputs per step.
+@inline function depthwise3x3s1(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
+  const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
+  const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
+  const w6 = v128.load32_splat(wo, 24), w7 = v128.load32_splat(wo, 28), w8 = v128.load32_splat(wo, 32);
+  const rowStep = <usize>dh * pwBytes;
+  let d = dst;
   for (let oy = 0; oy < oh; oy++) {
-    for (let ox = 0; ox < ow; ox++) {
+    const r0 = pad + <usize>(oy * sh) * pwBytes;
+    const r1 = r0 + rowStep;
+    const r2 = r1 + rowStep;
+    const rowEnd = d + (<usize>ow << 2);
+    let x: usize = 0;
+    while (d < rowEnd) {
+      let acc = madd(b, v128.load(r0 + x), w0);
+      acc = madd(acc, v128.load(r0 + x, 4), w1);
+      acc = madd(acc, v128.load(r0 + x, 8), w2);
+      acc = madd(acc, v128.load(r1 + x), w3);
+      acc = madd(acc, v128.load(r1 + x, 4), w4);
+      acc = madd(acc, v128.load(r1 + x, 8), w5);
+      acc = madd(acc, v128.load(r2 + x), w6);
+      acc = madd(acc, v128.load(r2 + x, 4), w7);
+      acc = madd(acc, v128.load(r2 + x, 8), w8);
+      v128.store(d, clamp(acc, vlo, vhi));
+      d += 16;
+      x += 16;
+    }
+    d = rowEnd;
+  }
+}
+
+// Even and odd lanes of 8 consecutive floats: input columns 2x and 2x+1 for four outputs.
+@inline function evens(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+}
+@inline function odds(a: v128, b: v128): v128 {
+  return v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+}
+
+// 3x3, stride 2 along x: columns 2x, 2x+1, 2x+2 come from two loads and three shuffles per row.
+@inline function depthwise3x3s2(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
+  const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
+  const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
+  const w6 = v128.load32_splat(wo, 24), w7 = v128.load32_splat(wo, 28), w8 = v128.load32_splat(wo, 32);
+  const rowStep = <usize>dh * pwBytes;
+  let d = dst;
+  for (let oy = 0; oy < oh; oy++) {
+    const r0 = pad + <usize>(oy * sh) * pwBytes;
+    const r1 = r0 + rowStep;
+    const r2 = r1 + rowStep;
+    const rowEnd = d + (<usize>ow << 2);
+    let x: usize = 0;
+    while (d < rowEnd) {
+      let lo4 = v128.load(r0 + x), hi4 = v128.load(r0 + x, 16), next = v128.load(r0 + x, 32);
+      let acc = madd(b, evens(lo4, hi4), w0);
+      acc = madd(acc, odds(lo4, hi4), w1);
+      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w2);
+      lo4 = v128.load(r1 + x); hi4 = v128.load(r1 + x, 16); next = v128.load(r1 + x, 32);
+      acc = madd(acc, evens(lo4, hi4), w3);
+      acc = madd(acc, odds(lo4, hi4), w4);
+      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w5);
+      lo4 = v128.load(r2 + x); hi4 = v128.load(r2 + x, 16); next = v128.load(r2 + x, 32);
+      acc = madd(acc, evens(lo4, hi4), w6);
+      acc = madd(acc, odds(lo4, hi4), w7);
+      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w8);
+      v128.store(d, clamp(acc, vlo, vhi));
+      d += 16;
+      x += 32;
+    }
+    d = rowEnd;
+  }
+}
+
+// Any kernel size, stride and dilation: one tap at a time, four outputs per vector (gathered
+// lane by lane when the stride is not 1).
+function depthwiseGeneral(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, vlo: v128, vhi: v128): void {
+  const swBytes = <usize>sw << 2;
+  let d = dst;
+  for (let oy = 0; oy < oh; oy++) {
+    const rowEnd = d + (<usize>ow << 2);
+    let x: usize = 0;
+    while (d < rowEnd) {
+      let acc = b;
       for (let ky = 0; ky < kh; ky++) {
-        const iy = oy * sh - pt + ky * dh;
+        const row = pad + <usize>(oy * sh + ky * dh) * pwBytes + x;
         for (let kx = 0; kx < kw; kx++) {
-          const ix = ox * sw - pl + kx * dw;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-            memory.fill(dst, 0, <usize>cin << 2);
-          } else {
-            memory.copy(dst, inp + ((<usize>iy * <usize>w + <usize>ix) * <usize>cp << 2), <usize>cin << 2);
+          const s = row + (<usize>(kx * dw) << 2);
+          let v: v128;
+          if (sw == 1) v = v128.load(s);
+          else {
+            v = f32x4.splat(load<f32>(s));
+            v = f32x4.replace_lane(v, 1, load<f32>(s + swBytes));
+            v = f32x4.replace_lane(v, 2, load<f32>(s + 2 * swBytes));
+            v = f32x4.replace_lane(v, 3, load<f32>(s + 3 * swBytes));
           }
-          dst += <usize>cin << 2;
+          acc = madd(acc, v, v128.load32_splat(wo + (<usize>(ky * kw + kx) << 2)));
         }
       }
+      v128.store(d, clamp(acc, vlo, vhi));
+      d += 16;
+      x += swBytes << 2;
     }
-  }
-}
-
-/** Every output pixel of a strided 1x1 convolution gathers its input pixel (cp floats) into a dense matrix. */
-export function subsample(inp: usize, w: i32, cp: i32, out: usize, oh: i32, ow: i32, sh: i32, sw: i32): void {
-  const cBytes = <usize>cp << 2;
-  let dst = out;
-  for (let oy = 0; oy < oh; oy++) {
-    for (let ox = 0; ox < ow; ox++) {
-      memory.copy(dst, inp + (<usize>(oy * sh) * <usize>w + <usize>(ox * sw)) * cBytes, cBytes);
-      dst += cBytes;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Layout conversions at the edges: NCHW (c channels) <-> NHWC (cp >= c channels, zero padded).
-
-export function nchwToNhwc(src: usize, dst: usize, c: i32, hw: i32, cp: i32): void {
-  const cBytes = <usize>cp << 2;
-  for (let p = 0; p < hw; p++) {
-    const d = dst + <usize>p * cBytes;
-    for (let ch = 0; ch < c; ch++) store<f32>(d + (<usize>ch << 2), load<f32>(src + ((<usize>ch * <usize>hw + <usize>p) << 2)));
-    for (let ch = c; ch < cp; ch++) store<f32>(d + (<usize>ch << 2), 0);
-  }
-}
-
-export function nhwcToNchw(src: usize, dst: usize, c: i32, hw: i32, cp: i32): void {
-  for (let ch = 0; ch < c; ch++) {
-    const d = dst + ((<usize>ch * <usize>hw) << 2);
-    let s = src + (<usize>ch << 2);
-    const step = <usize>cp << 2;
-    for (let p = 0; p < hw; p++) {
-      store<f32>(d + (<usize>p << 2), load<f32>(s));
-      s += step;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small elementwise kernels.
-
-/** out[p][c] = clamp(x[p][c] * scale[c] + shift[c]): a BatchNorm that could not be folded, or an activation alone. */
-export function scaleShift(inp: usize, out: usize, pixels: i32, cp: i32, scale: usize, shift: usize, lo: f32, hi: f32): void {
-  const vlo = f32x4.splat(lo);
-  const vhi = f32x4.splat(hi);
-  const cBytes = <usize>cp << 2;
-  for (let p = 0; p < pixels; p++) {
-    const s = inp + <usize>p * cBytes;
-    const d = out + <usize>p * cBytes;
-    for (let cc: usize = 0; cc < cBytes; cc += 16) {
-      v128.store(d + cc, clamp(madd(v128.load(shift + cc), v128.load(s + cc), v128.load(scale + cc)), vlo, vhi));
-    }
-  }
-}
-
-/** out = a + b over n floats (n % 4 == 0): the residual add. */
-export function add(a: usize, b: usize, out: usize, n: i32): void {
-  const bytes = <usize>n << 2;
-  for (let i: usize = 0; i < bytes; i += 16) v128.store(out + i, f32x4.add(v128.load(a + i), v128.load(b + i)));
-}
-
-/** Global average pool: out[c] = mean over the pixels of x[p][c]. */
-export function meanPool(inp: usize, pixels: i32, cp: i32, out: usize): void {
-  const cBytes = <usize>cp << 2;
-  const count = f32x4.splat(<f32>pixels);
-  for (let cc: usize = 0; cc < cBytes; cc += 16) {
-    let acc = f32x4.splat(0);
-    let s = inp + cc;
-    for (let p = 0; p < pixels; p++) {
-      acc = f32x4.add(acc, v128.load(s));
-      s += cBytes;
-    }
-    v128.store(out + cc, f32x4.div(acc, count));
+    d = rowEnd;
   }
 }

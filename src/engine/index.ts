@@ -1,0 +1,24 @@
+/**
+ * The engine library (built to dist/engine.js, an ES module): forward passes of a model spec on
+ * the CPU or WebGPU, exact to PyTorch. Imports neither `vscode`, the DOM nor node modules.
+ *
+ * ```js
+ * import { forward, initWeights, resolveModel } from './dist/engine.js';
+ * const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
+ * const weights = initWeights(resolveModel(model, { inputShape: [1, 3, 32, 32] }), { seed: 42 });
+ * const { output } = await forward(model, weights, { shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });
+ * ```
+ */
+export { forward, resolveForInput } from './forward';
+export { forwardCpu, type CpuForwardOptions } from './cpu/cpuBackend';
+export { CancelledError, EngineInputError, layerPathOf } from './errors';
+export {
+  FILTER_NAMES, filterWeights, initWeights, makeFilter, makeWeights, parseFilterName, parseWeightSource, validateWeights,
+  type FilterName, type InitOptions, type WeightSource,
+} from './weights';
+export { setCpuKernels, installedCpuKernels, type ConvGeometry, type CpuKernels, type Epilogue } from './cpu/kernels/cpuKernels';
+export { jsKernels } from './cpu/kernels/jsKernels';
+export type { ActivationKind } from './cpu/activation';
+export { referenceForward } from './cpu/reference';
+export type { BackendName, ForwardOptions, ForwardResult, Intermediate, ModelInput, StepTiming, Tensor, WeightMap } from './types';
+export { resolveModel, parameterShapes, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';

@@ -1,0 +1,38 @@
+/**
+ * The engine against PyTorch: every fixture of test/fixtures within 1e-4 (absolute and relative),
+ * per backend. Another backend joins by adding its name to `backends` (and a device to `optionsFor`).
+ */
+import { describe, expect, it } from 'vitest';
+import { forward } from '../../src/engine/forward';
+import type { BackendName, ForwardOptions } from '../../src/engine/types';
+import { resolveModel } from '../../src/shared/spec';
+import { allcloseViolation } from './engineAllclose';
+import { loadFixtures } from './fixtureLoader';
+
+const fixtures = loadFixtures();
+const backends: BackendName[] = ['cpu'];
+const optionsFor = async (backend: BackendName): Promise<ForwardOptions> => ({ backend });
+
+describe.each(backends)('PyTorch fixtures on %s', (backend) => {
+  it('has fixtures to check', () => {
+    expect(fixtures.length).toBeGreaterThan(50);
+  });
+
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
+    const options = await optionsFor(backend);
+    const fused = await forward(fixture.model, fixture.weights, fixture.input, { ...options, intermediates: true });
+    expect(allcloseViolation(fused.output, fixture.output)).toBeUndefined();
+    // Unfused, every leaf on its own: the same numbers.
+    const unfused = await forward(fixture.model, fixture.weights, fixture.input, { ...options, fuse: false, intermediates: true });
+    expect(allcloseViolation(unfused.output, fixture.output)).toBeUndefined();
+    if (fixture.intermediates) {
+      // The last step of each top-level layer is that layer's output.
+      const resolved = resolveModel(fixture.model, { inputShape: fixture.input.shape });
+      resolved.layers.forEach((layer, i) => {
+        const steps = unfused.intermediates!.filter((step) => step.layerIndex === layer.index);
+        expect(steps.length, `layer ${i} has steps`).toBeGreaterThan(0);
+        expect(allcloseViolation(steps[steps.length - 1]!.tensor, fixture.intermediates![i]!), `layer ${i}`).toBeUndefined();
+      });
+    }
+  });
+});
