@@ -33,7 +33,10 @@ export interface ForwardOptions {
 
 /** One executed step's output. A step is one leaf module, or a fused group of leaves. */
 export interface Intermediate {
-  /** state_dict prefix of the last leaf of the step ("3.conv.1.2"). */
+  /**
+   * state_dict prefix of the last leaf of the step ("3.conv.1.2"), or of the residual block
+   * ("3") when the step ends with its skip add: the key of the module whose output this is.
+   */
   key: string;
   /** Every leaf the step covers, in order (["3.conv.1.0", "3.conv.1.1", "3.conv.1.2"]). */
   leafKeys: string[];

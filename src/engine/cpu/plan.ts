@@ -117,7 +117,8 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     }
     const suffix = `${folded ? ' + BatchNorm2d (folded)' : ''}${activationLabel ? ` + ${activationLabel}` : ''}${end ? ' + skip add' : ''}`;
     const base = {
-      key: covered[covered.length - 1]!.node.key,
+      // A step that did the skip add outputs the residual block's value: it takes the block's key.
+      key: end ? end.key : covered[covered.length - 1]!.node.key,
       leafKeys: covered.map((leaf) => leaf.node.key),
       layerIndex: info.layerIndex,
       role: info.role,

@@ -1,0 +1,199 @@
+/**
+ * The fast CPU kernels against the reference (plain loops) on random shapes and options:
+ * every padding mode, strides, dilations, groups, depth multipliers, kernel sizes (even and
+ * rectangular included), fused bias + activation + residual, batch > 1. Another CpuKernels
+ * implementation (WebAssembly SIMD) joins by adding itself to `implementations`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, type LayerSpec, type PaddingMode } from '../../src/shared/spec';
+import type { Tensor } from '../../src/shared/tensor';
+import { activationKind, type ActivationKind } from '../../src/engine/cpu/activation';
+import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
+import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
+import { convolve } from '../../src/engine/cpu/plan';
+import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
+import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
+import { initWeights } from '../../src/engine/weights';
+import { allcloseViolation } from './engineAllclose';
+
+const implementations: CpuKernels[] = [jsKernels];
+
+/** Deterministic values in [-1, 1) from a seed (fast-check shrinks the seed, not 10k floats). */
+function randomTensor(shape: number[], seed: number): Tensor {
+  let state = seed >>> 0 || 1;
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    data[i] = ((state >>> 0) / 4294967296) * 2 - 1;
+  }
+  return { shape, data };
+}
+
+interface ConvCase {
+  n: number;
+  groups: number;
+  groupIn: number;
+  groupOut: number;
+  depthwise: boolean;
+  height: number;
+  width: number;
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  pads: [number, number, number, number];
+  mode: PaddingMode;
+  bias: boolean;
+  activation: ActivationKind;
+  residual: boolean;
+  seed: number;
+}
+
+const activations = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish', 'gelu', 'gelu_tanh');
+
+const convCase: fc.Arbitrary<ConvCase> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    groups: fc.integer({ min: 1, max: 4 }),
+    groupIn: fc.integer({ min: 1, max: 5 }),
+    groupOut: fc.integer({ min: 1, max: 5 }),
+    depthwise: fc.boolean(),
+    height: fc.integer({ min: 1, max: 13 }),
+    width: fc.integer({ min: 1, max: 13 }),
+    kernel: fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 })),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    pads: fc.tuple(fc.nat(4), fc.nat(4), fc.nat(4), fc.nat(4)),
+    mode: fc.constantFrom(...PADDING_MODES),
+    bias: fc.boolean(),
+    activation: activations,
+    residual: fc.boolean(),
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  })
+  .map((c) => {
+    // Depthwise: groups == in_channels, out = in * multiplier (groupOut is the multiplier).
+    const groups = c.depthwise ? c.groups * c.groupIn : c.groups;
+    const groupIn = c.depthwise ? 1 : c.groupIn;
+    // Keep the padding legal for the mode (reflect: < size; circular: <= size), as the spec enforces.
+    const limit = (pad: number, size: number) => (c.mode === 'reflect' ? Math.min(pad, size - 1) : c.mode === 'circular' ? Math.min(pad, size) : pad);
+    const pads: [number, number, number, number] = [limit(c.pads[0], c.height), limit(c.pads[1], c.height), limit(c.pads[2], c.width), limit(c.pads[3], c.width)];
+    return { ...c, groups, groupIn, pads };
+  })
+  .filter((c) => c.height + c.pads[0] + c.pads[1] >= c.dilation[0] * (c.kernel[0] - 1) + 1 && c.width + c.pads[2] + c.pads[3] >= c.dilation[1] * (c.kernel[1] - 1) + 1);
+
+function expectedConv(c: ConvCase, input: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
+  let y = conv2dReference(input, weight, bias, { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups });
+  y = activationReference(y, c.activation);
+  return residual ? addReference(y, residual) : y;
+}
+
+describe.each(implementations.map((k) => [k.name, k] as const))('CpuKernels %s against the reference', (_name, kernels) => {
+  it('conv2d: random shapes, padding modes, strides, dilations, groups and multipliers, fused epilogue', () => {
+    fc.assert(
+      fc.property(convCase, (c) => {
+        const inChannels = c.groups * c.groupIn;
+        const outChannels = c.groups * c.groupOut;
+        const input = randomTensor([c.n, inChannels, c.height, c.width], c.seed);
+        const weight = randomTensor([outChannels, c.groupIn, c.kernel[0], c.kernel[1]], c.seed + 1);
+        const bias = c.bias ? randomTensor([outChannels], c.seed + 2) : undefined;
+        const plain = conv2dReference(input, weight, undefined, { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups });
+        const residual = c.residual ? randomTensor(plain.shape, c.seed + 3) : undefined;
+        const expected = expectedConv(c, input, weight, bias, residual);
+        const actual = convolve(kernels, input, {
+          inChannels, outChannels, kernel: c.kernel, stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups,
+        }, weight.data, bias?.data, c.activation, residual);
+        expect(allcloseViolation(actual, expected, 1e-5, 1e-5)).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the specialised 3x3 depthwise paths (stride 1 and 2) at larger sizes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 3, max: 40 }),
+        fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 100000 }),
+        (stride, height, width, pads, multiplier, seed) => {
+          const c: ConvCase = {
+            n: 1, groups: 3, groupIn: 1, groupOut: multiplier, depthwise: true, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1],
+            pads, mode: 'zeros', bias: true, activation: 'relu6', residual: false, seed,
+          };
+          const input = randomTensor([1, 3, height, width], seed);
+          const weight = randomTensor([3 * multiplier, 1, 3, 3], seed + 1);
+          const bias = randomTensor([3 * multiplier], seed + 2);
+          const actual = convolve(kernels, input, { inChannels: 3, outChannels: 3 * multiplier, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads, paddingMode: 'zeros', groups: 3 }, weight.data, bias.data, 'relu6');
+          expect(allcloseViolation(actual, expectedConv(c, input, weight, bias, undefined), 1e-5, 1e-5)).toBeUndefined();
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('pointwise GEMM across the blocking edges (K and N beyond one block, M not a multiple of 4)', () => {
+    for (const [cin, cout, pixels] of [[300, 7, 300], [5, 9, 513], [257, 13, 65]] as const) {
+      const input = randomTensor([1, cin, 1, pixels], cin);
+      const weight = randomTensor([cout, cin, 1, 1], cout);
+      const bias = randomTensor([cout], 3);
+      const expected = conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 });
+      const output = new Float32Array(cout * pixels);
+      kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { bias: bias.data, activation: 'none' });
+      expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-5, 1e-5)).toBeUndefined();
+    }
+  });
+
+  it('whole random models: the fused plan equals the reference leaf by leaf', async () => {
+    const layer = fc.oneof(
+      fc.record({ type: fc.constant('DepthwiseSeparable'), out_channels: fc.integer({ min: 1, max: 6 }), kernel_size: fc.integer({ min: 1, max: 5 }), stride: fc.integer({ min: 1, max: 2 }), depth_multiplier: fc.integer({ min: 1, max: 2 }), activation: fc.constantFrom(...ACTIVATION_TYPES), padding_mode: fc.constantFrom(...PADDING_MODES), bias: fc.boolean() }),
+      fc.record({ type: fc.constant('InvertedResidual'), out_channels: fc.integer({ min: 1, max: 6 }), stride: fc.integer({ min: 1, max: 2 }), expand_ratio: fc.constantFrom(1, 2, 6), activation: fc.constantFrom(...ACTIVATION_TYPES) }),
+      fc.record({ type: fc.constant('BatchNorm2d'), track_running_stats: fc.boolean() }),
+      fc.record({ type: fc.constant('Residual'), act: fc.constantFrom(...ACTIVATION_TYPES) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(layer, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 1000 }), fc.boolean(), async (layers, channels, n, seed, fuse) => {
+        let c = channels;
+        const specs: LayerSpec[] = layers.map((l) => {
+          const inChannels = c;
+          if (l.type === 'BatchNorm2d') return { type: 'BatchNorm2d', num_features: c, track_running_stats: l.track_running_stats };
+          if (l.type === 'Residual') return { type: 'Residual', body: [{ type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c }, { type: 'BatchNorm2d', num_features: c }, { type: l.act }] } as LayerSpec;
+          if (l.type === 'InvertedResidual') {
+            c = l.out_channels;
+            return { type: 'InvertedResidual', in_channels: inChannels, out_channels: c, stride: l.stride, expand_ratio: l.expand_ratio, activation: l.activation };
+          }
+          c = l.out_channels;
+          const { type: _type, ...rest } = l;
+          return { type: 'DepthwiseSeparable', ...rest, in_channels: inChannels, out_channels: c };
+        });
+        const spec = { layers: specs };
+        const model = resolveModel(spec, { inputShape: [n, channels, 11, 9] });
+        const weights = initWeights(model, { seed });
+        // Make BN statistics non-trivial so folding is exercised.
+        for (const [key, tensor] of Object.entries(weights)) {
+          if (key.endsWith('running_var')) tensor.data.forEach((_, i) => (tensor.data[i] = 0.5 + ((i * 7919 + seed) % 13) / 10));
+          if (key.endsWith('running_mean') || (key.endsWith('.bias') && tensor.shape.length === 1)) tensor.data.forEach((_, i) => (tensor.data[i] = (((i * 31 + seed) % 17) - 8) / 10));
+        }
+        const input = randomTensor([n, channels, 11, 9], seed);
+        const expected = referenceForward(model, weights, input);
+        const actual = await forwardCpu(model, weights, input, { kernels, fuse, intermediates: true });
+        expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
+        for (const step of actual.intermediates!) {
+          const reference = expected.outputs.get(step.key);
+          expect(reference, `reference output of ${step.key}`).toBeDefined();
+          expect(allcloseViolation(step.tensor, reference!, 1e-4, 1e-4), step.label).toBeUndefined();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('activations', () => {
+  it('GELU (erf) of the fast path stays within 1e-6 of the precise erf', () => {
+    const xs = Float32Array.from({ length: 2001 }, (_, i) => (i - 1000) / 100);
+    const precise = activationReference({ shape: [xs.length], data: xs }, 'gelu');
+    const fast = xs.slice();
+    jsKernels.epilogue(fast, 1, fast.length, { activation: activationKind('GELU') });
+    expect(allcloseViolation({ shape: [xs.length], data: fast }, precise, 1e-6, 0)).toBeUndefined();
+  });
+});
