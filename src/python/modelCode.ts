@@ -67,6 +67,8 @@ export interface Container {
 export interface ModelCode {
   calls: LayerCall[];
   containers: Container[];
+  /** Local name -> what it was imported as (`nn` -> `torch.nn`), for rewrites that must name a class. */
+  imports: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +179,9 @@ class Reader {
     for (const { node, cls } of recognised) if (cls.type === 'Sequential') this.fillSequential(node, cls.framework);
     for (const cls of root.descendantsOfType('class_definition')) if (cls) this.readModuleClass(cls);
     this.readKerasAdds(callNodes);
-    return { calls: this.calls, containers: this.containers };
+    const imports: Record<string, string> = {};
+    for (const [name, target] of this.imports) if (target) imports[name] = target;
+    return { calls: this.calls, containers: this.containers, imports };
   }
 
   // --- names -----------------------------------------------------------------------------------

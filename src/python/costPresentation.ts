@@ -1,0 +1,112 @@
+/**
+ * What the hover and the CodeLens say, as plain strings (Markdown for the hover), built from the
+ * analysis alone so that it can be tested without VS Code. Command links are `command:` URIs.
+ */
+import type { ModelSpec, LayerSpec } from '../shared/spec';
+import { formatCount, formatInteger, formatPercent } from '../shared/format';
+import type { Container, LayerCall } from './modelCode';
+import type { ContainerEstimate, EstimateSettings, LayerEstimate } from './layerEstimates';
+import { canRewrite } from './separableRewrite';
+
+const CONVENTION_NOTE: Record<string, string> = {
+  torchinfo: 'torchinfo: bias counted',
+  fvcore: 'fvcore/thop: bias not counted',
+  flop_counter: 'torch.utils.flop_counter',
+};
+
+/** `command:id?[args]`, the form VS Code runs from a trusted Markdown link. */
+export function commandUri(command: string, args: unknown[]): string {
+  return `command:${command}?${encodeURIComponent(JSON.stringify(args))}`;
+}
+
+const shape = (s: readonly number[]) => s.join('×');
+const count = (n: number) => (n >= 1000 ? `${formatInteger(n)} (${formatCount(n)})` : String(n));
+/** Keras code reads shapes channels last. */
+const shown = (call: LayerCall, s: readonly number[]) => (call.framework === 'keras' && s.length === 4 ? `${shape([s[0]!, s[2]!, s[3]!, s[1]!])} (NHWC)` : shape(s));
+const escape = (s: string) => s.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`);
+
+export interface HoverInput {
+  call: LayerCall;
+  estimate: LayerEstimate;
+  /** The container propagating this layer's input, if any. */
+  container?: { info: Container; estimate: ContainerEstimate };
+  settings: EstimateSettings;
+  /** Arguments of the convert command (document URI and range), when a rewrite is offered. */
+  convertArgs?: unknown[];
+}
+
+/** A single-layer (or single-call) model to open in the playground. */
+export function layerModel(estimate: LayerEstimate, name: string): ModelSpec | undefined {
+  if (!estimate.specs || !estimate.inShape || estimate.error) return undefined;
+  return { name, input_shape: estimate.inShape, layers: estimate.specs as LayerSpec[] };
+}
+
+function inputNote(input: HoverInput): string {
+  const { estimate, container, settings } = input;
+  const [h, w] = settings.defaultInputSize;
+  if (estimate.inputSource === 'propagated' && container) {
+    const start = container.estimate.inputShape;
+    const from = start ? ` from ${shown(input.call, start)}` : '';
+    return `propagated through the ${container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'}${from}`;
+  }
+  if (estimate.inputSource === 'declared') return 'the declared input shape';
+  return `default input size ${h}×${w} (setting sepconv.defaultInputSize), batch 1`;
+}
+
+/** The hover's Markdown, or undefined when nothing about the call is sure. */
+export function hoverMarkdown(input: HoverInput): string | undefined {
+  const { call, estimate, settings } = input;
+  const lines: string[] = [];
+  const title = `**${call.framework === 'keras' ? call.type : `nn.${call.type}`}**`;
+  if (!estimate.cost || !estimate.leaves || !estimate.outShape || !estimate.inShape) {
+    const known = call.argList.filter((a) => a.value.kind !== 'symbol' && !a.name.startsWith('#'));
+    if (estimate.unresolved.length === 0 && !estimate.error) return undefined;
+    if (known.length === 0 && !estimate.error) return undefined;
+    lines.push(`${title} · no figures`);
+    if (estimate.error) lines.push('', `⚠ ${escape(estimate.error)}`);
+    if (estimate.unresolved.length) lines.push('', `Not resolved from the code: ${estimate.unresolved.map((u) => `\`${u}\``).join(', ')}`);
+    return lines.join('\n');
+  }
+  const conv = estimate.conv;
+  const kind = conv ? conv.kind : call.type === 'SeparableConv2D' ? 'depthwise separable (dw + pw)' : call.type;
+  lines.push(`${title} · ${kind}${conv ? ` ${conv.weightShape[2]}×${conv.weightShape[3]}` : ''}`, '');
+  lines.push('| | |', '|---|---|');
+  if (conv) lines.push(`| weight | ${shape(conv.weightShape)} |`);
+  else for (const leaf of estimate.leaves) if (leaf.weightShape) lines.push(`| weight (${leaf.role}) | ${shape(leaf.weightShape)} |`);
+  const cost = estimate.cost;
+  lines.push(`| params | ${count(cost.params)} |`);
+  lines.push(`| MACs | ${count(cost.macs)} |`);
+  lines.push(`| FLOPs (2 × MACs) | ${count(cost.flops)} |`);
+  lines.push(`| input | ${shown(call, estimate.inShape)} — ${inputNote(input)} |`);
+  lines.push(`| output | ${shown(call, estimate.outShape)} |`);
+  const separable = conv?.separable;
+  if (separable) {
+    lines.push('', `**Depthwise-separable replacement** (dw ${conv!.weightShape[2]}×${conv!.weightShape[3]} + pw 1×1): ${formatCount(separable.total.params)} params, ${formatCount(separable.total.macs)} MACs — **${formatPercent(separable.saving)} fewer MACs** (1/C_out + 1/(k_h·k_w) = ${separable.formula.toFixed(3)})`);
+  }
+  if (estimate.pair) {
+    const p = estimate.pair;
+    lines.push('', `A standard ${p.kernel[0]}×${p.kernel[1]} conv with the same output: ${formatCount(p.standard.params)} params, ${formatCount(p.standard.macs)} MACs; this one needs ${formatPercent(p.reduction)} of its MACs`);
+  }
+  const links: string[] = [];
+  const model = input.container?.estimate.model ?? layerModel(estimate, call.type);
+  const single = layerModel(estimate, call.type);
+  if (single) links.push(`[Open layer in Playground](${commandUri('sepconv.openPlayground', [{ model: single }])})`);
+  if (model && model !== single && input.container) links.push(`[Open ${input.container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'} in Playground](${commandUri('sepconv.openPlayground', [{ model }])})`);
+  if (input.convertArgs && canRewrite(call) && separable) links.push(`[Convert to depthwise separable](${commandUri('sepconv.convertToSeparable', input.convertArgs)})`);
+  if (links.length) lines.push('', links.join(' · '));
+  lines.push('', `*${CONVENTION_NOTE[settings.convention] ?? settings.convention} · ${settings.dtype}*`);
+  return lines.join('\n');
+}
+
+/** The CodeLens title over a Sequential or a module, or undefined when none of its layers could be read. */
+export function codeLensTitle(container: Container, estimate: ContainerEstimate): string | undefined {
+  if (estimate.costedCount === 0) return undefined;
+  const t = estimate.total;
+  const conv = t.macsByRole.depthwise + t.macsByRole.pointwise + t.macsByRole.standard + t.macsByRole.grouped;
+  const share = (n: number) => (t.macs > 0 ? formatPercent(n / t.macs, 0) : '0%');
+  const parts = [`${formatCount(t.params)} params`, `${formatCount(t.macs)} MACs`];
+  if (conv > 0) parts.push(`depthwise ${share(t.macsByRole.depthwise)} · pointwise ${share(t.macsByRole.pointwise)} · other conv ${share(t.macsByRole.standard + t.macsByRole.grouped)}`);
+  const partial = estimate.complete ? '' : ` (${estimate.costedCount} of ${estimate.layerCount} layers read)`;
+  const where = container.kind === 'torch-module' || container.kind === 'keras-model' ? ' · each layer at the default input size' : '';
+  return `${parts.join(' · ')}${partial}${where}`;
+}
