@@ -299,7 +299,8 @@ export function depthwise(
   return v128.shuffle<f32>(a, b, 1, 3, 5, 7);
 }
 
-// 3x3, stride 2 along x: columns 2x, 2x+1, 2x+2 come from two loads and three shuffles per row.
+// 3x3, stride 2 along x: columns 2x, 2x+1 and 2x+2 of four outputs come from three loads and
+// three shuffles per kernel row.
 @inline function depthwise3x3s2(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
   const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
   const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
@@ -314,17 +315,20 @@ export function depthwise(
     let x: usize = 0;
     while (d < rowEnd) {
       let lo4 = v128.load(r0 + x), hi4 = v128.load(r0 + x, 16), next = v128.load(r0 + x, 32);
-      let acc = madd(b, evens(lo4, hi4), w0);
+      let even = evens(lo4, hi4);
+      let acc = madd(b, even, w0);
       acc = madd(acc, odds(lo4, hi4), w1);
-      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w2);
+      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w2);
       lo4 = v128.load(r1 + x); hi4 = v128.load(r1 + x, 16); next = v128.load(r1 + x, 32);
-      acc = madd(acc, evens(lo4, hi4), w3);
+      even = evens(lo4, hi4);
+      acc = madd(acc, even, w3);
       acc = madd(acc, odds(lo4, hi4), w4);
-      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w5);
+      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w5);
       lo4 = v128.load(r2 + x); hi4 = v128.load(r2 + x, 16); next = v128.load(r2 + x, 32);
-      acc = madd(acc, evens(lo4, hi4), w6);
+      even = evens(lo4, hi4);
+      acc = madd(acc, even, w6);
       acc = madd(acc, odds(lo4, hi4), w7);
-      acc = madd(acc, evens(v128.shuffle<f32>(lo4, hi4, 1, 2, 3, 4), v128.shuffle<f32>(hi4, next, 1, 2, 3, 4)), w8);
+      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w8);
       v128.store(d, clamp(acc, vlo, vhi));
       d += 16;
       x += 32;

@@ -1,0 +1,245 @@
+/**
+ * The WebAssembly SIMD implementation of {@link CpuKernels}: the hot loops (GEMM for pointwise
+ * and im2col convolutions, the depthwise convolution) run in kernels compiled from
+ * ./assembly/kernels.ts; this module moves the NCHW arrays in and out of the module's memory and
+ * finishes the epilogues the kernels do not fuse (activations other than ReLU/ReLU6, residual
+ * adds). Where WebAssembly SIMD is missing, {@link loadWasmKernels} resolves to undefined and the
+ * plain-JS kernels stay in use.
+ *
+ * Imports neither `vscode`, the DOM nor node modules: the same code runs in the extension host's
+ * worker, a Web Worker and the tests.
+ */
+import { activateRange, type ActivationKind } from '../activation';
+import type { ConvGeometry, CpuKernels, Epilogue } from '../kernels/cpuKernels';
+import { epilogueInPlace } from '../kernels/epilogue';
+import { jsKernels } from '../kernels/jsKernels';
+
+/** The kernels' exports (see assembly/kernels.ts for what each computes). */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  gemmScratchBytes(k: number): number;
+  gemm(a: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, scratch: number): void;
+  packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
+  im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
+  depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
+  depthwise(inp: number, channels: number, multiplier: number, h: number, w: number, wt: number, bias: number, out: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, lo: number, hi: number, scratch: number): void;
+}
+
+/** The binary embedded by esbuild.mjs (base64), absent when the source runs unbundled (tests). */
+declare const __SEPCONV_KERNELS_WASM__: string | undefined;
+
+/** The embedded kernel binary, if this bundle has one. */
+export function embeddedKernelBinary(): Uint8Array | undefined {
+  if (typeof __SEPCONV_KERNELS_WASM__ === 'undefined') return undefined;
+  const text = atob(__SEPCONV_KERNELS_WASM__);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+const PAGE_BYTES = 65536;
+/** Alignment of every buffer: a cache line. */
+const ALIGN = 64;
+/** Weights cached in the module's memory, beyond which the cache starts over (bytes). */
+const WEIGHT_CACHE_BYTES = 256 * 1024 * 1024;
+/** Floats of im2col panels per GEMM call of a general conv (4 MiB): bounds scratch memory. */
+const PANEL_BUDGET_FLOATS = 1 << 20;
+
+const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
+
+/** The clamp [lo, hi] the kernels fuse, or undefined when the activation needs the JS epilogue. */
+function fusedClamp(activation: ActivationKind): [number, number] | undefined {
+  if (activation === 'none') return [-Infinity, Infinity];
+  if (activation === 'relu') return [0, Infinity];
+  if (activation === 'relu6') return [0, 6];
+  return undefined;
+}
+
+/**
+ * The module's memory: weights cached by array identity at the bottom (the plan passes the same
+ * arrays on every call), one call's buffers above them, reset at the start of every call.
+ */
+class WasmMemory {
+  private readonly base: number;
+  private cacheTop: number;
+  private top: number;
+  private cache = new WeakMap<Float32Array, number>();
+  private view: Float32Array;
+
+  constructor(private readonly exports: KernelExports) {
+    this.base = align(exports.heapBase());
+    this.cacheTop = this.base;
+    this.top = this.base;
+    this.view = new Float32Array(exports.memory.buffer);
+  }
+
+  /** A view of the whole memory (made again after the memory grows). */
+  get f32(): Float32Array {
+    if (this.view.buffer !== this.exports.memory.buffer) this.view = new Float32Array(this.exports.memory.buffer);
+    return this.view;
+  }
+
+  /** Starts a call: forgets the previous call's buffers (and the weight cache when it is full). */
+  begin(): void {
+    if (this.cacheTop - this.base > WEIGHT_CACHE_BYTES) {
+      this.cache = new WeakMap();
+      this.cacheTop = this.base;
+    }
+    this.top = this.cacheTop;
+  }
+
+  /** A buffer of `bytes` for this call. Call {@link begin} first and cache weights before any of these. */
+  alloc(bytes: number): number {
+    const pointer = this.top;
+    this.top += align(bytes);
+    this.reserve(this.top);
+    return pointer;
+  }
+
+  /** Copies `data` in for this call. */
+  put(data: Float32Array): number {
+    const pointer = this.alloc(data.length * 4);
+    this.f32.set(data, pointer / 4);
+    return pointer;
+  }
+
+  /** The cached copy of a weight array, copied in on first use. Call right after {@link begin}. */
+  cached(data: Float32Array): number {
+    const known = this.cache.get(data);
+    if (known !== undefined) return known;
+    if (this.top !== this.cacheTop) throw new Error('internal: cache weights before the call buffers');
+    const pointer = this.cacheTop;
+    this.cacheTop += align(data.length * 4);
+    this.top = this.cacheTop;
+    this.reserve(this.cacheTop);
+    this.f32.set(data, pointer / 4);
+    this.cache.set(data, pointer);
+    return pointer;
+  }
+
+  private reserve(end: number): void {
+    const have = this.exports.memory.buffer.byteLength;
+    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+  }
+}
+
+/** Applies what the kernel did not fuse: a non-clamp activation, then the residual add. */
+function finishUnfused(output: Float32Array, channels: number, pixels: number, epilogue: Epilogue, fused: boolean): void {
+  if (!fused) activateRange(epilogue.activation, output, 0, output.length);
+  if (epilogue.residual) epilogueInPlace(output, channels, pixels, { activation: 'none', residual: epilogue.residual });
+}
+
+class WasmSimdKernels implements CpuKernels {
+  readonly name = 'wasm-simd';
+  private readonly memory: WasmMemory;
+  private readonly zeros = new Map<number, Float32Array>();
+
+  constructor(private readonly k: KernelExports) {
+    this.memory = new WasmMemory(k);
+  }
+
+  private biasOf(epilogue: Epilogue, channels: number): Float32Array {
+    if (epilogue.bias) return epilogue.bias;
+    let zeros = this.zeros.get(channels);
+    if (!zeros) this.zeros.set(channels, (zeros = new Float32Array(channels)));
+    return zeros;
+  }
+
+  depthwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
+    if (epilogue.scale) return jsKernels.depthwiseConv2d(input, weight, output, g, epilogue);
+    const clamp = fusedClamp(epilogue.activation);
+    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const m = this.memory;
+    m.begin();
+    const wt = m.cached(weight);
+    const bias = m.cached(this.biasOf(epilogue, g.outChannels));
+    const inp = m.put(input);
+    const outPlane = g.outHeight * g.outWidth;
+    // 4 floats of slack: rows are written as whole vectors (see the kernel).
+    const out = m.alloc((g.outChannels * outPlane + 4) * 4);
+    const scratchFloats = this.k.depthwiseScratchFloats(g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
+      g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft);
+    const scratch = m.alloc(scratchFloats * 4);
+    this.k.depthwise(inp, g.inChannels, g.outChannels / g.inChannels, g.inHeight, g.inWidth, wt, bias, out, g.outHeight, g.outWidth,
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, lo, hi, scratch);
+    output.set(m.f32.subarray(out / 4, out / 4 + g.outChannels * outPlane));
+    finishUnfused(output, g.outChannels, outPlane, epilogue, clamp !== undefined);
+  }
+
+  pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void {
+    if (epilogue.scale) return jsKernels.pointwiseConv2d(input, weight, output, inChannels, outChannels, pixels, epilogue);
+    const clamp = fusedClamp(epilogue.activation);
+    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const m = this.memory;
+    m.begin();
+    const a = m.cached(weight);
+    const bias = m.cached(this.biasOf(epilogue, outChannels));
+    const inp = m.put(input);
+    const panels = m.alloc(Math.ceil(pixels / 8) * 8 * inChannels * 4);
+    const out = m.alloc(outChannels * pixels * 4);
+    const scratch = m.alloc(this.k.gemmScratchBytes(inChannels));
+    this.k.packPanels(inp, pixels, inChannels, pixels, panels);
+    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, lo, hi, scratch);
+    output.set(m.f32.subarray(out / 4, out / 4 + outChannels * pixels));
+    finishUnfused(output, outChannels, pixels, epilogue, clamp !== undefined);
+  }
+
+  conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
+    if (epilogue.scale) return jsKernels.conv2d(input, weight, output, g, epilogue);
+    const clamp = fusedClamp(epilogue.activation);
+    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const m = this.memory;
+    m.begin();
+    const wt = m.cached(weight);
+    const bias = m.cached(this.biasOf(epilogue, g.outChannels));
+    const inp = m.put(input);
+    const pixels = g.outHeight * g.outWidth;
+    const out = m.alloc(g.outChannels * pixels * 4);
+    const groupIn = g.inChannels / g.groups;
+    const groupOut = g.outChannels / g.groups;
+    const rows = groupIn * g.kernelHeight * g.kernelWidth;
+    // Pixels per GEMM call: a multiple of 8 (whole panels) within the panel budget.
+    const chunk = Math.max(8, Math.floor(PANEL_BUDGET_FLOATS / rows / 8) * 8);
+    const panels = m.alloc(Math.min(Math.ceil(pixels / 8) * 8, chunk) * rows * 4);
+    const scratch = m.alloc(this.k.gemmScratchBytes(rows));
+    const inPlaneBytes = g.inHeight * g.inWidth * 4;
+    for (let group = 0; group < g.groups; group++) {
+      for (let p0 = 0; p0 < pixels; p0 += chunk) {
+        const p1 = Math.min(pixels, p0 + chunk);
+        this.k.im2colPanels(inp + group * groupIn * inPlaneBytes, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
+          g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0, p1, panels);
+        this.k.gemm(wt + group * groupOut * rows * 4, panels, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0) * 4, pixels,
+          groupOut, p1 - p0, rows, lo, hi, scratch);
+      }
+    }
+    output.set(m.f32.subarray(out / 4, out / 4 + g.outChannels * pixels));
+    finishUnfused(output, g.outChannels, pixels, epilogue, clamp !== undefined);
+  }
+
+  epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void {
+    // One pass over memory either way: copying in and out of the module would cost more than it saves.
+    epilogueInPlace(data, channels, pixels, epilogue);
+  }
+}
+
+/**
+ * Instantiates the SIMD kernels from a binary (the embedded one by default). Resolves to
+ * undefined when there is no binary or this runtime lacks WebAssembly SIMD.
+ */
+export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinary()): Promise<CpuKernels | undefined> {
+  if (!binary || typeof WebAssembly !== 'object') return undefined;
+  // A copy with its own ArrayBuffer: what the WebAssembly API's types ask for.
+  const bytes = new Uint8Array(binary);
+  if (!WebAssembly.validate(bytes)) return undefined;
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  return new WasmSimdKernels(instance.exports as unknown as KernelExports);
+}
+
+let loading: Promise<CpuKernels | undefined> | undefined;
+
+/** The embedded SIMD kernels, instantiated once per thread; undefined where they cannot run. */
+export function loadWasmKernels(): Promise<CpuKernels | undefined> {
+  loading ??= createWasmKernels().catch(() => undefined);
+  return loading;
+}
