@@ -1,0 +1,48 @@
+/**
+ * The messages between the host and the engine's worker thread (engineWorker.ts / workerClient.ts).
+ * Tensors travel as Float32Arrays whose buffers are transferred, never as JSON arrays.
+ */
+import type { ModelSpec } from '../shared/spec';
+import type { Tensor } from '../shared/tensor';
+import type { BackendName, ForwardResult, WeightMap } from './types';
+import type { WeightSource } from './weights';
+
+export interface WorkerForwardRequest {
+  /** The spec object (JSON-like; a resolved model is re-resolved in the worker). */
+  model: ModelSpec | unknown;
+  input: Tensor;
+  /** Tensors keyed by state_dict names, or how to make them in the worker. */
+  weights: WeightMap | WeightSource;
+  options?: { backend?: BackendName; intermediates?: boolean; fuse?: boolean };
+}
+
+export type ToEngineWorker = { type: 'forward'; id: number; request: WorkerForwardRequest };
+
+/** An error as it crosses the thread boundary, with the fields the host rebuilds it from. */
+export interface WireError {
+  name: string;
+  message: string;
+  layerPath?: string;
+  tensor?: string;
+  reason?: string;
+  path?: string;
+  field?: string;
+  layerIndex?: number;
+}
+
+export type FromEngineWorker =
+  | { type: 'progress'; id: number; done: number; total: number }
+  | { type: 'result'; id: number; result: ForwardResult }
+  | { type: 'error'; id: number; error: WireError };
+
+/** Every distinct ArrayBuffer under these tensors (a buffer listed twice would make postMessage throw). */
+export function buffersOf(tensors: Iterable<Tensor | undefined>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const tensor of tensors) if (tensor && tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
+  return [...buffers];
+}
+
+export function isWeightSource(weights: WorkerForwardRequest['weights']): weights is WeightSource {
+  const kind = (weights as { kind?: unknown }).kind;
+  return (kind === 'seed' || kind === 'filters') && !('data' in (weights as object));
+}

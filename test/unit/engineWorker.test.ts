@@ -1,0 +1,97 @@
+/** The engine in a worker thread: runs, reports progress, cancels, survives a crash. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CancelledError, EngineInputError } from '../../src/engine/errors';
+import { forward } from '../../src/engine/forward';
+import { initWeights } from '../../src/engine/weights';
+import { EngineWorkerClient, EngineWorkerCrashedError } from '../../src/engine/workerClient';
+import { resolveModel, type ModelSpec } from '../../src/shared/spec';
+
+let dir: string;
+let workerPath: string;
+let crashingWorkerPath: string;
+const clients: EngineWorkerClient[] = [];
+const client = (path = workerPath) => {
+  const c = new EngineWorkerClient({ workerPath: path });
+  clients.push(c);
+  return c;
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sepconv-worker-'));
+  workerPath = join(dir, 'engineWorker.js');
+  // The same bundle options as esbuild.mjs's `worker` bundle.
+  await esbuild.build({ entryPoints: ['src/engine/engineWorker.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: workerPath, logLevel: 'error' });
+  // The real worker, made to die (process.exit) while handling a model named "crash".
+  crashingWorkerPath = join(dir, 'crashingWorker.js');
+  writeFileSync(crashingWorkerPath, `require('node:worker_threads').parentPort.on('message', (m) => { if (m.request.model.name === 'crash') process.exit(7); });\nrequire(${JSON.stringify(workerPath)});\n`);
+});
+
+afterAll(() => {
+  for (const c of clients) c.dispose();
+});
+
+const small: ModelSpec = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }, { type: 'InvertedResidual', in_channels: 8, out_channels: 8 }] };
+const smallInput = () => ({ shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 256).map((_, i) => Math.cos(i / 7)) });
+/** Big enough to take a while: ~1.2 GMAC of standard convs. */
+const slow: ModelSpec = { layers: Array.from({ length: 4 }, () => ({ type: 'Conv2d' as const, in_channels: 64, out_channels: 64, kernel_size: 3, padding: 1 })) };
+
+describe('engine worker', () => {
+  it('runs a forward pass with the same numbers as the main thread, with progress and transferred results', async () => {
+    const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
+    const weights = initWeights(resolved, { seed: 5 });
+    const progress: number[] = [];
+    const inWorker = await client().run({ model: small, input: smallInput(), weights, options: { intermediates: true } }, { onProgress: (done) => progress.push(done) });
+    const local = await forward(small, weights, smallInput(), { intermediates: true });
+    expect(inWorker.output.shape).toEqual(local.output.shape);
+    expect(inWorker.output.data).toEqual(local.output.data);
+    expect(inWorker.output.data).toBeInstanceOf(Float32Array);
+    expect(inWorker.intermediates!.map((s) => s.label)).toEqual(local.intermediates!.map((s) => s.label));
+    expect(progress).toEqual(local.timings.map((_, i) => i + 1));
+  });
+
+  it('makes weights in the worker from a seed, and can transfer the input', async () => {
+    const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
+    const input = smallInput();
+    const expected = await forward(small, initWeights(resolved, { seed: 9 }), smallInput());
+    const result = await client().run({ model: small, input, weights: { kind: 'seed', seed: 9 } }, { transfer: true });
+    expect(result.output.data).toEqual(expected.output.data);
+    expect(input.data.length).toBe(0); // detached: it moved to the worker
+  });
+
+  it('reports input errors with the layer path and the tensor', async () => {
+    const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
+    const weights = initWeights(resolved, { seed: 5 });
+    delete weights['1.conv.1.0.weight'];
+    const error = await client().run({ model: small, input: smallInput(), weights }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineInputError);
+    expect((error as EngineInputError).layerPath).toBe('layers[1].conv.1.0');
+    expect((error as EngineInputError).tensor).toBe('1.conv.1.0.weight');
+  });
+
+  it('cancels a long run and then runs again on a fresh worker', async () => {
+    const c = client();
+    const controller = new AbortController();
+    const started = performance.now();
+    const run = c.run({ model: slow, input: { shape: [1, 64, 96, 96], data: new Float32Array(64 * 96 * 96).fill(0.1) }, weights: { kind: 'seed', seed: 1 } }, {
+      signal: controller.signal,
+      onProgress: (done) => done === 1 && controller.abort(),
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    const after = await c.run({ model: small, input: smallInput(), weights: { kind: 'seed', seed: 2 } });
+    expect(after.output.shape).toEqual([2, 8, 16, 16]);
+  });
+
+  it('a crashed worker rejects with a clear error, and the next run works', async () => {
+    const c = client(crashingWorkerPath);
+    const crash = c.run({ model: { ...small, name: 'crash' }, input: smallInput(), weights: { kind: 'seed', seed: 1 } });
+    await expect(crash).rejects.toBeInstanceOf(EngineWorkerCrashedError);
+    await expect(crash).rejects.toThrow(/exit code 7/);
+    const after = await c.run({ model: small, input: smallInput(), weights: { kind: 'seed', seed: 1 } });
+    expect(after.output.shape).toEqual([2, 8, 16, 16]);
+  });
+});
