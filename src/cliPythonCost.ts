@@ -30,6 +30,8 @@ export interface PythonCostRow {
   params: number | null;
   macs: number | null;
   flops: number | null;
+  /** How the shapes are written: NCHW for PyTorch, NHWC for Keras. */
+  layout: 'NCHW' | 'NHWC';
   input_shape: number[] | null;
   input_source: string | null;
   output_shape: number[] | null;
@@ -51,6 +53,8 @@ export async function pythonCostRows(source: string, settings: EstimateSettings,
     const rows = analysis.code.calls.map((call, index): PythonCostRow => {
       const e = analysis.estimates.layers[index]!;
       const isConv = CONV_TYPES.has(call.type);
+      // Keras code reads shapes channels last, as its own summaries print them.
+      const inLayout = (s: number[]) => (call.framework === 'keras' && s.length === 4 ? [s[0]!, s[2]!, s[3]!, s[1]!] : s);
       return {
         line: call.span.startLine + 1,
         column: call.span.startColumn + 1,
@@ -61,9 +65,10 @@ export async function pythonCostRows(source: string, settings: EstimateSettings,
         params: e.cost?.params ?? null,
         macs: e.cost?.macs ?? null,
         flops: e.cost?.flops ?? null,
-        input_shape: e.inShape ?? null,
+        layout: call.framework === 'keras' ? 'NHWC' : 'NCHW',
+        input_shape: e.inShape ? inLayout(e.inShape) : null,
         input_source: e.inputSource ?? null,
-        output_shape: e.outShape ?? null,
+        output_shape: e.outShape ? inLayout(e.outShape) : null,
         weight_shape: e.conv?.weightShape ?? null,
         separable: e.conv?.separable ? { params: e.conv.separable.total.params, macs: e.conv.separable.total.macs, saving: e.conv.separable.saving } : null,
         unresolved: e.unresolved,

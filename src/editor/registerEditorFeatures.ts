@@ -1,6 +1,144 @@
-import type * as vscode from 'vscode';
+/**
+ * Hover, CodeLens, code actions and diagnostics on Python model code. Thin adapters: the
+ * reading, costing and wording live in src/python and src/shared. Nothing is loaded until a
+ * provider is first asked about a Python document.
+ */
+import * as vscode from 'vscode';
+import { PythonDocuments, PYTHON_SELECTOR, toRange } from './pythonDocuments';
+import { convCallAt, type PythonAnalysis } from '../python/pythonAnalysis';
+import { hoverMarkdown, codeLensTitle } from '../python/costPresentation';
+import { separableRewrite, canRewrite } from '../python/separableRewrite';
 
-/** Registers hover, CodeLens, code actions and diagnostics for Python model code. */
-export function registerEditorFeatures(_context: vscode.ExtensionContext): void {
-  // Filled in by the editor features.
+export const CONVERT_COMMAND = 'sepconv.convertToSeparable';
+const TRUSTED_COMMANDS = ['sepconv.openPlayground', CONVERT_COMMAND];
+/** Diagnostics wait for typing to pause. */
+const DIAGNOSTICS_DELAY_MS = 400;
+
+/** Arguments of the convert command: the document and where the call starts (0-based). */
+type ConvertArgs = [uri: string, position: { line: number; character: number }];
+
+function containerOf(analysis: PythonAnalysis, callIndex: number) {
+  const index = analysis.code.calls[callIndex]!.container;
+  if (index === undefined) return undefined;
+  const info = analysis.code.containers[index]!;
+  if (info.kind !== 'torch-sequential' && info.kind !== 'keras-sequential') return undefined;
+  return { info, estimate: analysis.estimates.containers[index]! };
+}
+
+export function registerEditorFeatures(context: vscode.ExtensionContext): void {
+  const documents = new PythonDocuments(context.extensionPath);
+  const diagnostics = vscode.languages.createDiagnosticCollection('sepconv');
+  const lensesChanged = new vscode.EventEmitter<void>();
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  context.subscriptions.push(documents, diagnostics, lensesChanged);
+
+  const refreshDiagnostics = async (document: vscode.TextDocument) => {
+    if (document.languageId !== 'python') return;
+    const analysis = await documents.analysis(document);
+    if (document.isClosed) return;
+    diagnostics.set(
+      document.uri,
+      (analysis?.diagnostics ?? []).map((d) => {
+        const diagnostic = new vscode.Diagnostic(toRange(d.span), d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+        diagnostic.source = 'SepConv';
+        diagnostic.code = d.code;
+        return diagnostic;
+      }),
+    );
+  };
+  const schedule = (document: vscode.TextDocument) => {
+    if (document.languageId !== 'python') return;
+    const key = document.uri.toString();
+    clearTimeout(timers.get(key));
+    timers.set(key, setTimeout(() => {
+      timers.delete(key);
+      void refreshDiagnostics(document);
+    }, DIAGNOSTICS_DELAY_MS));
+  };
+
+  context.subscriptions.push(
+    vscode.workspace.onDidOpenTextDocument(schedule),
+    vscode.workspace.onDidChangeTextDocument((e) => schedule(e.document)),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      clearTimeout(timers.get(d.uri.toString()));
+      diagnostics.delete(d.uri);
+    }),
+    documents.onDidChange(() => {
+      lensesChanged.fire();
+      for (const d of vscode.workspace.textDocuments) schedule(d);
+    }),
+    { dispose: () => timers.forEach((t) => clearTimeout(t)) },
+
+    vscode.languages.registerHoverProvider(PYTHON_SELECTOR, {
+      async provideHover(document, position, token) {
+        const analysis = await documents.analysis(document);
+        if (!analysis || token.isCancellationRequested) return undefined;
+        const index = convCallAt(analysis.code, document.offsetAt(position));
+        if (index === undefined) return undefined;
+        const call = analysis.code.calls[index]!;
+        const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }];
+        const markdown = hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container: containerOf(analysis, index), settings: documents.currentSettings, convertArgs });
+        if (!markdown) return undefined;
+        const content = new vscode.MarkdownString(markdown);
+        content.isTrusted = { enabledCommands: TRUSTED_COMMANDS };
+        return new vscode.Hover(content, toRange(call.callee.span));
+      },
+    }),
+
+    vscode.languages.registerCodeLensProvider(PYTHON_SELECTOR, {
+      onDidChangeCodeLenses: lensesChanged.event,
+      async provideCodeLenses(document, token) {
+        const analysis = await documents.analysis(document);
+        if (!analysis || token.isCancellationRequested) return [];
+        const lenses: vscode.CodeLens[] = [];
+        analysis.code.containers.forEach((container, index) => {
+          const parent = container.parent === undefined ? undefined : analysis.code.containers[container.parent];
+          if (parent && (parent.kind === 'torch-sequential' || parent.kind === 'keras-sequential')) return;
+          const estimate = analysis.estimates.containers[index]!;
+          const title = codeLensTitle(container, estimate);
+          if (!title) return;
+          const line = new vscode.Range(container.span.startLine, container.span.startColumn, container.span.startLine, container.span.startColumn);
+          lenses.push(new vscode.CodeLens(line, estimate.model
+            ? { title, command: 'sepconv.openPlayground', arguments: [{ model: estimate.model }], tooltip: 'Open in the SepConv playground' }
+            : { title, command: '' }));
+        });
+        return lenses;
+      },
+    }),
+
+    vscode.languages.registerCodeActionsProvider(PYTHON_SELECTOR, {
+      async provideCodeActions(document, range, actionContext, token) {
+        const analysis = await documents.analysis(document);
+        if (!analysis || token.isCancellationRequested) return [];
+        const index = convCallAt(analysis.code, document.offsetAt(range.start));
+        if (index === undefined || !canRewrite(analysis.code.calls[index]!)) return [];
+        const rewrite = separableRewrite(analysis.code.calls[index]!, analysis.code, document.getText());
+        if (!rewrite) return [];
+        const wantsQuickFix = actionContext.only && vscode.CodeActionKind.QuickFix.contains(actionContext.only);
+        const action = new vscode.CodeAction(rewrite.title, wantsQuickFix ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite);
+        action.edit = new vscode.WorkspaceEdit();
+        for (const edit of rewrite.edits) action.edit.replace(document.uri, new vscode.Range(document.positionAt(edit.start), document.positionAt(edit.end)), edit.newText);
+        return [action];
+      },
+    }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] }),
+
+    vscode.commands.registerCommand(CONVERT_COMMAND, async (uri?: unknown, position?: unknown) => {
+      if (typeof uri !== 'string' || typeof position !== 'object' || position === null) return false;
+      const { line, character } = position as { line?: unknown; character?: unknown };
+      if (typeof line !== 'number' || typeof character !== 'number') return false;
+      const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+      const analysis = await documents.analysis(document);
+      if (!analysis) return false;
+      const index = convCallAt(analysis.code, document.offsetAt(new vscode.Position(line, character)));
+      const rewrite = index === undefined ? undefined : separableRewrite(analysis.code.calls[index]!, analysis.code, document.getText());
+      if (!rewrite) {
+        void vscode.window.showInformationMessage('SepConv: no standard convolution to convert here.');
+        return false;
+      }
+      const edit = new vscode.WorkspaceEdit();
+      for (const e of rewrite.edits) edit.replace(document.uri, new vscode.Range(document.positionAt(e.start), document.positionAt(e.end)), e.newText);
+      return vscode.workspace.applyEdit(edit);
+    }),
+  );
+  for (const document of vscode.workspace.textDocuments) schedule(document);
 }

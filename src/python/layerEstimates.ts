@@ -375,9 +375,19 @@ class Estimator {
     estimate.inputSource = source;
     try {
       const options = { convention: this.settings.convention, dtype: this.settings.dtype };
-      const cost = costModel(resolveModel({ input_shape: input, layers: reading.specs }), options);
-      estimate.leaves = cost.leaves;
-      estimate.cost = cost.total;
+      // After a Flatten the input is [N, F]: the spec wants 4-D, so give it [N, F, 1, 1] and a Flatten that is not counted.
+      const flat = input.length === 2;
+      const specs: LayerSpec[] = flat ? [{ type: 'Flatten' }, ...reading.specs] : reading.specs;
+      const cost = costModel(resolveModel({ input_shape: flat ? [input[0]!, input[1]!, 1, 1] : input, layers: specs }), options);
+      estimate.leaves = flat ? cost.leaves.slice(1) : cost.leaves;
+      if (flat) {
+        const sum = zeroCost();
+        for (const leaf of estimate.leaves) addCost(sum, { ...leaf, macsByRole: zeroCost().macsByRole });
+        const { macsByRole: _roles, ...plain } = sum;
+        estimate.cost = plain;
+      } else {
+        estimate.cost = cost.total;
+      }
       estimate.outShape = cost.outputShape;
       const convs = reading.specs.filter((s) => s.type === 'Conv2d');
       if (convs.length === 1 && reading.specs[0]!.type === 'Conv2d') {

@@ -4,7 +4,7 @@
  */
 import type { LayerCall, ModelCode, Span } from './modelCode';
 import type { CodeEstimates } from './layerEstimates';
-import type { PyValue } from './pythonValues';
+import { showValue, type PyValue } from './pythonValues';
 
 export interface PythonDiagnostic {
   span: Span;
@@ -44,7 +44,7 @@ export function findDiagnostics(code: ModelCode, estimates: CodeEstimates): Pyth
       out.push(...groupsProblems(call, cin?.length === 1 ? cin[0] : undefined, 'out_channels', call.args.out_channels?.value, 'nn.Conv2d raises ValueError'));
       const padding = call.args.padding;
       if (padding?.value.kind === 'str' && padding.value.value === 'same' && above1(call.args.stride?.value)) {
-        out.push({ span: padding.span, severity: 'error', code: 'same-stride', message: `padding='same' with stride=${call.args.stride!.text}: PyTorch does not support 'same' padding for strided convolutions (nn.Conv2d raises ValueError); use an explicit padding such as padding=${samePaddingHint(call)}` });
+        out.push({ span: padding.span, severity: 'error', code: 'same-stride', message: `padding='same' with stride=${showValue(call.args.stride!.value)}: PyTorch does not support 'same' padding for strided convolutions (nn.Conv2d raises ValueError); use an explicit padding such as padding=${samePaddingHint(call)}` });
       }
     }
     if (call.framework === 'keras' && (call.type === 'Conv2D' || call.type === 'DepthwiseConv2D' || call.type === 'SeparableConv2D')) {
@@ -52,7 +52,7 @@ export function findDiagnostics(code: ModelCode, estimates: CodeEstimates): Pyth
       const strides = call.args.strides;
       const dilation = call.args.dilation_rate;
       if (strides && dilation && above1(strides.value) && above1(dilation.value)) {
-        out.push({ span: strides.span, severity: 'error', code: 'keras-stride-dilation', message: `strides=${strides.text.replace(/^strides\s*=\s*/, '')} with dilation_rate=${dilation.text.replace(/^dilation_rate\s*=\s*/, '')}: Keras does not support strides > 1 together with dilation_rate > 1 (raises ValueError)` });
+        out.push({ span: strides.span, severity: 'error', code: 'keras-stride-dilation', message: `strides=${showValue(strides.value)} with dilation_rate=${showValue(dilation.value)}: Keras does not support strides > 1 together with dilation_rate > 1 (raises ValueError)` });
       }
     }
     if (estimate?.error && estimate.inputSource === 'propagated' && /in_channels=|num_features=|in_features=/.test(estimate.error)) {
