@@ -3,6 +3,7 @@
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { buildKernels } from './src/engine/cpu/wasm/buildKernels.mjs';
 
 const args = process.argv.slice(2);
 const watch = args.includes('--watch');
@@ -24,6 +25,7 @@ const bundles = {
 function build(name, { entryPoints, optional, ...options }) {
   const entry = Object.values(entryPoints)[0];
   if (optional && !existsSync(entry)) return undefined;
+  const cjsNode = options.platform === 'node' && options.format === 'cjs';
   return {
     name,
     options: {
@@ -34,7 +36,11 @@ function build(name, { entryPoints, optional, ...options }) {
       minify: production,
       sourcemap: production ? false : 'linked',
       logLevel: 'warning',
+      // The WebAssembly SIMD CPU kernels, compiled from our AssemblyScript source, embedded as base64 (built below, by buildKernels).
+      define: { __SEPCONV_KERNELS_WASM__: JSON.stringify(kernelsBase64), ...(cjsNode ? { 'import.meta.url': '__sepconvImportMetaUrl' } : {}) },
       ...options,
+      // web-tree-sitter reads import.meta.url even in its CommonJS build; give CommonJS bundles a real one.
+      ...(cjsNode ? { banner: { js: `${options.banner?.js ? `${options.banner.js}\n` : ''}var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;` } } : {}),
     },
   };
 }
@@ -61,6 +67,8 @@ if (!skipTypecheck && !watch) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
 }
 copyAssets();
+// After copyAssets (a production build empties dist/): asc writes dist/sepconvKernels.wasm.
+const kernelsBase64 = Buffer.from(buildKernels()).toString('base64');
 const configs = Object.entries(bundles)
   .filter(([name]) => !only || only.includes(name))
   .map(([name, options]) => build(name, options))
