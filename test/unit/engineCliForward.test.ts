@@ -1,0 +1,89 @@
+/** `sepconv forward`: the CLI writes what forward() computes, from files or presets, and refuses bad arguments clearly. */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runForwardCommand } from '../../src/cliForward';
+import { forward } from '../../src/engine/forward';
+import { filterWeights, initWeights } from '../../src/engine/weights';
+import { readNpy, writeNpy } from '../../src/io/npy';
+import { writeSafetensors } from '../../src/io/safetensors';
+import { getPreset } from '../../src/shared/presets';
+import { resolveModel, type ModelSpec } from '../../src/shared/spec';
+import { FIXTURE_DIR, loadFixture, readManifest } from './fixtureLoader';
+import { allcloseViolation } from './engineAllclose';
+
+let dir: string;
+let stdout: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sepconv-cli-'));
+  stdout = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+const model: ModelSpec = { name: 'tiny', layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 4, stride: 2 }] };
+const input = { shape: [1, 3, 10, 10], data: new Float32Array(300).map((_, i) => Math.sin(i / 3)) };
+
+function files(): { modelPath: string; inputPath: string; outputPath: string } {
+  const modelPath = join(dir, 'model.json');
+  const inputPath = join(dir, 'x.npy');
+  writeFileSync(modelPath, JSON.stringify(model));
+  writeFileSync(inputPath, writeNpy(input));
+  return { modelPath, inputPath, outputPath: join(dir, 'y.npy') };
+}
+
+describe('sepconv forward', () => {
+  it('--weights: a PyTorch fixture through the CLI matches PyTorch', async () => {
+    const entry = readManifest().find((e) => e.name === 'mobilenet_v2_stack')!;
+    const fixture = loadFixture(entry);
+    const outputPath = join(dir, 'out.npy');
+    const code = await runForwardCommand(['--model', join(FIXTURE_DIR, `${entry.name}.json`), '--input', join(FIXTURE_DIR, `${entry.name}.input.npy`), '--weights', join(FIXTURE_DIR, `${entry.name}.weights.safetensors`), '--output', outputPath]);
+    expect(code).toBe(0);
+    expect(allcloseViolation(readNpy(readFileSync(outputPath)), fixture.output)).toBeUndefined();
+  });
+
+  it('--init seed and filters give what initWeights/filterWeights give; --intermediates writes every step', async () => {
+    const { modelPath, inputPath, outputPath } = files();
+    const resolved = resolveModel(model, { inputShape: input.shape });
+    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:42', '--intermediates', join(dir, 'steps')])).toBe(0);
+    const expected = await forward(model, initWeights(resolved, { seed: 42 }), input, { intermediates: true });
+    expect(readNpy(readFileSync(outputPath)).data).toEqual(expected.output.data);
+    const index = JSON.parse(readFileSync(join(dir, 'steps', 'index.json'), 'utf8')) as { steps: Array<{ file: string; label: string }> };
+    expect(index.steps.map((s) => s.label)).toEqual(expected.intermediates!.map((s) => s.label));
+    expect(readNpy(readFileSync(join(dir, 'steps', index.steps[0]!.file))).data).toEqual(expected.intermediates![0]!.tensor.data);
+    expect(stdout).toContain('[1, 3, 10, 10] -> [1, 4, 5, 5] on cpu (js)');
+
+    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'filters:sobel', '--unfused'])).toBe(0);
+    const filtered = await forward(model, filterWeights(resolved, 'sobel_x'), input);
+    expect(allcloseViolation(readNpy(readFileSync(outputPath)), filtered.output, 1e-6, 1e-6)).toBeUndefined();
+  });
+
+  it('--model takes a preset name', async () => {
+    const preset = getPreset('mobilenet_v1_block')!;
+    const x = { shape: [1, 32, 12, 12], data: new Float32Array(32 * 144).fill(0.25) };
+    const inputPath = join(dir, 'x.npy');
+    writeFileSync(inputPath, writeNpy(x));
+    expect(await runForwardCommand(['--model', 'mobilenet_v1_block', '--input', inputPath, '--output', join(dir, 'y.npy'), '--init', 'seed:1'])).toBe(0);
+    const expected = await forward(preset, initWeights(resolveModel(preset, { inputShape: x.shape }), { seed: 1 }), x);
+    expect(readNpy(readFileSync(join(dir, 'y.npy'))).data).toEqual(expected.output.data);
+  });
+
+  it('refuses bad arguments and bad files with a message', async () => {
+    const { modelPath, inputPath, outputPath } = files();
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath])).rejects.toThrow(/needs --output/);
+    await expect(runForwardCommand(['--model', 'no_such_preset', '--input', inputPath, '--output', outputPath])).rejects.toThrow(/no such file, and no preset/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', join(dir, 'missing.npy'), '--output', outputPath])).rejects.toThrow(/--input .*missing.npy: no such file/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--backend', 'tpu'])).rejects.toThrow(/cpu or webgpu/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--weights', 'w.safetensors'])).rejects.toThrow(/not both/);
+    // Weights of another model: the error names the layer and the tensor.
+    const wrong = initWeights(resolveModel({ layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 5 }] }, { inputShape: input.shape }), { seed: 0 });
+    writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(wrong));
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/layers\[0\]\.3: 0\.3\.weight: has shape \[5, 3, 1, 1\], expected \[4, 3, 1, 1\]/);
+    expect(existsSync(outputPath)).toBe(false);
+  });
+});
