@@ -9,6 +9,7 @@ import { CancelledError } from '../errors';
 import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from '../types';
 import { installedCpuKernels, type CpuKernels } from './kernels/cpuKernels';
 import { jsKernels } from './kernels/jsKernels';
+import { loadWasmKernels } from './wasm/wasmKernels';
 import { buildPlan } from './plan';
 
 export interface CpuForwardOptions extends ForwardOptions {
@@ -17,7 +18,8 @@ export interface CpuForwardOptions extends ForwardOptions {
 }
 
 export async function forwardCpu(model: ResolvedModel, weights: WeightMap, input: Tensor, options: CpuForwardOptions = {}): Promise<ForwardResult> {
-  const kernels = options.kernels ?? installedCpuKernels() ?? jsKernels;
+  // WebAssembly SIMD where the runtime has it and the bundle embeds the kernels, plain JS otherwise.
+  const kernels = options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels()) ?? jsKernels;
   const steps = buildPlan(model, weights, { fuse: options.fuse ?? true });
   const timings: StepTiming[] = [];
   const intermediates: Intermediate[] | undefined = options.intermediates ? [] : undefined;

@@ -1,0 +1,340 @@
+// `npm run bench`: the CPU engine against the libraries users would otherwise pick, side by side
+// in one run, on MobileNetV1's depthwise-separable layers and the whole MobileNetV1-224.
+// Every peer runs on one thread, as the engine does. Prints median ms, GMAC/s and the ratio
+// (peer ms / our ms: above 1 means the engine is faster), plus the largest difference between
+// each peer's output and ours (same weights, same input) as a check that all compute the same.
+//
+// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu]
+// The peers live in test/bench/package.json, out of the extension's dependency tree; they are
+// installed there on first use.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { encodeOnnxModel } from '../test/bench/onnxModel.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const benchDir = join(root, 'test', 'bench');
+const args = process.argv.slice(2);
+const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = option('only')?.split(',');
+const minReps = Number(option('reps') ?? 7);
+const withWebGPU = args.includes('--webgpu');
+
+// ---------------------------------------------------------------------------------------------
+// Setup: peers on first use, the engine bundle (with the kernels asc builds from our source).
+
+const peers = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'onnxruntime-node'];
+if (!peers.every((p) => existsSync(join(benchDir, 'node_modules', p, 'package.json')))) {
+  console.log('Installing the benchmark peers into test/bench (first run only)...');
+  // ONNXRUNTIME_NODE_INSTALL=skip: the CPU build ships in the package; its install script would fetch CUDA files.
+  execFileSync('npm', ['install', '--prefix', benchDir, '--no-audit', '--no-fund'], {
+    stdio: 'inherit',
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  });
+}
+execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
+const engine = await import(pathToFileURL(join(root, 'dist', 'engine.js')).href);
+
+const requirePeer = createRequire(join(benchDir, 'package.json'));
+const tf = requirePeer('@tensorflow/tfjs-core');
+requirePeer('@tensorflow/tfjs-backend-cpu');
+const tfWasm = requirePeer('@tensorflow/tfjs-backend-wasm');
+tfWasm.setWasmPaths(dirname(requirePeer.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
+const ort = requirePeer('onnxruntime-node');
+
+// ---------------------------------------------------------------------------------------------
+// The networks, as model specs of this project; the peers' graphs are made from the same specs
+// and the same weights.
+
+/** MobileNetV1 layers A..F: 3x3 depthwise + bias + ReLU, then 1x1 pointwise + bias + ReLU. */
+const LAYERS = [
+  ['A', 32, 112, 1, 64],
+  ['B', 64, 112, 2, 128],
+  ['C', 128, 56, 1, 128],
+  ['D', 256, 28, 1, 256],
+  ['E', 512, 14, 1, 512],
+  ['F', 1024, 7, 1, 1024],
+];
+
+function separable(c, stride, cout) {
+  return [
+    { type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, stride, padding: 1, groups: c, bias: true },
+    { type: 'ReLU' },
+    { type: 'Conv2d', in_channels: c, out_channels: cout, kernel_size: 1, bias: true },
+    { type: 'ReLU' },
+  ];
+}
+
+/** MobileNetV1-224 (width 1.0), batch norm folded into the conv biases. */
+function mobileNetV1() {
+  const blocks = [[32, 64, 1], [64, 128, 2], [128, 128, 1], [128, 256, 2], [256, 256, 1], [256, 512, 2],
+    [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 1024, 2], [1024, 1024, 1]];
+  return {
+    name: 'MobileNetV1-224',
+    layers: [
+      { type: 'Conv2d', in_channels: 3, out_channels: 32, kernel_size: 3, stride: 2, padding: 1, bias: true },
+      { type: 'ReLU' },
+      ...blocks.flatMap(([c, cout, s]) => separable(c, s, cout)),
+      { type: 'AdaptiveAvgPool2d', output_size: 1 },
+      { type: 'Flatten' },
+      { type: 'Linear', in_features: 1024, out_features: 1000 },
+    ],
+  };
+}
+
+const rows = [
+  ...LAYERS.map(([name, c, size, stride, cout]) => ({ name, label: `${name}: C=${c} ${size}x${size} s${stride} -> ${cout}`, spec: { name, layers: separable(c, stride, cout) }, inputShape: [1, c, size, size] })),
+  { name: 'net', label: 'MobileNetV1-224', spec: mobileNetV1(), inputShape: [1, 3, 224, 224] },
+].filter((row) => !only || only.includes(row.name));
+
+/** Multiply-accumulates of every conv and linear layer. */
+function macsOf(model) {
+  let macs = 0;
+  for (const leaf of model.leaves) {
+    const node = leaf.node;
+    if (node.op === 'conv2d') {
+      const [, cout, oh, ow] = leaf.outShape;
+      macs += cout * oh * ow * (node.inChannels / node.groups) * node.kernel[0] * node.kernel[1];
+    } else if (node.op === 'linear') macs += node.inFeatures * node.outFeatures;
+  }
+  return macs;
+}
+
+/** The layers as a list of ops with their weights (PyTorch layouts), for the peers. */
+function opsOf(model, weights) {
+  return model.leaves.flatMap(({ node, outShape }) => {
+    if (node.op === 'conv2d') {
+      return [{ op: 'conv', node, outShape, weight: weights[`${node.key}.weight`], bias: weights[`${node.key}.bias`] }];
+    }
+    if (node.op === 'activation') return [{ op: 'relu' }];
+    if (node.op === 'adaptiveavgpool2d') return [{ op: 'pool' }];
+    if (node.op === 'flatten') return [{ op: 'flatten' }];
+    if (node.op === 'linear') return [{ op: 'linear', node, weight: weights[`${node.key}.weight`], bias: weights[`${node.key}.bias`] }];
+    throw new Error(`bench: no peer graph for ${node.op}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runners. Each takes the NCHW input as a Float32Array and returns the output as NCHW (or
+// [N, F]) values; conversions to a peer's own layout happen once, outside the timed part.
+
+function nchwToNhwc(data, [n, c, h, w]) {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) out[(b * h * w + p) * c + ch] = data[(b * c + ch) * h * w + p];
+  return out;
+}
+
+function nhwcToNchw(data, [n, c, h, w]) {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) out[(b * c + ch) * h * w + p] = data[(b * h * w + p) * c + ch];
+  return out;
+}
+
+function ourRunner(model, weights, inputShape) {
+  return {
+    run: async (data) => (await engine.forward(model, weights, { shape: inputShape, data })).output.data,
+    detail: async (data) => (await engine.forward(model, weights, { shape: inputShape, data })).backend,
+  };
+}
+
+/** tfjs with fused conv + bias + ReLU ops (what tfjs-layers' models run), NHWC. */
+function tfjsRunner(ops, inputShape) {
+  const weights = ops.map((o) => {
+    if (o.op === 'conv') {
+      const { node, weight } = o;
+      const [kh, kw] = node.kernel;
+      const depthwise = node.groups === node.inChannels && node.groups > 1;
+      const cin = depthwise ? 1 : node.inChannels;
+      const cout = node.outChannels;
+      // PyTorch [cout][cin][kh][kw] -> TF [kh][kw][cin][cout] (depthwise: [kh][kw][C][1]).
+      const filter = new Float32Array(weight.data.length);
+      for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
+        const to = depthwise ? ((y * kw + x) * cout + co) : (((y * kw + x) * cin + ci) * cout + co);
+        filter[to] = weight.data[((co * cin + ci) * kh + y) * kw + x];
+      }
+      return { filter: tf.tensor4d(filter, depthwise ? [kh, kw, cout, 1] : [kh, kw, cin, cout]), bias: tf.tensor1d(o.bias.data), depthwise };
+    }
+    if (o.op === 'linear') {
+      const { inFeatures, outFeatures } = o.node;
+      const t = new Float32Array(inFeatures * outFeatures);
+      for (let i = 0; i < outFeatures; i++) for (let j = 0; j < inFeatures; j++) t[j * outFeatures + i] = o.weight.data[i * inFeatures + j];
+      return { matrix: tf.tensor2d(t, [inFeatures, outFeatures]), bias: tf.tensor1d(o.bias.data) };
+    }
+    return undefined;
+  });
+  const [n, c, h, w] = inputShape;
+  const forwardGraph = (x) => {
+    for (let i = 0; i < ops.length; i++) {
+      const o = ops[i];
+      const fusedRelu = ops[i + 1]?.op === 'relu';
+      if (o.op === 'conv') {
+        const { node } = o;
+        const pad = node.pads[0] === 0 && node.pads[2] === 0 ? 'valid' : node.pads[0];
+        const { filter, bias, depthwise } = weights[i];
+        const args = { x, filter, strides: node.stride, pad, bias, activation: fusedRelu ? 'relu' : 'linear' };
+        x = depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+        if (fusedRelu) i++;
+      } else if (o.op === 'relu') x = tf.relu(x);
+      else if (o.op === 'pool') x = tf.mean(x, [1, 2], true);
+      else if (o.op === 'flatten') x = tf.reshape(x, [x.shape[0], -1]);
+      else if (o.op === 'linear') x = tf.add(tf.matMul(x, weights[i].matrix), weights[i].bias);
+    }
+    return x;
+  };
+  return {
+    prepare: (data) => nchwToNhwc(data, inputShape),
+    run: async (nhwc) => {
+      const out = tf.tidy(() => forwardGraph(tf.tensor4d(nhwc, [n, h, w, c])));
+      const values = out.dataSync();
+      const shape = out.shape;
+      out.dispose();
+      return shape.length === 4 ? nhwcToNchw(values, [shape[0], shape[3], shape[1], shape[2]]) : values;
+    },
+  };
+}
+
+/** onnxruntime-node with one intra-op thread, the graph written by test/bench/onnxModel.mjs. */
+async function onnxRunner(ops, inputShape, outputShape) {
+  const nodes = [];
+  const initializers = [];
+  let current = 'input';
+  ops.forEach((o, i) => {
+    const out = `t${i}`;
+    if (o.op === 'conv') {
+      const { node } = o;
+      initializers.push({ name: `w${i}`, shape: o.weight.shape, data: o.weight.data }, { name: `b${i}`, shape: o.bias.shape, data: o.bias.data });
+      const [top, bottom, left, right] = node.pads;
+      nodes.push({ op: 'Conv', inputs: [current, `w${i}`, `b${i}`], outputs: [out], attributes: {
+        kernel_shape: node.kernel, strides: node.stride, pads: [top, left, bottom, right], dilations: node.dilation, group: node.groups,
+      } });
+    } else if (o.op === 'relu') nodes.push({ op: 'Relu', inputs: [current], outputs: [out] });
+    else if (o.op === 'pool') nodes.push({ op: 'GlobalAveragePool', inputs: [current], outputs: [out] });
+    else if (o.op === 'flatten') nodes.push({ op: 'Flatten', inputs: [current], outputs: [out], attributes: { axis: 1 } });
+    else if (o.op === 'linear') {
+      initializers.push({ name: `w${i}`, shape: o.weight.shape, data: o.weight.data }, { name: `b${i}`, shape: o.bias.shape, data: o.bias.data });
+      nodes.push({ op: 'Gemm', inputs: [current, `w${i}`, `b${i}`], outputs: [out], attributes: { transB: 1 } });
+    }
+    current = out;
+  });
+  nodes[nodes.length - 1].outputs = ['output'];
+  const bytes = encodeOnnxModel({ nodes, initializers, input: { name: 'input', shape: inputShape }, output: { name: 'output', shape: outputShape } });
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  });
+  return {
+    run: async (data) => (await session.run({ input: new ort.Tensor('float32', data, inputShape) })).output.data,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing: rounds that run every runner once, in turn, so that load from elsewhere on the
+// machine spreads over all of them; the median of each.
+
+async function timeAll(runners, input) {
+  const times = runners.map(() => []);
+  const prepared = runners.map((r) => (r.prepare ? r.prepare(input) : input));
+  const outputs = [];
+  // Warm-up: the JIT tiers up (wasm: Liftoff, then TurboFan), caches fill.
+  for (let i = 0; i < runners.length; i++) {
+    const warm = runners[i].slow ? 1 : 3;
+    for (let k = 0; k < warm; k++) outputs[i] = await runners[i].run(prepared[i]);
+  }
+  const started = performance.now();
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < runners.length; i++) {
+      if (runners[i].slow && times[i].length >= 3) continue;
+      const t0 = performance.now();
+      await runners[i].run(prepared[i]);
+      times[i].push(performance.now() - t0);
+    }
+    if (round + 1 >= minReps && performance.now() - started > 2000) break;
+  }
+  const medians = times.map((t) => {
+    const s = [...t].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  });
+  return { medians, outputs, reps: times.map((t) => t.length) };
+}
+
+function maxRelativeDifference(a, b) {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function machine() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown CPU';
+  const flags = /flags\s*:\s*(.+)/.exec(cpuinfo)?.[1].split(' ') ?? [];
+  const simd = ['avx2', 'fma', 'avx512f'].filter((f) => flags.includes(f)).join(', ');
+  return `${model} (${simd || 'no AVX2 listed'}), ${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+const PEERS = [
+  { key: 'tfjs-cpu', title: 'tfjs-backend-cpu' },
+  { key: 'tfjs-wasm', title: 'tfjs-backend-wasm (XNNPACK SIMD)' },
+  { key: 'ort', title: 'onnxruntime-node (MLAS)' },
+];
+
+console.log(`\nMachine: ${machine()}`);
+console.log('Threads: 1 on every side (the engine runs on one thread; tfjs-backend-wasm has no threads in Node; onnxruntime intra-op threads = 1)');
+const results = [];
+for (const row of rows) {
+  const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
+  const weights = engine.initWeights(model, { seed: 7 });
+  const input = new Float32Array(row.inputShape.reduce((a, b) => a * b, 1));
+  let state = 12345;
+  for (let i = 0; i < input.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    input[i] = state / 2 ** 32;
+  }
+  const ops = opsOf(model, weights);
+  await tf.setBackend('cpu');
+  const tfCpu = tfjsRunner(ops, row.inputShape);
+  await tf.setBackend('wasm');
+  const tfWasmRun = tfjsRunner(ops, row.inputShape);
+  const switching = (backend, runner) => ({ ...runner, run: async (x) => { if (tf.getBackend() !== backend) await tf.setBackend(backend); return runner.run(x); } });
+  const runners = [
+    ourRunner(model, weights, row.inputShape),
+    { ...switching('cpu', tfCpu), slow: true },
+    switching('wasm', tfWasmRun),
+    await onnxRunner(ops, row.inputShape, model.outputShape),
+  ];
+  const detail = await runners[0].detail(input);
+  const { medians, outputs } = await timeAll(runners, input);
+  const macs = macsOf(model);
+  const result = { row, macs, ours: medians[0], detail, peers: {} };
+  PEERS.forEach((peer, i) => {
+    result.peers[peer.key] = { ms: medians[i + 1], diff: maxRelativeDifference(outputs[i + 1], outputs[0]) };
+  });
+  results.push(result);
+  const cells = PEERS.map((p) => `${p.key} ${result.peers[p.key].ms.toFixed(2)} ms (x${(result.peers[p.key].ms / result.ours).toFixed(2)})`).join(', ');
+  console.log(`  ${row.label}: ours ${result.ours.toFixed(2)} ms [${detail}], ${cells}`);
+}
+
+if (withWebGPU) {
+  // The WebGPU rows (our backend 'webgpu' against tfjs-backend-webgpu on the same Dawn device)
+  // join here once the engine's WebGPU backend runs these layers.
+  console.log('\n--webgpu: WebGPU rows are not part of this benchmark yet.');
+}
+
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
+const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`];
+for (const r of results) {
+  lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r.ours), (r.macs / r.ours / 1e6).toFixed(1),
+    ...PEERS.flatMap((p) => [fmt(r.peers[p.key].ms), `${(r.peers[p.key].ms / r.ours).toFixed(2)}x`])].join(' | ')} |`);
+}
+console.log(`\nMedian ms per forward pass, batch 1, input in and output out included. ratio = peer ms / our ms (above 1: the engine is faster).\n`);
+console.log(lines.join('\n'));
+const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)));
+console.log(`\nLargest difference of any peer's output from ours, relative to the output's largest value: ${worst.toExponential(1)}`);

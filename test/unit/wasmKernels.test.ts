@@ -1,0 +1,178 @@
+/**
+ * The WebAssembly SIMD kernels (built from src/engine/cpu/wasm/assembly with asc) against the
+ * reference on random shapes: depthwise (every kernel size, stride, dilation, padding, multiplier,
+ * including the specialised 3x3 stride 1 and 2 paths), pointwise GEMM across its tile and block
+ * edges, general and grouped convolutions through im2col, fused and unfused epilogues, and a
+ * MobileNet-style stack through the CPU backend.
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveModel, type LayerSpec } from '../../src/shared/spec';
+import type { Tensor } from '../../src/shared/tensor';
+import type { ActivationKind } from '../../src/engine/cpu/activation';
+import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
+import { convolve } from '../../src/engine/cpu/plan';
+import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
+import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
+import { initWeights } from '../../src/engine/weights';
+import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
+import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
+import { allcloseViolation } from './engineAllclose';
+
+let kernels: CpuKernels;
+
+beforeAll(async () => {
+  const created = await createWasmKernels(buildKernels({ quiet: true }));
+  // Node 20 has WebAssembly SIMD: not getting the kernels here is a failure, not a skip.
+  if (!created) throw new Error('the WebAssembly SIMD kernels did not instantiate');
+  kernels = created;
+}, 120_000);
+
+function randomTensor(shape: number[], seed: number): Tensor {
+  let state = seed >>> 0 || 1;
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    data[i] = (state / 4294967296) * 2 - 1;
+  }
+  return { shape, data };
+}
+
+const activation = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish');
+
+interface Case {
+  channels: number;
+  multiplier: number;
+  height: number;
+  width: number;
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  pads: [number, number, number, number];
+  activation: ActivationKind;
+  residual: boolean;
+  seed: number;
+}
+
+function check(c: Case & { groups: number; outChannels: number; inChannels: number }): void {
+  const input = randomTensor([1, c.inChannels, c.height, c.width], c.seed);
+  const weight = randomTensor([c.outChannels, c.inChannels / c.groups, c.kernel[0], c.kernel[1]], c.seed + 1);
+  const bias = randomTensor([c.outChannels], c.seed + 2);
+  const options = { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: 'zeros' as const, groups: c.groups };
+  let expected = activationReference(conv2dReference(input, weight, bias, options), c.activation);
+  const residual = c.residual ? randomTensor(expected.shape, c.seed + 3) : undefined;
+  if (residual) expected = addReference(expected, residual);
+  const actual = convolve(kernels, input, { inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, ...options }, weight.data, bias.data, c.activation, residual);
+  expect(allcloseViolation(actual, expected, 1e-5, 1e-5)).toBeUndefined();
+}
+
+const fits = (c: Case) => c.height + c.pads[0] + c.pads[1] >= c.dilation[0] * (c.kernel[0] - 1) + 1 && c.width + c.pads[2] + c.pads[3] >= c.dilation[1] * (c.kernel[1] - 1) + 1;
+
+describe('WebAssembly SIMD kernels against the reference', () => {
+  it('reports itself as the SIMD implementation', () => {
+    expect(kernels.name).toBe('wasm-simd');
+  });
+
+  it('depthwise: any kernel size, stride, dilation, zero padding and multiplier', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          channels: fc.integer({ min: 2, max: 9 }),
+          multiplier: fc.integer({ min: 1, max: 3 }),
+          height: fc.integer({ min: 1, max: 24 }),
+          width: fc.integer({ min: 1, max: 24 }),
+          kernel: fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 })),
+          stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
+          activation,
+          residual: fc.boolean(),
+          seed: fc.integer({ min: 1, max: 1e9 }),
+        }).filter(fits),
+        (c) => check({ ...c, groups: c.channels, inChannels: c.channels, outChannels: c.channels * c.multiplier }),
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('depthwise 3x3, stride 1 and 2 (the register-blocked paths), MobileNet padding, larger planes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 1, max: 1e9 }), activation, (stride, height, width, seed, act) =>
+        check({ channels: 5, multiplier: 1, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads: [1, 1, 1, 1], activation: act, residual: false, seed, groups: 5, inChannels: 5, outChannels: 5 }),
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('pointwise GEMM: channel counts and pixel counts off the 4x8 tile and the cache block', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 1e9 }), activation, (cin, cout, pixels, seed, act) => {
+        const input = randomTensor([1, cin, 1, pixels], seed);
+        const weight = randomTensor([cout, cin, 1, 1], seed + 1);
+        const bias = randomTensor([cout], seed + 2);
+        const expected = activationReference(conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }), act);
+        const output = new Float32Array(cout * pixels);
+        kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { bias: bias.data, activation: act });
+        expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-5, 1e-5)).toBeUndefined();
+      }),
+      { numRuns: 150 },
+    );
+    // K far past one cache block (the packed A block is 64 KiB), M past several blocks.
+    for (const [cin, cout, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300]] as const) {
+      const input = randomTensor([1, cin, 1, pixels], cin);
+      const weight = randomTensor([cout, cin, 1, 1], cout);
+      const expected = conv2dReference(input, weight, undefined, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 });
+      const output = new Float32Array(cout * pixels);
+      kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { activation: 'none' });
+      expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-4, 1e-4)).toBeUndefined();
+    }
+  });
+
+  it('standard and grouped convolutions through im2col', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          groups: fc.integer({ min: 1, max: 3 }),
+          groupIn: fc.integer({ min: 1, max: 4 }),
+          groupOut: fc.integer({ min: 1, max: 6 }),
+          height: fc.integer({ min: 1, max: 16 }),
+          width: fc.integer({ min: 1, max: 16 }),
+          kernel: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
+          stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+          pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+          activation,
+          residual: fc.boolean(),
+          seed: fc.integer({ min: 1, max: 1e9 }),
+        }).filter((c) => fits({ ...c, channels: 0, multiplier: 1 })),
+        (c) => check({ ...c, channels: 0, multiplier: 1, inChannels: c.groups * c.groupIn, outChannels: c.groups * c.groupOut }),
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('a MobileNetV1-style stack through the CPU backend equals the reference', async () => {
+    const layers: LayerSpec[] = [
+      { type: 'Conv2d', in_channels: 3, out_channels: 16, kernel_size: 3, stride: 2, padding: 1 },
+      { type: 'BatchNorm2d', num_features: 16 },
+      { type: 'ReLU' },
+      { type: 'DepthwiseSeparable', in_channels: 16, out_channels: 24, stride: 1 },
+      { type: 'DepthwiseSeparable', in_channels: 24, out_channels: 40, stride: 2, activation: 'ReLU6' },
+      { type: 'InvertedResidual', in_channels: 40, out_channels: 40, expand_ratio: 6 },
+      { type: 'AdaptiveAvgPool2d', output_size: 1 },
+      { type: 'Flatten' },
+      { type: 'Linear', in_features: 40, out_features: 10 },
+    ];
+    const model = resolveModel({ layers }, { inputShape: [2, 3, 37, 29] });
+    const weights = initWeights(model, { seed: 3 });
+    for (const [key, tensor] of Object.entries(weights)) {
+      if (key.endsWith('running_var')) tensor.data.forEach((_, i) => (tensor.data[i] = 0.5 + (i % 7) / 7));
+      if (key.endsWith('running_mean')) tensor.data.forEach((_, i) => (tensor.data[i] = ((i % 5) - 2) / 10));
+    }
+    const input = randomTensor([2, 3, 37, 29], 11);
+    const expected = referenceForward(model, weights, input);
+    const actual = await forwardCpu(model, weights, input, { kernels });
+    expect(actual.backend).toBe('cpu (wasm-simd)');
+    expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
+  });
+});
