@@ -9,8 +9,8 @@ import { finishRange } from './epilogue';
 
 /** Columns of B per block: 256 floats per row keep a 4-row C block and 4 B rows in 8 KB of L1. */
 const BLOCK_N = 256;
-/** Rows of B per block: 256 x 256 floats = 256 KB, sized for L2. */
-const BLOCK_K = 256;
+/** Rows of B per block: 128 x 256 floats = 128 KB, resident in L2 while every 4-row pass streams over it. */
+const BLOCK_K = 128;
 
 export interface GemmOperands {
   m: number;
