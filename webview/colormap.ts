@@ -73,3 +73,78 @@ export function colorize(data: Float32Array, offset: number, count: number, rang
     out[o + 3] = 255;
   }
 }
+
+/** Where each channel's tile sits in a step's grid image. */
+export interface GridLayout {
+  columns: number;
+  rows: number;
+  /** Pixels between tiles. */
+  gap: number;
+  tileWidth: number;
+  tileHeight: number;
+  width: number;
+  height: number;
+}
+
+export function gridLayout(channels: number, tileWidth: number, tileHeight: number, columns: number): GridLayout {
+  const cols = Math.max(1, Math.min(columns, channels));
+  const rows = Math.ceil(channels / cols);
+  const gap = Math.max(1, Math.round(Math.max(tileWidth, tileHeight) / 24));
+  return { columns: cols, rows, gap, tileWidth, tileHeight, width: cols * (tileWidth + gap) - gap, height: rows * (tileHeight + gap) - gap };
+}
+
+/** The top-left pixel of channel `c`'s tile. */
+export function tileOrigin(layout: GridLayout, c: number): [number, number] {
+  return [(c % layout.columns) * (layout.tileWidth + layout.gap), Math.floor(c / layout.columns) * (layout.tileHeight + layout.gap)];
+}
+
+const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const packedCache = new WeakMap<Uint8Array, Uint32Array>();
+
+/** The LUT as 256 RGBA pixels packed in 32 bits (byte order of ImageData on a little-endian machine). */
+function packedLut(lut: Uint8Array): Uint32Array {
+  let packed = packedCache.get(lut);
+  if (!packed) {
+    packed = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) packed[i] = (lut[i * 3]! | (lut[i * 3 + 1]! << 8) | (lut[i * 3 + 2]! << 16) | (255 << 24)) >>> 0;
+    packedCache.set(lut, packed);
+  }
+  return packed;
+}
+
+/**
+ * Draws channels [0, count) of a C x H x W block into one RGBA grid image (gaps stay transparent):
+ * one putImageData per step instead of one canvas per channel, which costs more than the
+ * forward pass itself when a step has hundreds of channels. Same pixels as {@link colorize}.
+ */
+export function colorizeGrid(data: Float32Array, count: number, layout: GridLayout, ranges: (c: number) => Range, lut: Uint8Array, out: Uint8ClampedArray): void {
+  const { tileWidth: w, tileHeight: h, width: stride } = layout;
+  const plane = w * h;
+  // One 32-bit store per pixel where the byte order allows it.
+  const pixels = littleEndian && out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, out.length / 4) : undefined;
+  const packed = packedLut(lut);
+  for (let c = 0; c < count; c++) {
+    const range = ranges(c);
+    const span = range.max - range.min;
+    const scale = span > 0 ? 255 / span : 0;
+    const min = range.min;
+    const [x0, y0] = tileOrigin(layout, c);
+    for (let y = 0; y < h; y++) {
+      let i = c * plane + y * w;
+      let o = (y0 + y) * stride + x0;
+      for (let x = 0; x < w; x++, i++, o++) {
+        let index = span > 0 ? Math.round((data[i]! - min) * scale) : 128;
+        if (index < 0) index = 0;
+        else if (index > 255) index = 255;
+        if (pixels) {
+          pixels[o] = packed[index]!;
+        } else {
+          out[o * 4] = lut[index * 3]!;
+          out[o * 4 + 1] = lut[index * 3 + 1]!;
+          out[o * 4 + 2] = lut[index * 3 + 2]!;
+          out[o * 4 + 3] = 255;
+        }
+      }
+    }
+  }
+}

@@ -2,7 +2,8 @@
  * The playground page: one HTML builder for both the VS Code webview and the standalone page
  * (`npm run web`). It imports neither `vscode` nor the DOM, so scripts/web.mjs can use it too.
  *
- * CSP: nothing is allowed by default; scripts only with the page's nonce; styles, fonts and
+ * CSP: nothing is allowed by default; scripts only with the page's nonce (plus WebAssembly
+ * compilation, for the CPU engine's SIMD kernels); styles, fonts and
  * fetches only from the extension's own resources (`cspSource`); images from blob:/data: (the
  * feature map exports and user images); the engine's Web Worker only from a blob: URL (the page
  * fetches dist/webviewWorker.js and starts the worker from a Blob of it, because a webview cannot
@@ -35,7 +36,8 @@ function escapeAttribute(value: string): string {
 export function contentSecurityPolicy({ cspSource, nonce }: Pick<PlaygroundHtmlOptions, 'cspSource' | 'nonce'>): string {
   return [
     "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
+    // 'wasm-unsafe-eval': the CPU engine's WebAssembly SIMD kernels (compiled, not eval'd text); workers started from blob: inherit this policy.
+    `script-src 'nonce-${nonce}' 'wasm-unsafe-eval'`,
     `style-src ${cspSource}`,
     `font-src ${cspSource}`,
     'img-src blob: data:',

@@ -18,8 +18,8 @@ import type { ModelSpec } from './spec';
 export type EngineBackend = 'cpu' | 'webgpu';
 export const ENGINE_BACKENDS: readonly EngineBackend[] = ['cpu', 'webgpu'];
 
-/** The hand-made depthwise filters of the engine's weight initialiser. */
-export const FILTER_NAMES = ['identity', 'box', 'gaussian', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss', 'mixed'] as const;
+/** The hand-made depthwise filters of the engine's weight initialiser (src/engine/weights.ts; a unit test keeps the lists equal). */
+export const FILTER_NAMES = ['identity', 'box_blur', 'gaussian_blur', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss'] as const;
 export type FilterName = (typeof FILTER_NAMES)[number];
 
 /** How the weights of a run are made. */
@@ -39,6 +39,8 @@ export interface WireTensor {
 export interface WireFeatureMap extends WireTensor {
   /** state_dict prefix of the step's last module. */
   key: string;
+  /** Every module the step covers, in order (a fused conv + BN + activation has three). */
+  leafKeys: string[];
   label: string;
   layerIndex: number;
   /** The role of the step's first module: "depthwise", "pointwise", "standard", "add", ... */

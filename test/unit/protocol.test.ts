@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { FILTER_NAMES as ENGINE_FILTERS } from '../../src/engine/weights';
+import { FILTER_NAMES } from '../../src/shared/protocol';
 import { parseFromWebview, parseWireTensor, parseWorkspacePath, MAX_INPUT_BYTES, toWireTensor, fromWireTensor } from '../../src/shared/protocol';
 
 const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
@@ -98,5 +100,11 @@ describe('parseFromWebview', () => {
     expect(wire.data.byteLength).toBe(12);
     expect(parseWireTensor(wire, 't').shape).toEqual([1, 1, 1, 3]);
     expect(Array.from(fromWireTensor(wire).data)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('FILTER_NAMES', () => {
+  it('lists the engine filters the page may ask for', () => {
+    expect([...FILTER_NAMES]).toEqual([...ENGINE_FILTERS]);
   });
 });

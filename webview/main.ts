@@ -1,0 +1,612 @@
+/**
+ * The playground page: wires the layer editor, the input and weights choices, the runner and the
+ * views together. The same bundle runs in the VS Code webview and in the standalone page.
+ */
+import { costModel, type ModelCost } from '../src/shared/cost';
+import { listPresets, getPreset } from '../src/shared/presets';
+import { FILTER_NAMES, type RunResult, type WeightsSource, type FilterName, type WireTensor } from '../src/shared/protocol';
+import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
+import { COLORMAPS, type ColormapName } from './colormap';
+import { CostView } from './costView';
+import { clear, h, icon, labelled, select } from './dom';
+import { EngineClient } from './engineClient';
+import { ExportView } from './exportView';
+import { FeatureMapView, type MapNormalisation } from './featureMaps';
+import { connectHost, RequestCancelled, type Host } from './hostBridge';
+import { LayerEditor, type Validation } from './layerEditor';
+import { imageToTensor, makePattern, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
+import { restoreState, SAMPLES, type BackendChoice, type PlaygroundState, type Tab } from './state';
+import type { WebGpuProbe, WorkerWeights } from './workerProtocol';
+
+const MAX_INPUT_SIDE = 1024;
+
+class Playground {
+  private state: PlaygroundState;
+  private validation: Validation = {};
+  private cost: ModelCost | undefined;
+  private lastRun: { result: RunResult; modelJson: string } | undefined;
+  private running: AbortController | undefined;
+  private userImage: ImageBitmap | undefined;
+  private userWeights: { name: string; bytes: ArrayBuffer } | undefined;
+  private readonly sampleCache = new Map<string, ImageBitmap>();
+  private webgpu: WebGpuProbe | undefined;
+  private hostGpu: { available: boolean; description: string } | undefined;
+  private readonly engine: EngineClient;
+
+  private readonly editor: LayerEditor;
+  private readonly maps: FeatureMapView;
+  private readonly costs: CostView;
+  private readonly exports: ExportView;
+  private readonly runButton = h('button', { type: 'button', id: 'run', className: 'primary' }, icon('play'), ' Run');
+  private readonly cancelButton = h('button', { type: 'button', id: 'cancel', hidden: true }, icon('debug-stop'), ' Cancel');
+  private readonly runReason = h('span', { id: 'run-reason', className: 'run-reason', role: 'status' });
+  private readonly progress = h('progress', { id: 'run-progress', max: 1, value: 0, hidden: true });
+  private readonly status = h('span', { id: 'run-status', className: 'muted', role: 'status', 'aria-live': 'polite' });
+  private readonly modelError = h('div', { className: 'model-error', role: 'alert', hidden: true });
+  private readonly jsonArea = h('textarea', { id: 'spec-json', className: 'json', rows: 12, spellcheck: 'false', 'aria-label': 'Model spec as JSON' });
+  private readonly jsonMessage = h('span', { className: 'muted', role: 'status' });
+  private readonly backendSelect: HTMLSelectElement;
+  private readonly preview = h('canvas', { id: 'input-preview', className: 'preview', width: 1, height: 1, 'aria-label': 'The input image' });
+  private readonly inputNote = h('p', { className: 'muted', id: 'input-note' });
+  private readonly weightsControls = h('div', { className: 'weights-controls' });
+  private readonly inputControls = h('div', { className: 'input-controls' });
+  private readonly panels: Record<Tab, HTMLElement>;
+
+  constructor(private readonly root: HTMLElement, private readonly host: Host) {
+    this.state = restoreState(host.getState());
+    this.engine = new EngineClient(root.dataset.worker!);
+    clear(root);
+
+    this.backendSelect = select<BackendChoice>(this.backendOptions(), this.state.backend, (backend) => this.update({ backend }), { id: 'backend', 'aria-label': 'Backend' });
+    this.runButton.addEventListener('click', () => void this.run());
+    this.cancelButton.addEventListener('click', () => this.running?.abort());
+
+    const presetSelect = select(listPresets().map((p): [string, string] => [p.name, p.name]), 'mobilenet_v1_first3', () => undefined, { id: 'preset', 'aria-label': 'Preset' });
+    const presetHint = h('span', { className: 'muted preset-hint' });
+    const describePreset = () => (presetHint.textContent = listPresets().find((p) => p.name === presetSelect.value)?.description ?? '');
+    presetSelect.addEventListener('change', describePreset);
+    describePreset();
+
+    const editorRoot = h('div', { className: 'editor' });
+    this.editor = new LayerEditor(editorRoot, { model: () => this.state.model, changed: (structural) => this.modelChanged(structural) });
+
+    const mapsRoot = h('div', { className: 'maps-view' });
+    const costsRoot = h('div', { className: 'costs-view' });
+    const exportRoot = h('div', { className: 'export-view' });
+    this.panels = { maps: mapsRoot, costs: costsRoot, export: exportRoot };
+    this.maps = new FeatureMapView(mapsRoot, { colormap: this.state.colormap, normalisation: this.state.mapNormalisation, save: (name, png) => void this.save(name, png) });
+    this.costs = new CostView(costsRoot, this.costSettings(), (settings) => this.update(settings));
+    this.exports = new ExportView(exportRoot, { save: (name, text) => void this.save(name, text), copy: (text) => void this.copy(text) });
+
+    const mapControls = h(
+      'div',
+      { className: 'row controls' },
+      labelled('Colormap', select(COLORMAPS, this.state.colormap, (colormap: ColormapName) => { this.update({ colormap }); this.maps.setOptions({ colormap }); }, { id: 'colormap' })),
+      labelled(
+        'Normalise',
+        select<MapNormalisation>([['channel', 'per channel'], ['shared', 'shared by the layer']], this.state.mapNormalisation, (mapNormalisation) => {
+          this.update({ mapNormalisation });
+          this.maps.setOptions({ normalisation: mapNormalisation });
+        }, { id: 'map-normalisation' }),
+      ),
+    );
+    mapsRoot.prepend(mapControls);
+
+    root.append(
+      h(
+        'header',
+        { className: 'toolbar' },
+        h('h1', {}, 'SepConv Playground'),
+        labelled('Backend', this.backendSelect),
+        this.runButton,
+        this.cancelButton,
+        this.progress,
+        this.runReason,
+        this.status,
+      ),
+      h(
+        'div',
+        { className: 'columns' },
+        h(
+          'aside',
+          { className: 'side' },
+          h(
+            'section',
+            { 'aria-labelledby': 'model-heading' },
+            h('h2', { id: 'model-heading' }, 'Model'),
+            h('div', { className: 'row' }, presetSelect, h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset')),
+            presetHint,
+            this.modelError,
+            editorRoot,
+            h(
+              'details',
+              { className: 'json-details' },
+              h('summary', {}, 'Spec as JSON'),
+              this.jsonArea,
+              h(
+                'div',
+                { className: 'row' },
+                h('button', { type: 'button', id: 'apply-json', onclick: () => this.applyJson() }, 'Apply JSON'),
+                h('button', { type: 'button', onclick: () => void this.copy(this.jsonArea.value) }, icon('copy'), ' Copy'),
+                this.jsonMessage,
+              ),
+            ),
+          ),
+          h('section', { 'aria-labelledby': 'input-heading' }, h('h2', { id: 'input-heading' }, 'Input'), this.inputControls, this.preview, this.inputNote),
+          h('section', { 'aria-labelledby': 'weights-heading' }, h('h2', { id: 'weights-heading' }, 'Weights'), this.weightsControls),
+        ),
+        h(
+          'main',
+          { className: 'main' },
+          h('div', { role: 'tablist', className: 'tabs', 'aria-label': 'Views' }, (['maps', 'costs', 'export'] as Tab[]).map((tab) => this.tabButton(tab))),
+          mapsRoot,
+          costsRoot,
+          exportRoot,
+        ),
+      ),
+    );
+    this.setupDrop();
+    this.renderInputControls();
+    this.renderWeightsControls();
+    this.selectTab(this.state.tab);
+    this.modelChanged(true);
+    void this.refreshPreview();
+    void this.probeBackends();
+
+    host.onMessage((message) => {
+      if (message.type === 'init') {
+        if (message.convention || message.dtype) this.update({ convention: (message.convention as PlaygroundState['convention']) ?? this.state.convention, dtype: (message.dtype as PlaygroundState['dtype']) ?? this.state.dtype });
+        if (message.model) this.loadModel(message.model);
+        else this.refreshCosts();
+      } else if (message.type === 'loadModel') {
+        this.loadModel(message.model);
+      } else if (message.type === 'protocolError') {
+        this.status.textContent = message.error;
+      }
+    });
+    host.ready();
+    // Canvas colours follow the theme: redraw the charts when VS Code swaps the body's theme class.
+    new MutationObserver(() => this.costs.drawCharts()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    window.addEventListener('resize', () => this.costs.drawCharts());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // State
+
+  private update(patch: Partial<PlaygroundState>): void {
+    this.state = { ...this.state, ...patch };
+    this.host.setState(this.state);
+    if ('convention' in patch || 'dtype' in patch || 'device' in patch || 'customPeakGflops' in patch || 'customBandwidthGbs' in patch) this.refreshCosts();
+    if ('backend' in patch) this.refreshRunButton();
+  }
+
+  private costSettings() {
+    const { convention, dtype, device, customPeakGflops, customBandwidthGbs } = this.state;
+    return { convention, dtype, device, customPeakGflops, customBandwidthGbs };
+  }
+
+  private loadModel(model: ModelSpec): void {
+    const inputShape = Array.isArray(model.input_shape) && model.input_shape.length === 4 ? model.input_shape : undefined;
+    this.update({ model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize });
+    this.renderInputControls();
+    this.modelChanged(true);
+    void this.refreshPreview();
+  }
+
+  private applyJson(): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(this.jsonArea.value);
+    } catch (error) {
+      this.jsonMessage.textContent = `Not JSON: ${(error as Error).message}`;
+      return;
+    }
+    if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as ModelSpec).layers)) {
+      this.jsonMessage.textContent = 'A model is an object with a "layers" list.';
+      return;
+    }
+    this.jsonMessage.textContent = 'Applied.';
+    this.loadModel(parsed as ModelSpec);
+  }
+
+  /** The input as it runs: the spec's channels (input_shape, else the first layer's), the chosen size. */
+  private inputShape(): number[] {
+    const [height, width] = this.state.inputSize;
+    return [1, this.channelsGuess(), height, width];
+  }
+
+  private channelsGuess(): number {
+    const shape = this.state.model.input_shape;
+    if (Array.isArray(shape) && typeof shape[1] === 'number') return shape[1];
+    const first = this.state.model.layers[0] as unknown as Record<string, unknown> | undefined;
+    const value = first?.in_channels ?? first?.num_features;
+    return typeof value === 'number' && value > 0 ? value : 3;
+  }
+
+  private modelChanged(structural: boolean): void {
+    this.host.setState(this.state);
+    let resolved: ResolvedModel | undefined;
+    let error: Error | undefined;
+    try {
+      resolved = resolveModel(this.state.model, { inputShape: this.inputShape() });
+    } catch (caught) {
+      error = caught instanceof Error ? caught : new Error(String(caught));
+    }
+    this.validation = { resolved, error };
+    if (structural) this.editor.render();
+    this.editor.showValidation(this.validation);
+    const modelLevel = error && (!(error instanceof SpecError) || error.layerIndex < 0 || error.layerIndex >= this.state.model.layers.length);
+    this.modelError.hidden = !modelLevel;
+    this.modelError.textContent = modelLevel ? error!.message : '';
+    if (document.activeElement !== this.jsonArea) this.jsonArea.value = JSON.stringify(this.state.model, null, 2);
+    this.refreshCosts();
+    this.refreshRunButton();
+  }
+
+  private refreshCosts(): void {
+    try {
+      this.cost = this.validation.resolved ? costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }) : undefined;
+    } catch {
+      this.cost = undefined;
+    }
+    const run = this.lastRun && this.lastRun.modelJson === JSON.stringify(this.state.model) ? this.lastRun.result : undefined;
+    this.costs.show(this.cost, run, this.costSettings());
+    this.exports.show(this.state.model, this.cost, run);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tabs
+
+  private tabButton(tab: Tab): HTMLButtonElement {
+    const labels: Record<Tab, string> = { maps: 'Feature maps', costs: 'Costs', export: 'Export' };
+    const button = h('button', { type: 'button', role: 'tab', id: `tab-${tab}`, 'aria-controls': `panel-${tab}`, onclick: () => this.selectTab(tab) }, labels[tab]);
+    button.addEventListener('keydown', (event) => {
+      const order: Tab[] = ['maps', 'costs', 'export'];
+      const delta = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
+      if (!delta) return;
+      const next = order[(order.indexOf(tab) + delta + order.length) % order.length]!;
+      this.selectTab(next);
+      document.getElementById(`tab-${next}`)?.focus();
+    });
+    return button;
+  }
+
+  private selectTab(tab: Tab): void {
+    this.update({ tab });
+    for (const [name, panel] of Object.entries(this.panels) as [Tab, HTMLElement][]) {
+      panel.id = `panel-${name}`;
+      panel.setAttribute('role', 'tabpanel');
+      panel.setAttribute('aria-labelledby', `tab-${name}`);
+      panel.hidden = name !== tab;
+      const button = document.getElementById(`tab-${name}`);
+      button?.setAttribute('aria-selected', String(name === tab));
+      button?.setAttribute('tabindex', name === tab ? '0' : '-1');
+    }
+    if (tab === 'costs') this.costs.drawCharts();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Input
+
+  private renderInputControls(): void {
+    clear(this.inputControls);
+    const choice = this.state.input;
+    const sources: [string, string][] = [
+      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, `Sample: ${s}`]),
+      ...PATTERNS.map((p): [string, string] => [`pattern:${p}`, `Pattern: ${p}`]),
+      ...(this.userImage ? [[`file:${choice.kind === 'file' ? choice.name : 'image'}`, `Your image: ${choice.kind === 'file' ? choice.name : ''}`] as [string, string]] : []),
+    ];
+    const current = `${choice.kind}:${choice.name}`;
+    const source = select(sources, current, (value) => {
+      const [kind, name] = value.split(':') as [string, string];
+      this.update({ input: { kind, name } as PlaygroundState['input'] });
+      void this.refreshPreview();
+    }, { id: 'input-source' });
+    const file = h('input', { type: 'file', accept: 'image/png,image/jpeg', id: 'input-file', className: 'visually-hidden' });
+    file.addEventListener('change', () => {
+      const chosen = file.files?.[0];
+      if (chosen) void this.useImageFile(chosen);
+    });
+    const [height, width] = this.state.inputSize;
+    const sizeInput = (index: 0 | 1, value: number, label: string) => {
+      const input = h('input', { type: 'number', min: 1, max: MAX_INPUT_SIDE, value, id: index === 0 ? 'input-height' : 'input-width', 'aria-label': label });
+      input.addEventListener('change', () => {
+        const n = Math.round(Number(input.value));
+        if (!(n >= 1 && n <= MAX_INPUT_SIDE)) {
+          input.value = String(this.state.inputSize[index]);
+          this.inputNote.textContent = `The input side must be 1 to ${MAX_INPUT_SIDE} pixels.`;
+          return;
+        }
+        const size: [number, number] = [...this.state.inputSize];
+        size[index] = n;
+        this.update({ inputSize: size });
+        this.modelChanged(false);
+        void this.refreshPreview();
+      });
+      return input;
+    };
+    this.inputControls.append(
+      labelled('Source', source),
+      h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
+      h('div', { className: 'row' }, labelled('Height', sizeInput(0, height, 'Input height')), labelled('Width', sizeInput(1, width, 'Input width'))),
+      labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => this.update({ normalisation }), { id: 'normalisation' })),
+    );
+  }
+
+  private setupDrop(): void {
+    document.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      document.body.classList.add('dragging');
+    });
+    document.addEventListener('dragleave', (event) => {
+      if (event.relatedTarget === null) document.body.classList.remove('dragging');
+    });
+    document.addEventListener('drop', (event) => {
+      event.preventDefault();
+      document.body.classList.remove('dragging');
+      const file = [...(event.dataTransfer?.files ?? [])].find((f) => /^image\/(png|jpeg)$/.test(f.type) || /\.(png|jpe?g)$/i.test(f.name));
+      if (file) void this.useImageFile(file);
+      else this.inputNote.textContent = 'Drop a PNG or JPEG image.';
+    });
+  }
+
+  private async useImageFile(file: File): Promise<void> {
+    try {
+      this.userImage = await createImageBitmap(file);
+    } catch {
+      this.inputNote.textContent = `${file.name} could not be decoded as an image.`;
+      return;
+    }
+    this.update({ input: { kind: 'file', name: file.name.replace(/:/g, '_') } });
+    this.renderInputControls();
+    await this.refreshPreview();
+  }
+
+  private async sourceImage(): Promise<ImageBitmap | RgbaImage> {
+    const [height, width] = this.state.inputSize;
+    const choice = this.state.input;
+    if (choice.kind === 'pattern') return makePattern(choice.name, width, height);
+    if (choice.kind === 'file' && this.userImage) return this.userImage;
+    const name = choice.kind === 'sample' ? choice.name : 'shapes';
+    let bitmap = this.sampleCache.get(name);
+    if (!bitmap) {
+      const response = await fetch(`${this.root.dataset.samples}${name}.png`);
+      if (!response.ok) throw new Error(`sample ${name} could not be loaded (${response.status})`);
+      bitmap = await createImageBitmap(await response.blob());
+      this.sampleCache.set(name, bitmap);
+    }
+    return bitmap;
+  }
+
+  /** The input image at the input size, as RGBA (images are stretched to the size). */
+  private async inputImage(): Promise<RgbaImage> {
+    const [height, width] = this.state.inputSize;
+    const source = await this.sourceImage();
+    if (!(source instanceof ImageBitmap)) return source;
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext('2d', { willReadFrequently: true })!;
+    context.imageSmoothingQuality = 'high';
+    context.drawImage(source, 0, 0, width, height);
+    const data = context.getImageData(0, 0, width, height).data;
+    return { width, height, data };
+  }
+
+  private async refreshPreview(): Promise<void> {
+    try {
+      const image = await this.inputImage();
+      this.preview.width = image.width;
+      this.preview.height = image.height;
+      this.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
+      const channels = this.inputShape()[1]!;
+      this.inputNote.textContent =
+        channels === 3 ? `${image.width}x${image.height} RGB` : channels === 1 ? `${image.width}x${image.height}, luminance` : `${image.width}x${image.height}; the model takes ${channels} channels: R, G, B repeated`;
+    } catch (error) {
+      this.inputNote.textContent = (error as Error).message;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Weights
+
+  private renderWeightsControls(): void {
+    clear(this.weightsControls);
+    const weights = this.state.weights;
+    const kind = select<WeightsSource['kind']>([['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']], weights.kind, (k) => {
+      const next: WeightsSource = k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
+      this.update({ weights: next });
+      this.renderWeightsControls();
+    }, { id: 'weights-kind' });
+    this.weightsControls.append(labelled('Weights', kind));
+    if (weights.kind === 'seed') {
+      const seed = h('input', { type: 'number', min: 0, value: weights.seed, id: 'weights-seed' });
+      seed.addEventListener('change', () => this.update({ weights: { kind: 'seed', seed: Math.max(0, Math.floor(Number(seed.value) || 0)) } }));
+      this.weightsControls.append(labelled('Seed', seed));
+    } else if (weights.kind === 'filters') {
+      this.weightsControls.append(labelled('Filter', select<FilterName>(FILTER_NAMES, weights.filter, (filter) => this.update({ weights: { kind: 'filters', filter, seed: 0 } }), { id: 'weights-filter' }), 'every depthwise channel gets this filter; pointwise convs pass channels through'));
+    } else if (this.host.standalone) {
+      const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
+      file.addEventListener('change', async () => {
+        const chosen = file.files?.[0];
+        if (!chosen) return;
+        this.userWeights = { name: chosen.name, bytes: await chosen.arrayBuffer() };
+        this.update({ weights: { kind: 'safetensors', path: chosen.name } });
+        this.refreshRunButton();
+      });
+      this.weightsControls.append(labelled('File', file), h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.'));
+    } else {
+      const list = select<string>([['', 'Choose a file…']], weights.path, (path) => {
+        this.update({ weights: { kind: 'safetensors', path } });
+        this.refreshRunButton();
+      }, { id: 'weights-path' });
+      const note = h('span', { className: 'muted' }, 'Looking for .safetensors files in the workspace…');
+      this.weightsControls.append(labelled('File', list), note);
+      void this.host.request('listWorkspaceFiles', { extension: '.safetensors' }).then(
+        (files) => {
+          for (const f of files) list.appendChild(h('option', { value: f.path, selected: f.path === weights.path }, `${f.path} (${(f.bytes / 1024 ** 2).toFixed(1)} MiB)`));
+          note.textContent = files.length ? `${files.length} file(s) found` : 'No .safetensors files in the workspace.';
+        },
+        (error: Error) => (note.textContent = error.message),
+      );
+    }
+    this.refreshRunButton();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Running
+
+  private backendOptions(): [BackendChoice, string][] {
+    const gpu = this.webgpu;
+    const host = this.hostGpu;
+    return [
+      ['auto', 'Auto'],
+      ['host-gpu', `Host GPU${host ? ` (${host.description})` : this.host.standalone ? ' (needs VS Code)' : ''}`],
+      ['webview-gpu', `Page GPU${gpu ? ` (${gpu.description}${gpu.software ? ', software' : ''})` : ''}`],
+      ['cpu', this.host.standalone ? 'CPU (in the page)' : 'CPU (extension host worker)'],
+    ];
+  }
+
+  private async probeBackends(): Promise<void> {
+    const [webgpu, hostGpu] = await Promise.all([
+      this.engine.probeWebGpu().catch((error: Error) => ({ available: false, description: error.message, software: false })),
+      this.host.request('probeHostGpu', {}).catch((error: Error) => ({ available: false, description: error.message })),
+    ]);
+    this.webgpu = webgpu;
+    this.hostGpu = hostGpu;
+    const options = this.backendOptions();
+    [...this.backendSelect.options].forEach((option, i) => (option.textContent = options[i]![1]));
+    this.refreshRunButton();
+  }
+
+  /** Where a run goes, or why it cannot run. */
+  private route(): { where: 'host' | 'page'; backend: 'cpu' | 'webgpu'; why: string } | { blocked: string } {
+    const choice = this.state.backend;
+    const gpu = this.webgpu;
+    const host = this.hostGpu;
+    const cpu = { where: this.host.standalone ? ('page' as const) : ('host' as const), backend: 'cpu' as const };
+    switch (choice) {
+      case 'cpu':
+        return { ...cpu, why: 'CPU chosen' };
+      case 'webview-gpu':
+        if (gpu && !gpu.available) return { blocked: `The page has no WebGPU: ${gpu.description}` };
+        return { where: 'page', backend: 'webgpu', why: 'page GPU chosen' };
+      case 'host-gpu':
+        if (this.host.standalone) return { blocked: 'Host GPU needs the VS Code extension host; the standalone page offers Page GPU and CPU.' };
+        if (host && !host.available) return { blocked: `Host GPU is unavailable: ${host.description}` };
+        return { where: 'host', backend: 'webgpu', why: 'host GPU chosen' };
+      case 'auto':
+        if (host?.available && !/swiftshader/i.test(host.description)) return { where: 'host', backend: 'webgpu', why: `auto: host GPU ${host.description}` };
+        if (gpu?.available && !gpu.software) return { where: 'page', backend: 'webgpu', why: `auto: page GPU ${gpu.description}` };
+        return { ...cpu, why: gpu?.software ? 'auto: CPU (the only WebGPU adapter is a software one, slower than the CPU engine)' : 'auto: CPU (no hardware GPU)' };
+    }
+  }
+
+  private refreshRunButton(): void {
+    let reason = '';
+    const error = this.validation.error;
+    if (error) reason = error instanceof SpecError && error.layerIndex >= 0 ? `Fix layer #${error.layerIndex}: ${error.message}` : `Fix the model: ${error.message}`;
+    else if (this.state.weights.kind === 'safetensors' && !this.state.weights.path) reason = 'Choose a .safetensors file for the weights.';
+    else if (this.state.weights.kind === 'safetensors' && this.host.standalone && !this.userWeights) reason = 'Open the .safetensors file again (files are not kept across reloads).';
+    else {
+      const route = this.route();
+      if ('blocked' in route) reason = route.blocked;
+    }
+    if (this.running) reason = '';
+    this.runButton.disabled = reason !== '' || this.running !== undefined;
+    this.runButton.title = reason || 'Run the model on the input (Ctrl+Enter)';
+    this.runReason.textContent = reason;
+    this.runButton.setAttribute('aria-describedby', 'run-reason');
+  }
+
+  private async workerWeights(): Promise<WorkerWeights> {
+    const weights = this.state.weights;
+    if (weights.kind !== 'safetensors') return weights;
+    if (this.host.standalone) {
+      if (!this.userWeights) throw new Error('open the .safetensors file first');
+      return { kind: 'safetensors', name: this.userWeights.name, bytes: this.userWeights.bytes.slice(0) };
+    }
+    const file = await this.host.request('readWorkspaceFile', { path: weights.path });
+    return { kind: 'safetensors', name: file.path, bytes: file.data };
+  }
+
+  async run(): Promise<void> {
+    if (this.runButton.disabled) return;
+    const started = performance.now();
+    const route = this.route();
+    if ('blocked' in route) return;
+    const controller = new AbortController();
+    this.running = controller;
+    this.refreshRunButton();
+    this.cancelButton.hidden = false;
+    this.progress.hidden = false;
+    this.progress.value = 0;
+    this.status.textContent = `Running (${route.why})…`;
+    const modelJson = JSON.stringify(this.state.model);
+    try {
+      const image = await this.inputImage();
+      const shape = this.inputShape();
+      const tensor = imageToTensor(image, shape[1]!, this.state.normalisation);
+      const model: ModelSpec = { ...this.state.model, input_shape: shape };
+      const input: WireTensor = { shape: tensor.shape, data: tensor.data.buffer as ArrayBuffer };
+      const tPrep = performance.now();
+      const onProgress = (done: number, total: number) => {
+        this.progress.max = total;
+        this.progress.value = done;
+      };
+      const result =
+        route.where === 'page'
+          ? await this.engine.run(route.backend, model, input, await this.workerWeights(), { signal: controller.signal, onProgress })
+          : await this.host.request('run', { backend: route.backend, model, input, weights: this.state.weights, intermediates: true }, { signal: controller.signal, onProgress });
+      const tResult = performance.now();
+      this.lastRun = { result, modelJson };
+      this.maps.show(result);
+      // The breakdown, for the README's figures: input preparation, engine round trip, drawing.
+      Object.assign(this.status.dataset, { prepareMs: (tPrep - started).toFixed(2), roundTripMs: (tResult - tPrep).toFixed(2), drawMs: (performance.now() - tResult).toFixed(2) });
+      const drawnMs = performance.now() - started;
+      this.status.textContent = `${result.device}: engine ${result.totalMs.toFixed(1)} ms; Run → last map drawn ${drawnMs.toFixed(1)} ms${result.note ? ` (${result.note})` : ''}`;
+      this.status.dataset.drawnMs = drawnMs.toFixed(2);
+      this.status.dataset.engineMs = result.totalMs.toFixed(2);
+      this.status.dataset.backend = result.backend;
+      this.refreshCosts();
+    } catch (error) {
+      this.status.textContent = error instanceof RequestCancelled ? 'Cancelled.' : `Run failed: ${(error as Error).message}`;
+      delete this.status.dataset.drawnMs;
+    } finally {
+      this.running = undefined;
+      this.cancelButton.hidden = true;
+      this.progress.hidden = true;
+      this.refreshRunButton();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Files
+
+  private async save(name: string, content: string | ArrayBuffer): Promise<void> {
+    try {
+      const result = await this.host.request('saveFile', { suggestedName: name, content });
+      if (result.path) this.status.textContent = `Saved ${result.path}`;
+    } catch (error) {
+      this.status.textContent = `Could not save: ${(error as Error).message}`;
+    }
+  }
+
+  private async copy(text: string): Promise<void> {
+    try {
+      await this.host.request('copyText', { text });
+      this.status.textContent = 'Copied.';
+    } catch (error) {
+      this.status.textContent = `Could not copy: ${(error as Error).message}`;
+    }
+  }
+}
+
+const root = document.getElementById('app');
+if (root) {
+  const playground = new Playground(root, connectHost());
+  document.addEventListener('keydown', (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') {
+      event.preventDefault();
+      void playground.run();
+    }
+  });
+}

@@ -1,0 +1,66 @@
+/** What the page keeps across reloads (VS Code's getState/setState, localStorage standalone). */
+import type { Convention, Dtype } from '../src/shared/cost';
+import { getPreset } from '../src/shared/presets';
+import type { WeightsSource } from '../src/shared/protocol';
+import type { ModelSpec } from '../src/shared/spec';
+import type { ColormapName } from './colormap';
+import type { MapNormalisation } from './featureMaps';
+import type { Normalisation, PatternName } from './patterns';
+
+export const SAMPLES = ['shapes', 'text', 'rings', 'skyline'] as const;
+export type SampleName = (typeof SAMPLES)[number];
+
+export type InputChoice = { kind: 'sample'; name: SampleName } | { kind: 'pattern'; name: PatternName } | { kind: 'file'; name: string };
+
+export type BackendChoice = 'auto' | 'host-gpu' | 'webview-gpu' | 'cpu';
+export type Tab = 'maps' | 'costs' | 'export';
+
+export interface PlaygroundState {
+  version: 1;
+  model: ModelSpec;
+  input: InputChoice;
+  /** [height, width] */
+  inputSize: [number, number];
+  normalisation: Normalisation;
+  weights: WeightsSource;
+  backend: BackendChoice;
+  colormap: ColormapName;
+  mapNormalisation: MapNormalisation;
+  convention: Convention;
+  dtype: Dtype;
+  device: string;
+  customPeakGflops: number;
+  customBandwidthGbs: number;
+  tab: Tab;
+}
+
+export function defaultState(): PlaygroundState {
+  return {
+    version: 1,
+    model: getPreset('mobilenet_v1_first3')!,
+    input: { kind: 'sample', name: 'shapes' },
+    inputSize: [224, 224],
+    normalisation: 'unit',
+    weights: { kind: 'filters', filter: 'sobel_x', seed: 0 },
+    backend: 'auto',
+    colormap: 'viridis',
+    mapNormalisation: 'channel',
+    convention: 'torchinfo',
+    dtype: 'fp32',
+    device: 'x86 core, 128-bit SIMD (3 GHz)',
+    customPeakGflops: 100,
+    customBandwidthGbs: 20,
+    tab: 'maps',
+  };
+}
+
+/** A stored state merged over the defaults (fields of an older or damaged state fall back). */
+export function restoreState(stored: unknown): PlaygroundState {
+  const state = defaultState();
+  if (!stored || typeof stored !== 'object' || (stored as { version?: unknown }).version !== 1) return state;
+  const merged = { ...state, ...(stored as Partial<PlaygroundState>) };
+  if (!merged.model || !Array.isArray(merged.model.layers)) merged.model = state.model;
+  // A user file is not stored: fall back to the first sample.
+  if (merged.input.kind === 'file') merged.input = state.input;
+  return merged;
+}
