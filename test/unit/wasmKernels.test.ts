@@ -17,7 +17,9 @@ import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { initWeights } from '../../src/engine/weights';
 import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
+import { resolveForInput } from '../../src/engine/forward';
 import { allcloseViolation } from './engineAllclose';
+import { loadFixtures } from './fixtureLoader';
 
 let kernels: CpuKernels;
 
@@ -174,5 +176,21 @@ describe('WebAssembly SIMD kernels against the reference', () => {
     const actual = await forwardCpu(model, weights, input, { kernels });
     expect(actual.backend).toBe('cpu (wasm-simd)');
     expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
+  });
+});
+
+describe('WebAssembly SIMD kernels on the PyTorch fixtures', () => {
+  const fixtures = loadFixtures();
+
+  it('has fixtures to check', () => {
+    expect(fixtures.length).toBeGreaterThan(50);
+  });
+
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s within 1e-4, fused and unfused', async (_name, fixture) => {
+    const model = resolveForInput(fixture.model, fixture.input);
+    for (const fuse of [true, false]) {
+      const result = await forwardCpu(model, fixture.weights, fixture.input, { kernels, fuse });
+      expect(allcloseViolation(result.output, fixture.output), `fuse ${fuse}`).toBeUndefined();
+    }
   });
 });

@@ -4,13 +4,13 @@
  * folded into its weights and bias, and the activation and a residual add that follow become
  * its epilogue, so a DepthwiseSeparable block is two passes over memory: dw, then pw.
  */
-import { describeConv, type LeafInfo, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
+import { describeConv, type LeafInfo, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import type { Intermediate, WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
-import { adaptiveAvgPoolReference, linearReference } from './reference';
+import { adaptiveAvgPoolReference } from './reference';
 
 /** Remembers a residual block's input until its add. */
 export interface SkipSlot {
@@ -128,12 +128,12 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     switch (node.op) {
       case 'conv2d': {
         const { weight, bias } = convParameters(node, tensor, folded);
-        push({ ...base, label: convLabel(node) + suffix, run: convRunner(node, info.outShape, weight, bias, activation, residualOf(end?.slot)) });
+        push({ ...base, label: leafLabel(node) + suffix, run: convRunner(node, info.outShape, weight, bias, activation, residualOf(end?.slot)) });
         break;
       }
       case 'batchnorm2d': {
         const getResidual = residualOf(end?.slot);
-        const label = `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}${suffix}`;
+        const label = leafLabel(node) + suffix;
         if (node.trackRunningStats) {
           const { scale, shift } = batchNormAffine(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
           push({ ...base, label, run: (x, kernels) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual()) });
@@ -149,27 +149,50 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       case 'activation': {
         const kind = activationKind(node.fn, node.approximate);
         const getResidual = residualOf(end?.slot);
-        push({ ...base, label: activationName(node.fn, node.approximate) + suffix, run: (x, kernels) => epilogueEach(x, kernels, { activation: kind }, getResidual()) });
+        push({ ...base, label: leafLabel(node) + suffix, run: (x, kernels) => epilogueEach(x, kernels, { activation: kind }, getResidual()) });
         break;
       }
       case 'dropout':
-        push({ ...base, label: 'Dropout (identity at inference)', run: (x) => ({ shape: [...x.shape], data: x.data }) });
+        push({ ...base, label: leafLabel(node), run: (x) => ({ shape: [...x.shape], data: x.data }) });
         break;
       case 'flatten':
-        push({ ...base, label: 'Flatten', run: (x) => ({ shape: [...info.outShape], data: x.data }) });
+        push({ ...base, label: leafLabel(node), run: (x) => ({ shape: [...info.outShape], data: x.data }) });
         break;
       case 'adaptiveavgpool2d':
-        push({ ...base, label: `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`, run: (x) => adaptiveAvgPoolReference(x, node.outputSize) });
+        push({ ...base, label: leafLabel(node), run: (x) => adaptiveAvgPoolReference(x, node.outputSize) });
         break;
       case 'linear': {
         const weight = weights[`${node.key}.weight`]!;
         const bias = node.bias ? weights[`${node.key}.bias`] : undefined;
-        push({ ...base, label: `Linear ${node.inFeatures} -> ${node.outFeatures}`, run: (x) => linearReference(x, weight, bias) });
+        push({ ...base, label: leafLabel(node), run: (x, kernels) => linear(kernels, x, weight.data, bias?.data, node.inFeatures, node.outFeatures) });
         break;
       }
     }
   }
   return steps;
+}
+
+/** A Linear layer row by row as a pointwise conv of one pixel: out[o] = bias[o] + sum_i weight[o][i] * x[i]. */
+function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Float32Array | undefined, inFeatures: number, outFeatures: number): Tensor {
+  const rows = x.data.length / inFeatures;
+  const out = new Float32Array(rows * outFeatures);
+  for (let r = 0; r < rows; r++) {
+    kernels.pointwiseConv2d(x.data.subarray(r * inFeatures, (r + 1) * inFeatures), weight, out.subarray(r * outFeatures, (r + 1) * outFeatures), inFeatures, outFeatures, 1, { bias, activation: 'none' });
+  }
+  return { shape: [...x.shape.slice(0, -1), outFeatures], data: out };
+}
+
+/** What a leaf module does, for people: "Conv2d 3x3 depthwise stride 2", "BatchNorm2d", "GELU (tanh)", ... */
+export function leafLabel(node: ResolvedLeaf): string {
+  switch (node.op) {
+    case 'conv2d': return convLabel(node);
+    case 'batchnorm2d': return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
+    case 'activation': return activationName(node.fn, node.approximate);
+    case 'dropout': return 'Dropout (identity at inference)';
+    case 'flatten': return 'Flatten';
+    case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
+    case 'linear': return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
+  }
 }
 
 function activationName(fn: string, approximate: 'none' | 'tanh'): string {
