@@ -1,18 +1,66 @@
 /**
- * Forward passes that the page asks the host to run: CPU passes in the engine's worker thread,
- * 'host GPU' passes on Dawn's device. Filled in as the engine lands.
+ * Forward passes that the page asks the host to run: CPU passes in the engine's worker thread
+ * (never on the extension host's own thread), 'host GPU' passes on Dawn's device when its
+ * readback probe passed. The engine and Dawn are loaded on first use, not at activation.
  */
-import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
+import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../shared/protocol';
+import type { ForwardResult, WeightMap } from '../engine/types';
+import type { WeightSource } from '../engine/weights';
+import { readWorkspaceFile } from './hostRequests';
 
 export interface RunContext {
   signal: AbortSignal;
   progress(done: number, total: number, label: string): void;
 }
 
-export async function runOnHost(_body: RunRequestBody, _context: RunContext): Promise<RunResult> {
-  throw new Error('the host engine is not available yet; choose the webview backend');
+async function weightsFor(body: RunRequestBody): Promise<WeightMap | WeightSource> {
+  if (body.weights.kind !== 'safetensors') return body.weights;
+  const { readSafetensors } = await import('../io/safetensors');
+  const file = await readWorkspaceFile(body.weights.path);
+  try {
+    return readSafetensors(file.data).tensors;
+  } catch (error) {
+    throw new Error(`${body.weights.path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function toResult(result: ForwardResult, backend: RunResult['backend'], device: string, totalMs: number, note?: string): RunResult {
+  const own = (data: Float32Array) => (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer) as ArrayBuffer;
+  const featureMaps: WireFeatureMap[] = (result.intermediates ?? []).map((step) => ({
+    key: step.key,
+    leafKeys: step.leafKeys,
+    label: step.label,
+    layerIndex: step.layerIndex,
+    role: step.role,
+    shape: step.tensor.shape,
+    data: own(step.tensor.data),
+  }));
+  return { backend, device, note, output: { shape: result.output.shape, data: own(result.output.data) }, featureMaps, timings: result.timings, totalMs };
+}
+
+export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+  const weights = await weightsFor(body);
+  const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
+  const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);
+  if (body.backend === 'webgpu') {
+    const { getHostDevice } = await import('../engine/gpuDevice');
+    const device = await getHostDevice();
+    if (!device.ok) throw new Error(`${device.reason}; choose Page GPU or CPU`);
+    const { forward, makeWeights, resolveModel } = await import('../engine/index');
+    const resolved = resolveModel(body.model, { inputShape: body.input.shape });
+    const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights as WeightSource) : (weights as WeightMap);
+    const start = performance.now();
+    const result = await forward(resolved, map, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
+    return toResult(result, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
+  }
+  const { runInWorker } = await import('../engine/workerClient');
+  const start = performance.now();
+  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: true });
+  return toResult(result, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 
 export async function probeHostGpu(): Promise<HostGpuInfo> {
-  return { available: false, description: 'host WebGPU not wired yet' };
+  const { getHostDevice } = await import('../engine/gpuDevice');
+  const device = await getHostDevice();
+  return device.ok ? { available: true, description: device.adapterName } : { available: false, description: device.reason };
 }
