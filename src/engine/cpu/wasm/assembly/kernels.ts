@@ -191,29 +191,42 @@ export function im2colPanels(
   inp: usize, cin: i32, h: i32, w: i32, ow: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, p0: i32, p1: i32, dst: usize,
 ): void {
-  const plane = <usize>h * <usize>w;
-  let d = dst;
+  const plane = (<usize>h * <usize>w) << 2;
+  const rows = cin * kh * kw;
+  let panel = dst;
   for (let j = p0; j < p1; j += 8) {
-    for (let c = 0; c < cin; c++) {
-      const src = inp + ((<usize>c * plane) << 2);
-      for (let ky = 0; ky < kh; ky++) {
-        for (let kx = 0; kx < kw; kx++) {
-          for (let q = 0; q < 8; q++) {
-            const pixel = j + q;
-            let value: f32 = 0;
-            if (pixel < p1) {
-              const oy = pixel / ow;
-              const ox = pixel - oy * ow;
-              const iy = oy * sh - pt + ky * dh;
-              const ix = ox * sw - pl + kx * dw;
-              if (iy >= 0 && iy < h && ix >= 0 && ix < w) value = load<f32>(src + ((<usize>iy * <usize>w + <usize>ix) << 2));
-            }
-            store<f32>(d + (<usize>q << 2), value);
-          }
+    // One pixel (one lane of the panel) at a time: its row and column are worked out once, and
+    // its values go down the panel with a stride of 8 floats.
+    for (let q = 0; q < 8; q++) {
+      const pixel = j + q;
+      let d = panel + (<usize>q << 2);
+      if (pixel >= p1) {
+        for (let r = 0; r < rows; r++) {
+          store<f32>(d, 0);
           d += 32;
+        }
+        continue;
+      }
+      const oy = pixel / ow;
+      const iy0 = oy * sh - pt;
+      const ix0 = (pixel - oy * ow) * sw - pl;
+      for (let c = 0; c < cin; c++) {
+        const src = inp + <usize>c * plane;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = iy0 + ky * dh;
+          const rowInside = iy >= 0 && iy < h;
+          const row = src + ((<usize>iy * <usize>w) << 2);
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ix0 + kx * dw;
+            let value: f32 = 0;
+            if (rowInside && ix >= 0 && ix < w) value = load<f32>(row + (<usize>ix << 2));
+            store<f32>(d, value);
+            d += 32;
+          }
         }
       }
     }
+    panel += <usize>rows << 5;
   }
 }
 
