@@ -6,6 +6,7 @@
 import { resolveModel, SpecError, type LeafInfo, type ModelSpec, type ResolvedModel } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
+import { leafLabel } from './cpu/plan';
 import { EngineInputError } from './errors';
 import type { ForwardOptions, ForwardResult, Intermediate, WeightMap } from './types';
 import { firstNonFinite, validateWeights } from './weights';
@@ -88,17 +89,26 @@ async function forwardOnWebGPU(model: ResolvedModel, weights: WeightMap, input: 
   const result = await webgpu.forwardWebGPU(model, weights, input, { device: options.device, intermediates: options.intermediates, signal: options.signal });
   options.onProgress?.(1, 1);
   const leafByKey = new Map<string, LeafInfo>(model.leaves.map((leaf) => [leaf.node.key, leaf]));
+  /** "3.0+3.1+3.2" (the WebGPU backend's fused stage names) -> "Conv2d 3x3 depthwise + BatchNorm2d + ReLU6". */
+  const labelOf = (keys: string) => keys.split('+').map((key) => {
+    const leaf = leafByKey.get(key);
+    return leaf ? leafLabel(leaf.node) : 'skip add (residual)';
+  }).join(' + ');
   let intermediates: Intermediate[] | undefined;
   if (result.intermediates) {
-    intermediates = Object.entries(result.intermediates).map(([key, tensor]) => {
+    // In execution order (a Record lists integer-like keys such as "1" before "0.0").
+    const byKey = result.intermediates;
+    const order = [...model.leaves.map((leaf) => leaf.node.key).filter((key) => key in byKey), ...Object.keys(byKey).filter((key) => !leafByKey.has(key))];
+    intermediates = order.map((key) => {
+      const tensor = byKey[key]!;
       const leaf = leafByKey.get(key);
-      return { key, leafKeys: leaf ? [key] : [], label: leaf ? leaf.node.op : 'skip add (residual)', layerIndex: leaf?.layerIndex ?? Number(key.split('.')[0]), role: leaf?.role ?? 'add', tensor };
+      return { key, leafKeys: leaf ? [key] : [], label: labelOf(key), layerIndex: leaf?.layerIndex ?? Number(key.split('.')[0]), role: leaf?.role ?? 'add', tensor };
     });
   }
   return {
     output: result.output,
     intermediates,
-    timings: result.timings.stages.map((stage) => ({ key: stage.name, label: stage.name, ms: stage.ms })),
+    timings: result.timings.stages.map((stage) => ({ key: stage.name, label: labelOf(stage.name), ms: stage.ms })),
     backend: result.adapterName ? `webgpu (${result.adapterName})` : 'webgpu',
   };
 }
