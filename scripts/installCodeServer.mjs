@@ -151,6 +151,39 @@ export function ensureCodeServer({ quiet = false } = {}) {
   return dir;
 }
 
+/**
+ * Installs a VSIX into `extensionsDir` with code-server's `--install-extension`, as a user
+ * installing the file would, and returns the folder the extension landed in.
+ * @param {string} vsix
+ * @param {{ extensionsDir: string, userDataDir: string, extensionId: string }} options
+ */
+export function installExtension(vsix, { extensionsDir, userDataDir, extensionId }) {
+  const dir = ensureCodeServer({ quiet: true });
+  const result = spawnSync(
+    process.execPath,
+    [
+      codeServerEntry(dir),
+      '--config', path.join(userDataDir, 'code-server.yaml'),
+      '--user-data-dir', userDataDir,
+      '--extensions-dir', extensionsDir,
+      '--install-extension', path.resolve(vsix),
+    ],
+    { encoding: 'utf8' },
+  );
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  if (result.status !== 0 || !/successfully installed/i.test(output)) {
+    throw new Error(`code-server --install-extension ${vsix} failed (exit ${result.status ?? result.signal}):\n${output}`);
+  }
+  const prefix = `${extensionId.toLowerCase()}-`;
+  const installed = fs.existsSync(extensionsDir)
+    ? fs.readdirSync(extensionsDir).filter((name) => name.toLowerCase().startsWith(prefix))
+    : [];
+  if (installed.length !== 1) {
+    throw new Error(`after installing ${vsix}, ${extensionsDir} holds ${installed.length} folders for ${extensionId}: ${installed.join(', ')}`);
+  }
+  return path.join(extensionsDir, installed[0]);
+}
+
 /** Asks the OS for a free TCP port on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -5,8 +5,13 @@
 //
 //   node scripts/runIntegration.mjs [--grep TEXT] [--timeout-ms N] [--no-build] [--keep]
 //                                   [--extension-path DIR] [--workspace DIR] [--build-only]
-//                                   [--tests-dir DIR]
+//                                   [--tests-dir DIR] [--vsix FILE]
 //
+// --vsix FILE tests an installed copy instead of the extension under development: the VSIX is
+// installed into the fresh extensions folder with code-server's --install-extension, as a user
+// would install it, and the tests of test/integration/installed run. VS Code only runs an
+// extensionTestsPath in extension development mode, so the development path is then a
+// stand-in extension with no code of its own (a package.json only), never this repository.
 // --no-build skips rebuilding the extension (`node esbuild.mjs`); the tests are always
 // bundled into dist-test/integration unless --tests-dir names compiled tests elsewhere.
 // --extension-path and --workspace default to this repository and test/integration/workspace.
@@ -16,6 +21,14 @@
 // environment), and VS Code's workbench reports the extension host's exit code through
 // window.codeAutomationExit, which this script provides to the page. Evidence lands in
 // test-results/: a screenshot, the code-server log and the browser console.
+//
+// A test can reload the window (test/integration/helpers.ts requestReload): it appends a
+// 'reload' event and runs VS Code's reload command, which saves the open editors while the
+// extension host still runs (a webview panel is only saved while its serializer is
+// registered). This script then waits for the new page instead of taking the extension
+// host's exit as the end. The reloaded workbench starts a new extension host, which runs the
+// index again; the index sees the 'reload' event and runs the tests of
+// test/integration/afterReload.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,8 +37,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
-import { ensureCodeServer, startCodeServer } from './installCodeServer.mjs';
+import { launchChromium, SWIFTSHADER_ICD, workbenchUrl } from './codeServerBrowser.mjs';
+import { ensureCodeServer, installExtension, startCodeServer } from './installCodeServer.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testSourceDir = path.join(repoRoot, 'test', 'integration');
@@ -33,8 +46,7 @@ const testOutDir = path.join(repoRoot, 'dist-test', 'integration');
 const resultsDir = path.join(repoRoot, 'test-results');
 /** Long enough for a cold start on a busy two-core machine plus the GPU tests. */
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const EXTENSION_ID = 'sepconv-lab.sepconv-lab';
 
 const { values: options } = parseArgs({
   options: {
@@ -46,6 +58,7 @@ const { values: options } = parseArgs({
     'extension-path': { type: 'string' },
     workspace: { type: 'string' },
     'tests-dir': { type: 'string' },
+    vsix: { type: 'string' },
   },
 });
 
@@ -54,7 +67,16 @@ if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
   console.error(`--timeout-ms must be a positive number of milliseconds, got ${options['timeout-ms']}`);
   process.exit(2);
 }
-const extensionPath = path.resolve(options['extension-path'] ?? repoRoot);
+const vsix = options.vsix ? path.resolve(options.vsix) : undefined;
+if (vsix && options['extension-path']) {
+  console.error('--vsix and --extension-path exclude each other: --vsix tests the installed copy');
+  process.exit(2);
+}
+if (vsix && !fs.existsSync(vsix)) {
+  console.error(`--vsix ${vsix}: no such file`);
+  process.exit(2);
+}
+let extensionPath = path.resolve(options['extension-path'] ?? repoRoot);
 const workspaceSource = path.resolve(options.workspace ?? path.join(testSourceDir, 'workspace'));
 
 /** Test sources: the index and every *.test.ts; helpers are bundled into the tests that import them. */
@@ -132,6 +154,9 @@ function printEvent(event) {
     case 'pending':
       console.log(`  SKIPPED ${event.title} (counted as a failure: no silent skips)`);
       break;
+    case 'reload':
+      console.log(`  PASS ${event.title} (part 1 done; reloading the window)`);
+      break;
     case 'end':
       console.log(
         `${event.passes} passed, ${event.failures} failed, ${event.pending} skipped in ${(event.durationMs / 1000).toFixed(1)} s`,
@@ -146,12 +171,33 @@ function sleep(ms) {
 
 async function main() {
   const started = Date.now();
-  if (!options['no-build'] && extensionPath === repoRoot) buildExtension();
+  if (!options['no-build'] && !vsix && extensionPath === repoRoot) buildExtension();
   if (!options['tests-dir']) await buildIntegrationTests();
   if (options['build-only']) return 0;
   const testsDir = path.resolve(options['tests-dir'] ?? testOutDir);
   const testIndex = path.join(testsDir, 'index.js');
   if (!fs.existsSync(testIndex)) throw new Error(`${testIndex} is missing: build the tests first`);
+  ensureCodeServer({ quiet: true });
+
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sepconv-integration-'));
+  const resultsFile = path.join(scratch, 'results.jsonl');
+  const userDataDir = path.join(scratch, 'code-server-user-data');
+  const extensionsDir = path.join(scratch, 'code-server-extensions');
+  let installedPath = '';
+  if (vsix) {
+    installedPath = installExtension(vsix, { extensionsDir, userDataDir, extensionId: EXTENSION_ID });
+    console.log(`installed ${path.basename(vsix)} into ${installedPath}`);
+    extensionPath = path.join(scratch, 'stand-in-extension');
+    fs.mkdirSync(extensionPath);
+    const standIn = {
+      name: 'sepconv-integration-stand-in',
+      publisher: 'sepconv-lab-tests',
+      version: '0.0.0',
+      description: 'Lets VS Code run the integration tests against an installed extension; has no code.',
+      engines: { vscode: '^1.100.0' },
+    };
+    fs.writeFileSync(path.join(extensionPath, 'package.json'), JSON.stringify(standIn, null, 2) + '\n');
+  }
   if (!fs.existsSync(path.join(extensionPath, 'package.json'))) {
     throw new Error(`${extensionPath} holds no package.json: not an extension`);
   }
@@ -159,10 +205,6 @@ async function main() {
   if (main && !fs.existsSync(path.resolve(extensionPath, main))) {
     throw new Error(`the extension's main ${main} does not exist in ${extensionPath}: build it first`);
   }
-  ensureCodeServer({ quiet: true });
-
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sepconv-integration-'));
-  const resultsFile = path.join(scratch, 'results.jsonl');
   const workspace = path.join(scratch, 'workspace');
   // Tests may edit files (quick fixes): they get a copy.
   if (fs.existsSync(workspaceSource)) fs.cpSync(workspaceSource, workspace, { recursive: true });
@@ -194,46 +236,25 @@ async function main() {
   let exitCode = 1;
   try {
     server = await startCodeServer({
-      userDataDir: path.join(scratch, 'code-server-user-data'),
-      extensionsDir: path.join(scratch, 'code-server-extensions'),
+      userDataDir,
+      extensionsDir,
       env: {
         SEPCONV_INTEGRATION_RESULTS: resultsFile,
         SEPCONV_INTEGRATION_GREP: options.grep ?? '',
+        // Which folder of tests the index runs: test/integration/installed for --vsix.
+        SEPCONV_INTEGRATION_SUITE: vsix ? 'installed' : '',
+        SEPCONV_INTEGRATION_INSTALLED_PATH: installedPath,
         // Dawn in the extension host finds SwiftShader's Vulkan driver through this.
         VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD,
       },
       onOutput: (text) => serverLog.write(text),
     });
-    const remote = (absolutePath) => `vscode-remote://127.0.0.1:${server.port}${absolutePath}`;
-    const payload = [
-      ['extensionDevelopmentPath', remote(extensionPath)],
-      ['extensionTestsPath', remote(testIndex)],
-      ['skipWelcome', 'true'],
-    ];
-    const url =
-      `${server.url}/?folder=${encodeURIComponent(workspace)}` +
-      `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    const url = workbenchUrl(server, workspace, [
+      ['extensionDevelopmentPath', extensionPath],
+      ['extensionTestsPath', testIndex],
+    ]);
 
-    context = await chromium.launchPersistentContext(path.join(scratch, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      // Playwright's own signal handlers close the browser and exit at once, before
-      // code-server is stopped: this script handles the signals itself.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-      viewport: { width: 1600, height: 1000 },
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--enable-unsafe-webgpu',
-        '--use-webgpu-adapter=swiftshader',
-      ],
-    });
+    context = await launchChromium(path.join(scratch, 'chromium-profile'));
     const page = context.pages()[0] ?? (await context.newPage());
     let hostExit;
     await page.exposeFunction('codeAutomationExit', (code) => {
@@ -241,6 +262,8 @@ async function main() {
     });
     page.on('console', (message) => browserLog.write(`[${message.type()}] ${message.text()}\n`));
     page.on('pageerror', (error) => browserLog.write(`[pageerror] ${error.stack ?? error.message}\n`));
+    let pageLoads = 0;
+    page.on('domcontentloaded', () => (pageLoads += 1));
     await page.goto(url);
 
     const readResults = createResultsReader(resultsFile);
@@ -251,12 +274,36 @@ async function main() {
     server.process.once('exit', () => (serverExited = true));
     const deadline = started + timeoutMs;
     let reason = '';
+    let reloads = 0;
     for (;;) {
+      let reloadRequested = false;
       for (const event of readResults()) {
         printEvent(event);
         if (event.event in counts) counts[event.event] += 1;
         if (event.event === 'end') end = event;
+        if (event.event === 'reload') {
+          counts.pass += 1;
+          reloadRequested = true;
+        }
         running = event.event === 'begin' ? event.title : '';
+      }
+      if (reloadRequested) {
+        // One reload per run: a second request means the index did not see the first.
+        if (++reloads > 1) {
+          reason = 'a test asked for a second window reload';
+          break;
+        }
+        // The test runs VS Code's reload command, which saves the window's state first; the
+        // new page may already be there.
+        const waitUntil = Date.now() + 60_000;
+        while (pageLoads < 2 && Date.now() < waitUntil) await sleep(100);
+        if (pageLoads < 2) {
+          reason = 'the window did not reload within 60 s of the test asking for it';
+          break;
+        }
+        // The old workbench may report its extension host's exit while it unloads.
+        hostExit = undefined;
+        continue;
       }
       if (end) {
         // The exit code follows the last result closely; give it a moment.
@@ -288,8 +335,9 @@ async function main() {
       .catch((error) => console.error(`no screenshot: ${error.message}`));
 
     if (!reason && end) {
-      if (end.passes === 0 && end.failures === 0) reason = 'no tests ran';
-      else if (end.failures > 0 || end.pending > 0) reason = 'some tests failed or were skipped';
+      // Counted here rather than taken from `end`: a run with a reload ends in a second index run.
+      if (counts.pass === 0 && counts.fail === 0) reason = 'no tests ran';
+      else if (counts.fail > 0 || counts.pending > 0) reason = 'some tests failed or were skipped';
       else if (hostExit !== undefined && hostExit !== 0) reason = `the extension host exited with code ${hostExit}`;
     }
     if (reason) console.error(`integration tests FAILED: ${reason}`);

@@ -5,14 +5,44 @@
 import * as vscode from 'vscode';
 import { registerPlayground } from './playground/registerPlayground';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
+import { handleRequest } from './playground/hostRequests';
+import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 
-export function activate(context: vscode.ExtensionContext): void {
+/**
+ * What activate() returns (`vscode.extensions.getExtension('sepconv-lab.sepconv-lab').exports`):
+ * the playground's host side without a page, for the integration tests and other extensions.
+ */
+export interface SepConvApi {
+  /**
+   * Answers one page -> host request as the playground panel does: the message is checked by
+   * `parseFromWebview` first, then handled by the same request handlers (a CPU run in the engine's
+   * worker, a WebGPU run on the host's Dawn device, ...). Never throws: errors come back as
+   * `{ok: false, error}`.
+   */
+  answerPlaygroundRequest(message: unknown, progress?: (done: number, total: number, label: string) => void): Promise<ResponseMessage>;
+}
+
+export function activate(context: vscode.ExtensionContext): SepConvApi {
   registerPlayground(context);
   registerEditorFeatures(context);
   // `npm start` opens the playground with the sample workspace (development runs only).
   if (context.extensionMode === vscode.ExtensionMode.Development && process.env.SEPCONV_OPEN_PLAYGROUND === '1') {
     void vscode.commands.executeCommand('sepconv.openPlayground');
   }
+  return {
+    async answerPlaygroundRequest(message, progress = () => {}) {
+      const parsed = parseFromWebview(message);
+      if (!parsed.ok) return { type: 'response', requestId: parsed.requestId ?? -1, ok: false, error: `Rejected by the host: ${parsed.error}` };
+      if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
+      const { requestId } = parsed.value;
+      try {
+        const result = await handleRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress });
+        return { type: 'response', requestId, ok: true, result };
+      } catch (error) {
+        return { type: 'response', requestId, ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    },
+  };
 }
 
 export function deactivate(): void {

@@ -7,6 +7,11 @@
 // When SEPCONV_INTEGRATION_RESULTS names a file, each result is appended to it as one JSON
 // line, as it happens: the runner outside VS Code reads them from there, and a run that
 // hangs or crashes still leaves the results it reached.
+//
+// Which tests run: the `*.test.js` files beside this index; with SEPCONV_INTEGRATION_SUITE=NAME
+// those of the folder NAME instead (`installed`: the checks of an extension installed from its
+// VSIX). When the results file holds a 'reload' event, a test has had the window reloaded and
+// this is the index's second run: the tests of `afterReload` run.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,17 +24,32 @@ export type IntegrationEvent =
   | { event: 'pass'; title: string; durationMs: number }
   | { event: 'fail'; title: string; durationMs: number; error: string }
   | { event: 'pending'; title: string }
+  /** A test has done its part and asks the runner to reload the window (see helpers.ts). */
+  | { event: 'reload'; title: string }
   | { event: 'end'; passes: number; failures: number; pending: number; durationMs: number };
 
-/** Finds the compiled test files in `dir` and below, sorted so the order is stable. */
+/** The compiled test files in `dir` (not below it), sorted so the order is stable. */
 function findTestFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...findTestFiles(full));
-    else if (entry.name.endsWith('.test.js')) found.push(full);
-  }
-  return found.sort();
+  if (!fs.existsSync(dir)) throw new Error(`no compiled tests in ${dir}`);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.test.js'))
+    .map((entry) => path.join(dir, entry.name))
+    .sort((a, b) => Number(isReloadTest(a)) - Number(isReloadTest(b)) || a.localeCompare(b));
+}
+
+/** reload.test.js ends the extension host (see helpers.ts requestReload): it runs last. */
+function isReloadTest(file: string): boolean {
+  return path.basename(file) === 'reload.test.js';
+}
+
+/** True when an earlier run of this index in the same session asked for a window reload. */
+function reloadHappened(resultsFile: string | undefined): boolean {
+  if (!resultsFile || !fs.existsSync(resultsFile)) return false;
+  return fs
+    .readFileSync(resultsFile, 'utf8')
+    .split('\n')
+    .some((line) => line.includes('"event":"reload"'));
 }
 
 function describeError(error: unknown): string {
@@ -51,7 +71,15 @@ export function run(): Promise<void> {
     timeout: 60_000,
     grep: process.env.SEPCONV_INTEGRATION_GREP || undefined,
   });
-  const files = findTestFiles(__dirname);
+  const suite = reloadHappened(resultsFile) ? 'afterReload' : process.env.SEPCONV_INTEGRATION_SUITE || '';
+  let files: string[];
+  try {
+    files = findTestFiles(suite ? path.join(__dirname, suite) : __dirname);
+  } catch (error) {
+    record({ event: 'fail', title: `(finding the ${suite || 'main'} tests)`, durationMs: 0, error: describeError(error) });
+    record({ event: 'end', passes: 0, failures: 1, pending: 0, durationMs: 0 });
+    return Promise.reject(error);
+  }
   for (const file of files) mocha.addFile(file);
 
   return new Promise<void>((resolve, reject) => {
