@@ -3,7 +3,10 @@
  * per backend. Another backend joins by adding its name to `backends` (and a device to `optionsFor`).
  */
 import { describe, expect, it } from 'vitest';
-import { forward } from '../../src/engine/forward';
+import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
+import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
+import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
+import { forward, resolveForInput } from '../../src/engine/forward';
 import type { BackendName, ForwardOptions } from '../../src/engine/types';
 import { resolveModel } from '../../src/shared/spec';
 import { allcloseViolation } from './engineAllclose';
@@ -11,6 +14,8 @@ import { loadFixtures } from './fixtureLoader';
 
 const fixtures = loadFixtures();
 const backends: BackendName[] = ['cpu'];
+/** Add another CpuKernels implementation (WebAssembly SIMD) here to check it against PyTorch too. */
+const cpuKernelImplementations: CpuKernels[] = [jsKernels];
 const optionsFor = async (backend: BackendName): Promise<ForwardOptions> => ({ backend });
 
 describe.each(backends)('PyTorch fixtures on %s', (backend) => {
@@ -33,6 +38,17 @@ describe.each(backends)('PyTorch fixtures on %s', (backend) => {
         expect(steps.length, `layer ${i} has steps`).toBeGreaterThan(0);
         expect(allcloseViolation(steps[steps.length - 1]!.tensor, fixture.intermediates![i]!), `layer ${i}`).toBeUndefined();
       });
+    }
+  });
+});
+
+/** Each CpuKernels implementation on its own (the backend above uses whichever is installed). */
+describe.each(cpuKernelImplementations.map((k) => [k.name, k] as const))('PyTorch fixtures with the %s CPU kernels', (_name, kernels) => {
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s', async (_fixtureName, fixture) => {
+    const model = resolveForInput(fixture.model, fixture.input);
+    for (const fuse of [true, false]) {
+      const result = await forwardCpu(model, fixture.weights, fixture.input, { kernels, fuse });
+      expect(allcloseViolation(result.output, fixture.output), `fuse ${fuse}`).toBeUndefined();
     }
   });
 });
