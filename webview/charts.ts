@@ -53,7 +53,7 @@ export function drawBars(canvas: HTMLCanvasElement, groups: BarGroup[], colours:
   context.font = colours.font;
   context.textBaseline = 'middle';
   const max = Math.max(1, ...groups.flatMap((g) => g.values.map((v) => v.value)));
-  const plotWidth = width - labelWidth - 90;
+  const plotWidth = width - labelWidth - 150;
   // Legend from the first group's names.
   let x = labelWidth;
   (groups[0]?.values ?? []).forEach((v, i) => {
@@ -110,7 +110,7 @@ export function drawRoofline(canvas: HTMLCanvasElement, device: RooflineDevice, 
   const height = Math.round(Math.min(360, width * 0.55));
   const context = prepare(canvas, width, height);
   context.font = colours.font;
-  const margin = { left: 64, right: 16, top: 14, bottom: 40 };
+  const margin = { left: 96, right: 16, top: 14, bottom: 40 };
   const intensities = points.map((p) => p.intensity).filter((v) => v > 0);
   const achieved = points.map((p) => p.flopsPerSecond).filter((v) => v > 0);
   const ridge = device.peakFlops / device.bandwidth;
