@@ -234,7 +234,8 @@ async function onnxRunner(ops, inputShape, outputShape) {
 // machine spreads over all of them; the median of each.
 
 async function timeAll(runners, input) {
-  const times = runners.map(() => []);
+  const wall = runners.map(() => []);
+  const cpu = runners.map(() => []);
   const prepared = runners.map((r) => (r.prepare ? r.prepare(input) : input));
   const outputs = [];
   // Warm-up: the JIT tiers up (wasm: Liftoff, then TurboFan), caches fill.
@@ -245,18 +246,21 @@ async function timeAll(runners, input) {
   const started = performance.now();
   for (let round = 0; round < 50; round++) {
     for (let i = 0; i < runners.length; i++) {
-      if (runners[i].slow && times[i].length >= 3) continue;
+      if (runners[i].slow && wall[i].length >= 3) continue;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await runners[i].run(prepared[i]);
-      times[i].push(performance.now() - t0);
+      wall[i].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[i].push((c.user + c.system) / 1000);
     }
     if (round + 1 >= minReps && performance.now() - started > 2000) break;
   }
-  const medians = times.map((t) => {
+  const median = (t) => {
     const s = [...t].sort((a, b) => a - b);
     return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  });
-  return { medians, outputs, reps: times.map((t) => t.length) };
+  };
+  return { wall: wall.map(median), cpu: cpu.map(median), outputs };
 }
 
 function maxRelativeDifference(a, b) {
@@ -310,15 +314,14 @@ for (const row of rows) {
     await onnxRunner(ops, row.inputShape, model.outputShape),
   ];
   const detail = await runners[0].detail(input);
-  const { medians, outputs } = await timeAll(runners, input);
-  const macs = macsOf(model);
-  const result = { row, macs, ours: medians[0], detail, peers: {} };
+  const { wall, cpu, outputs } = await timeAll(runners, input);
+  const result = { row, macs: macsOf(model), detail, wall: wall[0], cpu: cpu[0], peers: {} };
   PEERS.forEach((peer, i) => {
-    result.peers[peer.key] = { ms: medians[i + 1], diff: maxRelativeDifference(outputs[i + 1], outputs[0]) };
+    result.peers[peer.key] = { wall: wall[i + 1], cpu: cpu[i + 1], diff: maxRelativeDifference(outputs[i + 1], outputs[0]) };
   });
   results.push(result);
-  const cells = PEERS.map((p) => `${p.key} ${result.peers[p.key].ms.toFixed(2)} ms (x${(result.peers[p.key].ms / result.ours).toFixed(2)})`).join(', ');
-  console.log(`  ${row.label}: ours ${result.ours.toFixed(2)} ms [${detail}], ${cells}`);
+  const cells = PEERS.map((p) => `${p.key} ${result.peers[p.key].wall.toFixed(2)} ms (x${(result.peers[p.key].wall / result.wall).toFixed(2)})`).join(', ');
+  console.log(`  ${row.label}: ours ${result.wall.toFixed(2)} ms [${detail}], ${cells}`);
 }
 
 if (withWebGPU) {
@@ -328,13 +331,22 @@ if (withWebGPU) {
 }
 
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
-const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`];
-for (const r of results) {
-  lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r.ours), (r.macs / r.ours / 1e6).toFixed(1),
-    ...PEERS.flatMap((p) => [fmt(r.peers[p.key].ms), `${(r.peers[p.key].ms / r.ours).toFixed(2)}x`])].join(' | ')} |`);
+function table(measure) {
+  const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`];
+  for (const r of results) {
+    lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r[measure]), (r.macs / r[measure] / 1e6).toFixed(1),
+      ...PEERS.flatMap((p) => [fmt(r.peers[p.key][measure]), `${(r.peers[p.key][measure] / r[measure]).toFixed(2)}x`])].join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
-console.log(`\nMedian ms per forward pass, batch 1, input in and output out included. ratio = peer ms / our ms (above 1: the engine is faster).\n`);
-console.log(lines.join('\n'));
+console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+console.log('Batch 1, input in and output out included; ratio = peer / ours (above 1: the engine is faster).');
+console.log('\nMedian wall-clock ms per forward pass:\n');
+console.log(table('wall'));
+// On a shared machine the process's own CPU time is the steadier measure: it leaves out the time
+// spent waiting for a core (every side here runs on one thread).
+console.log('\nMedian CPU ms of this process per forward pass (process.cpuUsage, user + system):\n');
+console.log(table('cpu'));
 const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)));
 console.log(`\nLargest difference of any peer's output from ours, relative to the output's largest value: ${worst.toExponential(1)}`);

@@ -179,6 +179,20 @@ describe('WebAssembly SIMD kernels against the reference', () => {
   });
 });
 
+describe('WebAssembly SIMD kernels and weights changed between runs', () => {
+  it('a weight array changed in place between two forward calls gives the new result, not a cached one', async () => {
+    const layers: LayerSpec[] = [{ type: 'DepthwiseSeparable', in_channels: 4, out_channels: 6, batch_norm: false, bias: true }];
+    const model = resolveModel({ layers }, { inputShape: [2, 4, 9, 9] });
+    const weights = initWeights(model, { seed: 5 });
+    const input = randomTensor([2, 4, 9, 9], 8);
+    const first = await forwardCpu(model, weights, input, { kernels });
+    expect(allcloseViolation(first.output, referenceForward(model, weights, input).output, 1e-4, 1e-4)).toBeUndefined();
+    for (const tensor of Object.values(weights)) tensor.data.forEach((v, i) => (tensor.data[i] = -0.5 * v + 0.01 * (i % 3)));
+    const second = await forwardCpu(model, weights, input, { kernels });
+    expect(allcloseViolation(second.output, referenceForward(model, weights, input).output, 1e-4, 1e-4)).toBeUndefined();
+  });
+});
+
 describe('WebAssembly SIMD kernels on the PyTorch fixtures', () => {
   const fixtures = loadFixtures();
 

@@ -21,6 +21,7 @@ export async function forwardCpu(model: ResolvedModel, weights: WeightMap, input
   // WebAssembly SIMD where the runtime has it and the bundle embeds the kernels, plain JS otherwise.
   const kernels = options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels()) ?? jsKernels;
   const steps = buildPlan(model, weights, { fuse: options.fuse ?? true });
+  kernels.beginRun?.();
   const timings: StepTiming[] = [];
   const intermediates: Intermediate[] | undefined = options.intermediates ? [] : undefined;
   let x = input;

@@ -69,6 +69,11 @@ export interface CpuKernels {
   conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, geometry: ConvGeometry, epilogue: Epilogue): void;
   /** The epilogue alone, in place over `[channels, pixels]`: standalone BatchNorm, activation, residual add. */
   epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void;
+  /**
+   * Called by the backend before each run of a plan: caches keyed by weight arrays must start
+   * over here, since callers may change a weight array's values between two forward calls.
+   */
+  beginRun?(): void;
 }
 
 let installed: CpuKernels | undefined;

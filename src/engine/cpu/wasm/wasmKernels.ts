@@ -18,8 +18,9 @@ import { jsKernels } from '../kernels/jsKernels';
 interface KernelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  gemmScratchBytes(k: number): number;
-  gemm(a: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, scratch: number): void;
+  packedRowsBytes(m: number, k: number): number;
+  packRows(a: number, m: number, k: number, dst: number): void;
+  gemm(ap: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, tile: number): void;
   packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
   im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
   depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
@@ -57,14 +58,15 @@ function fusedClamp(activation: ActivationKind): [number, number] | undefined {
 }
 
 /**
- * The module's memory: weights cached by array identity at the bottom (the plan passes the same
- * arrays on every call), one call's buffers above them, reset at the start of every call.
+ * The module's memory: weights cached by array identity at the bottom (within one run of a plan
+ * the same arrays come back for every image of the batch), one call's buffers above them, reset
+ * at the start of every call. The cache starts over with every run (beginRun).
  */
 class WasmMemory {
   private readonly base: number;
   private cacheTop: number;
   private top: number;
-  private cache = new WeakMap<Float32Array, number>();
+  private caches = new Map<string, WeakMap<Float32Array, number>>();
   private view: Float32Array;
 
   constructor(private readonly exports: KernelExports) {
@@ -82,11 +84,15 @@ class WasmMemory {
 
   /** Starts a call: forgets the previous call's buffers (and the weight cache when it is full). */
   begin(): void {
-    if (this.cacheTop - this.base > WEIGHT_CACHE_BYTES) {
-      this.cache = new WeakMap();
-      this.cacheTop = this.base;
-    }
+    if (this.cacheTop - this.base > WEIGHT_CACHE_BYTES) this.forgetWeights();
     this.top = this.cacheTop;
+  }
+
+  /** Drops every cached weight (a new run: the caller may have changed the arrays' values). */
+  forgetWeights(): void {
+    this.caches = new Map();
+    this.cacheTop = this.base;
+    this.top = this.base;
   }
 
   /** A buffer of `bytes` for this call. Call {@link begin} first and cache weights before any of these. */
@@ -106,15 +112,27 @@ class WasmMemory {
 
   /** The cached copy of a weight array, copied in on first use. Call right after {@link begin}. */
   cached(data: Float32Array): number {
-    const known = this.cache.get(data);
+    return this.cachedAs('raw', data, data.length * 4, (pointer) => this.f32.set(data, pointer / 4));
+  }
+
+  /**
+   * A cached form of a weight array that `fill` makes (with the raw values at `raw`, in memory
+   * that is free again afterwards). Call right after {@link begin}, before any {@link alloc}.
+   */
+  cachedAs(kind: string, data: Float32Array, bytes: number, fill: (pointer: number, raw: number) => void): number {
+    let cache = this.caches.get(kind);
+    if (!cache) this.caches.set(kind, (cache = new WeakMap()));
+    const known = cache.get(data);
     if (known !== undefined) return known;
     if (this.top !== this.cacheTop) throw new Error('internal: cache weights before the call buffers');
     const pointer = this.cacheTop;
-    this.cacheTop += align(data.length * 4);
+    this.cacheTop += align(bytes);
+    const raw = this.cacheTop;
+    this.reserve(raw + data.length * 4);
+    this.f32.set(data, raw / 4);
+    fill(pointer, raw);
     this.top = this.cacheTop;
-    this.reserve(this.cacheTop);
-    this.f32.set(data, pointer / 4);
-    this.cache.set(data, pointer);
+    cache.set(data, pointer);
     return pointer;
   }
 
@@ -123,6 +141,9 @@ class WasmMemory {
     if (end > have) this.exports.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
   }
 }
+
+/** The tile the GEMM writes partial tiles through (4 x 8 floats). */
+const TILE_BYTES = 128;
 
 /** Applies what the kernel did not fuse: a non-clamp activation, then the residual add. */
 function finishUnfused(output: Float32Array, channels: number, pixels: number, epilogue: Epilogue, fused: boolean): void {
@@ -144,6 +165,14 @@ class WasmSimdKernels implements CpuKernels {
     let zeros = this.zeros.get(channels);
     if (!zeros) this.zeros.set(channels, (zeros = new Float32Array(channels)));
     return zeros;
+  }
+
+  /** A conv weight as the GEMM reads it (each group's rows packed in tiles of 4), cached. Call right after begin(). */
+  private packedWeights(weight: Float32Array, groups: number, rowsPerGroup: number, k: number): number {
+    const groupBytes = this.k.packedRowsBytes(rowsPerGroup, k);
+    return this.memory.cachedAs('packed', weight, groups * groupBytes, (pointer, raw) => {
+      for (let g = 0; g < groups; g++) this.k.packRows(raw + g * rowsPerGroup * k * 4, rowsPerGroup, k, pointer + g * groupBytes);
+    });
   }
 
   depthwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
@@ -173,14 +202,14 @@ class WasmSimdKernels implements CpuKernels {
     const [lo, hi] = clamp ?? [-Infinity, Infinity];
     const m = this.memory;
     m.begin();
-    const a = m.cached(weight);
+    const a = this.packedWeights(weight, 1, outChannels, inChannels);
     const bias = m.cached(this.biasOf(epilogue, outChannels));
     const inp = m.put(input);
     const panels = m.alloc(Math.ceil(pixels / 8) * 8 * inChannels * 4);
     const out = m.alloc(outChannels * pixels * 4);
-    const scratch = m.alloc(this.k.gemmScratchBytes(inChannels));
+    const tile = m.alloc(TILE_BYTES);
     this.k.packPanels(inp, pixels, inChannels, pixels, panels);
-    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, lo, hi, scratch);
+    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, lo, hi, tile);
     output.set(m.f32.subarray(out / 4, out / 4 + outChannels * pixels));
     finishUnfused(output, outChannels, pixels, epilogue, clamp !== undefined);
   }
@@ -191,30 +220,35 @@ class WasmSimdKernels implements CpuKernels {
     const [lo, hi] = clamp ?? [-Infinity, Infinity];
     const m = this.memory;
     m.begin();
-    const wt = m.cached(weight);
+    const groupIn = g.inChannels / g.groups;
+    const groupOut = g.outChannels / g.groups;
+    const rows = groupIn * g.kernelHeight * g.kernelWidth;
+    const wt = this.packedWeights(weight, g.groups, groupOut, rows);
+    const groupBytes = this.k.packedRowsBytes(groupOut, rows);
     const bias = m.cached(this.biasOf(epilogue, g.outChannels));
     const inp = m.put(input);
     const pixels = g.outHeight * g.outWidth;
     const out = m.alloc(g.outChannels * pixels * 4);
-    const groupIn = g.inChannels / g.groups;
-    const groupOut = g.outChannels / g.groups;
-    const rows = groupIn * g.kernelHeight * g.kernelWidth;
     // Pixels per GEMM call: a multiple of 8 (whole panels) within the panel budget.
     const chunk = Math.max(8, Math.floor(PANEL_BUDGET_FLOATS / rows / 8) * 8);
     const panels = m.alloc(Math.min(Math.ceil(pixels / 8) * 8, chunk) * rows * 4);
-    const scratch = m.alloc(this.k.gemmScratchBytes(rows));
+    const tile = m.alloc(TILE_BYTES);
     const inPlaneBytes = g.inHeight * g.inWidth * 4;
     for (let group = 0; group < g.groups; group++) {
       for (let p0 = 0; p0 < pixels; p0 += chunk) {
         const p1 = Math.min(pixels, p0 + chunk);
         this.k.im2colPanels(inp + group * groupIn * inPlaneBytes, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
           g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0, p1, panels);
-        this.k.gemm(wt + group * groupOut * rows * 4, panels, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0) * 4, pixels,
-          groupOut, p1 - p0, rows, lo, hi, scratch);
+        this.k.gemm(wt + group * groupBytes, panels, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0) * 4, pixels,
+          groupOut, p1 - p0, rows, lo, hi, tile);
       }
     }
     output.set(m.f32.subarray(out / 4, out / 4 + g.outChannels * pixels));
     finishUnfused(output, g.outChannels, pixels, epilogue, clamp !== undefined);
+  }
+
+  beginRun(): void {
+    this.memory.forgetWeights();
   }
 
   epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void {

@@ -25,7 +25,7 @@ export function heapBase(): usize {
 
 // ---------------------------------------------------------------------------------------------
 // GEMM: C[i][j] = clamp(bias[i] + sum_k A[i][k] * B[k][j]) for i < m, j < n.
-// A: row-major m x k (the weights, [Cout][Cin...]), packed here block by block.
+// A: the weights ([Cout][Cin...], m x k), packed once by packRows in tiles of 4 rows.
 // B: packed by packPanels/im2colPanels in panels of 8 columns: panel p holds B[k][8p .. 8p+7]
 //    for k = 0..K-1 (zeros past n), so the micro-kernel reads it sequentially.
 // C: row stride ldc floats (one output channel's plane per row).
@@ -49,57 +49,64 @@ export function setBlockBytes(bytes: i32): void {
   return rows < 16 ? 16 : rows;
 }
 
-/** Bytes of scratch that gemm needs for a given k: one packed block of A and a 4x8 tile. */
-export function gemmScratchBytes(k: i32): i32 {
-  return (rowBlock(k) + 4) * (k << 2) + 128;
+/** Bytes of packed A for an m x k matrix (see packRows). */
+export function packedRowsBytes(m: i32, k: i32): i32 {
+  return ((m + 3) >> 2) * (k << 4);
 }
 
-export function gemm(a: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, lo: f32, hi: f32, scratch: usize): void {
+/**
+ * Packs a row-major m x k matrix as tiles of 4 rows, [tile][k][4] (a 4x4 transpose per 4
+ * steps of k), so that the micro-kernel reads A through one pointer with immediate offsets.
+ * Rows past m repeat the last row; their results are never stored.
+ */
+export function packRows(a: usize, m: i32, k: i32, dst: usize): void {
+  const aStride = <usize>k << 2;
+  const kBytes = <usize>k << 2;
+  let d = dst;
+  for (let i = 0; i < m; i += 4) {
+    const a0 = a + <usize>i * aStride;
+    const a1 = i + 1 < m ? a0 + aStride : a0;
+    const a2 = i + 2 < m ? a1 + aStride : a1;
+    const a3 = i + 3 < m ? a2 + aStride : a2;
+    let off: usize = 0;
+    for (; off + 16 <= kBytes; off += 16) {
+      const x0 = v128.load(a0 + off), x1 = v128.load(a1 + off), x2 = v128.load(a2 + off), x3 = v128.load(a3 + off);
+      const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+      v128.store(d, v128.shuffle<i64>(t0, t1, 0, 2));
+      v128.store(d, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+      v128.store(d, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+      v128.store(d, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+      d += 64;
+    }
+    for (; off < kBytes; off += 4) {
+      store<f32>(d, load<f32>(a0 + off));
+      store<f32>(d, load<f32>(a1 + off), 4);
+      store<f32>(d, load<f32>(a2 + off), 8);
+      store<f32>(d, load<f32>(a3 + off), 12);
+      d += 16;
+    }
+  }
+}
+
+export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, lo: f32, hi: f32, tile: usize): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  const aStride = <usize>k << 2;
   const cStride = <usize>ldc << 2;
   const panelBytes = <usize>k << 5;
   const kBytes = <usize>k << 2;
   const panels = (n + 7) >> 3;
   const block = rowBlock(k);
-  const tile = scratch + <usize>(block + 4) * kBytes;
+  // Blocks of rows of A, each reused by every panel of B while it stays in cache.
   for (let m0 = 0; m0 < m; m0 += block) {
     const m1 = min(m0 + block, m);
-    // Pack rows m0..m1 as tiles of 4 rows, [tile][k][4] (a 4x4 transpose per 4 steps of k), so
-    // that the micro-kernel reads A through one pointer with immediate offsets. Rows past m
-    // repeat the last row; their results are never stored.
-    let dst = scratch;
-    for (let i = m0; i < m1; i += 4) {
-      const a0 = a + <usize>i * aStride;
-      const a1 = i + 1 < m1 ? a0 + aStride : a0;
-      const a2 = i + 2 < m1 ? a1 + aStride : a1;
-      const a3 = i + 3 < m1 ? a2 + aStride : a2;
-      let off: usize = 0;
-      for (; off + 16 <= kBytes; off += 16) {
-        const x0 = v128.load(a0 + off), x1 = v128.load(a1 + off), x2 = v128.load(a2 + off), x3 = v128.load(a3 + off);
-        const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
-        v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
-        v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
-        v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
-        v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
-        dst += 64;
-      }
-      for (; off < kBytes; off += 4) {
-        store<f32>(dst, load<f32>(a0 + off));
-        store<f32>(dst, load<f32>(a1 + off), 4);
-        store<f32>(dst, load<f32>(a2 + off), 8);
-        store<f32>(dst, load<f32>(a3 + off), 12);
-        dst += 16;
-      }
-    }
+    const blockStart = ap + (<usize>(m0 >> 2) * kBytes << 2);
     for (let p = 0; p < panels; p++) {
       const b = bp + <usize>p * panelBytes;
       const columns = min(8, n - (p << 3));
-      let pa = scratch;
+      let pa = blockStart;
       for (let i = m0; i < m1; i += 4) {
         const rows = min(4, m1 - i);
         const bi = bias + (<usize>i << 2);
