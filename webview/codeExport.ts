@@ -1,6 +1,12 @@
-/** PyTorch and Keras code for the export view, from the shared code generator when it is built in. */
-import type { ModelSpec } from '../src/shared/spec';
+/** PyTorch and Keras code for the export view, from the shared code generator. */
+import { kerasCode, pytorchCode } from '../src/shared/codegen';
+import { resolveModel, type ModelSpec } from '../src/shared/spec';
 
-export function codeExporters(_model: ModelSpec, _name: string): { id: string; label: string; fileName: string; text(): string }[] {
-  return [];
+export function codeExporters(model: ModelSpec, name: string): { id: string; label: string; fileName: string; text(): string }[] {
+  // Throws the spec's error for an invalid model; the export view shows it.
+  const resolved = () => resolveModel(model);
+  return [
+    { id: 'pytorch', label: 'PyTorch', fileName: `${name}.py`, text: () => pytorchCode(resolved()) },
+    { id: 'keras', label: 'Keras', fileName: `${name}_keras.py`, text: () => kerasCode(resolved()) },
+  ];
 }

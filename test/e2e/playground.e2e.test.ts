@@ -13,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forward } from '../../src/engine/forward';
 import { makeWeights } from '../../src/engine/weights';
+import { pytorchCode } from '../../src/shared/codegen';
 import { costModel } from '../../src/shared/cost';
 import { formatCount } from '../../src/shared/format';
 import { getPreset } from '../../src/shared/presets';
@@ -231,6 +232,10 @@ describe('the playground page', () => {
     await page.click('#export-json');
     const json = JSON.parse(await page.inputValue('#export-text')) as ModelSpec;
     expect(json.layers).toEqual(getPreset('mobilenet_v1_first3')!.layers);
+    await page.click('#export-pytorch');
+    const python = await page.inputValue('#export-text');
+    expect(python).toBe(pytorchCode(resolveModel(getPreset('mobilenet_v1_first3')!)));
+    expect(python).toContain('nn.Sequential');
     await page.click('#export-csv');
     const csv = await page.inputValue('#export-text');
     const cost = costModel(resolveModel(getPreset('mobilenet_v1_first3')!));
