@@ -1,0 +1,74 @@
+/**
+ * Grouped conv (1 < groups, not a plain depthwise) and depthwise with a channel multiplier: a
+ * direct convolution, one thread per output vec4, each lane reading its own group's channels.
+ * These are rare in the models this project targets; the fast paths are depthwiseConv2d.ts and
+ * gemmConv2d.ts.
+ */
+import type { PaddingMode } from '../../shared/spec';
+import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
+import { epilogueBindings } from './depthwiseConv2d';
+import { epilogueKey, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+
+export interface GroupedConfig {
+  n: number; h: number; w: number; ci4: number; oh: number; ow: number;
+  outChannels: number; n4: number; cinPerGroup: number; coutPerGroup: number;
+  kernel: [number, number]; stride: [number, number]; dilation: [number, number];
+  padTop: number; padLeft: number; paddingMode: PaddingMode;
+  epilogue: Epilogue;
+}
+
+const WORKGROUP = 64;
+
+export function groupedConv2dProgram(cfg: GroupedConfig, label: string): Program {
+  const [kh, kw] = cfg.kernel;
+  const [sy, sx] = cfg.stride;
+  const [dy, dx] = cfg.dilation;
+  const total = cfg.n * cfg.oh * cfg.ow * cfg.n4;
+  const zeros = cfg.paddingMode === 'zeros';
+  const body = `${padCoordWgsl(cfg.paddingMode)}
+${epilogueWgsl(cfg.epilogue)}
+fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
+  if (oc >= u.COUT) { return 0.0; }
+  let g = oc / u.coutPerGroup;
+  var s = 0.0;
+  for (var ky = 0; ky < ${kh}; ky++) {
+    let iy = pc(oy * ${sy} - u.padTop + ky * ${dy}, u.H);
+    ${zeros ? 'if (iy < 0) { continue; }' : ''}
+    for (var kx = 0; kx < ${kw}; kx++) {
+      let ix = pc(ox * ${sx} - u.padLeft + kx * ${dx}, u.W);
+      ${zeros ? 'if (ix < 0) { continue; }' : ''}
+      let base = ((n * u.H + iy) * u.W + ix) * u.CI4 * 4 + g * u.cinPerGroup;
+      for (var i = 0; i < u.cinPerGroup; i++) {
+        s = fma(x[base + i], wt[((oc * u.cinPerGroup + i) * ${kh} + ky) * ${kw} + kx], s);
+      }
+    }
+  }
+  return s;
+}
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
+  if (t >= u.total) { return; }
+  let c4 = t % u.N4;
+  let pix = t / u.N4;
+  let ox = pix % u.OW;
+  let oy = (pix / u.OW) % u.OH;
+  let n = pix / (u.OW * u.OH);
+  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
+  y[t] = epilogue(v, c4, t);
+}`;
+  return {
+    label,
+    shaderKey: `grouped-k${kh}x${kw}-s${sy}x${sx}-d${dy}x${dx}-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
+    uniforms: [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft],
+      ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', total]],
+    bindings: [
+      { name: 'x', access: 'read', element: 'f32' },
+      { name: 'wt', access: 'read', element: 'f32' },
+      ...epilogueBindings(cfg.epilogue),
+      { name: 'y', access: 'write', element: 'vec4<f32>' },
+    ],
+    body,
+  };
+}

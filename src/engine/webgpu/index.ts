@@ -1,0 +1,87 @@
+/**
+ * The WebGPU backend: the same forward pass as the CPU engine, on a GPUDevice the caller hands
+ * over (from `navigator.gpu` in a browser, from src/engine/gpuDevice.ts in Node). It never asks
+ * where the device came from.
+ */
+import type { ResolvedModel } from '../../shared/spec';
+import type { Tensor } from './plan';
+import { WebGPUModel, WebGPURunError, type StageTiming } from './webgpuModel';
+
+export { WebGPUModel, WebGPURunError, type StageTiming, type WebGPURunResult } from './webgpuModel';
+export { ShaderCompileError, pipelineCount } from './pipelineCache';
+export { bufferPoolFor } from './bufferPool';
+
+export interface WebGPUForwardOptions {
+  device?: GPUDevice;
+  /** true: every leaf's output; a list: those leaves' outputs (by state_dict prefix, e.g. "3.0"). */
+  intermediates?: boolean | readonly string[];
+  signal?: AbortSignal;
+  /** Shown as the result's adapterName. */
+  adapterName?: string;
+  /** Milliseconds to wait for the GPU. Default 120 s. */
+  timeoutMs?: number;
+}
+
+export interface WebGPUForwardResult {
+  output: Tensor;
+  intermediates?: Record<string, Tensor>;
+  timings: { totalMs: number; stages: StageTiming[] };
+  backend: 'webgpu';
+  adapterName?: string;
+}
+
+/** Every key an intermediates request may name: the leaves, and the residual sums. */
+export function intermediateKeys(model: ResolvedModel): string[] {
+  return model.leaves.map((leaf) => leaf.node.key);
+}
+
+/** One forward pass: compiles (pipelines are cached per device), runs, frees. */
+export async function forwardWebGPU(model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, options: WebGPUForwardOptions = {}): Promise<WebGPUForwardResult> {
+  const device = options.device;
+  if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, getHostDevice() from the engine\'s gpuDevice module gives one)');
+  options.signal?.throwIfAborted();
+  const keys = options.intermediates === true ? intermediateKeys(model) : options.intermediates || [];
+  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: keys });
+  try {
+    const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs });
+    return {
+      output: result.output,
+      ...(keys.length > 0 ? { intermediates: result.intermediates } : {}),
+      timings: result.timings,
+      backend: 'webgpu',
+      ...(options.adapterName ? { adapterName: options.adapterName } : {}),
+    };
+  } finally {
+    compiled.dispose();
+  }
+}
+
+export interface WebGPUBenchResult {
+  /** Wall time per forward pass, upload and readback included (ms). */
+  timesMs: number[];
+  medianMs: number;
+  minMs: number;
+  /** Dispatches per forward pass. */
+  dispatches: number;
+}
+
+/**
+ * Times `reps` forward passes of a model compiled once (after one warm-up pass), each from input
+ * upload to result readback, as a user of the engine would see them.
+ */
+export async function benchWebGPU(device: GPUDevice, model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, reps: number): Promise<WebGPUBenchResult> {
+  const compiled = await WebGPUModel.create(device, model, weights);
+  try {
+    await compiled.run(input);
+    const timesMs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const start = performance.now();
+      await compiled.run(input);
+      timesMs.push(performance.now() - start);
+    }
+    const sorted = [...timesMs].sort((a, b) => a - b);
+    return { timesMs, medianMs: sorted[Math.floor(sorted.length / 2)]!, minMs: sorted[0]!, dispatches: compiled.dispatchCount };
+  } finally {
+    compiled.dispose();
+  }
+}

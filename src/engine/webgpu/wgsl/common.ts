@@ -1,0 +1,81 @@
+/**
+ * WGSL snippets shared by the programs: activations (with an erf accurate to about 1e-7 relative),
+ * padding-mode index mapping and the fused epilogue.
+ */
+import type { ActivationType, PaddingMode } from '../../../shared/spec';
+
+/** An activation as it appears in shader text and cache keys. */
+export type ActivationKey = `${ActivationType}` | 'GELU_tanh';
+
+/**
+ * erfc(x) from the Chebyshev fit in Numerical Recipes (erfcc): relative error below 1.2e-7 for
+ * every x, which keeps GELU's relative error small even far into the negative tail, where
+ * 1 + erf(x) is tiny and an absolute-error approximation (Abramowitz-Stegun 7.1.26) is not enough.
+ */
+const ERFC = /* wgsl */ `
+fn erfc_v(x: vec4<f32>) -> vec4<f32> {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let p = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let r = t * exp(-z * z + p);
+  return select(2.0 - r, r, x >= vec4<f32>(0.0));
+}
+`;
+
+/** `fn act(v: vec4<f32>) -> vec4<f32>` for one activation. */
+export function activationWgsl(kind: ActivationKey): string {
+  switch (kind) {
+    case 'Identity': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v; }';
+    case 'ReLU': return 'fn act(v: vec4<f32>) -> vec4<f32> { return max(v, vec4<f32>(0.0)); }';
+    case 'ReLU6': return 'fn act(v: vec4<f32>) -> vec4<f32> { return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0)); }';
+    // exp(-v) overflows to inf for v < -88: v / inf is -0, PyTorch's answer too.
+    case 'SiLU': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v / (1.0 + exp(-v)); }';
+    case 'Hardswish': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0; }';
+    case 'GELU': return `${ERFC}\nfn act(v: vec4<f32>) -> vec4<f32> { return 0.5 * v * erfc_v(-v * 0.70710678118654752); }`;
+    // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers return NaN for huge arguments.
+    case 'GELU_tanh': return `fn act(v: vec4<f32>) -> vec4<f32> {
+  let inner = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0));
+  return 0.5 * v * (1.0 + tanh(inner));
+}`;
+  }
+}
+
+/**
+ * `fn pc(i: i32, n: i32) -> i32`: maps a padded coordinate to an input coordinate, or -1 for a
+ * zero. Spec validation guarantees reflect pads < n and circular pads <= n, so one fold suffices.
+ */
+export function padCoordWgsl(mode: PaddingMode): string {
+  switch (mode) {
+    case 'zeros': return 'fn pc(i: i32, n: i32) -> i32 { return select(i, -1, i < 0 || i >= n); }';
+    case 'reflect': return 'fn pc(i: i32, n: i32) -> i32 { let a = abs(i); return select(a, 2 * n - 2 - a, a >= n); }';
+    case 'replicate': return 'fn pc(i: i32, n: i32) -> i32 { return clamp(i, 0, n - 1); }';
+    case 'circular': return 'fn pc(i: i32, n: i32) -> i32 { return (i + n) % n; }';
+  }
+}
+
+/** What a conv/linear/elementwise program applies to each output vec4 before writing it. */
+export interface Epilogue {
+  /** Per output channel, f32, padded to a multiple of 4: `scale * acc + shift` (bias and folded BatchNorm). */
+  affine: boolean;
+  activation: ActivationKey;
+  /** Add a tensor of the output's shape after the activation (a Residual's skip connection). */
+  residual: boolean;
+}
+
+export const epilogueKey = (e: Epilogue) => `${e.affine ? 'aff' : 'noaff'}-${e.activation}-${e.residual ? 'res' : 'nores'}`;
+
+/**
+ * `fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32>` where `c4` is the output channel
+ * group and `index` the output vec4's index (for the residual). Needs bindings `scale`, `shift`,
+ * `residual` as the epilogue asks.
+ */
+export function epilogueWgsl(e: Epilogue): string {
+  return `${activationWgsl(e.activation)}
+fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32> {
+  var r = ${e.affine ? 'fma(v, scale[c4], shift[c4])' : 'v'};
+  r = act(r);
+  ${e.residual ? 'r = r + residual[index];' : ''}
+  return r;
+}`;
+}
