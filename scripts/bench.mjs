@@ -4,7 +4,7 @@
 // (peer ms / our ms: above 1 means the engine is faster), plus the largest difference between
 // each peer's output and ours (same weights, same input) as a check that all compute the same.
 //
-// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu]
+// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu] [--no-cpu]
 // The peers live in test/bench/package.json, out of the extension's dependency tree; they are
 // installed there on first use.
 import { execFileSync } from 'node:child_process';
@@ -22,11 +22,12 @@ const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(nam
 const only = option('only')?.split(',');
 const minReps = Number(option('reps') ?? 7);
 const withWebGPU = args.includes('--webgpu');
+const withCpu = !args.includes('--no-cpu');
 
 // ---------------------------------------------------------------------------------------------
 // Setup: peers on first use, the engine bundle (with the kernels asc builds from our source).
 
-const peers = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'onnxruntime-node'];
+const peers = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-node'];
 if (!peers.every((p) => existsSync(join(benchDir, 'node_modules', p, 'package.json')))) {
   console.log('Installing the benchmark peers into test/bench (first run only)...');
   // ONNXRUNTIME_NODE_INSTALL=skip: the CPU build ships in the package; its install script would fetch CUDA files.
@@ -188,7 +189,7 @@ function tfjsRunner(ops, inputShape) {
     prepare: (data) => nchwToNhwc(data, inputShape),
     run: async (nhwc) => {
       const out = tf.tidy(() => forwardGraph(tf.tensor4d(nhwc, [n, h, w, c])));
-      const values = out.dataSync();
+      const values = await out.data();
       const shape = out.shape;
       out.dispose();
       return shape.length === 4 ? nhwcToNchw(values, [shape[0], shape[3], shape[1], shape[2]]) : values;
@@ -292,7 +293,7 @@ const PEERS = [
 console.log(`\nMachine: ${machine()}`);
 console.log('Threads: 1 on every side (the engine runs on one thread; tfjs-backend-wasm has no threads in Node; onnxruntime intra-op threads = 1)');
 const results = [];
-for (const row of rows) {
+for (const row of withCpu ? rows : []) {
   const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
   const weights = engine.initWeights(model, { seed: 7 });
   const input = new Float32Array(row.inputShape.reduce((a, b) => a * b, 1));
@@ -324,10 +325,53 @@ for (const row of rows) {
   console.log(`  ${row.label}: ours ${result.wall.toFixed(2)} ms [${detail}], ${cells}`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// WebGPU rows (--webgpu): the engine's backend 'webgpu' against tfjs-backend-webgpu, both on one
+// Dawn device from the `webgpu` package (here SwiftShader, a GPU emulated on the CPU: the numbers
+// say little about real GPUs, but both sides run on the same one). Wall clock, readback included.
+
+const gpuResults = [];
 if (withWebGPU) {
-  // The WebGPU rows (our backend 'webgpu' against tfjs-backend-webgpu on the same Dawn device)
-  // join here once the engine's WebGPU backend runs these layers.
-  console.log('\n--webgpu: WebGPU rows are not part of this benchmark yet.');
+  process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const gpu = create([]);
+  // tfjs-backend-webgpu looks for navigator.gpu when it is loaded.
+  if (!globalThis.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
+  globalThis.navigator.gpu = gpu;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error('bench --webgpu: no WebGPU adapter (is VK_ICD_FILENAMES set?)');
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  const { WebGPUBackend } = requirePeer('@tensorflow/tfjs-backend-webgpu');
+  // Its kernels are registered for the name 'webgpu': the same name, on our device instead of its own.
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 0);
+  const adapterName = [adapter.info?.vendor, adapter.info?.architecture, adapter.info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  console.log(`\nWebGPU: ${adapterName}`);
+  for (const row of rows) {
+    const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
+    const weights = engine.initWeights(model, { seed: 7 });
+    const input = Float32Array.from({ length: row.inputShape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7919) % 1000) / 1000);
+    await tf.setBackend('webgpu');
+    const tfGpu = tfjsRunner(opsOf(model, weights), row.inputShape);
+    const runners = [
+      { run: async (data) => (await engine.forward(model, weights, { shape: row.inputShape, data }, { backend: 'webgpu', device })).output.data },
+      { ...tfGpu, run: async (x) => { if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu'); return tfGpu.run(x); } },
+    ];
+    const { wall, outputs } = await timeAll(runners, input);
+    gpuResults.push({ row, macs: macsOf(model), ours: wall[0], tfjs: wall[1], diff: maxRelativeDifference(outputs[1], outputs[0]) });
+    console.log(`  ${row.label}: ours ${wall[0].toFixed(2)} ms, tfjs-backend-webgpu ${wall[1].toFixed(2)} ms`);
+  }
 }
 
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
@@ -342,11 +386,21 @@ function table(measure) {
 }
 console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
 console.log('Batch 1, input in and output out included; ratio = peer / ours (above 1: the engine is faster).');
-console.log('\nMedian wall-clock ms per forward pass:\n');
-console.log(table('wall'));
-// On a shared machine the process's own CPU time is the steadier measure: it leaves out the time
-// spent waiting for a core (every side here runs on one thread).
-console.log('\nMedian CPU ms of this process per forward pass (process.cpuUsage, user + system):\n');
-console.log(table('cpu'));
-const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)));
+if (results.length) {
+  console.log('\nMedian wall-clock ms per forward pass:\n');
+  console.log(table('wall'));
+  // On a shared machine the process's own CPU time is the steadier measure: it leaves out the time
+  // spent waiting for a core (every side here runs on one thread).
+  console.log('\nMedian CPU ms of this process per forward pass (process.cpuUsage, user + system):\n');
+  console.log(table('cpu'));
+}
+if (gpuResults.length) {
+  console.log('\nWebGPU, median wall-clock ms per forward pass (same Dawn device on both sides):\n');
+  console.log('| Layer | MMAC | SepConv Lab webgpu ms | GMAC/s | tfjs-backend-webgpu ms | ratio |');
+  console.log('|:---|---:|---:|---:|---:|---:|');
+  for (const r of gpuResults) {
+    console.log(`| ${r.row.label} | ${(r.macs / 1e6).toFixed(1)} | ${fmt(r.ours)} | ${(r.macs / r.ours / 1e6).toFixed(1)} | ${fmt(r.tfjs)} | ${(r.tfjs / r.ours).toFixed(2)}x |`);
+  }
+}
+const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)), ...gpuResults.map((r) => r.diff));
 console.log(`\nLargest difference of any peer's output from ours, relative to the output's largest value: ${worst.toExponential(1)}`);
