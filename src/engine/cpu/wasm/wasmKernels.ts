@@ -145,12 +145,6 @@ class WasmMemory {
 /** The tile the GEMM writes partial tiles through (4 x 8 floats). */
 const TILE_BYTES = 128;
 
-/** Applies what the kernel did not fuse: a non-clamp activation, then the residual add. */
-function finishUnfused(output: Float32Array, channels: number, pixels: number, epilogue: Epilogue, fused: boolean): void {
-  if (!fused) activateRange(epilogue.activation, output, 0, output.length);
-  if (epilogue.residual) epilogueInPlace(output, channels, pixels, { activation: 'none', residual: epilogue.residual });
-}
-
 class WasmSimdKernels implements CpuKernels {
   readonly name = 'wasm-simd';
   private readonly memory: WasmMemory;
@@ -167,6 +161,20 @@ class WasmSimdKernels implements CpuKernels {
     return zeros;
   }
 
+  /** Starts a kernel call: the clamp the kernel fuses (none: the JS epilogue applies the activation). */
+  private begin(epilogue: Epilogue): { lo: number; hi: number } {
+    this.memory.begin();
+    const [lo, hi] = fusedClamp(epilogue.activation) ?? [-Infinity, Infinity];
+    return { lo, hi };
+  }
+
+  /** Copies the result out of the module's memory and applies what the kernel did not fuse. */
+  private finish(out: number, output: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void {
+    output.set(this.memory.f32.subarray(out / 4, out / 4 + channels * pixels));
+    if (!fusedClamp(epilogue.activation)) activateRange(epilogue.activation, output, 0, output.length);
+    if (epilogue.residual) epilogueInPlace(output, channels, pixels, { activation: 'none', residual: epilogue.residual });
+  }
+
   /** A conv weight as the GEMM reads it (each group's rows packed in tiles of 4), cached. Call right after begin(). */
   private packedWeights(weight: Float32Array, groups: number, rowsPerGroup: number, k: number): number {
     const groupBytes = this.k.packedRowsBytes(rowsPerGroup, k);
@@ -177,10 +185,8 @@ class WasmSimdKernels implements CpuKernels {
 
   depthwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.depthwiseConv2d(input, weight, output, g, epilogue);
-    const clamp = fusedClamp(epilogue.activation);
-    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const { lo, hi } = this.begin(epilogue);
     const m = this.memory;
-    m.begin();
     const wt = m.cached(weight);
     const bias = m.cached(this.biasOf(epilogue, g.outChannels));
     const inp = m.put(input);
@@ -192,16 +198,13 @@ class WasmSimdKernels implements CpuKernels {
     const scratch = m.alloc(scratchFloats * 4);
     this.k.depthwise(inp, g.inChannels, g.outChannels / g.inChannels, g.inHeight, g.inWidth, wt, bias, out, g.outHeight, g.outWidth,
       g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, lo, hi, scratch);
-    output.set(m.f32.subarray(out / 4, out / 4 + g.outChannels * outPlane));
-    finishUnfused(output, g.outChannels, outPlane, epilogue, clamp !== undefined);
+    this.finish(out, output, g.outChannels, outPlane, epilogue);
   }
 
   pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.pointwiseConv2d(input, weight, output, inChannels, outChannels, pixels, epilogue);
-    const clamp = fusedClamp(epilogue.activation);
-    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const { lo, hi } = this.begin(epilogue);
     const m = this.memory;
-    m.begin();
     const a = this.packedWeights(weight, 1, outChannels, inChannels);
     const bias = m.cached(this.biasOf(epilogue, outChannels));
     const inp = m.put(input);
@@ -210,16 +213,13 @@ class WasmSimdKernels implements CpuKernels {
     const tile = m.alloc(TILE_BYTES);
     this.k.packPanels(inp, pixels, inChannels, pixels, panels);
     this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, lo, hi, tile);
-    output.set(m.f32.subarray(out / 4, out / 4 + outChannels * pixels));
-    finishUnfused(output, outChannels, pixels, epilogue, clamp !== undefined);
+    this.finish(out, output, outChannels, pixels, epilogue);
   }
 
   conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.conv2d(input, weight, output, g, epilogue);
-    const clamp = fusedClamp(epilogue.activation);
-    const [lo, hi] = clamp ?? [-Infinity, Infinity];
+    const { lo, hi } = this.begin(epilogue);
     const m = this.memory;
-    m.begin();
     const groupIn = g.inChannels / g.groups;
     const groupOut = g.outChannels / g.groups;
     const rows = groupIn * g.kernelHeight * g.kernelWidth;
@@ -243,8 +243,7 @@ class WasmSimdKernels implements CpuKernels {
           groupOut, p1 - p0, rows, lo, hi, tile);
       }
     }
-    output.set(m.f32.subarray(out / 4, out / 4 + g.outChannels * pixels));
-    finishUnfused(output, g.outChannels, pixels, epilogue, clamp !== undefined);
+    this.finish(out, output, g.outChannels, pixels, epilogue);
   }
 
   beginRun(): void {
