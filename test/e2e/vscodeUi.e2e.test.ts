@@ -1,0 +1,140 @@
+/**
+ * The extension driven as a person would, in VS Code itself: code-server with the extension under
+ * development (dist/ as `npm test` built it) in headless Chromium. The command palette opens the
+ * playground; a run in the panel (an iframe inside VS Code's webview iframe) draws feature maps,
+ * on the host's CPU engine and on the host's Dawn. Screenshots go to test-results/ and the one for
+ * the README to media/screenshots/vscode-playground.png.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript modules shared with the integration runner
+import { launchChromium, SWIFTSHADER_ICD, workbenchUrl } from '../../scripts/codeServerBrowser.mjs';
+// @ts-expect-error: plain JavaScript modules shared with the integration runner
+import { startCodeServer } from '../../scripts/installCodeServer.mjs';
+
+const ROOT = join(__dirname, '../..');
+const RESULTS = join(ROOT, 'test-results');
+const SCREENSHOTS = join(ROOT, 'media/screenshots');
+
+let scratch: string;
+let server: { url: string; port: number; stop(): Promise<void> } | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+
+/** The playground page: VS Code's webview iframe holds the extension's page in an inner iframe. */
+function playground(): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(RESULTS, name) });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist', 'extension.js')) || !existsSync(join(ROOT, 'dist', 'webview.js'))) {
+    throw new Error('dist/ is not built: run `npm run build` first');
+  }
+  mkdirSync(RESULTS, { recursive: true });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  scratch = mkdtempSync(join(tmpdir(), 'sepconv-vscode-ui-'));
+  const workspace = join(scratch, 'workspace');
+  cpSync(join(ROOT, 'test/integration/workspace'), workspace, { recursive: true });
+  server = await startCodeServer({
+    userDataDir: join(scratch, 'user-data'),
+    extensionsDir: join(scratch, 'extensions'),
+    env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD },
+  });
+  context = await launchChromium(join(scratch, 'chromium'), { viewport: { width: 1600, height: 1000 } });
+  page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', ROOT]]));
+  await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 90_000 });
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => {});
+  await server?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('VS Code UI', () => {
+  it('the command palette opens the playground', async () => {
+    // The palette lists the extension's commands once the extension host has read them, which
+    // can take a while after the workbench shows: reopen it until the command is there.
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'SepConv: Open Playground' }).first();
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      await page.locator('.monaco-workbench').click({ position: { x: 800, y: 500 } });
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await input.pressSequentially('SepConv: Open Playground', { delay: 20 });
+      const listed = await row.waitFor({ timeout: 5_000 }).then(() => true, () => false);
+      if (listed) break;
+      if (Date.now() > deadline) {
+        await shot('vscode-command-palette.png');
+        throw new Error('the command palette never listed "SepConv: Open Playground" (see test-results/vscode-command-palette.png)');
+      }
+      await page.keyboard.press('Escape');
+    }
+    await shot('vscode-command-palette.png');
+    await page.keyboard.press('Enter');
+    await page.locator('.tab', { hasText: 'SepConv Playground' }).waitFor({ timeout: 30_000 });
+    await playground().locator('#run').waitFor({ timeout: 60_000 });
+    await shot('vscode-playground-opened.png');
+  });
+
+  async function runOn(backend: 'cpu' | 'host-gpu'): Promise<string> {
+    const frame = playground();
+    await frame.locator('#backend').selectOption(backend);
+    await frame.locator('#run-status').evaluate((status) => {
+      delete (status as HTMLElement).dataset.drawnMs;
+      status.textContent = '';
+    });
+    await frame.locator('#run').click();
+    await frame.locator('#run-status[data-drawn-ms]').or(frame.locator('#run-status', { hasText: /failed/i })).first().waitFor({ timeout: 150_000 });
+    const status = (await frame.locator('#run-status').textContent()) ?? '';
+    expect(status).not.toMatch(/failed/i);
+    return status;
+  }
+
+  /** How many drawn feature-map canvases show more than one colour (a blank canvas has one). */
+  async function drawnMaps(): Promise<{ total: number; drawn: number }> {
+    return playground()
+      .locator('body')
+      .evaluate(() => {
+        const canvases = [...document.querySelectorAll<HTMLCanvasElement>('canvas.map-grid')];
+        const drawn = canvases.filter((canvas) => {
+          const ctx = canvas.getContext('2d');
+          if (!ctx || canvas.width === 0 || canvas.height === 0) return false;
+          const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+          const colours = new Set<number>();
+          for (let i = 0; i < pixels.length && colours.size < 3; i += 4) colours.add((pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]!);
+          return colours.size > 1;
+        });
+        return { total: canvases.length, drawn: drawn.length };
+      });
+  }
+
+  it('a run on the host CPU draws feature maps in the panel', async () => {
+    const status = await runOn('cpu');
+    const maps = await drawnMaps();
+    expect(maps.total).toBeGreaterThan(0);
+    expect(maps.drawn).toBe(maps.total);
+    // Inside VS Code the CPU run is the host's (the engine's worker thread), not the page's.
+    expect(status).toMatch(/extension host/i);
+    await shot('vscode-playground-cpu.png');
+    await page.screenshot({ path: join(SCREENSHOTS, 'vscode-playground.png') });
+  });
+
+  it("a run on the host's Dawn WebGPU draws feature maps too", async () => {
+    const status = await runOn('host-gpu');
+    expect(status).not.toMatch(/fell back|falling back/i);
+    const maps = await drawnMaps();
+    expect(maps.total).toBeGreaterThan(0);
+    expect(maps.drawn).toBe(maps.total);
+    await shot('vscode-playground-host-gpu.png');
+  });
+});
