@@ -28,6 +28,8 @@ export interface LayerArg {
   span: Span;
   /** Its source text. */
   text: string;
+  /** The value's source text (without `name=`). */
+  valueText: string;
 }
 
 export interface LayerCall {
@@ -258,14 +260,15 @@ class Reader {
       }
       if (child.type === 'keyword_argument') {
         const name = child.childForFieldName('name')?.text ?? '';
-        const arg: LayerArg = { name, value: this.scopes.evaluate(child.childForFieldName('value')), keyword: true, span: spanOf(child), text: child.text };
+        const valueNode = child.childForFieldName('value');
+        const arg: LayerArg = { name, value: this.scopes.evaluate(valueNode), keyword: true, span: spanOf(child), text: child.text, valueText: valueNode?.text ?? '' };
         args[name] = arg;
         argList.push(arg);
         continue;
       }
       const name = hasSplat ? undefined : signature[position];
       position++;
-      const arg: LayerArg = { name: name ?? `#${position - 1}`, value: this.scopes.evaluate(child), keyword: false, span: spanOf(child), text: child.text };
+      const arg: LayerArg = { name: name ?? `#${position - 1}`, value: this.scopes.evaluate(child), keyword: false, span: spanOf(child), text: child.text, valueText: child.text };
       if (name) args[name] = arg;
       argList.push(arg);
     }

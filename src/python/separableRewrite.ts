@@ -53,7 +53,7 @@ function layout(head: string, parts: string[], indent: string, oneLineStart: num
 }
 
 function asKeyword(arg: LayerArg): string {
-  return arg.keyword ? arg.text : `${arg.name}=${arg.text}`;
+  return `${arg.name}=${arg.valueText}`;
 }
 
 /** Where to put a new import line: after the last top-level import, else at the top. */
@@ -77,15 +77,15 @@ export function separableRewrite(call: LayerCall, code: ModelCode, text: string)
     if (seq.importLine) edits.push({ start: importOffset(text), end: importOffset(text), newText: seq.importLine });
     const { in_channels: cin, out_channels: cout, kernel_size: k } = call.args as Record<string, LayerArg>;
     const style = (arg: LayerArg, value: string) => (arg.keyword ? `${arg.name}=${value}` : value);
-    const dw = [style(cin!, cin!.text), style(cout!, cin!.text), style(k!, k!.text)];
-    const pw = [style(cin!, cin!.text), style(cout!, cout!.text), style(k!, '1')];
+    const dw = [style(cin!, cin!.valueText), style(cout!, cin!.valueText), style(k!, k!.valueText)];
+    const pw = [style(cin!, cin!.valueText), style(cout!, cout!.valueText), style(k!, '1')];
     for (const arg of call.argList) {
       if (arg === cin || arg === cout || arg === k || arg.name === 'groups') continue;
       const positionalOk = !arg.keyword && ['stride', 'padding', 'dilation'].includes(arg.name) && !dw.some((p) => p.includes('='));
       dw.push(positionalOk ? arg.text : asKeyword(arg));
       if (['bias', 'device', 'dtype'].includes(arg.name)) pw.push(asKeyword(arg));
     }
-    dw.push(`groups=${/^[\w.]+$/.test(cin!.text) ? cin!.text : `(${cin!.text})`}`);
+    dw.push(`groups=${cin!.valueText}`);
     const inner = `${indent}    `;
     const dwText = `${call.callee.text}(${dw.join(', ')})`;
     const pwText = `${call.callee.text}(${pw.join(', ')})`;
@@ -101,7 +101,7 @@ export function separableRewrite(call: LayerCall, code: ModelCode, text: string)
     if (arg.name === 'groups') continue;
     const kernelWord = /^kernel_(initializer|regularizer|constraint)$/.exec(arg.name);
     if (kernelWord) {
-      parts.push(`depthwise_${kernelWord[1]}=${arg.text.slice(arg.text.indexOf('=') + 1).trim()}`, `pointwise_${kernelWord[1]}=${arg.text.slice(arg.text.indexOf('=') + 1).trim()}`);
+      parts.push(`depthwise_${kernelWord[1]}=${arg.valueText}`, `pointwise_${kernelWord[1]}=${arg.valueText}`);
       continue;
     }
     // Positions 0-5 are the same in Conv2D and SeparableConv2D; later ones differ.
