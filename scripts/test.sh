@@ -6,5 +6,10 @@ cd "$(dirname "$0")/.."
 export VK_ICD_FILENAMES="${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}"
 node esbuild.mjs
 npx vitest run
-# The playground in headless Chromium (standalone page, CPU and SwiftShader WebGPU).
+# The real extension host (code-server): activation, commands, editor features, playground, reload.
+node scripts/runIntegration.mjs --no-build
+# The linux-x64 VSIX installed into a fresh code-server (rebuilds dist/ for development afterwards).
+node scripts/testVsixInstall.mjs
+# The playground in headless Chromium (standalone page, CPU and SwiftShader WebGPU), and
+# driven in VS Code itself (command palette, runs in the panel): test/e2e/vscodeUi.e2e.test.ts.
 npx vitest run --config test/e2e/vitest.config.ts

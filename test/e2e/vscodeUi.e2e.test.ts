@@ -47,8 +47,9 @@ beforeAll(async () => {
     extensionsDir: join(scratch, 'extensions'),
     env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES || SWIFTSHADER_ICD },
   });
-  context = await launchChromium(join(scratch, 'chromium'), { viewport: { width: 1600, height: 1000 } });
-  page = context.pages()[0] ?? (await context.newPage());
+  const browser: BrowserContext = await launchChromium(join(scratch, 'chromium'), { viewport: { width: 1600, height: 1000 } });
+  context = browser;
+  page = browser.pages()[0] ?? (await browser.newPage());
   await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', ROOT]]));
   await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 90_000 });
 });
