@@ -15,8 +15,22 @@ function moduleKey(key: string): string {
   return key.slice(0, key.lastIndexOf('.'));
 }
 
+let fastScan: ((data: Float32Array) => number) | undefined;
+
+/**
+ * Installs a faster scan for {@link firstNonFinite} (the WebAssembly SIMD one, about 8x the plain
+ * loop: checking MobileNetV1's 4.2M weights on every forward call is otherwise ~7 ms).
+ */
+export function setNonFiniteScan(scan: ((data: Float32Array) => number) | undefined): void {
+  fastScan = scan;
+}
+
+/** Below this many values the plain loop is as fast as copying into the SIMD scan. */
+const FAST_SCAN_MIN = 4096;
+
 /** The index and value of the first NaN or infinite element, if any. */
 export function firstNonFinite(data: Float32Array): number {
+  if (fastScan && data.length >= FAST_SCAN_MIN) return fastScan(data);
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
   return -1;
 }

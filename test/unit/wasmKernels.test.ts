@@ -14,7 +14,8 @@ import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { convolve } from '../../src/engine/cpu/plan';
 import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
-import { initWeights } from '../../src/engine/weights';
+import { firstNonFinite, initWeights, setNonFiniteScan, validateWeights } from '../../src/engine/weights';
+import { EngineInputError } from '../../src/engine/errors';
 import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { resolveForInput } from '../../src/engine/forward';
@@ -176,6 +177,37 @@ describe('WebAssembly SIMD kernels against the reference', () => {
     const actual = await forwardCpu(model, weights, input, { kernels });
     expect(actual.backend).toBe('cpu (wasm-simd)');
     expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
+  });
+});
+
+describe('the WebAssembly SIMD NaN/Inf scan', () => {
+  const scan = (data: Float32Array) => (kernels as unknown as { firstNonFinite(d: Float32Array): number }).firstNonFinite(data);
+
+  it('finds the first NaN or infinity anywhere, across its 1M-float chunks, and -1 when there is none', () => {
+    const data = randomTensor([(1 << 20) + 37], 4).data;
+    expect(scan(data)).toBe(-1);
+    for (const [index, value] of [[0, NaN], [15, Infinity], [16, -Infinity], [(1 << 20) - 1, NaN], [1 << 20, Infinity], [(1 << 20) + 36, NaN]] as const) {
+      const copy = data.slice();
+      copy[index] = value;
+      copy[index + 1 < copy.length ? index + 1 : 0] = NaN;
+      expect(scan(copy)).toBe(index === (1 << 20) + 36 ? 0 : index);
+    }
+    // Values next to the limits are finite.
+    expect(scan(Float32Array.from([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -0, 0]))).toBe(-1);
+  });
+
+  it('serves validateWeights once installed, with the same error naming the tensor and the element', () => {
+    const model = resolveModel({ layers: [{ type: 'Conv2d', in_channels: 64, out_channels: 128, kernel_size: 3 }] }, { inputShape: [1, 64, 8, 8] });
+    const weights = initWeights(model, { seed: 1 });
+    weights['0.weight']!.data[5000] = -Infinity;
+    setNonFiniteScan(scan);
+    try {
+      expect(firstNonFinite(weights['0.weight']!.data)).toBe(5000);
+      expect(() => validateWeights(model, weights)).toThrow(EngineInputError);
+      expect(() => validateWeights(model, weights)).toThrow(/0\.weight.*element 5000 is -Infinity/);
+    } finally {
+      setNonFiniteScan(undefined);
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import { activateRange, type ActivationKind } from '../activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from '../kernels/cpuKernels';
 import { epilogueInPlace } from '../kernels/epilogue';
 import { jsKernels } from '../kernels/jsKernels';
+import { setNonFiniteScan } from '../../weights';
 
 /** The kernels' exports (see assembly/kernels.ts for what each computes). */
 interface KernelExports {
@@ -24,6 +25,7 @@ interface KernelExports {
   packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
   im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
   depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
+  firstNonFinite(p: number, n: number): number;
   depthwise(inp: number, channels: number, multiplier: number, h: number, w: number, wt: number, bias: number, out: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, lo: number, hi: number, scratch: number): void;
 }
 
@@ -46,6 +48,9 @@ const ALIGN = 64;
 const WEIGHT_CACHE_BYTES = 256 * 1024 * 1024;
 /** Floats of im2col panels per GEMM call of a general conv (4 MiB): bounds scratch memory. */
 const PANEL_BUDGET_FLOATS = 1 << 20;
+
+/** Floats scanned per copy by firstNonFinite (4 MiB). */
+const SCAN_CHUNK_FLOATS = 1 << 20;
 
 const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
@@ -250,6 +255,21 @@ class WasmSimdKernels implements CpuKernels {
     this.memory.forgetWeights();
   }
 
+  /** Index of the first NaN or +-Infinity in `data`, or -1: a SIMD scan, chunk by chunk through the module's memory. */
+  firstNonFinite(data: Float32Array): number {
+    const m = this.memory;
+    m.begin();
+    const chunk = Math.min(data.length, SCAN_CHUNK_FLOATS);
+    const buffer = m.alloc(chunk * 4);
+    for (let start = 0; start < data.length; start += chunk) {
+      const part = data.subarray(start, start + chunk);
+      m.f32.set(part, buffer / 4);
+      const bad = this.k.firstNonFinite(buffer, part.length);
+      if (bad >= 0) return start + bad;
+    }
+    return -1;
+  }
+
   epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void {
     // One pass over memory either way: copying in and out of the module would cost more than it saves.
     epilogueInPlace(data, channels, pixels, epilogue);
@@ -271,8 +291,14 @@ export async function createWasmKernels(binary: Uint8Array | undefined = embedde
 
 let loading: Promise<CpuKernels | undefined> | undefined;
 
-/** The embedded SIMD kernels, instantiated once per thread; undefined where they cannot run. */
+/**
+ * The embedded SIMD kernels, instantiated once per thread; undefined where they cannot run.
+ * They also take over the NaN/Inf scan of the weight and input checks (see setNonFiniteScan).
+ */
 export function loadWasmKernels(): Promise<CpuKernels | undefined> {
-  loading ??= createWasmKernels().catch(() => undefined);
+  loading ??= createWasmKernels().then((kernels) => {
+    if (kernels instanceof WasmSimdKernels) setNonFiniteScan((data) => kernels.firstNonFinite(data));
+    return kernels;
+  }).catch(() => undefined);
   return loading;
 }

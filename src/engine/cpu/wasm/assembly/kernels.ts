@@ -389,3 +389,26 @@ function depthwiseGeneral(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: u
     d = rowEnd;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Input checks
+
+@inline function nonFiniteBits(bits: u32): bool {
+  return (bits & 0x7f800000) == 0x7f800000;
+}
+
+/** Index of the first NaN or +-Infinity among n floats (all exponent bits set), or -1. */
+export function firstNonFinite(p: usize, n: i32): i32 {
+  const exponent = i32x4.splat(0x7f800000);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const q = p + (<usize>i << 2);
+    const a = i32x4.eq(v128.and(v128.load(q), exponent), exponent);
+    const b = i32x4.eq(v128.and(v128.load(q, 16), exponent), exponent);
+    const c = i32x4.eq(v128.and(v128.load(q, 32), exponent), exponent);
+    const d = i32x4.eq(v128.and(v128.load(q, 48), exponent), exponent);
+    if (v128.any_true(v128.or(v128.or(a, b), v128.or(c, d)))) break;
+  }
+  for (; i < n; i++) if (nonFiniteBits(load<u32>(p + (<usize>i << 2)))) return i;
+  return -1;
+}
