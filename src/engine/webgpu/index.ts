@@ -13,7 +13,10 @@ export { bufferPoolFor } from './bufferPool';
 
 export interface WebGPUForwardOptions {
   device?: GPUDevice;
-  /** true: every leaf's output; a list: those leaves' outputs (by state_dict prefix, e.g. "3.0"). */
+  /**
+   * true: every leaf's and residual sum's output, unfused, in execution order; a list: those
+   * modules' outputs (state_dict prefixes like "3.conv.1.0", or "3" for top-level layer 3).
+   */
   intermediates?: boolean | readonly string[];
   signal?: AbortSignal;
   /** Shown as the result's adapterName. */
@@ -30,23 +33,18 @@ export interface WebGPUForwardResult {
   adapterName?: string;
 }
 
-/** Every key an intermediates request may name: the leaves, and the residual sums. */
-export function intermediateKeys(model: ResolvedModel): string[] {
-  return model.leaves.map((leaf) => leaf.node.key);
-}
-
 /** One forward pass: compiles (pipelines are cached per device), runs, frees. */
 export async function forwardWebGPU(model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, options: WebGPUForwardOptions = {}): Promise<WebGPUForwardResult> {
   const device = options.device;
   if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, getHostDevice() from the engine\'s gpuDevice module gives one)');
   options.signal?.throwIfAborted();
-  const keys = options.intermediates === true ? intermediateKeys(model) : options.intermediates || [];
-  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: keys });
+  const wanted = options.intermediates === true ? 'all' : options.intermediates || [];
+  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: wanted });
   try {
     const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs });
     return {
       output: result.output,
-      ...(keys.length > 0 ? { intermediates: result.intermediates } : {}),
+      ...(wanted === 'all' || wanted.length > 0 ? { intermediates: result.intermediates } : {}),
       timings: result.timings,
       backend: 'webgpu',
       ...(options.adapterName ? { adapterName: options.adapterName } : {}),

@@ -53,8 +53,10 @@ export interface Plan {
   input: Value;
   steps: Step[];
   output: Value;
-  /** Leaf (and residual) key -> the value holding its output. */
+  /** Leaf, residual, composite and top-level layer key -> the value holding its output. */
   outputs: Map<string, Value>;
+  /** The leaf and residual keys in execution order: what "every intermediate" means. */
+  moduleKeys: string[];
   storageCount: number;
 }
 
@@ -79,7 +81,7 @@ export function batchNormAffine(node: ResolvedBatchNorm, weights: Record<string,
   return { scale, shift };
 }
 
-export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>, requested: ReadonlySet<string>): Plan {
+export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>, requested: ReadonlySet<string> | 'all'): Plan {
   let storageCount = 0;
   const steps: Step[] = [];
   const outputs = new Map<string, Value>();
@@ -96,10 +98,15 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
     if (last.kind === 'conv' || last.kind === 'linear' || last.kind === 'elementwise') return last;
     return undefined;
   };
+  /** Names a value; a requested name freezes the step that made it, so later ops cannot fold into it. */
+  const record = (key: string, value: Value) => {
+    outputs.set(key, value);
+    const last = steps[steps.length - 1];
+    if ((requested === 'all' || requested.has(key)) && last && last.output.storage === value.storage) last.closed = true;
+  };
   const finish = (step: Step, key: string) => {
     step.keys.push(key);
-    if (requested.has(key)) step.closed = true;
-    outputs.set(key, step.output);
+    record(key, step.output);
   };
   const toNhwc = (value: Value, key: string): Value => {
     if (value.layout.kind === 'nhwc') return value;
@@ -126,11 +133,13 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
     return output;
   };
 
+  const moduleKeys: string[] = [];
   const emit = (node: ResolvedNode, value: Value): Value => {
+    if (node.op !== 'sequence') moduleKeys.push(node.key);
     switch (node.op) {
       case 'sequence': {
         const out = node.children.reduce((v, child) => emit(child, v), value);
-        outputs.set(node.key, out);
+        record(node.key, out);
         return out;
       }
       case 'residual': {
@@ -191,7 +200,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
       case 'activation': {
         const act = activationKey(node.fn, node.approximate);
         if (act === 'Identity') {
-          outputs.set(node.key, value);
+          record(node.key, value);
           return value;
         }
         const last = fusable(value);
@@ -204,7 +213,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
       }
       case 'dropout':
         // Eval mode: the identity.
-        outputs.set(node.key, value);
+        record(node.key, value);
         return value;
       case 'adaptiveavgpool2d': {
         const x = toNhwc(value, node.key);
@@ -221,15 +230,19 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
         const end = node.endDim < 0 ? rank + node.endDim : node.endDim;
         const shape = [...value.shape.slice(0, start), product(value.shape.slice(start, end + 1)), ...value.shape.slice(end + 1)];
         const out = shape.length === rank ? value : toFlat(value, shape, node.key);
-        outputs.set(node.key, out);
+        record(node.key, out);
         return out;
       }
     }
   };
 
   let value = input;
-  for (const layer of model.layers) value = emit(layer.node, value);
-  return { input, steps, output: value, outputs, storageCount };
+  for (const layer of model.layers) {
+    value = emit(layer.node, value);
+    // A layer's index names its output too (an InvertedResidual without skip has node key "<i>.conv").
+    record(String(layer.index), value);
+  }
+  return { input, steps, output: value, outputs, moduleKeys, storageCount };
 }
 
 function sameLayout(a: Value, b: Value): boolean {

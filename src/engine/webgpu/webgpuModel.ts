@@ -8,7 +8,7 @@ import { BufferPool, bufferPoolFor } from './bufferPool';
 import { adaptiveAvgPool2dProgram } from './adaptiveAvgPool2d';
 import { depthwiseConv2dProgram } from './depthwiseConv2d';
 import { elementwiseProgram } from './elementwise';
-import { gemmProgram } from './gemmConv2d';
+import { gemmProgram, gemmRegisterTiledProgram } from './gemmConv2d';
 import { groupedConv2dProgram } from './groupedConv2d';
 import { getPipeline, type CompiledProgram } from './pipelineCache';
 import { buildPlan, type EpilogueState, type Plan, type Step, type Tensor, type Value } from './plan';
@@ -49,8 +49,26 @@ export interface WebGPURunResult {
 }
 
 export interface CompileOptions {
-  /** Leaf keys whose outputs the runs return (each ends a fused step). */
-  intermediates?: Iterable<string>;
+  /**
+   * Module keys whose outputs the runs return (each ends a fused step): leaf, residual or
+   * top-level layer keys ("3" is layer 3's output). 'all': every leaf and residual, unfused.
+   */
+  intermediates?: Iterable<string> | 'all';
+  gemm?: GemmStrategy;
+}
+
+/**
+ * Which matrix-multiply program serves pointwise convs, implicit-GEMM convs and Linear:
+ * 'workgroup' stages tiles in workgroup memory (GPUs), 'registers' keeps them in registers only
+ * (CPU-emulated devices such as SwiftShader). 'auto' picks by the adapter.
+ */
+export type GemmStrategy = 'auto' | 'workgroup' | 'registers';
+
+/** Whether a device is a CPU emulation (SwiftShader, llvmpipe, WARP), from its adapter info. */
+export function isCpuEmulated(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const text = info ? `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase() : '';
+  return /swiftshader|llvmpipe|lavapipe|warp|software|cpu/.test(text);
 }
 
 export interface RunOptions {
@@ -164,9 +182,11 @@ export class WebGPUModel {
   static async create(device: GPUDevice, model: ResolvedModel, weights: Record<string, Tensor>, options: CompileOptions = {}): Promise<WebGPUModel> {
     if (!weights || typeof weights !== 'object') throw new Error('weights must map state_dict names to {shape, data}');
     for (const spec of parameterShapes(model)) checkTensor(spec.key, weights[spec.key], spec.shape, 'weight');
-    const requested = new Set(options.intermediates ?? []);
+    const requested = options.intermediates === 'all' ? 'all' : new Set(options.intermediates ?? []);
     const plan = buildPlan(model, weights, requested);
     const compiled = new WebGPUModel(device, model, plan, weights);
+    const strategy = options.gemm ?? 'auto';
+    compiled.gemmStrategy = strategy === 'auto' ? (isCpuEmulated(device) ? 'registers' : 'workgroup') : strategy;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     try {
@@ -196,6 +216,12 @@ export class WebGPUModel {
     return this.dispatches.map((d) => d.program.label);
   }
 
+  private gemmStrategy: Exclude<GemmStrategy, 'auto'> = 'workgroup';
+
+  private gemm(cfg: Parameters<typeof gemmProgram>[0], label: string): Program {
+    return this.gemmStrategy === 'registers' ? gemmRegisterTiledProgram(cfg, label) : gemmProgram(cfg, label);
+  }
+
   private upload(data: Float32Array, label: string): GPUBuffer {
     const buffer = this.device.createBuffer({ size: Math.max(16, data.byteLength), usage: STORAGE | COPY_DST, label });
     this.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
@@ -203,7 +229,7 @@ export class WebGPUModel {
     return buffer;
   }
 
-  private async build(weights: Record<string, Tensor>, requested: Set<string>): Promise<void> {
+  private async build(weights: Record<string, Tensor>, requested: Set<string> | 'all'): Promise<void> {
     const { device, plan } = this;
     const pool = bufferPoolFor(device);
     const steps = plan.steps;
@@ -240,7 +266,7 @@ export class WebGPUModel {
       this.readouts.push({ key, value, offset });
     };
     addReadout('', plan.output);
-    for (const key of requested) {
+    for (const key of requested === 'all' ? plan.moduleKeys : requested) {
       const value = plan.outputs.get(key);
       if (!value) throw new Error(`no module "${key}" in "${this.model.name}" to return an intermediate for`);
       addReadout(key, value);
@@ -379,7 +405,7 @@ export class WebGPUModel {
             }
           }
           const source = matrix ? { kind: 'matrix' as const } : { kind: 'conv' as const, h, w, ci4, oh, ow, ...geometry };
-          const program = gemmProgram({ m: n * oh * ow, k4: kh * kw * ci4, n4, source, epilogue }, label);
+          const program = this.gemm({ m: n * oh * ow, k4: kh * kw * ci4, n4, source, epilogue }, label);
           return { program, buffers: [x, { buffer: this.upload(b, `${label} weight`) }, ...buffers], before };
         }
         const program = groupedConv2dProgram({
@@ -396,7 +422,7 @@ export class WebGPUModel {
         for (let o = 0; o < node.outFeatures; o++) for (let i = 0; i < node.inFeatures; i++) b[i * n4 * 4 + o] = weight[o * node.inFeatures + i]!;
         const { epilogue, buffers } = this.epilogueBuffers(step.epilogue, node.outFeatures, label, storages);
         const rows = step.input.layout.kind === 'flat' ? step.input.layout.rows : 1;
-        const program = gemmProgram({ m: rows, k4, n4, source: { kind: 'matrix' }, epilogue }, label);
+        const program = this.gemm({ m: rows, k4, n4, source: { kind: 'matrix' }, epilogue }, label);
         return { program, buffers: [x, { buffer: this.upload(b, `${label} weight`) }, ...buffers], before };
       }
       case 'elementwise': {
