@@ -69,3 +69,149 @@ describe('webgpu: PyTorch fixtures', () => {
     }
   });
 });
+
+describe('webgpu: properties against the reference kernels', () => {
+  const modes: PaddingMode[] = ['zeros', 'reflect', 'replicate', 'circular'];
+  // SwiftShader compiles every new shader variant on the CPU: a few dozen runs, small shapes.
+  it('conv2d: random kernels, strides, dilations, paddings, groups, multipliers, epilogues', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          batch: fc.integer({ min: 1, max: 2 }),
+          groups: fc.integer({ min: 1, max: 3 }),
+          cinPerGroup: fc.integer({ min: 1, max: 3 }),
+          coutPerGroup: fc.integer({ min: 1, max: 3 }),
+          depthwise: fc.boolean(),
+          kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
+          sh: fc.integer({ min: 1, max: 2 }), sw: fc.integer({ min: 1, max: 3 }),
+          dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
+          padding: fc.oneof(fc.constant('tf_same' as const), fc.constant('valid' as const), fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))),
+          mode: fc.constantFrom(...modes),
+          bias: fc.boolean(),
+          activation: fc.constantFrom('ReLU', 'GELU', 'Hardswish', 'Identity'),
+          h: fc.integer({ min: 5, max: 9 }), w: fc.integer({ min: 5, max: 9 }),
+          seed: fc.integer({ min: 1, max: 1e6 }),
+        }),
+        async (p) => {
+          const cin = p.depthwise ? p.groups * 4 + 1 : p.groups * p.cinPerGroup;
+          const groups = p.depthwise ? cin : p.groups;
+          const cout = p.depthwise ? cin * p.coutPerGroup : p.groups * p.coutPerGroup;
+          const spec: ModelSpec = {
+            input_shape: [p.batch, cin, p.h, p.w],
+            layers: [
+              { type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: [p.kh, p.kw], stride: [p.sh, p.sw], dilation: [p.dh, p.dw], padding: p.padding, padding_mode: p.mode, groups, bias: p.bias },
+              { type: p.activation } as ModelSpec['layers'][number],
+            ],
+          };
+          let model: ResolvedModel;
+          try {
+            model = resolveModel(spec);
+          } catch {
+            return; // a combination PyTorch rejects too (reflect pad >= size, kernel larger than the input)
+          }
+          const weights = initWeights(model, { seed: p.seed });
+          const input = seededInput(model.inputShape, p.seed);
+          const expected = referenceForward(model, weights, input).output;
+          const actual = await forwardWebGPU(model, weights, input, { device });
+          expectClose(actual.output, expected, JSON.stringify(spec.layers[0]));
+        },
+      ),
+      { numRuns: 20, seed: 20240601 },
+    );
+  });
+
+  it('conv2d on its own equals conv2dReference for a strided, dilated, reflect-padded pointwise-free conv', async () => {
+    const spec: ModelSpec = { input_shape: [1, 6, 11, 10], layers: [{ type: 'Conv2d', in_channels: 6, out_channels: 5, kernel_size: [3, 2], stride: [2, 1], dilation: [1, 2], padding: [2, 1], padding_mode: 'reflect' }] };
+    const model = resolveModel(spec);
+    const weights = initWeights(model, { seed: 7 });
+    const input = seededInput(model.inputShape, 7);
+    const conv = model.leaves[0]!.node;
+    if (conv.op !== 'conv2d') throw new Error('expected a conv');
+    const expected = conv2dReference(input, weights['0.weight']!, weights['0.bias'], { stride: conv.stride, dilation: conv.dilation, pads: conv.pads!, paddingMode: conv.paddingMode, groups: conv.groups });
+    const actual = await forwardWebGPU(model, weights, input, { device });
+    expectClose(actual.output, expected, 'conv');
+  });
+});
+
+const block: ModelSpec = {
+  name: 'block',
+  input_shape: [1, 8, 9, 9],
+  layers: [{ type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 8, out_channels: 8, activation: 'ReLU6', pw_activation: 'Identity' }] }, { type: 'GELU' }],
+};
+
+
+describe('webgpu: fusion, intermediates, timings', () => {
+  it('runs a DepthwiseSeparable block (dw+BN+ReLU6, pw+BN, skip add) as two dispatches', async () => {
+    const model = resolveModel(block);
+    const compiled = await WebGPUModel.create(device, model, initWeights(model, { seed: 3 }));
+    try {
+      // dw conv + BN + ReLU6; pw conv + BN + skip add; then the GELU, which follows the add.
+      expect(compiled.stageNames).toEqual(['0.body.0.0+0.body.0.1+0.body.0.2', '0.body.0.3+0.body.0.4+0', '1']);
+    } finally {
+      compiled.dispose();
+    }
+  });
+
+  it('returns every leaf output unfused, equal to the reference, with per-dispatch GPU timings', async () => {
+    const model = resolveModel(block);
+    const weights = initWeights(model, { seed: 4 });
+    const input = seededInput(model.inputShape, 4);
+    const reference = referenceForward(model, weights, input);
+    const result = await forwardWebGPU(model, weights, input, { device, intermediates: true });
+    const keys = result.intermediateOrder!;
+    expect(keys).toEqual(['0.body.0.0', '0.body.0.1', '0.body.0.2', '0.body.0.3', '0.body.0.4', '0', '1']);
+    expect(Object.keys(result.intermediates!).sort()).toEqual([...keys].sort());
+    for (const key of keys) expectClose(result.intermediates![key]!, reference.outputs.get(key)!, key);
+    expectClose(result.output, reference.output, 'output');
+    expect(result.timings.stages.length).toBe(7);
+    for (const stage of result.timings.stages) expect(stage.ms).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('webgpu: failures read like errors', () => {
+  it('a WGSL error rejects with the compiler message', async () => {
+    const broken = {
+      label: 'broken', shaderKey: 'broken', workgroupSize: [1, 1, 1] as [number, number, number], dispatch: [1, 1, 1] as [number, number, number],
+      uniforms: [['n', 1]] as Array<[string, number]>, bindings: [{ name: 'y', access: 'write' as const, element: 'f32' as const }],
+      body: 'fn main() { y[0] = undefinedThing; }',
+    };
+    const error = await getPipeline(device, broken).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ShaderCompileError);
+    expect((error as Error).message).toMatch(/broken.*undefinedThing/);
+  });
+
+  it('rejects a weight of the wrong shape, naming it', async () => {
+    const model = resolveModel(block);
+    const weights = initWeights(model, { seed: 1 });
+    weights['0.body.0.3.weight'] = { shape: [8, 8, 1, 2], data: new Float32Array(128) };
+    await expect(forwardWebGPU(model, weights, seededInput(model.inputShape, 1), { device })).rejects.toThrow(/0\.body\.0\.3\.weight.*\[8, 8, 1, 2\]/);
+  });
+
+  it('an aborted signal stops the run', async () => {
+    const model = resolveModel(block);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(forwardWebGPU(model, initWeights(model, { seed: 1 }), seededInput(model.inputShape, 1), { device, signal: controller.signal })).rejects.toThrow();
+  });
+
+  it('the readback probe passes on this adapter', async () => {
+    expect(await probeReadback(device)).toBeUndefined();
+  });
+
+  it('a lost device fails the run readably, and the next request gets a new device', async () => {
+    const own = await getHostDevice();
+    if (!own.ok) throw new Error(own.reason);
+    const model = resolveModel(block);
+    const compiled = await WebGPUModel.create(own.device, model, initWeights(model, { seed: 1 }));
+    own.device.destroy();
+    await own.device.lost;
+    await expect(compiled.run(seededInput(model.inputShape, 1))).rejects.toThrow(/lost/);
+    compiled.dispose();
+    const next = await getHostDevice();
+    if (!next.ok) throw new Error(next.reason);
+    expect(next.device).not.toBe(own.device);
+    device = next.device;
+    const result = await forwardWebGPU(model, initWeights(model, { seed: 1 }), seededInput(model.inputShape, 1), { device });
+    expect(result.output.shape).toEqual([1, 8, 9, 9]);
+  });
+});

@@ -28,6 +28,8 @@ export interface WebGPUForwardOptions {
 export interface WebGPUForwardResult {
   output: Tensor;
   intermediates?: Record<string, Tensor>;
+  /** The keys of `intermediates` in execution order. */
+  intermediateOrder?: string[];
   timings: { totalMs: number; stages: StageTiming[] };
   backend: 'webgpu';
   adapterName?: string;
@@ -44,7 +46,7 @@ export async function forwardWebGPU(model: ResolvedModel, weights: Record<string
     const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs });
     return {
       output: result.output,
-      ...(wanted === 'all' || wanted.length > 0 ? { intermediates: result.intermediates } : {}),
+      ...(wanted === 'all' || wanted.length > 0 ? { intermediates: result.intermediates, intermediateOrder: result.intermediateOrder } : {}),
       timings: result.timings,
       backend: 'webgpu',
       ...(options.adapterName ? { adapterName: options.adapterName } : {}),

@@ -135,7 +135,8 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
 
   const moduleKeys: string[] = [];
   const emit = (node: ResolvedNode, value: Value): Value => {
-    if (node.op !== 'sequence') moduleKeys.push(node.key);
+    // Execution order: a residual's sum comes after its body.
+    if (node.op !== 'sequence' && node.op !== 'residual') moduleKeys.push(node.key);
     switch (node.op) {
       case 'sequence': {
         const out = node.children.reduce((v, child) => emit(child, v), value);
@@ -144,6 +145,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
       }
       case 'residual': {
         const body = emit(node.body, value);
+        moduleKeys.push(node.key);
         const last = body !== value ? fusable(body) : undefined;
         let out: Value;
         if (last && !last.epilogue.residual && sameLayout(body, value)) {

@@ -38,8 +38,10 @@ export interface StageTiming {
 
 export interface WebGPURunResult {
   output: Tensor;
-  /** Leaf key -> its output, for the keys the model was compiled to expose. */
+  /** Module key -> its output, for the keys the model was compiled to expose. */
   intermediates: Record<string, Tensor>;
+  /** The intermediates' keys in execution order (a Record lists integer-like keys such as "3" first). */
+  intermediateOrder: string[];
   timings: {
     /** Wall time of the run: upload, GPU work, readback. */
     totalMs: number;
@@ -503,7 +505,8 @@ export class WebGPUModel {
       const times = new BigInt64Array(bytes, this.timestampOffset, 2 * this.dispatches.length);
       this.dispatches.forEach((d, i) => stages.push({ name: d.program.label, ms: Number(times[2 * i + 1]! - times[2 * i]!) / 1e6 }));
     }
-    return { output: output!, intermediates, timings: { totalMs: performance.now() - started, stages } };
+    const intermediateOrder = this.readouts.filter((r) => r.key !== '').map((r) => r.key);
+    return { output: output!, intermediates, intermediateOrder, timings: { totalMs: performance.now() - started, stages } };
   }
 
   private async readback(options: RunOptions): Promise<ArrayBuffer> {
