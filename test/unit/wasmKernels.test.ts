@@ -121,13 +121,19 @@ describe('WebAssembly SIMD kernels against the reference', () => {
       { numRuns: 150 },
     );
     // K far past one cache block (the packed A block is 64 KiB), M past several blocks.
-    for (const [cin, cout, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300]] as const) {
+    // ... and one pixel (the matrix-vector path Linear layers take), k on and off the 8-float step.
+    for (const [cin, cout, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300], [1024, 1000, 1], [37, 9, 1], [8, 3, 1], [1, 1, 1]] as const) {
       const input = randomTensor([1, cin, 1, pixels], cin);
       const weight = randomTensor([cout, cin, 1, 1], cout);
+      const bias = randomTensor([cout], cin + cout);
       const expected = conv2dReference(input, weight, undefined, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 });
       const output = new Float32Array(cout * pixels);
       kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { activation: 'none' });
       expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-4, 1e-4)).toBeUndefined();
+      const relu6 = new Float32Array(cout * pixels);
+      kernels.pointwiseConv2d(input.data, weight.data, relu6, cin, cout, pixels, { bias: bias.data, activation: 'relu6' });
+      const expectedRelu6 = activationReference(conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }), 'relu6');
+      expect(allcloseViolation({ shape: expected.shape, data: relu6 }, expectedRelu6, 1e-4, 1e-4)).toBeUndefined();
     }
   });
 

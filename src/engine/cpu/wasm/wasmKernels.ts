@@ -22,6 +22,7 @@ interface KernelExports {
   packedRowsBytes(m: number, k: number): number;
   packRows(a: number, m: number, k: number, dst: number): void;
   gemm(ap: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, tile: number): void;
+  gemv(a: number, x: number, bias: number, out: number, m: number, k: number, lo: number, hi: number): void;
   packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
   im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
   depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
@@ -210,6 +211,15 @@ class WasmSimdKernels implements CpuKernels {
     if (epilogue.scale) return jsKernels.pointwiseConv2d(input, weight, output, inChannels, outChannels, pixels, epilogue);
     const { lo, hi } = this.begin(epilogue);
     const m = this.memory;
+    if (pixels === 1) {
+      // One pixel (a Linear layer): a matrix-vector product, straight from the weights as they are.
+      const a = m.cached(weight);
+      const bias = m.cached(this.biasOf(epilogue, outChannels));
+      const x = m.put(input);
+      const out = m.alloc(outChannels * 4);
+      this.k.gemv(a, x, bias, out, outChannels, inChannels, lo, hi);
+      return this.finish(out, output, outChannels, 1, epilogue);
+    }
     const a = this.packedWeights(weight, 1, outChannels, inChannels);
     const bias = m.cached(this.biasOf(epilogue, outChannels));
     const inp = m.put(input);

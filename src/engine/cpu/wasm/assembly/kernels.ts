@@ -163,6 +163,33 @@ export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i
   }
 }
 
+/**
+ * Matrix times vector, for a single pixel (a Linear layer, a pointwise conv on a 1x1 image):
+ * out[i] = clamp(bias[i] + sum_k A[i][k] * x[k]) with A row-major m x k. Streams A once, two
+ * rows at a time with two partial sums each, so no packing is needed.
+ */
+export function gemv(a: usize, x: usize, bias: usize, out: usize, m: i32, k: i32, lo: f32, hi: f32): void {
+  const kBytes = <usize>k << 2;
+  const vectorBytes = kBytes & ~(<usize>31);
+  for (let i = 0; i < m; i++) {
+    const row = a + <usize>i * kBytes;
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let off: usize = 0;
+    for (; off < vectorBytes; off += 32) {
+      s0 = madd(s0, v128.load(row + off), v128.load(x + off));
+      s1 = madd(s1, v128.load(row + off, 16), v128.load(x + off, 16));
+    }
+    const s = f32x4.add(s0, s1);
+    let sum = load<f32>(bias + (<usize>i << 2)) + ((f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)));
+    for (; off < kBytes; off += 4) sum += load<f32>(row + off) * load<f32>(x + off);
+    // max/min in this order keep a NaN, as clamp() does.
+    sum = sum < lo ? lo : sum;
+    sum = hi < sum ? hi : sum;
+    store<f32>(out + (<usize>i << 2), sum);
+  }
+}
+
 /** Packs a row-major k x n matrix (row stride ld floats) into gemm's panels of 8 columns, zero filled. */
 export function packPanels(src: usize, ld: i32, k: i32, n: i32, dst: usize): void {
   const rowBytes = <usize>ld << 2;
