@@ -118,27 +118,46 @@ class WasmMemory {
 
   /** The cached copy of a weight array, copied in on first use. Call right after {@link begin}. */
   cached(data: Float32Array): number {
-    return this.cachedAs('raw', data, data.length * 4, (pointer) => this.f32.set(data, pointer / 4));
+    const cache = this.cacheOf('raw');
+    const known = cache.get(data);
+    if (known !== undefined) return known;
+    const pointer = this.claim(data.length * 4);
+    this.f32.set(data, pointer / 4);
+    cache.set(data, pointer);
+    return pointer;
   }
 
   /**
-   * A cached form of a weight array that `fill` makes (with the raw values at `raw`, in memory
-   * that is free again afterwards). Call right after {@link begin}, before any {@link alloc}.
+   * A cached form of a weight array that `fill` makes in `bytes` at `pointer` from the raw values
+   * at `raw` (memory that is free again afterwards). Call right after {@link begin}, before any
+   * {@link alloc}.
    */
   cachedAs(kind: string, data: Float32Array, bytes: number, fill: (pointer: number, raw: number) => void): number {
-    let cache = this.caches.get(kind);
-    if (!cache) this.caches.set(kind, (cache = new WeakMap()));
+    const cache = this.cacheOf(kind);
     const known = cache.get(data);
     if (known !== undefined) return known;
-    if (this.top !== this.cacheTop) throw new Error('internal: cache weights before the call buffers');
-    const pointer = this.cacheTop;
-    this.cacheTop += align(bytes);
+    const pointer = this.claim(bytes);
     const raw = this.cacheTop;
     this.reserve(raw + data.length * 4);
     this.f32.set(data, raw / 4);
     fill(pointer, raw);
-    this.top = this.cacheTop;
     cache.set(data, pointer);
+    return pointer;
+  }
+
+  private cacheOf(kind: string): WeakMap<Float32Array, number> {
+    let cache = this.caches.get(kind);
+    if (!cache) this.caches.set(kind, (cache = new WeakMap()));
+    return cache;
+  }
+
+  /** Memory for a cached form, below this call's buffers. */
+  private claim(bytes: number): number {
+    if (this.top !== this.cacheTop) throw new Error('internal: cache weights before the call buffers');
+    const pointer = this.cacheTop;
+    this.cacheTop += align(bytes);
+    this.top = this.cacheTop;
+    this.reserve(this.cacheTop);
     return pointer;
   }
 
