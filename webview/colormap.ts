@@ -49,23 +49,19 @@ export function valueRange(data: Float32Array, offset: number, count: number): R
   return { min, max };
 }
 
-/** The LUT index of a value: 0 at min, 255 at max; a constant map is drawn at the middle. */
+/** The LUT index of a value: 0 at min (and for NaN), 255 at max; a constant map is drawn at the middle. */
 export function colormapIndex(value: number, range: Range): number {
   const span = range.max - range.min;
   if (!(span > 0)) return 128;
-  const index = Math.round(((value - range.min) / span) * 255);
+  // The same arithmetic as colorizeGrid's loop, so that both give the same pixel for a value.
+  const index = ((value - range.min) * (255 / span) + 0.5) | 0;
   return index < 0 ? 0 : index > 255 ? 255 : index;
 }
 
 /** Writes `count` values from `offset` as opaque RGBA pixels into `out` (length >= 4 * count). */
 export function colorize(data: Float32Array, offset: number, count: number, range: Range, lut: Uint8Array, out: Uint8ClampedArray): void {
-  const span = range.max - range.min;
-  const scale = span > 0 ? 255 / span : 0;
-  const min = range.min;
   for (let i = 0; i < count; i++) {
-    let index = span > 0 ? Math.round((data[offset + i]! - min) * scale) : 128;
-    if (index < 0) index = 0;
-    else if (index > 255) index = 255;
+    const index = colormapIndex(data[offset + i]!, range);
     const o = i * 4;
     out[o] = lut[index * 3]!;
     out[o + 1] = lut[index * 3 + 1]!;
@@ -114,36 +110,60 @@ function packedLut(lut: Uint8Array): Uint32Array {
 
 /**
  * Draws channels [0, count) of a C x H x W block into one RGBA grid image (gaps stay transparent):
- * one putImageData per step instead of one canvas per channel, which costs more than the
- * forward pass itself when a step has hundreds of channels. Same pixels as {@link colorize}.
+ * one image per step instead of one canvas per channel, which costs more than the forward pass
+ * itself when a step has hundreds of channels. Same pixels as {@link colorize}, except that a NaN
+ * is drawn as the low end of the colormap.
  */
 export function colorizeGrid(data: Float32Array, count: number, layout: GridLayout, ranges: (c: number) => Range, lut: Uint8Array, out: Uint8ClampedArray): void {
+  if (!littleEndian || out.byteOffset % 4 !== 0) {
+    colorizeGridBytes(data, count, layout, ranges, lut, out);
+    return;
+  }
   const { tileWidth: w, tileHeight: h, width: stride } = layout;
   const plane = w * h;
-  // One 32-bit store per pixel where the byte order allows it.
-  const pixels = littleEndian && out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, out.length / 4) : undefined;
+  // One 32-bit store per pixel, one pass over the values, no call per pixel: this loop colours 3 M values per run.
+  const pixels = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
   const packed = packedLut(lut);
   for (let c = 0; c < count; c++) {
     const range = ranges(c);
     const span = range.max - range.min;
-    const scale = span > 0 ? 255 / span : 0;
-    const min = range.min;
     const [x0, y0] = tileOrigin(layout, c);
+    if (!(span > 0)) {
+      for (let y = 0; y < h; y++) pixels.fill(packed[128]!, (y0 + y) * stride + x0, (y0 + y) * stride + x0 + w);
+      continue;
+    }
+    const scale = 255 / span;
+    const min = range.min;
+    let i = c * plane;
     for (let y = 0; y < h; y++) {
-      let i = c * plane + y * w;
       let o = (y0 + y) * stride + x0;
-      for (let x = 0; x < w; x++, i++, o++) {
-        let index = span > 0 ? Math.round((data[i]! - min) * scale) : 128;
+      const end = o + w;
+      for (; o < end; o++, i++) {
+        // Math.round for the non-negative values this sees; `| 0` maps NaN to 0.
+        let index = ((data[i]! - min) * scale + 0.5) | 0;
         if (index < 0) index = 0;
         else if (index > 255) index = 255;
-        if (pixels) {
-          pixels[o] = packed[index]!;
-        } else {
-          out[o * 4] = lut[index * 3]!;
-          out[o * 4 + 1] = lut[index * 3 + 1]!;
-          out[o * 4 + 2] = lut[index * 3 + 2]!;
-          out[o * 4 + 3] = 255;
-        }
+        pixels[o] = packed[index]!;
+      }
+    }
+  }
+}
+
+/** {@link colorizeGrid} one byte at a time (big-endian machines, unaligned outputs). */
+function colorizeGridBytes(data: Float32Array, count: number, layout: GridLayout, ranges: (c: number) => Range, lut: Uint8Array, out: Uint8ClampedArray): void {
+  const { tileWidth: w, tileHeight: h, width: stride } = layout;
+  const plane = w * h;
+  for (let c = 0; c < count; c++) {
+    const range = ranges(c);
+    const [x0, y0] = tileOrigin(layout, c);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const index = colormapIndex(data[c * plane + y * w + x]!, range);
+        const o = ((y0 + y) * stride + x0 + x) * 4;
+        out[o] = lut[index * 3]!;
+        out[o + 1] = lut[index * 3 + 1]!;
+        out[o + 2] = lut[index * 3 + 2]!;
+        out[o + 3] = 255;
       }
     }
   }

@@ -4,16 +4,28 @@
  * started from a blob: URL (allowed by `worker-src blob:`): a webview cannot start a worker from
  * its resource origin directly, and a blob: worker needs no other CSP exception.
  */
-import type { EngineBackend, RunResult, WireTensor } from '../src/shared/protocol';
+import type { EngineBackend, RunResult, WireFeatureMap, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
-import type { FromWorker, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { FromWorker, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { PaintRequest } from './mapImages';
 import { RequestCancelled } from './hostBridge';
+
+interface RequestOptions {
+  signal?: AbortSignal;
+  onProgress?(done: number, total: number, label: string): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  options: RequestOptions;
+}
 
 export class EngineClient {
   private worker: Worker | undefined;
   private blobUrl: Promise<string> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void; onProgress?(done: number, total: number, label: string): void }>();
+  private readonly pending = new Map<number, Pending>();
 
   constructor(private readonly workerUrl: string) {}
 
@@ -43,13 +55,14 @@ export class EngineClient {
     const entry = this.pending.get(message.id);
     if (!entry) return;
     if (message.type === 'progress') {
-      entry.onProgress?.(message.done, message.total, message.label);
+      entry.options.onProgress?.(message.done, message.total, message.label);
       return;
     }
     this.pending.delete(message.id);
     if (message.type === 'error') entry.reject(new Error(message.error));
     else if (message.type === 'probe') entry.resolve(message.webgpu);
-    else entry.resolve(message.result);
+    else if (message.type === 'painted') entry.resolve(message.painted);
+    else entry.resolve({ result: message.result, pictures: message.pictures });
   }
 
   private failAll(error: Error): void {
@@ -59,11 +72,11 @@ export class EngineClient {
     this.worker = undefined;
   }
 
-  private async send<T>(message: Omit<ToWorker, 'id'>, transfer: Transferable[], options: { signal?: AbortSignal; onProgress?(done: number, total: number, label: string): void } = {}): Promise<T> {
+  private async send<T>(message: Omit<ToWorker, 'id'>, transfer: Transferable[], options: RequestOptions = {}): Promise<T> {
     const worker = await this.start();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onProgress: options.onProgress });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, options });
       options.signal?.addEventListener('abort', () => {
         if (!this.pending.has(id)) return;
         // A CPU pass cannot be interrupted from outside; the worker is dropped and a fresh one starts next time.
@@ -77,9 +90,19 @@ export class EngineClient {
     return this.send<WebGpuProbe>({ type: 'probe' }, []);
   }
 
-  run(backend: EngineBackend, model: ModelSpec, input: WireTensor, weights: WorkerWeights, options: { signal?: AbortSignal; onProgress?(done: number, total: number, label: string): void }): Promise<RunResult> {
+  /** A forward pass in the worker, with its feature maps painted for `paint` (`pictures[i]` for `result.featureMaps[i]`). */
+  run(backend: EngineBackend, model: ModelSpec, input: WireTensor, weights: WorkerWeights, paint: PaintRequest, options: RequestOptions): Promise<{ result: RunResult; pictures: (StepPicture | undefined)[] }> {
     const transfer: Transferable[] = [input.data];
     if (weights.kind === 'safetensors') transfer.push(weights.bytes);
-    return this.send<RunResult>({ type: 'run', backend, model, input, weights } as Omit<ToWorker, 'id'>, transfer, options);
+    return this.send({ type: 'run', backend, model, input, weights, paint } as Omit<ToWorker, 'id'>, transfer, options);
+  }
+
+  /**
+   * Paints feature maps computed elsewhere (the host's runs). Their buffers move to the worker and
+   * come back with the pictures: use the returned maps, the ones passed in are detached.
+   */
+  paint(maps: WireFeatureMap[], paint: PaintRequest, options: RequestOptions = {}): Promise<PaintedMaps> {
+    const transfer = [...new Set(maps.map((m) => m.data))];
+    return this.send<PaintedMaps>({ type: 'paint', maps, paint } as Omit<ToWorker, 'id'>, transfer, options);
   }
 }

@@ -8,7 +8,8 @@ import { makeWeights } from '../src/engine/weights';
 import { readSafetensors } from '../src/io/safetensors';
 import { resolveModel } from '../src/shared/spec';
 import type { RunResult, WireFeatureMap } from '../src/shared/protocol';
-import type { FromWorker, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { FromWorker, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import { channelRanges, paintGrid, stepGrid, type PaintRequest } from './mapImages';
 import type { WeightMap } from '../src/engine/types';
 
 /** The worker's global scope (the project's tsconfig has the DOM lib, not the WebWorker one). */
@@ -63,7 +64,7 @@ function loadWeights(source: WorkerWeights, model: Parameters<typeof makeWeights
   return makeWeights(model, source);
 }
 
-async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<RunResult> {
+async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ result: RunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
   const inputShape = message.input.shape;
   const resolved = resolveModel(message.model, { inputShape });
   const weights = loadWeights(message.weights, resolved);
@@ -83,28 +84,58 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<RunResu
     onProgress: (done, total) => post({ type: 'progress', id: message.id, done, total, label: `step ${done} of ${total}` }),
   });
   const totalMs = performance.now() - start;
-  const featureMaps: WireFeatureMap[] = (result.intermediates ?? []).map((step) => ({
-    key: step.key,
-    leafKeys: step.leafKeys,
-    label: step.label,
-    layerIndex: step.layerIndex,
-    role: step.role,
-    shape: step.tensor.shape,
-    data: ownBuffer(step.tensor.data),
-  }));
-  return {
+  // A copy: the output is often the last step's tensor, whose buffer is transferred with that step.
+  const output = { shape: result.output.shape, data: result.output.data.slice().buffer as ArrayBuffer };
+  const maps = (result.intermediates ?? []).map(
+    (step): WireFeatureMap => ({ key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, data: ownBuffer(step.tensor.data) }),
+  );
+  const painted = paintAll(maps, message.paint);
+  const runResult: RunResult = {
     backend: message.backend,
     device: `${deviceName}, ${result.backend}`,
-    output: { shape: result.output.shape, data: ownBuffer(result.output.data) },
-    featureMaps,
+    output,
+    featureMaps: painted.maps,
     timings: result.timings.map(({ key, label, ms }) => ({ key, label, ms })),
     totalMs,
   };
+  return { result: runResult, pictures: painted.pictures, transfer: [output.data, ...transferList(painted)] };
+}
+
+/**
+ * Paints each feature map's grid here, so that the page only copies finished pixels into its
+ * canvases. RGBA pixels rather than ImageBitmaps: making a bitmap here costs as much as the page's
+ * putImageData. The caller transfers every buffer (maps, pixels, ranges): nothing is copied.
+ */
+function paintAll(maps: WireFeatureMap[], request: PaintRequest): PaintedMaps {
+  const own = distinctBuffers(maps);
+  const pictures = own.map((map): StepPicture | undefined => {
+    if (map.shape.length !== 4) return undefined;
+    const data = new Float32Array(map.data);
+    const [, channels, height, width] = map.shape as [number, number, number, number];
+    const ranges = channelRanges(data, channels, height * width);
+    const grid = stepGrid(map.key, map.shape, request);
+    return { pixels: paintGrid(data, grid, ranges, request).buffer, grid, ranges: ranges.buffer as ArrayBuffer, request };
+  });
+  return { maps: own, pictures };
+}
+
+function transferList(painted: PaintedMaps): ArrayBuffer[] {
+  return [...painted.maps.map((m) => m.data), ...painted.pictures.flatMap((p) => (p ? [p.pixels, p.ranges] : []))];
 }
 
 /** A buffer that holds exactly the tensor (so it can be transferred without copying more). */
 function ownBuffer(data: Float32Array): ArrayBuffer {
   return (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer) as ArrayBuffer;
+}
+
+/** Maps whose buffers are all different (a step sharing a buffer with an earlier one gets a copy), so each can be transferred. */
+function distinctBuffers(maps: WireFeatureMap[]): WireFeatureMap[] {
+  const taken = new Set<ArrayBuffer>();
+  return maps.map((map) => {
+    const own = taken.has(map.data) ? { ...map, data: map.data.slice(0) } : map;
+    taken.add(own.data);
+    return own;
+  });
 }
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
@@ -116,10 +147,12 @@ scope.onmessage = async (event: MessageEvent<ToWorker>) => {
   try {
     if (message.type === 'probe') {
       post({ type: 'probe', id: message.id, webgpu: await probe() });
+    } else if (message.type === 'paint') {
+      const painted = paintAll(message.maps, message.paint);
+      post({ type: 'painted', id: message.id, painted }, transferList(painted));
     } else {
-      const result = await run(message);
-      const transfer = new Set<ArrayBuffer>([result.output.data, ...result.featureMaps.map((m) => m.data)]);
-      post({ type: 'result', id: message.id, result }, [...transfer]);
+      const { result, pictures, transfer } = await run(message);
+      post({ type: 'result', id: message.id, result, pictures }, transfer);
     }
   } catch (error) {
     post({ type: 'error', id: message.id, error: error instanceof Error ? error.message : String(error) });

@@ -1,18 +1,19 @@
 /**
  * The feature map view: for each step of a run (the depthwise and the pointwise halves of a
- * separable block are separate steps), a grid with one tile per channel (drawn as one canvas per
- * step: see colorizeGrid); click (or Enter) to
- * enlarge, the value under the pointer, PNG export.
+ * separable block are separate steps), a grid with one tile per channel, drawn as one canvas per
+ * step. After a run the grids arrive painted by the engine worker (mapImages.ts) as ImageBitmaps
+ * and are shown as they come, step by step; a change of colormap or normalisation repaints here.
+ * Click (or Enter) to enlarge, the value under the pointer, PNG export.
  */
 import type { RunResult, WireFeatureMap } from '../src/shared/protocol';
 import { formatShape } from '../src/shared/format';
-import { colorize, colorizeGrid, colormapLut, gridLayout, tileOrigin, valueRange, type ColormapName, type Range } from './colormap';
+import { colorize, colorizeGrid, colormapLut, gridLayout, tileOrigin, type ColormapName, type Range } from './colormap';
 import { clear, h, icon } from './dom';
+import { channelRanges, paintGrid, rangeOf, sharedRange, stepGrid, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
+import type { StepPicture } from './workerProtocol';
 
-export type MapNormalisation = 'channel' | 'shared';
-
-/** Channels drawn per step before "show all" (the first three MobileNetV1 blocks have at most 128). */
-export const DEFAULT_CHANNEL_CAP = 128;
+export type { MapNormalisation } from './mapImages';
+export { DEFAULT_CHANNEL_CAP } from './mapImages';
 
 export interface FeatureMapOptions {
   colormap: ColormapName;
@@ -26,20 +27,28 @@ interface Step {
   channels: number;
   height: number;
   width: number;
+  /** Per-channel [min, max] pairs. */
+  ranges: Float32Array;
   shared: Range;
+  /** The worker's painting, used once (on the first draw) when it fits the current options. */
+  picture?: StepPicture;
+  /** Measured time of the step, ms. */
   ms?: number;
 }
 
 export class FeatureMapView {
   private steps: Step[] = [];
-  private expanded = new Set<string>();
+  private readonly expanded = new Set<string>();
   private readonly dialog: HTMLDialogElement;
   private readonly readout: HTMLElement;
+  private readonly container: HTMLElement;
 
   constructor(private readonly root: HTMLElement, private options: FeatureMapOptions) {
     this.readout = h('div', { className: 'readout', 'aria-live': 'polite', id: 'value-readout' }, 'Point at a feature map to read its values.');
     this.dialog = h('dialog', { className: 'enlarge', 'aria-label': 'Enlarged feature map' });
-    root.append(this.readout, h('div', { className: 'maps' }), this.dialog);
+    this.container = h('div', { className: 'maps' });
+    root.append(this.readout, this.container, this.dialog);
+    this.draw();
   }
 
   setOptions(options: Partial<FeatureMapOptions>): void {
@@ -47,16 +56,28 @@ export class FeatureMapView {
     this.draw();
   }
 
-  /** Takes a run's feature maps (keeps them for re-colouring) and draws them. */
-  show(result: RunResult): void {
+  /** How grids should be painted for this view now (reads the width once: a layout, if one is pending). */
+  paintRequest(): PaintRequest {
+    return { colormap: this.options.colormap, normalisation: this.options.normalisation, availableWidth: this.availableWidth(), expanded: [...this.expanded] };
+  }
+
+  /**
+   * Shows a run's feature maps: with the worker's pictures (`pictures[i]` for `result.featureMaps[i]`)
+   * where they fit the current options, painted here otherwise. All grids go in within one task, so
+   * the page lays out and paints once.
+   */
+  show(result: Pick<RunResult, 'featureMaps' | 'timings'>, pictures: readonly (StepPicture | undefined)[] = [], available = this.availableWidth()): void {
     const timing = new Map(result.timings.map((t) => [t.key, t.ms]));
-    this.steps = result.featureMaps
-      .filter((map) => map.shape.length === 4)
-      .map((map) => {
-        const data = new Float32Array(map.data);
-        return { map, data, channels: map.shape[1]!, height: map.shape[2]!, width: map.shape[3]!, shared: valueRange(data, 0, map.shape[1]! * map.shape[2]! * map.shape[3]!), ms: timing.get(map.key) };
-      });
-    this.draw();
+    this.steps = [];
+    result.featureMaps.forEach((map, i) => {
+      if (map.shape.length !== 4) return;
+      const picture = pictures[i];
+      const data = new Float32Array(map.data);
+      const [, channels, height, width] = map.shape as [number, number, number, number];
+      const ranges = picture ? new Float32Array(picture.ranges) : channelRanges(data, channels, height * width);
+      this.steps.push({ map, data, channels, height, width, ranges, shared: sharedRange(ranges), picture, ms: timing.get(map.key) });
+    });
+    this.draw(available);
   }
 
   clear(): void {
@@ -64,28 +85,36 @@ export class FeatureMapView {
     this.draw();
   }
 
-  /** Redraws every grid (colormap or normalisation changed, or a new run). */
-  draw(): void {
-    const container = this.root.querySelector('.maps')!;
-    clear(container);
+  /** Redraws every grid (colormap or normalisation changed, or "show all"). */
+  draw(available = this.availableWidth()): void {
+    clear(this.container);
     if (this.steps.length === 0) {
-      container.appendChild(h('p', { className: 'empty' }, 'Run the model to see what each layer makes of the input.'));
+      this.container.appendChild(h('p', { className: 'empty' }, 'Run the model to see what each layer makes of the input.'));
       return;
     }
-    const lut = colormapLut(this.options.colormap);
-    const available = (this.root.clientWidth || 800) - 4; // read once: each read after a DOM change forces a layout
-    for (const step of this.steps) container.appendChild(this.stepSection(step, lut, available));
+    for (const step of this.steps) this.container.appendChild(this.stepSection(step, available));
   }
 
-  private stepSection(step: Step, lut: Uint8Array, available: number): HTMLElement {
+  private availableWidth(): number {
+    // Read once per draw: each read after a DOM change forces a layout.
+    return (this.root.clientWidth || 800) - 4;
+  }
+
+  /** The worker's picture when it was painted for what this view shows now. */
+  private takePicture(step: Step): StepPicture | undefined {
+    const picture = step.picture;
+    step.picture = undefined;
+    if (!picture) return undefined;
+    const request = picture.request;
+    const fits = request.colormap === this.options.colormap && request.normalisation === this.options.normalisation && request.expanded.includes(step.map.key) === this.expanded.has(step.map.key);
+    return fits ? picture : undefined;
+  }
+
+  private stepSection(step: Step, available: number): HTMLElement {
     const { map, channels, height, width } = step;
-    const cap = this.expanded.has(map.key) ? channels : Math.min(channels, DEFAULT_CHANNEL_CAP);
-    const thumb = thumbSize(height, width);
-    const layout = gridLayout(cap, width, height, Math.max(1, Math.floor(available / (thumb + 3))));
-    const plane = height * width;
-    const ranges = this.options.normalisation === 'shared' ? () => step.shared : (c: number) => valueRange(step.data, c * plane, plane);
-    const image = new ImageData(layout.width, layout.height);
-    colorizeGrid(step.data, cap, layout, ranges, lut, image.data);
+    const picture = this.takePicture(step);
+    const grid: StepGrid = picture?.grid ?? stepGrid(map.key, map.shape, { availableWidth: available, expanded: [...this.expanded] });
+    const { layout, drawn: cap } = grid;
     const canvas = h('canvas', {
       width: layout.width,
       height: layout.height,
@@ -97,8 +126,10 @@ export class FeatureMapView {
       'data-gap': layout.gap,
       'aria-label': `${map.label}: ${cap} channels. Arrow keys choose a channel, Enter enlarges it.`,
     });
-    canvas.style.width = `${Math.min(available, layout.columns * (thumb + 3))}px`;
-    canvas.getContext('2d')!.putImageData(image, 0, 0);
+    canvas.style.width = `${grid.cssWidth}px`;
+    // The worker's pixels when it painted this step for these options (no colouring on this thread), else painted here.
+    const pixels = picture ? new Uint8ClampedArray(picture.pixels) : paintGrid(step.data, grid, step.ranges, this.options);
+    canvas.getContext('2d')!.putImageData(new ImageData(pixels, layout.width, layout.height), 0, 0);
     const focus = h('div', { className: 'tile-focus', hidden: true });
     const wrap = h('div', { className: 'map-wrap' }, canvas, focus);
     let selected = 0;
@@ -185,7 +216,7 @@ export class FeatureMapView {
     const plane = width * height;
     const canvas = h('canvas', { width, height, className: 'enlarged', tabindex: 0 });
     const image = new ImageData(width, height);
-    const range = this.options.normalisation === 'shared' ? step.shared : valueRange(step.data, channel * plane, plane);
+    const range = rangeOf(step.ranges, channel, this.options.normalisation, step.shared);
     colorize(step.data, channel * plane, plane, range, colormapLut(this.options.colormap), image.data);
     canvas.getContext('2d')!.putImageData(image, 0, 0);
     const readout = h('div', { className: 'readout', 'aria-live': 'polite' }, `range ${fmt(range.min)} … ${fmt(range.max)}`);
@@ -219,10 +250,8 @@ export class FeatureMapView {
   private exportGrid(step: Step): void {
     const { width, height, channels } = step;
     const layout = gridLayout(channels, width, height, Math.ceil(Math.sqrt(channels)));
-    const plane = width * height;
     const image = new ImageData(layout.width, layout.height);
-    const ranges = this.options.normalisation === 'shared' ? () => step.shared : (c: number) => valueRange(step.data, c * plane, plane);
-    colorizeGrid(step.data, channels, layout, ranges, colormapLut(this.options.colormap), image.data);
+    colorizeGrid(step.data, channels, layout, (c) => rangeOf(step.ranges, c, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
     const atlas = h('canvas', { width: layout.width, height: layout.height });
     atlas.getContext('2d')!.putImageData(image, 0, 0);
     void this.savePng(`${safeName(step.map.key)}_${channels}ch.png`, atlas);
@@ -232,11 +261,6 @@ export class FeatureMapView {
     const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/png'));
     if (blob) this.options.save(name, await blob.arrayBuffer());
   }
-}
-
-function thumbSize(height: number, width: number): number {
-  const side = Math.max(height, width);
-  return side >= 96 ? 96 : side >= 48 ? 72 : 56;
 }
 
 function fmt(value: number): string {

@@ -2,8 +2,9 @@
  * Messages between the page and its engine Web Worker (webview/engineWorker.ts). Internal to the
  * page: both ends are the same bundle's code, so they are typed but not validated.
  */
-import type { EngineBackend, RunResult, WeightsSource, WireTensor } from '../src/shared/protocol';
+import type { EngineBackend, RunResult, WeightsSource, WireFeatureMap, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
+import type { PaintRequest, StepGrid } from './mapImages';
 
 /** Weights as the worker gets them: a source it can make itself, or the bytes of a .safetensors file. */
 export type WorkerWeights = Exclude<WeightsSource, { kind: 'safetensors' }> | { kind: 'safetensors'; name: string; bytes: ArrayBuffer };
@@ -16,12 +17,33 @@ export interface WebGpuProbe {
   software: boolean;
 }
 
+/** A step's grid as the worker painted it: the page puts the pixels in its canvas as they are. */
+export interface StepPicture {
+  /** RGBA, grid.layout.width x grid.layout.height. */
+  pixels: ArrayBuffer;
+  grid: StepGrid;
+  /** Per-channel [min, max] pairs, float32, for every channel (drawn or not). */
+  ranges: ArrayBuffer;
+  /** What it was painted for (the page repaints if its options changed in the meantime). */
+  request: PaintRequest;
+}
+
 export type ToWorker =
   | { type: 'probe'; id: number }
-  | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights };
+  /** A forward pass; the result comes with its feature maps painted for `paint`. */
+  | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest }
+  /** Paint feature maps computed elsewhere (the extension host); they come back with their pictures. */
+  | { type: 'paint'; id: number; maps: WireFeatureMap[]; paint: PaintRequest };
+
+/** Feature maps with their grids, `pictures[i]` for `maps[i]` (undefined for a map that is not [1, C, H, W]). */
+export interface PaintedMaps {
+  maps: WireFeatureMap[];
+  pictures: (StepPicture | undefined)[];
+}
 
 export type FromWorker =
   | { type: 'probe'; id: number; webgpu: WebGpuProbe }
   | { type: 'progress'; id: number; done: number; total: number; label: string }
-  | { type: 'result'; id: number; result: RunResult }
+  | { type: 'result'; id: number; result: RunResult; pictures: (StepPicture | undefined)[] }
+  | { type: 'painted'; id: number; painted: PaintedMaps }
   | { type: 'error'; id: number; error: string };

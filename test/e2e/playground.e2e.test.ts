@@ -124,8 +124,11 @@ async function compareGrids(steps: Awaited<ReturnType<typeof expectedSteps>>): P
   const lut = colormapLut('viridis');
   for (const step of steps) {
     const drawn = await page.$eval(`canvas.map-grid[data-key="${step.key}"]`, (canvas) => {
+      // The grid canvas holds the worker's bitmap ('bitmaprenderer') or a repaint ('2d'): read either through a copy.
       const c = canvas as HTMLCanvasElement;
-      const pixels = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const copy = new OffscreenCanvas(c.width, c.height).getContext('2d')!;
+      copy.drawImage(c, 0, 0);
+      const pixels = copy.getImageData(0, 0, c.width, c.height).data;
       let binary = '';
       for (let i = 0; i < pixels.length; i += 0x8000) binary += String.fromCharCode(...pixels.subarray(i, i + 0x8000));
       return { base64: btoa(binary), channels: Number(c.dataset.channels), columns: Number(c.dataset.columns), width: c.width, height: c.height };
