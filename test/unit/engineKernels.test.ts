@@ -15,9 +15,14 @@ import { convolve } from '../../src/engine/cpu/plan';
 import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { initWeights } from '../../src/engine/weights';
+import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
+import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { allcloseViolation } from './engineAllclose';
 
-const implementations: CpuKernels[] = [jsKernels];
+const wasmKernels = await createWasmKernels(buildKernels({ quiet: true }));
+// Node 20 has WebAssembly SIMD: kernels that do not instantiate here are a failure, not a skip.
+if (!wasmKernels) throw new Error('the WebAssembly SIMD kernels did not instantiate');
+const implementations: CpuKernels[] = [jsKernels, wasmKernels];
 
 /** Deterministic values in [-1, 1) from a seed (fast-check shrinks the seed, not 10k floats). */
 function randomTensor(shape: number[], seed: number): Tensor {
