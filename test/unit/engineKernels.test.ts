@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, type LayerSpec, type PaddingMode } from '../../src/shared/spec';
+import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, SpecError, type LayerSpec, type PaddingMode } from '../../src/shared/spec';
 import type { Tensor } from '../../src/shared/tensor';
 import { activationKind, type ActivationKind } from '../../src/engine/cpu/activation';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
@@ -171,7 +171,15 @@ describe.each(implementations.map((k) => [k.name, k] as const))('CpuKernels %s a
           return { type: 'DepthwiseSeparable', ...rest, in_channels: inChannels, out_channels: c };
         });
         const spec = { layers: specs };
-        const model = resolveModel(spec, { inputShape: [n, channels, 11, 9] });
+        // Strides can shrink the map below what reflect padding needs: PyTorch rejects those
+        // specs too (the spec tests cover the message), so they are not cases for the kernels.
+        let model: ReturnType<typeof resolveModel>;
+        try {
+          model = resolveModel(spec, { inputShape: [n, channels, 11, 9] });
+        } catch (error) {
+          if (error instanceof SpecError) return fc.pre(false);
+          throw error;
+        }
         const weights = initWeights(model, { seed });
         // Make BN statistics non-trivial so folding is exercised.
         for (const [key, tensor] of Object.entries(weights)) {
