@@ -214,7 +214,7 @@ export class FeatureMapView {
   private enlarge(step: Step, channel: number): void {
     const { width, height } = step;
     const plane = width * height;
-    const canvas = h('canvas', { width, height, className: 'enlarged', tabindex: 0 });
+    const canvas = h('canvas', { width, height, className: 'enlarged', tabindex: 0, 'aria-label': `Channel ${channel}: arrow keys for the previous and next channel, Escape closes` });
     const image = new ImageData(width, height);
     const range = rangeOf(step.ranges, channel, this.options.normalisation, step.shared);
     colorize(step.data, channel * plane, plane, range, colormapLut(this.options.colormap), image.data);
@@ -223,6 +223,12 @@ export class FeatureMapView {
     canvas.addEventListener('pointermove', (event) => {
       this.read(step, channel, canvas, event);
       readout.textContent = this.readout.textContent;
+    });
+    canvas.addEventListener('keydown', (event) => {
+      const next = event.key === 'ArrowRight' ? channel + 1 : event.key === 'ArrowLeft' ? channel - 1 : -1;
+      if (next < 0 || next >= step.channels) return;
+      event.preventDefault();
+      this.enlarge(step, next);
     });
     clear(this.dialog);
     this.dialog.append(

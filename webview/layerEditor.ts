@@ -2,7 +2,7 @@
  * The layer list: type and every argument of each layer, add/remove/reorder, live shapes, and
  * the spec's validation message shown at the layer (and the field) it is about.
  */
-import { LAYER_TYPES, type LayerSpec, type LayerType, type ModelSpec, type ResolvedModel, type SpecError } from '../src/shared/spec';
+import { LAYER_TYPES, type LayerSpec, type LayerType, type ModelSpec, type ResolvedLayer, type ResolvedModel, type SpecError } from '../src/shared/spec';
 import { formatShape } from '../src/shared/format';
 import { clear, h, iconButton, select } from './dom';
 import { LAYER_FIELDS, fieldText, newLayer, optionsOf, parseFieldText, type FieldInfo } from './layerFields';
@@ -16,6 +16,8 @@ export interface LayerEditorHost {
 export interface Validation {
   resolved?: ResolvedModel;
   error?: SpecError | Error;
+  /** When layer N is invalid: layers 0..N-1 resolved on their own (their shapes still hold). */
+  prefix?: ResolvedModel;
 }
 
 export class LayerEditor {
@@ -71,7 +73,7 @@ export class LayerEditor {
       knownType ? LAYER_TYPES : [...LAYER_TYPES, String(raw.type) as LayerType],
       String(raw.type) as LayerType,
       (type) => {
-        const before = index > 0 ? this.lastValidation.resolved?.layers[index - 1]?.outShape : this.host.model().input_shape;
+        const before = index > 0 ? this.resolvedLayer(index - 1)?.outShape : this.host.model().input_shape;
         this.host.model().layers[index] = newLayer(type, before);
         this.host.changed(true);
       },
@@ -142,16 +144,30 @@ export class LayerEditor {
     return h('label', { className: `field${field.kind === 'body' ? ' wide' : ''}`, title: field.hint, for: id }, h('span', { className: 'field-label' }, field.name), control);
   }
 
-  /** Shapes on every layer that resolved; the error on the layer and field it names. */
+  /** A layer's shapes, from the whole model or, when a later layer is invalid, from the valid prefix. */
+  private resolvedLayer(index: number): ResolvedLayer | undefined {
+    return (this.lastValidation.resolved ?? this.lastValidation.prefix)?.layers[index];
+  }
+
+  /**
+   * Shapes on every layer that resolved (all of them, or those before the invalid one); the
+   * invalid layer shows the shape it receives and its error, at the field it names; the layers
+   * after it show no shape (they cannot be known).
+   */
   showValidation(validation: Validation): void {
     this.lastValidation = validation;
     const error = validation.error as (SpecError & { layerIndex?: number; field?: string }) | undefined;
     const errorIndex = error && typeof error.layerIndex === 'number' ? error.layerIndex : undefined;
+    const inputShape = validation.prefix?.outputShape;
     this.list.querySelectorAll<HTMLLIElement>('.layer-card').forEach((card) => {
       const index = Number(card.dataset.index);
-      const layer = validation.resolved?.layers[index];
-      const shape = card.querySelector('.layer-shape')!;
-      shape.textContent = layer ? `${formatShape(layer.inShape)} → ${formatShape(layer.outShape)}` : '';
+      const layer = this.resolvedLayer(index);
+      const shape = card.querySelector<HTMLElement>('.layer-shape')!;
+      if (layer) shape.textContent = `${formatShape(layer.inShape)} → ${formatShape(layer.outShape)}`;
+      else if (index === errorIndex && inputShape) shape.textContent = `${formatShape(inputShape)} → invalid`;
+      else if (index === errorIndex) shape.textContent = 'invalid';
+      else shape.textContent = errorIndex !== undefined && index > errorIndex ? 'shape unknown (an earlier layer is invalid)' : '';
+      shape.classList.toggle('unknown', !layer);
       const message = card.querySelector<HTMLElement>('.layer-error')!;
       const invalid = errorIndex === index;
       card.classList.toggle('invalid', invalid);

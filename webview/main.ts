@@ -16,6 +16,8 @@ import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
 import { imageToTensor, makePattern, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
 import { restoreState, SAMPLES, type BackendChoice, type PlaygroundState, type Tab } from './state';
+import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
+import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
 import type { StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
 
 const MAX_INPUT_SIDE = 1024;
@@ -27,6 +29,11 @@ class Playground {
   private lastRun: { result: RunResult; modelJson: string } | undefined;
   private running: AbortController | undefined;
   private userImage: ImageBitmap | undefined;
+  /** Settles when the image kept in the saved state is decoded (after a reload). */
+  private userImageReady: Promise<void> | undefined;
+  /** Whether (and how) the user's image is kept across a reload, for the input note. */
+  private userImageNote = '';
+  private userImageLabel = '';
   /** Counts the user's image choices (a new file may have an old name). */
   private imageVersion = 0;
   private preparedInput: { key: string; shape: number[]; data: Float32Array } | undefined;
@@ -57,6 +64,7 @@ class Playground {
 
   constructor(private readonly root: HTMLElement, private readonly host: Host) {
     this.state = restoreState(host.getState());
+    if (this.state.userImage) this.userImageReady = this.restoreUserImage(this.state.userImage);
     this.engine = new EngineClient(root.dataset.worker!);
     clear(root);
 
@@ -96,6 +104,8 @@ class Playground {
     mapsRoot.prepend(mapControls);
 
     root.append(
+      // The layer editor has dozens of fields: a keyboard user can jump past them to the results.
+      h('a', { href: '#results', className: 'skip-link', id: 'skip-to-results', onclick: (event: Event) => { event.preventDefault(); document.getElementById('results')?.focus(); } }, 'Skip to the feature maps'),
       h(
         'header',
         { className: 'toolbar' },
@@ -106,6 +116,7 @@ class Playground {
         this.progress,
         this.runReason,
         this.status,
+        host.standalone ? this.themeSwitch() : undefined,
       ),
       h(
         'div',
@@ -140,7 +151,7 @@ class Playground {
         ),
         h(
           'main',
-          { className: 'main' },
+          { className: 'main', id: 'results', tabindex: -1 },
           h('div', { role: 'tablist', className: 'tabs', 'aria-label': 'Views' }, (['maps', 'costs', 'export'] as Tab[]).map((tab) => this.tabButton(tab))),
           mapsRoot,
           costsRoot,
@@ -171,6 +182,14 @@ class Playground {
     // Canvas colours follow the theme: redraw the charts when VS Code swaps the body's theme class.
     new MutationObserver(() => this.costs.drawCharts()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
     window.addEventListener('resize', () => this.costs.drawCharts());
+  }
+
+  /** The standalone page's stand-in for VS Code's colour theme (VS Code sets the theme itself). */
+  private themeSwitch(): HTMLElement {
+    const theme = initialTheme();
+    applyTheme(theme);
+    const choice = select<StandaloneTheme>(STANDALONE_THEMES.map((t): [StandaloneTheme, string] => [t, THEME_LABELS[t]]), theme, (next) => applyTheme(next), { id: 'theme' });
+    return h('span', { className: 'theme-switch' }, labelled('Theme', choice));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -235,7 +254,8 @@ class Playground {
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
     }
-    this.validation = { resolved, error };
+    if (error) error = explainJsonField(error, this.state.model);
+    this.validation = { resolved, error, prefix: error ? this.resolvePrefix(error) : undefined };
     if (structural) this.editor.render();
     this.editor.showValidation(this.validation);
     const modelLevel = error && (!(error instanceof SpecError) || error.layerIndex < 0 || error.layerIndex >= this.state.model.layers.length);
@@ -244,6 +264,19 @@ class Playground {
     if (document.activeElement !== this.jsonArea) this.jsonArea.value = JSON.stringify(this.state.model, null, 2);
     this.refreshCosts();
     this.refreshRunButton();
+  }
+
+  /** The layers before an invalid one, resolved on their own (so that their shapes still show). */
+  private resolvePrefix(error: Error): ResolvedModel | undefined {
+    if (!(error instanceof SpecError) || error.layerIndex < 0) return undefined;
+    const layers = this.state.model.layers.slice(0, error.layerIndex);
+    try {
+      // With no layers there is nothing to resolve, but the invalid first layer still gets the input's shape.
+      if (layers.length === 0) return { name: 'prefix', inputShape: this.inputShape(), outputShape: this.inputShape(), layers: [], leaves: [], activationBytes: 0 };
+      return resolveModel({ ...this.state.model, layers }, { inputShape: this.inputShape() });
+    } catch {
+      return undefined;
+    }
   }
 
   private refreshCosts(): void {
@@ -297,7 +330,7 @@ class Playground {
     const sources: [string, string][] = [
       ...SAMPLES.map((s): [string, string] => [`sample:${s}`, `Sample: ${s}`]),
       ...PATTERNS.map((p): [string, string] => [`pattern:${p}`, `Pattern: ${p}`]),
-      ...(this.userImage ? [[`file:${choice.kind === 'file' ? choice.name : 'image'}`, `Your image: ${choice.kind === 'file' ? choice.name : ''}`] as [string, string]] : []),
+      ...(this.userImage || choice.kind === 'file' ? [[`file:${this.userImageName()}`, `Your image: ${this.userImageName()}`] as [string, string]] : []),
     ];
     const current = `${choice.kind}:${choice.name}`;
     const source = select(sources, current, (value) => {
@@ -305,7 +338,8 @@ class Playground {
       this.update({ input: { kind, name } as PlaygroundState['input'] });
       void this.refreshPreview();
     }, { id: 'input-source' });
-    const file = h('input', { type: 'file', accept: 'image/png,image/jpeg', id: 'input-file', className: 'visually-hidden' });
+    // Reached through its label (a focusable button), not by Tab itself: it is invisible.
+    const file = h('input', { type: 'file', accept: 'image/png,image/jpeg', id: 'input-file', className: 'visually-hidden', tabindex: -1 });
     file.addEventListener('change', () => {
       const chosen = file.files?.[0];
       if (chosen) void this.useImageFile(chosen);
@@ -330,7 +364,7 @@ class Playground {
     };
     this.inputControls.append(
       labelled('Source', source),
-      h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
+      h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, role: 'button', id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
       h('div', { className: 'row' }, labelled('Height', sizeInput(0, height, 'Input height')), labelled('Width', sizeInput(1, width, 'Input width'))),
       labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => this.update({ normalisation }), { id: 'normalisation' })),
     );
@@ -354,22 +388,55 @@ class Playground {
   }
 
   private async useImageFile(file: File): Promise<void> {
+    let bitmap: ImageBitmap;
     try {
-      this.userImage = await createImageBitmap(file);
-      this.imageVersion++;
+      bitmap = await createImageBitmap(file);
     } catch {
       this.inputNote.textContent = `${file.name} could not be decoded as an image.`;
       return;
     }
-    this.update({ input: { kind: 'file', name: file.name.replace(/:/g, '_') } });
+    const name = file.name.replace(/:/g, '_');
+    this.userImage = bitmap;
+    this.userImageLabel = name;
+    this.imageVersion++;
+    const stored = await storeImage(bitmap, name).catch((error: Error) => ({ reason: error.message }));
+    if ('reason' in stored) {
+      this.userImageNote = `Not kept across a reload (${stored.reason}): open it again after reloading.`;
+      this.update({ input: { kind: 'file', name }, userImage: undefined });
+    } else {
+      const smaller = stored.width < bitmap.width || stored.height < bitmap.height;
+      this.userImageNote = smaller ? `Kept across reloads as a ${stored.width}x${stored.height} copy.` : 'Kept across reloads.';
+      this.update({ input: { kind: 'file', name }, userImage: stored });
+    }
     this.renderInputControls();
     await this.refreshPreview();
+  }
+
+  /** Decodes the copy of the user's image kept in the saved state. */
+  private userImageName(): string {
+    return this.state.input.kind === 'file' ? this.state.input.name : this.userImageLabel;
+  }
+
+  private async restoreUserImage(stored: StoredImage): Promise<void> {
+    try {
+      this.userImage = await loadStoredImage(stored);
+      this.userImageLabel = stored.name;
+      this.imageVersion++;
+      const smaller = stored.width < stored.originalWidth || stored.height < stored.originalHeight;
+      this.userImageNote = smaller ? `Restored from the ${stored.width}x${stored.height} copy kept with the panel (the image was ${stored.originalWidth}x${stored.originalHeight}).` : 'Restored from the copy kept with the panel.';
+    } catch (error) {
+      this.userImageNote = '';
+      this.update({ input: { kind: 'sample', name: SAMPLES[0] }, userImage: undefined });
+      this.inputNote.textContent = `Your image could not be restored (${(error as Error).message}); using a sample.`;
+    }
+    this.renderInputControls();
   }
 
   private async sourceImage(): Promise<ImageBitmap | RgbaImage> {
     const [height, width] = this.state.inputSize;
     const choice = this.state.input;
     if (choice.kind === 'pattern') return makePattern(choice.name, width, height);
+    if (choice.kind === 'file') await this.userImageReady;
     if (choice.kind === 'file' && this.userImage) return this.userImage;
     const name = choice.kind === 'sample' ? choice.name : 'shapes';
     let bitmap = this.sampleCache.get(name);
@@ -416,8 +483,9 @@ class Playground {
       this.preview.height = image.height;
       this.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
       const channels = this.inputShape()[1]!;
-      this.inputNote.textContent =
+      const described =
         channels === 3 ? `${image.width}x${image.height} RGB` : channels === 1 ? `${image.width}x${image.height}, luminance` : `${image.width}x${image.height}; the model takes ${channels} channels: R, G, B repeated`;
+      this.inputNote.textContent = this.state.input.kind === 'file' && this.userImageNote ? `${described}. ${this.userImageNote}` : described;
     } catch (error) {
       this.inputNote.textContent = (error as Error).message;
     }
@@ -642,12 +710,32 @@ class Playground {
   }
 }
 
+/**
+ * A Residual's body is typed as JSON in its card; text that does not parse stays in the spec as a
+ * string, and the spec's message ("must be a non-empty list of layers") would not say what is wrong
+ * with it. This says so, with the parser's own words (position, line and column).
+ */
+function explainJsonField(error: Error, model: ModelSpec): Error {
+  if (!(error instanceof SpecError) || error.field !== 'body' || error.layerIndex < 0) return error;
+  const body = (model.layers[error.layerIndex] as unknown as Record<string, unknown> | undefined)?.body;
+  if (typeof body !== 'string') return error;
+  try {
+    JSON.parse(body);
+    return error;
+  } catch (parseError) {
+    return new SpecError(error.path, 'body', `is not valid JSON: ${(parseError as Error).message}`, error.layerIndex);
+  }
+}
+
 const root = document.getElementById('app');
 if (root) {
   const playground = new Playground(root, connectHost());
   document.addEventListener('keydown', (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key === 'Enter') {
       event.preventDefault();
+      // A field being edited applies its text first (inputs and text areas apply on change).
+      const active = document.activeElement;
+      if (active instanceof HTMLTextAreaElement || (active instanceof HTMLInputElement && (active.type === 'text' || active.type === 'number'))) active.dispatchEvent(new Event('change', { bubbles: true }));
       void playground.run();
     }
   });

@@ -6,6 +6,7 @@ import type { ModelSpec } from '../src/shared/spec';
 import type { ColormapName } from './colormap';
 import type { MapNormalisation } from './featureMaps';
 import type { Normalisation, PatternName } from './patterns';
+import { checkStoredImage, type StoredImage } from './storedImage';
 
 export const SAMPLES = ['shapes', 'text', 'rings', 'skyline'] as const;
 export type SampleName = (typeof SAMPLES)[number];
@@ -32,6 +33,8 @@ export interface PlaygroundState {
   customPeakGflops: number;
   customBandwidthGbs: number;
   tab: Tab;
+  /** The user's last image, a bounded copy (see storedImage.ts); absent when none or too large to keep. */
+  userImage?: StoredImage;
 }
 
 export function defaultState(): PlaygroundState {
@@ -60,7 +63,8 @@ export function restoreState(stored: unknown): PlaygroundState {
   if (!stored || typeof stored !== 'object' || (stored as { version?: unknown }).version !== 1) return state;
   const merged = { ...state, ...(stored as Partial<PlaygroundState>) };
   if (!merged.model || !Array.isArray(merged.model.layers)) merged.model = state.model;
-  // A user file is not stored: fall back to the first sample.
-  if (merged.input.kind === 'file') merged.input = state.input;
+  merged.userImage = checkStoredImage(merged.userImage);
+  // A user image that was not kept (too large) falls back to the first sample.
+  if (!merged.input || typeof merged.input !== 'object' || (merged.input.kind === 'file' && !merged.userImage)) merged.input = state.input;
   return merged;
 }
