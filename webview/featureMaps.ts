@@ -7,9 +7,9 @@
  */
 import type { RunResult, WireFeatureMap } from '../src/shared/protocol';
 import { formatShape } from '../src/shared/format';
-import { colorize, colorizeGrid, colormapLut, gridLayout, tileOrigin, type ColormapName, type Range } from './colormap';
+import { colorize, colorizeGrid, colormapLut, tileOrigin, type ColormapName, type Range } from './colormap';
 import { clear, h, icon } from './dom';
-import { channelRanges, paintGrid, rangeOf, sharedRange, stepGrid, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
+import { channelRanges, MAX_GRID_PIXELS, paintGrid, rangeOf, sharedRange, stepGrid, THUMB_GAP_PX, thumbSize, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
 import type { StepPicture } from './workerProtocol';
 
 export type { MapNormalisation } from './mapImages';
@@ -178,9 +178,11 @@ export class FeatureMapView {
       }
     });
     const more =
-      cap < channels
+      grid.limitedBy === 'cap'
         ? h('button', { type: 'button', className: 'link-button', onclick: () => { this.expanded.add(map.key); this.draw(); } }, `Show all ${channels} channels`)
-        : undefined;
+        : grid.limitedBy === 'size'
+          ? h('p', { className: 'muted' }, `${cap} of ${channels} channels drawn: these maps are large (a grid is kept under ${MAX_GRID_PIXELS / 1024 ** 2} M pixels). Enlarge a channel and use the arrow keys to see the others.`)
+          : undefined;
     return h(
       'section',
       { className: `step role-${map.role}`, 'data-key': map.key },
@@ -255,12 +257,13 @@ export class FeatureMapView {
   /** The whole grid (every channel) as one PNG. */
   private exportGrid(step: Step): void {
     const { width, height, channels } = step;
-    const layout = gridLayout(channels, width, height, Math.ceil(Math.sqrt(channels)));
+    // Every channel, in a square-ish grid, within the same pixel budget as the view.
+    const { layout, drawn } = stepGrid(step.map.key, step.map.shape, { availableWidth: Math.ceil(Math.sqrt(channels)) * (thumbSize(height, width) + THUMB_GAP_PX), expanded: [step.map.key] });
     const image = new ImageData(layout.width, layout.height);
-    colorizeGrid(step.data, channels, layout, (c) => rangeOf(step.ranges, c, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
+    colorizeGrid(step.data, drawn, layout, (c) => rangeOf(step.ranges, c, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
     const atlas = h('canvas', { width: layout.width, height: layout.height });
     atlas.getContext('2d')!.putImageData(image, 0, 0);
-    void this.savePng(`${safeName(step.map.key)}_${channels}ch.png`, atlas);
+    void this.savePng(`${safeName(step.map.key)}_${drawn}ch.png`, atlas);
   }
 
   private async savePng(name: string, canvas: HTMLCanvasElement): Promise<void> {

@@ -13,7 +13,7 @@ export const DEFAULT_CHANNEL_CAP = 128;
 /** Largest grid image, pixels (64 MiB of RGBA); a step with larger maps draws fewer channels. */
 export const MAX_GRID_PIXELS = 16 * 1024 ** 2;
 /** CSS pixels between thumbnails: the canvas's gap is scaled to this. */
-const THUMB_GAP_PX = 3;
+export const THUMB_GAP_PX = 3;
 
 /** How the page wants its grids painted. */
 export interface PaintRequest {
@@ -46,11 +46,13 @@ export function thumbSize(height: number, width: number): number {
 export function stepGrid(key: string, shape: readonly number[], request: Pick<PaintRequest, 'availableWidth' | 'expanded'>): StepGrid {
   const [, channels = 1, height = 1, width = 1] = shape;
   const wanted = request.expanded.includes(key) ? channels : Math.min(channels, DEFAULT_CHANNEL_CAP);
-  const bySize = Math.max(1, Math.floor(MAX_GRID_PIXELS / (height * width * 1.1)));
-  const drawn = Math.min(wanted, bySize);
   const thumb = thumbSize(height, width);
   const available = Math.max(1, request.availableWidth);
-  const layout = gridLayout(drawn, width, height, Math.max(1, Math.floor(available / (thumb + THUMB_GAP_PX))));
+  const columns = Math.max(1, Math.floor(available / (thumb + THUMB_GAP_PX)));
+  // Fewer channels until the grid (gaps and a part-filled last row included) fits the pixel budget.
+  let drawn = Math.min(wanted, Math.max(1, Math.floor(MAX_GRID_PIXELS / (height * width))));
+  let layout = gridLayout(drawn, width, height, columns);
+  while (drawn > 1 && layout.width * layout.height > MAX_GRID_PIXELS) layout = gridLayout(--drawn, width, height, columns);
   const limitedBy = drawn < wanted ? 'size' : drawn < channels ? 'cap' : undefined;
   return { layout, drawn, limitedBy, cssWidth: Math.min(available, layout.columns * (thumb + THUMB_GAP_PX)) };
 }
