@@ -1,0 +1,124 @@
+/**
+ * What a forward pass reports as its steps, the same on every backend: which leaves a step
+ * covers, its key and its label. With fusion a conv takes the BatchNorm (running stats) that
+ * follows it, then an activation, then the skip add that closes a Residual; a BatchNorm or an
+ * activation takes what may follow it likewise. The CPU plan runs exactly these steps; the WebGPU
+ * backend ends its fused dispatches at their boundaries and reports their outputs and timings.
+ */
+import { describeConv, type LeafInfo, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode } from '../shared/spec';
+import type { Intermediate } from './types';
+
+/** The label of a Residual's add when it is a step of its own. */
+export const SKIP_ADD_LABEL = 'skip add (residual)';
+
+/** What a leaf module does, for people: "Conv2d 3x3 depthwise stride 2", "BatchNorm2d", "GELU (tanh)", ... */
+export function leafLabel(node: ResolvedLeaf): string {
+  switch (node.op) {
+    case 'conv2d': return convLabel(node);
+    case 'batchnorm2d': return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
+    case 'activation': return activationName(node.fn, node.approximate);
+    case 'dropout': return 'Dropout (identity at inference)';
+    case 'flatten': return 'Flatten';
+    case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
+    case 'linear': return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
+  }
+}
+
+/** "ReLU6", "GELU (tanh)". */
+export function activationName(fn: string, approximate: 'none' | 'tanh'): string {
+  return fn === 'GELU' && approximate === 'tanh' ? 'GELU (tanh)' : fn;
+}
+
+function convLabel(node: ResolvedConv2d): string {
+  const [sh, sw] = node.stride;
+  const stride = sh > 1 || sw > 1 ? ` stride ${sh === sw ? sh : `${sh}x${sw}`}` : '';
+  const dilation = node.dilation[0] > 1 || node.dilation[1] > 1 ? ` dilation ${node.dilation.join('x')}` : '';
+  return `Conv2d ${node.kernel[0]}x${node.kernel[1]} ${describeConv(node)}${stride}${dilation}`;
+}
+
+/** What a fused step adds to its first leaf. */
+export interface FusedParts {
+  /** A BatchNorm folded into the conv's weights and bias. */
+  foldedBatchNorm?: boolean;
+  /** The activation the step applies, as {@link activationName} names it. */
+  activation?: string;
+  /** The step ends with a Residual's skip add. */
+  skipAdd?: boolean;
+}
+
+/** "Conv2d 3x3 depthwise + BatchNorm2d (folded) + ReLU6 + skip add". */
+export function fusedStepLabel(first: ResolvedLeaf, parts: FusedParts): string {
+  return `${leafLabel(first)}${parts.foldedBatchNorm ? ' + BatchNorm2d (folded)' : ''}${parts.activation ? ` + ${parts.activation}` : ''}${parts.skipAdd ? ' + skip add' : ''}`;
+}
+
+/** One step as a forward pass reports it (an {@link Intermediate} without its tensor). */
+export type StepOutline = Omit<Intermediate, 'tensor'>;
+
+type Item = { kind: 'leaf'; info: LeafInfo } | { kind: 'end'; key: string; layerIndex: number };
+
+/**
+ * The steps of a forward pass in execution order. With `fuse` false every leaf is a step, and
+ * every Residual's add too. The CPU plan (cpu/plan.ts) groups leaves by the same rule; a test
+ * checks that both backends report identical steps for every fixture.
+ */
+export function outlineSteps(model: ResolvedModel, options: { fuse: boolean }): StepOutline[] {
+  const infoByNode = new Map<ResolvedNode, LeafInfo>(model.leaves.map((leaf) => [leaf.node, leaf]));
+  const items: Item[] = [];
+  const flatten = (node: ResolvedNode, layerIndex: number): void => {
+    if (node.op === 'sequence') node.children.forEach((child) => flatten(child, layerIndex));
+    else if (node.op === 'residual') {
+      flatten(node.body, layerIndex);
+      items.push({ kind: 'end', key: node.key, layerIndex });
+    } else {
+      const info = infoByNode.get(node);
+      if (!info) throw new Error(`internal: leaf ${node.key} has no shape information`);
+      items.push({ kind: 'leaf', info });
+    }
+  };
+  for (const layer of model.layers) flatten(layer.node, layer.index);
+
+  const leafAt = (i: number): LeafInfo | undefined => {
+    const item = items[i];
+    return item?.kind === 'leaf' ? item.info : undefined;
+  };
+  const steps: StepOutline[] = [];
+  for (let i = 0; i < items.length; ) {
+    const item = items[i]!;
+    i++;
+    if (item.kind === 'end') {
+      steps.push({ key: item.key, leafKeys: [], label: SKIP_ADD_LABEL, layerIndex: item.layerIndex, role: 'add' });
+      continue;
+    }
+    const node = item.info.node;
+    const covered: LeafInfo[] = [item.info];
+    const parts: FusedParts = {};
+    let endKey: string | undefined;
+    if (options.fuse && (node.op === 'conv2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
+      const next = leafAt(i)?.node;
+      if (node.op === 'conv2d' && next?.op === 'batchnorm2d' && next.trackRunningStats) {
+        parts.foldedBatchNorm = true;
+        covered.push(leafAt(i++)!);
+      }
+      const after = leafAt(i)?.node;
+      if (node.op !== 'activation' && after?.op === 'activation') {
+        parts.activation = activationName(after.fn, after.approximate);
+        covered.push(leafAt(i++)!);
+      }
+      const maybeEnd = items[i];
+      if (maybeEnd?.kind === 'end') {
+        parts.skipAdd = true;
+        endKey = maybeEnd.key;
+        i++;
+      }
+    }
+    steps.push({
+      // A step that did the skip add outputs the residual block's value: it takes the block's key.
+      key: endKey ?? covered[covered.length - 1]!.node.key,
+      leafKeys: covered.map((leaf) => leaf.node.key),
+      label: fusedStepLabel(node, parts),
+      layerIndex: item.info.layerIndex,
+      role: item.info.role,
+    });
+  }
+  return steps;
+}
