@@ -5,6 +5,7 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import { Scopes, type PyValue, showValue } from './pythonValues';
+import type { TreeDelta } from './parseCache';
 
 export type Framework = 'torch' | 'keras';
 
@@ -150,45 +151,222 @@ export function readModelCode(tree: Tree): ModelCode {
   return new Reader(tree).read();
 }
 
+/** What a hover needs: the conv call at an offset and only the code that decides its figures. */
+export interface FocusedModelCode {
+  /** The calls and containers of the conv call's unit (see {@link readModelCodeAt}). */
+  code: ModelCode;
+  /** Index in `code.calls` of the innermost conv call holding the offset. */
+  call: number;
+}
+
+/**
+ * Reads only what decides the figures of the conv call at `offset` (UTF-16): the outermost
+ * nn.Sequential / Keras Sequential around it (or the call alone), the `model.add(...)` calls that
+ * fill a Keras Sequential in the same scope, the file's imports and the constants its arguments
+ * name. The figures are those {@link readModelCode} gives the same call; what is read costs what
+ * the unit costs, not what the file costs. `source` is the text the tree was parsed from.
+ * Undefined when no conv call holds the offset.
+ */
+export function readModelCodeAt(tree: Tree, source: string, offset: number, imports?: ImportTable): FocusedModelCode | undefined {
+  return new Reader(tree, source, imports).readAt(offset);
+}
+
+const IMPORT_TYPES = ['import_statement', 'import_from_statement'];
+
+/**
+ * The file's imports (local name -> what it names; null where two imports disagree) and where
+ * their statements are. Finding them walks the whole tree, so a table is carried from version to
+ * version ({@link ImportTable.update}) and read again only when an edit touches an import.
+ */
+export class ImportTable {
+  private constructor(readonly names: ReadonlyMap<string, string | null>, private readonly statements: readonly { start: number; end: number }[]) {}
+
+  static read(tree: Tree): ImportTable {
+    const reader = new Reader(tree);
+    const statements = tree.rootNode.descendantsOfType(IMPORT_TYPES).filter((n): n is Node => !!n);
+    for (const statement of statements) reader.readImport(statement);
+    return new ImportTable(reader.importNames(), statements.map((n) => ({ start: n.startIndex, end: n.endIndex })));
+  }
+
+  /** The table of `tree`, which `delta` leads to from the tree this table was read from. */
+  update(tree: Tree, delta: TreeDelta | undefined): ImportTable {
+    if (!delta) return ImportTable.read(tree);
+    let statements = this.statements;
+    for (const change of delta.changes) {
+      const oldEnd = change.rangeOffset + change.rangeLength;
+      const shift = change.text.length - change.rangeLength;
+      const next: { start: number; end: number }[] = [];
+      for (const s of statements) {
+        // Touching an import (even at its edge, where a name may grow): read them all again.
+        if (s.end >= change.rangeOffset && s.start <= oldEnd) return ImportTable.read(tree);
+        next.push(s.start > oldEnd ? { start: s.start + shift, end: s.end + shift } : s);
+      }
+      statements = next;
+    }
+    const root = tree.rootNode;
+    for (const range of delta.changedRanges) {
+      if (statements.some((s) => s.end >= range.startIndex && s.start <= range.endIndex)) return ImportTable.read(tree);
+      // A new import statement (or one that a quote or bracket turned into something else) shows as changed syntax.
+      if (root.descendantsOfType(IMPORT_TYPES, range.startPosition, range.endPosition).length > 0) return ImportTable.read(tree);
+    }
+    return statements === this.statements ? this : new ImportTable(this.names, statements);
+  }
+}
+
+const CONV_CLASSES = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
+type Recognised = { node: Node; cls: { framework: Framework; type: string } };
+
 class Reader {
-  private readonly scopes = new Scopes();
+  private readonly scopes: Scopes;
   private readonly imports = new Map<string, string | null>();
   private readonly calls: LayerCall[] = [];
   private readonly containers: Container[] = [];
   /** Call node start index -> index in calls / containers. */
   private readonly callAt = new Map<number, number>();
   private readonly containerAt = new Map<number, number>();
+  /** Container index -> id of the scope its Sequential call is in (Keras `.add` calls must share it). */
+  private readonly containerScope = new Map<number, number>();
+  private readonly root: Node;
 
-  constructor(private readonly tree: Tree) {}
+  constructor(tree: Tree, private readonly source?: string, private readonly importTable?: ImportTable) {
+    this.root = tree.rootNode;
+    this.scopes = new Scopes(source);
+  }
+
+  importNames(): Map<string, string | null> {
+    return this.imports;
+  }
 
   read(): ModelCode {
-    const root = this.tree.rootNode;
-    for (const statement of root.descendantsOfType(['import_statement', 'import_from_statement'])) if (statement) this.readImport(statement);
+    const root = this.root;
+    this.readImports();
     const callNodes = root.descendantsOfType('call').filter((n): n is Node => !!n);
-    const recognised: { node: Node; cls: { framework: Framework; type: string } }[] = [];
-    for (const node of callNodes) {
-      const fn = node.childForFieldName('function');
-      if (!fn || (fn.type !== 'identifier' && fn.type !== 'attribute')) continue;
-      const last = fn.type === 'identifier' ? fn.text : fn.childForFieldName('attribute')?.text ?? '';
-      // Cheap filter before resolving the name: class names start with a capital letter.
-      if (!/^[A-Z]/.test(last) && !this.imports.has(last)) continue;
-      const cls = this.classOf(fn);
-      if (cls && cls.type !== 'Module' && cls.type !== 'Model') recognised.push({ node, cls });
+    this.readCalls(callNodes);
+    for (const cls of root.descendantsOfType('class_definition')) if (cls) this.readModuleClass(cls);
+    this.readKerasAdds(callNodes);
+    return this.result();
+  }
+
+  readAt(offset: number): FocusedModelCode | undefined {
+    this.readImports();
+    // The calls around the offset, innermost first (a hover right after `)` still counts).
+    const around: Node[] = [];
+    for (const at of offset > 0 ? [offset, offset - 1] : [offset]) {
+      for (let node = this.root.descendantForIndex(at); node; node = node.parent) {
+        if (node.type === 'call' && node.startIndex <= offset && offset <= node.endIndex && !around.some((n) => n.id === node!.id)) around.push(node);
+      }
     }
-    // Containers first (outer before inner: descendantsOfType is in document order), then layers.
+    around.sort((x, y) => y.startIndex - x.startIndex || x.endIndex - y.endIndex);
+    let target: Node | undefined;
+    let unit: Node | undefined;
+    for (const node of around) {
+      const cls = this.recognise(node)?.cls;
+      if (!target && cls && CONV_CLASSES.has(cls.type)) target = unit = node;
+      else if (target && cls?.type === 'Sequential') unit = node;
+    }
+    if (!target || !unit) return undefined;
+    const filled = this.kerasAddUnits(unit);
+    const units = filled.length > 0 ? filled : [unit];
+    const seen = new Set<number>();
+    const callNodes: Node[] = [];
+    for (const u of units) {
+      for (const node of [u, ...u.descendantsOfType('call')]) {
+        if (node && node.type === 'call' && !seen.has(node.id)) {
+          seen.add(node.id);
+          callNodes.push(node);
+        }
+      }
+    }
+    // Document order, outer calls before the calls they hold.
+    callNodes.sort((x, y) => x.startIndex - y.startIndex || y.endIndex - x.endIndex);
+    this.readCalls(callNodes);
+    this.readKerasAdds(callNodes);
+    const call = this.callAt.get(target.startIndex);
+    return call === undefined ? undefined : { code: this.result(), call };
+  }
+
+  private readImports(): void {
+    if (this.importTable) for (const [name, target] of this.importTable.names) this.imports.set(name, target);
+    else for (const statement of this.root.descendantsOfType(IMPORT_TYPES)) if (statement) this.readImport(statement);
+  }
+
+  private recognise(node: Node): Recognised | undefined {
+    const fn = node.childForFieldName('function');
+    if (!fn || (fn.type !== 'identifier' && fn.type !== 'attribute')) return undefined;
+    const last = fn.type === 'identifier' ? fn.text : fn.childForFieldName('attribute')?.text ?? '';
+    // Cheap filter before resolving the name: class names start with a capital letter.
+    if (!/^[A-Z]/.test(last) && !this.imports.has(last)) return undefined;
+    const cls = this.classOf(fn);
+    return cls && cls.type !== 'Module' && cls.type !== 'Model' ? { node, cls } : undefined;
+  }
+
+  private readCalls(callNodes: Node[]): void {
+    const recognised: Recognised[] = [];
+    for (const node of callNodes) {
+      const found = this.recognise(node);
+      if (found) recognised.push(found);
+    }
+    // Containers first (outer before inner: the nodes are in document order), then layers.
     for (const { node, cls } of recognised) if (cls.type === 'Sequential') this.containerAt.set(node.startIndex, this.addSequential(node, cls.framework));
     for (const { node, cls } of recognised) if (cls.type !== 'Sequential' && cls.type !== 'Input' && cls.type !== 'InputLayer') this.callAt.set(node.startIndex, this.addCall(node, cls));
     for (const { node, cls } of recognised) if (cls.type === 'Sequential') this.fillSequential(node, cls.framework);
-    for (const cls of root.descendantsOfType('class_definition')) if (cls) this.readModuleClass(cls);
-    this.readKerasAdds(callNodes);
+  }
+
+  private result(): ModelCode {
     const imports: Record<string, string> = {};
     for (const [name, target] of this.imports) if (target) imports[name] = target;
     return { calls: this.calls, containers: this.containers, imports };
   }
 
+  /**
+   * A Keras Sequential filled by `model.add(...)` calls: when `unit` is the argument of such a call,
+   * or the `model = Sequential(...)` itself, the nearest `model = Sequential(...)` before it and the
+   * `model.add(...)` calls that fill it (those of the same scope up to the next one), found through
+   * the name's occurrences in the source and read through the tree.
+   */
+  private kerasAddUnits(unit: Node): Node[] {
+    if (this.source === undefined) return [];
+    const add = kerasAddTarget(unit.parent?.parent);
+    const cls = this.recognise(unit)?.cls;
+    const kerasSequential = cls?.framework === 'keras' && cls.type === 'Sequential';
+    const assignment = kerasSequential && unit.parent?.type === 'assignment' && unit.parent.childForFieldName('right')?.id === unit.id ? unit.parent : undefined;
+    const named = add?.argument.id === unit.id ? add.target : assignment?.childForFieldName('left');
+    const anchor = add?.argument.id === unit.id ? add.call : assignment ? unit : undefined;
+    if (!named || !anchor) return [];
+    const scope = this.scopes.scopeOf(anchor);
+    const name = named.text;
+    const found: { kind: 'sequential' | 'add'; node: Node }[] = [];
+    const end = Math.min(scope.endIndex, this.source.length);
+    for (let at = this.source.indexOf(name, scope.startIndex); at !== -1 && at + name.length <= end; at = this.source.indexOf(name, at + name.length)) {
+      const node = this.root.descendantForIndex(at, at + name.length);
+      if (!node || node.startIndex !== at || node.endIndex !== at + name.length || node.text !== name) continue;
+      const parent = node.parent;
+      if (parent?.type === 'assignment' && parent.childForFieldName('left')?.id === node.id) {
+        const right = parent.childForFieldName('right');
+        const cls = right?.type === 'call' ? this.recognise(right)?.cls : undefined;
+        if (right && cls?.framework === 'keras' && cls.type === 'Sequential' && this.scopes.scopeOf(right).id === scope.id) found.push({ kind: 'sequential', node: right });
+      } else if (parent?.type === 'attribute') {
+        const call = parent.parent;
+        if (call && kerasAddTarget(call)?.target.id === node.id && this.scopes.scopeOf(call).id === scope.id) found.push({ kind: 'add', node: call });
+      }
+    }
+    let start = -1;
+    found.forEach((f, i) => {
+      if (f.kind === 'sequential' && f.node.startIndex <= anchor.startIndex) start = i;
+    });
+    if (start === -1) return [];
+    const units = [found[start]!.node];
+    for (const f of found.slice(start + 1)) {
+      if (f.kind === 'sequential') break;
+      units.push(f.node);
+    }
+    return units;
+  }
+
   // --- names -----------------------------------------------------------------------------------
 
-  private readImport(statement: Node): void {
+  readImport(statement: Node): void {
     const bind = (local: string, target: string) => {
       const known = this.imports.get(local);
       // The same name imported as two different things: not sure which one a call means.
@@ -286,8 +464,9 @@ class Reader {
   // --- containers ------------------------------------------------------------------------------
 
   private addSequential(node: Node, framework: Framework): number {
-    this.containers.push({ kind: framework === 'torch' ? 'torch-sequential' : 'keras-sequential', name: assignedName(node), span: spanOf(node), items: [] });
-    return this.containers.length - 1;
+    const index = this.containers.push({ kind: framework === 'torch' ? 'torch-sequential' : 'keras-sequential', name: assignedName(node), span: spanOf(node), items: [] }) - 1;
+    if (framework === 'keras') this.containerScope.set(index, this.scopes.scopeOf(node).id);
+    return index;
   }
 
   /** The layer or container a Sequential item expression is. */
@@ -357,15 +536,17 @@ class Reader {
     return shape ? hwcToNchw(shape.value) : [1, undefined, undefined, undefined];
   }
 
-  /** `model = Sequential()` then `model.add(layer)` in the same scope. */
+  /** `model = Sequential()` then `model.add(layer)`: the nearest such Sequential before the call, in the same scope. */
   private readKerasAdds(callNodes: Node[]): void {
     for (const node of callNodes) {
-      const fn = node.childForFieldName('function');
-      if (fn?.type !== 'attribute' || fn.childForFieldName('attribute')?.text !== 'add') continue;
-      const target = fn.childForFieldName('object');
-      const arg = node.childForFieldName('arguments')?.namedChildren.find((c) => c && c.type !== 'comment');
-      if (!target || !arg) continue;
-      const index = this.containers.findIndex((c) => c.kind === 'keras-sequential' && c.name === target.text && c.span.start < node.startIndex);
+      const found = kerasAddTarget(node);
+      if (!found) continue;
+      const { target, argument: arg } = found;
+      const scope = this.scopes.scopeOf(node).id;
+      let index = -1;
+      this.containers.forEach((c, i) => {
+        if (c.kind === 'keras-sequential' && c.name === target.text && c.span.start < node.startIndex && this.containerScope.get(i) === scope && (index === -1 || c.span.start > this.containers[index]!.span.start)) index = i;
+      });
       if (index === -1) continue;
       const shape = arg.type === 'call' ? this.kerasInputShape(arg) : undefined;
       const container = this.containers[index]!;
@@ -407,6 +588,16 @@ class Reader {
       if (item.kind !== 'unknown') this.attach(index, item);
     }
   }
+}
+
+/** `model.add(argument)`: the call, `model` and the argument; undefined for any other node. */
+function kerasAddTarget(node: Node | null | undefined): { call: Node; target: Node; argument: Node } | undefined {
+  if (node?.type !== 'call') return undefined;
+  const fn = node.childForFieldName('function');
+  if (fn?.type !== 'attribute' || fn.childForFieldName('attribute')?.text !== 'add') return undefined;
+  const target = fn.childForFieldName('object');
+  const argument = node.childForFieldName('arguments')?.namedChildren.find((c) => c && c.type !== 'comment');
+  return target && argument ? { call: node, target, argument } : undefined;
 }
 
 /** `x = nn.Sequential(...)` / `self.features = ...` -> "x" / "self.features". */

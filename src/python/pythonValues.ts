@@ -64,26 +64,55 @@ function parseInteger(text: string): number | undefined {
 const SCOPE_TYPES = new Set(['module', 'function_definition', 'class_definition']);
 
 type Binding = { kind: 'value'; node: Node; scope: Node } | { kind: 'opaque' };
+type AddBinding = (name: string, binding: Binding) => void;
+
+/** Characters that continue a Python identifier: a name found in the text must not touch one. */
+const IDENTIFIER_CHAR = /[\p{ID_Continue}]/u;
 
 /**
  * Name lookup with Python's rules, cut down: a name assigned in a function is local to it; class
  * bodies are not visible from their methods; several different assignments make a name unknown.
+ *
+ * With `source` (the text the tree was parsed from), the module's bindings are found per name: the
+ * top-level statements whose text holds the name are read, not every statement of the file, so a
+ * lookup in a large file costs what the name's occurrences cost. Without it, the module's
+ * statements are read once, all of them (the right choice when every call of the file is read).
  */
 export class Scopes {
   private readonly bindings = new Map<number, Map<string, Binding[]>>();
+  private readonly moduleNames = new Map<string, Binding[]>();
+  /** Node id -> the scope holding it (every node walked through on the way up is remembered). */
+  private readonly scopes = new Map<number, Node>();
+  /** Value node id -> its value: a name bound many times is evaluated once per binding, not once per use. */
+  private readonly values = new Map<number, PyValue>();
   private depth = 0;
+
+  constructor(private readonly source?: string) {}
 
   /** The innermost scope (module, function or class node) holding `node`. */
   scopeOf(node: Node): Node {
+    const walked: number[] = [];
     let current = node.parent;
-    while (current && !SCOPE_TYPES.has(current.type)) current = current.parent;
-    return current ?? node.tree.rootNode;
+    let found: Node | undefined;
+    while (current) {
+      found = this.scopes.get(current.id);
+      if (found) break;
+      if (SCOPE_TYPES.has(current.type)) {
+        found = current;
+        break;
+      }
+      walked.push(current.id);
+      current = current.parent;
+    }
+    const scope = found ?? node.tree.rootNode;
+    for (const id of walked) this.scopes.set(id, scope);
+    return scope;
   }
 
   /** Whether `name` is bound (assigned, imported, a parameter, ...) anywhere on the scope chain of `node`. */
   isBound(name: string, node: Node): boolean {
     for (let scope: Node | undefined = this.scopeOf(node); scope; scope = this.parentScope(scope)) {
-      if (this.bindingsOf(scope).has(name)) return true;
+      if (this.bindingsIn(scope, name)) return true;
     }
     return false;
   }
@@ -150,14 +179,14 @@ export class Scopes {
 
   private lookup(name: string, at: Node): PyValue {
     for (let scope: Node | undefined = this.scopeOf(at); scope; scope = this.parentScope(scope)) {
-      const bindings = this.bindingsOf(scope).get(name);
+      const bindings = this.bindingsIn(scope, name);
       if (!bindings) continue;
       let result: PyValue | undefined;
       for (const binding of bindings) {
         if (binding.kind === 'opaque') return symbol(name);
         // A name bound to itself (x = x + 1) or through a cycle stays symbolic.
         if (binding.node.startIndex <= at.startIndex && binding.node.endIndex >= at.endIndex) return symbol(name);
-        const value = this.evaluate(binding.node);
+        const value = this.bindingValue(binding.node);
         if (value.kind === 'symbol') return symbol(name);
         if (result && !sameValue(result, value)) return symbol(name);
         result = value;
@@ -165,6 +194,15 @@ export class Scopes {
       return result ?? symbol(name);
     }
     return symbol(name);
+  }
+
+  private bindingValue(node: Node): PyValue {
+    let value = this.values.get(node.id);
+    if (!value) {
+      value = this.evaluate(node);
+      this.values.set(node.id, value);
+    }
+    return value;
   }
 
   /** The scope a lookup continues in: class bodies are skipped from inside their methods. */
@@ -175,15 +213,21 @@ export class Scopes {
     return next;
   }
 
+  /** The bindings of `name` in `scope`, in source order, or undefined when it binds no such name. */
+  private bindingsIn(scope: Node, name: string): Binding[] | undefined {
+    if (scope.type === 'module' && this.source !== undefined) return this.moduleBindings(scope, name);
+    return this.bindingsOf(scope).get(name);
+  }
+
   private bindingsOf(scope: Node): Map<string, Binding[]> {
     let map = this.bindings.get(scope.id);
     if (!map) {
-      map = new Map();
-      this.bindings.set(scope.id, map);
-      const add = (name: string, binding: Binding) => {
-        const list = map!.get(name);
+      const found = new Map<string, Binding[]>();
+      this.bindings.set(scope.id, found);
+      const add: AddBinding = (name, binding) => {
+        const list = found.get(name);
         if (list) list.push(binding);
-        else map!.set(name, [binding]);
+        else found.set(name, [binding]);
       };
       if (scope.type === 'function_definition') {
         for (const param of scope.childForFieldName('parameters')?.namedChildren ?? []) {
@@ -193,59 +237,88 @@ export class Scopes {
       }
       const body = scope.type === 'module' ? scope : scope.childForFieldName('body');
       if (body) this.collect(body, scope, add);
+      map = found;
     }
     return map;
   }
 
-  /** Walks the statements of a scope body (into if/for/with/try blocks, not into nested scopes). */
-  private collect(block: Node, scope: Node, add: (name: string, binding: Binding) => void): void {
-    for (const statement of block.namedChildren) {
-      if (!statement) continue;
-      switch (statement.type) {
-        case 'expression_statement':
-          for (const child of statement.namedChildren) {
-            if (child?.type === 'assignment') this.collectAssignment(child, scope, add);
-            else if (child?.type === 'augmented_assignment') this.targets(child.childForFieldName('left'), (n) => add(n, { kind: 'opaque' }));
-          }
-          break;
-        case 'function_definition':
-        case 'class_definition': {
-          const name = statement.childForFieldName('name');
-          if (name) add(name.text, { kind: 'opaque' });
-          break;
-        }
-        case 'decorated_definition': {
-          const name = statement.childForFieldName('definition')?.childForFieldName('name');
-          if (name) add(name.text, { kind: 'opaque' });
-          break;
-        }
-        case 'import_statement':
-        case 'import_from_statement':
-          statement.namedChildren.forEach((child, i) => {
-            if (!child || statement.fieldNameForNamedChild(i) === 'module_name') return;
-            if (child.type === 'aliased_import') add(child.childForFieldName('alias')?.text ?? '', { kind: 'opaque' });
-            else if (child.type === 'dotted_name') add(child.namedChildren[0]?.text ?? '', { kind: 'opaque' });
-          });
-          break;
-        case 'for_statement':
-          this.targets(statement.childForFieldName('left'), (n) => add(n, { kind: 'opaque' }));
-          this.collectChildren(statement, scope, add);
-          break;
-        case 'with_statement':
-          for (const alias of statement.descendantsOfType('as_pattern_target')) this.targets(alias, (n) => add(n, { kind: 'opaque' }));
-          this.collectChildren(statement, scope, add);
-          break;
-        case 'global_statement':
-        case 'nonlocal_statement':
-          for (const id of statement.namedChildren) if (id) add(id.text, { kind: 'opaque' });
-          break;
-        default:
-          this.collectChildren(statement, scope, add);
+  /**
+   * The module's bindings of one name: only a top-level statement whose text holds the name can
+   * bind it, so those statements (found through the source text, read through the tree) are read.
+   */
+  private moduleBindings(module: Node, name: string): Binding[] | undefined {
+    let list = this.moduleNames.get(name);
+    if (!list) {
+      list = [];
+      const source = this.source!;
+      const seen = new Set<number>();
+      const end = Math.min(module.endIndex, source.length);
+      for (let at = source.indexOf(name, module.startIndex); at !== -1 && at + name.length <= end; at = source.indexOf(name, at + name.length)) {
+        if ((at > 0 && IDENTIFIER_CHAR.test(source[at - 1]!)) || IDENTIFIER_CHAR.test(source[at + name.length] ?? '')) continue;
+        const statement = module.childWithDescendant(module.descendantForIndex(at, at + name.length) ?? module);
+        if (!statement || seen.has(statement.startIndex)) continue;
+        seen.add(statement.startIndex);
+        const found = list;
+        this.collectStatement(statement, module, (bound, binding) => {
+          if (bound === name) found.push(binding);
+        });
+        // Statements are met in source order, and one statement's bindings are in source order.
       }
+      this.moduleNames.set(name, list);
+    }
+    return list.length > 0 ? list : undefined;
+  }
+
+  /** Walks the statements of a scope body (into if/for/with/try blocks, not into nested scopes). */
+  private collect(block: Node, scope: Node, add: AddBinding): void {
+    for (const statement of block.namedChildren) if (statement) this.collectStatement(statement, scope, add);
+  }
+
+  private collectStatement(statement: Node, scope: Node, add: AddBinding): void {
+    switch (statement.type) {
+      case 'expression_statement':
+        for (const child of statement.namedChildren) {
+          if (child?.type === 'assignment') this.collectAssignment(child, scope, add);
+          else if (child?.type === 'augmented_assignment') this.targets(child.childForFieldName('left'), (n) => add(n, { kind: 'opaque' }));
+        }
+        break;
+      case 'function_definition':
+      case 'class_definition': {
+        const name = statement.childForFieldName('name');
+        if (name) add(name.text, { kind: 'opaque' });
+        break;
+      }
+      case 'decorated_definition': {
+        const name = statement.childForFieldName('definition')?.childForFieldName('name');
+        if (name) add(name.text, { kind: 'opaque' });
+        break;
+      }
+      case 'import_statement':
+      case 'import_from_statement':
+        statement.namedChildren.forEach((child, i) => {
+          if (!child || statement.fieldNameForNamedChild(i) === 'module_name') return;
+          if (child.type === 'aliased_import') add(child.childForFieldName('alias')?.text ?? '', { kind: 'opaque' });
+          else if (child.type === 'dotted_name') add(child.namedChildren[0]?.text ?? '', { kind: 'opaque' });
+        });
+        break;
+      case 'for_statement':
+        this.targets(statement.childForFieldName('left'), (n) => add(n, { kind: 'opaque' }));
+        this.collectChildren(statement, scope, add);
+        break;
+      case 'with_statement':
+        for (const alias of statement.descendantsOfType('as_pattern_target')) this.targets(alias, (n) => add(n, { kind: 'opaque' }));
+        this.collectChildren(statement, scope, add);
+        break;
+      case 'global_statement':
+      case 'nonlocal_statement':
+        for (const id of statement.namedChildren) if (id) add(id.text, { kind: 'opaque' });
+        break;
+      default:
+        this.collectChildren(statement, scope, add);
     }
   }
 
-  private collectChildren(statement: Node, scope: Node, add: (name: string, binding: Binding) => void): void {
+  private collectChildren(statement: Node, scope: Node, add: AddBinding): void {
     for (const child of statement.namedChildren) {
       if (!child) continue;
       if (child.type === 'block') this.collect(child, scope, add);
@@ -253,7 +326,7 @@ export class Scopes {
     }
   }
 
-  private collectAssignment(node: Node, scope: Node, add: (name: string, binding: Binding) => void): void {
+  private collectAssignment(node: Node, scope: Node, add: AddBinding): void {
     const left = node.childForFieldName('left');
     const right = node.childForFieldName('right');
     if (!left) return;
