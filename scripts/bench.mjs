@@ -134,10 +134,16 @@ function nhwcToNchw(data, [n, c, h, w]) {
   return out;
 }
 
-function ourRunner(model, weights, inputShape) {
+/**
+ * The engine as the peers are used: prepared once (weights checked and packed, as a session is
+ * created or a model loaded), then timed run by run. `forward()` would check and pack the
+ * weights on every call.
+ */
+async function ourRunner(model, weights, inputShape) {
+  const session = await engine.prepare(model, weights, { inputShape });
   return {
-    run: async (data) => (await engine.forward(model, weights, { shape: inputShape, data })).output.data,
-    detail: async (data) => (await engine.forward(model, weights, { shape: inputShape, data })).backend,
+    run: async (data) => (await session.run({ shape: inputShape, data })).output.data,
+    detail: async () => session.backend,
   };
 }
 
@@ -309,7 +315,7 @@ for (const row of withCpu ? rows : []) {
   const tfWasmRun = tfjsRunner(ops, row.inputShape);
   const switching = (backend, runner) => ({ ...runner, run: async (x) => { if (tf.getBackend() !== backend) await tf.setBackend(backend); return runner.run(x); } });
   const runners = [
-    ourRunner(model, weights, row.inputShape),
+    await ourRunner(model, weights, row.inputShape),
     { ...switching('cpu', tfCpu), slow: true },
     switching('wasm', tfWasmRun),
     await onnxRunner(ops, row.inputShape, model.outputShape),
@@ -386,6 +392,7 @@ function table(measure) {
 }
 console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
 console.log('Batch 1, input in and output out included; ratio = peer / ours (above 1: the engine is faster).');
+console.log('Every side is timed on a prepared model: ours from prepare() (weights checked and packed once), onnxruntime on a created session, tfjs on weight tensors made once.');
 if (results.length) {
   console.log('\nMedian wall-clock ms per forward pass:\n');
   console.log(table('wall'));

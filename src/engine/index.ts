@@ -7,9 +7,13 @@
  * const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
  * const weights = initWeights(resolveModel(model, { inputShape: [1, 3, 32, 32] }), { seed: 42 });
  * const { output } = await forward(model, weights, { shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });
+ * // Many runs of one model: check and pack the weights once (they must not change afterwards).
+ * const session = await prepare(model, weights, { inputShape: [1, 3, 32, 32] });
+ * const { output: again } = await session.run({ shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });
  * ```
  */
 export { forward, resolveForInput } from './forward';
+export { prepare, type PreparedModel, type PrepareOptions, type RunOptions } from './preparedModel';
 export { forwardCpu, type CpuForwardOptions } from './cpu/cpuBackend';
 export { CancelledError, EngineInputError, layerPathOf } from './errors';
 export {

@@ -1,11 +1,16 @@
 /**
- * The CPU plan: a resolved model turned into a list of steps, made once per forward call.
- * With fusion on (the default) a conv directly followed by BatchNorm (running stats) has the BN
- * folded into its weights and bias, and the activation and a residual add that follow become
- * its epilogue, so a DepthwiseSeparable block is two passes over memory: dw, then pw.
+ * The CPU plan: a resolved model turned into a list of steps, made once per prepared model and
+ * input shape (see cpuBackend.ts). With fusion on (the default) a conv directly followed by
+ * BatchNorm (running stats) has the BN folded into its weights and bias, and the activation and
+ * a residual add that follow become its epilogue, so a DepthwiseSeparable block is two passes
+ * over memory: dw, then pw.
+ *
+ * Steps write into an output buffer the executor hands them (buffers are reused from one step
+ * and one run to the next), so a step never allocates its output.
  */
-import { describeConv, type LeafInfo, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
+import type { LeafInfo, PaddingMode, ResolvedBatchNorm, ResolvedConv2d, ResolvedModel, ResolvedNode } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
+import { activationName, fusedStepLabel, leafLabel, SKIP_ADD_LABEL } from '../stepLabels';
 import type { Intermediate, WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
@@ -27,7 +32,16 @@ export interface Step {
   saveInputTo: SkipSlot[];
   /** Residual blocks whose add this step did: forget their input afterwards. */
   release: SkipSlot[];
-  run(input: Tensor, kernels: CpuKernels): Tensor;
+  /** The shape of the step's output, batch included. */
+  outShape: number[];
+  /** The output is the input's values under another shape (Flatten, Dropout): no buffer of its own. */
+  aliasesInput: boolean;
+  /**
+   * Computes the step: writes all of `output` (a buffer of `outShape`, never the input's or a
+   * saved residual's) and returns it, or, for a step that aliases its input, returns the input
+   * reshaped (`output` is then unused).
+   */
+  run(input: Tensor, kernels: CpuKernels, output: Tensor): Tensor;
 }
 
 type Item =
@@ -37,7 +51,14 @@ type Item =
 
 export interface PlanOptions {
   fuse: boolean;
+  /**
+   * Conv weights with BatchNorm folded in, by conv key: plans of one prepared model for several
+   * input shapes share them (and so the kernels' packed copies of them).
+   */
+  folded?: ConvParametersCache;
 }
+
+export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
 
 /** Builds the steps. Weights must have been validated (see weights.ts). */
 export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): Step[] {
@@ -65,8 +86,8 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
   };
   const steps: Step[] = [];
   let saves: SkipSlot[] = [];
-  const push = (step: Omit<Step, 'saveInputTo'>) => {
-    steps.push({ ...step, saveInputTo: saves });
+  const push = (step: Omit<Step, 'saveInputTo' | 'aliasesInput'> & { aliasesInput?: boolean }) => {
+    steps.push({ ...step, aliasesInput: step.aliasesInput ?? false, saveInputTo: saves });
     saves = [];
   };
   const leafAt = (i: number): LeafInfo | undefined => {
@@ -82,7 +103,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       continue;
     }
     if (item.kind === 'end') {
-      push(addStep(item));
+      push(addStep(item, steps.length ? steps[steps.length - 1]!.outShape : model.inputShape));
       i++;
       continue;
     }
@@ -115,7 +136,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
         i++;
       }
     }
-    const suffix = `${folded ? ' + BatchNorm2d (folded)' : ''}${activationLabel ? ` + ${activationLabel}` : ''}${end ? ' + skip add' : ''}`;
+    const label = fusedStepLabel(node, { foldedBatchNorm: folded !== undefined, activation: activationLabel, skipAdd: end !== undefined });
     const base = {
       // A step that did the skip add outputs the residual block's value: it takes the block's key.
       key: end ? end.key : covered[covered.length - 1]!.node.key,
@@ -123,25 +144,27 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       layerIndex: info.layerIndex,
       role: info.role,
       release: end ? [end.slot] : [],
+      outShape: [...covered[covered.length - 1]!.outShape],
     };
     const residualOf = (slot: SkipSlot | undefined) => (slot ? () => slot.tensor : () => undefined);
     switch (node.op) {
       case 'conv2d': {
-        const { weight, bias } = convParameters(node, tensor, folded);
-        push({ ...base, label: leafLabel(node) + suffix, run: convRunner(node, info.outShape, weight, bias, activation, residualOf(end?.slot)) });
+        const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, folded);
+        options.folded?.set(node.key, parameters);
+        const { weight, bias } = parameters;
+        push({ ...base, label, run: convRunner(node, weight, bias, activation, residualOf(end?.slot)) });
         break;
       }
       case 'batchnorm2d': {
         const getResidual = residualOf(end?.slot);
-        const label = leafLabel(node) + suffix;
         if (node.trackRunningStats) {
           const { scale, shift } = batchNormAffine(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-          push({ ...base, label, run: (x, kernels) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual()) });
+          push({ ...base, label, run: (x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out) });
         } else {
-          push({ ...base, label, run: (x, kernels) => {
+          push({ ...base, label, run: (x, kernels, out) => {
             const { mean, variance } = batchStatistics(x);
             const { scale, shift } = batchNormAffine(node, tensor, mean, variance);
-            return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual());
+            return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
           } });
         }
         break;
@@ -149,22 +172,24 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       case 'activation': {
         const kind = activationKind(node.fn, node.approximate);
         const getResidual = residualOf(end?.slot);
-        push({ ...base, label: leafLabel(node) + suffix, run: (x, kernels) => epilogueEach(x, kernels, { activation: kind }, getResidual()) });
+        push({ ...base, label, run: (x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out) });
         break;
       }
       case 'dropout':
-        push({ ...base, label: leafLabel(node), run: (x) => ({ shape: [...x.shape], data: x.data }) });
-        break;
       case 'flatten':
-        push({ ...base, label: leafLabel(node), run: (x) => ({ shape: [...info.outShape], data: x.data }) });
+        push({ ...base, label: leafLabel(node), aliasesInput: true, run: (x) => reshaped(x, info.outShape) });
         break;
       case 'adaptiveavgpool2d':
-        push({ ...base, label: leafLabel(node), run: (x) => adaptiveAvgPoolReference(x, node.outputSize) });
+        push({ ...base, label: leafLabel(node), run: (x, _kernels, out) => {
+          // One read of x.data: it may be a getter (see cpuBackend.ts), too slow for an inner loop.
+          out.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
+          return out;
+        } });
         break;
       case 'linear': {
         const weight = weights[`${node.key}.weight`]!;
         const bias = node.bias ? weights[`${node.key}.bias`] : undefined;
-        push({ ...base, label: leafLabel(node), run: (x, kernels) => linear(kernels, x, weight.data, bias?.data, node.inFeatures, node.outFeatures) });
+        push({ ...base, label: leafLabel(node), run: (x, kernels, out) => linear(kernels, x, weight.data, bias?.data, node.inFeatures, node.outFeatures, out) });
         break;
       }
     }
@@ -172,49 +197,36 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
   return steps;
 }
 
-/** A Linear layer row by row as a pointwise conv of one pixel: out[o] = bias[o] + sum_i weight[o][i] * x[i]. */
-function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Float32Array | undefined, inFeatures: number, outFeatures: number): Tensor {
+/**
+ * The same values under another shape. `data` is read through: an activation buffer's view is
+ * made anew on every read (see cpuBackend.ts), and a reshape must not pin an old one.
+ */
+function reshaped(x: Tensor, shape: readonly number[]): Tensor {
+  return { shape: [...shape], get data() { return x.data; } };
+}
+
+/**
+ * A Linear layer row by row as a pointwise conv of one pixel: out[o] = bias[o] + sum_i weight[o][i] * x[i].
+ * `x.data` and `out.data` are read again for every row: a kernel call may make older views stale.
+ */
+function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Float32Array | undefined, inFeatures: number, outFeatures: number, out: Tensor): Tensor {
   const rows = x.data.length / inFeatures;
-  const out = new Float32Array(rows * outFeatures);
   for (let r = 0; r < rows; r++) {
-    kernels.pointwiseConv2d(x.data.subarray(r * inFeatures, (r + 1) * inFeatures), weight, out.subarray(r * outFeatures, (r + 1) * outFeatures), inFeatures, outFeatures, 1, { bias, activation: 'none' });
+    kernels.pointwiseConv2d(x.data.subarray(r * inFeatures, (r + 1) * inFeatures), weight, out.data.subarray(r * outFeatures, (r + 1) * outFeatures), inFeatures, outFeatures, 1, { bias, activation: 'none' });
   }
-  return { shape: [...x.shape.slice(0, -1), outFeatures], data: out };
+  return out;
 }
 
-/** What a leaf module does, for people: "Conv2d 3x3 depthwise stride 2", "BatchNorm2d", "GELU (tanh)", ... */
-export function leafLabel(node: ResolvedLeaf): string {
-  switch (node.op) {
-    case 'conv2d': return convLabel(node);
-    case 'batchnorm2d': return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
-    case 'activation': return activationName(node.fn, node.approximate);
-    case 'dropout': return 'Dropout (identity at inference)';
-    case 'flatten': return 'Flatten';
-    case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
-    case 'linear': return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
-  }
-}
-
-function activationName(fn: string, approximate: 'none' | 'tanh'): string {
-  return fn === 'GELU' && approximate === 'tanh' ? 'GELU (tanh)' : fn;
-}
-
-function convLabel(node: ResolvedConv2d): string {
-  const [sh, sw] = node.stride;
-  const stride = sh > 1 || sw > 1 ? ` stride ${sh === sw ? sh : `${sh}x${sw}`}` : '';
-  const dilation = node.dilation[0] > 1 || node.dilation[1] > 1 ? ` dilation ${node.dilation.join('x')}` : '';
-  return `Conv2d ${node.kernel[0]}x${node.kernel[1]} ${describeConv(node)}${stride}${dilation}`;
-}
-
-function addStep(end: Extract<Item, { kind: 'end' }>): Omit<Step, 'saveInputTo'> {
+function addStep(end: Extract<Item, { kind: 'end' }>, shape: readonly number[]): Omit<Step, 'saveInputTo' | 'aliasesInput'> {
   return {
     key: end.key,
     leafKeys: [],
-    label: 'skip add (residual)',
+    label: SKIP_ADD_LABEL,
     layerIndex: end.layerIndex,
     role: 'add',
     release: [end.slot],
-    run: (x, kernels) => epilogueEach(x, kernels, { activation: 'none' }, end.slot.tensor),
+    outShape: [...shape],
+    run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end.slot.tensor, out),
   };
 }
 
@@ -272,17 +284,17 @@ function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Ar
   return { weight: foldedWeight, bias: foldedBias };
 }
 
-/** The epilogue alone over a copy of x, image by image. */
-function epilogueEach(x: Tensor, kernels: CpuKernels, epilogue: Epilogue, residual: Tensor | undefined): Tensor {
-  const data = x.data.slice();
+/** The epilogue alone over a copy of x in `out`, image by image. */
+function epilogueEach(x: Tensor, kernels: CpuKernels, epilogue: Epilogue, residual: Tensor | undefined, out: Tensor): Tensor {
+  out.data.set(x.data);
   const [n, channels] = x.shape as [number, number];
-  const perImage = data.length / n;
+  const perImage = x.data.length / n;
   const pixels = perImage / channels;
   for (let b = 0; b < n; b++) {
-    const view = data.subarray(b * perImage, (b + 1) * perImage);
+    const view = out.data.subarray(b * perImage, (b + 1) * perImage);
     kernels.epilogue(view, channels, pixels, { ...epilogue, residual: residual?.data.subarray(b * perImage, (b + 1) * perImage) });
   }
-  return { shape: [...x.shape], data };
+  return out;
 }
 
 export interface ConvParameters {
@@ -299,9 +311,10 @@ export interface ConvParameters {
 
 /**
  * Runs one conv on a batch with whichever kernel fits: depthwise, pointwise (GEMM) or general
- * (im2col + GEMM); reflect/replicate/circular padding is materialised first.
+ * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
+ * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor): Tensor {
+export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -320,27 +333,26 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   };
   const inPerImage = inChannels * height * width;
   const outPerImage = conv.outChannels * outHeight * outWidth;
-  const out = new Float32Array(n * outPerImage);
+  const outShape = [n, conv.outChannels, outHeight, outWidth];
+  if (output && (output.data.length !== n * outPerImage)) throw new Error(`internal: conv output buffer holds ${output.data.length} values, [${outShape}] needs ${n * outPerImage}`);
+  const out = output ?? { shape: outShape, data: new Float32Array(n * outPerImage) };
   const pointwise = kh === 1 && kw === 1 && conv.groups === 1 && conv.stride[0] === 1 && conv.stride[1] === 1 && top + bottom + left + right === 0;
   const depthwise = conv.groups === inChannels && conv.groups > 1;
+  // Views are made anew for every image: a kernel call may make older views of its memory stale.
   for (let b = 0; b < n; b++) {
     let image = x.data.subarray(b * inPerImage, (b + 1) * inPerImage);
     if (materialise) image = padPlanes(image, inChannels, height, width, conv.pads, conv.paddingMode as Exclude<PaddingMode, 'zeros'>);
-    const output = out.subarray(b * outPerImage, (b + 1) * outPerImage);
+    const outImage = out.data.subarray(b * outPerImage, (b + 1) * outPerImage);
     const epilogue: Epilogue = { bias, activation, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
-    if (pointwise) kernels.pointwiseConv2d(image, weight, output, inChannels, conv.outChannels, height * width, epilogue);
-    else if (depthwise) kernels.depthwiseConv2d(image, weight, output, geometry, epilogue);
-    else kernels.conv2d(image, weight, output, geometry, epilogue);
+    if (pointwise) kernels.pointwiseConv2d(image, weight, outImage, inChannels, conv.outChannels, height * width, epilogue);
+    else if (depthwise) kernels.depthwiseConv2d(image, weight, outImage, geometry, epilogue);
+    else kernels.conv2d(image, weight, outImage, geometry, epilogue);
   }
-  return { shape: [n, conv.outChannels, outHeight, outWidth], data: out };
+  return out;
 }
 
-function convRunner(node: ResolvedConv2d, outShape: number[], weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
+function convRunner(node: ResolvedConv2d, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
   if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
   const conv: ConvParameters = { ...node, pads: node.pads };
-  return (x, kernels) => {
-    const y = convolve(kernels, x, conv, weight, bias, activation, residual());
-    if (y.shape.some((d, i) => d !== outShape[i])) throw new Error(`internal: conv ${node.key} produced [${y.shape}] but shape inference said [${outShape}]`);
-    return y;
-  };
+  return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
 }

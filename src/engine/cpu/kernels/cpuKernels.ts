@@ -70,10 +70,22 @@ export interface CpuKernels {
   /** The epilogue alone, in place over `[channels, pixels]`: standalone BatchNorm, activation, residual add. */
   epilogue(data: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void;
   /**
-   * Called by the backend before each run of a plan: caches keyed by weight arrays must start
-   * over here, since callers may change a weight array's values between two forward calls.
+   * Called by `forward()` before its one run: caches keyed by weight arrays must start over
+   * here, since callers may change a weight array's values between two forward calls. A prepared
+   * model (see cpuBackend.ts) never calls it: its weights are fixed once prepared, so packed
+   * copies made on its first run serve every later one.
    */
   beginRun?(): void;
+  /**
+   * Buffers for a run's activations in memory the kernels read and write in place (the
+   * WebAssembly kernels: their module's memory, so no copy in or out between steps). Called at
+   * the start of every run with the floats each buffer must hold; each getter returns a view of
+   * its buffer. A view may go stale when a kernel call grows the memory, so callers take a fresh
+   * one from the getter whenever a kernel may have run since. The buffers hold until the next
+   * call of this method or of {@link beginRun}. Without this method the backend uses plain
+   * Float32Arrays, kept from one run to the next.
+   */
+  activationBuffers?(floats: readonly number[]): Array<() => Float32Array>;
 }
 
 let installed: CpuKernels | undefined;

@@ -1,10 +1,11 @@
 /**
  * The WebAssembly SIMD implementation of {@link CpuKernels}: the hot loops (GEMM for pointwise
- * and im2col convolutions, the depthwise convolution) run in kernels compiled from
+ * and im2col convolutions, the depthwise convolution, residual adds) run in kernels compiled from
  * ./assembly/kernels.ts; this module moves the NCHW arrays in and out of the module's memory and
- * finishes the epilogues the kernels do not fuse (activations other than ReLU/ReLU6, residual
- * adds). Where WebAssembly SIMD is missing, {@link loadWasmKernels} resolves to undefined and the
- * plain-JS kernels stay in use.
+ * applies the activations the kernels do not fuse (all but ReLU/ReLU6). Arrays that already live
+ * in the module's memory (the activation buffers it hands out, see `activationBuffers`) are read
+ * and written where they are: no copies between the steps of a run. Where WebAssembly SIMD is
+ * missing, {@link loadWasmKernels} resolves to undefined and the plain-JS kernels stay in use.
  *
  * Imports neither `vscode`, the DOM nor node modules: the same code runs in the extension host's
  * worker, a Web Worker and the tests.
@@ -28,6 +29,7 @@ interface KernelExports {
   depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
   firstNonFinite(p: number, n: number): number;
   depthwise(inp: number, channels: number, multiplier: number, h: number, w: number, wt: number, bias: number, out: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, lo: number, hi: number, scratch: number): void;
+  addInPlace(dst: number, src: number, n: number): void;
 }
 
 /** The binary embedded by esbuild.mjs (base64), absent when the source runs unbundled (tests). */
@@ -63,10 +65,14 @@ function fusedClamp(activation: ActivationKind): [number, number] | undefined {
   return undefined;
 }
 
+/** Floats of slack after each activation buffer: the depthwise kernel writes rows as whole vectors. */
+const BUFFER_SLACK_FLOATS = 4;
+
 /**
- * The module's memory: weights cached by array identity at the bottom (within one run of a plan
- * the same arrays come back for every image of the batch), one call's buffers above them, reset
- * at the start of every call. The cache starts over with every run (beginRun).
+ * The module's memory: at the bottom what outlives a kernel call (weights cached by array
+ * identity, packed where the kernel wants them packed, and the activation buffers of the current
+ * run), one call's buffers above, reset at the start of every call. `forward()` starts the
+ * cache over with every run (beginRun); a prepared model keeps it.
  */
 class WasmMemory {
   private readonly base: number;
@@ -74,6 +80,8 @@ class WasmMemory {
   private top: number;
   private caches = new Map<string, WeakMap<Float32Array, number>>();
   private view: Float32Array;
+  /** The activation buffers handed out last, by the floats asked for. */
+  private buffers?: { key: string; views: Array<() => Float32Array> };
 
   constructor(private readonly exports: KernelExports) {
     this.base = align(exports.heapBase());
@@ -82,23 +90,57 @@ class WasmMemory {
     this.view = new Float32Array(exports.memory.buffer);
   }
 
-  /** A view of the whole memory (made again after the memory grows). */
+  /** A view of the whole memory (made again when the memory grows, see reserve). */
   get f32(): Float32Array {
-    if (this.view.buffer !== this.exports.memory.buffer) this.view = new Float32Array(this.exports.memory.buffer);
     return this.view;
   }
 
-  /** Starts a call: forgets the previous call's buffers (and the weight cache when it is full). */
+  /**
+   * Starts a call: forgets the previous call's buffers (and the weight cache when it is full,
+   * unless a run's activation buffers live among the cached weights: they are checked at the
+   * start of the next run instead).
+   */
   begin(): void {
-    if (this.cacheTop - this.base > WEIGHT_CACHE_BYTES) this.forgetWeights();
+    if (!this.buffers && this.cacheTop - this.base > WEIGHT_CACHE_BYTES) this.forgetWeights();
     this.top = this.cacheTop;
   }
 
-  /** Drops every cached weight (a new run: the caller may have changed the arrays' values). */
+  /** Drops every cached weight and the activation buffers (a new run: the caller may have changed the arrays' values). */
   forgetWeights(): void {
     this.caches = new Map();
     this.cacheTop = this.base;
     this.top = this.base;
+    this.buffers = undefined;
+  }
+
+  /**
+   * Activation buffers for a run: the same ones as the last run when it asked for the same
+   * sizes, new ones otherwise. Each getter returns a view, made again after the memory grew.
+   */
+  activationBuffers(floats: readonly number[]): Array<() => Float32Array> {
+    const key = floats.join(',');
+    if (this.buffers?.key === key && this.cacheTop - this.base <= WEIGHT_CACHE_BYTES) return this.buffers.views;
+    if (this.cacheTop - this.base > WEIGHT_CACHE_BYTES) this.forgetWeights();
+    this.top = this.cacheTop;
+    const views = floats.map((count) => {
+      const pointer = this.claim((count + BUFFER_SLACK_FLOATS) * 4);
+      let whole: Float32Array | undefined;
+      let view: Float32Array | undefined;
+      return () => {
+        if (whole !== this.view) {
+          whole = this.view;
+          view = whole.subarray(pointer / 4, pointer / 4 + count);
+        }
+        return view!;
+      };
+    });
+    this.buffers = { key, views };
+    return views;
+  }
+
+  /** The byte offset of an array that lives in this memory (a view of an activation buffer), or -1. */
+  pointerOf(data: Float32Array | undefined): number {
+    return data !== undefined && data.buffer === this.view.buffer ? data.byteOffset : -1;
   }
 
   /** A buffer of `bytes` for this call. Call {@link begin} first and cache weights before any of these. */
@@ -162,9 +204,20 @@ class WasmMemory {
   }
 
   private reserve(end: number): void {
-    const have = this.exports.memory.buffer.byteLength;
-    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+    if (end <= this.view.length * 4) return;
+    // The only place the memory grows (the kernels never grow it): views are made again here.
+    this.exports.memory.grow(Math.ceil((end - this.view.length * 4) / PAGE_BYTES));
+    this.view = new Float32Array(this.exports.memory.buffer);
   }
+}
+
+/** Byte offsets of a kernel call's arrays in the module's memory (-1: a JS array, copied) and its fused clamp. */
+interface CallArrays {
+  input: number;
+  output: number;
+  residual: number;
+  lo: number;
+  hi: number;
 }
 
 /** The tile the GEMM writes partial tiles through (4 x 8 floats). */
@@ -186,18 +239,38 @@ class WasmSimdKernels implements CpuKernels {
     return zeros;
   }
 
-  /** Starts a kernel call: the clamp the kernel fuses (none: the JS epilogue applies the activation). */
-  private begin(epilogue: Epilogue): { lo: number; hi: number } {
-    this.memory.begin();
-    const [lo, hi] = fusedClamp(epilogue.activation) ?? [-Infinity, Infinity];
-    return { lo, hi };
+  /**
+   * Starts a kernel call: where its arrays are (byte offsets of those that live in the module's
+   * memory, -1 for the others, taken before anything can grow the memory) and the clamp the
+   * kernel fuses (none: {@link finish} applies the activation).
+   */
+  private begin(input: Float32Array, output: Float32Array, epilogue: Epilogue): CallArrays {
+    const m = this.memory;
+    const arrays = { input: m.pointerOf(input), output: m.pointerOf(output), residual: m.pointerOf(epilogue.residual), lo: -Infinity, hi: Infinity };
+    m.begin();
+    const clamp = fusedClamp(epilogue.activation);
+    if (clamp) [arrays.lo, arrays.hi] = clamp;
+    return arrays;
   }
 
-  /** Copies the result out of the module's memory and applies what the kernel did not fuse. */
-  private finish(out: number, output: Float32Array, channels: number, pixels: number, epilogue: Epilogue): void {
-    output.set(this.memory.f32.subarray(out / 4, out / 4 + channels * pixels));
-    if (!fusedClamp(epilogue.activation)) activateRange(epilogue.activation, output, 0, output.length);
-    if (epilogue.residual) epilogueInPlace(output, channels, pixels, { activation: 'none', residual: epilogue.residual });
+  /** The input's offset in the module's memory: where it lives, or a copy made for this call. */
+  private inputAt(arrays: CallArrays, input: Float32Array): number {
+    return arrays.input >= 0 ? arrays.input : this.memory.put(input);
+  }
+
+  /** Where the kernel writes: the output itself when it lives in the module's memory, else a call buffer (plus slack floats). */
+  private outputAt(arrays: CallArrays, floats: number, slackFloats = 0): number {
+    return arrays.output >= 0 ? arrays.output : this.memory.alloc((floats + slackFloats) * 4);
+  }
+
+  /** Applies what the kernel did not fuse (activation, then residual add) and copies the result out unless it was written in place. */
+  private finish(out: number, arrays: CallArrays, output: Float32Array, floats: number, epilogue: Epilogue): void {
+    if (!fusedClamp(epilogue.activation)) activateRange(epilogue.activation, this.memory.f32, out / 4, out / 4 + floats);
+    if (epilogue.residual) {
+      const residual = arrays.residual >= 0 ? arrays.residual : this.memory.put(epilogue.residual);
+      this.k.addInPlace(out, residual, floats);
+    }
+    if (arrays.output < 0) output.set(this.memory.f32.subarray(out / 4, out / 4 + floats));
   }
 
   /** A conv weight as the GEMM reads it (each group's rows packed in tiles of 4), cached. Call right after begin(). */
@@ -210,49 +283,49 @@ class WasmSimdKernels implements CpuKernels {
 
   depthwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.depthwiseConv2d(input, weight, output, g, epilogue);
-    const { lo, hi } = this.begin(epilogue);
+    const arrays = this.begin(input, output, epilogue);
     const m = this.memory;
     const wt = m.cached(weight);
     const bias = m.cached(this.biasOf(epilogue, g.outChannels));
-    const inp = m.put(input);
-    const outPlane = g.outHeight * g.outWidth;
-    // 4 floats of slack: rows are written as whole vectors (see the kernel).
-    const out = m.alloc((g.outChannels * outPlane + 4) * 4);
+    const inp = this.inputAt(arrays, input);
+    const outFloats = g.outChannels * g.outHeight * g.outWidth;
+    // 4 floats of slack: rows are written as whole vectors (see the kernel). Activation buffers have it too.
+    const out = this.outputAt(arrays, outFloats, 4);
     const scratchFloats = this.k.depthwiseScratchFloats(g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
       g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft);
     const scratch = m.alloc(scratchFloats * 4);
     this.k.depthwise(inp, g.inChannels, g.outChannels / g.inChannels, g.inHeight, g.inWidth, wt, bias, out, g.outHeight, g.outWidth,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, lo, hi, scratch);
-    this.finish(out, output, g.outChannels, outPlane, epilogue);
+      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch);
+    this.finish(out, arrays, output, outFloats, epilogue);
   }
 
   pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.pointwiseConv2d(input, weight, output, inChannels, outChannels, pixels, epilogue);
-    const { lo, hi } = this.begin(epilogue);
+    const arrays = this.begin(input, output, epilogue);
     const m = this.memory;
     if (pixels === 1) {
       // One pixel (a Linear layer): a matrix-vector product, straight from the weights as they are.
       const a = m.cached(weight);
       const bias = m.cached(this.biasOf(epilogue, outChannels));
-      const x = m.put(input);
-      const out = m.alloc(outChannels * 4);
-      this.k.gemv(a, x, bias, out, outChannels, inChannels, lo, hi);
-      return this.finish(out, output, outChannels, 1, epilogue);
+      const x = this.inputAt(arrays, input);
+      const out = this.outputAt(arrays, outChannels);
+      this.k.gemv(a, x, bias, out, outChannels, inChannels, arrays.lo, arrays.hi);
+      return this.finish(out, arrays, output, outChannels, epilogue);
     }
     const a = this.packedWeights(weight, 1, outChannels, inChannels);
     const bias = m.cached(this.biasOf(epilogue, outChannels));
-    const inp = m.put(input);
+    const inp = this.inputAt(arrays, input);
     const panels = m.alloc(Math.ceil(pixels / 8) * 8 * inChannels * 4);
-    const out = m.alloc(outChannels * pixels * 4);
+    const out = this.outputAt(arrays, outChannels * pixels);
     const tile = m.alloc(TILE_BYTES);
     this.k.packPanels(inp, pixels, inChannels, pixels, panels);
-    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, lo, hi, tile);
-    this.finish(out, output, outChannels, pixels, epilogue);
+    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, arrays.lo, arrays.hi, tile);
+    this.finish(out, arrays, output, outChannels * pixels, epilogue);
   }
 
   conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
     if (epilogue.scale) return jsKernels.conv2d(input, weight, output, g, epilogue);
-    const { lo, hi } = this.begin(epilogue);
+    const arrays = this.begin(input, output, epilogue);
     const m = this.memory;
     const groupIn = g.inChannels / g.groups;
     const groupOut = g.outChannels / g.groups;
@@ -260,9 +333,9 @@ class WasmSimdKernels implements CpuKernels {
     const wt = this.packedWeights(weight, g.groups, groupOut, rows);
     const groupBytes = this.k.packedRowsBytes(groupOut, rows);
     const bias = m.cached(this.biasOf(epilogue, g.outChannels));
-    const inp = m.put(input);
+    const inp = this.inputAt(arrays, input);
     const pixels = g.outHeight * g.outWidth;
-    const out = m.alloc(g.outChannels * pixels * 4);
+    const out = this.outputAt(arrays, g.outChannels * pixels);
     // Pixels per GEMM call: a multiple of 8 (whole panels) within the panel budget.
     const chunk = Math.max(8, Math.floor(PANEL_BUDGET_FLOATS / rows / 8) * 8);
     const panels = m.alloc(Math.min(Math.ceil(pixels / 8) * 8, chunk) * rows * 4);
@@ -274,10 +347,14 @@ class WasmSimdKernels implements CpuKernels {
         this.k.im2colPanels(inp + group * groupIn * inPlaneBytes, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
           g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0, p1, panels);
         this.k.gemm(wt + group * groupBytes, panels, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0) * 4, pixels,
-          groupOut, p1 - p0, rows, lo, hi, tile);
+          groupOut, p1 - p0, rows, arrays.lo, arrays.hi, tile);
       }
     }
-    this.finish(out, output, g.outChannels, pixels, epilogue);
+    this.finish(out, arrays, output, g.outChannels * pixels, epilogue);
+  }
+
+  activationBuffers(floats: readonly number[]): Array<() => Float32Array> {
+    return this.memory.activationBuffers(floats);
   }
 
   beginRun(): void {
@@ -306,26 +383,61 @@ class WasmSimdKernels implements CpuKernels {
 }
 
 /**
- * Instantiates the SIMD kernels from a binary (the embedded one by default). Resolves to
- * undefined when there is no binary or this runtime lacks WebAssembly SIMD.
+ * Instantiates the SIMD kernels from a binary (the embedded one by default), each call a new
+ * instance with a memory of its own. Resolves to undefined when there is no binary or this
+ * runtime lacks WebAssembly SIMD.
  */
-export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinary()): Promise<CpuKernels | undefined> {
+export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce()): Promise<CpuKernels | undefined> {
+  const module = binary === embeddedKernelBinaryOnce() ? await compiledEmbedded() : await compileKernels(binary);
+  if (!module) return undefined;
+  const instance = await WebAssembly.instantiate(module, {});
+  return new WasmSimdKernels(instance.exports as unknown as KernelExports);
+}
+
+async function compileKernels(binary: Uint8Array | undefined): Promise<WebAssembly.Module | undefined> {
   if (!binary || typeof WebAssembly !== 'object') return undefined;
   // A copy with its own ArrayBuffer: what the WebAssembly API's types ask for.
   const bytes = new Uint8Array(binary);
   if (!WebAssembly.validate(bytes)) return undefined;
-  const { instance } = await WebAssembly.instantiate(bytes, {});
-  return new WasmSimdKernels(instance.exports as unknown as KernelExports);
+  return WebAssembly.compile(bytes);
+}
+
+let embedded: Uint8Array | undefined | null = null;
+/** The embedded binary, decoded once. */
+function embeddedKernelBinaryOnce(): Uint8Array | undefined {
+  if (embedded === null) embedded = embeddedKernelBinary();
+  return embedded;
+}
+
+let compiling: Promise<WebAssembly.Module | undefined> | undefined;
+/** The embedded kernels compiled once per thread (instances are cheap; compiling is not). */
+function compiledEmbedded(): Promise<WebAssembly.Module | undefined> {
+  compiling ??= compileKernels(embeddedKernelBinaryOnce()).catch(() => undefined);
+  return compiling;
+}
+
+/**
+ * SIMD kernels of their own for a prepared model: the packed weights and activation buffers in
+ * their memory belong to that model alone and live as long as it does. Undefined where the
+ * embedded kernels cannot run.
+ */
+export async function createPrivateWasmKernels(): Promise<CpuKernels | undefined> {
+  try {
+    return await createWasmKernels(embeddedKernelBinaryOnce());
+  } catch {
+    return undefined;
+  }
 }
 
 let loading: Promise<CpuKernels | undefined> | undefined;
 
 /**
- * The embedded SIMD kernels, instantiated once per thread; undefined where they cannot run.
- * They also take over the NaN/Inf scan of the weight and input checks (see setNonFiniteScan).
+ * The embedded SIMD kernels shared by `forward()` calls, instantiated once per thread; undefined
+ * where they cannot run. They also take over the NaN/Inf scan of the weight and input checks
+ * (see setNonFiniteScan).
  */
 export function loadWasmKernels(): Promise<CpuKernels | undefined> {
-  loading ??= createWasmKernels().then((kernels) => {
+  loading ??= createWasmKernels(embeddedKernelBinaryOnce()).then((kernels) => {
     if (kernels instanceof WasmSimdKernels) setNonFiniteScan((data) => kernels.firstNonFinite(data));
     return kernels;
   }).catch(() => undefined);

@@ -439,3 +439,15 @@ export function firstNonFinite(p: usize, n: i32): i32 {
   for (; i < n; i++) if (nonFiniteBits(load<u32>(p + (<usize>i << 2)))) return i;
   return -1;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Epilogue pieces the conv kernels do not fuse
+
+/** dst[i] += src[i] for i < n: a residual skip added after the activation. */
+export function addInPlace(dst: usize, src: usize, n: i32): void {
+  const bytes = <usize>n << 2;
+  const vectorBytes = bytes & ~(<usize>15);
+  let off: usize = 0;
+  for (; off < vectorBytes; off += 16) v128.store(dst + off, f32x4.add(v128.load(dst + off), v128.load(src + off)));
+  for (; off < bytes; off += 4) store<f32>(dst + off, load<f32>(dst + off) + load<f32>(src + off));
+}

@@ -1,0 +1,81 @@
+/**
+ * `prepare()`: a model made ready to run many times, as an onnxruntime session is. The work
+ * that does not depend on the input happens once here instead of on every `forward()`: the
+ * weights are checked (shapes, NaN/Inf), BatchNorm is folded into the conv weights, the GEMM
+ * weights are packed into the kernels' memory, and the activation buffers are laid out; each
+ * `run()` then only checks its input and computes. Imports neither `vscode`, the DOM nor node
+ * modules.
+ */
+import { resolveModel, type ModelSpec, type ResolvedModel } from '../shared/spec';
+import { elementCount, type Tensor } from '../shared/tensor';
+import { CpuPreparedModel, kernelsForPreparedModel, type CpuRunOptions } from './cpu/cpuBackend';
+import type { CpuKernels } from './cpu/kernels/cpuKernels';
+import { resolveForInput } from './forward';
+import type { ForwardResult, WeightMap } from './types';
+import { validateWeights } from './weights';
+
+export interface PrepareOptions {
+  /**
+   * The input shape [N, C, H, W] to prepare for (default: the model's `input_shape`, or
+   * [1, C, 224, 224]). `run()` takes other shapes too; each new one costs a plan (and its buffers).
+   */
+  inputShape?: number[];
+  /** Fuse conv + BatchNorm + activation + residual add into one step (default true; see ForwardOptions.fuse). */
+  fuse?: boolean;
+  /** Only "cpu" (the default): the WebGPU backend runs through `forward()`. */
+  backend?: 'cpu';
+  /** Kernels to use instead of the installed or WebAssembly ones (tests compare implementations this way). */
+  kernels?: CpuKernels;
+}
+
+export type RunOptions = CpuRunOptions;
+
+/** A prepared model; see {@link prepare}. */
+export interface PreparedModel {
+  /** The model resolved for the shape it was prepared for. */
+  readonly model: ResolvedModel;
+  /** The backend that runs it, with detail ("cpu (wasm-simd)"). */
+  readonly backend: string;
+  /**
+   * Runs the model on one input (`{shape: [N, C, H, W], data: Float32Array}`, checked as
+   * `forward()` checks it). The result's tensors are the caller's own copies.
+   * @throws EngineInputError for a bad input, CancelledError when `options.signal` aborts
+   */
+  run(input: Tensor, options?: RunOptions): Promise<ForwardResult>;
+}
+
+/**
+ * Prepares a model to run many times on the CPU. The weights are checked and packed here, once:
+ * they must not change afterwards (a changed array is not seen by later runs, or only in part;
+ * prepare again instead). Prepare runs the model once on zeros, so that weights are packed and
+ * buffers sized before the first `run()`.
+ * @param model the spec object (validated here) or a model from `resolveModel()`
+ * @param weights state_dict names to tensors; extra keys are ignored
+ * @throws SpecError for an invalid spec, EngineInputError for bad weights (naming the layer path and the tensor)
+ */
+export async function prepare(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap, options: PrepareOptions = {}): Promise<PreparedModel> {
+  if ((options.backend ?? 'cpu') !== 'cpu') throw new Error(`prepare() runs on the cpu backend, got ${JSON.stringify(options.backend)} (use forward() for webgpu)`);
+  const isResolvedModel = typeof model === 'object' && model !== null && Array.isArray((model as Partial<ResolvedModel>).leaves);
+  const resolved = isResolvedModel && !options.inputShape
+    ? (model as ResolvedModel)
+    : resolveModel(isResolvedModel ? { name: (model as ResolvedModel).name, layers: (model as ResolvedModel).layers.map((layer) => layer.spec) } : model, { inputShape: options.inputShape });
+  validateWeights(resolved, weights);
+  const kernels = await kernelsForPreparedModel(options.kernels);
+  const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
+  cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
+  /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
+  const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
+  return {
+    model: resolved,
+    backend: `cpu (${kernels.name})`,
+    async run(input, runOptions = {}) {
+      const known = Array.isArray(input?.shape) ? byShape.get(input.shape.join('x')) : undefined;
+      const forInput = resolveForInput(known ?? resolved, input);
+      if (!known) {
+        if (byShape.size >= 8) byShape.clear();
+        byShape.set(forInput.inputShape.join('x'), forInput);
+      }
+      return cpu.run(forInput, input, runOptions);
+    },
+  };
+}
