@@ -27,7 +27,9 @@ export function heapBase(): usize {
 // GEMM: C[i][j] = clamp(bias[i] + sum_k A[i][k] * B[k][j]) for i < m, j < n.
 // A: the weights ([Cout][Cin...], m x k), packed once by packRows in tiles of 4 rows.
 // B: packed by packPanels/im2colPanels in panels of 8 columns: panel p holds B[k][8p .. 8p+7]
-//    for k = 0..K-1 (zeros past n), so the micro-kernel reads it sequentially.
+//    for k = 0..K-1 (zeros past n), so the micro-kernel reads it sequentially. When n % 8 is
+//    1..4 the last panel is 4 columns wide (a 7x7 map has 49 pixels: 52 columns computed
+//    instead of 56), read by a 4 x 4 micro-kernel.
 // C: row stride ldc floats (one output channel's plane per row).
 // The micro-kernel computes 4 rows x 8 columns in 8 v128 accumulators, plus 2 registers for B
 // and 1 for the broadcast A value: 11 of the 16 xmm registers V8 allocates from.
@@ -91,6 +93,12 @@ export function packRows(a: usize, m: i32, k: i32, dst: usize): void {
   }
 }
 
+/** Whether the last panel of an n-column B is 4 columns wide (see packPanels). */
+@inline function narrowTail(n: i32): bool {
+  const rest = n & 7;
+  return rest != 0 && rest <= 4;
+}
+
 export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i32, n: i32, k: i32, lo: f32, hi: f32, tile: usize): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
@@ -98,6 +106,7 @@ export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i
   const panelBytes = <usize>k << 5;
   const kBytes = <usize>k << 2;
   const panels = (n + 7) >> 3;
+  const narrow = narrowTail(n);
   const block = rowBlock(k);
   // Blocks of rows of A, each reused by every panel of B while it stays in cache.
   for (let m0 = 0; m0 < m; m0 += block) {
@@ -106,6 +115,10 @@ export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i
     for (let p = 0; p < panels; p++) {
       const b = bp + <usize>p * panelBytes;
       const columns = min(8, n - (p << 3));
+      if (narrow && p == panels - 1) {
+        gemmNarrowPanel(blockStart, b, bias, c + (<usize>p << 5), cStride, m0, m1, kBytes, columns, vlo, vhi, tile);
+        continue;
+      }
       let pa = blockStart;
       for (let i = m0; i < m1; i += 4) {
         const rows = min(4, m1 - i);
@@ -163,6 +176,36 @@ export function gemm(ap: usize, bp: usize, bias: usize, c: usize, ldc: i32, m: i
   }
 }
 
+/** Rows [m0, m1) of C for one 4-column panel of B (at most 4 valid columns): 4 x 4 tiles. */
+function gemmNarrowPanel(blockStart: usize, b: usize, bias: usize, c: usize, cStride: usize, m0: i32, m1: i32, kBytes: usize, columns: i32, vlo: v128, vhi: v128, tile: usize): void {
+  let pa = blockStart;
+  for (let i = m0; i < m1; i += 4) {
+    const rows = min(4, m1 - i);
+    const bi = bias + (<usize>i << 2);
+    let r0 = v128.load32_splat(bi);
+    let r1 = rows > 1 ? v128.load32_splat(bi, 4) : r0;
+    let r2 = rows > 2 ? v128.load32_splat(bi, 8) : r0;
+    let r3 = rows > 3 ? v128.load32_splat(bi, 12) : r0;
+    let pb = b;
+    const end = pa + (kBytes << 2);
+    while (pa < end) {
+      const w = v128.load(pb);
+      r0 = madd(r0, v128.load32_splat(pa), w);
+      r1 = madd(r1, v128.load32_splat(pa, 4), w);
+      r2 = madd(r2, v128.load32_splat(pa, 8), w);
+      r3 = madd(r3, v128.load32_splat(pa, 12), w);
+      pb += 16;
+      pa += 16;
+    }
+    v128.store(tile, clamp(r0, vlo, vhi));
+    v128.store(tile, clamp(r1, vlo, vhi), 16);
+    v128.store(tile, clamp(r2, vlo, vhi), 32);
+    v128.store(tile, clamp(r3, vlo, vhi), 48);
+    const c0 = c + <usize>i * cStride;
+    for (let r = 0; r < rows; r++) memory.copy(c0 + <usize>r * cStride, tile + (<usize>r << 4), <usize>columns << 2);
+  }
+}
+
 /**
  * Matrix times vector, for a single pixel (a Linear layer, a pointwise conv on a 1x1 image):
  * out[i] = clamp(bias[i] + sum_k A[i][k] * x[k]) with A row-major m x k. Streams A once, two
@@ -190,14 +233,21 @@ export function gemv(a: usize, x: usize, bias: usize, out: usize, m: i32, k: i32
   }
 }
 
-/** Packs a row-major k x n matrix (row stride ld floats) into gemm's panels of 8 columns, zero filled. */
+/** Packs a row-major k x n matrix (row stride ld floats) into gemm's panels of 8 columns (the last one maybe 4), zero filled. */
 export function packPanels(src: usize, ld: i32, k: i32, n: i32, dst: usize): void {
   const rowBytes = <usize>ld << 2;
   let d = dst;
   for (let j = 0; j < n; j += 8) {
     const columns = min(8, n - j);
     let s = src + (<usize>j << 2);
-    if (columns == 8) {
+    if (columns <= 4 && narrowTail(n)) {
+      for (let r = 0; r < k; r++) {
+        v128.store(d, f32x4.splat(0));
+        memory.copy(d, s, <usize>columns << 2);
+        s += rowBytes;
+        d += 16;
+      }
+    } else if (columns == 8) {
       for (let r = 0; r < k; r++) {
         v128.store(d, v128.load(s));
         v128.store(d, v128.load(s, 16), 16);
@@ -227,17 +277,21 @@ export function im2colPanels(
 ): void {
   const plane = (<usize>h * <usize>w) << 2;
   const rows = cin * kh * kw;
+  const narrow = narrowTail(p1 - p0);
   let panel = dst;
   for (let j = p0; j < p1; j += 8) {
+    // The last panel may be 4 columns wide (see packPanels).
+    const lanes = narrow && p1 - j <= 4 ? 4 : 8;
+    const step = <usize>lanes << 2;
     // One pixel (one lane of the panel) at a time: its row and column are worked out once, and
-    // its values go down the panel with a stride of 8 floats.
-    for (let q = 0; q < 8; q++) {
+    // its values go down the panel with a stride of one panel row.
+    for (let q = 0; q < lanes; q++) {
       const pixel = j + q;
       let d = panel + (<usize>q << 2);
       if (pixel >= p1) {
         for (let r = 0; r < rows; r++) {
           store<f32>(d, 0);
-          d += 32;
+          d += step;
         }
         continue;
       }
@@ -255,12 +309,12 @@ export function im2colPanels(
             let value: f32 = 0;
             if (rowInside && ix >= 0 && ix < w) value = load<f32>(row + (<usize>ix << 2));
             store<f32>(d, value);
-            d += 32;
+            d += step;
           }
         }
       }
     }
-    panel += <usize>rows << 5;
+    panel += <usize>rows * step;
   }
 }
 
@@ -276,6 +330,15 @@ export function depthwiseScratchFloats(h: i32, w: i32, oh: i32, ow: i32, kh: i32
   const ph = max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
   const pw = max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
   return ph * pw;
+}
+
+// Rows are short (7 to 112 floats in MobileNet) and copied once per channel: an inline loop
+// costs less than memory.copy, which V8 compiles to a call out of the module.
+@inline function copyRow(dst: usize, src: usize, bytes: usize): void {
+  const vectorBytes = bytes & ~(<usize>15);
+  let off: usize = 0;
+  for (; off < vectorBytes; off += 16) v128.store(dst + off, v128.load(src + off));
+  for (; off < bytes; off += 4) store<f32>(dst + off, load<f32>(src + off));
 }
 
 export function depthwise(
@@ -294,7 +357,7 @@ export function depthwise(
   memory.fill(scratch, 0, <usize>ph * pwBytes);
   for (let ci = 0; ci < channels; ci++) {
     const src = inp + <usize>ci * inPlane;
-    for (let y = 0; y < h; y++) memory.copy(scratch + <usize>(y + pt) * pwBytes + (<usize>pl << 2), src + ((<usize>y * <usize>w) << 2), <usize>w << 2);
+    for (let y = 0; y < h; y++) copyRow(scratch + <usize>(y + pt) * pwBytes + (<usize>pl << 2), src + ((<usize>y * <usize>w) << 2), <usize>w << 2);
     for (let j = 0; j < multiplier; j++) {
       const o = ci * multiplier + j;
       const dst = out + <usize>o * outPlane;
