@@ -4,17 +4,14 @@
  * provider is first asked about a Python document.
  */
 import * as vscode from 'vscode';
-import { PythonDocuments, PYTHON_SELECTOR, toRange } from './pythonDocuments';
-import { convCallAt, type PythonAnalysis } from '../python/pythonAnalysis';
+import { PythonDocuments, PYTHON_SELECTOR, SETTLE_DELAY_MS, toRange } from './pythonDocuments';
+import type { PythonAnalysis } from '../python/pythonAnalysis';
 import { hoverMarkdown, codeLensTitle } from '../python/costPresentation';
 import { separableRewrite, canRewrite } from '../python/separableRewrite';
 
 export const CONVERT_COMMAND = 'sepconv.convertToSeparable';
 const TRUSTED_COMMANDS = ['sepconv.openPlayground', CONVERT_COMMAND];
-/** Diagnostics wait for typing to pause. */
-const DIAGNOSTICS_DELAY_MS = 400;
-
-/** Arguments of the convert command: the document and where the call starts (0-based). */
+/** Arguments of the convert command: the document and where the call starts (0-based); from the palette, none (the cursor). */
 type ConvertArgs = [uri: string, position: { line: number; character: number }];
 
 function containerOf(analysis: PythonAnalysis, callIndex: number) {
@@ -53,7 +50,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
     timers.set(key, setTimeout(() => {
       timers.delete(key);
       void refreshDiagnostics(document);
-    }, DIAGNOSTICS_DELAY_MS));
+    }, SETTLE_DELAY_MS));
   };
 
   context.subscriptions.push(
@@ -71,10 +68,9 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
 
     vscode.languages.registerHoverProvider(PYTHON_SELECTOR, {
       async provideHover(document, position, token) {
-        const analysis = await documents.analysis(document);
-        if (!analysis || token.isCancellationRequested) return undefined;
-        const index = convCallAt(analysis.code, document.offsetAt(position));
-        if (index === undefined) return undefined;
+        const focused = await documents.analysisAt(document, document.offsetAt(position));
+        if (!focused || token.isCancellationRequested) return undefined;
+        const { analysis, call: index } = focused;
         const call = analysis.code.calls[index]!;
         const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }];
         const markdown = hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container: containerOf(analysis, index), settings: documents.currentSettings, convertArgs });
@@ -88,6 +84,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider(PYTHON_SELECTOR, {
       onDidChangeCodeLenses: lensesChanged.event,
       async provideCodeLenses(document, token) {
+        // The whole file is read: only once typing has paused, so that it never holds up a hover.
+        if (!(await documents.settled(document, token))) return [];
         const analysis = await documents.analysis(document);
         if (!analysis || token.isCancellationRequested) return [];
         const lenses: vscode.CodeLens[] = [];
@@ -108,10 +106,10 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
 
     vscode.languages.registerCodeActionsProvider(PYTHON_SELECTOR, {
       async provideCodeActions(document, range, actionContext, token) {
-        const analysis = await documents.analysis(document);
-        if (!analysis || token.isCancellationRequested) return [];
-        const index = convCallAt(analysis.code, document.offsetAt(range.start));
-        if (index === undefined || !canRewrite(analysis.code.calls[index]!)) return [];
+        const focused = await documents.analysisAt(document, document.offsetAt(range.start));
+        if (!focused || token.isCancellationRequested) return [];
+        const { analysis, call: index } = focused;
+        if (!canRewrite(analysis.code.calls[index]!)) return [];
         const rewrite = separableRewrite(analysis.code.calls[index]!, analysis.code, document.getText());
         if (!rewrite) return [];
         const wantsQuickFix = actionContext.only && vscode.CodeActionKind.QuickFix.contains(actionContext.only);
@@ -123,14 +121,26 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
     }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] }),
 
     vscode.commands.registerCommand(CONVERT_COMMAND, async (uri?: unknown, position?: unknown) => {
-      if (typeof uri !== 'string' || typeof position !== 'object' || position === null) return false;
-      const { line, character } = position as { line?: unknown; character?: unknown };
-      if (typeof line !== 'number' || typeof character !== 'number') return false;
-      const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
-      const analysis = await documents.analysis(document);
-      if (!analysis) return false;
-      const index = convCallAt(analysis.code, document.offsetAt(new vscode.Position(line, character)));
-      const rewrite = index === undefined ? undefined : separableRewrite(analysis.code.calls[index]!, analysis.code, document.getText());
+      let document: vscode.TextDocument;
+      let at: vscode.Position;
+      if (uri === undefined && position === undefined) {
+        // From the command palette: the active editor, at the cursor.
+        const editor = vscode.window.activeTextEditor;
+        if (!editor || editor.document.languageId !== 'python') {
+          void vscode.window.showInformationMessage('SepConv: open a Python file and put the cursor on a convolution to convert it.');
+          return false;
+        }
+        document = editor.document;
+        at = editor.selection.active;
+      } else {
+        if (typeof uri !== 'string' || typeof position !== 'object' || position === null) return false;
+        const { line, character } = position as { line?: unknown; character?: unknown };
+        if (typeof line !== 'number' || typeof character !== 'number') return false;
+        document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+        at = new vscode.Position(line, character);
+      }
+      const focused = await documents.analysisAt(document, document.offsetAt(at));
+      const rewrite = focused ? separableRewrite(focused.analysis.code.calls[focused.call]!, focused.analysis.code, document.getText()) : undefined;
       if (!rewrite) {
         void vscode.window.showInformationMessage('SepConv: no standard convolution to convert here.');
         return false;
@@ -140,5 +150,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
       return vscode.workspace.applyEdit(edit);
     }),
   );
-  for (const document of vscode.workspace.textDocuments) schedule(document);
+  for (const document of vscode.workspace.textDocuments) {
+    documents.warm(document);
+    schedule(document);
+  }
 }
