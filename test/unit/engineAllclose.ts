@@ -20,3 +20,14 @@ export function allcloseViolation(actual: Tensor, expected: Tensor, atol = 1e-4,
   if (worst < 0) return undefined;
   return `element ${worst}: ${actual.data[worst]} vs expected ${expected.data[worst]} (|diff| ${Math.abs(actual.data[worst]! - expected.data[worst]!)})`;
 }
+
+/** A tensor of uniform values in [-1, 1) from a seeded LCG: the same seed, the same tensor. */
+export function randomTensor(shape: number[], seed: number): Tensor {
+  let state = seed >>> 0 || 1;
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    data[i] = (state / 4294967296) * 2 - 1;
+  }
+  return { shape, data };
+}

@@ -15,8 +15,7 @@ import { forward } from '../../src/engine/forward';
 import { prepare } from '../../src/engine/preparedModel';
 import { initWeights } from '../../src/engine/weights';
 import { resolveModel, type ModelSpec } from '../../src/shared/spec';
-import type { Tensor } from '../../src/shared/tensor';
-import { allcloseViolation } from './engineAllclose';
+import { allcloseViolation, randomTensor } from './engineAllclose';
 
 let wasm: CpuKernels;
 beforeAll(async () => {
@@ -25,15 +24,6 @@ beforeAll(async () => {
   wasm = created;
 }, 120_000);
 
-function randomTensor(shape: number[], seed: number): Tensor {
-  let state = seed >>> 0 || 1;
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = (state / 4294967296) * 2 - 1;
-  }
-  return { shape, data };
-}
 
 /** A small MobileNetV2-like stack: residual adds across three steps, a Hardswish the kernels do not fuse, BN, pool and a classifier. */
 const residualNet: ModelSpec = {

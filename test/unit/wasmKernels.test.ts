@@ -8,7 +8,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModel, type LayerSpec } from '../../src/shared/spec';
-import type { Tensor } from '../../src/shared/tensor';
 import type { ActivationKind } from '../../src/engine/cpu/activation';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { convolve } from '../../src/engine/cpu/plan';
@@ -19,7 +18,7 @@ import { EngineInputError } from '../../src/engine/errors';
 import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { resolveForInput } from '../../src/engine/forward';
-import { allcloseViolation } from './engineAllclose';
+import { allcloseViolation, randomTensor } from './engineAllclose';
 import { loadFixtures } from './fixtureLoader';
 
 let kernels: CpuKernels;
@@ -31,15 +30,6 @@ beforeAll(async () => {
   kernels = created;
 }, 120_000);
 
-function randomTensor(shape: number[], seed: number): Tensor {
-  let state = seed >>> 0 || 1;
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = (state / 4294967296) * 2 - 1;
-  }
-  return { shape, data };
-}
 
 const activation = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish');
 
