@@ -3,12 +3,12 @@
  * the input and the weights (an error names the layer and the tensor), then runs the chosen
  * backend. Imports neither `vscode`, the DOM nor node modules.
  */
-import { resolveModel, SpecError, type LeafInfo, type ModelSpec, type ResolvedModel } from '../shared/spec';
+import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
-import { leafLabel } from './cpu/plan';
 import { EngineInputError } from './errors';
-import type { ForwardOptions, ForwardResult, Intermediate, WeightMap } from './types';
+import { outlineSteps, type StepOutline } from './stepLabels';
+import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from './types';
 import { firstNonFinite, validateWeights } from './weights';
 
 function isResolved(model: unknown): model is ResolvedModel {
@@ -85,30 +85,36 @@ async function forwardOnWebGPU(model: ResolvedModel, weights: WeightMap, input: 
   } catch (error) {
     throw new Error(`the webgpu backend is not available in this build: ${(error as Error).message}`);
   }
+  // The same steps as the CPU backend: fused dispatches end where a CPU step ends, so each step's
+  // output exists on the GPU and is read back when the caller asks for intermediates.
+  const steps = outlineSteps(model, { fuse: options.fuse ?? true });
+  const stepKeys = steps.map((step) => step.key);
   options.onProgress?.(0, 1);
-  const result = await webgpu.forwardWebGPU(model, weights, input, { device: options.device, intermediates: options.intermediates, signal: options.signal });
+  const result = await webgpu.forwardWebGPU(model, weights, input, {
+    device: options.device, signal: options.signal, stepEnds: stepKeys, intermediates: options.intermediates ? stepKeys : undefined,
+  });
   options.onProgress?.(1, 1);
-  const leafByKey = new Map<string, LeafInfo>(model.leaves.map((leaf) => [leaf.node.key, leaf]));
-  /** "3.0+3.1+3.2" (the WebGPU backend's fused stage names) -> "Conv2d 3x3 depthwise + BatchNorm2d + ReLU6". */
-  const labelOf = (keys: string) => keys.split('+').map((key) => {
-    const leaf = leafByKey.get(key);
-    return leaf ? leafLabel(leaf.node) : 'skip add (residual)';
-  }).join(' + ');
-  let intermediates: Intermediate[] | undefined;
-  if (result.intermediates) {
-    // In execution order (a Record lists integer-like keys such as "1" before "0.0").
-    const byKey = result.intermediates;
-    const order = [...model.leaves.map((leaf) => leaf.node.key).filter((key) => key in byKey), ...Object.keys(byKey).filter((key) => !leafByKey.has(key))];
-    intermediates = order.map((key) => {
-      const tensor = byKey[key]!;
-      const leaf = leafByKey.get(key);
-      return { key, leafKeys: leaf ? [key] : [], label: labelOf(key), layerIndex: leaf?.layerIndex ?? Number(key.split('.')[0]), role: leaf?.role ?? 'add', tensor };
-    });
+  const intermediates: Intermediate[] | undefined = options.intermediates
+    ? steps.map((step) => ({ ...step, tensor: result.intermediates![step.key]! }))
+    : undefined;
+  return { output: result.output, intermediates, timings: result.timings.timestamps ? stepTimings(steps, result.timings.stages) : [], backend: result.adapterName ? `webgpu (${result.adapterName})` : 'webgpu' };
+}
+
+/**
+ * GPU time per step: each dispatch counted to the step that covers the modules it computed (a
+ * step may take several dispatches: a layout change, batch statistics; a Dropout none).
+ */
+function stepTimings(steps: StepOutline[], stages: ReadonlyArray<{ keys: readonly string[]; ms: number }>): StepTiming[] {
+  const stepOf = new Map<string, number>();
+  steps.forEach((step, i) => {
+    for (const key of step.leafKeys) stepOf.set(key, i);
+    stepOf.set(step.key, i);
+  });
+  const ms = new Float64Array(steps.length);
+  for (const stage of stages) {
+    // "3.0(layout)": a layout change made for module 3.0, part of its step.
+    const at = stage.keys.map((key) => stepOf.get(key.replace(/\(layout\)$/, ''))).find((i) => i !== undefined);
+    if (at !== undefined) ms[at] = ms[at]! + stage.ms;
   }
-  return {
-    output: result.output,
-    intermediates,
-    timings: result.timings.stages.map((stage) => ({ key: stage.name, label: labelOf(stage.name), ms: stage.ms })),
-    backend: result.adapterName ? `webgpu (${result.adapterName})` : 'webgpu',
-  };
+  return steps.map((step, i) => ({ key: step.key, label: step.label, ms: ms[i]! }));
 }

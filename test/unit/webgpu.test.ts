@@ -11,6 +11,8 @@ import { getHostDevice, probeReadback, resetHostDevice } from '../../src/engine/
 import { conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
 import { initWeights } from '../../src/engine/weights';
 import { forwardWebGPU, WebGPUModel, ShaderCompileError } from '../../src/engine/webgpu/index';
+import { forward } from '../../src/engine/forward';
+import type { Intermediate } from '../../src/engine/types';
 import { getPipeline } from '../../src/engine/webgpu/pipelineCache';
 import { loadFixtures } from './fixtureLoader';
 
@@ -54,18 +56,42 @@ function seededInput(shape: number[], seed: number): Tensor {
   return { shape, data };
 }
 
+/** What a step is, without its tensor: both backends must report the same. */
+const outline = (steps: Intermediate[]) => steps.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role }));
+
 describe('webgpu: PyTorch fixtures', () => {
   const fixtures = loadFixtures();
+  it('has every fixture to check', () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(82);
+  });
+
+  // One device and one pipeline cache for the whole file: SwiftShader compiles each shader once.
   it.each(fixtures.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
     const model = resolveModel(fixture.model, { inputShape: fixture.input.shape });
+    // Fully fused, as a run without intermediates goes.
     const fused = await forwardWebGPU(model, fixture.weights, fixture.input, { device });
     expectClose(fused.output, fixture.output, `${fixture.name} output`);
-    if (fixture.intermediates) {
-      // Asking for layer outputs ends fusion there: each comes back as the layer itself computed it.
-      const keys = model.layers.map((layer) => String(layer.index));
-      const run = await forwardWebGPU(model, fixture.weights, fixture.input, { device, intermediates: keys });
-      keys.forEach((key, i) => expectClose(run.intermediates![key]!, fixture.intermediates![i]!, `${fixture.name} layer ${key}`));
-      expectClose(run.output, fixture.output, `${fixture.name} output (unfused)`);
+    // The GPU variants (workgroup-tiled GEMM and depthwise), which this CPU-emulated adapter does not pick by itself.
+    const tiled = await WebGPUModel.create(device, model, fixture.weights, { gemm: 'workgroup', depthwise: 'workgroup' });
+    try {
+      expectClose((await tiled.run(fixture.input)).output, fixture.output, `${fixture.name} output (workgroup variants)`);
+    } finally {
+      tiled.dispose();
+    }
+    // Through forward(), with intermediates, fused and unfused: the CPU backend's steps, labels and keys.
+    for (const fuse of [true, false]) {
+      const gpu = await forward(model, fixture.weights, fixture.input, { backend: 'webgpu', device, intermediates: true, fuse });
+      const cpu = await forward(model, fixture.weights, fixture.input, { backend: 'cpu', intermediates: true, fuse });
+      expect(outline(gpu.intermediates!), `${fixture.name} steps (fuse ${fuse})`).toEqual(outline(cpu.intermediates!));
+      expect(gpu.timings.map((t) => t.key)).toEqual(gpu.intermediates!.map((step) => step.key));
+      expectClose(gpu.output, fixture.output, `${fixture.name} output (intermediates, fuse ${fuse})`);
+      if (fixture.intermediates && !fuse) {
+        // Unfused, the last step of each top-level layer is that layer's output (fused, a step may span layers).
+        model.layers.forEach((layer, i) => {
+          const steps = gpu.intermediates!.filter((step) => step.layerIndex === layer.index);
+          expectClose(steps[steps.length - 1]!.tensor, fixture.intermediates![i]!, `${fixture.name} layer ${i} (fuse ${fuse})`);
+        });
+      }
     }
   });
 });

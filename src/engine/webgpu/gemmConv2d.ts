@@ -11,7 +11,7 @@
 import type { PaddingMode } from '../../shared/spec';
 import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
 import { epilogueBindings } from './depthwiseConv2d';
-import { epilogueKey, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 /** Output vec4 columns per workgroup (8 threads across). */
 const TILE_N4 = 8;
@@ -41,35 +41,59 @@ export interface GemmConfig {
   epilogue: Epilogue;
 }
 
-function loadAWgsl(source: GemmSource): string {
-  if (source.kind === 'matrix') {
-    return 'fn loadA(m: i32, k4: i32) -> vec4<f32> { return x[m * u.K4 + k4]; }';
-  }
-  const [kh, kw] = source.kernel;
-  const [sy, sx] = source.stride;
-  const [dy, dx] = source.dilation;
-  const zeros = source.paddingMode === 'zeros';
+/**
+ * The source's shape as uniforms (kernel, stride and dilation included): one pipeline serves every
+ * conv of a padding mode. A matrix source is a conv of 1x1 pixels: row m is image m, K4 = CI4.
+ */
+function sourceUniforms(cfg: GemmConfig): Array<[string, number]> {
+  const src = cfg.source;
+  if (src.kind === 'matrix') return [['H', 1], ['W', 1], ['CI4', cfg.k4], ['OH', 1], ['OW', 1], ['padTop', 0], ['padLeft', 0], ['KH', 1], ['KW', 1], ['SY', 1], ['SX', 1], ['DY', 1], ['DX', 1]];
+  return [['H', src.h], ['W', src.w], ['CI4', src.ci4], ['OH', src.oh], ['OW', src.ow], ['padTop', src.padTop], ['padLeft', src.padLeft],
+    ['KH', src.kernel[0]], ['KW', src.kernel[1]], ['SY', src.stride[0]], ['SX', src.stride[1]], ['DY', src.dilation[0]], ['DX', src.dilation[1]]];
+}
+
+const sourceKey = (src: GemmSource) => (src.kind === 'matrix' ? 'matrix' : `conv-${src.paddingMode}`);
+
+/**
+ * `fn pixel(n, iy, ix) -> i32`: the vec4 index of input pixel (n, iy, ix) (before the padding
+ * mode maps it), or -1 for a zero of zero padding.
+ */
+function pixelWgsl(source: GemmSource): string {
+  if (source.kind === 'matrix') return 'fn pixel(n: i32, iy: i32, ix: i32) -> i32 { return n * u.CI4; }';
   return `${padCoordWgsl(source.paddingMode)}
+fn pixel(n: i32, iy: i32, ix: i32) -> i32 {
+  let y = pc(iy, u.H);
+  let x = pc(ix, u.W);
+  ${source.paddingMode === 'zeros' ? 'if (y < 0 || x < 0) { return -1; }' : ''}
+  return ((n * u.H + y) * u.W + x) * u.CI4;
+}`;
+}
+
+/** WGSL expression: the A vec4 at pixel index `p` (from `pixel`), channel group `ic4`. */
+const loadExpression = (source: GemmSource, p: string, ic4: string) =>
+  (source.kind === 'conv' && source.paddingMode === 'zeros' ? `select(vec4<f32>(0.0), x[max(${p}, 0) + ${ic4}], ${p} >= 0)` : `x[${p} + ${ic4}]`);
+
+/** `fn loadA(m: i32, k4: i32) -> vec4<f32>`: one element of the (implicit) A matrix. */
+function loadAWgsl(source: GemmSource): string {
+  return `${pixelWgsl(source)}
 fn loadA(m: i32, k4: i32) -> vec4<f32> {
   let ic4 = k4 % u.CI4;
   let tap = k4 / u.CI4;
-  let ky = tap / ${kw};
-  let kx = tap % ${kw};
   let ox = m % u.OW;
   let r = m / u.OW;
-  let oy = r % u.OH;
-  let n = r / u.OH;
-  let iy = pc(oy * ${sy} - u.padTop + ky * ${dy}, u.H);
-  let ix = pc(ox * ${sx} - u.padLeft + kx * ${dx}, u.W);
-  ${zeros ? 'if (iy < 0 || ix < 0) { return vec4<f32>(0.0); }' : ''}
-  return x[((n * u.H + iy) * u.W + ix) * u.CI4 + ic4];
-}
-// ${kh}x${kw}`;
+  let p = pixel(r / u.OH, (r % u.OH) * u.SY - u.padTop + (tap / u.KW) * u.DY, ox * u.SX - u.padLeft + (tap % u.KW) * u.DX);
+  return ${loadExpression(source, 'p', 'ic4')};
+}`;
 }
 
 /** Rows per thread in the register-tiled variant: 8 rows x 1 vec4 = 32 accumulators, each B load used 8 times. */
 const DIRECT_ROWS = 8;
 const DIRECT_WORKGROUP = 64;
+/**
+ * Rows per thread for a conv source: 4. With 8 rows SwiftShader's compiler needs over a minute
+ * for the three nested loops (32 live vec4 accumulators plus 8 pixel indices); with 4 about a second.
+ */
+const CONV_ROWS = 4;
 
 /**
  * The register-tiled variant: no workgroup memory and no barriers. Each thread keeps an 8 x 4
@@ -77,41 +101,50 @@ const DIRECT_WORKGROUP = 64;
  * loads; the A row they share is one broadcast load). On CPU-emulated devices (SwiftShader),
  * where workgroup memory is ordinary memory and every barrier switches coroutines, this runs
  * several times faster than the workgroup-tiled program; on GPUs the tiled one wins.
+ * The reduction runs tap by tap: each row's input pixel is found once per tap (padding mode
+ * applied there), then the inner loop over input channel groups is a plain load and four FMAs.
  */
 export function gemmRegisterTiledProgram(cfg: GemmConfig, label: string): Program {
   const src = cfg.source;
-  const sourceKey = src.kind === 'matrix' ? 'matrix'
-    : `conv-k${src.kernel.join('x')}-s${src.stride.join('x')}-d${src.dilation.join('x')}-${src.paddingMode}`;
-  const convUniforms: Array<[string, number]> = src.kind === 'conv'
-    ? [['H', src.h], ['W', src.w], ['CI4', src.ci4], ['OH', src.oh], ['OW', src.ow], ['padTop', src.padTop], ['padLeft', src.padLeft]]
-    : [];
-  const rowBlocks = Math.ceil(cfg.m / DIRECT_ROWS);
+  const rowsPerThread = src.kind === 'matrix' ? DIRECT_ROWS : CONV_ROWS;
+  const rowBlocks = Math.ceil(cfg.m / rowsPerThread);
   const total = rowBlocks * cfg.n4;
-  const rows = [...Array(DIRECT_ROWS).keys()];
-  const body = `${loadAWgsl(src)}
+  const rows = [...Array(rowsPerThread).keys()];
+  const body = `${pixelWgsl(src)}
 ${epilogueWgsl(cfg.epilogue)}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = ${LINEAR_WORKGROUP} * ${DIRECT_WORKGROUP} + i32(lid);
   if (t >= u.total) { return; }
   let col4 = t % u.N4;
-  let row0 = (t / u.N4) * ${DIRECT_ROWS};
+  let row0 = (t / u.N4) * ${rowsPerThread};
   ${rows.map((r) => `var acc${r} = vec4<f32>(0.0);`).join(' ')}
-  ${rows.map((r) => `let m${r} = min(row0 + ${r}, u.M - 1);`).join(' ')}
-  for (var k4 = 0; k4 < u.K4; k4++) {
-    let b0 = b[(k4 * 4) * u.N4 + col4];
-    let b1 = b[(k4 * 4 + 1) * u.N4 + col4];
-    let b2 = b[(k4 * 4 + 2) * u.N4 + col4];
-    let b3 = b[(k4 * 4 + 3) * u.N4 + col4];
-${rows.map((r) => `    { let a = loadA(m${r}, k4); acc${r} = fma(vec4<f32>(a.x), b0, fma(vec4<f32>(a.y), b1, fma(vec4<f32>(a.z), b2, fma(vec4<f32>(a.w), b3, acc${r})))); }`).join('\n')}
+${rows.map((r) => `  let m${r} = min(row0 + ${r}, u.M - 1); let n${r} = m${r} / (u.OW * u.OH); let y${r} = ((m${r} / u.OW) % u.OH) * u.SY - u.padTop; let x${r} = (m${r} % u.OW) * u.SX - u.padLeft;`).join('\n')}
+  for (var ky = 0; ky < u.KH; ky++) {
+    for (var kx = 0; kx < u.KW; kx++) {
+${rows.map((r) => `      let p${r} = pixel(n${r}, y${r} + ky * u.DY, x${r} + kx * u.DX);`).join('\n')}
+      var bRow = (ky * u.KW + kx) * u.CI4 * 4 * u.N4 + col4;
+      for (var ic4 = 0; ic4 < u.CI4; ic4++) {
+        let b0 = b[bRow];
+        let b1 = b[bRow + u.N4];
+        let b2 = b[bRow + 2 * u.N4];
+        let b3 = b[bRow + 3 * u.N4];
+        bRow += 4 * u.N4;
+${rows.map((r) => `        { let a = ${loadExpression(src, `p${r}`, 'ic4')}; acc${r} = fma(vec4<f32>(a.x), b0, fma(vec4<f32>(a.y), b1, fma(vec4<f32>(a.z), b2, fma(vec4<f32>(a.w), b3, acc${r})))); }`).join('\n')}
+      }
+    }
   }
-${rows.map((r) => `  if (row0 + ${r} < u.M) { let o = (row0 + ${r}) * u.N4 + col4; y[o] = epilogue(acc${r}, col4, o); }`).join('\n')}
+  // One copy of the epilogue, in a loop: SwiftShader compiles one call instead of one per row.
+  var accs = array<vec4<f32>, ${rowsPerThread}>(${rows.map((r) => `acc${r}`).join(', ')});
+  for (var r = 0; r < ${rowsPerThread}; r++) {
+    if (row0 + r < u.M) { let o = (row0 + r) * u.N4 + col4; y[o] = epilogue(accs[r], col4, o); }
+  }
 }`;
   return {
     label,
-    shaderKey: `gemm-regtiled-${sourceKey}-${epilogueKey(cfg.epilogue)}`,
+    shaderKey: `gemm-regtiled${rowsPerThread}-${sourceKey(src)}-${epilogueKey(cfg.epilogue)}`,
     workgroupSize: [DIRECT_WORKGROUP, 1, 1],
     dispatch: dispatch1d(Math.ceil(total / DIRECT_WORKGROUP)),
-    uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ['total', total], ...convUniforms],
+    uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ['total', total], ...sourceUniforms(cfg), ...epilogueUniforms(cfg.epilogue)],
     bindings: [
       { name: 'x', access: 'read', element: 'vec4<f32>' },
       { name: 'b', access: 'read', element: 'vec4<f32>' },
@@ -124,11 +157,6 @@ ${rows.map((r) => `  if (row0 + ${r} < u.M) { let o = (row0 + ${r}) * u.N4 + col
 
 export function gemmProgram(cfg: GemmConfig, label: string): Program {
   const src = cfg.source;
-  const sourceKey = src.kind === 'matrix' ? 'matrix'
-    : `conv-k${src.kernel.join('x')}-s${src.stride.join('x')}-d${src.dilation.join('x')}-${src.paddingMode}`;
-  const convUniforms: Array<[string, number]> = src.kind === 'conv'
-    ? [['H', src.h], ['W', src.w], ['CI4', src.ci4], ['OH', src.oh], ['OW', src.ow], ['padTop', src.padTop], ['padLeft', src.padLeft]]
-    : [];
   const aLoads = (TILE_M * TILE_K4) / (TILE_N4 * THREADS_M);
   const bLoads = (4 * TILE_K4 * TILE_N4) / (TILE_N4 * THREADS_M);
   const rows = [...Array(ROWS).keys()];
@@ -173,16 +201,20 @@ ${rows.map((r) => `      { let a = tileA[(ty * ${ROWS} + ${r}) * ${TILE_K4} + kk
     workgroupBarrier();
   }
   if (col4 >= u.N4) { return; }
-${rows.map((r) => `  { let m = rowBase + ty * ${ROWS} + ${r}; if (m < u.M) { let o = m * u.N4 + col4; y[o] = epilogue(acc${r}, col4, o); } }`).join('\n')}
+  var accs = array<vec4<f32>, ${ROWS}>(${rows.map((r) => `acc${r}`).join(', ')});
+  for (var r = 0; r < ${ROWS}; r++) {
+    let m = rowBase + ty * ${ROWS} + r;
+    if (m < u.M) { let o = m * u.N4 + col4; y[o] = epilogue(accs[r], col4, o); }
+  }
 }`;
   const tilesM = Math.ceil(cfg.m / TILE_M);
   if (tilesM > 65535) throw new Error(`${label}: ${cfg.m} output pixels exceed one dispatch (at most ${65535 * TILE_M}); use a smaller batch or image`);
   return {
     label,
-    shaderKey: `gemm-${sourceKey}-${epilogueKey(cfg.epilogue)}`,
+    shaderKey: `gemm-${sourceKey(src)}-${epilogueKey(cfg.epilogue)}`,
     workgroupSize: [TILE_N4, THREADS_M, 1],
     dispatch: [Math.ceil(cfg.n4 / TILE_N4), tilesM, 1],
-    uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ...convUniforms],
+    uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ...sourceUniforms(cfg), ...epilogueUniforms(cfg.epilogue)],
     bindings: [
       { name: 'x', access: 'read', element: 'vec4<f32>' },
       { name: 'b', access: 'read', element: 'vec4<f32>' },

@@ -2,12 +2,12 @@
  * Grouped conv (1 < groups, not a plain depthwise) and depthwise with a channel multiplier: a
  * direct convolution, one thread per output vec4, each lane reading its own group's channels.
  * These are rare in the models this project targets; the fast paths are depthwiseConv2d.ts and
- * gemmConv2d.ts.
+ * gemmConv2d.ts. Kernel size, stride and dilation are uniforms: one pipeline per padding mode.
  */
 import type { PaddingMode } from '../../shared/spec';
 import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
 import { epilogueBindings } from './depthwiseConv2d';
-import { epilogueKey, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface GroupedConfig {
   n: number; h: number; w: number; ci4: number; oh: number; ow: number;
@@ -31,15 +31,15 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   if (oc >= u.COUT) { return 0.0; }
   let g = oc / u.coutPerGroup;
   var s = 0.0;
-  for (var ky = 0; ky < ${kh}; ky++) {
-    let iy = pc(oy * ${sy} - u.padTop + ky * ${dy}, u.H);
+  for (var ky = 0; ky < u.KH; ky++) {
+    let iy = pc(oy * u.SY - u.padTop + ky * u.DY, u.H);
     ${zeros ? 'if (iy < 0) { continue; }' : ''}
-    for (var kx = 0; kx < ${kw}; kx++) {
-      let ix = pc(ox * ${sx} - u.padLeft + kx * ${dx}, u.W);
+    for (var kx = 0; kx < u.KW; kx++) {
+      let ix = pc(ox * u.SX - u.padLeft + kx * u.DX, u.W);
       ${zeros ? 'if (ix < 0) { continue; }' : ''}
       let base = ((n * u.H + iy) * u.W + ix) * u.CI4 * 4 + g * u.cinPerGroup;
       for (var i = 0; i < u.cinPerGroup; i++) {
-        s = fma(x[base + i], wt[((oc * u.cinPerGroup + i) * ${kh} + ky) * ${kw} + kx], s);
+        s = fma(x[base + i], wt[((oc * u.cinPerGroup + i) * u.KH + ky) * u.KW + kx], s);
       }
     }
   }
@@ -58,11 +58,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
   return {
     label,
-    shaderKey: `grouped-k${kh}x${kw}-s${sy}x${sx}-d${dy}x${dx}-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,
+    shaderKey: `grouped-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,
     workgroupSize: [WORKGROUP, 1, 1],
     dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
     uniforms: [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft],
-      ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', total]],
+      ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', total],
+      ['KH', kh], ['KW', kw], ['SY', sy], ['SX', sx], ['DY', dy], ['DX', dx], ...epilogueUniforms(cfg.epilogue)],
     bindings: [
       { name: 'x', access: 'read', element: 'f32' },
       { name: 'wt', access: 'read', element: 'f32' },

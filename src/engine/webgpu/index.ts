@@ -7,7 +7,7 @@ import type { ResolvedModel } from '../../shared/spec';
 import type { Tensor } from './plan';
 import { WebGPUModel, WebGPURunError, type StageTiming } from './webgpuModel';
 
-export { WebGPUModel, WebGPURunError, type StageTiming, type WebGPURunResult } from './webgpuModel';
+export { WebGPUModel, WebGPURunError, type DepthwiseStrategy, type GemmStrategy, type StageTiming, type WebGPURunResult } from './webgpuModel';
 export { ShaderCompileError, pipelineCount } from './pipelineCache';
 export { bufferPoolFor } from './bufferPool';
 
@@ -18,6 +18,10 @@ export interface WebGPUForwardOptions {
    * modules' outputs (state_dict prefixes like "3.conv.1.0", or "3" for top-level layer 3).
    */
   intermediates?: boolean | readonly string[];
+  /** Module keys after which a fused dispatch must end (see CompileOptions.stepEnds). */
+  stepEnds?: readonly string[];
+  /** false: no fusion, every leaf its own step. Default true. */
+  fuse?: boolean;
   signal?: AbortSignal;
   /** Shown as the result's adapterName. */
   adapterName?: string;
@@ -30,7 +34,7 @@ export interface WebGPUForwardResult {
   intermediates?: Record<string, Tensor>;
   /** The keys of `intermediates` in execution order. */
   intermediateOrder?: string[];
-  timings: { totalMs: number; stages: StageTiming[] };
+  timings: { totalMs: number; stages: StageTiming[]; timestamps: boolean };
   backend: 'webgpu';
   adapterName?: string;
 }
@@ -41,7 +45,7 @@ export async function forwardWebGPU(model: ResolvedModel, weights: Record<string
   if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, getHostDevice() from the engine\'s gpuDevice module gives one)');
   options.signal?.throwIfAborted();
   const wanted = options.intermediates === true ? 'all' : options.intermediates || [];
-  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: wanted });
+  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: wanted, stepEnds: options.stepEnds, fuse: options.fuse });
   try {
     const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs });
     return {

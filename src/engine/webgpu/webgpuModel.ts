@@ -6,7 +6,7 @@
 import { parameterShapes, type ResolvedModel } from '../../shared/spec';
 import { BufferPool, bufferPoolFor } from './bufferPool';
 import { adaptiveAvgPool2dProgram } from './adaptiveAvgPool2d';
-import { depthwiseConv2dProgram } from './depthwiseConv2d';
+import { depthwiseConv2dProgram, depthwiseConv2dTiledProgram } from './depthwiseConv2d';
 import { elementwiseProgram } from './elementwise';
 import { gemmProgram, gemmRegisterTiledProgram } from './gemmConv2d';
 import { groupedConv2dProgram } from './groupedConv2d';
@@ -32,6 +32,8 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 export interface StageTiming {
   /** The leaves the stage computed, e.g. "3.0+3.1+3.2" (a conv with its BatchNorm and ReLU). */
   name: string;
+  /** The same as a list: leaf and residual keys ("3.0"), or "3.0(layout)" for a layout change before "3.0". */
+  keys: string[];
   /** GPU time from timestamp queries. */
   ms: number;
 }
@@ -47,6 +49,8 @@ export interface WebGPURunResult {
     totalMs: number;
     /** Per dispatch, when the device has timestamp queries; empty otherwise. */
     stages: StageTiming[];
+    /** Whether the device has timestamp queries (a model of no dispatches has no stages either way). */
+    timestamps: boolean;
   };
 }
 
@@ -56,7 +60,15 @@ export interface CompileOptions {
    * top-level layer keys ("3" is layer 3's output). 'all': every leaf and residual, unfused.
    */
   intermediates?: Iterable<string> | 'all';
+  /**
+   * Module keys after which a fused step must end even though its output is not read back (the
+   * steps of the CPU backend, so that both report the same steps).
+   */
+  stepEnds?: Iterable<string>;
+  /** false: every leaf is its own step (as if every module's output were requested). Default true. */
+  fuse?: boolean;
   gemm?: GemmStrategy;
+  depthwise?: DepthwiseStrategy;
 }
 
 /**
@@ -65,6 +77,13 @@ export interface CompileOptions {
  * (CPU-emulated devices such as SwiftShader). 'auto' picks by the adapter.
  */
 export type GemmStrategy = 'auto' | 'workgroup' | 'registers';
+
+/**
+ * Which program serves depthwise convs: 'workgroup' stages each workgroup's input tile in
+ * workgroup memory (GPUs), 'registers' reads the input straight from the buffer into each thread's
+ * registers (CPU-emulated devices, where barriers are expensive). 'auto' picks by the adapter.
+ */
+export type DepthwiseStrategy = 'auto' | 'workgroup' | 'registers';
 
 /** Whether a device is a CPU emulation (SwiftShader, llvmpipe, WARP), from its adapter info. */
 export function isCpuEmulated(device: GPUDevice): boolean {
@@ -89,6 +108,8 @@ export class WebGPURunError extends Error {
 
 interface Dispatch {
   program: Program;
+  /** The plan step's keys (what {@link StageTiming.keys} reports). */
+  keys: string[];
   compiled: CompiledProgram;
   bindGroup: GPUBindGroup;
   /** Values to copy out right after this dispatch: [value, staging offset in bytes]. */
@@ -185,10 +206,14 @@ export class WebGPUModel {
     if (!weights || typeof weights !== 'object') throw new Error('weights must map state_dict names to {shape, data}');
     for (const spec of parameterShapes(model)) checkTensor(spec.key, weights[spec.key], spec.shape, 'weight');
     const requested = options.intermediates === 'all' ? 'all' : new Set(options.intermediates ?? []);
-    const plan = buildPlan(model, weights, requested);
+    const ends = requested === 'all' || options.fuse === false ? 'all' : new Set([...requested, ...(options.stepEnds ?? [])]);
+    const plan = buildPlan(model, weights, ends);
     const compiled = new WebGPUModel(device, model, plan, weights);
+    const emulated = isCpuEmulated(device);
     const strategy = options.gemm ?? 'auto';
-    compiled.gemmStrategy = strategy === 'auto' ? (isCpuEmulated(device) ? 'registers' : 'workgroup') : strategy;
+    compiled.gemmStrategy = strategy === 'auto' ? (emulated ? 'registers' : 'workgroup') : strategy;
+    const depthwise = options.depthwise ?? 'auto';
+    compiled.depthwiseStrategy = depthwise === 'auto' ? (emulated ? 'registers' : 'workgroup') : depthwise;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     try {
@@ -219,6 +244,7 @@ export class WebGPUModel {
   }
 
   private gemmStrategy: Exclude<GemmStrategy, 'auto'> = 'workgroup';
+  private depthwiseStrategy: Exclude<DepthwiseStrategy, 'auto'> = 'workgroup';
 
   private gemm(cfg: Parameters<typeof gemmProgram>[0], label: string): Program {
     return this.gemmStrategy === 'registers' ? gemmRegisterTiledProgram(cfg, label) : gemmProgram(cfg, label);
@@ -276,13 +302,13 @@ export class WebGPUModel {
 
     const timestamps = device.features.has('timestamp-query');
 
-    const programs: Array<{ program: Program; buffers: GPUBufferBinding[] }> = [];
+    const programs: Array<{ program: Program; buffers: GPUBufferBinding[]; keys: string[] }> = [];
     const producer = new Map<number, number>();
     steps.forEach((step, i) => {
       const inputs = this.stepBuffers(step, weights, storages);
       const output = acquire(step.output);
-      programs.push(...inputs.before);
-      programs.push({ program: inputs.program, buffers: [...inputs.buffers, { buffer: output }] });
+      programs.push(...inputs.before.map((before) => ({ ...before, keys: step.keys })));
+      programs.push({ program: inputs.program, buffers: [...inputs.buffers, { buffer: output }], keys: step.keys });
       producer.set(step.output.storage, programs.length - 1);
       // Free what this step read for the last time (never the output itself, written just now).
       for (const storage of new Set([step.input.storage, ...('epilogue' in step && step.epilogue.residual ? [step.epilogue.residual.storage] : [])])) {
@@ -324,8 +350,9 @@ export class WebGPUModel {
       list.push([readout.value, offset]);
       copyAfter.set(at, list);
     }
-    this.dispatches = programs.map(({ program, buffers }, i) => ({
+    this.dispatches = programs.map(({ program, buffers, keys }, i) => ({
       program,
+      keys,
       compiled: compiled[i]!,
       bindGroup: device.createBindGroup({
         layout: compiled[i]!.layout,
@@ -343,8 +370,13 @@ export class WebGPUModel {
   private inputCopies: Array<[Value, number]> = [];
   private storages = new Map<number, GPUBuffer>();
 
-  private epilogueBuffers(e: EpilogueState, channels: number, label: string, storages: Map<number, GPUBuffer>, input?: Value): { epilogue: Epilogue; buffers: GPUBufferBinding[]; before: Array<{ program: Program; buffers: GPUBufferBinding[] }> } {
-    const affine = e.scale !== undefined || e.shift !== undefined || e.batchStatistics !== undefined;
+  /**
+   * The epilogue's buffers. A conv or Linear always gets a scale and a shift (ones and zeros when
+   * it has neither bias nor BatchNorm): one shader variant fewer to compile, two loads per output
+   * vec4 more to run.
+   */
+  private epilogueBuffers(e: EpilogueState, channels: number, label: string, storages: Map<number, GPUBuffer>, input?: Value, alwaysAffine = false): { epilogue: Epilogue; buffers: GPUBufferBinding[]; before: Array<{ program: Program; buffers: GPUBufferBinding[] }> } {
+    const affine = alwaysAffine || e.scale !== undefined || e.shift !== undefined || e.batchStatistics !== undefined;
     const buffers: GPUBufferBinding[] = [];
     const before: Array<{ program: Program; buffers: GPUBufferBinding[] }> = [];
     const bn = e.batchStatistics;
@@ -385,7 +417,7 @@ export class WebGPUModel {
         const [, cout, oh, ow] = step.output.shape as [number, number, number, number];
         const [kh, kw] = node.kernel;
         const weight = weights[`${node.key}.weight`]!.data;
-        const { epilogue, buffers } = this.epilogueBuffers(step.epilogue, cout, label, storages);
+        const { epilogue, buffers } = this.epilogueBuffers(step.epilogue, cout, label, storages, undefined, true);
         const pads = node.pads!;
         const geometry = { kernel: node.kernel, stride: node.stride, dilation: node.dilation, padTop: pads[0], padLeft: pads[2], paddingMode: node.paddingMode };
         const ci4 = groups4(cin);
@@ -394,7 +426,9 @@ export class WebGPUModel {
           // Depthwise, multiplier 1: taps as [ky, kx][channel] vec4s.
           const taps = new Float32Array(kh * kw * ci4 * 4);
           for (let c = 0; c < cin; c++) for (let t = 0; t < kh * kw; t++) taps[t * ci4 * 4 + c] = weight[c * kh * kw + t]!;
-          const program = depthwiseConv2dProgram({ n, h, w, c4: ci4, oh, ow, ...geometry, epilogue }, label);
+          const cfg = { n, h, w, c4: ci4, oh, ow, ...geometry, epilogue };
+          const tiled = this.depthwiseStrategy === 'workgroup' ? depthwiseConv2dTiledProgram(cfg, label, this.device.limits.maxComputeWorkgroupStorageSize) : undefined;
+          const program = tiled ?? depthwiseConv2dProgram(cfg, label);
           return { program, buffers: [x, { buffer: this.upload(taps, `${label} weight`) }, ...buffers], before };
         }
         if (node.groups === 1) {
@@ -422,7 +456,7 @@ export class WebGPUModel {
         const n4 = groups4(node.outFeatures);
         const b = new Float32Array(k4 * 4 * n4 * 4);
         for (let o = 0; o < node.outFeatures; o++) for (let i = 0; i < node.inFeatures; i++) b[i * n4 * 4 + o] = weight[o * node.inFeatures + i]!;
-        const { epilogue, buffers } = this.epilogueBuffers(step.epilogue, node.outFeatures, label, storages);
+        const { epilogue, buffers } = this.epilogueBuffers(step.epilogue, node.outFeatures, label, storages, undefined, true);
         const rows = step.input.layout.kind === 'flat' ? step.input.layout.rows : 1;
         const program = this.gemm({ m: rows, k4, n4, source: { kind: 'matrix' }, epilogue }, label);
         return { program, buffers: [x, { buffer: this.upload(b, `${label} weight`) }, ...buffers], before };
@@ -503,10 +537,10 @@ export class WebGPUModel {
     const stages: StageTiming[] = [];
     if (this.querySet) {
       const times = new BigInt64Array(bytes, this.timestampOffset, 2 * this.dispatches.length);
-      this.dispatches.forEach((d, i) => stages.push({ name: d.program.label, ms: Number(times[2 * i + 1]! - times[2 * i]!) / 1e6 }));
+      this.dispatches.forEach((d, i) => stages.push({ name: d.program.label, keys: d.keys, ms: Number(times[2 * i + 1]! - times[2 * i]!) / 1e6 }));
     }
     const intermediateOrder = this.readouts.filter((r) => r.key !== '').map((r) => r.key);
-    return { output: output!, intermediates, intermediateOrder, timings: { totalMs: performance.now() - started, stages } };
+    return { output: output!, intermediates, intermediateOrder, timings: { totalMs: performance.now() - started, stages, timestamps: device.features.has('timestamp-query') } };
   }
 
   private async readback(options: RunOptions): Promise<ArrayBuffer> {

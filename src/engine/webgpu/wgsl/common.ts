@@ -23,22 +23,33 @@ fn erfc_v(x: vec4<f32>) -> vec4<f32> {
 }
 `;
 
-/** `fn act(v: vec4<f32>) -> vec4<f32>` for one activation. */
-export function activationWgsl(kind: ActivationKey): string {
+/** Every activation, in the order of their codes in the `act` uniform. */
+const ACTIVATIONS: readonly ActivationKey[] = ['Identity', 'ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'GELU_tanh'];
+
+/** The body of `act` for one activation: an expression of `v`. */
+function activationExpression(kind: ActivationKey): string {
   switch (kind) {
-    case 'Identity': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v; }';
-    case 'ReLU': return 'fn act(v: vec4<f32>) -> vec4<f32> { return max(v, vec4<f32>(0.0)); }';
-    case 'ReLU6': return 'fn act(v: vec4<f32>) -> vec4<f32> { return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0)); }';
+    case 'Identity': return 'v';
+    case 'ReLU': return 'max(v, vec4<f32>(0.0))';
+    case 'ReLU6': return 'clamp(v, vec4<f32>(0.0), vec4<f32>(6.0))';
     // exp(-v) overflows to inf for v < -88: v / inf is -0, PyTorch's answer too.
-    case 'SiLU': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v / (1.0 + exp(-v)); }';
-    case 'Hardswish': return 'fn act(v: vec4<f32>) -> vec4<f32> { return v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0; }';
-    case 'GELU': return `${ERFC}\nfn act(v: vec4<f32>) -> vec4<f32> { return 0.5 * v * erfc_v(-v * 0.70710678118654752); }`;
+    case 'SiLU': return 'v / (1.0 + exp(-v))';
+    case 'Hardswish': return 'v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    case 'GELU': return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
     // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers return NaN for huge arguments.
-    case 'GELU_tanh': return `fn act(v: vec4<f32>) -> vec4<f32> {
-  let inner = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0));
-  return 0.5 * v * (1.0 + tanh(inner));
-}`;
+    case 'GELU_tanh': return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
   }
+}
+
+/**
+ * `fn act(v: vec4<f32>) -> vec4<f32>`, the activation chosen by the uniform `u.act` (see
+ * {@link epilogueUniforms}): one shader serves every activation, so a model with five different
+ * activations compiles each conv program once, not five times. The branch is uniform across the
+ * dispatch, so it costs one compare per output vec4.
+ */
+export function activationWgsl(): string {
+  const cases = ACTIVATIONS.slice(1).map((kind, i) => `  if (u.act == ${i + 1}) { return ${activationExpression(kind)}; }`).join('\n');
+  return `${ERFC}\nfn act(v: vec4<f32>) -> vec4<f32> {\n${cases}\n  return v;\n}`;
 }
 
 /**
@@ -63,15 +74,23 @@ export interface Epilogue {
   residual: boolean;
 }
 
-export const epilogueKey = (e: Epilogue) => `${e.affine ? 'aff' : 'noaff'}-${e.activation}-${e.residual ? 'res' : 'nores'}`;
+/** The epilogue's part of a shader key: the activation is a uniform, not part of the text. */
+export const epilogueKey = (e: Epilogue) => `${e.affine ? 'aff' : 'noaff'}-${e.residual ? 'res' : 'nores'}`;
+
+/** The uniforms {@link epilogueWgsl} reads: `act`, the activation's code. */
+export function epilogueUniforms(e: Epilogue): Array<[string, number]> {
+  const code = ACTIVATIONS.indexOf(e.activation);
+  if (code < 0) throw new Error(`internal: no WGSL for activation ${e.activation}`);
+  return [['act', code]];
+}
 
 /**
  * `fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32>` where `c4` is the output channel
  * group and `index` the output vec4's index (for the residual). Needs bindings `scale`, `shift`,
- * `residual` as the epilogue asks.
+ * `residual` as the epilogue asks, and the uniforms of {@link epilogueUniforms}.
  */
 export function epilogueWgsl(e: Epilogue): string {
-  return `${activationWgsl(e.activation)}
+  return `${activationWgsl()}
 fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32> {
   var r = ${e.affine ? 'fma(v, scale[c4], shift[c4])' : 'v'};
   r = act(r);
