@@ -150,6 +150,31 @@ describe('WebAssembly SIMD kernels against the reference', () => {
     );
   });
 
+  it('im2col on wide rows (whole 8-pixel panels gathered as vectors at stride 1 and 2, borders lane by lane)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          groups: fc.integer({ min: 1, max: 2 }),
+          groupIn: fc.integer({ min: 1, max: 3 }),
+          groupOut: fc.integer({ min: 1, max: 5 }),
+          height: fc.integer({ min: 1, max: 6 }),
+          width: fc.integer({ min: 17, max: 70 }),
+          kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })),
+          stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+          dilation: fc.tuple(fc.constant(1), fc.integer({ min: 1, max: 2 })),
+          pads: fc.tuple(fc.nat(1), fc.nat(1), fc.nat(2), fc.nat(2)),
+          activation,
+          residual: fc.boolean(),
+          seed: fc.integer({ min: 1, max: 1e9 }),
+        }).filter((c) => fits({ ...c, channels: 0, multiplier: 1 })),
+        (c) => check({ ...c, channels: 0, multiplier: 1, inChannels: c.groups * c.groupIn, outChannels: c.groups * c.groupOut }),
+      ),
+      { numRuns: 80 },
+    );
+    // MobileNet's first conv: 3 -> 8 channels, 3x3, stride 2, padding 1, on a 224-wide row.
+    check({ channels: 0, multiplier: 1, groups: 1, inChannels: 3, outChannels: 8, height: 5, width: 224, kernel: [3, 3], stride: [2, 2], dilation: [1, 1], pads: [1, 1, 1, 1], activation: 'relu', residual: false, seed: 5 });
+  });
+
   it('a MobileNetV1-style stack through the CPU backend equals the reference', async () => {
     const layers: LayerSpec[] = [
       { type: 'Conv2d', in_channels: 3, out_channels: 16, kernel_size: 3, stride: 2, padding: 1 },

@@ -283,6 +283,14 @@ export function im2colPanels(
     // The last panel may be 4 columns wide (see packPanels).
     const lanes = narrow && p1 - j <= 4 ? 4 : 8;
     const step = <usize>lanes << 2;
+    const oy = j / ow;
+    const ox = j - oy * ow;
+    if (lanes == 8 && j + 8 <= p1 && ox + 8 <= ow && (sw == 1 || sw == 2)) {
+      // Eight pixels of one output row: each panel row is 8 input values at a stride of sw.
+      im2colRowPanel(inp, plane, cin, h, w, kh, kw, sw, dh, dw, oy * sh - pt, ox * sw - pl, panel);
+      panel += <usize>rows << 5;
+      continue;
+    }
     // One pixel (one lane of the panel) at a time: its row and column are worked out once, and
     // its values go down the panel with a stride of one panel row.
     for (let q = 0; q < lanes; q++) {
@@ -315,6 +323,51 @@ export function im2colPanels(
       }
     }
     panel += <usize>rows * step;
+  }
+}
+
+/**
+ * One full panel of im2col for 8 pixels of one output row (stride 1 or 2 along x), input rows
+ * from iy0 and columns from ix0: where the 8 taps of a row lie inside the input they are two
+ * loads (stride 1) or four loads and two shuffles (stride 2); at the borders, lane by lane.
+ */
+function im2colRowPanel(inp: usize, plane: usize, cin: i32, h: i32, w: i32, kh: i32, kw: i32, sw: i32, dh: i32, dw: i32, iy0: i32, ix0: i32, panel: usize): void {
+  // Last input column the vector loads touch: 7 taps apart by sw (stride 2 loads 16 columns).
+  const span = sw == 1 ? 7 : 15;
+  let d = panel;
+  for (let c = 0; c < cin; c++) {
+    const src = inp + <usize>c * plane;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = iy0 + ky * dh;
+      if (iy < 0 || iy >= h) {
+        for (let kx = 0; kx < kw; kx++) {
+          v128.store(d, f32x4.splat(0));
+          v128.store(d, f32x4.splat(0), 16);
+          d += 32;
+        }
+        continue;
+      }
+      const row = src + ((<usize>iy * <usize>w) << 2);
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ix0 + kx * dw;
+        if (ix >= 0 && ix + span < w) {
+          const s = row + (<usize>ix << 2);
+          if (sw == 1) {
+            v128.store(d, v128.load(s));
+            v128.store(d, v128.load(s, 16), 16);
+          } else {
+            v128.store(d, evens(v128.load(s), v128.load(s, 16)));
+            v128.store(d, evens(v128.load(s, 32), v128.load(s, 48)), 16);
+          }
+        } else {
+          for (let q = 0; q < 8; q++) {
+            const x = ix + q * sw;
+            store<f32>(d + (<usize>q << 2), x >= 0 && x < w ? load<f32>(row + (<usize>x << 2)) : 0);
+          }
+        }
+        d += 32;
+      }
+    }
   }
 }
 
