@@ -431,24 +431,25 @@ export function depthwise(
   const rowStep = <usize>dh * pwBytes;
   let d = dst;
   for (let oy = 0; oy < oh; oy++) {
-    const r0 = pad + <usize>(oy * sh) * pwBytes;
-    const r1 = r0 + rowStep;
-    const r2 = r1 + rowStep;
+    // One pointer into the top kernel row: the other two are fixed offsets from it (rowStep),
+    // so each load is the pointer plus constants, with no address arithmetic of its own.
+    let r = pad + <usize>(oy * sh) * pwBytes;
     const rowEnd = d + (<usize>ow << 2);
-    let x: usize = 0;
     while (d < rowEnd) {
-      let acc = madd(b, v128.load(r0 + x), w0);
-      acc = madd(acc, v128.load(r0 + x, 4), w1);
-      acc = madd(acc, v128.load(r0 + x, 8), w2);
-      acc = madd(acc, v128.load(r1 + x), w3);
-      acc = madd(acc, v128.load(r1 + x, 4), w4);
-      acc = madd(acc, v128.load(r1 + x, 8), w5);
-      acc = madd(acc, v128.load(r2 + x), w6);
-      acc = madd(acc, v128.load(r2 + x, 4), w7);
-      acc = madd(acc, v128.load(r2 + x, 8), w8);
+      const m = r + rowStep;
+      const l = m + rowStep;
+      let acc = madd(b, v128.load(r), w0);
+      acc = madd(acc, v128.load(r, 4), w1);
+      acc = madd(acc, v128.load(r, 8), w2);
+      acc = madd(acc, v128.load(m), w3);
+      acc = madd(acc, v128.load(m, 4), w4);
+      acc = madd(acc, v128.load(m, 8), w5);
+      acc = madd(acc, v128.load(l), w6);
+      acc = madd(acc, v128.load(l, 4), w7);
+      acc = madd(acc, v128.load(l, 8), w8);
       v128.store(d, clamp(acc, vlo, vhi));
       d += 16;
-      x += 16;
+      r += 16;
     }
     d = rowEnd;
   }
@@ -471,30 +472,30 @@ export function depthwise(
   const rowStep = <usize>dh * pwBytes;
   let d = dst;
   for (let oy = 0; oy < oh; oy++) {
-    const r0 = pad + <usize>(oy * sh) * pwBytes;
-    const r1 = r0 + rowStep;
-    const r2 = r1 + rowStep;
+    // As in depthwise3x3s1: one pointer, the other rows at fixed offsets.
+    let r = pad + <usize>(oy * sh) * pwBytes;
     const rowEnd = d + (<usize>ow << 2);
-    let x: usize = 0;
     while (d < rowEnd) {
-      let lo4 = v128.load(r0 + x), hi4 = v128.load(r0 + x, 16), next = v128.load(r0 + x, 32);
+      const m = r + rowStep;
+      const l = m + rowStep;
+      let lo4 = v128.load(r), hi4 = v128.load(r, 16), next = v128.load(r, 32);
       let even = evens(lo4, hi4);
       let acc = madd(b, even, w0);
       acc = madd(acc, odds(lo4, hi4), w1);
       acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w2);
-      lo4 = v128.load(r1 + x); hi4 = v128.load(r1 + x, 16); next = v128.load(r1 + x, 32);
+      lo4 = v128.load(m); hi4 = v128.load(m, 16); next = v128.load(m, 32);
       even = evens(lo4, hi4);
       acc = madd(acc, even, w3);
       acc = madd(acc, odds(lo4, hi4), w4);
       acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w5);
-      lo4 = v128.load(r2 + x); hi4 = v128.load(r2 + x, 16); next = v128.load(r2 + x, 32);
+      lo4 = v128.load(l); hi4 = v128.load(l, 16); next = v128.load(l, 32);
       even = evens(lo4, hi4);
       acc = madd(acc, even, w6);
       acc = madd(acc, odds(lo4, hi4), w7);
       acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w8);
       v128.store(d, clamp(acc, vlo, vhi));
       d += 16;
-      x += 32;
+      r += 32;
     }
     d = rowEnd;
   }
