@@ -4,7 +4,10 @@
 // (peer ms / our ms: above 1 means the engine is faster), plus the largest difference between
 // each peer's output and ours (same weights, same input) as a check that all compute the same.
 //
-// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu] [--no-cpu]
+// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu [--real-gpu]] [--no-cpu]
+// --webgpu adds the WebGPU rows (this engine against tfjs-backend-webgpu on one Dawn device) and
+// the kernel throughput figures of that device: a copy kernel's GB/s, each depthwise dispatch's
+// GB/s and each pointwise dispatch's GFLOP/s, from GPU timestamps.
 // The peers live in test/bench/package.json, out of the extension's dependency tree; they are
 // installed there on first use.
 import { execFileSync } from 'node:child_process';
@@ -338,7 +341,8 @@ for (const row of withCpu ? rows : []) {
 
 const gpuResults = [];
 if (withWebGPU) {
-  process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+  // SwiftShader unless --real-gpu: then Dawn takes the machine's own Vulkan driver (its GPU).
+  if (!args.includes('--real-gpu')) process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   const gpu = create([]);
@@ -349,6 +353,8 @@ if (withWebGPU) {
   if (!adapter) throw new Error('bench --webgpu: no WebGPU adapter (is VK_ICD_FILENAMES set?)');
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
+    // Timestamps, where the adapter has them: per-dispatch GPU times for the throughput table.
+    requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: {
       maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
       maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
@@ -364,20 +370,107 @@ if (withWebGPU) {
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 0);
   const adapterName = [adapter.info?.vendor, adapter.info?.architecture, adapter.info?.description].filter(Boolean).join(' ') || 'unknown adapter';
   console.log(`\nWebGPU: ${adapterName}`);
+  // The backend compiled once per model (weights uploaded once), as tfjs holds its weight tensors.
+  const webgpuBundle = join(root, 'dist', 'benchWebgpu.mjs');
+  await (await import('esbuild')).build({ entryPoints: [join(root, 'src/engine/webgpu/index.ts')], bundle: true, platform: 'node', format: 'esm', outfile: webgpuBundle, logLevel: 'warning' });
+  const { WebGPUModel } = await import(pathToFileURL(webgpuBundle).href);
+  gpuResults.copyGBs = await copyKernelGBs(device);
   for (const row of rows) {
     const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
     const weights = engine.initWeights(model, { seed: 7 });
     const input = Float32Array.from({ length: row.inputShape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7919) % 1000) / 1000);
     await tf.setBackend('webgpu');
     const tfGpu = tfjsRunner(opsOf(model, weights), row.inputShape);
+    const compiled = await WebGPUModel.create(device, model, weights);
     const runners = [
-      { run: async (data) => (await engine.forward(model, weights, { shape: row.inputShape, data }, { backend: 'webgpu', device })).output.data },
+      { run: async (data) => (await compiled.run({ shape: row.inputShape, data })).output.data },
       { ...tfGpu, run: async (x) => { if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu'); return tfGpu.run(x); } },
     ];
     const { wall, outputs } = await timeAll(runners, input);
-    gpuResults.push({ row, macs: macsOf(model), ours: wall[0], tfjs: wall[1], diff: maxRelativeDifference(outputs[1], outputs[0]) });
+    const kernels = await kernelThroughput(compiled, model, input);
+    compiled.dispose();
+    gpuResults.push({ row, macs: macsOf(model), ours: wall[0], tfjs: wall[1], diff: maxRelativeDifference(outputs[1], outputs[0]), kernels });
     console.log(`  ${row.label}: ours ${wall[0].toFixed(2)} ms, tfjs-backend-webgpu ${wall[1].toFixed(2)} ms`);
   }
+}
+
+/**
+ * A plain copy kernel's bandwidth on the device (64 MiB read + 64 MiB written, vec4 per thread),
+ * the yardstick for the depthwise kernel, which should read and write about as fast. GPU time from
+ * timestamp queries; wall time of the submit when the device has none.
+ */
+async function copyKernelGBs(device) {
+  const bytes = 64 * 2 ** 20;
+  const src = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
+  const dst = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
+  const module = device.createShaderModule({ code: `
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < arrayLength(&src)) { dst[g.x] = src[g.x]; }
+}` });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }] });
+  const timestamps = device.features.has('timestamp-query');
+  const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
+  const resolve = timestamps ? device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : undefined;
+  const read = timestamps ? device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : undefined;
+  const times = [];
+  for (let rep = 0; rep < 6; rep++) {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(bytes / 16 / 256);
+    pass.end();
+    if (querySet) {
+      encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    }
+    const t0 = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    let ms = performance.now() - t0;
+    if (read) {
+      await read.mapAsync(GPUMapMode.READ);
+      const [begin, end] = new BigInt64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      ms = Number(end - begin) / 1e6;
+    }
+    if (rep > 0) times.push(ms); // the first is a warm-up
+  }
+  for (const b of [src, dst, resolve, read]) b?.destroy();
+  querySet?.destroy();
+  times.sort((a, b) => a - b);
+  return (2 * bytes) / times[times.length >> 1] / 1e6;
+}
+
+/**
+ * GPU time per dispatch (timestamps), as achieved throughput: GB/s of each depthwise conv (input
+ * + output + weights), GFLOP/s (2 per MAC) of each pointwise conv. Undefined without timestamps.
+ */
+async function kernelThroughput(compiled, model, input) {
+  const runs = [];
+  for (let rep = 0; rep < 5; rep++) runs.push((await compiled.run({ shape: model.inputShape, data: input })).timings.stages);
+  if (runs[0].length === 0) return undefined;
+  const stageMs = (key) => {
+    const ms = runs.map((stages) => stages.filter((s) => s.keys.includes(key)).reduce((a, s) => a + s.ms, 0)).sort((a, b) => a - b);
+    return ms[ms.length >> 1];
+  };
+  let dwBytes = 0, dwMs = 0, pwFlops = 0, pwMs = 0;
+  for (const leaf of model.leaves) {
+    if (leaf.node.op !== 'conv2d') continue;
+    const [, cout, oh, ow] = leaf.outShape;
+    const [, cin, h, w] = leaf.inShape;
+    if (leaf.role === 'depthwise') {
+      dwBytes += 4 * (cin * h * w + cout * oh * ow + cout * (leaf.node.kernel[0] * leaf.node.kernel[1] + 1));
+      dwMs += stageMs(leaf.node.key);
+    } else if (leaf.role === 'pointwise') {
+      pwFlops += 2 * cout * cin * oh * ow;
+      pwMs += stageMs(leaf.node.key);
+    }
+  }
+  return { dwGBs: dwMs ? dwBytes / dwMs / 1e6 : undefined, pwGFlops: pwMs ? pwFlops / pwMs / 1e6 : undefined };
 }
 
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
@@ -407,6 +500,15 @@ if (gpuResults.length) {
   console.log('|:---|---:|---:|---:|---:|---:|');
   for (const r of gpuResults) {
     console.log(`| ${r.row.label} | ${(r.macs / 1e6).toFixed(1)} | ${fmt(r.ours)} | ${(r.macs / r.ours / 1e6).toFixed(1)} | ${fmt(r.tfjs)} | ${(r.tfjs / r.ours).toFixed(2)}x |`);
+  }
+  const copy = gpuResults.copyGBs;
+  console.log(`\nWebGPU kernel throughput (GPU timestamps; a copy kernel moves ${copy.toFixed(1)} GB/s on this device):\n`);
+  console.log('| Layer | depthwise GB/s | % of copy | pointwise GFLOP/s |');
+  console.log('|:---|---:|---:|---:|');
+  for (const r of gpuResults) {
+    const k = r.kernels;
+    const cell = (v, digits = 1) => (v === undefined ? 'n/a' : v.toFixed(digits));
+    console.log(`| ${r.row.label} | ${cell(k?.dwGBs)} | ${k?.dwGBs === undefined ? 'n/a' : `${((100 * k.dwGBs) / copy).toFixed(0)}%`} | ${cell(k?.pwGFlops)} |`);
   }
 }
 const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)), ...gpuResults.map((r) => r.diff));
