@@ -27,13 +27,20 @@ export function findWasmLocations(candidates: readonly string[]): WasmLocations 
   throw new Error(`tree-sitter.wasm and tree-sitter-python.wasm were not found in ${candidates.join(', ')}`);
 }
 
+/** Characters handed to the parser per read (see {@link PythonParser.parse}). */
+const PARSE_CHUNK_CHARS = 256;
+
 /** A parser bound to the Python grammar. Not re-entrant: one parse at a time (JS is single-threaded). */
 export class PythonParser {
   constructor(private readonly parser: Parser, readonly language: Language) {}
 
   /** A full parse, or an incremental one when `oldTree` has been edited to match `text`. */
   parse(text: string, oldTree?: Tree): Tree | undefined {
-    return this.parser.parse(text, oldTree ?? null) ?? undefined;
+    // Handed a string, web-tree-sitter gives the parser the whole rest of the text at each read and
+    // copies up to 10 KiB of it into wasm memory; an incremental parse reads at many places, so the
+    // copies dominate. Short chunks: 256 chars measured fastest for full parses of a 5,000-line file.
+    const input = (index: number) => text.slice(index, index + PARSE_CHUNK_CHARS);
+    return this.parser.parse(input, oldTree ?? null) ?? undefined;
   }
 }
 

@@ -1,0 +1,77 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parser, FIXTURES } from './pythonHelpers';
+import type { PythonParser } from '../../src/python/pythonParser';
+import { ParseCache } from '../../src/python/parseCache';
+import { ImportTable, readModelCode } from '../../src/python/modelCode';
+import { analyzeAt, analyzeCode, CONV_TYPES, type PythonAnalysis } from '../../src/python/pythonAnalysis';
+import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
+import { hoverMarkdown } from '../../src/python/costPresentation';
+
+let p: PythonParser;
+beforeAll(async () => {
+  p = await parser();
+});
+
+function markdown(analysis: PythonAnalysis, index: number): string | undefined {
+  const call = analysis.code.calls[index]!;
+  const c = call.container === undefined ? undefined : analysis.code.containers[call.container];
+  const container = c && (c.kind === 'torch-sequential' || c.kind === 'keras-sequential') ? { info: c, estimate: analysis.estimates.containers[call.container!]! } : undefined;
+  return hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container, settings: DEFAULT_SETTINGS });
+}
+
+describe('the hover reads only the conv call and its Sequential', () => {
+  it('gives every conv call of the corpus the figures of the whole-file analysis', () => {
+    const corpus = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.py')).map((f) => fs.readFileSync(path.join(FIXTURES, f), 'utf8'));
+    // Also all files at once: names bound in several places, Sequentials filled by .add in two scopes.
+    let convs = 0;
+    for (const text of [...corpus, corpus.join('\n')]) {
+      const tree = p.parse(text)!;
+      const whole = analyzeCode(readModelCode(tree), DEFAULT_SETTINGS);
+      const imports = ImportTable.read(tree);
+      whole.code.calls.forEach((call, index) => {
+        if (!CONV_TYPES.has(call.type)) return;
+        convs++;
+        for (const offset of [call.span.start, call.callee.span.end, call.span.end]) {
+          const focused = analyzeAt(tree, text, offset, DEFAULT_SETTINGS, imports);
+          expect(focused, `no hover at ${offset} on line ${call.span.startLine + 1}`).toBeDefined();
+          expect(markdown(focused!.analysis, focused!.call)).toBe(markdown(whole, index));
+        }
+      });
+      tree.delete();
+    }
+    expect(convs).toBeGreaterThan(20);
+  });
+
+  it('follows an edit to a module-level constant the hovered call uses, and to the imports', () => {
+    const cache = new ParseCache(p);
+    let text = 'import torch.nn as nn\n\nWIDTH = 32\n\n# filler\n\nnet = nn.Sequential(nn.Conv2d(3, WIDTH, 3), nn.ReLU(), nn.Conv2d(WIDTH, 64, 3))\n';
+    let version = 1;
+    let tree = cache.get('doc', version, text)!;
+    let imports = ImportTable.read(tree);
+    const hoverAt = (needle: string) => {
+      const f = analyzeAt(tree, text, text.indexOf(needle) + 4, DEFAULT_SETTINGS, imports);
+      return f && markdown(f.analysis, f.call);
+    };
+    const edit = (at: number, length: number, inserted: string) => {
+      text = text.slice(0, at) + inserted + text.slice(at + length);
+      tree = cache.get('doc', ++version, text, [{ rangeOffset: at, rangeLength: length, text: inserted }])!;
+      imports = imports.update(tree, cache.peek('doc')!.delta);
+    };
+    const before = hoverAt('nn.Conv2d(WIDTH, 64');
+    expect(before).toContain('| weight | 64×32×3×3 |');
+    // An edit elsewhere (a comment) leaves the figures as they were.
+    edit(text.indexOf('filler'), 0, 'more ');
+    expect(hoverAt('nn.Conv2d(WIDTH, 64')).toBe(before);
+    // WIDTH = 32 -> WIDTH = 48: both convs of the Sequential change.
+    edit(text.indexOf('32'), 2, '48');
+    expect(hoverAt('nn.Conv2d(WIDTH, 64')).toContain('| weight | 64×48×3×3 |');
+    expect(hoverAt('nn.Conv2d(3, WIDTH')).toContain('| weight | 48×3×3×3 |');
+    // The import changed: `nn` no longer names torch.nn, so there is nothing sure to say.
+    edit(text.indexOf('torch.nn') + 6, 2, 'xx');
+    expect(cache.stats.incremental).toBe(3);
+    expect(hoverAt('nn.Conv2d(WIDTH, 64')).toBeUndefined();
+    cache.clear();
+  });
+});
