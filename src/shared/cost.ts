@@ -16,10 +16,10 @@ import {
   describeConv,
   formatBytes,
   resolveModel,
+  type Conv2dSpec,
   type ConvRole,
   type LeafInfo,
   type ModelSpec,
-  type Padding2d,
   type ResolvedModel,
   type Shape,
 } from './spec';
@@ -294,17 +294,8 @@ export function costModel(model: ResolvedModel, options: CostOptions = {}): Mode
   };
 }
 
-/** A Conv2d as the editor reads it from code. */
-export interface ConvArguments {
-  in_channels: number;
-  out_channels: number;
-  kernel_size: number | [number, number];
-  stride?: number | [number, number];
-  padding?: Padding2d;
-  dilation?: number | [number, number];
-  groups?: number;
-  bias?: boolean;
-}
+/** A Conv2d as the editor reads it from code: the spec's arguments without the padding mode. */
+export type ConvArguments = Omit<Conv2dSpec, 'type' | 'padding_mode'>;
 
 export interface ConvEstimate {
   kind: string;
