@@ -21,6 +21,7 @@ import {
   type LeafInfo,
   type ModelSpec,
   type ResolvedModel,
+  type ResolvedNode,
   type Shape,
 } from './spec';
 
@@ -220,8 +221,24 @@ function sumCosts(costs: readonly Cost[]): Cost {
   return total;
 }
 
+/**
+ * For each leaf key, the keys of the residuals it sits in, innermost last ("" at the top). Two
+ * convs with different chains have a residual add (or the input it keeps) between them.
+ */
+function residualScopes(model: ResolvedModel): Map<string, string> {
+  const scopes = new Map<string, string>();
+  const visit = (node: ResolvedNode, scope: string): void => {
+    if (node.op === 'sequence') node.children.forEach((child) => visit(child, scope));
+    else if (node.op === 'residual') visit(node.body, `${scope}/${node.key}`);
+    else scopes.set(node.key, scope);
+  };
+  for (const layer of model.layers) visit(layer.node, '');
+  return scopes;
+}
+
 function findPairs(model: ResolvedModel, leaves: LeafCost[], convention: Convention): SeparablePair[] {
   const pairs: SeparablePair[] = [];
+  const scopes = residualScopes(model);
   for (let i = 0; i < model.leaves.length; i++) {
     const dw = model.leaves[i]!;
     if (dw.role !== 'depthwise' || dw.node.op !== 'conv2d') continue;
@@ -229,6 +246,9 @@ function findPairs(model: ResolvedModel, leaves: LeafCost[], convention: Convent
     while (j < model.leaves.length && (model.leaves[j]!.role === 'batchnorm' || model.leaves[j]!.role === 'activation')) j++;
     const pw = model.leaves[j];
     if (!pw || pw.role !== 'pointwise' || pw.node.op !== 'conv2d' || pw.node.stride[0] !== 1 || pw.node.stride[1] !== 1) continue;
+    // A residual add between the halves (x + dw(x), or a skip that keeps dw's output) leaves no standard conv to compare with.
+    const scope = scopes.get(dw.node.key);
+    if (model.leaves.slice(i + 1, j + 1).some((leaf) => scopes.get(leaf.node.key) !== scope)) continue;
     const dwNode = dw.node;
     const pwNode = pw.node;
     const standardConv: ConvLike = { inChannels: dwNode.inChannels, outChannels: pwNode.outChannels, kernel: dwNode.kernel, groups: 1, bias: pwNode.bias };

@@ -87,6 +87,41 @@ describe('separable pairs', () => {
     expect(pair!.formula).toBeCloseTo(1 / 64 + 1 / 9, 12);
   });
 
+  it('does not pair a depthwise and a pointwise conv that a residual add separates', () => {
+    // x + dw(x), then pw: no standard conv computes that, so there is nothing to compare with.
+    const across = cost({
+      input_shape: [1, 8, 16, 16],
+      layers: [
+        { type: 'Residual', body: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1, groups: 8 }] },
+        { type: 'Conv2d', in_channels: 8, out_channels: 16, kernel_size: 1 },
+      ],
+    });
+    expect(across.pairs).toEqual([]);
+    expect(across.total.withStandardConvs).toEqual({ params: across.total.params, macs: across.total.macs });
+    // dw, then a residual whose body starts with the pw: the skip needs the dw output itself.
+    const into = cost({
+      input_shape: [1, 8, 16, 16],
+      layers: [
+        { type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1, groups: 8 },
+        { type: 'Residual', body: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 1 }] },
+      ],
+    });
+    expect(into.pairs).toEqual([]);
+    // dw, a residual around an activation, then pw: the add sits between them too.
+    const between = cost({
+      input_shape: [1, 8, 16, 16],
+      layers: [
+        { type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1, groups: 8 },
+        { type: 'Residual', body: [{ type: 'ReLU' }] },
+        { type: 'Conv2d', in_channels: 8, out_channels: 16, kernel_size: 1 },
+      ],
+    });
+    expect(between.pairs).toEqual([]);
+    // Both halves inside one residual body (and InvertedResidual's dw + project) still pair.
+    const inside = cost({ input_shape: [1, 16, 8, 8], layers: [{ type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 16, out_channels: 16 }] }, { type: 'InvertedResidual', in_channels: 16, out_channels: 16 }] });
+    expect(inside.pairs.map((p) => [p.dwKey, p.pwKey])).toEqual([['0.body.0.0', '0.body.0.3'], ['1.conv.1.0', '1.conv.2']]);
+  });
+
   it('estimateConv gives the replacement and the saving of a standard conv', () => {
     const estimate = estimateConv({ in_channels: 64, out_channels: 128, kernel_size: 3, padding: 1, bias: false }, [1, 64, 56, 56], { convention: 'fvcore' });
     expect(estimate.kind).toBe('standard');
