@@ -5,7 +5,7 @@
  * activation takes what may follow it likewise. The CPU plan runs exactly these steps; the WebGPU
  * backend ends its fused dispatches at their boundaries and reports their outputs and timings.
  */
-import { describeConv, type LeafInfo, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode } from '../shared/spec';
+import { describeConv, type LeafInfo, type ResolvedActivation, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode, type ResolvedResidual } from '../shared/spec';
 import type { Intermediate } from './types';
 
 /** The label of a Residual's add when it is a step of its own. */
@@ -54,21 +54,44 @@ export function fusedStepLabel(first: ResolvedLeaf, parts: FusedParts): string {
 /** One step as a forward pass reports it (an {@link Intermediate} without its tensor). */
 export type StepOutline = Omit<Intermediate, 'tensor'>;
 
-type Item = { kind: 'leaf'; info: LeafInfo } | { kind: 'end'; key: string; layerIndex: number };
+type Item =
+  | { kind: 'leaf'; info: LeafInfo }
+  | { kind: 'begin'; residual: ResolvedResidual }
+  | { kind: 'end'; residual: ResolvedResidual; layerIndex: number };
 
 /**
- * The steps of a forward pass in execution order. With `fuse` false every leaf is a step, and
- * every Residual's add too. The CPU plan (cpu/plan.ts) groups leaves by the same rule; a test
- * checks that both backends report identical steps for every fixture.
+ * One step of a forward pass: its outline and what it is made of. A step is either leaves (the
+ * first, then the BatchNorm folded into a conv, then the activation of the epilogue) possibly
+ * closing a Residual with its add, or a Residual's add on its own (no leaves).
  */
-export function outlineSteps(model: ResolvedModel, options: { fuse: boolean }): StepOutline[] {
+export interface StepGroup {
+  outline: StepOutline;
+  /** The leaves the step computes, in order; empty for a skip add of its own. */
+  leaves: LeafInfo[];
+  /** The BatchNorm (running stats) that follows a conv and is folded into it. */
+  foldedBatchNorm?: ResolvedBatchNorm;
+  /** The activation leaf the step applies after its first leaf. */
+  activation?: ResolvedActivation;
+  /** The Residual whose add the step does. */
+  skipAdd?: ResolvedResidual;
+  /** Residual blocks that start at this step: their input is this step's input. */
+  opens: ResolvedResidual[];
+}
+
+/**
+ * The steps of a forward pass in execution order, with what each is made of. With `fuse` false
+ * every leaf is a step, and every Residual's add too. Both backends take their steps from here:
+ * the CPU plan (cpu/plan.ts) runs them, the WebGPU backend ends its fused dispatches at them.
+ */
+export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): StepGroup[] {
   const infoByNode = new Map<ResolvedNode, LeafInfo>(model.leaves.map((leaf) => [leaf.node, leaf]));
   const items: Item[] = [];
   const flatten = (node: ResolvedNode, layerIndex: number): void => {
     if (node.op === 'sequence') node.children.forEach((child) => flatten(child, layerIndex));
     else if (node.op === 'residual') {
+      items.push({ kind: 'begin', residual: node });
       flatten(node.body, layerIndex);
-      items.push({ kind: 'end', key: node.key, layerIndex });
+      items.push({ kind: 'end', residual: node, layerIndex });
     } else {
       const info = infoByNode.get(node);
       if (!info) throw new Error(`internal: leaf ${node.key} has no shape information`);
@@ -81,44 +104,63 @@ export function outlineSteps(model: ResolvedModel, options: { fuse: boolean }): 
     const item = items[i];
     return item?.kind === 'leaf' ? item.info : undefined;
   };
-  const steps: StepOutline[] = [];
+  const groups: StepGroup[] = [];
+  let opens: ResolvedResidual[] = [];
   for (let i = 0; i < items.length; ) {
     const item = items[i]!;
     i++;
+    if (item.kind === 'begin') {
+      opens.push(item.residual);
+      continue;
+    }
     if (item.kind === 'end') {
-      steps.push({ key: item.key, leafKeys: [], label: SKIP_ADD_LABEL, layerIndex: item.layerIndex, role: 'add' });
+      const outline: StepOutline = { key: item.residual.key, leafKeys: [], label: SKIP_ADD_LABEL, layerIndex: item.layerIndex, role: 'add' };
+      groups.push({ outline, leaves: [], skipAdd: item.residual, opens });
+      opens = [];
       continue;
     }
     const node = item.info.node;
-    const covered: LeafInfo[] = [item.info];
-    const parts: FusedParts = {};
-    let endKey: string | undefined;
+    const leaves: LeafInfo[] = [item.info];
+    let foldedBatchNorm: ResolvedBatchNorm | undefined;
+    let activation: ResolvedActivation | undefined;
+    let skipAdd: ResolvedResidual | undefined;
     if (options.fuse && (node.op === 'conv2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
       const next = leafAt(i)?.node;
       if (node.op === 'conv2d' && next?.op === 'batchnorm2d' && next.trackRunningStats) {
-        parts.foldedBatchNorm = true;
-        covered.push(leafAt(i++)!);
+        foldedBatchNorm = next;
+        leaves.push(leafAt(i++)!);
       }
       const after = leafAt(i)?.node;
       if (node.op !== 'activation' && after?.op === 'activation') {
-        parts.activation = activationName(after.fn, after.approximate);
-        covered.push(leafAt(i++)!);
+        activation = after;
+        leaves.push(leafAt(i++)!);
       }
       const maybeEnd = items[i];
       if (maybeEnd?.kind === 'end') {
-        parts.skipAdd = true;
-        endKey = maybeEnd.key;
+        skipAdd = maybeEnd.residual;
         i++;
       }
     }
-    steps.push({
+    const parts: FusedParts = {
+      foldedBatchNorm: foldedBatchNorm !== undefined,
+      activation: activation && activationName(activation.fn, activation.approximate),
+      skipAdd: skipAdd !== undefined,
+    };
+    const outline: StepOutline = {
       // A step that did the skip add outputs the residual block's value: it takes the block's key.
-      key: endKey ?? covered[covered.length - 1]!.node.key,
-      leafKeys: covered.map((leaf) => leaf.node.key),
+      key: skipAdd?.key ?? leaves[leaves.length - 1]!.node.key,
+      leafKeys: leaves.map((leaf) => leaf.node.key),
       label: fusedStepLabel(node, parts),
       layerIndex: item.info.layerIndex,
       role: item.info.role,
-    });
+    };
+    groups.push({ outline, leaves, foldedBatchNorm, activation, skipAdd, opens });
+    opens = [];
   }
-  return steps;
+  return groups;
+}
+
+/** The steps of a forward pass as they are reported (see {@link groupSteps}). */
+export function outlineSteps(model: ResolvedModel, options: { fuse: boolean }): StepOutline[] {
+  return groupSteps(model, options).map((group) => group.outline);
 }

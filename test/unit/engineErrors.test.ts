@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CancelledError, EngineInputError } from '../../src/engine/errors';
 import { forward } from '../../src/engine/forward';
+import { outlineSteps } from '../../src/engine/stepLabels';
 import { initWeights } from '../../src/engine/weights';
 import { resolveModel, SpecError, type ModelSpec } from '../../src/shared/spec';
 import type { Tensor } from '../../src/shared/tensor';
@@ -131,6 +132,23 @@ describe('forward: options', () => {
     expect(unfused.intermediates!.map((s) => s.key)).toEqual(['0.0', '0.1', '0.2', '0.3', '0.4', '0.5']);
     expect(unfused.intermediates![0]!.label).toBe('Conv2d 3x3 depthwise');
     expect(result.backend).toMatch(/^cpu \(/);
+  });
+
+  it('a conv does not take the BatchNorm that opens a Residual after it: the block needs the conv output as its skip input', async () => {
+    const spec: ModelSpec = {
+      layers: [
+        { type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 3, padding: 1 },
+        { type: 'Residual', body: [{ type: 'BatchNorm2d', num_features: 4 }, { type: 'ReLU' }] },
+      ],
+    };
+    const r = resolveModel(spec, { inputShape: shape });
+    const result = await forward(spec, initWeights(r, { seed: 4 }), input(), { intermediates: true });
+    const steps = result.intermediates!.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role }));
+    expect(steps).toEqual(outlineSteps(r, { fuse: true }));
+    expect(steps.map((s) => [s.key, s.leafKeys, s.label])).toEqual([
+      ['0', ['0'], 'Conv2d 3x3 standard'],
+      ['1', ['1.body.0', '1.body.1'], 'BatchNorm2d + ReLU + skip add'],
+    ]);
   });
 
   it('an unknown backend is an error', async () => {

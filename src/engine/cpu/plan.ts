@@ -8,9 +8,9 @@
  * Steps write into an output buffer the executor hands them (buffers are reused from one step
  * and one run to the next), so a step never allocates its output.
  */
-import type { LeafInfo, PaddingMode, ResolvedBatchNorm, ResolvedConv2d, ResolvedModel, ResolvedNode } from '../../shared/spec';
+import type { PaddingMode, ResolvedBatchNorm, ResolvedConv2d, ResolvedModel, ResolvedResidual } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
-import { activationName, fusedStepLabel, leafLabel, SKIP_ADD_LABEL } from '../stepLabels';
+import { groupSteps } from '../stepLabels';
 import type { Intermediate, WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
@@ -44,11 +44,6 @@ export interface Step {
   run(input: Tensor, kernels: CpuKernels, output: Tensor): Tensor;
 }
 
-type Item =
-  | { kind: 'leaf'; info: LeafInfo }
-  | { kind: 'begin'; slot: SkipSlot }
-  | { kind: 'end'; slot: SkipSlot; key: string; layerIndex: number };
-
 export interface PlanOptions {
   fuse: boolean;
   /**
@@ -60,136 +55,82 @@ export interface PlanOptions {
 
 export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
 
-/** Builds the steps. Weights must have been validated (see weights.ts). */
+/**
+ * Builds the steps: those of {@link groupSteps}, so that both backends report the same. Weights
+ * must have been validated (see weights.ts).
+ */
 export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): Step[] {
-  const infoByNode = new Map<ResolvedNode, LeafInfo>(model.leaves.map((leaf) => [leaf.node, leaf]));
-  const items: Item[] = [];
-  const flatten = (node: ResolvedNode, layerIndex: number): void => {
-    if (node.op === 'sequence') node.children.forEach((child) => flatten(child, layerIndex));
-    else if (node.op === 'residual') {
-      const slot: SkipSlot = {};
-      items.push({ kind: 'begin', slot });
-      flatten(node.body, layerIndex);
-      items.push({ kind: 'end', slot, key: node.key, layerIndex });
-    } else {
-      const info = infoByNode.get(node);
-      if (!info) throw new Error(`internal: leaf ${node.key} has no shape information`);
-      items.push({ kind: 'leaf', info });
-    }
-  };
-  for (const layer of model.layers) flatten(layer.node, layer.index);
-
   const tensor = (key: string): Float32Array => {
     const found = weights[key];
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
+  const slots = new Map<ResolvedResidual, SkipSlot>();
+  const slotOf = (residual: ResolvedResidual): SkipSlot => {
+    let slot = slots.get(residual);
+    if (!slot) slots.set(residual, (slot = {}));
+    return slot;
+  };
   const steps: Step[] = [];
-  let saves: SkipSlot[] = [];
-  const push = (step: Omit<Step, 'saveInputTo' | 'aliasesInput'> & { aliasesInput?: boolean }) => {
-    steps.push({ ...step, aliasesInput: step.aliasesInput ?? false, saveInputTo: saves });
-    saves = [];
-  };
-  const leafAt = (i: number): LeafInfo | undefined => {
-    const item = items[i];
-    return item?.kind === 'leaf' ? item.info : undefined;
-  };
-
-  for (let i = 0; i < items.length; ) {
-    const item = items[i]!;
-    if (item.kind === 'begin') {
-      saves.push(item.slot);
-      i++;
-      continue;
-    }
-    if (item.kind === 'end') {
-      push(addStep(item, steps.length ? steps[steps.length - 1]!.outShape : model.inputShape));
-      i++;
-      continue;
-    }
-    const { info } = item;
-    const node = info.node;
-    const covered: LeafInfo[] = [info];
-    i++;
-    // What can follow a conv or a BN into one epilogue: [BN (conv only)] [activation] [residual end].
-    let folded: ResolvedBatchNorm | undefined;
-    let activation: ActivationKind = 'none';
-    let activationLabel: string | undefined;
-    let end: Extract<Item, { kind: 'end' }> | undefined;
-    if (options.fuse && (node.op === 'conv2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
-      const next = leafAt(i)?.node;
-      if (node.op === 'conv2d' && next?.op === 'batchnorm2d' && next.trackRunningStats) {
-        folded = next;
-        covered.push(leafAt(i)!);
-        i++;
-      }
-      const after = leafAt(i)?.node;
-      if (node.op !== 'activation' && after?.op === 'activation') {
-        activation = activationKind(after.fn, after.approximate);
-        activationLabel = activationName(after.fn, after.approximate);
-        covered.push(leafAt(i)!);
-        i++;
-      }
-      const maybeEnd = items[i];
-      if (maybeEnd?.kind === 'end') {
-        end = maybeEnd;
-        i++;
-      }
-    }
-    const label = fusedStepLabel(node, { foldedBatchNorm: folded !== undefined, activation: activationLabel, skipAdd: end !== undefined });
+  for (const group of groupSteps(model, { fuse: options.fuse })) {
+    const end = group.skipAdd && slotOf(group.skipAdd);
     const base = {
-      // A step that did the skip add outputs the residual block's value: it takes the block's key.
-      key: end ? end.key : covered[covered.length - 1]!.node.key,
-      leafKeys: covered.map((leaf) => leaf.node.key),
-      layerIndex: info.layerIndex,
-      role: info.role,
-      release: end ? [end.slot] : [],
-      outShape: [...covered[covered.length - 1]!.outShape],
+      ...group.outline,
+      saveInputTo: group.opens.map(slotOf),
+      release: end ? [end] : [],
+      aliasesInput: false,
     };
-    const residualOf = (slot: SkipSlot | undefined) => (slot ? () => slot.tensor : () => undefined);
+    const first = group.leaves[0];
+    if (!first) {
+      const shape = steps.length ? steps[steps.length - 1]!.outShape : model.inputShape;
+      steps.push({ ...base, outShape: [...shape], run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end!.tensor, out) });
+      continue;
+    }
+    const node = first.node;
+    const outShape = [...group.leaves[group.leaves.length - 1]!.outShape];
+    const activation: ActivationKind = group.activation ? activationKind(group.activation.fn, group.activation.approximate) : 'none';
+    const getResidual = end ? () => end.tensor : () => undefined;
+    const push = (run: Step['run'], aliasesInput = false) => steps.push({ ...base, outShape, aliasesInput, run });
     switch (node.op) {
       case 'conv2d': {
-        const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, folded);
+        const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
         options.folded?.set(node.key, parameters);
-        const { weight, bias } = parameters;
-        push({ ...base, label, run: convRunner(node, weight, bias, activation, residualOf(end?.slot)) });
+        push(convRunner(node, parameters.weight, parameters.bias, activation, getResidual));
         break;
       }
       case 'batchnorm2d': {
-        const getResidual = residualOf(end?.slot);
         if (node.trackRunningStats) {
           const { scale, shift } = batchNormAffine(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-          push({ ...base, label, run: (x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out) });
+          push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out));
         } else {
-          push({ ...base, label, run: (x, kernels, out) => {
+          push((x, kernels, out) => {
             const { mean, variance } = batchStatistics(x);
             const { scale, shift } = batchNormAffine(node, tensor, mean, variance);
             return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
-          } });
+          });
         }
         break;
       }
       case 'activation': {
         const kind = activationKind(node.fn, node.approximate);
-        const getResidual = residualOf(end?.slot);
-        push({ ...base, label, run: (x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out) });
+        push((x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out));
         break;
       }
       case 'dropout':
       case 'flatten':
-        push({ ...base, label: leafLabel(node), aliasesInput: true, run: (x) => reshaped(x, info.outShape) });
+        push((x) => reshaped(x, first.outShape), true);
         break;
       case 'adaptiveavgpool2d':
-        push({ ...base, label: leafLabel(node), run: (x, _kernels, out) => {
+        push((x, _kernels, out) => {
           // One read of x.data: it may be a getter (see cpuBackend.ts), too slow for an inner loop.
           out.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
           return out;
-        } });
+        });
         break;
       case 'linear': {
-        const weight = weights[`${node.key}.weight`]!;
-        const bias = node.bias ? weights[`${node.key}.bias`] : undefined;
-        push({ ...base, label: leafLabel(node), run: (x, kernels, out) => linear(kernels, x, weight.data, bias?.data, node.inFeatures, node.outFeatures, out) });
+        const weight = tensor(`${node.key}.weight`);
+        const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
+        push((x, kernels, out) => linear(kernels, x, weight, bias, node.inFeatures, node.outFeatures, out));
         break;
       }
     }
@@ -215,19 +156,6 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
     kernels.pointwiseConv2d(x.data.subarray(r * inFeatures, (r + 1) * inFeatures), weight, out.data.subarray(r * outFeatures, (r + 1) * outFeatures), inFeatures, outFeatures, 1, { bias, activation: 'none' });
   }
   return out;
-}
-
-function addStep(end: Extract<Item, { kind: 'end' }>, shape: readonly number[]): Omit<Step, 'saveInputTo' | 'aliasesInput'> {
-  return {
-    key: end.key,
-    leafKeys: [],
-    label: SKIP_ADD_LABEL,
-    layerIndex: end.layerIndex,
-    role: 'add',
-    release: [end.slot],
-    outShape: [...shape],
-    run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end.slot.tensor, out),
-  };
 }
 
 /** The per-channel scale and shift of an inference BatchNorm, computed in float64. */
