@@ -216,12 +216,18 @@ class FieldReader {
     throw new SpecError(this.path, field, reason, this.layerIndex);
   }
 
-  has(field: string): boolean {
-    return this.raw[field] !== undefined && this.raw[field] !== null;
+  /**
+   * The field's value, or `fallback` when it is left out. `null` is refused rather than read as
+   * "the default": PyTorch reads `bias=None` as no bias, so no reading of null is safe.
+   */
+  private get(field: string, fallback: unknown): unknown {
+    const value = this.raw[field];
+    if (value === null) this.fail(field, 'is null; leave the field out to take its default');
+    return value === undefined ? fallback : value;
   }
 
   int(field: string, fallback?: number, min = 1): number {
-    return this.checkInt(field, this.raw[field] ?? fallback, min);
+    return this.checkInt(field, this.get(field, fallback), min);
   }
 
   private checkInt(field: string, value: unknown, min: number): number {
@@ -233,7 +239,7 @@ class FieldReader {
   }
 
   pair(field: string, fallback: number, min = 1): [number, number] {
-    return this.checkPair(field, this.raw[field] ?? fallback, min);
+    return this.checkPair(field, this.get(field, fallback), min);
   }
 
   private checkPair(field: string, value: unknown, min: number): [number, number] {
@@ -251,19 +257,19 @@ class FieldReader {
   }
 
   number(field: string, fallback: number, check: (v: number) => boolean, expectation: string): number {
-    const value = this.raw[field] ?? fallback;
+    const value = this.get(field, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) this.fail(field, `must be ${expectation}, got ${JSON.stringify(value)}`);
     return value;
   }
 
   bool(field: string, fallback: boolean): boolean {
-    const value = this.raw[field] ?? fallback;
+    const value = this.get(field, fallback);
     if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${JSON.stringify(value)}`);
     return value;
   }
 
   oneOf<T extends string>(field: string, options: readonly T[], fallback: T): T {
-    const value = this.raw[field] ?? fallback;
+    const value = this.get(field, fallback);
     if (typeof value !== 'string' || !options.includes(value as T)) {
       this.fail(field, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(value)}`);
     }
@@ -271,7 +277,7 @@ class FieldReader {
   }
 
   padding(field: string, fallback: Padding2d): Padding2d {
-    const value = this.raw[field] ?? fallback;
+    const value = this.get(field, fallback);
     if (value === 'same' || value === 'valid' || value === 'tf_same') return value;
     if (typeof value === 'string') this.fail(field, `must be an integer, a pair, "same", "valid" or "tf_same", got ${JSON.stringify(value)}`);
     return this.checkPair(field, value, 0);
@@ -410,6 +416,7 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
     case 'BatchNorm2d': return resolveBatchNorm(r, key);
     case 'ReLU': case 'ReLU6': case 'SiLU': case 'Hardswish': case 'Identity':
       r.only(['inplace']);
+      r.bool('inplace', false);
       return activation(key, type);
     case 'GELU': {
       r.only(['approximate']);
@@ -417,6 +424,7 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
     }
     case 'Dropout':
       r.only(['p', 'inplace']);
+      r.bool('inplace', false);
       return { op: 'dropout', key, p: r.number('p', 0.5, (v) => v >= 0 && v <= 1, 'a probability in [0, 1]') };
     case 'AdaptiveAvgPool2d':
       r.only(['output_size']);
@@ -611,7 +619,7 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
   }
   if (raw.name !== undefined && typeof raw.name !== 'string') throw new SpecError('model', 'name', 'must be a string', -1);
   if (!Array.isArray(raw.layers) || raw.layers.length === 0) throw new SpecError('model', 'layers', 'must be a non-empty list of layers', -1);
-  const inputShape = checkInputShape(options.inputShape ?? raw.input_shape ?? [1, firstInChannels(raw.layers) ?? 3, 224, 224]);
+  const inputShape = checkInputShape(options.inputShape ?? (raw.input_shape === undefined ? [1, firstInChannels(raw.layers) ?? 3, 224, 224] : raw.input_shape));
 
   const layers: ResolvedLayer[] = [];
   const leaves: LeafInfo[] = [];

@@ -80,6 +80,17 @@ describe('validation names the layer, the field and the reason', () => {
     expect(specError({ layers: [null] }).message).toMatch(/must be an object/);
   });
 
+  it('refuses null and mistyped flags instead of reading them as defaults (as the JSON schema does)', () => {
+    // PyTorch reads bias=None as no bias; the spec used to read null as the default, bias=True.
+    expect(specError(conv({ bias: null })).message).toBe('layers[0].bias: is null; leave the field out to take its default');
+    expect(specError(conv({ stride: null })).field).toBe('stride');
+    expect(specError({ layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8, pw_activation: null }] }).field).toBe('pw_activation');
+    expect(specError({ input_shape: null, layers: [{ type: 'ReLU' }] }).field).toBe('input_shape');
+    expect(specError({ layers: [{ type: 'ReLU', inplace: 'yes' }] }).message).toBe('layers[0].inplace: must be true or false, got "yes"');
+    expect(specError({ layers: [{ type: 'Dropout', inplace: 1 }] }).field).toBe('inplace');
+    expect(() => resolveModel({ input_shape: [1, 3, 8, 8], layers: [{ type: 'ReLU6', inplace: true }, { type: 'Dropout', p: 0.1, inplace: false }] })).not.toThrow();
+  });
+
   it('a residual add of mismatched tensors is an error, not a broadcast', () => {
     const error = specError({ input_shape: [1, 8, 8, 8], layers: [{ type: 'Residual', body: [{ type: 'Conv2d', in_channels: 8, out_channels: 16, kernel_size: 1 }] }] });
     expect(error.path).toBe('layers[0]');
