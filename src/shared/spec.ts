@@ -197,9 +197,12 @@ export interface ResolveOptions {
   inputShape?: Shape;
   /** Refuse specs whose activations (fp32, all intermediates) would need more bytes. Default 2 GiB. */
   maxActivationBytes?: number;
+  /** Refuse specs whose weights and BN statistics (fp32) would need more bytes. Default 2 GiB. */
+  maxParameterBytes?: number;
 }
 
 export const DEFAULT_MAX_ACTIVATION_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_PARAMETER_BYTES = 2 * 1024 ** 3;
 const MAX_DIM = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
@@ -640,7 +643,27 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
   if (activationBytes > budget) {
     throw new SpecError('model', 'input_shape', `the activations would need ${formatBytes(activationBytes)} (fp32, all intermediates), over the budget of ${formatBytes(budget)}`, -1);
   }
-  return { name: typeof raw.name === 'string' ? raw.name : 'model', inputShape, outputShape: shape, layers, leaves, activationBytes };
+  const model: ResolvedModel = { name: typeof raw.name === 'string' ? raw.name : 'model', inputShape, outputShape: shape, layers, leaves, activationBytes };
+  checkParameterBytes(model, options.maxParameterBytes ?? DEFAULT_MAX_PARAMETER_BYTES);
+  return model;
+}
+
+/** Refuses a model whose fp32 weights would not fit the budget, naming the largest tensor. */
+function checkParameterBytes(model: ResolvedModel, budget: number): void {
+  let bytes = 0;
+  let largest: TensorSpec | undefined;
+  let largestBytes = 0;
+  for (const tensor of parameterShapes(model)) {
+    const tensorBytes = elements(tensor.shape) * 4;
+    bytes += tensorBytes;
+    if (tensorBytes > largestBytes) {
+      largest = tensor;
+      largestBytes = tensorBytes;
+    }
+  }
+  if (bytes > budget) {
+    throw new SpecError('model', 'layers', `the weights would need ${formatBytes(bytes)} (fp32; the largest, ${largest!.key} ${fmt(largest!.shape)}, ${formatBytes(largestBytes)}), over the budget of ${formatBytes(budget)}`, -1);
+  }
 }
 
 function firstInChannels(layers: unknown[]): number | undefined {

@@ -108,6 +108,14 @@ describe('validation names the layer, the field and the reason', () => {
     expect(() => resolveModel({ input_shape: [1, 3, 16, 16], layers: [{ type: 'ReLU' }] }, { maxActivationBytes: 100 })).toThrow(/over the budget/);
   });
 
+  it('refuses a spec whose weights exceed the budget, naming the largest tensor (tiny input, huge kernel)', () => {
+    const error = specError({ input_shape: [1, 4, 2, 2], layers: [{ type: 'Conv2d', in_channels: 4, out_channels: 1048576, kernel_size: [1024, 1024], padding: 512 }] });
+    expect(error.message).toBe('model.layers: the weights would need 16.0 TiB (fp32; the largest, 0.weight [1048576, 4, 1024, 1024], 16.0 TiB), over the budget of 2.0 GiB');
+    const small: ModelSpec = { input_shape: [1, 8, 4, 4], layers: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 1 }] };
+    expect(() => resolveModel(small, { maxParameterBytes: 8 * 8 * 4 })).toThrow(/weights would need 288 B .*over the budget of 256 B/);
+    expect(() => resolveModel(small, { maxParameterBytes: 8 * 9 * 4 })).not.toThrow();
+  });
+
   it('reflect padding must be smaller than the input', () => {
     expect(specError(conv({ padding: 3, padding_mode: 'reflect' }, [1, 8, 3, 3])).message).toMatch(/reflect padding of 3/);
   });
