@@ -13,7 +13,7 @@
  */
 import type { PaddingMode } from '../../shared/spec';
 import { dispatch1d, LINEAR_WORKGROUP, type Binding, type Program } from './program';
-import { epilogueKey, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface DepthwiseConfig {
   n: number; h: number; w: number; c4: number; oh: number; ow: number;
@@ -26,13 +26,6 @@ export interface DepthwiseConfig {
 const WORKGROUP = 64;
 /** Outputs per thread along x: 4 balances register use against input reuse. */
 const STRIP = 4;
-
-export function epilogueBindings(e: Epilogue): Binding[] {
-  const list: Binding[] = [];
-  if (e.affine) list.push({ name: 'scale', access: 'read', element: 'vec4<f32>' }, { name: 'shift', access: 'read', element: 'vec4<f32>' });
-  if (e.residual) list.push({ name: 'residual', access: 'read', element: 'vec4<f32>' });
-  return list;
-}
 
 /**
  * WGSL: the FMAs of one kernel row for a strip, reading the span's vec4 `j` with `load(j)` and
@@ -68,12 +61,10 @@ function stripWritesWgsl(strip: number): string[] {
   ];
 }
 
-const depthwiseBindings = (e: Epilogue): Binding[] => [
+const depthwiseBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
   { name: 'x', access: 'read', element: 'vec4<f32>' },
   { name: 'wt', access: 'read', element: 'vec4<f32>' },
-  ...epilogueBindings(e),
-  { name: 'y', access: 'write', element: 'vec4<f32>' },
-];
+], e);
 
 const geometryKey = (cfg: DepthwiseConfig) => `k${cfg.kernel.join('x')}-s${cfg.stride.join('x')}-d${cfg.dilation.join('x')}-${cfg.paddingMode}`;
 

@@ -4,8 +4,7 @@
  * model, an activation after a pool, a residual whose body ends in a pool...).
  */
 import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-import { epilogueBindings } from './depthwiseConv2d';
-import { epilogueKey, epilogueUniforms, epilogueWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, type Epilogue } from './wgsl/common';
 
 const WORKGROUP = 64;
 
@@ -17,7 +16,7 @@ export function elementwiseProgram(vec4s: number, channels4: number, epilogue: E
     workgroupSize: [WORKGROUP, 1, 1],
     dispatch: dispatch1d(Math.ceil(vec4s / WORKGROUP)),
     uniforms: [['total', vec4s], ['C4', channels4], ...epilogueUniforms(epilogue)],
-    bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, ...epilogueBindings(epilogue), { name: 'y', access: 'write', element: 'vec4<f32>' }],
+    bindings: epilogueProgramBindings([{ name: 'x', access: 'read', element: 'vec4<f32>' }], epilogue),
     body: `${epilogueWgsl(epilogue)}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);

@@ -9,9 +9,8 @@
  * 4 * TILE_K4 in workgroup memory; each thread accumulates ROWS rows of one output vec4.
  */
 import type { PaddingMode } from '../../shared/spec';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-import { epilogueBindings } from './depthwiseConv2d';
-import { epilogueKey, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { dispatch1d, LINEAR_WORKGROUP, type Binding, type Program } from './program';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 /** Output vec4 columns per workgroup (8 threads across). */
 const TILE_N4 = 8;
@@ -22,6 +21,12 @@ const THREADS_M = 8;
 const TILE_M = ROWS * THREADS_M;
 /** K depth per tile in vec4s (32 scalars): the A and B tiles are 4 KiB each. */
 const TILE_K4 = 8;
+
+/** Both GEMM variants read the A source `x` and the packed B matrix `b`, both in vec4s. */
+const gemmBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
+  { name: 'x', access: 'read', element: 'vec4<f32>' },
+  { name: 'b', access: 'read', element: 'vec4<f32>' },
+], e);
 
 export type GemmSource =
   | { kind: 'matrix' }
@@ -145,12 +150,7 @@ ${rows.map((r) => `        { let a = ${loadExpression(src, `p${r}`, 'ic4')}; acc
     workgroupSize: [DIRECT_WORKGROUP, 1, 1],
     dispatch: dispatch1d(Math.ceil(total / DIRECT_WORKGROUP)),
     uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ['total', total], ...sourceUniforms(cfg), ...epilogueUniforms(cfg.epilogue)],
-    bindings: [
-      { name: 'x', access: 'read', element: 'vec4<f32>' },
-      { name: 'b', access: 'read', element: 'vec4<f32>' },
-      ...epilogueBindings(cfg.epilogue),
-      { name: 'y', access: 'write', element: 'vec4<f32>' },
-    ],
+    bindings: gemmBindings(cfg.epilogue),
     body,
   };
 }
@@ -215,12 +215,7 @@ ${rows.map((r) => `      { let a = tileA[(ty * ${ROWS} + ${r}) * ${TILE_K4} + kk
     workgroupSize: [TILE_N4, THREADS_M, 1],
     dispatch: [Math.ceil(cfg.n4 / TILE_N4), tilesM, 1],
     uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ...sourceUniforms(cfg), ...epilogueUniforms(cfg.epilogue)],
-    bindings: [
-      { name: 'x', access: 'read', element: 'vec4<f32>' },
-      { name: 'b', access: 'read', element: 'vec4<f32>' },
-      ...epilogueBindings(cfg.epilogue),
-      { name: 'y', access: 'write', element: 'vec4<f32>' },
-    ],
+    bindings: gemmBindings(cfg.epilogue),
     body,
   };
 }

@@ -6,8 +6,7 @@
  */
 import type { PaddingMode } from '../../shared/spec';
 import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-import { epilogueBindings } from './depthwiseConv2d';
-import { epilogueKey, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface GroupedConfig {
   n: number; h: number; w: number; ci4: number; oh: number; ow: number;
@@ -64,12 +63,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     uniforms: [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft],
       ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', total],
       ['KH', kh], ['KW', kw], ['SY', sy], ['SX', sx], ['DY', dy], ['DX', dx], ...epilogueUniforms(cfg.epilogue)],
-    bindings: [
+    bindings: epilogueProgramBindings([
       { name: 'x', access: 'read', element: 'f32' },
       { name: 'wt', access: 'read', element: 'f32' },
-      ...epilogueBindings(cfg.epilogue),
-      { name: 'y', access: 'write', element: 'vec4<f32>' },
-    ],
+    ], cfg.epilogue),
     body,
   };
 }

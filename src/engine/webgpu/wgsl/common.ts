@@ -3,6 +3,7 @@
  * padding-mode index mapping and the fused epilogue.
  */
 import type { ActivationType, PaddingMode } from '../../../shared/spec';
+import type { Binding } from '../program';
 
 /** An activation as it appears in shader text and cache keys. */
 export type ActivationKey = `${ActivationType}` | 'GELU_tanh';
@@ -76,6 +77,18 @@ export interface Epilogue {
 
 /** The epilogue's part of a shader key: the activation is a uniform, not part of the text. */
 export const epilogueKey = (e: Epilogue) => `${e.affine ? 'aff' : 'noaff'}-${e.residual ? 'res' : 'nores'}`;
+
+/**
+ * The bindings of a program that ends in the epilogue: its `inputs`, then the epilogue's own
+ * (`scale` and `shift`, `residual`, as it asks), then the output `y` (vec4s).
+ */
+export function epilogueProgramBindings(inputs: Binding[], e: Epilogue): Binding[] {
+  const list: Binding[] = [...inputs];
+  if (e.affine) list.push({ name: 'scale', access: 'read', element: 'vec4<f32>' }, { name: 'shift', access: 'read', element: 'vec4<f32>' });
+  if (e.residual) list.push({ name: 'residual', access: 'read', element: 'vec4<f32>' });
+  list.push({ name: 'y', access: 'write', element: 'vec4<f32>' });
+  return list;
+}
 
 /** The uniforms {@link epilogueWgsl} reads: `act`, the activation's code. */
 export function epilogueUniforms(e: Epilogue): Array<[string, number]> {
