@@ -86,4 +86,40 @@ describe('sepconv forward', () => {
     await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/layers\[0\]\.3: 0\.3\.weight: has shape \[5, 3, 1, 1\], expected \[4, 3, 1, 1\]/);
     expect(existsSync(outputPath)).toBe(false);
   });
+
+  it('names the option and the file when a file is bad, a directory, or not writable', async () => {
+    const { modelPath, inputPath, outputPath } = files();
+    const run = (...args: string[]) => runForwardCommand(['--init', 'seed:1', ...args]);
+    writeFileSync(join(dir, 'half.npy'), readFileSync(inputPath).subarray(0, 200));
+    await expect(run('--model', modelPath, '--input', join(dir, 'half.npy'), '--output', outputPath)).rejects.toThrow(/^--input .*half\.npy: truncated \.npy file/);
+    await expect(run('--model', modelPath, '--input', dir, '--output', outputPath)).rejects.toThrow(/^--input .*: is a directory, not a file$/);
+    await expect(run('--model', dir, '--input', inputPath, '--output', outputPath)).rejects.toThrow(/^--model .*: is a directory, not a file$/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', inputPath])).rejects.toThrow(/^--weights .*x\.npy: not a \.safetensors file/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', dir])).rejects.toThrow(/^--weights .*: is a directory, not a file$/);
+    await expect(run('--model', modelPath, '--input', inputPath, '--output', dir)).rejects.toThrow(/^--output .*: is a directory, not a file$/);
+    await expect(run('--model', modelPath, '--input', inputPath, '--output', join(dir, 'no', 'such', 'y.npy'))).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT/);
+    await expect(run('--model', modelPath, '--input', inputPath, '--output', outputPath, '--intermediates', inputPath)).rejects.toThrow(/^--intermediates .*x\.npy: is a file, not a directory$/);
+    expect(existsSync(outputPath)).toBe(false);
+  });
+
+  it('names a weight stored with an integer dtype instead of calling it missing', async () => {
+    const { modelPath, inputPath, outputPath } = files();
+    const weights = initWeights(resolveModel(model, { inputShape: input.shape }), { seed: 0 });
+    const bytes = writeSafetensors(weights);
+    // Relabel 0.0.weight (3x1x3x3 F32, 108 bytes) as I32: same size, so the file stays well formed.
+    const headerLength = new DataView(bytes.buffer).getUint32(0, true);
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)).replace('{"dtype":"F32","shape":[3,1,3,3]', '{"dtype":"I32","shape":[3,1,3,3]');
+    expect(header).toContain('"I32"');
+    writeFileSync(join(dir, 'w.safetensors'), new Uint8Array([...bytes.subarray(0, 8), ...new TextEncoder().encode(header), ...bytes.subarray(8 + headerLength)]));
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/^--weights .*w\.safetensors: 0\.0\.weight is stored as I32; weights must be F32, F16, BF16 or F64$/);
+  });
+
+  it('refuses to write an output that overflowed to Inf or NaN, naming the first step that did', async () => {
+    const { modelPath, inputPath, outputPath } = files();
+    const weights = initWeights(resolveModel(model, { inputShape: input.shape }), { seed: 0 });
+    weights['0.0.weight'] = { shape: weights['0.0.weight']!.shape, data: new Float32Array(weights['0.0.weight']!.data.length).fill(3e38) };
+    writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(weights));
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/^the output holds \d+ non-finite values? \(first: (Infinity|-Infinity|NaN) at element \d+\); the first step with one is .*layers\[0\]/);
+    expect(existsSync(outputPath)).toBe(false);
+  });
 });
