@@ -8,7 +8,7 @@
  * Steps write into an output buffer the executor hands them (buffers are reused from one step
  * and one run to the next), so a step never allocates its output.
  */
-import type { PaddingMode, ResolvedBatchNorm, ResolvedConv2d, ResolvedModel, ResolvedResidual } from '../../shared/spec';
+import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedResidual } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { groupSteps } from '../stepLabels';
 import type { Intermediate, WeightMap } from '../types';
@@ -246,8 +246,8 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
-  const outHeight = Math.floor((height + top + bottom - conv.dilation[0] * (kh - 1) - 1) / conv.stride[0]) + 1;
-  const outWidth = Math.floor((width + left + right - conv.dilation[1] * (kw - 1) - 1) / conv.stride[1]) + 1;
+  const outHeight = convOutputSize(height, kh, conv.stride[0], conv.dilation[0], top + bottom);
+  const outWidth = convOutputSize(width, kw, conv.stride[1], conv.dilation[1], left + right);
   const materialise = conv.paddingMode !== 'zeros' && top + bottom + left + right > 0;
   const geometry: ConvGeometry = {
     inChannels, outChannels: conv.outChannels, groups: conv.groups,

@@ -3,7 +3,7 @@
  * not for speed. The fast kernels are tested against these, and these against PyTorch.
  * Accumulates in float64 (JS numbers) and rounds once when storing.
  */
-import type { PaddingMode, ResolvedModel, ResolvedNode } from '../../shared/spec';
+import { convOutputSize, type PaddingMode, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
 import { elementCount, type Tensor } from '../../shared/tensor';
 import { activateScalar, activationKind, type ActivationKind } from './activation';
 
@@ -36,8 +36,8 @@ export function conv2dReference(input: Tensor, weight: Tensor, bias: Tensor | un
   const [n, inChannels, height, width] = input.shape as [number, number, number, number];
   const [outChannels, groupChannels, kh, kw] = weight.shape as [number, number, number, number];
   const { stride, dilation, pads, paddingMode, groups } = options;
-  const outHeight = Math.floor((height + pads[0] + pads[1] - dilation[0] * (kh - 1) - 1) / stride[0]) + 1;
-  const outWidth = Math.floor((width + pads[2] + pads[3] - dilation[1] * (kw - 1) - 1) / stride[1]) + 1;
+  const outHeight = convOutputSize(height, kh, stride[0], dilation[0], pads[0] + pads[1]);
+  const outWidth = convOutputSize(width, kw, stride[1], dilation[1], pads[2] + pads[3]);
   const outPerGroup = outChannels / groups;
   if (groupChannels * groups !== inChannels) throw new Error(`conv2dReference: weight ${weight.shape} does not fit ${inChannels} input channels in ${groups} groups`);
   const out = new Float32Array(n * outChannels * outHeight * outWidth);

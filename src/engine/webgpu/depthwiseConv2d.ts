@@ -27,6 +27,9 @@ const WORKGROUP = 64;
 /** Outputs per thread along x: 4 balances register use against input reuse. */
 const STRIP = 4;
 
+/** Input pixels along one dimension that `outputs` consecutive outputs read. */
+const inputSpan = (outputs: number, kernel: number, stride: number, dilation: number) => (outputs - 1) * stride + (kernel - 1) * dilation + 1;
+
 /**
  * WGSL: the FMAs of one kernel row for a strip, reading the span's vec4 `j` with `load(j)` and
  * the row's weights from `w<ky * kw + kx>`.
@@ -35,7 +38,7 @@ function stripRowWgsl(cfg: DepthwiseConfig, strip: number, ky: number, load: (j:
   const [, kw] = cfg.kernel;
   const sx = cfg.stride[1];
   const dx = cfg.dilation[1];
-  const span = (strip - 1) * sx + (kw - 1) * dx + 1;
+  const span = inputSpan(strip, kw, sx, dx);
   const lines: string[] = [];
   for (let j = 0; j < span; j++) {
     // Only the span entries some tap uses are loaded (dilation and stride leave holes).
@@ -84,19 +87,17 @@ export function depthwiseConv2dTiledProgram(cfg: DepthwiseConfig, label: string,
   const [sy, sx] = cfg.stride;
   const [dy, dx] = cfg.dilation;
   const strip = Math.min(STRIP, cfg.ow);
-  const fits = (shape: [number, number, number]) => {
-    const [cg, rows, strips] = shape;
-    const tileRows = (rows - 1) * sy + (kh - 1) * dy + 1;
-    const tileCols = (strips * strip - 1) * sx + (kw - 1) * dx + 1;
-    return tileRows * tileCols * cg * 16 <= maxWorkgroupBytes;
+  /** The input tile a workgroup shape needs: its columns, and its size in vec4s (rows x columns x channel groups). */
+  const tileOf = ([cg, rows, strips]: [number, number, number]) => {
+    const tileRows = inputSpan(rows, kh, sy, dy);
+    const tileCols = inputSpan(strips * strip, kw, sx, dx);
+    return { tileCols, tileVec4s: tileRows * tileCols * cg };
   };
-  const shape = TILE_SHAPES.find(fits);
+  const shape = TILE_SHAPES.find((candidate) => tileOf(candidate).tileVec4s * 16 <= maxWorkgroupBytes);
   if (!shape) return undefined;
   const [cg, tileOh, tileStrips] = shape;
   const threads = cg * tileOh * tileStrips;
-  const tileRows = (tileOh - 1) * sy + (kh - 1) * dy + 1;
-  const tileCols = (tileStrips * strip - 1) * sx + (kw - 1) * dx + 1;
-  const tileVec4s = tileRows * tileCols * cg;
+  const { tileCols, tileVec4s } = tileOf(shape);
   const tilesX = Math.ceil(cfg.ow / (tileStrips * strip));
   const tilesY = Math.ceil(cfg.oh / tileOh);
   const channelTiles = Math.ceil(cfg.c4 / cg);
@@ -158,7 +159,7 @@ export function depthwiseConv2dProgram(cfg: DepthwiseConfig, label: string): Pro
   const [sy, sx] = cfg.stride;
   const [dy, dx] = cfg.dilation;
   const strip = Math.min(STRIP, cfg.ow);
-  const span = (strip - 1) * sx + (kw - 1) * dx + 1;
+  const span = inputSpan(strip, kw, sx, dx);
   const stripsX = Math.ceil(cfg.ow / strip);
   const total = cfg.n * cfg.oh * stripsX * cfg.c4;
   const zeros = cfg.paddingMode === 'zeros';

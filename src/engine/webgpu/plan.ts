@@ -5,7 +5,7 @@
  * dispatches. A leaf whose output the caller asked to see ends its step: nothing after it is
  * folded in, so its output is the module's real output.
  */
-import type { ActivationType, ResolvedConv2d, ResolvedLinear, ResolvedModel, ResolvedNode, ResolvedBatchNorm } from '../../shared/spec';
+import { convOutputSize, type ActivationType, type ResolvedConv2d, type ResolvedLinear, type ResolvedModel, type ResolvedNode, type ResolvedBatchNorm } from '../../shared/spec';
 import type { Layout } from './repack';
 import type { ActivationKey } from './wgsl/common';
 
@@ -253,7 +253,7 @@ function sameLayout(a: Value, b: Value): boolean {
 
 function convOut(node: ResolvedConv2d, input: number[]): [number, number] {
   const pads = node.pads!;
-  const size = (d: 0 | 1) => Math.floor((input[2 + d]! + pads[2 * d]! + pads[2 * d + 1]! - node.dilation[d]! * (node.kernel[d]! - 1) - 1) / node.stride[d]!) + 1;
+  const size = (d: 0 | 1) => convOutputSize(input[2 + d]!, node.kernel[d]!, node.stride[d]!, node.dilation[d]!, pads[2 * d]! + pads[2 * d + 1]!);
   return [size(0), size(1)];
 }
 
