@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILTER_NAMES as ENGINE_FILTERS } from '../../src/engine/weights';
 import { FILTER_NAMES } from '../../src/shared/protocol';
@@ -48,6 +49,52 @@ describe('parseFromWebview', () => {
       expect(parsed.ok).toBe(false);
       if (!parsed.ok) expect(parsed.error.length).toBeGreaterThan(5);
     }
+  });
+
+  it('never throws on random junk and random near-miss messages: a result with a reason, unexpected errors never', () => {
+    const check = (message: unknown) => {
+      const parsed = parseFromWebview(message);
+      if (!parsed.ok) {
+        expect(typeof parsed.error).toBe('string');
+        expect(parsed.error.length).toBeGreaterThan(5);
+        // Only the validator's own reasons: an exception from inside it would read "unexpected ...".
+        expect(parsed.error).not.toMatch(/^unexpected /);
+      }
+    };
+    fc.assert(fc.property(fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }), check), { numRuns: 500 });
+    const value = fc.oneof(
+      fc.anything(),
+      fc.constantFrom(NaN, Infinity, -1, 0, 2 ** 53, 1e300, '', '..', '/etc/passwd', 'a/../b.safetensors', 'C:/x.safetensors', new ArrayBuffer(3), new Float32Array(2), [1, 3, 4, 4], [0], [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20]),
+    );
+    const message = fc.record(
+      {
+        type: fc.oneof(fc.constantFrom('ready', 'request', 'cancel', 'log'), value),
+        requestId: fc.oneof(fc.nat(), value),
+        method: fc.oneof(fc.constantFrom('run', 'probeHostGpu', 'listWorkspaceFiles', 'readWorkspaceFile', 'saveFile', 'copyText'), value),
+        level: fc.oneof(fc.constantFrom('info', 'warn', 'error'), value),
+        message: value,
+        body: fc.oneof(
+          value,
+          fc.record(
+            {
+              backend: fc.oneof(fc.constantFrom('cpu', 'webgpu'), value),
+              model: fc.oneof(fc.constant(model), value, fc.record({ layers: fc.array(value, { maxLength: 3 }), name: value }, { requiredKeys: [] })),
+              input: fc.oneof(value, fc.record({ shape: value, data: value }, { requiredKeys: [] })),
+              weights: fc.oneof(value, fc.record({ kind: fc.oneof(fc.constantFrom('seed', 'filters', 'safetensors'), value), seed: value, filter: value, path: value }, { requiredKeys: [] })),
+              intermediates: value,
+              extension: value,
+              path: value,
+              suggestedName: value,
+              content: value,
+              text: value,
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(fc.property(message, check), { numRuns: 2000 });
   });
 
   it('keeps the request id of a bad request so that the host can answer it', () => {
