@@ -6,55 +6,22 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, SpecError, type LayerSpec, type PaddingMode } from '../../src/shared/spec';
-import type { Tensor } from '../../src/shared/tensor';
+import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, SpecError, type LayerSpec } from '../../src/shared/spec';
 import { activationKind, type ActivationKind } from '../../src/engine/cpu/activation';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
-import { convolve } from '../../src/engine/cpu/plan';
-import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
+import { activationReference, referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { initWeights } from '../../src/engine/weights';
 import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
-import { allcloseViolation } from './engineAllclose';
+import { allcloseViolation, randomTensor } from './engineAllclose';
+import { convFits, expectConvolveLikeReference, expectPointwiseLikeReference, integerPair, padsUpTo, type ConvCase } from './engineArbitraries';
 
 const wasmKernels = await createWasmKernels(buildKernels({ quiet: true }));
 // Node 20 has WebAssembly SIMD: kernels that do not instantiate here are a failure, not a skip.
 if (!wasmKernels) throw new Error('the WebAssembly SIMD kernels did not instantiate');
 const implementations: CpuKernels[] = [jsKernels, wasmKernels];
-
-/** Deterministic values in [-1, 1) from a seed (fast-check shrinks the seed, not 10k floats). */
-function randomTensor(shape: number[], seed: number): Tensor {
-  let state = seed >>> 0 || 1;
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    data[i] = ((state >>> 0) / 4294967296) * 2 - 1;
-  }
-  return { shape, data };
-}
-
-interface ConvCase {
-  n: number;
-  groups: number;
-  groupIn: number;
-  groupOut: number;
-  depthwise: boolean;
-  height: number;
-  width: number;
-  kernel: [number, number];
-  stride: [number, number];
-  dilation: [number, number];
-  pads: [number, number, number, number];
-  mode: PaddingMode;
-  bias: boolean;
-  activation: ActivationKind;
-  residual: boolean;
-  seed: number;
-}
 
 const activations = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish', 'gelu', 'gelu_tanh');
 
@@ -67,84 +34,49 @@ const convCase: fc.Arbitrary<ConvCase> = fc
     depthwise: fc.boolean(),
     height: fc.integer({ min: 1, max: 13 }),
     width: fc.integer({ min: 1, max: 13 }),
-    kernel: fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 })),
-    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-    dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-    pads: fc.tuple(fc.nat(4), fc.nat(4), fc.nat(4), fc.nat(4)),
-    mode: fc.constantFrom(...PADDING_MODES),
+    kernel: integerPair(1, 7),
+    stride: integerPair(1, 3),
+    dilation: integerPair(1, 3),
+    pads: padsUpTo(4),
+    paddingMode: fc.constantFrom(...PADDING_MODES),
     bias: fc.boolean(),
     activation: activations,
     residual: fc.boolean(),
     seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   })
-  .map((c) => {
+  .map(({ depthwise, groupIn, groupOut, ...c }) => {
     // Depthwise: groups == in_channels, out = in * multiplier (groupOut is the multiplier).
-    const groups = c.depthwise ? c.groups * c.groupIn : c.groups;
-    const groupIn = c.depthwise ? 1 : c.groupIn;
+    const groups = depthwise ? c.groups * groupIn : c.groups;
+    const perGroupIn = depthwise ? 1 : groupIn;
     // Keep the padding legal for the mode (reflect: < size; circular: <= size), as the spec enforces.
-    const limit = (pad: number, size: number) => (c.mode === 'reflect' ? Math.min(pad, size - 1) : c.mode === 'circular' ? Math.min(pad, size) : pad);
+    const limit = (pad: number, size: number) => (c.paddingMode === 'reflect' ? Math.min(pad, size - 1) : c.paddingMode === 'circular' ? Math.min(pad, size) : pad);
     const pads: [number, number, number, number] = [limit(c.pads[0], c.height), limit(c.pads[1], c.height), limit(c.pads[2], c.width), limit(c.pads[3], c.width)];
-    return { ...c, groups, groupIn, pads };
+    return { ...c, groups, inChannels: groups * perGroupIn, outChannels: groups * groupOut, pads };
   })
-  .filter((c) => c.height + c.pads[0] + c.pads[1] >= c.dilation[0] * (c.kernel[0] - 1) + 1 && c.width + c.pads[2] + c.pads[3] >= c.dilation[1] * (c.kernel[1] - 1) + 1);
-
-function expectedConv(c: ConvCase, input: Tensor, weight: Tensor, bias: Tensor | undefined, residual: Tensor | undefined): Tensor {
-  let y = conv2dReference(input, weight, bias, { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups });
-  y = activationReference(y, c.activation);
-  return residual ? addReference(y, residual) : y;
-}
+  .filter(convFits);
 
 describe.each(implementations.map((k) => [k.name, k] as const))('CpuKernels %s against the reference', (_name, kernels) => {
   it('conv2d: random shapes, padding modes, strides, dilations, groups and multipliers, fused epilogue', () => {
-    fc.assert(
-      fc.property(convCase, (c) => {
-        const inChannels = c.groups * c.groupIn;
-        const outChannels = c.groups * c.groupOut;
-        const input = randomTensor([c.n, inChannels, c.height, c.width], c.seed);
-        const weight = randomTensor([outChannels, c.groupIn, c.kernel[0], c.kernel[1]], c.seed + 1);
-        const bias = c.bias ? randomTensor([outChannels], c.seed + 2) : undefined;
-        const plain = conv2dReference(input, weight, undefined, { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups });
-        const residual = c.residual ? randomTensor(plain.shape, c.seed + 3) : undefined;
-        const expected = expectedConv(c, input, weight, bias, residual);
-        const actual = convolve(kernels, input, {
-          inChannels, outChannels, kernel: c.kernel, stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: c.mode, groups: c.groups,
-        }, weight.data, bias?.data, c.activation, residual);
-        expect(allcloseViolation(actual, expected, 1e-5, 1e-5)).toBeUndefined();
-      }),
-      { numRuns: 300 },
-    );
+    fc.assert(fc.property(convCase, (c) => expectConvolveLikeReference(kernels, c)), { numRuns: 300 });
   });
 
   it('the specialised 3x3 depthwise paths (stride 1 and 2) at larger sizes', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 3, max: 40 }),
-        fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 100000 }),
-        (stride, height, width, pads, multiplier, seed) => {
-          const c: ConvCase = {
-            n: 1, groups: 3, groupIn: 1, groupOut: multiplier, depthwise: true, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1],
-            pads, mode: 'zeros', bias: true, activation: 'relu6', residual: false, seed,
-          };
-          const input = randomTensor([1, 3, height, width], seed);
-          const weight = randomTensor([3 * multiplier, 1, 3, 3], seed + 1);
-          const bias = randomTensor([3 * multiplier], seed + 2);
-          const actual = convolve(kernels, input, { inChannels: 3, outChannels: 3 * multiplier, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads, paddingMode: 'zeros', groups: 3 }, weight.data, bias.data, 'relu6');
-          expect(allcloseViolation(actual, expectedConv(c, input, weight, bias, undefined), 1e-5, 1e-5)).toBeUndefined();
-        },
+        padsUpTo(2), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 100000 }),
+        (stride, height, width, pads, multiplier, seed) => expectConvolveLikeReference(kernels, {
+          n: 1, groups: 3, inChannels: 3, outChannels: 3 * multiplier, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1],
+          pads, paddingMode: 'zeros', bias: true, activation: 'relu6', residual: false, seed,
+        }),
       ),
       { numRuns: 100 },
     );
   });
 
   it('pointwise GEMM across the blocking edges (K and N beyond one block, M not a multiple of 4)', () => {
-    for (const [cin, cout, pixels] of [[300, 7, 300], [5, 9, 513], [257, 13, 65]] as const) {
-      const input = randomTensor([1, cin, 1, pixels], cin);
-      const weight = randomTensor([cout, cin, 1, 1], cout);
-      const bias = randomTensor([cout], 3);
-      const expected = conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 });
-      const output = new Float32Array(cout * pixels);
-      kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { bias: bias.data, activation: 'none' });
-      expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-5, 1e-5)).toBeUndefined();
+    for (const [inChannels, outChannels, pixels] of [[300, 7, 300], [5, 9, 513], [257, 13, 65]] as const) {
+      expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: 'none', seeds: [inChannels, outChannels, 3] }, 1e-5);
     }
   });
 

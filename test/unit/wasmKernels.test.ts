@@ -10,8 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModel, type LayerSpec } from '../../src/shared/spec';
 import type { ActivationKind } from '../../src/engine/cpu/activation';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
-import { convolve } from '../../src/engine/cpu/plan';
-import { activationReference, addReference, conv2dReference, referenceForward } from '../../src/engine/cpu/reference';
+import { referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { firstNonFinite, initWeights, setNonFiniteScan, validateWeights } from '../../src/engine/weights';
 import { EngineInputError } from '../../src/engine/errors';
@@ -19,6 +18,7 @@ import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { resolveForInput } from '../../src/engine/forward';
 import { allcloseViolation, randomTensor } from './engineAllclose';
+import { convFits, expectConvolveLikeReference, expectPointwiseLikeReference, integerPair, padsUpTo, seed } from './engineArbitraries';
 import { loadFixtures } from './fixtureLoader';
 
 let kernels: CpuKernels;
@@ -30,36 +30,10 @@ beforeAll(async () => {
   kernels = created;
 }, 120_000);
 
-
 const activation = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish');
 
-interface Case {
-  channels: number;
-  multiplier: number;
-  height: number;
-  width: number;
-  kernel: [number, number];
-  stride: [number, number];
-  dilation: [number, number];
-  pads: [number, number, number, number];
-  activation: ActivationKind;
-  residual: boolean;
-  seed: number;
-}
-
-function check(c: Case & { groups: number; outChannels: number; inChannels: number }): void {
-  const input = randomTensor([1, c.inChannels, c.height, c.width], c.seed);
-  const weight = randomTensor([c.outChannels, c.inChannels / c.groups, c.kernel[0], c.kernel[1]], c.seed + 1);
-  const bias = randomTensor([c.outChannels], c.seed + 2);
-  const options = { stride: c.stride, dilation: c.dilation, pads: c.pads, paddingMode: 'zeros' as const, groups: c.groups };
-  let expected = activationReference(conv2dReference(input, weight, bias, options), c.activation);
-  const residual = c.residual ? randomTensor(expected.shape, c.seed + 3) : undefined;
-  if (residual) expected = addReference(expected, residual);
-  const actual = convolve(kernels, input, { inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel, ...options }, weight.data, bias.data, c.activation, residual);
-  expect(allcloseViolation(actual, expected, 1e-5, 1e-5)).toBeUndefined();
-}
-
-const fits = (c: Case) => c.height + c.pads[0] + c.pads[1] >= c.dilation[0] * (c.kernel[0] - 1) + 1 && c.width + c.pads[2] + c.pads[3] >= c.dilation[1] * (c.kernel[1] - 1) + 1;
+/** One image, zero padding: the cases of this file (engineKernels.test.ts covers batches and padding modes). */
+const single = { n: 1, paddingMode: 'zeros', bias: true } as const;
 
 describe('WebAssembly SIMD kernels against the reference', () => {
   it('reports itself as the SIMD implementation', () => {
@@ -74,15 +48,15 @@ describe('WebAssembly SIMD kernels against the reference', () => {
           multiplier: fc.integer({ min: 1, max: 3 }),
           height: fc.integer({ min: 1, max: 24 }),
           width: fc.integer({ min: 1, max: 24 }),
-          kernel: fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 })),
-          stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-          dilation: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-          pads: fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)),
+          kernel: integerPair(1, 7),
+          stride: integerPair(1, 3),
+          dilation: integerPair(1, 3),
+          pads: padsUpTo(3),
           activation,
           residual: fc.boolean(),
-          seed: fc.integer({ min: 1, max: 1e9 }),
-        }).filter(fits),
-        (c) => check({ ...c, groups: c.channels, inChannels: c.channels, outChannels: c.channels * c.multiplier }),
+          seed,
+        }).filter(convFits),
+        (c) => expectConvolveLikeReference(kernels, { ...single, ...c, groups: c.channels, inChannels: c.channels, outChannels: c.channels * c.multiplier }),
       ),
       { numRuns: 200 },
     );
@@ -90,8 +64,8 @@ describe('WebAssembly SIMD kernels against the reference', () => {
 
   it('depthwise 3x3, stride 1 and 2 (the register-blocked paths), MobileNet padding, larger planes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 1, max: 1e9 }), activation, (stride, height, width, seed, act) =>
-        check({ channels: 5, multiplier: 1, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads: [1, 1, 1, 1], activation: act, residual: false, seed, groups: 5, inChannels: 5, outChannels: 5 }),
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 3, max: 60 }), seed, activation, (stride, height, width, seed, act) =>
+        expectConvolveLikeReference(kernels, { ...single, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads: [1, 1, 1, 1], activation: act, residual: false, seed, groups: 5, inChannels: 5, outChannels: 5 }),
       ),
       { numRuns: 80 },
     );
@@ -99,33 +73,22 @@ describe('WebAssembly SIMD kernels against the reference', () => {
 
   it('pointwise GEMM: channel counts and pixel counts off the 4x8 tile and the cache block', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 1e9 }), activation, (cin, cout, pixels, seed, act) => {
-        const input = randomTensor([1, cin, 1, pixels], seed);
-        const weight = randomTensor([cout, cin, 1, 1], seed + 1);
-        const bias = randomTensor([cout], seed + 2);
-        const expected = activationReference(conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }), act);
-        const output = new Float32Array(cout * pixels);
-        kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { bias: bias.data, activation: act });
-        expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-5, 1e-5)).toBeUndefined();
-      }),
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 1, max: 150 }), seed, activation, (inChannels, outChannels, pixels, seed, act) =>
+        expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: act, seeds: [seed, seed + 1, seed + 2] }, 1e-5),
+      ),
       { numRuns: 150 },
     );
     // K far past one cache block (the packed A block is 64 KiB), M past several blocks.
     // ... and one pixel (the matrix-vector path Linear layers take), k on and off the 8-float step.
-    for (const [cin, cout, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300], [1024, 1000, 1], [37, 9, 1], [8, 3, 1], [1, 1, 1]] as const) {
-      const input = randomTensor([1, cin, 1, pixels], cin);
-      const weight = randomTensor([cout, cin, 1, 1], cout);
-      const bias = randomTensor([cout], cin + cout);
-      const expected = conv2dReference(input, weight, undefined, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 });
-      const output = new Float32Array(cout * pixels);
-      kernels.pointwiseConv2d(input.data, weight.data, output, cin, cout, pixels, { activation: 'none' });
-      expect(allcloseViolation({ shape: expected.shape, data: output }, expected, 1e-4, 1e-4)).toBeUndefined();
-      const relu6 = new Float32Array(cout * pixels);
-      kernels.pointwiseConv2d(input.data, weight.data, relu6, cin, cout, pixels, { bias: bias.data, activation: 'relu6' });
-      const expectedRelu6 = activationReference(conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }), 'relu6');
-      expect(allcloseViolation({ shape: expected.shape, data: relu6 }, expectedRelu6, 1e-4, 1e-4)).toBeUndefined();
+    for (const [inChannels, outChannels, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300], [1024, 1000, 1], [37, 9, 1], [8, 3, 1], [1, 1, 1]] as const) {
+      const seeds: [number, number, number] = [inChannels, outChannels, inChannels + outChannels];
+      expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: false, activation: 'none', seeds }, 1e-4);
+      expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: 'relu6', seeds }, 1e-4);
     }
   });
+
+  /** Standard and grouped convs: groups x (groupIn -> groupOut) channels. */
+  const grouped = (c: { groups: number; groupIn: number; groupOut: number }) => ({ inChannels: c.groups * c.groupIn, outChannels: c.groups * c.groupOut });
 
   it('standard and grouped convolutions through im2col', () => {
     fc.assert(
@@ -136,15 +99,15 @@ describe('WebAssembly SIMD kernels against the reference', () => {
           groupOut: fc.integer({ min: 1, max: 6 }),
           height: fc.integer({ min: 1, max: 16 }),
           width: fc.integer({ min: 1, max: 16 }),
-          kernel: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
-          stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-          dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-          pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+          kernel: integerPair(1, 5),
+          stride: integerPair(1, 3),
+          dilation: integerPair(1, 2),
+          pads: padsUpTo(2),
           activation,
           residual: fc.boolean(),
-          seed: fc.integer({ min: 1, max: 1e9 }),
-        }).filter((c) => fits({ ...c, channels: 0, multiplier: 1 })),
-        (c) => check({ ...c, channels: 0, multiplier: 1, inChannels: c.groups * c.groupIn, outChannels: c.groups * c.groupOut }),
+          seed,
+        }).filter(convFits),
+        (c) => expectConvolveLikeReference(kernels, { ...single, ...c, ...grouped(c) }),
       ),
       { numRuns: 150 },
     );
@@ -160,19 +123,19 @@ describe('WebAssembly SIMD kernels against the reference', () => {
           height: fc.integer({ min: 1, max: 6 }),
           width: fc.integer({ min: 17, max: 70 }),
           kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })),
-          stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+          stride: integerPair(1, 2),
           dilation: fc.tuple(fc.constant(1), fc.integer({ min: 1, max: 2 })),
-          pads: fc.tuple(fc.nat(1), fc.nat(1), fc.nat(2), fc.nat(2)),
+          pads: padsUpTo(1, 2),
           activation,
           residual: fc.boolean(),
-          seed: fc.integer({ min: 1, max: 1e9 }),
-        }).filter((c) => fits({ ...c, channels: 0, multiplier: 1 })),
-        (c) => check({ ...c, channels: 0, multiplier: 1, inChannels: c.groups * c.groupIn, outChannels: c.groups * c.groupOut }),
+          seed,
+        }).filter(convFits),
+        (c) => expectConvolveLikeReference(kernels, { ...single, ...c, ...grouped(c) }),
       ),
       { numRuns: 80 },
     );
     // MobileNet's first conv: 3 -> 8 channels, 3x3, stride 2, padding 1, on a 224-wide row.
-    check({ channels: 0, multiplier: 1, groups: 1, inChannels: 3, outChannels: 8, height: 5, width: 224, kernel: [3, 3], stride: [2, 2], dilation: [1, 1], pads: [1, 1, 1, 1], activation: 'relu', residual: false, seed: 5 });
+    expectConvolveLikeReference(kernels, { ...single, groups: 1, inChannels: 3, outChannels: 8, height: 5, width: 224, kernel: [3, 3], stride: [2, 2], dilation: [1, 1], pads: [1, 1, 1, 1], activation: 'relu', residual: false, seed: 5 });
   });
 
   it('a MobileNetV1-style stack through the CPU backend equals the reference', async () => {

@@ -14,6 +14,7 @@ import { forwardWebGPU, WebGPUModel, ShaderCompileError } from '../../src/engine
 import { forward } from '../../src/engine/forward';
 import type { Intermediate } from '../../src/engine/types';
 import { getPipeline } from '../../src/engine/webgpu/pipelineCache';
+import { allcloseViolation, randomTensor } from './engineAllclose';
 import { loadFixtures } from './fixtureLoader';
 
 let device: GPUDevice;
@@ -29,31 +30,9 @@ afterAll(async () => {
   await resetHostDevice();
 });
 
-/** |a - b| <= atol + rtol * |b| everywhere; the message names the worst element. */
+/** |a - b| <= tolerance + tolerance * |b| everywhere; the message names the worst element. */
 function expectClose(actual: Tensor, expected: Tensor, what: string, tolerance = 1e-4): void {
-  expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < expected.data.length; i++) {
-    const a = actual.data[i]!;
-    const b = expected.data[i]!;
-    const excess = Math.abs(a - b) - (tolerance + tolerance * Math.abs(b));
-    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
-      worst = i;
-      worstExcess = excess;
-    }
-  }
-  if (worst >= 0) expect.fail(`${what}: element ${worst} is ${actual.data[worst]}, expected ${expected.data[worst]}`);
-}
-
-function seededInput(shape: number[], seed: number): Tensor {
-  let state = seed >>> 0 || 1;
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = state / 2 ** 31 - 1;
-  }
-  return { shape, data };
+  expect(allcloseViolation(actual, expected, tolerance, tolerance), what).toBeUndefined();
 }
 
 /** What a step is, without its tensor: both backends must report the same. */
@@ -136,7 +115,7 @@ describe('webgpu: properties against the reference kernels', () => {
             return; // a combination PyTorch rejects too (reflect pad >= size, kernel larger than the input)
           }
           const weights = initWeights(model, { seed: p.seed });
-          const input = seededInput(model.inputShape, p.seed);
+          const input = randomTensor(model.inputShape, p.seed);
           const expected = referenceForward(model, weights, input).output;
           const actual = await forwardWebGPU(model, weights, input, { device });
           expectClose(actual.output, expected, JSON.stringify(spec.layers[0]));
@@ -150,7 +129,7 @@ describe('webgpu: properties against the reference kernels', () => {
     const spec: ModelSpec = { input_shape: [1, 6, 11, 10], layers: [{ type: 'Conv2d', in_channels: 6, out_channels: 5, kernel_size: [3, 2], stride: [2, 1], dilation: [1, 2], padding: [2, 1], padding_mode: 'reflect' }] };
     const model = resolveModel(spec);
     const weights = initWeights(model, { seed: 7 });
-    const input = seededInput(model.inputShape, 7);
+    const input = randomTensor(model.inputShape, 7);
     const conv = model.leaves[0]!.node;
     if (conv.op !== 'conv2d') throw new Error('expected a conv');
     const expected = conv2dReference(input, weights['0.weight']!, weights['0.bias'], { stride: conv.stride, dilation: conv.dilation, pads: conv.pads!, paddingMode: conv.paddingMode, groups: conv.groups });
@@ -181,7 +160,7 @@ describe('webgpu: fusion, intermediates, timings', () => {
   it('returns every leaf output unfused, equal to the reference, with per-dispatch GPU timings', async () => {
     const model = resolveModel(block);
     const weights = initWeights(model, { seed: 4 });
-    const input = seededInput(model.inputShape, 4);
+    const input = randomTensor(model.inputShape, 4);
     const reference = referenceForward(model, weights, input);
     const result = await forwardWebGPU(model, weights, input, { device, intermediates: true });
     const keys = result.intermediateOrder!;
@@ -210,14 +189,14 @@ describe('webgpu: failures read like errors', () => {
     const model = resolveModel(block);
     const weights = initWeights(model, { seed: 1 });
     weights['0.body.0.3.weight'] = { shape: [8, 8, 1, 2], data: new Float32Array(128) };
-    await expect(forwardWebGPU(model, weights, seededInput(model.inputShape, 1), { device })).rejects.toThrow(/0\.body\.0\.3\.weight.*\[8, 8, 1, 2\]/);
+    await expect(forwardWebGPU(model, weights, randomTensor(model.inputShape, 1), { device })).rejects.toThrow(/0\.body\.0\.3\.weight.*\[8, 8, 1, 2\]/);
   });
 
   it('an aborted signal stops the run', async () => {
     const model = resolveModel(block);
     const controller = new AbortController();
     controller.abort();
-    await expect(forwardWebGPU(model, initWeights(model, { seed: 1 }), seededInput(model.inputShape, 1), { device, signal: controller.signal })).rejects.toThrow();
+    await expect(forwardWebGPU(model, initWeights(model, { seed: 1 }), randomTensor(model.inputShape, 1), { device, signal: controller.signal })).rejects.toThrow();
   });
 
   it('the readback probe passes on this adapter', async () => {
@@ -231,13 +210,13 @@ describe('webgpu: failures read like errors', () => {
     const compiled = await WebGPUModel.create(own.device, model, initWeights(model, { seed: 1 }));
     own.device.destroy();
     await own.device.lost;
-    await expect(compiled.run(seededInput(model.inputShape, 1))).rejects.toThrow(/lost/);
+    await expect(compiled.run(randomTensor(model.inputShape, 1))).rejects.toThrow(/lost/);
     compiled.dispose();
     const next = await getHostDevice();
     if (!next.ok) throw new Error(next.reason);
     expect(next.device).not.toBe(own.device);
     device = next.device;
-    const result = await forwardWebGPU(model, initWeights(model, { seed: 1 }), seededInput(model.inputShape, 1), { device });
+    const result = await forwardWebGPU(model, initWeights(model, { seed: 1 }), randomTensor(model.inputShape, 1), { device });
     expect(result.output.shape).toEqual([1, 8, 9, 9]);
   });
 });
