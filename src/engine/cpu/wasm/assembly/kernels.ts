@@ -380,9 +380,18 @@ function im2colRowPanel(inp: usize, plane: usize, cin: i32, h: i32, w: i32, kh: 
 
 /** Floats of padded plane the depthwise kernel needs. */
 export function depthwiseScratchFloats(h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32): i32 {
-  const ph = max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
-  const pw = max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
-  return ph * pw;
+  return paddedHeight(h, oh, kh, sh, dh, pt) * paddedWidth(w, ow, kw, sw, dw, pl);
+}
+
+// Rows of the padded plane: the input's rows after the top padding, or what the last output row reads.
+@inline function paddedHeight(h: i32, oh: i32, kh: i32, sh: i32, dh: i32, pt: i32): i32 {
+  return max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
+}
+
+// Columns of the padded plane: what the output row, rounded up to whole vectors of four, reads,
+// plus 8 floats of slack for the vector loads past its end.
+@inline function paddedWidth(w: i32, ow: i32, kw: i32, sw: i32, dw: i32, pl: i32): i32 {
+  return max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
 }
 
 // Rows are short (7 to 112 floats in MobileNet) and copied once per channel: an inline loop
@@ -400,8 +409,8 @@ export function depthwise(
 ): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  const ph = max(h + pt, (oh - 1) * sh + (kh - 1) * dh + 1);
-  const pw = max(w + pl, ((ow + 3) & ~3) * sw + (kw - 1) * dw + 8);
+  const ph = paddedHeight(h, oh, kh, sh, dh, pt);
+  const pw = paddedWidth(w, ow, kw, sw, dw, pl);
   const pwBytes = <usize>pw << 2;
   const inPlane = (<usize>h * <usize>w) << 2;
   const outPlane = (<usize>oh * <usize>ow) << 2;
@@ -416,42 +425,10 @@ export function depthwise(
       const dst = out + <usize>o * outPlane;
       const wo = wt + (<usize>(o * taps) << 2);
       const b = v128.load32_splat(bias + (<usize>o << 2));
-      if (kh == 3 && kw == 3 && sw == 1 && dw == 1) depthwise3x3s1(scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
-      else if (kh == 3 && kw == 3 && sw == 2 && dw == 1) depthwise3x3s2(scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
+      if (kh == 3 && kw == 3 && sw == 1 && dw == 1) depthwise3x3(1, scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
+      else if (kh == 3 && kw == 3 && sw == 2 && dw == 1) depthwise3x3(2, scratch, pwBytes, wo, b, dst, oh, ow, sh, dh, vlo, vhi);
       else depthwiseGeneral(scratch, pwBytes, wo, b, dst, oh, ow, kh, kw, sh, sw, dh, dw, vlo, vhi);
     }
-  }
-}
-
-// 3x3, stride 1 along x: the nine weights stay in registers; four outputs per step.
-@inline function depthwise3x3s1(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
-  const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
-  const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
-  const w6 = v128.load32_splat(wo, 24), w7 = v128.load32_splat(wo, 28), w8 = v128.load32_splat(wo, 32);
-  const rowStep = <usize>dh * pwBytes;
-  let d = dst;
-  for (let oy = 0; oy < oh; oy++) {
-    // One pointer into the top kernel row: the other two are fixed offsets from it (rowStep),
-    // so each load is the pointer plus constants, with no address arithmetic of its own.
-    let r = pad + <usize>(oy * sh) * pwBytes;
-    const rowEnd = d + (<usize>ow << 2);
-    while (d < rowEnd) {
-      const m = r + rowStep;
-      const l = m + rowStep;
-      let acc = madd(b, v128.load(r), w0);
-      acc = madd(acc, v128.load(r, 4), w1);
-      acc = madd(acc, v128.load(r, 8), w2);
-      acc = madd(acc, v128.load(m), w3);
-      acc = madd(acc, v128.load(m, 4), w4);
-      acc = madd(acc, v128.load(m, 8), w5);
-      acc = madd(acc, v128.load(l), w6);
-      acc = madd(acc, v128.load(l, 4), w7);
-      acc = madd(acc, v128.load(l, 8), w8);
-      v128.store(d, clamp(acc, vlo, vhi));
-      d += 16;
-      r += 16;
-    }
-    d = rowEnd;
   }
 }
 
@@ -463,39 +440,46 @@ export function depthwise(
   return v128.shuffle<f32>(a, b, 1, 3, 5, 7);
 }
 
-// 3x3, stride 2 along x: columns 2x, 2x+1 and 2x+2 of four outputs come from three loads and
-// three shuffles per kernel row.
-@inline function depthwise3x3s2(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
+// One kernel row of a 3x3 for four outputs. Stride 1 along x: columns x, x+1 and x+2 are three
+// loads. Stride 2: columns 2x, 2x+1 and 2x+2 come from three loads and three shuffles.
+// `xStride` is a literal at every call: once inlined, only one of the two paths is left.
+@inline function kernelRow3(xStride: i32, acc: v128, row: usize, wa: v128, wb: v128, wc: v128): v128 {
+  if (xStride == 1) {
+    acc = madd(acc, v128.load(row), wa);
+    acc = madd(acc, v128.load(row, 4), wb);
+    return madd(acc, v128.load(row, 8), wc);
+  }
+  const lo4 = v128.load(row), hi4 = v128.load(row, 16), next = v128.load(row, 32);
+  const even = evens(lo4, hi4);
+  acc = madd(acc, even, wa);
+  acc = madd(acc, odds(lo4, hi4), wb);
+  return madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), wc);
+}
+
+// 3x3, stride 1 or 2 along x (`xStride`, a literal at each call), no dilation along x: the nine
+// weights stay in registers; four outputs per step.
+@inline function depthwise3x3(xStride: i32, pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
   const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
   const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
   const w6 = v128.load32_splat(wo, 24), w7 = v128.load32_splat(wo, 28), w8 = v128.load32_splat(wo, 32);
   const rowStep = <usize>dh * pwBytes;
+  // Input bytes four outputs advance by: four floats per unit of stride.
+  const inputStep = <usize>xStride << 4;
   let d = dst;
   for (let oy = 0; oy < oh; oy++) {
-    // As in depthwise3x3s1: one pointer, the other rows at fixed offsets.
+    // One pointer into the top kernel row: the other two are fixed offsets from it (rowStep),
+    // so each load is the pointer plus constants, with no address arithmetic of its own.
     let r = pad + <usize>(oy * sh) * pwBytes;
     const rowEnd = d + (<usize>ow << 2);
     while (d < rowEnd) {
       const m = r + rowStep;
       const l = m + rowStep;
-      let lo4 = v128.load(r), hi4 = v128.load(r, 16), next = v128.load(r, 32);
-      let even = evens(lo4, hi4);
-      let acc = madd(b, even, w0);
-      acc = madd(acc, odds(lo4, hi4), w1);
-      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w2);
-      lo4 = v128.load(m); hi4 = v128.load(m, 16); next = v128.load(m, 32);
-      even = evens(lo4, hi4);
-      acc = madd(acc, even, w3);
-      acc = madd(acc, odds(lo4, hi4), w4);
-      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w5);
-      lo4 = v128.load(l); hi4 = v128.load(l, 16); next = v128.load(l, 32);
-      even = evens(lo4, hi4);
-      acc = madd(acc, even, w6);
-      acc = madd(acc, odds(lo4, hi4), w7);
-      acc = madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), w8);
+      let acc = kernelRow3(xStride, b, r, w0, w1, w2);
+      acc = kernelRow3(xStride, acc, m, w3, w4, w5);
+      acc = kernelRow3(xStride, acc, l, w6, w7, w8);
       v128.store(d, clamp(acc, vlo, vhi));
       d += 16;
-      r += 32;
+      r += inputStep;
     }
     d = rowEnd;
   }
