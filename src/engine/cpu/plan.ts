@@ -10,6 +10,7 @@
  */
 import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedResidual } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
+import { batchNormAffine } from '../batchNormAffine';
 import { groupSteps } from '../stepLabels';
 import type { Intermediate, WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
@@ -100,12 +101,12 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       }
       case 'batchnorm2d': {
         if (node.trackRunningStats) {
-          const { scale, shift } = batchNormAffine(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
+          const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
           push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out));
         } else {
           push((x, kernels, out) => {
             const { mean, variance } = batchStatistics(x);
-            const { scale, shift } = batchNormAffine(node, tensor, mean, variance);
+            const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
             return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
           });
         }
@@ -158,18 +159,12 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
   return out;
 }
 
-/** The per-channel scale and shift of an inference BatchNorm, computed in float64. */
-function batchNormAffine(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
+/** The per-channel scale and shift of an inference BatchNorm: computed in float64, kept as float32. */
+function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
   const gamma = node.affine ? tensor(`${node.key}.weight`) : undefined;
   const beta = node.affine ? tensor(`${node.key}.bias`) : undefined;
-  const scale = new Float32Array(node.numFeatures);
-  const shift = new Float32Array(node.numFeatures);
-  for (let c = 0; c < node.numFeatures; c++) {
-    const s = (gamma ? gamma[c]! : 1) / Math.sqrt(variance[c]! + node.eps);
-    scale[c] = s;
-    shift[c] = (beta ? beta[c]! : 0) - mean[c]! * s;
-  }
-  return { scale, shift };
+  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta);
+  return { scale: Float32Array.from(scale), shift: Float32Array.from(shift) };
 }
 
 /** Mean and biased variance per channel over N, H, W (BatchNorm without running stats). */
@@ -200,7 +195,7 @@ function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Ar
   const weight = tensor(`${node.key}.weight`);
   const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
   if (!bn) return { weight, bias };
-  const { scale, shift } = batchNormAffine(bn, tensor, tensor(`${bn.key}.running_mean`), tensor(`${bn.key}.running_var`));
+  const { scale, shift } = batchNormAffine32(bn, tensor, tensor(`${bn.key}.running_mean`), tensor(`${bn.key}.running_var`));
   const perChannel = weight.length / node.outChannels;
   const foldedWeight = new Float32Array(weight.length);
   const foldedBias = new Float32Array(node.outChannels);

@@ -6,6 +6,7 @@
  * folded in, so its output is the module's real output.
  */
 import { convOutputSize, type ActivationType, type ResolvedConv2d, type ResolvedLinear, type ResolvedModel, type ResolvedNode, type ResolvedBatchNorm } from '../../shared/spec';
+import { batchNormAffine } from '../batchNormAffine';
 import type { Layout } from './repack';
 import type { ActivationKey } from './wgsl/common';
 
@@ -64,21 +65,10 @@ const activationKey = (fn: ActivationType, approximate: 'none' | 'tanh'): Activa
 
 const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** BatchNorm2d in eval mode as y = scale * x + shift. */
-export function batchNormAffine(node: ResolvedBatchNorm, weights: Record<string, Tensor>): { scale: Float64Array; shift: Float64Array } {
-  const c = node.numFeatures;
-  const scale = new Float64Array(c);
-  const shift = new Float64Array(c);
-  const mean = weights[`${node.key}.running_mean`]!.data;
-  const variance = weights[`${node.key}.running_var`]!.data;
-  const gamma = node.affine ? weights[`${node.key}.weight`]!.data : undefined;
-  const beta = node.affine ? weights[`${node.key}.bias`]!.data : undefined;
-  for (let i = 0; i < c; i++) {
-    const s = (gamma ? gamma[i]! : 1) / Math.sqrt(variance[i]! + node.eps);
-    scale[i] = s;
-    shift[i] = (beta ? beta[i]! : 0) - mean[i]! * s;
-  }
-  return { scale, shift };
+/** BatchNorm2d in eval mode (running statistics) as y = scale * x + shift. */
+function runningBatchNormAffine(node: ResolvedBatchNorm, weights: Record<string, Tensor>): { scale: Float64Array; shift: Float64Array } {
+  const data = (name: string) => weights[`${node.key}.${name}`]!.data;
+  return batchNormAffine(node, data('running_mean'), data('running_var'), node.affine ? data('weight') : undefined, node.affine ? data('bias') : undefined);
 }
 
 export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>, requested: ReadonlySet<string> | 'all'): Plan {
@@ -181,7 +171,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
       }
       case 'batchnorm2d': {
         if (!node.trackRunningStats) return elementwise(toNhwc(value, node.key), node.key, { activation: 'Identity', batchStatistics: node });
-        const { scale, shift } = batchNormAffine(node, weights);
+        const { scale, shift } = runningBatchNormAffine(node, weights);
         const last = fusable(value);
         if (last && last.epilogue.activation === 'Identity' && !last.epilogue.residual && !last.epilogue.batchStatistics) {
           const e = last.epilogue;
