@@ -11,9 +11,15 @@ import { outlineSteps, type StepOutline } from './stepLabels';
 import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from './types';
 import { firstNonFinite, validateWeights } from './weights';
 
-function isResolved(model: unknown): model is ResolvedModel {
+/** Whether `model` is a model from `resolveModel()` rather than a spec. */
+export function isResolved(model: unknown): model is ResolvedModel {
   const m = model as Partial<ResolvedModel> | null;
   return typeof m === 'object' && m !== null && Array.isArray(m.leaves) && Array.isArray(m.layers) && Array.isArray(m.inputShape);
+}
+
+/** The spec to resolve `model` again (for another input shape): a spec as it is, a resolved model's layer specs. */
+export function specOf(model: ModelSpec | ResolvedModel | unknown): unknown {
+  return isResolved(model) ? { name: model.name, layers: model.layers.map((layer) => layer.spec) } : model;
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -44,7 +50,7 @@ function checkInputTensor(input: Tensor, firstLayer: string): void {
 export function resolveForInput(model: ModelSpec | ResolvedModel | unknown, input: Tensor): ResolvedModel {
   checkInputTensor(input, 'layers[0]');
   if (isResolved(model) && sameShape(model.inputShape, input.shape)) return model;
-  const spec = isResolved(model) ? { name: model.name, layers: model.layers.map((layer) => layer.spec) } : model;
+  const spec = specOf(model);
   try {
     return resolveModel(spec, { inputShape: input.shape });
   } catch (error) {

@@ -10,7 +10,7 @@ import { resolveModel, type ModelSpec, type ResolvedModel } from '../shared/spec
 import { elementCount, type Tensor } from '../shared/tensor';
 import { CpuPreparedModel, kernelsForPreparedModel, type CpuRunOptions } from './cpu/cpuBackend';
 import type { CpuKernels } from './cpu/kernels/cpuKernels';
-import { resolveForInput } from './forward';
+import { isResolved, resolveForInput, specOf } from './forward';
 import type { ForwardResult, WeightMap } from './types';
 import { validateWeights } from './weights';
 
@@ -55,10 +55,7 @@ export interface PreparedModel {
  */
 export async function prepare(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap, options: PrepareOptions = {}): Promise<PreparedModel> {
   if ((options.backend ?? 'cpu') !== 'cpu') throw new Error(`prepare() runs on the cpu backend, got ${JSON.stringify(options.backend)} (use forward() for webgpu)`);
-  const isResolvedModel = typeof model === 'object' && model !== null && Array.isArray((model as Partial<ResolvedModel>).leaves);
-  const resolved = isResolvedModel && !options.inputShape
-    ? (model as ResolvedModel)
-    : resolveModel(isResolvedModel ? { name: (model as ResolvedModel).name, layers: (model as ResolvedModel).layers.map((layer) => layer.spec) } : model, { inputShape: options.inputShape });
+  const resolved = isResolved(model) && !options.inputShape ? model : resolveModel(specOf(model), { inputShape: options.inputShape });
   validateWeights(resolved, weights);
   const kernels = await kernelsForPreparedModel(options.kernels);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
