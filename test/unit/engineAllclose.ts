@@ -1,5 +1,8 @@
-/** Shared by the engine tests: an allclose check that reports where and by how much it fails. */
+/** Shared by the engine tests: an allclose check that reports where and by how much it fails, seeded tensors, the WebAssembly kernels. */
 import type { Tensor } from '../../src/shared/tensor';
+import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
+import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
+import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 
 /** Index and size of the worst violation of |a - b| <= atol + rtol * |b|, or undefined when all are close. */
 export function allcloseViolation(actual: Tensor, expected: Tensor, atol = 1e-4, rtol = 1e-4): string | undefined {
@@ -30,4 +33,14 @@ export function randomTensor(shape: number[], seed: number): Tensor {
     data[i] = (state / 4294967296) * 2 - 1;
   }
   return { shape, data };
+}
+
+/**
+ * The WebAssembly SIMD kernels, built from source. Node 20 has WebAssembly SIMD: kernels that do
+ * not instantiate here are a failure, not a skip.
+ */
+export async function loadWasmKernels(): Promise<CpuKernels> {
+  const created = await createWasmKernels(buildKernels({ quiet: true }));
+  if (!created) throw new Error('the WebAssembly SIMD kernels did not instantiate');
+  return created;
 }

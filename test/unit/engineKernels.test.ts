@@ -13,15 +13,10 @@ import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
 import { activationReference, referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { initWeights } from '../../src/engine/weights';
-import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
-import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
-import { allcloseViolation, randomTensor } from './engineAllclose';
+import { allcloseViolation, loadWasmKernels, randomTensor } from './engineAllclose';
 import { convFits, expectConvolveLikeReference, expectPointwiseLikeReference, integerPair, padsUpTo, type ConvCase } from './engineArbitraries';
 
-const wasmKernels = await createWasmKernels(buildKernels({ quiet: true }));
-// Node 20 has WebAssembly SIMD: kernels that do not instantiate here are a failure, not a skip.
-if (!wasmKernels) throw new Error('the WebAssembly SIMD kernels did not instantiate');
-const implementations: CpuKernels[] = [jsKernels, wasmKernels];
+const implementations: CpuKernels[] = [jsKernels, await loadWasmKernels()];
 
 const activations = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish', 'gelu', 'gelu_tanh');
 

@@ -9,21 +9,16 @@ import { CancelledError, EngineInputError } from '../../src/engine/errors';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
 import { referenceForward } from '../../src/engine/cpu/reference';
-import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
-import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { forward } from '../../src/engine/forward';
 import { prepare } from '../../src/engine/preparedModel';
 import { initWeights } from '../../src/engine/weights';
 import { resolveModel, type ModelSpec } from '../../src/shared/spec';
-import { allcloseViolation, randomTensor } from './engineAllclose';
+import { allcloseViolation, loadWasmKernels, randomTensor } from './engineAllclose';
 
 let wasm: CpuKernels;
 beforeAll(async () => {
-  const created = await createWasmKernels(buildKernels({ quiet: true }));
-  if (!created) throw new Error('the WebAssembly SIMD kernels did not instantiate');
-  wasm = created;
+  wasm = await loadWasmKernels();
 }, 120_000);
-
 
 /** A small MobileNetV2-like stack: residual adds across three steps, a Hardswish the kernels do not fuse, BN, pool and a classifier. */
 const residualNet: ModelSpec = {

@@ -14,20 +14,15 @@ import { referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import { firstNonFinite, initWeights, setNonFiniteScan, validateWeights } from '../../src/engine/weights';
 import { EngineInputError } from '../../src/engine/errors';
-import { buildKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
-import { createWasmKernels } from '../../src/engine/cpu/wasm/wasmKernels';
 import { resolveForInput } from '../../src/engine/forward';
-import { allcloseViolation, randomTensor } from './engineAllclose';
+import { allcloseViolation, loadWasmKernels, randomTensor } from './engineAllclose';
 import { convFits, expectConvolveLikeReference, expectPointwiseLikeReference, integerPair, padsUpTo, seed } from './engineArbitraries';
 import { loadFixtures } from './fixtureLoader';
 
 let kernels: CpuKernels;
 
 beforeAll(async () => {
-  const created = await createWasmKernels(buildKernels({ quiet: true }));
-  // Node 20 has WebAssembly SIMD: not getting the kernels here is a failure, not a skip.
-  if (!created) throw new Error('the WebAssembly SIMD kernels did not instantiate');
-  kernels = created;
+  kernels = await loadWasmKernels();
 }, 120_000);
 
 const activation = fc.constantFrom<ActivationKind>('none', 'relu', 'relu6', 'silu', 'hardswish');
