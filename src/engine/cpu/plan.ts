@@ -3,7 +3,8 @@
  * input shape (see cpuBackend.ts). With fusion on (the default) a conv directly followed by
  * BatchNorm (running stats) has the BN folded into its weights and bias, and the activation and
  * a residual add that follow become its epilogue, so a DepthwiseSeparable block is two passes
- * over memory: dw, then pw.
+ * over memory: dw, then pw. Which leaves make a step is decided in one place, stepLabels.ts
+ * (groupSteps), for this plan and the WebGPU backend alike.
  *
  * Steps write into an output buffer the executor hands them (buffers are reused from one step
  * and one run to the next), so a step never allocates its output.
