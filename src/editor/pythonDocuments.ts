@@ -1,6 +1,7 @@
 /**
  * The analyses of each open Python document. Loads the parser when a Python document is first
- * opened (off the hover's path) or asked about; parses incrementally from the change events.
+ * opened (off the hover's path) or asked about; re-parses incrementally shortly after each change
+ * (bursts coalesced), so that a hover normally finds the tree of its version ready.
  * Two kinds of analysis: the hover's (and the quick fix's), which reads only the conv call under
  * the cursor and its Sequential, cached per version, so that its cost does not grow with the file;
  * and the whole file's (CodeLens, diagnostics), computed only once typing has paused.
@@ -8,10 +9,8 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { loadPythonParser, findWasmLocations, type PythonParser } from '../python/pythonParser';
-import { ParseCache, type TextChange } from '../python/parseCache';
-import { analyzeAt, analyzeCode, convCallAt, type FocusedAnalysis, type PythonAnalysis } from '../python/pythonAnalysis';
-import { ImportTable, readModelCode, type ModelCode } from '../python/modelCode';
-import type { Tree } from '../python/pythonParser';
+import { DocumentReader, type DocumentVersion } from '../python/documentReader';
+import { analyzeCode, type FocusedAnalysis, type PythonAnalysis } from '../python/pythonAnalysis';
 import { DEFAULT_SETTINGS, type EstimateSettings } from '../python/layerEstimates';
 import { CONVENTIONS, DTYPES, type Convention, type Dtype } from '../shared/cost';
 
@@ -37,18 +36,24 @@ export function readSettings(): EstimateSettings {
 /** The whole-file analysis waits for typing to pause this long: it reads every call of the file. */
 export const SETTLE_DELAY_MS = 300;
 
+/**
+ * The re-parse waits this long after a change, so that a burst of keystrokes (key repeat is ~30 ms
+ * apart) costs one parse, yet the tree is ready long before a hover (VS Code waits 300 ms).
+ */
+export const PARSE_DELAY_MS = 30;
+
+function versionOf(document: vscode.TextDocument): DocumentVersion {
+  return { key: document.uri.toString(), version: document.version, getText: () => document.getText() };
+}
+
 export class PythonDocuments implements vscode.Disposable {
   private parser: Promise<PythonParser | undefined> | undefined;
-  private cache: ParseCache | undefined;
-  private readonly code = new Map<string, { version: number; code: ModelCode | undefined }>();
+  private reader: DocumentReader | undefined;
   private readonly analyses = new Map<string, { version: number; settings: EstimateSettings; analysis: PythonAnalysis | undefined }>();
-  private readonly pending = new Map<string, TextChange[]>();
-  /** Per document: its import table, for the version it was read at. */
-  private readonly imports = new Map<string, { version: number; table: ImportTable }>();
-  /** Per document: the hover analyses of its current version (one per Sequential or lone call asked about). */
-  private readonly focused = new Map<string, { version: number; settings: EstimateSettings; list: FocusedAnalysis[] }>();
   /** Per document: when it last changed (ms, performance.now()). */
   private readonly lastChange = new Map<string, number>();
+  /** Per document: the pending re-parse after its last change. */
+  private readonly parseTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changed = new vscode.EventEmitter<void>();
@@ -61,11 +66,10 @@ export class PythonDocuments implements vscode.Disposable {
       vscode.workspace.onDidChangeTextDocument((event) => {
         if (event.document.languageId !== 'python' || event.contentChanges.length === 0) return;
         const key = event.document.uri.toString();
-        const list = this.pending.get(key) ?? [];
         // Changes of one event are applied in order; events arrive in version order.
-        list.push(...event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })));
-        this.pending.set(key, list);
+        this.reader?.noteChanges(key, event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })));
         this.lastChange.set(key, performance.now());
+        this.scheduleParse(event.document);
       }),
       vscode.workspace.onDidOpenTextDocument((document) => this.warm(document)),
       vscode.workspace.onDidCloseTextDocument((document) => this.forget(document.uri.toString())),
@@ -73,7 +77,7 @@ export class PythonDocuments implements vscode.Disposable {
         if (!event.affectsConfiguration('sepconv')) return;
         this.settings = readSettings();
         this.analyses.clear();
-        this.focused.clear();
+        this.reader?.clearAnalyses();
         this.changed.fire();
       }),
     );
@@ -86,7 +90,7 @@ export class PythonDocuments implements vscode.Disposable {
   private loadParser(): Promise<PythonParser | undefined> {
     this.parser ??= loadPythonParser(findWasmLocations([path.join(this.extensionPath, 'dist'), this.extensionPath])).then(
       (parser) => {
-        this.cache = new ParseCache(parser);
+        this.reader = new DocumentReader(parser);
         return parser;
       },
       (error: unknown) => {
@@ -105,9 +109,30 @@ export class PythonDocuments implements vscode.Disposable {
     if (document.languageId !== 'python') return;
     setTimeout(() => {
       void this.loadParser().then((parser) => {
-        if (parser && !document.isClosed) this.treeOf(document);
+        if (parser && !document.isClosed) this.readQuietly(document);
       });
     }, 0);
+  }
+
+  /** Re-parses the document {@link PARSE_DELAY_MS} after its last change (not on the keystroke's path). */
+  private scheduleParse(document: vscode.TextDocument): void {
+    const key = document.uri.toString();
+    clearTimeout(this.parseTimers.get(key));
+    this.parseTimers.set(key, setTimeout(() => {
+      this.parseTimers.delete(key);
+      if (!document.isClosed && this.reader) this.readQuietly(document);
+    }, PARSE_DELAY_MS));
+  }
+
+  /** Parses the current version ahead of any request; a reader error is logged and the document dropped. */
+  private readQuietly(document: vscode.TextDocument): void {
+    const key = document.uri.toString();
+    try {
+      this.reader?.read(versionOf(document));
+    } catch (error) {
+      console.error(`SepConv Lab: could not parse ${key}: ${error instanceof Error ? error.stack : String(error)}`);
+      this.reader?.forget(key);
+    }
   }
 
   /** Resolves once `document` has not changed for {@link SETTLE_DELAY_MS}; false if cancelled first. */
@@ -121,102 +146,55 @@ export class PythonDocuments implements vscode.Disposable {
     }
   }
 
-  /** The tree of the document at its current version (parsed incrementally), with its import table. */
-  private treeOf(document: vscode.TextDocument): { tree: Tree; imports: ImportTable } | undefined {
-    if (!this.cache) return undefined;
-    const key = document.uri.toString();
-    const before = this.cache.peek(key)?.version;
-    const changes = this.pending.get(key);
-    let tree: Tree | undefined;
-    try {
-      tree = this.cache.get(key, document.version, document.getText(), changes);
-    } finally {
-      // Whatever happened, the changes are spent: the cache now holds this version (or nothing).
-      if (this.cache.peek(key)?.version === document.version) this.pending.delete(key);
-    }
-    if (!tree) return undefined;
-    let imports = this.imports.get(key);
-    if (!imports || imports.version !== document.version) {
-      const delta = before !== document.version && imports?.version === before ? this.cache.peek(key)?.delta : undefined;
-      imports = { version: document.version, table: imports && delta ? imports.table.update(tree, delta) : ImportTable.read(tree) };
-      this.imports.set(key, imports);
-    }
-    return { tree, imports: imports.table };
-  }
-
   /**
    * The hover's analysis: the conv call at `offset` and its Sequential only (its figures are those
    * of the whole-file analysis). Undefined when there is no conv call there or the document cannot be read.
    */
   async analysisAt(document: vscode.TextDocument, offset: number): Promise<FocusedAnalysis | undefined> {
-    if (!(await this.loadParser()) || !this.cache) return undefined;
+    if (!(await this.loadParser()) || !this.reader) return undefined;
     const key = document.uri.toString();
-    let cached = this.focused.get(key);
-    if (!cached || cached.version !== document.version || cached.settings !== this.settings) {
-      cached = { version: document.version, settings: this.settings, list: [] };
-      this.focused.set(key, cached);
-    }
-    for (const focused of cached.list) {
-      const index = convCallAt(focused.analysis.code, offset);
-      if (index !== undefined) return { analysis: focused.analysis, call: index };
-    }
     try {
-      const read = this.treeOf(document);
-      const focused = read && analyzeAt(read.tree, document.getText(), offset, this.settings, read.imports);
-      if (focused) cached.list.push(focused);
-      return focused;
+      return this.reader.analysisAt(versionOf(document), offset, this.settings);
     } catch (error) {
       // A reader bug must not surface as an editor error: log it, show nothing.
       console.error(`SepConv Lab: could not read ${key} at ${offset}: ${error instanceof Error ? error.stack : String(error)}`);
-      this.cache.drop(key);
-      this.imports.delete(key);
+      this.reader.forget(key);
       return undefined;
     }
   }
 
   /** The whole file's analysis (CodeLens, diagnostics) at the current version, or undefined when it cannot be read. */
   async analysis(document: vscode.TextDocument): Promise<PythonAnalysis | undefined> {
-    if (!(await this.loadParser()) || !this.cache) return undefined;
+    if (!(await this.loadParser()) || !this.reader) return undefined;
     const key = document.uri.toString();
     const cached = this.analyses.get(key);
     if (cached && cached.version === document.version && cached.settings === this.settings) return cached.analysis;
-    let code = this.code.get(key);
-    if (!code || code.version !== document.version) {
-      try {
-        const read = this.treeOf(document);
-        code = { version: document.version, code: read ? readModelCode(read.tree) : undefined };
-      } catch (error) {
-        // A reader bug must not surface as an editor error: log it, show nothing.
-        console.error(`SepConv Lab: could not read ${key}: ${error instanceof Error ? error.stack : String(error)}`);
-        this.cache.drop(key);
-        this.imports.delete(key);
-        code = { version: document.version, code: undefined };
-      }
-      this.code.set(key, code);
-    }
     let analysis: PythonAnalysis | undefined;
     try {
-      analysis = code.code ? analyzeCode(code.code, this.settings) : undefined;
+      const code = this.reader.modelCode(versionOf(document));
+      analysis = code ? analyzeCode(code, this.settings) : undefined;
     } catch (error) {
-      console.error(`SepConv Lab: could not cost ${key}: ${error instanceof Error ? error.stack : String(error)}`);
+      // A reader bug must not surface as an editor error: log it, show nothing.
+      console.error(`SepConv Lab: could not read ${key}: ${error instanceof Error ? error.stack : String(error)}`);
+      this.reader.forget(key);
     }
     this.analyses.set(key, { version: document.version, settings: this.settings, analysis });
     return analysis;
   }
 
   private forget(key: string): void {
-    this.cache?.drop(key);
-    this.code.delete(key);
+    this.reader?.forget(key);
     this.analyses.delete(key);
-    this.pending.delete(key);
-    this.imports.delete(key);
-    this.focused.delete(key);
     this.lastChange.delete(key);
+    clearTimeout(this.parseTimers.get(key));
+    this.parseTimers.delete(key);
   }
 
   dispose(): void {
     for (const d of this.disposables) d.dispose();
-    this.cache?.clear();
+    for (const timer of this.parseTimers.values()) clearTimeout(timer);
+    this.parseTimers.clear();
+    this.reader?.clear();
   }
 }
 

@@ -28,10 +28,13 @@ export function findWasmLocations(candidates: readonly string[]): WasmLocations 
 }
 
 /** Characters handed to the parser per read (see {@link PythonParser.parse}). */
-const PARSE_CHUNK_CHARS = 256;
+export const PARSE_CHUNK_CHARS = 256;
 
 /** A parser bound to the Python grammar. Not re-entrant: one parse at a time (JS is single-threaded). */
 export class PythonParser {
+  /** Characters per read; the benchmark compares sizes (`node test/bench/hover.bench.mjs`). */
+  chunkChars = PARSE_CHUNK_CHARS;
+
   constructor(private readonly parser: Parser, readonly language: Language) {}
 
   /** A full parse, or an incremental one when `oldTree` has been edited to match `text`. */
@@ -39,7 +42,8 @@ export class PythonParser {
     // Handed a string, web-tree-sitter gives the parser the whole rest of the text at each read and
     // copies up to 10 KiB of it into wasm memory; an incremental parse reads at many places, so the
     // copies dominate. Short chunks: 256 chars measured fastest for full parses of a 5,000-line file.
-    const input = (index: number) => text.slice(index, index + PARSE_CHUNK_CHARS);
+    const chunk = this.chunkChars;
+    const input = (index: number) => text.slice(index, index + chunk);
     return this.parser.parse(input, oldTree ?? null) ?? undefined;
   }
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parser, FIXTURES } from './pythonHelpers';
 import type { PythonParser } from '../../src/python/pythonParser';
 import { ParseCache } from '../../src/python/parseCache';
+import { DocumentReader, type DocumentVersion } from '../../src/python/documentReader';
 import { ImportTable, readModelCode } from '../../src/python/modelCode';
 import { analyzeAt, analyzeCode, CONV_TYPES, type PythonAnalysis } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
@@ -73,5 +74,43 @@ describe('the hover reads only the conv call and its Sequential', () => {
     expect(cache.stats.incremental).toBe(3);
     expect(hoverAt('nn.Conv2d(WIDTH, 64')).toBeUndefined();
     cache.clear();
+  });
+
+  it('parses once per burst of changes, ahead of the hover, which then parses nothing (as the editor drives it)', () => {
+    const reader = new DocumentReader(p);
+    let text = 'import torch.nn as nn\n\nWIDTH = 32\n\nnet = nn.Sequential(nn.Conv2d(3, WIDTH, 3), nn.ReLU(), nn.Conv2d(WIDTH, 64, 3))\n';
+    let version = 1;
+    const doc: DocumentVersion = { key: 'doc', get version() { return version; }, getText: () => text };
+    const type = (at: number, length: number, inserted: string) => {
+      text = text.slice(0, at) + inserted + text.slice(at + length);
+      version++;
+      reader.noteChanges('doc', [{ rangeOffset: at, rangeLength: length, text: inserted }]);
+    };
+    const hover = () => {
+      const f = reader.analysisAt(doc, text.indexOf('nn.Conv2d(WIDTH, 64') + 4, DEFAULT_SETTINGS);
+      return f && markdown(f.analysis, f.call);
+    };
+    expect(hover()).toContain('| weight | 64×32×3×3 |');
+    expect(reader.stats).toEqual({ full: 1, incremental: 0 });
+    // Three keystrokes (32 -> 4 -> 48 -> 480) in one burst, then the change event's parse: one incremental parse.
+    type(text.indexOf('32'), 2, '4');
+    type(text.indexOf('WIDTH = 4') + 9, 0, '8');
+    type(text.indexOf('WIDTH = 48') + 10, 0, '0');
+    expect(reader.isRead(doc)).toBe(false);
+    reader.read(doc);
+    expect(reader.isRead(doc)).toBe(true);
+    expect(reader.stats).toEqual({ full: 1, incremental: 1 });
+    expect(hover()).toContain('| weight | 64×480×3×3 |');
+    expect(reader.stats).toEqual({ full: 1, incremental: 1 });
+    // A hover that comes before the change event's parse parses on its own path, incrementally.
+    type(text.indexOf('480'), 3, '16');
+    expect(hover()).toContain('| weight | 64×16×3×3 |');
+    expect(reader.stats).toEqual({ full: 1, incremental: 2 });
+    // The figures are those of a fresh full reading of the same text.
+    const fresh = new DocumentReader(p);
+    const f = fresh.analysisAt({ key: 'x', version: 1, getText: () => text }, text.indexOf('nn.Conv2d(WIDTH, 64') + 4, DEFAULT_SETTINGS)!;
+    expect(markdown(f.analysis, f.call)).toBe(hover());
+    fresh.clear();
+    reader.clear();
   });
 });
