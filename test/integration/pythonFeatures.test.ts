@@ -103,6 +103,19 @@ suite('Python model code', () => {
     assert.match(hover, /depthwise/i);
   });
 
+  test('the hover\'s convert link (sepconv.convertToSeparable) rewrites the conv it names', async () => {
+    const { document } = await openWorkspaceDocument('convs.py');
+    const hover = await hoverAt(document, 'standard =', 'Conv2d');
+    const link = /command:sepconv\.convertToSeparable\?([^)\s"]+)/.exec(hover);
+    assert.ok(link, `no convert link in the hover:\n${hover}`);
+    const args = JSON.parse(decodeURIComponent(link[1]!)) as unknown[];
+    assert.ok(await vscode.commands.executeCommand('sepconv.convertToSeparable', ...args), 'the command did not apply an edit');
+    const text = document.getText();
+    const converted = text.slice(text.indexOf('standard ='), text.indexOf('depthwise ='));
+    assert.match(converted, /Conv2d\(32, 32, kernel_size=3, [^)]*groups=32\)/, `no depthwise conv in: ${converted}`);
+    assert.match(converted, /Conv2d\(32, 64, kernel_size=1\)/, `no pointwise conv in: ${converted}`);
+  });
+
   test('no quick fix on a conv that is already depthwise', async () => {
     const { document } = await openWorkspaceDocument('convs.py');
     const at = positionOf(document, 'depthwise =', 'Conv2d');
