@@ -33,7 +33,7 @@ export function buildSchema() {
     layer('GELU', { approximate: { enum: ['none', 'tanh'], default: 'none' } }),
     layer('Dropout', { p: { type: 'number', minimum: 0, maximum: 1, default: 0.5 }, inplace: { type: 'boolean' } }, [], 'Identity at inference.'),
     layer('AdaptiveAvgPool2d', { output_size: pair() }, ['output_size']),
-    layer('Flatten', { start_dim: { type: 'integer', default: 1 }, end_dim: { type: 'integer', default: -1 } }),
+    layer('Flatten', { start_dim: { type: 'integer', minimum: -4, default: 1 }, end_dim: { type: 'integer', minimum: -4, default: -1 } }),
     layer('Linear', { in_features: int(), out_features: int(), bias: { type: 'boolean', default: true } }, ['in_features', 'out_features']),
     layer('DepthwiseSeparable', {
       in_channels: int(), out_channels: int(), kernel_size: { ...pair(), default: 3 }, stride: { ...pair(), default: 1 }, padding,

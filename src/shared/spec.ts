@@ -622,6 +622,8 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
   }
   if (raw.name !== undefined && typeof raw.name !== 'string') throw new SpecError('model', 'name', 'must be a string', -1);
   if (!Array.isArray(raw.layers) || raw.layers.length === 0) throw new SpecError('model', 'layers', 'must be a non-empty list of layers', -1);
+  // The spec's own input_shape is checked even when options.inputShape overrides it: a malformed spec stays malformed.
+  if (raw.input_shape !== undefined) checkInputShape(raw.input_shape);
   const inputShape = checkInputShape(options.inputShape ?? (raw.input_shape === undefined ? [1, firstInChannels(raw.layers) ?? 3, 224, 224] : raw.input_shape));
 
   const layers: ResolvedLayer[] = [];

@@ -166,6 +166,48 @@ describe('state_dict keys', () => {
   });
 });
 
+/**
+ * The part of JSON Schema that media/model-spec.schema.json uses (type, const, enum, minimum,
+ * maximum, exclusiveMinimum, items, minItems, maxItems, properties, required,
+ * additionalProperties: false, oneOf, $ref to #/$defs): true when the value is valid.
+ */
+function schemaAccepts(schema: Record<string, unknown>, value: unknown, root: Record<string, unknown> = schema): boolean {
+  if (typeof schema.$ref === 'string') return schemaAccepts((root.$defs as Record<string, Record<string, unknown>>)[schema.$ref.replace('#/$defs/', '')]!, value, root);
+  if (Array.isArray(schema.oneOf)) return (schema.oneOf as Record<string, unknown>[]).filter((s) => schemaAccepts(s, value, root)).length === 1;
+  if ('const' in schema && value !== schema.const) return false;
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) return false;
+  switch (schema.type) {
+    case 'integer': if (typeof value !== 'number' || !Number.isInteger(value)) return false; break;
+    case 'number': if (typeof value !== 'number') return false; break;
+    case 'boolean': if (typeof value !== 'boolean') return false; break;
+    case 'string': if (typeof value !== 'string') return false; break;
+    case 'array': if (!Array.isArray(value)) return false; break;
+    case 'object': if (typeof value !== 'object' || value === null || Array.isArray(value)) return false; break;
+    default: break;
+  }
+  if (typeof value === 'number') {
+    if (typeof schema.minimum === 'number' && value < schema.minimum) return false;
+    if (typeof schema.maximum === 'number' && value > schema.maximum) return false;
+    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum) return false;
+  }
+  if (Array.isArray(value)) {
+    if (typeof schema.minItems === 'number' && value.length < schema.minItems) return false;
+    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) return false;
+    if (schema.items && !value.every((v) => schemaAccepts(schema.items as Record<string, unknown>, v, root))) return false;
+  }
+  if (schema.type === 'object') {
+    const object = value as Record<string, unknown>;
+    const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+    if (Array.isArray(schema.required) && !schema.required.every((key: string) => key in object)) return false;
+    for (const [key, v] of Object.entries(object)) {
+      if (properties[key]) {
+        if (!schemaAccepts(properties[key]!, v, root)) return false;
+      } else if (schema.additionalProperties === false) return false;
+    }
+  }
+  return true;
+}
+
 describe('the JSON schema', () => {
   it('is current and names every layer type the spec knows', async () => {
     const { readFileSync } = await import('node:fs');
@@ -176,5 +218,31 @@ describe('the JSON schema', () => {
     expect(committed).toEqual(buildSchema());
     const types = committed.$defs.layer.oneOf.map((l: { properties: { type: { const: string } } }) => l.properties.type.const);
     expect([...types].sort()).toEqual([...LAYER_TYPES].sort());
+  });
+
+  it('accepts every preset, and rejects the simple type errors that resolveModel rejects (and the reverse)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const schema = JSON.parse(readFileSync('media/model-spec.schema.json', 'utf8')) as Record<string, unknown>;
+    for (const preset of PRESETS) expect(schemaAccepts(schema, preset.model), preset.name).toBe(true);
+    const layer = (extra: Record<string, unknown>) => ({ layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 6, kernel_size: 3, ...extra }] });
+    const invalid: unknown[] = [
+      layer({ bias: null }), layer({ bias: 'no' }), layer({ stride: 0 }), layer({ stride: 1.5 }), layer({ kernel_size: [3] }), layer({ padding: -1 }),
+      layer({ padding: 'SAME' }), layer({ padding_mode: 'mirror' }), layer({ groups: 0 }), layer({ kernal_size: 3 }),
+      { layers: [{ type: 'ReLU', inplace: 'yes' }] }, { layers: [{ type: 'GELU', approximate: 'erf' }] }, { layers: [{ type: 'Dropout', p: 2 }] },
+      { layers: [{ type: 'BatchNorm2d', num_features: 3, eps: 0 }] }, { layers: [{ type: 'Flatten', start_dim: 1.5 }] }, { layers: [{ type: 'Flatten', start_dim: -5 }] },
+      { layers: [{ type: 'Linear', in_features: 3, out_features: 2, bias: 1 }] }, { layers: [{ type: 'InvertedResidual', in_channels: 3, out_channels: 3, stride: 3 }] },
+      { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 6, activation: 'relu' }] }, { layers: [{ type: 'Residual', body: [] }] },
+      { layers: [] }, { layers: [{ type: 'Conv3d' }] }, { name: 3, layers: [{ type: 'ReLU' }] }, { input_shape: [1, 3, 8], layers: [{ type: 'ReLU' }] },
+      { input_shape: null, layers: [{ type: 'ReLU' }] }, { layers: [{ type: 'ReLU' }], extra: 1 },
+    ];
+    for (const spec of invalid) {
+      expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(false);
+      expect(() => resolveModel(spec, { inputShape: [1, 3, 8, 8] }), JSON.stringify(spec)).toThrow(SpecError);
+    }
+    const valid: unknown[] = [layer({ padding: 'tf_same', stride: [2, 1], dilation: [1, 2], bias: false, padding_mode: 'circular' }), { layers: [{ type: 'ReLU', inplace: true }, { type: 'Flatten', start_dim: -3 }] }];
+    for (const spec of valid) {
+      expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(true);
+      expect(() => resolveModel(spec, { inputShape: [1, 3, 8, 8] }), JSON.stringify(spec)).not.toThrow();
+    }
   });
 });
