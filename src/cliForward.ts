@@ -13,7 +13,7 @@ import { forward, resolveForInput } from './engine/forward';
 import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { readNpy, writeNpy } from './io/npy';
-import { readSafetensors } from './io/safetensors';
+import { readSafetensors, requireDecoded } from './io/safetensors';
 import { getPreset } from './shared/presets';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
 
@@ -71,11 +71,11 @@ function writeFile(option: string, path: string, bytes: Uint8Array): void {
 
 /** Reads --weights; a tensor the model needs that is stored with a dtype the reader does not decode is named as such, not as missing. */
 function loadWeights(path: string, model: ResolvedModel): WeightMap {
-  const file = parseFile('--weights', path, (bytes) => readSafetensors(bytes));
-  const needed = new Set(parameterShapes(model).map((t) => t.key));
-  const undecoded = file.skipped.find((entry) => needed.has(entry.name));
-  if (undecoded) throw new Error(`--weights ${path}: ${undecoded.name} is stored as ${undecoded.dtype}; weights must be F32, F16, BF16 or F64`);
-  return file.tensors;
+  return parseFile('--weights', path, (bytes) => {
+    const file = readSafetensors(bytes);
+    requireDecoded(file, parameterShapes(model).map((t) => t.key));
+    return file.tensors;
+  });
 }
 
 function firstNonFinite(data: Float32Array): number {

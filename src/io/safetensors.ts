@@ -165,6 +165,16 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFil
   return { tensors: Object.fromEntries(tensors), skipped, metadata };
 }
 
+/**
+ * Refuses a file in which a tensor the caller needs (a model's state_dict keys) is stored with a
+ * dtype the reader does not decode, so that it is named as such rather than reported missing.
+ */
+export function requireDecoded(file: SafetensorsFile, needed: Iterable<string>): void {
+  const wanted = new Set(needed);
+  const undecoded = file.skipped.find((entry) => wanted.has(entry.name));
+  if (undecoded) throw new SafetensorsError(`is stored as ${undecoded.dtype}; weights must be ${DECODED_DTYPES.join(', ')}`, undecoded.name);
+}
+
 function decodeEntry(bytes: Uint8Array, entry: SafetensorsEntry): Float32Array {
   const count = elementCount(entry.shape);
   switch (entry.dtype) {

@@ -7,18 +7,30 @@ import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../
 import type { ForwardResult, WeightMap } from '../engine/types';
 import type { WeightSource } from '../engine/weights';
 import { readWorkspaceFile } from './hostRequests';
+import { parameterShapes, resolveModel } from '../shared/spec';
 
 export interface RunContext {
   signal: AbortSignal;
   progress(done: number, total: number, label: string): void;
 }
 
+/** The state_dict keys the run's model needs; none when the spec is invalid (the engine reports that). */
+function neededWeightKeys(body: RunRequestBody): string[] {
+  try {
+    return parameterShapes(resolveModel(body.model, { inputShape: body.input.shape })).map((t) => t.key);
+  } catch {
+    return [];
+  }
+}
+
 async function weightsFor(body: RunRequestBody): Promise<WeightMap | WeightSource> {
   if (body.weights.kind !== 'safetensors') return body.weights;
-  const { readSafetensors } = await import('../io/safetensors');
+  const { readSafetensors, requireDecoded } = await import('../io/safetensors');
   const file = await readWorkspaceFile(body.weights.path);
   try {
-    return readSafetensors(file.data).tensors;
+    const read = readSafetensors(file.data);
+    requireDecoded(read, neededWeightKeys(body));
+    return read.tensors;
   } catch (error) {
     throw new Error(`${body.weights.path}: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -111,7 +111,7 @@ describe('sepconv forward', () => {
     const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)).replace('{"dtype":"F32","shape":[3,1,3,3]', '{"dtype":"I32","shape":[3,1,3,3]');
     expect(header).toContain('"I32"');
     writeFileSync(join(dir, 'w.safetensors'), new Uint8Array([...bytes.subarray(0, 8), ...new TextEncoder().encode(header), ...bytes.subarray(8 + headerLength)]));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/^--weights .*w\.safetensors: 0\.0\.weight is stored as I32; weights must be F32, F16, BF16 or F64$/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/^--weights .*w\.safetensors: tensor "0\.0\.weight": is stored as I32; weights must be F32, F16, BF16, F64$/);
   });
 
   it('refuses to write an output that overflowed to Inf or NaN, naming the first step that did', async () => {

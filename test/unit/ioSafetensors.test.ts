@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SafetensorsError, readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/io/safetensors';
+import { SafetensorsError, readSafetensors, readSafetensorsHeader, requireDecoded, writeSafetensors } from '../../src/io/safetensors';
 import type { Tensor } from '../../src/shared/tensor';
 import { FIXTURE_DIR } from './fixtureLoader';
 
@@ -101,6 +101,13 @@ describe('readSafetensors / writeSafetensors', () => {
     expect(Array.from(result.tensors.d!.data)).toEqual([Math.fround(0.1), -Infinity]);
     expect(result.tensors.d!.shape).toEqual([2, 1]);
     expect(result.skipped).toEqual([{ name: 'n', dtype: 'I64', shape: [] }, { name: 'flags', dtype: 'BOOL', shape: [2] }]);
+  });
+
+  it('requireDecoded names a needed tensor of an undecoded dtype and lets unneeded ones pass', () => {
+    const bytes = file({ w: { dtype: 'I32', shape: [1], data_offsets: [0, 4] }, n: { dtype: 'I64', shape: [], data_offsets: [4, 12] } }, new Uint8Array(12));
+    const result = readSafetensors(bytes);
+    expect(() => requireDecoded(result, ['n.other'])).not.toThrow();
+    expect(() => requireDecoded(result, ['w'])).toThrow(new SafetensorsError('is stored as I32; weights must be F32, F16, BF16, F64', 'w'));
   });
 
   it('accepts a header padded with spaces and tensors stored in any order', () => {
