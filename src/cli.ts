@@ -152,6 +152,10 @@ function presetsCommand(args: string[], out: (s: string) => void): number {
 /** Runs the CLI; returns the exit code. Output and errors go through the given writers (tests pass their own). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    out(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'cost': return await costCommand(rest, out);

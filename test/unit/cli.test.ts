@@ -11,6 +11,18 @@ async function run(args: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+describe('sepconv COMMAND --help', () => {
+  it('prints the usage and exits 0 for every command, instead of "Unknown option"', async () => {
+    for (const command of ['cost', 'forward', 'presets']) {
+      for (const flag of ['--help', '-h']) {
+        const { code, out, err } = await run([command, flag]);
+        expect({ command, flag, code, err }).toEqual({ command, flag, code: 0, err: '' });
+        expect(out).toContain(`sepconv ${command}`);
+      }
+    }
+  });
+});
+
 describe('sepconv cost', () => {
   it('prints the published MobileNetV1 figures for the preset', async () => {
     const { code, out } = await run(['cost', '--model', 'mobilenet_v1']);
