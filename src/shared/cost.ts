@@ -7,7 +7,8 @@
  * - torchinfo: conv and linear count their bias (one add per output); BatchNorm counts
  *   batch x its affine parameters, as torchinfo's "Mult-Adds" do.
  * - fvcore (and thop): conv and linear count weights only; BatchNorm in eval counts one op per
- *   element (two with affine), adaptive average pooling one per input element.
+ *   element (two with affine), five (four) without running stats, which fvcore counts as training;
+ *   adaptive average pooling one per input element.
  * - flop_counter (`torch.utils.flop_counter`): only conv and linear (matmul) count, without bias;
  *   its reported figure is FLOPs = 2 x MACs.
  * Parameters are every trainable parameter under all three (weights, biases, BN affine).
@@ -173,7 +174,8 @@ function leafCost(leaf: LeafInfo, convention: Convention, bytesPer: number): Lea
       params = node.affine ? 2 * node.numFeatures : 0;
       buffers = node.trackRunningStats ? 2 * node.numFeatures : 0;
       if (convention === 'torchinfo') macs = batch * params;
-      else if (convention === 'fvcore') macs = inElements * (node.affine ? 2 : 1);
+      // Without running stats PyTorch normalises with batch statistics even in eval, and fvcore counts that as training: 5 (4) per element.
+      else if (convention === 'fvcore') macs = inElements * (node.trackRunningStats ? (node.affine ? 2 : 1) : (node.affine ? 5 : 4));
       break;
     }
     case 'adaptiveavgpool2d':

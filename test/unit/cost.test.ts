@@ -63,6 +63,15 @@ describe('conventions', () => {
     expect(model.leaves[0]!.macs).toBe(outputs * 72);
     expect(model.leaves[1]!.macs).toBe(outputs * 2);
   });
+  it('fvcore counts a BN without running stats as it does in training (5 per element with affine, 4 without)', () => {
+    // nn.BatchNorm2d(track_running_stats=False) calls batch_norm with training=True even in eval,
+    // and fvcore's batchnorm_flop_jit then uses its norm counter: numel x (5 if affine else 4).
+    const bn = (affine: boolean) => cost({ input_shape: [2, 8, 5, 5], layers: [{ type: 'BatchNorm2d', num_features: 8, affine, track_running_stats: false }] }, 'fvcore');
+    expect(bn(true).leaves[0]!.macs).toBe(2 * 8 * 5 * 5 * 5);
+    expect(bn(false).leaves[0]!.macs).toBe(2 * 8 * 5 * 5 * 4);
+    const inference = cost({ input_shape: [2, 8, 5, 5], layers: [{ type: 'BatchNorm2d', num_features: 8, affine: false }] }, 'fvcore');
+    expect(inference.leaves[0]!.macs).toBe(2 * 8 * 5 * 5);
+  });
   it('flop_counter counts conv only, FLOPs = 2 x MACs', () => {
     const model = cost(spec, 'flop_counter');
     expect(model.total.macs).toBe(outputs * 72);
