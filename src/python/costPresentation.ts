@@ -49,8 +49,10 @@ function inputNote(input: HoverInput): string {
     const from = start ? ` from ${shown(input.call, start)}` : '';
     return `propagated through the ${container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'}${from}`;
   }
+  if (estimate.inputSource === 'forward') return `propagated through the module's forward() from the default input size ${h}×${w}`;
   if (estimate.inputSource === 'declared') return 'the declared input shape';
-  return `default input size ${h}×${w} (setting sepconv.defaultInputSize), batch 1`;
+  const note = estimate.note ? ` (${escape(estimate.note)})` : '';
+  return `default input size ${h}×${w} (setting sepconv.defaultInputSize), batch 1${note}`;
 }
 
 /** The hover's Markdown, or undefined when nothing about the call is sure. */
@@ -107,6 +109,9 @@ export function codeLensTitle(container: Container, estimate: ContainerEstimate)
   const parts = [`${formatCount(t.params)} params`, `${formatCount(t.macs)} MACs`];
   if (conv > 0) parts.push(`depthwise ${share(t.macsByRole.depthwise)} · pointwise ${share(t.macsByRole.pointwise)} · other conv ${share(t.macsByRole.standard + t.macsByRole.grouped)}`);
   const partial = estimate.complete ? '' : ` (${estimate.costedCount} of ${estimate.layerCount} layers read)`;
-  const where = container.kind === 'torch-module' || container.kind === 'keras-model' ? ' · each layer at the default input size' : '';
+  const where =
+    estimate.forward === true ? ' · shapes through forward()'
+    : typeof estimate.forward === 'string' ? ` · each layer at the default input size (forward() not followed: ${estimate.forward})`
+    : container.kind === 'torch-module' || container.kind === 'keras-model' ? ' · each layer at the default input size' : '';
   return `${parts.join(' · ')}${partial}${where}`;
 }

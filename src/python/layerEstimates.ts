@@ -6,7 +6,7 @@
 import type { ActivationType, LayerSpec, ModelSpec, Shape, Padding2d } from '../shared/spec';
 import { resolveModel, SpecError, convOutputSize } from '../shared/spec';
 import { costModel, estimateConv, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
-import type { LayerCall, ModelCode, Container } from './modelCode';
+import type { LayerCall, ModelCode, Container, ContainerItem, FlowExpr } from './modelCode';
 import type { PyValue } from './pythonValues';
 import { showValue } from './pythonValues';
 
@@ -19,7 +19,8 @@ export interface EstimateSettings {
 
 export const DEFAULT_SETTINGS: EstimateSettings = { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] };
 
-export type InputSource = 'propagated' | 'declared' | 'default';
+/** `forward`: propagated through an nn.Module's forward() from its first layer's in_channels at the default size. */
+export type InputSource = 'propagated' | 'forward' | 'declared' | 'default';
 
 export interface LayerEstimate {
   /** Arguments that could not be resolved, as "name = text". */
@@ -38,6 +39,8 @@ export interface LayerEstimate {
   pair?: SeparablePair;
   /** Why PyTorch / Keras would reject the layer at this input (from the spec validation). */
   error?: string;
+  /** Why the input size is the default one although the layer belongs to an nn.Module. */
+  note?: string;
 }
 
 export interface ContainerEstimate {
@@ -49,6 +52,8 @@ export interface ContainerEstimate {
   /** The container as a model spec, when every item is representable and resolved. */
   model?: ModelSpec;
   inputShape?: Shape;
+  /** nn.Module: shapes followed through forward() (true), or why not (each layer at the default size). */
+  forward?: true | string;
 }
 
 export interface CodeEstimates {
@@ -402,9 +407,137 @@ class Estimator {
     }
   }
 
-  /** Propagates `input` through a container; modules are not chained (their forward() decides the order). */
+  /**
+   * An nn.Module whose forward() is a straight line of member calls, shape-preserving functions,
+   * flattens and residual adds: its members costed in that order, from the first one's input
+   * channels at the default size. Returns the module's estimate, or why the flow was not followed.
+   */
+  private moduleThroughForward(index: number): ContainerEstimate | string {
+    const container = this.code.containers[index]!;
+    const flow = container.forward;
+    if (!flow || 'unsupported' in flow) return flow?.unsupported ?? 'no forward()';
+    const members = container.members ?? {};
+    const total = zeroCost();
+    const applied = new Map<ContainerItem, LayerEstimate | ContainerEstimate>();
+    let start: Shape | undefined;
+    const startOf = (item: ContainerItem): Shape | undefined => {
+      if (item.kind === 'layer') {
+        const call = this.code.calls[item.call]!;
+        const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
+        const [h, w] = this.settings.defaultInputSize;
+        return c === undefined ? undefined : [1, c, h, w];
+      }
+      return item.kind === 'container' ? this.startShape(this.code.containers[item.container]!)?.shape : undefined;
+    };
+    const env = new Map<string, Shape | 'input'>([[flow.input, 'input']]);
+    /** The module's input once the first layer has said what it is (a residual add may name it later). */
+    const known = (v: Shape | 'input'): Shape => {
+      if (v !== 'input') return v;
+      if (!start) throw new Error('forward() uses its input before any layer');
+      return start;
+    };
+    const evaluate = (e: FlowExpr): Shape | 'input' => {
+      switch (e.kind) {
+        case 'var': {
+          const v = env.get(e.name);
+          if (!v) throw new Error(`\`${e.name}\` is not known in forward()`);
+          return v;
+        }
+        case 'same':
+          return evaluate(e.arg);
+        case 'flatten': {
+          const v = known(evaluate(e.arg));
+          return [v[0]!, v.slice(1).reduce((a, b) => a * b, 1)];
+        }
+        case 'add': {
+          const a = known(evaluate(e.left));
+          const b = known(evaluate(e.right));
+          if (a.join() !== b.join()) throw new Error(`a residual add of different shapes (${a.join('×')} + ${b.join('×')})`);
+          return a;
+        }
+        case 'apply': {
+          const item = members[e.member]!;
+          let input = evaluate(e.arg);
+          let source: InputSource = 'forward';
+          if (input === 'input') {
+            start ??= startOf(item);
+            if (!start) throw new Error(`the input channels of self.${e.member} are unknown`);
+            input = start;
+            source = 'default';
+          }
+          let out: Shape | undefined;
+          let cost: Cost & { macsByRole: MacsByRole };
+          if (item.kind === 'layer') {
+            const before = applied.get(item) as LayerEstimate | undefined;
+            out = this.layer(item.call, input, source);
+            const estimate = this.layers[item.call]!;
+            cost = estimate.cost && estimate.leaves ? { ...estimate.cost, macsByRole: rolesOf(estimate.leaves) } : zeroCost();
+            if (!out) throw new Error(`self.${e.member} could not be costed at ${input.join('×')}`);
+            // A member applied twice keeps the figures of its first use; the total counts both.
+            if (before) this.layers[item.call] = before;
+            else applied.set(item, estimate);
+          } else if (item.kind === 'container') {
+            const before = applied.get(item) as ContainerEstimate | undefined;
+            out = this.container(item.container, input, source === 'forward' ? 'propagated' : 'default');
+            const inner = this.containers[item.container]!;
+            cost = inner.total;
+            if (!out || !inner.complete) throw new Error(`self.${e.member} could not be costed at ${input.join('×')}`);
+            if (before) this.containers[item.container] = before;
+            else applied.set(item, inner);
+          } else {
+            throw new Error(`self.${e.member} is not a layer`);
+          }
+          addCost(total, cost);
+          return out;
+        }
+      }
+    };
+    try {
+      for (const step of flow.steps) env.set(step.target, evaluate(step.value));
+      const out = evaluate(flow.returns);
+      if (out === 'input' || !start) return 'forward() applies no layer';
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+    // Members forward() does not use: at the default size, as before.
+    let layerCount = 0;
+    let costedCount = 0;
+    for (const item of container.items) {
+      if (item.kind === 'layer') {
+        layerCount++;
+        if (!applied.has(item)) {
+          const c = this.code.calls[item.call]!.framework === 'torch' ? ownInChannels(this.code.calls[item.call]!) : undefined;
+          const [h, w] = this.settings.defaultInputSize;
+          this.layer(item.call, c === undefined ? undefined : [1, c, h, w], 'default');
+          const estimate = this.layers[item.call]!;
+          if (estimate.cost && estimate.leaves) addCost(total, { ...estimate.cost, macsByRole: rolesOf(estimate.leaves) });
+        }
+        const estimate = this.layers[item.call]!;
+        if ((estimate.cost && estimate.leaves) || (this.reading(item.call, estimate.inShape?.[1]).shapeOnly && estimate.outShape)) costedCount++;
+      } else if (item.kind === 'container') {
+        if (!applied.has(item)) {
+          this.container(item.container, undefined, undefined);
+          addCost(total, this.containers[item.container]!.total);
+        }
+        layerCount += this.containers[item.container]!.layerCount;
+        costedCount += this.containers[item.container]!.costedCount;
+      }
+    }
+    return { complete: layerCount > 0 && costedCount === layerCount, layerCount, costedCount, total, inputShape: start, forward: true };
+  }
+
+  /** Propagates `input` through a container; an nn.Module follows its forward() where that is simple, else each layer is at the default size. */
   private container(index: number, input: Shape | undefined, source: InputSource | undefined): Shape | undefined {
     const container = this.code.containers[index]!;
+    let note: string | undefined;
+    if (container.kind === 'torch-module') {
+      const through = this.moduleThroughForward(index);
+      if (typeof through !== 'string') {
+        this.containers[index] = through;
+        return undefined;
+      }
+      note = through;
+    }
     const chained = container.kind === 'torch-sequential' || container.kind === 'keras-sequential';
     let shape = input;
     let from: InputSource | undefined = source;
@@ -458,6 +591,10 @@ class Estimator {
       else representable = false;
     }
     const estimate: ContainerEstimate = { complete: layerCount > 0 && costedCount === layerCount, layerCount, costedCount, total, inputShape: startShape };
+    if (note !== undefined) {
+      estimate.forward = note;
+      for (const item of container.items) if (item.kind === 'layer' && this.layers[item.call]!.inputSource === 'default') this.layers[item.call]!.note = `forward() not followed: ${note}`;
+    }
     if (representable && specs.length > 0 && startShape) {
       const model: ModelSpec = { name: container.name ?? (container.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'), input_shape: startShape, layers: specs };
       try {

@@ -65,7 +65,25 @@ export interface Container {
   /** Keras: [N, C, H, W] from Input(shape=...) or input_shape=... (undefined entries unknown). */
   declaredInput?: (number | undefined)[];
   parent?: number;
+  /** nn.Module: its layers by attribute (`self.conv1 = ...` in `__init__`). */
+  members?: Record<string, ContainerItem>;
+  /** nn.Module: the data flow of `forward()`, or why it is not followed. */
+  forward?: ForwardFlow;
 }
+
+/** An expression of a module's forward(), as far as shapes go. */
+export type FlowExpr =
+  | { kind: 'var'; name: string }
+  /** `self.member(arg)`. */
+  | { kind: 'apply'; member: string; arg: FlowExpr }
+  /** Shape-preserving functions: `F.relu(x)`, `torch.sigmoid(x)`, `x.relu()`, dropout. */
+  | { kind: 'same'; arg: FlowExpr }
+  /** `torch.flatten(x, 1)`, `x.flatten(1)`, `x.view(x.size(0), -1)`. */
+  | { kind: 'flatten'; arg: FlowExpr }
+  | { kind: 'add'; left: FlowExpr; right: FlowExpr };
+
+/** forward()'s statements in order (`target = value`), its input name and what it returns; or why it is not simple. */
+export type ForwardFlow = { input: string; steps: { target: string; value: FlowExpr }[]; returns: FlowExpr } | { unsupported: string };
 
 export interface ModelCode {
   calls: LayerCall[];
@@ -266,8 +284,10 @@ class Reader {
       else if (target && cls?.type === 'Sequential') unit = node;
     }
     if (!target || !unit) return undefined;
-    const filled = this.kerasAddUnits(unit);
-    const units = filled.length > 0 ? filled : [unit];
+    // A module member (`self.x = ...` in __init__): its figures follow forward(), so the whole class is read.
+    const moduleClass = memberOfClass(unit);
+    const filled = moduleClass ? [] : this.kerasAddUnits(unit);
+    const units = moduleClass ? [moduleClass] : filled.length > 0 ? filled : [unit];
     const seen = new Set<number>();
     const callNodes: Node[] = [];
     for (const u of units) {
@@ -282,6 +302,7 @@ class Reader {
     callNodes.sort((x, y) => x.startIndex - y.startIndex || y.endIndex - x.endIndex);
     this.readCalls(callNodes);
     this.readKerasAdds(callNodes);
+    if (moduleClass) this.readModuleClass(moduleClass);
     const call = this.callAt.get(target.startIndex);
     return call === undefined ? undefined : { code: this.result(), call };
   }
@@ -580,14 +601,35 @@ class Reader {
     const container: Container = { kind, name, span: header, items: [] };
     const index = this.containers.push(container) - 1;
     if (!init) return;
+    const members: Record<string, ContainerItem> = {};
     for (const assignment of init.descendantsOfType('assignment')) {
       const left = assignment?.childForFieldName('left');
       const right = assignment?.childForFieldName('right');
       if (!left || !right || left.type !== 'attribute' || left.childForFieldName('object')?.text !== 'self' || right.type !== 'call') continue;
       const item = this.item(right);
       if (item.kind !== 'unknown') this.attach(index, item);
+      const attribute = left.childForFieldName('attribute')?.text;
+      // A name assigned twice (in branches) has no single layer: forward() through it is not followed.
+      if (attribute) members[attribute] = attribute in members ? { kind: 'unknown', text: attribute, span: spanOf(left) } : item;
     }
+    if (kind !== 'torch-module') return;
+    container.members = members;
+    const forward = body?.namedChildren.find((s) => s?.type === 'function_definition' && s.childForFieldName('name')?.text === 'forward');
+    container.forward = forward ? readForward(forward, members) : { unsupported: 'no forward()' };
   }
+}
+
+/** The class_definition whose `__init__` assigns `unit` to `self.<name>`, if that is where it is. */
+function memberOfClass(unit: Node): Node | undefined {
+  const assignment = unit.parent;
+  if (assignment?.type !== 'assignment' || assignment.childForFieldName('right')?.id !== unit.id) return undefined;
+  const left = assignment.childForFieldName('left');
+  if (left?.type !== 'attribute' || left.childForFieldName('object')?.text !== 'self') return undefined;
+  let node: Node | null = assignment.parent;
+  while (node && node.type !== 'function_definition') node = node.parent;
+  if (!node || node.childForFieldName('name')?.text !== '__init__') return undefined;
+  const cls = node.parent?.parent;
+  return cls?.type === 'class_definition' ? cls : undefined;
 }
 
 /** `model.add(argument)`: the call, `model` and the argument; undefined for any other node. */
@@ -615,3 +657,85 @@ function hwcToNchw(value: PyValue): (number | undefined)[] | undefined {
 }
 
 export { showValue };
+
+// ---------------------------------------------------------------------------------------------
+// forward(): simple data flow only
+
+/** Functions that keep the shape of their first argument, called as `F.x(t)`, `torch.x(t)` or `t.x()`. */
+const SAME_SHAPE_FUNCTIONS = new Set(['relu', 'relu_', 'relu6', 'gelu', 'silu', 'sigmoid', 'tanh', 'hardswish', 'hardsigmoid', 'leaky_relu', 'elu', 'mish', 'dropout', 'dropout2d', 'contiguous', 'clone']);
+const FUNCTION_MODULES = new Set(['F', 'torch', 'nn.functional', 'torch.nn.functional']);
+
+class NotSimple extends Error {}
+
+function positionalArgs(call: Node): Node[] | undefined {
+  const args = call.childForFieldName('arguments');
+  if (!args || args.type !== 'argument_list') return undefined;
+  return args.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+}
+
+function flowExpr(node: Node, members: Record<string, ContainerItem>): FlowExpr {
+  const fail = (): never => {
+    throw new NotSimple(node.text.length > 50 ? `${node.text.slice(0, 47)}...` : node.text);
+  };
+  if (node.type === 'identifier') return { kind: 'var', name: node.text };
+  if (node.type === 'parenthesized_expression' && node.namedChildren.length === 1) return flowExpr(node.namedChildren[0]!, members);
+  if (node.type === 'binary_operator' && node.childForFieldName('operator')?.text === '+') {
+    return { kind: 'add', left: flowExpr(node.childForFieldName('left')!, members), right: flowExpr(node.childForFieldName('right')!, members) };
+  }
+  if (node.type !== 'call') return fail();
+  const fn = node.childForFieldName('function');
+  const args = positionalArgs(node);
+  if (!fn || fn.type !== 'attribute' || !args) return fail();
+  const object = fn.childForFieldName('object')!;
+  const name = fn.childForFieldName('attribute')?.text ?? '';
+  const plain = args.filter((a) => a.type !== 'keyword_argument');
+  if (object.text === 'self') {
+    const member = members[name];
+    if (!member || member.kind === 'unknown' || args.length !== 1 || plain.length !== 1) return fail();
+    return { kind: 'apply', member: name, arg: flowExpr(plain[0]!, members) };
+  }
+  if (FUNCTION_MODULES.has(object.text)) {
+    if (SAME_SHAPE_FUNCTIONS.has(name) && plain.length >= 1) return { kind: 'same', arg: flowExpr(plain[0]!, members) };
+    if (name === 'flatten' && plain.length === 2 && plain[1]!.text === '1') return { kind: 'flatten', arg: flowExpr(plain[0]!, members) };
+    return fail();
+  }
+  // Methods of the tensor itself.
+  if (SAME_SHAPE_FUNCTIONS.has(name) && args.length === 0) return { kind: 'same', arg: flowExpr(object, members) };
+  if (name === 'flatten' && plain.length === 1 && plain[0]!.text === '1') return { kind: 'flatten', arg: flowExpr(object, members) };
+  if ((name === 'view' || name === 'reshape') && plain.length === 2 && plain[1]!.text === '-1' && /^\w+\.size\(0\)$/.test(plain[0]!.text)) return { kind: 'flatten', arg: flowExpr(object, members) };
+  return fail();
+}
+
+/** Reads `def forward(self, x)` as a straight line of assignments and one return; anything else is not followed. */
+function readForward(fn: Node, members: Record<string, ContainerItem>): ForwardFlow {
+  const params = (fn.childForFieldName('parameters')?.namedChildren ?? []).filter((p): p is Node => !!p);
+  if (params.length !== 2 || params[1]!.type !== 'identifier') return { unsupported: 'forward() does not take one input' };
+  const steps: { target: string; value: FlowExpr }[] = [];
+  try {
+    const statements = (fn.childForFieldName('body')?.namedChildren ?? []).filter((c): c is Node => !!c && c.type !== 'comment');
+    for (const [i, statement] of statements.entries()) {
+      if (statement.type === 'pass_statement') continue;
+      if (statement.type === 'return_statement') {
+        const value = statement.namedChildren.find((c) => c?.type !== 'comment');
+        if (!value || i !== statements.length - 1) return { unsupported: 'forward() returns early or returns nothing' };
+        return { input: params[1]!.text, steps, returns: flowExpr(value, members) };
+      }
+      const inner = statement.type === 'expression_statement' && statement.namedChildren.length === 1 ? statement.namedChildren[0]! : undefined;
+      if (inner?.type === 'string' && i === 0) continue;
+      if (inner?.type === 'assignment' && inner.childForFieldName('left')?.type === 'identifier' && inner.childForFieldName('right') && !inner.childForFieldName('type')) {
+        steps.push({ target: inner.childForFieldName('left')!.text, value: flowExpr(inner.childForFieldName('right')!, members) });
+        continue;
+      }
+      if (inner?.type === 'augmented_assignment' && inner.childForFieldName('operator')?.text === '+=' && inner.childForFieldName('left')?.type === 'identifier') {
+        const target = inner.childForFieldName('left')!.text;
+        steps.push({ target, value: { kind: 'add', left: { kind: 'var', name: target }, right: flowExpr(inner.childForFieldName('right')!, members) } });
+        continue;
+      }
+      return { unsupported: `forward() has \`${statement.text.split('\n')[0]!.slice(0, 40)}\`` };
+    }
+    return { unsupported: 'forward() has no return' };
+  } catch (error) {
+    if (error instanceof NotSimple) return { unsupported: `forward() calls \`${error.message}\`` };
+    throw error;
+  }
+}
