@@ -207,7 +207,9 @@ export class Scopes {
 
   /** The scope a lookup continues in: class bodies are skipped from inside their methods. */
   private parentScope(scope: Node): Node | undefined {
-    if (scope.type === 'module') return undefined;
+    // The root ends the chain whatever its type: half-typed code can leave an ERROR node there,
+    // and scopeOf(root) is the root itself.
+    if (scope.type === 'module' || !scope.parent) return undefined;
     let next = this.scopeOf(scope);
     while (next.type === 'class_definition') next = this.scopeOf(next);
     return next;

@@ -204,6 +204,11 @@ describe('robustness', () => {
     const a = analyze(fixture('half_typed.py'));
     expect(Array.isArray(a.code.calls)).toBe(true);
   });
+  it('ends on code whose tree root is an ERROR node (the scope chain used to loop forever)', () => {
+    for (const text of ['b,{0),keras.S()', ')(', 'x = nn.Conv2d(c, 2 *', '{`layers.ReLU(6.0),\nmodel = keras.Sequential()']) {
+      expect(Array.isArray(analyze(text).code.calls)).toBe(true);
+    }
+  });
   it('never throws on random text or truncations of the corpus', () => {
     const corpus = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.py')).map(fixture);
     fc.assert(
