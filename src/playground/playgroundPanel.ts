@@ -19,6 +19,7 @@ export class PlaygroundPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly pending = new Map<number, AbortController>();
   private ready = false;
+  private disposed = false;
   /** A model to load once the page says it is ready. */
   private queuedModel: ModelSpec | undefined;
 
@@ -64,6 +65,8 @@ export class PlaygroundPanel {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     if (PlaygroundPanel.currentPanel === this) PlaygroundPanel.currentPanel = undefined;
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
@@ -72,7 +75,9 @@ export class PlaygroundPanel {
   }
 
   private post(message: ToWebviewMessage): void {
-    void this.panel.webview.postMessage(message);
+    // A run can finish after the user closed the panel: its answer has nowhere to go.
+    if (this.disposed) return;
+    this.panel.webview.postMessage(message).then(undefined, () => undefined);
   }
 
   private sendInit(): void {
