@@ -5,7 +5,7 @@
  */
 import type { ActivationType, LayerSpec, ModelSpec, Shape, Padding2d } from '../shared/spec';
 import { resolveModel, SpecError, convOutputSize } from '../shared/spec';
-import { costModel, estimateConv, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
+import { costModel, emptyRoles, estimateConv, macsRole, sumCosts, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
 import type { LayerCall, ModelCode, Container, ContainerItem, FlowExpr } from './modelCode';
 import type { PyValue } from './pythonValues';
 import { showValue } from './pythonValues';
@@ -320,7 +320,7 @@ function poolShape(input: Shape, k: [number, number], s: [number, number], p: [n
 // Costs
 
 function zeroCost(): Cost & { macsByRole: MacsByRole } {
-  return { params: 0, macs: 0, flops: 0, weightBytes: 0, activationBytes: 0, trafficBytes: 0, intensity: 0, macsByRole: { depthwise: 0, pointwise: 0, grouped: 0, standard: 0, linear: 0, other: 0 } };
+  return { ...sumCosts([]), macsByRole: emptyRoles() };
 }
 
 /** Channels of the input a layer expects, read from its own arguments (PyTorch layers know it). */
@@ -627,22 +627,13 @@ class Estimator {
 }
 
 function rolesOf(leaves: LeafCost[]): MacsByRole {
-  const roles = zeroCost().macsByRole;
-  for (const leaf of leaves) {
-    const role = leaf.role === 'depthwise' || leaf.role === 'pointwise' || leaf.role === 'grouped' || leaf.role === 'standard' || leaf.role === 'linear' ? leaf.role : 'other';
-    roles[role] += leaf.macs;
-  }
+  const roles = emptyRoles();
+  for (const leaf of leaves) roles[macsRole(leaf.role)] += leaf.macs;
   return roles;
 }
 
 function addCost(into: Cost & { macsByRole: MacsByRole }, add: Cost & { macsByRole: MacsByRole }): void {
-  into.params += add.params;
-  into.macs += add.macs;
-  into.flops += add.flops;
-  into.weightBytes += add.weightBytes;
-  into.activationBytes += add.activationBytes;
-  into.trafficBytes += add.trafficBytes;
-  into.intensity = into.trafficBytes > 0 ? into.flops / into.trafficBytes : 0;
+  Object.assign(into, sumCosts([into, add]));
   for (const key of Object.keys(add.macsByRole) as (keyof MacsByRole)[]) into.macsByRole[key] += add.macsByRole[key];
 }
 

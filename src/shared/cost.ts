@@ -109,11 +109,13 @@ export interface ModelCost {
 
 const product = (values: readonly number[]) => values.reduce((a, b) => a * b, 1);
 
-function emptyRoles(): MacsByRole {
+/** MACs per role, all zero. */
+export function emptyRoles(): MacsByRole {
   return { depthwise: 0, pointwise: 0, grouped: 0, standard: 0, linear: 0, other: 0 };
 }
 
-function macsRole(role: LeafInfo['role']): MacsRole {
+/** The role a module's MACs are filed under: the conv kinds and linear, else 'other'. */
+export function macsRole(role: LeafInfo['role']): MacsRole {
   switch (role) {
     case 'depthwise': case 'pointwise': case 'grouped': case 'standard': case 'linear': return role;
     default: return 'other';
@@ -209,7 +211,8 @@ function leafCost(leaf: LeafInfo, convention: Convention, bytesPer: number): Lea
   };
 }
 
-function sumCosts(costs: readonly Cost[]): Cost {
+/** The sum of costs, with the intensity of the sum (not the sum of intensities). */
+export function sumCosts(costs: readonly Cost[]): Cost {
   const total = { params: 0, macs: 0, flops: 0, weightBytes: 0, activationBytes: 0, trafficBytes: 0, intensity: 0 };
   for (const c of costs) {
     total.params += c.params;
