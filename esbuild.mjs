@@ -2,7 +2,7 @@
 // Usage: node esbuild.mjs [--watch] [--production] [--only extension,webview,cli,engine]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { buildKernels } from './src/engine/cpu/wasm/buildKernels.mjs';
 
 const args = process.argv.slice(2);
@@ -78,5 +78,7 @@ if (watch) {
   console.log(`watching ${configs.map((c) => c.name).join(', ')}`);
 } else {
   await Promise.all(configs.map(({ options }) => esbuild.build(options)));
+  // The `sepconv` bin (`npx sepconv ...`) must be executable.
+  if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
   console.log(`built ${configs.map((c) => c.name).join(', ')}${production ? ' (production)' : ''}`);
 }
