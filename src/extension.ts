@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { registerPlayground } from './playground/registerPlayground';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
-import { handleRequest } from './playground/hostRequests';
+import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 
 /**
@@ -32,15 +32,9 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
   return {
     async answerPlaygroundRequest(message, progress = () => {}) {
       const parsed = parseFromWebview(message);
-      if (!parsed.ok) return { type: 'response', requestId: parsed.requestId ?? -1, ok: false, error: `Rejected by the host: ${parsed.error}` };
+      if (!parsed.ok) return { type: 'response', requestId: parsed.requestId ?? -1, ok: false, error: rejectionText(parsed.error) };
       if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
-      const { requestId } = parsed.value;
-      try {
-        const result = await handleRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress });
-        return { type: 'response', requestId, ok: true, result };
-      } catch (error) {
-        return { type: 'response', requestId, ok: false, error: error instanceof Error ? error.message : String(error) };
-      }
+      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress });
     },
   };
 }

@@ -4,7 +4,7 @@
  * inside a workspace folder and that the file exists and is small enough).
  */
 import * as vscode from 'vscode';
-import type { RequestMap, RequestMessage, RequestType, WorkspaceFile } from '../shared/protocol';
+import type { RequestMap, RequestMessage, RequestType, ResponseMessage, WorkspaceFile } from '../shared/protocol';
 import { runOnHost, probeHostGpu } from './hostRunner';
 
 /** Largest workspace file the page may read, bytes (a MobileNetV2 state_dict is 14 MB). */
@@ -17,7 +17,21 @@ export interface RequestContext {
   progress(done: number, total: number, label: string): void;
 }
 
-export async function handleRequest(message: RequestMessage, context: RequestContext): Promise<RequestMap[RequestType]['result']> {
+/** The response to a checked request: its result, or its error as `{ok: false}`. Never throws. */
+export async function answerRequest(message: RequestMessage, context: RequestContext): Promise<ResponseMessage> {
+  try {
+    return { type: 'response', requestId: message.requestId, ok: true, result: await handleRequest(message, context) };
+  } catch (error) {
+    return { type: 'response', requestId: message.requestId, ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The text sent back for a message that `parseFromWebview` turned down. */
+export function rejectionText(error: string): string {
+  return `Rejected by the host: ${error}`;
+}
+
+async function handleRequest(message: RequestMessage, context: RequestContext): Promise<RequestMap[RequestType]['result']> {
   switch (message.method) {
     case 'run':
       return runOnHost(message.body, context);

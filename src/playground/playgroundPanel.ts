@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { getPlaygroundHtml, makeNonce } from './html';
-import { handleRequest } from './hostRequests';
+import { answerRequest, rejectionText } from './hostRequests';
 import { parseFromWebview, parseModelShape, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import type { ModelSpec } from '../shared/spec';
 
@@ -89,8 +89,9 @@ export class PlaygroundPanel {
   private onMessage(raw: unknown): void {
     const parsed = parseFromWebview(raw);
     if (!parsed.ok) {
-      if (parsed.requestId !== undefined) this.post({ type: 'response', requestId: parsed.requestId, ok: false, error: `Rejected by the host: ${parsed.error}` });
-      else this.post({ type: 'protocolError', error: `Rejected by the host: ${parsed.error}` });
+      const error = rejectionText(parsed.error);
+      if (parsed.requestId !== undefined) this.post({ type: 'response', requestId: parsed.requestId, ok: false, error });
+      else this.post({ type: 'protocolError', error });
       return;
     }
     void this.dispatch(parsed.value);
@@ -115,18 +116,13 @@ export class PlaygroundPanel {
         }
         const controller = new AbortController();
         this.pending.set(message.requestId, controller);
-        try {
-          const result = await handleRequest(message, {
-            signal: controller.signal,
-            extensionUri: this.extensionUri,
-            progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
-          });
-          this.post({ type: 'response', requestId: message.requestId, ok: true, result });
-        } catch (error) {
-          this.post({ type: 'response', requestId: message.requestId, ok: false, error: error instanceof Error ? error.message : String(error) });
-        } finally {
-          this.pending.delete(message.requestId);
-        }
+        const response = await answerRequest(message, {
+          signal: controller.signal,
+          extensionUri: this.extensionUri,
+          progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
+        });
+        this.pending.delete(message.requestId);
+        this.post(response);
       }
     }
   }
