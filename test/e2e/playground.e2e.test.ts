@@ -124,19 +124,27 @@ async function expectedSteps(model: ModelSpec, seed: number, sample: string) {
   return result.intermediates!;
 }
 
+/** A grid canvas's pixels as base64. */
+function gridPixels(key: string): Promise<string> {
+  return page.$eval(`canvas.map-grid[data-key="${key}"]`, (canvas) => {
+    // The grid canvas holds the worker's bitmap ('bitmaprenderer') or a repaint ('2d'): read either through a copy.
+    const c = canvas as HTMLCanvasElement;
+    const copy = new OffscreenCanvas(c.width, c.height).getContext('2d')!;
+    copy.drawImage(c, 0, 0);
+    const pixels = copy.getImageData(0, 0, c.width, c.height).data;
+    let binary = '';
+    for (let i = 0; i < pixels.length; i += 0x8000) binary += String.fromCharCode(...pixels.subarray(i, i + 0x8000));
+    return btoa(binary);
+  });
+}
+
 /** Compares every drawn grid with the grid drawn from the expected tensors (same colormap code). */
 async function compareGrids(steps: Awaited<ReturnType<typeof expectedSteps>>): Promise<void> {
   const lut = colormapLut('viridis');
   for (const step of steps) {
     const drawn = await page.$eval(`canvas.map-grid[data-key="${step.key}"]`, (canvas) => {
-      // The grid canvas holds the worker's bitmap ('bitmaprenderer') or a repaint ('2d'): read either through a copy.
       const c = canvas as HTMLCanvasElement;
-      const copy = new OffscreenCanvas(c.width, c.height).getContext('2d')!;
-      copy.drawImage(c, 0, 0);
-      const pixels = copy.getImageData(0, 0, c.width, c.height).data;
-      let binary = '';
-      for (let i = 0; i < pixels.length; i += 0x8000) binary += String.fromCharCode(...pixels.subarray(i, i + 0x8000));
-      return { base64: btoa(binary), channels: Number(c.dataset.channels), columns: Number(c.dataset.columns), width: c.width, height: c.height };
+      return { channels: Number(c.dataset.channels), columns: Number(c.dataset.columns), width: c.width, height: c.height };
     });
     const [, channels, height, width] = step.tensor.shape as [number, number, number, number];
     expect(drawn.channels).toBe(Math.min(channels, 128));
@@ -145,7 +153,7 @@ async function compareGrids(steps: Awaited<ReturnType<typeof expectedSteps>>): P
     const expected = new Uint8ClampedArray(layout.width * layout.height * 4);
     const plane = width * height;
     colorizeGrid(step.tensor.data, drawn.channels, layout, (c) => valueRange(step.tensor.data, c * plane, plane), lut, expected);
-    const actual = Buffer.from(drawn.base64, 'base64');
+    const actual = Buffer.from(await gridPixels(step.key), 'base64');
     let exact = 0;
     let worst = 0;
     for (let i = 0; i < expected.length; i++) {
@@ -158,19 +166,6 @@ async function compareGrids(steps: Awaited<ReturnType<typeof expectedSteps>>): P
     expect(exact / expected.length, `${step.key}: share of identical bytes`).toBeGreaterThan(0.99);
     expect(worst, `${step.key}: largest byte difference`).toBeLessThanOrEqual(12);
   }
-}
-
-/** A grid canvas's pixels as base64 (the same copy-then-read as compareGrids). */
-function gridPixels(key: string): Promise<string> {
-  return page.$eval(`canvas.map-grid[data-key="${key}"]`, (canvas) => {
-    const c = canvas as HTMLCanvasElement;
-    const copy = new OffscreenCanvas(c.width, c.height).getContext('2d')!;
-    copy.drawImage(c, 0, 0);
-    const pixels = copy.getImageData(0, 0, c.width, c.height).data;
-    let binary = '';
-    for (let i = 0; i < pixels.length; i += 0x8000) binary += String.fromCharCode(...pixels.subarray(i, i + 0x8000));
-    return btoa(binary);
-  });
 }
 
 const SEED = 42;
