@@ -656,8 +656,6 @@ function hwcToNchw(value: PyValue): (number | undefined)[] | undefined {
   return [1, dims[2], dims[0], dims[1]];
 }
 
-export { showValue };
-
 // ---------------------------------------------------------------------------------------------
 // forward(): simple data flow only
 

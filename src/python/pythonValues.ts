@@ -30,10 +30,6 @@ export function showValue(value: PyValue): string {
   }
 }
 
-export function isSymbolic(value: PyValue): boolean {
-  return value.kind === 'symbol' || (value.kind === 'tuple' && value.items.some(isSymbolic));
-}
-
 function sameValue(a: PyValue, b: PyValue): boolean {
   return showValue(a) === showValue(b) && a.kind === b.kind;
 }
