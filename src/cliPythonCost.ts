@@ -8,7 +8,8 @@ import type { Convention, Dtype } from './shared/cost';
 import { formatCount, formatInteger } from './shared/format';
 import { findWasmLocations, loadPythonParser } from './python/pythonParser';
 import { skipReason } from './python/parseCache';
-import { analyzeTree, CONV_TYPES } from './python/pythonAnalysis';
+import { analyzeTree } from './python/pythonAnalysis';
+import { CONV_TYPES } from './python/modelCode';
 import { DEFAULT_SETTINGS, type EstimateSettings } from './python/layerEstimates';
 import { showValue } from './python/pythonValues';
 

@@ -231,7 +231,8 @@ export class ImportTable {
   }
 }
 
-const CONV_CLASSES = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+/** The conv layer classes: the calls the hover and the quick fix are about. */
+export const CONV_TYPES: ReadonlySet<string> = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
 type Recognised = { node: Node; cls: { framework: Framework; type: string } };
 
@@ -280,7 +281,7 @@ class Reader {
     let unit: Node | undefined;
     for (const node of around) {
       const cls = this.recognise(node)?.cls;
-      if (!target && cls && CONV_CLASSES.has(cls.type)) target = unit = node;
+      if (!target && cls && CONV_TYPES.has(cls.type)) target = unit = node;
       else if (target && cls?.type === 'Sequential') unit = node;
     }
     if (!target || !unit) return undefined;

@@ -4,7 +4,7 @@
  * settings change re-costs without re-reading.
  */
 import type { Tree } from 'web-tree-sitter';
-import { readModelCode, readModelCodeAt, type ImportTable, type LayerCall, type ModelCode } from './modelCode';
+import { CONV_TYPES, readModelCode, readModelCodeAt, type ImportTable, type LayerCall, type ModelCode } from './modelCode';
 import { estimateModelCode, type CodeEstimates, type EstimateSettings } from './layerEstimates';
 import { findDiagnostics, type PythonDiagnostic } from './pythonDiagnostics';
 
@@ -13,8 +13,6 @@ export interface PythonAnalysis {
   estimates: CodeEstimates;
   diagnostics: PythonDiagnostic[];
 }
-
-export const CONV_TYPES = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
 
 export function analyzeTree(tree: Tree, settings: EstimateSettings): PythonAnalysis {
   const code = readModelCode(tree);

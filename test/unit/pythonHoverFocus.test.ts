@@ -5,8 +5,8 @@ import { parser, FIXTURES } from './pythonHelpers';
 import type { PythonParser } from '../../src/python/pythonParser';
 import { ParseCache } from '../../src/python/parseCache';
 import { DocumentReader, type DocumentVersion } from '../../src/python/documentReader';
-import { ImportTable, readModelCode } from '../../src/python/modelCode';
-import { analyzeAt, analyzeCode, CONV_TYPES, type PythonAnalysis } from '../../src/python/pythonAnalysis';
+import { CONV_TYPES, ImportTable, readModelCode } from '../../src/python/modelCode';
+import { analyzeAt, analyzeCode, type PythonAnalysis } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
 import { hoverMarkdown } from '../../src/python/costPresentation';
 
