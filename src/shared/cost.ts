@@ -15,7 +15,6 @@
  */
 import {
   describeConv,
-  formatBytes,
   resolveModel,
   type Conv2dSpec,
   type ConvRole,
@@ -25,6 +24,7 @@ import {
   type ResolvedNode,
   type Shape,
 } from './spec';
+import { elementCount } from './tensor';
 
 export type Convention = 'torchinfo' | 'fvcore' | 'flop_counter';
 export type Dtype = 'fp32' | 'fp16' | 'int8';
@@ -107,8 +107,6 @@ export interface ModelCost {
   };
 }
 
-const product = (values: readonly number[]) => values.reduce((a, b) => a * b, 1);
-
 /** MACs per role, all zero. */
 export function emptyRoles(): MacsByRole {
   return { depthwise: 0, pointwise: 0, grouped: 0, standard: 0, linear: 0, other: 0 };
@@ -134,7 +132,7 @@ function convMacs(conv: ConvLike, outShape: Shape, convention: Convention): numb
 
 function convParams(conv: ConvLike): { params: number; weightShape: number[] } {
   const weightShape = [conv.outChannels, conv.inChannels / conv.groups, conv.kernel[0], conv.kernel[1]];
-  return { params: product(weightShape) + (conv.bias ? conv.outChannels : 0), weightShape };
+  return { params: elementCount(weightShape) + (conv.bias ? conv.outChannels : 0), weightShape };
 }
 
 function leafLabel(leaf: LeafInfo): string {
@@ -152,8 +150,8 @@ function leafLabel(leaf: LeafInfo): string {
 
 function leafCost(leaf: LeafInfo, convention: Convention, bytesPer: number): LeafCost {
   const node = leaf.node;
-  const inElements = product(leaf.inShape);
-  const outElements = product(leaf.outShape);
+  const inElements = elementCount(leaf.inShape);
+  const outElements = elementCount(leaf.outShape);
   const batch = leaf.inShape[0]!;
   let params = 0;
   let buffers = 0;
@@ -365,5 +363,3 @@ export function estimateConv(conv: ConvArguments, inShape: Shape, options: CostO
   }
   return estimate;
 }
-
-export { formatBytes };

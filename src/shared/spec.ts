@@ -6,6 +6,7 @@
  *
  * This module imports neither `vscode` nor the DOM.
  */
+import { elementCount } from './tensor';
 
 export type Padding2d = number | [number, number] | 'same' | 'valid' | 'tf_same';
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
@@ -487,7 +488,6 @@ export function resolvePadding(padding: Padding2d, dim: 0 | 1, input: number, ke
   return [p, p];
 }
 
-const elements = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 const fmt = (shape: Shape) => `[${shape.join(', ')}]`;
 
 function convRole(c: ResolvedConv2d): ConvRole {
@@ -521,14 +521,14 @@ class ShapeWalker {
         if (out.length !== input.length || out.some((d, i) => d !== input[i])) {
           this.fail(node, undefined, `the residual add needs the body's output ${fmt(out)} to match its input ${fmt(input)}`);
         }
-        this.activationElements += elements(out);
+        this.activationElements += elementCount(out);
         return out;
       }
       default: {
         const out = this.leaf(node, input);
         if (out.some((d) => !(d >= 1))) this.fail(node, undefined, `output shape ${fmt(out)} is empty for input ${fmt(input)}`);
         this.leaves.push({ node, layerIndex: this.layerIndex, inShape: input, outShape: out, role: this.role(node) });
-        this.activationElements += elements(out);
+        this.activationElements += elementCount(out);
         return out;
       }
     }
@@ -593,7 +593,7 @@ class ShapeWalker {
         const start = node.startDim < 0 ? rank + node.startDim : node.startDim;
         const end = node.endDim < 0 ? rank + node.endDim : node.endDim;
         if (start < 0 || end >= rank || start > end) this.fail(node, 'start_dim', `start_dim=${node.startDim}, end_dim=${node.endDim} are out of range for ${fmt(input)}`);
-        return [...input.slice(0, start), elements(input.slice(start, end + 1)), ...input.slice(end + 1)];
+        return [...input.slice(0, start), elementCount(input.slice(start, end + 1)), ...input.slice(end + 1)];
       }
       case 'linear': {
         const last = input[input.length - 1];
@@ -628,7 +628,7 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
 
   const layers: ResolvedLayer[] = [];
   const leaves: LeafInfo[] = [];
-  let activationElements = elements(inputShape);
+  let activationElements = elementCount(inputShape);
   let shape = inputShape;
   raw.layers.forEach((layer: unknown, index: number) => {
     const path = `layers[${index}]`;
@@ -656,7 +656,7 @@ function checkParameterBytes(model: ResolvedModel, budget: number): void {
   let largest: TensorSpec | undefined;
   let largestBytes = 0;
   for (const tensor of parameterShapes(model)) {
-    const tensorBytes = elements(tensor.shape) * 4;
+    const tensorBytes = elementCount(tensor.shape) * 4;
     bytes += tensorBytes;
     if (tensorBytes > largestBytes) {
       largest = tensor;
