@@ -116,13 +116,13 @@ export class CpuPreparedModel {
 
   /** Runs the model on an input checked and resolved by the caller (`model` is this model resolved for its shape). */
   run(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): ForwardResult {
-    const { steps, outBuffer, capacities, ...rest } = this.scheduleFor(model);
+    const schedule = this.scheduleFor(model);
+    const { steps, outBuffer, capacities } = schedule;
     const kernels = this.kernels;
     if (this.oneShot) kernels.beginRun?.();
     let views = kernels.activationBuffers?.(capacities);
     if (!views) {
-      const schedule = this.plans.get(shapeKey(model.inputShape))!;
-      schedule.plainBuffers = rest.plainBuffers ?? capacities.map((floats) => new Float32Array(floats));
+      schedule.plainBuffers ??= capacities.map((floats) => new Float32Array(floats));
       views = schedule.plainBuffers.map((buffer) => () => buffer);
     }
     const outputs = steps.map((step, i) => (step.aliasesInput ? undefined : bufferTensor(step.outShape, views[outBuffer[i]!]!)));
