@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SWIFTSHADER_ICD, workbenchUrl } from './codeServerBrowser.mjs';
 import { startCodeServer } from './installCodeServer.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
@@ -49,16 +50,10 @@ async function main() {
     port: portArg >= 0 ? Number(process.argv[portArg + 1]) : undefined,
     userDataDir: join(dir, 'user-data'),
     extensionsDir: join(dir, 'extensions'),
-    env: { ...env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' },
+    env: { ...env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD },
     onOutput: (text) => process.env.SEPCONV_VERBOSE && process.stderr.write(text),
   });
-  const remote = (path) => `vscode-remote://127.0.0.1:${server.port}${path}`;
-  const payload = [
-    ['extensionDevelopmentPath', remote(root)],
-    ['openFile', remote(join(workspace, 'model.py'))],
-    ['skipWelcome', 'true'],
-  ];
-  const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const url = workbenchUrl(server, workspace, [['extensionDevelopmentPath', root], ['openFile', join(workspace, 'model.py')]]);
   console.log(`\nSepConv Lab is running in code-server. Open this URL in a browser:\n\n  ${url}\n\nPress Ctrl-C to stop.`);
   const stop = async () => {
     await server.stop();
