@@ -325,6 +325,7 @@ function zeroCost(): Cost & { macsByRole: MacsByRole } {
 
 /** Channels of the input a layer expects, read from its own arguments (PyTorch layers know it). */
 function ownInChannels(call: LayerCall): number | undefined {
+  if (call.framework !== 'torch') return undefined;
   const name = call.type === 'Conv2d' ? 'in_channels' : call.type === 'BatchNorm2d' ? 'num_features' : undefined;
   return name ? int(call.args[name]?.value) : undefined;
 }
@@ -343,14 +344,17 @@ class Estimator {
       if (container.parent === undefined) this.container(index, undefined, undefined);
     });
     // Layers that no container gave an input: the default input size.
-    this.code.calls.forEach((call, index) => {
-      const estimate = this.layers[index]!;
-      if (estimate.inShape || estimate.error) return;
-      const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
-      const [h, w] = this.settings.defaultInputSize;
-      this.layer(index, c === undefined ? undefined : [1, c, h, w], 'default');
+    this.layers.forEach((estimate, index) => {
+      if (!estimate.inShape && !estimate.error) this.layer(index, this.defaultInput(index), 'default');
     });
     return { layers: this.layers, containers: this.containers };
+  }
+
+  /** The call's own input at the default size ([1, C, H, W] from its own in-channels), if it names them. */
+  private defaultInput(index: number): Shape | undefined {
+    const c = ownInChannels(this.code.calls[index]!);
+    const [h, w] = this.settings.defaultInputSize;
+    return c === undefined ? undefined : [1, c, h, w];
   }
 
   private reading(index: number, inChannels: number | undefined): Reading {
@@ -385,14 +389,7 @@ class Estimator {
       const specs: LayerSpec[] = flat ? [{ type: 'Flatten' }, ...reading.specs] : reading.specs;
       const cost = costModel(resolveModel({ input_shape: flat ? [input[0]!, input[1]!, 1, 1] : input, layers: specs }), options);
       estimate.leaves = flat ? cost.leaves.slice(1) : cost.leaves;
-      if (flat) {
-        const sum = zeroCost();
-        for (const leaf of estimate.leaves) addCost(sum, { ...leaf, macsByRole: zeroCost().macsByRole });
-        const { macsByRole: _roles, ...plain } = sum;
-        estimate.cost = plain;
-      } else {
-        estimate.cost = cost.total;
-      }
+      estimate.cost = flat ? sumCosts(estimate.leaves) : cost.total;
       estimate.outShape = cost.outputShape;
       const convs = reading.specs.filter((s) => s.type === 'Conv2d');
       if (convs.length === 1 && reading.specs[0]!.type === 'Conv2d') {
@@ -421,12 +418,7 @@ class Estimator {
     const applied = new Map<ContainerItem, LayerEstimate | ContainerEstimate>();
     let start: Shape | undefined;
     const startOf = (item: ContainerItem): Shape | undefined => {
-      if (item.kind === 'layer') {
-        const call = this.code.calls[item.call]!;
-        const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
-        const [h, w] = this.settings.defaultInputSize;
-        return c === undefined ? undefined : [1, c, h, w];
-      }
+      if (item.kind === 'layer') return this.defaultInput(item.call);
       return item.kind === 'container' ? this.startShape(this.code.containers[item.container]!)?.shape : undefined;
     };
     const env = new Map<string, Shape | 'input'>([[flow.input, 'input']]);
@@ -506,9 +498,7 @@ class Estimator {
       if (item.kind === 'layer') {
         layerCount++;
         if (!applied.has(item)) {
-          const c = this.code.calls[item.call]!.framework === 'torch' ? ownInChannels(this.code.calls[item.call]!) : undefined;
-          const [h, w] = this.settings.defaultInputSize;
-          this.layer(item.call, c === undefined ? undefined : [1, c, h, w], 'default');
+          this.layer(item.call, this.defaultInput(item.call), 'default');
           const estimate = this.layers[item.call]!;
           if (estimate.cost && estimate.leaves) addCost(total, { ...estimate.cost, macsByRole: rolesOf(estimate.leaves) });
         }
@@ -574,10 +564,8 @@ class Estimator {
       let estimate = this.layers[item.call]!;
       if (!itemInput && !chained) {
         // A module member: its own input channels at the default size.
-        const call = this.code.calls[item.call]!;
-        const c = call.framework === 'torch' ? ownInChannels(call) : undefined;
-        const [h, w] = this.settings.defaultInputSize;
-        if (c !== undefined) this.layer(item.call, [1, c, h, w], 'default');
+        const own = this.defaultInput(item.call);
+        if (own) this.layer(item.call, own, 'default');
         estimate = this.layers[item.call]!;
       }
       const reading = this.reading(item.call, estimate.inShape?.[1]);
@@ -618,8 +606,8 @@ class Estimator {
     }
     const first = container.items[0];
     if (first?.kind === 'layer') {
-      const c = ownInChannels(this.code.calls[first.call]!);
-      return c === undefined ? undefined : { shape: [1, c, h, w], source: 'default' };
+      const shape = this.defaultInput(first.call);
+      return shape && { shape, source: 'default' };
     }
     if (first?.kind === 'container') return this.startShape(this.code.containers[first.container]!);
     return undefined;
