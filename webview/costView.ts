@@ -2,9 +2,10 @@
  * The cost view: the per-layer table (params, MACs, FLOPs, traffic, intensity, measured time),
  * the depthwise vs pointwise vs standard bars and the roofline with the measured steps.
  */
-import { CONVENTIONS, DTYPES, type Convention, type Dtype, type ModelCost } from '../src/shared/cost';
+import { CONVENTIONS, DTYPE_BYTES, DTYPES, type Convention, type Dtype, type ModelCost } from '../src/shared/cost';
 import { formatCount, formatPercent } from '../src/shared/format';
 import type { RunResult } from '../src/shared/protocol';
+import { elementCount } from '../src/shared/tensor';
 import { drawBars, drawRoofline, formatSi, themeColours, type BarGroup, type RooflineDevice, type RooflinePoint } from './charts';
 import { COST_COLUMNS, costRows, formatRow, timingByModule, type CostRow } from './costTable';
 import { DEVICE_PRESETS } from './devicePresets';
@@ -147,8 +148,7 @@ export class CostView {
         const leaves = map.leafKeys.map((k) => cost.leaves.find((l) => l.key === k)).filter((l) => l !== undefined);
         const flops = leaves.reduce((a, l) => a + l.flops, 0);
         if (!ms || !flops || leaves.length === 0) continue;
-        const bytesPer = { fp32: 4, fp16: 2, int8: 1 }[cost.dtype];
-        const traffic = (size(leaves[0]!.inShape) + size(leaves[leaves.length - 1]!.outShape)) * bytesPer + leaves.reduce((a, l) => a + l.weightBytes, 0);
+        const traffic = (elementCount(leaves[0]!.inShape) + elementCount(leaves[leaves.length - 1]!.outShape)) * DTYPE_BYTES[cost.dtype] + leaves.reduce((a, l) => a + l.weightBytes, 0);
         points.push({ label: map.label, intensity: flops / traffic, flopsPerSecond: flops / (ms / 1000), series: ROLE_SERIES[map.role] ?? 3 });
       }
     }
@@ -162,8 +162,4 @@ export class CostView {
     const preset = DEVICE_PRESETS.find((d) => d.name === this.settings.device);
     return preset ?? { name: 'Custom', peakFlops: this.settings.customPeakGflops * 1e9, bandwidth: this.settings.customBandwidthGbs * 1e9 };
   }
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }

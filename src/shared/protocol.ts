@@ -13,6 +13,7 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import type { ModelSpec } from './spec';
+import { elementCount } from './tensor';
 
 /** Where a forward pass runs. 'cpu' and 'webgpu' name the engine backend; where it runs is the sender's choice. */
 export type EngineBackend = 'cpu' | 'webgpu';
@@ -197,7 +198,7 @@ export function parseWireTensor(value: unknown, what: string, maxBytes = MAX_INP
   if (!Array.isArray(raw.shape) || raw.shape.length < 1 || raw.shape.length > 6) fail(`${what}.shape must be a list of 1 to 6 dimensions`);
   const shape = raw.shape.map((d, i) => int(d, `${what}.shape[${i}]`, 1, 1 << 20));
   const data = buffer(raw.data, `${what}.data`);
-  const elements = shape.reduce((a, b) => a * b, 1);
+  const elements = elementCount(shape);
   if (elements * 4 > maxBytes) fail(`${what} is too large (${elements * 4} bytes, at most ${maxBytes})`);
   if (data.byteLength !== elements * 4) fail(`${what}.data holds ${data.byteLength} bytes but shape [${shape.join(', ')}] needs ${elements * 4} (float32)`);
   const floats = new Float32Array(data);
