@@ -4,9 +4,9 @@
  * `forward` message with progress messages and then a result (buffers transferred) or an error.
  */
 import { parentPort } from 'node:worker_threads';
-import { resolveModel, SpecError } from '../shared/spec';
+import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
-import { forward } from './forward';
+import { forward, resolveForInput } from './forward';
 import type { ForwardResult, WeightMap } from './types';
 import { makeWeights } from './weights';
 import { buffersOf, isWeightSource, type FromEngineWorker, type ToEngineWorker, type WireError } from './workerProtocol';
@@ -33,11 +33,16 @@ async function handle(message: ToEngineWorker): Promise<void> {
   const { id, request } = message;
   const post = (reply: FromEngineWorker, transfer: ArrayBuffer[] = []) => port!.postMessage(reply, transfer);
   try {
+    let model = request.model;
     let weights: WeightMap;
-    if (isWeightSource(request.weights)) weights = makeWeights(resolveModel(request.model, { inputShape: request.input.shape }), request.weights);
-    else weights = request.weights;
+    if (isWeightSource(request.weights)) {
+      // Resolved once, here: forward() takes the resolved model as it is.
+      const resolved = resolveForInput(request.model, request.input);
+      model = resolved;
+      weights = makeWeights(resolved, request.weights);
+    } else weights = request.weights;
     const options = request.options ?? {};
-    const result: ForwardResult = await forward(request.model, weights, request.input, {
+    const result: ForwardResult = await forward(model, weights, request.input, {
       ...options,
       device: await deviceFor(options.backend),
       onProgress: (done, total) => post({ type: 'progress', id, done, total }),
