@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NpyError, readNpy, writeNpy } from '../../src/io/npy';
+import { applyByteEdits, byteEdits } from './byteEdits';
 import { FIXTURE_DIR } from './fixtureLoader';
 
 const encoder = new TextEncoder();
@@ -182,21 +183,12 @@ describe('readNpy / writeNpy', () => {
       for (const file of valid) for (let end = 0; end < file.length; end++) expect(() => readNpy(file.subarray(0, end))).toThrow(NpyError);
     });
 
-    it('never throws anything but an NpyError on bit flips, byte changes and splices', () => {
+    it('never throws anything but an NpyError on bit flips and byte changes', () => {
       fc.assert(
-        fc.property(
-          fc.constantFrom(...valid),
-          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 6 }),
-          (file, edits) => {
-            const bytes = file.slice();
-            for (const [position, value, flipOneBit] of edits) {
-              // Most edits hit the 128-byte header, where the parsing happens.
-              const at = position % (position % 4 === 0 ? bytes.length : Math.min(bytes.length, 128));
-              bytes[at] = flipOneBit ? bytes[at]! ^ (1 << (value % 8)) : value;
-            }
-            readsOrRefuses(bytes);
-          },
-        ),
+        fc.property(fc.constantFrom(...valid), byteEdits, (file, edits) => {
+          // Most edits hit the 128-byte header.
+          readsOrRefuses(applyByteEdits(file, edits, Math.min(file.length, 128)));
+        }),
         { numRuns: 3000 },
       );
     });
