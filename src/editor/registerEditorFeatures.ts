@@ -5,22 +5,13 @@
  */
 import * as vscode from 'vscode';
 import { PythonDocuments, PYTHON_SELECTOR, SETTLE_DELAY_MS, toRange } from './pythonDocuments';
-import type { PythonAnalysis } from '../python/pythonAnalysis';
-import { hoverMarkdown, codeLensTitle } from '../python/costPresentation';
+import { hoverInput, hoverMarkdown, codeLensTitle } from '../python/costPresentation';
 import { separableRewrite, canRewrite } from '../python/separableRewrite';
 
 export const CONVERT_COMMAND = 'sepconv.convertToSeparable';
 const TRUSTED_COMMANDS = ['sepconv.openPlayground', CONVERT_COMMAND];
 /** Arguments of the convert command: the document and where the call starts (0-based); from the palette, none (the cursor). */
 type ConvertArgs = [uri: string, position: { line: number; character: number }];
-
-function containerOf(analysis: PythonAnalysis, callIndex: number) {
-  const index = analysis.code.calls[callIndex]!.container;
-  if (index === undefined) return undefined;
-  const info = analysis.code.containers[index]!;
-  if (info.kind !== 'torch-sequential' && info.kind !== 'keras-sequential') return undefined;
-  return { info, estimate: analysis.estimates.containers[index]! };
-}
 
 export function registerEditorFeatures(context: vscode.ExtensionContext): void {
   const documents = new PythonDocuments(context.extensionPath);
@@ -73,7 +64,7 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
         const { analysis, call: index } = focused;
         const call = analysis.code.calls[index]!;
         const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }];
-        const markdown = hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container: containerOf(analysis, index), settings: documents.currentSettings, convertArgs });
+        const markdown = hoverMarkdown(hoverInput(analysis, index, documents.currentSettings, convertArgs));
         if (!markdown) return undefined;
         const content = new vscode.MarkdownString(markdown);
         content.isTrusted = { enabledCommands: TRUSTED_COMMANDS };

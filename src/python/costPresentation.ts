@@ -6,6 +6,7 @@ import type { ModelSpec, LayerSpec } from '../shared/spec';
 import { formatCount, formatInteger, formatPercent } from '../shared/format';
 import type { Container, LayerCall } from './modelCode';
 import type { ContainerEstimate, EstimateSettings, LayerEstimate } from './layerEstimates';
+import type { PythonAnalysis } from './pythonAnalysis';
 import { canRewrite } from './separableRewrite';
 
 const CONVENTION_NOTE: Record<string, string> = {
@@ -33,6 +34,15 @@ export interface HoverInput {
   settings: EstimateSettings;
   /** Arguments of the convert command (document URI and range), when a rewrite is offered. */
   convertArgs?: unknown[];
+}
+
+/** The hover's input for call `index` of an analysis: a Sequential around the call propagates its input (a module does not). */
+export function hoverInput(analysis: PythonAnalysis, index: number, settings: EstimateSettings, convertArgs?: unknown[]): HoverInput {
+  const call = analysis.code.calls[index]!;
+  const at = call.container;
+  const info = at === undefined ? undefined : analysis.code.containers[at];
+  const sequential = info && (info.kind === 'torch-sequential' || info.kind === 'keras-sequential');
+  return { call, estimate: analysis.estimates.layers[index]!, container: sequential ? { info, estimate: analysis.estimates.containers[at!]! } : undefined, settings, convertArgs };
 }
 
 /** A single-layer (or single-call) model to open in the playground. */
@@ -90,10 +100,10 @@ export function hoverMarkdown(input: HoverInput): string | undefined {
     lines.push('', `A standard ${p.kernel[0]}×${p.kernel[1]} conv with the same output: ${formatCount(p.standard.params)} params, ${formatCount(p.standard.macs)} MACs; this one needs ${formatPercent(p.reduction)} of its MACs`);
   }
   const links: string[] = [];
-  const model = input.container?.estimate.model ?? layerModel(estimate, call.type);
   const single = layerModel(estimate, call.type);
+  const model = input.container?.estimate.model;
   if (single) links.push(`[Open layer in Playground](${commandUri('sepconv.openPlayground', [{ model: single }])})`);
-  if (model && model !== single && input.container) links.push(`[Open ${input.container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'} in Playground](${commandUri('sepconv.openPlayground', [{ model }])})`);
+  if (model && input.container) links.push(`[Open ${input.container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'} in Playground](${commandUri('sepconv.openPlayground', [{ model }])})`);
   if (input.convertArgs && canRewrite(call) && separable) links.push(`[Convert to depthwise separable](${commandUri('sepconv.convertToSeparable', input.convertArgs)})`);
   if (links.length) lines.push('', links.join(' · '));
   lines.push('', `*${CONVENTION_NOTE[settings.convention] ?? settings.convention} · ${settings.dtype}*`);

@@ -20,7 +20,7 @@ import { DocumentReader, type DocumentVersion } from '../../src/python/documentR
 import { readModelCode } from '../../src/python/modelCode';
 import { analyzeCode, convCallAt, type PythonAnalysis } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
-import { hoverMarkdown } from '../../src/python/costPresentation';
+import { hoverInput, hoverMarkdown } from '../../src/python/costPresentation';
 /** As in src/editor/pythonDocuments.ts (which imports vscode, so it is not imported here). */
 const SETTLE_DELAY_MS = 300;
 
@@ -28,12 +28,7 @@ const quantile = (values: number[], q: number) => [...values].sort((a, b) => a -
 const ms = (n: number) => `${n.toFixed(n < 1 ? 3 : 2)} ms`;
 const spread = (values: number[]) => `median ${ms(quantile(values, 0.5))}, p95 ${ms(quantile(values, 0.95))}, max ${ms(Math.max(...values))}`;
 
-function markdown(analysis: PythonAnalysis, index: number): string | undefined {
-  const call = analysis.code.calls[index]!;
-  const c = call.container === undefined ? undefined : analysis.code.containers[call.container];
-  const container = c && (c.kind === 'torch-sequential' || c.kind === 'keras-sequential') ? { info: c, estimate: analysis.estimates.containers[call.container!]! } : undefined;
-  return hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container, settings: DEFAULT_SETTINGS });
-}
+const markdown = (analysis: PythonAnalysis, index: number) => hoverMarkdown(hoverInput(analysis, index, DEFAULT_SETTINGS));
 
 const timed = <T>(fn: () => T): [T, number] => {
   const start = performance.now();

@@ -8,19 +8,14 @@ import { DocumentReader, type DocumentVersion } from '../../src/python/documentR
 import { CONV_TYPES, ImportTable, readModelCode } from '../../src/python/modelCode';
 import { analyzeAt, analyzeCode, type PythonAnalysis } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
-import { hoverMarkdown } from '../../src/python/costPresentation';
+import { hoverInput, hoverMarkdown } from '../../src/python/costPresentation';
 
 let p: PythonParser;
 beforeAll(async () => {
   p = await parser();
 });
 
-function markdown(analysis: PythonAnalysis, index: number): string | undefined {
-  const call = analysis.code.calls[index]!;
-  const c = call.container === undefined ? undefined : analysis.code.containers[call.container];
-  const container = c && (c.kind === 'torch-sequential' || c.kind === 'keras-sequential') ? { info: c, estimate: analysis.estimates.containers[call.container!]! } : undefined;
-  return hoverMarkdown({ call, estimate: analysis.estimates.layers[index]!, container, settings: DEFAULT_SETTINGS });
-}
+const markdown = (analysis: PythonAnalysis, index: number) => hoverMarkdown(hoverInput(analysis, index, DEFAULT_SETTINGS));
 
 describe('the hover reads only the conv call and its Sequential', () => {
   it('gives every conv call of the corpus the figures of the whole-file analysis', () => {

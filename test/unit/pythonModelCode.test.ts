@@ -9,7 +9,7 @@ import { analyzeCode, convCallAt, type PythonAnalysis } from '../../src/python/p
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
 import { showValue } from '../../src/python/pythonValues';
 import { separableRewrite, applyEdits } from '../../src/python/separableRewrite';
-import { hoverMarkdown, codeLensTitle } from '../../src/python/costPresentation';
+import { hoverInput, hoverMarkdown, codeLensTitle } from '../../src/python/costPresentation';
 import { ParseCache, skipReason } from '../../src/python/parseCache';
 import { costModel, estimateConv } from '../../src/shared/cost';
 import { resolveModel } from '../../src/shared/spec';
@@ -192,6 +192,17 @@ describe('hover and CodeLens text', () => {
     expect(lens).toBe(`896 params · ${(reference.cost.macs / 1e6).toFixed(2)}M MACs · depthwise 0% · pointwise 0% · other conv 100%`);
     const payload = JSON.parse(decodeURIComponent(md.match(/command:sepconv\.openPlayground\?([^)]*)/)![1]!));
     expect(payload[0].model.layers[0]).toMatchObject({ type: 'Conv2d', in_channels: 3, out_channels: 32 });
+  });
+  it('offers the Sequential in the playground only when the Sequential is a model the playground can hold', () => {
+    const a = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.MaxPool2d(2))\n');
+    expect(a.estimates.containers[0]!.model).toBeUndefined();
+    const index = a.code.calls.findIndex((c) => c.type === 'Conv2d');
+    const md = hoverMarkdown(hoverInput(a, index, DEFAULT_SETTINGS))!;
+    expect(md).toContain('[Open layer in Playground]');
+    expect(md).not.toContain('Open nn.Sequential in Playground');
+    const b = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU())\n');
+    const bIndex = b.code.calls.findIndex((c) => c.type === 'Conv2d');
+    expect(hoverMarkdown(hoverInput(b, bIndex, DEFAULT_SETTINGS))).toContain('[Open nn.Sequential in Playground]');
   });
   it('says nothing where nothing is sure', () => {
     const a = analyze('import torch.nn as nn\nx = nn.Conv2d(*args)\n');
