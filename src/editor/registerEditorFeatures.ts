@@ -48,7 +48,9 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidOpenTextDocument(schedule),
     vscode.workspace.onDidChangeTextDocument((e) => schedule(e.document)),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      clearTimeout(timers.get(d.uri.toString()));
+      const key = d.uri.toString();
+      clearTimeout(timers.get(key));
+      timers.delete(key);
       diagnostics.delete(d.uri);
     }),
     documents.onDidChange(() => {
