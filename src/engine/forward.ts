@@ -103,7 +103,7 @@ async function forwardOnWebGPU(model: ResolvedModel, weights: WeightMap, input: 
   const intermediates: Intermediate[] | undefined = options.intermediates
     ? steps.map((step) => ({ ...step, tensor: result.intermediates![step.key]! }))
     : undefined;
-  return { output: result.output, intermediates, timings: result.timings.timestamps ? stepTimings(steps, result.timings.stages) : [], backend: result.adapterName ? `webgpu (${result.adapterName})` : 'webgpu' };
+  return { output: result.output, intermediates, timings: result.timings.timestamps ? stepTimings(steps, result.timings.stages) : [], backend: result.backend };
 }
 
 /**

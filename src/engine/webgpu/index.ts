@@ -23,8 +23,6 @@ export interface WebGPUForwardOptions {
   /** false: no fusion, every leaf its own step. Default true. */
   fuse?: boolean;
   signal?: AbortSignal;
-  /** Shown as the result's adapterName. */
-  adapterName?: string;
   /** Milliseconds to wait for the GPU. Default 120 s. */
   timeoutMs?: number;
 }
@@ -36,7 +34,6 @@ export interface WebGPUForwardResult {
   intermediateOrder?: string[];
   timings: { totalMs: number; stages: StageTiming[]; timestamps: boolean };
   backend: 'webgpu';
-  adapterName?: string;
 }
 
 /** One forward pass: compiles (pipelines are cached per device), runs, frees. */
@@ -53,38 +50,7 @@ export async function forwardWebGPU(model: ResolvedModel, weights: Record<string
       ...(wanted === 'all' || wanted.length > 0 ? { intermediates: result.intermediates, intermediateOrder: result.intermediateOrder } : {}),
       timings: result.timings,
       backend: 'webgpu',
-      ...(options.adapterName ? { adapterName: options.adapterName } : {}),
     };
-  } finally {
-    compiled.dispose();
-  }
-}
-
-export interface WebGPUBenchResult {
-  /** Wall time per forward pass, upload and readback included (ms). */
-  timesMs: number[];
-  medianMs: number;
-  minMs: number;
-  /** Dispatches per forward pass. */
-  dispatches: number;
-}
-
-/**
- * Times `reps` forward passes of a model compiled once (after one warm-up pass), each from input
- * upload to result readback, as a user of the engine would see them.
- */
-export async function benchWebGPU(device: GPUDevice, model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, reps: number): Promise<WebGPUBenchResult> {
-  const compiled = await WebGPUModel.create(device, model, weights);
-  try {
-    await compiled.run(input);
-    const timesMs: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const start = performance.now();
-      await compiled.run(input);
-      timesMs.push(performance.now() - start);
-    }
-    const sorted = [...timesMs].sort((a, b) => a - b);
-    return { timesMs, medianMs: sorted[Math.floor(sorted.length / 2)]!, minMs: sorted[0]!, dispatches: compiled.dispatchCount };
   } finally {
     compiled.dispose();
   }

@@ -233,11 +233,6 @@ export class WebGPUModel {
     return compiled;
   }
 
-  /** Number of dispatches (programs run) per forward pass. */
-  get dispatchCount(): number {
-    return this.dispatches.length;
-  }
-
   /** The fused steps, by the leaves each computes. */
   get stageNames(): string[] {
     return this.dispatches.map((d) => d.program.label);
