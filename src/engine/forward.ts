@@ -4,7 +4,7 @@
  * backend. Imports neither `vscode`, the DOM nor node modules.
  */
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';
-import type { Tensor } from '../shared/tensor';
+import { elementCount, type Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
 import { EngineInputError } from './errors';
 import { outlineSteps, type StepOutline } from './stepLabels';
@@ -33,7 +33,7 @@ function checkInputTensor(input: Tensor, firstLayer: string): void {
   const { shape, data } = input;
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) fail(`shape must be [N, C, H, W] with positive integers, got ${JSON.stringify(shape)}`);
   if (!(data instanceof Float32Array)) fail('data must be a Float32Array');
-  const expected = shape.reduce((a, b) => a * b, 1);
+  const expected = elementCount(shape);
   if (data.length !== expected) fail(`has ${data.length} values for shape [${shape.join(', ')}] (${expected})`);
   const bad = firstNonFinite(data);
   if (bad >= 0) {

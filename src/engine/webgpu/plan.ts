@@ -6,14 +6,12 @@
  * folded in, so its output is the module's real output.
  */
 import { convOutputSize, type ActivationType, type ResolvedConv2d, type ResolvedLinear, type ResolvedModel, type ResolvedNode, type ResolvedBatchNorm } from '../../shared/spec';
+import { elementCount, type Tensor } from '../../shared/tensor';
 import { batchNormAffine } from '../batchNormAffine';
 import type { Layout } from './repack';
 import type { ActivationKey } from './wgsl/common';
 
-export interface Tensor {
-  shape: number[];
-  data: Float32Array;
-}
+export type { Tensor };
 
 /** A tensor on the GPU: its logical (PyTorch) shape, its layout and the storage it lives in. */
 export interface Value {
@@ -63,8 +61,6 @@ export interface Plan {
 
 const activationKey = (fn: ActivationType, approximate: 'none' | 'tanh'): ActivationKey => (fn === 'GELU' && approximate === 'tanh' ? 'GELU_tanh' : fn);
 
-const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
-
 /** BatchNorm2d in eval mode (running statistics) as y = scale * x + shift. */
 function runningBatchNormAffine(node: ResolvedBatchNorm, weights: Record<string, Tensor>): { scale: Float64Array; shift: Float64Array } {
   const data = (name: string) => weights[`${node.key}.${name}`]!.data;
@@ -77,7 +73,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
   const outputs = new Map<string, Value>();
   const fresh = (shape: number[], layout: Layout): Value => ({ shape, layout, storage: storageCount++ });
   const nhwc = (shape: number[]): Layout => ({ kind: 'nhwc', n: shape[0]!, c: shape[1]!, h: shape[2]!, w: shape[3]! });
-  const flat = (shape: number[]): Layout => ({ kind: 'flat', rows: product(shape.slice(0, -1)), cols: shape[shape.length - 1]! });
+  const flat = (shape: number[]): Layout => ({ kind: 'flat', rows: elementCount(shape.slice(0, -1)), cols: shape[shape.length - 1]! });
 
   const input = fresh(model.inputShape, nhwc(model.inputShape));
 
@@ -220,7 +216,7 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
         const rank = value.shape.length;
         const start = node.startDim < 0 ? rank + node.startDim : node.startDim;
         const end = node.endDim < 0 ? rank + node.endDim : node.endDim;
-        const shape = [...value.shape.slice(0, start), product(value.shape.slice(start, end + 1)), ...value.shape.slice(end + 1)];
+        const shape = [...value.shape.slice(0, start), elementCount(value.shape.slice(start, end + 1)), ...value.shape.slice(end + 1)];
         const out = shape.length === rank ? value : toFlat(value, shape, node.key);
         record(node.key, out);
         return out;

@@ -4,6 +4,7 @@
  * whose lifetimes do not overlap). A run is one writeBuffer, one submit and one readback.
  */
 import { parameterShapes, type ResolvedModel } from '../../shared/spec';
+import { elementCount } from '../../shared/tensor';
 import { BufferPool, bufferPoolFor } from './bufferPool';
 import { adaptiveAvgPool2dProgram } from './adaptiveAvgPool2d';
 import { depthwiseConv2dProgram, depthwiseConv2dTiledProgram } from './depthwiseConv2d';
@@ -133,7 +134,7 @@ function checkTensor(name: string, tensor: Tensor | undefined, shape: number[], 
   if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`${what} "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}]`);
   }
-  const count = shape.reduce((a, b) => a * b, 1);
+  const count = elementCount(shape);
   if (tensor.data.length !== count) throw new Error(`${what} "${name}" has ${tensor.data.length} values for shape [${shape.join(', ')}] (${count})`);
 }
 
