@@ -7,6 +7,7 @@ import { registerPlayground } from './playground/registerPlayground';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
 import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
+import { disposeSharedWorker } from './engine/workerClient';
 
 /**
  * What activate() returns (`vscode.extensions.getExtension('sepconv-lab.sepconv-lab').exports`):
@@ -25,6 +26,8 @@ export interface SepConvApi {
 export function activate(context: vscode.ExtensionContext): SepConvApi {
   registerPlayground(context);
   registerEditorFeatures(context);
+  // The engine's worker thread (started by the first CPU run) stops with the extension.
+  context.subscriptions.push({ dispose: disposeSharedWorker });
   // `npm start` opens the playground with the sample workspace (development runs only).
   if (context.extensionMode === vscode.ExtensionMode.Development && process.env.SEPCONV_OPEN_PLAYGROUND === '1') {
     void vscode.commands.executeCommand('sepconv.openPlayground');
