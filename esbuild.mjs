@@ -17,7 +17,8 @@ const bundles = {
   extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
   cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
-  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', external: ['webgpu'], optional: true },
+  // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
+  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
   webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
   webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', optional: true },
 };

@@ -40,7 +40,7 @@ if (!peers.every((p) => existsSync(join(benchDir, 'node_modules', p, 'package.js
   });
 }
 execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
-const engine = await import(pathToFileURL(join(root, 'dist', 'engine.js')).href);
+const engine = await import(pathToFileURL(join(root, 'dist', 'engine.mjs')).href);
 
 const requirePeer = createRequire(join(benchDir, 'package.json'));
 const tf = requirePeer('@tensorflow/tfjs-core');
