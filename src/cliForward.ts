@@ -4,7 +4,7 @@
  *
  *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
- *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused]
+ *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused]
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { readSafetensors, requireDecoded } from './io/safetensors';
 import { getPreset } from './shared/presets';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused]';
 
 function loadModel(text: string): unknown {
   if (existsSync(text)) {
@@ -139,6 +139,13 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
   throw new Error(`the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`);
 }
 
+/** `--threads N`: an integer from 1 to 64 (CPU threads a step may be split over). */
+function parseThreads(text: string): number {
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > 64) throw new Error(`--threads must be an integer from 1 to 64, got "${text}"`);
+  return threads;
+}
+
 /**
  * Runs the command. Writes a summary to stdout; returns the exit code. Bad arguments and bad
  * files throw an Error with a message for the user (the CLI prints it to stderr and exits 1).
@@ -155,6 +162,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       backend: { type: 'string', default: 'cpu' },
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
+      threads: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -165,6 +173,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
   const backend = values.backend as BackendName;
+  const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
   const model = loadModel(values.model!);
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
@@ -181,7 +190,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
 
   const started = performance.now();
   const device = backend === 'webgpu' ? await webgpuDevice() : undefined;
-  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device };
+  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));

@@ -36,7 +36,8 @@ function cases(): Case[] {
       return out;
     } });
   }
-  for (const [i, [cin, cout, pixels]] of [[32, 64, 112 * 112], [512, 512, 14 * 14], [960, 160, 49], [1024, 1000, 1], [17, 33, 61]].entries()) {
+  const pointwise: Array<[number, number, number]> = [[32, 64, 112 * 112], [512, 512, 14 * 14], [960, 160, 49], [1024, 1000, 1], [17, 33, 61]];
+  for (const [i, [cin, cout, pixels]] of pointwise.entries()) {
     const x = randomTensor([cin, pixels], 40 + i).data;
     const wt = randomTensor([cout, cin], 50 + i).data;
     const residual = randomTensor([cout, pixels], 60 + i).data;
