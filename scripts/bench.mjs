@@ -3,7 +3,7 @@
 // thread count of --threads (default 1 and 2): every side runs with the same number of threads
 // (tfjs-backend-wasm's threaded build forced on under Node; onnxruntime's intra-op threads).
 // Prints median ms, GMAC/s, % of this machine's measured single-core SIMD multiply-add peak
-// (test/bench/simdPeak.ts) and the ratio (peer ms / our ms: above 1 means the engine is faster),
+// (test/bench/assembly/simdPeak.ts) and the ratio (peer ms / our ms: above 1 means the engine is faster),
 // plus the largest difference between each peer's output and ours (same weights, same input) as
 // a check that all compute the same, and how much faster the engine's threads make it.
 // Each thread count runs in a child process of its own (tfjs-backend-wasm fixes its thread count
@@ -342,10 +342,10 @@ const PEERS = [
   { key: 'ort', title: 'onnxruntime-node (MLAS)' },
 ];
 
-/** GMAC/s of one core running test/bench/simdPeak.ts (the best of a few runs): what a kernel could reach at most. */
+/** GMAC/s of one core running test/bench/assembly/simdPeak.ts (the best of a few runs): what a kernel could reach at most. */
 function simdPeakGmacs() {
   const wasm = join(os.tmpdir(), `sepconv-simd-peak-${process.pid}.wasm`);
-  execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(benchDir, 'simdPeak.ts'), '--enable', 'simd', '-O3', '--runtime', 'stub', '-o', wasm], { cwd: root });
+  execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(benchDir, 'assembly', 'simdPeak.ts'), '--enable', 'simd', '-O3', '--runtime', 'stub', '-o', wasm], { cwd: root });
   const { madds } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports;
   madds(1e6);
   let best = 0;

@@ -1,7 +1,7 @@
 // The single-core peak of 128-bit WebAssembly SIMD multiply-add on this machine, for the bench's
 // "% of peak" column: twelve independent f32x4 multiply-add chains (enough to hide the add's
 // latency), the same mul-then-add pair the kernels use (WebAssembly SIMD has no fused FMA).
-// AssemblyScript, compiled by scripts/bench.mjs with the project's asc.
+// AssemblyScript (this folder is left out of the tsc run), compiled by scripts/bench.mjs with the project's asc.
 
 /** Runs `iterations` rounds of 12 vector multiply-adds (48 MACs each); returns a sum so nothing is dropped. */
 export function madds(iterations: i32): f32 {
