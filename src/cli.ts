@@ -12,6 +12,7 @@ import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type Model
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
 import { getPreset, listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
+import { terminalSafe } from './cliText';
 
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
@@ -66,7 +67,7 @@ export function renderCostTable(name: string, cost: ModelCost): string {
   rows.push(['', 'total', formatShape(cost.outputShape), formatInteger(t.params), formatInteger(t.macs), formatInteger(t.flops), formatBytes(t.trafficBytes), t.intensity.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= 3)).join('  ');
-  const out = [`${name}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
+  const out = [`${terminalSafe(name, true)}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, i) => {
     if (i === rows.length - 1) out.push(widths.map((w) => '-'.repeat(w)).join('  '));
     out.push(line(r));
@@ -152,6 +153,10 @@ function presetsCommand(args: string[], out: (s: string) => void): number {
 /** Runs the CLI; returns the exit code. Output and errors go through the given writers (tests pass their own). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
   const [command, ...rest] = argv;
+  // Everything printed may quote a file or an argument: no control character reaches the terminal.
+  const [rawOut, rawErr] = [out, err];
+  out = (s) => rawOut(terminalSafe(s));
+  err = (s) => rawErr(terminalSafe(s));
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
     out(USAGE);
     return 0;

@@ -16,6 +16,7 @@ import { readNpy, writeNpy } from './io/npy';
 import { readSafetensors, requireDecoded } from './io/safetensors';
 import { getPreset } from './shared/presets';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
+import { terminalSafe } from './cliText';
 
 export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
 
@@ -186,8 +187,8 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
   writeFile('--output', values.output!, writeNpy(result.output));
-  const lines = [`${resolved.name}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
+  const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
   if (values.intermediates !== undefined) lines.push(`wrote ${writeIntermediates(values.intermediates, result)} step outputs and index.json to ${values.intermediates}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${terminalSafe(lines.join('\n'))}\n`);
   return 0;
 }
