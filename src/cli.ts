@@ -6,12 +6,12 @@
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
-import { getPreset, listPresets } from './shared/presets';
+import { listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
+import { loadModelArgument } from './cliModel';
 import { terminalSafe } from './cliText';
 
 const USAGE = `usage:
@@ -23,22 +23,6 @@ const USAGE = `usage:
 /** A user error: printed without a stack trace. */
 export class UsageError extends Error {}
 
-/** Reads --model: a preset name or a path to a JSON spec. */
-export function loadModel(reference: string): ModelSpec {
-  const preset = getPreset(reference);
-  if (preset) return preset;
-  let text: string;
-  try {
-    text = readFileSync(reference, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read model ${JSON.stringify(reference)}: not a preset (see \`sepconv presets\`) and not a readable file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
-  try {
-    return JSON.parse(text) as ModelSpec;
-  } catch (error) {
-    throw new UsageError(`${reference}: not valid JSON (${(error as Error).message})`);
-  }
-}
 
 function parseIntegerList(value: string, length: number, what: string): number[] {
   const parts = value.split(/[,x]/).map((p) => Number(p.trim()));
@@ -108,7 +92,7 @@ function costJson(name: string, cost: ModelCost): unknown {
   };
 }
 
-async function costCommand(args: string[], out: (s: string) => void): Promise<number> {
+async function costCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -130,7 +114,7 @@ async function costCommand(args: string[], out: (s: string) => void): Promise<nu
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
-  const spec = loadModel(values.model);
+  const spec = loadModelArgument(values.model, err) as ModelSpec;
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
   const model = resolveModel(spec, { inputShape });
   const cost = costModel(model, { convention, dtype });
@@ -163,7 +147,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
   try {
     switch (command) {
-      case 'cost': return await costCommand(rest, out);
+      case 'cost': return await costCommand(rest, out, err);
       case 'presets': return presetsCommand(rest, out);
       case 'forward': {
         const { runForwardCommand } = await import('./cliForward');

@@ -6,7 +6,7 @@
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
  *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused]
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
@@ -14,34 +14,12 @@ import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { readNpy, writeNpy } from './io/npy';
 import { readSafetensors, requireDecoded } from './io/safetensors';
-import { getPreset } from './shared/presets';
+import { fileProblem, loadModelArgument } from './cliModel';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
 import { terminalSafe } from './cliText';
 
 export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
 
-function loadModel(text: string): unknown {
-  if (existsSync(text)) {
-    const bytes = readFile('--model', text);
-    try {
-      return JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw new Error(`--model ${text}: not valid JSON (${(error as Error).message})`);
-    }
-  }
-  const preset = getPreset(text);
-  if (!preset) throw new Error(`--model ${text}: no such file, and no preset of that name (see \`sepconv presets\`)`);
-  return preset;
-}
-
-/** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
-function fileProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return error instanceof Error ? error.message : String(error);
-}
 
 function readFile(option: string, path: string): Buffer {
   try {
@@ -167,7 +145,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
   const backend = values.backend as BackendName;
 
-  const model = loadModel(values.model!);
+  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path));
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
   const resolved = resolveForInput(model, input);
   if (values.intermediates !== undefined) checkIntermediatesDir(values.intermediates);
