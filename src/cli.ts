@@ -17,7 +17,7 @@ import { terminalSafe } from './cliText';
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
-  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
+  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--verbose]
   sepconv presets [--json]`;
 
 /** A user error: printed without a stack trace. */

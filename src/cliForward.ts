@@ -4,7 +4,7 @@
  *
  *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
- *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused]
+ *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused] [--verbose]
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +17,9 @@ import { readSafetensors, requireDecoded } from './io/safetensors';
 import { fileProblem, loadModelArgument } from './cliModel';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
 import { terminalSafe } from './cliText';
+import { probeAdapterQuietly } from './cliGpu';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused] [--verbose]';
 
 
 function readFile(option: string, path: string): Buffer {
@@ -94,7 +95,11 @@ function writeIntermediates(dir: string, result: ForwardResult): number {
   return steps.length;
 }
 
-async function webgpuDevice(): Promise<GPUDevice> {
+async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
+  // Dawn's own log lines about a missing driver stay out of the output unless --verbose.
+  const probe = probeAdapterQuietly();
+  if (verbose && probe.dawnLog) process.stderr.write(terminalSafe(probe.dawnLog));
+  if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${verbose || !probe.dawnLog ? '' : '; --verbose shows what Dawn reported'}`);
   const { getHostDevice } = await import('./engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);
@@ -134,6 +139,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       backend: { type: 'string', default: 'cpu' },
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -159,7 +165,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  const device = backend === 'webgpu' ? await webgpuDevice() : undefined;
+  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
   const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
