@@ -98,7 +98,7 @@ function inputNote(input: HoverInput): string {
 export function hoverMarkdown(input: HoverInput): string | undefined {
   const { call, estimate, settings } = input;
   const lines: string[] = [];
-  const title = `**${call.framework === 'keras' ? call.type : `nn.${call.type}`}**`;
+  const title = `**${call.framework === 'keras' ? escape(call.type) : `nn.${escape(call.type)}`}**`;
   if (!estimate.cost || !estimate.leaves || !estimate.outShape || !estimate.inShape) {
     const known = call.argList.filter((a) => a.value.kind !== 'symbol' && !a.name.startsWith('#'));
     if (estimate.unresolved.length === 0 && !estimate.error) return undefined;

@@ -144,7 +144,7 @@ describe('hover Markdown: document text never becomes a link', () => {
     tree.delete();
     const base = hoverInput(analysis, 0, DEFAULT_SETTINGS, ['file:///x.py', { line: 1, character: 20 }]);
     fc.assert(
-      fc.property(hostile, hostile, fc.array(hostile, { maxLength: 4 }), fc.boolean(), fc.boolean(), fc.boolean(), (error, note, unresolved, failed, keras, figures) => {
+      fc.property(hostile, hostile, fc.array(hostile, { maxLength: 4 }), hostile, fc.boolean(), fc.boolean(), fc.boolean(), (error, note, unresolved, type, failed, keras, figures) => {
         const estimate: LayerEstimate = {
           ...base.estimate,
           error: failed ? error : undefined,
@@ -153,7 +153,7 @@ describe('hover Markdown: document text never becomes a link', () => {
           unresolved,
           ...(figures ? {} : { cost: undefined }),
         };
-        const call = keras ? { ...base.call, framework: 'keras' as const, type: 'Conv2D' } : base.call;
+        const call = { ...base.call, framework: keras ? ('keras' as const) : ('torch' as const), type: type || 'Conv2d' };
         const { table, issued } = recordingTable();
         const input: HoverInput = { ...base, call, estimate, links: table };
         const markdown = hoverMarkdown(input);
