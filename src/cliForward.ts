@@ -4,9 +4,9 @@
  *
  *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
- *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused]
+ *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
@@ -14,33 +14,13 @@ import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { readNpy, writeNpy } from './io/npy';
 import { readSafetensors, requireDecoded } from './io/safetensors';
-import { getPreset } from './shared/presets';
+import { fileProblem, loadModelArgument } from './cliModel';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
+import { terminalSafe } from './cliText';
+import { probeAdapterQuietly } from './cliGpu';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
-function loadModel(text: string): unknown {
-  if (existsSync(text)) {
-    const bytes = readFile('--model', text);
-    try {
-      return JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw new Error(`--model ${text}: not valid JSON (${(error as Error).message})`);
-    }
-  }
-  const preset = getPreset(text);
-  if (!preset) throw new Error(`--model ${text}: no such file, and no preset of that name (see \`sepconv presets\`)`);
-  return preset;
-}
-
-/** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
-function fileProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return error instanceof Error ? error.message : String(error);
-}
 
 function readFile(option: string, path: string): Buffer {
   try {
@@ -115,7 +95,11 @@ function writeIntermediates(dir: string, result: ForwardResult): number {
   return steps.length;
 }
 
-async function webgpuDevice(): Promise<GPUDevice> {
+async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
+  // Dawn's own log lines about a missing driver stay out of the output unless --verbose.
+  const probe = probeAdapterQuietly();
+  if (verbose && probe.dawnLog) process.stderr.write(terminalSafe(probe.dawnLog));
+  if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${verbose || !probe.dawnLog ? '' : '; --verbose shows what Dawn reported'}`);
   const { getHostDevice } = await import('./engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);
@@ -163,6 +147,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
       threads: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -175,7 +160,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   const backend = values.backend as BackendName;
   const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
-  const model = loadModel(values.model!);
+  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path));
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
   const resolved = resolveForInput(model, input);
   if (values.intermediates !== undefined) checkIntermediatesDir(values.intermediates);
@@ -189,14 +174,14 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  const device = backend === 'webgpu' ? await webgpuDevice() : undefined;
+  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
   const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
   writeFile('--output', values.output!, writeNpy(result.output));
-  const lines = [`${resolved.name}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
+  const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
   if (values.intermediates !== undefined) lines.push(`wrote ${writeIntermediates(values.intermediates, result)} step outputs and index.json to ${values.intermediates}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${terminalSafe(lines.join('\n'))}\n`);
   return 0;
 }
