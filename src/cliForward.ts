@@ -4,7 +4,7 @@
  *
  *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
- *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused] [--verbose]
+ *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { parameterShapes, type ResolvedModel } from './shared/spec';
 import { terminalSafe } from './cliText';
 import { probeAdapterQuietly } from './cliGpu';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused] [--verbose]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
 
 function readFile(option: string, path: string): Buffer {
@@ -124,6 +124,13 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
   throw new Error(`the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`);
 }
 
+/** `--threads N`: an integer from 1 to 64 (CPU threads a step may be split over). */
+function parseThreads(text: string): number {
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > 64) throw new Error(`--threads must be an integer from 1 to 64, got "${text}"`);
+  return threads;
+}
+
 /**
  * Runs the command. Writes a summary to stdout; returns the exit code. Bad arguments and bad
  * files throw an Error with a message for the user (the CLI prints it to stderr and exits 1).
@@ -140,6 +147,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       backend: { type: 'string', default: 'cpu' },
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
+      threads: { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
     strict: true,
@@ -151,6 +159,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
   const backend = values.backend as BackendName;
+  const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
   const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path));
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
@@ -167,7 +176,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
 
   const started = performance.now();
   const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
-  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device };
+  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
