@@ -96,10 +96,11 @@ function writeIntermediates(dir: string, result: ForwardResult): number {
 }
 
 async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
-  // Dawn's own log lines about a missing driver stay out of the output unless --verbose.
-  const probe = probeAdapterQuietly();
-  if (verbose && probe.dawnLog) process.stderr.write(terminalSafe(probe.dawnLog));
-  if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${verbose || !probe.dawnLog ? '' : '; --verbose shows what Dawn reported'}`);
+  // Dawn's own log lines about a missing driver stay out of the output unless --verbose (then Dawn runs here and prints them).
+  if (!verbose) {
+    const probe = probeAdapterQuietly();
+    if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
+  }
   const { getHostDevice } = await import('./engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);

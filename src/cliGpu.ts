@@ -4,8 +4,8 @@
  * C++ source location) straight to file descriptor 2, where no JavaScript can catch them, and no
  * option of the `webgpu` package turns them off. So before Dawn is loaded into the CLI's process, a
  * child process asks it for an adapter with its stderr captured: without one, the CLI says so in
- * one line and shows Dawn's lines only with --verbose; with one, the run goes on in this process
- * (Dawn prints nothing once it has an adapter).
+ * one line; with one, the run goes on in this process (Dawn prints nothing once it has an
+ * adapter). With --verbose there is no probe: Dawn's lines are wanted then.
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -36,12 +36,12 @@ export function probeAdapterQuietly(timeoutMs = PROBE_TIMEOUT_MS): AdapterProbe 
   try {
     url = pathToFileURL(createRequire(__filename).resolve('webgpu')).href;
   } catch (error) {
-    return { found: false, reason: `the 'webgpu' package could not be found (${error instanceof Error ? error.message : String(error)})`, dawnLog: '' };
+    return { found: false, reason: `host WebGPU unusable: the 'webgpu' package could not be found (${error instanceof Error ? error.message : String(error)})`, dawnLog: '' };
   }
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url], { encoding: 'utf8', timeout: timeoutMs, env: process.env });
   const dawnLog = child.stderr ?? '';
   if (child.stdout === 'adapter') return { found: true, dawnLog };
-  if (child.stdout === 'none') return { found: false, reason: 'no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)', dawnLog };
+  if (child.stdout === 'none') return { found: false, reason: 'host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)', dawnLog };
   const how = child.error ? child.error.message : child.signal ? `ended by ${child.signal}` : `exit code ${child.status}`;
-  return { found: false, reason: `looking for a WebGPU adapter failed (${how})`, dawnLog };
+  return { found: false, reason: `host WebGPU unusable: looking for an adapter failed (${how})`, dawnLog };
 }

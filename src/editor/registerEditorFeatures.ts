@@ -9,7 +9,6 @@ import { hoverInput, hoverMarkdown, codeLensTitle } from '../python/costPresenta
 import { separableRewrite, canRewrite } from '../python/separableRewrite';
 import { CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND, UNKNOWN_LINK_MESSAGE, type CommandLinkTable } from './commandLinks';
 
-export { CONVERT_COMMAND };
 /** The hover's links run only these, each with an id into `links` (never arguments from the document). */
 const TRUSTED_COMMANDS = [OPEN_PLAYGROUND_COMMAND, CONVERT_COMMAND];
 /** What the hover registers for the convert command: the document, its version and where the call starts (0-based). */

@@ -63,12 +63,12 @@ describe.runIf(process.platform === 'linux')('--backend webgpu without a GPU (Li
     expect(quiet.status).toBe(1);
     expect(quiet.stdout).toBe('');
     expect(quiet.stderr.trim().split('\n')).toEqual([
-      'sepconv: --backend webgpu: no usable WebGPU device here (no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)); --verbose shows what Dawn reported',
+      'sepconv: --backend webgpu: no usable WebGPU device here (host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)); --verbose shows what Dawn reported',
     ]);
     const verbose = forward(['--verbose']);
     expect(verbose.status).toBe(1);
     const lines = verbose.stderr.trim().split('\n');
-    expect(lines.at(-1)).toBe('sepconv: --backend webgpu: no usable WebGPU device here (no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES))');
+    expect(lines.at(-1)).toBe('sepconv: --backend webgpu: no usable WebGPU device here (host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES))');
     expect(lines.length).toBeGreaterThan(1);
   });
 });

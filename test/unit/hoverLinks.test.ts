@@ -94,6 +94,7 @@ const argument = fc.oneof(
   hostile.map((t) => `cfg[${pyString(t)}]`),
 );
 const ARG_NAMES = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode'];
+const KERAS_ARG_NAMES = ['filters', 'kernel_size', 'strides', 'padding', 'data_format', 'dilation_rate', 'groups', 'activation', 'use_bias'];
 
 describe('hover Markdown: document text never becomes a link', () => {
   it('the injection from the report renders as text', () => {
@@ -110,13 +111,16 @@ describe('hover Markdown: document text never becomes a link', () => {
     expectOnlyOwnLinks(markdown, issued);
   });
 
-  it('fuzz: metacharacters in every argument of nn.Conv2d, positional and keyword, in and out of a Sequential', () => {
+  it('fuzz: metacharacters in every argument of nn.Conv2d and Keras Conv2D, positional and keyword, in and out of a Sequential', () => {
     let unresolvedHovers = 0;
+    let kerasHovers = 0;
     fc.assert(
-      fc.property(fc.array(argument, { minLength: 1, maxLength: 9 }), fc.boolean(), fc.boolean(), (args, keywords, sequential) => {
-        const list = args.map((a, i) => (keywords ? `${ARG_NAMES[i]}=${a}` : a)).join(', ');
-        const conv = `nn.Conv2d(${list})`;
-        const source = `import torch.nn as nn\n${sequential ? `net = nn.Sequential(${conv}, nn.ReLU())` : `conv = ${conv}`}\n`;
+      fc.property(fc.array(argument, { minLength: 1, maxLength: 9 }), fc.boolean(), fc.boolean(), fc.boolean(), (args, keywords, sequential, keras) => {
+        const names = keras ? KERAS_ARG_NAMES : ARG_NAMES;
+        const list = args.map((a, i) => (keywords ? `${names[i]}=${a}` : a)).join(', ');
+        const source = keras
+          ? `from tensorflow.keras import layers, Sequential\n${sequential ? `m = Sequential([layers.Input(shape=(32, 32, 3)), layers.Conv2D(${list}), layers.ReLU()])` : `c = layers.Conv2D(${list})`}\n`
+          : `import torch.nn as nn\n${sequential ? `net = nn.Sequential(nn.Conv2d(${list}), nn.ReLU())` : `conv = nn.Conv2d(${list})`}\n`;
         const tree = p.parse(source)!;
         let analysis;
         try {
@@ -129,12 +133,14 @@ describe('hover Markdown: document text never becomes a link', () => {
           const markdown = hoverMarkdown({ ...hoverInput(analysis, index, DEFAULT_SETTINGS, ['file:///x.py', { line: 1, character: 0 }]), links: table });
           if (markdown !== undefined) expectOnlyOwnLinks(markdown, issued);
           if (markdown?.includes('Not resolved from the code')) unresolvedHovers++;
+          if (markdown !== undefined && keras) kerasHovers++;
         });
       }),
       { numRuns: 300 },
     );
     // The runs reach the hover that quotes the document, not only hovers without any text from it.
     expect(unresolvedHovers).toBeGreaterThan(50);
+    expect(kerasHovers).toBeGreaterThan(20);
   });
 
   it('fuzz: metacharacters in every text field of the hover input (error, note, unresolved, Keras)', () => {
