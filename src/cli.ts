@@ -6,9 +6,9 @@
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
+import { LocalFileError, READ_LIMITS, readRegularFile } from './io/localFiles';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
 import { getPreset, listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
@@ -28,9 +28,9 @@ export function loadModel(reference: string): ModelSpec {
   if (preset) return preset;
   let text: string;
   try {
-    text = readFileSync(reference, 'utf8');
+    text = readRegularFile(reference, READ_LIMITS.spec).toString('utf8');
   } catch (error) {
-    throw new UsageError(`cannot read model ${JSON.stringify(reference)}: not a preset (see \`sepconv presets\`) and not a readable file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new UsageError(`cannot read model ${JSON.stringify(reference)}: not a preset (see \`sepconv presets\`) and not a readable file (${error instanceof LocalFileError ? error.message : (error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   try {
     return JSON.parse(text) as ModelSpec;
@@ -179,7 +179,20 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
 }
 
+/**
+ * A reader that goes away (`sepconv cost --json | head -1`) closes the pipe: the CLI then stops
+ * quietly with status 0, as there is nobody left to tell, instead of an EPIPE stack trace.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (code) => process.exit(code)): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') exit(0);
+    else throw error;
+  });
+}
+
 if (require.main === module) {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
