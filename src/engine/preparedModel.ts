@@ -59,7 +59,7 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   validateWeights(resolved, weights);
   const kernels = await kernelsForPreparedModel(options.kernels);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
-  cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
+  await cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
   /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
   const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
   return {
