@@ -92,6 +92,8 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     return slot;
   };
   const steps: Step[] = [];
+  /** A bound on |value| of the next step's input known from the plan (ReLU6: 6), or Infinity. */
+  let inputBound = Infinity;
   for (const group of groupSteps(model, { fuse: options.fuse })) {
     const end = group.skipAdd && slotOf(group.skipAdd);
     const base = {
@@ -104,6 +106,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     if (!first) {
       const shape = steps.length ? steps[steps.length - 1]!.outShape : model.inputShape;
       steps.push({ ...base, outShape: [...shape], run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end!.tensor, out) });
+      inputBound = Infinity;
       continue;
     }
     const node = first.node;
@@ -115,7 +118,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       case 'conv2d': {
         const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
         options.folded?.set(node.key, parameters);
-        push(convRunner(node, parameters, activation, getResidual));
+        push(convRunner(node, parameters, activation, getResidual, inputBound));
         break;
       }
       case 'batchnorm2d': {
@@ -154,6 +157,10 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
         break;
       }
     }
+    const last = steps[steps.length - 1]!;
+    const bounded = !end && (activation === 'relu6' || (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
+    // NaN passes ReLU6; it gives NaN folded or not, so the bound serves its purpose (overflow) all the same.
+    if (!last.aliasesInput) inputBound = bounded ? 6 : Infinity;
   }
   return steps;
 }
@@ -331,15 +338,19 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   return out;
 }
 
-function convRunner(node: ResolvedConv2d, parameters: ConvParameterSet, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
+/**
+ * The step of a conv: with a BatchNorm folded in, the folded parameters where they give PyTorch's
+ * result, checked per run unless `inputBound` (|input| at most this, known from the plan) settles it.
+ */
+function convRunner(node: ResolvedConv2d, parameters: ConvParameterSet, activation: ActivationKind, residual: () => Tensor | undefined, inputBound: number): Step['run'] {
   if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
   const conv: ConvParameters = { ...node, pads: node.pads };
   const { weight, bias, unfolded } = parameters;
-  if (!unfolded) return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+  if (!unfolded || unfolded.safeInput === Infinity || inputBound <= unfolded.safeInput) return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
   return (x, kernels, out) => {
     const { safeInput } = unfolded;
     // One read of x.data: it may be a getter (see cpuBackend.ts).
-    if (safeInput === Infinity || (safeInput >= 0 && withinBound(x.data, safeInput))) return convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+    if (safeInput >= 0 && withinBound(x.data, safeInput)) return convolve(kernels, x, conv, weight, bias, activation, residual(), out);
     // As PyTorch: the conv's output rounded to float32, then the BatchNorm's scale and shift.
     convolve(kernels, x, conv, unfolded.weight, unfolded.bias, 'none', undefined, out);
     const [n, channels] = out.shape as [number, number];
