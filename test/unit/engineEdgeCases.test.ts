@@ -6,10 +6,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runForwardCommand } from '../../src/cliForward';
 import { CancelledError } from '../../src/engine/errors';
 import { forward } from '../../src/engine/forward';
+import { getHostDevice, resetHostDevice } from '../../src/engine/gpuDevice';
 import { prepare } from '../../src/engine/preparedModel';
 import { initWeights, parseWeightSource } from '../../src/engine/weights';
 import type { WeightMap } from '../../src/engine/types';
@@ -95,6 +96,29 @@ describe('BatchNorm at the edges of float32 gives what PyTorch gives', () => {
       vi.restoreAllMocks();
     }
     expect(readNpy(readFileSync(join(dir, 'y.npy'))).data[0]).toBe(Math.fround(value(c.output)));
+  });
+});
+
+describe('BatchNorm at the edges of float32 on WebGPU (SwiftShader here, as in the WebGPU suite)', () => {
+  let device: GPUDevice;
+  beforeAll(async () => {
+    process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+    const result = await getHostDevice();
+    if (!result.ok) throw new Error(`no WebGPU device, so the WebGPU cases cannot run: ${result.reason}`);
+    device = result.device;
+  });
+  afterAll(async () => {
+    await resetHostDevice();
+  });
+
+  it('every case, fused and unfused, gives what PyTorch gives', async () => {
+    for (const c of cases) {
+      const { spec, weights } = edgeModel(c);
+      for (const fuse of [true, false]) {
+        const out = (await forward(spec, weights, x(c), { backend: 'webgpu', device, fuse })).output.data[0];
+        expect({ name: c.name, fuse, out }).toEqual({ name: c.name, fuse, out: Math.fround(value(c.output)) });
+      }
+    }
   });
 });
 
