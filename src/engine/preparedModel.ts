@@ -72,7 +72,8 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
         if (byShape.size >= 8) byShape.clear();
         byShape.set(forInput.inputShape.join('x'), forInput);
       }
-      return cpu.run(forInput, input, runOptions);
+      // A copy taken with the check: the run may wait its turn and yields between steps (see cpuBackend.ts).
+      return cpu.run(forInput, { shape: [...input.shape], data: input.data.slice() }, runOptions);
     },
   };
 }

@@ -151,6 +151,11 @@ describe('forward() and its input', () => {
       const result = await pending;
       expect(result.output.data).toEqual(expected.output.data);
     }
+    const prepared = await prepare(spec, weights, { inputShape: [1, 3, 12, 12] });
+    const x = input();
+    const pending = prepared.run(x);
+    x.data.fill(NaN);
+    expect((await pending).output.data).toEqual(expected.output.data);
   });
 
   it('a CPU run stops mid-run when a timer aborts it', async () => {
