@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
+import { LocalFileError, READ_LIMITS, readRegularFile } from './io/localFiles';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
 import { listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
@@ -168,7 +169,20 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
 }
 
+/**
+ * A reader that goes away (`sepconv cost --json | head -1`) closes the pipe: the CLI then stops
+ * quietly with status 0, as there is nobody left to tell, instead of an EPIPE stack trace.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (code) => process.exit(code)): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') exit(0);
+    else throw error;
+  });
+}
+
 if (require.main === module) {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

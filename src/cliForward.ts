@@ -6,12 +6,13 @@
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
  *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
 import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
+import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from './io/localFiles';
 import { readNpy, writeNpy } from './io/npy';
 import { readSafetensors, requireDecoded } from './io/safetensors';
 import { fileProblem, loadModelArgument } from './cliModel';
@@ -22,17 +23,18 @@ import { probeAdapterQuietly } from './cliGpu';
 export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
 
-function readFile(option: string, path: string): Buffer {
+/** Reads a regular file of at most `maxBytes` (see readRegularFile: no FIFO, no device, no endless read). */
+function readFile(option: string, path: string, maxBytes: number): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, maxBytes);
   } catch (error) {
     throw new Error(`${option} ${path}: ${fileProblem(error)}`);
   }
 }
 
 /** Runs a reader of file bytes; its errors name the option and the file. */
-function parseFile<T>(option: string, path: string, read: (bytes: Buffer) => T): T {
-  const bytes = readFile(option, path);
+function parseFile<T>(option: string, path: string, maxBytes: number, read: (bytes: Buffer) => T): T {
+  const bytes = readFile(option, path, maxBytes);
   try {
     return read(bytes);
   } catch (error) {
@@ -40,9 +42,10 @@ function parseFile<T>(option: string, path: string, read: (bytes: Buffer) => T):
   }
 }
 
-function writeFile(option: string, path: string, bytes: Uint8Array): void {
+/** Writes through a temporary file and a rename: a failed write leaves the old file as it was. */
+async function writeFile(option: string, path: string, bytes: Uint8Array): Promise<void> {
   try {
-    writeFileSync(path, bytes);
+    await writeLocalFileAtomic(path, bytes);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(`${option} ${path}: ${code === 'EISDIR' ? fileProblem(error) : `cannot write (${code ?? fileProblem(error)})`}`);
@@ -51,7 +54,7 @@ function writeFile(option: string, path: string, bytes: Uint8Array): void {
 
 /** Reads --weights; a tensor the model needs that is stored with a dtype the reader does not decode is named as such, not as missing. */
 function loadWeights(path: string, model: ResolvedModel): WeightMap {
-  return parseFile('--weights', path, (bytes) => {
+  return parseFile('--weights', path, READ_LIMITS.safetensors, (bytes) => {
     const file = readSafetensors(bytes);
     requireDecoded(file, parameterShapes(model).map((t) => t.key));
     return file.tensors;
@@ -68,30 +71,79 @@ function stepFileName(index: number, key: string): string {
   return `${String(index).padStart(3, '0')}_${key.replace(/[^\w.-]/g, '_')}.npy`;
 }
 
-/** Checked before the run, so that a bad --intermediates does not fail after the output is written. */
-function checkIntermediatesDir(dir: string): void {
-  let isFile = false;
+/** What index.json of an intermediates folder says it is (see {@link writeIntermediates}). */
+const INDEX_FORMAT = 'sepconv-intermediates';
+/** The names {@link stepFileName} makes: only such files are ever removed from a folder. */
+const STEP_FILE = /^\d{3,}_[\w.-]+\.npy$/;
+
+/**
+ * The step files an earlier run listed in `dir/index.json`, when that index is one this command
+ * wrote (a `steps` list of step file names); undefined when there is no such index.
+ */
+function earlierStepFiles(dir: string): string[] | undefined {
+  let index: unknown;
   try {
-    isFile = !statSync(dir).isDirectory();
+    index = JSON.parse(readRegularFile(join(dir, 'index.json'), READ_LIMITS.spec).toString('utf8'));
   } catch {
-    return; // does not exist yet: made after the run
+    return undefined;
   }
-  if (isFile) throw new Error(`--intermediates ${dir}: is a file, not a directory`);
+  const record = index as { format?: unknown; backend?: unknown; steps?: unknown } | null;
+  if (typeof record !== 'object' || record === null || !Array.isArray(record.steps)) return undefined;
+  if (record.format !== INDEX_FORMAT && typeof record.backend !== 'string') return undefined;
+  const files = record.steps.map((step: { file?: unknown } | null) => step?.file);
+  return files.every((file): file is string => typeof file === 'string' && STEP_FILE.test(file)) ? files : undefined;
 }
 
-function writeIntermediates(dir: string, result: ForwardResult): number {
+/**
+ * Checked before the run, so that a bad --intermediates does not fail after the output is written:
+ * the folder can be written, or is made here; and it is new, empty, or the folder of an earlier run (whose
+ * step files are returned, to be removed once the new ones are written). A folder with other
+ * files and no index.json of ours is refused: its files are not this command's to replace.
+ */
+function checkIntermediatesDir(dir: string): string[] {
   try {
-    mkdirSync(dir, { recursive: true });
+    checkDirectoryDestination(dir);
   } catch (error) {
-    throw new Error(`--intermediates ${dir}: cannot make the directory (${(error as NodeJS.ErrnoException).code ?? fileProblem(error)})`);
+    throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
+  }
+  if (!existsSync(dir)) {
+    // Made now, not after the run: a folder that cannot be made (under /proc, say) fails before any work.
+    try {
+      makeDirectories(dir);
+    } catch (error) {
+      throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
+    }
+    return [];
+  }
+  const entries = readdirSync(dir);
+  if (entries.length === 0) return [];
+  const earlier = earlierStepFiles(dir);
+  if (!earlier) throw new Error(`--intermediates ${dir}: the folder holds ${entries.length} file(s) and no index.json of an earlier \`sepconv forward\` run; give a new or empty folder`);
+  return earlier;
+}
+
+/** Writes every step's output, then index.json, then removes the step files of an earlier run that are not rewritten. */
+async function writeIntermediates(dir: string, result: ForwardResult, earlier: readonly string[]): Promise<number> {
+  try {
+    makeDirectories(dir);
+  } catch (error) {
+    throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
   }
   const steps = result.intermediates ?? [];
-  const index = steps.map((step, i) => {
+  const index = [];
+  for (const [i, step] of steps.entries()) {
     const file = stepFileName(i, step.key);
-    writeFile('--intermediates', join(dir, file), writeNpy(step.tensor));
-    return { file, key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape };
-  });
-  writeFile('--intermediates', join(dir, 'index.json'), new TextEncoder().encode(`${JSON.stringify({ backend: result.backend, steps: index }, null, 2)}\n`));
+    await writeFile('--intermediates', join(dir, file), writeNpy(step.tensor));
+    index.push({ file, key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape });
+  }
+  await writeFile('--intermediates', join(dir, 'index.json'), new TextEncoder().encode(`${JSON.stringify({ format: INDEX_FORMAT, backend: result.backend, steps: index }, null, 2)}\n`));
+  const written = new Set(index.map((entry) => entry.file));
+  for (const stale of earlier) {
+    if (written.has(stale)) continue;
+    const path = join(dir, stale);
+    // Only plain files: a folder given one of our names is left alone.
+    if (statSync(path, { throwIfNoEntry: false })?.isFile()) rmSync(path);
+  }
   return steps.length;
 }
 
@@ -161,10 +213,15 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   const backend = values.backend as BackendName;
   const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
-  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path));
-  const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
+  try {
+    checkFileDestination(values.output!);
+  } catch (error) {
+    throw new Error(`--output ${values.output}: ${(error as Error).message}`);
+  }
+  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path, READ_LIMITS.spec));
+  const input = parseFile('--input', values.input!, READ_LIMITS.npy, (bytes) => readNpy(bytes));
   const resolved = resolveForInput(model, input);
-  if (values.intermediates !== undefined) checkIntermediatesDir(values.intermediates);
+  const earlierSteps = values.intermediates !== undefined ? checkIntermediatesDir(values.intermediates) : [];
   let weights: WeightMap;
   if (values.weights) {
     weights = loadWeights(values.weights, resolved);
@@ -180,9 +237,9 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
-  writeFile('--output', values.output!, writeNpy(result.output));
+  await writeFile('--output', values.output!, writeNpy(result.output));
   const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
-  if (values.intermediates !== undefined) lines.push(`wrote ${writeIntermediates(values.intermediates, result)} step outputs and index.json to ${values.intermediates}`);
+  if (values.intermediates !== undefined) lines.push(`wrote ${await writeIntermediates(values.intermediates, result, earlierSteps)} step outputs and index.json to ${values.intermediates}`);
   process.stdout.write(`${terminalSafe(lines.join('\n'))}\n`);
   return 0;
 }

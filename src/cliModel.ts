@@ -3,7 +3,8 @@
  * one rule for both commands: a path that exists wins over a preset of the same name, and a note
  * says which was used when both exist.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { READ_LIMITS, readRegularFile } from './io/localFiles';
 import { getPreset } from './shared/presets';
 
 /** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
@@ -17,7 +18,7 @@ export function fileProblem(error: unknown): string {
 
 function readModelFile(path: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, READ_LIMITS.spec);
   } catch (error) {
     throw new Error(`--model ${path}: ${fileProblem(error)}`);
   }

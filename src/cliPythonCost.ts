@@ -2,7 +2,7 @@
  * `sepconv cost model.py [--json]`: the figures the hover shows, for every recognised layer call
  * of a Python file, so they can be checked and scripted.
  */
-import * as fs from 'node:fs';
+import { READ_LIMITS, readRegularFile } from './io/localFiles';
 import * as path from 'node:path';
 import type { Convention, Dtype } from './shared/cost';
 import { formatCount, formatInteger } from './shared/format';
@@ -104,7 +104,7 @@ function table(rows: PythonCostRow[]): string {
 export async function runPythonCostCommand(file: string, options: PythonCostOptions): Promise<number> {
   let source: string;
   try {
-    source = fs.readFileSync(file, 'utf8');
+    source = readRegularFile(file, READ_LIMITS.python).toString('utf8');
   } catch (error) {
     process.stderr.write(terminalSafe(`sepconv cost: cannot read ${file}: ${(error as Error).message}\n`));
     return 1;

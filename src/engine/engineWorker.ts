@@ -29,8 +29,13 @@ async function deviceFor(backend: string | undefined): Promise<GPUDevice | undef
   return host.device;
 }
 
-async function handle(message: ToEngineWorker): Promise<void> {
+/** The runs in progress, to cancel by id. */
+const running = new Map<number, AbortController>();
+
+async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Promise<void> {
   const { id, request } = message;
+  const controller = new AbortController();
+  running.set(id, controller);
   const post = (reply: FromEngineWorker, transfer: ArrayBuffer[] = []) => port!.postMessage(reply, transfer);
   try {
     let model = request.model;
@@ -45,14 +50,18 @@ async function handle(message: ToEngineWorker): Promise<void> {
     const result: ForwardResult = await forward(model, weights, request.input, {
       ...options,
       device: await deviceFor(options.backend),
+      signal: controller.signal,
       onProgress: (done, total) => post({ type: 'progress', id, done, total }),
     });
     post({ type: 'result', id, result }, buffersOf([result.output, ...(result.intermediates ?? []).map((step) => step.tensor)]));
   } catch (error) {
     post({ type: 'error', id, error: toWire(error) });
+  } finally {
+    running.delete(id);
   }
 }
 
 port.on('message', (message: ToEngineWorker) => {
   if (message?.type === 'forward') void handle(message);
+  else if (message?.type === 'cancel') running.get(message.id)?.abort();
 });

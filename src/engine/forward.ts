@@ -70,17 +70,21 @@ export function resolveForInput(model: ModelSpec | ResolvedModel | unknown, inpu
 /**
  * Runs a model forward.
  * @param model the spec object (validated here) or a model from `resolveModel()`
- * @param weights state_dict names to tensors; extra keys are ignored
- * @param input `{shape: [N, C, H, W], data: Float32Array}`
+ * @param weights state_dict names to tensors; extra keys are ignored. They are read while the run
+ *   goes on: leave the arrays alone until it settles
+ * @param input `{shape: [N, C, H, W], data: Float32Array}`, checked and copied at the call
  * @throws SpecError for an invalid spec, EngineInputError for bad weights or input (naming the
  *   layer path and the tensor), CancelledError when `options.signal` aborts
  */
 export async function forward(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap, input: Tensor, options: ForwardOptions = {}): Promise<ForwardResult> {
   const resolved = resolveForInput(model, input);
+  // The run reads a copy taken together with the check: the run starts after an await, and an
+  // array the caller changes in between (NaN, say) must not reach it unchecked.
+  const checkedInput: Tensor = { shape: [...input.shape], data: input.data.slice() };
   validateWeights(resolved, weights);
   const backend = options.backend ?? 'cpu';
-  if (backend === 'cpu') return forwardCpu(resolved, weights, input, options);
-  if (backend === 'webgpu') return forwardOnWebGPU(resolved, weights, input, options);
+  if (backend === 'cpu') return forwardCpu(resolved, weights, checkedInput, options);
+  if (backend === 'webgpu') return forwardOnWebGPU(resolved, weights, checkedInput, options);
   throw new Error(`unknown backend ${JSON.stringify(backend)} (known: cpu, webgpu)`);
 }
 

@@ -67,7 +67,7 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   validateWeights(resolved, weights);
   const kernels = await kernelsForPreparedModel(options.kernels, options.threads);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
-  cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
+  await cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
   /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
   const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
   let disposed = false;
@@ -88,7 +88,8 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
         if (byShape.size >= 8) byShape.clear();
         byShape.set(forInput.inputShape.join('x'), forInput);
       }
-      return cpu.run(forInput, input, runOptions);
+      // A copy taken with the check: the run may wait its turn and yields between steps (see cpuBackend.ts).
+      return cpu.run(forInput, { shape: [...input.shape], data: input.data.slice() }, runOptions);
     },
   };
   if (kernels !== options.kernels) dropped.register(prepared, kernels, prepared);

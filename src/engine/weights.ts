@@ -97,8 +97,18 @@ function fanIn(model: ResolvedModel, moduleKeyName: string): number {
 }
 
 export interface InitOptions {
-  /** Same seed, same numbers, every run and on every machine. */
+  /** Same seed, same numbers, every run and on every machine. An integer in [0, 2^32): the generator keeps 32 bits. */
   seed: number;
+}
+
+/** Seeds are below this: the generator's state is 32 bits, and a larger seed would repeat a smaller one's weights. */
+export const SEED_LIMIT = 2 ** 32;
+
+/** Why `seed` cannot seed {@link initWeights}, or undefined. */
+function seedProblem(seed: unknown): string | undefined {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) return `the seed must be a non-negative integer, got ${String(seed)}`;
+  if (seed >= SEED_LIMIT) return `the seed must be below 2^32 = ${SEED_LIMIT} (the generator keeps 32 bits, so a larger seed would repeat the weights of a smaller one), got ${seed}`;
+  return undefined;
 }
 
 /**
@@ -109,6 +119,8 @@ export interface InitOptions {
  * numbers alone); it is not torch's stream.
  */
 export function initWeights(model: ResolvedModel, options: InitOptions): WeightMap {
+  const problem = seedProblem(options.seed);
+  if (problem) throw new RangeError(problem);
   const weights: WeightMap = {};
   for (const spec of parameterShapes(model)) {
     const data = new Float32Array(elementCount(spec.shape));
@@ -332,7 +344,8 @@ export function parseWeightSource(text: string): WeightSource {
   const [kind, value = ''] = text.split(':', 2) as [string, string | undefined];
   if (kind === 'seed') {
     const seed = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed)) throw new Error(`--init seed:N needs a non-negative integer seed, got "${value}"`);
+    if (!/^\d+$/.test(value)) throw new Error(`--init seed:N needs a non-negative integer seed, got "${value}"`);
+    if (!(seed < SEED_LIMIT)) throw new Error(`--init seed:N: the seed must be below 2^32 = ${SEED_LIMIT} (the generator keeps 32 bits), got ${value}`);
     return { kind: 'seed', seed };
   }
   if (kind === 'filters' || kind === 'filter') return { kind: 'filters', filter: parseFilterName(value) };

@@ -1,8 +1,9 @@
 /**
  * The host side of the engine worker: `runInWorker()` runs a forward pass in a node worker
- * thread (dist/engineWorker.js) so the extension host's thread stays free. Cancelling
- * terminates the worker (a forward pass is not interruptible mid-kernel) and rejects with a
- * CancelledError; a crashed worker rejects its runs with a clear error; either way the next
+ * thread (dist/engineWorker.js) so the extension host's thread stays free. Cancelling a run
+ * rejects it with a CancelledError at once: a run alone in its worker is stopped by terminating
+ * the worker, a run beside others is cancelled inside the worker (it stops at its next step) so
+ * that the others go on; a crashed worker rejects its runs with a clear error; either way the next
  * run starts a fresh worker.
  */
 import { join } from 'node:path';
@@ -73,7 +74,10 @@ export class EngineWorkerClient {
       const onAbort = () => {
         this.pending.delete(id);
         reject(new CancelledError());
-        this.restart(new Error('the engine worker was restarted because another run was cancelled'));
+        // Alone, the run stops at once with its worker. Beside other runs it is cancelled in the
+        // worker, where it stops at its next step, and the others go on.
+        if (this.pending.size === 0) this.restart(new CancelledError());
+        else worker.postMessage({ type: 'cancel', id } satisfies ToEngineWorker);
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {

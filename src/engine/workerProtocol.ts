@@ -16,7 +16,8 @@ export interface WorkerForwardRequest {
   options?: { backend?: BackendName; intermediates?: boolean; fuse?: boolean };
 }
 
-export type ToEngineWorker = { type: 'forward'; id: number; request: WorkerForwardRequest };
+/** A forward pass to run, or one to stop (cancelled by the host while other runs go on). */
+export type ToEngineWorker = { type: 'forward'; id: number; request: WorkerForwardRequest } | { type: 'cancel'; id: number };
 
 /** An error as it crosses the thread boundary, with the fields the host rebuilds it from. */
 export interface WireError {

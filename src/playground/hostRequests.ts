@@ -4,6 +4,7 @@
  * inside a workspace folder and that the file exists and is small enough).
  */
 import * as vscode from 'vscode';
+import { writeFileAtomic, type AtomicWriteFileSystem } from '../shared/atomicWrite';
 import type { RequestMap, RequestMessage, RequestType, ResponseMessage, WorkspaceFile } from '../shared/protocol';
 import { runOnHost, probeHostGpu } from './hostRunner';
 import { MAX_READ_BYTES, READABLE_EXTENSIONS, readInsideFolders } from './workspaceRead';
@@ -102,6 +103,15 @@ async function saveFile(suggestedName: string, content: string | ArrayBuffer): P
   const target = await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, suggestedName) : undefined, saveLabel: 'Export' });
   if (!target) return {};
   const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : new Uint8Array(content);
-  await vscode.workspace.fs.writeFile(target, bytes);
+  await writeFileAtomic(target, bytes, workspaceFileSystem);
   return { path: target.fsPath };
 }
+
+/** vscode.workspace.fs for {@link writeFileAtomic}: an export never leaves a half-written file. */
+const workspaceFileSystem: AtomicWriteFileSystem<vscode.Uri> = {
+  sibling: (target, name) => vscode.Uri.joinPath(target, '..', name),
+  baseName: (target) => target.path.slice(target.path.lastIndexOf('/') + 1),
+  writeNew: async (location, bytes) => vscode.workspace.fs.writeFile(location, bytes),
+  rename: async (from, to) => vscode.workspace.fs.rename(from, to, { overwrite: true }),
+  remove: async (location) => vscode.workspace.fs.delete(location).then(undefined, () => undefined),
+};

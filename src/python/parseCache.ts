@@ -4,6 +4,7 @@
  * Offsets are UTF-16 code units, which is what both VS Code and web-tree-sitter (for JS strings) use.
  */
 import type { Tree, Edit, Range } from 'web-tree-sitter';
+import { pythonNestingProblem } from './nestingDepth';
 import type { PythonParser } from './pythonParser';
 
 /** A change as VS Code reports it: replace `rangeLength` units at `rangeOffset` with `text`. */
@@ -21,7 +22,8 @@ export function skipReason(text: string): string | undefined {
   if (text.length > MAX_PARSE_CHARS) return `larger than ${MAX_PARSE_CHARS} characters`;
   // A NUL character in the first 8 KiB: binary content opened as text.
   if (text.slice(0, 8192).includes('\u0000')) return 'binary content';
-  return undefined;
+  // Deeper than CPython accepts, and deeper than a walk over the syntax tree could go.
+  return pythonNestingProblem(text);
 }
 
 /**

@@ -205,6 +205,11 @@ export interface ResolveOptions {
 export const DEFAULT_MAX_ACTIVATION_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_MAX_PARAMETER_BYTES = 2 * 1024 ** 3;
 const MAX_DIM = 1 << 20;
+/**
+ * Residual blocks nested in one another at most: far more than any real network (MobileNetV2 nests
+ * one), few enough that every walk over the tree stays well inside the call stack.
+ */
+export const MAX_NESTING = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Small validators
@@ -411,7 +416,7 @@ function resolveInvertedResidual(r: FieldReader, key: string): ResolvedNode {
   return body;
 }
 
-function resolveLayer(raw: unknown, key: string, path: string, layerIndex: number): ResolvedNode {
+function resolveLayer(raw: unknown, key: string, path: string, layerIndex: number, depth = 0): ResolvedNode {
   if (!isObject(raw)) throw new SpecError(path, undefined, `a layer must be an object with a "type", got ${JSON.stringify(raw)}`, layerIndex);
   const r = new FieldReader(raw, path, layerIndex);
   const type = raw.type;
@@ -448,10 +453,11 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
       r.only(['body']);
       const body = raw.body;
       if (!Array.isArray(body) || body.length === 0) return r.fail('body', 'must be a non-empty list of layers');
+      if (depth >= MAX_NESTING) return r.fail('body', `nesting too deep (limit ${MAX_NESTING} nested Residual blocks)`);
       return {
         op: 'residual',
         key,
-        body: { op: 'sequence', key: `${key}.body`, children: body.map((child: unknown, j: number) => resolveLayer(child, `${key}.body.${j}`, `${path}.body[${j}]`, layerIndex)) },
+        body: { op: 'sequence', key: `${key}.body`, children: body.map((child: unknown, j: number) => resolveLayer(child, `${key}.body.${j}`, `${path}.body[${j}]`, layerIndex, depth + 1)) },
       };
     }
     default:
@@ -681,11 +687,16 @@ function checkParameterBytes(model: ResolvedModel, budget: number): void {
 }
 
 function firstInChannels(layers: unknown[]): number | undefined {
-  const first = layers[0];
-  if (!isObject(first)) return undefined;
-  if (typeof first.in_channels === 'number') return first.in_channels;
-  if (typeof first.num_features === 'number') return first.num_features;
-  if (first.type === 'Residual' && Array.isArray(first.body)) return firstInChannels(first.body);
+  let list = layers;
+  // A loop, not recursion: the spec has not been checked yet, and its nesting may be any depth.
+  for (let depth = 0; depth <= MAX_NESTING; depth++) {
+    const first = list[0];
+    if (!isObject(first)) return undefined;
+    if (typeof first.in_channels === 'number') return first.in_channels;
+    if (typeof first.num_features === 'number') return first.num_features;
+    if (first.type !== 'Residual' || !Array.isArray(first.body)) return undefined;
+    list = first.body;
+  }
   return undefined;
 }
 

@@ -86,6 +86,22 @@ describe('engine worker', () => {
     expect(after.output.shape).toEqual([2, 8, 16, 16]);
   });
 
+  it('cancelling one of two runs on one client leaves the other to finish', async () => {
+    const c = client();
+    const controller = new AbortController();
+    const medium: ModelSpec = { layers: Array.from({ length: 6 }, () => ({ type: 'Conv2d' as const, in_channels: 16, out_channels: 16, kernel_size: 3, padding: 1 })) };
+    const input = () => ({ shape: [1, 16, 48, 48], data: new Float32Array(16 * 48 * 48).map((_, i) => Math.sin(i / 11)) });
+    const expected = await forward(medium, initWeights(resolveModel(medium, { inputShape: [1, 16, 48, 48] }), { seed: 5 }), input());
+    const kept = c.run({ model: medium, input: input(), weights: { kind: 'seed', seed: 5 } });
+    const cancelled = c.run({ model: medium, input: input(), weights: { kind: 'seed', seed: 6 } }, { signal: controller.signal });
+    controller.abort();
+    await expect(cancelled).rejects.toBeInstanceOf(CancelledError);
+    const result = await kept;
+    expect(result.output.data).toEqual(expected.output.data);
+    // The worker goes on serving runs.
+    expect((await c.run({ model: small, input: smallInput(), weights: { kind: 'seed', seed: 2 } })).output.shape).toEqual([2, 8, 16, 16]);
+  });
+
   it('a crashed worker rejects with a clear error, and the next run works', async () => {
     const c = client(crashingWorkerPath);
     const crash = c.run({ model: { ...small, name: 'crash' }, input: smallInput(), weights: { kind: 'seed', seed: 1 } });

@@ -55,7 +55,25 @@ export interface PlanOptions {
   folded?: ConvParametersCache;
 }
 
-export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
+/**
+ * A conv's parameters as a step runs them. With a BatchNorm folded in, `unfolded` keeps the conv's
+ * own weight and bias and the BatchNorm's scale and shift: the step runs them as two operations,
+ * as PyTorch does, whenever the folded weights could give another result (see {@link convParameters}).
+ */
+export interface ConvParameterSet {
+  weight: Float32Array;
+  bias?: Float32Array;
+  unfolded?: {
+    weight: Float32Array;
+    bias?: Float32Array;
+    scale: Float32Array;
+    shift: Float32Array;
+    /** The folded weights are used only when every |input| is at most this (Infinity: always; -1: never). */
+    safeInput: number;
+  };
+}
+
+export type ConvParametersCache = Map<string, ConvParameterSet>;
 
 /**
  * Builds the steps: those of {@link groupSteps}, so that both backends report the same. Weights
@@ -74,6 +92,8 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     return slot;
   };
   const steps: Step[] = [];
+  /** A bound on |value| of the next step's input known from the plan (ReLU6: 6), or Infinity. */
+  let inputBound = Infinity;
   for (const group of groupSteps(model, { fuse: options.fuse })) {
     const end = group.skipAdd && slotOf(group.skipAdd);
     const base = {
@@ -86,6 +106,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     if (!first) {
       const shape = steps.length ? steps[steps.length - 1]!.outShape : model.inputShape;
       steps.push({ ...base, outShape: [...shape], run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end!.tensor, out) });
+      inputBound = Infinity;
       continue;
     }
     const node = first.node;
@@ -97,7 +118,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
       case 'conv2d': {
         const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
         options.folded?.set(node.key, parameters);
-        push(convRunner(node, parameters.weight, parameters.bias, activation, getResidual));
+        push(convRunner(node, parameters, activation, getResidual, inputBound));
         break;
       }
       case 'batchnorm2d': {
@@ -107,7 +128,7 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
         } else {
           push((x, kernels, out) => {
             const { mean, variance } = batchStatistics(x);
-            const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
+            const { scale, shift } = batchNormAffine32(node, tensor, mean, variance, 'float64');
             return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
           });
         }
@@ -136,6 +157,10 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
         break;
       }
     }
+    const last = steps[steps.length - 1]!;
+    const bounded = !end && (activation === 'relu6' || (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
+    // NaN passes ReLU6; it gives NaN folded or not, so the bound serves its purpose (overflow) all the same.
+    if (!last.aliasesInput) inputBound = bounded ? 6 : Infinity;
   }
   return steps;
 }
@@ -160,11 +185,11 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
   return out;
 }
 
-/** The per-channel scale and shift of an inference BatchNorm: computed in float64, kept as float32. */
-function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
+/** The per-channel scale and shift of an inference BatchNorm, as float32 (see batchNormAffine for the precision). */
+function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>, precision: 'float32' | 'float64' = 'float32'): { scale: Float32Array; shift: Float32Array } {
   const gamma = node.affine ? tensor(`${node.key}.weight`) : undefined;
   const beta = node.affine ? tensor(`${node.key}.bias`) : undefined;
-  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta);
+  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta, precision);
   return { scale: Float32Array.from(scale), shift: Float32Array.from(shift) };
 }
 
@@ -191,8 +216,22 @@ function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Arra
   return { mean, variance };
 }
 
-/** A conv's weight and bias with a following BN folded in: w * g / sqrt(v + eps), (b - m) * g / sqrt(v + eps) + beta. */
-function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): { weight: Float32Array; bias?: Float32Array } {
+/** The largest float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** The smallest normal float32: a folded weight below it has lost bits (or all of them). */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * A conv's weight and bias with a following BatchNorm (running statistics) folded in, computed in
+ * float64 and rounded once: w * scale, b * scale + shift, where scale and shift are PyTorch's own
+ * float32 values. Folding changes what overflows: PyTorch rounds the conv's output to float32
+ * before the BatchNorm scales it. So the unfolded parameters are kept, and used instead, when a
+ * folded weight or bias is not finite, or is a float32 subnormal or zero where the weight was not
+ * (the weights alone then decide: always), and when an input could make either way overflow
+ * float32: |x| above `safeInput`, the bound below which every partial sum of both ways stays
+ * under half the largest float32 (checked on every run).
+ */
+function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): ConvParameterSet {
   const weight = tensor(`${node.key}.weight`);
   const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
   if (!bn) return { weight, bias };
@@ -200,12 +239,36 @@ function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Ar
   const perChannel = weight.length / node.outChannels;
   const foldedWeight = new Float32Array(weight.length);
   const foldedBias = new Float32Array(node.outChannels);
+  let foldable = true;
+  let safeInput = Infinity;
   for (let o = 0; o < node.outChannels; o++) {
     const s = scale[o]!;
-    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) foldedWeight[i] = weight[i]! * s;
-    foldedBias[o] = (bias ? bias[o]! : 0) * s + shift[o]!;
+    const b = bias ? bias[o]! : 0;
+    let absSum = 0;
+    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) {
+      const w = weight[i]!;
+      const folded = Math.fround(w * s);
+      foldedWeight[i] = folded;
+      absSum += Math.abs(w);
+      if (!Number.isFinite(folded) || (w !== 0 && Math.abs(folded) < FLOAT32_MIN_NORMAL)) foldable = false;
+    }
+    foldedBias[o] = Math.fround(b * s + shift[o]!);
+    if (!Number.isFinite(foldedBias[o]!) || !Number.isFinite(scale[o]!) || !Number.isFinite(shift[o]!)) foldable = false;
+    // Both ways: |partial sum| <= |x|max * sum|w| (+ |b|) unfolded, times |s| (+ |b s + shift|) folded.
+    const growth = Math.max(1, Math.abs(s));
+    const room = FLOAT32_MAX / 2 - Math.abs(b) * growth - Math.abs(shift[o]!);
+    safeInput = Math.min(safeInput, room <= 0 ? -1 : absSum === 0 ? Infinity : room / (absSum * growth));
   }
-  return { weight: foldedWeight, bias: foldedBias };
+  const unfolded = { weight, bias, scale, shift, safeInput: foldable ? safeInput : -1 };
+  return { weight: foldedWeight, bias: foldedBias, unfolded };
+}
+
+/** Whether every |value| of `data` is at most `bound` (NaN is not). */
+function withinBound(data: Float32Array, bound: number): boolean {
+  for (let i = 0; i < data.length; i++) {
+    if (!(Math.abs(data[i]!) <= bound)) return false;
+  }
+  return true;
 }
 
 /** The epilogue alone over a copy of x in `out`, image by image. */
@@ -275,8 +338,28 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   return out;
 }
 
-function convRunner(node: ResolvedConv2d, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
+/**
+ * The step of a conv: with a BatchNorm folded in, the folded parameters where they give PyTorch's
+ * result, checked per run unless `inputBound` (|input| at most this, known from the plan) settles it.
+ */
+function convRunner(node: ResolvedConv2d, parameters: ConvParameterSet, activation: ActivationKind, residual: () => Tensor | undefined, inputBound: number): Step['run'] {
   if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
   const conv: ConvParameters = { ...node, pads: node.pads };
-  return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+  const { weight, bias, unfolded } = parameters;
+  if (!unfolded || unfolded.safeInput === Infinity || inputBound <= unfolded.safeInput) return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+  return (x, kernels, out) => {
+    const { safeInput } = unfolded;
+    // One read of x.data: it may be a getter (see cpuBackend.ts).
+    if (safeInput >= 0 && withinBound(x.data, safeInput)) return convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+    // As PyTorch: the conv's output rounded to float32, then the BatchNorm's scale and shift.
+    convolve(kernels, x, conv, unfolded.weight, unfolded.bias, 'none', undefined, out);
+    const [n, channels] = out.shape as [number, number];
+    const perImage = out.data.length / n;
+    const scaled = residual();
+    for (let b = 0; b < n; b++) {
+      const view = out.data.subarray(b * perImage, (b + 1) * perImage);
+      kernels.epilogue(view, channels, perImage / channels, { scale: unfolded.scale, bias: unfolded.shift, activation, residual: scaled?.data.subarray(b * perImage, (b + 1) * perImage) });
+    }
+    return out;
+  };
 }
