@@ -4,21 +4,21 @@
  */
 import { costModel, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
-import { FILTER_NAMES, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
+import { FILTER_NAMES, type RunResult, type WeightsSource, type FilterName, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
 import { CostView } from './costView';
 import { clear, h, icon, labelled, select } from './dom';
 import { EngineClient } from './engineClient';
 import { ExportView } from './exportView';
-import { FeatureMapView, type MapNormalisation } from './featureMaps';
+import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormalisation } from './featureMaps';
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
 import { imageToTensor, makePattern, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
-import { restoreState, SAMPLES, type BackendChoice, type PlaygroundState, type Tab } from './state';
+import { restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type PlaygroundState, type Tab } from './state';
 import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
 import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
-import type { StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { PageRunResult, StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
 
 const MAX_INPUT_SIDE = 1024;
 
@@ -328,7 +328,7 @@ class Playground {
     clear(this.inputControls);
     const choice = this.state.input;
     const sources: [string, string][] = [
-      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, `Sample: ${s}`]),
+      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, sampleLabel(s)]),
       ...PATTERNS.map((p): [string, string] => [`pattern:${p}`, `Pattern: ${p}`]),
       ...(this.userImage || choice.kind === 'file' ? [[`file:${this.userImageName()}`, `Your image: ${this.userImageName()}`] as [string, string]] : []),
     ];
@@ -441,7 +441,7 @@ class Playground {
     const name = choice.kind === 'sample' ? choice.name : 'shapes';
     let bitmap = this.sampleCache.get(name);
     if (!bitmap) {
-      const response = await fetch(`${this.root.dataset.samples}${name}.png`);
+      const response = await fetch(`${this.root.dataset.samples}${sampleFile(name)}`);
       if (!response.ok) throw new Error(`sample ${name} could not be loaded (${response.status})`);
       bitmap = await createImageBitmap(await response.blob());
       this.sampleCache.set(name, bitmap);
@@ -638,24 +638,28 @@ class Playground {
         this.progress.max = total;
         this.progress.value = done;
       };
-      let result: RunResult;
+      let result: PageRunResult;
       let pictures: (StepPicture | undefined)[] = [];
+      let reader: ChannelReader | undefined;
       if (route.where === 'page') {
         // The worker runs the model, then paints every grid: this thread only copies pixels into canvases.
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
       } else {
-        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true }, { signal: controller.signal, onProgress });
+        // The host answers with what is drawn (previews); values are read from it when needed.
+        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
+        const runId = result.runId;
+        reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
         try {
           const painted = await this.engine.paint(result.featureMaps, paint, { signal: controller.signal });
           result = { ...result, featureMaps: painted.maps };
           pictures = painted.pictures;
         } catch (error) {
           // When the page worker could not start, the maps never left (their buffers are intact): they are painted on this thread.
-          if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.data.byteLength === 0)) throw error;
+          if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.ranges.byteLength === 0)) throw error;
         }
       }
       const tResult = performance.now();
-      this.maps.show(result, pictures, paint.availableWidth);
+      this.maps.show(result, pictures, paint.availableWidth, reader);
       const tDrawn = performance.now();
       this.lastRun = { result, modelJson };
       const drawnMs = tDrawn - started;

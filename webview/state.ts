@@ -8,8 +8,23 @@ import type { MapNormalisation } from './featureMaps';
 import type { Normalisation, PatternName } from './patterns';
 import { checkStoredImage, type StoredImage } from './storedImage';
 
-export const SAMPLES = ['shapes', 'text', 'rings', 'skyline'] as const;
+/** The images of media/samples (see its LICENSE.md): drawings, photographs, text for OCR models. */
+export const SAMPLES = ['shapes', 'text', 'rings', 'skyline', 'astronaut', 'coffee', 'chelsea', 'rocket', 'text_line', 'text_page'] as const;
 export type SampleName = (typeof SAMPLES)[number];
+const PHOTOGRAPHS: readonly SampleName[] = ['astronaut', 'coffee', 'chelsea', 'rocket'];
+
+/** A sample's file name in media/samples: the photographs are JPEG, the rest PNG. */
+export function sampleFile(name: SampleName): string {
+  return PHOTOGRAPHS.includes(name) ? `${name}.jpg` : `${name}.png`;
+}
+
+/** How a sample is listed. */
+export function sampleLabel(name: SampleName): string {
+  if (PHOTOGRAPHS.includes(name)) return `Photo: ${name}`;
+  if (name === 'text_line') return 'Text: one line (192x48)';
+  if (name === 'text_page') return 'Text: a page (320x192)';
+  return `Drawing: ${name}`;
+}
 
 export type InputChoice = { kind: 'sample'; name: SampleName } | { kind: 'pattern'; name: PatternName } | { kind: 'file'; name: string };
 

@@ -10,6 +10,7 @@ import { getPlaygroundHtml, makeNonce } from './html';
 import { answerRequest, rejectionText } from './hostRequests';
 import { parseFromWebview, parseModelShape, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import type { ModelSpec } from '../shared/spec';
+import { RunStore } from './runStore';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
 
@@ -18,6 +19,7 @@ export class PlaygroundPanel {
 
   private readonly disposables: vscode.Disposable[] = [];
   private readonly pending = new Map<number, AbortController>();
+  private readonly runs = new RunStore();
   private ready = false;
   private disposed = false;
   /** A model to load once the page says it is ready. */
@@ -70,6 +72,7 @@ export class PlaygroundPanel {
     if (PlaygroundPanel.currentPanel === this) PlaygroundPanel.currentPanel = undefined;
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
+    this.runs.clear();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -119,6 +122,7 @@ export class PlaygroundPanel {
         const response = await answerRequest(message, {
           signal: controller.signal,
           extensionUri: this.extensionUri,
+          runs: this.runs,
           progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
         });
         this.pending.delete(message.requestId);

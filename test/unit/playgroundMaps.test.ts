@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { colorize, colorizeGrid, colormapIndex, colormapLut, gridLayout, tileOrigin, valueRange } from '../../webview/colormap';
 import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, stepGrid } from '../../webview/mapImages';
+import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
 import { defaultState, restoreState } from '../../webview/state';
 
 function pseudoRandom(count: number, seed = 1): Float32Array {
@@ -67,15 +68,66 @@ describe('feature map painting', () => {
     expect(huge.drawn).toBeGreaterThanOrEqual(1);
   });
 
-  it('paintGrid under shared normalisation colours every channel with the layer\'s range', () => {
-    const data = pseudoRandom(3 * 4 * 4, 3);
-    const ranges = channelRanges(data, 3, 16);
-    const grid = stepGrid('k', [1, 3, 4, 4], { availableWidth: 500, expanded: [] });
-    const pixels = paintGrid(data, grid, ranges, { colormap: 'gray', normalisation: 'shared' });
+  it('a map painted from its preview has exactly the pixels of one painted from its values (per-channel normalisation)', () => {
+    const [channels, h, w] = [6, 5, 7];
+    const data = pseudoRandom(channels * h * w, 11);
+    data[4] = NaN; // the low end, both ways
+    data.fill(2.5, 3 * h * w, 4 * h * w); // a constant channel: the middle, both ways
+    const { preview, ranges, previewChannels } = makePreview(data, [1, channels, h, w], 64);
+    expect(previewChannels).toBe(channels);
+    expect(preview.length).toBe(channels * h * w);
+    const grid = stepGrid('k', [1, channels, h, w], { availableWidth: 200, expanded: [] });
+    for (const colormap of ['viridis', 'coolwarm'] as const) {
+      const expected = new Uint8ClampedArray(grid.layout.width * grid.layout.height * 4);
+      colorizeGrid(data, grid.drawn, grid.layout, (c) => ({ min: ranges[2 * c]!, max: ranges[2 * c + 1]! }), colormapLut(colormap), expected);
+      expect(paintGrid(preview, grid, ranges, { colormap, normalisation: 'channel' })).toEqual(expected);
+    }
+  });
+
+  it("under shared normalisation a preview's colours are within one colormap step of the values' own", () => {
+    const [channels, h, w] = [4, 6, 6];
+    const data = pseudoRandom(channels * h * w, 3);
+    for (let i = 0; i < h * w; i++) data[h * w + i] = data[h * w + i]! * 0.01; // a channel with a narrow range
+    const { preview, ranges } = makePreview(data, [1, channels, h, w], channels);
+    const grid = stepGrid('k', [1, channels, h, w], { availableWidth: 500, expanded: [] });
+    const pixels = paintGrid(preview, grid, ranges, { colormap: 'gray', normalisation: 'shared' });
     const expected = new Uint8ClampedArray(pixels.length);
     const shared = sharedRange(ranges);
-    colorizeGrid(data, 3, grid.layout, () => shared, colormapLut('gray'), expected);
-    expect(pixels).toEqual(expected);
+    colorizeGrid(data, channels, grid.layout, () => shared, colormapLut('gray'), expected);
+    // In 'gray' the LUT index is the grey level itself.
+    let worst = 0;
+    for (let i = 0; i < pixels.length; i++) worst = Math.max(worst, Math.abs(pixels[i]! - expected[i]!));
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('makePreview sends bytes for the first channels only, every range, and nothing for a tensor that is not [1, C, H, W]', () => {
+    const data = pseudoRandom(10 * 3 * 3, 5);
+    const capped = makePreview(data, [1, 10, 3, 3], 4);
+    expect(capped.previewChannels).toBe(4);
+    expect(capped.preview.length).toBe(4 * 9);
+    expect(capped.ranges.length).toBe(20);
+    const all = makePreview(data, [1, 10, 3, 3], 100);
+    expect(all.preview.subarray(0, 36)).toEqual(capped.preview);
+    // Channels made later from the values alone (the page's "show all") are the same bytes.
+    expect(previewBytes(data.subarray(4 * 9), all.ranges, 9, 4, 6, 4)).toEqual(all.preview.subarray(36));
+    expect(() => previewBytes(data.subarray(4 * 9), all.ranges, 9, 3, 2, 4)).toThrow(RangeError);
+    for (let i = 0; i < 36; i++) {
+      const c = Math.floor(i / 9);
+      expect(capped.preview[i]).toBe(previewByte(data[i]!, capped.ranges[2 * c]!, capped.ranges[2 * c + 1]!));
+      // A byte stands for its value to within half a step of the channel's range.
+      const step = (capped.ranges[2 * c + 1]! - capped.ranges[2 * c]!) / 255;
+      expect(Math.abs(previewValue(capped.preview[i]!, capped.ranges[2 * c]!, capped.ranges[2 * c + 1]!) - data[i]!)).toBeLessThanOrEqual(step / 2 + 1e-6);
+    }
+    const logits = makePreview(pseudoRandom(1000), [1, 1000], 128);
+    expect(logits.previewChannels).toBe(0);
+    expect(logits.preview.length).toBe(0);
+    expect(logits.ranges.length).toBe(2);
+  });
+
+  it('stepGrid draws no more channels than have previews', () => {
+    const grid = stepGrid('k', [1, 256, 14, 14], { availableWidth: 900, expanded: ['k'] }, 128);
+    expect(grid.drawn).toBe(128);
+    expect(grid.limitedBy).toBe('cap');
   });
 });
 
