@@ -22,6 +22,8 @@ export { DEFAULT_CHANNEL_CAP } from './mapImages';
 export interface FeatureMapOptions {
   colormap: ColormapName;
   normalisation: MapNormalisation;
+  /** Which steps are shown (all when absent); `why` says what the others are left out for. */
+  filter?: { shows(map: PageFeatureMap): boolean; why: string };
   save(name: string, bytes: ArrayBuffer): void;
 }
 
@@ -154,7 +156,10 @@ export class FeatureMapView {
       this.container.appendChild(h('p', { className: 'empty' }, 'Run the model to see what each layer makes of the input.'));
       return;
     }
-    for (const step of this.steps) this.container.appendChild(this.stepSection(step, available));
+    const filter = this.options.filter;
+    const shown = filter ? this.steps.filter((step) => filter.shows(step.map)) : this.steps;
+    if (filter) this.container.appendChild(h('p', { className: 'muted maps-filter-note' }, `${shown.length} of ${this.steps.length} steps shown: ${filter.why}.`));
+    for (const step of shown) this.container.appendChild(this.stepSection(step, available));
   }
 
   private availableWidth(): number {

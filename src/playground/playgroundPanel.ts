@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { getPlaygroundHtml, makeNonce } from './html';
 import { answerRequest, rejectionText } from './hostRequests';
-import { parseFromWebview, parseModelShape, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { parseFromWebview, parseModelShape, type FromWebviewMessage, type LoadModelOptions, type ToWebviewMessage } from '../shared/protocol';
 import type { ModelSpec } from '../shared/spec';
 import { RunStore } from './runStore';
 
@@ -24,32 +24,35 @@ export class PlaygroundPanel {
   private disposed = false;
   /** A model to load once the page says it is ready. */
   private queuedModel: ModelSpec | undefined;
+  private queuedOptions: LoadModelOptions | undefined;
 
-  /** Shows the panel (creating it when needed) and loads `model` when one is given. */
-  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec): PlaygroundPanel {
+  /** Shows the panel (creating it when needed) and loads `model` when one is given (an imported network: `options.imported`). */
+  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec, options?: LoadModelOptions): PlaygroundPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
     if (PlaygroundPanel.currentPanel) {
       PlaygroundPanel.currentPanel.panel.reveal(column);
-      if (model) PlaygroundPanel.currentPanel.loadModel(model);
+      if (model) PlaygroundPanel.currentPanel.loadModel(model, options);
       return PlaygroundPanel.currentPanel;
     }
     const panel = vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'SepConv Playground', column, webviewOptions(extensionUri));
-    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model, options);
     return PlaygroundPanel.currentPanel;
   }
 
   /** Called by the serializer after a reload: the page restores its own state (getState). */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri): void {
     panel.webview.options = webviewOptions(extensionUri);
-    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, undefined);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, undefined, undefined);
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
     model: ModelSpec | undefined,
+    options: LoadModelOptions | undefined,
   ) {
     this.queuedModel = model;
+    this.queuedOptions = options;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.png');
     panel.webview.html = this.getHtml(panel.webview);
     this.disposables.push(
@@ -61,9 +64,13 @@ export class PlaygroundPanel {
     );
   }
 
-  loadModel(model: ModelSpec): void {
-    if (this.ready) this.post({ type: 'loadModel', model });
-    else this.queuedModel = model;
+  loadModel(model: ModelSpec, options?: LoadModelOptions): void {
+    if (this.ready) {
+      this.post({ type: 'loadModel', model, options });
+    } else {
+      this.queuedModel = model;
+      this.queuedOptions = options;
+    }
   }
 
   dispose(): void {
@@ -85,8 +92,9 @@ export class PlaygroundPanel {
 
   private sendInit(): void {
     const config = vscode.workspace.getConfiguration('sepconv');
-    this.post({ type: 'init', standalone: false, model: this.queuedModel, convention: config.get('convention'), dtype: config.get('dtype') });
+    this.post({ type: 'init', standalone: false, model: this.queuedModel, modelOptions: this.queuedOptions, convention: config.get('convention'), dtype: config.get('dtype') });
     this.queuedModel = undefined;
+    this.queuedOptions = undefined;
   }
 
   private onMessage(raw: unknown): void {

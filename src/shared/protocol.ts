@@ -107,6 +107,17 @@ export interface WorkspaceFile {
   bytes: number;
 }
 
+/** How the page shows a model it is given. */
+export interface LoadModelOptions {
+  /**
+   * An imported network (ONNX, a PyTorch checkpoint): shown as the list of its blocks rather than
+   * the layer editor, its input normalised with ImageNet's mean and std unless `normalisation` says.
+   */
+  imported?: boolean;
+  /** Per colour (R, G, B) mean and std applied to [0, 1] pixel values: (value - mean) / std. */
+  normalisation?: { mean: [number, number, number]; std: [number, number, number] };
+}
+
 /** Requests from the page and what the host answers to each. */
 export interface RequestMap {
   run: { body: RunRequestBody; result: RunResult };
@@ -150,8 +161,8 @@ export type ResponseMessage =
 
 /** Host -> page. */
 export type ToWebviewMessage =
-  | { type: 'init'; standalone: false; model?: ModelSpec; convention?: string; dtype?: string }
-  | { type: 'loadModel'; model: ModelSpec }
+  | { type: 'init'; standalone: false; model?: ModelSpec; modelOptions?: LoadModelOptions; convention?: string; dtype?: string }
+  | { type: 'loadModel'; model: ModelSpec; options?: LoadModelOptions }
   | ResponseMessage
   | { type: 'progress'; requestId: number; done: number; total: number; label: string }
   /** The host could not make sense of a message; `requestId` when the message had one. */

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { colorize, colorizeGrid, colormapIndex, colormapLut, gridLayout, tileOrigin, valueRange } from '../../webview/colormap';
 import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, stepGrid } from '../../webview/mapImages';
 import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
-import { defaultState, restoreState } from '../../webview/state';
+import { defaultState, restoreState, sampleFile, SAMPLES } from '../../webview/state';
+import { blockTree, describeBlock, isConvStep, stepInBlocks } from '../../webview/blockTree';
+import { imageToTensor, meanStd } from '../../webview/patterns';
+import { costModel } from '../../src/shared/cost';
+import { getPreset } from '../../src/shared/presets';
+import { resolveModel } from '../../src/shared/spec';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 function pseudoRandom(count: number, seed = 1): Float32Array {
   const out = new Float32Array(count);
@@ -145,6 +152,68 @@ describe('saved state', () => {
       const state = restoreState({ ...defaultState(), input: { kind: 'file', name: 'me.png' }, userImage });
       expect(state.input).toEqual(defaultState().input);
       expect(state.userImage).toBeUndefined();
+    }
+  });
+});
+
+describe('the model as blocks', () => {
+  const model = resolveModel(getPreset('mobilenet_v2')!, { inputShape: [1, 3, 224, 224] });
+  const leaves = costModel(model).leaves;
+
+  it("nests every module under its state_dict prefix, with sums that add up to the model's", () => {
+    const tree = blockTree(leaves);
+    expect(tree.params).toBe(leaves.reduce((a, l) => a + l.params, 0));
+    expect(tree.macs).toBe(leaves.reduce((a, l) => a + l.macs, 0));
+    expect(tree.outShape).toEqual(model.outputShape);
+    // Top level: the spec's layers, in order.
+    expect(tree.children.map((c) => c.key)).toEqual(model.layers.map((l) => String(l.index)));
+    const walk = (node: typeof tree): number => (node.leaf ? 1 : 0) + node.children.reduce((a, c) => a + walk(c), 0);
+    expect(walk(tree)).toBe(leaves.length);
+    for (const node of tree.children) {
+      expect(node.params).toBe(leaves.filter((l) => l.key === node.key || l.key.startsWith(`${node.key}.`)).reduce((a, l) => a + l.params, 0));
+    }
+    const block = tree.children.find((c) => c.roles.depthwise)!;
+    expect(describeBlock(block)).toMatch(/depthwise/);
+    expect(block.children.length).toBeGreaterThan(0);
+  });
+
+  it('chooses the steps of a block, of a module fused into a step, and of every conv', () => {
+    const fused = { key: '2.conv.0.2', leafKeys: ['2.conv.0.0', '2.conv.0.1', '2.conv.0.2'], role: 'pointwise' };
+    const skipAdd = { key: '3', leafKeys: ['3.conv.2', '3.conv.3'], role: 'pointwise' };
+    expect(stepInBlocks(fused, ['2'])).toBe(true);
+    expect(stepInBlocks(fused, ['2.conv.0.1'])).toBe(true); // the BatchNorm inside the fused step
+    expect(stepInBlocks(fused, ['2.conv.1'])).toBe(false);
+    expect(stepInBlocks(fused, ['20'])).toBe(false); // a prefix of the text is not a prefix of the path
+    expect(stepInBlocks(skipAdd, ['3'])).toBe(true);
+    expect(stepInBlocks(skipAdd, [])).toBe(false);
+    expect(isConvStep({ role: 'depthwise' })).toBe(true);
+    expect(isConvStep({ role: 'pool' })).toBe(false);
+  });
+});
+
+describe('inputs', () => {
+  it('normalises with a mean and std of the user, per colour', () => {
+    const image = { width: 1, height: 1, data: new Uint8ClampedArray([255, 0, 51, 255]) };
+    const custom = { mean: [0.5, 0.1, 0.2], std: [0.25, 0.5, 2] };
+    expect([...imageToTensor(image, 3, custom).data].map((v) => +v.toFixed(5))).toEqual([2, -0.2, 0]);
+    expect(imageToTensor(image, 3, 'imagenet').data).toEqual(imageToTensor(image, 3, meanStd('imagenet')).data);
+    expect(() => meanStd('custom')).toThrow(/mean and a std/);
+  });
+
+  it('restores the mean, std, view and chosen blocks, falling back where they are damaged', () => {
+    const kept = restoreState({ ...defaultState(), customMean: [0.1, 0.2, 0.3], customStd: [1, 2, 3], modelView: 'blocks', mapSteps: 'chosen', chosenBlocks: ['3'] });
+    expect([kept.customMean, kept.customStd, kept.modelView, kept.mapSteps, kept.chosenBlocks]).toEqual([[0.1, 0.2, 0.3], [1, 2, 3], 'blocks', 'chosen', ['3']]);
+    const damaged = restoreState({ ...defaultState(), customMean: [1, 2], customStd: [1, 0, 1], modelView: 'tree', mapSteps: 7, chosenBlocks: [3] });
+    const defaults = defaultState();
+    expect([damaged.customMean, damaged.customStd, damaged.modelView, damaged.mapSteps, damaged.chosenBlocks]).toEqual([defaults.customMean, defaults.customStd, defaults.modelView, defaults.mapSteps, []]);
+  });
+
+  it('every sample has its file in media/samples, and its licence is written down there', async () => {
+    const { readFileSync } = await import('node:fs');
+    const licence = readFileSync(join(__dirname, '../../media/samples/LICENSE.md'), 'utf8');
+    for (const name of SAMPLES) {
+      expect(existsSync(join(__dirname, '../../media/samples', sampleFile(name))), sampleFile(name)).toBe(true);
+      expect(licence, sampleFile(name)).toContain(`\`${sampleFile(name)}\``);
     }
   });
 });
