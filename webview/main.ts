@@ -739,12 +739,14 @@ class Playground {
       let result: PageRunResult;
       let pictures: (StepPicture | undefined)[] = [];
       let reader: ChannelReader | undefined;
+      let tAnswer: number | undefined;
       if (route.where === 'page') {
         // The worker runs the model, then paints every grid: this thread only copies pixels into canvases.
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
         result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
+        tAnswer = performance.now();
         const runId = result.runId;
         reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
         try {
@@ -767,6 +769,9 @@ class Playground {
       Object.assign(this.status.dataset, {
         prepareMs: (tPrep - started).toFixed(2),
         roundTripMs: (tResult - tPrep).toFixed(2),
+        // Host runs: the answer's arrival (engine, previews, the wire), then the page worker's painting.
+        ...(tAnswer === undefined ? {} : { answerMs: (tAnswer - tPrep).toFixed(2), paintMs: (tResult - tAnswer).toFixed(2) }),
+        ...(result.hostMs === undefined ? {} : { hostMs: result.hostMs.toFixed(2) }),
         drawMs: (tDrawn - tResult).toFixed(2),
         engineMs: result.totalMs.toFixed(2),
         backend: result.backend,

@@ -55,6 +55,12 @@ function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, b
 }
 
 export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+  const received = performance.now();
+  const result = await runAndPreview(body, context);
+  return { ...result, hostMs: performance.now() - received };
+}
+
+async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<RunResult> {
   const weights = await weightsFor(body);
   const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);

@@ -93,6 +93,8 @@ export interface RunResult {
   timings: WireTiming[];
   /** Wall time of the forward pass as the runner measured it, ms. */
   totalMs: number;
+  /** Host runs: time at the host from the request to its answer (weights, the pass, the previews), ms. */
+  hostMs?: number;
 }
 
 export interface HostGpuInfo {
