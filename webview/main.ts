@@ -17,6 +17,7 @@ import { LayerEditor, type Validation } from './layerEditor';
 import { imageToTensor, makePattern, meanStd, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
 import { restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
 import { BlockList } from './blockList';
+import { autoRoute, type RouteKey } from './autoBackend';
 import { isConvStep, stepInBlocks } from './blockTree';
 import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
 import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
@@ -42,6 +43,10 @@ class Playground {
   private userWeights: { name: string; bytes: ArrayBuffer } | undefined;
   private readonly sampleCache = new Map<string, ImageBitmap>();
   private webgpu: WebGpuProbe | undefined;
+  /** The host is on another machine (set by the host's init). */
+  private remote = false;
+  /** Run -> last map drawn of the current model on each route, ms: what Auto chooses by. */
+  private measuredRoutes: Partial<Record<RouteKey, number>> = {};
   private hostGpu: { available: boolean; description: string } | undefined;
   private readonly engine: EngineClient;
 
@@ -198,6 +203,7 @@ class Playground {
 
     host.onMessage((message) => {
       if (message.type === 'init') {
+        this.remote = message.remote === true;
         if (message.convention || message.dtype) this.update({ convention: (message.convention as PlaygroundState['convention']) ?? this.state.convention, dtype: (message.dtype as PlaygroundState['dtype']) ?? this.state.dtype });
         if (message.model) this.loadModel(message.model, message.modelOptions);
         else this.refreshCosts();
@@ -312,6 +318,8 @@ class Playground {
 
   private modelChanged(structural: boolean): void {
     this.host.setState(this.state);
+    // Timings of another model (or input size) say little about this one.
+    this.measuredRoutes = {};
     let resolved: ResolvedModel | undefined;
     let error: Error | undefined;
     try {
@@ -677,10 +685,11 @@ class Playground {
         if (this.host.standalone) return { blocked: 'Host GPU needs the VS Code extension host; the standalone page offers Page GPU and CPU.' };
         if (host && !host.available) return { blocked: `Host GPU is unavailable: ${host.description}` };
         return { where: 'host', backend: 'webgpu', why: 'host GPU chosen' };
-      case 'auto':
-        if (host?.available && !/swiftshader/i.test(host.description)) return { where: 'host', backend: 'webgpu', why: `auto: host GPU ${host.description}` };
-        if (gpu?.available && !gpu.software) return { where: 'page', backend: 'webgpu', why: `auto: page GPU ${gpu.description}` };
-        return { ...cpu, why: gpu?.software ? 'auto: CPU (the only WebGPU adapter is a software one, slower than the CPU engine)' : 'auto: CPU (no hardware GPU)' };
+      case 'auto': {
+        const { key, why } = autoRoute({ standalone: this.host.standalone, remote: this.remote, hostGpu: host, pageGpu: gpu, measured: this.measuredRoutes });
+        const [where, backend] = key.split('/') as ['host' | 'page', 'cpu' | 'webgpu'];
+        return { where, backend, why };
+      }
     }
   }
 
@@ -763,6 +772,7 @@ class Playground {
       const tDrawn = performance.now();
       this.lastRun = { result, modelJson };
       const drawnMs = tDrawn - started;
+      this.measuredRoutes[`${route.where}/${route.backend}`] = drawnMs;
       this.status.textContent = `${result.device}: engine ${result.totalMs.toFixed(1)} ms; Run → last map drawn ${drawnMs.toFixed(1)} ms${result.note ? ` (${result.note})` : ''}`;
       // The figures behind the README's timing: input preparation, the engine's round trip (run and
       // paint in the worker, transfer), drawing here, and the next frame on screen (painted).

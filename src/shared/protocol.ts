@@ -163,7 +163,8 @@ export type ResponseMessage =
 
 /** Host -> page. */
 export type ToWebviewMessage =
-  | { type: 'init'; standalone: false; model?: ModelSpec; modelOptions?: LoadModelOptions; convention?: string; dtype?: string }
+  /** `remote`: the extension host runs on another machine than the panel (code-server, SSH, Codespaces): a run's answer crosses the network. */
+  | { type: 'init'; standalone: false; model?: ModelSpec; modelOptions?: LoadModelOptions; convention?: string; dtype?: string; remote?: boolean }
   | { type: 'loadModel'; model: ModelSpec; options?: LoadModelOptions }
   | ResponseMessage
   | { type: 'progress'; requestId: number; done: number; total: number; label: string }
