@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, SWIFTSHADER_ICD, workbenchUrl } from './codeServerBrowser.mjs';
+import { launchChromium, showInCommandPalette, SWIFTSHADER_ICD, workbenchUrl } from './codeServerBrowser.mjs';
 import { startCodeServer } from './installCodeServer.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,19 +49,7 @@ try {
   await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', ROOT]]), { timeout: 180_000 });
   await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 180_000 });
 
-  // The command palette lists the extension's command once the extension host has read it.
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'SepConv: Open Playground' }).first();
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    await page.locator('.monaco-workbench').click({ position: { x: 800, y: 500 } });
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.pressSequentially('SepConv: Open Playground', { delay: 20 });
-    if (await row.waitFor({ timeout: 5_000 }).then(() => true, () => false)) break;
-    if (Date.now() > deadline) throw new Error('the command palette never listed "SepConv: Open Playground"');
-    await page.keyboard.press('Escape');
-  }
+  await showInCommandPalette(page, 'SepConv: Open Playground');
   await page.keyboard.press('Enter');
   const frame = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
   await frame.locator('#run').waitFor({ timeout: 60_000 });
