@@ -13,16 +13,16 @@ export interface BlockListActions {
   choose(keys: string[]): void;
 }
 
-/** Blocks open at first: the model's own children (deeper levels open on demand). */
-const OPEN_DEPTH = 0;
-
 export class BlockList {
   private tree: BlockNode | undefined;
+  /** Blocks the user opened: they stay open when the list is drawn again (after a run, a setting). */
+  private readonly open = new Set<string>();
 
   constructor(private readonly root: HTMLElement, private readonly actions: BlockListActions) {}
 
   /** Shows the blocks of these modules (the cost model's leaves), or says why there are none. */
   show(leaves: readonly BlockLeaf[] | undefined, error?: string): void {
+    const scrolled = this.root.querySelector('.block-list')?.scrollTop ?? 0;
     clear(this.root);
     if (!leaves) {
       this.tree = undefined;
@@ -32,14 +32,20 @@ export class BlockList {
     this.tree = blockTree(leaves);
     const chosen = new Set(this.actions.chosen());
     const list = h('ul', { className: 'block-list', role: 'tree', 'aria-label': 'Blocks of the model' });
-    for (const child of this.tree.children) list.append(this.item(child, 0, chosen));
+    for (const child of this.tree.children) list.append(this.item(child, chosen));
     this.root.append(
       h('p', { className: 'muted' }, `${leaves.length} modules, ${formatCount(this.tree.params)} params, ${formatCount(this.tree.macs)} MACs. Tick a block to see its feature maps.`),
       list,
     );
+    list.scrollTop = scrolled;
   }
 
-  private item(node: BlockNode, depth: number, chosen: Set<string>): HTMLElement {
+  /** Forgets which blocks were open (another model). */
+  reset(): void {
+    this.open.clear();
+  }
+
+  private item(node: BlockNode, chosen: Set<string>): HTMLElement {
     const box = h('input', { type: 'checkbox', className: 'block-choose', checked: chosen.has(node.key), 'data-key': node.key, 'aria-label': `Show the feature maps of ${node.key}` });
     box.addEventListener('change', () => {
       const keys = new Set(this.actions.chosen());
@@ -58,9 +64,10 @@ export class BlockList {
       node.macs > 0 ? h('span', { className: 'muted' }, `${formatCount(node.macs)} MACs`) : undefined,
     );
     if (node.children.length === 0) return h('li', { role: 'treeitem', className: 'block-leaf', 'data-key': node.key }, line);
-    const details = h('details', { open: depth < OPEN_DEPTH }, h('summary', {}, line));
+    const details = h('details', { open: this.open.has(node.key) }, h('summary', {}, line));
+    details.addEventListener('toggle', () => (details.open ? this.open.add(node.key) : this.open.delete(node.key)));
     const children = h('ul', { role: 'group' });
-    for (const child of node.children) children.append(this.item(child, depth + 1, chosen));
+    for (const child of node.children) children.append(this.item(child, chosen));
     details.append(children);
     return h('li', { role: 'treeitem', 'data-key': node.key }, details);
   }

@@ -253,6 +253,7 @@ class Playground {
     }
     if (options.normalisation) Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
     this.update(patch);
+    this.blocks.reset();
     this.mapStepsSelect.value = this.state.mapSteps;
     this.maps.setOptions({ filter: this.mapFilter() });
     this.showModelView();
