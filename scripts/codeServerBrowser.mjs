@@ -50,3 +50,25 @@ export function workbenchUrl(server, workspace, remotePaths, plain = [['skipWelc
   const payload = [...remotePaths.map(([key, value]) => [key, remote(value)]), ...plain];
   return `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
+
+/**
+ * Opens the command palette and types `title` until the palette lists it (the extension host
+ * reads the extension's commands a while after the workbench shows), then leaves it open on that
+ * row: press Enter to run it. Throws after `timeoutMs`.
+ * @param {import('playwright-core').Page} page
+ * @param {string} title  as the palette shows it, "Category: Title"
+ */
+export async function showInCommandPalette(page, title, timeoutMs = 90_000) {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.locator('.monaco-workbench').click({ position: { x: 800, y: 500 } });
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.pressSequentially(title, { delay: 20 });
+    if (await row.waitFor({ timeout: 5_000 }).then(() => true, () => false)) return;
+    if (Date.now() > deadline) throw new Error(`the command palette never listed "${title}"`);
+    await page.keyboard.press('Escape');
+  }
+}

@@ -8,6 +8,7 @@ import { registerEditorFeatures } from './editor/registerEditorFeatures';
 import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 import { disposeSharedWorker } from './engine/workerClient';
+import { RunStore } from './playground/runStore';
 import { CommandLinkTable } from './editor/commandLinks';
 
 /**
@@ -35,12 +36,14 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
   if (context.extensionMode === vscode.ExtensionMode.Development && process.env.SEPCONV_OPEN_PLAYGROUND === '1') {
     void vscode.commands.executeCommand('sepconv.openPlayground');
   }
+  // The API's runs, as a panel keeps its own: `readTensor` reads the latest.
+  const runs = new RunStore();
   return {
     async answerPlaygroundRequest(message, progress = () => {}) {
       const parsed = parseFromWebview(message);
       if (!parsed.ok) return { type: 'response', requestId: parsed.requestId ?? -1, ok: false, error: rejectionText(parsed.error) };
       if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
-      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress });
+      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress, runs });
     },
   };
 }

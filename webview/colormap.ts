@@ -2,6 +2,7 @@
  * Colormaps and the value -> pixel mapping of the feature map view. Pure functions (no DOM), so
  * the end-to-end tests compute the expected pixels with the same code the page draws with.
  */
+import { previewByte } from '../src/shared/featurePreview';
 
 export const COLORMAPS = ['viridis', 'magma', 'gray', 'coolwarm'] as const;
 export type ColormapName = (typeof COLORMAPS)[number];
@@ -51,11 +52,8 @@ export function valueRange(data: Float32Array, offset: number, count: number): R
 
 /** The LUT index of a value: 0 at min (and for NaN), 255 at max; a constant map is drawn at the middle. */
 export function colormapIndex(value: number, range: Range): number {
-  const span = range.max - range.min;
-  if (!(span > 0)) return 128;
-  // The same arithmetic as colorizeGrid's loop, so that both give the same pixel for a value.
-  const index = ((value - range.min) * (255 / span) + 0.5) | 0;
-  return index < 0 ? 0 : index > 255 ? 255 : index;
+  // The preview byte of the value: a map drawn from its preview has the pixels of one drawn from its values.
+  return previewByte(value, range.min, range.max);
 }
 
 /** Writes `count` values from `offset` as opaque RGBA pixels into `out` (length >= 4 * count). */
@@ -165,6 +163,50 @@ function colorizeGridBytes(data: Float32Array, count: number, layout: GridLayout
         out[o + 2] = lut[index * 3 + 2]!;
         out[o + 3] = 255;
       }
+    }
+  }
+}
+
+/**
+ * Draws channels [0, count) of a step's preview (one byte per value, featurePreview.ts) into one
+ * RGBA grid image. `remap(c)` is a 256-entry table from channel c's preview bytes to colormap
+ * indices, or undefined when the bytes are the indices (per-channel normalisation).
+ */
+export function colorizePreviewGrid(preview: Uint8Array, count: number, layout: GridLayout, remap: (c: number) => Uint8Array | undefined, lut: Uint8Array, out: Uint8ClampedArray): void {
+  const { tileWidth: w, tileHeight: h, width: stride } = layout;
+  const plane = w * h;
+  if (!littleEndian || out.byteOffset % 4 !== 0) {
+    for (let c = 0; c < count; c++) {
+      const table = remap(c);
+      const [x0, y0] = tileOrigin(layout, c);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const byte = preview[c * plane + y * w + x]!;
+          const index = table ? table[byte]! : byte;
+          const o = ((y0 + y) * stride + x0 + x) * 4;
+          out[o] = lut[index * 3]!;
+          out[o + 1] = lut[index * 3 + 1]!;
+          out[o + 2] = lut[index * 3 + 2]!;
+          out[o + 3] = 255;
+        }
+      }
+    }
+    return;
+  }
+  const pixels = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
+  const packed = packedLut(lut);
+  // One 32-bit store per pixel: with the table folded into the packed LUT, a lookup per value.
+  const colours = new Uint32Array(256);
+  for (let c = 0; c < count; c++) {
+    const table = remap(c);
+    const palette = table ? colours : packed;
+    if (table) for (let b = 0; b < 256; b++) colours[b] = packed[table[b]!]!;
+    const [x0, y0] = tileOrigin(layout, c);
+    let i = c * plane;
+    for (let y = 0; y < h; y++) {
+      let o = (y0 + y) * stride + x0;
+      const end = o + w;
+      for (; o < end; o++, i++) pixels[o] = palette[preview[i]!]!;
     }
   }
 }

@@ -4,9 +4,9 @@
  * started from a blob: URL (allowed by `worker-src blob:`): a webview cannot start a worker from
  * its resource origin directly, and a blob: worker needs no other CSP exception.
  */
-import type { EngineBackend, RunResult, WireFeatureMap, WireTensor } from '../src/shared/protocol';
+import type { EngineBackend, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
-import type { FromWorker, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
 import type { PaintRequest } from './mapImages';
 import { RequestCancelled } from './hostBridge';
 
@@ -91,7 +91,7 @@ export class EngineClient {
   }
 
   /** A forward pass in the worker, with its feature maps painted for `paint` (`pictures[i]` for `result.featureMaps[i]`). */
-  run(backend: EngineBackend, model: ModelSpec, input: WireTensor, weights: WorkerWeights, paint: PaintRequest, options: RequestOptions): Promise<{ result: RunResult; pictures: (StepPicture | undefined)[] }> {
+  run(backend: EngineBackend, model: ModelSpec, input: WireTensor, weights: WorkerWeights, paint: PaintRequest, options: RequestOptions): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[] }> {
     const transfer: Transferable[] = [input.data];
     if (weights.kind === 'safetensors') transfer.push(weights.bytes);
     return this.send({ type: 'run', backend, model, input, weights, paint } as Omit<ToWorker, 'id'>, transfer, options);
@@ -101,8 +101,8 @@ export class EngineClient {
    * Paints feature maps computed elsewhere (the host's runs). Their buffers move to the worker and
    * come back with the pictures: use the returned maps, the ones passed in are detached.
    */
-  paint(maps: WireFeatureMap[], paint: PaintRequest, options: RequestOptions = {}): Promise<PaintedMaps> {
-    const transfer = [...new Set(maps.map((m) => m.data))];
+  paint(maps: PageFeatureMap[], paint: PaintRequest, options: RequestOptions = {}): Promise<PaintedMaps> {
+    const transfer = [...new Set(maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])]))];
     return this.send<PaintedMaps>({ type: 'paint', maps, paint } as Omit<ToWorker, 'id'>, transfer, options);
   }
 }

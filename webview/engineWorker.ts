@@ -7,10 +7,10 @@ import { forward } from '../src/engine/forward';
 import { makeWeights } from '../src/engine/weights';
 import { readSafetensors } from '../src/io/safetensors';
 import { resolveModel } from '../src/shared/spec';
-import type { RunResult, WireFeatureMap } from '../src/shared/protocol';
-import type { FromWorker, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
-import { channelRanges, paintGrid, stepGrid, type PaintRequest } from './mapImages';
-import type { WeightMap } from '../src/engine/types';
+import { makePreview } from '../src/shared/featurePreview';
+import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
+import type { Intermediate, WeightMap } from '../src/engine/types';
 
 /** The worker's global scope (the project's tsconfig has the DOM lib, not the WebWorker one). */
 const scope = self as unknown as { postMessage(message: unknown, transfer: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
@@ -64,7 +64,7 @@ function loadWeights(source: WorkerWeights, model: Parameters<typeof makeWeights
   return makeWeights(model, source);
 }
 
-async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ result: RunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
+async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
   const inputShape = message.input.shape;
   const resolved = resolveModel(message.model, { inputShape });
   const weights = loadWeights(message.weights, resolved);
@@ -84,21 +84,22 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ resul
     onProgress: (done, total) => post({ type: 'progress', id: message.id, done, total, label: `step ${done} of ${total}` }),
   });
   const totalMs = performance.now() - start;
-  // A copy: the output is often the last step's tensor, whose buffer is transferred with that step.
-  const output = { shape: result.output.shape, data: result.output.data.slice().buffer as ArrayBuffer };
-  const maps = (result.intermediates ?? []).map(
-    (step): WireFeatureMap => ({ key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, data: ownBuffer(step.tensor.data) }),
-  );
+  // Previews of every channel (they stay on this machine), and the values for the value under the pointer and exports.
+  const maps = distinctBuffers(result.intermediates ?? []).map((step): PageFeatureMap => {
+    const { previewChannels, preview, ranges } = makePreview(step.data, step.shape, Infinity);
+    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer, values: ownBuffer(step.data) };
+  });
   const painted = paintAll(maps, message.paint);
-  const runResult: RunResult = {
+  const runResult: PageRunResult = {
     backend: message.backend,
     device: `${deviceName}, ${result.backend}`,
-    output,
+    runId: 0,
+    outputShape: result.output.shape,
     featureMaps: painted.maps,
     timings: result.timings.map(({ key, label, ms }) => ({ key, label, ms })),
     totalMs,
   };
-  return { result: runResult, pictures: painted.pictures, transfer: [output.data, ...transferList(painted)] };
+  return { result: runResult, pictures: painted.pictures, transfer: transferList(painted) };
 }
 
 /**
@@ -106,21 +107,20 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ resul
  * canvases. RGBA pixels rather than ImageBitmaps: making a bitmap here costs as much as the page's
  * putImageData. The caller transfers every buffer (maps, pixels, ranges): nothing is copied.
  */
-function paintAll(maps: WireFeatureMap[], request: PaintRequest): PaintedMaps {
-  const own = distinctBuffers(maps);
-  const pictures = own.map((map): StepPicture | undefined => {
-    if (map.shape.length !== 4) return undefined;
-    const data = new Float32Array(map.data);
-    const [, channels, height, width] = map.shape as [number, number, number, number];
-    const ranges = channelRanges(data, channels, height * width);
-    const grid = stepGrid(map.key, map.shape, request);
-    return { pixels: paintGrid(data, grid, ranges, request).buffer, grid, ranges: ranges.buffer as ArrayBuffer, request };
+function paintAll(maps: PageFeatureMap[], request: PaintRequest): PaintedMaps {
+  const pictures = maps.map((map): StepPicture | undefined => {
+    if (map.shape.length !== 4 || map.previewChannels === 0) return undefined;
+    const ranges = new Float32Array(map.ranges);
+    const grid = stepGrid(map.key, map.shape, request, map.previewChannels);
+    return { pixels: paintGrid(new Uint8Array(map.preview), grid, ranges, request).buffer, grid, request };
   });
-  return { maps: own, pictures };
+  return { maps, pictures };
 }
 
+/** Every buffer of the maps and pictures: they move to the page, nothing is copied. */
 function transferList(painted: PaintedMaps): ArrayBuffer[] {
-  return [...painted.maps.map((m) => m.data), ...painted.pictures.flatMap((p) => (p ? [p.pixels, p.ranges] : []))];
+  const buffers = painted.maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])]);
+  return [...new Set([...buffers, ...painted.pictures.flatMap((p) => (p ? [p.pixels] : []))])];
 }
 
 /** A buffer that holds exactly the tensor (so it can be transferred without copying more). */
@@ -128,13 +128,13 @@ function ownBuffer(data: Float32Array): ArrayBuffer {
   return (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer) as ArrayBuffer;
 }
 
-/** Maps whose buffers are all different (a step sharing a buffer with an earlier one gets a copy), so each can be transferred. */
-function distinctBuffers(maps: WireFeatureMap[]): WireFeatureMap[] {
-  const taken = new Set<ArrayBuffer>();
-  return maps.map((map) => {
-    const own = taken.has(map.data) ? { ...map, data: map.data.slice(0) } : map;
-    taken.add(own.data);
-    return own;
+/** The steps with their tensors, each in a buffer of its own (a step sharing a buffer with an earlier one gets a copy), so each can be transferred. */
+function distinctBuffers(steps: Intermediate[]): (Omit<Intermediate, 'tensor'> & { shape: number[]; data: Float32Array })[] {
+  const taken = new Set<ArrayBufferLike>();
+  return steps.map(({ tensor, ...step }) => {
+    const data = taken.has(tensor.data.buffer) ? tensor.data.slice() : tensor.data;
+    taken.add(data.buffer);
+    return { ...step, shape: tensor.shape, data };
   });
 }
 

@@ -1,16 +1,20 @@
 /**
  * The feature map view: for each step of a run (the depthwise and the pointwise halves of a
  * separable block are separate steps), a grid with one tile per channel, drawn as one canvas per
- * step. After a run the grids arrive painted by the engine worker (mapImages.ts) as ImageBitmaps
- * and are shown as they come, step by step; a change of colormap or normalisation repaints here.
- * Click (or Enter) to enlarge, the value under the pointer, PNG export.
+ * step. After a run the grids arrive painted by the engine worker (mapImages.ts) and are shown as
+ * they come; a change of colormap or normalisation repaints here, from the steps' previews (one
+ * byte per value). The float32 values are read only when needed: the value under the pointer (an
+ * estimate from the preview at once, the exact value when it arrives) and the .npy export; a host
+ * run's values stay at the host until then. Click (or Enter) to enlarge, PNG and .npy export.
  */
-import type { RunResult, WireFeatureMap } from '../src/shared/protocol';
+import type { RunResult } from '../src/shared/protocol';
 import { formatShape } from '../src/shared/format';
-import { colorize, colorizeGrid, colormapLut, tileOrigin, type ColormapName, type Range } from './colormap';
+import { previewBytes, previewValue } from '../src/shared/featurePreview';
+import { writeNpy } from '../src/io/npy';
+import { colorizePreviewGrid, colormapLut, gridLayout, tileOrigin, type ColormapName, type Range } from './colormap';
 import { clear, h, icon } from './dom';
-import { channelRanges, MAX_GRID_PIXELS, paintGrid, rangeOf, sharedRange, stepGrid, THUMB_GAP_PX, thumbSize, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
-import type { StepPicture } from './workerProtocol';
+import { MAX_GRID_PIXELS, paintGrid, previewRemap, rangeOf, sharedRange, stepGrid, THUMB_GAP_PX, thumbSize, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
+import type { PageFeatureMap, StepPicture } from './workerProtocol';
 
 export type { MapNormalisation } from './mapImages';
 export { DEFAULT_CHANNEL_CAP } from './mapImages';
@@ -18,18 +22,29 @@ export { DEFAULT_CHANNEL_CAP } from './mapImages';
 export interface FeatureMapOptions {
   colormap: ColormapName;
   normalisation: MapNormalisation;
-  save(name: string, png: ArrayBuffer): void;
+  /** Which steps are shown (all when absent); `why` says what the others are left out for. */
+  filter?: { shows(map: PageFeatureMap): boolean; why: string };
+  save(name: string, bytes: ArrayBuffer): void;
 }
 
+/** Reads channels [start, end) of a step's output where its values are kept (the host). */
+export type ChannelReader = (key: string, start: number, end: number) => Promise<Float32Array>;
+
 interface Step {
-  map: WireFeatureMap;
-  data: Float32Array;
+  map: PageFeatureMap;
   channels: number;
   height: number;
   width: number;
   /** Per-channel [min, max] pairs. */
   ranges: Float32Array;
   shared: Range;
+  /** One byte per value of the first `previewChannels` channels. */
+  preview: Uint8Array;
+  previewChannels: number;
+  /** The values, when the page has them (its own runs). */
+  values?: Float32Array;
+  /** Channels read from where the values are kept, by channel. */
+  fetched: Map<number, Promise<Float32Array>>;
   /** The worker's painting, used once (on the first draw) when it fits the current options. */
   picture?: StepPicture;
   /** Measured time of the step, ms. */
@@ -42,6 +57,9 @@ export class FeatureMapView {
   private readonly dialog: HTMLDialogElement;
   private readonly readout: HTMLElement;
   private readonly container: HTMLElement;
+  private reader: ChannelReader | undefined;
+  /** Counts pointer readings, so that a value arriving late does not overwrite a newer reading. */
+  private reading = 0;
 
   constructor(private readonly root: HTMLElement, private options: FeatureMapOptions) {
     this.readout = h('div', { className: 'readout', 'aria-live': 'polite', id: 'value-readout' }, 'Point at a feature map to read its values.');
@@ -64,20 +82,66 @@ export class FeatureMapView {
   /**
    * Shows a run's feature maps: with the worker's pictures (`pictures[i]` for `result.featureMaps[i]`)
    * where they fit the current options, painted here otherwise. All grids go in within one task, so
-   * the page lays out and paints once.
+   * the page lays out and paints once. `reader` reads the values of maps that came without them.
    */
-  show(result: Pick<RunResult, 'featureMaps' | 'timings'>, pictures: readonly (StepPicture | undefined)[] = [], available = this.availableWidth()): void {
+  show(result: Pick<RunResult, 'timings'> & { featureMaps: readonly PageFeatureMap[] }, pictures: readonly (StepPicture | undefined)[] = [], available = this.availableWidth(), reader?: ChannelReader): void {
     const timing = new Map(result.timings.map((t) => [t.key, t.ms]));
+    this.reader = reader;
     this.steps = [];
     result.featureMaps.forEach((map, i) => {
-      if (map.shape.length !== 4) return;
-      const picture = pictures[i];
-      const data = new Float32Array(map.data);
+      if (map.shape.length !== 4 || map.previewChannels === 0) return;
       const [, channels, height, width] = map.shape as [number, number, number, number];
-      const ranges = picture ? new Float32Array(picture.ranges) : channelRanges(data, channels, height * width);
-      this.steps.push({ map, data, channels, height, width, ranges, shared: sharedRange(ranges), picture, ms: timing.get(map.key) });
+      const ranges = new Float32Array(map.ranges);
+      this.steps.push({
+        map,
+        channels,
+        height,
+        width,
+        ranges,
+        shared: sharedRange(ranges),
+        preview: new Uint8Array(map.preview),
+        previewChannels: map.previewChannels,
+        values: map.values ? new Float32Array(map.values) : undefined,
+        fetched: new Map(),
+        picture: pictures[i],
+        ms: timing.get(map.key),
+      });
     });
     this.draw(available);
+    // Steps the user asked to see whole get their other channels after the first drawing.
+    const partial = this.steps.filter((step) => this.expanded.has(step.map.key) && step.previewChannels < step.channels);
+    if (partial.length > 0) void Promise.all(partial.map((step) => this.ensurePreview(step, step.channels))).then(() => this.draw(), (error: Error) => (this.readout.textContent = error.message));
+  }
+
+  /** Channels [start, end) of a step's values, from the page's copy or from where they are kept. */
+  private async channelValues(step: Step, start: number, end: number): Promise<Float32Array> {
+    const plane = step.height * step.width;
+    if (step.values) return step.values.subarray(start * plane, end * plane);
+    if (!this.reader) throw new Error('the values of this run are not available');
+    if (end - start === 1) {
+      let pending = step.fetched.get(start);
+      if (!pending) {
+        pending = this.reader(step.map.key, start, end);
+        step.fetched.set(start, pending);
+        pending.catch(() => step.fetched.delete(start));
+      }
+      return pending;
+    }
+    return this.reader(step.map.key, start, end);
+  }
+
+  /** Makes sure the step has preview bytes for its first `count` channels (reading the values of the missing ones). */
+  private async ensurePreview(step: Step, count: number): Promise<void> {
+    const have = step.previewChannels;
+    if (have >= count) return;
+    const plane = step.height * step.width;
+    const values = await this.channelValues(step, have, count);
+    if (step.previewChannels !== have) return; // filled meanwhile
+    const preview = new Uint8Array(count * plane);
+    preview.set(step.preview.subarray(0, have * plane));
+    preview.set(previewBytes(values, step.ranges, plane, have, count - have, have), have * plane);
+    step.preview = preview;
+    step.previewChannels = count;
   }
 
   clear(): void {
@@ -92,7 +156,10 @@ export class FeatureMapView {
       this.container.appendChild(h('p', { className: 'empty' }, 'Run the model to see what each layer makes of the input.'));
       return;
     }
-    for (const step of this.steps) this.container.appendChild(this.stepSection(step, available));
+    const filter = this.options.filter;
+    const shown = filter ? this.steps.filter((step) => filter.shows(step.map)) : this.steps;
+    if (filter) this.container.appendChild(h('p', { className: 'muted maps-filter-note' }, `${shown.length} of ${this.steps.length} steps shown: ${filter.why}.`));
+    for (const step of shown) this.container.appendChild(this.stepSection(step, available));
   }
 
   private availableWidth(): number {
@@ -113,7 +180,7 @@ export class FeatureMapView {
   private stepSection(step: Step, available: number): HTMLElement {
     const { map, channels, height, width } = step;
     const picture = this.takePicture(step);
-    const grid: StepGrid = picture?.grid ?? stepGrid(map.key, map.shape, { availableWidth: available, expanded: [...this.expanded] });
+    const grid: StepGrid = picture?.grid ?? stepGrid(map.key, map.shape, { availableWidth: available, expanded: [...this.expanded] }, step.previewChannels);
     const { layout, drawn: cap } = grid;
     const canvas = h('canvas', {
       width: layout.width,
@@ -128,7 +195,7 @@ export class FeatureMapView {
     });
     canvas.style.width = `${grid.cssWidth}px`;
     // The worker's pixels when it painted this step for these options (no colouring on this thread), else painted here.
-    const pixels = picture ? new Uint8ClampedArray(picture.pixels) : paintGrid(step.data, grid, step.ranges, this.options);
+    const pixels = picture ? new Uint8ClampedArray(picture.pixels) : paintGrid(step.preview, grid, step.ranges, this.options);
     canvas.getContext('2d')!.putImageData(new ImageData(pixels, layout.width, layout.height), 0, 0);
     const focus = h('div', { className: 'tile-focus', hidden: true });
     const wrap = h('div', { className: 'map-wrap' }, canvas, focus);
@@ -162,7 +229,7 @@ export class FeatureMapView {
     });
     canvas.addEventListener('click', (event) => {
       const hit = channelAt(event);
-      if (hit) this.enlarge(step, hit.c);
+      if (hit) void this.enlarge(step, hit.c);
     });
     canvas.addEventListener('focus', showFocus);
     canvas.addEventListener('blur', () => (focus.hidden = true));
@@ -174,12 +241,12 @@ export class FeatureMapView {
         showFocus();
       } else if (event.key === 'Enter' || event.key === ' ') {
         event.preventDefault();
-        this.enlarge(step, selected);
+        void this.enlarge(step, selected);
       }
     });
     const more =
       grid.limitedBy === 'cap'
-        ? h('button', { type: 'button', className: 'link-button', onclick: () => { this.expanded.add(map.key); this.draw(); } }, `Show all ${channels} channels`)
+        ? h('button', { type: 'button', className: 'link-button', onclick: () => void this.showAll(step) }, `Show all ${channels} channels`)
         : grid.limitedBy === 'size'
           ? h('p', { className: 'muted' }, `${cap} of ${channels} channels drawn: these maps are large (a grid is kept under ${MAX_GRID_PIXELS / 1024 ** 2} M pixels). Enlarge a channel and use the arrow keys to see the others.`)
           : undefined;
@@ -194,43 +261,89 @@ export class FeatureMapView {
         h('span', { className: 'muted' }, formatShape(map.shape)),
         step.ms !== undefined ? h('span', { className: 'muted' }, `${step.ms.toFixed(2)} ms`) : undefined,
         this.options.normalisation === 'shared' ? h('span', { className: 'muted' }, `range ${fmt(step.shared.min)} … ${fmt(step.shared.max)}`) : undefined,
-        h('button', { type: 'button', className: 'icon-button', title: 'Export this grid as PNG', 'aria-label': `Export ${map.label} as PNG`, onclick: () => this.exportGrid(step) }, icon('desktop-download')),
+        h('button', { type: 'button', className: 'icon-button', title: 'Export this grid as PNG', 'aria-label': `Export ${map.label} as PNG`, onclick: () => void this.exportGrid(step) }, icon('desktop-download')),
+        h('button', { type: 'button', className: 'icon-button export-values', title: 'Export the values as .npy (float32)', 'aria-label': `Export the values of ${map.label} as .npy`, onclick: () => void this.exportValues(step) }, icon('save')),
       ),
       wrap,
       more,
     );
   }
 
-  private readValue(step: Step, channel: number, x: number, y: number): void {
-    const value = step.data[channel * step.height * step.width + y * step.width + x]!;
-    this.readout.textContent = `#${step.map.layerIndex} ${step.map.label} · channel ${channel} · (x ${x}, y ${y}) = ${value.toPrecision(5)}`;
+  private async showAll(step: Step): Promise<void> {
+    try {
+      this.readout.textContent = `Reading the other channels of ${step.map.label}…`;
+      await this.ensurePreview(step, step.channels);
+      this.readout.textContent = '';
+    } catch (error) {
+      this.readout.textContent = `Could not read the other channels: ${(error as Error).message}`;
+      return;
+    }
+    this.expanded.add(step.map.key);
+    this.draw();
   }
 
-  private read(step: Step, channel: number, canvas: HTMLCanvasElement, event: PointerEvent): void {
+  /**
+   * The value under the pointer: at once from the preview (to within half a step of the channel's
+   * range, marked ≈), then the exact value when it has been read.
+   */
+  private readValue(step: Step, channel: number, x: number, y: number, echo?: HTMLElement): void {
+    const ticket = ++this.reading;
+    const plane = step.height * step.width;
+    const offset = y * step.width + x;
+    const where = `#${step.map.layerIndex} ${step.map.label} · channel ${channel} · (x ${x}, y ${y})`;
+    const show = (text: string) => {
+      if (ticket !== this.reading) return;
+      this.readout.textContent = text;
+      if (echo) echo.textContent = text;
+    };
+    if (step.values) {
+      show(`${where} = ${step.values[channel * plane + offset]!.toPrecision(5)}`);
+      return;
+    }
+    if (channel < step.previewChannels) {
+      show(`${where} ≈ ${previewValue(step.preview[channel * plane + offset]!, step.ranges[2 * channel]!, step.ranges[2 * channel + 1]!).toPrecision(3)}`);
+    }
+    this.channelValues(step, channel, channel + 1).then(
+      (values) => show(`${where} = ${values[offset]!.toPrecision(5)}`),
+      (error: Error) => show(`${where}: ${error.message}`),
+    );
+  }
+
+  private read(step: Step, channel: number, canvas: HTMLCanvasElement, event: PointerEvent, echo: HTMLElement): void {
     const rect = canvas.getBoundingClientRect();
     const x = Math.min(step.width - 1, Math.max(0, Math.floor(((event.clientX - rect.left) / rect.width) * step.width)));
     const y = Math.min(step.height - 1, Math.max(0, Math.floor(((event.clientY - rect.top) / rect.height) * step.height)));
-    this.readValue(step, channel, x, y);
+    this.readValue(step, channel, x, y, echo);
   }
 
-  private enlarge(step: Step, channel: number): void {
+  /** A channel's preview bytes (read and made here when the run sent none for it). */
+  private async channelPreview(step: Step, channel: number): Promise<Uint8Array> {
+    const plane = step.height * step.width;
+    if (channel < step.previewChannels) return step.preview.subarray(channel * plane, (channel + 1) * plane);
+    return previewBytes(await this.channelValues(step, channel, channel + 1), step.ranges, plane, channel, 1, channel);
+  }
+
+  private async enlarge(step: Step, channel: number): Promise<void> {
     const { width, height } = step;
-    const plane = width * height;
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.channelPreview(step, channel);
+    } catch (error) {
+      this.readout.textContent = `Could not read channel ${channel}: ${(error as Error).message}`;
+      return;
+    }
     const canvas = h('canvas', { width, height, className: 'enlarged', tabindex: 0, 'aria-label': `Channel ${channel}: arrow keys for the previous and next channel, Escape closes` });
     const image = new ImageData(width, height);
     const range = rangeOf(step.ranges, channel, this.options.normalisation, step.shared);
-    colorize(step.data, channel * plane, plane, range, colormapLut(this.options.colormap), image.data);
+    colorizePreviewGrid(bytes, 1, gridLayout(1, width, height, 1), () => previewRemap(step.ranges, channel, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
     canvas.getContext('2d')!.putImageData(image, 0, 0);
     const readout = h('div', { className: 'readout', 'aria-live': 'polite' }, `range ${fmt(range.min)} … ${fmt(range.max)}`);
-    canvas.addEventListener('pointermove', (event) => {
-      this.read(step, channel, canvas, event);
-      readout.textContent = this.readout.textContent;
-    });
+    canvas.addEventListener('pointermove', (event) => this.read(step, channel, canvas, event, readout));
     canvas.addEventListener('keydown', (event) => {
       const next = event.key === 'ArrowRight' ? channel + 1 : event.key === 'ArrowLeft' ? channel - 1 : -1;
       if (next < 0 || next >= step.channels) return;
       event.preventDefault();
-      this.enlarge(step, next);
+      void this.enlarge(step, next);
     });
     clear(this.dialog);
     this.dialog.append(
@@ -246,8 +359,8 @@ export class FeatureMapView {
       h(
         'div',
         { className: 'row' },
-        h('button', { type: 'button', disabled: channel === 0, onclick: () => this.enlarge(step, channel - 1) }, icon('chevron-left'), ' Previous channel'),
-        h('button', { type: 'button', disabled: channel === step.channels - 1, onclick: () => this.enlarge(step, channel + 1) }, 'Next channel ', icon('chevron-right')),
+        h('button', { type: 'button', disabled: channel === 0, onclick: () => void this.enlarge(step, channel - 1) }, icon('chevron-left'), ' Previous channel'),
+        h('button', { type: 'button', disabled: channel === step.channels - 1, onclick: () => void this.enlarge(step, channel + 1) }, 'Next channel ', icon('chevron-right')),
       ),
     );
     if (!this.dialog.open) this.dialog.showModal();
@@ -255,15 +368,31 @@ export class FeatureMapView {
   }
 
   /** The whole grid (every channel) as one PNG. */
-  private exportGrid(step: Step): void {
-    const { width, height, channels } = step;
+  private async exportGrid(step: Step): Promise<void> {
+    const { height, channels } = step;
+    try {
+      await this.ensurePreview(step, channels);
+    } catch (error) {
+      this.readout.textContent = `Could not read the other channels: ${(error as Error).message}`;
+      return;
+    }
     // Every channel, in a square-ish grid, within the same pixel budget as the view.
-    const { layout, drawn } = stepGrid(step.map.key, step.map.shape, { availableWidth: Math.ceil(Math.sqrt(channels)) * (thumbSize(height, width) + THUMB_GAP_PX), expanded: [step.map.key] });
-    const image = new ImageData(layout.width, layout.height);
-    colorizeGrid(step.data, drawn, layout, (c) => rangeOf(step.ranges, c, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
-    const atlas = h('canvas', { width: layout.width, height: layout.height });
-    atlas.getContext('2d')!.putImageData(image, 0, 0);
-    void this.savePng(`${safeName(step.map.key)}_${drawn}ch.png`, atlas);
+    const grid = stepGrid(step.map.key, step.map.shape, { availableWidth: Math.ceil(Math.sqrt(channels)) * (thumbSize(height, step.width) + THUMB_GAP_PX), expanded: [step.map.key] });
+    const pixels = paintGrid(step.preview, grid, step.ranges, this.options);
+    const atlas = h('canvas', { width: grid.layout.width, height: grid.layout.height });
+    atlas.getContext('2d')!.putImageData(new ImageData(pixels, grid.layout.width, grid.layout.height), 0, 0);
+    void this.savePng(`${safeName(step.map.key)}_${grid.drawn}ch.png`, atlas);
+  }
+
+  /** The step's values, float32, as a NumPy .npy file of its shape. */
+  private async exportValues(step: Step): Promise<void> {
+    try {
+      const values = await this.channelValues(step, 0, step.channels);
+      const bytes = writeNpy({ shape: step.map.shape, data: values });
+      this.options.save(`${safeName(step.map.key)}.npy`, bytes.slice().buffer);
+    } catch (error) {
+      this.readout.textContent = `Could not read the values of ${step.map.label}: ${(error as Error).message}`;
+    }
   }
 
   private async savePng(name: string, canvas: HTMLCanvasElement): Promise<void> {

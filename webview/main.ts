@@ -4,21 +4,24 @@
  */
 import { costModel, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
-import { FILTER_NAMES, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
+import { FILTER_NAMES, type LoadModelOptions, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
 import { CostView } from './costView';
 import { clear, h, icon, labelled, select } from './dom';
 import { EngineClient } from './engineClient';
 import { ExportView } from './exportView';
-import { FeatureMapView, type MapNormalisation } from './featureMaps';
+import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormalisation } from './featureMaps';
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
-import { imageToTensor, makePattern, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
-import { restoreState, SAMPLES, type BackendChoice, type PlaygroundState, type Tab } from './state';
+import { imageToTensor, makePattern, meanStd, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
+import { restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
+import { BlockList } from './blockList';
+import { autoRoute, type RouteKey } from './autoBackend';
+import { isConvStep, stepInBlocks } from './blockTree';
 import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
 import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
-import type { StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
+import type { PageRunResult, StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
 
 const MAX_INPUT_SIDE = 1024;
 
@@ -40,10 +43,17 @@ class Playground {
   private userWeights: { name: string; bytes: ArrayBuffer } | undefined;
   private readonly sampleCache = new Map<string, ImageBitmap>();
   private webgpu: WebGpuProbe | undefined;
+  /** The host is on another machine (set by the host's init). */
+  private remote = false;
+  /** Run -> last map drawn of the current model on each route, ms: what Auto chooses by. */
+  private measuredRoutes: Partial<Record<RouteKey, number>> = {};
   private hostGpu: { available: boolean; description: string } | undefined;
   private readonly engine: EngineClient;
 
   private readonly editor: LayerEditor;
+  private readonly blocks: BlockList;
+  private readonly editorRoot = h('div', { className: 'editor' });
+  private readonly blocksRoot = h('div', { className: 'blocks', id: 'model-blocks' });
   private readonly maps: FeatureMapView;
   private readonly costs: CostView;
   private readonly exports: ExportView;
@@ -56,6 +66,7 @@ class Playground {
   private readonly jsonArea = h('textarea', { id: 'spec-json', className: 'json', rows: 12, spellcheck: 'false', 'aria-label': 'Model spec as JSON' });
   private readonly jsonMessage = h('span', { className: 'muted', role: 'status' });
   private readonly backendSelect: HTMLSelectElement;
+  private readonly mapStepsSelect: HTMLSelectElement;
   private readonly preview = h('canvas', { id: 'input-preview', className: 'preview', width: 1, height: 1, 'aria-label': 'The input image' });
   private readonly inputNote = h('p', { className: 'muted', id: 'input-note' });
   private readonly weightsControls = h('div', { className: 'weights-controls' });
@@ -78,14 +89,33 @@ class Playground {
     presetSelect.addEventListener('change', describePreset);
     describePreset();
 
-    const editorRoot = h('div', { className: 'editor' });
-    this.editor = new LayerEditor(editorRoot, { model: () => this.state.model, changed: (structural) => this.modelChanged(structural) });
+    this.editor = new LayerEditor(this.editorRoot, { model: () => this.state.model, changed: (structural) => this.modelChanged(structural) });
+    this.blocks = new BlockList(this.blocksRoot, {
+      chosen: () => this.state.chosenBlocks,
+      choose: (chosenBlocks) => {
+        this.update({ chosenBlocks, mapSteps: chosenBlocks.length ? 'chosen' : this.state.mapSteps === 'chosen' ? 'all' : this.state.mapSteps });
+        this.mapStepsSelect.value = this.state.mapSteps;
+        this.maps.setOptions({ filter: this.mapFilter() });
+      },
+    });
+    const modelViewSelect = select<ModelView>([['editor', 'Edit layers'], ['blocks', 'Blocks']], this.state.modelView, (modelView) => {
+      this.update({ modelView });
+      this.showModelView();
+    }, { id: 'model-view' });
 
     const mapsRoot = h('div', { className: 'maps-view' });
     const costsRoot = h('div', { className: 'costs-view' });
     const exportRoot = h('div', { className: 'export-view' });
     this.panels = { maps: mapsRoot, costs: costsRoot, export: exportRoot };
-    this.maps = new FeatureMapView(mapsRoot, { colormap: this.state.colormap, normalisation: this.state.mapNormalisation, save: (name, png) => void this.save(name, png) });
+    this.mapStepsSelect = select<MapSteps>([['all', 'every step'], ['convs', 'every conv'], ['chosen', 'blocks chosen in the list']], this.state.mapSteps, (mapSteps) => {
+      this.update({ mapSteps });
+      if (mapSteps === 'chosen' && this.state.modelView !== 'blocks') {
+        this.update({ modelView: 'blocks' });
+        this.showModelView();
+      }
+      this.maps.setOptions({ filter: this.mapFilter() });
+    }, { id: 'map-steps' });
+    this.maps = new FeatureMapView(mapsRoot, { colormap: this.state.colormap, normalisation: this.state.mapNormalisation, filter: this.mapFilter(), save: (name, bytes) => void this.save(name, bytes) });
     this.costs = new CostView(costsRoot, this.costSettings(), (settings) => this.update(settings));
     this.exports = new ExportView(exportRoot, { save: (name, text) => void this.save(name, text), copy: (text) => void this.copy(text) });
 
@@ -100,6 +130,7 @@ class Playground {
           this.maps.setOptions({ normalisation: mapNormalisation });
         }, { id: 'map-normalisation' }),
       ),
+      labelled('Show', this.mapStepsSelect),
     );
     mapsRoot.prepend(mapControls);
 
@@ -130,8 +161,10 @@ class Playground {
             h('h2', { id: 'model-heading' }, 'Model'),
             h('div', { className: 'row' }, presetSelect, h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset')),
             presetHint,
+            labelled('View', modelViewSelect),
             this.modelError,
-            editorRoot,
+            this.editorRoot,
+            this.blocksRoot,
             h(
               'details',
               { className: 'json-details' },
@@ -162,6 +195,7 @@ class Playground {
     this.setupDrop();
     this.renderInputControls();
     this.renderWeightsControls();
+    this.showModelView();
     this.selectTab(this.state.tab);
     this.modelChanged(true);
     void this.refreshPreview();
@@ -169,11 +203,12 @@ class Playground {
 
     host.onMessage((message) => {
       if (message.type === 'init') {
+        this.remote = message.remote === true;
         if (message.convention || message.dtype) this.update({ convention: (message.convention as PlaygroundState['convention']) ?? this.state.convention, dtype: (message.dtype as PlaygroundState['dtype']) ?? this.state.dtype });
-        if (message.model) this.loadModel(message.model);
+        if (message.model) this.loadModel(message.model, message.modelOptions);
         else this.refreshCosts();
       } else if (message.type === 'loadModel') {
-        this.loadModel(message.model);
+        this.loadModel(message.model, message.options);
       } else if (message.type === 'protocolError') {
         this.status.textContent = message.error;
       }
@@ -207,12 +242,49 @@ class Playground {
     return { convention, dtype, device, customPeakGflops, customBandwidthGbs };
   }
 
-  private loadModel(model: ModelSpec): void {
+  /** Loads a model; an imported one is shown as its blocks, its input normalised as `options` says (ImageNet's by default). */
+  private loadModel(model: ModelSpec, options: LoadModelOptions = {}): void {
     const inputShape = Array.isArray(model.input_shape) && model.input_shape.length === 4 ? model.input_shape : undefined;
-    this.update({ model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize });
+    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [] };
+    if (this.state.mapSteps === 'chosen') patch.mapSteps = 'all';
+    if (options.imported) {
+      patch.modelView = 'blocks';
+      patch.normalisation = 'imagenet';
+    }
+    if (options.normalisation) Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
+    this.update(patch);
+    this.blocks.reset();
+    this.mapStepsSelect.value = this.state.mapSteps;
+    this.maps.setOptions({ filter: this.mapFilter() });
+    this.showModelView();
     this.renderInputControls();
     this.modelChanged(true);
     void this.refreshPreview();
+  }
+
+  /** Which feature maps the view shows, from the "Show" choice and the blocks chosen in the list. */
+  private mapFilter(): { shows(map: WireFeatureMap): boolean; why: string } | undefined {
+    const { mapSteps, chosenBlocks } = this.state;
+    if (mapSteps === 'convs') return { shows: isConvStep, why: 'every conv' };
+    if (mapSteps === 'chosen') {
+      return chosenBlocks.length
+        ? { shows: (map) => stepInBlocks(map, chosenBlocks), why: `the blocks chosen in the list (${chosenBlocks.join(', ')})` }
+        : { shows: () => false, why: 'no block is chosen: tick blocks in the list (Model, View: Blocks)' };
+    }
+    return undefined;
+  }
+
+  /** The layer editor's fields, or the list of blocks. */
+  private showModelView(): void {
+    const blocks = this.state.modelView === 'blocks';
+    this.editorRoot.hidden = blocks;
+    this.blocksRoot.hidden = !blocks;
+    if (blocks) this.refreshBlocks();
+  }
+
+  private refreshBlocks(): void {
+    if (this.state.modelView !== 'blocks') return;
+    this.blocks.show(this.cost?.leaves, this.validation.error?.message);
   }
 
   private applyJson(): void {
@@ -247,6 +319,8 @@ class Playground {
 
   private modelChanged(structural: boolean): void {
     this.host.setState(this.state);
+    // Timings of another model (or input size) say little about this one.
+    this.measuredRoutes = {};
     let resolved: ResolvedModel | undefined;
     let error: Error | undefined;
     try {
@@ -286,6 +360,7 @@ class Playground {
       this.cost = undefined;
     }
     const run = this.lastRun && this.lastRun.modelJson === JSON.stringify(this.state.model) ? this.lastRun.result : undefined;
+    this.refreshBlocks();
     this.costs.show(this.cost, run, this.costSettings());
     this.exports.show(this.state.model, this.cost, run);
   }
@@ -328,7 +403,7 @@ class Playground {
     clear(this.inputControls);
     const choice = this.state.input;
     const sources: [string, string][] = [
-      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, `Sample: ${s}`]),
+      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, sampleLabel(s)]),
       ...PATTERNS.map((p): [string, string] => [`pattern:${p}`, `Pattern: ${p}`]),
       ...(this.userImage || choice.kind === 'file' ? [[`file:${this.userImageName()}`, `Your image: ${this.userImageName()}`] as [string, string]] : []),
     ];
@@ -366,7 +441,38 @@ class Playground {
       labelled('Source', source),
       h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, role: 'button', id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
       h('div', { className: 'row' }, labelled('Height', sizeInput(0, height, 'Input height')), labelled('Width', sizeInput(1, width, 'Input width'))),
-      labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => this.update({ normalisation }), { id: 'normalisation' })),
+      labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => {
+        this.update({ normalisation });
+        this.renderInputControls();
+      }, { id: 'normalisation' })),
+    );
+    if (this.state.normalisation === 'custom') this.inputControls.append(this.meanStdFields());
+  }
+
+  /** The user's mean and std per colour, on [0, 1] values (a std must be positive). */
+  private meanStdFields(): HTMLElement {
+    const field = (which: 'customMean' | 'customStd', colour: 0 | 1 | 2) => {
+      const name = `${which === 'customMean' ? 'mean' : 'std'}-${'rgb'[colour]}`;
+      const input = h('input', { type: 'number', step: 0.001, value: this.state[which][colour], id: `input-${name}`, 'aria-label': `${which === 'customMean' ? 'Mean' : 'Std'} of ${['red', 'green', 'blue'][colour]}` });
+      input.addEventListener('change', () => {
+        const value = Number(input.value);
+        if (!Number.isFinite(value) || (which === 'customStd' && !(value > 0)) || input.value.trim() === '') {
+          input.value = String(this.state[which][colour]);
+          this.inputNote.textContent = which === 'customStd' ? 'A std must be a number above 0.' : 'A mean must be a number.';
+          return;
+        }
+        const values: [number, number, number] = [...this.state[which]];
+        values[colour] = value;
+        this.update({ [which]: values });
+      });
+      return input;
+    };
+    return h(
+      'div',
+      { className: 'mean-std' },
+      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Mean R, G, B'), field('customMean', 0), field('customMean', 1), field('customMean', 2)),
+      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Std R, G, B'), field('customStd', 0), field('customStd', 1), field('customStd', 2)),
+      h('p', { className: 'muted' }, 'On pixel values in [0, 1]: (value - mean) / std.'),
     );
   }
 
@@ -441,7 +547,7 @@ class Playground {
     const name = choice.kind === 'sample' ? choice.name : 'shapes';
     let bitmap = this.sampleCache.get(name);
     if (!bitmap) {
-      const response = await fetch(`${this.root.dataset.samples}${name}.png`);
+      const response = await fetch(`${this.root.dataset.samples}${sampleFile(name)}`);
       if (!response.ok) throw new Error(`sample ${name} could not be loaded (${response.status})`);
       bitmap = await createImageBitmap(await response.blob());
       this.sampleCache.set(name, bitmap);
@@ -455,9 +561,10 @@ class Playground {
    */
   private async inputTensor(): Promise<WireTensor> {
     const shape = this.inputShape();
-    const key = JSON.stringify([this.state.input, this.imageVersion, shape, this.state.normalisation]);
+    const normalisation = meanStd(this.state.normalisation, { mean: this.state.customMean, std: this.state.customStd });
+    const key = JSON.stringify([this.state.input, this.imageVersion, shape, normalisation]);
     if (this.preparedInput?.key !== key) {
-      const tensor = imageToTensor(await this.inputImage(), shape[1]!, this.state.normalisation);
+      const tensor = imageToTensor(await this.inputImage(), shape[1]!, normalisation);
       this.preparedInput = { key, shape: tensor.shape, data: tensor.data };
     }
     return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer as ArrayBuffer };
@@ -579,10 +686,11 @@ class Playground {
         if (this.host.standalone) return { blocked: 'Host GPU needs the VS Code extension host; the standalone page offers Page GPU and CPU.' };
         if (host && !host.available) return { blocked: `Host GPU is unavailable: ${host.description}` };
         return { where: 'host', backend: 'webgpu', why: 'host GPU chosen' };
-      case 'auto':
-        if (host?.available && !/swiftshader/i.test(host.description)) return { where: 'host', backend: 'webgpu', why: `auto: host GPU ${host.description}` };
-        if (gpu?.available && !gpu.software) return { where: 'page', backend: 'webgpu', why: `auto: page GPU ${gpu.description}` };
-        return { ...cpu, why: gpu?.software ? 'auto: CPU (the only WebGPU adapter is a software one, slower than the CPU engine)' : 'auto: CPU (no hardware GPU)' };
+      case 'auto': {
+        const { key, why } = autoRoute({ standalone: this.host.standalone, remote: this.remote, hostGpu: host, pageGpu: gpu, measured: this.measuredRoutes });
+        const [where, backend] = key.split('/') as ['host' | 'page', 'cpu' | 'webgpu'];
+        return { where, backend, why };
+      }
     }
   }
 
@@ -638,33 +746,43 @@ class Playground {
         this.progress.max = total;
         this.progress.value = done;
       };
-      let result: RunResult;
+      let result: PageRunResult;
       let pictures: (StepPicture | undefined)[] = [];
+      let reader: ChannelReader | undefined;
+      let tAnswer: number | undefined;
       if (route.where === 'page') {
         // The worker runs the model, then paints every grid: this thread only copies pixels into canvases.
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
       } else {
-        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true }, { signal: controller.signal, onProgress });
+        // The host answers with what is drawn (previews); values are read from it when needed.
+        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
+        tAnswer = performance.now();
+        const runId = result.runId;
+        reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
         try {
           const painted = await this.engine.paint(result.featureMaps, paint, { signal: controller.signal });
           result = { ...result, featureMaps: painted.maps };
           pictures = painted.pictures;
         } catch (error) {
           // When the page worker could not start, the maps never left (their buffers are intact): they are painted on this thread.
-          if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.data.byteLength === 0)) throw error;
+          if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.ranges.byteLength === 0)) throw error;
         }
       }
       const tResult = performance.now();
-      this.maps.show(result, pictures, paint.availableWidth);
+      this.maps.show(result, pictures, paint.availableWidth, reader);
       const tDrawn = performance.now();
       this.lastRun = { result, modelJson };
       const drawnMs = tDrawn - started;
+      this.measuredRoutes[`${route.where}/${route.backend}`] = drawnMs;
       this.status.textContent = `${result.device}: engine ${result.totalMs.toFixed(1)} ms; Run → last map drawn ${drawnMs.toFixed(1)} ms${result.note ? ` (${result.note})` : ''}`;
       // The figures behind the README's timing: input preparation, the engine's round trip (run and
       // paint in the worker, transfer), drawing here, and the next frame on screen (painted).
       Object.assign(this.status.dataset, {
         prepareMs: (tPrep - started).toFixed(2),
         roundTripMs: (tResult - tPrep).toFixed(2),
+        // Host runs: the answer's arrival (engine, previews, the wire), then the page worker's painting.
+        ...(tAnswer === undefined ? {} : { answerMs: (tAnswer - tPrep).toFixed(2), paintMs: (tResult - tAnswer).toFixed(2) }),
+        ...(result.hostMs === undefined ? {} : { hostMs: result.hostMs.toFixed(2) }),
         drawMs: (tDrawn - tResult).toFixed(2),
         engineMs: result.totalMs.toFixed(2),
         backend: result.backend,

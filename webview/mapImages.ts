@@ -1,10 +1,14 @@
 /**
  * One step's feature map grid as pixels: which channels are drawn, the grid layout (tile size and
- * columns from the width the page has), per-channel value ranges and the colormapped RGBA image.
+ * columns from the width the page has), per-channel value ranges and the colormapped RGBA image,
+ * painted from the step's preview (one byte per value, src/shared/featurePreview.ts).
  * No DOM: the engine worker paints with it right after a run (so the page only shows finished
  * bitmaps), the page repaints with it when the colormap or the normalisation changes.
  */
-import { colorizeGrid, colormapLut, gridLayout, type ColormapName, type GridLayout, type Range } from './colormap';
+import { previewByte, previewValue } from '../src/shared/featurePreview';
+import { colorizePreviewGrid, colormapLut, gridLayout, type ColormapName, type GridLayout, type Range } from './colormap';
+
+export { channelRanges } from '../src/shared/featurePreview';
 
 export type MapNormalisation = 'channel' | 'shared';
 
@@ -42,10 +46,13 @@ export function thumbSize(height: number, width: number): number {
   return side >= 96 ? 96 : side >= 48 ? 72 : 56;
 }
 
-/** The grid of a [1, C, H, W] step for a page of the given width. */
-export function stepGrid(key: string, shape: readonly number[], request: Pick<PaintRequest, 'availableWidth' | 'expanded'>): StepGrid {
+/**
+ * The grid of a [1, C, H, W] step for a page of the given width. At most `previewed` channels
+ * (those the page has preview bytes for; all by default) are drawn.
+ */
+export function stepGrid(key: string, shape: readonly number[], request: Pick<PaintRequest, 'availableWidth' | 'expanded'>, previewed = Infinity): StepGrid {
   const [, channels = 1, height = 1, width = 1] = shape;
-  const wanted = request.expanded.includes(key) ? channels : Math.min(channels, DEFAULT_CHANNEL_CAP);
+  const wanted = Math.min(request.expanded.includes(key) ? channels : Math.min(channels, DEFAULT_CHANNEL_CAP), Math.max(1, previewed));
   const thumb = thumbSize(height, width);
   const available = Math.max(1, request.availableWidth);
   const columns = Math.max(1, Math.floor(available / (thumb + THUMB_GAP_PX)));
@@ -55,24 +62,6 @@ export function stepGrid(key: string, shape: readonly number[], request: Pick<Pa
   while (drawn > 1 && layout.width * layout.height > MAX_GRID_PIXELS) layout = gridLayout(--drawn, width, height, columns);
   const limitedBy = drawn < wanted ? 'size' : drawn < channels ? 'cap' : undefined;
   return { layout, drawn, limitedBy, cssWidth: Math.min(available, layout.columns * (thumb + THUMB_GAP_PX)) };
-}
-
-/** min and max of each channel of a C x plane block: [min0, max0, min1, max1, ...]. */
-export function channelRanges(data: Float32Array, channels: number, plane: number): Float32Array {
-  const ranges = new Float32Array(2 * channels);
-  for (let c = 0; c < channels; c++) {
-    let min = Infinity;
-    let max = -Infinity;
-    const end = (c + 1) * plane;
-    for (let i = c * plane; i < end; i++) {
-      const v = data[i]!;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    ranges[2 * c] = min;
-    ranges[2 * c + 1] = max;
-  }
-  return ranges;
 }
 
 /** The range of every channel together. */
@@ -91,10 +80,25 @@ export function rangeOf(ranges: Float32Array, channel: number, normalisation: Ma
   return normalisation === 'shared' ? shared : { min: ranges[2 * channel]!, max: ranges[2 * channel + 1]! };
 }
 
-/** The RGBA image of a step's grid. */
-export function paintGrid(data: Float32Array, grid: StepGrid, ranges: Float32Array, request: Pick<PaintRequest, 'colormap' | 'normalisation'>): Uint8ClampedArray<ArrayBuffer> {
+/**
+ * What a channel's preview bytes become under a normalisation: undefined (the bytes are the
+ * colormap indices) per channel; under the layer's shared range, a table from each byte to the
+ * index of the value it stands for. A byte stands for a value to within half a step of its
+ * channel's range, which is no wider than the shared one: the index is the float's, or next to it.
+ */
+export function previewRemap(ranges: Float32Array, channel: number, normalisation: MapNormalisation, shared: Range): Uint8Array | undefined {
+  if (normalisation === 'channel') return undefined;
+  const min = ranges[2 * channel]!;
+  const max = ranges[2 * channel + 1]!;
+  const table = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) table[b] = previewByte(previewValue(b, min, max), shared.min, shared.max);
+  return table;
+}
+
+/** The RGBA image of a step's grid, from its preview bytes (channel after channel, at least `grid.drawn` of them). */
+export function paintGrid(preview: Uint8Array, grid: StepGrid, ranges: Float32Array, request: Pick<PaintRequest, 'colormap' | 'normalisation'>): Uint8ClampedArray<ArrayBuffer> {
   const pixels = new Uint8ClampedArray(grid.layout.width * grid.layout.height * 4);
   const shared = request.normalisation === 'shared' ? sharedRange(ranges) : { min: 0, max: 0 };
-  colorizeGrid(data, grid.drawn, grid.layout, (c) => rangeOf(ranges, c, request.normalisation, shared), colormapLut(request.colormap), pixels);
+  colorizePreviewGrid(preview, grid.drawn, grid.layout, (c) => previewRemap(ranges, c, request.normalisation, shared), colormapLut(request.colormap), pixels);
   return pixels;
 }

@@ -6,13 +6,37 @@
 export const PATTERNS = ['checkerboard', 'gradient', 'radial', 'edges', 'stripes'] as const;
 export type PatternName = (typeof PATTERNS)[number];
 
-export const NORMALISATIONS = ['unit', 'imagenet', 'symmetric'] as const;
+export const NORMALISATIONS = ['unit', 'imagenet', 'symmetric', 'custom'] as const;
 export type Normalisation = (typeof NORMALISATIONS)[number];
 export const NORMALISATION_LABELS: Record<Normalisation, string> = {
   unit: '[0, 1]',
   imagenet: 'ImageNet mean/std',
   symmetric: '[-1, 1]',
+  custom: 'Your mean/std',
 };
+
+/** Per colour (R, G, B) mean and std applied to [0, 1] values: (value - mean) / std. */
+export interface MeanStd {
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+export const IMAGENET_MEAN_STD: MeanStd = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** The mean and std of a named normalisation ('custom' takes the user's). */
+export function meanStd(normalisation: Normalisation, custom?: MeanStd): MeanStd {
+  switch (normalisation) {
+    case 'unit':
+      return { mean: [0, 0, 0], std: [1, 1, 1] };
+    case 'imagenet':
+      return IMAGENET_MEAN_STD;
+    case 'symmetric':
+      return { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+    case 'custom':
+      if (!custom) throw new Error('the custom normalisation needs a mean and a std');
+      return custom;
+  }
+}
 
 /** RGBA bytes, row-major, as ImageData holds them. */
 export interface RgbaImage {
@@ -72,22 +96,21 @@ export function makePattern(name: PatternName, width: number, height: number): R
   return { width, height, data };
 }
 
-const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-const IMAGENET_STD = [0.229, 0.224, 0.225];
-
 /**
  * An RGBA image as an NCHW float32 tensor [1, channels, H, W]. With 1 channel: the luminance;
  * with 3: R, G, B; with more: R, G, B repeated (channel c holds colour c mod 3), so that an image
  * can feed a block from the middle of a network.
  */
-export function imageToTensor(image: RgbaImage, channels: number, normalisation: Normalisation): { shape: number[]; data: Float32Array } {
+export function imageToTensor(image: RgbaImage, channels: number, normalisation: Normalisation | MeanStd): { shape: number[]; data: Float32Array } {
   const { width, height, data } = image;
   const plane = width * height;
   const out = new Float32Array(channels * plane);
+  const values = typeof normalisation === 'string' ? meanStd(normalisation) : normalisation;
   for (let c = 0; c < channels; c++) {
     const colour = c % 3;
-    const mean = normalisation === 'imagenet' ? IMAGENET_MEAN[colour]! : normalisation === 'symmetric' ? 0.5 : 0;
-    const std = normalisation === 'imagenet' ? IMAGENET_STD[colour]! : normalisation === 'symmetric' ? 0.5 : 1;
+    // A one-channel (luminance) input takes the first colour's mean and std.
+    const mean = values.mean[colour]!;
+    const std = values.std[colour]!;
     for (let i = 0; i < plane; i++) {
       const value = channels === 1 ? (0.299 * data[i * 4]! + 0.587 * data[i * 4 + 1]! + 0.114 * data[i * 4 + 2]!) / 255 : data[i * 4 + colour]! / 255;
       out[c * plane + i] = (value - mean) / std;

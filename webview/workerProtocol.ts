@@ -17,13 +17,24 @@ export interface WebGpuProbe {
   software: boolean;
 }
 
+/**
+ * A feature map on the page: the wire's preview form, with the float32 values when the page has
+ * them itself (runs of its own worker); a host run's values stay at the host (`readTensor`).
+ */
+export interface PageFeatureMap extends WireFeatureMap {
+  values?: ArrayBuffer;
+}
+
+/** A run's result on the page. */
+export interface PageRunResult extends Omit<RunResult, 'featureMaps'> {
+  featureMaps: PageFeatureMap[];
+}
+
 /** A step's grid as the worker painted it: the page puts the pixels in its canvas as they are. */
 export interface StepPicture {
   /** RGBA, grid.layout.width x grid.layout.height. */
   pixels: ArrayBuffer;
   grid: StepGrid;
-  /** Per-channel [min, max] pairs, float32, for every channel (drawn or not). */
-  ranges: ArrayBuffer;
   /** What it was painted for (the page repaints if its options changed in the meantime). */
   request: PaintRequest;
 }
@@ -33,17 +44,17 @@ export type ToWorker =
   /** A forward pass; the result comes with its feature maps painted for `paint`. */
   | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest }
   /** Paint feature maps computed elsewhere (the extension host); they come back with their pictures. */
-  | { type: 'paint'; id: number; maps: WireFeatureMap[]; paint: PaintRequest };
+  | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest };
 
 /** Feature maps with their grids, `pictures[i]` for `maps[i]` (undefined for a map that is not [1, C, H, W]). */
 export interface PaintedMaps {
-  maps: WireFeatureMap[];
+  maps: PageFeatureMap[];
   pictures: (StepPicture | undefined)[];
 }
 
 export type FromWorker =
   | { type: 'probe'; id: number; webgpu: WebGpuProbe }
   | { type: 'progress'; id: number; done: number; total: number; label: string }
-  | { type: 'result'; id: number; result: RunResult; pictures: (StepPicture | undefined)[] }
+  | { type: 'result'; id: number; result: PageRunResult; pictures: (StepPicture | undefined)[] }
   | { type: 'painted'; id: number; painted: PaintedMaps }
   | { type: 'error'; id: number; error: string };

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { writeFileAtomic, type AtomicWriteFileSystem } from '../shared/atomicWrite';
 import type { RequestMap, RequestMessage, RequestType, ResponseMessage, WorkspaceFile } from '../shared/protocol';
 import { runOnHost, probeHostGpu } from './hostRunner';
+import type { RunStore } from './runStore';
 import { MAX_READ_BYTES, READABLE_EXTENSIONS, readInsideFolders } from './workspaceRead';
 
 const MAX_LISTED_FILES = 500;
@@ -15,6 +16,8 @@ export interface RequestContext {
   signal: AbortSignal;
   extensionUri: vscode.Uri;
   progress(done: number, total: number, label: string): void;
+  /** The panel's latest run, whose values `readTensor` reads. */
+  runs: RunStore;
 }
 
 /** The response to a checked request: its result, or its error as `{ok: false}`. Never throws. */
@@ -46,6 +49,8 @@ async function handleRequest(message: RequestMessage, context: RequestContext): 
     case 'copyText':
       await vscode.env.clipboard.writeText(message.body.text);
       return {};
+    case 'readTensor':
+      return context.runs.read(message.body);
   }
 }
 

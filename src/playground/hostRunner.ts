@@ -6,12 +6,16 @@
 import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../shared/protocol';
 import type { ForwardResult, WeightMap } from '../engine/types';
 import type { WeightSource } from '../engine/weights';
+import { makePreview } from '../shared/featurePreview';
 import { readWorkspaceFile } from './hostRequests';
+import type { RunStore } from './runStore';
 import { parameterShapes, resolveModel } from '../shared/spec';
 
 export interface RunContext {
   signal: AbortSignal;
   progress(done: number, total: number, label: string): void;
+  /** Where the run's full values stay for `readTensor`. */
+  runs: RunStore;
 }
 
 /** The state_dict keys the run's model needs; none when the spec is invalid (the engine reports that). */
@@ -36,21 +40,27 @@ async function weightsFor(body: RunRequestBody): Promise<WeightMap | WeightSourc
   }
 }
 
-function toResult(result: ForwardResult, backend: RunResult['backend'], device: string, totalMs: number, note?: string): RunResult {
-  const own = (data: Float32Array) => (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer) as ArrayBuffer;
-  const featureMaps: WireFeatureMap[] = (result.intermediates ?? []).map((step) => ({
-    key: step.key,
-    leafKeys: step.leafKeys,
-    label: step.label,
-    layerIndex: step.layerIndex,
-    role: step.role,
-    shape: step.tensor.shape,
-    data: own(step.tensor.data),
-  }));
-  return { backend, device, note, output: { shape: result.output.shape, data: own(result.output.data) }, featureMaps, timings: result.timings, totalMs };
+/**
+ * The answer to a run: previews of the feature maps (what the page draws), not their values,
+ * which stay in `runs` until the page reads them.
+ */
+function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number, note?: string): RunResult {
+  const steps = result.intermediates ?? [];
+  const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
+  const featureMaps: WireFeatureMap[] = steps.map((step) => {
+    const { previewChannels, preview, ranges } = makePreview(step.tensor.data, step.tensor.shape, body.previewChannels);
+    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer };
+  });
+  return { backend, device, note, runId, outputShape: result.output.shape, featureMaps, timings: result.timings, totalMs };
 }
 
 export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+  const received = performance.now();
+  const result = await runAndPreview(body, context);
+  return { ...result, hostMs: performance.now() - received };
+}
+
+async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<RunResult> {
   const weights = await weightsFor(body);
   const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);
@@ -63,12 +73,12 @@ export async function runOnHost(body: RunRequestBody, context: RunContext): Prom
     const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights as WeightSource) : (weights as WeightMap);
     const start = performance.now();
     const result = await forward(resolved, map, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
-    return toResult(result, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
+    return toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
   const start = performance.now();
   const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: true });
-  return toResult(result, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
+  return toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 
 export async function probeHostGpu(): Promise<HostGpuInfo> {

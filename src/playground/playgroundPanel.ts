@@ -8,8 +8,9 @@
 import * as vscode from 'vscode';
 import { getPlaygroundHtml, makeNonce } from './html';
 import { answerRequest, rejectionText } from './hostRequests';
-import { parseFromWebview, parseModelShape, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { parseFromWebview, parseModelShape, type FromWebviewMessage, type LoadModelOptions, type ToWebviewMessage } from '../shared/protocol';
 import type { ModelSpec } from '../shared/spec';
+import { RunStore } from './runStore';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
 
@@ -18,36 +19,40 @@ export class PlaygroundPanel {
 
   private readonly disposables: vscode.Disposable[] = [];
   private readonly pending = new Map<number, AbortController>();
+  private readonly runs = new RunStore();
   private ready = false;
   private disposed = false;
   /** A model to load once the page says it is ready. */
   private queuedModel: ModelSpec | undefined;
+  private queuedOptions: LoadModelOptions | undefined;
 
-  /** Shows the panel (creating it when needed) and loads `model` when one is given. */
-  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec): PlaygroundPanel {
+  /** Shows the panel (creating it when needed) and loads `model` when one is given (an imported network: `options.imported`). */
+  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec, options?: LoadModelOptions): PlaygroundPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
     if (PlaygroundPanel.currentPanel) {
       PlaygroundPanel.currentPanel.panel.reveal(column);
-      if (model) PlaygroundPanel.currentPanel.loadModel(model);
+      if (model) PlaygroundPanel.currentPanel.loadModel(model, options);
       return PlaygroundPanel.currentPanel;
     }
     const panel = vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'SepConv Playground', column, webviewOptions(extensionUri));
-    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model, options);
     return PlaygroundPanel.currentPanel;
   }
 
   /** Called by the serializer after a reload: the page restores its own state (getState). */
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri): void {
     panel.webview.options = webviewOptions(extensionUri);
-    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, undefined);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, undefined, undefined);
   }
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
     model: ModelSpec | undefined,
+    options: LoadModelOptions | undefined,
   ) {
     this.queuedModel = model;
+    this.queuedOptions = options;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.png');
     panel.webview.html = this.getHtml(panel.webview);
     this.disposables.push(
@@ -59,9 +64,13 @@ export class PlaygroundPanel {
     );
   }
 
-  loadModel(model: ModelSpec): void {
-    if (this.ready) this.post({ type: 'loadModel', model });
-    else this.queuedModel = model;
+  loadModel(model: ModelSpec, options?: LoadModelOptions): void {
+    if (this.ready) {
+      this.post({ type: 'loadModel', model, options });
+    } else {
+      this.queuedModel = model;
+      this.queuedOptions = options;
+    }
   }
 
   dispose(): void {
@@ -70,6 +79,7 @@ export class PlaygroundPanel {
     if (PlaygroundPanel.currentPanel === this) PlaygroundPanel.currentPanel = undefined;
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
+    this.runs.clear();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -82,8 +92,10 @@ export class PlaygroundPanel {
 
   private sendInit(): void {
     const config = vscode.workspace.getConfiguration('sepconv');
-    this.post({ type: 'init', standalone: false, model: this.queuedModel, convention: config.get('convention'), dtype: config.get('dtype') });
+    const remote = vscode.env.remoteName !== undefined || vscode.env.uiKind === vscode.UIKind.Web;
+    this.post({ type: 'init', standalone: false, model: this.queuedModel, modelOptions: this.queuedOptions, convention: config.get('convention'), dtype: config.get('dtype'), remote });
     this.queuedModel = undefined;
+    this.queuedOptions = undefined;
   }
 
   private onMessage(raw: unknown): void {
@@ -119,6 +131,7 @@ export class PlaygroundPanel {
         const response = await answerRequest(message, {
           signal: controller.signal,
           extensionUri: this.extensionUri,
+          runs: this.runs,
           progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
         });
         this.pending.delete(message.requestId);

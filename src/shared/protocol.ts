@@ -4,8 +4,11 @@
  * Two unions tagged with `type`: {@link ToWebviewMessage} (host -> page) and
  * {@link FromWebviewMessage} (page -> host). Requests carry a `requestId`; the host answers each
  * with exactly one `response` of the same id (and any number of `progress` messages before it).
- * Tensors (inputs, weights, feature maps) travel as `ArrayBuffer`s of float32, never as JSON
- * arrays of numbers.
+ * Binary data travels as `ArrayBuffer`s, never as JSON arrays of numbers: inputs and values read
+ * back as float32, feature maps as what the page draws of them (one byte per value, scaled per
+ * channel, with each channel's min and max; see featurePreview.ts). The full values of a run's
+ * steps stay at the host until the page asks for them (`readTensor`): over a remote connection
+ * (code-server, SSH, Codespaces) every byte of a run's answer crosses the network.
  *
  * Everything that arrives from the webview is untrusted: {@link parseFromWebview} checks type,
  * ranges and sizes and returns either the typed message or a readable reason.
@@ -36,8 +39,18 @@ export interface WireTensor {
   data: ArrayBuffer;
 }
 
-/** One feature map of a run: a step's output (one module, or a fused conv + BN + activation). */
-export interface WireFeatureMap extends WireTensor {
+/**
+ * One feature map of a run: a step's output (one module, or a fused conv + BN + activation), as
+ * the page draws it. Its float32 values come with `readTensor`.
+ */
+export interface WireFeatureMap {
+  shape: number[];
+  /** Channels with preview bytes: the first `previewChannels` (the run request's `previewChannels`, or all when fewer). */
+  previewChannels: number;
+  /** One byte per value of those channels (`previewByte` of featurePreview.ts), channel after channel. */
+  preview: ArrayBuffer;
+  /** float32 [min, max] of every channel: 2 * shape[1] values for [1, C, H, W], 2 otherwise. */
+  ranges: ArrayBuffer;
   /** state_dict prefix of the step's last module. */
   key: string;
   /** Every module the step covers, in order (a fused conv + BN + activation has three). */
@@ -61,6 +74,8 @@ export interface RunRequestBody {
   weights: WeightsSource;
   /** Send back every step's output (the feature maps). */
   intermediates: boolean;
+  /** Preview bytes for at most this many channels of each step (DEFAULT_PREVIEW_CHANNELS when absent). */
+  previewChannels: number;
 }
 
 export interface RunResult {
@@ -70,12 +85,16 @@ export interface RunResult {
   device: string;
   /** Why the requested backend was not used, or other notes worth showing. */
   note?: string;
-  output: WireTensor;
+  /** Names this run in `readTensor` requests while it is the latest run of its panel. */
+  runId: number;
+  outputShape: number[];
   featureMaps: WireFeatureMap[];
   /** Measured time per step, as the engine reports it. */
   timings: WireTiming[];
   /** Wall time of the forward pass as the runner measured it, ms. */
   totalMs: number;
+  /** Host runs: time at the host from the request to its answer (weights, the pass, the previews), ms. */
+  hostMs?: number;
 }
 
 export interface HostGpuInfo {
@@ -90,6 +109,17 @@ export interface WorkspaceFile {
   bytes: number;
 }
 
+/** How the page shows a model it is given. */
+export interface LoadModelOptions {
+  /**
+   * An imported network (ONNX, a PyTorch checkpoint): shown as the list of its blocks rather than
+   * the layer editor, its input normalised with ImageNet's mean and std unless `normalisation` says.
+   */
+  imported?: boolean;
+  /** Per colour (R, G, B) mean and std applied to [0, 1] pixel values: (value - mean) / std. */
+  normalisation?: { mean: [number, number, number]; std: [number, number, number] };
+}
+
 /** Requests from the page and what the host answers to each. */
 export interface RequestMap {
   run: { body: RunRequestBody; result: RunResult };
@@ -99,9 +129,22 @@ export interface RequestMap {
   /** Saves text or bytes through the host's save dialog; resolves to the chosen path or undefined when cancelled. */
   saveFile: { body: { suggestedName: string; content: string | ArrayBuffer }; result: { path?: string } };
   copyText: { body: { text: string }; result: Record<string, never> };
+  /**
+   * Float32 values of the latest run: a step's output (`step`: its key) or the model's output (no
+   * `step`), channels [channelStart, channelEnd) of [1, C, H, W] (all when absent). The result's
+   * shape is [1, channelEnd - channelStart, H, W] (the tensor's own shape when it is not 4-D).
+   */
+  readTensor: { body: ReadTensorBody; result: WireTensor };
+}
+
+export interface ReadTensorBody {
+  runId: number;
+  step?: string;
+  channelStart?: number;
+  channelEnd?: number;
 }
 export type RequestType = keyof RequestMap;
-export const REQUEST_TYPES: readonly RequestType[] = ['run', 'probeHostGpu', 'listWorkspaceFiles', 'readWorkspaceFile', 'saveFile', 'copyText'];
+export const REQUEST_TYPES: readonly RequestType[] = ['run', 'probeHostGpu', 'listWorkspaceFiles', 'readWorkspaceFile', 'saveFile', 'copyText', 'readTensor'];
 
 export type RequestMessage<K extends RequestType = RequestType> = K extends RequestType
   ? { type: 'request'; requestId: number; method: K; body: RequestMap[K]['body'] }
@@ -120,8 +163,9 @@ export type ResponseMessage =
 
 /** Host -> page. */
 export type ToWebviewMessage =
-  | { type: 'init'; standalone: false; model?: ModelSpec; convention?: string; dtype?: string }
-  | { type: 'loadModel'; model: ModelSpec }
+  /** `remote`: the extension host runs on another machine than the panel (code-server, SSH, Codespaces): a run's answer crosses the network. */
+  | { type: 'init'; standalone: false; model?: ModelSpec; modelOptions?: LoadModelOptions; convention?: string; dtype?: string; remote?: boolean }
+  | { type: 'loadModel'; model: ModelSpec; options?: LoadModelOptions }
   | ResponseMessage
   | { type: 'progress'; requestId: number; done: number; total: number; label: string }
   /** The host could not make sense of a message; `requestId` when the message had one. */
@@ -136,6 +180,10 @@ export const MAX_INPUT_BYTES = 64 * 1024 ** 2;
 export const MAX_LAYERS = 512;
 /** Largest text or file the page may ask the host to save, bytes. */
 export const MAX_SAVE_BYTES = 64 * 1024 ** 2;
+/** Most preview channels a run request may ask for per step (more than any layer of a mobile net has). */
+export const MAX_PREVIEW_CHANNELS = 1 << 16;
+/** Preview channels per step when a run request does not say (the page's grid shows 128 before "show all"). */
+export const DEFAULT_PREVIEW_CHANNELS = 128;
 const MAX_STRING = 4096;
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +305,20 @@ function parseRunBody(value: unknown): RunRequestBody {
   if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
   const weights = parseWeightsSource(raw.weights);
   if (typeof raw.intermediates !== 'boolean') fail(`body.intermediates must be true or false, got ${describe(raw.intermediates)}`);
-  return { backend, model, input, weights, intermediates: raw.intermediates };
+  const previewChannels = raw.previewChannels === undefined ? DEFAULT_PREVIEW_CHANNELS : int(raw.previewChannels, 'body.previewChannels', 0, MAX_PREVIEW_CHANNELS);
+  return { backend, model, input, weights, intermediates: raw.intermediates, previewChannels };
+}
+
+function parseReadTensorBody(value: unknown): ReadTensorBody {
+  const raw = record(value, 'body');
+  const body: ReadTensorBody = { runId: int(raw.runId, 'body.runId', 0, Number.MAX_SAFE_INTEGER) };
+  if (raw.step !== undefined) body.step = string(raw.step, 'body.step', 1024);
+  if (raw.channelStart !== undefined || raw.channelEnd !== undefined) {
+    body.channelStart = int(raw.channelStart, 'body.channelStart', 0, 1 << 20);
+    body.channelEnd = int(raw.channelEnd, 'body.channelEnd', 1, 1 << 20);
+    if (body.channelEnd <= body.channelStart) fail(`body.channelEnd (${body.channelEnd}) must be greater than body.channelStart (${body.channelStart})`);
+  }
+  return body;
 }
 
 function parseRequestBody(method: RequestType, body: unknown): RequestMap[RequestType]['body'] {
@@ -285,6 +346,8 @@ function parseRequestBody(method: RequestType, body: unknown): RequestMap[Reques
     }
     case 'copyText':
       return { text: string(record(body, 'body').text, 'body.text', MAX_SAVE_BYTES) };
+    case 'readTensor':
+      return parseReadTensorBody(body);
   }
 }
 

@@ -376,11 +376,11 @@ describe('the playground page', () => {
     await page.keyboard.press('Tab');
     expect(await focused()).toBe('tab-maps');
     const stops: string[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 6; i++) {
       await page.keyboard.press('Tab');
       stops.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.className || ''));
     }
-    expect(stops).toEqual(['colormap', 'map-normalisation', 'icon-button', 'map-grid']);
+    expect(stops).toEqual(['colormap', 'map-normalisation', 'map-steps', 'icon-button', 'icon-button export-values', 'map-grid']);
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('Enter');
     await page.waitForSelector('dialog.enlarge[open]');
@@ -408,6 +408,59 @@ describe('the playground page', () => {
     await page.selectOption('#theme', 'dark');
     expect((await look()).background).toBe('rgb(31, 31, 31)');
     await screenshot('playground-feature-maps.png');
+  });
+
+  it('lists the model as blocks, shows the maps of a chosen block or of every conv, on a photograph; values read on demand', async () => {
+    await loadPreset('mobilenet_v1_first3');
+    await page.selectOption('#input-source', 'sample:astronaut');
+    await page.selectOption('#weights-kind', 'seed');
+    await page.fill('#weights-seed', String(SEED));
+    await page.press('#weights-seed', 'Tab');
+    await page.selectOption('#model-view', 'blocks');
+    await page.waitForSelector('#model-blocks .block-list');
+    expect(await page.isHidden('.editor')).toBe(true);
+    const model = getPreset('mobilenet_v1_first3')!;
+    const top = await page.$$eval('#model-blocks .block-list > li', (items) => items.map((i) => (i as HTMLElement).dataset.key));
+    expect(top).toEqual(model.layers.map((_, i) => String(i)));
+    // The second separable block: its depthwise and its pointwise half.
+    await page.check('#model-blocks input.block-choose[data-key="4"]');
+    expect(await page.inputValue('#map-steps')).toBe('chosen');
+    await run('cpu');
+    const shown = await page.$$eval('section.step', (sections) => sections.map((s) => [(s as HTMLElement).dataset.key, s.querySelector('.badge')!.textContent]));
+    expect(shown).toEqual([['4.2', 'depthwise'], ['4.5', 'pointwise']]);
+    await page.selectOption('#map-steps', 'convs');
+    const convs = await page.$$eval('section.step .badge', (badges) => badges.map((b) => b.textContent));
+    expect(convs).toEqual(['standard', 'depthwise', 'pointwise', 'depthwise', 'pointwise', 'depthwise', 'pointwise']);
+    // The value under the pointer is the engine's value for that pixel of the photograph.
+    const steps = await (async () => {
+      const png = await page.evaluate(async () => {
+        const bitmap = await createImageBitmap(await (await fetch(`${document.getElementById('app')!.dataset.samples}astronaut.jpg`)).blob());
+        const canvas = new OffscreenCanvas(224, 224);
+        const context = canvas.getContext('2d', { willReadFrequently: true })!;
+        context.imageSmoothingQuality = 'high';
+        context.drawImage(bitmap, 0, 0, 224, 224);
+        return Array.from(context.getImageData(0, 0, 224, 224).data);
+      });
+      const input = imageToTensor({ width: 224, height: 224, data: Uint8ClampedArray.from(png) }, 3, 'unit');
+      const resolved = resolveModel(model, { inputShape: input.shape });
+      return (await forward(resolved, makeWeights(resolved, { kind: 'seed', seed: SEED }), input, { backend: 'cpu', intermediates: true })).intermediates!;
+    })();
+    const first = steps[0]!;
+    const box = (await page.$(`canvas.map-grid[data-key="${first.key}"]`))!;
+    const rect = (await box.boundingBox())!;
+    const width = Number(await box.getAttribute('width'));
+    // Channel 0, pixel (10, 20): the canvas is drawn at its own resolution, scaled by CSS.
+    await page.mouse.move(rect.x + ((10.5 / width) * rect.width), rect.y + ((20.5 / width) * rect.width));
+    await page.waitForFunction(() => /= -?\d/.test(document.querySelector('#value-readout')!.textContent ?? ''));
+    const readout = (await page.textContent('#value-readout'))!;
+    const value = Number(/= (\S+)$/.exec(readout)![1]);
+    expect(readout).toContain('channel 0 · (x 10, y 20)');
+    const expected = first.tensor.data[20 * first.tensor.shape[3]! + 10]!;
+    // The readout shows 5 significant digits.
+    expect(Math.abs(value - expected)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(expected)));
+    await page.selectOption('#map-steps', 'all');
+    await page.selectOption('#model-view', 'editor');
+    await page.selectOption('#input-source', 'sample:shapes');
   });
 
   it('keeps its state across a reload', async () => {

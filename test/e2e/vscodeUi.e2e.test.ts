@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript modules shared with the integration runner
-import { launchChromium, SWIFTSHADER_ICD, workbenchUrl } from '../../scripts/codeServerBrowser.mjs';
+import { launchChromium, showInCommandPalette, SWIFTSHADER_ICD, workbenchUrl } from '../../scripts/codeServerBrowser.mjs';
 // @ts-expect-error: plain JavaScript modules shared with the integration runner
 import { startCodeServer } from '../../scripts/installCodeServer.mjs';
 
@@ -62,23 +62,11 @@ afterAll(async () => {
 
 describe('VS Code UI', () => {
   it('the command palette opens the playground', async () => {
-    // The palette lists the extension's commands once the extension host has read them, which
-    // can take a while after the workbench shows: reopen it until the command is there.
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'SepConv: Open Playground' }).first();
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      await page.locator('.monaco-workbench').click({ position: { x: 800, y: 500 } });
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ state: 'visible' });
-      await input.pressSequentially('SepConv: Open Playground', { delay: 20 });
-      const listed = await row.waitFor({ timeout: 5_000 }).then(() => true, () => false);
-      if (listed) break;
-      if (Date.now() > deadline) {
-        await shot('vscode-command-palette.png');
-        throw new Error('the command palette never listed "SepConv: Open Playground" (see test-results/vscode-command-palette.png)');
-      }
-      await page.keyboard.press('Escape');
+    try {
+      await showInCommandPalette(page, 'SepConv: Open Playground');
+    } catch (error) {
+      await shot('vscode-command-palette.png');
+      throw new Error(`${(error as Error).message} (see test-results/vscode-command-palette.png)`);
     }
     await shot('vscode-command-palette.png');
     await page.keyboard.press('Enter');

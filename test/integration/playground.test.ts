@@ -3,25 +3,35 @@
 // the engine in the extension host, on the CPU and on Dawn's WebGPU (SwiftShader here).
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { activatedExtension, closePlaygroundTabs, playgroundTabs, runOnHost, SMALL_MODEL, smallInput, waitFor } from './helpers';
+import { activatedExtension, closePlaygroundTabs, playgroundTabs, readRunTensor, runOnHost, SMALL_MODEL, smallInput, waitFor } from './helpers';
+import type { SepConvApi } from '../../src/extension';
 import type { RunResult } from '../../src/shared/protocol';
 
 function elements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function checkResult(result: RunResult, backend: string): void {
+/** Checks a run's answer (previews of its maps) and returns its output's values, read back from the host. */
+async function checkResult(api: SepConvApi, result: RunResult, backend: string): Promise<Float32Array> {
   assert.equal(result.backend, backend, `asked for ${backend}, ran on ${result.backend}${result.note ? ` (${result.note})` : ''}`);
-  assert.deepEqual(result.output.shape, [1, 8, 12, 12]);
-  assert.equal(result.output.data.byteLength, 4 * elements(result.output.shape));
-  const output = new Float32Array(result.output.data);
-  assert.ok(output.every(Number.isFinite), 'the output holds non-finite values');
-  assert.ok(new Set(output).size > 10, 'the output is (nearly) constant');
+  assert.deepEqual(result.outputShape, [1, 8, 12, 12]);
   assert.ok(result.featureMaps.length >= 2, `expected a feature map per step, got ${result.featureMaps.length}`);
   for (const map of result.featureMaps) {
-    assert.equal(map.data.byteLength, 4 * elements(map.shape), `feature map ${map.key} does not match its shape`);
+    const [, channels = 1, height = 1, width = 1] = map.shape;
+    assert.equal(map.previewChannels, Math.min(channels, 128), `feature map ${map.key} previews ${map.previewChannels} channels`);
+    assert.equal(map.preview.byteLength, map.previewChannels * height * width, `feature map ${map.key}'s preview does not match its shape`);
+    assert.equal(map.ranges.byteLength, 4 * 2 * channels, `feature map ${map.key}'s ranges do not match its shape`);
   }
+  const last = result.featureMaps[result.featureMaps.length - 1]!;
+  const values = await readRunTensor(api, result.runId, last.key);
+  assert.deepEqual(values.shape, last.shape);
+  const output = await readRunTensor(api, result.runId);
+  assert.deepEqual(output.shape, [1, 8, 12, 12]);
+  assert.equal(output.data.length, elements(output.shape));
+  assert.ok(output.data.every(Number.isFinite), 'the output holds non-finite values');
+  assert.ok(new Set(output.data).size > 10, 'the output is (nearly) constant');
   assert.ok(result.totalMs >= 0);
+  return output.data;
 }
 
 suite('playground', () => {
@@ -52,18 +62,17 @@ suite('playground', () => {
 
   test('a CPU run request is answered by the engine on the host', async () => {
     const { api } = await activatedExtension();
-    checkResult(await runOnHost(api, { backend: 'cpu' }), 'cpu');
+    await checkResult(api, await runOnHost(api, { backend: 'cpu' }), 'cpu');
   });
 
   test('a WebGPU run request is answered on the host by Dawn, and agrees with the CPU', async function () {
     this.timeout(120_000);
     const { api } = await activatedExtension();
-    const cpu = await runOnHost(api, { backend: 'cpu' });
+    // Only the latest run's values are kept: the CPU output is read before the WebGPU run.
+    const a = await checkResult(api, await runOnHost(api, { backend: 'cpu' }), 'cpu');
     const gpu = await runOnHost(api, { backend: 'webgpu' });
-    checkResult(gpu, 'webgpu');
+    const b = await checkResult(api, gpu, 'webgpu');
     assert.match(gpu.device, /\S/, 'no adapter description');
-    const a = new Float32Array(cpu.output.data);
-    const b = new Float32Array(gpu.output.data);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1e-3 + Math.abs(a[i]!)));
     assert.ok(worst < 1e-3, `WebGPU and CPU outputs differ (worst relative difference ${worst})`);
@@ -97,6 +106,6 @@ suite('playground', () => {
     assert.match(source.ok ? '' : source.error, /reads only \.safetensors/);
 
     // The host is still there: a good request right after is answered.
-    checkResult(await runOnHost(api, { backend: 'cpu', input: smallInput() }), 'cpu');
+    await checkResult(api, await runOnHost(api, { backend: 'cpu', input: smallInput() }), 'cpu');
   });
 });

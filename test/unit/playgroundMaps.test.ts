@@ -5,7 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import { colorize, colorizeGrid, colormapIndex, colormapLut, gridLayout, tileOrigin, valueRange } from '../../webview/colormap';
 import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, stepGrid } from '../../webview/mapImages';
-import { defaultState, restoreState } from '../../webview/state';
+import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
+import { defaultState, restoreState, sampleFile, SAMPLES } from '../../webview/state';
+import { blockTree, describeBlock, isConvStep, stepInBlocks } from '../../webview/blockTree';
+import { autoCandidates, autoRoute } from '../../webview/autoBackend';
+import { imageToTensor, meanStd } from '../../webview/patterns';
+import { costModel } from '../../src/shared/cost';
+import { getPreset } from '../../src/shared/presets';
+import { resolveModel } from '../../src/shared/spec';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 function pseudoRandom(count: number, seed = 1): Float32Array {
   const out = new Float32Array(count);
@@ -67,15 +76,66 @@ describe('feature map painting', () => {
     expect(huge.drawn).toBeGreaterThanOrEqual(1);
   });
 
-  it('paintGrid under shared normalisation colours every channel with the layer\'s range', () => {
-    const data = pseudoRandom(3 * 4 * 4, 3);
-    const ranges = channelRanges(data, 3, 16);
-    const grid = stepGrid('k', [1, 3, 4, 4], { availableWidth: 500, expanded: [] });
-    const pixels = paintGrid(data, grid, ranges, { colormap: 'gray', normalisation: 'shared' });
+  it('a map painted from its preview has exactly the pixels of one painted from its values (per-channel normalisation)', () => {
+    const [channels, h, w] = [6, 5, 7];
+    const data = pseudoRandom(channels * h * w, 11);
+    data[4] = NaN; // the low end, both ways
+    data.fill(2.5, 3 * h * w, 4 * h * w); // a constant channel: the middle, both ways
+    const { preview, ranges, previewChannels } = makePreview(data, [1, channels, h, w], 64);
+    expect(previewChannels).toBe(channels);
+    expect(preview.length).toBe(channels * h * w);
+    const grid = stepGrid('k', [1, channels, h, w], { availableWidth: 200, expanded: [] });
+    for (const colormap of ['viridis', 'coolwarm'] as const) {
+      const expected = new Uint8ClampedArray(grid.layout.width * grid.layout.height * 4);
+      colorizeGrid(data, grid.drawn, grid.layout, (c) => ({ min: ranges[2 * c]!, max: ranges[2 * c + 1]! }), colormapLut(colormap), expected);
+      expect(paintGrid(preview, grid, ranges, { colormap, normalisation: 'channel' })).toEqual(expected);
+    }
+  });
+
+  it("under shared normalisation a preview's colours are within one colormap step of the values' own", () => {
+    const [channels, h, w] = [4, 6, 6];
+    const data = pseudoRandom(channels * h * w, 3);
+    for (let i = 0; i < h * w; i++) data[h * w + i] = data[h * w + i]! * 0.01; // a channel with a narrow range
+    const { preview, ranges } = makePreview(data, [1, channels, h, w], channels);
+    const grid = stepGrid('k', [1, channels, h, w], { availableWidth: 500, expanded: [] });
+    const pixels = paintGrid(preview, grid, ranges, { colormap: 'gray', normalisation: 'shared' });
     const expected = new Uint8ClampedArray(pixels.length);
     const shared = sharedRange(ranges);
-    colorizeGrid(data, 3, grid.layout, () => shared, colormapLut('gray'), expected);
-    expect(pixels).toEqual(expected);
+    colorizeGrid(data, channels, grid.layout, () => shared, colormapLut('gray'), expected);
+    // In 'gray' the LUT index is the grey level itself.
+    let worst = 0;
+    for (let i = 0; i < pixels.length; i++) worst = Math.max(worst, Math.abs(pixels[i]! - expected[i]!));
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('makePreview sends bytes for the first channels only, every range, and nothing for a tensor that is not [1, C, H, W]', () => {
+    const data = pseudoRandom(10 * 3 * 3, 5);
+    const capped = makePreview(data, [1, 10, 3, 3], 4);
+    expect(capped.previewChannels).toBe(4);
+    expect(capped.preview.length).toBe(4 * 9);
+    expect(capped.ranges.length).toBe(20);
+    const all = makePreview(data, [1, 10, 3, 3], 100);
+    expect(all.preview.subarray(0, 36)).toEqual(capped.preview);
+    // Channels made later from the values alone (the page's "show all") are the same bytes.
+    expect(previewBytes(data.subarray(4 * 9), all.ranges, 9, 4, 6, 4)).toEqual(all.preview.subarray(36));
+    expect(() => previewBytes(data.subarray(4 * 9), all.ranges, 9, 3, 2, 4)).toThrow(RangeError);
+    for (let i = 0; i < 36; i++) {
+      const c = Math.floor(i / 9);
+      expect(capped.preview[i]).toBe(previewByte(data[i]!, capped.ranges[2 * c]!, capped.ranges[2 * c + 1]!));
+      // A byte stands for its value to within half a step of the channel's range.
+      const step = (capped.ranges[2 * c + 1]! - capped.ranges[2 * c]!) / 255;
+      expect(Math.abs(previewValue(capped.preview[i]!, capped.ranges[2 * c]!, capped.ranges[2 * c + 1]!) - data[i]!)).toBeLessThanOrEqual(step / 2 + 1e-6);
+    }
+    const logits = makePreview(pseudoRandom(1000), [1, 1000], 128);
+    expect(logits.previewChannels).toBe(0);
+    expect(logits.preview.length).toBe(0);
+    expect(logits.ranges.length).toBe(2);
+  });
+
+  it('stepGrid draws no more channels than have previews', () => {
+    const grid = stepGrid('k', [1, 256, 14, 14], { availableWidth: 900, expanded: ['k'] }, 128);
+    expect(grid.drawn).toBe(128);
+    expect(grid.limitedBy).toBe('cap');
   });
 });
 
@@ -94,5 +154,95 @@ describe('saved state', () => {
       expect(state.input).toEqual(defaultState().input);
       expect(state.userImage).toBeUndefined();
     }
+  });
+});
+
+describe('the model as blocks', () => {
+  const model = resolveModel(getPreset('mobilenet_v2')!, { inputShape: [1, 3, 224, 224] });
+  const leaves = costModel(model).leaves;
+
+  it("nests every module under its state_dict prefix, with sums that add up to the model's", () => {
+    const tree = blockTree(leaves);
+    expect(tree.params).toBe(leaves.reduce((a, l) => a + l.params, 0));
+    expect(tree.macs).toBe(leaves.reduce((a, l) => a + l.macs, 0));
+    expect(tree.outShape).toEqual(model.outputShape);
+    // Top level: the spec's layers, in order.
+    expect(tree.children.map((c) => c.key)).toEqual(model.layers.map((l) => String(l.index)));
+    const walk = (node: typeof tree): number => (node.leaf ? 1 : 0) + node.children.reduce((a, c) => a + walk(c), 0);
+    expect(walk(tree)).toBe(leaves.length);
+    for (const node of tree.children) {
+      expect(node.params).toBe(leaves.filter((l) => l.key === node.key || l.key.startsWith(`${node.key}.`)).reduce((a, l) => a + l.params, 0));
+    }
+    const block = tree.children.find((c) => c.roles.depthwise)!;
+    expect(describeBlock(block)).toMatch(/depthwise/);
+    expect(block.children.length).toBeGreaterThan(0);
+  });
+
+  it('chooses the steps of a block, of a module fused into a step, and of every conv', () => {
+    const fused = { key: '2.conv.0.2', leafKeys: ['2.conv.0.0', '2.conv.0.1', '2.conv.0.2'], role: 'pointwise' };
+    const skipAdd = { key: '3', leafKeys: ['3.conv.2', '3.conv.3'], role: 'pointwise' };
+    expect(stepInBlocks(fused, ['2'])).toBe(true);
+    expect(stepInBlocks(fused, ['2.conv.0.1'])).toBe(true); // the BatchNorm inside the fused step
+    expect(stepInBlocks(fused, ['2.conv.1'])).toBe(false);
+    expect(stepInBlocks(fused, ['20'])).toBe(false); // a prefix of the text is not a prefix of the path
+    expect(stepInBlocks(skipAdd, ['3'])).toBe(true);
+    expect(stepInBlocks(skipAdd, [])).toBe(false);
+    expect(isConvStep({ role: 'depthwise' })).toBe(true);
+    expect(isConvStep({ role: 'pool' })).toBe(false);
+  });
+});
+
+describe('inputs', () => {
+  it('normalises with a mean and std of the user, per colour', () => {
+    const image = { width: 1, height: 1, data: new Uint8ClampedArray([255, 0, 51, 255]) };
+    const custom = { mean: [0.5, 0.1, 0.2], std: [0.25, 0.5, 2] };
+    expect([...imageToTensor(image, 3, custom).data].map((v) => +v.toFixed(5))).toEqual([2, -0.2, 0]);
+    expect(imageToTensor(image, 3, 'imagenet').data).toEqual(imageToTensor(image, 3, meanStd('imagenet')).data);
+    expect(() => meanStd('custom')).toThrow(/mean and a std/);
+  });
+
+  it('restores the mean, std, view and chosen blocks, falling back where they are damaged', () => {
+    const kept = restoreState({ ...defaultState(), customMean: [0.1, 0.2, 0.3], customStd: [1, 2, 3], modelView: 'blocks', mapSteps: 'chosen', chosenBlocks: ['3'] });
+    expect([kept.customMean, kept.customStd, kept.modelView, kept.mapSteps, kept.chosenBlocks]).toEqual([[0.1, 0.2, 0.3], [1, 2, 3], 'blocks', 'chosen', ['3']]);
+    const damaged = restoreState({ ...defaultState(), customMean: [1, 2], customStd: [1, 0, 1], modelView: 'tree', mapSteps: 7, chosenBlocks: [3] });
+    const defaults = defaultState();
+    expect([damaged.customMean, damaged.customStd, damaged.modelView, damaged.mapSteps, damaged.chosenBlocks]).toEqual([defaults.customMean, defaults.customStd, defaults.modelView, defaults.mapSteps, []]);
+  });
+
+  it('every sample has its file in media/samples, and its licence is written down there', async () => {
+    const { readFileSync } = await import('node:fs');
+    const licence = readFileSync(join(__dirname, '../../media/samples/LICENSE.md'), 'utf8');
+    for (const name of SAMPLES) {
+      expect(existsSync(join(__dirname, '../../media/samples', sampleFile(name))), sampleFile(name)).toBe(true);
+      expect(licence, sampleFile(name)).toContain(`\`${sampleFile(name)}\``);
+    }
+  });
+});
+
+describe('Auto', () => {
+  const none = { available: false, description: 'none', software: false };
+  const swiftshader = { available: true, description: 'Google SwiftShader', software: true };
+
+  it('starts where the maps should come soonest: a hardware GPU, else the CPU on the side of the panel', () => {
+    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200' }, pageGpu: none, measured: {} }).key).toBe('host/webgpu');
+    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'SwiftShader Device' }, pageGpu: swiftshader, measured: {} }).key).toBe('host/cpu');
+    const remote = autoRoute({ standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader, measured: {} });
+    expect(remote.key).toBe('page/cpu');
+    expect(remote.why).toMatch(/across a network/);
+    expect(autoCandidates({ standalone: true, remote: false, pageGpu: swiftshader, measured: {} })).toEqual(['page/cpu']);
+    expect(autoCandidates({ standalone: true, remote: false, pageGpu: { available: true, description: 'Apple M2', software: false }, measured: {} })).toEqual(['page/webgpu', 'page/cpu']);
+  });
+
+  it('tries each candidate once, then keeps the fastest measured', () => {
+    const inputs = { standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader };
+    const second = autoRoute({ ...inputs, measured: { 'page/cpu': 400 } });
+    expect(second.key).toBe('host/cpu');
+    expect(second.why).toMatch(/trying host CPU once.*page CPU 400 ms/);
+    const chosen = autoRoute({ ...inputs, measured: { 'page/cpu': 400, 'host/cpu': 120 } });
+    expect(chosen.key).toBe('host/cpu');
+    expect(chosen.why).toMatch(/fastest here/);
+    expect(autoRoute({ ...inputs, measured: { 'page/cpu': 90, 'host/cpu': 120 } }).key).toBe('page/cpu');
+    // A route measured on another set-up (here a host GPU that is gone) does not count.
+    expect(autoRoute({ ...inputs, measured: { 'page/cpu': 400, 'host/cpu': 300, 'host/webgpu': 5 } }).key).toBe('host/cpu');
   });
 });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILTER_NAMES as ENGINE_FILTERS } from '../../src/engine/weights';
 import { FILTER_NAMES } from '../../src/shared/protocol';
-import { parseFromWebview, parseWireTensor, parseWorkspacePath, MAX_INPUT_BYTES, toWireTensor, fromWireTensor } from '../../src/shared/protocol';
+import { parseFromWebview, parseWireTensor, parseWorkspacePath, MAX_INPUT_BYTES, toWireTensor, fromWireTensor, DEFAULT_PREVIEW_CHANNELS } from '../../src/shared/protocol';
+import { RunStore } from '../../src/playground/runStore';
 
 const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
 function runMessage(overrides: Record<string, unknown> = {}, bodyOverrides: Record<string, unknown> = {}) {
@@ -32,7 +33,15 @@ describe('parseFromWebview', () => {
       expect(run.value.body.input.shape).toEqual([1, 3, 4, 4]);
       expect(run.value.body.weights).toEqual({ kind: 'seed', seed: 42 });
       expect(run.value.body.intermediates).toBe(true);
+      expect(run.value.body.previewChannels).toBe(DEFAULT_PREVIEW_CHANNELS);
     }
+    const capped = parseFromWebview(runMessage({}, { previewChannels: 16 }));
+    expect(capped.ok && capped.value.type === 'request' && capped.value.method === 'run' && capped.value.body.previewChannels).toBe(16);
+    expect(parseFromWebview({ type: 'request', requestId: 3, method: 'readTensor', body: { runId: 2, step: '1.0', channelStart: 4, channelEnd: 8 } })).toEqual({
+      ok: true,
+      value: { type: 'request', requestId: 3, method: 'readTensor', body: { runId: 2, step: '1.0', channelStart: 4, channelEnd: 8 } },
+    });
+    expect(parseFromWebview({ type: 'request', requestId: 3, method: 'readTensor', body: { runId: 2 } }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'probeHostGpu', body: {} }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'listWorkspaceFiles', body: { extension: '.safetensors' } }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'model.py', content: 'x = 1' } }).ok).toBe(true);
@@ -120,6 +129,8 @@ describe('parseFromWebview', () => {
       [{ weights: { kind: 'safetensors', path: '../../etc/passwd.safetensors' } }, 'must not leave the workspace'],
       [{ weights: { kind: 'safetensors', path: 'model.bin' } }, 'must name a .safetensors file'],
       [{ intermediates: 'all' }, 'body.intermediates must be true or false'],
+      [{ previewChannels: -1 }, 'body.previewChannels must be in [0'],
+      [{ previewChannels: 1.5 }, 'body.previewChannels must be an integer'],
     ];
     for (const [override, message] of cases) {
       const parsed = parseFromWebview(runMessage({}, override));
@@ -147,6 +158,49 @@ describe('parseFromWebview', () => {
     expect(wire.data.byteLength).toBe(12);
     expect(parseWireTensor(wire, 't').shape).toEqual([1, 1, 1, 3]);
     expect(Array.from(fromWireTensor(wire).data)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('readTensor', () => {
+  it('refuses bodies that make no sense', () => {
+    const cases: [unknown, string][] = [
+      [{}, 'body.runId must be an integer'],
+      [{ runId: -1 }, 'body.runId must be in'],
+      [{ runId: 1, step: 7 }, 'body.step must be a string'],
+      [{ runId: 1, channelStart: 3 }, 'body.channelEnd must be an integer'],
+      [{ runId: 1, channelStart: 3, channelEnd: 3 }, 'must be greater than body.channelStart'],
+      [{ runId: 1, channelStart: -2, channelEnd: 3 }, 'body.channelStart must be in'],
+    ];
+    for (const [body, message] of cases) {
+      const parsed = parseFromWebview({ type: 'request', requestId: 5, method: 'readTensor', body });
+      expect(parsed.ok, message).toBe(false);
+      if (!parsed.ok) {
+        expect(parsed.error).toContain(message);
+        expect(parsed.requestId).toBe(5);
+      }
+    }
+  });
+
+  it("reads the latest run's values, channels of a step or all of the output, and only those", () => {
+    const store = new RunStore();
+    const step = { key: '1.0', shape: [1, 3, 2, 2], data: Float32Array.from({ length: 12 }, (_, i) => i) };
+    const output = { shape: [1, 5], data: new Float32Array([1, 2, 3, 4, 5]) };
+    const first = store.keep(output, [step]);
+    const channels = store.read({ runId: first, step: '1.0', channelStart: 1, channelEnd: 3 });
+    expect(channels.shape).toEqual([1, 2, 2, 2]);
+    expect([...new Float32Array(channels.data)]).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    // A fresh buffer: the page may transfer or keep it without touching the kept values.
+    new Float32Array(channels.data).fill(-1);
+    expect(step.data[4]).toBe(4);
+    expect([...new Float32Array(store.read({ runId: first }).data)]).toEqual([1, 2, 3, 4, 5]);
+    expect(() => store.read({ runId: first, step: 'nope' })).toThrow(/has no step "nope"/);
+    expect(() => store.read({ runId: first, step: '1.0', channelStart: 2, channelEnd: 4 })).toThrow(/out of range: 1.0 has 3/);
+    expect(() => store.read({ runId: first, channelStart: 0, channelEnd: 1 })).toThrow(/only from a \[1, C, H, W\] tensor/);
+    const second = store.keep(output, []);
+    expect(second).not.toBe(first);
+    expect(() => store.read({ runId: first })).toThrow(/no longer kept/);
+    store.clear();
+    expect(() => store.read({ runId: second })).toThrow(/no longer kept/);
   });
 });
 

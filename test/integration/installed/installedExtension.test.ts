@@ -42,7 +42,7 @@ suite('installed from the VSIX', () => {
     await waitFor(() => playgroundTabs().length === 1, 'the playground tab');
     const cpu = await runOnHost(api, { backend: 'cpu' });
     assert.equal(cpu.backend, 'cpu');
-    assert.deepEqual(cpu.output.shape, [1, 8, 12, 12]);
+    assert.deepEqual(cpu.outputShape, [1, 8, 12, 12]);
     const gpu = await runOnHost(api, { backend: 'webgpu' });
     assert.equal(gpu.backend, 'webgpu', `fell back to ${gpu.backend}: ${gpu.note ?? ''}`);
     const report = process.report?.getReport() as { sharedObjects?: string[] } | undefined;
