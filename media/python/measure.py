@@ -446,6 +446,12 @@ class TorchMeasure:
 
         self.nn.Module.__init__ = init
 
+    def total_params(self, model):
+        return sum(p.numel() for p in model.parameters())
+
+    def has_layers(self, model):
+        return any(isinstance(m, self.tracked) for m in model.modules())
+
     def torch_name(self, module):
         for cls in type(module).__mro__:
             if cls.__module__.startswith('torch.nn.') and not cls.__name__.startswith('_'):
@@ -517,6 +523,7 @@ class TorchMeasure:
             finally:
                 handle.remove()
         per_site = {}
+        self.last_macs = sum(r[1] or 0 for m in mine for r in self.calls.get(m) or [])
         for m in mine:
             records = self.calls.get(m) or [(sum(p.numel() for p in m.parameters(recurse=False)), None, None, None)]
             for position, via in self.sites[m]:
@@ -561,6 +568,12 @@ class KerasMeasure:
 
         layer_class.__init__ = init
 
+    def total_params(self, model):
+        return self.params(model)
+
+    def has_layers(self, model):
+        return any(isinstance(layer, self.tracked) for layer in self.layers_of(model))
+
     def keras_name(self, layer):
         for cls in type(layer).__mro__:
             if cls.__name__ in KERAS_FAMILIES:
@@ -574,15 +587,14 @@ class KerasMeasure:
         return model, None
 
     def input_shape(self, model, given):
-        inputs = getattr(model, 'inputs', None)
-        if inputs:
-            shape = list(inputs[0].shape)
-            if given and len(given) == len(shape):
-                return given, 'given'
-            if all(d is not None for d in shape[1:]):
-                return [1] + [int(d) for d in shape[1:]], 'the model\'s Input'
         if given:
             return given, 'given'
+        inputs = getattr(model, 'inputs', None)
+        if inputs:
+            declared = list(inputs[0].shape)
+            if all(d is not None for d in declared[1:]):
+                return [1] + [int(d) for d in declared[1:]], 'the model\'s Input'
+            return [1] + [224 if d is None else int(d) for d in declared[1:]], 'the model\'s Input, 224 for its free sizes'
         return None, None
 
     def params(self, layer):
@@ -637,24 +649,42 @@ class KerasMeasure:
 
         error = None
         records = {}
-        graph = bool(getattr(model, 'inputs', None))
-        if not graph and shape is not None:
+        self.last_macs = 0
+        layers = [layer for layer in self.layers_of(model) if layer in self.sites]
+        calls = {layer: [] for layer in layers}
+        inputs = getattr(model, 'inputs', None)
+        declared = [1] + [d for d in inputs[0].shape[1:]] if inputs else None
+        if inputs and declared == shape:
+            # The graph as built has the shapes: read them from its nodes.
+            for layer in layers:
+                for node in getattr(layer, '_inbound_nodes', []) or []:
+                    ins = getattr(node, 'input_tensors', None) or []
+                    outs = getattr(node, 'output_tensors', None) or getattr(node, 'outputs', None) or []
+                    if ins and outs:
+                        calls[layer].append((concrete(ins[0].shape), concrete(outs[0].shape)))
+        elif shape is not None:
+            # Another size (or a subclassed model): one call on zeros, each layer's call recorded.
+            layer_class = self.keras.layers.Layer
+            original = layer_class.__call__
+
+            def call(layer, *args, **kwargs):
+                out = original(layer, *args, **kwargs)
+                if layer in calls and args and hasattr(args[0], 'shape') and hasattr(out, 'shape'):
+                    calls[layer].append((concrete(args[0].shape), concrete(out.shape)))
+                return out
+
+            layer_class.__call__ = call
             try:
                 model(self.keras.ops.zeros(shape))
             except Exception as failure:
                 error = failure
-        for layer in self.layers_of(model):
-            if layer not in self.sites:
-                continue
-            rows = []
-            for node in getattr(layer, '_inbound_nodes', []) or []:
-                ins = getattr(node, 'input_tensors', None) or []
-                outs = getattr(node, 'output_tensors', None) or getattr(node, 'outputs', None) or []
-                if not ins or not outs:
-                    continue
-                rows.append(self.cost(layer, concrete(ins[0].shape), concrete(outs[0].shape)))
+            finally:
+                layer_class.__call__ = original
+        for layer in layers:
+            rows = [self.cost(layer, in_shape, out_shape) for in_shape, out_shape in calls[layer]]
             if not rows:
                 rows = [(self.params(layer), None, None, None)]
+            self.last_macs += sum(r[1] or 0 for r in rows)
             for position, via in self.sites[layer]:
                 records.setdefault(site_key(position, self.keras_name(layer), type(layer).__name__, via), []).extend(rows)
         return records, error
@@ -735,6 +765,9 @@ def run(args, stdout):
         if model is None:
             entry.update(status='skipped', reason=why)
             continue
+        if not measure.has_layers(model):
+            entry.update(status='skipped', reason='builds no conv, linear, BatchNorm or pool layer')
+            continue
         shape, shape_source = measure.input_shape(model, given)
         per_site, error = measure.measure(model, shape)
         entry['input_shape'] = shape
@@ -752,6 +785,9 @@ def run(args, stdout):
             continue
         seen_models.append((name, fingerprint))
         entry['sites'] = len(per_site)
+        entry['params'] = measure.total_params(model)
+        # Every tracked layer once per call: the model's MACs over what the forward pass reached.
+        entry['macs'] = measure.last_macs
         for key, records in per_site.items():
             merged.setdefault(key, []).extend(records)
         del model

@@ -44,6 +44,11 @@ export interface MeasuredEntry {
   input_shape?: number[] | null;
   input_source?: string | null;
   where?: { file: string; line: number } | null;
+  /** Of a built model: its parameters, and the MACs of every layer the forward pass reached. */
+  params?: number;
+  macs?: number;
+  /** How many sites its layers were built at. */
+  sites?: number;
 }
 
 export interface MeasureResult {
