@@ -36,9 +36,9 @@ export function loadCorpus() {
   });
 }
 
-/** Runs `node dist/cli.js cost FILE --json` with the file's input setting; the parsed sites. */
+/** Runs `node dist/cli.js cost FILE --json` (or $SEPCONV_CLI's) with the file's input setting; the parsed sites. */
 export function staticCost(entry) {
-  const cli = path.join(root, 'dist/cli.js');
+  const cli = process.env.SEPCONV_CLI ? path.resolve(process.env.SEPCONV_CLI) : path.join(root, 'dist/cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`node esbuild.mjs\` first`);
   const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json'];
   if (entry.input && entry.framework === 'torch') args.push('--input-size', entry.input.slice(-2).join(','));

@@ -54,6 +54,21 @@ SCRIPT_STEP = re.compile(r'^(main|test|tests|train|training|eval|evaluate|val|va
 INPUT_COMMENT = re.compile(r'#\s*sepconv:\s*input\s+(\d+(?:\s*[,x]\s*\d+)*)', re.IGNORECASE)
 
 
+class MeasureTimeout(BaseException):
+    """The time limit: a BaseException, so that no `except Exception` of the user's code or of the
+    entry loop takes it for an entry's failure and carries on."""
+
+
+EXPIRED = []
+
+
+def check_time():
+    """Raised again where an `except` (the user's, or one inside torch's C++ code, which turns the
+    signal's exception into a RuntimeError) swallowed the time limit."""
+    if EXPIRED:
+        raise MeasureTimeout(EXPIRED[0])
+
+
 class MeasureError(Exception):
     """A failure that ends the measurement with a message for the user."""
 
@@ -271,7 +286,10 @@ def import_file(path, source, positions):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except MeasureTimeout:
+        raise
     except BaseException as error:
+        check_time()
         raise MeasureError(f'importing the file raised {describe(error)}', where=last_frame(error, positions)) from error
     return module
 
@@ -750,6 +768,7 @@ def run(args, stdout):
     else:
         chosen = entry_points(module, measure.base, args.entry)
     for name, kind, function, overrides, reason in chosen:
+        check_time()
         entry = {'name': name, 'kind': kind}
         entries.append(entry)
         if reason:
@@ -760,6 +779,7 @@ def run(args, stdout):
         try:
             model, why = measure.build(function, overrides)
         except Exception as error:
+            check_time()
             entry.update(status='failed', reason=f'building it raised {describe(error)}', where=last_frame(error, positions))
             continue
         if model is None:
@@ -770,6 +790,7 @@ def run(args, stdout):
             continue
         shape, shape_source = measure.input_shape(model, given)
         per_site, error = measure.measure(model, shape)
+        check_time()
         entry['input_shape'] = shape
         entry['input_source'] = input_source if shape_source == 'given' else shape_source
         if error is not None:
@@ -820,15 +841,20 @@ def main(argv=None):
 
     if args.timeout > 0 and hasattr(signal, 'SIGALRM'):
         def expire(signum, frame):
-            raise TimeoutError(f'measuring took longer than {args.timeout:g} s')
+            EXPIRED.append(f'measuring took longer than {args.timeout:g} s')
+            raise MeasureTimeout(EXPIRED[0])
         signal.signal(signal.SIGALRM, expire)
         signal.setitimer(signal.ITIMER_REAL, args.timeout)
     try:
-        return run(args, stdout)
+        try:
+            return run(args, stdout)
+        except Exception:
+            check_time()
+            raise
     except MeasureError as error:
         stdout.write(json.dumps({'version': VERSION, 'error': {'message': str(error), **({'where': error.where} if error.where else {})}}) + '\n')
         return error.status
-    except TimeoutError as error:
+    except MeasureTimeout as error:
         stdout.write(json.dumps({'version': VERSION, 'error': {'message': str(error)}}) + '\n')
         return 1
     finally:
