@@ -7,53 +7,18 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatCount, formatInteger } from '../shared/format';
-import { MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from '../python/measureRunner';
+import { MeasureError, modelDefinitions, runMeasure, type MeasuredSite, type MeasureResult } from '../python/measureRunner';
 import { PYTHON_SELECTOR } from './pythonDocuments';
 
 export const MEASURE_COMMAND = 'sepconv.measure';
 export const CANCEL_MEASURE_COMMAND = 'sepconv.cancelMeasure';
 /** Seconds a measurement may take unless sepconv.measureTimeout says otherwise. */
 const DEFAULT_TIMEOUT_S = 120;
-/** Function names that are script steps, not model builders (as measure.py skips them). */
-const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
-
 interface Measured {
   version: number;
   /** The document's path relative to the root measure.py was given, '/'-separated. */
   relative: string;
   result: MeasureResult;
-}
-
-/** A class or top-level function of the file that may build a model: where its name is. */
-export interface ModelDefinition {
-  name: string;
-  kind: 'class' | 'function';
-  line: number;
-  character: number;
-}
-
-/** Classes deriving from a Module/Model/Sequential and public top-level functions that return something. */
-export function modelDefinitions(text: string): ModelDefinition[] {
-  const lines = text.split(/\r?\n/);
-  const found: ModelDefinition[] = [];
-  lines.forEach((line, index) => {
-    const cls = /^class\s+([A-Za-z_]\w*)\s*\(([^)]*)\)\s*:/.exec(line);
-    if (cls && /\b(Module|Sequential|Model)\b/.test(cls[2]!)) {
-      found.push({ name: cls[1]!, kind: 'class', line: index, character: line.indexOf(cls[1]!) });
-      return;
-    }
-    const fn = /^def\s+([A-Za-z]\w*)\s*\(/.exec(line);
-    if (!fn || SCRIPT_STEP.test(fn[1]!)) return;
-    for (let i = index + 1; i < lines.length; i++) {
-      const body = lines[i]!;
-      if (/^\S/.test(body) && !body.startsWith('#') && !body.startsWith(')')) break;
-      if (/^\s+return\s+\S/.test(body)) {
-        found.push({ name: fn[1]!, kind: 'function', line: index, character: line.indexOf(fn[1]!) });
-        return;
-      }
-    }
-  });
-  return found;
 }
 
 function frameworkName(text: string): 'PyTorch' | 'Keras' {

@@ -189,3 +189,68 @@ export function runMeasure(options: MeasureOptions): Promise<MeasureResult> {
 export function sitesInFile(result: MeasureResult, relativeFile: string): MeasuredSite[] {
   return result.sites.filter((s) => s.file === relativeFile);
 }
+
+/** Function names that are script steps, not model builders (measure.py skips them too). */
+const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
+
+/** A class or top-level function of the file that may build a model: where its name is. */
+export interface ModelDefinition {
+  name: string;
+  kind: 'class' | 'function';
+  line: number;
+  character: number;
+}
+
+/** Whether every parameter of the def starting at `lines[index]` has a default (or is *args, **kwargs, self). */
+function callableWithoutArguments(lines: string[], index: number): boolean {
+  let header = '';
+  for (let i = index; i < Math.min(lines.length, index + 30); i++) {
+    header += `${lines[i]!.replace(/#.*$/, '')} `;
+    if (/\)\s*(->[^:]*)?:\s*$/.test(lines[i]!.replace(/#.*$/, ''))) break;
+  }
+  const open = header.indexOf('(');
+  let depth = 0;
+  let current = '';
+  const params: string[] = [];
+  for (const ch of header.slice(open + 1)) {
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    if (ch === ')' || ch === ']' || ch === '}') {
+      if (depth === 0) break;
+      depth--;
+    }
+    if (ch === ',' && depth === 0) {
+      params.push(current.trim());
+      current = '';
+    } else current += ch;
+  }
+  params.push(current.trim());
+  return params.filter((p) => p && p !== '*' && p !== '/' && p !== 'self').every((p) => p.includes('=') || p.startsWith('*'));
+}
+
+/**
+ * Classes deriving from a Module/Model/Sequential and public top-level functions that return
+ * something and need no argument: what measure.py can build.
+ */
+export function modelDefinitions(text: string): ModelDefinition[] {
+  const lines = text.split(/\r?\n/);
+  const found: ModelDefinition[] = [];
+  lines.forEach((line, index) => {
+    const cls = /^class\s+([A-Za-z_]\w*)\s*\(([^)]*)\)\s*:/.exec(line);
+    if (cls && /\b(Module|Sequential|Model)\b/.test(cls[2]!)) {
+      found.push({ name: cls[1]!, kind: 'class', line: index, character: line.indexOf(cls[1]!) });
+      return;
+    }
+    const fn = /^def\s+([A-Za-z]\w*)\s*\(/.exec(line);
+    if (!fn || SCRIPT_STEP.test(fn[1]!) || !callableWithoutArguments(lines, index)) return;
+    for (let i = index + 1; i < lines.length; i++) {
+      const body = lines[i]!;
+      if (/^\S/.test(body) && !body.startsWith('#') && !body.startsWith(')')) break;
+      if (/^\s+return\s+\S/.test(body)) {
+        found.push({ name: fn[1]!, kind: 'function', line: index, character: line.indexOf(fn[1]!) });
+        return;
+      }
+    }
+  });
+  return found;
+}
+

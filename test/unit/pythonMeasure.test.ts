@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from '../../src/python/measureRunner';
+import { MeasureError, modelDefinitions, runMeasure, type MeasuredSite, type MeasureResult } from '../../src/python/measureRunner';
 
 const TORCH_PYTHON = process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3';
 const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON;
@@ -83,6 +83,18 @@ def main():
 if __name__ == '__main__':
     main()
 `;
+
+describe('the CodeLens targets of "Measure with PyTorch"', () => {
+  it('are the model classes and the builders that need no argument, not helpers or script steps', () => {
+    expect(modelDefinitions(HELPERS)).toEqual([
+      { name: 'Block', kind: 'class', line: 11, character: 6 },
+      { name: 'Net', kind: 'class', line: 20, character: 6 },
+      { name: 'net', kind: 'function', line: 37, character: 4 },
+    ]);
+    const builders = 'def mobilenet_v2(*, weights=None,\n                 progress: bool = True, **kwargs):\n    return MobileNetV2(**kwargs)\n\n\ndef make(cfg, width=1.0):\n    return Net(cfg)\n';
+    expect(modelDefinitions(builders).map((d) => d.name)).toEqual(['mobilenet_v2']);
+  });
+});
 
 describe('measure.py with PyTorch', () => {
   it('records each layer at the call that built it, with every instance measured by a forward pass', async () => {
