@@ -1,7 +1,7 @@
 // Regenerates test/corpus/truth/*.json: runs media/python/measure.py on every model file of
 // test/corpus/corpus.json, with PyTorch (Debian's python3-torch 1.13) or Keras 3 (a virtual environment).
 //
-//   node scripts/corpusTruth.mjs [--torch-python /usr/bin/python3] [--keras-python .venv-keras/bin/python] [--only TEXT]
+//   node scripts/corpusTruth.mjs [--torch-python /usr/bin/python3] [--keras-python .venv-keras/bin/python] [--only TEXT] [--timeout S]
 //
 // The Keras interpreter defaults to $SEPCONV_KERAS_PYTHON; without one the Keras files keep the
 // truth they have. Make one with: python3 -m venv .venv-keras && .venv-keras/bin/pip install keras jax
@@ -14,16 +14,17 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const corpus = path.join(root, 'test/corpus');
 const measureScript = path.join(root, 'media/python/measure.py');
-/** Seconds one file may take: EfficientNet-B7 and friends are built and run on 2 CPU cores. */
-const TIMEOUT_S = 900;
 
 const { values } = parseArgs({
   options: {
     'torch-python': { type: 'string', default: process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3' },
     'keras-python': { type: 'string', default: process.env.SEPCONV_KERAS_PYTHON },
     only: { type: 'string' },
+    // Seconds one file may take: Keras builds EfficientNetB0-B7 layer by layer on 2 busy cores.
+    timeout: { type: 'string', default: '2400' },
   },
 });
+const TIMEOUT_S = Number(values.timeout);
 
 /** The truth file of a corpus file: its path with '/' as '__'. */
 export function truthPath(file) {
