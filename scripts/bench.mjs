@@ -10,6 +10,7 @@
 // once per process); the rounds inside it interleave all sides.
 //
 // Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--threads=1,2] [--webgpu [--real-gpu]] [--no-cpu]
+//        node scripts/bench.mjs --corpus   (the coverage of scripts/corpusCoverage.mjs)
 // --webgpu adds the WebGPU rows (this engine against tfjs-backend-webgpu on one Dawn device) and
 // the kernel throughput figures of that device: a copy kernel's GB/s, each depthwise dispatch's
 // GB/s and each pointwise dispatch's GFLOP/s, from GPU timestamps.
@@ -35,6 +36,14 @@ const withCpu = !args.includes('--no-cpu');
 /** Set in the child process that runs the CPU table for one thread count. */
 const childThreads = option('cpu-child') === undefined ? undefined : Number(option('cpu-child'));
 const threadCounts = (option('threads') ?? '1,2').split(',').map(Number);
+
+// `npm run bench -- --corpus`: the static Python figures against the measured corpus instead.
+if (args.includes('--corpus')) {
+  const { checkCorpus, coverageTable } = await import('./corpusCoverage.mjs');
+  const files = checkCorpus();
+  console.log(coverageTable(files));
+  process.exit(files.some((f) => f.wrong?.length || f.error) ? 1 : 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Setup: peers on first use, the engine bundle (with the kernels asc builds from our source).
