@@ -126,6 +126,8 @@ class Importer {
   readonly consumers = new Map<string, number>();
   /** The spec node that produced each spec value id, for bias folding. */
   readonly producer = new Map<string, GraphNodeSpec>();
+  /** Split nodes made for slices of run-time tensors, by input, axis and sections. */
+  readonly splits = new Map<string, string>();
   readonly opset: number;
   inputShape: number[] = [];
   inputName = '';
@@ -861,6 +863,44 @@ class Importer {
     throw new Unsupported(`Transpose with perm [${perm.join(', ')}] is not imported (only inside a channel shuffle)`);
   }
 
+  /** A slice of a run-time tensor along one axis: one output of a Split (shared by the slices that cut the same sections, as x.chunk(2) gives). */
+  slice(node: OnnxNode): void {
+    const x = this.tensor(node.inputs[0]);
+    const list = (index: number, attr: string): number[] | undefined => {
+      if (this.opset < 10) return this.ints(node, attr);
+      const name = node.inputs[index];
+      return name ? Array.from(this.constant(name, `the ${attr}`).data) : undefined;
+    };
+    const starts = list(1, 'starts') ?? [];
+    const ends = list(2, 'ends') ?? [];
+    const axes = (list(3, 'axes') ?? starts.map((_, i) => i)).map((a) => normalizeAxis(a, x.shape.length));
+    const steps = list(4, 'steps') ?? starts.map(() => 1);
+    if (starts.length !== 1 || ends.length !== 1 || axes.length !== 1) throw new Unsupported(`Slice over ${starts.length} axes of a run-time tensor is not imported (over one is)`);
+    if (steps[0] !== 1) throw new Unsupported(`Slice with step ${steps[0]} of a run-time tensor is not imported`);
+    const axis = axes[0]!;
+    const dim = x.shape[axis]!;
+    const range = sliceRange(dim, starts[0]!, ends[0]!, 1);
+    if (range.count === dim) {
+      this.values.set(node.outputs[0]!, x);
+      this.valueIds.set(node.outputs[0]!, x.id);
+      return;
+    }
+    if (range.count === 0) throw new Unsupported('an empty Slice is not imported');
+    const sections = [range.start, range.count, dim - range.start - range.count].filter((n) => n > 0);
+    const piece = range.start > 0 ? 1 : 0;
+    const key = `${x.id}|${axis}|${sections.join(',')}`;
+    let split = this.splits.get(key);
+    if (!split) {
+      split = this.uniqueName(`${node.outputs[0] || 'slice'}.split`);
+      const shapes = sections.map((size) => x.shape.map((d, i) => (i === axis ? size : d)));
+      this.emit({ ...node, outputs: [] }, { name: split, type: 'Split', inputs: [x.id], split_size_or_sections: sections, dim: axis }, shapes);
+      this.splits.set(key, split);
+    }
+    const id = `${split}:${piece}`;
+    this.values.set(node.outputs[0]!, { kind: 'tensor', id, shape: x.shape.map((d, i) => (i === axis ? range.count : d)) });
+    this.valueIds.set(node.outputs[0]!, id);
+  }
+
   squeezeToFlatten(node: OnnxNode): void {
     const x = this.tensor(node.inputs[0]);
     const axesInput = this.opset >= 13 && node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the axes').data) : node.attributes.find((a) => a.name === 'axes')?.ints;
@@ -1018,6 +1058,7 @@ const HANDLERS: Record<string, Handler> = {
     this.unaryShaped(node, { type: 'Flatten', start_dim: 1 }, [x.shape[0]!, elementCount(x.shape.slice(1))]);
   },
   Reshape(node) { this.reshape(node); },
+  Slice(node) { this.slice(node); },
   Transpose(node) { this.transpose(node); },
   Squeeze(node) { this.squeezeToFlatten(node); },
   Gemm(node) { this.gemm(node); },
