@@ -1,6 +1,6 @@
 /**
  * The `sepconv` command line:
- *   sepconv cost --model M.json|PRESET [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
+ *   sepconv cost --model M.json|PRESET|X.onnx [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
  *   sepconv cost path/to/model.py [--json] [--input-size 224,224]
  *   sepconv forward --model M.json --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
  *   sepconv presets
@@ -14,7 +14,7 @@ import { getPreset, listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
 
 const USAGE = `usage:
-  sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
+  sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
   sepconv presets [--json]`;
@@ -129,8 +129,12 @@ async function costCommand(args: string[], out: (s: string) => void): Promise<nu
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
-  const spec = loadModel(values.model);
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
+  if (values.model.toLowerCase().endsWith('.onnx')) {
+    const { runOnnxCost } = await import('./cliOnnx');
+    return runOnnxCost(values.model, { json: values.json ?? false, inputShape }, out);
+  }
+  const spec = loadModel(values.model);
   const model = resolveModel(spec, { inputShape });
   const cost = costModel(model, { convention, dtype });
   out(values.json ? JSON.stringify(costJson(model.name, cost), null, 2) : renderCostTable(model.name, cost));
