@@ -21,20 +21,28 @@ export const PADDLE_MODELS = [
 
 export const TORCHVISION_MODELS = ['mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'mnasnet1_0', 'efficientnet_b0'];
 
-const SCRIPT = join(ROOT, 'test/fixtures/onnx/exportTorchvision.py');
-
 /** The folder of the torchvision exports, written on first use (about a minute). */
-export async function torchvisionExports(): Promise<string> {
-  const script = readFileSync(SCRIPT);
-  const version = createHash('sha256').update(script).digest('hex').slice(0, 12);
-  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sepconv-lab', `torchvision-onnx-${version}`);
-  if (TORCHVISION_MODELS.every((m) => existsSync(join(dir, `${m}.json`)))) return dir;
+export function torchvisionExports(): Promise<string> {
+  return generated('test/fixtures/onnx/exportTorchvision.py', [], 'torchvision-onnx', TORCHVISION_MODELS.map((m) => `${m}.json`));
+}
+
+/** The folder of torch.save'd torchvision state_dicts (mobilenet_v2, mobilenet_v3_small/large), written on first use. */
+export function torchvisionCheckpoints(): Promise<string> {
+  return generated('test/fixtures/checkpoints/generate.py', ['--torchvision'], 'torchvision-checkpoints', ['mobilenet_v2.output.npy', 'mobilenet_v3_large.keys.json']);
+}
+
+/** Runs a generator script into a cache folder named after the script's hash, unless its files are there. */
+async function generated(script: string, args: string[], folder: string, files: string[]): Promise<string> {
+  const path = join(ROOT, script);
+  const version = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sepconv-lab', `${folder}-${version}`);
+  if (files.every((f) => existsSync(join(dir, f)))) return dir;
   try {
-    // Asynchronous, so the test worker keeps answering while torch exports (a minute).
-    await promisify(execFile)('/usr/bin/python3', [SCRIPT, dir], { timeout: 600_000, maxBuffer: 1 << 24 });
+    // Asynchronous, so the test worker keeps answering while torch works (a minute).
+    await promisify(execFile)('/usr/bin/python3', [path, dir, ...args], { timeout: 600_000, maxBuffer: 1 << 24 });
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? '').split('\n').filter((l) => !/warn/i.test(l)).slice(-5).join('\n');
-    throw new Error(`the torchvision exports need /usr/bin/python3 with torch and torchvision (Debian: python3-torch python3-torchvision): ${stderr || String(error)}`);
+    throw new Error(`${script} needs /usr/bin/python3 with torch and torchvision (Debian: python3-torch python3-torchvision): ${stderr || String(error)}`);
   }
   return dir;
 }
