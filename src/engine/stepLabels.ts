@@ -5,11 +5,16 @@
  * activation takes what may follow it likewise. The CPU plan runs exactly these steps; the WebGPU
  * backend ends its fused dispatches at their boundaries and reports their outputs and timings.
  */
-import { describeConv, type LeafInfo, type ResolvedActivation, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode, type ResolvedResidual } from '../shared/spec';
+import { describeConv, type LeafInfo, type ResolvedActivation, type ResolvedBatchNorm, type ResolvedChannelScale, type ResolvedConv2d, type ResolvedLeaf, type ResolvedModel, type ResolvedNode, type ResolvedResidual } from '../shared/spec';
 import type { Intermediate } from './types';
 
 /** The label of a Residual's add when it is a step of its own. */
 export const SKIP_ADD_LABEL = 'skip add (residual)';
+/** The label of a squeeze-excitation block's product, always a step of its own. */
+export const CHANNEL_SCALE_LABEL = 'channel scale (squeeze-excitation)';
+
+/** A block that keeps its input until its end: a Residual (add) or a squeeze-excitation (product). */
+export type SkipBlock = ResolvedResidual | ResolvedChannelScale;
 
 /** What a leaf module does, for people: "Conv2d 3x3 depthwise stride 2", "BatchNorm2d", "GELU (tanh)", ... */
 export function leafLabel(node: ResolvedLeaf): string {
@@ -21,7 +26,21 @@ export function leafLabel(node: ResolvedLeaf): string {
     case 'flatten': return 'Flatten';
     case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
     case 'linear': return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
+    case 'maxpool2d':
+    case 'avgpool2d': return poolLabel(node);
+    case 'convtranspose2d': {
+      const [sh, sw] = node.stride;
+      return `ConvTranspose2d ${node.kernel[0]}x${node.kernel[1]} ${describeConv(node)}${sh > 1 || sw > 1 ? ` stride ${sh === sw ? sh : `${sh}x${sw}`}` : ''}`;
+    }
+    case 'upsample': return `Upsample ${node.mode}${node.mode === 'bilinear' && node.alignCorners ? ' (align_corners)' : ''}`;
+    case 'channelshuffle': return `ChannelShuffle groups ${node.groups}`;
   }
+}
+
+function poolLabel(node: Extract<ResolvedLeaf, { op: 'maxpool2d' | 'avgpool2d' }>): string {
+  const [sh, sw] = node.stride;
+  const stride = sh === node.kernel[0] && sw === node.kernel[1] ? '' : ` stride ${sh === sw ? sh : `${sh}x${sw}`}`;
+  return `${node.op === 'maxpool2d' ? 'MaxPool2d' : 'AvgPool2d'} ${node.kernel[0]}x${node.kernel[1]}${stride}${node.ceilMode ? ' (ceil)' : ''}`;
 }
 
 /** "ReLU6", "GELU (tanh)". */
@@ -56,8 +75,8 @@ export type StepOutline = Omit<Intermediate, 'tensor'>;
 
 type Item =
   | { kind: 'leaf'; info: LeafInfo }
-  | { kind: 'begin'; residual: ResolvedResidual }
-  | { kind: 'end'; residual: ResolvedResidual; layerIndex: number };
+  | { kind: 'begin'; residual: SkipBlock }
+  | { kind: 'end'; residual: SkipBlock; layerIndex: number };
 
 /**
  * One step of a forward pass: its outline and what it is made of. A step is either leaves (the
@@ -74,8 +93,10 @@ export interface StepGroup {
   activation?: ResolvedActivation;
   /** The Residual whose add the step does. */
   skipAdd?: ResolvedResidual;
-  /** Residual blocks that start at this step: their input is this step's input. */
-  opens: ResolvedResidual[];
+  /** The squeeze-excitation block whose product (input x the body's [N, C, 1, 1] output) the step does. */
+  channelScale?: ResolvedChannelScale;
+  /** Blocks that start at this step: their input is this step's input. */
+  opens: SkipBlock[];
 }
 
 /**
@@ -88,7 +109,7 @@ export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): St
   const items: Item[] = [];
   const flatten = (node: ResolvedNode, layerIndex: number): void => {
     if (node.op === 'sequence') node.children.forEach((child) => flatten(child, layerIndex));
-    else if (node.op === 'residual') {
+    else if (node.op === 'residual' || node.op === 'channelscale') {
       items.push({ kind: 'begin', residual: node });
       flatten(node.body, layerIndex);
       items.push({ kind: 'end', residual: node, layerIndex });
@@ -105,7 +126,7 @@ export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): St
     return item?.kind === 'leaf' ? item.info : undefined;
   };
   const groups: StepGroup[] = [];
-  let opens: ResolvedResidual[] = [];
+  let opens: SkipBlock[] = [];
   for (let i = 0; i < items.length; ) {
     const item = items[i]!;
     i++;
@@ -114,8 +135,11 @@ export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): St
       continue;
     }
     if (item.kind === 'end') {
-      const outline: StepOutline = { key: item.residual.key, leafKeys: [], label: SKIP_ADD_LABEL, layerIndex: item.layerIndex, role: 'add' };
-      groups.push({ outline, leaves: [], skipAdd: item.residual, opens });
+      const block = item.residual;
+      const outline: StepOutline = block.op === 'channelscale'
+        ? { key: block.key, leafKeys: [], label: CHANNEL_SCALE_LABEL, layerIndex: item.layerIndex, role: 'scale' }
+        : { key: block.key, leafKeys: [], label: SKIP_ADD_LABEL, layerIndex: item.layerIndex, role: 'add' };
+      groups.push(block.op === 'channelscale' ? { outline, leaves: [], channelScale: block, opens } : { outline, leaves: [], skipAdd: block, opens });
       opens = [];
       continue;
     }
@@ -124,7 +148,7 @@ export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): St
     let foldedBatchNorm: ResolvedBatchNorm | undefined;
     let activation: ResolvedActivation | undefined;
     let skipAdd: ResolvedResidual | undefined;
-    if (options.fuse && (node.op === 'conv2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
+    if (options.fuse && (node.op === 'conv2d' || node.op === 'convtranspose2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
       const next = leafAt(i)?.node;
       if (node.op === 'conv2d' && next?.op === 'batchnorm2d' && next.trackRunningStats) {
         foldedBatchNorm = next;
@@ -136,7 +160,7 @@ export function groupSteps(model: ResolvedModel, options: { fuse: boolean }): St
         leaves.push(leafAt(i++)!);
       }
       const maybeEnd = items[i];
-      if (maybeEnd?.kind === 'end') {
+      if (maybeEnd?.kind === 'end' && maybeEnd.residual.op === 'residual') {
         skipAdd = maybeEnd.residual;
         i++;
       }

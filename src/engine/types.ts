@@ -45,7 +45,7 @@ export interface Intermediate {
   /** Top-level layer index in the spec. */
   layerIndex: number;
   /** The role of the step's first leaf: "depthwise", "pointwise", "batchnorm", ... */
-  role: LeafInfo['role'] | 'add';
+  role: LeafInfo['role'] | 'add' | 'scale';
   tensor: Tensor;
 }
 

@@ -9,17 +9,25 @@
  * Steps write into an output buffer the executor hands them (buffers are reused from one step
  * and one run to the next), so a step never allocates its output.
  */
-import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedResidual } from '../../shared/spec';
+import { convOutputSize, type LeafInfo, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormAffine } from '../batchNormAffine';
-import { groupSteps } from '../stepLabels';
+import { groupSteps, type SkipBlock } from '../stepLabels';
+import { upsampleAxisTable } from '../upsampleCoordinates';
 import type { Intermediate, WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
 import { adaptiveAvgPoolReference } from './reference';
+import { channelScale } from './ops/channelScale';
+import { channelShuffle } from './ops/channelShuffle';
+import { convTranspose2d } from './ops/convTranspose2d';
+import { avgPool2d, maxPool2d } from './ops/pool2d';
+import { upsample2d } from './ops/upsample2d';
 
-/** Remembers a residual block's input until its add. */
+type Shape4 = [number, number, number, number];
+
+/** Remembers a residual (or squeeze-excitation) block's input until its add (or product). */
 export interface SkipSlot {
   tensor?: Tensor;
 }
@@ -67,14 +75,31 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
-  const slots = new Map<ResolvedResidual, SkipSlot>();
-  const slotOf = (residual: ResolvedResidual): SkipSlot => {
+  const slots = new Map<SkipBlock, SkipSlot>();
+  const slotOf = (residual: SkipBlock): SkipSlot => {
     let slot = slots.get(residual);
     if (!slot) slots.set(residual, (slot = {}));
     return slot;
   };
   const steps: Step[] = [];
+  const infoOf = new Map<ResolvedNode, LeafInfo>(model.leaves.map((leaf) => [leaf.node, leaf]));
   for (const group of groupSteps(model, { fuse: options.fuse })) {
+    if (group.channelScale) {
+      const slot = slotOf(group.channelScale);
+      // The block's input shape: what the first leaf of its body reads.
+      let first: ResolvedNode = group.channelScale.body;
+      while (first.op === 'sequence' || first.op === 'residual' || first.op === 'channelscale') first = first.op === 'sequence' ? first.children[0]! : first.body;
+      const outShape = [...infoOf.get(first)!.inShape];
+      steps.push({
+        ...group.outline, saveInputTo: group.opens.map(slotOf), release: [slot], aliasesInput: false, outShape,
+        run: (x, _kernels, out) => {
+          // One read of each `data`: they may be getters (see cpuBackend.ts).
+          channelScale(slot.tensor!.data, outShape as Shape4, x.data, out.data);
+          return out;
+        },
+      });
+      continue;
+    }
     const end = group.skipAdd && slotOf(group.skipAdd);
     const base = {
       ...group.outline,
@@ -91,31 +116,32 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     const node = first.node;
     const outShape = [...group.leaves[group.leaves.length - 1]!.outShape];
     const activation: ActivationKind = group.activation ? activationKind(group.activation.fn, group.activation.approximate) : 'none';
+    const negativeSlope = group.activation?.negativeSlope;
     const getResidual = end ? () => end.tensor : () => undefined;
     const push = (run: Step['run'], aliasesInput = false) => steps.push({ ...base, outShape, aliasesInput, run });
     switch (node.op) {
       case 'conv2d': {
         const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
         options.folded?.set(node.key, parameters);
-        push(convRunner(node, parameters.weight, parameters.bias, activation, getResidual));
+        push(convRunner(node, parameters.weight, parameters.bias, activation, getResidual, negativeSlope));
         break;
       }
       case 'batchnorm2d': {
         if (node.trackRunningStats) {
           const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-          push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out));
+          push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation, negativeSlope }, getResidual(), out));
         } else {
           push((x, kernels, out) => {
             const { mean, variance } = batchStatistics(x);
             const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
-            return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
+            return epilogueEach(x, kernels, { scale, bias: shift, activation, negativeSlope }, getResidual(), out);
           });
         }
         break;
       }
       case 'activation': {
         const kind = activationKind(node.fn, node.approximate);
-        push((x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out));
+        push((x, kernels, out) => epilogueEach(x, kernels, { activation: kind, negativeSlope: node.negativeSlope }, getResidual(), out));
         break;
       }
       case 'dropout':
@@ -135,6 +161,40 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
         push((x, kernels, out) => linear(kernels, x, weight, bias, node.inFeatures, node.outFeatures, out));
         break;
       }
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const pool = node.op === 'maxpool2d' ? maxPool2d : avgPool2d;
+        push((x, _kernels, out) => {
+          pool(x.data, x.shape as Shape4, out.data, outShape as Shape4, node);
+          return out;
+        });
+        break;
+      }
+      case 'convtranspose2d': {
+        const weight = tensor(`${node.key}.weight`);
+        const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
+        push((x, _kernels, out) => {
+          convTranspose2d(x.data, x.shape as Shape4, weight, out.data, outShape as Shape4, node, { bias, activation, negativeSlope, residual: getResidual()?.data });
+          return out;
+        });
+        break;
+      }
+      case 'upsample': {
+        const [, , h, w] = first.inShape as Shape4;
+        const rows = upsampleAxisTable(node, 0, h, outShape[2]!);
+        const columns = upsampleAxisTable(node, 1, w, outShape[3]!);
+        push((x, _kernels, out) => {
+          upsample2d(x.data, x.shape as Shape4, out.data, outShape as Shape4, rows, columns);
+          return out;
+        });
+        break;
+      }
+      case 'channelshuffle':
+        push((x, _kernels, out) => {
+          channelShuffle(x.data, x.shape as Shape4, out.data, node.groups);
+          return out;
+        });
+        break;
     }
   }
   return steps;
@@ -238,7 +298,7 @@ export interface ConvParameters {
  * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
  * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor): Tensor {
+export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor, negativeSlope?: number): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -267,7 +327,7 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
     let image = x.data.subarray(b * inPerImage, (b + 1) * inPerImage);
     if (materialise) image = padPlanes(image, inChannels, height, width, conv.pads, conv.paddingMode as Exclude<PaddingMode, 'zeros'>);
     const outImage = out.data.subarray(b * outPerImage, (b + 1) * outPerImage);
-    const epilogue: Epilogue = { bias, activation, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
+    const epilogue: Epilogue = { bias, activation, negativeSlope, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
     if (pointwise) kernels.pointwiseConv2d(image, weight, outImage, inChannels, conv.outChannels, height * width, epilogue);
     else if (depthwise) kernels.depthwiseConv2d(image, weight, outImage, geometry, epilogue);
     else kernels.conv2d(image, weight, outImage, geometry, epilogue);
@@ -275,8 +335,8 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   return out;
 }
 
-function convRunner(node: ResolvedConv2d, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
+function convRunner(node: ResolvedConv2d, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined, negativeSlope?: number): Step['run'] {
   if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
   const conv: ConvParameters = { ...node, pads: node.pads };
-  return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
+  return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out, negativeSlope);
 }

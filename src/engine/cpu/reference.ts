@@ -3,7 +3,18 @@
  * not for speed. The fast kernels are tested against these, and these against PyTorch.
  * Accumulates in float64 (JS numbers) and rounds once when storing.
  */
-import { convOutputSize, type PaddingMode, type ResolvedModel, type ResolvedNode } from '../../shared/spec';
+import {
+  convOutputSize, convTransposeOutputSize, poolOutputSize, upsampleOutputSize,
+  type PaddingMode, type ResolvedChannelShuffle, type ResolvedConvTranspose2d, type ResolvedModel, type ResolvedNode, type ResolvedPool2d, type ResolvedUpsample,
+} from '../../shared/spec';
+import { upsampleAxisTable } from '../upsampleCoordinates';
+import { channelScale } from './ops/channelScale';
+import { channelShuffle } from './ops/channelShuffle';
+import { convTranspose2d } from './ops/convTranspose2d';
+import { avgPool2d, maxPool2d } from './ops/pool2d';
+import { upsample2d } from './ops/upsample2d';
+
+type Shape4 = [number, number, number, number];
 import { elementCount, type Tensor } from '../../shared/tensor';
 import { activateScalar, activationKind, type ActivationKind } from './activation';
 
@@ -108,8 +119,8 @@ export function batchNormReference(input: Tensor, bn: ReferenceBatchNorm): Tenso
   return { shape: [...input.shape], data: out };
 }
 
-export function activationReference(input: Tensor, kind: ActivationKind): Tensor {
-  return { shape: [...input.shape], data: input.data.map((v) => activateScalar(kind, v)) };
+export function activationReference(input: Tensor, kind: ActivationKind, negativeSlope?: number): Tensor {
+  return { shape: [...input.shape], data: input.data.map((v) => activateScalar(kind, v, negativeSlope)) };
 }
 
 /** AdaptiveAvgPool2d: output cell i averages input rows floor(i*H/out) .. ceil((i+1)*H/out) - 1, as PyTorch does. */
@@ -160,6 +171,44 @@ export function addReference(a: Tensor, b: Tensor): Tensor {
   return { shape: [...a.shape], data: a.data.map((v, i) => v + b.data[i]!) };
 }
 
+/**
+ * The ops whose plain loops live in cpu/ops (pooling, transposed conv, upsample, channel
+ * shuffle): the CPU backend runs the same functions, so the PyTorch fixtures are their check.
+ */
+function leafOp(node: ResolvedPool2d | ResolvedConvTranspose2d | ResolvedUpsample | ResolvedChannelShuffle, x: Tensor, get: (key: string) => Tensor | undefined): Tensor {
+  const inShape = x.shape as Shape4;
+  const [n, c, h, w] = inShape;
+  let outShape: Shape4;
+  switch (node.op) {
+    case 'maxpool2d':
+    case 'avgpool2d':
+      outShape = [n, c, ...[0, 1].map((d) => poolOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.dilation[d]!, node.ceilMode))] as Shape4;
+      break;
+    case 'convtranspose2d':
+      outShape = [n, node.outChannels, ...[0, 1].map((d) => convTransposeOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.outputPadding[d]!, node.dilation[d]!))] as Shape4;
+      break;
+    case 'upsample':
+      outShape = [n, c, upsampleOutputSize(node, 0, h), upsampleOutputSize(node, 1, w)];
+      break;
+    case 'channelshuffle':
+      outShape = [n, c, h, w];
+      break;
+  }
+  const out = new Float32Array(elementCount(outShape));
+  switch (node.op) {
+    case 'maxpool2d': maxPool2d(x.data, inShape, out, outShape, node); break;
+    case 'avgpool2d': avgPool2d(x.data, inShape, out, outShape, node); break;
+    case 'convtranspose2d':
+      convTranspose2d(x.data, inShape, get(`${node.key}.weight`)!.data, out, outShape, node, { bias: node.bias ? get(`${node.key}.bias`)!.data : undefined, activation: 'none' });
+      break;
+    case 'upsample':
+      upsample2d(x.data, inShape, out, outShape, upsampleAxisTable(node, 0, h, outShape[2]), upsampleAxisTable(node, 1, w, outShape[3]));
+      break;
+    case 'channelshuffle': channelShuffle(x.data, inShape, out, node.groups); break;
+  }
+  return { shape: outShape, data: out };
+}
+
 /** What the reference forward returns: the output and every leaf's (and residual sum's) output by key. */
 export interface ReferenceResult {
   output: Tensor;
@@ -178,6 +227,12 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
       case 'residual':
         y = addReference(run(node.body, x), x);
         break;
+      case 'channelscale': {
+        const scale = run(node.body, x);
+        y = { shape: [...x.shape], data: new Float32Array(x.data.length) };
+        channelScale(x.data, x.shape as Shape4, scale.data, y.data);
+        break;
+      }
       case 'conv2d':
         if (!node.pads) throw new Error(`conv ${node.key} has no resolved padding`);
         y = conv2dReference(x, get(`${node.key}.weight`)!, node.bias ? get(`${node.key}.bias`) : undefined, {
@@ -194,7 +249,7 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
         });
         break;
       case 'activation':
-        y = activationReference(x, activationKind(node.fn, node.approximate));
+        y = activationReference(x, activationKind(node.fn, node.approximate), node.negativeSlope);
         break;
       case 'dropout':
         y = { shape: [...x.shape], data: x.data.slice() };
@@ -207,6 +262,9 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
         break;
       case 'linear':
         y = linearReference(x, get(`${node.key}.weight`)!, node.bias ? get(`${node.key}.bias`) : undefined);
+        break;
+      default:
+        y = leafOp(node, x, get);
         break;
     }
     outputs.set(node.key, y);

@@ -27,6 +27,8 @@ export interface EpilogueState {
   /** Per output channel, or undefined for 0. */
   shift?: Float64Array;
   activation: ActivationKey;
+  /** LeakyReLU's slope. */
+  negativeSlope?: number;
   residual?: Value;
   /** A BatchNorm without running stats: scale and shift come from the input's own statistics. */
   batchStatistics?: ResolvedBatchNorm;
@@ -194,10 +196,11 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
         const last = fusable(value);
         if (last && last.epilogue.activation === 'Identity' && !last.epilogue.residual) {
           last.epilogue.activation = act;
+          last.epilogue.negativeSlope = node.negativeSlope;
           finish(last, node.key);
           return value;
         }
-        return elementwise(value, node.key, { activation: act });
+        return elementwise(value, node.key, { activation: act, negativeSlope: node.negativeSlope });
       }
       case 'dropout':
         // Eval mode: the identity.
@@ -221,6 +224,8 @@ export function buildPlan(model: ResolvedModel, weights: Record<string, Tensor>,
         record(node.key, out);
         return out;
       }
+      default:
+        throw new Error(`the webgpu backend has no program for ${node.op} yet`);
     }
   };
 

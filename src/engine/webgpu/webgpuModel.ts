@@ -399,7 +399,7 @@ export class WebGPUModel {
       buffers.push({ buffer: this.upload(pad4Array(scale, channels), `${label} scale`) }, { buffer: this.upload(pad4Array(shift, channels), `${label} shift`) });
     }
     if (e.residual) buffers.push({ buffer: storages.get(e.residual.storage)! });
-    return { epilogue: { affine, activation: e.activation, residual: e.residual !== undefined }, buffers, before };
+    return { epilogue: { affine, activation: e.activation, negativeSlope: e.negativeSlope, residual: e.residual !== undefined }, buffers, before };
   }
 
   private stepBuffers(step: Step, weights: Record<string, Tensor>, storages: Map<number, GPUBuffer>): { program: Program; buffers: GPUBufferBinding[]; before: Array<{ program: Program; buffers: GPUBufferBinding[] }> } {
