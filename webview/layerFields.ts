@@ -83,6 +83,8 @@ export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
     act('activation', 'ReLU6'),
   ],
   Residual: [{ name: 'body', kind: 'body', required: true, hint: 'the layers whose output is added to the input, as JSON' }],
+  Sequential: [{ name: 'layers', kind: 'body', required: true, hint: 'the layers, one after another, as JSON' }],
+  Softmax: [{ name: 'dim', kind: 'int', required: true, hint: '1: over the channels (or the features after Flatten)' }],
 };
 
 export function optionsOf(kind: FieldKind): readonly string[] | undefined {
@@ -161,6 +163,10 @@ export function newLayer(type: LayerType, before: Shape | undefined): LayerSpec 
       return { type };
     case 'Linear':
       return { type, in_features: channels, out_features: 10 };
+    case 'Sequential':
+      return { type, layers: [{ type: 'Conv2d', in_channels: channels, out_channels: channels, kernel_size: 3, padding: 1 }] };
+    case 'Softmax':
+      return { type, dim: 1 };
     default:
       return { type } as LayerSpec;
   }

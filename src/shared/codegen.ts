@@ -132,6 +132,9 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
       return `nn.Flatten(${args.join(', ')})`;
     }
     case 'linear': return `nn.Linear(${node.inFeatures}, ${node.outFeatures}${node.bias ? '' : ', bias=False'})`;
+    case 'softmax': return `nn.Softmax(dim=${node.dim})`;
+    case 'add': case 'mul': case 'concat': case 'split':
+      throw new Error(`${node.key}: a graph op (${node.op}) has no nn.Sequential form; export the chain form only`);
   }
 }
 
@@ -175,6 +178,7 @@ function torchModule(node: ResolvedNode, key: string, indent: string, helpers: S
  * weights saved from either side load into the other.
  */
 export function pytorchCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const helpers = new Set<TorchHelper>();
   const body = model.layers.map((layer) => {
     const type = layer.spec.type;
@@ -334,6 +338,9 @@ class KerasWriter {
         return [{ code: 'layers.Flatten()', notes }];
       }
       case 'linear': return [{ code: `layers.Dense(${node.outFeatures}${node.bias ? '' : ', use_bias=False'})`, notes: [] }];
+      case 'softmax': return [{ code: 'layers.Softmax()', notes: node.dim === 1 || node.dim === -1 ? [] : [`PyTorch's Softmax(dim=${node.dim}); Keras's Softmax takes the last (channels) axis.`] }];
+      case 'add': case 'mul': case 'concat': case 'split':
+        return internal(`${node.key}: a graph op (${node.op}) has no Keras Sequential form`);
     }
   }
 
@@ -389,6 +396,7 @@ function functionalLines(items: KerasItem[], indent: string, depth: number): str
  * API when the model has residual adds. Layers that have no exact Keras form carry a comment.
  */
 export function kerasCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const writer = new KerasWriter(model);
   const perLayer = model.layers.map((layer) => ({ layer, items: writer.sequence([layer.node]) }));
   const [, c, h, w] = model.inputShape;

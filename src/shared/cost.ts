@@ -145,6 +145,11 @@ function leafLabel(leaf: LeafInfo): string {
     case 'flatten': return 'Flatten';
     case 'linear': return 'Linear';
     case 'dropout': return 'Dropout';
+    case 'softmax': return `Softmax (dim ${node.dim})`;
+    case 'add': return 'Add';
+    case 'mul': return 'Mul';
+    case 'concat': return `Concat (dim ${node.dim})`;
+    case 'split': return `Split (dim ${node.dim})`;
   }
 }
 
