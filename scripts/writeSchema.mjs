@@ -39,6 +39,8 @@ export function buildSchema() {
     layer('AdaptiveAvgPool2d', { output_size: pair() }, ['output_size']),
     layer('Flatten', { start_dim: { type: 'integer', minimum: -4, default: 1 }, end_dim: { type: 'integer', minimum: -4, default: -1 } }),
     layer('Linear', { in_features: int(), out_features: int(), bias: { type: 'boolean', default: true } }, ['in_features', 'out_features']),
+    layer('Softmax', { dim: { type: 'integer', minimum: -4 } }, ['dim'], 'torch.nn.Softmax.'),
+    layer('Sequential', { layers: { type: 'array', items: { $ref: '#/$defs/layer' }, minItems: 1 } }, ['layers'], 'nn.Sequential(*layers): keys <i>.<j>.*'),
     layer('MaxPool2d', {
       kernel_size: pair(), stride: { ...pair(), description: 'default: kernel_size' }, padding: { ...pair(0), default: 0 }, dilation: { ...pair(), default: 1 },
       return_indices: { const: false, default: false }, ceil_mode: { type: 'boolean', default: false },

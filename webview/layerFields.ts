@@ -130,6 +130,8 @@ export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
     act('activation', 'ReLU', 'after fc1'),
     act('scale_activation', 'Sigmoid', 'after fc2: the channel weights'),
   ],
+  Sequential: [{ name: 'layers', kind: 'body', required: true, hint: 'the layers, one after another, as JSON' }],
+  Softmax: [{ name: 'dim', kind: 'int', required: true, hint: '1: over the channels (or the features after Flatten)' }],
 };
 
 export function optionsOf(kind: FieldKind): readonly string[] | undefined {
@@ -220,6 +222,10 @@ export function newLayer(type: LayerType, before: Shape | undefined): LayerSpec 
       return { type, groups: channels % 2 === 0 ? 2 : 1 };
     case 'SqueezeExcitation':
       return { type, input_channels: channels, squeeze_channels: Math.max(1, Math.floor(channels / 4)) };
+    case 'Sequential':
+      return { type, layers: [{ type: 'Conv2d', in_channels: channels, out_channels: channels, kernel_size: 3, padding: 1 }] };
+    case 'Softmax':
+      return { type, dim: 1 };
     default:
       return { type } as LayerSpec;
   }

@@ -165,6 +165,9 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
       return `nn.Upsample(${args.join(', ')})`;
     }
     case 'channelshuffle': return `nn.ChannelShuffle(${node.groups})`;
+    case 'softmax': return `nn.Softmax(dim=${node.dim})`;
+    case 'add': case 'mul': case 'concat': case 'split':
+      throw new Error(`${node.key}: a graph op (${node.op}) has no nn.Sequential form; export the chain form only`);
   }
 }
 
@@ -226,6 +229,7 @@ function torchSqueezeExcitation(node: ResolvedChannelScale): string {
  * weights saved from either side load into the other.
  */
 export function pytorchCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const helpers = new Set<TorchHelper>();
   const body = model.layers.map((layer) => {
     const type = layer.spec.type;
@@ -419,6 +423,9 @@ class KerasWriter {
       }
       case 'channelshuffle':
         return [{ notes: [`ChannelShuffle(${node.groups}) at ${node.key} has no Keras layer (a Reshape, Permute and Reshape of the channels would do it): left out, so the channels after this point are in another order.`] }];
+      case 'softmax': return [{ code: 'layers.Softmax()', notes: node.dim === 1 || node.dim === -1 ? [] : [`PyTorch's Softmax(dim=${node.dim}); Keras's Softmax takes the last (channels) axis.`] }];
+      case 'add': case 'mul': case 'concat': case 'split':
+        return internal(`${node.key}: a graph op (${node.op}) has no Keras Sequential form`);
     }
   }
 
@@ -477,6 +484,7 @@ function functionalLines(items: KerasItem[], indent: string, depth: number): str
  * API when the model has residual adds. Layers that have no exact Keras form carry a comment.
  */
 export function kerasCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const writer = new KerasWriter(model);
   const perLayer = model.layers.map((layer) => ({ layer, items: writer.sequence([layer.node]) }));
   const [, c, h, w] = model.inputShape;

@@ -155,6 +155,11 @@ function leafLabel(leaf: LeafInfo): string {
     case 'convtranspose2d': return `ConvTranspose2d ${node.kernel.join('x')} ${describeConv(node)}`;
     case 'upsample': return `Upsample (${node.mode})`;
     case 'channelshuffle': return `ChannelShuffle (groups=${node.groups})`;
+    case 'softmax': return `Softmax (dim ${node.dim})`;
+    case 'add': return 'Add';
+    case 'mul': return 'Mul';
+    case 'concat': return `Concat (dim ${node.dim})`;
+    case 'split': return `Split (dim ${node.dim})`;
   }
 }
 

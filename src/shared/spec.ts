@@ -163,24 +163,62 @@ export interface ResidualSpec {
   body: LayerSpec[];
 }
 
+/** `nn.Sequential(*layers)`: keys `<i>.<j>.*`. */
+export interface SequentialSpec {
+  type: 'Sequential';
+  layers: LayerSpec[];
+}
+
+/** `nn.Softmax(dim)`. */
+export interface SoftmaxSpec { type: 'Softmax'; dim: number }
+
 export type LayerSpec =
-  | Conv2dSpec | BatchNorm2dSpec | ActivationSpec | DropoutSpec | AdaptiveAvgPool2dSpec | FlattenSpec | LinearSpec
+  | Conv2dSpec | BatchNorm2dSpec | ActivationSpec | DropoutSpec | AdaptiveAvgPool2dSpec | FlattenSpec | LinearSpec | SoftmaxSpec
   | MaxPool2dSpec | AvgPool2dSpec | ConvTranspose2dSpec | UpsampleSpec | ChannelShuffleSpec
-  | DepthwiseSeparableSpec | InvertedResidualSpec | ResidualSpec | SqueezeExcitationSpec;
+  | DepthwiseSeparableSpec | InvertedResidualSpec | ResidualSpec | SequentialSpec | SqueezeExcitationSpec;
 
 export type LayerType = LayerSpec['type'];
 export const LAYER_TYPES: readonly LayerType[] = [
-  'Conv2d', 'BatchNorm2d', ...ACTIVATION_TYPES, 'Dropout', 'AdaptiveAvgPool2d', 'Flatten', 'Linear',
+  'Conv2d', 'BatchNorm2d', ...ACTIVATION_TYPES, 'Dropout', 'AdaptiveAvgPool2d', 'Flatten', 'Linear', 'Softmax',
   'MaxPool2d', 'AvgPool2d', 'ConvTranspose2d', 'Upsample', 'ChannelShuffle',
-  'DepthwiseSeparable', 'InvertedResidual', 'Residual', 'SqueezeExcitation',
+  'DepthwiseSeparable', 'InvertedResidual', 'Residual', 'Sequential', 'SqueezeExcitation',
 ];
 
+/** The chain form: the layers run one after another, as `nn.Sequential(*layers)`. */
 export interface ModelSpec {
   name?: string;
   /** [N, C, H, W] */
   input_shape?: number[];
   layers: LayerSpec[];
 }
+
+/** Ops of the graph form only: they take several inputs or give several outputs. */
+export type GraphOpSpec =
+  | { type: 'Add' }
+  | { type: 'Mul' }
+  | { type: 'Concat'; dim?: number }
+  | { type: 'Split'; split_size_or_sections: number | number[]; dim?: number };
+export const GRAPH_OP_TYPES = ['Add', 'Mul', 'Concat', 'Split'] as const;
+
+/** A node of the graph form: a layer or a graph op, named, with the values it reads. */
+export type GraphNodeSpec = (LayerSpec | GraphOpSpec) & {
+  /** Unique; the state_dict prefix of the node's weights (`features.0` -> `features.0.weight`). */
+  name: string;
+  /** `"input"`, `"<node>"` or `"<node>:<i>"` (the i-th output of a Split). */
+  inputs: string[];
+};
+
+/** The graph form: named nodes in topological order, each naming its inputs. */
+export interface GraphModelSpec {
+  name?: string;
+  input_shape?: number[];
+  nodes: GraphNodeSpec[];
+  /** The model's outputs; default: the last node's output. */
+  outputs?: string[];
+}
+
+/** Node names: identifiers, dot-separated as PyTorch module paths are ("features.0"). */
+export const NODE_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$/;
 
 /** A tensor shape; NCHW for 4-D activations, [N, F] after Flatten. */
 export type Shape = number[];
@@ -277,29 +315,66 @@ export interface ResolvedUpsample {
   useScaleFactor: boolean;
 }
 export interface ResolvedChannelShuffle { op: 'channelshuffle'; key: string; groups: number }
+export interface ResolvedSoftmax { op: 'softmax'; key: string; dim: number }
+/** Elementwise a + b with numpy broadcasting. */
+export interface ResolvedAdd { op: 'add'; key: string }
+/** Elementwise a * b with numpy broadcasting (N,C,H,W * N,C,1,1 for a channel gate). */
+export interface ResolvedMul { op: 'mul'; key: string }
+export interface ResolvedConcat { op: 'concat'; key: string; dim: number }
+export interface ResolvedSplit {
+  op: 'split';
+  key: string;
+  dim: number;
+  /** As the spec gave it: a chunk size (the last chunk may be smaller) or the sizes. */
+  splitSize: number | number[];
+  /** The chunk sizes for the input; filled by shape inference. */
+  sections?: number[];
+}
 export interface ResolvedSequence { op: 'sequence'; key: string; children: ResolvedNode[] }
 /** out = body(x) + x. */
 export interface ResolvedResidual { op: 'residual'; key: string; body: ResolvedSequence }
 /** out = x * body(x), the body's [N, C, 1, 1] output broadcast over H and W (squeeze-excitation). */
 export interface ResolvedChannelScale { op: 'channelscale'; key: string; body: ResolvedSequence }
 
-export type ResolvedLeaf = ResolvedConv2d | ResolvedBatchNorm | ResolvedActivation | ResolvedDropout | ResolvedPool | ResolvedFlatten | ResolvedLinear
+export type ResolvedLeaf =
+  | ResolvedConv2d | ResolvedBatchNorm | ResolvedActivation | ResolvedDropout | ResolvedPool | ResolvedFlatten | ResolvedLinear | ResolvedSoftmax
+  | ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit
   | ResolvedPool2d | ResolvedConvTranspose2d | ResolvedUpsample | ResolvedChannelShuffle;
 export type ResolvedNode = ResolvedLeaf | ResolvedSequence | ResolvedResidual | ResolvedChannelScale;
 
-/** What a layer of the spec became, with the shapes it sees. */
+/** A value of the model: the model input (layer -1) or output `output` of layer `layer`. */
+export interface ValueRef {
+  layer: number;
+  output: number;
+}
+
+/** What a layer of the spec (a node of the graph form) became, with the shapes it sees. */
 export interface ResolvedLayer {
   index: number;
+  /** The layer as the spec wrote it (a graph node with its `name` and `inputs`). */
   spec: LayerSpec;
   node: ResolvedNode;
+  /** The state_dict prefix: the index in the chain form, the node's name in the graph form. */
+  key: string;
+  /** The values the layer reads: the previous layer's output in the chain form. */
+  inputs: ValueRef[];
   inShape: Shape;
   outShape: Shape;
+  /** Every output's shape (a Split has several). */
+  outShapes: Shape[];
 }
 
 export interface ResolvedModel {
   name: string;
+  /** Which form the spec had. */
+  form: 'chain' | 'graph';
   inputShape: Shape;
+  /** The first output's shape. */
   outputShape: Shape;
+  /** The model's outputs, in order (the last layer's in the chain form). */
+  outputs: ValueRef[];
+  /** The graph form's `outputs` as the spec wrote them (to resolve the spec again). */
+  outputNames?: string[];
   layers: ResolvedLayer[];
   /** Every primitive module in execution order, with its shapes. */
   leaves: LeafInfo[];
@@ -310,10 +385,16 @@ export interface ResolvedModel {
 export interface LeafInfo {
   node: ResolvedLeaf;
   layerIndex: number;
+  /** The first input's shape. */
   inShape: Shape;
+  /** The first output's shape. */
   outShape: Shape;
+  /** Every input's shape (Add, Mul and Concat have several). */
+  inShapes: Shape[];
+  /** Every output's shape (a Split has several). */
+  outShapes: Shape[];
   /** The role of a conv: what the cost model and the feature map view call it. */
-  role: ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'upsample' | 'shuffle';
+  role: ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'softmax' | 'elementwise' | 'concat' | 'split' | 'upsample' | 'shuffle';
 }
 
 export type ConvRole = 'depthwise' | 'pointwise' | 'grouped' | 'standard';
@@ -632,11 +713,44 @@ function resolveInvertedResidual(r: FieldReader, key: string): ResolvedNode {
   return body;
 }
 
-function resolveLayer(raw: unknown, key: string, path: string, layerIndex: number): ResolvedNode {
+function resolveLayer(raw: unknown, key: string, path: string, layerIndex: number, graphOps = false): ResolvedNode {
   if (!isObject(raw)) throw new SpecError(path, undefined, `a layer must be an object with a "type", got ${JSON.stringify(raw)}`, layerIndex);
   const r = new FieldReader(raw, path, layerIndex);
   const type = raw.type;
+  if (!graphOps && typeof type === 'string' && (GRAPH_OP_TYPES as readonly string[]).includes(type)) {
+    r.fail('type', `${type} takes or gives several values: it exists only in the graph form (a model with "nodes")`);
+  }
   switch (type) {
+    case 'Softmax':
+      r.only(['dim']);
+      return { op: 'softmax', key, dim: r.int('dim', undefined, -4) };
+    case 'Add':
+      r.only([]);
+      return { op: 'add', key };
+    case 'Mul':
+      r.only([]);
+      return { op: 'mul', key };
+    case 'Concat':
+      r.only(['dim']);
+      return { op: 'concat', key, dim: r.int('dim', 0, -4) };
+    case 'Split': {
+      r.only(['split_size_or_sections', 'dim']);
+      const sizes = raw.split_size_or_sections;
+      let splitSize: number | number[];
+      if (Array.isArray(sizes)) {
+        if (sizes.length === 0 || !sizes.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DIM)) {
+          r.fail('split_size_or_sections', `must be a positive integer or a non-empty list of them, got ${JSON.stringify(sizes)}`);
+        }
+        splitSize = sizes as number[];
+      } else splitSize = r.int('split_size_or_sections');
+      return { op: 'split', key, dim: r.int('dim', 0, -4), splitSize };
+    }
+    case 'Sequential': {
+      r.only(['layers']);
+      const layers = raw.layers;
+      if (!Array.isArray(layers) || layers.length === 0) return r.fail('layers', 'must be a non-empty list of layers');
+      return { op: 'sequence', key, children: layers.map((child: unknown, j: number) => resolveLayer(child, `${key}.${j}`, `${path}.layers[${j}]`, layerIndex)) };
+    }
     case 'Conv2d': return resolveConv(r, key);
     case 'BatchNorm2d': return resolveBatchNorm(r, key);
     case 'ReLU': case 'ReLU6': case 'SiLU': case 'Hardswish': case 'Hardsigmoid': case 'Identity':
@@ -757,6 +871,19 @@ export function resolvePadding(padding: Padding2d, dim: 0 | 1, input: number, ke
 
 const fmt = (shape: Shape) => `[${shape.join(', ')}]`;
 
+/** numpy's broadcast of two shapes (aligned at the right; a 1 stretches), or undefined when they do not broadcast. */
+export function broadcastShapes(a: Shape, b: Shape): Shape | undefined {
+  const rank = Math.max(a.length, b.length);
+  const out: Shape = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
 function convRole(c: { inChannels: number; kernel: [number, number]; groups: number }): ConvRole {
   if (c.groups === c.inChannels && c.groups > 1) return 'depthwise';
   if (c.kernel[0] === 1 && c.kernel[1] === 1 && c.groups === 1) return 'pointwise';
@@ -780,6 +907,63 @@ class ShapeWalker {
     throw new SpecError(this.pathOf(node.key), field, reason, this.layerIndex);
   }
 
+  /** A graph op of several inputs or outputs (Add, Mul, Concat, Split); returns every output's shape. */
+  walkGraphOp(node: ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit, inputs: Shape[]): Shape[] {
+    const outs = this.graphOp(node, inputs);
+    for (const out of outs) if (out.some((d) => !(d >= 1))) this.fail(node, undefined, `output shape ${fmt(out)} is empty for input ${fmt(inputs[0]!)}`);
+    this.leaves.push({ node, layerIndex: this.layerIndex, inShape: inputs[0]!, outShape: outs[0]!, inShapes: inputs, outShapes: outs, role: this.role(node) });
+    for (const out of outs) this.activationElements += elementCount(out);
+    return outs;
+  }
+
+  private axis(node: ResolvedNode, dim: number, rank: number, field = 'dim'): number {
+    const axis = dim < 0 ? rank + dim : dim;
+    if (axis < 0 || axis >= rank) this.fail(node, field, `dim=${dim} is out of range for a ${rank}-D value`);
+    return axis;
+  }
+
+  private graphOp(node: ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit, inputs: Shape[]): Shape[] {
+    switch (node.op) {
+      case 'add':
+      case 'mul': {
+        if (inputs.length !== 2) this.fail(node, 'inputs', `${node.op === 'add' ? 'Add' : 'Mul'} takes 2 inputs, got ${inputs.length}`);
+        const out = broadcastShapes(inputs[0]!, inputs[1]!);
+        if (!out) this.fail(node, 'inputs', `shapes ${fmt(inputs[0]!)} and ${fmt(inputs[1]!)} do not broadcast`);
+        return [out];
+      }
+      case 'concat': {
+        if (inputs.length < 1) this.fail(node, 'inputs', 'Concat takes at least one input');
+        const first = inputs[0]!;
+        const axis = this.axis(node, node.dim, first.length);
+        let total = 0;
+        inputs.forEach((shape, i) => {
+          if (shape.length !== first.length || shape.some((d, j) => j !== axis && d !== first[j])) {
+            this.fail(node, `inputs[${i}]`, `shape ${fmt(shape)} does not match ${fmt(first)} outside dim ${node.dim}`);
+          }
+          total += shape[axis]!;
+        });
+        return [first.map((d, j) => (j === axis ? total : d))];
+      }
+      case 'split': {
+        if (inputs.length !== 1) this.fail(node, 'inputs', `Split takes 1 input, got ${inputs.length}`);
+        const input = inputs[0]!;
+        const axis = this.axis(node, node.dim, input.length);
+        const size = input[axis]!;
+        let sections: number[];
+        if (Array.isArray(node.splitSize)) {
+          sections = node.splitSize;
+          const sum = sections.reduce((a, b) => a + b, 0);
+          if (sum !== size) this.fail(node, 'split_size_or_sections', `the sections sum to ${sum}, but dim ${node.dim} of ${fmt(input)} is ${size}`);
+        } else {
+          sections = [];
+          for (let at = 0; at < size; at += node.splitSize) sections.push(Math.min(node.splitSize, size - at));
+        }
+        node.sections = sections;
+        return sections.map((s) => input.map((d, j) => (j === axis ? s : d)));
+      }
+    }
+  }
+
   walk(node: ResolvedNode, input: Shape): Shape {
     switch (node.op) {
       case 'sequence': return node.children.reduce((shape, child) => this.walk(child, shape), input);
@@ -800,10 +984,12 @@ class ShapeWalker {
         this.activationElements += elementCount(out);
         return out;
       }
+      case 'add': case 'mul': case 'concat': case 'split':
+        return this.walkGraphOp(node, [input])[0]!;
       default: {
         const out = this.leaf(node, input);
         if (out.some((d) => !(d >= 1))) this.fail(node, undefined, `output shape ${fmt(out)} is empty for input ${fmt(input)}`);
-        this.leaves.push({ node, layerIndex: this.layerIndex, inShape: input, outShape: out, role: this.role(node) });
+        this.leaves.push({ node, layerIndex: this.layerIndex, inShape: input, outShape: out, inShapes: [input], outShapes: [out], role: this.role(node) });
         this.activationElements += elementCount(out);
         return out;
       }
@@ -823,6 +1009,10 @@ class ShapeWalker {
       case 'convtranspose2d': return convRole(node);
       case 'upsample': return 'upsample';
       case 'channelshuffle': return 'shuffle';
+      case 'softmax': return 'softmax';
+      case 'add': case 'mul': return 'elementwise';
+      case 'concat': return 'concat';
+      case 'split': return 'split';
     }
   }
 
@@ -831,8 +1021,11 @@ class ShapeWalker {
     return input as [number, number, number, number];
   }
 
-  private leaf(node: ResolvedLeaf, input: Shape): Shape {
+  private leaf(node: Exclude<ResolvedLeaf, ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit>, input: Shape): Shape {
     switch (node.op) {
+      case 'softmax':
+        this.axis(node, node.dim, input.length);
+        return input;
       case 'conv2d': {
         const [n, c, h, w] = this.need4d(node, input);
         if (c !== node.inChannels) this.fail(node, 'in_channels', `in_channels=${node.inChannels} but the input has ${c} channels (shape ${fmt(input)})`);
@@ -927,42 +1120,137 @@ function checkInputShape(shape: unknown): Shape {
 }
 
 /**
- * Validates a spec, expands its composites and infers every shape. Throws a {@link SpecError}
- * naming the layer, the field and the reason for anything PyTorch would reject.
+ * Validates a spec (the chain form with `layers` or the graph form with `nodes`), expands its
+ * composites and infers every shape. Throws a {@link SpecError} naming the layer (or node), the
+ * field and the reason for anything PyTorch would reject.
  */
 export function resolveModel(raw: unknown, options: ResolveOptions = {}): ResolvedModel {
-  if (!isObject(raw)) throw new SpecError('model', undefined, 'a model must be a JSON object with "layers"', -1);
+  if (!isObject(raw)) throw new SpecError('model', undefined, 'a model must be a JSON object with "layers" (or "nodes")', -1);
+  const graph = raw.nodes !== undefined;
+  const known = graph ? ['name', 'input_shape', 'nodes', 'outputs', '$schema'] : ['name', 'input_shape', 'layers', '$schema'];
   for (const key of Object.keys(raw)) {
-    if (!['name', 'input_shape', 'layers', '$schema'].includes(key)) throw new SpecError('model', key, 'is not a model field (known: name, input_shape, layers)', -1);
+    if (!known.includes(key)) throw new SpecError('model', key, `is not a model field (known: ${known.filter((k) => k !== '$schema').join(', ')})`, -1);
   }
   if (raw.name !== undefined && typeof raw.name !== 'string') throw new SpecError('model', 'name', 'must be a string', -1);
-  if (!Array.isArray(raw.layers) || raw.layers.length === 0) throw new SpecError('model', 'layers', 'must be a non-empty list of layers', -1);
+  const list = graph ? raw.nodes : raw.layers;
+  if (!Array.isArray(list) || list.length === 0) throw new SpecError('model', graph ? 'nodes' : 'layers', `must be a non-empty list of ${graph ? 'nodes' : 'layers'}`, -1);
   // The spec's own input_shape is checked even when options.inputShape overrides it: a malformed spec stays malformed.
   if (raw.input_shape !== undefined) checkInputShape(raw.input_shape);
-  const inputShape = checkInputShape(options.inputShape ?? (raw.input_shape === undefined ? [1, firstInChannels(raw.layers) ?? 3, 224, 224] : raw.input_shape));
+  const inputShape = checkInputShape(options.inputShape ?? (raw.input_shape === undefined ? [1, firstInChannels(list) ?? 3, 224, 224] : raw.input_shape));
 
-  const layers: ResolvedLayer[] = [];
-  const leaves: LeafInfo[] = [];
-  let activationElements = elementCount(inputShape);
-  let shape = inputShape;
-  raw.layers.forEach((layer: unknown, index: number) => {
-    const path = `layers[${index}]`;
-    const node = resolveLayer(layer, String(index), path, index);
-    const walker = new ShapeWalker(index, (key) => (key === String(index) ? path : `${path}.${key.slice(String(index).length + 1)}`));
-    const outShape = walker.walk(node, shape);
-    layers.push({ index, spec: layer as LayerSpec, node, inShape: shape, outShape });
-    leaves.push(...walker.leaves);
-    activationElements += walker.activationElements;
-    shape = outShape;
-  });
-  const activationBytes = activationElements * 4;
+  const built = graph ? resolveGraph(list, raw.outputs, inputShape) : resolveChain(list, inputShape);
+  const activationBytes = built.activationElements * 4;
   const budget = options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES;
   if (activationBytes > budget) {
     throw new SpecError('model', 'input_shape', `the activations would need ${formatBytes(activationBytes)} (fp32, all intermediates), over the budget of ${formatBytes(budget)}`, -1);
   }
-  const model: ResolvedModel = { name: typeof raw.name === 'string' ? raw.name : 'model', inputShape, outputShape: shape, layers, leaves, activationBytes };
+  const model: ResolvedModel = {
+    name: typeof raw.name === 'string' ? raw.name : 'model',
+    form: graph ? 'graph' : 'chain',
+    inputShape,
+    outputShape: built.outputShapes[0]!,
+    outputs: built.outputs,
+    ...(graph && raw.outputs !== undefined ? { outputNames: raw.outputs as string[] } : {}),
+    layers: built.layers,
+    leaves: built.leaves,
+    activationBytes,
+  };
   checkParameterBytes(model, options.maxParameterBytes ?? DEFAULT_MAX_PARAMETER_BYTES);
   return model;
+}
+
+interface Built {
+  layers: ResolvedLayer[];
+  leaves: LeafInfo[];
+  outputs: ValueRef[];
+  outputShapes: Shape[];
+  activationElements: number;
+}
+
+function resolveChain(list: unknown[], inputShape: Shape): Built {
+  const layers: ResolvedLayer[] = [];
+  const leaves: LeafInfo[] = [];
+  let activationElements = elementCount(inputShape);
+  let shape = inputShape;
+  list.forEach((layer: unknown, index: number) => {
+    const path = `layers[${index}]`;
+    const key = String(index);
+    const node = resolveLayer(layer, key, path, index);
+    const walker = new ShapeWalker(index, (k) => (k === key ? path : `${path}.${k.slice(key.length + 1)}`));
+    const outShape = walker.walk(node, shape);
+    layers.push({ index, spec: layer as LayerSpec, node, key, inputs: [{ layer: index - 1, output: 0 }], inShape: shape, outShape, outShapes: [outShape] });
+    leaves.push(...walker.leaves);
+    activationElements += walker.activationElements;
+    shape = outShape;
+  });
+  return { layers, leaves, outputs: [{ layer: list.length - 1, output: 0 }], outputShapes: [shape], activationElements };
+}
+
+function resolveGraph(list: unknown[], rawOutputs: unknown, inputShape: Shape): Built {
+  const layers: ResolvedLayer[] = [];
+  const leaves: LeafInfo[] = [];
+  let activationElements = elementCount(inputShape);
+  const byName = new Map<string, number>();
+  const shapeOf = (ref: ValueRef): Shape => (ref.layer < 0 ? inputShape : layers[ref.layer]!.outShapes[ref.output]!);
+  /** Resolves "input", "<node>" or "<node>:<i>" against the nodes before `index`. */
+  const lookup = (name: unknown, fail: (reason: string) => never): ValueRef => {
+    if (typeof name !== 'string') return fail(`must be a value name, got ${JSON.stringify(name)}`);
+    if (name === 'input') return { layer: -1, output: 0 };
+    const colon = name.lastIndexOf(':');
+    const node = colon < 0 ? name : name.slice(0, colon);
+    const at = byName.get(node);
+    if (at === undefined) return fail(`unknown value ${JSON.stringify(name)} (an earlier node's name, "<node>:<i>", or "input")`);
+    const count = layers[at]!.outShapes.length;
+    if (colon < 0) {
+      if (count !== 1) return fail(`${JSON.stringify(node)} has ${count} outputs: name one as "${node}:0" .. "${node}:${count - 1}"`);
+      return { layer: at, output: 0 };
+    }
+    const index = Number(name.slice(colon + 1));
+    if (!/^\d+$/.test(name.slice(colon + 1)) || index >= count) return fail(`${JSON.stringify(node)} has ${count} output(s), no ${JSON.stringify(name.slice(colon + 1))}`);
+    return { layer: at, output: index };
+  };
+  list.forEach((raw: unknown, index: number) => {
+    const where = `nodes[${index}]`;
+    if (!isObject(raw)) throw new SpecError(where, undefined, `a node must be an object with a "type", a "name" and "inputs", got ${JSON.stringify(raw)}`, index);
+    const name = raw.name;
+    if (typeof name !== 'string' || !NODE_NAME_PATTERN.test(name)) {
+      throw new SpecError(where, 'name', `must be a name like "features.0" (letters, digits, _ and dots), got ${JSON.stringify(name)}`, index);
+    }
+    if (name === 'input') throw new SpecError(where, 'name', '"input" names the model input', index);
+    if (byName.has(name)) throw new SpecError(where, 'name', `${JSON.stringify(name)} is already the name of nodes[${byName.get(name)}]`, index);
+    const path = `${where} (${name})`;
+    const fail = (field: string) => (reason: string): never => {
+      throw new SpecError(path, field, reason, index);
+    };
+    if (!Array.isArray(raw.inputs) || raw.inputs.length === 0) fail('inputs')('must be a non-empty list of value names');
+    const inputs = (raw.inputs as unknown[]).map((input, i) => lookup(input, fail(`inputs[${i}]`)));
+    const { name: _name, inputs: _inputs, ...layerSpec } = raw;
+    const node = resolveLayer(layerSpec, name, path, index, true);
+    const walker = new ShapeWalker(index, (k) => (k === name ? path : `${path}.${k.slice(name.length + 1)}`));
+    const inShapes = inputs.map(shapeOf);
+    let outShapes: Shape[];
+    if (node.op === 'add' || node.op === 'mul' || node.op === 'concat' || node.op === 'split') outShapes = walker.walkGraphOp(node, inShapes);
+    else {
+      if (inputs.length !== 1) fail('inputs')(`${String(raw.type)} takes one input, got ${inputs.length}`);
+      outShapes = [walker.walk(node, inShapes[0]!)];
+    }
+    layers.push({ index, spec: raw as unknown as LayerSpec, node, key: name, inputs, inShape: inShapes[0]!, outShape: outShapes[0]!, outShapes });
+    leaves.push(...walker.leaves);
+    activationElements += walker.activationElements;
+    byName.set(name, index);
+  });
+  let outputs: ValueRef[];
+  if (rawOutputs === undefined) {
+    const last = layers[layers.length - 1]!;
+    if (last.outShapes.length !== 1) throw new SpecError('model', 'outputs', `the last node, ${JSON.stringify(last.key)}, has ${last.outShapes.length} outputs: list the model's outputs`, -1);
+    outputs = [{ layer: last.index, output: 0 }];
+  } else {
+    if (!Array.isArray(rawOutputs) || rawOutputs.length === 0) throw new SpecError('model', 'outputs', 'must be a non-empty list of value names', -1);
+    outputs = rawOutputs.map((name, i) => lookup(name, (reason) => {
+      throw new SpecError('model', `outputs[${i}]`, reason, -1);
+    }));
+  }
+  return { layers, leaves, outputs, outputShapes: outputs.map(shapeOf), activationElements };
 }
 
 /** Refuses a model whose fp32 weights would not fit the budget, naming the largest tensor. */
@@ -990,6 +1278,7 @@ function firstInChannels(layers: unknown[]): number | undefined {
   if (typeof first.num_features === 'number') return first.num_features;
   if (typeof first.input_channels === 'number') return first.input_channels;
   if (first.type === 'Residual' && Array.isArray(first.body)) return firstInChannels(first.body);
+  if (first.type === 'Sequential' && Array.isArray(first.layers)) return firstInChannels(first.layers);
   return undefined;
 }
 
@@ -1053,4 +1342,11 @@ export function* walkNodes(node: ResolvedNode): Generator<ResolvedNode> {
   yield node;
   if (node.op === 'sequence') for (const child of node.children) yield* walkNodes(child);
   else if (node.op === 'residual' || node.op === 'channelscale') yield* walkNodes(node.body);
+}
+
+/** The name of a value as the graph form writes it: "input", "<node>" or "<node>:<i>". */
+export function valueName(model: ResolvedModel, ref: ValueRef): string {
+  if (ref.layer < 0) return 'input';
+  const layer = model.layers[ref.layer]!;
+  return layer.outShapes.length > 1 ? `${layer.key}:${ref.output}` : layer.key;
 }
