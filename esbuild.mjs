@@ -18,8 +18,9 @@ const bundles = {
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
   cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', external: ['webgpu'], optional: true },
-  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
-  webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', optional: true },
+  // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.
+  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
+  webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true },
 };
 
 function build(name, { entryPoints, optional, ...options }) {

@@ -1,49 +1,36 @@
 /**
- * The CPU plan: a resolved model turned into a list of steps, made once per prepared model and
- * input shape (see cpuBackend.ts). With fusion on (the default) a conv directly followed by
- * BatchNorm (running stats) has the BN folded into its weights and bias, and the activation and
- * a residual add that follow become its epilogue, so a DepthwiseSeparable block is two passes
- * over memory: dw, then pw. Which leaves make a step is decided in one place, stepLabels.ts
- * (groupSteps), for this plan and the WebGPU backend alike.
+ * The CPU backend's compiled plan: the planner's steps (graph/planner.ts: fusion, labels, buffer
+ * slots), each turned into a function that runs the CPU kernels. Made once per prepared model
+ * and input shape (see cpuBackend.ts). A conv step with a folded BatchNorm runs with the folded
+ * weights and bias, and its activation and Add become the kernel's epilogue, so a
+ * DepthwiseSeparable block is two passes over memory: dw, then pw.
  *
- * Steps write into an output buffer the executor hands them (buffers are reused from one step
- * and one run to the next), so a step never allocates its output.
+ * Steps write into output buffers the executor hands them (buffers are reused from one step and
+ * one run to the next, as the planner's slots say), so a step never allocates its output.
  */
-import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedResidual } from '../../shared/spec';
+import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormAffine } from '../batchNormAffine';
-import { groupSteps } from '../stepLabels';
-import type { Intermediate, WeightMap } from '../types';
+import { lowerModel, type Graph } from '../graph/graph';
+import { planGraph, type Plan, type PlanStep } from '../graph/planner';
+import type { WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
-import { adaptiveAvgPoolReference } from './reference';
+import { adaptiveAvgPoolReference, broadcastReference, concatReference, softmaxReference, splitReference } from './reference';
+import { cpuOpRunner, type Shape4 } from './ops/index';
 
-/** Remembers a residual block's input until its add. */
-export interface SkipSlot {
-  tensor?: Tensor;
-}
+/**
+ * Computes a step: reads `inputs` (the step's reads: the node's inputs, then the addend) and
+ * writes all of every tensor of `outputs` (buffers of the outputs' shapes, never one it reads).
+ * A view step has no runner: its output is its input reshaped.
+ */
+export type StepRunner = (inputs: Tensor[], kernels: CpuKernels, outputs: Tensor[]) => void;
 
-export interface Step {
-  key: string;
-  leafKeys: string[];
-  label: string;
-  layerIndex: number;
-  role: Intermediate['role'];
-  /** Residual blocks that start at this step: their input is this step's input. */
-  saveInputTo: SkipSlot[];
-  /** Residual blocks whose add this step did: forget their input afterwards. */
-  release: SkipSlot[];
-  /** The shape of the step's output, batch included. */
-  outShape: number[];
-  /** The output is the input's values under another shape (Flatten, Dropout): no buffer of its own. */
-  aliasesInput: boolean;
-  /**
-   * Computes the step: writes all of `output` (a buffer of `outShape`, never the input's or a
-   * saved residual's) and returns it, or, for a step that aliases its input, returns the input
-   * reshaped (`output` is then unused).
-   */
-  run(input: Tensor, kernels: CpuKernels, output: Tensor): Tensor;
+export interface CpuPlan {
+  plan: Plan;
+  /** One per plan step; undefined for a view. */
+  runners: Array<StepRunner | undefined>;
 }
 
 export interface PlanOptions {
@@ -57,94 +44,106 @@ export interface PlanOptions {
 
 export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
 
-/**
- * Builds the steps: those of {@link groupSteps}, so that both backends report the same. Weights
- * must have been validated (see weights.ts).
- */
-export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): Step[] {
+/** Plans the model (the planner decides the steps) and compiles each step for the CPU. Weights must have been validated (see weights.ts). */
+export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): CpuPlan {
+  const plan = planGraph(lowerModel(model), { fuse: options.fuse });
   const tensor = (key: string): Float32Array => {
     const found = weights[key];
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
-  const slots = new Map<ResolvedResidual, SkipSlot>();
-  const slotOf = (residual: ResolvedResidual): SkipSlot => {
-    let slot = slots.get(residual);
-    if (!slot) slots.set(residual, (slot = {}));
-    return slot;
-  };
-  const steps: Step[] = [];
-  for (const group of groupSteps(model, { fuse: options.fuse })) {
-    const end = group.skipAdd && slotOf(group.skipAdd);
-    const base = {
-      ...group.outline,
-      saveInputTo: group.opens.map(slotOf),
-      release: end ? [end] : [],
-      aliasesInput: false,
-    };
-    const first = group.leaves[0];
-    if (!first) {
-      const shape = steps.length ? steps[steps.length - 1]!.outShape : model.inputShape;
-      steps.push({ ...base, outShape: [...shape], run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end!.tensor, out) });
-      continue;
+  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options, plan.graph)));
+  return { plan, runners };
+}
+
+function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions, graph: Graph): StepRunner {
+  const node = step.node.attrs;
+  const activation: ActivationKind = step.activation ? activationKind(step.activation.fn, step.activation.approximate) : 'none';
+  const negativeSlope = step.activation?.negativeSlope;
+  const hasAddend = step.addend !== undefined;
+  /** The addend is the last of a step's reads. */
+  const addendOf = (inputs: Tensor[]) => (hasAddend ? inputs[inputs.length - 1] : undefined);
+  switch (node.op) {
+    case 'conv2d': {
+      const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, step.foldedBatchNorm);
+      options.folded?.set(node.key, parameters);
+      if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
+      const conv: ConvParameters = { ...node, pads: node.pads };
+      return (inputs, kernels, [out]) => {
+        convolve(kernels, inputs[0]!, conv, parameters.weight, parameters.bias, activation, addendOf(inputs), out, negativeSlope);
+      };
     }
-    const node = first.node;
-    const outShape = [...group.leaves[group.leaves.length - 1]!.outShape];
-    const activation: ActivationKind = group.activation ? activationKind(group.activation.fn, group.activation.approximate) : 'none';
-    const getResidual = end ? () => end.tensor : () => undefined;
-    const push = (run: Step['run'], aliasesInput = false) => steps.push({ ...base, outShape, aliasesInput, run });
-    switch (node.op) {
-      case 'conv2d': {
-        const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
-        options.folded?.set(node.key, parameters);
-        push(convRunner(node, parameters.weight, parameters.bias, activation, getResidual));
-        break;
+    case 'batchnorm2d': {
+      if (node.trackRunningStats) {
+        const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
+        return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
       }
-      case 'batchnorm2d': {
-        if (node.trackRunningStats) {
-          const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-          push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out));
-        } else {
-          push((x, kernels, out) => {
-            const { mean, variance } = batchStatistics(x);
-            const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
-            return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
-          });
-        }
-        break;
-      }
-      case 'activation': {
-        const kind = activationKind(node.fn, node.approximate);
-        push((x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out));
-        break;
-      }
-      case 'dropout':
-      case 'flatten':
-        push((x) => reshaped(x, first.outShape), true);
-        break;
-      case 'adaptiveavgpool2d':
-        push((x, _kernels, out) => {
-          // One read of x.data: it may be a getter (see cpuBackend.ts), too slow for an inner loop.
-          out.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
-          return out;
-        });
-        break;
-      case 'linear': {
-        const weight = tensor(`${node.key}.weight`);
-        const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
-        push((x, kernels, out) => linear(kernels, x, weight, bias, node.inFeatures, node.outFeatures, out));
-        break;
-      }
+      return (inputs, kernels, [out]) => {
+        const { mean, variance } = batchStatistics(inputs[0]!);
+        const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
+        epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
+      };
+    }
+    case 'activation': {
+      const kind = activationKind(node.fn, node.approximate);
+      return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { activation: kind, negativeSlope: node.negativeSlope }, addendOf(inputs), out!);
+    }
+    case 'add':
+      return (inputs, kernels, [out]) => {
+        const [a, b] = inputs as [Tensor, Tensor];
+        // The same shape: the kernels' epilogue adds; a broadcast goes through the plain loop.
+        if (a.data.length === out!.data.length && b.data.length === out!.data.length) epilogueEach(a, kernels, { activation: 'none' }, b, out!);
+        else broadcastReference({ shape: a.shape, data: a.data }, { shape: b.shape, data: b.data }, 'add', out!.data);
+      };
+    case 'mul':
+      return (inputs, _kernels, [out]) => {
+        broadcastReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, { shape: inputs[1]!.shape, data: inputs[1]!.data }, 'mul', out!.data);
+      };
+    case 'concat':
+      // One read of each data getter: it may make a view anew (see cpuBackend.ts).
+      return (inputs, _kernels, [out]) => {
+        concatReference(inputs.map((t) => ({ shape: t.shape, data: t.data })), node.dim, out!.data);
+      };
+    case 'split': {
+      const sections = node.sections!;
+      return (inputs, _kernels, outs) => {
+        splitReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, sections, node.dim, outs.map((t) => t.data));
+      };
+    }
+    case 'softmax':
+      return (inputs, _kernels, [out]) => {
+        softmaxReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, node.dim, out!.data);
+      };
+    case 'dropout':
+    case 'flatten':
+      // Copied when the planner did not make it a view (it always does on the CPU).
+      return (inputs, _kernels, [out]) => out!.data.set(inputs[0]!.data);
+    case 'adaptiveavgpool2d':
+      return (inputs, _kernels, [out]) => {
+        const x = inputs[0]!;
+        out!.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
+      };
+    case 'linear': {
+      const weight = tensor(`${node.key}.weight`);
+      const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
+      return (inputs, kernels, [out]) => {
+        linear(kernels, inputs[0]!, weight, bias, node.inFeatures, node.outFeatures, out!);
+      };
+    }
+    case 'maxpool2d': case 'avgpool2d': case 'convtranspose2d': case 'upsample': case 'channelshuffle': {
+      const shape = (value: number) => graph.values[value]!.shape as Shape4;
+      const run = cpuOpRunner(node, shape(step.reads[0]!), shape(step.node.outputs[0]!), tensor, { activation, negativeSlope });
+      // One read of each data getter: it may make a view anew (see cpuBackend.ts).
+      return (inputs, _kernels, [out]) => run(inputs[0]!.data, out!.data, addendOf(inputs)?.data);
     }
   }
-  return steps;
 }
 
 /**
  * The same values under another shape. `data` is read through: an activation buffer's view is
  * made anew on every read (see cpuBackend.ts), and a reshape must not pin an old one.
  */
-function reshaped(x: Tensor, shape: readonly number[]): Tensor {
+export function reshaped(x: Tensor, shape: readonly number[]): Tensor {
   return { shape: [...shape], get data() { return x.data; } };
 }
 
@@ -238,7 +237,7 @@ export interface ConvParameters {
  * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
  * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor): Tensor {
+export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor, negativeSlope?: number): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -267,7 +266,7 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
     let image = x.data.subarray(b * inPerImage, (b + 1) * inPerImage);
     if (materialise) image = padPlanes(image, inChannels, height, width, conv.pads, conv.paddingMode as Exclude<PaddingMode, 'zeros'>);
     const outImage = out.data.subarray(b * outPerImage, (b + 1) * outPerImage);
-    const epilogue: Epilogue = { bias, activation, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
+    const epilogue: Epilogue = { bias, activation, negativeSlope, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
     if (pointwise) kernels.pointwiseConv2d(image, weight, outImage, inChannels, conv.outChannels, height * width, epilogue);
     else if (depthwise) kernels.depthwiseConv2d(image, weight, outImage, geometry, epilogue);
     else kernels.conv2d(image, weight, outImage, geometry, epilogue);
@@ -275,8 +274,3 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   return out;
 }
 
-function convRunner(node: ResolvedConv2d, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual: () => Tensor | undefined): Step['run'] {
-  if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
-  const conv: ConvParameters = { ...node, pads: node.pads };
-  return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
-}
