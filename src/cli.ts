@@ -2,7 +2,7 @@
  * The `sepconv` command line:
  *   sepconv cost --model M.json|PRESET|X.onnx [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
  *   sepconv cost path/to/model.py [--json] [--input-size 224,224]
- *   sepconv forward --model M.json --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
+ *   sepconv forward --model M.json|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
  */
@@ -16,7 +16,7 @@ import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
-  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
+  sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
   sepconv presets [--json]`;
 
 /** A user error: printed without a stack trace. */

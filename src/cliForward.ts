@@ -2,8 +2,8 @@
  * `sepconv forward`: runs a model on an .npy input and writes the output (and, on request, every
  * step's output) as .npy, so users can check the engine against their own PyTorch runs.
  *
- *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
- *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
+ *   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy
+ *     [--weights W.safetensors | --init seed:42 | --init filters:sobel] (an .onnx brings its weights)
  *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused]
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { readSafetensors, requireDecoded } from './io/safetensors';
 import { getPreset } from './shared/presets';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
 
 function loadModel(text: string): unknown {
   if (existsSync(text)) {
@@ -31,6 +31,21 @@ function loadModel(text: string): unknown {
   const preset = getPreset(text);
   if (!preset) throw new Error(`--model ${text}: no such file, and no preset of that name (see \`sepconv presets\`)`);
   return preset;
+}
+
+/** An .onnx model imported at the input's shape, with its own weights; an op it cannot import stops the command. */
+async function loadOnnx(path: string, inputShape: number[], otherWeights: string | undefined): Promise<{ spec: unknown; weights: WeightMap }> {
+  if (otherWeights !== undefined) throw new Error(`--model ${path}: an .onnx model brings its own weights; drop --weights and --init`);
+  const { importOnnxFile } = await import('./io/onnxFiles');
+  let imported: Awaited<ReturnType<typeof importOnnxFile>>;
+  try {
+    imported = importOnnxFile(path, { inputShape });
+  } catch (error) {
+    throw new Error(`--model ${path}: ${(error as NodeJS.ErrnoException).code ? fileProblem(error) : error instanceof Error ? error.message : String(error)}`);
+  }
+  if (imported.unsupported) throw new Error(`--model ${path}: ${imported.unsupported.message} (sepconv cost --model ${path} shows the graph up to it)`);
+  for (const warning of imported.warnings) process.stderr.write(`sepconv: ${warning}\n`);
+  return { spec: imported.spec, weights: imported.weights };
 }
 
 /** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
@@ -166,12 +181,15 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
   const backend = values.backend as BackendName;
 
-  const model = loadModel(values.model!);
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
+  const onnx = values.model!.toLowerCase().endsWith('.onnx') ? await loadOnnx(values.model!, input.shape, values.weights ?? values.init) : undefined;
+  const model = onnx ? onnx.spec : loadModel(values.model!);
   const resolved = resolveForInput(model, input);
   if (values.intermediates !== undefined) checkIntermediatesDir(values.intermediates);
   let weights: WeightMap;
-  if (values.weights) {
+  if (onnx) {
+    weights = onnx.weights;
+  } else if (values.weights) {
     weights = loadWeights(values.weights, resolved);
   } else {
     const init = values.init ?? 'seed:0';
