@@ -728,6 +728,8 @@ class Importer {
     if (values.length !== channels) return false;
     if (producer.type === 'Linear' && !(k.dims.length <= 1 || k.dims.slice(0, -1).every((d) => d === 1))) return false;
     producer.bias = true;
+    // The conv's output before the bias is no longer a value of the spec.
+    this.valueIds.delete(onnxName);
     this.weights[`${producer.name}.bias`] = { shape: [channels], data: values };
     const info = this.infos.find((i) => i.name === producer.name)!;
     if (k.float && k.source !== undefined && !this.paramSources.has(k.source)) {

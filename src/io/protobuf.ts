@@ -43,6 +43,11 @@ export class ProtoReader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
+  /** Where the next read starts, in bytes from the start of the buffer. */
+  get offset(): number {
+    return this.position;
+  }
+
   /** The next field's number and wire type, or undefined at the end of the message. */
   nextField(): { field: number; wire: number } | undefined {
     if (this.position >= this.end) return undefined;

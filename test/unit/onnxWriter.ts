@@ -19,19 +19,25 @@ function varint(value: number | bigint): number[] {
 
 /** Encodes a message given as a list of fields. */
 export function encode(fields: Field[]): Uint8Array {
-  const out: number[] = [];
+  const parts: Uint8Array[] = [];
   for (const [number, kind, value] of fields) {
-    if (kind === 'varint') out.push(...varint(number * 8), ...varint(value as number));
+    if (kind === 'varint') parts.push(Uint8Array.from([...varint(number * 8), ...varint(value as number)]));
     else if (kind === 'float') {
       const b = new Uint8Array(4);
       new DataView(b.buffer).setFloat32(0, value as number, true);
-      out.push(...varint(number * 8 + 5), ...b);
+      parts.push(Uint8Array.from(varint(number * 8 + 5)), b);
     } else {
       const bytes = kind === 'message' ? encode(value as Field[]) : typeof value === 'string' ? new TextEncoder().encode(value) : (value as Uint8Array);
-      out.push(...varint(number * 8 + 2), ...varint(bytes.length), ...bytes);
+      parts.push(Uint8Array.from([...varint(number * 8 + 2), ...varint(bytes.length)]), bytes);
     }
   }
-  return Uint8Array.from(out);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export interface TensorInit { name: string; dims: number[]; data: number[]; int64?: boolean; external?: { location: string; offset?: number; length?: number } }
