@@ -41,7 +41,7 @@ describe.each(BACKENDS)('ONNX models on %s', (backend) => {
     device = host.device;
   });
 
-  it.each(PADDLE_MODELS)('PaddleOCR $name: the output and every intermediate within 1e-4 (abs + rel) of onnxruntime', async ({ file, inputShape }) => {
+  it.each(PADDLE_MODELS)('PaddleOCR $name: the output within 1e-4 (abs + rel) of onnxruntime, every intermediate too (plus float32 noise of its scale)', async ({ file, inputShape }) => {
     const bytes = readFileSync(file);
     const imported = importOnnx(bytes, { inputShape });
     expect(imported.unsupported).toBeUndefined();
