@@ -20,7 +20,7 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import { elementCount, type Tensor } from '../shared/tensor';
-import { OnnxError, readOnnxModel, tensorValues, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx';
+import { OnnxError, readOnnxModel, tensorElementCount, tensorValues, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx';
 
 /** A node of the graph-form spec: `type` and PyTorch constructor arguments, plus `name` and `inputs`. */
 export interface GraphNodeSpec {
@@ -126,6 +126,11 @@ class Importer {
   readonly consumers = new Map<string, number>();
   /** The spec node that produced each spec value id, for bias folding. */
   readonly producer = new Map<string, GraphNodeSpec>();
+  /** Constant nodes by output name. */
+  readonly constantNodes = new Map<string, OnnxNode>();
+  /** The first ONNX name of each spec value id, and each spec node's info, for bias folding. */
+  readonly onnxNameOfId = new Map<string, string>();
+  readonly infoByName = new Map<string, ImportedNodeInfo>();
   /** Split nodes made for slices of run-time tensors, by input, axis and sections. */
   readonly splits = new Map<string, string>();
   readonly opset: number;
@@ -144,7 +149,8 @@ class Importer {
     for (const node of graph.nodes) for (const name of node.inputs) if (name) this.consumers.set(name, (this.consumers.get(name) ?? 0) + 1);
     for (const output of graph.outputs) this.consumers.set(output.name, (this.consumers.get(output.name) ?? 0) + 1);
     this.setUpInput();
-    const fused = fusePatterns(graph.nodes, this.consumers, (name) => this.directConstant(name));
+    for (const node of graph.nodes) if (node.opType === 'Constant' && node.outputs[0]) this.constantNodes.set(node.outputs[0], node);
+    const fused = fusePatterns(graph.nodes, this.consumers, (name) => this.scalarConstant(name));
 
     let unsupported: UnsupportedOp | undefined;
     let stopOutputs: string[] | undefined;
@@ -153,7 +159,8 @@ class Importer {
       try {
         this.importNode(node);
       } catch (error) {
-        if (!(error instanceof Unsupported) && !(error instanceof OnnxError)) throw error;
+        // Anything else comes from a node whose inputs or attributes are not what its op defines.
+        const reason = error instanceof Unsupported || error instanceof OnnxError ? error.message : `its inputs or attributes are missing or malformed (${error instanceof Error ? error.message : String(error)})`;
         const name = node.name || node.outputs[0] || '(unnamed)';
         const opset = node.domain === '' ? this.opset : (this.model.opsets.get(node.domain) ?? 0);
         const op = node.domain === '' ? node.opType : `${node.domain}::${node.opType}`;
@@ -162,8 +169,8 @@ class Importer {
           opType: node.opType,
           domain: node.domain,
           opset,
-          reason: error.message,
-          message: `node ${JSON.stringify(name)} (${op}, opset ${opset}) is not supported: ${error.message}`,
+          reason,
+          message: `node ${JSON.stringify(name)} (${op}, opset ${opset}) is not supported: ${reason}`,
         };
         stopOutputs = node.inputs.map((i) => this.values.get(i)).filter((v): v is Runtime => v?.kind === 'tensor').map((v) => v.id);
         break;
@@ -235,15 +242,14 @@ class Importer {
     return { kind: 'const', dims: [...t.dims], data, float: data instanceof Float32Array, source };
   }
 
-  /** A constant known without folding (initializer or Constant node), for the pattern pass. */
-  directConstant(name: string): number[] | undefined {
+  /** A scalar constant known without folding (initializer or Constant node), for the pattern pass. */
+  scalarConstant(name: string): number | undefined {
     const value = this.values.get(name);
-    if (value?.kind === 'const') return Array.from(value.data);
-    const node = this.model.graph.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+    if (value?.kind === 'const') return value.data.length === 1 ? Number(value.data[0]) : undefined;
+    const node = this.constantNodes.get(name);
     const t = node?.attributes.find((a) => a.name === 'value')?.t;
-    if (t && tensorElementCountSmall(t)) return Array.from(tensorValues(t, this.options.readExternal));
-    const f = node?.attributes.find((a) => a.name === 'value_float')?.f;
-    return f === undefined ? undefined : [f];
+    if (t) return tensorElementCount(t) === 1 ? Number(tensorValues(t, this.options.readExternal)[0]) : undefined;
+    return node?.attributes.find((a) => a.name === 'value_float')?.f;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -306,7 +312,9 @@ class Importer {
         this.paramSources.add(param);
       }
     }
-    this.infos.push({ name: spec.name, type: spec.type, outputShapes, params, macs });
+    const info = { name: spec.name, type: spec.type, outputShapes, params, macs };
+    this.infos.push(info);
+    this.infoByName.set(spec.name, info);
     const multi = outputShapes.length > 1;
     outputShapes.forEach((shape, i) => {
       const id = multi ? `${spec.name}:${i}` : spec.name;
@@ -315,6 +323,7 @@ class Importer {
       if (onnxName) {
         this.values.set(onnxName, { kind: 'tensor', id, shape });
         this.valueIds.set(onnxName, id);
+        this.onnxNameOfId.set(id, onnxName);
       }
     });
     return spec;
@@ -352,6 +361,10 @@ class Importer {
       this.values.set(node.outputs[0]!, { ...this.constantNode(node), source: node.outputs[0] });
       return;
     }
+    const required = REQUIRED_INPUTS[node.opType] ?? 1;
+    const present = node.inputs.slice(0, required).filter(Boolean).length;
+    if (present < required) throw new OnnxError(`${node.opType} needs ${required} input${required === 1 ? '' : 's'}, the node gives ${present}`);
+    if (node.outputs.length === 0 || !node.outputs[0]) throw new OnnxError(`${node.opType} has no output`);
     const runtimeInputs = node.inputs.filter((name) => name && this.get(name).kind !== 'const');
     if (runtimeInputs.length === 0 && node.inputs.some(Boolean) && FOLDABLE.has(node.opType)) {
       this.fold(node);
@@ -405,6 +418,7 @@ class Importer {
         const outer = elementCount(x.dims.slice(0, axis));
         const dim = x.dims[axis]!;
         const inner = elementCount(x.dims.slice(axis + 1));
+        checkFoldSize(outer * indices.data.length * inner);
         const data: number[] = [];
         for (let o = 0; o < outer; o++) {
           for (const raw of indices.data) {
@@ -442,9 +456,13 @@ class Importer {
         return;
       }
       case 'Concat': {
-        const parts = node.inputs.map((_, i) => c(i)!);
+        const parts = node.inputs.map((name, i) => {
+          if (!name) throw new OnnxError(`Concat input ${i} is empty`);
+          return c(i)!;
+        });
         const axis = normalizeAxis(this.int(node, 'axis', 0), x.dims.length);
         const outer = elementCount(x.dims.slice(0, axis));
+        checkFoldSize(parts.reduce((n, p) => n + p.data.length, 0));
         const data: number[] = [];
         for (let o = 0; o < outer; o++) {
           for (const p of parts) {
@@ -459,8 +477,9 @@ class Importer {
       }
       case 'Slice': {
         const rank = x.dims.length;
-        const starts = this.opset >= 10 ? Array.from(c(1)!.data) : this.ints(node, 'starts')!;
-        const ends = this.opset >= 10 ? Array.from(c(2)!.data) : this.ints(node, 'ends')!;
+        const starts = this.opset >= 10 ? Array.from(this.constant(node.inputs[1], 'starts').data) : (this.ints(node, 'starts') ?? []);
+        const ends = this.opset >= 10 ? Array.from(this.constant(node.inputs[2], 'ends').data) : (this.ints(node, 'ends') ?? []);
+        if (starts.length !== ends.length) throw new OnnxError(`Slice with ${starts.length} starts and ${ends.length} ends`);
         const axes = this.opset >= 10 ? (c(3) ? Array.from(c(3)!.data) : starts.map((_, i) => i)) : (this.ints(node, 'axes') ?? starts.map((_, i) => i));
         const steps = this.opset >= 10 && c(4) ? Array.from(c(4)!.data) : starts.map(() => 1);
         const ranges = x.dims.map((d) => ({ start: 0, step: 1, count: d }));
@@ -469,6 +488,7 @@ class Importer {
           ranges[axis] = sliceRange(x.dims[axis]!, starts[i]!, ends[i]!, steps[i]!);
         });
         const dims = ranges.map((r) => r.count);
+        checkFoldSize(elementCount(dims));
         const strides = x.dims.map((_, i) => elementCount(x.dims.slice(i + 1)));
         const data: number[] = [];
         const index = new Array<number>(rank).fill(0);
@@ -722,7 +742,7 @@ class Importer {
   foldIntoBias(node: OnnxNode, x: Runtime, values: Float32Array, k: Constant): boolean {
     const producer = this.producer.get(x.id);
     if (!producer || !['Conv2d', 'ConvTranspose2d', 'Linear'].includes(producer.type) || producer.bias !== false) return false;
-    const onnxName = [...this.valueIds].find(([, id]) => id === x.id)?.[0];
+    const onnxName = this.onnxNameOfId.get(x.id);
     if (!onnxName || !this.singleUse(onnxName)) return false;
     const channels = producer.type === 'Linear' ? (producer.out_features as number) : (producer.out_channels as number);
     if (values.length !== channels) return false;
@@ -730,8 +750,9 @@ class Importer {
     producer.bias = true;
     // The conv's output before the bias is no longer a value of the spec.
     this.valueIds.delete(onnxName);
+    this.onnxNameOfId.set(x.id, node.outputs[0]!);
     this.weights[`${producer.name}.bias`] = { shape: [channels], data: values };
-    const info = this.infos.find((i) => i.name === producer.name)!;
+    const info = this.infoByName.get(producer.name)!;
     if (k.float && k.source !== undefined && !this.paramSources.has(k.source)) {
       this.paramSources.add(k.source);
       info.params += k.data.length;
@@ -960,6 +981,12 @@ const BINARY: Record<string, (a: number, b: number, float: boolean) => number> =
 const UNARY: Record<string, (a: number) => number> = {
   Neg: (a) => -a, Sqrt: Math.sqrt, Floor: Math.floor, Ceil: Math.ceil, Relu: (a) => Math.max(a, 0), Reciprocal: (a) => 1 / a,
 };
+/** Inputs an op needs (the rest are optional); ops not listed need one. */
+const REQUIRED_INPUTS: Record<string, number> = {
+  Conv: 2, ConvTranspose: 2, BatchNormalization: 5, Gemm: 2, MatMul: 2, Reshape: 2, Gather: 2, Expand: 2, Range: 3,
+  ...Object.fromEntries(Object.keys({ Add: 0, Sub: 0, Mul: 0, Div: 0, Pow: 0, Equal: 0, Less: 0, Greater: 0, Max: 0, Min: 0 }).map((op) => [op, 2])),
+};
+
 /** Ops folded when every input is a constant. */
 const FOLDABLE = new Set(['Identity', 'Dropout', 'Cast', 'Gather', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Concat', 'Slice', 'ConstantOfShape', 'Range', ...Object.keys(BINARY), ...Object.keys(UNARY)]);
 
@@ -1097,24 +1124,30 @@ function alias(importer: Importer, node: OnnxNode): void {
  * PyTorch's 1/6 slope) and SiLU (x * Sigmoid(x)). A sequence is fused only when its inner values
  * are read by nothing else.
  */
-export function fusePatterns(nodes: OnnxNode[], consumers: Map<string, number>, constantOf: (name: string) => number[] | undefined): OnnxNode[] {
-  const producerOf = new Map<string, number>();
-  nodes.forEach((n, i) => n.outputs.forEach((o) => producerOf.set(o, i)));
+export function fusePatterns(nodes: OnnxNode[], consumers: Map<string, number>, scalarOf: (name: string) => number | undefined): OnnxNode[] {
   const readers = new Map<string, number[]>();
-  nodes.forEach((n, i) => n.inputs.forEach((name) => readers.set(name, [...(readers.get(name) ?? []), i])));
+  const indexOf = new Map<OnnxNode, number>();
+  nodes.forEach((n, i) => {
+    indexOf.set(n, i);
+    for (const name of n.inputs) {
+      const list = readers.get(name);
+      if (list) list.push(i);
+      else readers.set(name, [i]);
+    }
+  });
   const removed = new Set<number>();
   const replaced = new Map<number, OnnxNode>();
   const isScalar = (name: string | undefined, value: number): boolean => {
     if (!name) return false;
-    const c = constantOf(name);
-    return c !== undefined && c.length === 1 && Math.abs(c[0]! - value) <= CLOSE * Math.max(1, Math.abs(value));
+    const c = scalarOf(name);
+    return c !== undefined && Math.abs(c - value) <= CLOSE * Math.max(1, Math.abs(value));
   };
   const only = (name: string): OnnxNode | undefined => {
     if (consumers.get(name) !== 1) return undefined;
     const r = readers.get(name);
     return r && r.length === 1 && !removed.has(r[0]!) ? nodes[r[0]!] : undefined;
   };
-  const index = (n: OnnxNode): number => nodes.indexOf(n);
+  const index = (n: OnnxNode): number => indexOf.get(n)!;
   const other = (n: OnnxNode, name: string): string | undefined => (n.inputs[0] === name ? n.inputs[1] : n.inputs[1] === name ? n.inputs[0] : undefined);
   const isDivBy6 = (n: OnnxNode, name: string): boolean => (n.opType === 'Div' && n.inputs[0] === name && isScalar(n.inputs[1], 6)) || (n.opType === 'Mul' && isScalar(other(n, name), 1 / 6));
   const clipIs0To6 = (n: OnnxNode): boolean => {
@@ -1161,14 +1194,16 @@ export function fusePatterns(nodes: OnnxNode[], consumers: Map<string, number>, 
       if (mul && mul.opType === 'Mul' && other(mul, node.outputs[0]!) === x) fuse([node, mul], node.opType === 'Sigmoid' ? 'SiLU' : 'HardSwish', x);
     }
   });
-  void producerOf;
   return nodes.flatMap((n, i) => (removed.has(i) ? [] : [replaced.get(i) ?? n]));
 }
 
 // ---------------------------------------------------------------- shape helpers
 
-function tensorElementCountSmall(t: OnnxTensor): boolean {
-  return t.dims.reduce((a, b) => a * b, 1) <= 16;
+/** Folded constants beyond this many elements are refused: shape arithmetic is a few values, weights are never recomputed. */
+const MAX_FOLD_ELEMENTS = 1 << 24;
+
+function checkFoldSize(count: number): void {
+  if (count > MAX_FOLD_ELEMENTS) throw new Unsupported(`folding a constant of ${count} elements is over the limit of ${MAX_FOLD_ELEMENTS}`);
 }
 
 function normalizeAxis(axis: number, rank: number): number {
@@ -1227,7 +1262,7 @@ function broadcastBinary(x: Constant, y: Constant, f: (a: number, b: number) => 
   const dims = broadcastShapes(x.dims, y.dims);
   if (!dims) throw new OnnxError(`constants of dims [${x.dims.join(', ')}] and [${y.dims.join(', ')}] do not broadcast`);
   const total = elementCount(dims);
-  if (total > 1 << 24) throw new Unsupported(`folding a constant of [${dims.join(', ')}] is too large`);
+  checkFoldSize(total);
   const index = (c: Constant, flat: number): number => {
     let at = 0;
     let stride = 1;

@@ -252,6 +252,35 @@ describe('importOnnx', () => {
   });
 });
 
+describe('importOnnx on random graphs', () => {
+  const OPS = ['Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'Clip', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Add', 'Mul', 'Sub', 'Div', 'GlobalAveragePool', 'ReduceMean', 'MaxPool', 'AveragePool', 'Resize',
+    'Concat', 'Split', 'Slice', 'Transpose', 'Reshape', 'Flatten', 'Gemm', 'MatMul', 'Softmax', 'Shape', 'Gather', 'Cast', 'Unsqueeze', 'Squeeze', 'Constant', 'Identity', 'Range', 'ConstantOfShape', 'LRN'];
+  const ATTRS = ['kernel_shape', 'pads', 'strides', 'dilations', 'group', 'axis', 'axes', 'perm', 'split', 'transB', 'keepdims', 'to', 'epsilon', 'alpha', 'mode', 'starts', 'ends', 'output_shape', 'ceil_mode'];
+  const attrValue = fc.oneof(fc.integer({ min: -3, max: 6 }), fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 5 }), fc.constantFrom('nearest', 'linear', 'SAME_UPPER', 'asymmetric'), fc.record({ float: fc.float({ noNaN: true }) }));
+  const names = ['input', 'w', 'b', 'k', 'shape', 'v0', 'v1', 'v2', 'v3', 'v4', ''];
+  const node = fc.record({
+    op: fc.constantFrom(...OPS),
+    inputs: fc.array(fc.constantFrom(...names), { minLength: 1, maxLength: 4 }),
+    outputs: fc.array(fc.constantFrom('v0', 'v1', 'v2', 'v3', 'v4'), { minLength: 1, maxLength: 2 }),
+    attrs: fc.dictionary(fc.constantFrom(...ATTRS), attrValue, { maxKeys: 4 }),
+  });
+
+  it('returns a spec (maybe stopped at an unsupported node) or throws an OnnxError, never anything else', () => {
+    const initializers: TensorInit[] = [weight('w', [4, 3, 3, 3], 1), weight('b', [4], 2), { name: 'k', dims: [], data: [3] }, { name: 'shape', dims: [2], data: [1, -1], int64: true }];
+    fc.assert(
+      fc.property(fc.array(node, { minLength: 1, maxLength: 8 }), fc.integer({ min: 7, max: 18 }), (nodes, opset) => {
+        try {
+          const r = importOnnx(writeOnnx({ opset, input: { name: 'input', shape: [1, 3, 'h', 8] }, outputs: [nodes[nodes.length - 1]!.outputs[0]!], nodes, initializers }));
+          expect(r.spec.nodes.length).toBeGreaterThanOrEqual(0);
+        } catch (error) {
+          if (!(error instanceof OnnxError)) throw error;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('external tensor data', () => {
   const setUp = (location: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'sepconv-onnx-'));
