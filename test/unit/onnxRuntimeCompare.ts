@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { ProtoReader, WIRE_LENGTH } from '../../src/io/protobuf';
 import type { Tensor } from '../../src/shared/tensor';
-import { encode } from './onnxWriter';
+import { concatBytes, encode } from './onnxWriter';
 
 /** The model with `names` added as graph outputs (GraphProto.output, field 12, names only). */
 export function withOutputs(model: Uint8Array, names: string[]): Uint8Array {
@@ -19,20 +19,11 @@ export function withOutputs(model: Uint8Array, names: string[]): Uint8Array {
     }
     const graph = reader.bytesField();
     const extra = encode(names.map((name) => [12, 'message', [[1, 'bytes', name]]]));
-    const body = new Uint8Array(graph.length + extra.length);
-    body.set(graph);
-    body.set(extra, graph.length);
-    parts.push(model.subarray(copied, before), encode([[7, 'bytes', body]]));
+    parts.push(model.subarray(copied, before), encode([[7, 'bytes', concatBytes([graph, extra])]]));
     copied = reader.offset;
   }
   parts.push(model.subarray(copied));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** onnxruntime's values of the model's outputs and of `names`, on the CPU provider. */

@@ -31,6 +31,11 @@ export function encode(fields: Field[]): Uint8Array {
       parts.push(Uint8Array.from([...varint(number * 8 + 2), ...varint(bytes.length)]), bytes);
     }
   }
+  return concatBytes(parts);
+}
+
+/** The byte arrays one after the other. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
