@@ -199,6 +199,53 @@ function mobilenetV2Graph(inputShape: number[]): unknown {
   return { name: 'torchvision mobilenet_v2', input_shape: inputShape, nodes };
 }
 
+/** torchvision's MobileNetV3-small as a graph-form spec whose node names are its module paths. */
+function mobilenetV3SmallGraph(inputShape: number[]): unknown {
+  // torchvision's _make_divisible(v, 8).
+  const divisible8 = (v: number): number => {
+    const rounded = Math.max(8, Math.floor((v + 4) / 8) * 8);
+    return rounded < 0.9 * v ? rounded + 8 : rounded;
+  };
+  const convNormAct = (cin: number, cout: number, k: number, stride: number, groups: number, act?: string) => ({
+    type: 'Sequential',
+    layers: [
+      { type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: k, stride, padding: (k - 1) / 2, groups, bias: false },
+      { type: 'BatchNorm2d', num_features: cout, eps: 0.001 },
+      ...(act ? [{ type: act }] : []),
+    ],
+  });
+  const nodes: Array<Record<string, unknown>> = [{ name: 'features.0', inputs: ['input'], ...convNormAct(3, 16, 3, 2, 1, 'Hardswish') }];
+  let previous = 'features.0';
+  // (in, kernel, expanded, out, squeeze-and-excitation, activation, stride): torchvision's table.
+  const table: Array<[number, number, number, number, boolean, string, number]> = [
+    [16, 3, 16, 16, true, 'ReLU', 2], [16, 3, 72, 24, false, 'ReLU', 2], [24, 3, 88, 24, false, 'ReLU', 1], [24, 5, 96, 40, true, 'Hardswish', 2],
+    [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 120, 48, true, 'Hardswish', 1], [48, 5, 144, 48, true, 'Hardswish', 1],
+    [48, 5, 288, 96, true, 'Hardswish', 2], [96, 5, 576, 96, true, 'Hardswish', 1], [96, 5, 576, 96, true, 'Hardswish', 1],
+  ];
+  table.forEach(([cin, k, expanded, cout, se, act, stride], i) => {
+    const layers: unknown[] = [];
+    if (expanded !== cin) layers.push(convNormAct(cin, expanded, 1, 1, 1, act));
+    layers.push(convNormAct(expanded, expanded, k, stride, expanded, act));
+    if (se) layers.push({ type: 'SqueezeExcitation', input_channels: expanded, squeeze_channels: divisible8(expanded / 4), scale_activation: 'Hardsigmoid' });
+    layers.push(convNormAct(expanded, cout, 1, 1, 1));
+    const name = `features.${i + 1}.block`;
+    nodes.push({ name, type: 'Sequential', layers, inputs: [previous] });
+    if (stride === 1 && cin === cout) {
+      nodes.push({ name: `features.${i + 1}.add`, type: 'Add', inputs: [previous, name] });
+      previous = `features.${i + 1}.add`;
+    } else previous = name;
+  });
+  nodes.push({ name: 'features.12', inputs: [previous], ...convNormAct(96, 576, 1, 1, 1, 'Hardswish') });
+  nodes.push(
+    { name: 'avgpool', type: 'AdaptiveAvgPool2d', output_size: 1, inputs: ['features.12'] },
+    { name: 'flatten', type: 'Flatten', start_dim: 1, inputs: ['avgpool'] },
+    { name: 'classifier.0', type: 'Linear', in_features: 576, out_features: 1024, inputs: ['flatten'] },
+    { name: 'classifier.1', type: 'Hardswish', inputs: ['classifier.0'] },
+    { name: 'classifier.3', type: 'Linear', in_features: 1024, out_features: 1000, inputs: ['classifier.1'] },
+  );
+  return { name: 'torchvision mobilenet_v3_small', input_shape: inputShape, nodes };
+}
+
 describe('torchvision state_dicts (torch.save, torch 1.13)', () => {
   let dir: string;
   beforeAll(async () => {
@@ -221,5 +268,15 @@ describe('torchvision state_dicts (torch.save, torch 1.13)', () => {
     expect(Object.keys(weights)).toHaveLength(checkpoint.tensors.size);
     const result = await forward(model, weights, input);
     expect(allcloseViolation(result.output, readNpy(readFileSync(join(dir, 'mobilenet_v2.output.npy'))))).toBeUndefined();
+  }, 120_000);
+
+  it('mobilenet_v3_small (squeeze-and-excitation, Hardswish) loads by key into its graph-form spec, and its output equals PyTorch\'s within 1e-4', async () => {
+    const checkpoint = readCheckpoint(readFileSync(join(dir, 'mobilenet_v3_small.pt')));
+    const input = readNpy(readFileSync(join(dir, 'mobilenet_v3_small.input.npy')));
+    const model = resolveModel(mobilenetV3SmallGraph(input.shape));
+    const weights = mapStateDict(checkpoint, parameterShapes(model));
+    expect(Object.keys(weights)).toHaveLength(checkpoint.tensors.size);
+    const result = await forward(model, weights, input);
+    expect(allcloseViolation(result.output, readNpy(readFileSync(join(dir, 'mobilenet_v3_small.output.npy'))))).toBeUndefined();
   }, 120_000);
 });

@@ -28,7 +28,7 @@ export function torchvisionExports(): Promise<string> {
 
 /** The folder of torch.save'd torchvision state_dicts (mobilenet_v2, mobilenet_v3_small/large), written on first use. */
 export function torchvisionCheckpoints(): Promise<string> {
-  return generated('test/fixtures/checkpoints/generate.py', ['--torchvision'], 'torchvision-checkpoints', ['mobilenet_v2.output.npy', 'mobilenet_v3_large.keys.json']);
+  return generated('test/fixtures/checkpoints/generate.py', ['--torchvision'], 'torchvision-checkpoints', ['mobilenet_v2.output.npy', 'mobilenet_v3_small.output.npy', 'mobilenet_v3_large.keys.json']);
 }
 
 /** Runs a generator script into a cache folder named after the script's hash, unless its files are there. */
