@@ -131,6 +131,7 @@ async function costCommand(args: string[], out: (s: string) => void): Promise<nu
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
   if (values.model.toLowerCase().endsWith('.onnx')) {
+    if (values.convention !== undefined || values.dtype !== undefined) throw new UsageError('--convention and --dtype do not apply to an .onnx model: its params are the file\'s weights and its MACs the weight multiply-adds');
     const { runOnnxCost } = await import('./cliOnnx');
     return runOnnxCost(values.model, { json: values.json ?? false, inputShape }, out);
   }

@@ -47,7 +47,13 @@ export function renderOnnxCost(imported: OnnxImport): string {
 }
 
 export function runOnnxCost(path: string, options: { json: boolean; inputShape?: number[] }, out: (s: string) => void): number {
-  const imported = importOnnxFile(path, options.inputShape ? { inputShape: options.inputShape } : {});
+  let imported: OnnxImport;
+  try {
+    imported = importOnnxFile(path, options.inputShape ? { inputShape: options.inputShape } : {});
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code ? `cannot read the model (${code})` : error instanceof Error ? error.message : String(error)}`);
+  }
   out(options.json ? JSON.stringify(onnxCostJson(imported), null, 2) : renderOnnxCost(imported));
   return 0;
 }

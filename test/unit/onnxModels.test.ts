@@ -72,6 +72,17 @@ describe('torchvision exports (torch.onnx, opsets 11-17)', () => {
     expect(json.total.params).toBe(meta.params);
   });
 
+  it('sepconv cost --model X.onnx prints a table, refuses --convention, and names an unreadable file', async () => {
+    const table = await runCli(['cost', '--model', join(dir, 'mobilenet_v2.onnx')]);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^features\.0\.0 +Conv2d +1x32x80x80 +864 +5,529,600$/m);
+    expect(table.out).toMatch(/params 3\.50M \(3,504,872\), MACs 154\.08M/);
+    const convention = await runCli(['cost', '--model', join(dir, 'mobilenet_v2.onnx'), '--convention', 'fvcore']);
+    expect([convention.code, convention.err]).toEqual([1, expect.stringMatching(/--convention and --dtype do not apply to an \.onnx model/)]);
+    const missing = await runCli(['cost', '--model', join(dir, 'missing.onnx')]);
+    expect([missing.code, missing.err]).toEqual([1, expect.stringMatching(/missing\.onnx: cannot read the model \(ENOENT\)$/)]);
+  });
+
   it('imports the default export of mobilenet_v2, whose BatchNorms torch.onnx folded into the convs', () => {
     const imported = importOnnx(readFileSync(join(dir, 'mobilenet_v2.folded.onnx')));
     expect(imported.unsupported).toBeUndefined();
