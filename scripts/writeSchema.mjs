@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 const int = (min = 1) => ({ type: 'integer', minimum: min });
 const pair = (min = 1) => ({ oneOf: [int(min), { type: 'array', items: int(min), minItems: 2, maxItems: 2 }] });
-const activation = { enum: ['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity'] };
+const activation = { enum: ['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU'] };
+const positivePair = { oneOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 2, maxItems: 2 }] };
 const padding = { oneOf: [int(0), { type: 'array', items: int(0), minItems: 2, maxItems: 2 }, { enum: ['same', 'valid', 'tf_same'] }] };
 const paddingMode = { enum: ['zeros', 'reflect', 'replicate', 'circular'], default: 'zeros' };
 
@@ -29,12 +30,38 @@ export function buildSchema() {
       num_features: int(), eps: { type: 'number', exclusiveMinimum: 0, default: 1e-5 }, momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
       affine: { type: 'boolean', default: true }, track_running_stats: { type: 'boolean', default: true },
     }, ['num_features'], 'torch.nn.BatchNorm2d, inference mode (running statistics).'),
-    ...['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'Identity'].map((t) => layer(t, { inplace: { type: 'boolean' } })),
+    ...['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'Hardsigmoid', 'Identity'].map((t) => layer(t, { inplace: { type: 'boolean' } })),
+    layer('Sigmoid', {}),
+    layer('Tanh', {}),
+    layer('LeakyReLU', { negative_slope: { type: 'number', default: 0.01 }, inplace: { type: 'boolean' } }),
     layer('GELU', { approximate: { enum: ['none', 'tanh'], default: 'none' } }),
     layer('Dropout', { p: { type: 'number', minimum: 0, maximum: 1, default: 0.5 }, inplace: { type: 'boolean' } }, [], 'Identity at inference.'),
     layer('AdaptiveAvgPool2d', { output_size: pair() }, ['output_size']),
     layer('Flatten', { start_dim: { type: 'integer', minimum: -4, default: 1 }, end_dim: { type: 'integer', minimum: -4, default: -1 } }),
     layer('Linear', { in_features: int(), out_features: int(), bias: { type: 'boolean', default: true } }, ['in_features', 'out_features']),
+    layer('Softmax', { dim: { type: 'integer', minimum: -4 } }, ['dim'], 'torch.nn.Softmax.'),
+    layer('Sequential', { layers: { type: 'array', items: { $ref: '#/$defs/layer' }, minItems: 1 } }, ['layers'], 'nn.Sequential(*layers): keys <i>.<j>.*'),
+    layer('MaxPool2d', {
+      kernel_size: pair(), stride: { ...pair(), description: 'default: kernel_size' }, padding: { ...pair(0), default: 0 }, dilation: { ...pair(), default: 1 },
+      return_indices: { const: false, default: false }, ceil_mode: { type: 'boolean', default: false },
+    }, ['kernel_size'], 'torch.nn.MaxPool2d. padding (with -inf) at most half the kernel; ceil_mode drops a last window that would start in the right padding.'),
+    layer('AvgPool2d', {
+      kernel_size: pair(), stride: { ...pair(), description: 'default: kernel_size' }, padding: { ...pair(0), default: 0 },
+      ceil_mode: { type: 'boolean', default: false }, count_include_pad: { type: 'boolean', default: true }, divisor_override: int(),
+    }, ['kernel_size'], 'torch.nn.AvgPool2d. padding (zeros) at most half the kernel.'),
+    layer('ConvTranspose2d', {
+      in_channels: int(), out_channels: int(), kernel_size: pair(), stride: { ...pair(), default: 1 }, padding: { ...pair(0), default: 0 },
+      output_padding: { ...pair(0), default: 0 }, groups: { ...int(), default: 1 }, bias: { type: 'boolean', default: true },
+      dilation: { ...pair(), default: 1 }, padding_mode: { const: 'zeros', default: 'zeros' },
+    }, ['in_channels', 'out_channels', 'kernel_size'], 'torch.nn.ConvTranspose2d; weight [in_channels, out_channels / groups, kh, kw]. output_padding must be smaller than stride or dilation.'),
+    layer('Upsample', {
+      size: pair(), scale_factor: positivePair, mode: { enum: ['nearest', 'bilinear'], default: 'nearest' },
+      align_corners: { type: 'boolean', description: 'bilinear only' }, recompute_scale_factor: { type: 'boolean', default: false },
+    }, [], 'torch.nn.Upsample: exactly one of size and scale_factor.'),
+    layer('ChannelShuffle', { groups: int() }, ['groups'], 'torch.nn.ChannelShuffle: channels [g, C/g] transposed to [C/g, g].'),
+    layer('SqueezeExcitation', {
+      input_channels: int(), squeeze_channels: int(), activation: { ...activation, default: 'ReLU' }, scale_activation: { ...activation, default: 'Sigmoid' },
+    }, ['input_channels', 'squeeze_channels'], "torchvision.ops.SqueezeExcitation: x * scale_activation(fc2(activation(fc1(avgpool(x))))); keys <i>.fc1.*, <i>.fc2.*; activations as class names."),
     layer('DepthwiseSeparable', {
       in_channels: int(), out_channels: int(), kernel_size: { ...pair(), default: 3 }, stride: { ...pair(), default: 1 }, padding,
       dilation: { ...pair(), default: 1 }, depth_multiplier: { ...int(), default: 1 }, bias: { type: 'boolean', default: false },

@@ -46,7 +46,7 @@ export interface Intermediate {
   /** Top-level layer index in the spec (the node's index in the graph form). */
   layerIndex: number;
   /** The role of the step's first leaf: "depthwise", "pointwise", "batchnorm", ... */
-  role: LeafInfo['role'] | 'add';
+  role: LeafInfo['role'] | 'add' | 'scale';
   tensor: Tensor;
 }
 

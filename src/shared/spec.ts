@@ -10,8 +10,12 @@ import { elementCount } from './tensor';
 
 export type Padding2d = number | [number, number] | 'same' | 'valid' | 'tf_same';
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
-export type ActivationType = 'ReLU' | 'ReLU6' | 'SiLU' | 'Hardswish' | 'GELU' | 'Identity';
-export const ACTIVATION_TYPES: readonly ActivationType[] = ['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity'];
+export type ActivationType = 'ReLU' | 'ReLU6' | 'SiLU' | 'Hardswish' | 'GELU' | 'Identity' | 'Hardsigmoid' | 'Sigmoid' | 'Tanh' | 'LeakyReLU';
+export const ACTIVATION_TYPES: readonly ActivationType[] = ['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU'];
+export type UpsampleMode = 'nearest' | 'bilinear';
+export const UPSAMPLE_MODES: readonly UpsampleMode[] = ['nearest', 'bilinear'];
+/** LeakyReLU's default negative_slope, as PyTorch's. */
+export const DEFAULT_NEGATIVE_SLOPE = 0.01;
 export const PADDING_MODES: readonly PaddingMode[] = ['zeros', 'reflect', 'replicate', 'circular'];
 
 export interface Conv2dSpec {
@@ -41,12 +45,80 @@ export interface ActivationSpec {
   inplace?: boolean;
   /** GELU only: "none" (erf) or "tanh". */
   approximate?: 'none' | 'tanh';
+  /** LeakyReLU only: the slope for x < 0 (default 0.01). */
+  negative_slope?: number;
 }
 
 export interface DropoutSpec { type: 'Dropout'; p?: number; inplace?: boolean }
 export interface AdaptiveAvgPool2dSpec { type: 'AdaptiveAvgPool2d'; output_size: number | [number, number] }
 export interface FlattenSpec { type: 'Flatten'; start_dim?: number; end_dim?: number }
 export interface LinearSpec { type: 'Linear'; in_features: number; out_features: number; bias?: boolean }
+
+/** torch.nn.MaxPool2d: stride defaults to kernel_size; padding (the -inf border) at most half the kernel. */
+export interface MaxPool2dSpec {
+  type: 'MaxPool2d';
+  kernel_size: number | [number, number];
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  /** Only false: the engine returns values, not indices. */
+  return_indices?: boolean;
+  ceil_mode?: boolean;
+}
+
+/** torch.nn.AvgPool2d: stride defaults to kernel_size; padding (zeros) at most half the kernel. */
+export interface AvgPool2dSpec {
+  type: 'AvgPool2d';
+  kernel_size: number | [number, number];
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  ceil_mode?: boolean;
+  count_include_pad?: boolean;
+  divisor_override?: number;
+}
+
+/** torch.nn.ConvTranspose2d; weight [in_channels, out_channels / groups, kh, kw] as PyTorch's. */
+export interface ConvTranspose2dSpec {
+  type: 'ConvTranspose2d';
+  in_channels: number;
+  out_channels: number;
+  kernel_size: number | [number, number];
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  output_padding?: number | [number, number];
+  groups?: number;
+  bias?: boolean;
+  dilation?: number | [number, number];
+  padding_mode?: 'zeros';
+}
+
+/** torch.nn.Upsample: exactly one of size and scale_factor. */
+export interface UpsampleSpec {
+  type: 'Upsample';
+  size?: number | [number, number];
+  scale_factor?: number | [number, number];
+  mode?: UpsampleMode;
+  /** bilinear only. */
+  align_corners?: boolean;
+  recompute_scale_factor?: boolean;
+}
+
+/** torch.nn.ChannelShuffle: [N, g, C/g, H, W] transposed to [N, C/g, g, H, W]. */
+export interface ChannelShuffleSpec { type: 'ChannelShuffle'; groups: number }
+
+/**
+ * torchvision.ops.SqueezeExcitation: x * scale_activation(fc2(activation(fc1(avgpool(x))))),
+ * fc1 and fc2 1x1 convs with bias; keys `<i>.fc1.*`, `<i>.fc2.*`.
+ */
+export interface SqueezeExcitationSpec {
+  type: 'SqueezeExcitation';
+  input_channels: number;
+  squeeze_channels: number;
+  /** A class name; default "ReLU". */
+  activation?: ActivationType;
+  /** A class name; default "Sigmoid". */
+  scale_activation?: ActivationType;
+}
 
 /**
  * dw conv (groups = in_channels), optional BN, activation, pw 1x1 conv, optional BN, activation,
@@ -102,12 +174,14 @@ export interface SoftmaxSpec { type: 'Softmax'; dim: number }
 
 export type LayerSpec =
   | Conv2dSpec | BatchNorm2dSpec | ActivationSpec | DropoutSpec | AdaptiveAvgPool2dSpec | FlattenSpec | LinearSpec | SoftmaxSpec
-  | DepthwiseSeparableSpec | InvertedResidualSpec | ResidualSpec | SequentialSpec;
+  | MaxPool2dSpec | AvgPool2dSpec | ConvTranspose2dSpec | UpsampleSpec | ChannelShuffleSpec
+  | DepthwiseSeparableSpec | InvertedResidualSpec | ResidualSpec | SequentialSpec | SqueezeExcitationSpec;
 
 export type LayerType = LayerSpec['type'];
 export const LAYER_TYPES: readonly LayerType[] = [
   'Conv2d', 'BatchNorm2d', ...ACTIVATION_TYPES, 'Dropout', 'AdaptiveAvgPool2d', 'Flatten', 'Linear', 'Softmax',
-  'DepthwiseSeparable', 'InvertedResidual', 'Residual', 'Sequential',
+  'MaxPool2d', 'AvgPool2d', 'ConvTranspose2d', 'Upsample', 'ChannelShuffle',
+  'DepthwiseSeparable', 'InvertedResidual', 'Residual', 'Sequential', 'SqueezeExcitation',
 ];
 
 /** The chain form: the layers run one after another, as `nn.Sequential(*layers)`. */
@@ -188,11 +262,59 @@ export interface ResolvedConv2d {
 }
 
 export interface ResolvedBatchNorm { op: 'batchnorm2d'; key: string; numFeatures: number; eps: number; momentum: number; affine: boolean; trackRunningStats: boolean }
-export interface ResolvedActivation { op: 'activation'; key: string; fn: ActivationType; approximate: 'none' | 'tanh' }
+export interface ResolvedActivation {
+  op: 'activation';
+  key: string;
+  fn: ActivationType;
+  approximate: 'none' | 'tanh';
+  /** LeakyReLU's slope for x < 0 (0.01 unless the spec says otherwise; unused by the others). */
+  negativeSlope: number;
+}
 export interface ResolvedDropout { op: 'dropout'; key: string; p: number }
 export interface ResolvedPool { op: 'adaptiveavgpool2d'; key: string; outputSize: [number, number] }
 export interface ResolvedFlatten { op: 'flatten'; key: string; startDim: number; endDim: number }
 export interface ResolvedLinear { op: 'linear'; key: string; inFeatures: number; outFeatures: number; bias: boolean }
+/** MaxPool2d and AvgPool2d. Padding is symmetric: [top = bottom, left = right]. */
+export interface ResolvedPool2d {
+  op: 'maxpool2d' | 'avgpool2d';
+  key: string;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  /** Always [1, 1] for AvgPool2d. */
+  dilation: [number, number];
+  ceilMode: boolean;
+  /** AvgPool2d: whether the zeros of the padding count in the divisor. */
+  countIncludePad: boolean;
+  /** AvgPool2d: a fixed divisor instead of the window's size. */
+  divisorOverride?: number;
+}
+export interface ResolvedConvTranspose2d {
+  op: 'convtranspose2d';
+  key: string;
+  inChannels: number;
+  outChannels: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  outputPadding: [number, number];
+  dilation: [number, number];
+  groups: number;
+  bias: boolean;
+}
+export interface ResolvedUpsample {
+  op: 'upsample';
+  key: string;
+  mode: UpsampleMode;
+  alignCorners: boolean;
+  /** The spec's size, or undefined when it gave a scale factor. */
+  size?: [number, number];
+  /** The spec's scale_factor, or undefined when it gave a size. */
+  scaleFactor?: [number, number];
+  /** Whether the kernels map coordinates with the given scale factor (PyTorch does unless recompute_scale_factor) rather than in/out. */
+  useScaleFactor: boolean;
+}
+export interface ResolvedChannelShuffle { op: 'channelshuffle'; key: string; groups: number }
 export interface ResolvedSoftmax { op: 'softmax'; key: string; dim: number }
 /** Elementwise a + b with numpy broadcasting. */
 export interface ResolvedAdd { op: 'add'; key: string }
@@ -211,11 +333,14 @@ export interface ResolvedSplit {
 export interface ResolvedSequence { op: 'sequence'; key: string; children: ResolvedNode[] }
 /** out = body(x) + x. */
 export interface ResolvedResidual { op: 'residual'; key: string; body: ResolvedSequence }
+/** out = x * body(x), the body's [N, C, 1, 1] output broadcast over H and W (squeeze-excitation). */
+export interface ResolvedChannelScale { op: 'channelscale'; key: string; body: ResolvedSequence }
 
 export type ResolvedLeaf =
   | ResolvedConv2d | ResolvedBatchNorm | ResolvedActivation | ResolvedDropout | ResolvedPool | ResolvedFlatten | ResolvedLinear | ResolvedSoftmax
-  | ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit;
-export type ResolvedNode = ResolvedLeaf | ResolvedSequence | ResolvedResidual;
+  | ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit
+  | ResolvedPool2d | ResolvedConvTranspose2d | ResolvedUpsample | ResolvedChannelShuffle;
+export type ResolvedNode = ResolvedLeaf | ResolvedSequence | ResolvedResidual | ResolvedChannelScale;
 
 /** A value of the model: the model input (layer -1) or output `output` of layer `layer`. */
 export interface ValueRef {
@@ -269,7 +394,7 @@ export interface LeafInfo {
   /** Every output's shape (a Split has several). */
   outShapes: Shape[];
   /** The role of a conv: what the cost model and the feature map view call it. */
-  role: ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'softmax' | 'elementwise' | 'concat' | 'split';
+  role: ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'softmax' | 'elementwise' | 'concat' | 'split' | 'upsample' | 'shuffle';
 }
 
 export type ConvRole = 'depthwise' | 'pointwise' | 'grouped' | 'standard';
@@ -295,7 +420,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 class FieldReader {
-  constructor(private readonly raw: Record<string, unknown>, readonly path: string, readonly layerIndex: number) {}
+  constructor(readonly raw: Record<string, unknown>, readonly path: string, readonly layerIndex: number) {}
 
   fail(field: string | undefined, reason: string): never {
     throw new SpecError(this.path, field, reason, this.layerIndex);
@@ -323,8 +448,24 @@ class FieldReader {
     return value;
   }
 
-  pair(field: string, fallback: number, min = 1): [number, number] {
+  pair(field: string, fallback: number, min = 1, fallbackPair?: [number, number]): [number, number] {
+    if (fallbackPair && this.raw[field] === undefined) return [...fallbackPair];
     return this.checkPair(field, this.get(field, fallback), min);
+  }
+
+  /** Whether the spec gives the field (null is refused as everywhere). */
+  has(field: string): boolean {
+    return this.get(field, undefined) !== undefined;
+  }
+
+  /** A positive finite number or a pair of them (Upsample's scale_factor). */
+  positivePair(field: string): [number, number] {
+    const value = this.get(field, undefined);
+    const values = typeof value === 'number' ? [value, value] : value;
+    if (!Array.isArray(values) || values.length !== 2 || !values.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_DIM)) {
+      this.fail(field, `must be a positive number or a pair of them, got ${JSON.stringify(value)}`);
+    }
+    return [values[0] as number, values[1] as number];
   }
 
   private checkPair(field: string, value: unknown, min: number): [number, number] {
@@ -380,6 +521,8 @@ const CONV_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'pa
 const BN_FIELDS = ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats'];
 const DS_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'depth_multiplier', 'bias', 'batch_norm', 'activation', 'pw_activation', 'padding_mode'];
 const IR_FIELDS = ['in_channels', 'out_channels', 'stride', 'expand_ratio', 'kernel_size', 'activation'];
+const SE_FIELDS = ['input_channels', 'squeeze_channels', 'activation', 'scale_activation'];
+const CONV_TRANSPOSE_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'output_padding', 'groups', 'bias', 'dilation', 'padding_mode', 'device', 'dtype'];
 
 // ---------------------------------------------------------------------------------------------
 // Expansion: spec -> resolved nodes (structure only; shapes come after)
@@ -428,7 +571,85 @@ function batchNorm(key: string, numFeatures: number): ResolvedBatchNorm {
 }
 
 function activation(key: string, fn: ActivationType): ResolvedActivation {
-  return { op: 'activation', key, fn, approximate: 'none' };
+  return { op: 'activation', key, fn, approximate: 'none', negativeSlope: DEFAULT_NEGATIVE_SLOPE };
+}
+
+/** MaxPool2d and AvgPool2d share PyTorch's checks: stride defaults to the kernel, padding at most half of it. */
+function resolvePool2d(r: FieldReader, key: string, op: 'maxpool2d' | 'avgpool2d'): ResolvedPool2d {
+  const kernel = r.pair('kernel_size', NaN);
+  const stride = r.pair('stride', NaN, 1, kernel);
+  const padding = r.pair('padding', 0, 0);
+  for (const d of [0, 1]) {
+    if (padding[d]! > Math.floor(kernel[d]! / 2)) {
+      r.fail('padding', `pad should be at most half of kernel size, got padding=${padding.join('x')} for kernel_size=${kernel.join('x')}, as PyTorch requires`);
+    }
+  }
+  const ceilMode = r.bool('ceil_mode', false);
+  if (op === 'maxpool2d') {
+    if (r.bool('return_indices', false)) r.fail('return_indices', 'must be false: the engine returns the pooled values only');
+    return { op, key, kernel, stride, padding, dilation: r.pair('dilation', 1), ceilMode, countIncludePad: false };
+  }
+  const countIncludePad = r.bool('count_include_pad', true);
+  const node: ResolvedPool2d = { op, key, kernel, stride, padding, dilation: [1, 1], ceilMode, countIncludePad };
+  if (r.has('divisor_override')) node.divisorOverride = r.int('divisor_override');
+  return node;
+}
+
+function resolveConvTranspose(r: FieldReader, key: string): ResolvedConvTranspose2d {
+  const inChannels = r.int('in_channels');
+  const outChannels = r.int('out_channels');
+  const groups = r.int('groups', 1);
+  if (inChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide in_channels=${inChannels}`);
+  if (outChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide out_channels=${outChannels}`);
+  const kernel = r.pair('kernel_size', NaN);
+  const stride = r.pair('stride', 1);
+  const dilation = r.pair('dilation', 1);
+  if (typeof r.raw.padding === 'string') r.fail('padding', `must be an integer or a pair for ConvTranspose2d, got ${JSON.stringify(r.raw.padding)}`);
+  const padding = r.pair('padding', 0, 0);
+  const outputPadding = r.pair('output_padding', 0, 0);
+  for (const d of [0, 1]) {
+    if (outputPadding[d]! >= stride[d]! && outputPadding[d]! >= dilation[d]!) {
+      r.fail('output_padding', `output padding must be smaller than either stride or dilation, got output_padding=${outputPadding.join('x')}, stride=${stride.join('x')}, dilation=${dilation.join('x')}`);
+    }
+  }
+  r.oneOf('padding_mode', ['zeros'] as const, 'zeros');
+  return { op: 'convtranspose2d', key, inChannels, outChannels, kernel, stride, padding, outputPadding, dilation, groups, bias: r.bool('bias', true) };
+}
+
+function resolveUpsample(r: FieldReader, key: string): ResolvedUpsample {
+  const mode = r.oneOf('mode', UPSAMPLE_MODES, 'nearest');
+  const hasSize = r.has('size');
+  const hasScale = r.has('scale_factor');
+  if (hasSize && hasScale) r.fail('scale_factor', 'only one of size or scale_factor should be defined');
+  if (!hasSize && !hasScale) r.fail('size', 'either size or scale_factor should be defined');
+  if (mode === 'nearest' && r.has('align_corners')) {
+    r.fail('align_corners', 'align_corners option can only be set with the interpolating modes (bilinear), as in PyTorch');
+  }
+  const alignCorners = r.bool('align_corners', false);
+  const recompute = r.bool('recompute_scale_factor', false);
+  if (hasSize) {
+    if (recompute) r.fail('recompute_scale_factor', 'recompute_scale_factor is not meaningful with an explicit size');
+    return { op: 'upsample', key, mode, alignCorners, size: r.pair('size', NaN), useScaleFactor: false };
+  }
+  const scaleFactor = r.positivePair('scale_factor');
+  return { op: 'upsample', key, mode, alignCorners, scaleFactor, useScaleFactor: !recompute };
+}
+
+/** torchvision.ops.SqueezeExcitation: avgpool, fc1, activation, fc2, scale_activation under their attribute names. */
+function resolveSqueezeExcitation(r: FieldReader, key: string): ResolvedChannelScale {
+  r.only(SE_FIELDS);
+  const inputChannels = r.int('input_channels');
+  const squeezeChannels = r.int('squeeze_channels');
+  const act = r.oneOf('activation', ACTIVATION_TYPES, 'ReLU');
+  const scaleAct = r.oneOf('scale_activation', ACTIVATION_TYPES, 'Sigmoid');
+  const children: ResolvedNode[] = [
+    { op: 'adaptiveavgpool2d', key: `${key}.avgpool`, outputSize: [1, 1] },
+    conv(`${key}.fc1`, inputChannels, squeezeChannels, [1, 1], { bias: true }),
+    activation(`${key}.activation`, act),
+    conv(`${key}.fc2`, squeezeChannels, inputChannels, [1, 1], { bias: true }),
+    activation(`${key}.scale_activation`, scaleAct),
+  ];
+  return { op: 'channelscale', key, body: { op: 'sequence', key: `${key}.scale`, children } };
 }
 
 function resolveDepthwiseSeparable(r: FieldReader, key: string): ResolvedSequence {
@@ -532,13 +753,37 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
     }
     case 'Conv2d': return resolveConv(r, key);
     case 'BatchNorm2d': return resolveBatchNorm(r, key);
-    case 'ReLU': case 'ReLU6': case 'SiLU': case 'Hardswish': case 'Identity':
+    case 'ReLU': case 'ReLU6': case 'SiLU': case 'Hardswish': case 'Hardsigmoid': case 'Identity':
       r.only(['inplace']);
       r.bool('inplace', false);
       return activation(key, type);
+    case 'Sigmoid': case 'Tanh':
+      r.only([]);
+      return activation(key, type);
+    case 'LeakyReLU': {
+      r.only(['negative_slope', 'inplace']);
+      r.bool('inplace', false);
+      return { ...activation(key, type), negativeSlope: r.number('negative_slope', DEFAULT_NEGATIVE_SLOPE, () => true, 'a finite number') };
+    }
+    case 'MaxPool2d':
+      r.only(['kernel_size', 'stride', 'padding', 'dilation', 'return_indices', 'ceil_mode']);
+      return resolvePool2d(r, key, 'maxpool2d');
+    case 'AvgPool2d':
+      r.only(['kernel_size', 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override']);
+      return resolvePool2d(r, key, 'avgpool2d');
+    case 'ConvTranspose2d':
+      r.only(CONV_TRANSPOSE_FIELDS);
+      return resolveConvTranspose(r, key);
+    case 'Upsample':
+      r.only(['size', 'scale_factor', 'mode', 'align_corners', 'recompute_scale_factor']);
+      return resolveUpsample(r, key);
+    case 'ChannelShuffle':
+      r.only(['groups']);
+      return { op: 'channelshuffle', key, groups: r.int('groups') };
+    case 'SqueezeExcitation': return resolveSqueezeExcitation(r, key);
     case 'GELU': {
       r.only(['approximate']);
-      return { op: 'activation', key, fn: 'GELU', approximate: r.oneOf('approximate', ['none', 'tanh'] as const, 'none') };
+      return { ...activation(key, 'GELU'), approximate: r.oneOf('approximate', ['none', 'tanh'] as const, 'none') };
     }
     case 'Dropout':
       r.only(['p', 'inplace']);
@@ -582,6 +827,28 @@ export function convOutputSize(input: number, kernel: number, stride: number, di
 }
 
 /**
+ * PyTorch's pooling output size (pooling_output_shape): floor or, with ceil_mode, ceil of
+ * (in + 2 * pad - dilation * (kernel - 1) - 1) / stride, plus 1; in ceil mode the last window
+ * must start inside the input or its left padding, else it is dropped.
+ */
+export function poolOutputSize(input: number, kernel: number, stride: number, padding: number, dilation: number, ceilMode: boolean): number {
+  const span = input + 2 * padding - dilation * (kernel - 1) - 1;
+  let out = Math.floor((span + (ceilMode ? stride - 1 : 0)) / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= input + padding) out--;
+  return out;
+}
+
+/** PyTorch's ConvTranspose2d output size: (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1. */
+export function convTransposeOutputSize(input: number, kernel: number, stride: number, padding: number, outputPadding: number, dilation: number): number {
+  return (input - 1) * stride - 2 * padding + dilation * (kernel - 1) + outputPadding + 1;
+}
+
+/** Upsample's output size: the given size, or floor(in * scale_factor) as PyTorch computes it. */
+export function upsampleOutputSize(node: Pick<ResolvedUpsample, 'size' | 'scaleFactor'>, dim: 0 | 1, input: number): number {
+  return node.size ? node.size[dim] : Math.floor(input * node.scaleFactor![dim]!);
+}
+
+/**
  * Per-side padding [before, after] for one spatial dimension.
  * "same": PyTorch's split, the extra pixel after. "tf_same": TensorFlow's SAME, out = ceil(in / s).
  */
@@ -617,7 +884,7 @@ export function broadcastShapes(a: Shape, b: Shape): Shape | undefined {
   return out;
 }
 
-function convRole(c: ResolvedConv2d): ConvRole {
+function convRole(c: { inChannels: number; kernel: [number, number]; groups: number }): ConvRole {
   if (c.groups === c.inChannels && c.groups > 1) return 'depthwise';
   if (c.kernel[0] === 1 && c.kernel[1] === 1 && c.groups === 1) return 'pointwise';
   return c.groups > 1 ? 'grouped' : 'standard';
@@ -625,7 +892,7 @@ function convRole(c: ResolvedConv2d): ConvRole {
 
 /** Describes a conv's kind for people: "depthwise", "depthwise (multiplier 2)", "grouped (g=4)", ... */
 export function describeConv(c: { inChannels: number; outChannels: number; kernel: [number, number]; groups: number }): string {
-  const role = convRole(c as ResolvedConv2d);
+  const role = convRole(c);
   if (role === 'depthwise') return c.outChannels === c.inChannels ? 'depthwise' : `depthwise (multiplier ${c.outChannels / c.inChannels})`;
   if (role === 'grouped') return `grouped (groups=${c.groups})`;
   return role;
@@ -700,6 +967,15 @@ class ShapeWalker {
   walk(node: ResolvedNode, input: Shape): Shape {
     switch (node.op) {
       case 'sequence': return node.children.reduce((shape, child) => this.walk(child, shape), input);
+      case 'channelscale': {
+        const [n, c] = this.need4d(node, input);
+        const scale = this.walk(node.body, input);
+        if (scale.length !== 4 || scale[0] !== n || scale[1] !== c || scale[2] !== 1 || scale[3] !== 1) {
+          this.fail(node, undefined, `the channel scale needs the body's output ${fmt(scale)} to be [${n}, ${c}, 1, 1] for its input ${fmt(input)}`);
+        }
+        this.activationElements += elementCount(input);
+        return input;
+      }
       case 'residual': {
         const out = this.walk(node.body, input);
         if (out.length !== input.length || out.some((d, i) => d !== input[i])) {
@@ -729,6 +1005,10 @@ class ShapeWalker {
       case 'flatten': return 'flatten';
       case 'linear': return 'linear';
       case 'dropout': return 'dropout';
+      case 'maxpool2d': case 'avgpool2d': return 'pool';
+      case 'convtranspose2d': return convRole(node);
+      case 'upsample': return 'upsample';
+      case 'channelshuffle': return 'shuffle';
       case 'softmax': return 'softmax';
       case 'add': case 'mul': return 'elementwise';
       case 'concat': return 'concat';
@@ -792,6 +1072,41 @@ class ShapeWalker {
         const last = input[input.length - 1];
         if (last !== node.inFeatures) this.fail(node, 'in_features', `in_features=${node.inFeatures} but the input's last dimension is ${last} (shape ${fmt(input)})`);
         return [...input.slice(0, -1), node.outFeatures];
+      }
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const [n, c, h, w] = this.need4d(node, input);
+        const out = [h, w].map((size, d) => {
+          const o = poolOutputSize(size, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.dilation[d]!, node.ceilMode);
+          if (o < 1) this.fail(node, 'kernel_size', `output size is too small: the ${d === 0 ? 'height' : 'width'} ${size} (padded to ${size + 2 * node.padding[d]!}) is smaller than the ${node.op === 'maxpool2d' ? 'dilated ' : ''}kernel ${node.dilation[d]! * (node.kernel[d]! - 1) + 1}`);
+          return o;
+        });
+        return [n, c, out[0]!, out[1]!];
+      }
+      case 'convtranspose2d': {
+        const [n, c, h, w] = this.need4d(node, input);
+        if (c !== node.inChannels) this.fail(node, 'in_channels', `in_channels=${node.inChannels} but the input has ${c} channels (shape ${fmt(input)})`);
+        const out = [h, w].map((size, d) => {
+          const o = convTransposeOutputSize(size, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.outputPadding[d]!, node.dilation[d]!);
+          if (o < 1) this.fail(node, 'padding', `the output ${d === 0 ? 'height' : 'width'} would be ${o}: padding=${node.padding.join('x')} removes more than the transposed conv makes from ${size}`);
+          return o;
+        });
+        return [n, node.outChannels, out[0]!, out[1]!];
+      }
+      case 'upsample': {
+        const [n, c, h, w] = this.need4d(node, input);
+        const out = [h, w].map((size, d) => {
+          const o = upsampleOutputSize(node, d as 0 | 1, size);
+          if (o < 1) this.fail(node, 'scale_factor', `the output ${d === 0 ? 'height' : 'width'} floor(${size} * ${node.scaleFactor![d]}) is 0`);
+          if (o > MAX_DIM) this.fail(node, node.size ? 'size' : 'scale_factor', `the output ${d === 0 ? 'height' : 'width'} ${o} is over ${MAX_DIM}`);
+          return o;
+        });
+        return [n, c, out[0]!, out[1]!];
+      }
+      case 'channelshuffle': {
+        const [n, c, h, w] = this.need4d(node, input);
+        if (c % node.groups !== 0) this.fail(node, 'groups', `groups=${node.groups} does not divide the input's ${c} channels`);
+        return [n, c, h, w];
       }
     }
   }
@@ -961,6 +1276,7 @@ function firstInChannels(layers: unknown[]): number | undefined {
   if (!isObject(first)) return undefined;
   if (typeof first.in_channels === 'number') return first.in_channels;
   if (typeof first.num_features === 'number') return first.num_features;
+  if (typeof first.input_channels === 'number') return first.input_channels;
   if (first.type === 'Residual' && Array.isArray(first.body)) return firstInChannels(first.body);
   if (first.type === 'Sequential' && Array.isArray(first.layers)) return firstInChannels(first.layers);
   return undefined;
@@ -1010,6 +1326,10 @@ export function parameterShapes(model: ResolvedModel): TensorSpec[] {
         out.push({ key: `${node.key}.weight`, shape: [node.outFeatures, node.inFeatures], kind: 'param' });
         if (node.bias) out.push({ key: `${node.key}.bias`, shape: [node.outFeatures], kind: 'param' });
         break;
+      case 'convtranspose2d':
+        out.push({ key: `${node.key}.weight`, shape: [node.inChannels, node.outChannels / node.groups, node.kernel[0], node.kernel[1]], kind: 'param' });
+        if (node.bias) out.push({ key: `${node.key}.bias`, shape: [node.outChannels], kind: 'param' });
+        break;
       default:
         break;
     }
@@ -1021,7 +1341,7 @@ export function parameterShapes(model: ResolvedModel): TensorSpec[] {
 export function* walkNodes(node: ResolvedNode): Generator<ResolvedNode> {
   yield node;
   if (node.op === 'sequence') for (const child of node.children) yield* walkNodes(child);
-  else if (node.op === 'residual') yield* walkNodes(node.body);
+  else if (node.op === 'residual' || node.op === 'channelscale') yield* walkNodes(node.body);
 }
 
 /** The name of a value as the graph form writes it: "input", "<node>" or "<node>:<i>". */

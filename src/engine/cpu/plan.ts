@@ -11,13 +11,14 @@
 import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormAffine } from '../batchNormAffine';
-import { lowerModel } from '../graph/graph';
+import { lowerModel, type Graph } from '../graph/graph';
 import { planGraph, type Plan, type PlanStep } from '../graph/planner';
 import type { WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
 import { adaptiveAvgPoolReference, broadcastReference, concatReference, softmaxReference, splitReference } from './reference';
+import { cpuOpRunner, type Shape4 } from './ops/index';
 
 /**
  * Computes a step: reads `inputs` (the step's reads: the node's inputs, then the addend) and
@@ -51,13 +52,14 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
-  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options)));
+  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options, plan.graph)));
   return { plan, runners };
 }
 
-function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions): StepRunner {
+function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions, graph: Graph): StepRunner {
   const node = step.node.attrs;
   const activation: ActivationKind = step.activation ? activationKind(step.activation.fn, step.activation.approximate) : 'none';
+  const negativeSlope = step.activation?.negativeSlope;
   const hasAddend = step.addend !== undefined;
   /** The addend is the last of a step's reads. */
   const addendOf = (inputs: Tensor[]) => (hasAddend ? inputs[inputs.length - 1] : undefined);
@@ -68,23 +70,23 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
       if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
       const conv: ConvParameters = { ...node, pads: node.pads };
       return (inputs, kernels, [out]) => {
-        convolve(kernels, inputs[0]!, conv, parameters.weight, parameters.bias, activation, addendOf(inputs), out);
+        convolve(kernels, inputs[0]!, conv, parameters.weight, parameters.bias, activation, addendOf(inputs), out, negativeSlope);
       };
     }
     case 'batchnorm2d': {
       if (node.trackRunningStats) {
         const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-        return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation }, addendOf(inputs), out!);
+        return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
       }
       return (inputs, kernels, [out]) => {
         const { mean, variance } = batchStatistics(inputs[0]!);
         const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
-        epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation }, addendOf(inputs), out!);
+        epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
       };
     }
     case 'activation': {
       const kind = activationKind(node.fn, node.approximate);
-      return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { activation: kind }, addendOf(inputs), out!);
+      return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { activation: kind, negativeSlope: node.negativeSlope }, addendOf(inputs), out!);
     }
     case 'add':
       return (inputs, kernels, [out]) => {
@@ -127,6 +129,12 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
       return (inputs, kernels, [out]) => {
         linear(kernels, inputs[0]!, weight, bias, node.inFeatures, node.outFeatures, out!);
       };
+    }
+    case 'maxpool2d': case 'avgpool2d': case 'convtranspose2d': case 'upsample': case 'channelshuffle': {
+      const shape = (value: number) => graph.values[value]!.shape as Shape4;
+      const run = cpuOpRunner(node, shape(step.reads[0]!), shape(step.node.outputs[0]!), tensor, { activation, negativeSlope });
+      // One read of each data getter: it may make a view anew (see cpuBackend.ts).
+      return (inputs, _kernels, [out]) => run(inputs[0]!.data, out!.data, addendOf(inputs)?.data);
     }
   }
 }
@@ -229,7 +237,7 @@ export interface ConvParameters {
  * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
  * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor): Tensor {
+export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor, negativeSlope?: number): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -258,7 +266,7 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
     let image = x.data.subarray(b * inPerImage, (b + 1) * inPerImage);
     if (materialise) image = padPlanes(image, inChannels, height, width, conv.pads, conv.paddingMode as Exclude<PaddingMode, 'zeros'>);
     const outImage = out.data.subarray(b * outPerImage, (b + 1) * outPerImage);
-    const epilogue: Epilogue = { bias, activation, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
+    const epilogue: Epilogue = { bias, activation, negativeSlope, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
     if (pointwise) kernels.pointwiseConv2d(image, weight, outImage, inChannels, conv.outChannels, height * width, epilogue);
     else if (depthwise) kernels.depthwiseConv2d(image, weight, outImage, geometry, epilogue);
     else kernels.conv2d(image, weight, outImage, geometry, epilogue);

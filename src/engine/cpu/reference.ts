@@ -3,7 +3,11 @@
  * not for speed. The fast kernels are tested against these, and these against PyTorch.
  * Accumulates in float64 (JS numbers) and rounds once when storing.
  */
-import { convOutputSize, type PaddingMode, type ResolvedModel, type ResolvedNode, type ValueRef } from '../../shared/spec';
+import {
+  convOutputSize, convTransposeOutputSize, poolOutputSize, upsampleOutputSize,
+  type PaddingMode, type ResolvedModel, type ResolvedNode, type ValueRef,
+} from '../../shared/spec';
+import { cpuOpRunner, type CpuOpNode, type Shape4 } from './ops/index';
 import { elementCount, type Tensor } from '../../shared/tensor';
 import { activateScalar, activationKind, type ActivationKind } from './activation';
 
@@ -108,8 +112,8 @@ export function batchNormReference(input: Tensor, bn: ReferenceBatchNorm): Tenso
   return { shape: [...input.shape], data: out };
 }
 
-export function activationReference(input: Tensor, kind: ActivationKind): Tensor {
-  return { shape: [...input.shape], data: input.data.map((v) => activateScalar(kind, v)) };
+export function activationReference(input: Tensor, kind: ActivationKind, negativeSlope?: number): Tensor {
+  return { shape: [...input.shape], data: input.data.map((v) => activateScalar(kind, v, negativeSlope)) };
 }
 
 /** AdaptiveAvgPool2d: output cell i averages input rows floor(i*H/out) .. ceil((i+1)*H/out) - 1, as PyTorch does. */
@@ -263,6 +267,27 @@ export function softmaxReference(input: Tensor, dim: number, out?: Float32Array)
   return { shape: [...input.shape], data };
 }
 
+/**
+ * The ops whose plain loops live in cpu/ops (pooling, transposed conv, upsample, channel
+ * shuffle): the CPU backend runs the same functions, so the PyTorch fixtures are their check.
+ */
+export function opReference(node: CpuOpNode, x: Tensor, get: (key: string) => Tensor | undefined): Tensor {
+  const inShape = x.shape as Shape4;
+  const [n, c, h, w] = inShape;
+  const size = (d: 0 | 1): number => {
+    switch (node.op) {
+      case 'maxpool2d': case 'avgpool2d': return poolOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.dilation[d]!, node.ceilMode);
+      case 'convtranspose2d': return convTransposeOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.outputPadding[d]!, node.dilation[d]!);
+      case 'upsample': return upsampleOutputSize(node, d, d === 0 ? h : w);
+      case 'channelshuffle': return inShape[2 + d]!;
+    }
+  };
+  const outShape: Shape4 = [n, node.op === 'convtranspose2d' ? node.outChannels : c, size(0), size(1)];
+  const out = new Float32Array(elementCount(outShape));
+  cpuOpRunner(node, inShape, outShape, (key) => get(key)!.data)(x.data, out);
+  return { shape: outShape, data: out };
+}
+
 /** What the reference forward returns: the output (and every output) and each module's output by key. */
 export interface ReferenceResult {
   output: Tensor;
@@ -304,7 +329,7 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
         });
         break;
       case 'activation':
-        y = activationReference(x, activationKind(node.fn, node.approximate));
+        y = activationReference(x, activationKind(node.fn, node.approximate), node.negativeSlope);
         break;
       case 'dropout':
         y = { shape: [...x.shape], data: x.data.slice() };
@@ -333,6 +358,12 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
         chunks.forEach((chunk, i) => outputs.set(`${node.key}:${i}`, chunk));
         return chunks;
       }
+      case 'channelscale':
+        y = broadcastReference(x, run(node.body, xs)[0]!, 'mul');
+        break;
+      default:
+        y = opReference(node, x, get);
+        break;
     }
     outputs.set(node.key, y);
     return [y];

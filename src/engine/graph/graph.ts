@@ -66,6 +66,11 @@ export function lowerModel(model: ResolvedModel): Graph {
         const body = emit(node.body, inputs, layerIndex);
         return push({ op: 'add', key: node.key }, [body[0]!, inputs[0]!], [values[inputs[0]!]!.shape], layerIndex, 'add', true);
       }
+      case 'channelscale': {
+        // Squeeze-excitation: the input times the body's [N, C, 1, 1] gate, a broadcasting Mul.
+        const gate = emit(node.body, inputs, layerIndex);
+        return push({ op: 'mul', key: node.key }, [inputs[0]!, gate[0]!], [values[inputs[0]!]!.shape], layerIndex, 'elementwise');
+      }
       default: {
         const info = infoByNode.get(node);
         if (!info) throw new Error(`internal: module ${node.key} has no shape information`);

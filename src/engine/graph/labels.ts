@@ -2,7 +2,7 @@
  * What the steps of a forward pass are called, for people: the labels the planner gives its steps
  * ("Conv2d 3x3 depthwise + BatchNorm2d (folded) + ReLU6"), the same on every backend.
  */
-import { describeConv, type ResolvedConv2d, type ResolvedLeaf } from '../../shared/spec';
+import { describeConv, type ResolvedConv2d, type ResolvedLeaf, type ResolvedPool2d } from '../../shared/spec';
 
 /** The label of a Residual's add when it is a step of its own. */
 export const SKIP_ADD_LABEL = 'skip add (residual)';
@@ -22,7 +22,21 @@ export function leafLabel(node: ResolvedLeaf): string {
     case 'mul': return 'Mul';
     case 'concat': return `Concat (dim ${node.dim})`;
     case 'split': return `Split (dim ${node.dim}) into ${node.sections ? `[${node.sections.join(', ')}]` : 'chunks'}`;
+    case 'maxpool2d':
+    case 'avgpool2d': return poolLabel(node);
+    case 'convtranspose2d': {
+      const [sh, sw] = node.stride;
+      return `ConvTranspose2d ${node.kernel[0]}x${node.kernel[1]} ${describeConv(node)}${sh > 1 || sw > 1 ? ` stride ${sh === sw ? sh : `${sh}x${sw}`}` : ''}`;
+    }
+    case 'upsample': return `Upsample ${node.mode}${node.mode === 'bilinear' && node.alignCorners ? ' (align_corners)' : ''}`;
+    case 'channelshuffle': return `ChannelShuffle groups ${node.groups}`;
   }
+}
+
+function poolLabel(node: ResolvedPool2d): string {
+  const [sh, sw] = node.stride;
+  const stride = sh === node.kernel[0] && sw === node.kernel[1] ? '' : ` stride ${sh === sw ? sh : `${sh}x${sw}`}`;
+  return `${node.op === 'maxpool2d' ? 'MaxPool2d' : 'AvgPool2d'} ${node.kernel[0]}x${node.kernel[1]}${stride}${node.ceilMode ? ' (ceil)' : ''}`;
 }
 
 /** "ReLU6", "GELU (tanh)". */

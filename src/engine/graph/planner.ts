@@ -86,7 +86,7 @@ export function planGraph(graph: Graph, options: PlanOptions): Plan {
     let add: GraphNode | undefined;
     let addend: ValueId | undefined;
     let current = node.outputs[0]!;
-    if (options.fuse && (node.op === 'conv2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
+    if (options.fuse && (node.op === 'conv2d' || node.op === 'convtranspose2d' || node.op === 'batchnorm2d' || node.op === 'activation')) {
       const next = nodes[i];
       if (node.attrs.op === 'conv2d' && next?.attrs.op === 'batchnorm2d' && next.attrs.trackRunningStats && onlyInto(current, next)) {
         foldedBatchNorm = next.attrs;

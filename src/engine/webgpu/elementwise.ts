@@ -48,7 +48,7 @@ export function encodeElementwise(ctx: EncodeContext): EncodedDispatch[] {
     epilogue = { affine: false, activation: 'Identity', residual: true };
     buffers = [ctx.buffer(step.reads[1]!)];
   } else if (node.op === 'activation') {
-    epilogue = { ...epilogue, activation: activationKeyOf(node.fn, node.approximate) };
+    epilogue = { ...epilogue, activation: activationKeyOf(node.fn, node.approximate), negativeSlope: node.negativeSlope };
   } else if (node.op !== 'batchnorm2d') {
     throw new Error(`internal: ${node.key} (${node.op}) is not an elementwise step`);
   }

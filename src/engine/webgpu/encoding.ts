@@ -177,7 +177,7 @@ export function encodeEpilogue(ctx: EncodeContext, channels: number, parts: Epil
   }
   const residual = step.addend !== undefined;
   if (residual) buffers.push(ctx.buffer(step.addend!));
-  return { epilogue: { affine, activation: stepActivation(step), residual }, buffers, before };
+  return { epilogue: { affine, activation: stepActivation(step), negativeSlope: step.activation?.negativeSlope, residual }, buffers, before };
 }
 
 /** A BatchNorm's running statistics as y = scale * x + shift, folded over an earlier scale and shift (a conv's bias). */

@@ -4,7 +4,12 @@
  */
 import type { Graph, GraphNode } from '../graph/graph';
 import { encodeAdaptiveAvgPool2d } from './adaptiveAvgPool2d';
+import { encodeAvgPool2d } from './avgPool2d';
 import { encodeBinary } from './binary';
+import { encodeChannelShuffle } from './channelShuffle';
+import { encodeConvTranspose2d } from './convTranspose2d';
+import { encodeMaxPool2d } from './maxPool2d';
+import { encodeUpsample2d } from './upsample2d';
 import { encodeConcat, encodeSplit } from './concat';
 import { encodeConv2d } from './conv2d';
 import { encodeElementwise } from './elementwise';
@@ -38,5 +43,10 @@ export function encodeStep(ctx: EncodeContext): EncodedDispatch[] {
     case 'softmax': return encodeSoftmax(ctx);
     case 'adaptiveavgpool2d': return encodeAdaptiveAvgPool2d(ctx);
     case 'dropout': case 'flatten': return encodeReshape(ctx);
+    case 'maxpool2d': return encodeMaxPool2d(ctx);
+    case 'avgpool2d': return encodeAvgPool2d(ctx);
+    case 'convtranspose2d': return encodeConvTranspose2d(ctx);
+    case 'upsample': return encodeUpsample2d(ctx);
+    case 'channelshuffle': return encodeChannelShuffle(ctx);
   }
 }
