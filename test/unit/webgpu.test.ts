@@ -234,6 +234,26 @@ describe('webgpu: sessions', () => {
     }
   });
 
+  it('several outputs, one of them the input itself, with and without intermediates', async () => {
+    const spec = {
+      input_shape: [2, 3, 4, 5],
+      nodes: [
+        { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 2], dim: 1 },
+        { name: 'a', inputs: ['s:1'], type: 'ReLU' },
+        { name: 'f', inputs: ['a'], type: 'Flatten' },
+      ],
+      outputs: ['f', 'input', 's:0'],
+    };
+    const model = resolveModel(spec);
+    const input = randomTensor(model.inputShape, 12);
+    const expected = referenceForward(model, {}, input).modelOutputs;
+    for (const intermediates of [false, true]) {
+      const result = await forward(model, {}, input, { backend: 'webgpu', device, intermediates });
+      expect(result.outputs!.map((t) => t.shape)).toEqual([[2, 40], [2, 3, 4, 5], [2, 1, 4, 5]]);
+      result.outputs!.forEach((t, i) => expectClose(t, expected[i]!, `output ${i} (intermediates ${intermediates})`));
+    }
+  });
+
   it('random graphs (concat, split, broadcasts, softmax) equal the reference, fused and unfused', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 1e9 }), async (seed) => {
