@@ -105,6 +105,9 @@ const TORCH_SIGNATURES: Record<string, string[]> = {
   AvgPool2d: ['kernel_size', 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override'],
   LeakyReLU: ['negative_slope', 'inplace'], Sigmoid: [], Tanh: [], ELU: ['alpha', 'inplace'], Mish: ['inplace'], Hardsigmoid: ['inplace'],
   PReLU: ['num_parameters', 'init'], Softplus: ['beta', 'threshold'],
+  ConvTranspose2d: ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'output_padding', 'groups', 'bias', 'dilation', 'padding_mode', 'device', 'dtype'],
+  Upsample: ['size', 'scale_factor', 'mode', 'align_corners', 'recompute_scale_factor'],
+  ChannelShuffle: ['groups'],
   Sequential: [],
 };
 
