@@ -454,7 +454,7 @@ async function kernelThroughput(compiled, model, input) {
   for (let rep = 0; rep < 5; rep++) runs.push((await compiled.run({ shape: model.inputShape, data: input })).timings.stages);
   if (runs[0].length === 0) return undefined;
   const stageMs = (key) => {
-    const ms = runs.map((stages) => stages.filter((s) => s.keys.includes(key)).reduce((a, s) => a + s.ms, 0)).sort((a, b) => a - b);
+    const ms = runs.map((stages) => stages.filter((s) => compiled.plan.steps[s.step].leafKeys.includes(key)).reduce((a, s) => a + s.ms, 0)).sort((a, b) => a - b);
     return ms[ms.length >> 1];
   };
   let dwBytes = 0, dwMs = 0, pwFlops = 0, pwMs = 0;

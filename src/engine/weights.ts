@@ -36,6 +36,20 @@ export function firstNonFinite(data: Float32Array): number {
 }
 
 /**
+ * Where a module sits in the spec: `layers[3].conv.1.0` in the chain form, `nodes[2] (branch2).0`
+ * in the graph form (whose keys start with the node's name).
+ */
+export function modulePath(model: ResolvedModel, key: string): string {
+  if (model.form !== 'graph') return layerPathOf(key);
+  let best: { index: number; key: string } | undefined;
+  for (const layer of model.layers) {
+    if ((key === layer.key || key.startsWith(`${layer.key}.`)) && (!best || layer.key.length > best.key.length)) best = layer;
+  }
+  if (!best) return layerPathOf(key);
+  return `nodes[${best.index}] (${best.key})${key.slice(best.key.length)}`;
+}
+
+/**
  * Checks that `weights` has every tensor the model needs, each a Float32Array of the right shape
  * with finite values (and non-negative running variances). Extra keys (num_batches_tracked, ...)
  * are ignored. Throws an {@link EngineInputError} naming the layer path and the tensor.
@@ -43,7 +57,7 @@ export function firstNonFinite(data: Float32Array): number {
 export function validateWeights(model: ResolvedModel, weights: WeightMap): void {
   if (typeof weights !== 'object' || weights === null) throw new EngineInputError('model', 'weights', 'must be an object mapping state_dict names to tensors');
   for (const spec of parameterShapes(model)) {
-    const path = layerPathOf(moduleKey(spec.key));
+    const path = modulePath(model, moduleKey(spec.key));
     const fail = (reason: string): never => {
       throw new EngineInputError(path, spec.key, reason);
     };
