@@ -210,6 +210,21 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
       }
       case 'ChannelShuffle':
         return done([{ type: 'ChannelShuffle', groups: r.int('groups', true)! }]);
+      case 'SqueezeExcitation': {
+        // An activation class as written: `nn.Hardsigmoid`, `torch.nn.SiLU`, `ReLU`.
+        const activationClass = (name: string): ActivationType | undefined => {
+          const v = r.value(name);
+          if (v === undefined) return undefined;
+          const last = v.kind === 'symbol' ? v.text.split('.').pop()! : '';
+          if (TORCH_ACTIVATIONS.has(last)) return last as ActivationType;
+          r.unresolved.push(`${name} = ${showValue(v)}`);
+          return undefined;
+        };
+        return done([drop({
+          type: 'SqueezeExcitation' as const, input_channels: r.int('input_channels', true)!, squeeze_channels: r.int('squeeze_channels', true)!,
+          activation: activationClass('activation'), scale_activation: activationClass('scale_activation'),
+        })]);
+      }
       default:
         if (TORCH_ACTIVATIONS.has(call.type)) {
           const approximate = call.type === 'GELU' ? r.str('approximate') : undefined;

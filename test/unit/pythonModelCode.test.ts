@@ -283,5 +283,17 @@ describe('pooling, upsampling, transposed convs and the new activations in Pytho
     expect(container.total.macs).toBe(direct.total.macs);
     expect(container.total.params).toBe(direct.total.params);
   });
-});
 
+  it('reads torchvision\'s SqueezeExcitation with its activation classes', () => {
+    const a = analyze([
+      'import torch.nn as nn',
+      'from torchvision.ops import SqueezeExcitation',
+      'net = nn.Sequential(nn.Conv2d(3, 16, 3), SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid), nn.ReLU())',
+      '',
+    ].join('\n'));
+    const container = a.estimates.containers[0]!;
+    expect(container.model!.layers[1]).toEqual({ type: 'SqueezeExcitation', input_channels: 16, squeeze_channels: 4, scale_activation: 'Hardsigmoid' });
+    // fc1 16 -> 4 and fc2 4 -> 16 with bias, after a 3x3 conv of 3 * 16 * 9 + 16.
+    expect(container.total.params).toBe(448 + 68 + 80);
+  });
+});
