@@ -149,6 +149,43 @@ const block: ModelSpec = {
 };
 
 
+describe('webgpu: pooling, transposed convs, upsampling and shuffles against the reference', () => {
+  // One pipeline per op (the geometry is uniforms), so many runs cost one compile each.
+  it('random MaxPool2d, AvgPool2d, ConvTranspose2d (+ activation), Upsample and ChannelShuffle', async () => {
+    const pair = (max: number, min = 1) => fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
+    const layer = fc.oneof(
+      fc.record({ type: fc.constant('MaxPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), dilation: pair(2), ceil_mode: fc.boolean() }),
+      fc.record({ type: fc.constant('AvgPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), ceil_mode: fc.boolean(), count_include_pad: fc.boolean() }),
+      fc.record({ type: fc.constant('ConvTranspose2d'), in_channels: fc.constant(6), out_channels: fc.constantFrom(3, 6, 9), kernel_size: pair(4), stride: pair(3), padding: pair(1, 0), output_padding: pair(1, 0), groups: fc.constantFrom(1, 3), dilation: pair(2), bias: fc.boolean() }),
+      fc.record({ type: fc.constant('Upsample'), scale_factor: fc.tuple(fc.double({ min: 0.5, max: 3, noNaN: true }), fc.double({ min: 0.5, max: 3, noNaN: true })), mode: fc.constantFrom('nearest', 'bilinear') }),
+      fc.record({ type: fc.constant('ChannelShuffle'), groups: fc.constantFrom(1, 2, 3, 6) }),
+    );
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(layer, fc.constantFrom('Identity', 'LeakyReLU', 'Sigmoid'), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 1, max: 1e6 }), async (l, activation, h, w, seed) => {
+        const spec = { input_shape: [2, 6, h, w], layers: [l, { type: activation }] } as unknown as ModelSpec;
+        let model: ResolvedModel;
+        try {
+          model = resolveModel(spec);
+        } catch {
+          return; // PyTorch refuses it too (padding over half the kernel, output padding too large, an empty output)
+        }
+        const weights = initWeights(model, { seed });
+        const input = randomTensor(model.inputShape, seed);
+        const expected = referenceForward(model, weights, input).output;
+        for (const fuse of [true, false]) {
+          const actual = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
+          expectClose(actual.output, expected, `${JSON.stringify(l)} + ${activation} (fuse ${fuse})`);
+        }
+        checked++;
+      }),
+      { numRuns: 30, seed: 20261130 },
+    );
+    // Not vacuous: most draws are layers PyTorch accepts.
+    expect(checked).toBeGreaterThanOrEqual(15);
+  });
+});
+
 describe('webgpu: fusion, intermediates, timings', () => {
   it('runs a DepthwiseSeparable block (dw+BN+ReLU6, pw+BN, skip add) as two dispatches', async () => {
     const model = resolveModel(block);
