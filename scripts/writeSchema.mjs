@@ -73,21 +73,53 @@ export function buildSchema() {
     }, ['in_channels', 'out_channels'], "MobileNetV2's block with torchvision's keys (<i>.conv.0.0.weight, ...); skip add when stride 1 and in == out."),
     layer('Residual', { body: { type: 'array', items: { $ref: '#/$defs/layer' }, minItems: 1 } }, ['body'], 'out = body(x) + x; the shapes must match.'),
   ];
+  // The graph form: every layer as a node (its fields plus name and inputs), and the ops that take or give several values.
+  const valueName = { type: 'string', pattern: '^(input|[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*(:[0-9]+)?)$' };
+  const nodeFields = {
+    name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$', description: 'unique; the state_dict prefix of the node\'s weights ("features.0" -> "features.0.weight")' },
+    inputs: { type: 'array', items: valueName, minItems: 1, description: '"input" (the model input), "<node>", or "<node>:<i>" (the i-th output of a Split)' },
+  };
+  const asNode = (l) => ({ ...l, properties: { ...l.properties, ...nodeFields }, required: [...l.required, 'name', 'inputs'] });
+  const graphOps = [
+    layer('Add', {}, [], 'a + b, numpy broadcasting.'),
+    layer('Mul', {}, [], 'a * b, numpy broadcasting (N,C,H,W * N,C,1,1: a channel gate).'),
+    layer('Concat', { dim: { type: 'integer', minimum: -4, default: 0 } }, [], 'torch.cat(inputs, dim).'),
+    layer('Split', {
+      split_size_or_sections: { oneOf: [int(), { type: 'array', items: int(), minItems: 1 }] }, dim: { type: 'integer', minimum: -4, default: 0 },
+    }, ['split_size_or_sections'], 'torch.split(x, split_size_or_sections, dim); outputs "<name>:0", "<name>:1", ...'),
+  ].map(asNode);
+  const common = {
+    $schema: { type: 'string' },
+    name: { type: 'string' },
+    input_shape: { type: 'array', items: int(), minItems: 4, maxItems: 4, description: '[N, C, H, W]' },
+  };
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://sepconv-lab.github.io/schema/model-spec.json',
     title: 'SepConv Lab model spec',
-    description: 'A model whose layers mirror PyTorch modules: torch.nn.Sequential(*layers) has the same structure and state_dict keys.',
+    description: 'A model whose layers mirror PyTorch modules. The chain form (layers): torch.nn.Sequential(*layers) has the same structure and state_dict keys. The graph form (nodes): named nodes in topological order, each naming the values it reads.',
     type: 'object',
-    properties: {
-      $schema: { type: 'string' },
-      name: { type: 'string' },
-      input_shape: { type: 'array', items: int(), minItems: 4, maxItems: 4, description: '[N, C, H, W]' },
-      layers: { type: 'array', items: { $ref: '#/$defs/layer' }, minItems: 1 },
-    },
-    required: ['layers'],
-    additionalProperties: false,
-    $defs: { layer: { oneOf: layers } },
+    oneOf: [
+      {
+        title: 'chain form',
+        type: 'object',
+        properties: { ...common, layers: { type: 'array', items: { $ref: '#/$defs/layer' }, minItems: 1 } },
+        required: ['layers'],
+        additionalProperties: false,
+      },
+      {
+        title: 'graph form',
+        type: 'object',
+        properties: {
+          ...common,
+          nodes: { type: 'array', items: { $ref: '#/$defs/node' }, minItems: 1 },
+          outputs: { type: 'array', items: valueName, minItems: 1, description: 'the model outputs; default: the last node\'s output' },
+        },
+        required: ['nodes'],
+        additionalProperties: false,
+      },
+    ],
+    $defs: { layer: { oneOf: layers }, node: { oneOf: [...layers.map(asNode), ...graphOps] } },
   };
 }
 

@@ -4,7 +4,7 @@
  * backend. Imports neither `vscode`, the DOM nor node modules.
  */
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';
-import { elementCount, type Tensor } from '../shared/tensor';
+import { elementCount, sameShape, type Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
 import { EngineInputError } from './errors';
 import type { ForwardOptions, ForwardResult, WeightMap } from './types';
@@ -22,8 +22,6 @@ export function specOf(model: ModelSpec | ResolvedModel | unknown): unknown {
   if (model.form === 'graph') return { name: model.name, nodes: model.layers.map((layer) => layer.spec), ...(model.outputNames ? { outputs: model.outputNames } : {}) };
   return { name: model.name, layers: model.layers.map((layer) => layer.spec) };
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Checks the input tensor on its own: a 4-D shape of positive integers and finite float32 data that fills it. */
 function checkInputTensor(input: Tensor, firstLayer: string): void {

@@ -12,6 +12,7 @@
  * steps; neither decides fusion nor buffer lifetimes on its own.
  */
 import type { ResolvedActivation, ResolvedBatchNorm } from '../../shared/spec';
+import { sameShape } from '../../shared/tensor';
 import type { Intermediate } from '../types';
 import type { Graph, GraphNode, ValueId } from './graph';
 import { activationName, fusedStepLabel, leafLabel, SKIP_ADD_LABEL } from './labels';
@@ -62,8 +63,6 @@ export interface PlanOptions {
 }
 
 const defaultIsView = (node: GraphNode) => node.op === 'dropout' || node.op === 'flatten';
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Plans a graph: fusion groups, step outlines, intermediates and buffer slots. */
 export function planGraph(graph: Graph, options: PlanOptions): Plan {

@@ -4,8 +4,8 @@
  * (count_include_pad) or to the input itself. One pipeline serves every AvgPool2d.
  */
 import type { EncodeContext, EncodedDispatch } from './encoding';
-import { POOL_OUTPUT_INDEX, pool2dUniforms, type Pool2dConfig } from './maxPool2d';
-import { dispatch1d, groups4, LINEAR_WORKGROUP, type Program } from './program';
+import { POOL_OUTPUT_INDEX, pool2dConfig, pool2dUniforms, type Pool2dConfig } from './maxPool2d';
+import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
 
 const WORKGROUP = 64;
 
@@ -46,14 +46,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 export function encodeAvgPool2d(ctx: EncodeContext): EncodedDispatch[] {
-  const { step, graph } = ctx;
-  const node = step.node.attrs;
+  const node = ctx.step.node.attrs;
   if (node.op !== 'avgpool2d') throw new Error(`internal: ${node.key} is not an AvgPool2d`);
-  const [n, c, h, w] = graph.values[step.reads[0]!]!.shape as [number, number, number, number];
-  const [, , oh, ow] = graph.values[step.outputs[0]!]!.shape as [number, number, number, number];
-  const program = avgPool2dProgram({
-    n, h, w, c4: groups4(c), oh, ow, kernel: node.kernel, stride: node.stride, padding: node.padding,
-    countIncludePad: node.countIncludePad, divisorOverride: node.divisorOverride,
-  }, ctx.label);
-  return [{ program, buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(step.outputs[0]!)] }];
+  const program = avgPool2dProgram({ ...pool2dConfig(ctx, node), countIncludePad: node.countIncludePad, divisorOverride: node.divisorOverride }, ctx.label);
+  return [{ program, buffers: [ctx.buffer(ctx.step.reads[0]!), ctx.buffer(ctx.step.outputs[0]!)] }];
 }

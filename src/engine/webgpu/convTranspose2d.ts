@@ -6,8 +6,8 @@
  * per epilogue variant.
  */
 import { encodeEpilogue, type EncodeContext, type EncodedDispatch } from './encoding';
-import { dispatch1d, groups4, LINEAR_WORKGROUP, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, type Epilogue } from './wgsl/common';
+import { dispatch1d, groups4, type Program } from './program';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, laneMainWgsl, type Epilogue } from './wgsl/common';
 
 const WORKGROUP = 64;
 
@@ -45,17 +45,7 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   }
   return s;
 }
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
-  let c4 = t % u.N4;
-  let pix = t / u.N4;
-  let ox = pix % u.OW;
-  let oy = (pix / u.OW) % u.OH;
-  let n = pix / (u.OW * u.OH);
-  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
-  y[t] = epilogue(v, c4, t);
-}`;
+${laneMainWgsl(WORKGROUP)}`;
   return {
     label,
     shaderKey: `convtranspose2d-${epilogueKey(cfg.epilogue)}`,

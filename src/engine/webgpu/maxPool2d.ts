@@ -3,6 +3,7 @@
  * window; the padding counts as -inf, so it never wins. Kernel, stride, padding and dilation are
  * uniforms: one pipeline serves every MaxPool2d.
  */
+import type { ResolvedPool2d } from '../../shared/spec';
 import type { EncodeContext, EncodedDispatch } from './encoding';
 import { dispatch1d, groups4, LINEAR_WORKGROUP, type Program } from './program';
 
@@ -58,12 +59,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-export function encodeMaxPool2d(ctx: EncodeContext): EncodedDispatch[] {
+/** A pooling step's geometry, from its input and output values and the node's window. */
+export function pool2dConfig(ctx: EncodeContext, node: ResolvedPool2d): Pool2dConfig {
   const { step, graph } = ctx;
-  const node = step.node.attrs;
-  if (node.op !== 'maxpool2d') throw new Error(`internal: ${node.key} is not a MaxPool2d`);
   const [n, c, h, w] = graph.values[step.reads[0]!]!.shape as [number, number, number, number];
   const [, , oh, ow] = graph.values[step.outputs[0]!]!.shape as [number, number, number, number];
-  const program = maxPool2dProgram({ n, h, w, c4: groups4(c), oh, ow, kernel: node.kernel, stride: node.stride, padding: node.padding, dilation: node.dilation }, ctx.label);
-  return [{ program, buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(step.outputs[0]!)] }];
+  return { n, h, w, c4: groups4(c), oh, ow, kernel: node.kernel, stride: node.stride, padding: node.padding };
+}
+
+export function encodeMaxPool2d(ctx: EncodeContext): EncodedDispatch[] {
+  const node = ctx.step.node.attrs;
+  if (node.op !== 'maxpool2d') throw new Error(`internal: ${node.key} is not a MaxPool2d`);
+  const program = maxPool2dProgram({ ...pool2dConfig(ctx, node), dilation: node.dilation }, ctx.label);
+  return [{ program, buffers: [ctx.buffer(ctx.step.reads[0]!), ctx.buffer(ctx.step.outputs[0]!)] }];
 }

@@ -3,6 +3,7 @@
  * programs. An op that runs as a view (see {@link isGpuView}) has no dispatch at all.
  */
 import type { Graph, GraphNode } from '../graph/graph';
+import { sameShape } from '../../shared/tensor';
 import { encodeAdaptiveAvgPool2d } from './adaptiveAvgPool2d';
 import { encodeAvgPool2d } from './avgPool2d';
 import { encodeBinary } from './binary';
@@ -17,8 +18,6 @@ import { layoutOf, sameBytes, type EncodeContext, type EncodedDispatch } from '.
 import { encodeLinear } from './linear';
 import { encodeReshape } from './repack';
 import { encodeSoftmax } from './softmax';
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** A Dropout, or a Flatten whose input and output layouts have the same bytes: no dispatch, the same buffer. */
 export function isGpuView(node: GraphNode, graph: Graph): boolean {

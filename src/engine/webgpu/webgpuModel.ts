@@ -363,8 +363,9 @@ export class WebGPUModel {
       }
       for (const value of copiesAfter.get(index) ?? []) copy(value);
     });
-    // The outputs keep their buffers to the end (the planner never reuses them); with intermediates they are among them.
-    if (!withIntermediates) for (const value of graph.outputs) copy(value);
+    // The outputs keep their buffers to the end (the planner never reuses them); with intermediates
+    // most are among them already (not an output that is the model input itself).
+    for (const value of graph.outputs) if (!withIntermediates || !plan.intermediates.some((item) => item.value === value)) copy(value);
     if (this.querySet && this.queryBuffer) {
       encoder.resolveQuerySet(this.querySet, 0, 2 * this.dispatches.length, this.queryBuffer, 0);
       encoder.copyBufferToBuffer(this.queryBuffer, 0, staging.buffer, staging.timestampOffset, 16 * this.dispatches.length);

@@ -3,7 +3,7 @@
  * padding-mode index mapping and the fused epilogue.
  */
 import type { ActivationType, PaddingMode } from '../../../shared/spec';
-import type { Binding } from '../program';
+import { LINEAR_WORKGROUP, type Binding } from '../program';
 
 /** An activation as it appears in shader text and cache keys. */
 export type ActivationKey = `${ActivationType}` | 'GELU_tanh';
@@ -121,5 +121,24 @@ fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32> {
   r = act(r);
   ${e.residual ? 'r = r + residual[index];' : ''}
   return r;
+}`;
+}
+
+/**
+ * `fn main` of a program that computes each output vec4 (four channels of one NHWC pixel) lane by
+ * lane with its own `fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32`, then applies the
+ * epilogue. Reads uniforms total, N4 (output channel groups), OW and OH; one thread per output vec4.
+ */
+export function laneMainWgsl(workgroup: number): string {
+  return `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = ${LINEAR_WORKGROUP} * ${workgroup} + i32(lid);
+  if (t >= u.total) { return; }
+  let c4 = t % u.N4;
+  let pix = t / u.N4;
+  let ox = pix % u.OW;
+  let oy = (pix / u.OW) % u.OH;
+  let n = pix / (u.OW * u.OH);
+  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
+  y[t] = epilogue(v, c4, t);
 }`;
 }
