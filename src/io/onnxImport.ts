@@ -361,7 +361,8 @@ class Importer {
       this.values.set(node.outputs[0]!, { ...this.constantNode(node), source: node.outputs[0] });
       return;
     }
-    const required = REQUIRED_INPUTS[node.opType] ?? 1;
+    // Own properties only: an op named "constructor" or "toString" is just an unknown op.
+    const required = Object.hasOwn(REQUIRED_INPUTS, node.opType) ? REQUIRED_INPUTS[node.opType]! : 1;
     const present = node.inputs.slice(0, required).filter(Boolean).length;
     if (present < required) throw new OnnxError(`${node.opType} needs ${required} input${required === 1 ? '' : 's'}, the node gives ${present}`);
     if (node.outputs.length === 0 || !node.outputs[0]) throw new OnnxError(`${node.opType} has no output`);
@@ -379,7 +380,7 @@ class Importer {
       this.values.set(node.outputs[0]!, { kind: 'const', dims: [Math.max(0, end - start)], data: shape.slice(start, end), float: false });
       return;
     }
-    const handler = HANDLERS[node.opType];
+    const handler = Object.hasOwn(HANDLERS, node.opType) ? HANDLERS[node.opType] : undefined;
     if (!handler) throw new Unsupported(`op ${node.opType} is not imported${FOLDABLE.has(node.opType) ? ' on run-time tensors (only on constants)' : ''}`);
     handler.call(this, node);
   }

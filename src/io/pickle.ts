@@ -152,7 +152,7 @@ export function readPickle(bytes: Uint8Array): Value {
   };
   const global = (module: string, name: string): PickledGlobal => {
     const qualified = `${module}.${name}`;
-    if (ALLOWED_CALLABLES.has(qualified) || (module === 'torch' && name in STORAGE_CLASSES)) return { kind: 'global', module, name };
+    if (ALLOWED_CALLABLES.has(qualified) || (module === 'torch' && Object.hasOwn(STORAGE_CLASSES, name))) return { kind: 'global', module, name };
     throw new PickleError(`the pickle names the global ${qualified}, which is not allowed: only tensors, storages and OrderedDict are read (a whole model saved with torch.save(model)? save model.state_dict() instead)`);
   };
   const setItems = (target: Value, items: Value[], what: string): void => {
@@ -299,7 +299,7 @@ function persistentLoad(pid: Value): PickledStorage {
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length !== 5) throw new PickleError(`a persistent id that is not ('storage', type, key, location, numel): ${describe(pid)}`);
   const [, type, key, location, numel] = pid as [string, Value, Value, Value, Value];
   const storage = type as PickledGlobal;
-  if (typeof type !== 'object' || type === null || storage.kind !== 'global' || storage.module !== 'torch' || !(storage.name in STORAGE_CLASSES)) {
+  if (typeof type !== 'object' || type === null || storage.kind !== 'global' || storage.module !== 'torch' || !Object.hasOwn(STORAGE_CLASSES, storage.name)) {
     throw new PickleError(`a persistent id whose storage type is not a torch storage class: ${describe(type)}`);
   }
   if (typeof key !== 'string' || !/^[A-Za-z0-9_]+$/.test(key)) throw new PickleError(`a storage key ${describe(key)} that is not a plain name`);

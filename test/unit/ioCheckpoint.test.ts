@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forward } from '../../src/engine/forward';
 import { readNpy } from '../../src/io/npy';
-import { PickleError, readPickle } from '../../src/io/pickle';
+import { PickleError, readPickle, STORAGE_CLASSES } from '../../src/io/pickle';
 import { CheckpointError, mapStateDict, readCheckpoint } from '../../src/io/torchCheckpoint';
 import { parameterShapes, resolveModel, type ModelSpec } from '../../src/shared/spec';
 import { applyByteEdits, byteEdits } from './byteEdits';
@@ -124,10 +124,17 @@ describe('readCheckpoint', () => {
 
 describe('readPickle (restricted)', () => {
   it('refuses every global but the tensor rebuild, storages and OrderedDict, before calling anything', () => {
-    for (const [module, name] of [['builtins', 'eval'], ['os', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['torch._utils', '_rebuild_qtensor'], ['collections', 'defaultdict']]) {
+    for (const [module, name] of [['builtins', 'eval'], ['os', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['torch', 'toString'], ['torch', '__proto__'], ['torch._utils', '_rebuild_qtensor'], ['collections', 'defaultdict']]) {
       expect(() => readPickle(pickle(GLOBAL(module!, name!), MARK, 'x', TUPLE, REDUCE)), `${module}.${name}`).toThrow(new PickleError(`the pickle names the global ${module}.${name}, which is not allowed: only tensors, storages and OrderedDict are read (a whole model saved with torch.save(model)? save model.state_dict() instead)`));
     }
     expect(() => readPickle(pickle(GLOBAL('torch', 'FloatStorage'), MARK, TUPLE, REDUCE))).toThrow(/REDUCE at byte \d+ calls torch\.FloatStorage, which is not allowed/);
+    // Any other module and name, by GLOBAL or STACK_GLOBAL, is refused by name.
+    const identifier = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_.]{0,20}$/);
+    fc.assert(fc.property(identifier, identifier, fc.boolean(), (module, name, stack) => {
+      fc.pre(!['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_parameter'].includes(`${module}.${name}`) && !(module === 'torch' && Object.hasOwn(STORAGE_CLASSES, name)));
+      const bytes = stack ? pickle(module, name, 0x93, MARK, TUPLE, REDUCE) : pickle(GLOBAL(module, name), MARK, TUPLE, REDUCE);
+      expect(() => readPickle(bytes)).toThrow(`the pickle names the global ${module}.${name}, which is not allowed`);
+    }), { numRuns: 500 });
     expect(() => readPickle(pickle(0x69, ...new TextEncoder().encode('os\nsystem\n')))).toThrow(/builds arbitrary objects/);
   });
 

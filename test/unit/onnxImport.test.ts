@@ -246,6 +246,8 @@ describe('importOnnx', () => {
     expect(r.unsupported!.message).toBe('node "norm1" (LRN, opset 11) is not supported: op LRN is not imported');
     expect(types(r)).toEqual(['Conv2d', 'BatchNorm2d', 'ReLU']);
     expect(r.spec.outputs).toEqual(['r']);
+    const named = importOnnx(writeOnnx(smallClassifier({ nodes: [{ op: 'constructor', inputs: ['input'], outputs: ['prob'] }] })));
+    expect(named.unsupported?.message).toBe('node "prob" (constructor, opset 13) is not supported: op constructor is not imported');
     const custom = importOnnx(writeOnnx(smallClassifier({ nodes: [{ op: 'Foo', domain: 'com.example', inputs: ['input'], outputs: ['prob'] }] })));
     expect(custom.unsupported?.message).toMatch(/node "prob" \(com\.example::Foo, opset 0\) is not supported: the op domain "com\.example"/);
     expect(custom.spec.outputs).toEqual(['input']);

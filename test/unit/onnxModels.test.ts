@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli';
-import { readOnnxModel, tensorValues } from '../../src/io/onnx';
+import fc from 'fast-check';
+import { OnnxError, readOnnxModel, tensorValues } from '../../src/io/onnx';
 import { importOnnx } from '../../src/io/onnxImport';
+import { applyByteEdits, byteEdits } from './byteEdits';
 import { PADDLE_MODELS, TORCHVISION_MODELS, torchvisionExports } from './onnxModelFiles';
 
 /**
@@ -53,6 +55,23 @@ describe.each(PADDLE_MODELS)('PaddleOCR $name', ({ file, inputShape }) => {
     const convs = readOnnxModel(bytes).graph.nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
     expect(imported.spec.nodes.filter((n) => n.type === 'Conv2d' || n.type === 'ConvTranspose2d')).toHaveLength(convs);
   });
+});
+
+describe('a corrupted PaddleOCR model', () => {
+  it('is imported or refused with an OnnxError, never a crash, after truncation or byte edits anywhere', () => {
+    const original = new Uint8Array(readFileSync(PADDLE_MODELS[0]!.file));
+    fc.assert(
+      fc.property(byteEdits, fc.option(fc.nat({ max: original.length }), { nil: undefined }), (edits, end) => {
+        const bytes = applyByteEdits(original, edits, original.length).subarray(0, end ?? original.length);
+        try {
+          importOnnx(bytes, { inputShape: PADDLE_MODELS[0]!.inputShape });
+        } catch (error) {
+          if (!(error instanceof OnnxError)) throw error;
+        }
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
 });
 
 describe('torchvision exports (torch.onnx, opsets 11-17)', () => {
