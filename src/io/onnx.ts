@@ -45,6 +45,10 @@ const FLOAT_TYPES = new Set([1, 10, 11, 16]);
 
 /** A tensor's elements beyond this are refused (1 GiB of float32): no mobile CNN weight comes near. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+/** Values in a typed repeated field (float_data, int64_data, ...): exporters write large tensors as raw_data, and a JS array of numbers takes 8 bytes a value. */
+const MAX_TYPED_VALUES = 2 ** 24;
+/** Dimensions of a tensor. */
+const MAX_RANK = 64;
 
 export interface OnnxTensor {
   name: string;
@@ -196,8 +200,8 @@ function decodeAttribute(r: ProtoReader): OnnxAttribute {
       case 4: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.s'); a.s = r.bytesField(); break;
       case 5: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.t'); a.t = decodeTensor(r.message()); break;
       case 6: case 11: a.hasGraph = true; r.skip(f.wire); break;
-      case 7: r.repeatedFloat32(f.wire, a.floats); break;
-      case 8: r.repeatedInt64(f.wire, a.ints); break;
+      case 7: r.repeatedFloat32(f.wire, a.floats, MAX_TYPED_VALUES); break;
+      case 8: r.repeatedInt64(f.wire, a.ints, MAX_TYPED_VALUES); break;
       case 9: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.strings'); a.strings.push(r.bytesField()); break;
       case 20: r.expectWire(f.wire, WIRE_VARINT, 'AttributeProto.type'); a.type = r.int64(); break;
       default: r.skip(f.wire);
@@ -212,14 +216,14 @@ function decodeTensor(r: ProtoReader): OnnxTensor {
   const externalEntries: Array<[string, string]> = [];
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.repeatedInt64(f.wire, t.dims); break;
+      case 1: r.repeatedInt64(f.wire, t.dims, MAX_RANK); break;
       case 2: r.expectWire(f.wire, WIRE_VARINT, 'TensorProto.data_type'); t.dataType = r.int64(); break;
-      case 4: r.repeatedFloat32(f.wire, t.floatData); break;
-      case 5: r.repeatedInt64(f.wire, t.int32Data); break;
-      case 7: r.repeatedInt64(f.wire, t.int64Data); break;
+      case 4: r.repeatedFloat32(f.wire, t.floatData, MAX_TYPED_VALUES); break;
+      case 5: r.repeatedInt64(f.wire, t.int32Data, MAX_TYPED_VALUES); break;
+      case 7: r.repeatedInt64(f.wire, t.int64Data, MAX_TYPED_VALUES); break;
       case 8: r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.name'); t.name = r.string(); break;
       case 9: r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.raw_data'); t.raw = r.bytesField(); break;
-      case 10: r.repeatedFloat64(f.wire, t.doubleData); break;
+      case 10: r.repeatedFloat64(f.wire, t.doubleData, MAX_TYPED_VALUES); break;
       case 13: {
         r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.external_data');
         const m = r.message();

@@ -130,39 +130,40 @@ export class ProtoReader {
     return new ProtoReader(this.bytes, start, end, this.depth + 1);
   }
 
-  /** A repeated varint field, packed (one length-delimited run) or not (one value). */
-  repeatedInt64(wire: number, into: number[]): void {
+  /** A repeated varint field, packed (one length-delimited run) or not (one value); more than `limit` values are refused. */
+  repeatedInt64(wire: number, into: number[], limit = Infinity): void {
     if (wire === WIRE_VARINT) {
       into.push(this.int64());
-      return;
+    } else {
+      this.expectWire(wire, WIRE_LENGTH, 'packed varints');
+      const packed = this.message();
+      while (packed.position < packed.end && into.length <= limit) into.push(packed.int64());
     }
-    this.expectWire(wire, WIRE_LENGTH, 'packed varints');
-    const packed = this.message();
-    while (packed.position < packed.end) into.push(packed.int64());
+    if (into.length > limit) throw new ProtobufError(`more than ${limit} values in a repeated field before byte ${this.position}`);
   }
 
-  /** A repeated float field, packed or not. */
-  repeatedFloat32(wire: number, into: number[]): void {
-    if (wire === WIRE_FIXED32) {
-      into.push(this.float32());
-      return;
-    }
-    this.expectWire(wire, WIRE_LENGTH, 'packed floats');
-    const [start, end] = this.lengthDelimited();
-    if ((end - start) % 4 !== 0) throw new ProtobufError(`packed floats at byte ${start}: ${end - start} bytes is not a multiple of 4`);
-    for (let at = start; at < end; at += 4) into.push(this.view.getFloat32(at, true));
+  /** A repeated float field, packed or not; more than `limit` values are refused. */
+  repeatedFloat32(wire: number, into: number[], limit = Infinity): void {
+    this.repeatedFixed(wire, into, limit, 4);
   }
 
-  /** A repeated double field, packed or not. */
-  repeatedFloat64(wire: number, into: number[]): void {
-    if (wire === WIRE_FIXED64) {
-      into.push(this.float64());
-      return;
+  /** A repeated double field, packed or not; more than `limit` values are refused. */
+  repeatedFloat64(wire: number, into: number[], limit = Infinity): void {
+    this.repeatedFixed(wire, into, limit, 8);
+  }
+
+  private repeatedFixed(wire: number, into: number[], limit: number, size: 4 | 8): void {
+    const what = size === 4 ? 'floats' : 'doubles';
+    if (wire === (size === 4 ? WIRE_FIXED32 : WIRE_FIXED64)) {
+      into.push(size === 4 ? this.float32() : this.float64());
+    } else {
+      this.expectWire(wire, WIRE_LENGTH, `packed ${what}`);
+      const [start, end] = this.lengthDelimited();
+      if ((end - start) % size !== 0) throw new ProtobufError(`packed ${what} at byte ${start}: ${end - start} bytes is not a multiple of ${size}`);
+      if (into.length + (end - start) / size > limit) throw new ProtobufError(`more than ${limit} values in a repeated field at byte ${start}`);
+      for (let at = start; at < end; at += size) into.push(size === 4 ? this.view.getFloat32(at, true) : this.view.getFloat64(at, true));
     }
-    this.expectWire(wire, WIRE_LENGTH, 'packed doubles');
-    const [start, end] = this.lengthDelimited();
-    if ((end - start) % 8 !== 0) throw new ProtobufError(`packed doubles at byte ${start}: ${end - start} bytes is not a multiple of 8`);
-    for (let at = start; at < end; at += 8) into.push(this.view.getFloat64(at, true));
+    if (into.length > limit) throw new ProtobufError(`more than ${limit} values in a repeated field before byte ${this.position}`);
   }
 
   /** Checks a field's wire type against the one its schema gives. */

@@ -78,6 +78,9 @@ describe('readOnnxModel', () => {
     const short = writeOnnx({ ...smallClassifier(), initializers: [{ name: 'w', dims: [2, 3], data: [1, 2, 3] }] });
     expect(() => tensorValues(readOnnxModel(short).graph.initializers[0]!)).toThrow(/need 24 bytes but its data holds 12/);
     expect(() => readOnnxModel(new Uint8Array(0))).toThrow(/no graph/);
+    // A float_data field of 2^24 + 1 packed values (64 MiB): refused before 128 MiB of numbers are made.
+    const manyFloats = encode([[1, 'varint', 8], [7, 'message', [[5, 'message', [[2, 'varint', 1], [4, 'bytes', new Uint8Array(4 * (2 ** 24 + 1))]]]]]]);
+    expect(() => readOnnxModel(manyFloats)).toThrow(/more than 16777216 values in a repeated field/);
     expect(() => readOnnxModel(new TextEncoder().encode('PK\x03\x04 not a model'))).toThrow(OnnxError);
   });
 
