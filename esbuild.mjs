@@ -19,8 +19,9 @@ const bundles = {
   cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
   engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
-  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
-  webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', optional: true },
+  // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.
+  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
+  webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true },
 };
 
 function build(name, { entryPoints, optional, ...options }) {

@@ -45,6 +45,7 @@ export function checkVsix(entries, target, dawnFolder) {
     [/^extension\/(src|webview|test|scripts|\.ci|\.github|\.vscode)\//, 'sources, tests or scripts'],
     [/\.ts$/, 'TypeScript source'],
     [/^extension\/node_modules\/(?!webgpu\/)/, 'a dependency that the bundles already contain'],
+    [/(^|\/)(onnxruntime[^/]*|@gutenye)\/|\.(onnx|pt|pth)$/, 'a test-only runtime or model (onnxruntime-node, the PaddleOCR models)'],
     [/^extension\/node_modules\/webgpu\/(build|types\.d\.ts)/, 'Dawn build tooling'],
     [/^extension\/(tsconfig|vitest|esbuild|\.vscode-test)/, 'build configuration'],
     [/^extension\/(out|test-results|dist-test)\//, 'build or test output'],

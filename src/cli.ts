@@ -1,9 +1,9 @@
 /**
  * The `sepconv` command line:
- *   sepconv cost --model M.json|PRESET [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
+ *   sepconv cost --model M.json|PRESET|X.onnx [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
  *   sepconv cost path/to/model.py [--json] [--input-size 224,224]
  *   sepconv cost path/to/model.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--timeout S] [--json]
- *   sepconv forward --model M.json --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
+ *   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR]
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
  */
@@ -17,10 +17,10 @@ import { loadModelArgument } from './cliModel';
 import { terminalSafe } from './cliText';
 
 const USAGE = `usage:
-  sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
+  sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
   sepconv cost FILE.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--entry NAME] [--root DIR] [--timeout S] [--json]
-  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--verbose]
+  sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--verbose]
   sepconv presets [--json]`;
 
 /** A user error: printed without a stack trace. */
@@ -131,8 +131,13 @@ async function costCommand(args: string[], out: (s: string) => void, err: (s: st
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
-  const spec = loadModelArgument(values.model, err) as ModelSpec;
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
+  if (values.model.toLowerCase().endsWith('.onnx')) {
+    if (values.convention !== undefined || values.dtype !== undefined) throw new UsageError('--convention and --dtype do not apply to an .onnx model: its params are the file\'s weights and its MACs the weight multiply-adds');
+    const { runOnnxCost } = await import('./cliOnnx');
+    return runOnnxCost(values.model, { json: values.json ?? false, inputShape }, out);
+  }
+  const spec = loadModelArgument(values.model, err) as ModelSpec;
   const model = resolveModel(spec, { inputShape });
   const cost = costModel(model, { convention, dtype });
   out(values.json ? JSON.stringify(costJson(model.name, cost), null, 2) : renderCostTable(model.name, cost));

@@ -2,8 +2,8 @@
  * `sepconv forward`: runs a model on an .npy input and writes the output (and, on request, every
  * step's output) as .npy, so users can check the engine against their own PyTorch runs.
  *
- *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
- *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
+ *   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy
+ *     [--weights W.safetensors | --init seed:42 | --init filters:sobel] (an .onnx brings its weights)
  *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -20,8 +20,23 @@ import { parameterShapes, type ResolvedModel } from './shared/spec';
 import { terminalSafe } from './cliText';
 import { probeAdapterQuietly } from './cliGpu';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
+
+/** An .onnx model imported at the input's shape, with its own weights; an op it cannot import stops the command. */
+async function loadOnnx(path: string, inputShape: number[], otherWeights: string | undefined): Promise<{ spec: unknown; weights: WeightMap }> {
+  if (otherWeights !== undefined) throw new Error(`--model ${path}: an .onnx model brings its own weights; drop --weights and --init`);
+  const { importOnnxFile } = await import('./io/onnxFiles');
+  let imported: Awaited<ReturnType<typeof importOnnxFile>>;
+  try {
+    imported = importOnnxFile(path, { inputShape });
+  } catch (error) {
+    throw new Error(`--model ${path}: ${(error as NodeJS.ErrnoException).code ? fileProblem(error) : error instanceof Error ? error.message : String(error)}`);
+  }
+  if (imported.unsupported) throw new Error(`--model ${path}: ${imported.unsupported.message} (sepconv cost --model ${path} shows the graph up to it)`);
+  for (const warning of imported.warnings) process.stderr.write(`${terminalSafe(`sepconv: ${warning}`)}\n`);
+  return { spec: imported.spec, weights: imported.weights };
+}
 
 /** Reads a regular file of at most `maxBytes` (see readRegularFile: no FIFO, no device, no endless read). */
 function readFile(option: string, path: string, maxBytes: number): Buffer {
@@ -218,12 +233,15 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new Error(`--output ${values.output}: ${(error as Error).message}`);
   }
-  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path, READ_LIMITS.spec));
   const input = parseFile('--input', values.input!, READ_LIMITS.npy, (bytes) => readNpy(bytes));
+  const onnx = values.model!.toLowerCase().endsWith('.onnx') ? await loadOnnx(values.model!, input.shape, values.weights ?? values.init) : undefined;
+  const model = onnx ? onnx.spec : loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path, READ_LIMITS.spec));
   const resolved = resolveForInput(model, input);
   const earlierSteps = values.intermediates !== undefined ? checkIntermediatesDir(values.intermediates) : [];
   let weights: WeightMap;
-  if (values.weights) {
+  if (onnx) {
+    weights = onnx.weights;
+  } else if (values.weights) {
     weights = loadWeights(values.weights, resolved);
   } else {
     const init = values.init ?? 'seed:0';

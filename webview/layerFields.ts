@@ -2,9 +2,9 @@
  * What the layer editor shows for each layer type: every argument of the spec, its kind and its
  * default (as the spec resolves it), and the text <-> value conversion of the editor's inputs.
  */
-import { ACTIVATION_TYPES, PADDING_MODES, type LayerSpec, type LayerType, type Shape } from '../src/shared/spec';
+import { ACTIVATION_TYPES, PADDING_MODES, UPSAMPLE_MODES, type LayerSpec, type LayerType, type Shape } from '../src/shared/spec';
 
-export type FieldKind = 'int' | 'pair' | 'padding' | 'number' | 'bool' | 'activation' | 'padding_mode' | 'approximate' | 'body';
+export type FieldKind = 'int' | 'pair' | 'padding' | 'number' | 'bool' | 'activation' | 'padding_mode' | 'approximate' | 'upsample_mode' | 'body';
 
 export interface FieldInfo {
   name: string;
@@ -83,12 +83,62 @@ export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
     act('activation', 'ReLU6'),
   ],
   Residual: [{ name: 'body', kind: 'body', required: true, hint: 'the layers whose output is added to the input, as JSON' }],
+  Hardsigmoid: ACTIVATION_FIELDS,
+  Sigmoid: [],
+  Tanh: [],
+  LeakyReLU: [
+    { name: 'negative_slope', kind: 'number', defaultText: '0.01' },
+    { name: 'inplace', kind: 'bool', defaultText: 'false' },
+  ],
+  MaxPool2d: [
+    { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
+    { name: 'stride', kind: 'pair', defaultText: 'kernel_size' },
+    { name: 'padding', kind: 'pair', defaultText: '0', hint: 'at most half the kernel; pads with -inf' },
+    { name: 'dilation', kind: 'pair', defaultText: '1' },
+    { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
+  ],
+  AvgPool2d: [
+    { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
+    { name: 'stride', kind: 'pair', defaultText: 'kernel_size' },
+    { name: 'padding', kind: 'pair', defaultText: '0', hint: 'at most half the kernel; pads with zeros' },
+    { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
+    { name: 'count_include_pad', kind: 'bool', defaultText: 'true' },
+    { name: 'divisor_override', kind: 'int', defaultText: 'window size' },
+  ],
+  ConvTranspose2d: [
+    { name: 'in_channels', kind: 'int', required: true },
+    { name: 'out_channels', kind: 'int', required: true },
+    { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
+    { name: 'stride', kind: 'pair', defaultText: '1' },
+    { name: 'padding', kind: 'pair', defaultText: '0', hint: 'removed from each side of the output' },
+    { name: 'output_padding', kind: 'pair', defaultText: '0', hint: 'added after; smaller than stride or dilation' },
+    { name: 'groups', kind: 'int', defaultText: '1', hint: 'in_channels for a depthwise transposed conv' },
+    { name: 'bias', kind: 'bool', defaultText: 'true' },
+    { name: 'dilation', kind: 'pair', defaultText: '1' },
+  ],
+  Upsample: [
+    { name: 'size', kind: 'pair', defaultText: 'from scale_factor', hint: 'the output size, or leave empty and give scale_factor' },
+    { name: 'scale_factor', kind: 'pair', defaultText: 'from size', hint: 'a number or "h, w"' },
+    { name: 'mode', kind: 'upsample_mode', defaultText: 'nearest' },
+    { name: 'align_corners', kind: 'bool', defaultText: 'false (bilinear only)' },
+    { name: 'recompute_scale_factor', kind: 'bool', defaultText: 'false' },
+  ],
+  ChannelShuffle: [{ name: 'groups', kind: 'int', required: true }],
+  SqueezeExcitation: [
+    { name: 'input_channels', kind: 'int', required: true },
+    { name: 'squeeze_channels', kind: 'int', required: true },
+    act('activation', 'ReLU', 'after fc1'),
+    act('scale_activation', 'Sigmoid', 'after fc2: the channel weights'),
+  ],
+  Sequential: [{ name: 'layers', kind: 'body', required: true, hint: 'the layers, one after another, as JSON' }],
+  Softmax: [{ name: 'dim', kind: 'int', required: true, hint: '1: over the channels (or the features after Flatten)' }],
 };
 
 export function optionsOf(kind: FieldKind): readonly string[] | undefined {
   if (kind === 'activation') return ACTIVATION_TYPES;
   if (kind === 'padding_mode') return PADDING_MODES;
   if (kind === 'approximate') return ['none', 'tanh'];
+  if (kind === 'upsample_mode') return UPSAMPLE_MODES;
   if (kind === 'bool') return ['true', 'false'];
   return undefined;
 }
@@ -161,6 +211,21 @@ export function newLayer(type: LayerType, before: Shape | undefined): LayerSpec 
       return { type };
     case 'Linear':
       return { type, in_features: channels, out_features: 10 };
+    case 'MaxPool2d':
+    case 'AvgPool2d':
+      return { type, kernel_size: 2 };
+    case 'ConvTranspose2d':
+      return { type, in_channels: channels, out_channels: channels, kernel_size: 2, stride: 2 };
+    case 'Upsample':
+      return { type, scale_factor: 2, mode: 'nearest' };
+    case 'ChannelShuffle':
+      return { type, groups: channels % 2 === 0 ? 2 : 1 };
+    case 'SqueezeExcitation':
+      return { type, input_channels: channels, squeeze_channels: Math.max(1, Math.floor(channels / 4)) };
+    case 'Sequential':
+      return { type, layers: [{ type: 'Conv2d', in_channels: channels, out_channels: channels, kernel_size: 3, padding: 1 }] };
+    case 'Softmax':
+      return { type, dim: 1 };
     default:
       return { type } as LayerSpec;
   }

@@ -346,7 +346,7 @@ class Playground {
     const layers = this.state.model.layers.slice(0, error.layerIndex);
     try {
       // With no layers there is nothing to resolve, but the invalid first layer still gets the input's shape.
-      if (layers.length === 0) return { name: 'prefix', inputShape: this.inputShape(), outputShape: this.inputShape(), layers: [], leaves: [], activationBytes: 0 };
+      if (layers.length === 0) return { name: 'prefix', form: 'chain', inputShape: this.inputShape(), outputShape: this.inputShape(), outputs: [{ layer: -1, output: 0 }], layers: [], leaves: [], activationBytes: 0 };
       return resolveModel({ ...this.state.model, layers }, { inputShape: this.inputShape() });
     } catch {
       return undefined;

@@ -4,11 +4,10 @@
  * backend. Imports neither `vscode`, the DOM nor node modules.
  */
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';
-import { elementCount, type Tensor } from '../shared/tensor';
+import { elementCount, sameShape, type Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
 import { EngineInputError } from './errors';
-import { outlineSteps, type StepOutline } from './stepLabels';
-import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from './types';
+import type { ForwardOptions, ForwardResult, WeightMap } from './types';
 import { firstNonFinite, validateWeights } from './weights';
 
 /** Whether `model` is a model from `resolveModel()` rather than a spec. */
@@ -17,12 +16,12 @@ export function isResolved(model: unknown): model is ResolvedModel {
   return typeof m === 'object' && m !== null && Array.isArray(m.leaves) && Array.isArray(m.layers) && Array.isArray(m.inputShape);
 }
 
-/** The spec to resolve `model` again (for another input shape): a spec as it is, a resolved model's layer specs. */
+/** The spec to resolve `model` again (for another input shape): a spec as it is, a resolved model's layer (or node) specs. */
 export function specOf(model: ModelSpec | ResolvedModel | unknown): unknown {
-  return isResolved(model) ? { name: model.name, layers: model.layers.map((layer) => layer.spec) } : model;
+  if (!isResolved(model)) return model;
+  if (model.form === 'graph') return { name: model.name, nodes: model.layers.map((layer) => layer.spec), ...(model.outputNames ? { outputs: model.outputNames } : {}) };
+  return { name: model.name, layers: model.layers.map((layer) => layer.spec) };
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Checks the input tensor on its own: a 4-D shape of positive integers and finite float32 data that fills it. */
 function checkInputTensor(input: Tensor, firstLayer: string): void {
@@ -89,42 +88,46 @@ export async function forward(model: ModelSpec | ResolvedModel | unknown, weight
 }
 
 async function forwardOnWebGPU(model: ResolvedModel, weights: WeightMap, input: Tensor, options: ForwardOptions): Promise<ForwardResult> {
-  let webgpu: typeof import('./webgpu/index');
+  const webgpu = await loadWebGPUBackend();
+  const device = options.device ?? (await defaultDevice());
+  options.onProgress?.(0, 1);
+  const result = await webgpu.forwardWebGPU(model, weights, input, { device, signal: options.signal, intermediates: options.intermediates, fuse: options.fuse ?? true });
+  options.onProgress?.(1, 1);
+  return { output: result.output, ...(result.outputs ? { outputs: result.outputs } : {}), intermediates: result.intermediates, timings: result.timings.steps, backend: result.backend };
+}
+
+/** The WebGPU backend's module, loaded on first use. */
+export async function loadWebGPUBackend(): Promise<typeof import('./webgpu/index')> {
   try {
-    webgpu = await import('./webgpu/index');
+    return await import('./webgpu/index');
   } catch (error) {
     throw new Error(`the webgpu backend is not available in this build: ${(error as Error).message}`);
   }
-  // The same steps as the CPU backend: fused dispatches end where a CPU step ends, so each step's
-  // output exists on the GPU and is read back when the caller asks for intermediates.
-  const steps = outlineSteps(model, { fuse: options.fuse ?? true });
-  const stepKeys = steps.map((step) => step.key);
-  options.onProgress?.(0, 1);
-  const result = await webgpu.forwardWebGPU(model, weights, input, {
-    device: options.device, signal: options.signal, stepEnds: stepKeys, intermediates: options.intermediates ? stepKeys : undefined,
-  });
-  options.onProgress?.(1, 1);
-  const intermediates: Intermediate[] | undefined = options.intermediates
-    ? steps.map((step) => ({ ...step, tensor: result.intermediates![step.key]! }))
-    : undefined;
-  return { output: result.output, intermediates, timings: result.timings.timestamps ? stepTimings(steps, result.timings.stages) : [], backend: result.backend };
 }
 
+let browserDevice: Promise<GPUDevice> | undefined;
+
 /**
- * GPU time per step: each dispatch counted to the step that covers the modules it computed (a
- * step may take several dispatches: a layout change, batch statistics; a Dropout none).
+ * The device a webgpu run uses when the caller gives none: in a browser, one from
+ * `navigator.gpu` (made once); in Node, the host's Dawn device of gpuDevice.ts (made once and
+ * cached, with Dawn's instance kept alive as long as its devices).
  */
-function stepTimings(steps: StepOutline[], stages: ReadonlyArray<{ keys: readonly string[]; ms: number }>): StepTiming[] {
-  const stepOf = new Map<string, number>();
-  steps.forEach((step, i) => {
-    for (const key of step.leafKeys) stepOf.set(key, i);
-    stepOf.set(step.key, i);
-  });
-  const ms = new Float64Array(steps.length);
-  for (const stage of stages) {
-    // "3.0(layout)": a layout change made for module 3.0, part of its step.
-    const at = stage.keys.map((key) => stepOf.get(key.replace(/\(layout\)$/, ''))).find((i) => i !== undefined);
-    if (at !== undefined) ms[at] = ms[at]! + stage.ms;
+export async function defaultDevice(): Promise<GPUDevice> {
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (gpu) {
+    browserDevice ??= (async () => {
+      const adapter = await gpu.requestAdapter();
+      if (!adapter) throw new Error('navigator.gpu has no adapter');
+      const device = await adapter.requestDevice();
+      void device.lost.then(() => { browserDevice = undefined; });
+      return device;
+    })();
+    browserDevice.catch(() => { browserDevice = undefined; });
+    return browserDevice;
   }
-  return steps.map((step, i) => ({ key: step.key, label: step.label, ms: ms[i]! }));
+  if (typeof process === 'undefined' || !process.versions?.node) throw new Error('the webgpu backend needs options.device: this runtime has neither navigator.gpu nor Node');
+  const { getHostDevice } = await import('./gpuDevice');
+  const result = await getHostDevice();
+  if (!result.ok) throw new Error(result.reason);
+  return result.device;
 }

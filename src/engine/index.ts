@@ -10,7 +10,11 @@
  * // Many runs of one model: check and pack the weights once (they must not change afterwards).
  * const session = await prepare(model, weights, { inputShape: [1, 3, 32, 32] });
  * const { output: again } = await session.run({ shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });
+ * // On WebGPU (a device of the engine's own unless options.device): weights resident on the GPU.
+ * const gpu = await prepare(model, weights, { backend: 'webgpu', inputShape: [1, 3, 32, 32] });
  * ```
+ * A model is the chain form (`layers`) or the graph form (`nodes` with named `inputs`); both run
+ * through one internal graph (graph/graph.ts) and one planner (graph/planner.ts).
  */
 export { forward, resolveForInput } from './forward';
 export { prepare, type PreparedModel, type PrepareOptions, type RunOptions } from './preparedModel';
@@ -25,4 +29,6 @@ export { jsKernels } from './cpu/kernels/jsKernels';
 export type { ActivationKind } from './cpu/activation';
 export { referenceForward } from './cpu/reference';
 export type { BackendName, ForwardOptions, ForwardResult, Intermediate, ModelInput, StepTiming, Tensor, WeightMap } from './types';
-export { resolveModel, parameterShapes, SpecError, type ModelSpec, type ResolvedModel } from '../shared/spec';
+export { resolveModel, parameterShapes, SpecError, type GraphModelSpec, type GraphNodeSpec, type ModelSpec, type ResolvedModel } from '../shared/spec';
+export { lowerModel, type Graph, type GraphNode, type GraphValue } from './graph/graph';
+export { planGraph, type Plan, type PlanStep } from './graph/planner';

@@ -2,16 +2,17 @@
  * `prepare()`: a model made ready to run many times, as an onnxruntime session is. The work
  * that does not depend on the input happens once here instead of on every `forward()`: the
  * weights are checked (shapes, NaN/Inf), BatchNorm is folded into the conv weights, the GEMM
- * weights are packed into the kernels' memory, and the activation buffers are laid out; each
- * `run()` then only checks its input and computes. Imports neither `vscode`, the DOM nor node
+ * weights are packed into the kernels' memory (on WebGPU: uploaded, and resident on the device),
+ * and the activation buffers are laid out; each `run()` then only checks its input and computes. Imports neither `vscode`, the DOM nor node
  * modules.
  */
 import { resolveModel, type ModelSpec, type ResolvedModel } from '../shared/spec';
 import { elementCount, type Tensor } from '../shared/tensor';
 import { CpuPreparedModel, kernelsForPreparedModel, type CpuRunOptions } from './cpu/cpuBackend';
 import type { CpuKernels } from './cpu/kernels/cpuKernels';
-import { isResolved, resolveForInput, specOf } from './forward';
-import type { ForwardResult, WeightMap } from './types';
+import type { WebGPUModel } from './webgpu/webgpuModel';
+import { defaultDevice, isResolved, loadWebGPUBackend, resolveForInput, specOf } from './forward';
+import type { BackendName, ForwardResult, WeightMap } from './types';
 import { validateWeights } from './weights';
 import { disposeWasmKernels } from './cpu/wasm/wasmKernels';
 
@@ -23,8 +24,10 @@ export interface PrepareOptions {
   inputShape?: number[];
   /** Fuse conv + BatchNorm + activation + residual add into one step (default true; see ForwardOptions.fuse). */
   fuse?: boolean;
-  /** Only "cpu" (the default): the WebGPU backend runs through `forward()`. */
-  backend?: 'cpu';
+  /** "cpu" (the default) or "webgpu" (the weights stay resident on the GPU; each run is one submit and one readback). */
+  backend?: BackendName;
+  /** WebGPU: the device to run on; default: one the engine makes and keeps (navigator.gpu, or Dawn in Node). */
+  device?: GPUDevice;
   /** Kernels to use instead of the installed or WebAssembly ones (tests compare implementations this way). */
   kernels?: CpuKernels;
   /** Threads a step may be split over (see ForwardOptions.threads); the pool lives as long as the prepared model. */
@@ -45,7 +48,7 @@ export interface PreparedModel {
    * @throws EngineInputError for a bad input, CancelledError when `options.signal` aborts
    */
   run(input: Tensor, options?: RunOptions): Promise<ForwardResult>;
-  /** Stops the model's threads now (they also stop when the prepared model is garbage-collected). Later runs fail. */
+  /** Frees what the model holds: its threads on the CPU (they also stop when the prepared model is garbage-collected), its weights and buffers on WebGPU. Later runs fail. */
   dispose(): void;
 }
 
@@ -62,9 +65,11 @@ const dropped = new FinalizationRegistry<CpuKernels>((kernels) => disposeWasmKer
  * @throws SpecError for an invalid spec, EngineInputError for bad weights (naming the layer path and the tensor)
  */
 export async function prepare(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap, options: PrepareOptions = {}): Promise<PreparedModel> {
-  if ((options.backend ?? 'cpu') !== 'cpu') throw new Error(`prepare() runs on the cpu backend, got ${JSON.stringify(options.backend)} (use forward() for webgpu)`);
+  const backend = options.backend ?? 'cpu';
+  if (backend !== 'cpu' && backend !== 'webgpu') throw new Error(`unknown backend ${JSON.stringify(backend)} (known: cpu, webgpu)`);
   const resolved = isResolved(model) && !options.inputShape ? model : resolveModel(specOf(model), { inputShape: options.inputShape });
   validateWeights(resolved, weights);
+  if (backend === 'webgpu') return prepareWebGPU(resolved, weights, options);
   const kernels = await kernelsForPreparedModel(options.kernels, options.threads);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
   await cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
@@ -94,4 +99,52 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   };
   if (kernels !== options.kernels) dropped.register(prepared, kernels, prepared);
   return prepared;
+}
+
+/** Compiled models kept per input shape by a WebGPU session (the oldest disposed first). */
+const MAX_GPU_SHAPES = 4;
+
+/**
+ * A WebGPU session: the model compiled once per input shape (weights uploaded, pipelines and bind
+ * groups made); a run writes the input, submits once and reads back once.
+ */
+async function prepareWebGPU(resolved: ResolvedModel, weights: WeightMap, options: PrepareOptions): Promise<PreparedModel> {
+  const webgpu = await loadWebGPUBackend();
+  const device = options.device ?? (await defaultDevice());
+  const fuse = options.fuse ?? true;
+  const compiled = new Map<string, Promise<WebGPUModel>>();
+  const compile = (forInput: ResolvedModel) => {
+    const key = forInput.inputShape.join('x');
+    let found = compiled.get(key);
+    if (!found) {
+      if (compiled.size >= MAX_GPU_SHAPES) {
+        const [oldest, first] = compiled.entries().next().value!;
+        compiled.delete(oldest);
+        void first.then((m) => m.dispose(), () => undefined);
+      }
+      found = webgpu.WebGPUModel.create(device, forInput, weights, { fuse });
+      compiled.set(key, found);
+      found.catch(() => compiled.delete(key));
+    }
+    return found;
+  };
+  await compile(resolved);
+  let disposed = false;
+  return {
+    model: resolved,
+    backend: 'webgpu',
+    async run(input, runOptions = {}) {
+      if (disposed) throw new Error('this prepared model was disposed');
+      const forInput = resolveForInput(resolved, input);
+      runOptions.onProgress?.(0, 1);
+      const result = await (await compile(forInput)).run(input, { signal: runOptions.signal, intermediates: runOptions.intermediates });
+      runOptions.onProgress?.(1, 1);
+      return { output: result.output, ...(result.outputs.length > 1 ? { outputs: result.outputs } : {}), intermediates: result.intermediates, timings: result.timings.steps, backend: 'webgpu' };
+    },
+    dispose() {
+      disposed = true;
+      for (const model of compiled.values()) void model.then((m) => m.dispose(), () => undefined);
+      compiled.clear();
+    },
+  };
 }

@@ -41,17 +41,18 @@ export interface ForwardOptions {
 export interface Intermediate {
   /**
    * state_dict prefix of the last leaf of the step ("3.conv.1.2"), or of the residual block
-   * ("3") when the step ends with its skip add: the key of the module whose output this is.
+   * ("3") when the step ends with its skip add: the key of the module whose output this is
+   * ("<node>:<i>" for the i-th output of a Split).
    */
   key: string;
   /** Every leaf the step covers, in order (["3.conv.1.0", "3.conv.1.1", "3.conv.1.2"]). */
   leafKeys: string[];
   /** For people: "Conv2d 3x3 depthwise + BatchNorm2d (folded) + ReLU6 + skip add". */
   label: string;
-  /** Top-level layer index in the spec. */
+  /** Top-level layer index in the spec (the node's index in the graph form). */
   layerIndex: number;
   /** The role of the step's first leaf: "depthwise", "pointwise", "batchnorm", ... */
-  role: LeafInfo['role'] | 'add';
+  role: LeafInfo['role'] | 'add' | 'scale';
   tensor: Tensor;
 }
 
@@ -62,7 +63,10 @@ export interface StepTiming {
 }
 
 export interface ForwardResult {
+  /** The model's output (the first, when a graph-form model lists several). */
   output: Tensor;
+  /** Every model output in order, when the model has more than one. */
+  outputs?: Tensor[];
   intermediates?: Intermediate[];
   timings: StepTiming[];
   /** The backend that ran, with detail ("cpu (js)", "webgpu"). */

@@ -3,7 +3,7 @@
  * when the user has none (seeded Kaiming-uniform as PyTorch initialises, or hand-made filters
  * that make feature maps readable).
  */
-import { parameterShapes, type ResolvedConv2d, type ResolvedModel, type TensorSpec } from '../shared/spec';
+import { parameterShapes, type ResolvedConv2d, type ResolvedConvTranspose2d, type ResolvedModel, type TensorSpec } from '../shared/spec';
 import { elementCount, type Tensor } from '../shared/tensor';
 import { EngineInputError, layerPathOf } from './errors';
 import type { WeightMap } from './types';
@@ -36,6 +36,20 @@ export function firstNonFinite(data: Float32Array): number {
 }
 
 /**
+ * Where a module sits in the spec: `layers[3].conv.1.0` in the chain form, `nodes[2] (branch2).0`
+ * in the graph form (whose keys start with the node's name).
+ */
+export function modulePath(model: ResolvedModel, key: string): string {
+  if (model.form !== 'graph') return layerPathOf(key);
+  let best: { index: number; key: string } | undefined;
+  for (const layer of model.layers) {
+    if ((key === layer.key || key.startsWith(`${layer.key}.`)) && (!best || layer.key.length > best.key.length)) best = layer;
+  }
+  if (!best) return layerPathOf(key);
+  return `nodes[${best.index}] (${best.key})${key.slice(best.key.length)}`;
+}
+
+/**
  * Checks that `weights` has every tensor the model needs, each a Float32Array of the right shape
  * with finite values (and non-negative running variances). Extra keys (num_batches_tracked, ...)
  * are ignored. Throws an {@link EngineInputError} naming the layer path and the tensor.
@@ -43,7 +57,7 @@ export function firstNonFinite(data: Float32Array): number {
 export function validateWeights(model: ResolvedModel, weights: WeightMap): void {
   if (typeof weights !== 'object' || weights === null) throw new EngineInputError('model', 'weights', 'must be an object mapping state_dict names to tensors');
   for (const spec of parameterShapes(model)) {
-    const path = layerPathOf(moduleKey(spec.key));
+    const path = modulePath(model, moduleKey(spec.key));
     const fail = (reason: string): never => {
       throw new EngineInputError(path, spec.key, reason);
     };
@@ -92,6 +106,8 @@ function fanIn(model: ResolvedModel, moduleKeyName: string): number {
     if (node.key !== moduleKeyName) continue;
     if (node.op === 'conv2d') return (node.inChannels / node.groups) * node.kernel[0] * node.kernel[1];
     if (node.op === 'linear') return node.inFeatures;
+    // PyTorch's fan_in of a [Cin, Cout / groups, kh, kw] weight: dim 1 times the kernel.
+    if (node.op === 'convtranspose2d') return (node.outChannels / node.groups) * node.kernel[0] * node.kernel[1];
   }
   throw new Error(`internal: no conv or linear module at ${moduleKeyName}`);
 }
@@ -292,6 +308,29 @@ function convFilterWeight(node: ResolvedConv2d, filter: FilterName): Float32Arra
 }
 
 /**
+ * A transposed conv that spreads each input pixel evenly over the output pixels it reaches, its
+ * channels mixed as {@link channelMixing} within the group: an even upsampling where the kernel
+ * covers the stride.
+ */
+function convTransposeFilterWeight(node: ResolvedConvTranspose2d): Float32Array {
+  const [kh, kw] = node.kernel;
+  const taps = kh * kw;
+  const groupIn = node.inChannels / node.groups;
+  const groupOut = node.outChannels / node.groups;
+  // About (kh / sy) * (kw / sx) taps land on each output pixel.
+  const share = 1 / Math.max(1, (kh / node.stride[0]) * (kw / node.stride[1]));
+  const mix = channelMixing(groupOut, groupIn);
+  const data = new Float32Array(node.inChannels * groupOut * taps);
+  for (let i = 0; i < node.inChannels; i++) {
+    for (let o = 0; o < groupOut; o++) {
+      const m = mix[o * groupIn + (i % groupIn)]!;
+      for (let t = 0; t < taps; t++) data[(i * groupOut + o) * taps + t] = m * share;
+    }
+  }
+  return data;
+}
+
+/**
  * Hand-made weights that make feature maps readable: depthwise convs apply `filter` (see
  * {@link makeFilter}) to every channel; pointwise and standard convs and Linear layers mix
  * channels with {@link channelMixing} (identity when the counts match; a standard k x k conv also
@@ -314,6 +353,10 @@ export function filterWeights(model: ResolvedModel, filter: FilterName | string)
       case 'linear':
         put(`${node.key}.weight`, channelMixing(node.outFeatures, node.inFeatures));
         put(`${node.key}.bias`, new Float32Array(node.outFeatures));
+        break;
+      case 'convtranspose2d':
+        put(`${node.key}.weight`, convTransposeFilterWeight(node));
+        put(`${node.key}.bias`, new Float32Array(node.outChannels));
         break;
       case 'batchnorm2d':
         put(`${node.key}.weight`, new Float32Array(node.numFeatures).fill(1));

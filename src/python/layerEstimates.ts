@@ -75,9 +75,9 @@ const pairOf = (v: number | [number, number]): [number, number] => (typeof v ===
 const KERAS_ACTIVATIONS: Record<string, ActivationType | null> = {
   relu: 'ReLU', relu6: 'ReLU6', swish: 'SiLU', silu: 'SiLU', hard_swish: 'Hardswish', hard_silu: 'Hardswish', gelu: 'GELU', linear: null,
 };
-const TORCH_ACTIVATIONS = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity']);
+const TORCH_ACTIVATIONS = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU']);
 /** Layers that keep the shape and that the spec has no type for: shapes go through, nothing is counted. */
-const SHAPE_PRESERVING = new Set(['Dropout2d', 'LeakyReLU', 'Sigmoid', 'Tanh', 'ELU', 'Mish', 'Hardsigmoid', 'PReLU', 'Softplus']);
+const SHAPE_PRESERVING = new Set(['Dropout2d', 'ELU', 'Mish', 'PReLU', 'Softplus']);
 
 interface Reading {
   specs?: LayerSpec[];
@@ -190,23 +190,58 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
       case 'Flatten': return done([drop({ type: 'Flatten' as const, start_dim: r.int('start_dim'), end_dim: r.int('end_dim') })]);
       case 'Linear': return done([drop({ type: 'Linear' as const, in_features: r.channels('in_features')!, out_features: r.channels('out_features')!, bias: r.bool('bias') })]);
       case 'MaxPool2d':
-      case 'AvgPool2d': {
-        const kernel = r.pair('kernel_size', true);
-        const stride = r.value('stride')?.kind === 'none' ? undefined : r.pair('stride');
-        const padding = r.pair('padding');
-        const dilation = call.type === 'MaxPool2d' ? r.pair('dilation') : 1;
-        const ceil = r.bool('ceil_mode') ?? false;
-        if (r.unresolved.length || kernel === undefined) return { unresolved: r.unresolved };
-        return {
-          unresolved: [],
-          unrepresentable: call.type,
-          shapeOnly: (input) => poolShape(input, pairOf(kernel), pairOf(stride ?? kernel), pairOf(padding ?? 0), pairOf(dilation ?? 1), ceil),
+        return done([drop({
+          type: 'MaxPool2d' as const, kernel_size: r.pair('kernel_size', true)!, stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
+          padding: r.pair('padding'), dilation: r.pair('dilation'), return_indices: r.bool('return_indices'), ceil_mode: r.bool('ceil_mode'),
+        })]);
+      case 'AvgPool2d':
+        return done([drop({
+          type: 'AvgPool2d' as const, kernel_size: r.pair('kernel_size', true)!, stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
+          padding: r.pair('padding'), ceil_mode: r.bool('ceil_mode'), count_include_pad: r.bool('count_include_pad'),
+          divisor_override: r.value('divisor_override')?.kind === 'none' ? undefined : r.int('divisor_override'),
+        })]);
+      case 'ConvTranspose2d':
+        return done([drop({
+          type: 'ConvTranspose2d' as const, in_channels: r.int('in_channels', true)!, out_channels: r.int('out_channels', true)!, kernel_size: r.pair('kernel_size', true)!,
+          stride: r.pair('stride'), padding: r.pair('padding'), output_padding: r.pair('output_padding'), groups: r.int('groups'), bias: r.bool('bias'),
+          dilation: r.pair('dilation'), padding_mode: r.str('padding_mode') as 'zeros' | undefined,
+        })]);
+      case 'Upsample': {
+        const scale = r.value('scale_factor');
+        let scaleFactor: number | [number, number] | undefined;
+        if (scale?.kind === 'tuple') {
+          const items = scale.items.map((v) => (v.kind === 'int' || v.kind === 'float' ? v.value : undefined));
+          if (items.length === 2 && items.every((v) => v !== undefined)) scaleFactor = items as [number, number];
+          else r.unresolved.push(`scale_factor = ${showValue(scale)}`);
+        } else if (scale?.kind !== 'none') scaleFactor = r.number('scale_factor');
+        return done([drop({
+          type: 'Upsample' as const, size: r.value('size')?.kind === 'none' ? undefined : r.pair('size'), scale_factor: scaleFactor,
+          mode: r.str('mode') as 'nearest' | undefined, align_corners: r.value('align_corners')?.kind === 'none' ? undefined : r.bool('align_corners'),
+          recompute_scale_factor: r.value('recompute_scale_factor')?.kind === 'none' ? undefined : r.bool('recompute_scale_factor'),
+        })]);
+      }
+      case 'ChannelShuffle':
+        return done([{ type: 'ChannelShuffle', groups: r.int('groups', true)! }]);
+      case 'SqueezeExcitation': {
+        // An activation class as written: `nn.Hardsigmoid`, `torch.nn.SiLU`, `ReLU`.
+        const activationClass = (name: string): ActivationType | undefined => {
+          const v = r.value(name);
+          if (v === undefined) return undefined;
+          const last = v.kind === 'symbol' ? v.text.split('.').pop()! : '';
+          if (TORCH_ACTIVATIONS.has(last)) return last as ActivationType;
+          r.unresolved.push(`${name} = ${showValue(v)}`);
+          return undefined;
         };
+        return done([drop({
+          type: 'SqueezeExcitation' as const, input_channels: r.int('input_channels', true)!, squeeze_channels: r.int('squeeze_channels', true)!,
+          activation: activationClass('activation'), scale_activation: activationClass('scale_activation'),
+        })]);
       }
       default:
         if (TORCH_ACTIVATIONS.has(call.type)) {
           const approximate = call.type === 'GELU' ? r.str('approximate') : undefined;
-          return done([drop({ type: call.type as ActivationType, approximate: approximate as 'tanh' | undefined })]);
+          const negativeSlope = call.type === 'LeakyReLU' ? r.number('negative_slope') : undefined;
+          return done([drop({ type: call.type as ActivationType, approximate: approximate as 'tanh' | undefined, negative_slope: negativeSlope })]);
         }
         if (SHAPE_PRESERVING.has(call.type)) return { unresolved: [], unrepresentable: call.type, shapeOnly: (input) => input };
         return { unresolved: [], unrepresentable: call.type };
@@ -314,18 +349,6 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
     default:
       return { unresolved: [], unrepresentable: call.type };
   }
-}
-
-function poolShape(input: Shape, k: [number, number], s: [number, number], p: [number, number], d: [number, number], ceil: boolean): Shape | undefined {
-  if (input.length !== 4) return undefined;
-  const out = [0, 1].map((i) => {
-    const size = input[2 + i]! + 2 * p[i]! - d[i]! * (k[i]! - 1) - 1;
-    let o = (ceil ? Math.ceil(size / s[i]!) : Math.floor(size / s[i]!)) + 1;
-    // PyTorch: with ceil_mode the last window must start inside the input or left padding.
-    if (ceil && (o - 1) * s[i]! >= input[2 + i]! + p[i]!) o--;
-    return ceil ? o : convOutputSize(input[2 + i]!, k[i]!, s[i]!, d[i]!, 2 * p[i]!);
-  });
-  return out.every((o) => o >= 1) ? [input[0]!, input[1]!, out[0]!, out[1]!] : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,6 +105,11 @@ const TORCH_SIGNATURES: Record<string, string[]> = {
   AvgPool2d: ['kernel_size', 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override'],
   LeakyReLU: ['negative_slope', 'inplace'], Sigmoid: [], Tanh: [], ELU: ['alpha', 'inplace'], Mish: ['inplace'], Hardsigmoid: ['inplace'],
   PReLU: ['num_parameters', 'init'], Softplus: ['beta', 'threshold'],
+  ConvTranspose2d: ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'output_padding', 'groups', 'bias', 'dilation', 'padding_mode', 'device', 'dtype'],
+  Upsample: ['size', 'scale_factor', 'mode', 'align_corners', 'recompute_scale_factor'],
+  ChannelShuffle: ['groups'],
+  // torchvision.ops.SqueezeExcitation: the activations are classes (nn.ReLU), read by their name.
+  SqueezeExcitation: ['input_channels', 'squeeze_channels', 'activation', 'scale_activation'],
   Sequential: [],
 };
 
@@ -129,7 +134,7 @@ const KERAS_SIGNATURES: Record<string, string[]> = {
 /** Aliases that people use without thinking, honoured only when the file binds the name to nothing else (e.g. a notebook cell whose imports are in another cell). */
 const CONVENTIONAL_ROOTS: Record<string, string> = { nn: 'torch.nn', torch: 'torch', layers: 'keras.layers', keras: 'keras', tf: 'tensorflow' };
 
-/** torch.nn.X / torch.nn.modules.conv.X -> X; keras.layers.X, tensorflow.keras.X, keras.models.X -> X. */
+/** torch.nn.X / torch.nn.modules.conv.X -> X; torchvision.ops.SqueezeExcitation; keras.layers.X, tensorflow.keras.X, keras.models.X -> X. */
 export function canonicalClass(qualified: string): { framework: Framework; type: string } | undefined {
   const parts = qualified.split('.');
   const last = parts[parts.length - 1]!;
@@ -138,6 +143,7 @@ export function canonicalClass(qualified: string): { framework: Framework; type:
     if (last === 'Module') return { framework: 'torch', type: 'Module' };
     return undefined;
   }
+  if (qualified === 'torchvision.ops.SqueezeExcitation' || qualified === 'torchvision.ops.misc.SqueezeExcitation') return { framework: 'torch', type: 'SqueezeExcitation' };
   let rest = parts;
   if (rest[0] === 'tensorflow' || rest[0] === 'tf') rest = rest.slice(1);
   if (rest[0] === 'tf_keras') rest = ['keras', ...rest.slice(1)];

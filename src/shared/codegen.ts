@@ -10,7 +10,10 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import {
+  DEFAULT_NEGATIVE_SLOPE,
   resolvePadding,
+  type ResolvedActivation,
+  type ResolvedChannelScale,
   type LeafInfo,
   type ResolvedConv2d,
   type ResolvedLeaf,
@@ -89,7 +92,8 @@ const TORCH_HELPERS = {
         return F.conv2d(F.pad(x, pads, mode=mode), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)`,
 } as const;
 
-type TorchHelper = keyof typeof TORCH_HELPERS;
+/** The classes a snippet defines, or imports (SqueezeExcitation, from torchvision). */
+type TorchHelper = keyof typeof TORCH_HELPERS | 'SqueezeExcitation';
 
 function torchConv(node: ResolvedConv2d, helpers: Set<TorchHelper>): string {
   const args = [String(node.inChannels), String(node.outChannels), `kernel_size=${pyPair(node.kernel)}`];
@@ -123,7 +127,7 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
       return `nn.BatchNorm2d(${args.join(', ')})`;
     }
     case 'activation':
-      return node.fn === 'GELU' && node.approximate === 'tanh' ? "nn.GELU(approximate='tanh')" : `nn.${node.fn}()`;
+      return torchActivation(node);
     case 'dropout': return `nn.Dropout(p=${pyNumber(node.p)})`;
     case 'adaptiveavgpool2d': return `nn.AdaptiveAvgPool2d(${pyPair(node.outputSize)})`;
     case 'flatten': {
@@ -132,7 +136,45 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
       return `nn.Flatten(${args.join(', ')})`;
     }
     case 'linear': return `nn.Linear(${node.inFeatures}, ${node.outFeatures}${node.bias ? '' : ', bias=False'})`;
+    case 'maxpool2d':
+    case 'avgpool2d': {
+      const args = [`kernel_size=${pyPair(node.kernel)}`];
+      if (node.stride[0] !== node.kernel[0] || node.stride[1] !== node.kernel[1]) args.push(`stride=${pyPair(node.stride)}`);
+      if (node.padding[0] !== 0 || node.padding[1] !== 0) args.push(`padding=${pyPair(node.padding)}`);
+      if (node.op === 'maxpool2d' && (node.dilation[0] !== 1 || node.dilation[1] !== 1)) args.push(`dilation=${pyPair(node.dilation)}`);
+      if (node.ceilMode) args.push('ceil_mode=True');
+      if (node.op === 'avgpool2d' && !node.countIncludePad) args.push('count_include_pad=False');
+      if (node.op === 'avgpool2d' && node.divisorOverride !== undefined) args.push(`divisor_override=${node.divisorOverride}`);
+      return `nn.${node.op === 'maxpool2d' ? 'MaxPool2d' : 'AvgPool2d'}(${args.join(', ')})`;
+    }
+    case 'convtranspose2d': {
+      const args = [String(node.inChannels), String(node.outChannels), `kernel_size=${pyPair(node.kernel)}`];
+      if (node.stride[0] !== 1 || node.stride[1] !== 1) args.push(`stride=${pyPair(node.stride)}`);
+      if (node.padding[0] !== 0 || node.padding[1] !== 0) args.push(`padding=${pyPair(node.padding)}`);
+      if (node.outputPadding[0] !== 0 || node.outputPadding[1] !== 0) args.push(`output_padding=${pyPair(node.outputPadding)}`);
+      if (node.groups !== 1) args.push(`groups=${node.groups}`);
+      if (!node.bias) args.push('bias=False');
+      if (node.dilation[0] !== 1 || node.dilation[1] !== 1) args.push(`dilation=${pyPair(node.dilation)}`);
+      return `nn.ConvTranspose2d(${args.join(', ')})`;
+    }
+    case 'upsample': {
+      const args = node.size ? [`size=${pyPair(node.size)}`] : [`scale_factor=${node.scaleFactor![0] === node.scaleFactor![1] ? pyNumber(node.scaleFactor![0]) : `(${node.scaleFactor!.map(pyNumber).join(', ')})`}`];
+      args.push(`mode=${pyString(node.mode)}`);
+      if (node.mode === 'bilinear') args.push(`align_corners=${node.alignCorners ? 'True' : 'False'}`);
+      if (node.scaleFactor && !node.useScaleFactor) args.push('recompute_scale_factor=True');
+      return `nn.Upsample(${args.join(', ')})`;
+    }
+    case 'channelshuffle': return `nn.ChannelShuffle(${node.groups})`;
+    case 'softmax': return `nn.Softmax(dim=${node.dim})`;
+    case 'add': case 'mul': case 'concat': case 'split':
+      throw new Error(`${node.key}: a graph op (${node.op}) has no nn.Sequential form; export the chain form only`);
   }
+}
+
+function torchActivation(node: ResolvedActivation): string {
+  if (node.fn === 'GELU' && node.approximate === 'tanh') return "nn.GELU(approximate='tanh')";
+  if (node.fn === 'LeakyReLU' && node.negativeSlope !== DEFAULT_NEGATIVE_SLOPE) return `nn.LeakyReLU(negative_slope=${pyNumber(node.negativeSlope)})`;
+  return `nn.${node.fn}()`;
 }
 
 /** Children of a container, each expected at `${prefix}.${j}`, one per line. */
@@ -156,6 +198,11 @@ function torchModule(node: ResolvedNode, key: string, indent: string, helpers: S
     }
     return internal(`a residual at ${key} whose body is at ${node.body.key}`);
   }
+  if (node.op === 'channelscale') {
+    if (node.key !== key) internal(`expected a module at ${key}, found ${node.key}`);
+    helpers.add('SqueezeExcitation');
+    return torchSqueezeExcitation(node);
+  }
   if (node.op === 'sequence') {
     if (node.key === key) return `nn.Sequential(\n${torchChildren(node.children, key, inner, helpers)}\n${indent})`;
     // An InvertedResidual without its skip: the layers still live in its `conv` attribute.
@@ -169,12 +216,20 @@ function torchModule(node: ResolvedNode, key: string, indent: string, helpers: S
   return torchLeaf(node, helpers);
 }
 
+/** torchvision.ops.SqueezeExcitation with the activation classes of the resolved body. */
+function torchSqueezeExcitation(node: ResolvedChannelScale): string {
+  const [, fc1, act, , scaleAct] = node.body.children;
+  if (fc1?.op !== 'conv2d' || act?.op !== 'activation' || scaleAct?.op !== 'activation') return internal(`${node.key} is not a squeeze-excitation block`);
+  return `SqueezeExcitation(${fc1.inChannels}, ${fc1.outChannels}, activation=nn.${act.fn}, scale_activation=nn.${scaleAct.fn})`;
+}
+
 /**
  * A runnable PyTorch snippet defining `model = nn.Sequential(...)`: its `state_dict()` keys and
  * shapes are those of {@link parameterShapes} (plus BatchNorm's `num_batches_tracked`), so
  * weights saved from either side load into the other.
  */
 export function pytorchCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const helpers = new Set<TorchHelper>();
   const body = model.layers.map((layer) => {
     const type = layer.spec.type;
@@ -189,12 +244,13 @@ export function pytorchCode(model: ResolvedModel): string {
     'import torch',
     'import torch.nn as nn',
     ...(helpers.has('Conv2dTfSame') ? ['import torch.nn.functional as F'] : []),
+    ...(helpers.has('SqueezeExcitation') ? ['from torchvision.ops import SqueezeExcitation'] : []),
     '',
   ];
-  for (const name of Object.keys(TORCH_HELPERS) as TorchHelper[]) {
+  for (const name of Object.keys(TORCH_HELPERS) as Array<keyof typeof TORCH_HELPERS>) {
     if (helpers.has(name)) out.push('', TORCH_HELPERS[name], '', '');
   }
-  if (helpers.size === 0) out.push('');
+  if (![...helpers].some((name) => name in TORCH_HELPERS)) out.push('');
   out.push('model = nn.Sequential(', ...body, ')', '', '');
   out.push(
     'if __name__ == "__main__":',
@@ -308,6 +364,10 @@ class KerasWriter {
           case 'SiLU': return [{ code: "layers.Activation('silu')", notes: [] }];
           case 'Hardswish': return [{ code: "layers.Activation('hard_swish')", notes: [] }];
           case 'Identity': return [{ code: 'layers.Identity()', notes: [] }];
+          case 'Hardsigmoid': return [{ code: "layers.Activation('hard_sigmoid')", notes: [] }];
+          case 'Sigmoid': return [{ code: "layers.Activation('sigmoid')", notes: [] }];
+          case 'Tanh': return [{ code: "layers.Activation('tanh')", notes: [] }];
+          case 'LeakyReLU': return [{ code: `layers.LeakyReLU(negative_slope=${pyNumber(node.negativeSlope)})`, notes: [] }];
           case 'GELU': {
             const helper: KerasHelper = node.approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf';
             this.helpers.add(helper);
@@ -334,6 +394,38 @@ class KerasWriter {
         return [{ code: 'layers.Flatten()', notes }];
       }
       case 'linear': return [{ code: `layers.Dense(${node.outFeatures}${node.bias ? '' : ', use_bias=False'})`, notes: [] }];
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const notes: string[] = [];
+        if (node.padding[0] + node.padding[1] > 0) notes.push(`PyTorch pads ${node.key} by ${pyPair(node.padding)} (${node.op === 'maxpool2d' ? '-inf' : node.countIncludePad ? 'zeros, counted' : 'zeros, not counted'}); Keras pools without it, so the shapes after this point differ.`);
+        if (node.ceilMode) notes.push('ceil_mode=True has no Keras form: Keras floors the output size.');
+        if (node.dilation[0] * node.dilation[1] > 1) notes.push('Keras pooling has no dilation.');
+        if (node.divisorOverride !== undefined) notes.push('divisor_override has no Keras form.');
+        const name = node.op === 'maxpool2d' ? 'MaxPooling2D' : 'AveragePooling2D';
+        return [{ code: `layers.${name}(pool_size=${pyPair(node.kernel)}, strides=${pyPair(node.stride)})`, notes }];
+      }
+      case 'convtranspose2d': {
+        const notes: string[] = [];
+        if (node.padding[0] + node.padding[1] > 0) notes.push(`PyTorch crops ${pyPair(node.padding)} from each side of ${node.key}'s output; Keras's padding='valid' does not, so add a Cropping2D.`);
+        if (node.groups > 1) notes.push('Keras has no grouped Conv2DTranspose; this layer has no exact Keras form.');
+        const options = [String(node.outChannels), `kernel_size=${pyPair(node.kernel)}`, `strides=${pyPair(node.stride)}`, "padding='valid'"];
+        if (node.outputPadding[0] + node.outputPadding[1] > 0) options.push(`output_padding=${pyPair(node.outputPadding)}`);
+        if (node.dilation[0] * node.dilation[1] > 1) options.push(`dilation_rate=${pyPair(node.dilation)}`);
+        if (!node.bias) options.push('use_bias=False');
+        return [{ code: `layers.Conv2DTranspose(${options.join(', ')})`, notes }];
+      }
+      case 'upsample': {
+        const { inShape, outShape } = this.shapes(node);
+        const factors = [outShape[2]! / inShape[2]!, outShape[3]! / inShape[3]!] as [number, number];
+        if (!factors.every(Number.isInteger)) return [{ notes: [`Upsample ${node.key} to ${outShape[2]}x${outShape[3]} is not an integer factor of ${inShape[2]}x${inShape[3]}, which UpSampling2D needs: left out, so the shapes after this point differ.`] }];
+        const notes = node.alignCorners ? ['align_corners=True has no UpSampling2D form: the values differ.'] : [];
+        return [{ code: `layers.UpSampling2D(size=${pyPair(factors)}, interpolation='${node.mode}')`, notes }];
+      }
+      case 'channelshuffle':
+        return [{ notes: [`ChannelShuffle(${node.groups}) at ${node.key} has no Keras layer (a Reshape, Permute and Reshape of the channels would do it): left out, so the channels after this point are in another order.`] }];
+      case 'softmax': return [{ code: 'layers.Softmax()', notes: node.dim === 1 || node.dim === -1 ? [] : [`PyTorch's Softmax(dim=${node.dim}); Keras's Softmax takes the last (channels) axis.`] }];
+      case 'add': case 'mul': case 'concat': case 'split':
+        return internal(`${node.key}: a graph op (${node.op}) has no Keras Sequential form`);
     }
   }
 
@@ -351,6 +443,7 @@ class KerasWriter {
       const node = nodes[i]!;
       if (node.op === 'sequence') items.push(...this.sequence(node.children));
       else if (node.op === 'residual') items.push({ residual: this.sequence((node.body as ResolvedSequence).children), key: node.key });
+      else if (node.op === 'channelscale') items.push({ residual: this.sequence(node.body.children), key: node.key, multiply: true });
       else if (this.isSeparablePair(node, nodes[i + 1])) items.push(...this.separable(node as ResolvedConv2d, nodes[++i] as ResolvedConv2d));
       else items.push(...this.leaf(node));
     }
@@ -358,7 +451,8 @@ class KerasWriter {
   }
 }
 
-type KerasItem = KerasLayer | { residual: KerasItem[]; key: string };
+/** A block whose output is combined with its input: added (a residual), or multiplied (squeeze-excitation). */
+type KerasItem = KerasLayer | { residual: KerasItem[]; key: string; multiply?: boolean };
 
 function hasResidual(items: KerasItem[]): boolean {
   return items.some((item) => 'residual' in item);
@@ -374,9 +468,10 @@ function functionalLines(items: KerasItem[], indent: string, depth: number): str
   for (const item of items) {
     if ('residual' in item) {
       const skip = depth === 0 ? 'skip' : `skip${depth + 1}`;
-      lines.push(`${indent}${comment(`${item.key}: residual, the input is added to the body's output`)}`, `${indent}${skip} = x`);
+      const what = item.multiply ? 'squeeze-excitation, the input is scaled by the body\'s output' : 'residual, the input is added to the body\'s output';
+      lines.push(`${indent}${comment(`${item.key}: ${what}`)}`, `${indent}${skip} = x`);
       lines.push(...functionalLines(item.residual, indent, depth + 1));
-      lines.push(`${indent}x = layers.Add()([${skip}, x])`);
+      lines.push(`${indent}x = layers.${item.multiply ? 'Multiply' : 'Add'}()([${skip}, x])`);
     } else {
       lines.push(...kerasLines(item, indent, (code) => `x = ${code}(x)`));
     }
@@ -389,6 +484,7 @@ function functionalLines(items: KerasItem[], indent: string, depth: number): str
  * API when the model has residual adds. Layers that have no exact Keras form carry a comment.
  */
 export function kerasCode(model: ResolvedModel): string {
+  if (model.form === 'graph') throw new Error('code export takes the chain form (a model with "layers"); this model is a graph');
   const writer = new KerasWriter(model);
   const perLayer = model.layers.map((layer) => ({ layer, items: writer.sequence([layer.node]) }));
   const [, c, h, w] = model.inputShape;

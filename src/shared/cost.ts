@@ -8,8 +8,13 @@
  *   batch x its affine parameters, as torchinfo's "Mult-Adds" do.
  * - fvcore (and thop): conv and linear count weights only; BatchNorm in eval counts one op per
  *   element (two with affine), five (four) without running stats, which fvcore counts as training;
- *   adaptive average pooling one per input element.
- * - flop_counter (`torch.utils.flop_counter`): only conv and linear (matmul) count, without bias;
+ *   adaptive average pooling one per input element; Upsample one per output element (nearest)
+ *   or four (bilinear); a transposed conv N x weights x input pixels; max and average pooling,
+ *   the elementwise activations, ChannelShuffle and the squeeze-excitation product none.
+ * - torchinfo counts a transposed conv as it counts every "Conv" module: its parameters (weight
+ *   and bias) x N x output pixels.
+ * - flop_counter (`torch.utils.flop_counter`): only conv (transposed: N x weights x input pixels)
+ *   and linear (matmul) count, without bias;
  *   its reported figure is FLOPs = 2 x MACs.
  * Parameters are every trainable parameter under all three (weights, biases, BN affine).
  */
@@ -145,6 +150,16 @@ function leafLabel(leaf: LeafInfo): string {
     case 'flatten': return 'Flatten';
     case 'linear': return 'Linear';
     case 'dropout': return 'Dropout';
+    case 'maxpool2d': return `MaxPool2d ${node.kernel.join('x')}`;
+    case 'avgpool2d': return `AvgPool2d ${node.kernel.join('x')}`;
+    case 'convtranspose2d': return `ConvTranspose2d ${node.kernel.join('x')} ${describeConv(node)}`;
+    case 'upsample': return `Upsample (${node.mode})`;
+    case 'channelshuffle': return `ChannelShuffle (groups=${node.groups})`;
+    case 'softmax': return `Softmax (dim ${node.dim})`;
+    case 'add': return 'Add';
+    case 'mul': return 'Mul';
+    case 'concat': return `Concat (dim ${node.dim})`;
+    case 'split': return `Split (dim ${node.dim})`;
   }
 }
 
@@ -180,6 +195,18 @@ function leafCost(leaf: LeafInfo, convention: Convention, bytesPer: number): Lea
     }
     case 'adaptiveavgpool2d':
       if (convention === 'fvcore') macs = inElements;
+      break;
+    case 'convtranspose2d': {
+      weightShape = [node.inChannels, node.outChannels / node.groups, node.kernel[0], node.kernel[1]];
+      const weights = elementCount(weightShape);
+      params = weights + (node.bias ? node.outChannels : 0);
+      const [, , ho, wo] = leaf.outShape as [number, number, number, number];
+      const [, , hi, wi] = leaf.inShape as [number, number, number, number];
+      macs = convention === 'torchinfo' ? params * batch * ho * wo : batch * weights * hi * wi;
+      break;
+    }
+    case 'upsample':
+      if (convention === 'fvcore') macs = (node.mode === 'bilinear' ? 4 : 1) * outElements;
       break;
     default:
       break;
@@ -232,7 +259,7 @@ function residualScopes(model: ResolvedModel): Map<string, string> {
   const scopes = new Map<string, string>();
   const visit = (node: ResolvedNode, scope: string): void => {
     if (node.op === 'sequence') node.children.forEach((child) => visit(child, scope));
-    else if (node.op === 'residual') visit(node.body, `${scope}/${node.key}`);
+    else if (node.op === 'residual' || node.op === 'channelscale') visit(node.body, `${scope}/${node.key}`);
     else scopes.set(node.key, scope);
   };
   for (const layer of model.layers) visit(layer.node, '');

@@ -16,3 +16,8 @@ export function elementCount(shape: readonly number[]): number {
   for (const d of shape) count *= d;
   return count;
 }
+
+/** Whether two shapes are equal, dimension by dimension. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -119,7 +119,9 @@ const handmade: Case[] = [
 ];
 
 function allCases(): Case[] {
-  const fixtures = readManifest().map((entry) => ({ name: entry.name, spec: requireJson(entry.name), fixture: join(FIXTURE_DIR, entry.name) }));
+  // Code export writes nn.Sequential and Keras Sequential: the chain form's fixtures (the graph form is refused, see below).
+  const fixtures = readManifest().map((entry) => ({ name: entry.name, spec: requireJson(entry.name), fixture: join(FIXTURE_DIR, entry.name) }))
+    .filter((c) => 'layers' in (c.spec as object));
   const presets = PRESETS.map((p) => ({ name: `preset ${p.name}`, spec: p.model }));
   return [...fixtures, ...presets, ...handmade];
 }
@@ -174,6 +176,9 @@ describe('pytorchCode, run by PyTorch', () => {
 
 describe('pytorchCode', () => {
   it('defines only the helper classes a model uses', () => {
+    const graph = resolveModel({ input_shape: [1, 3, 8, 8], nodes: [{ name: 'a', inputs: ['input'], ...conv(3, 4, 3) }] });
+    expect(() => pytorchCode(graph)).toThrow('code export takes the chain form');
+    expect(() => kerasCode(graph)).toThrow('code export takes the chain form');
     const plain = pytorchCode(resolveModel({ input_shape: [1, 3, 8, 8], layers: [conv(3, 4, 3)] }));
     expect(plain).toContain('nn.Conv2d(3, 4, kernel_size=3)');
     expect(plain).not.toMatch(/class |import torch.nn.functional/);

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { CancelledError, EngineInputError } from '../../src/engine/errors';
 import { forward } from '../../src/engine/forward';
-import { outlineSteps } from '../../src/engine/stepLabels';
+import { lowerModel } from '../../src/engine/graph/graph';
+import { planGraph } from '../../src/engine/graph/planner';
 import { initWeights } from '../../src/engine/weights';
 import { resolveModel, SpecError, type ModelSpec } from '../../src/shared/spec';
 import type { Tensor } from '../../src/shared/tensor';
@@ -144,7 +145,7 @@ describe('forward: options', () => {
     const r = resolveModel(spec, { inputShape: shape });
     const result = await forward(spec, initWeights(r, { seed: 4 }), input(), { intermediates: true });
     const steps = result.intermediates!.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role }));
-    expect(steps).toEqual(outlineSteps(r, { fuse: true }));
+    expect(steps).toEqual(planGraph(lowerModel(r), { fuse: true }).steps.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role })));
     expect(steps.map((s) => [s.key, s.leafKeys, s.label])).toEqual([
       ['0', ['0'], 'Conv2d 3x3 standard'],
       ['1', ['1.body.0', '1.body.1'], 'BatchNorm2d + ReLU + skip add'],

@@ -114,7 +114,7 @@ describe('prepare() errors', () => {
     expect(ok.output.shape).toEqual([1, 10]);
   });
 
-  it('refuses the webgpu backend with a clear message', async () => {
-    await expect(prepare(model, weightsFor(model, 1), { backend: 'webgpu' as 'cpu' })).rejects.toThrow(/prepare\(\) runs on the cpu backend/);
+  it('refuses an unknown backend with a clear message (webgpu sessions: webgpu.test.ts)', async () => {
+    await expect(prepare(model, weightsFor(model, 1), { backend: 'tpu' as 'cpu' })).rejects.toThrow('unknown backend "tpu" (known: cpu, webgpu)');
   });
 });

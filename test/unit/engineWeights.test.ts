@@ -91,3 +91,36 @@ describe('filters', () => {
     expect(() => parseWeightSource('random')).toThrow(/seed:N or filters:NAME/);
   });
 });
+
+describe('made weights for the pooling, upsampling and squeeze-excitation layers', () => {
+  const decoder = resolveModel({
+    layers: [
+      { type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1 },
+      { type: 'SqueezeExcitation', input_channels: 8, squeeze_channels: 2, scale_activation: 'Hardsigmoid' },
+      { type: 'MaxPool2d', kernel_size: 2 },
+      { type: 'ConvTranspose2d', in_channels: 8, out_channels: 4, kernel_size: 4, stride: 2, padding: 1, groups: 2 },
+      { type: 'Upsample', scale_factor: 2, mode: 'bilinear' },
+      { type: 'ChannelShuffle', groups: 2 },
+    ],
+  }, { inputShape: [1, 3, 8, 8] });
+  const input = { shape: [1, 3, 8, 8], data: Float32Array.from({ length: 192 }, (_, i) => Math.sin(i)) };
+
+  it('seeded: every tensor, the transposed conv within PyTorch\'s bound 1/sqrt((out / groups) * kh * kw)', async () => {
+    const weights = initWeights(decoder, { seed: 3 });
+    expect(Object.keys(weights).sort()).toEqual(parameterShapes(decoder).map((t) => t.key).sort());
+    const bound = 1 / Math.sqrt(2 * 4 * 4);
+    expect(Math.max(...weights['3.weight']!.data.map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(Math.max(...weights['3.weight']!.data.map(Math.abs))).toBeGreaterThan(bound / 2);
+    expect((await forward(decoder, weights, input)).output.shape).toEqual([1, 4, 16, 16]);
+  });
+
+  it('filters: a transposed conv that upsamples evenly (a constant image stays constant inside)', async () => {
+    const weights = filterWeights(decoder, 'box');
+    expect(Object.keys(weights).sort()).toEqual(parameterShapes(decoder).map((t) => t.key).sort());
+    const up = resolveModel({ layers: [{ type: 'ConvTranspose2d', in_channels: 2, out_channels: 2, kernel_size: 4, stride: 2, padding: 1 }] }, { inputShape: [1, 2, 4, 4] });
+    const { output } = await forward(up, filterWeights(up, 'box'), { shape: [1, 2, 4, 4], data: new Float32Array(32).fill(1) });
+    // Interior pixels receive 2 x 2 taps of 1/4 each.
+    expect(output.data[(0 * 8 + 3) * 8 + 3]).toBeCloseTo(1, 6);
+    expect(output.data[(1 * 8 + 4) * 8 + 2]).toBeCloseTo(1, 6);
+  });
+});

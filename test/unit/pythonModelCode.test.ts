@@ -194,7 +194,7 @@ describe('hover and CodeLens text', () => {
     expect(payload[0].model.layers[0]).toMatchObject({ type: 'Conv2d', in_channels: 3, out_channels: 32 });
   });
   it('offers the Sequential in the playground only when the Sequential is a model the playground can hold', () => {
-    const a = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.MaxPool2d(2))\n');
+    const a = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ELU())\n');
     expect(a.estimates.containers[0]!.model).toBeUndefined();
     const index = a.code.calls.findIndex((c) => c.type === 'Conv2d');
     const md = hoverMarkdown(hoverInput(a, index, DEFAULT_SETTINGS))!;
@@ -260,5 +260,40 @@ describe('parse cache', () => {
     cache.get('a', 3, `${after}\nz = 1\n`, [{ rangeOffset: 0, rangeLength: 0, text: '#' }]);
     expect(cache.stats.full).toBe(2);
     cache.clear();
+  });
+});
+
+describe('pooling, upsampling, transposed convs and the new activations in Python code', () => {
+  it('reads them as layers of the spec: the Sequential is a playground model and its cost is the cost model\'s', () => {
+    const a = analyze([
+      'import torch.nn as nn',
+      'net = nn.Sequential(',
+      '    nn.Conv2d(3, 8, 3, padding=1), nn.LeakyReLU(0.2), nn.MaxPool2d(2, ceil_mode=True),',
+      '    nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, groups=4), nn.Hardsigmoid(),',
+      '    nn.Upsample(scale_factor=(2, 1.5), mode="bilinear", align_corners=False), nn.AvgPool2d(3, stride=None, padding=1), nn.ChannelShuffle(2), nn.Tanh(),',
+      ')',
+      '',
+    ].join('\n'));
+    const container = a.estimates.containers[0]!;
+    expect(container.complete).toBe(true);
+    expect(container.model!.layers.map((l) => l.type)).toEqual(['Conv2d', 'LeakyReLU', 'MaxPool2d', 'ConvTranspose2d', 'Hardsigmoid', 'Upsample', 'AvgPool2d', 'ChannelShuffle', 'Tanh']);
+    expect(container.model!.layers[1]).toEqual({ type: 'LeakyReLU', negative_slope: 0.2 });
+    expect(container.model!.layers[5]).toEqual({ type: 'Upsample', scale_factor: [2, 1.5], mode: 'bilinear', align_corners: false });
+    const direct = costModel(resolveModel({ ...container.model!, input_shape: container.inputShape }));
+    expect(container.total.macs).toBe(direct.total.macs);
+    expect(container.total.params).toBe(direct.total.params);
+  });
+
+  it('reads torchvision\'s SqueezeExcitation with its activation classes', () => {
+    const a = analyze([
+      'import torch.nn as nn',
+      'from torchvision.ops import SqueezeExcitation',
+      'net = nn.Sequential(nn.Conv2d(3, 16, 3), SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid), nn.ReLU())',
+      '',
+    ].join('\n'));
+    const container = a.estimates.containers[0]!;
+    expect(container.model!.layers[1]).toEqual({ type: 'SqueezeExcitation', input_channels: 16, squeeze_channels: 4, scale_activation: 'Hardsigmoid' });
+    // fc1 16 -> 4 and fc2 4 -> 16 with bias, after a 3x3 conv of 3 * 16 * 9 + 16.
+    expect(container.total.params).toBe(448 + 68 + 80);
   });
 });

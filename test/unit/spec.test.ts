@@ -168,7 +168,7 @@ describe('state_dict keys', () => {
 
 /**
  * The part of JSON Schema that media/model-spec.schema.json uses (type, const, enum, minimum,
- * maximum, exclusiveMinimum, items, minItems, maxItems, properties, required,
+ * maximum, exclusiveMinimum, items, minItems, maxItems, pattern, properties, required,
  * additionalProperties: false, oneOf, $ref to #/$defs): true when the value is valid.
  */
 function schemaAccepts(schema: Record<string, unknown>, value: unknown, root: Record<string, unknown> = schema): boolean {
@@ -180,7 +180,7 @@ function schemaAccepts(schema: Record<string, unknown>, value: unknown, root: Re
     case 'integer': if (typeof value !== 'number' || !Number.isInteger(value)) return false; break;
     case 'number': if (typeof value !== 'number') return false; break;
     case 'boolean': if (typeof value !== 'boolean') return false; break;
-    case 'string': if (typeof value !== 'string') return false; break;
+    case 'string': if (typeof value !== 'string' || (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))) return false; break;
     case 'array': if (!Array.isArray(value)) return false; break;
     case 'object': if (typeof value !== 'object' || value === null || Array.isArray(value)) return false; break;
     default: break;
@@ -239,6 +239,30 @@ describe('the JSON schema', () => {
       expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(false);
       expect(() => resolveModel(spec, { inputShape: [1, 3, 8, 8] }), JSON.stringify(spec)).toThrow(SpecError);
     }
+    const node = (extra: Record<string, unknown>) => ({ input_shape: [1, 3, 8, 8], nodes: [{ name: 'features.0', inputs: ['input'], type: 'Conv2d', in_channels: 3, out_channels: 6, kernel_size: 3, ...extra }] });
+    const graphInvalid: unknown[] = [
+      node({ name: '0bad' }), node({ inputs: [] }), node({ inputs: ['in put'] }), node({ inputs: 'input' }), node({ bias: 'no' }),
+      { nodes: [{ name: 'a', inputs: ['input'], type: 'Split', dim: 1 }] }, { nodes: [{ name: 'a', inputs: ['input'], type: 'Concat', dim: 1.5 }] },
+      { nodes: [{ name: 'a', type: 'ReLU' }] }, { nodes: [{ inputs: ['input'], type: 'ReLU' }] }, { nodes: [] },
+      { nodes: [{ name: 'a', inputs: ['input'], type: 'ReLU' }], outputs: [] }, { nodes: [{ name: 'a', inputs: ['input'], type: 'ReLU' }], layers: [{ type: 'ReLU' }] },
+    ];
+    for (const spec of graphInvalid) {
+      expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(false);
+      expect(() => resolveModel(spec, { inputShape: [1, 3, 8, 8] }), JSON.stringify(spec)).toThrow(SpecError);
+    }
+    const graphValid: unknown[] = [
+      { nodes: [{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 2], dim: 1 }, { name: 'b.0', inputs: ['s:1'], type: 'Sequential', layers: [{ type: 'ReLU' }] }, { name: 'c', inputs: ['s:0', 'b.0'], type: 'Concat', dim: 1 }], outputs: ['c', 's:1'] },
+      { nodes: [{ name: 'p', inputs: ['input'], type: 'AdaptiveAvgPool2d', output_size: 1 }, { name: 'm', inputs: ['input', 'p'], type: 'Mul' }, { name: 'a', inputs: ['m', 'input'], type: 'Add' }, { name: 'sm', inputs: ['a'], type: 'Softmax', dim: 1 }] },
+    ];
+    for (const spec of graphValid) {
+      expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(true);
+      expect(() => resolveModel(spec, { inputShape: [1, 3, 8, 8] }), JSON.stringify(spec)).not.toThrow();
+    }
+    // Every graph-form fixture the PyTorch script wrote.
+    const { loadFixtures } = await import('./fixtureLoader');
+    const graphs = loadFixtures().filter((f) => 'nodes' in f.model);
+    expect(graphs.length).toBeGreaterThanOrEqual(6);
+    for (const fixture of graphs) expect(schemaAccepts(schema, fixture.model), fixture.name).toBe(true);
     const valid: unknown[] = [layer({ padding: 'tf_same', stride: [2, 1], dilation: [1, 2], bias: false, padding_mode: 'circular' }), { layers: [{ type: 'ReLU', inplace: true }, { type: 'Flatten', start_dim: -3 }] }];
     for (const spec of valid) {
       expect(schemaAccepts(schema, spec), JSON.stringify(spec)).toBe(true);

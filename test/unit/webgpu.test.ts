@@ -15,6 +15,9 @@ import { forward } from '../../src/engine/forward';
 import type { Intermediate } from '../../src/engine/types';
 import { getPipeline } from '../../src/engine/webgpu/pipelineCache';
 import { allcloseViolation, randomTensor } from './engineAllclose';
+import { prepare } from '../../src/engine/preparedModel';
+import { getPreset } from '../../src/shared/presets';
+import { randomGraph } from './graphArbitraries';
 import { loadFixtures } from './fixtureLoader';
 
 let device: GPUDevice;
@@ -62,7 +65,8 @@ describe('webgpu: PyTorch fixtures', () => {
       const gpu = await forward(model, fixture.weights, fixture.input, { backend: 'webgpu', device, intermediates: true, fuse });
       const cpu = await forward(model, fixture.weights, fixture.input, { backend: 'cpu', intermediates: true, fuse });
       expect(outline(gpu.intermediates!), `${fixture.name} steps (fuse ${fuse})`).toEqual(outline(cpu.intermediates!));
-      expect(gpu.timings.map((t) => t.key)).toEqual(gpu.intermediates!.map((step) => step.key));
+      // One timing per step (a Split's step has one timing and an intermediate per output), as on the CPU.
+      expect(gpu.timings.map((t) => [t.key, t.label])).toEqual(cpu.timings.map((t) => [t.key, t.label]));
       expectClose(gpu.output, fixture.output, `${fixture.name} output (intermediates, fuse ${fuse})`);
       if (fixture.intermediates && !fuse) {
         // Unfused, the last step of each top-level layer is that layer's output (fused, a step may span layers).
@@ -145,6 +149,43 @@ const block: ModelSpec = {
 };
 
 
+describe('webgpu: pooling, transposed convs, upsampling and shuffles against the reference', () => {
+  // One pipeline per op (the geometry is uniforms), so many runs cost one compile each.
+  it('random MaxPool2d, AvgPool2d, ConvTranspose2d (+ activation), Upsample and ChannelShuffle', async () => {
+    const pair = (max: number, min = 1) => fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
+    const layer = fc.oneof(
+      fc.record({ type: fc.constant('MaxPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), dilation: pair(2), ceil_mode: fc.boolean() }),
+      fc.record({ type: fc.constant('AvgPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), ceil_mode: fc.boolean(), count_include_pad: fc.boolean() }),
+      fc.record({ type: fc.constant('ConvTranspose2d'), in_channels: fc.constant(6), out_channels: fc.constantFrom(3, 6, 9), kernel_size: pair(4), stride: pair(3), padding: pair(1, 0), output_padding: pair(1, 0), groups: fc.constantFrom(1, 3), dilation: pair(2), bias: fc.boolean() }),
+      fc.record({ type: fc.constant('Upsample'), scale_factor: fc.tuple(fc.double({ min: 0.5, max: 3, noNaN: true }), fc.double({ min: 0.5, max: 3, noNaN: true })), mode: fc.constantFrom('nearest', 'bilinear') }),
+      fc.record({ type: fc.constant('ChannelShuffle'), groups: fc.constantFrom(1, 2, 3, 6) }),
+    );
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(layer, fc.constantFrom('Identity', 'LeakyReLU', 'Sigmoid'), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 1, max: 1e6 }), async (l, activation, h, w, seed) => {
+        const spec = { input_shape: [2, 6, h, w], layers: [l, { type: activation }] } as unknown as ModelSpec;
+        let model: ResolvedModel;
+        try {
+          model = resolveModel(spec);
+        } catch {
+          return; // PyTorch refuses it too (padding over half the kernel, output padding too large, an empty output)
+        }
+        const weights = initWeights(model, { seed });
+        const input = randomTensor(model.inputShape, seed);
+        const expected = referenceForward(model, weights, input).output;
+        for (const fuse of [true, false]) {
+          const actual = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
+          expectClose(actual.output, expected, `${JSON.stringify(l)} + ${activation} (fuse ${fuse})`);
+        }
+        checked++;
+      }),
+      { numRuns: 30, seed: 20261130 },
+    );
+    // Not vacuous: most draws are layers PyTorch accepts.
+    expect(checked).toBeGreaterThanOrEqual(15);
+  });
+});
+
 describe('webgpu: fusion, intermediates, timings', () => {
   it('runs a DepthwiseSeparable block (dw+BN+ReLU6, pw+BN, skip add) as two dispatches', async () => {
     const model = resolveModel(block);
@@ -162,14 +203,109 @@ describe('webgpu: fusion, intermediates, timings', () => {
     const weights = initWeights(model, { seed: 4 });
     const input = randomTensor(model.inputShape, 4);
     const reference = referenceForward(model, weights, input);
-    const result = await forwardWebGPU(model, weights, input, { device, intermediates: true });
-    const keys = result.intermediateOrder!;
+    const result = await forwardWebGPU(model, weights, input, { device, intermediates: true, fuse: false });
+    const keys = result.intermediates!.map((step) => step.key);
     expect(keys).toEqual(['0.body.0.0', '0.body.0.1', '0.body.0.2', '0.body.0.3', '0.body.0.4', '0', '1']);
-    expect(Object.keys(result.intermediates!).sort()).toEqual([...keys].sort());
-    for (const key of keys) expectClose(result.intermediates![key]!, reference.outputs.get(key)!, key);
+    for (const step of result.intermediates!) expectClose(step.tensor, reference.outputs.get(step.key)!, step.key);
     expectClose(result.output, reference.output, 'output');
     expect(result.timings.stages.length).toBe(7);
     for (const stage of result.timings.stages) expect(stage.ms).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('webgpu: sessions', () => {
+  it('a prepared MobileNetV1 writes only its input to the queue on a second run, and submits once', async () => {
+    const spec = getPreset('mobilenet_v1')!;
+    const model = resolveModel(spec, { inputShape: [1, 3, 64, 64] });
+    const weights = initWeights(model, { seed: 5 });
+    const session = await prepare(model, weights, { backend: 'webgpu', device });
+    const queue = device.queue;
+    const writeBuffer = queue.writeBuffer;
+    const submit = queue.submit;
+    let bytes = 0;
+    let writes = 0;
+    let submits = 0;
+    queue.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number) {
+      writes++;
+      const elementBytes = ArrayBuffer.isView(data) && 'BYTES_PER_ELEMENT' in data ? (data as Float32Array).BYTES_PER_ELEMENT : 1;
+      bytes += size !== undefined ? size * elementBytes : data.byteLength - (dataOffset ?? 0) * elementBytes;
+      return writeBuffer.call(this, buffer, offset, data as BufferSource, dataOffset, size);
+    } as GPUQueue['writeBuffer'];
+    queue.submit = function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
+      submits++;
+      return submit.call(this, buffers);
+    } as GPUQueue['submit'];
+    try {
+      const input = randomTensor([1, 3, 64, 64], 9);
+      const first = await session.run(input);
+      bytes = 0;
+      writes = 0;
+      submits = 0;
+      const second = await session.run(input);
+      // The input, NHWC with its 3 channels padded to 4: 64 * 64 * 4 floats, nothing else.
+      expect({ writes, bytes, submits }).toEqual({ writes: 1, bytes: 64 * 64 * 4 * 4, submits: 1 });
+      expect(second.output.data).toEqual(first.output.data);
+      expectClose(second.output, referenceForward(model, weights, input).output, 'prepared MobileNetV1');
+    } finally {
+      queue.writeBuffer = writeBuffer;
+      queue.submit = submit;
+      session.dispose();
+    }
+  });
+
+  it('forward() and prepare() make a device themselves in Node when none is given', async () => {
+    const model = resolveModel(block);
+    const weights = initWeights(model, { seed: 6 });
+    const input = randomTensor(model.inputShape, 6);
+    const expected = referenceForward(model, weights, input).output;
+    const once = await forward(model, weights, input, { backend: 'webgpu' });
+    expect(once.backend).toBe('webgpu');
+    expectClose(once.output, expected, 'forward without a device');
+    const session = await prepare(model, weights, { backend: 'webgpu' });
+    try {
+      const result = await session.run(input, { intermediates: true });
+      expectClose(result.output, expected, 'prepare without a device');
+      expect(result.intermediates!.map((step) => step.key)).toEqual(['0.body.0.2', '0', '1']);
+    } finally {
+      session.dispose();
+    }
+  });
+
+  it('several outputs, one of them the input itself, with and without intermediates', async () => {
+    const spec = {
+      input_shape: [2, 3, 4, 5],
+      nodes: [
+        { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 2], dim: 1 },
+        { name: 'a', inputs: ['s:1'], type: 'ReLU' },
+        { name: 'f', inputs: ['a'], type: 'Flatten' },
+      ],
+      outputs: ['f', 'input', 's:0'],
+    };
+    const model = resolveModel(spec);
+    const input = randomTensor(model.inputShape, 12);
+    const expected = referenceForward(model, {}, input).modelOutputs;
+    for (const intermediates of [false, true]) {
+      const result = await forward(model, {}, input, { backend: 'webgpu', device, intermediates });
+      expect(result.outputs!.map((t) => t.shape)).toEqual([[2, 40], [2, 3, 4, 5], [2, 1, 4, 5]]);
+      result.outputs!.forEach((t, i) => expectClose(t, expected[i]!, `output ${i} (intermediates ${intermediates})`));
+    }
+  });
+
+  it('random graphs (concat, split, broadcasts, softmax) equal the reference, fused and unfused', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1e9 }), async (seed) => {
+        const spec = randomGraph(seed);
+        const model = resolveModel(spec);
+        const weights = initWeights(model, { seed });
+        const input = randomTensor(model.inputShape, seed + 1);
+        const expected = referenceForward(model, weights, input).modelOutputs;
+        for (const fuse of [true, false]) {
+          const result = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
+          (result.outputs ?? [result.output]).forEach((output, i) => expectClose(output, expected[i]!, `${spec.name} output ${i} fuse ${fuse}: ${JSON.stringify(spec.nodes)}`));
+        }
+      }),
+      { numRuns: 8, seed: 20261130 },
+    );
   });
 });
 

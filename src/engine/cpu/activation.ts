@@ -5,7 +5,7 @@
 import type { ActivationType } from '../../shared/spec';
 
 /** The activations an epilogue can apply; "none" leaves the values as they are. */
-export type ActivationKind = 'none' | 'relu' | 'relu6' | 'silu' | 'hardswish' | 'gelu' | 'gelu_tanh';
+export type ActivationKind = 'none' | 'relu' | 'relu6' | 'silu' | 'hardswish' | 'gelu' | 'gelu_tanh' | 'hardsigmoid' | 'sigmoid' | 'tanh' | 'leaky_relu';
 
 export function activationKind(fn: ActivationType, approximate: 'none' | 'tanh' = 'none'): ActivationKind {
   switch (fn) {
@@ -15,6 +15,10 @@ export function activationKind(fn: ActivationType, approximate: 'none' | 'tanh' 
     case 'Hardswish': return 'hardswish';
     case 'GELU': return approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
     case 'Identity': return 'none';
+    case 'Hardsigmoid': return 'hardsigmoid';
+    case 'Sigmoid': return 'sigmoid';
+    case 'Tanh': return 'tanh';
+    case 'LeakyReLU': return 'leaky_relu';
   }
 }
 
@@ -54,8 +58,11 @@ export function erfFast(x: number): number {
 const SQRT_HALF = Math.SQRT1_2;
 const GELU_TANH_SCALE = Math.sqrt(2 / Math.PI);
 
-/** One activation on one value, written the way PyTorch's docs define each function. */
-export function activateScalar(kind: ActivationKind, x: number): number {
+/**
+ * One activation on one value, written the way PyTorch's docs define each function.
+ * `negativeSlope` is LeakyReLU's (ignored by the others).
+ */
+export function activateScalar(kind: ActivationKind, x: number, negativeSlope = 0.01): number {
   switch (kind) {
     case 'none': return x;
     case 'relu': return x > 0 ? x : 0;
@@ -64,11 +71,15 @@ export function activateScalar(kind: ActivationKind, x: number): number {
     case 'hardswish': return (x * Math.min(Math.max(x + 3, 0), 6)) / 6;
     case 'gelu': return 0.5 * x * (1 + erfPrecise(x * SQRT_HALF));
     case 'gelu_tanh': return 0.5 * x * (1 + Math.tanh(GELU_TANH_SCALE * (x + 0.044715 * x * x * x)));
+    case 'hardsigmoid': return Math.min(Math.max(x + 3, 0), 6) / 6;
+    case 'sigmoid': return 1 / (1 + Math.exp(-x));
+    case 'tanh': return Math.tanh(x);
+    case 'leaky_relu': return x > 0 ? x : x * negativeSlope;
   }
 }
 
-/** Applies an activation in place to data[start, end): one tight loop per kind. */
-export function activateRange(kind: ActivationKind, data: Float32Array, start: number, end: number): void {
+/** Applies an activation in place to data[start, end): one tight loop per kind. `negativeSlope` is LeakyReLU's. */
+export function activateRange(kind: ActivationKind, data: Float32Array, start: number, end: number, negativeSlope = 0.01): void {
   switch (kind) {
     case 'none':
       return;
@@ -103,6 +114,24 @@ export function activateRange(kind: ActivationKind, data: Float32Array, start: n
       for (let i = start; i < end; i++) {
         const v = data[i]!;
         data[i] = 0.5 * v * (1 + Math.tanh(GELU_TANH_SCALE * (v + 0.044715 * v * v * v)));
+      }
+      return;
+    case 'hardsigmoid':
+      for (let i = start; i < end; i++) {
+        const v = data[i]!;
+        data[i] = v <= -3 ? 0 : v >= 3 ? 1 : v / 6 + 0.5;
+      }
+      return;
+    case 'sigmoid':
+      for (let i = start; i < end; i++) data[i] = 1 / (1 + Math.exp(-data[i]!));
+      return;
+    case 'tanh':
+      for (let i = start; i < end; i++) data[i] = Math.tanh(data[i]!);
+      return;
+    case 'leaky_relu':
+      for (let i = start; i < end; i++) {
+        const v = data[i]!;
+        if (v < 0) data[i] = v * negativeSlope;
       }
       return;
   }

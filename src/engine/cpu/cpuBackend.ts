@@ -1,8 +1,9 @@
 /**
  * The CPU backend. A {@link CpuPreparedModel} holds what does not change from one run to the
  * next: the plan of each input shape it has seen (BatchNorm folded into the conv weights once),
- * the kernels (with their packed weights) and the activation buffers, which steps reuse as soon
- * as their values are no longer needed (two buffers ping-pong through a plain conv stack). A run
+ * the kernels (with their packed weights) and the activation buffers, one per slot of the
+ * planner, which reuses a buffer as soon as its value is no longer needed (two buffers ping-pong
+ * through a plain conv stack). A run
  * goes step by step, with timings, intermediates, progress and cancellation between steps.
  * Model, weights and input must have been validated (forward.ts and preparedModel.ts do it).
  */
@@ -14,7 +15,7 @@ import { installedCpuKernels, type CpuKernels } from './kernels/cpuKernels';
 import { jsKernels } from './kernels/jsKernels';
 import { defaultThreadCount } from './wasm/kernelThreads';
 import { createPrivateWasmKernels, loadWasmKernels } from './wasm/wasmKernels';
-import { buildPlan, type ConvParametersCache, type SkipSlot, type Step } from './plan';
+import { buildPlan, reshaped, type ConvParametersCache, type CpuPlan } from './plan';
 
 export interface CpuForwardOptions extends ForwardOptions {
   /** Kernels to use instead of the installed ones (tests compare implementations this way). */
@@ -24,40 +25,22 @@ export interface CpuForwardOptions extends ForwardOptions {
 /** What a run reports back besides the output. */
 export type CpuRunOptions = Pick<ForwardOptions, 'intermediates' | 'signal' | 'onProgress'>;
 
-/** A plan with an activation buffer assigned to every step's output. */
-interface Schedule {
-  steps: Step[];
-  /** The buffer each step writes; -1 is the caller's input (a reshape of it). */
-  outBuffer: number[];
-  /** Floats each buffer must hold. */
+/** A compiled plan with the capacity of each of the planner's buffer slots. */
+interface Schedule extends CpuPlan {
+  /** Floats each slot's buffer must hold: the largest value the planner put in it. */
   capacities: number[];
   /** Plain buffers, kept across runs, for kernels that have no memory of their own. */
   plainBuffers?: Float32Array[];
 }
 
-/**
- * Assigns buffers: a step writes into a buffer that holds neither its input nor a value a
- * residual add still needs; a reshape (Flatten, Dropout) keeps its input's buffer.
- */
-function scheduleOf(steps: Step[]): Schedule {
-  const capacities: number[] = [];
-  const outBuffer: number[] = [];
-  const saved = new Map<SkipSlot, number>();
-  let current = -1;
-  for (const step of steps) {
-    for (const slot of step.saveInputTo) saved.set(slot, current);
-    let out = current;
-    if (!step.aliasesInput) {
-      const busy = new Set([current, ...saved.values()]);
-      out = capacities.findIndex((_, b) => !busy.has(b));
-      if (out < 0) out = capacities.push(0) - 1;
-      capacities[out] = Math.max(capacities[out]!, elementCount(step.outShape));
-    }
-    for (const slot of step.release) saved.delete(slot);
-    outBuffer.push(out);
-    current = out;
-  }
-  return { steps, outBuffer, capacities };
+function scheduleOf(compiled: CpuPlan): Schedule {
+  const { plan } = compiled;
+  const capacities = new Array<number>(plan.slotCount).fill(0);
+  plan.graph.values.forEach((value, id) => {
+    const slot = plan.slotOf[id]!;
+    if (slot >= 0) capacities[slot] = Math.max(capacities[slot]!, elementCount(value.shape));
+  });
+  return { ...compiled, capacities };
 }
 
 /** A tensor over an activation buffer: `data` is a current view of its first `floats` values. */
@@ -79,39 +62,6 @@ function bufferTensor(shape: number[], view: () => Float32Array): Tensor {
 }
 
 const shapeKey = (shape: readonly number[]) => shape.join('x');
-
-/**
- * A run gives the event loop a turn at least this often, ms: timers (an AbortSignal.timeout, a
- * cancel button's message) are seen mid-run, for a cost of one turn per slice.
- */
-const TIME_SLICE_MS = 10;
-
-/** Lets the event loop run: setImmediate in Node, a MessageChannel in browsers and workers, else a timer. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve);
-    else if (typeof MessageChannel === 'function') {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = () => {
-        channel.port1.close();
-        resolve();
-      };
-      channel.port2.postMessage(undefined);
-    } else setTimeout(resolve, 0);
-  });
-}
-
-/**
- * Runs on one set of kernels, one at a time: their activation buffers and caches serve one run, and
- * a run that yields (see TIME_SLICE_MS) must find them as it left them.
- */
-const queues = new WeakMap<CpuKernels, Promise<unknown>>();
-function exclusive<T>(kernels: CpuKernels, job: () => Promise<T>): Promise<T> {
-  const previous = queues.get(kernels) ?? Promise.resolve();
-  const result = previous.then(job, job);
-  queues.set(kernels, result.catch(() => undefined));
-  return result;
-}
 
 /** Plans kept per prepared model (one per input shape seen, the oldest dropped first). */
 const MAX_PLANS = 4;
@@ -148,19 +98,11 @@ export class CpuPreparedModel {
     return schedule;
   }
 
-  /**
-   * Runs the model on an input checked and resolved by the caller (`model` is this model resolved
-   * for its shape). Runs on the same kernels take turns; a run gives the event loop a turn every
-   * TIME_SLICE_MS and stops with a CancelledError at the next step once `options.signal` aborts.
-   */
-  run(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): Promise<ForwardResult> {
-    return exclusive(this.kernels, () => this.runNow(model, input, options));
-  }
-
-  private async runNow(model: ResolvedModel, input: Tensor, options: CpuRunOptions): Promise<ForwardResult> {
-    if (options.signal?.aborted) throw new CancelledError();
+  /** Runs the model on an input checked and resolved by the caller (`model` is this model resolved for its shape). */
+  run(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): ForwardResult {
     const schedule = this.scheduleFor(model);
-    const { steps, outBuffer, capacities } = schedule;
+    const { plan, runners, capacities } = schedule;
+    const { graph, steps } = plan;
     const kernels = this.kernels;
     if (this.oneShot) kernels.beginRun?.();
     let views = kernels.activationBuffers?.(capacities);
@@ -168,29 +110,33 @@ export class CpuPreparedModel {
       schedule.plainBuffers ??= capacities.map((floats) => new Float32Array(floats));
       views = schedule.plainBuffers.map((buffer) => () => buffer);
     }
-    const outputs = steps.map((step, i) => (step.aliasesInput ? undefined : bufferTensor(step.outShape, views[outBuffer[i]!]!)));
+    const values: Tensor[] = new Array<Tensor>(graph.values.length);
+    values[graph.input] = input;
     const timings: StepTiming[] = [];
     const intermediates: Intermediate[] | undefined = options.intermediates ? [] : undefined;
-    let x = input;
-    let sliceStart = performance.now();
     for (let i = 0; i < steps.length; i++) {
-      if (performance.now() - sliceStart >= TIME_SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
       if (options.signal?.aborted) throw new CancelledError();
       const step = steps[i]!;
-      for (const slot of step.saveInputTo) slot.tensor = x;
       const start = performance.now();
-      x = step.run(x, kernels, outputs[i]!);
+      if (step.view) {
+        values[step.outputs[0]!] = reshaped(values[step.reads[0]!]!, graph.values[step.outputs[0]!]!.shape);
+      } else {
+        const outputs = step.outputs.map((id) => (values[id] = bufferTensor(graph.values[id]!.shape, views[plan.slotOf[id]!]!)));
+        runners[i]!(step.reads.map((id) => values[id]!), kernels, outputs);
+      }
       timings.push({ key: step.key, label: step.label, ms: performance.now() - start });
-      for (const slot of step.release) slot.tensor = undefined;
       // Buffers are reused by later steps and runs: what leaves the run is a copy.
-      if (intermediates) intermediates.push({ key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: { shape: [...x.shape], data: x.data.slice() } });
+      if (intermediates) {
+        step.outputs.forEach((id, j) => {
+          const x = values[id]!;
+          const key = step.outputs.length > 1 ? `${step.key}:${j}` : step.key;
+          intermediates.push({ key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: { shape: [...x.shape], data: x.data.slice() } });
+        });
+      }
       options.onProgress?.(i + 1, steps.length);
     }
-    const output = intermediates?.length ? intermediates[intermediates.length - 1]!.tensor : { shape: [...x.shape], data: x.data.slice() };
-    return { output, intermediates, timings, backend: `cpu (${kernels.name})` };
+    const outputs = graph.outputs.map((id) => ({ shape: [...values[id]!.shape], data: values[id]!.data.slice() }));
+    return { output: outputs[0]!, ...(outputs.length > 1 ? { outputs } : {}), intermediates, timings, backend: `cpu (${kernels.name})` };
   }
 }
 

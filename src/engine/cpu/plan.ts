@@ -1,49 +1,36 @@
 /**
- * The CPU plan: a resolved model turned into a list of steps, made once per prepared model and
- * input shape (see cpuBackend.ts). With fusion on (the default) a conv directly followed by
- * BatchNorm (running stats) has the BN folded into its weights and bias, and the activation and
- * a residual add that follow become its epilogue, so a DepthwiseSeparable block is two passes
- * over memory: dw, then pw. Which leaves make a step is decided in one place, stepLabels.ts
- * (groupSteps), for this plan and the WebGPU backend alike.
+ * The CPU backend's compiled plan: the planner's steps (graph/planner.ts: fusion, labels, buffer
+ * slots), each turned into a function that runs the CPU kernels. Made once per prepared model
+ * and input shape (see cpuBackend.ts). A conv step with a folded BatchNorm runs with the folded
+ * weights and bias, and its activation and Add become the kernel's epilogue, so a
+ * DepthwiseSeparable block is two passes over memory: dw, then pw.
  *
- * Steps write into an output buffer the executor hands them (buffers are reused from one step
- * and one run to the next), so a step never allocates its output.
+ * Steps write into output buffers the executor hands them (buffers are reused from one step and
+ * one run to the next, as the planner's slots say), so a step never allocates its output.
  */
-import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel, type ResolvedResidual } from '../../shared/spec';
+import { convOutputSize, type PaddingMode, type ResolvedBatchNorm, type ResolvedConv2d, type ResolvedModel } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormAffine } from '../batchNormAffine';
-import { groupSteps } from '../stepLabels';
-import type { Intermediate, WeightMap } from '../types';
+import { lowerModel, type Graph } from '../graph/graph';
+import { planGraph, type Plan, type PlanStep } from '../graph/planner';
+import type { WeightMap } from '../types';
 import { activationKind, type ActivationKind } from './activation';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
-import { adaptiveAvgPoolReference } from './reference';
+import { adaptiveAvgPoolReference, broadcastReference, concatReference, softmaxReference, splitReference } from './reference';
+import { cpuOpRunner, type Shape4 } from './ops/index';
 
-/** Remembers a residual block's input until its add. */
-export interface SkipSlot {
-  tensor?: Tensor;
-}
+/**
+ * Computes a step: reads `inputs` (the step's reads: the node's inputs, then the addend) and
+ * writes all of every tensor of `outputs` (buffers of the outputs' shapes, never one it reads).
+ * A view step has no runner: its output is its input reshaped.
+ */
+export type StepRunner = (inputs: Tensor[], kernels: CpuKernels, outputs: Tensor[]) => void;
 
-export interface Step {
-  key: string;
-  leafKeys: string[];
-  label: string;
-  layerIndex: number;
-  role: Intermediate['role'];
-  /** Residual blocks that start at this step: their input is this step's input. */
-  saveInputTo: SkipSlot[];
-  /** Residual blocks whose add this step did: forget their input afterwards. */
-  release: SkipSlot[];
-  /** The shape of the step's output, batch included. */
-  outShape: number[];
-  /** The output is the input's values under another shape (Flatten, Dropout): no buffer of its own. */
-  aliasesInput: boolean;
-  /**
-   * Computes the step: writes all of `output` (a buffer of `outShape`, never the input's or a
-   * saved residual's) and returns it, or, for a step that aliases its input, returns the input
-   * reshaped (`output` is then unused).
-   */
-  run(input: Tensor, kernels: CpuKernels, output: Tensor): Tensor;
+export interface CpuPlan {
+  plan: Plan;
+  /** One per plan step; undefined for a view. */
+  runners: Array<StepRunner | undefined>;
 }
 
 export interface PlanOptions {
@@ -55,121 +42,108 @@ export interface PlanOptions {
   folded?: ConvParametersCache;
 }
 
-/**
- * A conv's parameters as a step runs them. With a BatchNorm folded in, `unfolded` keeps the conv's
- * own weight and bias and the BatchNorm's scale and shift: the step runs them as two operations,
- * as PyTorch does, whenever the folded weights could give another result (see {@link convParameters}).
- */
-export interface ConvParameterSet {
-  weight: Float32Array;
-  bias?: Float32Array;
-  unfolded?: {
-    weight: Float32Array;
-    bias?: Float32Array;
-    scale: Float32Array;
-    shift: Float32Array;
-    /** The folded weights are used only when every |input| is at most this (Infinity: always; -1: never). */
-    safeInput: number;
-  };
-}
+export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
 
-export type ConvParametersCache = Map<string, ConvParameterSet>;
-
-/**
- * Builds the steps: those of {@link groupSteps}, so that both backends report the same. Weights
- * must have been validated (see weights.ts).
- */
-export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): Step[] {
+/** Plans the model (the planner decides the steps) and compiles each step for the CPU. Weights must have been validated (see weights.ts). */
+export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): CpuPlan {
+  const plan = planGraph(lowerModel(model), { fuse: options.fuse });
   const tensor = (key: string): Float32Array => {
     const found = weights[key];
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
-  const slots = new Map<ResolvedResidual, SkipSlot>();
-  const slotOf = (residual: ResolvedResidual): SkipSlot => {
-    let slot = slots.get(residual);
-    if (!slot) slots.set(residual, (slot = {}));
-    return slot;
-  };
-  const steps: Step[] = [];
-  /** A bound on |value| of the next step's input known from the plan (ReLU6: 6), or Infinity. */
-  let inputBound = Infinity;
-  for (const group of groupSteps(model, { fuse: options.fuse })) {
-    const end = group.skipAdd && slotOf(group.skipAdd);
-    const base = {
-      ...group.outline,
-      saveInputTo: group.opens.map(slotOf),
-      release: end ? [end] : [],
-      aliasesInput: false,
-    };
-    const first = group.leaves[0];
-    if (!first) {
-      const shape = steps.length ? steps[steps.length - 1]!.outShape : model.inputShape;
-      steps.push({ ...base, outShape: [...shape], run: (x, kernels, out) => epilogueEach(x, kernels, { activation: 'none' }, end!.tensor, out) });
-      inputBound = Infinity;
-      continue;
+  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options, plan.graph)));
+  return { plan, runners };
+}
+
+function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions, graph: Graph): StepRunner {
+  const node = step.node.attrs;
+  const activation: ActivationKind = step.activation ? activationKind(step.activation.fn, step.activation.approximate) : 'none';
+  const negativeSlope = step.activation?.negativeSlope;
+  const hasAddend = step.addend !== undefined;
+  /** The addend is the last of a step's reads. */
+  const addendOf = (inputs: Tensor[]) => (hasAddend ? inputs[inputs.length - 1] : undefined);
+  switch (node.op) {
+    case 'conv2d': {
+      const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, step.foldedBatchNorm);
+      options.folded?.set(node.key, parameters);
+      if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
+      const conv: ConvParameters = { ...node, pads: node.pads };
+      return (inputs, kernels, [out]) => {
+        convolve(kernels, inputs[0]!, conv, parameters.weight, parameters.bias, activation, addendOf(inputs), out, negativeSlope);
+      };
     }
-    const node = first.node;
-    const outShape = [...group.leaves[group.leaves.length - 1]!.outShape];
-    const activation: ActivationKind = group.activation ? activationKind(group.activation.fn, group.activation.approximate) : 'none';
-    const getResidual = end ? () => end.tensor : () => undefined;
-    const push = (run: Step['run'], aliasesInput = false) => steps.push({ ...base, outShape, aliasesInput, run });
-    switch (node.op) {
-      case 'conv2d': {
-        const parameters = options.folded?.get(node.key) ?? convParameters(node, tensor, group.foldedBatchNorm);
-        options.folded?.set(node.key, parameters);
-        push(convRunner(node, parameters, activation, getResidual, inputBound));
-        break;
+    case 'batchnorm2d': {
+      if (node.trackRunningStats) {
+        const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
+        return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
       }
-      case 'batchnorm2d': {
-        if (node.trackRunningStats) {
-          const { scale, shift } = batchNormAffine32(node, tensor, tensor(`${node.key}.running_mean`), tensor(`${node.key}.running_var`));
-          push((x, kernels, out) => epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out));
-        } else {
-          push((x, kernels, out) => {
-            const { mean, variance } = batchStatistics(x);
-            const { scale, shift } = batchNormAffine32(node, tensor, mean, variance, 'float64');
-            return epilogueEach(x, kernels, { scale, bias: shift, activation }, getResidual(), out);
-          });
-        }
-        break;
-      }
-      case 'activation': {
-        const kind = activationKind(node.fn, node.approximate);
-        push((x, kernels, out) => epilogueEach(x, kernels, { activation: kind }, getResidual(), out));
-        break;
-      }
-      case 'dropout':
-      case 'flatten':
-        push((x) => reshaped(x, first.outShape), true);
-        break;
-      case 'adaptiveavgpool2d':
-        push((x, _kernels, out) => {
-          // One read of x.data: it may be a getter (see cpuBackend.ts), too slow for an inner loop.
-          out.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
-          return out;
-        });
-        break;
-      case 'linear': {
-        const weight = tensor(`${node.key}.weight`);
-        const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
-        push((x, kernels, out) => linear(kernels, x, weight, bias, node.inFeatures, node.outFeatures, out));
-        break;
-      }
+      return (inputs, kernels, [out]) => {
+        const { mean, variance } = batchStatistics(inputs[0]!);
+        const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
+        epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
+      };
     }
-    const last = steps[steps.length - 1]!;
-    const bounded = !end && (activation === 'relu6' || (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
-    // NaN passes ReLU6; it gives NaN folded or not, so the bound serves its purpose (overflow) all the same.
-    if (!last.aliasesInput) inputBound = bounded ? 6 : Infinity;
+    case 'activation': {
+      const kind = activationKind(node.fn, node.approximate);
+      return (inputs, kernels, [out]) => epilogueEach(inputs[0]!, kernels, { activation: kind, negativeSlope: node.negativeSlope }, addendOf(inputs), out!);
+    }
+    case 'add':
+      return (inputs, kernels, [out]) => {
+        const [a, b] = inputs as [Tensor, Tensor];
+        // The same shape: the kernels' epilogue adds; a broadcast goes through the plain loop.
+        if (a.data.length === out!.data.length && b.data.length === out!.data.length) epilogueEach(a, kernels, { activation: 'none' }, b, out!);
+        else broadcastReference({ shape: a.shape, data: a.data }, { shape: b.shape, data: b.data }, 'add', out!.data);
+      };
+    case 'mul':
+      return (inputs, _kernels, [out]) => {
+        broadcastReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, { shape: inputs[1]!.shape, data: inputs[1]!.data }, 'mul', out!.data);
+      };
+    case 'concat':
+      // One read of each data getter: it may make a view anew (see cpuBackend.ts).
+      return (inputs, _kernels, [out]) => {
+        concatReference(inputs.map((t) => ({ shape: t.shape, data: t.data })), node.dim, out!.data);
+      };
+    case 'split': {
+      const sections = node.sections!;
+      return (inputs, _kernels, outs) => {
+        splitReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, sections, node.dim, outs.map((t) => t.data));
+      };
+    }
+    case 'softmax':
+      return (inputs, _kernels, [out]) => {
+        softmaxReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, node.dim, out!.data);
+      };
+    case 'dropout':
+    case 'flatten':
+      // Copied when the planner did not make it a view (it always does on the CPU).
+      return (inputs, _kernels, [out]) => out!.data.set(inputs[0]!.data);
+    case 'adaptiveavgpool2d':
+      return (inputs, _kernels, [out]) => {
+        const x = inputs[0]!;
+        out!.data.set(adaptiveAvgPoolReference({ shape: x.shape, data: x.data }, node.outputSize).data);
+      };
+    case 'linear': {
+      const weight = tensor(`${node.key}.weight`);
+      const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
+      return (inputs, kernels, [out]) => {
+        linear(kernels, inputs[0]!, weight, bias, node.inFeatures, node.outFeatures, out!);
+      };
+    }
+    case 'maxpool2d': case 'avgpool2d': case 'convtranspose2d': case 'upsample': case 'channelshuffle': {
+      const shape = (value: number) => graph.values[value]!.shape as Shape4;
+      const run = cpuOpRunner(node, shape(step.reads[0]!), shape(step.node.outputs[0]!), tensor, { activation, negativeSlope });
+      // One read of each data getter: it may make a view anew (see cpuBackend.ts).
+      return (inputs, _kernels, [out]) => run(inputs[0]!.data, out!.data, addendOf(inputs)?.data);
+    }
   }
-  return steps;
 }
 
 /**
  * The same values under another shape. `data` is read through: an activation buffer's view is
  * made anew on every read (see cpuBackend.ts), and a reshape must not pin an old one.
  */
-function reshaped(x: Tensor, shape: readonly number[]): Tensor {
+export function reshaped(x: Tensor, shape: readonly number[]): Tensor {
   return { shape: [...shape], get data() { return x.data; } };
 }
 
@@ -185,11 +159,11 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
   return out;
 }
 
-/** The per-channel scale and shift of an inference BatchNorm, as float32 (see batchNormAffine for the precision). */
-function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>, precision: 'float32' | 'float64' = 'float32'): { scale: Float32Array; shift: Float32Array } {
+/** The per-channel scale and shift of an inference BatchNorm: computed in float64, kept as float32. */
+function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
   const gamma = node.affine ? tensor(`${node.key}.weight`) : undefined;
   const beta = node.affine ? tensor(`${node.key}.bias`) : undefined;
-  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta, precision);
+  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta);
   return { scale: Float32Array.from(scale), shift: Float32Array.from(shift) };
 }
 
@@ -216,22 +190,8 @@ function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Arra
   return { mean, variance };
 }
 
-/** The largest float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
-/** The smallest normal float32: a folded weight below it has lost bits (or all of them). */
-const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
-
-/**
- * A conv's weight and bias with a following BatchNorm (running statistics) folded in, computed in
- * float64 and rounded once: w * scale, b * scale + shift, where scale and shift are PyTorch's own
- * float32 values. Folding changes what overflows: PyTorch rounds the conv's output to float32
- * before the BatchNorm scales it. So the unfolded parameters are kept, and used instead, when a
- * folded weight or bias is not finite, or is a float32 subnormal or zero where the weight was not
- * (the weights alone then decide: always), and when an input could make either way overflow
- * float32: |x| above `safeInput`, the bound below which every partial sum of both ways stays
- * under half the largest float32 (checked on every run).
- */
-function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): ConvParameterSet {
+/** A conv's weight and bias with a following BN folded in: w * g / sqrt(v + eps), (b - m) * g / sqrt(v + eps) + beta. */
+function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): { weight: Float32Array; bias?: Float32Array } {
   const weight = tensor(`${node.key}.weight`);
   const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
   if (!bn) return { weight, bias };
@@ -239,36 +199,12 @@ function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Ar
   const perChannel = weight.length / node.outChannels;
   const foldedWeight = new Float32Array(weight.length);
   const foldedBias = new Float32Array(node.outChannels);
-  let foldable = true;
-  let safeInput = Infinity;
   for (let o = 0; o < node.outChannels; o++) {
     const s = scale[o]!;
-    const b = bias ? bias[o]! : 0;
-    let absSum = 0;
-    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) {
-      const w = weight[i]!;
-      const folded = Math.fround(w * s);
-      foldedWeight[i] = folded;
-      absSum += Math.abs(w);
-      if (!Number.isFinite(folded) || (w !== 0 && Math.abs(folded) < FLOAT32_MIN_NORMAL)) foldable = false;
-    }
-    foldedBias[o] = Math.fround(b * s + shift[o]!);
-    if (!Number.isFinite(foldedBias[o]!) || !Number.isFinite(scale[o]!) || !Number.isFinite(shift[o]!)) foldable = false;
-    // Both ways: |partial sum| <= |x|max * sum|w| (+ |b|) unfolded, times |s| (+ |b s + shift|) folded.
-    const growth = Math.max(1, Math.abs(s));
-    const room = FLOAT32_MAX / 2 - Math.abs(b) * growth - Math.abs(shift[o]!);
-    safeInput = Math.min(safeInput, room <= 0 ? -1 : absSum === 0 ? Infinity : room / (absSum * growth));
+    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) foldedWeight[i] = weight[i]! * s;
+    foldedBias[o] = (bias ? bias[o]! : 0) * s + shift[o]!;
   }
-  const unfolded = { weight, bias, scale, shift, safeInput: foldable ? safeInput : -1 };
-  return { weight: foldedWeight, bias: foldedBias, unfolded };
-}
-
-/** Whether every |value| of `data` is at most `bound` (NaN is not). */
-function withinBound(data: Float32Array, bound: number): boolean {
-  for (let i = 0; i < data.length; i++) {
-    if (!(Math.abs(data[i]!) <= bound)) return false;
-  }
-  return true;
+  return { weight: foldedWeight, bias: foldedBias };
 }
 
 /** The epilogue alone over a copy of x in `out`, image by image. */
@@ -301,7 +237,7 @@ export interface ConvParameters {
  * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
  * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor): Tensor {
+export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor, negativeSlope?: number): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -330,7 +266,7 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
     let image = x.data.subarray(b * inPerImage, (b + 1) * inPerImage);
     if (materialise) image = padPlanes(image, inChannels, height, width, conv.pads, conv.paddingMode as Exclude<PaddingMode, 'zeros'>);
     const outImage = out.data.subarray(b * outPerImage, (b + 1) * outPerImage);
-    const epilogue: Epilogue = { bias, activation, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
+    const epilogue: Epilogue = { bias, activation, negativeSlope, residual: residual?.data.subarray(b * outPerImage, (b + 1) * outPerImage) };
     if (pointwise) kernels.pointwiseConv2d(image, weight, outImage, inChannels, conv.outChannels, height * width, epilogue);
     else if (depthwise) kernels.depthwiseConv2d(image, weight, outImage, geometry, epilogue);
     else kernels.conv2d(image, weight, outImage, geometry, epilogue);
@@ -338,28 +274,3 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   return out;
 }
 
-/**
- * The step of a conv: with a BatchNorm folded in, the folded parameters where they give PyTorch's
- * result, checked per run unless `inputBound` (|input| at most this, known from the plan) settles it.
- */
-function convRunner(node: ResolvedConv2d, parameters: ConvParameterSet, activation: ActivationKind, residual: () => Tensor | undefined, inputBound: number): Step['run'] {
-  if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
-  const conv: ConvParameters = { ...node, pads: node.pads };
-  const { weight, bias, unfolded } = parameters;
-  if (!unfolded || unfolded.safeInput === Infinity || inputBound <= unfolded.safeInput) return (x, kernels, out) => convolve(kernels, x, conv, weight, bias, activation, residual(), out);
-  return (x, kernels, out) => {
-    const { safeInput } = unfolded;
-    // One read of x.data: it may be a getter (see cpuBackend.ts).
-    if (safeInput >= 0 && withinBound(x.data, safeInput)) return convolve(kernels, x, conv, weight, bias, activation, residual(), out);
-    // As PyTorch: the conv's output rounded to float32, then the BatchNorm's scale and shift.
-    convolve(kernels, x, conv, unfolded.weight, unfolded.bias, 'none', undefined, out);
-    const [n, channels] = out.shape as [number, number];
-    const perImage = out.data.length / n;
-    const scaled = residual();
-    for (let b = 0; b < n; b++) {
-      const view = out.data.subarray(b * perImage, (b + 1) * perImage);
-      kernels.epilogue(view, channels, perImage / channels, { scale: unfolded.scale, bias: unfolded.shift, activation, residual: scaled?.data.subarray(b * perImage, (b + 1) * perImage) });
-    }
-    return out;
-  };
-}

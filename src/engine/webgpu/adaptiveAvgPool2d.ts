@@ -1,5 +1,6 @@
 /** AdaptiveAvgPool2d with PyTorch's bins: rows floor(i*H/OH) .. ceil((i+1)*H/OH), likewise columns. */
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
+import type { EncodeContext, EncodedDispatch } from './encoding';
+import { dispatch1d, groups4, LINEAR_WORKGROUP, type Program } from './program';
 
 const WORKGROUP = 64;
 
@@ -32,4 +33,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   y[t] = s / f32((y1 - y0) * (x1 - x0));
 }`,
   };
+}
+
+export function encodeAdaptiveAvgPool2d(ctx: EncodeContext): EncodedDispatch[] {
+  const { step, graph } = ctx;
+  const node = step.node.attrs;
+  if (node.op !== 'adaptiveavgpool2d') throw new Error(`internal: ${node.key} is not a pool`);
+  const [n, c, h, w] = graph.values[step.reads[0]!]!.shape as [number, number, number, number];
+  const program = adaptiveAvgPool2dProgram(n, h, w, groups4(c), node.outputSize[0], node.outputSize[1], ctx.label);
+  return [{ program, buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(step.outputs[0]!)] }];
 }

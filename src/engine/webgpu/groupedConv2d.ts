@@ -5,8 +5,8 @@
  * gemmConv2d.ts. Kernel size, stride and dilation are uniforms: one pipeline per padding mode.
  */
 import type { PaddingMode } from '../../shared/spec';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { dispatch1d, type Program } from './program';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, laneMainWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface GroupedConfig {
   n: number; h: number; w: number; ci4: number; oh: number; ow: number;
@@ -44,17 +44,7 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   }
   return s;
 }
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
-  let c4 = t % u.N4;
-  let pix = t / u.N4;
-  let ox = pix % u.OW;
-  let oy = (pix / u.OW) % u.OH;
-  let n = pix / (u.OW * u.OH);
-  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
-  y[t] = epilogue(v, c4, t);
-}`;
+${laneMainWgsl(WORKGROUP)}`;
   return {
     label,
     shaderKey: `grouped-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,

@@ -4,7 +4,8 @@
  * where the device came from.
  */
 import type { ResolvedModel } from '../../shared/spec';
-import type { Tensor } from './plan';
+import type { Tensor } from '../../shared/tensor';
+import type { Intermediate, StepTiming } from '../types';
 import { WebGPUModel, WebGPURunError, type StageTiming } from './webgpuModel';
 
 export { WebGPUModel, WebGPURunError, type DepthwiseStrategy, type GemmStrategy, type StageTiming, type WebGPURunResult } from './webgpuModel';
@@ -13,14 +14,9 @@ export { bufferPoolFor } from './bufferPool';
 
 export interface WebGPUForwardOptions {
   device?: GPUDevice;
-  /**
-   * true: every leaf's and residual sum's output, unfused, in execution order; a list: those
-   * modules' outputs (state_dict prefixes like "3.conv.1.0", or "3" for top-level layer 3).
-   */
-  intermediates?: boolean | readonly string[];
-  /** Module keys after which a fused dispatch must end (see CompileOptions.stepEnds). */
-  stepEnds?: readonly string[];
-  /** false: no fusion, every leaf its own step. Default true. */
+  /** Every step's outputs, in execution order (as the CPU backend reports them). Default false. */
+  intermediates?: boolean;
+  /** false: no fusion, every module its own step. Default true. */
   fuse?: boolean;
   signal?: AbortSignal;
   /** Milliseconds to wait for the GPU. Default 120 s. */
@@ -29,25 +25,25 @@ export interface WebGPUForwardOptions {
 
 export interface WebGPUForwardResult {
   output: Tensor;
-  intermediates?: Record<string, Tensor>;
-  /** The keys of `intermediates` in execution order. */
-  intermediateOrder?: string[];
-  timings: { totalMs: number; stages: StageTiming[]; timestamps: boolean };
+  /** Every model output, when the model has more than one. */
+  outputs?: Tensor[];
+  intermediates?: Intermediate[];
+  timings: { totalMs: number; stages: StageTiming[]; steps: StepTiming[]; timestamps: boolean };
   backend: 'webgpu';
 }
 
 /** One forward pass: compiles (pipelines are cached per device), runs, frees. */
 export async function forwardWebGPU(model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, options: WebGPUForwardOptions = {}): Promise<WebGPUForwardResult> {
   const device = options.device;
-  if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, getHostDevice() from the engine\'s gpuDevice module gives one)');
+  if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, forward() and prepare() make one themselves)');
   options.signal?.throwIfAborted();
-  const wanted = options.intermediates === true ? 'all' : options.intermediates || [];
-  const compiled = await WebGPUModel.create(device, model, weights, { intermediates: wanted, stepEnds: options.stepEnds, fuse: options.fuse });
+  const compiled = await WebGPUModel.create(device, model, weights, { fuse: options.fuse });
   try {
-    const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs });
+    const result = await compiled.run(input, { signal: options.signal, timeoutMs: options.timeoutMs, intermediates: options.intermediates });
     return {
       output: result.output,
-      ...(wanted === 'all' || wanted.length > 0 ? { intermediates: result.intermediates, intermediateOrder: result.intermediateOrder } : {}),
+      ...(result.outputs.length > 1 ? { outputs: result.outputs } : {}),
+      ...(result.intermediates ? { intermediates: result.intermediates } : {}),
       timings: result.timings,
       backend: 'webgpu',
     };

@@ -4,6 +4,7 @@
  * with cols padded to vec4s, rows = every dimension but the last). Flatten of a feature map and a
  * Linear on a 4-D tensor's last dimension go through it.
  */
+import { layoutOf, type EncodeContext, type EncodedDispatch } from './encoding';
 import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
 
 const WORKGROUP = 64;
@@ -56,4 +57,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${fromLogical}
 }`,
   };
+}
+
+/** A Flatten or Dropout whose layouts differ (a Flatten of a feature map): the values move to the output's layout. */
+export function encodeReshape(ctx: EncodeContext): EncodedDispatch[] {
+  const { step, graph } = ctx;
+  const from = layoutOf(graph.values[step.reads[0]!]!.shape);
+  const to = layoutOf(graph.values[step.outputs[0]!]!.shape);
+  return [{ program: repackProgram(from, to, ctx.label), buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(step.outputs[0]!)] }];
 }

@@ -28,6 +28,8 @@ export interface Epilogue {
   /** Per output channel, multiplies the sum before the bias (standalone BatchNorm only). */
   scale?: Float32Array;
   activation: ActivationKind;
+  /** LeakyReLU's slope for x < 0 (default 0.01). */
+  negativeSlope?: number;
   /** Same size as the output: added after the activation (the residual skip). */
   residual?: Float32Array;
 }

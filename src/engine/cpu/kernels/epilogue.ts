@@ -11,7 +11,7 @@ export function finishRange(epilogue: Epilogue, data: Float32Array, start: numbe
   } else if (bias !== 0) {
     for (let i = start; i < end; i++) data[i] = data[i]! + bias;
   }
-  activateRange(epilogue.activation, data, start, end);
+  activateRange(epilogue.activation, data, start, end, epilogue.negativeSlope);
   const residual = epilogue.residual;
   if (residual) for (let i = start; i < end; i++) data[i] = data[i]! + residual[i]!;
 }

@@ -340,7 +340,7 @@ class WasmSimdKernels implements CpuKernels {
 
   /** Applies what the kernel did not fuse (activation, then residual add) and copies the result out unless it was written in place. */
   private finish(out: number, arrays: CallArrays, output: Float32Array, floats: number, epilogue: Epilogue): void {
-    if (!fusedClamp(epilogue.activation)) activateRange(epilogue.activation, this.memory.f32, out / 4, out / 4 + floats);
+    if (!fusedClamp(epilogue.activation)) activateRange(epilogue.activation, this.memory.f32, out / 4, out / 4 + floats, epilogue.negativeSlope);
     if (epilogue.residual) {
       const residual = arrays.residual >= 0 ? arrays.residual : this.memory.put(epilogue.residual);
       this.k.addInPlace(out, residual, floats);

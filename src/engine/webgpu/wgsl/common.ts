@@ -3,7 +3,7 @@
  * padding-mode index mapping and the fused epilogue.
  */
 import type { ActivationType, PaddingMode } from '../../../shared/spec';
-import type { Binding } from '../program';
+import { LINEAR_WORKGROUP, type Binding } from '../program';
 
 /** An activation as it appears in shader text and cache keys. */
 export type ActivationKey = `${ActivationType}` | 'GELU_tanh';
@@ -25,7 +25,7 @@ fn erfc_v(x: vec4<f32>) -> vec4<f32> {
 `;
 
 /** Every activation, in the order of their codes in the `act` uniform. */
-const ACTIVATIONS: readonly ActivationKey[] = ['Identity', 'ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'GELU_tanh'];
+const ACTIVATIONS: readonly ActivationKey[] = ['Identity', 'ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'GELU_tanh', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU'];
 
 /** The body of `act` for one activation: an expression of `v`. */
 function activationExpression(kind: ActivationKey): string {
@@ -39,6 +39,12 @@ function activationExpression(kind: ActivationKey): string {
     case 'GELU': return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
     // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers return NaN for huge arguments.
     case 'GELU_tanh': return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
+    case 'Hardsigmoid': return 'clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    // exp(-v) overflows to inf for v < -88: 1 / inf is 0, PyTorch's answer too.
+    case 'Sigmoid': return '1.0 / (1.0 + exp(-v))';
+    case 'Tanh': return 'tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0)))';
+    // The slope travels as the bits of an f32 in the i32 uniform slope.
+    case 'LeakyReLU': return 'select(v * bitcast<f32>(u.slope), v, v > vec4<f32>(0.0))';
   }
 }
 
@@ -71,6 +77,8 @@ export interface Epilogue {
   /** Per output channel, f32, padded to a multiple of 4: `scale * acc + shift` (bias and folded BatchNorm). */
   affine: boolean;
   activation: ActivationKey;
+  /** LeakyReLU's slope for x < 0 (default 0.01); a uniform, not part of the shader text. */
+  negativeSlope?: number;
   /** Add a tensor of the output's shape after the activation (a Residual's skip connection). */
   residual: boolean;
 }
@@ -90,11 +98,15 @@ export function epilogueProgramBindings(inputs: Binding[], e: Epilogue): Binding
   return list;
 }
 
-/** The uniforms {@link epilogueWgsl} reads: `act`, the activation's code. */
+const slopeBits = new Int32Array(1);
+const slopeView = new Float32Array(slopeBits.buffer);
+
+/** The uniforms {@link epilogueWgsl} reads: `act`, the activation's code, and `slope`, LeakyReLU's slope as f32 bits. */
 export function epilogueUniforms(e: Epilogue): Array<[string, number]> {
   const code = ACTIVATIONS.indexOf(e.activation);
   if (code < 0) throw new Error(`internal: no WGSL for activation ${e.activation}`);
-  return [['act', code]];
+  slopeView[0] = e.negativeSlope ?? 0.01;
+  return [['act', code], ['slope', slopeBits[0]!]];
 }
 
 /**
@@ -109,5 +121,24 @@ fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32> {
   r = act(r);
   ${e.residual ? 'r = r + residual[index];' : ''}
   return r;
+}`;
+}
+
+/**
+ * `fn main` of a program that computes each output vec4 (four channels of one NHWC pixel) lane by
+ * lane with its own `fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32`, then applies the
+ * epilogue. Reads uniforms total, N4 (output channel groups), OW and OH; one thread per output vec4.
+ */
+export function laneMainWgsl(workgroup: number): string {
+  return `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = ${LINEAR_WORKGROUP} * ${workgroup} + i32(lid);
+  if (t >= u.total) { return; }
+  let c4 = t % u.N4;
+  let pix = t / u.N4;
+  let ox = pix % u.OW;
+  let oy = (pix / u.OW) % u.OH;
+  let n = pix / (u.OW * u.OH);
+  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
+  y[t] = epilogue(v, c4, t);
 }`;
 }

@@ -1,0 +1,88 @@
+/**
+ * Concat and Split: one thread per padded output element copies the element it stands for
+ * from the input that holds it (Concat: the input whose range along `dim` covers the output
+ * coordinate; Split: the one input, shifted to the chunk's start). Padding elements are zeros.
+ * A Concat takes at most {@link MAX_CONCAT_INPUTS} inputs per dispatch (storage bindings per shader).
+ */
+import { as4d, decodeOutputWgsl, outputUniforms, stridesOf, type EncodeContext, type EncodedDispatch } from './encoding';
+import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
+
+const WORKGROUP = 64;
+
+/** WebGPU guarantees 8 storage buffers per shader stage: the output and 7 inputs. */
+export const MAX_CONCAT_INPUTS = 7;
+
+interface Source {
+  shape: readonly number[];
+  /** The output coordinate along the axis where this source ends (exclusive). */
+  end: number;
+  /** Added to the output coordinate along the axis to get the source's. */
+  shift: number;
+}
+
+/** `axis` is the dim in the 4-D view of the shapes (see as4d). */
+export function gatherProgram(sources: Source[], out: readonly number[], axis: number, label: string): Program {
+  const uniforms = outputUniforms(out);
+  const total = uniforms.find(([name]) => name === 'total')![1];
+  const fields: Array<[string, number]> = [];
+  sources.forEach((source, j) => {
+    stridesOf(source.shape).forEach((s, i) => fields.push([`s${j}_${i}`, s]));
+    fields.push([`end${j}`, source.end], [`shift${j}`, source.shift]);
+  });
+  const reads = sources.map((_, j) => {
+    const at = `(i[0] * u.s${j}_0 + i[1] * u.s${j}_1 + i[2] * u.s${j}_2 + i[3] * u.s${j}_3)`;
+    const read = `i[${axis}] = i[${axis}] + u.shift${j}; y[t] = x${j}[${at}]; return;`;
+    return j === sources.length - 1 ? `{ ${read} }` : `if (i[${axis}] < u.end${j}) { ${read} }`;
+  });
+  return {
+    label,
+    shaderKey: `gather-${sources.length}-${axis}-${out.length === 4 ? 'nhwc' : 'flat'}-${sources.map((s) => (s.shape.length === 4 ? 'n' : 'f')).join('')}`,
+    workgroupSize: [WORKGROUP, 1, 1],
+    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
+    uniforms: [...uniforms, ...fields],
+    bindings: [...sources.map((_, j) => ({ name: `x${j}`, access: 'read' as const, element: 'f32' as const })), { name: 'y', access: 'write', element: 'f32' }],
+    body: `
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
+  if (t >= u.total) { return; }
+  ${decodeOutputWgsl(out)}
+  ${reads.join('\n  ')}
+}`,
+  };
+}
+
+/** The dim of a node in the 4-D view of a value of `rank` dimensions. */
+const axis4 = (dim: number, rank: number) => (dim < 0 ? rank + dim : dim) + (4 - rank);
+
+export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
+  const { step, graph } = ctx;
+  const node = step.node.attrs;
+  if (node.op !== 'concat') throw new Error(`internal: ${node.key} is not a Concat`);
+  if (step.reads.length > MAX_CONCAT_INPUTS) throw new Error(`${node.key}: a Concat of ${step.reads.length} inputs; the webgpu backend takes at most ${MAX_CONCAT_INPUTS} (nest Concats)`);
+  const out = graph.values[step.outputs[0]!]!.shape;
+  const axis = axis4(node.dim, out.length);
+  let start = 0;
+  const sources = step.reads.map((id) => {
+    const shape = graph.values[id]!.shape;
+    const size = as4d(shape)[axis]!;
+    const source = { shape, end: start + size, shift: -start };
+    start += size;
+    return source;
+  });
+  return [{ program: gatherProgram(sources, out, axis, ctx.label), buffers: [...step.reads.map((id) => ctx.buffer(id)), ctx.buffer(step.outputs[0]!)] }];
+}
+
+export function encodeSplit(ctx: EncodeContext): EncodedDispatch[] {
+  const { step, graph } = ctx;
+  const node = step.node.attrs;
+  if (node.op !== 'split') throw new Error(`internal: ${node.key} is not a Split`);
+  const input = graph.values[step.reads[0]!]!.shape;
+  const axis = axis4(node.dim, input.length);
+  let start = 0;
+  return step.outputs.map((id, j) => {
+    const out = graph.values[id]!.shape;
+    const source = { shape: input, end: as4d(out)[axis]!, shift: start };
+    start += as4d(out)[axis]!;
+    return { program: gatherProgram([source], out, axis, `${ctx.label}:${j}`), buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(id)] };
+  });
+}
