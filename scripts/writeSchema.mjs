@@ -47,7 +47,7 @@ export function buildSchema() {
     }, ['kernel_size'], 'torch.nn.MaxPool2d. padding (with -inf) at most half the kernel; ceil_mode drops a last window that would start in the right padding.'),
     layer('AvgPool2d', {
       kernel_size: pair(), stride: { ...pair(), description: 'default: kernel_size' }, padding: { ...pair(0), default: 0 },
-      ceil_mode: { type: 'boolean', default: false }, count_include_pad: { type: 'boolean', default: true }, divisor_override: int(),
+      ceil_mode: { type: 'boolean', default: false }, count_include_pad: { type: 'boolean', default: true }, divisor_override: { type: 'integer', not: { const: 0 } },
     }, ['kernel_size'], 'torch.nn.AvgPool2d. padding (zeros) at most half the kernel.'),
     layer('ConvTranspose2d', {
       in_channels: int(), out_channels: int(), kernel_size: pair(), stride: { ...pair(), default: 1 }, padding: { ...pair(0), default: 0 },

@@ -596,7 +596,11 @@ function resolvePool2d(r: FieldReader, key: string, op: 'maxpool2d' | 'avgpool2d
   }
   const countIncludePad = r.bool('count_include_pad', true);
   const node: ResolvedPool2d = { op, key, kernel, stride, padding, dilation: [1, 1], ceilMode, countIncludePad };
-  if (r.has('divisor_override')) node.divisorOverride = r.int('divisor_override');
+  if (r.has('divisor_override')) {
+    // PyTorch takes any integer but 0, negative ones included.
+    node.divisorOverride = r.int('divisor_override', undefined, -MAX_DIM);
+    if (node.divisorOverride === 0) r.fail('divisor_override', 'divisor must be not zero, as PyTorch requires');
+  }
   return node;
 }
 

@@ -16,7 +16,7 @@ export function avgPool2dProgram(cfg: Pool2dConfig & { countIncludePad: boolean;
     shaderKey: 'avgpool2d',
     workgroupSize: [WORKGROUP, 1, 1],
     dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
-    // divisor 0: none given.
+    // divisor 0: none given (PyTorch refuses 0 itself).
     uniforms: [...pool2dUniforms(cfg), ['includePad', cfg.countIncludePad ? 1 : 0], ['divisor', cfg.divisorOverride ?? 0]],
     bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
     body: `
@@ -39,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var ix = x0; ix < x1; ix++) { s += x[((n * u.H + iy) * u.W + ix) * u.C4 + c4]; }
   }
   var divisor = select((y1 - y0) * (x1 - x0), padded, u.includePad == 1);
-  if (u.divisor > 0) { divisor = u.divisor; }
+  if (u.divisor != 0) { divisor = u.divisor; }
   y[t] = s / f32(divisor);
 }`,
   };
