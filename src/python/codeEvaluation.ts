@@ -39,6 +39,8 @@ export interface SiteEvaluation {
   groups: InstanceGroup[];
   /** Why no instance is known, when there is none. */
   reason?: string;
+  /** Why the instances listed may not be all of them (a model that reaches the site was not fully evaluated). */
+  incomplete?: string;
 }
 
 /** A model the file builds (a class, a builder function, or the top level): its totals over every instance. */
@@ -150,7 +152,10 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const failed = (run: Run, error: unknown) => {
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
     else if (error instanceof RaiseError) run.stopped = error.message;
-    else run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
+    else {
+      run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
+      if (process.env.SEPCONV_DEBUG) console.error(error);
+    }
     for (const i of it.instances) failures.set(i.site.start, { site: i.site, reason: run.stopped });
     for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!)) failures.set(l.site.start, { site: l.site, reason: run.stopped });
   };
@@ -165,16 +170,16 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   }
   finish(top);
   runs.push(top);
-  if (top.stopped === 'evaluation limit') return collect(runs, failures, top.stopped);
+  if (top.stopped === 'evaluation limit') return collect(runs, failures, top.stopped, top.stopped);
 
   // Each model class and builder function that needs no arguments, in source order.
   const scope = it.moduleScope(root.path);
   const candidates: { name: string; value: Value; node: Node; overrides: Map<string, Value> }[] = [];
   for (const [name, value] of scope?.vars ?? []) {
-    if (value.k === 'func' && value.fn.file === root.path && value.fn.node.parent?.type === 'module' && value.fn.node.type === 'function_definition') {
+    if (value.k === 'func' && value.fn.file === root.path && atTopLevel(value.fn.node) && value.fn.node.type === 'function_definition') {
       if (name.startsWith('_') || SCRIPT_STEP.test(name)) continue;
       if (Interpreter.allDefaults(value.fn.node, false)) candidates.push({ name, value, node: value.fn.node, overrides: overridesOf(value.fn.defaults) });
-    } else if (value.k === 'class' && value.cls.file === root.path && value.cls.node && isModuleClass(it, value)) {
+    } else if (value.k === 'class' && value.cls.file === root.path && value.cls.node && atTopLevel(value.cls.node) && isModuleClass(it, value)) {
       const init = it.classAttr(value.cls, '__init__');
       if (!init || init.value.k !== 'func') candidates.push({ name, value, node: value.cls.node, overrides: new Map() });
       else if (Interpreter.allDefaults(init.value.fn.node, true)) candidates.push({ name, value, node: value.cls.node, overrides: overridesOf(init.value.fn.defaults) });
@@ -182,6 +187,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   }
   candidates.sort((a, b) => a.node.startIndex - b.node.startIndex);
   const fingerprints = new Set<string>();
+  let incomplete: string | undefined;
   for (const c of candidates) {
     begin();
     const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
@@ -208,9 +214,19 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       fingerprints.add(print);
     }
     runs.push(run);
-    if (run.stopped === 'evaluation limit') break;
+    if (run.stopped === 'evaluation limit') {
+      const left = candidates.length - candidates.indexOf(c) - 1;
+      if (left > 0) incomplete = `evaluation limit (${left} more model${left === 1 ? '' : 's'} of the file not evaluated)`;
+      break;
+    }
   }
-  return collect(runs, failures, undefined);
+  return collect(runs, failures, top.stopped, incomplete);
+}
+
+/** A definition at the top level of its file (decorated or not). */
+function atTopLevel(node: Node): boolean {
+  const parent = node.parent?.type === 'decorated_definition' ? node.parent.parent : node.parent;
+  return parent?.type === 'module';
 }
 
 /** Arguments that keep a builder from downloading anything: weights='imagenet' -> None, pretrained=True -> False. */
@@ -279,7 +295,7 @@ function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
   return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
 }
 
-function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string }>, error: string | undefined): FileEvaluation {
+function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
   const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
   const models: ModelEvaluation[] = [];
   // The top level counts only where no model of the file reaches (as a measurement of the models would).
@@ -320,7 +336,9 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
       if (found) found.count++;
       else groups.set(key, g);
     }
-    sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()] });
+    const failure = failures.get(site.start)?.reason;
+    const partial = incomplete ?? (failure ? `a model that builds this layer could not be evaluated: ${failure}` : undefined);
+    sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()], ...(partial ? { incomplete: partial } : {}) });
   }
   for (const [start, { site, reason }] of failures) {
     if (bySite.has(start)) continue;

@@ -400,13 +400,36 @@ export class Library {
     }
     if (cls.k === 'lib') {
       const c = this.canonical(cls.path);
-      const builtin: Record<string, string[]> = { 'builtins.int': ['int', 'bool'], int: ['int', 'bool'], float: ['float'], str: ['str'], list: ['list'], tuple: ['tuple'], dict: ['dict'], bool: ['bool'] };
-      if (v.k === 'layer') return bool(v.layer.cls === c || (c === 'torch.nn.Module' && v.layer.framework === 'torch') || (c === 'keras.layers.Layer' && v.layer.framework === 'keras'));
-      if (v.k === 'obj') return bool(this.it.libraryBases(v.cls).includes(c) || (c === 'torch.nn.Module' && this.it.libraryBases(v.cls).some((b) => b.startsWith('torch.nn.'))));
-      if (v.k === 'tensor') return bool(c === 'torch.Tensor');
+      const last = c.split('.').pop()!;
+      const kinds: Record<string, string[]> = {
+        'builtins.int': ['int', 'bool'], 'builtins.float': ['float'], 'builtins.str': ['str'], 'builtins.list': ['list'], 'builtins.tuple': ['tuple'], 'builtins.dict': ['dict'], 'builtins.bool': ['bool'],
+        Sequence: ['list', 'tuple', 'str'], MutableSequence: ['list'], List: ['list'], Tuple: ['tuple'], Mapping: ['dict'], MutableMapping: ['dict'], Dict: ['dict'], OrderedDict: ['dict'], Iterable: ['list', 'tuple', 'dict', 'str'], Callable: ['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'],
+      };
+      const abc = /^(typing|collections|collections\.abc)\.\w+$/.test(c) ? kinds[last] : kinds[c];
       if (isUnknown(v)) return v;
-      if (c in builtin) return bool(builtin[c]!.includes(v.k));
-      return bool(false);
+      if (v.k === 'layer') {
+        const mine = v.layer.cls.split('.').pop()!;
+        if (c === v.layer.cls) return bool(true);
+        if (c === 'torch.nn.Module') return bool(v.layer.framework === 'torch');
+        if (c === 'keras.layers.Layer') return bool(v.layer.framework === 'keras');
+        if (c === 'torch.nn._ConvNd') return bool(mine === 'Conv2d' || mine === 'ConvTranspose2d');
+        if (c === 'torch.nn._BatchNorm' || c === 'torch.nn._NormBase') return bool(/^BatchNorm/.test(mine) || (c === 'torch.nn._NormBase' && /^InstanceNorm/.test(mine)));
+        if (c === 'torch.nn._MaxPoolNd' || c === 'torch.nn._AvgPoolNd') return bool(mine === `${c.slice(10, 13)}Pool2d`);
+        if (c === 'torch.nn._AdaptiveAvgPoolNd') return bool(mine === 'AdaptiveAvgPool2d');
+        // Our layers are exactly the library's classes: they derive from no other class of the library.
+        return bool(false);
+      }
+      if (v.k === 'obj') {
+        const bases = this.it.libraryBases(v.cls);
+        if (bases.includes(c)) return bool(true);
+        if (c === 'torch.nn.Module' && bases.some((b) => b.startsWith('torch.nn.'))) return bool(true);
+        if (c === 'keras.layers.Layer' && bases.some((b) => b.startsWith('keras.'))) return bool(true);
+        if (bases.includes('?')) return unknown(`isinstance() of a ${v.cls.name}, whose bases are not all known`);
+        return bool(false);
+      }
+      if (v.k === 'tensor') return bool(c === 'torch.Tensor');
+      if (abc) return bool(abc.includes(v.k));
+      return unknown(`isinstance(..., ${cls.path}) is not known`);
     }
     if (cls.k === 'native') {
       const kinds: Record<string, string[]> = { int: ['int', 'bool'], float: ['float'], str: ['str'], list: ['list'], tuple: ['tuple'], dict: ['dict'], bool: ['bool'] };
@@ -498,12 +521,7 @@ export class Library {
         const cls: ClassDef = { name, file: '', bases: [], attrs: new Map(), fields, fieldDefaults: defaults };
         return { k: 'class', cls };
       }
-      case 'copy.deepcopy': case 'copy.copy': {
-        const v = args[0] ?? NONE;
-        if (['int', 'float', 'str', 'bool', 'none', 'tuple'].includes(v.k)) return v;
-        if (v.k === 'list' && v.items.every((x) => ['int', 'float', 'str', 'bool', 'none', 'tuple'].includes(x.k))) return { k: 'list', items: [...v.items] };
-        return unknown(`${c}() of a ${v.k} is not followed`);
-      }
+      case 'copy.deepcopy': case 'copy.copy': return this.copyValue(args[0] ?? NONE, c === 'copy.deepcopy', new Map());
       case 'builtins.object': return NONE;
       case 'torchvision.models._utils._make_divisible': {
         // _make_divisible(v, divisor, min_value=None), as torchvision and the MobileNet papers write it.
@@ -525,6 +543,50 @@ export class Library {
     if (parts[0] === 'builtins') return unknown(`${last}() (the code raises)`);
     for (const a of [...args, ...kwargs.values()]) if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to ${path}(), which is not followed`;
     return unknown(`${path}() is not followed`);
+  }
+
+  /** copy.copy / copy.deepcopy: a copied module is a new module built at the same site. */
+  private copyValue(v: Value, deep: boolean, memo: Map<Value, Value>): Value {
+    const seen = memo.get(v);
+    if (seen) return seen;
+    const inner = (x: Value) => (deep ? this.copyValue(x, true, memo) : x);
+    switch (v.k) {
+      case 'list': {
+        const out: Value = { k: 'list', items: [], taint: v.taint };
+        memo.set(v, out);
+        out.items.push(...v.items.map(inner));
+        return out;
+      }
+      case 'dict': {
+        const out: Value = { k: 'dict', entries: new Map(), taint: v.taint };
+        memo.set(v, out);
+        for (const [h, [key, x]] of v.entries) out.entries.set(h, [key, inner(x)]);
+        return out;
+      }
+      case 'tuple': return deep ? { ...v, items: v.items.map(inner) } : v;
+      case 'obj': {
+        const out: Value & { k: 'obj' } = { k: 'obj', cls: v.cls, attrs: new Map(), id: this.it.newId() };
+        memo.set(v, out);
+        if (v.base) out.base = deep ? (this.copyValue({ k: 'layer', layer: v.base }, true, memo) as { layer: Layer }).layer : v.base;
+        for (const [k, x] of v.attrs) out.attrs.set(k, inner(x));
+        if (this.it.libraryBases(v.cls).some((b) => this.isModuleBase(b))) {
+          this.it.modulesBuilt.push(out);
+          if (deep) for (const x of out.attrs.values()) this.it.adopt(out, x);
+        }
+        return out;
+      }
+      case 'layer': {
+        const layer: Layer = { ...v.layer, id: this.it.newId(), args: { ...v.layer.args }, applied: 0, children: v.layer.children ? [] : undefined, childNames: v.layer.childNames ? [...v.layer.childNames] : undefined };
+        const out: Value = { k: 'layer', layer };
+        memo.set(v, out);
+        for (const c of v.layer.children ?? []) layer.children!.push(inner(c));
+        if (deep) for (const c of layer.children ?? []) this.it.adopt(out, c);
+        this.it.built.push(layer);
+        this.it.modulesBuilt.push(out);
+        return out;
+      }
+      default: return v;
+    }
   }
 
   private math(args: Args, f: (x: number) => number, integer: boolean): Value {
@@ -1410,7 +1472,35 @@ export class Library {
     }
   }
 
+  private readonly costCache = new Map<string, { params: number; macs: number } | undefined>();
+
   private leafCost(spec: LayerSpec, input: Shape): { params: number; macs: number } | undefined {
+    const key = JSON.stringify([spec, input]);
+    if (this.costCache.has(key)) return this.costCache.get(key);
+    const cost = this.leafCostUncached(spec, input);
+    this.costCache.set(key, cost);
+    return cost;
+  }
+
+  private readonly convCache = new Map<string, ReturnType<typeof estimateConv> | string>();
+
+  /** estimateConv, once per configuration (a network repeats its blocks); a string: why it was rejected. */
+  private conv(conv: Parameters<typeof estimateConv>[0], input: Shape): ReturnType<typeof estimateConv> {
+    const key = JSON.stringify([conv, input]);
+    let found = this.convCache.get(key);
+    if (found === undefined) {
+      try {
+        found = estimateConv(conv, input, this.it.costOptions);
+      } catch (error) {
+        found = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
+      }
+      this.convCache.set(key, found);
+    }
+    if (typeof found === 'string') throw new Error(found);
+    return found;
+  }
+
+  private leafCostUncached(spec: LayerSpec, input: Shape): { params: number; macs: number } | undefined {
     try {
       const flat = input.length === 2;
       const specs: LayerSpec[] = flat ? [{ type: 'Flatten' }, spec] : [spec];
@@ -1486,7 +1576,7 @@ export class Library {
       return this.t(undefined, 'torch', `a conv's arguments are not known (${reason})`);
     }
     try {
-      const e = estimateConv(conv, t.shape, this.it.costOptions);
+      const e = this.conv(conv, t.shape);
       this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: e.outShape, weight: e.weightShape });
       return this.t(e.outShape, 'torch');
     } catch (error) {
@@ -1768,23 +1858,22 @@ export class Library {
     }
     const nchw = [t.shape[0]!, cin, t.shape[1]!, t.shape[2]!];
     const padding = pad === 'same' ? ('tf_same' as const) : 0;
-    const options = this.it.costOptions;
     try {
       if (short === 'Conv2D') {
-        const e = estimateConv({ in_channels: cin, out_channels: filters!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: groups!, bias: bias! }, nchw, options);
+        const e = this.conv({ in_channels: cin, out_channels: filters!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: groups!, bias: bias! }, nchw);
         const out = [e.outShape[0]!, e.outShape[2]!, e.outShape[3]!, e.outShape[1]!];
         const [kh, kw] = pairOf(k!);
         this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin / groups!, filters!] });
         return this.t(out, 'keras');
       }
-      const dw = estimateConv({ in_channels: cin, out_channels: cin * mult!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: cin, bias: short === 'DepthwiseConv2D' ? bias! : false }, nchw, options);
+      const dw = this.conv({ in_channels: cin, out_channels: cin * mult!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: cin, bias: short === 'DepthwiseConv2D' ? bias! : false }, nchw);
       const [kh, kw] = pairOf(k!);
       if (short === 'DepthwiseConv2D') {
         const out = [dw.outShape[0]!, dw.outShape[2]!, dw.outShape[3]!, dw.outShape[1]!];
         this.record(layer, { kind: dw.kind, params: dw.cost.params, macs: dw.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin, mult!] });
         return this.t(out, 'keras');
       }
-      const pw = estimateConv({ in_channels: cin * mult!, out_channels: filters!, kernel_size: 1, bias: bias! }, dw.outShape, options);
+      const pw = this.conv({ in_channels: cin * mult!, out_channels: filters!, kernel_size: 1, bias: bias! }, dw.outShape);
       const out = [pw.outShape[0]!, pw.outShape[2]!, pw.outShape[3]!, pw.outShape[1]!];
       this.record(layer, { kind: 'depthwise separable', params: dw.cost.params + pw.cost.params, macs: dw.cost.macs + pw.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin, mult!] });
       return this.t(out, 'keras');

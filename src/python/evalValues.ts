@@ -83,6 +83,9 @@ export interface ClassDef {
   /** A namedtuple class: its fields. */
   fields?: string[];
   fieldDefaults?: Value[];
+  /** Annotated class attributes in order (`name: int = 3`): a dataclass's fields. */
+  annotations?: { name: string; dflt?: Value }[];
+  dataclass?: boolean;
 }
 
 export type NativeFn = (args: Value[], kwargs: Map<string, Value>, node: Node | undefined) => Value;

@@ -24,7 +24,8 @@ export interface EvalLimits {
   maxMillis: number;
 }
 
-export const DEFAULT_LIMITS: EvalLimits = { maxSteps: 3_000_000, maxDepth: 60, maxIterations: 20_000, maxMillis: 4000 };
+/** Steps bound the work; the time bound is a backstop on a machine that is busy elsewhere. */
+export const DEFAULT_LIMITS: EvalLimits = { maxSteps: 5_000_000, maxDepth: 60, maxIterations: 20_000, maxMillis: 20_000 };
 
 /** A parsed file of the workspace. */
 export interface SourceFile {
@@ -182,6 +183,27 @@ export class Interpreter {
         // Decorators are taken to keep what the definition builds (registries, legacy-argument
         // wrappers, functools.wraps); property turns a method into an attribute.
         const decorators = node.namedChildren.filter((c) => c?.type === 'decorator').map((d) => d!.text.replace(/^@/, '').trim());
+        if (name && def.type === 'class_definition' && decorators.some((d) => /^(dataclasses\.)?dataclass\b/.test(d))) {
+          const cls = scope.lookup(name);
+          if (cls?.k === 'class') {
+            const c = cls.cls;
+            c.dataclass = true;
+            if (!c.attrs.has('__init__')) {
+              c.attrs.set('__init__', { k: 'native', name: 'dataclass.__init__', call: (a, kw, n) => {
+                const self = a[0];
+                if (self?.k !== 'obj') return NONE;
+                let i = 1;
+                for (const f of this.dataclassFields(c) ?? []) {
+                  const v = i < a.length ? a[i++] : kw.get(f.name) ?? f.dflt;
+                  self.attrs.set(f.name, v ?? unknown(`${c.name}: ${f.name} is not given`));
+                }
+                const post = this.classAttr(self.cls, '__post_init__');
+                if (post?.value.k === 'func') this.callValue({ k: 'bound', fn: post.value, self }, [], new Map(), n);
+                return NONE;
+              } });
+            }
+          }
+        }
         if (name && decorators.includes('property')) {
           const fn = scope.lookup(name);
           if (fn?.k === 'func') scope.set(name, { k: 'native', name: 'property', call: () => fn });
@@ -544,6 +566,12 @@ export class Interpreter {
           else body.vars.set(name, fn);
           continue;
         }
+      }
+      const inner = statement.type === 'expression_statement' ? statement.namedChildren[0] : undefined;
+      if (inner?.type === 'assignment' && inner.childForFieldName('type') && inner.childForFieldName('left')?.type === 'identifier') {
+        const right = inner.childForFieldName('right');
+        (cls.annotations ??= []).push({ name: inner.childForFieldName('left')!.text, dflt: right ? this.eval(right, body, file) : undefined });
+        if (!right) continue;
       }
       try {
         this.exec(statement, body, file);
@@ -1129,6 +1157,7 @@ export class Interpreter {
         // The next class after `cls` in self's bases.
         const found = this.superAttr(obj.cls, name);
         if (found?.k === 'func') return { k: 'bound', fn: found, self: obj.self };
+        if (found?.k === 'native' && found.name === 'dataclass.__init__') return { k: 'bound', fn: found, self: obj.self };
         if (found) return found;
         return this.lib.superAttr(obj, name, node);
       }
@@ -1362,6 +1391,27 @@ export class Interpreter {
     return obj;
   }
 
+  /** The fields of a dataclass (bases' first), or undefined when the class is none. */
+  private dataclassFields(cls: ClassDef): { name: string; dflt?: Value }[] | undefined {
+    const chain: ClassDef[] = [];
+    const walk = (c: ClassDef) => {
+      for (const b of c.bases) if (b.k === 'class') walk(b.cls);
+      if (!chain.includes(c)) chain.push(c);
+    };
+    walk(cls);
+    if (!chain.some((c) => c.dataclass)) return undefined;
+    const fields: { name: string; dflt?: Value }[] = [];
+    for (const c of chain) {
+      if (!c.dataclass) continue;
+      for (const a of c.annotations ?? []) {
+        const at = fields.findIndex((f) => f.name === a.name);
+        if (at >= 0) fields[at] = a;
+        else fields.push(a);
+      }
+    }
+    return fields;
+  }
+
   private callFunction(fn: FunctionDef, args: Value[], kwargs: Map<string, Value>, node: Node | undefined): Value {
     if (this.depth >= this.limits.maxDepth) throw new LimitError('evaluation limit (call depth)');
     if (fn.file === this.root.path && fn.node.type === 'function_definition') this.invoked.add(fn.node.id);
@@ -1389,7 +1439,6 @@ export class Interpreter {
     for (const p of params) {
       switch (p.type) {
         case 'identifier': case 'typed_parameter': case 'default_parameter': case 'typed_default_parameter': {
-          const name = p.type === 'identifier' ? p.text : p.type === 'typed_parameter' ? p.namedChildren.find((c) => c?.type === 'identifier')!.text : p.childForFieldName('name')!.text;
           if (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier') {
             // typed *args / **kwargs
             const inner = p.namedChildren[0]!;
@@ -1400,6 +1449,7 @@ export class Interpreter {
             } else if (inner.type === 'dictionary_splat_pattern') extraKw = inner.namedChildren[0]!.text;
             continue;
           }
+          const name = p.type === 'identifier' ? p.text : p.type === 'typed_parameter' ? p.namedChildren[0]!.text : p.childForFieldName('name')!.text;
           let value: Value | undefined;
           if (!keywordOnly && positional < args.length) value = args[positional++];
           if (kwargs.has(name)) {

@@ -9,7 +9,8 @@ import { evaluateFile, type EvaluationSettings, type FileEvaluation, type Instan
 import type { ImportResolver } from './modelEvaluator';
 
 export interface InstanceRow {
-  count: number;
+  /** null when the site's instances may not all be known (see SiteRow.incomplete). */
+  count: number | null;
   kind: string | null;
   params: number | null;
   macs: number | null;
@@ -45,6 +46,8 @@ export interface SiteRow {
   instances: InstanceRow[];
   /** Some figure is not known: `reason` says why. */
   unknown?: true;
+  /** The instances listed may not be all: the site's figures are at least these. */
+  incomplete?: true;
   reason?: string;
 }
 
@@ -64,6 +67,15 @@ function instanceRow(g: InstanceGroup): InstanceRow {
 /** The row of an evaluated site: top-level figures only where every instance has the same. */
 export function siteRow(site: SiteEvaluation): SiteRow {
   const groups = site.groups;
+  if (site.incomplete) {
+    // Some instances may be missing: no count and no figure for the site as a whole.
+    return {
+      line: site.site.line + 1, column: site.site.column + 1, start: site.site.start, end: site.site.end,
+      framework: site.framework, layer: site.type, code: site.site.callee, kind: null, count: site.count,
+      layout: site.framework === 'keras' ? 'NHWC' : 'NCHW', instances: groups.map((g) => ({ ...instanceRow(g), count: null })),
+      unknown: true, reason: `at least ${site.count} instance${site.count === 1 ? '' : 's'}; ${site.incomplete}`, incomplete: true,
+    };
+  }
   const row: SiteRow = {
     line: site.site.line + 1, column: site.site.column + 1, start: site.site.start, end: site.site.end,
     framework: site.framework, layer: site.type, code: site.site.callee, kind: null, count: site.count,
