@@ -499,6 +499,13 @@ export class Library {
       case 'math.log2': return this.math(args, Math.log2, false);
       case 'math.exp': return this.math(args, Math.exp, false);
       case 'math.trunc': return this.math(args, Math.trunc, true);
+      // numpy's rounding functions return floats.
+      case 'numpy.ceil': return this.math(args, Math.ceil, false);
+      case 'numpy.floor': return this.math(args, Math.floor, false);
+      case 'numpy.sqrt': return this.math(args, Math.sqrt, false);
+      case 'numpy.round': case 'numpy.around': case 'numpy.rint': return this.math(args, pyRound, false);
+      case 'numpy.abs': return this.math(args, Math.abs, false);
+      case 'numpy.int': case 'numpy.int32': case 'numpy.int64': return this.math(args, Math.trunc, true);
       case 'math.gcd': {
         let [x, y] = [num(args[0] ?? NONE), num(args[1] ?? NONE)];
         if (x === undefined || y === undefined) return unknown('math.gcd() of values not known');
