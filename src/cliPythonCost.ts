@@ -11,6 +11,7 @@ import { skipReason } from './python/parseCache';
 import { DEFAULT_SETTINGS } from './python/layerEstimates';
 import { fileSiteRows, type FileRows, type SiteRow } from './python/siteRows';
 import type { ImportResolver, SourceFile } from './python/modelEvaluator';
+import { candidatePaths } from './python/importPaths';
 
 export interface PythonCostOptions {
   json: boolean;
@@ -42,23 +43,8 @@ export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): Imp
     return found;
   };
   return (from, module, level) => {
-    const parts = module ? module.split('.') : [];
-    const bases: string[] = [];
-    if (level > 0) {
-      let base = path.dirname(from);
-      for (let i = 1; i < level; i++) base = path.dirname(base);
-      bases.push(base);
-    } else {
-      // The file's own folder (on sys.path when it runs) and the folders above it (package roots).
-      let base = path.dirname(from);
-      for (let i = 0; i < 4; i++) {
-        bases.push(base);
-        base = path.dirname(base);
-      }
-    }
-    for (const base of bases) {
-      const file = parts.length ? path.join(base, ...parts) : base;
-      const hit = load(`${file}.py`) ?? load(path.join(file, '__init__.py'));
+    for (const file of candidatePaths(from, module, level)) {
+      const hit = load(file);
       if (hit) return hit;
     }
     return undefined;

@@ -26,6 +26,7 @@ export interface InstanceGroup {
   input?: number[];
   output?: number[];
   weight?: number[];
+  separable?: { params: number; macs: number; saving: number };
   reason?: string;
 }
 
@@ -288,7 +289,11 @@ function modelInput(it: Interpreter, model: Value): Value {
     }
     return undefined;
   };
-  return find(model) ?? { k: 'tensor', t: { framework: 'torch', reason: "the model's input size is not given and it has no conv or Linear layer to tell its channels" } };
+  // The input is the default size; its channels are those of the first layer that forward()
+  // applies to it (the first registered conv or Linear says them to operations that do not).
+  const first = find(model);
+  const hint = first?.k === 'tensor' ? first.t.shape : undefined;
+  return { k: 'tensor', t: { framework: 'torch', pending: [h, w], ...(hint ? { hint } : {}) } };
 }
 
 function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
@@ -330,7 +335,7 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
   for (const { site, framework, type, instances } of bySite.values()) {
     const groups = new Map<string, InstanceGroup>();
     for (const i of instances) {
-      const g: InstanceGroup = { count: 1, kind: i.kind, params: i.params, macs: i.macs, input: i.input, output: i.output, weight: i.weight, reason: i.reason };
+      const g: InstanceGroup = { count: 1, kind: i.kind, params: i.params, macs: i.macs, input: i.input, output: i.output, weight: i.weight, separable: i.separable, reason: i.reason };
       const key = JSON.stringify([g.kind, g.params, g.macs, g.input, g.output, g.weight, g.reason]);
       const found = groups.get(key);
       if (found) found.count++;

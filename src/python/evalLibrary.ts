@@ -1046,7 +1046,7 @@ export class Library {
 
   /** The tensor a value is, or an unknown tensor with the value's reason. */
   private tensor(v: Value | undefined, fw: Framework): TensorInfo {
-    if (v?.k === 'tensor') return v.t;
+    if (v?.k === 'tensor') return v.t.pending && v.t.hint ? { framework: v.t.framework, shape: v.t.hint } : v.t;
     if (v?.k === 'unknown') return { framework: fw, reason: v.reason };
     return { framework: fw, reason: `\`${v ? repr(v) : 'nothing'}\` is not a tensor` };
   }
@@ -1435,7 +1435,8 @@ export class Library {
       return this.tensorBinary('*', s, x, node);
     }
     if (layer.cls === 'torch.nn.ModuleList' || layer.cls === 'torch.nn.ModuleDict') return unknown(`${short} is not callable`);
-    let t = this.tensor(x, 'torch');
+    // A model's own input: the first layer that names its channels says them.
+    let t = x.k === 'tensor' ? x.t : this.tensor(x, 'torch');
     if (short === 'Conv2d') return this.applyTorchConv(layer, t);
     if (short === 'ConvTranspose2d') return this.applyConvTranspose(layer, t);
     if (short === 'Linear') return this.applyLinear(layer, t);
@@ -1450,6 +1451,7 @@ export class Library {
       return t.pending ? { k: 'tensor', t } : t.shape ? this.t(t.shape, 'torch') : this.unknownT(t, 'BatchNorm2d');
     }
     if (TORCH_SAME.has(short)) return x.k === 'tensor' ? x : { k: 'tensor', t };
+    if (t.pending && t.hint) t = { framework: 'torch', shape: t.hint };
     if (t.pending) return this.unknownT(t, short);
     if (!t.shape) return { k: 'tensor', t };
     const a = layer.args;
@@ -1584,7 +1586,8 @@ export class Library {
     }
     try {
       const e = this.conv(conv, t.shape);
-      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: e.outShape, weight: e.weightShape });
+      const separable = e.separable ? { params: e.separable.total.params, macs: e.separable.total.macs, saving: e.separable.saving } : undefined;
+      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: e.outShape, weight: e.weightShape, ...(separable ? { separable } : {}) });
       return this.t(e.outShape, 'torch');
     } catch (error) {
       const why = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
@@ -1616,10 +1619,12 @@ export class Library {
     return this.t([t.shape[0]!, cout, out[0]!, out[1]!], 'torch');
   }
 
-  private applyLinear(layer: Layer, t: TensorInfo): Value {
+  private applyLinear(layer: Layer, t0: TensorInfo): Value {
+    let t = t0;
     const a = layer.args;
     const fin = a.in_features?.k === 'int' ? a.in_features.v : undefined;
     const fout = a.out_features?.k === 'int' ? a.out_features.v : undefined;
+    if (t.pending) t = fin !== undefined ? { framework: 'torch', shape: [1, fin] } : t;
     if (!t.shape) return t.pending ? this.unknownT(t, 'Linear') : { k: 'tensor', t };
     const last = t.shape[t.shape.length - 1]!;
     if (fin !== undefined && fin !== last) return this.t(undefined, 'torch', `Linear(${fin}, ...) on ${last} features (the code would raise)`);

@@ -25,6 +25,8 @@ export interface TensorInfo {
   reason?: string;
   /** A model's own input at the default size whose channels the first layer will say: [H, W]. */
   pending?: [number, number];
+  /** For a pending input: the shape the first registered conv (or Linear) implies, used by operations that do not name channels. */
+  hint?: number[];
   framework: Framework;
 }
 
@@ -42,6 +44,8 @@ export interface LayerInstance {
   output?: number[];
   /** Weight shape in the framework's own order (PyTorch: out, in/g, kh, kw; Keras: kh, kw, in, out). */
   weight?: number[];
+  /** A standard conv larger than 1x1: its depthwise-separable replacement. */
+  separable?: { params: number; macs: number; saving: number };
   /** Why some figure is unknown. */
   reason?: string;
 }

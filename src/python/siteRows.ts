@@ -17,6 +17,8 @@ export interface InstanceRow {
   input_shape: number[] | null;
   output_shape: number[] | null;
   weight_shape: number[] | null;
+  /** A standard conv larger than 1x1: params and MACs of its depthwise-separable replacement, and the MAC saving (0..1). */
+  separable?: { params: number; macs: number; saving: number };
   reason?: string;
 }
 
@@ -60,6 +62,7 @@ const FIGURES = ['params', 'macs', 'input', 'output'] as const;
 
 function instanceRow(g: InstanceGroup): InstanceRow {
   const row: InstanceRow = { count: g.count, kind: g.kind ?? null, params: g.params ?? null, macs: g.macs ?? null, input_shape: g.input ?? null, output_shape: g.output ?? null, weight_shape: g.weight ?? null };
+  if (g.separable) row.separable = g.separable;
   if (g.reason) row.reason = g.reason;
   return row;
 }
