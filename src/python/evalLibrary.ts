@@ -118,7 +118,7 @@ export class Library {
       const name = parts[parts.length - 1]!;
       if (parts.length === 1 && (name === 'Input' || name === 'layers')) return name === 'Input' ? 'keras.layers.Input' : 'keras.layers';
       if (parts.length === 1 && (name === 'Model' || name === 'Sequential')) return `keras.${name}`;
-      if (parts[0] === 'models' && parts.length === 2) return name === 'Model' || name === 'Sequential' ? `keras.${name}` : `keras.models.${name}`;
+      if (parts[0] === 'models' && parts.length >= 2) return name === 'Model' || name === 'Functional' ? 'keras.Model' : name === 'Sequential' ? 'keras.Sequential' : `keras.models.${name}`;
       if (parts[0] === 'layers' && parts.length >= 2) return name === 'Model' ? 'keras.Model' : `keras.layers.${name}`;
       return `keras.${parts.join('.')}`;
     }
@@ -1676,12 +1676,35 @@ export class Library {
       return undefined;
     }
     if (c === 'keras.backend.image_data_format') return str('channels_last');
+    if (c === 'keras.applications.imagenet_utils.obtain_input_shape') return this.obtainInputShape(args, kwargs);
+    if (c === 'keras.applications.imagenet_utils.correct_pad') {
+      // The padding that makes a strided 'valid' conv match TensorFlow's 'same' (channels last).
+      const t = this.tensor(this.arg(args, kwargs, 0, 'inputs'), 'keras');
+      const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
+      if (!t.shape || t.shape.length !== 4 || !k) return unknown(`correct_pad() of ${t.shape ? 'a kernel size not known' : t.reason ?? 'an input not known'}`);
+      const [kh, kw] = pairOf(k);
+      const adjust = [1 - (t.shape[1]! % 2), 1 - (t.shape[2]! % 2)];
+      const correct = [Math.floor(kh / 2), Math.floor(kw / 2)];
+      return tuple([tuple([int(correct[0]! - adjust[0]!), int(correct[0]!)]), tuple([int(correct[1]! - adjust[1]!), int(correct[1]!)])]);
+    }
     if (c === 'keras.backend.int_shape') {
       const t = this.tensor(args[0], 'keras');
       return t.shape ? tuple(t.shape.map((d, i) => (i === 0 ? NONE : int(d)))) : unknown(t.reason ?? 'shape not known');
     }
     if (c === 'keras.activations.relu' || c === 'keras.activations.swish' || c === 'keras.activations.sigmoid' || c === 'keras.activations.hard_sigmoid') return args[0]?.k === 'tensor' ? args[0] : undefined;
     return undefined;
+  }
+
+  /** keras.applications.imagenet_utils.obtain_input_shape, channels last: the given shape, else the default size with 3 channels. */
+  private obtainInputShape(args: Args, kwargs: Kwargs): Value {
+    const given = this.arg(args, kwargs, 0, 'input_shape') ?? NONE;
+    const size = num(this.arg(args, kwargs, 1, 'default_size') ?? NONE);
+    const flatten = truthy(this.arg(args, kwargs, 4, 'require_flatten') ?? NONE);
+    const dataFormat = this.arg(args, kwargs, 3, 'data_format') ?? NONE;
+    if (dataFormat.k !== 'str' || dataFormat.v !== 'channels_last' || size === undefined || flatten === undefined) return unknown('obtain_input_shape() with arguments not known');
+    if (given.k === 'tuple' || given.k === 'list') return tuple(given.items);
+    if (given.k !== 'none') return unknown('obtain_input_shape() of an input shape not known');
+    return flatten ? tuple([int(size), int(size), int(3)]) : tuple([NONE, NONE, int(3)]);
   }
 
   private kerasSequentialInit(layer: Layer, args: Args, kwargs: Kwargs): void {
