@@ -911,7 +911,7 @@ export class Library {
       }
       case 'str': {
         switch (name) {
-          case 'format': return unknown('str.format()');
+          case 'format': return native((a, kw) => formatString(v.v, a, kw) ?? unknown(`\`${snippet(node)}\`: a format not followed`));
           case 'lower': return native(() => str(v.v.toLowerCase()));
           case 'upper': return native(() => str(v.v.toUpperCase()));
           case 'startswith': return native((a) => (a[0]?.k === 'str' ? bool(v.v.startsWith(a[0].v)) : unknown('startswith()')));
@@ -1956,4 +1956,55 @@ function poolShape(input: number[], k: [number, number], s: [number, number], p:
     return o;
   });
   return out.every((o) => o >= 1) ? [...input.slice(0, r - 2), out[0]!, out[1]!] : undefined;
+}
+
+/** The text of a value as str() gives it, for the values formatting knows. */
+function plainText(v: Value): string | undefined {
+  if (v.k === 'str') return v.v;
+  if (v.k === 'int' || v.k === 'float' || v.k === 'bool' || v.k === 'none') return repr(v);
+  return undefined;
+}
+
+/** str.format with `{}`, `{0}` and `{name}` fields (no format specs but `:d`/`:s`); undefined otherwise. */
+export function formatString(template: string, args: Value[], kwargs: Map<string, Value>): Value | undefined {
+  let next = 0;
+  let failed = false;
+  const out = template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (match, field: string | undefined) => {
+    if (match === '{{') return '{';
+    if (match === '}}') return '}';
+    const [name, spec] = (field ?? '').split(':');
+    if (spec !== undefined && spec !== '' && spec !== 'd' && spec !== 's') {
+      failed = true;
+      return '';
+    }
+    const v = name === '' ? args[next++] : /^\d+$/.test(name!) ? args[Number(name)] : kwargs.get(name!);
+    const text = v ? plainText(v) : undefined;
+    if (text === undefined) failed = true;
+    return text ?? '';
+  });
+  return failed ? undefined : str(out);
+}
+
+/** printf-style `'%s_%d' % (a, b)` with %s, %d and %i; undefined otherwise. */
+export function percentFormat(template: string, value: Value): Value | undefined {
+  const args = value.k === 'tuple' ? value.items : [value];
+  let i = 0;
+  let failed = false;
+  const out = template.replace(/%%|%([sdi])/g, (match, conv: string | undefined) => {
+    if (match === '%%') return '%';
+    const v = args[i++];
+    if (!v) {
+      failed = true;
+      return '';
+    }
+    if (conv === 's') {
+      const text = plainText(v);
+      if (text === undefined) failed = true;
+      return text ?? '';
+    }
+    const n = num(v);
+    if (n === undefined) failed = true;
+    return String(Math.trunc(n ?? 0));
+  });
+  return failed || i !== args.length ? undefined : str(out);
 }

@@ -12,7 +12,7 @@ import {
   NONE, int, str, bool, unknown, tuple, snippet, num, repr, hashKey, truthy, LimitError, RaiseError, isUnknown,
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
-import { Library } from './evalLibrary';
+import { Library, percentFormat } from './evalLibrary';
 
 export interface EvalLimits {
   /** Expression and statement evaluations per file. */
@@ -1067,7 +1067,7 @@ export class Interpreter {
     }
     if (op === '*' && (a.k === 'list' || a.k === 'tuple' || a.k === 'str') && b.k === 'int') return this.repeat(a, b.v);
     if (op === '*' && (b.k === 'list' || b.k === 'tuple' || b.k === 'str') && a.k === 'int') return this.repeat(b, a.v);
-    if (op === '%' && a.k === 'str') return unknown('string formatting');
+    if (op === '%' && a.k === 'str') return percentFormat(a.v, b) ?? unknown(`\`${snippet(node)}\`: a format not followed`);
     if (op === '|' && a.k === 'dict' && b.k === 'dict') return { k: 'dict', entries: new Map([...a.entries, ...b.entries]), taint: a.taint ?? b.taint };
     return unknown(`\`${snippet(node)}\` is not followed`);
   }
