@@ -153,10 +153,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const failed = (run: Run, error: unknown) => {
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
     else if (error instanceof RaiseError) run.stopped = error.message;
-    else {
-      run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
-      if (process.env.SEPCONV_DEBUG) console.error(error);
-    }
+    else run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
     for (const i of it.instances) failures.set(i.site.start, { site: i.site, reason: run.stopped });
     for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!)) failures.set(l.site.start, { site: l.site, reason: run.stopped });
   };
