@@ -5,6 +5,7 @@
 // each peer's output and ours (same weights, same input) as a check that all compute the same.
 //
 // Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu [--real-gpu]] [--no-cpu]
+//        node scripts/bench.mjs --corpus   (the coverage of scripts/corpusCoverage.mjs)
 // --webgpu adds the WebGPU rows (this engine against tfjs-backend-webgpu on one Dawn device) and
 // the kernel throughput figures of that device: a copy kernel's GB/s, each depthwise dispatch's
 // GB/s and each pointwise dispatch's GFLOP/s, from GPU timestamps.
@@ -26,6 +27,14 @@ const only = option('only')?.split(',');
 const minReps = Number(option('reps') ?? 7);
 const withWebGPU = args.includes('--webgpu');
 const withCpu = !args.includes('--no-cpu');
+
+// `npm run bench -- --corpus`: the static Python figures against the measured corpus instead.
+if (args.includes('--corpus')) {
+  const { checkCorpus, coverageTable } = await import('./corpusCoverage.mjs');
+  const files = checkCorpus();
+  console.log(coverageTable(files));
+  process.exit(files.some((f) => f.wrong?.length || f.error) ? 1 : 0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Setup: peers on first use, the engine bundle (with the kernels asc builds from our source).

@@ -2,6 +2,7 @@
  * The `sepconv` command line:
  *   sepconv cost --model M.json|PRESET [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
  *   sepconv cost path/to/model.py [--json] [--input-size 224,224]
+ *   sepconv cost path/to/model.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--timeout S] [--json]
  *   sepconv forward --model M.json --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
@@ -16,6 +17,7 @@ import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
+  sepconv cost FILE.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--entry NAME] [--root DIR] [--timeout S] [--json]
   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
   sepconv presets [--json]`;
 
@@ -118,12 +120,26 @@ async function costCommand(args: string[], out: (s: string) => void): Promise<nu
       convention: { type: 'string' },
       dtype: { type: 'string' },
       json: { type: 'boolean', default: false },
+      measure: { type: 'boolean', default: false },
+      python: { type: 'string' },
+      call: { type: 'string', multiple: true },
+      entry: { type: 'string', multiple: true },
+      root: { type: 'string' },
+      timeout: { type: 'string' },
     },
   });
   const convention = pick<Convention>(values.convention, CONVENTIONS, 'torchinfo', '--convention');
   const dtype = pick<Dtype>(values.dtype, DTYPES, 'fp32', '--dtype');
   if (positionals.length > 0) {
     if (values.model) throw new UsageError('give either a Python file or --model, not both');
+    if (values.measure) {
+      const timeout = values.timeout === undefined ? 120 : Number(values.timeout);
+      if (!(timeout > 0)) throw new UsageError(`--timeout is a number of seconds above 0, got ${JSON.stringify(values.timeout)}`);
+      const inputShape = values['input-shape'] ? values['input-shape'].split(/[,x]/).map((p) => Number(p.trim())) : undefined;
+      if (inputShape && !inputShape.every((n) => Number.isInteger(n) && n >= 1)) throw new UsageError(`--input-shape must be positive integers separated by commas, got ${JSON.stringify(values['input-shape'])}`);
+      const { runMeasureCommand } = await import('./cliMeasure');
+      return runMeasureCommand(positionals[0]!, { json: values.json ?? false, python: values.python, inputShape, calls: values.call, entries: values.entry, root: values.root, timeout });
+    }
     const inputSize = values['input-size'] ? parseIntegerList(values['input-size'], 2, '--input-size') : [224, 224];
     const { runPythonCostCommand } = await import('./cliPythonCost');
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });

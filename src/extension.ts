@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { registerPlayground } from './playground/registerPlayground';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
+import { registerMeasureFeature } from './editor/measureFeature';
 import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 import { disposeSharedWorker } from './engine/workerClient';
@@ -26,6 +27,7 @@ export interface SepConvApi {
 export function activate(context: vscode.ExtensionContext): SepConvApi {
   registerPlayground(context);
   registerEditorFeatures(context);
+  registerMeasureFeature(context);
   // The engine's worker thread (started by the first CPU run) stops with the extension.
   context.subscriptions.push({ dispose: disposeSharedWorker });
   // `npm start` opens the playground with the sample workspace (development runs only).

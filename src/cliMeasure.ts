@@ -1,0 +1,72 @@
+/**
+ * `sepconv cost FILE.py --measure`: the exact figures, measured by running the file with PyTorch
+ * (or Keras 3) through media/python/measure.py, instead of read from the code.
+ */
+import * as path from 'node:path';
+import { formatCount, formatInteger } from './shared/format';
+import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from './python/measureRunner';
+
+export interface MeasureCommandOptions {
+  json: boolean;
+  /** Default: $SEPCONV_PYTHON, else python3. */
+  python?: string;
+  inputShape?: number[];
+  calls?: string[];
+  entries?: string[];
+  root?: string;
+  /** Seconds. */
+  timeout: number;
+}
+
+function siteRow(site: MeasuredSite): string[] {
+  const count = site.instances.reduce((n, i) => n + i.count, 0);
+  const single = site.instances.length === 1 ? site.instances[0]! : undefined;
+  return [
+    `${site.line}:${site.column}`,
+    site.via ? `${site.layer} (${site.via})` : site.class ? `${site.layer} (${site.class})` : site.layer,
+    String(count),
+    single ? formatInteger(single.params) : `${site.instances.length} configurations`,
+    single ? (single.macs === null ? '?' : formatCount(single.macs)) : formatCount(site.instances.reduce((n, i) => n + (i.macs ?? 0) * i.count, 0)),
+    single ? (single.output_shape ? single.output_shape.join('x') : 'not reached') : '',
+  ];
+}
+
+/** The sites of the measured file, as a table, then the entry points and what became of them. */
+export function renderMeasured(result: MeasureResult): string {
+  const header = ['line:col', 'layer', 'built', 'params', 'MACs', 'output'];
+  const body = result.sites.filter((s) => s.file === result.file).map(siteRow);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const lines = [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const version = result.framework === 'torch' ? `torch ${result.torch}` : `keras ${result.keras} (${result.backend})`;
+  lines.push(`(measured with ${version}, Python ${result.python}; MACs as torchinfo counts them; a site with several configurations shows their total MACs)`);
+  for (const entry of result.entries) {
+    lines.push(`${entry.name}: ${entry.status}${entry.input_shape ? ` at ${entry.input_shape.join('x')}` : ''}${entry.reason ? ` (${entry.reason})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs the command; returns the exit code (errors go to stderr). */
+export async function runMeasureCommand(file: string, options: MeasureCommandOptions): Promise<number> {
+  const python = options.python ?? process.env.SEPCONV_PYTHON ?? 'python3';
+  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
+  try {
+    const result = await runMeasure({
+      python,
+      file: path.resolve(file),
+      root: options.root ? path.resolve(options.root) : undefined,
+      inputShape: options.inputShape,
+      calls: options.calls,
+      entries: options.entries,
+      timeoutMs: options.timeout * 1000,
+      script: findMeasureScript([here, path.resolve(here, '..')]),
+    });
+    process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderMeasured(result)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof MeasureError) {
+      process.stderr.write(`sepconv cost --measure: ${file}: ${error.message}\n`);
+      return error.failure === 'bad-arguments' ? 2 : 1;
+    }
+    throw error;
+  }
+}

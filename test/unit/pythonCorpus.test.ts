@@ -1,0 +1,39 @@
+// The static figures of `sepconv cost FILE.py --json` on the corpus of real model code, against
+// the truth measured by running each file (test/corpus/truth, scripts/corpusTruth.mjs).
+// Needs dist/cli.js (`node esbuild.mjs`, which `npm test` runs first).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkFile, corpusDir, loadCorpus, staticCost } from '../../scripts/corpusCoverage.mjs';
+
+const corpus = loadCorpus();
+
+/** `a/{b,c}/{d,e}.py` -> the four paths it names. */
+function expandBraces(pattern: string): string[] {
+  const match = /\{([^}]*)\}/.exec(pattern);
+  if (!match) return [pattern];
+  return match[1]!.split(',').flatMap((part) => expandBraces(pattern.slice(0, match.index) + part + pattern.slice(match.index + match[0].length)));
+}
+const sources = readFileSync(join(corpusDir, 'SOURCES.md'), 'utf8');
+
+describe('the corpus of real model code', () => {
+  it('has at least 25 model files measured, each with its origin and licence recorded beside it', () => {
+    for (const entry of corpus) {
+      expect(existsSync(join(corpusDir, entry.file)), entry.file).toBe(true);
+      // Each row of SOURCES.md names its files in its first cell (`a/{b,c}.py`) and points at a licence text.
+      const named = (line: string) => [...(line.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].flatMap((m) => expandBraces(m[1]!));
+      const row = sources.split('\n').find((line) => line.startsWith('| `') && named(line).includes(entry.file));
+      expect(row, `${entry.file} has no row in SOURCES.md`).toBeDefined();
+      const licence = /\(`(licenses\/[^`]+)`\)/.exec(row!)?.[1];
+      expect(licence && existsSync(join(corpusDir, licence)), `${entry.file}: licence file ${licence}`).toBe(true);
+      expect(entry.truth, `${entry.file} has no truth: node scripts/corpusTruth.mjs`).not.toBeNull();
+    }
+    const measured = corpus.filter((e) => e.truth?.entries.some((x) => x.status === 'measured'));
+    expect(measured.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it.each(corpus.map((e) => [e.file, e] as const))('sepconv cost %s --json gives no figure that disagrees with the measured truth', (_file, entry) => {
+    const { wrong } = checkFile(entry, staticCost(entry));
+    expect(wrong).toEqual([]);
+  });
+});
