@@ -1,18 +1,19 @@
 /**
- * `sepconv cost model.py [--json]`: the figures the hover shows, for every recognised layer call
- * of a Python file, so they can be checked and scripted.
+ * `sepconv cost model.py [--json]`: the figures the hover shows, for every conv call site of a
+ * Python file (every instance a site builds), so they can be checked and scripted.
  */
+import * as fs from 'node:fs';
 import { READ_LIMITS, readRegularFile } from './io/localFiles';
+import { terminalSafe } from './cliText';
 import * as path from 'node:path';
 import type { Convention, Dtype } from './shared/cost';
 import { formatCount, formatInteger } from './shared/format';
-import { findWasmLocations, loadPythonParser } from './python/pythonParser';
+import { findWasmLocations, loadPythonParser, type PythonParser } from './python/pythonParser';
 import { skipReason } from './python/parseCache';
-import { analyzeTree } from './python/pythonAnalysis';
-import { CONV_TYPES } from './python/modelCode';
-import { DEFAULT_SETTINGS, type EstimateSettings } from './python/layerEstimates';
-import { showValue } from './python/pythonValues';
-import { terminalSafe } from './cliText';
+import { DEFAULT_SETTINGS } from './python/layerEstimates';
+import { fileSiteRows, type FileRows, type SiteRow } from './python/siteRows';
+import type { ImportResolver, SourceFile } from './python/modelEvaluator';
+import { candidatePaths } from './python/importPaths';
 
 export interface PythonCostOptions {
   json: boolean;
@@ -22,79 +23,65 @@ export interface PythonCostOptions {
   inputSize?: number[];
 }
 
-export interface PythonCostRow {
-  line: number;
-  column: number;
-  framework: 'torch' | 'keras';
-  layer: string;
-  code: string;
-  kind: string | null;
-  params: number | null;
-  macs: number | null;
-  flops: number | null;
-  /** How the shapes are written: NCHW for PyTorch, NHWC for Keras. */
-  layout: 'NCHW' | 'NHWC';
-  input_shape: number[] | null;
-  input_source: string | null;
-  output_shape: number[] | null;
-  weight_shape: number[] | null;
-  separable: { params: number; macs: number; saving: number } | null;
-  unresolved: string[];
-  error: string | null;
+/** Python files of the workspace found from the file system: `from .blocks import X`. */
+export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): ImportResolver {
+  const cache = new Map<string, SourceFile | undefined>();
+  const load = (file: string): SourceFile | undefined => {
+    if (cache.has(file)) return cache.get(file);
+    let found: SourceFile | undefined;
+    try {
+      if (fs.statSync(file).isFile()) {
+        const text = readRegularFile(file, READ_LIMITS.python).toString('utf8');
+        const tree = skipReason(text) ? undefined : parser.parse(text);
+        if (tree) {
+          found = { path: file, tree };
+          trees.push(found);
+        }
+      }
+    } catch {
+      found = undefined;
+    }
+    cache.set(file, found);
+    return found;
+  };
+  return (from, module, level) => {
+    for (const file of candidatePaths(from, module, level)) {
+      const hit = load(file);
+      if (hit) return hit;
+    }
+    return undefined;
+  };
 }
 
-/** Every recognised layer of `source` with its figures (1-based line and column where the call starts). */
-export async function pythonCostRows(source: string, settings: EstimateSettings, wasmDirs: string[]): Promise<{ rows: PythonCostRow[]; diagnostics: string[] }> {
+/** Every conv call site of `source` (at `file`) with its figures. */
+export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[]): Promise<FileRows> {
   const reason = skipReason(source);
   if (reason) throw new Error(`not read: ${reason}`);
   const parser = await loadPythonParser(findWasmLocations(wasmDirs));
   const tree = parser.parse(source);
   if (!tree) throw new Error('the Python parser returned no tree');
+  const others: SourceFile[] = [];
   try {
-    const analysis = analyzeTree(tree, settings);
-    const rows = analysis.code.calls.map((call, index): PythonCostRow => {
-      const e = analysis.estimates.layers[index]!;
-      const isConv = CONV_TYPES.has(call.type);
-      // Keras code reads shapes channels last, as its own summaries print them.
-      const inLayout = (s: number[]) => (call.framework === 'keras' && s.length === 4 ? [s[0]!, s[2]!, s[3]!, s[1]!] : s);
-      return {
-        line: call.span.startLine + 1,
-        column: call.span.startColumn + 1,
-        framework: call.framework,
-        layer: call.type,
-        code: `${call.callee.text}(${call.argList.map((a) => (a.keyword ? `${a.name}=${showValue(a.value)}` : showValue(a.value))).join(', ')})`,
-        kind: e.conv?.kind ?? (call.type === 'SeparableConv2D' && e.cost ? 'depthwise separable' : isConv ? null : call.type),
-        params: e.cost?.params ?? null,
-        macs: e.cost?.macs ?? null,
-        flops: e.cost?.flops ?? null,
-        layout: call.framework === 'keras' ? 'NHWC' : 'NCHW',
-        input_shape: e.inShape ? inLayout(e.inShape) : null,
-        input_source: e.inputSource ?? null,
-        output_shape: e.outShape ? inLayout(e.outShape) : null,
-        weight_shape: e.conv?.weightShape ?? null,
-        separable: e.conv?.separable ? { params: e.conv.separable.total.params, macs: e.conv.separable.total.macs, saving: e.conv.separable.saving } : null,
-        unresolved: e.unresolved,
-        error: e.error ?? null,
-      };
-    });
-    const diagnostics = analysis.diagnostics.map((d) => `${d.span.startLine + 1}:${d.span.startColumn + 1} ${d.severity}: ${d.message}`);
-    return { rows, diagnostics };
+    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), settings);
   } finally {
     tree.delete();
+    for (const other of others) other.tree.delete();
   }
 }
 
-function table(rows: PythonCostRow[]): string {
-  const header = ['line:col', 'layer', 'kind', 'params', 'MACs', 'FLOPs', 'output', 'note'];
+const shapeText = (s: number[] | undefined | null) => (s ? s.join('x') : '?');
+
+function table(rows: SiteRow[]): string {
+  const header = ['line:col', 'layer', 'kind', 'count', 'params', 'MACs', 'output', 'note'];
   const body = rows.map((r) => [
     `${r.line}:${r.column}`,
-    r.code.length > 48 ? `${r.code.slice(0, 45)}...` : r.code,
-    r.kind ?? '?',
-    r.params === null ? '?' : formatInteger(r.params),
-    r.macs === null ? '?' : formatCount(r.macs),
-    r.flops === null ? '?' : formatCount(r.flops),
-    r.output_shape ? r.output_shape.join('x') : '?',
-    r.error ?? (r.unresolved.length ? `unresolved: ${r.unresolved.join('; ')}` : r.separable ? `separable: ${formatCount(r.separable.macs)} MACs (-${(r.separable.saving * 100).toFixed(1)}%)` : r.input_source === 'default' ? 'default input size' : ''),
+    r.code.length > 32 ? `${r.code.slice(0, 29)}...` : r.code,
+    r.kind ?? (r.instances.length > 1 ? 'several' : '?'),
+    String(r.count),
+    r.params === undefined ? (r.instances.length > 1 ? 'several' : '?') : formatInteger(r.params),
+    r.macs === undefined ? (r.instances.length > 1 ? 'several' : '?') : formatCount(r.macs),
+    r.output_shape ? shapeText(r.output_shape) : r.instances.length > 1 ? 'several' : '?',
+    r.unknown ? `unknown: ${r.reason}` : r.instances.length > 1 ? `${r.instances.length} configurations` : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -111,23 +98,25 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   }
   const size = options.inputSize;
   if (size && (!(size.length === 2 || size.length === 4) || !size.every((n) => Number.isInteger(n) && n >= 1))) {
-    process.stderr.write(terminalSafe(`sepconv cost: --input-shape for a .py file is H,W or N,C,H,W; got ${size.join(',')}\n`));
+    process.stderr.write(terminalSafe(`sepconv cost: --input-size for a .py file is H,W or N,C,H,W; got ${size.join(',')}\n`));
     return 1;
   }
-  const settings: EstimateSettings = {
+  const settings = {
     convention: options.convention ?? DEFAULT_SETTINGS.convention,
     dtype: options.dtype ?? DEFAULT_SETTINGS.dtype,
-    defaultInputSize: size ? [size[size.length - 2]!, size[size.length - 1]!] : DEFAULT_SETTINGS.defaultInputSize,
+    defaultInputSize: size ? ([size[size.length - 2]!, size[size.length - 1]!] as [number, number]) : DEFAULT_SETTINGS.defaultInputSize,
   };
   try {
     const here = typeof __dirname === 'string' ? __dirname : process.cwd();
-    const { rows, diagnostics } = await pythonCostRows(source, settings, [here, path.resolve(here, '..'), process.cwd()]);
-    if (options.json) process.stdout.write(terminalSafe(`${JSON.stringify(rows, null, 2)}\n`));
+    const { sites: rows, evaluation } = await pythonCostRows(file, source, settings, [here, path.resolve(here, '..'), process.cwd()]);
+    if (options.json) process.stdout.write(terminalSafe(`${JSON.stringify(rows.map(({ start: _s, end: _e, ...row }) => row), null, 2)}\n`));
     else {
-      process.stdout.write(terminalSafe(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras layers recognised in ${file}\n`));
-      process.stdout.write(terminalSafe(`(${settings.convention}, ${settings.dtype}; input ${settings.defaultInputSize.join('x')} where the code does not give one)\n`));
+      process.stdout.write(terminalSafe(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras conv layers found in ${file}\n`));
+      process.stdout.write(terminalSafe(`(${settings.convention}, ${settings.dtype}; a model's input at ${settings.defaultInputSize.join('x')} where the code does not give one)\n`));
+      const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
+      if (entries.length) process.stdout.write(terminalSafe(`models built with their default arguments:\n  ${entries.join('\n  ')}\n`));
+      if (evaluation.error) process.stdout.write(terminalSafe(`the top level of the file stopped: ${evaluation.error}\n`));
     }
-    for (const d of diagnostics) process.stderr.write(terminalSafe(`${file}:${d}\n`));
     return 0;
   } catch (error) {
     process.stderr.write(terminalSafe(`sepconv cost: ${file}: ${(error as Error).message}\n`));

@@ -13,6 +13,12 @@ import { DocumentReader, type DocumentVersion } from '../python/documentReader';
 import { analyzeCode, type FocusedAnalysis, type PythonAnalysis } from '../python/pythonAnalysis';
 import { DEFAULT_SETTINGS, type EstimateSettings } from '../python/layerEstimates';
 import { CONVENTIONS, DTYPES, type Convention, type Dtype } from '../shared/cost';
+import { fileSiteRows, type FileRows } from '../python/siteRows';
+import { DEFAULT_LIMITS } from '../python/modelEvaluator';
+import { WorkspaceImports } from './workspaceImports';
+
+/** The editor's bounds on one evaluation: it runs on the extension host's thread. */
+const EDITOR_LIMITS = { ...DEFAULT_LIMITS, maxSteps: 2_000_000, maxMillis: 2000 };
 
 export const PYTHON_SELECTOR: vscode.DocumentSelector = [
   { language: 'python', scheme: 'file' },
@@ -49,6 +55,9 @@ function versionOf(document: vscode.TextDocument): DocumentVersion {
 export class PythonDocuments implements vscode.Disposable {
   private parser: Promise<PythonParser | undefined> | undefined;
   private reader: DocumentReader | undefined;
+  private imports: WorkspaceImports | undefined;
+  /** Per document: the evaluation of a version (under the settings and the imported files it was made with). */
+  private readonly evaluations = new Map<string, { version: number; settings: EstimateSettings; generation: number; rows: Promise<FileRows | undefined> }>();
   private readonly analyses = new Map<string, { version: number; settings: EstimateSettings; analysis: PythonAnalysis | undefined }>();
   /** Per document: when it last changed (ms, performance.now()). */
   private readonly lastChange = new Map<string, number>();
@@ -77,6 +86,7 @@ export class PythonDocuments implements vscode.Disposable {
         if (!event.affectsConfiguration('sepconv')) return;
         this.settings = readSettings();
         this.analyses.clear();
+        this.evaluations.clear();
         this.reader?.clearAnalyses();
         this.changed.fire();
       }),
@@ -91,6 +101,8 @@ export class PythonDocuments implements vscode.Disposable {
     this.parser ??= loadPythonParser(findWasmLocations([path.join(this.extensionPath, 'dist'), this.extensionPath])).then(
       (parser) => {
         this.reader = new DocumentReader(parser);
+        this.imports = new WorkspaceImports(parser);
+        this.disposables.push(this.imports, this.imports.onDidChange(() => this.changed.fire()));
         return parser;
       },
       (error: unknown) => {
@@ -182,7 +194,40 @@ export class PythonDocuments implements vscode.Disposable {
     return analysis;
   }
 
+  /**
+   * The evaluation of the whole document (every conv call site with every instance it builds),
+   * with the workspace files it imports; cached per version, settings and imported files.
+   */
+  async evaluation(document: vscode.TextDocument): Promise<FileRows | undefined> {
+    if (!(await this.loadParser()) || !this.reader || !this.imports) return undefined;
+    const key = document.uri.toString();
+    const cached = this.evaluations.get(key);
+    if (cached && cached.version === document.version && cached.settings === this.settings && cached.generation === this.imports.generation) return cached.rows;
+    const entry = { version: document.version, settings: this.settings, generation: this.imports.generation, rows: this.evaluate(document) };
+    this.evaluations.set(key, entry);
+    return entry.rows;
+  }
+
+  private async evaluate(document: vscode.TextDocument): Promise<FileRows | undefined> {
+    const key = document.uri.toString();
+    const file = document.uri.scheme === 'file' ? document.uri.fsPath : `/${document.uri.scheme}/${document.uri.path}`;
+    try {
+      const first = this.reader!.read(versionOf(document));
+      if (!first) return undefined;
+      await this.imports!.prepare(first.tree, file);
+      if (document.isClosed) return undefined;
+      // The tree of the version at hand (an edit during the loads re-parsed it).
+      const read = this.reader!.read(versionOf(document));
+      if (!read) return undefined;
+      return fileSiteRows(read.tree, document.getText(), file, this.imports!.resolver(), { ...this.settings, limits: EDITOR_LIMITS });
+    } catch (error) {
+      console.error(`SepConv Lab: could not evaluate ${key}: ${error instanceof Error ? error.stack : String(error)}`);
+      return undefined;
+    }
+  }
+
   private forget(key: string): void {
+    this.evaluations.delete(key);
     this.reader?.forget(key);
     this.analyses.delete(key);
     this.lastChange.delete(key);

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { PythonDocuments, PYTHON_SELECTOR, SETTLE_DELAY_MS, toRange } from './pythonDocuments';
-import { hoverInput, hoverMarkdown, codeLensTitle } from '../python/costPresentation';
+import { siteHoverMarkdown, modelLensTitle } from '../python/sitePresentation';
 import { separableRewrite, canRewrite } from '../python/separableRewrite';
 import { CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND, UNKNOWN_LINK_MESSAGE, type CommandLinkTable } from './commandLinks';
 
@@ -63,38 +63,42 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
 
     vscode.languages.registerHoverProvider(PYTHON_SELECTOR, {
       async provideHover(document, position, token) {
-        const focused = await documents.analysisAt(document, document.offsetAt(position));
-        if (!focused || token.isCancellationRequested) return undefined;
-        const { analysis, call: index } = focused;
-        const call = analysis.code.calls[index]!;
-        const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }, document.version];
-        const markdown = hoverMarkdown({ ...hoverInput(analysis, index, documents.currentSettings, convertArgs), links });
-        if (!markdown) return undefined;
-        const content = new vscode.MarkdownString(markdown);
+        const offset = document.offsetAt(position);
+        const evaluation = await documents.evaluation(document);
+        if (!evaluation || token.isCancellationRequested) return undefined;
+        // The innermost conv call site around the cursor (a hover right after `)` still counts).
+        let row: (typeof evaluation.sites)[number] | undefined;
+        for (const r of evaluation.sites) if (r.start <= offset && offset <= r.end && (!row || r.start >= row.start)) row = r;
+        if (!row) return undefined;
+        let convertLink: string | undefined;
+        const focused = await documents.analysisAt(document, offset);
+        const call = focused?.analysis.code.calls[focused.call];
+        if (call && call.span.start === row.start && canRewrite(call)) {
+          // The link carries an id into `links`, never the arguments themselves (see commandLinks.ts).
+          const args: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }, document.version];
+          convertLink = `[Convert to depthwise separable](${links.target(CONVERT_COMMAND, args)})`;
+        }
+        const content = new vscode.MarkdownString(siteHoverMarkdown(row, documents.currentSettings, convertLink));
         content.isTrusted = { enabledCommands: TRUSTED_COMMANDS };
-        return new vscode.Hover(content, toRange(call.callee.span));
+        content.supportHtml = false;
+        return new vscode.Hover(content, new vscode.Range(document.positionAt(row.start), document.positionAt(row.end)));
       },
     }),
 
     vscode.languages.registerCodeLensProvider(PYTHON_SELECTOR, {
       onDidChangeCodeLenses: lensesChanged.event,
       async provideCodeLenses(document, token) {
-        // The whole file is read: only once typing has paused, so that it never holds up a hover.
+        // The whole file is evaluated: only once typing has paused, so that it never holds up a hover.
         if (!(await documents.settled(document, token))) return [];
-        const analysis = await documents.analysis(document);
-        if (!analysis || token.isCancellationRequested) return [];
+        const evaluation = await documents.evaluation(document);
+        if (!evaluation || token.isCancellationRequested) return [];
         const lenses: vscode.CodeLens[] = [];
-        analysis.code.containers.forEach((container, index) => {
-          const parent = container.parent === undefined ? undefined : analysis.code.containers[container.parent];
-          if (parent && (parent.kind === 'torch-sequential' || parent.kind === 'keras-sequential')) return;
-          const estimate = analysis.estimates.containers[index]!;
-          const title = codeLensTitle(container, estimate);
-          if (!title) return;
-          const line = new vscode.Range(container.span.startLine, container.span.startColumn, container.span.startLine, container.span.startColumn);
-          lenses.push(new vscode.CodeLens(line, estimate.model
-            ? { title, command: 'sepconv.openPlayground', arguments: [{ model: estimate.model }], tooltip: 'Open in the SepConv playground' }
-            : { title, command: '' }));
-        });
+        for (const model of evaluation.evaluation.models) {
+          const title = modelLensTitle(model);
+          if (!title) continue;
+          const at = new vscode.Range(model.line, model.column, model.line, model.column);
+          lenses.push(new vscode.CodeLens(at, { title, command: '' }));
+        }
         return lenses;
       },
     }),

@@ -13,6 +13,11 @@ import { analyzeCode } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS, type LayerEstimate } from '../../src/python/layerEstimates';
 import { hoverInput, hoverMarkdown, codeSpan, escapeMarkdown, type HoverInput } from '../../src/python/costPresentation';
 import { CommandLinkTable, CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND } from '../../src/editor/commandLinks';
+import { siteHoverMarkdown } from '../../src/python/sitePresentation';
+import { pythonCostRows } from '../../src/cliPythonCost';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
 
 let p: PythonParser;
 beforeAll(async () => {
@@ -237,5 +242,39 @@ describe('escaping helpers', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('the evaluator\'s hover: document text never becomes a link', () => {
+  const text = fc.string({ unit: fc.constantFrom('[', ']', '(', ')', '`', '<', '>', '!', '*', '_', '\\', '&', '#', '|', '\n', ':', '/', 'a', 'command', 'https', ' ', '"', "'", '{', '}') as fc.Arbitrary<string>, maxLength: 40 });
+  const shape = fc.option(fc.array(fc.integer({ min: 1, max: 512 }), { minLength: 4, maxLength: 4 }), { nil: null });
+  const instance = fc.record({
+    count: fc.option(fc.integer({ min: 1, max: 9 }), { nil: null }),
+    kind: fc.option(text, { nil: null }),
+    params: fc.option(fc.integer({ min: 0, max: 1e7 }), { nil: null }),
+    macs: fc.option(fc.integer({ min: 0, max: 1e9 }), { nil: null }),
+    input_shape: shape,
+    output_shape: shape,
+    weight_shape: fc.option(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 4, maxLength: 4 }), { nil: null }),
+    reason: fc.option(text, { nil: undefined }),
+  });
+
+  it('fuzz: metacharacters in the callee, the kinds and the reasons of a site', () => {
+    const { table, issued } = recordingTable();
+    fc.assert(
+      fc.property(text, text, fc.array(instance, { minLength: 0, maxLength: 3 }), fc.option(text, { nil: undefined }), fc.boolean(), (code, layer, instances, reason, keras) => {
+        const link = `[Convert to depthwise separable](${table.target(CONVERT_COMMAND, ['file:///x.py', { line: 0, character: 0 }, 1])})`;
+        const row = { line: 1, column: 1, start: 0, end: 1, framework: keras ? ('keras' as const) : ('torch' as const), layer, code, kind: null, count: instances.length, layout: keras ? ('NHWC' as const) : ('NCHW' as const), instances, reason, ...(reason ? { unknown: true as const } : {}) };
+        expectOnlyOwnLinks(siteHoverMarkdown(row, { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] }, link), issued);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the injection from the report, through the evaluator, renders as text', async () => {
+    const source = 'import torch.nn as nn\nconv = nn.Conv2d(3, 16, 3, padding="`) [Fix](command:sepconv.convertToSeparable?%5B%5D) (`")\n';
+    const { sites } = await pythonCostRows('inject.py', source, DEFAULT_SETTINGS, [ROOT]);
+    expect(sites.length).toBeGreaterThan(0);
+    for (const row of sites) expectOnlyOwnLinks(siteHoverMarkdown(row, { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] }), new Set());
   });
 });

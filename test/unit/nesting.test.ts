@@ -43,12 +43,12 @@ describe('a Python file nested too deep', () => {
   it('3,000 nested nn.Sequential: "nesting too deep (limit N)", from the CLI and the editor\'s parse gate', async () => {
     const source = sequentials(3000);
     expect(skipReason(source)).toBe(`nesting too deep (limit ${MAX_BRACKET_NESTING} nested brackets)`);
-    await expect(pythonCostRows(source, DEFAULT_SETTINGS, [ROOT])).rejects.toThrow(/^not read: nesting too deep \(limit 200 nested brackets\)$/);
+    await expect(pythonCostRows('deep.py', source, DEFAULT_SETTINGS, [ROOT])).rejects.toThrow(/^not read: nesting too deep \(limit 200 nested brackets\)$/);
   });
 
   it('nesting Python accepts is read', async () => {
-    const { rows } = await pythonCostRows(sequentials(MAX_BRACKET_NESTING - 1), DEFAULT_SETTINGS, [ROOT]);
-    expect(rows.map((r) => [r.layer, r.params])).toEqual([['Conv2d', 224]]);
+    const { sites } = await pythonCostRows('deep.py', sequentials(MAX_BRACKET_NESTING - 1), DEFAULT_SETTINGS, [ROOT]);
+    expect(sites.map((r) => [r.layer, r.params])).toEqual([['Conv2d', 224]]);
   });
 
   it('counts brackets and indentation as Python does: not in strings or comments', () => {

@@ -1,0 +1,353 @@
+/**
+ * Evaluates a Python file the way importing it and building its models would: runs the top
+ * level, then each model it defines that can be built with default arguments (nn.Module and Keras
+ * Model classes, functions that return a model), then each model's forward() from its input (the
+ * default size for the first layer, where the code does not give one). The result is, per conv
+ * call site, every instance built there with its figures, or why they are not known.
+ */
+import type { Node } from 'web-tree-sitter';
+import type { Convention, Dtype } from '../shared/cost';
+import { Interpreter, DEFAULT_LIMITS, type EvalLimits, type ImportResolver, type SourceFile } from './modelEvaluator';
+import { LimitError, RaiseError, type LayerInstance, type SiteRef, type Value, type Framework } from './evalValues';
+
+export interface EvaluationSettings {
+  convention: Convention;
+  dtype: Dtype;
+  defaultInputSize: [number, number];
+  limits?: EvalLimits;
+}
+
+/** One distinct configuration of a site and how many instances have it. */
+export interface InstanceGroup {
+  count: number;
+  kind?: string;
+  params?: number;
+  macs?: number;
+  input?: number[];
+  output?: number[];
+  weight?: number[];
+  separable?: { params: number; macs: number; saving: number };
+  reason?: string;
+}
+
+export interface SiteEvaluation {
+  site: SiteRef;
+  framework: Framework;
+  /** Conv2d, Conv2D, DepthwiseConv2D, SeparableConv2D. */
+  type: string;
+  /** Instances in all (0 when the site was never reached: see `reason`). */
+  count: number;
+  groups: InstanceGroup[];
+  /** Why no instance is known, when there is none. */
+  reason?: string;
+  /** Why the instances listed may not be all of them (a model that reaches the site was not fully evaluated). */
+  incomplete?: string;
+}
+
+/** A model the file builds (a class, a builder function, or the top level): its totals over every instance. */
+export interface ModelEvaluation {
+  name: string;
+  /** 0-based line and column of the class or function header (or the call that built it). */
+  line: number;
+  column: number;
+  params: number;
+  macs: number;
+  convInstances: number;
+  /** Layer instances whose figures are not known (not counted in the totals). */
+  unknownInstances: number;
+  /** Why the evaluation of this model stopped, if it did. */
+  stopped?: string;
+}
+
+/** What became of each model the file defines. */
+export interface EntryEvaluation {
+  name: string;
+  /** Counted: it built a model (not the same as an earlier entry's). */
+  kept: boolean;
+  /** Why it was not counted or where it stopped. */
+  note?: string;
+}
+
+export interface FileEvaluation {
+  sites: SiteEvaluation[];
+  entries: EntryEvaluation[];
+  models: ModelEvaluation[];
+  /** Why the file's top level could not be evaluated, if it could not. */
+  error?: string;
+}
+
+export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+
+interface Run {
+  name: string;
+  /** The top level of the file (not an entry). */
+  topLevel?: boolean;
+  /** Why the model's input is not known. */
+  inputReason?: string;
+  note?: string;
+  node?: Node;
+  instances: LayerInstance[];
+  invoked: Set<number>;
+  kept: boolean;
+  stopped?: string;
+}
+
+/** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
+export function declaredInput(source: string): number[] | undefined {
+  const m = /#\s*sepconv:\s*input\s+(\d+)\s*[,x×]\s*(\d+)\s*[,x×]\s*(\d+)\s*[,x×]\s*(\d+)/i.exec(source);
+  if (!m) return undefined;
+  const dims = m.slice(1, 5).map(Number);
+  return dims.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 1 << 16) ? dims : undefined;
+}
+
+function isModule(it: Interpreter, v: Value): boolean {
+  if (v.k === 'layer') return true;
+  if (v.k === 'obj') return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
+  return false;
+}
+
+function frameworkOf(it: Interpreter, v: Value): Framework {
+  if (v.k === 'layer') return v.layer.framework;
+  if (v.k === 'obj') return it.libraryBases(v.cls).some((b) => b.startsWith('keras')) ? 'keras' : 'torch';
+  return 'torch';
+}
+
+function applied(it: Interpreter, v: Value): boolean {
+  if (v.k === 'layer') return v.layer.applied > 0 || (v.layer.framework === 'keras' && !!v.layer.kerasOutput);
+  if (v.k === 'obj') return it.appliedIds.has(v.id) || (!!v.base && v.base.applied > 0);
+  return true;
+}
+
+/** Function names that are script steps, not model builders (as the measuring script skips them). */
+const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
+
+/** Evaluates `root` (parsed); other files of the workspace come through `resolve`. */
+export function evaluateFile(root: SourceFile, source: string, resolve: ImportResolver, settings: EvaluationSettings): FileEvaluation {
+  const it = new Interpreter(root, resolve, {
+    defaultInputSize: settings.defaultInputSize,
+    declaredInput: declaredInput(source),
+    limits: settings.limits ?? DEFAULT_LIMITS,
+    cost: { convention: settings.convention, dtype: settings.dtype },
+  });
+  const runs: Run[] = [];
+  const failures = new Map<number, { site: SiteRef; reason: string }>();
+
+  const begin = () => {
+    it.instances = [];
+    it.built = [];
+    it.modulesBuilt = [];
+    it.invoked = new Set();
+  };
+  /** Ends a run; what it built but never applied is recorded with its params only. */
+  const finish = (run: Run) => {
+    const seen = new Set(it.instances.map((i) => i.layerId));
+    for (const layer of it.built) {
+      if (!layer.site || seen.has(layer.id)) continue;
+      const type = layer.cls.split('.').pop()!;
+      if (!CONV_LAYER_TYPES.has(type)) continue;
+      it.lib.recordUnapplied(layer, run.stopped ? `input unknown: ${run.stopped}` : run.inputReason ? `input unknown: ${run.inputReason}` : 'input unknown: the layer is not applied by forward() as far as it is followed');
+    }
+    run.instances = it.instances;
+    run.invoked = it.invoked;
+  };
+  const failed = (run: Run, error: unknown) => {
+    if (error instanceof LimitError) run.stopped = 'evaluation limit';
+    else if (error instanceof RaiseError) run.stopped = error.message;
+    else run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
+    for (const i of it.instances) failures.set(i.site.start, { site: i.site, reason: run.stopped });
+    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!)) failures.set(l.site.start, { site: l.site, reason: run.stopped });
+  };
+
+  // The top level, as an import runs it (Keras models built there are costed as they are built).
+  begin();
+  const top: Run = { name: '<module>', instances: [], invoked: new Set(), kept: true, topLevel: true };
+  try {
+    it.execModule(root);
+  } catch (error) {
+    failed(top, error);
+  }
+  finish(top);
+  runs.push(top);
+  if (top.stopped === 'evaluation limit') return collect(runs, failures, top.stopped, top.stopped);
+
+  // Each model class and builder function that needs no arguments, in source order.
+  const scope = it.moduleScope(root.path);
+  const candidates: { name: string; value: Value; node: Node; overrides: Map<string, Value> }[] = [];
+  for (const [name, value] of scope?.vars ?? []) {
+    if (value.k === 'func' && value.fn.file === root.path && atTopLevel(value.fn.node) && value.fn.node.type === 'function_definition') {
+      if (name.startsWith('_') || SCRIPT_STEP.test(name)) continue;
+      if (Interpreter.allDefaults(value.fn.node, false)) candidates.push({ name, value, node: value.fn.node, overrides: overridesOf(value.fn.defaults) });
+    } else if (value.k === 'class' && value.cls.file === root.path && value.cls.node && atTopLevel(value.cls.node) && isModuleClass(it, value)) {
+      const init = it.classAttr(value.cls, '__init__');
+      if (!init || init.value.k !== 'func') candidates.push({ name, value, node: value.cls.node, overrides: new Map() });
+      else if (Interpreter.allDefaults(init.value.fn.node, true)) candidates.push({ name, value, node: value.cls.node, overrides: overridesOf(init.value.fn.defaults) });
+    }
+  }
+  candidates.sort((a, b) => a.node.startIndex - b.node.startIndex);
+  const fingerprints = new Set<string>();
+  let incomplete: string | undefined;
+  for (const c of candidates) {
+    begin();
+    const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
+    try {
+      const model = it.callValue(c.value, [], c.overrides, undefined);
+      if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
+      else {
+        run.kept = true;
+        const input = modelInput(it, model);
+        if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
+        it.callValue(model, [input], new Map(), undefined);
+      }
+    } catch (error) {
+      failed(run, error);
+      run.kept = false;
+    }
+    finish(run);
+    if (run.kept) {
+      const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+      if (fingerprints.has(print)) {
+        run.kept = false;
+        run.note = 'the same model as an earlier entry';
+      }
+      fingerprints.add(print);
+    }
+    runs.push(run);
+    if (run.stopped === 'evaluation limit') {
+      const left = candidates.length - candidates.indexOf(c) - 1;
+      if (left > 0) incomplete = `evaluation limit (${left} more model${left === 1 ? '' : 's'} of the file not evaluated)`;
+      break;
+    }
+  }
+  return collect(runs, failures, top.stopped, incomplete);
+}
+
+/** A definition at the top level of its file (decorated or not). */
+function atTopLevel(node: Node): boolean {
+  const parent = node.parent?.type === 'decorated_definition' ? node.parent.parent : node.parent;
+  return parent?.type === 'module';
+}
+
+/** Arguments that keep a builder from downloading anything: weights='imagenet' -> None, pretrained=True -> False. */
+function overridesOf(defaults: Map<string, Value>): Map<string, Value> {
+  const out = new Map<string, Value>();
+  const weights = defaults.get('weights');
+  if (weights?.k === 'str') out.set('weights', { k: 'none' });
+  const pretrained = defaults.get('pretrained');
+  if (pretrained?.k === 'bool' && pretrained.v) out.set('pretrained', { k: 'bool', v: false });
+  return out;
+}
+
+/**
+ * A model's input: the declared shape, else 1 x (the first conv's in_channels) x the default size
+ * (or 1 x in_features when a Linear comes first), the first in the order the modules were
+ * registered. Unknown when that first layer cannot be told.
+ */
+function modelInput(it: Interpreter, model: Value): Value {
+  const framework = frameworkOf(it, model);
+  const declared = it.options.declaredInput;
+  if (declared || framework === 'keras') return it.lib.modelInput(framework);
+  const [h, w] = it.options.defaultInputSize;
+  const seen = new Set<Value>();
+  const find = (m: Value): Value | undefined => {
+    if (seen.has(m)) return undefined;
+    seen.add(m);
+    if (m.k === 'layer') {
+      const type = m.layer.cls.split('.').pop()!;
+      if (type === 'Conv2d' || type === 'ConvTranspose2d') {
+        const c = m.layer.args.in_channels;
+        if (c?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, c.v, h, w] } };
+        return { k: 'tensor', t: { framework: 'torch', reason: `the model's input channels are the first conv's in_channels, which is not known${c?.k === 'unknown' ? ` (${c.reason})` : ''}` } };
+      }
+      if (type === 'Linear') {
+        const f = m.layer.args.in_features;
+        if (f?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, f.v] } };
+        return { k: 'tensor', t: { framework: 'torch', reason: "the model's input is the first Linear's in_features, which is not known" } };
+      }
+      if (m.layer.args.__tainted__) return { k: 'tensor', t: { framework: 'torch', reason: `the model's first layer is not known (${(m.layer.args.__tainted__ as { reason: string }).reason})` } };
+      for (const c of m.layer.children ?? []) {
+        const r = find(c);
+        if (r) return r;
+      }
+      return undefined;
+    }
+    if (m.k === 'obj') {
+      if (m.base) {
+        const r = find({ k: 'layer', layer: m.base });
+        if (r) return r;
+      }
+      for (const v of m.attrs.values()) {
+        if (v.k === 'unknown' && /not followed/.test(v.reason)) return { k: 'tensor', t: { framework: 'torch', reason: `the model's first layer is not known (${v.reason})` } };
+        if (v.k === 'layer' || (v.k === 'obj' && isModule(it, v))) {
+          const r = find(v);
+          if (r) return r;
+        }
+      }
+      return undefined;
+    }
+    return undefined;
+  };
+  // The input is the default size; its channels are those of the first layer that forward()
+  // applies to it (the first registered conv or Linear says them to operations that do not).
+  const first = find(model);
+  const hint = first?.k === 'tensor' ? first.t.shape : undefined;
+  return { k: 'tensor', t: { framework: 'torch', pending: [h, w], ...(hint ? { hint } : {}) } };
+}
+
+function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
+  return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
+}
+
+function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
+  const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
+  const models: ModelEvaluation[] = [];
+  // The top level counts only where no model of the file reaches (as a measurement of the models would).
+  const fromEntries = new Set<number>();
+  for (const run of runs) if (run.kept && !run.topLevel) for (const i of run.instances) fromEntries.add(i.site.start);
+  for (const run of runs) {
+    if (!run.kept) continue;
+    if (run.topLevel) run.instances = run.instances.filter((i) => !fromEntries.has(i.site.start));
+    let params = 0;
+    let macs = 0;
+    let convs = 0;
+    let unknowns = 0;
+    for (const i of run.instances) {
+      if (i.macs !== undefined && i.params !== undefined && i.output) {
+        params += i.params;
+        macs += i.macs;
+      } else unknowns++;
+      if (!CONV_LAYER_TYPES.has(i.type)) continue;
+      convs++;
+      let entry = bySite.get(i.site.start);
+      if (!entry) bySite.set(i.site.start, (entry = { site: i.site, framework: i.framework, type: i.type, instances: [] }));
+      entry.instances.push(i);
+    }
+    if (run.node) {
+      models.push({ name: run.name, line: run.node.startPosition.row, column: run.node.startPosition.column, params, macs, convInstances: convs, unknownInstances: unknowns, stopped: run.stopped });
+    } else if (convs > 0) {
+      const last = run.instances[run.instances.length - 1]!;
+      models.push({ name: '<module>', line: last.site.line, column: last.site.column, params, macs, convInstances: convs, unknownInstances: unknowns, stopped: run.stopped });
+    }
+  }
+  const sites: SiteEvaluation[] = [];
+  for (const { site, framework, type, instances } of bySite.values()) {
+    const groups = new Map<string, InstanceGroup>();
+    for (const i of instances) {
+      const g: InstanceGroup = { count: 1, kind: i.kind, params: i.params, macs: i.macs, input: i.input, output: i.output, weight: i.weight, separable: i.separable, reason: i.reason };
+      const key = JSON.stringify([g.kind, g.params, g.macs, g.input, g.output, g.weight, g.reason]);
+      const found = groups.get(key);
+      if (found) found.count++;
+      else groups.set(key, g);
+    }
+    const failure = failures.get(site.start)?.reason;
+    const partial = incomplete ?? (failure ? `a model that builds this layer could not be evaluated: ${failure}` : undefined);
+    sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()], ...(partial ? { incomplete: partial } : {}) });
+  }
+  for (const [start, { site, reason }] of failures) {
+    if (bySite.has(start)) continue;
+    // A site that only a failed run reached: no figures.
+    sites.push({ site, framework: 'torch', type: '?', count: 0, groups: [], reason });
+  }
+  sites.sort((a, b) => a.site.start - b.site.start);
+  const entries = runs.filter((r) => !r.topLevel).map((r): EntryEvaluation => ({ name: r.name, kept: r.kept, ...(r.stopped || r.note ? { note: r.stopped ?? r.note } : {}) }));
+  return { sites, models, entries, error };
+}

@@ -1,0 +1,2010 @@
+/**
+ * What the model-code evaluator knows of Python's builtins and of the libraries models are built
+ * with: PyTorch layers and tensor functions, torchvision's Conv2dNormActivation and
+ * SqueezeExcitation, Keras layers and the functional API, math, functools.partial,
+ * collections.OrderedDict / namedtuple. Layers are costed with the shared cost model when applied.
+ * Anything else of a library is `unknown` ("... is not followed").
+ */
+import type { Node } from 'web-tree-sitter';
+import { estimateConv, costModel } from '../shared/cost';
+import { resolveModel, SpecError, convOutputSize, type LayerSpec, type Shape } from '../shared/spec';
+import {
+  type ClassDef, type Framework, type Layer, type LayerInstance, type TensorInfo, type Value, Scope,
+  NONE, int, str, bool, unknown, tuple, snippet, num, hashKey, truthy, repr, RaiseError, LimitError, isUnknown,
+} from './evalValues';
+import type { Interpreter } from './modelEvaluator';
+
+type Args = Value[];
+type Kwargs = Map<string, Value>;
+
+/** Library roots that are never looked up in the workspace. */
+const LIBRARY_ROOTS = new Set(['torch', 'torchvision', 'keras', 'tensorflow', 'tf_keras', 'numpy', 'math', 'functools', 'collections', 'typing', 'typing_extensions', 'os', 'sys', 're', 'copy', 'itertools', 'warnings', 'logging', 'dataclasses', 'abc', 'enum', 'timm', 'einops', 'json', 'argparse', 'pathlib', 'time', 'random', '__future__', 'operator', 'inspect', 'types', 'builtins']);
+
+type Sig = [name: string, dflt?: Value][];
+const I = int;
+const S = str;
+const B = bool;
+
+const TORCH_LAYERS: Record<string, Sig> = {
+  Conv2d: [['in_channels'], ['out_channels'], ['kernel_size'], ['stride', I(1)], ['padding', I(0)], ['dilation', I(1)], ['groups', I(1)], ['bias', B(true)], ['padding_mode', S('zeros')], ['device', NONE], ['dtype', NONE]],
+  ConvTranspose2d: [['in_channels'], ['out_channels'], ['kernel_size'], ['stride', I(1)], ['padding', I(0)], ['output_padding', I(0)], ['groups', I(1)], ['bias', B(true)], ['dilation', I(1)], ['padding_mode', S('zeros')]],
+  Linear: [['in_features'], ['out_features'], ['bias', B(true)], ['device', NONE], ['dtype', NONE]],
+  BatchNorm2d: [['num_features'], ['eps', { k: 'float', v: 1e-5 }], ['momentum', { k: 'float', v: 0.1 }], ['affine', B(true)], ['track_running_stats', B(true)], ['device', NONE], ['dtype', NONE]],
+  BatchNorm1d: [['num_features'], ['eps', { k: 'float', v: 1e-5 }], ['momentum', { k: 'float', v: 0.1 }], ['affine', B(true)], ['track_running_stats', B(true)]],
+  MaxPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
+  AvgPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)], ['divisor_override', NONE]],
+  AdaptiveAvgPool2d: [['output_size']],
+  AdaptiveMaxPool2d: [['output_size'], ['return_indices', B(false)]],
+  Flatten: [['start_dim', I(1)], ['end_dim', I(-1)]],
+  Upsample: [['size', NONE], ['scale_factor', NONE], ['mode', S('nearest')], ['align_corners', NONE], ['recompute_scale_factor', NONE]],
+  UpsamplingNearest2d: [['size', NONE], ['scale_factor', NONE]],
+  UpsamplingBilinear2d: [['size', NONE], ['scale_factor', NONE]],
+  ZeroPad2d: [['padding']],
+  ChannelShuffle: [['groups']],
+  Softmax: [['dim', NONE]],
+  LogSoftmax: [['dim', NONE]],
+  Softmax2d: [],
+};
+/** Layers that keep the shape of their input (any arguments). */
+const TORCH_SAME = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'GELU', 'LeakyReLU', 'PReLU', 'ELU', 'SELU', 'CELU', 'Mish', 'Softplus', 'Hardtanh', 'Identity', 'Dropout', 'Dropout2d', 'Dropout1d', 'AlphaDropout', 'GroupNorm', 'LayerNorm', 'InstanceNorm2d', 'LocalResponseNorm', 'Softmax', 'LogSoftmax', 'Softmax2d', 'ChannelShuffle', 'Tanhshrink', 'Softsign', 'LogSigmoid', 'GLU_', 'SyncBatchNorm', 'BatchNorm1d', 'StochasticDepth', 'DropPath']);
+const TORCH_CONTAINERS = new Set(['Sequential', 'ModuleList', 'ModuleDict']);
+
+const KERAS_LAYERS: Record<string, Sig> = {
+  Conv2D: [['filters'], ['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['data_format', NONE], ['dilation_rate', I(1)], ['groups', I(1)], ['activation', NONE], ['use_bias', B(true)]],
+  DepthwiseConv2D: [['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['depth_multiplier', I(1)], ['data_format', NONE], ['dilation_rate', I(1)], ['activation', NONE], ['use_bias', B(true)]],
+  SeparableConv2D: [['filters'], ['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['data_format', NONE], ['dilation_rate', I(1)], ['depth_multiplier', I(1)], ['activation', NONE], ['use_bias', B(true)]],
+  Dense: [['units'], ['activation', NONE], ['use_bias', B(true)]],
+  BatchNormalization: [['axis', I(-1)], ['momentum', { k: 'float', v: 0.99 }], ['epsilon', { k: 'float', v: 1e-3 }], ['center', B(true)], ['scale', B(true)]],
+  MaxPooling2D: [['pool_size', I(2)], ['strides', NONE], ['padding', S('valid')], ['data_format', NONE]],
+  AveragePooling2D: [['pool_size', I(2)], ['strides', NONE], ['padding', S('valid')], ['data_format', NONE]],
+  GlobalAveragePooling2D: [['data_format', NONE], ['keepdims', B(false)]],
+  GlobalMaxPooling2D: [['data_format', NONE], ['keepdims', B(false)]],
+  Flatten: [['data_format', NONE]],
+  Reshape: [['target_shape']],
+  ZeroPadding2D: [['padding', I(1)], ['data_format', NONE]],
+  UpSampling2D: [['size', I(2)], ['data_format', NONE], ['interpolation', S('nearest')]],
+  Concatenate: [['axis', I(-1)]],
+  Add: [], Multiply: [], Subtract: [], Average: [], Maximum: [], Minimum: [],
+  Input: [['shape', NONE], ['batch_size', NONE], ['name', NONE], ['dtype', NONE]],
+  Sequential: [['layers', NONE], ['name', NONE]],
+  Model: [['inputs', NONE], ['outputs', NONE], ['name', NONE]],
+};
+const KERAS_SAME = new Set(['Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'Rescaling', 'Normalization', 'LayerNormalization', 'AlphaDropout', 'ActivityRegularization']);
+const MERGE = new Set(['Add', 'Multiply', 'Subtract', 'Average', 'Maximum', 'Minimum']);
+
+const SAME_FUNCTIONS = new Set(['relu', 'relu_', 'relu6', 'gelu', 'silu', 'sigmoid', 'sigmoid_', 'tanh', 'tanh_', 'hardswish', 'hardsigmoid', 'hardtanh', 'hardtanh_', 'leaky_relu', 'leaky_relu_', 'elu', 'elu_', 'selu', 'mish', 'softplus', 'dropout', 'dropout2d', 'alpha_dropout', 'contiguous', 'clone', 'detach', 'float', 'half', 'double', 'abs', 'exp', 'neg', 'clamp', 'clamp_', 'clip', 'softmax', 'log_softmax', 'batch_norm', 'layer_norm', 'group_norm', 'instance_norm', 'normalize', 'mul_', 'add_', 'div_', 'sub_', 'sqrt', 'rsqrt', 'to', 'cuda', 'cpu', 'type_as', 'requires_grad_', 'square', 'sign', 'log', 'channel_shuffle', 'native_channel_shuffle', 'swish', 'hard_swish', 'hard_sigmoid', 'pow', 'relu6_', 'silu_', 'sigmoid', 'erf', 'zero_', 'fill_', 'masked_fill', 'mul', 'div', 'add', 'sub', 'clamp_min', 'clamp_max', 'softsign', 'logsigmoid', 'tanhshrink']);
+
+/** Python's round (half to even). */
+function pyRound(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const pairOf = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0]!, v[1] ?? v[0]!]);
+
+export class Library {
+  constructor(private readonly it: Interpreter) {}
+
+  isLibraryModule(name: string): boolean {
+    return LIBRARY_ROOTS.has(name.split('.')[0]!);
+  }
+
+  starNames(moduleName: string): string[] {
+    const c = this.canonical(moduleName);
+    if (c === 'torch.nn') return [...Object.keys(TORCH_LAYERS), ...TORCH_SAME, ...TORCH_CONTAINERS, 'Module', 'functional', 'init'];
+    if (c === 'keras.layers') return [...Object.keys(KERAS_LAYERS), ...KERAS_SAME, 'Layer'];
+    return [];
+  }
+
+  /** torch.nn.modules.conv.Conv2d -> torch.nn.Conv2d; tensorflow.keras.layers.Conv2D -> keras.layers.Conv2D. */
+  canonical(path: string): string {
+    let parts = path.split('.');
+    if (parts[0] === 'tf') parts = ['tensorflow', ...parts.slice(1)];
+    const last = parts[parts.length - 1]!;
+    if (parts[0] === 'torch' && parts[1] === 'nn' && parts.length >= 3) {
+      if (parts[2] === 'functional') return parts.length === 3 ? 'torch.nn.functional' : `torch.nn.functional.${last}`;
+      if (parts[2] === 'init') return parts.length === 3 ? 'torch.nn.init' : `torch.nn.init.${last}`;
+      if (parts[2] === 'modules' && parts.length <= 4) return parts.join('.');
+      return `torch.nn.${last}`;
+    }
+    if (parts[0] === 'torchvision' && parts[1] === 'ops' && parts.length >= 3) return `torchvision.ops.${last}`;
+    if (parts[0] === 'timm' && (last === 'DropPath' || last === 'drop_path')) return `timm.${last}`;
+    if (parts[0] === 'tensorflow') parts = parts.slice(1);
+    if (parts[0] === 'tf_keras') parts = ['keras', ...parts.slice(1)];
+    if (parts[0] === 'keras') {
+      parts = parts.slice(1);
+      if (parts[0] === 'src') parts = parts.slice(1);
+      if (parts.length === 0) return 'keras';
+      const name = parts[parts.length - 1]!;
+      if (parts.length === 1 && (name === 'Input' || name === 'layers')) return name === 'Input' ? 'keras.layers.Input' : 'keras.layers';
+      if (parts.length === 1 && (name === 'Model' || name === 'Sequential')) return `keras.${name}`;
+      if (parts[0] === 'models' && parts.length >= 2) return name === 'Model' || name === 'Functional' ? 'keras.Model' : name === 'Sequential' ? 'keras.Sequential' : `keras.models.${name}`;
+      if (parts[0] === 'layers' && parts.length >= 2) return name === 'Model' ? 'keras.Model' : `keras.layers.${name}`;
+      return `keras.${parts.join('.')}`;
+    }
+    return parts.join('.');
+  }
+
+  isModuleBase(base: string): boolean {
+    return base === 'torch.nn.Module' || (base.startsWith('torch.nn.') && !base.startsWith('torch.nn.functional')) || base === 'keras.Model' || base === 'keras.layers.Layer' || base === 'keras.Sequential' || base.startsWith('torchvision.ops.');
+  }
+
+  isEnumOrException(base: string): boolean {
+    return /^(enum\.|builtins\.\w*(Error|Exception)$)/.test(base) || base === 'Exception';
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Builtins
+
+  installBuiltins(scope: Scope): void {
+    const def = (name: string, call: (args: Args, kwargs: Kwargs, node: Node | undefined) => Value) => scope.vars.set(name, { k: 'native', name, call });
+    const it = this.it;
+    def('range', (a) => {
+      const n = a.map(num);
+      if (a.some(isUnknown)) return unknown(`range() of something not known (${(a.find(isUnknown) as { reason: string }).reason})`);
+      if (n.some((x, i) => x === undefined || a[i]!.k === 'float')) return unknown('range() of non-integers');
+      const [start, stop, step] = a.length === 1 ? [0, n[0]!, 1] : [n[0]!, n[1]!, n[2] ?? 1];
+      if (step === 0) throw new RaiseError('range() step 0');
+      const count = Math.max(0, Math.ceil((stop - start) / step));
+      if (count > 100_000) throw new LimitError('evaluation limit (range size)');
+      const items: Value[] = [];
+      for (let i = 0; i < count; i++) items.push(int(start + i * step));
+      return tuple(items);
+    });
+    def('len', (a) => {
+      const v = a[0] ?? NONE;
+      if (v.k === 'tuple' || v.k === 'list') return v.k === 'list' && v.taint ? unknown(v.taint) : int(v.items.length);
+      if (v.k === 'str') return int(v.v.length);
+      if (v.k === 'dict') return v.taint ? unknown(v.taint) : int(v.entries.size);
+      const children = v.k === 'layer' ? this.childrenOf(v.layer) : v.k === 'obj' && v.base ? this.childrenOf(v.base) : undefined;
+      if (children) return int(children.length);
+      if (v.k === 'tensor' && v.t.shape) return int(v.t.shape[0]!);
+      return isUnknown(v) ? v : unknown(`len() of ${v.k}`);
+    });
+    def('int', (a) => {
+      const v = a[0] ?? int(0);
+      if (v.k === 'str' && /^\s*-?\d+\s*$/.test(v.v)) return int(Number(v.v));
+      const x = num(v);
+      return x === undefined ? (isUnknown(v) ? v : unknown(`int() of ${v.k}`)) : int(Math.trunc(x));
+    });
+    def('float', (a) => {
+      const v = a[0] ?? int(0);
+      if (v.k === 'str' && Number.isFinite(Number(v.v))) return { k: 'float', v: Number(v.v) };
+      const x = num(v);
+      return x === undefined ? (isUnknown(v) ? v : unknown('float()')) : { k: 'float', v: x };
+    });
+    def('bool', (a) => {
+      const t = a[0] ? truthy(a[0]) : false;
+      return t === undefined ? unknown('bool() of something not known') : bool(t);
+    });
+    def('str', (a) => {
+      const v = a[0] ?? str('');
+      if (v.k === 'str') return v;
+      if (v.k === 'int' || v.k === 'float' || v.k === 'bool' || v.k === 'none') return str(repr(v));
+      return unknown('str()');
+    });
+    def('round', (a) => {
+      const x = a[0] ? num(a[0]) : undefined;
+      if (x === undefined) return a[0] && isUnknown(a[0]) ? a[0] : unknown('round()');
+      if (a[1] && a[1].k !== 'none') {
+        const d = num(a[1]);
+        if (d === undefined) return unknown('round() digits');
+        return { k: 'float', v: Math.round(x * 10 ** d) / 10 ** d };
+      }
+      return int(pyRound(x));
+    });
+    def('abs', (a) => {
+      const v = a[0] ?? NONE;
+      return v.k === 'int' || v.k === 'float' ? { k: v.k, v: Math.abs(v.v) } : v.k === 'tensor' ? v : unknown('abs()');
+    });
+    const extreme = (name: string, pick: (x: number, y: number) => boolean) => def(name, (a, kw) => {
+      let items: Value[] = a;
+      if (a.length === 1) {
+        const r = it.iterate(a[0]!, undefined);
+        if (isUnknown(r)) return r;
+        items = r;
+      }
+      if (items.length === 0) return kw.get('default') ?? unknown(`${name}() of nothing`);
+      let best = items[0]!;
+      for (const v of items) {
+        if (isUnknown(v)) return v;
+        const x = num(v);
+        const y = num(best);
+        if (x === undefined || y === undefined) return unknown(`${name}() of non-numbers`);
+        if (pick(x, y)) best = v;
+      }
+      return best;
+    });
+    extreme('max', (x, y) => x > y);
+    extreme('min', (x, y) => x < y);
+    def('sum', (a) => {
+      const items = it.iterate(a[0] ?? tuple([]), undefined);
+      if (isUnknown(items)) return items;
+      let acc: Value = a[1] ?? int(0);
+      for (const v of items) acc = it.binary('+', acc, v, undefined as unknown as Node);
+      return acc;
+    });
+    def('list', (a) => {
+      if (!a[0]) return { k: 'list', items: [] };
+      const items = it.iterate(a[0], undefined);
+      return isUnknown(items) ? { k: 'list', items: [], taint: items.reason } : { k: 'list', items: [...items] };
+    });
+    def('tuple', (a) => {
+      if (!a[0]) return tuple([]);
+      const items = it.iterate(a[0], undefined);
+      return isUnknown(items) ? items : tuple([...items]);
+    });
+    def('set', (a) => {
+      if (!a[0]) return { k: 'list', items: [] };
+      const items = it.iterate(a[0], undefined);
+      if (isUnknown(items)) return { k: 'list', items: [], taint: items.reason };
+      const seen = new Map<string, Value>();
+      for (const v of items) {
+        const h = hashKey(v);
+        if (h === undefined) return unknown('set() of unhashable values');
+        seen.set(h, v);
+      }
+      return { k: 'list', items: [...seen.values()] };
+    });
+    def('dict', (a, kw) => this.makeDict(a, kw));
+    def('zip', (a) => {
+      const lists: Value[][] = [];
+      for (const v of a) {
+        const items = it.iterate(v, undefined);
+        if (isUnknown(items)) return items;
+        lists.push(items);
+      }
+      const n = lists.length ? Math.min(...lists.map((l) => l.length)) : 0;
+      const out: Value[] = [];
+      for (let i = 0; i < n; i++) out.push(tuple(lists.map((l) => l[i]!)));
+      return { k: 'list', items: out };
+    });
+    def('enumerate', (a, kw) => {
+      const items = it.iterate(a[0] ?? tuple([]), undefined);
+      if (isUnknown(items)) return items;
+      const start = num(a[1] ?? kw.get('start') ?? int(0)) ?? 0;
+      return { k: 'list', items: items.map((v, i) => tuple([int(start + i), v])) };
+    });
+    def('reversed', (a) => {
+      const items = it.iterate(a[0] ?? tuple([]), undefined);
+      return isUnknown(items) ? items : { k: 'list', items: [...items].reverse() };
+    });
+    def('sorted', (a, kw) => {
+      const items = it.iterate(a[0] ?? tuple([]), undefined);
+      if (isUnknown(items)) return items;
+      if (kw.has('key')) return unknown('sorted() with a key');
+      const nums = items.map(num);
+      if (nums.some((n) => n === undefined)) {
+        if (items.every((v) => v.k === 'str')) return { k: 'list', items: [...items].sort((x, y) => ((x as { v: string }).v < (y as { v: string }).v ? -1 : 1)) };
+        return unknown('sorted() of non-numbers');
+      }
+      const out = items.map((v, i) => [v, nums[i]!] as const).sort((x, y) => x[1] - y[1]).map(([v]) => v);
+      if (kw.get('reverse') && truthy(kw.get('reverse')!)) out.reverse();
+      return { k: 'list', items: out };
+    });
+    def('map', (a, _kw, node) => {
+      const fn = a[0]!;
+      const lists: Value[][] = [];
+      for (const v of a.slice(1)) {
+        const items = it.iterate(v, undefined);
+        if (isUnknown(items)) return items;
+        lists.push(items);
+      }
+      const n = lists.length ? Math.min(...lists.map((l) => l.length)) : 0;
+      const out: Value[] = [];
+      for (let i = 0; i < n; i++) out.push(it.callValue(fn, lists.map((l) => l[i]!), new Map(), node));
+      return { k: 'list', items: out };
+    });
+    def('filter', (a, _kw, node) => {
+      const items = it.iterate(a[1] ?? tuple([]), undefined);
+      if (isUnknown(items)) return items;
+      const out: Value[] = [];
+      for (const v of items) {
+        const keep = a[0]!.k === 'none' ? truthy(v) : truthy(it.callValue(a[0]!, [v], new Map(), node));
+        if (keep === undefined) return unknown('filter() on values not known');
+        if (keep) out.push(v);
+      }
+      return { k: 'list', items: out };
+    });
+    const anyAll = (name: string, all: boolean) => def(name, (a) => {
+      const items = it.iterate(a[0] ?? tuple([]), undefined);
+      if (isUnknown(items)) return items;
+      for (const v of items) {
+        const t = truthy(v);
+        if (t === undefined) return unknown(`${name}() of values not known`);
+        if (t !== all) return bool(!all);
+      }
+      return bool(all);
+    });
+    anyAll('any', false);
+    anyAll('all', true);
+    def('divmod', (a) => {
+      const x = num(a[0] ?? NONE);
+      const y = num(a[1] ?? NONE);
+      if (x === undefined || y === undefined || y === 0) return unknown('divmod()');
+      return tuple([int(Math.floor(x / y)), int(x - y * Math.floor(x / y))]);
+    });
+    def('pow', (a) => it.binary('**', a[0] ?? NONE, a[1] ?? NONE, undefined as unknown as Node));
+    def('isinstance', (a) => this.isInstance(a[0] ?? NONE, a[1] ?? NONE));
+    def('issubclass', () => unknown('issubclass() is not followed'));
+    def('hasattr', (a) => {
+      const v = a[0] ?? NONE;
+      const name = a[1]?.k === 'str' ? a[1].v : undefined;
+      if (!name) return unknown('hasattr()');
+      if (v.k === 'obj') return bool(v.attrs.has(name) || !!it.classAttr(v.cls, name));
+      return unknown('hasattr()');
+    });
+    def('getattr', (a, _kw, node) => {
+      const name = a[1]?.k === 'str' ? a[1].v : undefined;
+      if (!name) return unknown('getattr() with a name not known');
+      const v = it.getAttr(a[0] ?? NONE, name, node);
+      if (isUnknown(v) && a[2]) {
+        if (a[0]?.k === 'obj' && !a[0].attrs.has(name) && !it.classAttr(a[0].cls, name)) return a[2];
+      }
+      return v;
+    });
+    def('setattr', (a) => {
+      if (a[1]?.k === 'str') it.setAttr(a[0] ?? NONE, a[1].v, a[2] ?? NONE);
+      else if (a[0]?.k === 'obj') return unknown('setattr() with a name not known');
+      return NONE;
+    });
+    def('print', () => NONE);
+    def('callable', (a) => bool(['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'].includes((a[0] ?? NONE).k)));
+    def('type', (a) => (a[0]?.k === 'obj' ? { k: 'class', cls: a[0].cls } : unknown('type()')));
+    def('id', () => unknown('id()'));
+    def('iter', (a) => a[0] ?? NONE);
+    def('next', () => unknown('next()'));
+    def('super', (a) => (a.length === 2 && a[0]!.k === 'class' ? { k: 'super', cls: a[0]!.cls, self: a[1]! } : unknown('super() outside a method')));
+    def('vars', () => unknown('vars()'));
+    def('locals', () => unknown('locals()'));
+    def('globals', () => unknown('globals()'));
+    def('open', () => unknown('open()'));
+    def('hash', () => unknown('hash()'));
+    scope.vars.set('object', { k: 'lib', path: 'builtins.object' });
+    for (const name of ['Exception', 'ValueError', 'TypeError', 'NotImplementedError', 'KeyError', 'RuntimeError', 'AssertionError', 'IndexError', 'AttributeError', 'ImportError', 'NotImplemented', 'StopIteration']) {
+      scope.vars.set(name, { k: 'lib', path: `builtins.${name}` });
+    }
+  }
+
+  private makeDict(a: Args, kw: Kwargs): Value {
+    const entries = new Map<string, [Value, Value]>();
+    if (a[0]) {
+      if (a[0].k === 'dict') {
+        if (a[0].taint) return { k: 'dict', entries, taint: a[0].taint };
+        for (const [h, e] of a[0].entries) entries.set(h, e);
+      } else {
+        const items = this.it.iterate(a[0], undefined);
+        if (isUnknown(items)) return { k: 'dict', entries, taint: items.reason };
+        for (const pair of items) {
+          const kv = this.it.iterate(pair, undefined);
+          if (isUnknown(kv) || kv.length !== 2) return { k: 'dict', entries, taint: 'dict() of pairs not known' };
+          const h = hashKey(kv[0]!);
+          if (h === undefined) return { k: 'dict', entries, taint: 'a dict key not known' };
+          entries.set(h, [kv[0]!, kv[1]!]);
+        }
+      }
+    }
+    for (const [k, v] of kw) entries.set(`s:${k}`, [str(k), v]);
+    return { k: 'dict', entries };
+  }
+
+  private isInstance(v: Value, cls: Value): Value {
+    if (cls.k === 'tuple') {
+      let any: boolean | undefined = false;
+      for (const c of cls.items) {
+        const r = this.isInstance(v, c);
+        if (r.k === 'bool' && r.v) return bool(true);
+        if (r.k !== 'bool') any = undefined;
+      }
+      return any === undefined ? unknown('isinstance() not known') : bool(false);
+    }
+    if (cls.k === 'lib') {
+      const c = this.canonical(cls.path);
+      const last = c.split('.').pop()!;
+      const kinds: Record<string, string[]> = {
+        'builtins.int': ['int', 'bool'], 'builtins.float': ['float'], 'builtins.str': ['str'], 'builtins.list': ['list'], 'builtins.tuple': ['tuple'], 'builtins.dict': ['dict'], 'builtins.bool': ['bool'],
+        Sequence: ['list', 'tuple', 'str'], MutableSequence: ['list'], List: ['list'], Tuple: ['tuple'], Mapping: ['dict'], MutableMapping: ['dict'], Dict: ['dict'], OrderedDict: ['dict'], Iterable: ['list', 'tuple', 'dict', 'str'], Callable: ['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'],
+      };
+      const abc = /^(typing|collections|collections\.abc)\.\w+$/.test(c) ? kinds[last] : kinds[c];
+      if (isUnknown(v)) return v;
+      if (v.k === 'layer') {
+        const mine = v.layer.cls.split('.').pop()!;
+        if (c === v.layer.cls) return bool(true);
+        if (c === 'torch.nn.Module') return bool(v.layer.framework === 'torch');
+        if (c === 'keras.layers.Layer') return bool(v.layer.framework === 'keras');
+        if (c === 'torch.nn._ConvNd') return bool(mine === 'Conv2d' || mine === 'ConvTranspose2d');
+        if (c === 'torch.nn._BatchNorm' || c === 'torch.nn._NormBase') return bool(/^BatchNorm/.test(mine) || (c === 'torch.nn._NormBase' && /^InstanceNorm/.test(mine)));
+        if (c === 'torch.nn._MaxPoolNd' || c === 'torch.nn._AvgPoolNd') return bool(mine === `${c.slice(10, 13)}Pool2d`);
+        if (c === 'torch.nn._AdaptiveAvgPoolNd') return bool(mine === 'AdaptiveAvgPool2d');
+        // Our layers are exactly the library's classes: they derive from no other class of the library.
+        return bool(false);
+      }
+      if (v.k === 'obj') {
+        const bases = this.it.libraryBases(v.cls);
+        if (bases.includes(c)) return bool(true);
+        if (c === 'torch.nn.Module' && bases.some((b) => b.startsWith('torch.nn.'))) return bool(true);
+        if (c === 'keras.layers.Layer' && bases.some((b) => b.startsWith('keras.'))) return bool(true);
+        if (bases.includes('?')) return unknown(`isinstance() of a ${v.cls.name}, whose bases are not all known`);
+        return bool(false);
+      }
+      if (v.k === 'tensor') return bool(c === 'torch.Tensor');
+      if (abc) return bool(abc.includes(v.k));
+      return unknown(`isinstance(..., ${cls.path}) is not known`);
+    }
+    if (cls.k === 'native') {
+      const kinds: Record<string, string[]> = { int: ['int', 'bool'], float: ['float'], str: ['str'], list: ['list'], tuple: ['tuple'], dict: ['dict'], bool: ['bool'] };
+      if (isUnknown(v)) return v;
+      if (cls.name in kinds) return bool(kinds[cls.name]!.includes(v.k));
+      return unknown(`isinstance(, ${cls.name})`);
+    }
+    if (cls.k === 'class') {
+      if (v.k === 'obj') {
+        const walk = (c: ClassDef, seen: Set<ClassDef>): boolean => {
+          if (c === cls.cls) return true;
+          if (seen.has(c)) return false;
+          seen.add(c);
+          return c.bases.some((b) => b.k === 'class' && walk(b.cls, seen));
+        };
+        return bool(walk(v.cls, new Set()));
+      }
+      if (v.k === 'tuple' && v.cls) return bool(v.cls === cls.cls);
+      if (isUnknown(v)) return v;
+      return bool(false);
+    }
+    return unknown('isinstance() with a class not known');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Library names
+
+  libAttr(path: string, name: string): Value {
+    const full = `${path}.${name}`;
+    const c = this.canonical(full);
+    switch (c) {
+      case 'math.pi': return { k: 'float', v: Math.PI };
+      case 'math.e': return { k: 'float', v: Math.E };
+      case 'math.inf': return { k: 'float', v: Infinity };
+      default: return { k: 'lib', path: full };
+    }
+  }
+
+  callLib(path: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value {
+    const c = this.canonical(path);
+    const parts = c.split('.');
+    const last = parts[parts.length - 1]!;
+    // torch.nn layers
+    if (parts[0] === 'torch' && parts[1] === 'nn' && parts.length === 3) {
+      if (last in TORCH_LAYERS || TORCH_SAME.has(last) || TORCH_CONTAINERS.has(last)) return { k: 'layer', layer: this.makeLayer(c, 'torch', args, kwargs) };
+      if (last === 'Module') return NONE;
+      if (last === 'Parameter') return args[0] ?? unknown('nn.Parameter');
+    }
+    if (c === 'torchvision.ops.Conv2dNormActivation' || c === 'torchvision.ops.ConvNormActivation') return this.conv2dNormActivation(args, kwargs);
+    if (c === 'torchvision.ops.SqueezeExcitation') return this.squeezeExcitation(args, kwargs);
+    if (c === 'torchvision.ops.StochasticDepth' || c === 'timm.DropPath') return { k: 'layer', layer: this.makeLayer('torch.nn.Identity', 'torch', [], new Map()) };
+    if (parts[0] === 'torch' && (parts[1] === 'nn' ? parts[2] === 'functional' : true)) {
+      const fn = parts[0] === 'torch' && parts[1] === 'nn' ? last : parts.slice(1).join('.');
+      if (parts[1] === 'nn' && parts[2] === 'init') return NONE;
+      const r = this.torchFunction(fn, args, kwargs, node);
+      if (r) return r;
+    }
+    if (parts[0] === 'keras') {
+      const r = this.kerasCall(c, args, kwargs, node);
+      if (r) return r;
+    }
+    switch (c) {
+      case 'math.ceil': return this.math(args, Math.ceil, true);
+      case 'math.floor': return this.math(args, Math.floor, true);
+      case 'math.sqrt': return this.math(args, Math.sqrt, false);
+      case 'math.log': return this.math(args, Math.log, false);
+      case 'math.log2': return this.math(args, Math.log2, false);
+      case 'math.exp': return this.math(args, Math.exp, false);
+      case 'math.trunc': return this.math(args, Math.trunc, true);
+      // numpy's rounding functions return floats.
+      case 'numpy.ceil': return this.math(args, Math.ceil, false);
+      case 'numpy.floor': return this.math(args, Math.floor, false);
+      case 'numpy.sqrt': return this.math(args, Math.sqrt, false);
+      case 'numpy.round': case 'numpy.around': case 'numpy.rint': return this.math(args, pyRound, false);
+      case 'numpy.abs': return this.math(args, Math.abs, false);
+      case 'numpy.int': case 'numpy.int32': case 'numpy.int64': return this.math(args, Math.trunc, true);
+      case 'math.gcd': {
+        let [x, y] = [num(args[0] ?? NONE), num(args[1] ?? NONE)];
+        if (x === undefined || y === undefined) return unknown('math.gcd() of values not known');
+        x = Math.abs(x); y = Math.abs(y);
+        while (y) [x, y] = [y, x % y];
+        return int(x);
+      }
+      case 'functools.partial': return args[0] ? { k: 'partial', fn: args[0], args: args.slice(1), kwargs: new Map(kwargs) } : unknown('partial()');
+      case 'functools.reduce': return unknown('functools.reduce() is not followed');
+      case 'collections.OrderedDict': return this.makeDict(args, kwargs);
+      case 'collections.namedtuple': case 'typing.NamedTuple': {
+        const name = args[0]?.k === 'str' ? args[0].v : 'namedtuple';
+        const f = args[1] ?? kwargs.get('field_names');
+        let fields: string[] | undefined;
+        if (f?.k === 'str') fields = f.v.replace(/,/g, ' ').split(/\s+/).filter(Boolean);
+        else if (f && (f.k === 'list' || f.k === 'tuple') && f.items.every((x) => x.k === 'str')) fields = f.items.map((x) => (x as { v: string }).v);
+        if (!fields) return unknown('namedtuple() fields not known');
+        const d = kwargs.get('defaults');
+        const defaults = d && (d.k === 'list' || d.k === 'tuple') ? d.items : [];
+        const cls: ClassDef = { name, file: '', bases: [], attrs: new Map(), fields, fieldDefaults: defaults };
+        return { k: 'class', cls };
+      }
+      case 'copy.deepcopy': case 'copy.copy': return this.copyValue(args[0] ?? NONE, c === 'copy.deepcopy', new Map());
+      case 'builtins.object': return NONE;
+      case 'torchvision.models._utils._make_divisible': {
+        // _make_divisible(v, divisor, min_value=None), as torchvision and the MobileNet papers write it.
+        const v = num(this.arg(args, kwargs, 0, 'v') ?? NONE);
+        const divisor = num(this.arg(args, kwargs, 1, 'divisor') ?? NONE);
+        const minV = this.arg(args, kwargs, 2, 'min_value') ?? NONE;
+        if (v === undefined || divisor === undefined || divisor <= 0) return unknown('_make_divisible() of values not known');
+        const min = minV.k === 'none' ? divisor : num(minV);
+        if (min === undefined) return unknown('_make_divisible() of values not known');
+        let out = Math.max(min, Math.floor(Math.trunc(v + divisor / 2) / divisor) * divisor);
+        if (out < 0.9 * v) out += divisor;
+        return int(out);
+      }
+      case 'torchvision.utils._log_api_usage_once': return NONE;
+      case 'operator.add': return this.it.binary('+', args[0] ?? NONE, args[1] ?? NONE, node!);
+      case 'operator.mul': return this.it.binary('*', args[0] ?? NONE, args[1] ?? NONE, node!);
+      default: break;
+    }
+    if (parts[0] === 'builtins') return unknown(`${last}() (the code raises)`);
+    for (const a of [...args, ...kwargs.values()]) if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to ${path}(), which is not followed`;
+    return unknown(`${path}() is not followed`);
+  }
+
+  /** copy.copy / copy.deepcopy: a copied module is a new module built at the same site. */
+  private copyValue(v: Value, deep: boolean, memo: Map<Value, Value>): Value {
+    const seen = memo.get(v);
+    if (seen) return seen;
+    const inner = (x: Value) => (deep ? this.copyValue(x, true, memo) : x);
+    switch (v.k) {
+      case 'list': {
+        const out: Value = { k: 'list', items: [], taint: v.taint };
+        memo.set(v, out);
+        out.items.push(...v.items.map(inner));
+        return out;
+      }
+      case 'dict': {
+        const out: Value = { k: 'dict', entries: new Map(), taint: v.taint };
+        memo.set(v, out);
+        for (const [h, [key, x]] of v.entries) out.entries.set(h, [key, inner(x)]);
+        return out;
+      }
+      case 'tuple': return deep ? { ...v, items: v.items.map(inner) } : v;
+      case 'obj': {
+        const out: Value & { k: 'obj' } = { k: 'obj', cls: v.cls, attrs: new Map(), id: this.it.newId() };
+        memo.set(v, out);
+        if (v.base) out.base = deep ? (this.copyValue({ k: 'layer', layer: v.base }, true, memo) as { layer: Layer }).layer : v.base;
+        for (const [k, x] of v.attrs) out.attrs.set(k, inner(x));
+        if (this.it.libraryBases(v.cls).some((b) => this.isModuleBase(b))) {
+          this.it.modulesBuilt.push(out);
+          if (deep) for (const x of out.attrs.values()) this.it.adopt(out, x);
+        }
+        return out;
+      }
+      case 'layer': {
+        const layer: Layer = { ...v.layer, id: this.it.newId(), args: { ...v.layer.args }, applied: 0, children: v.layer.children ? [] : undefined, childNames: v.layer.childNames ? [...v.layer.childNames] : undefined };
+        const out: Value = { k: 'layer', layer };
+        memo.set(v, out);
+        for (const c of v.layer.children ?? []) layer.children!.push(inner(c));
+        if (deep) for (const c of layer.children ?? []) this.it.adopt(out, c);
+        this.it.built.push(layer);
+        this.it.modulesBuilt.push(out);
+        return out;
+      }
+      default: return v;
+    }
+  }
+
+  private math(args: Args, f: (x: number) => number, integer: boolean): Value {
+    const v = args[0] ?? NONE;
+    if (isUnknown(v)) return v;
+    const x = num(v);
+    if (x === undefined) return unknown('math of a value not known');
+    const r = f(x);
+    if (!Number.isFinite(r)) return unknown('math domain error');
+    return integer ? int(r) : { k: 'float', v: r };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Layers
+
+  private bind(sig: Sig, args: Args, kwargs: Kwargs, cls: string): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    sig.forEach(([name, dflt], i) => {
+      const v = i < args.length ? args[i] : kwargs.get(name);
+      out[name] = v ?? dflt ?? unknown(`${cls}: ${name} is not given`);
+    });
+    for (const [k, v] of kwargs) if (!(k in out)) out[k] = v;
+    return out;
+  }
+
+  makeLayer(cls: string, framework: Framework, args: Args, kwargs: Kwargs): Layer {
+    const short = cls.split('.').pop()!;
+    const sig = framework === 'torch' ? TORCH_LAYERS[short] : KERAS_LAYERS[short];
+    const layer: Layer = { id: this.it.newId(), cls, framework, site: this.it.currentSite(), args: {}, applied: 0 };
+    if (cls === 'torch.nn.Sequential') {
+      if (args.length === 1 && args[0]!.k === 'dict') {
+        layer.children = [...args[0].entries.values()].map(([, v]) => v);
+        layer.childNames = [...args[0].entries.values()].map(([k]) => (k.k === 'str' ? k.v : repr(k)));
+        if (args[0].taint) layer.args.__tainted__ = unknown(args[0].taint);
+      } else layer.children = [...args];
+    } else if (cls === 'torch.nn.ModuleList') {
+      const items = args[0] ? this.it.iterate(args[0], undefined) : [];
+      if (isUnknown(items)) {
+        layer.children = [];
+        layer.args.__tainted__ = items;
+      } else layer.children = [...items];
+    } else if (cls === 'torch.nn.ModuleDict') {
+      layer.children = [];
+      layer.childNames = [];
+      const d = args[0];
+      if (d?.k === 'dict') {
+        for (const [k, v] of d.entries.values()) {
+          layer.childNames.push(k.k === 'str' ? k.v : repr(k));
+          layer.children.push(v);
+        }
+        if (d.taint) layer.args.__tainted__ = unknown(d.taint);
+      } else if (d && d.k !== 'none') layer.args.__tainted__ = unknown('ModuleDict() of something not known');
+    } else if (sig) layer.args = this.bind(sig, args, kwargs, short);
+    else {
+      layer.args = {};
+      args.forEach((a, i) => (layer.args[`#${i}`] = a));
+      for (const [k, v] of kwargs) layer.args[k] = v;
+    }
+    for (const child of layer.children ?? []) this.it.adopt({ k: 'layer', layer }, child);
+    if (layer.children) for (const c of layer.children) if (c.k === 'obj') this.it.childIds.add(c.id);
+    this.it.built.push(layer);
+    this.it.modulesBuilt.push({ k: 'layer', layer });
+    if (framework === 'keras' && short === 'Sequential') this.kerasSequentialInit(layer, args, kwargs);
+    return layer;
+  }
+
+  childrenOf(layer: Layer): Value[] | undefined {
+    if (!layer.children) return undefined;
+    if (layer.args.__tainted__) return undefined;
+    if (layer.cls === 'torch.nn.ModuleDict') return layer.childNames!.map(str);
+    return layer.children;
+  }
+
+  containerSet(layer: Layer, key: string, value: Value): void {
+    layer.children ??= [];
+    layer.childNames ??= layer.children.map((_, i) => String(i));
+    const at = layer.childNames.indexOf(key);
+    if (at >= 0) layer.children[at] = value;
+    else {
+      layer.childNames.push(key);
+      layer.children.push(value);
+    }
+    this.it.adopt({ k: 'layer', layer }, value);
+    if (value.k === 'obj') this.it.childIds.add(value.id);
+  }
+
+  /** torchvision.ops.Conv2dNormActivation: conv (+ norm) (+ activation), built here so that its conv's site is the call. */
+  private conv2dNormActivation(args: Args, kwargs: Kwargs): Value {
+    const sig: Sig = [['in_channels'], ['out_channels'], ['kernel_size', I(3)], ['stride', I(1)], ['padding', NONE], ['groups', I(1)], ['norm_layer', { k: 'lib', path: 'torch.nn.BatchNorm2d' }], ['activation_layer', { k: 'lib', path: 'torch.nn.ReLU' }], ['dilation', I(1)], ['inplace', B(true)], ['bias', NONE]];
+    const a = this.bind(sig, args, kwargs, 'Conv2dNormActivation');
+    let padding = a.padding!;
+    if (padding.k === 'none') {
+      const k = a.kernel_size!;
+      const d = a.dilation!;
+      const one = (kk: Value, dd: Value): Value => {
+        const x = num(kk);
+        const y = num(dd);
+        return x === undefined || y === undefined ? unknown('padding of Conv2dNormActivation') : int(Math.floor((x - 1) / 2) * y);
+      };
+      if (k.k === 'tuple') padding = tuple(k.items.map((kk, i) => one(kk, d.k === 'tuple' ? d.items[i]! : d)));
+      else padding = one(k, d);
+    }
+    const norm = a.norm_layer!;
+    let bias = a.bias!;
+    if (bias.k === 'none') bias = norm.k === 'none' ? B(true) : norm.k === 'unknown' ? norm : B(false);
+    const conv = this.makeLayer('torch.nn.Conv2d', 'torch', [a.in_channels!, a.out_channels!, a.kernel_size!, a.stride!, padding], new Map([['dilation', a.dilation!], ['groups', a.groups!], ['bias', bias]]));
+    const children: Value[] = [{ k: 'layer', layer: conv }];
+    if (norm.k !== 'none') children.push(this.it.callValue(norm, [a.out_channels!], new Map(), undefined));
+    const act = a.activation_layer!;
+    if (act.k !== 'none') children.push(this.it.callValue(act, [], act.k === 'lib' && /ReLU|SiLU|Hardswish|Hardsigmoid|Mish|ReLU6/.test(act.path) ? new Map([['inplace', a.inplace!]]) : new Map(), undefined));
+    const seq = this.makeLayer('torch.nn.Sequential', 'torch', children, new Map());
+    return { k: 'layer', layer: seq };
+  }
+
+  /** torchvision.ops.SqueezeExcitation(input_channels, squeeze_channels, activation=ReLU, scale_activation=Sigmoid). */
+  private squeezeExcitation(args: Args, kwargs: Kwargs): Value {
+    const sig: Sig = [['input_channels'], ['squeeze_channels'], ['activation', { k: 'lib', path: 'torch.nn.ReLU' }], ['scale_activation', { k: 'lib', path: 'torch.nn.Sigmoid' }]];
+    const a = this.bind(sig, args, kwargs, 'SqueezeExcitation');
+    const avg = this.makeLayer('torch.nn.AdaptiveAvgPool2d', 'torch', [I(1)], new Map());
+    const fc1 = this.makeLayer('torch.nn.Conv2d', 'torch', [a.input_channels!, a.squeeze_channels!, I(1)], new Map());
+    const act = this.it.callValue(a.activation!, [], new Map(), undefined);
+    const fc2 = this.makeLayer('torch.nn.Conv2d', 'torch', [a.squeeze_channels!, a.input_channels!, I(1)], new Map());
+    const scale = this.it.callValue(a.scale_activation!, [], new Map(), undefined);
+    const layer = this.makeLayer('torchvision.ops.SqueezeExcitation', 'torch', [], new Map());
+    layer.children = [{ k: 'layer', layer: avg }, { k: 'layer', layer: fc1 }, act, { k: 'layer', layer: fc2 }, scale];
+    for (const c of layer.children) this.it.adopt({ k: 'layer', layer }, c);
+    return { k: 'layer', layer };
+  }
+
+  initBase(obj: Value & { k: 'obj' }, base: string, args: Args, kwargs: Kwargs, _node: Node | undefined): void {
+    const short = base.split('.').pop()!;
+    if (base === 'torch.nn.Module' || base === 'keras.layers.Layer' || base === 'builtins.object') return;
+    if (base === 'keras.Model') {
+      const inputs = args[0] ?? kwargs.get('inputs');
+      const outputs = args[1] ?? kwargs.get('outputs');
+      if (inputs && outputs) {
+        const model = this.makeLayer('keras.Model', 'keras', [inputs, outputs], new Map());
+        this.kerasModelInit(model);
+        obj.base = model;
+        this.it.childIds.add(model.id);
+      }
+      return;
+    }
+    const framework: Framework = base.startsWith('keras') ? 'keras' : 'torch';
+    if ((framework === 'torch' && (short in TORCH_LAYERS || TORCH_SAME.has(short) || TORCH_CONTAINERS.has(short))) || (framework === 'keras' && short in KERAS_LAYERS)) {
+      const layer = this.makeLayer(base, framework, args, kwargs);
+      obj.base = layer;
+      this.it.childIds.add(layer.id);
+    }
+  }
+
+  superAttr(sup: Value & { k: 'super' }, name: string, node: Node | undefined): Value {
+    const self = sup.self;
+    const bases = this.it.libraryBases(sup.cls);
+    const libBase = bases.find((b) => this.isModuleBase(b)) ?? bases[0];
+    if (name === '__init__') {
+      return { k: 'native', name: 'super.__init__', call: (a, kw) => {
+        if (self.k === 'obj' && libBase) this.initBase(self, libBase, a, kw, node);
+        return NONE;
+      } };
+    }
+    if ((name === 'forward' || name === 'call' || name === '__call__') && self.k === 'obj' && self.base) {
+      const base = self.base;
+      return { k: 'native', name: 'super.forward', call: (a, kw, n) => this.applyLayer(base, a, kw, n) };
+    }
+    if (self.k === 'obj' && self.base) return this.valueAttr({ k: 'layer', layer: self.base }, name, node);
+    return unknown(`super().${name} is not followed`);
+  }
+
+  objectAttr(obj: Value & { k: 'obj' }, name: string, node: Node | undefined): Value {
+    const it = this.it;
+    const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
+    switch (name) {
+      case 'modules': return native(() => ({ k: 'list', items: this.descendants(obj, true) }));
+      case 'children': return native(() => ({ k: 'list', items: this.descendants(obj, false) }));
+      case 'named_modules': return native(() => ({ k: 'list', items: this.descendants(obj, true).map((m) => tuple([str('?'), m])) }));
+      case 'named_children': return native(() => ({ k: 'list', items: this.namedChildren(obj) }));
+      case 'add_module': case 'register_module': return native((a) => {
+        if (a[0]?.k !== 'str') return unknown('add_module() with a name not known');
+        it.setAttr(obj, a[0].v, a[1] ?? NONE);
+        return NONE;
+      });
+      case 'register_buffer': case 'register_parameter': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
+        return native(() => NONE);
+      case 'eval': case 'train': case 'cuda': case 'cpu': case 'to': case 'float': case 'half': case 'requires_grad_':
+        return native(() => obj);
+      case '__class__': return { k: 'class', cls: obj.cls };
+      // Models are costed as they run for inference (and as they are measured): in eval mode.
+      case 'training': return bool(false);
+      default: break;
+    }
+    if (obj.base) return this.valueAttr({ k: 'layer', layer: obj.base }, name, node);
+    return unknown(`${obj.cls.name}.${name} is not set`);
+  }
+
+  private moduleChildren(v: Value): Value[] {
+    if (v.k === 'layer') return v.layer.children?.filter((c) => c.k === 'layer' || c.k === 'obj') ?? [];
+    if (v.k === 'obj') {
+      const out: Value[] = [];
+      if (v.base) out.push(...this.moduleChildren({ k: 'layer', layer: v.base }));
+      for (const a of v.attrs.values()) {
+        if (a.k === 'layer' || (a.k === 'obj' && this.it.libraryBases(a.cls).some((b) => this.isModuleBase(b)))) out.push(a);
+      }
+      return out;
+    }
+    return [];
+  }
+
+  private namedChildren(obj: Value & { k: 'obj' }): Value[] {
+    const out: Value[] = [];
+    for (const [k, a] of obj.attrs) if (a.k === 'layer' || a.k === 'obj') out.push(tuple([str(k), a]));
+    return out;
+  }
+
+  private descendants(v: Value, includeSelf: boolean): Value[] {
+    const out: Value[] = includeSelf ? [v] : [];
+    const seen = new Set<Value>();
+    const walk = (m: Value) => {
+      for (const c of this.moduleChildren(m)) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        out.push(c);
+        if (includeSelf) walk(c);
+      }
+    };
+    walk(v);
+    return out;
+  }
+
+  /** Attributes and methods of plain values, tensors and layers. */
+  valueAttr(v: Value, name: string, node: Node | undefined): Value {
+    const it = this.it;
+    const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
+    switch (v.k) {
+      case 'list': {
+        switch (name) {
+          case 'append': return native((a) => { v.items.push(a[0] ?? NONE); return NONE; });
+          case 'extend': return native((a) => {
+            const items = it.iterate(a[0] ?? NONE, undefined);
+            if (isUnknown(items)) v.taint = items.reason;
+            else v.items.push(...items);
+            return NONE;
+          });
+          case 'insert': return native((a) => {
+            const i = num(a[0] ?? NONE);
+            if (i === undefined) v.taint = 'insert() at an index not known';
+            else v.items.splice(i < 0 ? Math.max(0, v.items.length + i) : i, 0, a[1] ?? NONE);
+            return NONE;
+          });
+          case 'pop': return native((a) => {
+            if (v.taint) return unknown(v.taint);
+            const i = a[0] ? num(a[0]) : -1;
+            if (i === undefined || v.items.length === 0) return unknown('pop()');
+            return v.items.splice(i < 0 ? v.items.length + i : i, 1)[0] ?? unknown('pop()');
+          });
+          case 'index': return native((a) => {
+            for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
+            return unknown('index()');
+          });
+          case 'copy': return native(() => ({ k: 'list', items: [...v.items], taint: v.taint }));
+          case 'reverse': return native(() => { v.items.reverse(); return NONE; });
+          case 'count': return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
+          default: return unknown(`list.${name} is not followed`);
+        }
+      }
+      case 'tuple': {
+        if (name === 'index') return native((a) => {
+          for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
+          return unknown('index()');
+        });
+        if (name === 'count') return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
+        if (name === '_replace' || name === '_asdict') return unknown(`${name}() is not followed`);
+        return unknown(`tuple.${name} is not known`);
+      }
+      case 'dict': {
+        const entries = () => [...v.entries.values()];
+        switch (name) {
+          case 'items': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k, x]) => tuple([k, x])) }));
+          case 'keys': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k]) => k) }));
+          case 'values': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([, x]) => x) }));
+          case 'get': return native((a) => {
+            const h = hashKey(a[0] ?? NONE);
+            const found = h === undefined ? undefined : v.entries.get(h);
+            if (found) return found[1];
+            return v.taint ? unknown(v.taint) : (a[1] ?? NONE);
+          });
+          case 'pop': return native((a) => {
+            const h = hashKey(a[0] ?? NONE);
+            const found = h === undefined ? undefined : v.entries.get(h);
+            if (found) {
+              v.entries.delete(h!);
+              return found[1];
+            }
+            return v.taint ? unknown(v.taint) : (a[1] ?? unknown('KeyError'));
+          });
+          case 'setdefault': return native((a) => {
+            const h = hashKey(a[0] ?? NONE);
+            if (h === undefined) return unknown('setdefault()');
+            const found = v.entries.get(h);
+            if (found) return found[1];
+            v.entries.set(h, [a[0]!, a[1] ?? NONE]);
+            return a[1] ?? NONE;
+          });
+          case 'update': return native((a, kw) => {
+            const other = this.makeDict(a, kw);
+            if (other.k === 'dict') {
+              if (other.taint) v.taint = other.taint;
+              for (const [h, e] of other.entries) v.entries.set(h, e);
+            }
+            return NONE;
+          });
+          case 'copy': return native(() => ({ k: 'dict', entries: new Map(v.entries), taint: v.taint }));
+          default: return unknown(`dict.${name} is not followed`);
+        }
+      }
+      case 'str': {
+        switch (name) {
+          case 'format': return native((a, kw) => formatString(v.v, a, kw) ?? unknown(`\`${snippet(node)}\`: a format not followed`));
+          case 'lower': return native(() => str(v.v.toLowerCase()));
+          case 'upper': return native(() => str(v.v.toUpperCase()));
+          case 'startswith': return native((a) => (a[0]?.k === 'str' ? bool(v.v.startsWith(a[0].v)) : unknown('startswith()')));
+          case 'endswith': return native((a) => (a[0]?.k === 'str' ? bool(v.v.endsWith(a[0].v)) : unknown('endswith()')));
+          case 'split': return native((a) => ({ k: 'list', items: (a[0]?.k === 'str' ? v.v.split(a[0].v) : v.v.trim().split(/\s+/)).map(str) }));
+          case 'join': return native((a) => {
+            const items = it.iterate(a[0] ?? NONE, undefined);
+            if (isUnknown(items) || !items.every((x) => x.k === 'str')) return unknown('join()');
+            return str(items.map((x) => (x as { v: string }).v).join(v.v));
+          });
+          case 'replace': return native((a) => (a[0]?.k === 'str' && a[1]?.k === 'str' ? str(v.v.split(a[0].v).join(a[1].v)) : unknown('replace()')));
+          case 'strip': return native(() => str(v.v.trim()));
+          default: return unknown(`str.${name}`);
+        }
+      }
+      case 'int': case 'float':
+        if (name === 'is_integer') return native(() => bool(Number.isInteger(v.v)));
+        return unknown(`${v.k}.${name}`);
+      case 'tensor': return this.tensorAttr(v.t, name, node);
+      case 'layer': return this.layerAttr(v.layer, name, node);
+      case 'func': case 'bound':
+        if (name === '__name__') return str(v.k === 'func' ? v.fn.name : '?');
+        return unknown(`attribute ${name} of a function`);
+      case 'partial':
+        if (name === 'func') return v.fn;
+        if (name === 'keywords') return { k: 'dict', entries: new Map([...v.kwargs].map(([k, x]) => [`s:${k}`, [str(k), x]])) };
+        return unknown(`partial.${name}`);
+      default: return unknown(`\`${snippet(node)}\` (${name} of a ${v.k}) is not known`);
+    }
+  }
+
+  private layerAttr(layer: Layer, name: string, node: Node | undefined): Value {
+    const it = this.it;
+    const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
+    const own = layer.args[`.${name}`];
+    if (own) return own;
+    const short = layer.cls.split('.').pop()!;
+    if (layer.framework === 'torch') {
+      if (name in layer.args && !name.startsWith('#')) {
+        const v = layer.args[name]!;
+        // PyTorch stores conv sizes as pairs.
+        if (short === 'Conv2d' && ['kernel_size', 'stride', 'padding', 'dilation'].includes(name) && v.k === 'int') return tuple([v, v]);
+        return v;
+      }
+      if (layer.children) {
+        switch (name) {
+          case 'append': return native((a) => { this.containerSet(layer, String(layer.children!.length), a[0] ?? NONE); return { k: 'layer', layer }; });
+          case 'extend': return native((a) => {
+            const items = it.iterate(a[0] ?? NONE, undefined);
+            if (isUnknown(items)) layer.args.__tainted__ = items;
+            else for (const x of items) this.containerSet(layer, String(layer.children!.length), x);
+            return { k: 'layer', layer };
+          });
+          case 'insert': return native(() => { layer.args.__tainted__ = unknown('insert() into a container'); return NONE; });
+          case 'add_module': case 'register_module': return native((a) => {
+            if (a[0]?.k !== 'str') layer.args.__tainted__ = unknown('add_module() with a name not known');
+            else this.containerSet(layer, a[0].v, a[1] ?? NONE);
+            return NONE;
+          });
+          case 'items': return native(() => ({ k: 'list', items: layer.children!.map((c, i) => tuple([str(layer.childNames?.[i] ?? String(i)), c])) }));
+          case 'keys': return native(() => ({ k: 'list', items: (layer.childNames ?? []).map(str) }));
+          case 'values': return native(() => ({ k: 'list', items: [...layer.children!] }));
+          case 'children': case 'modules': return native(() => ({ k: 'list', items: name === 'modules' ? this.descendants({ k: 'layer', layer }, true) : [...layer.children!] }));
+          default: break;
+        }
+        const at = layer.childNames?.indexOf(name) ?? -1;
+        if (at >= 0) return layer.children[at]!;
+      }
+      if (name === 'weight') return { k: 'tensor', t: { framework: 'torch', reason: 'a weight tensor' } };
+      if (name === 'bias') return { k: 'tensor', t: { framework: 'torch', reason: 'a bias tensor' } };
+      if (['eval', 'train', 'cuda', 'cpu', 'to', 'float', 'requires_grad_'].includes(name)) return native(() => ({ k: 'layer', layer }));
+      if (name === 'modules') return native(() => ({ k: 'list', items: [{ k: 'layer', layer }] }));
+      if (name === 'children') return native(() => ({ k: 'list', items: [] }));
+      if (name === 'forward') return native((a, kw, n) => this.applyLayer(layer, a, kw, n));
+      return unknown(`${short}.${name} is not known`);
+    }
+    // Keras
+    switch (name) {
+      case 'add': return native((a) => { this.kerasSequentialAdd(layer, a[0] ?? NONE); return NONE; });
+      case 'build': return native((a) => {
+        const shape = a[0] ?? NONE;
+        const dims = shape.k === 'tuple' || shape.k === 'list' ? shape.items.map((d) => (d.k === 'none' ? 1 : num(d))) : undefined;
+        if (dims && dims.every((d) => d !== undefined)) {
+          layer.kerasInput = { framework: 'keras', shape: dims as number[] };
+          this.kerasSequentialRun(layer);
+        }
+        return NONE;
+      });
+      case 'compile': case 'summary': case 'fit': case 'save': case 'load_weights': return native(() => NONE);
+      case 'output': return layer.kerasOutput ? { k: 'tensor', t: layer.kerasOutput } : unknown('the model output is not known');
+      case 'input': return layer.kerasInput ? { k: 'tensor', t: layer.kerasInput } : unknown('the model input is not known');
+      case 'layers': return { k: 'list', items: [...(layer.children ?? [])] };
+      default: break;
+    }
+    if (name in layer.args) return layer.args[name]!;
+    return unknown(`${short}.${name} is not known`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tensors
+
+  private tensorAttr(t: TensorInfo, name: string, _node: Node | undefined): Value {
+    const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
+    const self: Value = { k: 'tensor', t };
+    switch (name) {
+      case 'shape': return this.sizeOf(t);
+      case 'data': case 'T': return name === 'data' ? self : this.tensorFunction('t', [self], new Map(), undefined)!;
+      case 'ndim': return t.shape ? int(t.shape.length) : unknown(t.reason ?? 'shape not known');
+      case 'size': return native((a) => {
+        const size = this.sizeOf(t);
+        if (a.length === 0) return size;
+        return size.k === 'tuple' ? this.dimAt(size.items, a[0]!) : size;
+      });
+      case 'dim': case 'ndimension': return native(() => (t.shape ? int(t.shape.length) : t.pending ? int(4) : unknown(t.reason ?? 'shape not known')));
+      case 'numel': case 'nelement': return native(() => (t.shape ? int(t.shape.reduce((x, y) => x * y, 1)) : unknown(t.reason ?? 'shape not known')));
+      case 'device': case 'dtype': return unknown(`tensor.${name}`);
+      default: return native((a, kw, n) => this.tensorFunction(name, [self, ...a], kw, n) ?? unknown(`tensor.${name}() is not followed`));
+    }
+  }
+
+  private sizeOf(t: TensorInfo): Value {
+    if (t.shape) return tuple(t.shape.map(int));
+    if (t.pending) return tuple([int(1), unknown(`the channels of the model's input are not known yet`), int(t.pending[0]), int(t.pending[1])]);
+    return unknown(t.reason ?? 'shape not known');
+  }
+
+  private dimAt(items: Value[], d: Value): Value {
+    const i = num(d);
+    if (i === undefined) return unknown('size() of a dim not known');
+    return items[i < 0 ? items.length + i : i] ?? unknown('dim out of range');
+  }
+
+  /** The tensor a value is, or an unknown tensor with the value's reason. */
+  private tensor(v: Value | undefined, fw: Framework): TensorInfo {
+    if (v?.k === 'tensor') return v.t.pending && v.t.hint ? { framework: v.t.framework, shape: v.t.hint } : v.t;
+    if (v?.k === 'unknown') return { framework: fw, reason: v.reason };
+    return { framework: fw, reason: `\`${v ? repr(v) : 'nothing'}\` is not a tensor` };
+  }
+
+  private t(shape: number[] | undefined, fw: Framework, reason?: string): Value {
+    if (shape && shape.some((d) => !Number.isInteger(d) || d < 0)) return { k: 'tensor', t: { framework: fw, reason: reason ?? 'a shape with a negative size (the code would raise)' } };
+    return { k: 'tensor', t: shape ? { framework: fw, shape } : { framework: fw, reason: reason ?? 'shape not known' } };
+  }
+
+  private unknownT(t: TensorInfo, what: string): Value {
+    if (t.pending) return { k: 'tensor', t: { framework: t.framework, reason: `the model's input size is not given, and ${what} comes before any layer that says its channels` } };
+    return { k: 'tensor', t: { framework: t.framework, reason: t.reason ?? 'shape not known' } };
+  }
+
+  private ints(v: Value | undefined): number[] | undefined {
+    if (!v) return undefined;
+    if (v.k === 'int') return [v.v];
+    if ((v.k === 'tuple' || v.k === 'list') && v.items.every((x) => x.k === 'int')) return v.items.map((x) => (x as { v: number }).v);
+    return undefined;
+  }
+
+  /** Functions of torch, torch.nn.functional and tensor methods. Undefined: not known here. */
+  private torchFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    switch (fn) {
+      case 'randn': case 'rand': case 'zeros': case 'ones': case 'empty': case 'randint': case 'full': {
+        const dims = args.length === 1 && (args[0]!.k === 'tuple' || args[0]!.k === 'list') ? this.ints(args[0]) : fn === 'randint' || fn === 'full' ? undefined : this.ints(tuple(args));
+        if (fn === 'randint') {
+          const size = this.ints(args[args.length - 1] ?? kwargs.get('size'));
+          return this.t(size, 'torch', 'randint() size not known');
+        }
+        if (fn === 'full') return this.t(this.ints(args[0]), 'torch', 'full() size not known');
+        return this.t(dims, 'torch', `${fn}() size not known`);
+      }
+      case 'no_grad': case 'enable_grad': case 'manual_seed': case 'set_grad_enabled': return NONE;
+      case 'Size': return args[0] ? tuple(this.ints(args[0])?.map(int) ?? []) : tuple([]);
+      case 'tensor': case 'as_tensor': case 'from_numpy': return this.t(undefined, 'torch', 'a tensor made from data');
+      case 'jit.is_scripting': case 'jit.is_tracing': case 'is_tensor': return bool(false);
+      case 'cuda.is_available': return unknown('torch.cuda.is_available()');
+      default: return this.tensorFunction(fn, args, kwargs, node);
+    }
+  }
+
+  private arg(args: Args, kwargs: Kwargs, i: number, name: string): Value | undefined {
+    return args[i] ?? kwargs.get(name);
+  }
+
+  private tensorFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    const x = args[0];
+    if (SAME_FUNCTIONS.has(fn)) {
+      if (['add', 'sub', 'mul', 'div'].includes(fn) && args[1]) return this.tensorBinary(fn === 'add' ? '+' : fn === 'sub' ? '-' : fn === 'mul' ? '*' : '/', x ?? NONE, args[1], node);
+      if (x?.k === 'tensor') return x;
+      return x?.k === 'unknown' ? { k: 'tensor', t: { framework: 'torch', reason: x.reason } } : undefined;
+    }
+    if (!x) return undefined;
+    const t = this.tensor(x, 'torch');
+    const fw = t.framework;
+    const need = (what: string): Value | undefined => (t.shape ? undefined : this.unknownT(t, what));
+    switch (fn) {
+      case 'max_pool2d': case 'avg_pool2d': case 'max_pool2d_with_indices': {
+        const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
+        const sv = this.arg(args, kwargs, 2, 'stride');
+        const s = sv === undefined || sv.k === 'none' || (sv.k === 'tuple' && sv.items.length === 0) ? k : this.ints(sv);
+        const p = this.ints(this.arg(args, kwargs, 3, 'padding') ?? int(0));
+        const d = fn === 'avg_pool2d' ? [1] : this.ints(this.arg(args, kwargs, 4, 'dilation') ?? int(1));
+        const ceilV = this.arg(args, kwargs, fn === 'avg_pool2d' ? 4 : 5, 'ceil_mode') ?? bool(false);
+        const n = need(`F.${fn}`);
+        if (n) return n;
+        if (!k || !s || !p || !d || truthy(ceilV) === undefined) return this.t(undefined, fw, `the arguments of F.${fn} are not known`);
+        return this.t(poolShape(t.shape!, pairOf(k), pairOf(s), pairOf(p), pairOf(d), truthy(ceilV)!), fw, `F.${fn}: the output would be empty`);
+      }
+      case 'adaptive_avg_pool2d': case 'adaptive_max_pool2d': {
+        const n = need(`F.${fn}`);
+        if (n) return n;
+        return this.adaptive(t, this.arg(args, kwargs, 1, 'output_size') ?? NONE);
+      }
+      case 'interpolate': case 'upsample': case 'upsample_nearest': case 'upsample_bilinear': {
+        const n = need(`F.${fn}`);
+        if (n) return n;
+        return this.resize(t, this.arg(args, kwargs, 1, 'size') ?? NONE, this.arg(args, kwargs, 2, 'scale_factor') ?? NONE);
+      }
+      case 'pad': {
+        const n = need('F.pad');
+        if (n) return n;
+        const p = this.ints(this.arg(args, kwargs, 1, 'pad'));
+        if (!p || p.length % 2) return this.t(undefined, fw, 'F.pad with a padding not known');
+        const shape = [...t.shape!];
+        for (let i = 0; i < p.length / 2; i++) shape[shape.length - 1 - i]! += p[2 * i]! + p[2 * i + 1]!;
+        return this.t(shape, fw);
+      }
+      case 'cat': case 'concat': case 'concatenate': case 'stack': {
+        const items = this.it.iterate(x, undefined);
+        if (isUnknown(items)) return this.t(undefined, 'torch', items.reason);
+        const d = num(this.arg(args, kwargs, 1, 'dim') ?? kwargs.get('axis') ?? int(0));
+        if (d === undefined) return this.t(undefined, 'torch', `torch.${fn} along a dim not known`);
+        const ts = items.map((v) => this.tensor(v, 'torch'));
+        const bad = ts.find((q) => !q.shape);
+        if (bad) return this.unknownT(bad, `torch.${fn}`);
+        const shapes = ts.map((q) => q.shape!);
+        if (shapes.length === 0) return this.t(undefined, 'torch', `torch.${fn} of nothing`);
+        const rank = shapes[0]!.length;
+        if (fn === 'stack') {
+          const at = d < 0 ? rank + 1 + d : d;
+          if (!shapes.every((s) => s.join() === shapes[0]!.join())) return this.t(undefined, 'torch', 'torch.stack of different shapes (the code would raise)');
+          const out = [...shapes[0]!];
+          out.splice(at, 0, shapes.length);
+          return this.t(out, 'torch');
+        }
+        const at = d < 0 ? rank + d : d;
+        const ok = shapes.every((s) => s.length === rank && s.every((v, i) => i === at || v === shapes[0]![i]));
+        if (!ok) return this.t(undefined, 'torch', 'torch.cat of shapes that do not match (the code would raise)');
+        const out = [...shapes[0]!];
+        out[at] = shapes.reduce((acc, s) => acc + s[at]!, 0);
+        return this.t(out, 'torch');
+      }
+      case 'flatten': {
+        const n = need('flatten');
+        if (n) return n;
+        const s0 = num(this.arg(args, kwargs, 1, 'start_dim') ?? int(0));
+        const e0 = num(this.arg(args, kwargs, 2, 'end_dim') ?? int(-1));
+        if (s0 === undefined || e0 === undefined) return this.t(undefined, fw, 'flatten dims not known');
+        const r = t.shape!.length;
+        const s = s0 < 0 ? r + s0 : s0;
+        const e = e0 < 0 ? r + e0 : e0;
+        const shape = [...t.shape!.slice(0, s), t.shape!.slice(s, e + 1).reduce((a, b) => a * b, 1), ...t.shape!.slice(e + 1)];
+        return this.t(shape, fw);
+      }
+      case 'view': case 'reshape': {
+        const n = need(fn);
+        if (n) return n;
+        const rest = args.slice(1);
+        const spec = rest.length === 1 && (rest[0]!.k === 'tuple' || rest[0]!.k === 'list') ? rest[0]!.items : rest.length === 0 && kwargs.get('shape') ? (kwargs.get('shape') as { items: Value[] }).items ?? [] : rest;
+        const bad = spec.find((d) => d.k !== 'int');
+        if (bad) return this.t(undefined, fw, `${fn}() with a size not known${bad.k === 'unknown' ? ` (${bad.reason})` : ''}`);
+        return this.t(reshape(t.shape!, spec.map((d) => (d as { v: number }).v)), fw, `${fn}() to a shape that does not fit (the code would raise)`);
+      }
+      case 'view_as': case 'reshape_as': case 'expand_as': {
+        const other = this.tensor(args[1], fw);
+        return other.shape ? this.t(other.shape, fw) : this.unknownT(other, fn);
+      }
+      case 'transpose': case 'swapaxes': {
+        const n = need(fn);
+        if (n) return n;
+        const a = num(args[1] ?? NONE);
+        const b = num(args[2] ?? NONE);
+        if (a === undefined || b === undefined) return this.t(undefined, fw, 'transpose dims not known');
+        const shape = [...t.shape!];
+        const r = shape.length;
+        const [i, j] = [a < 0 ? r + a : a, b < 0 ? r + b : b];
+        [shape[i], shape[j]] = [shape[j]!, shape[i]!];
+        return this.t(shape, fw);
+      }
+      case 't': {
+        const n = need(fn);
+        if (n) return n;
+        return this.t([...t.shape!].reverse(), fw);
+      }
+      case 'permute': {
+        const n = need(fn);
+        if (n) return n;
+        const dims = args.length === 2 ? this.ints(args[1]) : this.ints(tuple(args.slice(1)));
+        if (!dims || dims.length !== t.shape!.length) return this.t(undefined, fw, 'permute dims not known');
+        return this.t(dims.map((d) => t.shape![d < 0 ? t.shape!.length + d : d]!), fw);
+      }
+      case 'mean': case 'sum': case 'amax': case 'amin': case 'std': case 'var': case 'logsumexp': case 'norm': {
+        const n = need(fn);
+        if (n) return n;
+        const dv = this.arg(args, kwargs, 1, 'dim');
+        const keep = truthy(this.arg(args, kwargs, 2, 'keepdim') ?? bool(false));
+        if (dv === undefined || dv.k === 'none') return this.t(keep ? t.shape!.map(() => 1) : [], fw);
+        const dims = this.ints(dv);
+        if (!dims || keep === undefined) return this.t(undefined, fw, `${fn}() dims not known`);
+        const r = t.shape!.length;
+        const set = new Set(dims.map((d) => (d < 0 ? r + d : d)));
+        const shape = keep ? t.shape!.map((s, i) => (set.has(i) ? 1 : s)) : t.shape!.filter((_, i) => !set.has(i));
+        return this.t(shape, fw);
+      }
+      case 'squeeze': {
+        const n = need(fn);
+        if (n) return n;
+        const d = args[1] === undefined ? undefined : num(args[1]);
+        if (args[1] !== undefined && d === undefined) return this.t(undefined, fw, 'squeeze dim not known');
+        if (d === undefined) return this.t(t.shape!.filter((s) => s !== 1), fw);
+        const at = d < 0 ? t.shape!.length + d : d;
+        return this.t(t.shape![at] === 1 ? t.shape!.filter((_, i) => i !== at) : t.shape!, fw);
+      }
+      case 'unsqueeze': {
+        const n = need(fn);
+        if (n) return n;
+        const d = num(args[1] ?? kwargs.get('dim') ?? NONE);
+        if (d === undefined) return this.t(undefined, fw, 'unsqueeze dim not known');
+        const shape = [...t.shape!];
+        shape.splice(d < 0 ? shape.length + 1 + d : d, 0, 1);
+        return this.t(shape, fw);
+      }
+      case 'chunk': {
+        const n = need(fn);
+        const chunks = num(args[1] ?? kwargs.get('chunks') ?? NONE);
+        const d = num(args[2] ?? kwargs.get('dim') ?? int(0));
+        if (n || chunks === undefined || d === undefined) return unknown(n ? (n as { t: TensorInfo }).t.reason! : 'chunk() arguments not known');
+        const at = d < 0 ? t.shape!.length + d : d;
+        const size = Math.ceil(t.shape![at]! / chunks);
+        const out: Value[] = [];
+        for (let left = t.shape![at]!; left > 0; left -= size) {
+          const shape = [...t.shape!];
+          shape[at] = Math.min(size, left);
+          out.push(this.t(shape, fw));
+        }
+        return tuple(out);
+      }
+      case 'split': case 'split_with_sizes': case 'tensor_split': {
+        if (fn === 'tensor_split') return undefined;
+        const n = need(fn);
+        const sv = args[1] ?? kwargs.get('split_size_or_sections') ?? kwargs.get('split_size');
+        const d = num(args[2] ?? kwargs.get('dim') ?? int(0));
+        if (n || !sv || d === undefined) return unknown(n ? (n as { t: TensorInfo }).t.reason! : 'split() arguments not known');
+        const at = d < 0 ? t.shape!.length + d : d;
+        const total = t.shape![at]!;
+        let sizes: number[] | undefined;
+        if (sv.k === 'int') {
+          sizes = [];
+          for (let left = total; left > 0; left -= sv.v) sizes.push(Math.min(sv.v, left));
+        } else sizes = this.ints(sv);
+        if (!sizes || sizes.reduce((a, b) => a + b, 0) !== total) return unknown('split() sizes not known or do not add up');
+        return tuple(sizes.map((s) => {
+          const shape = [...t.shape!];
+          shape[at] = s;
+          return this.t(shape, fw);
+        }));
+      }
+      case 'expand': {
+        const n = need(fn);
+        if (n) return n;
+        const dims = args.length === 2 ? this.ints(args[1]) : this.ints(tuple(args.slice(1)));
+        if (!dims) return this.t(undefined, fw, 'expand sizes not known');
+        const off = dims.length - t.shape!.length;
+        return this.t(dims.map((d, i) => (d === -1 ? t.shape![i - off]! : d)), fw);
+      }
+      case 'size': return this.tensorAttr(t, 'size', node);
+      case 'matmul': case 'mm': case 'bmm': case 'einsum': case 'conv2d': case 'linear': case 'embedding':
+        return this.t(undefined, fw, `${fn}() is not followed`);
+      default: return undefined;
+    }
+  }
+
+  private adaptive(t: TensorInfo, size: Value): Value {
+    const shape = t.shape!;
+    const parts = size.k === 'int' ? [size.v, size.v] : size.k === 'tuple' && size.items.length === 2 ? size.items.map((v) => (v.k === 'none' ? null : num(v))) : undefined;
+    if (!parts || parts.some((p) => p === undefined) || shape.length < 3) return this.t(undefined, t.framework, 'adaptive pool output size not known');
+    const r = shape.length;
+    return this.t([...shape.slice(0, r - 2), parts[0] ?? shape[r - 2]!, parts[1] ?? shape[r - 1]!] as number[], t.framework);
+  }
+
+  private resize(t: TensorInfo, size: Value, scale: Value): Value {
+    const shape = t.shape!;
+    const r = shape.length;
+    if (size.k !== 'none') {
+      const s = size.k === 'int' ? [size.v, size.v] : this.ints(size);
+      if (!s) return this.t(undefined, t.framework, 'interpolate size not known');
+      return this.t([...shape.slice(0, r - 2), s[0]!, s[1] ?? s[0]!], t.framework);
+    }
+    const f = scale.k === 'tuple' ? scale.items.map(num) : [num(scale), num(scale)];
+    if (f.some((x) => x === undefined)) return this.t(undefined, t.framework, 'interpolate scale not known');
+    return this.t([...shape.slice(0, r - 2), Math.floor(shape[r - 2]! * f[0]!), Math.floor(shape[r - 1]! * f[1]!)], t.framework);
+  }
+
+  tensorBinary(op: string, a: Value, b: Value, node: Node | undefined): Value {
+    const fw = a.k === 'tensor' ? a.t.framework : b.k === 'tensor' ? b.t.framework : 'torch';
+    const scalar = (v: Value) => v.k === 'int' || v.k === 'float' || v.k === 'bool';
+    if (!['+', '-', '*', '/', '//', '%', '**', '@'].includes(op)) return this.t(undefined, fw, `\`${snippet(node)}\` is not followed`);
+    if (op === '@') return this.t(undefined, fw, 'a matrix product is not followed');
+    if (a.k === 'tensor' && scalar(b)) return a;
+    if (b.k === 'tensor' && scalar(a)) return b;
+    const ta = this.tensor(a, fw);
+    const tb = this.tensor(b, fw);
+    if (ta.pending && tb.pending && ta.pending.join() === tb.pending.join()) return a;
+    if (!ta.shape) return this.unknownT(ta, `\`${snippet(node)}\``);
+    if (!tb.shape) return this.unknownT(tb, `\`${snippet(node)}\``);
+    const out = broadcast(ta.shape, tb.shape);
+    return out ? this.t(out, fw) : this.t(undefined, fw, `\`${snippet(node)}\`: ${ta.shape.join('×')} and ${tb.shape.join('×')} do not broadcast (the code would raise)`);
+  }
+
+  getItem(obj: Value, key: Value, node: Node): Value {
+    if (obj.k === 'layer' || (obj.k === 'obj' && obj.base)) {
+      const layer = obj.k === 'layer' ? obj.layer : obj.base!;
+      if (!layer.children) return unknown(`indexing ${layer.cls}`);
+      if (layer.args.__tainted__) return unknown((layer.args.__tainted__ as { reason: string }).reason);
+      if (key.k === 'str') {
+        const at = layer.childNames?.indexOf(key.v) ?? -1;
+        return at >= 0 ? layer.children[at]! : unknown(`no module ${key.v}`);
+      }
+      if (key.k === 'slice') {
+        const items = this.it.slice(layer.children, key);
+        if (isUnknown(items)) return items;
+        const seq = this.makeLayer(layer.cls, 'torch', items, new Map());
+        return { k: 'layer', layer: seq };
+      }
+      const i = num(key);
+      if (i === undefined) return unknown('index not known');
+      const v = layer.children[i < 0 ? layer.children.length + i : i];
+      if (!v) throw new RaiseError('index out of range');
+      return v;
+    }
+    if (obj.k === 'tensor') return this.tensorIndex(obj.t, key, node);
+    if (obj.k === 'obj') {
+      const getitem = this.it.classAttr(obj.cls, '__getitem__');
+      if (getitem?.value.k === 'func') return this.it.callValue({ k: 'bound', fn: getitem.value, self: obj }, [key], new Map(), node);
+    }
+    return unknown(`\`${snippet(node)}\` is not followed`);
+  }
+
+  private tensorIndex(t: TensorInfo, key: Value, node: Node): Value {
+    if (!t.shape) return this.unknownT(t, `\`${snippet(node)}\``);
+    const keys = key.k === 'tuple' ? key.items : [key];
+    const out: number[] = [];
+    let dim = 0;
+    for (const k of keys) {
+      if (k.k === 'none') {
+        out.push(1);
+        continue;
+      }
+      if (k.k === 'unknown' && k.reason === '...') {
+        const rest = keys.length - keys.indexOf(k) - 1;
+        while (t.shape.length - dim > rest) out.push(t.shape[dim++]!);
+        continue;
+      }
+      const size = t.shape[dim];
+      if (size === undefined) return this.t(undefined, t.framework, 'too many indices');
+      if (k.k === 'int') {
+        dim++;
+        continue;
+      }
+      if (k.k === 'slice') {
+        const range: Value[] = [];
+        for (let i = 0; i < size; i++) range.push(int(i));
+        const sliced = this.it.slice(range, k);
+        if (isUnknown(sliced)) return this.t(undefined, t.framework, `the slice \`${snippet(node)}\` is not known`);
+        out.push(sliced.length);
+        dim++;
+        continue;
+      }
+      return this.t(undefined, t.framework, `the index \`${snippet(node)}\` is not followed`);
+    }
+    out.push(...t.shape.slice(dim));
+    return this.t(out, t.framework);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Applying layers
+
+  /** The model's input for a top-level model: known if declared, else the default size with channels from the first layer. */
+  modelInput(framework: Framework): Value {
+    const declared = this.it.options.declaredInput;
+    if (declared) return { k: 'tensor', t: { framework, shape: framework === 'keras' && declared.length === 4 ? [declared[0]!, declared[2]!, declared[3]!, declared[1]!] : [...declared] } };
+    if (framework === 'keras') return { k: 'tensor', t: { framework, reason: "the model's input shape is not given (no Input(shape=...))" } };
+    return { k: 'tensor', t: { framework, pending: [...this.it.options.defaultInputSize] } };
+  }
+
+  /** A layer built but never applied: its params where its own arguments say them. */
+  recordUnapplied(layer: Layer, reason: string): void {
+    this.record(layer, { ...(layer.framework === 'torch' ? this.paramsOnly(layer) : {}), reason });
+  }
+
+  private record(layer: Layer, fields: Omit<LayerInstance, 'site' | 'layerId' | 'framework' | 'type'>): void {
+    if (!layer.site) return;
+    this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, ...fields });
+  }
+
+  applyLayer(layer: Layer, args: Args, kwargs: Kwargs, node: Node | undefined): Value {
+    layer.applied++;
+    const short = layer.cls.split('.').pop()!;
+    if (layer.framework === 'keras') return this.applyKeras(layer, args, kwargs, node);
+    const x = args[0] ?? kwargs.get('input') ?? kwargs.get('x') ?? NONE;
+    if (layer.cls === 'torch.nn.Sequential') {
+      if (layer.args.__tainted__) return this.t(undefined, 'torch', (layer.args.__tainted__ as { reason: string }).reason);
+      let v = x;
+      for (const child of layer.children ?? []) v = this.it.callValue(child, [v], new Map(), node);
+      return v;
+    }
+    if (layer.cls === 'torchvision.ops.SqueezeExcitation') {
+      const [avg, fc1, act, fc2, scale] = layer.children!;
+      let s = this.it.callValue(avg!, [x], new Map(), node);
+      s = this.it.callValue(fc1!, [s], new Map(), node);
+      s = this.it.callValue(act!, [s], new Map(), node);
+      s = this.it.callValue(fc2!, [s], new Map(), node);
+      s = this.it.callValue(scale!, [s], new Map(), node);
+      return this.tensorBinary('*', s, x, node);
+    }
+    if (layer.cls === 'torch.nn.ModuleList' || layer.cls === 'torch.nn.ModuleDict') return unknown(`${short} is not callable`);
+    // A model's own input: the first layer that names its channels says them.
+    let t = x.k === 'tensor' ? x.t : this.tensor(x, 'torch');
+    if (short === 'Conv2d') return this.applyTorchConv(layer, t);
+    if (short === 'ConvTranspose2d') return this.applyConvTranspose(layer, t);
+    if (short === 'Linear') return this.applyLinear(layer, t);
+    if (short === 'BatchNorm2d') {
+      const nf = layer.args.num_features!;
+      if (t.pending && nf.k === 'int') t = { framework: 'torch', shape: [1, nf.v, ...t.pending] };
+      if (t.shape && nf.k === 'int' && t.shape.length === 4) {
+        if (t.shape[1] !== nf.v) return this.t(undefined, 'torch', `BatchNorm2d(${nf.v}) on ${t.shape[1]} channels (the code would raise)`);
+        const affine = truthy(layer.args.affine ?? bool(true));
+        this.record(layer, { params: affine ? 2 * nf.v : 0, macs: this.leafCost({ type: 'BatchNorm2d', num_features: nf.v, affine: affine !== false }, t.shape)?.macs, input: t.shape, output: t.shape });
+      }
+      return t.pending ? { k: 'tensor', t } : t.shape ? this.t(t.shape, 'torch') : this.unknownT(t, 'BatchNorm2d');
+    }
+    if (TORCH_SAME.has(short)) return x.k === 'tensor' ? x : { k: 'tensor', t };
+    if (t.pending && t.hint) t = { framework: 'torch', shape: t.hint };
+    if (t.pending) return this.unknownT(t, short);
+    if (!t.shape) return { k: 'tensor', t };
+    const a = layer.args;
+    switch (short) {
+      case 'MaxPool2d': case 'AvgPool2d': {
+        const k = this.ints(a.kernel_size);
+        const s = a.stride!.k === 'none' ? k : this.ints(a.stride);
+        const p = this.ints(a.padding);
+        const d = short === 'AvgPool2d' ? [1] : this.ints(a.dilation);
+        const ceil = truthy(a.ceil_mode!);
+        if (!k || !s || !p || !d || ceil === undefined) return this.t(undefined, 'torch', `the arguments of ${short} are not known`);
+        return this.t(poolShape(t.shape, pairOf(k), pairOf(s), pairOf(p), pairOf(d), ceil), 'torch', `${short}: the output would be empty`);
+      }
+      case 'AdaptiveAvgPool2d': case 'AdaptiveMaxPool2d': return this.adaptive(t, a.output_size!);
+      case 'Flatten': return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
+      case 'Upsample': case 'UpsamplingNearest2d': case 'UpsamplingBilinear2d': return this.resize(t, a.size!, a.scale_factor!);
+      case 'ZeroPad2d': {
+        const p = this.ints(a.padding);
+        if (!p) return this.t(undefined, 'torch', 'ZeroPad2d padding not known');
+        const [l, r, tp, b] = p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p;
+        const shape = [...t.shape];
+        shape[shape.length - 1]! += l! + r!;
+        shape[shape.length - 2]! += tp! + b!;
+        return this.t(shape, 'torch');
+      }
+      default: return this.t(undefined, 'torch', `${short} is not followed`);
+    }
+  }
+
+  private readonly costCache = new Map<string, { params: number; macs: number } | undefined>();
+
+  private leafCost(spec: LayerSpec, input: Shape): { params: number; macs: number } | undefined {
+    const key = JSON.stringify([spec, input]);
+    if (this.costCache.has(key)) return this.costCache.get(key);
+    const cost = this.leafCostUncached(spec, input);
+    this.costCache.set(key, cost);
+    return cost;
+  }
+
+  private readonly convCache = new Map<string, ReturnType<typeof estimateConv> | string>();
+
+  /** estimateConv, once per configuration (a network repeats its blocks); a string: why it was rejected. */
+  private conv(conv: Parameters<typeof estimateConv>[0], input: Shape): ReturnType<typeof estimateConv> {
+    const key = JSON.stringify([conv, input]);
+    let found = this.convCache.get(key);
+    if (found === undefined) {
+      try {
+        found = estimateConv(conv, input, this.it.costOptions);
+      } catch (error) {
+        found = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
+      }
+      this.convCache.set(key, found);
+    }
+    if (typeof found === 'string') throw new Error(found);
+    return found;
+  }
+
+  private leafCostUncached(spec: LayerSpec, input: Shape): { params: number; macs: number } | undefined {
+    try {
+      const flat = input.length === 2;
+      const specs: LayerSpec[] = flat ? [{ type: 'Flatten' }, spec] : [spec];
+      const cost = costModel(resolveModel({ input_shape: flat ? [input[0]!, input[1]!, 1, 1] : input, layers: specs }), { convention: this.it.costOptions.convention, dtype: this.it.costOptions.dtype });
+      const leaf = cost.leaves[cost.leaves.length - 1]!;
+      return { params: leaf.params, macs: leaf.macs };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private convArgs(layer: Layer, inChannels: number | undefined): { conv?: { in_channels: number; out_channels: number; kernel_size: number | [number, number]; stride: number | [number, number]; padding: number | [number, number] | 'same' | 'valid'; dilation: number | [number, number]; groups: number; bias: boolean }; reason?: string } {
+    const a = layer.args;
+    const intArg = (name: string): number | undefined => (a[name]?.k === 'int' ? (a[name] as { v: number }).v : undefined);
+    const pairArg = (name: string): number | [number, number] | undefined => {
+      const v = a[name];
+      if (v?.k === 'int') return v.v;
+      const p = this.ints(v);
+      return p && p.length === 2 ? [p[0]!, p[1]!] : undefined;
+    };
+    const why = (name: string) => {
+      const v = a[name];
+      return v?.k === 'unknown' ? `${name} unknown: ${v.reason}` : `${name} = ${v ? repr(v) : '(missing)'} is not known`;
+    };
+    let cin = intArg('in_channels');
+    if (cin === undefined) {
+      if (inChannels === undefined) return { reason: why('in_channels') };
+      cin = inChannels;
+    }
+    const cout = intArg('out_channels');
+    if (cout === undefined) return { reason: why('out_channels') };
+    const k = pairArg('kernel_size');
+    if (k === undefined) return { reason: why('kernel_size') };
+    const s = pairArg('stride');
+    if (s === undefined) return { reason: why('stride') };
+    const pv = a.padding;
+    const p = pv?.k === 'str' && (pv.v === 'same' || pv.v === 'valid') ? pv.v : pairArg('padding');
+    if (p === undefined) return { reason: why('padding') };
+    const d = pairArg('dilation');
+    if (d === undefined) return { reason: why('dilation') };
+    const g = intArg('groups');
+    if (g === undefined) return { reason: why('groups') };
+    const bias = truthy(a.bias ?? bool(true));
+    if (bias === undefined) return { reason: why('bias') };
+    return { conv: { in_channels: cin, out_channels: cout, kernel_size: k, stride: s, padding: p, dilation: d, groups: g, bias } };
+  }
+
+  private applyTorchConv(layer: Layer, t0: TensorInfo): Value {
+    let t = t0;
+    const declared = layer.args.in_channels;
+    if (t.pending) {
+      if (declared?.k !== 'int') {
+        this.record(layer, { ...this.paramsOnly(layer), reason: `input unknown: the model's input size is not given and in_channels is not known` });
+        return this.t(undefined, 'torch', "the model's input channels are not known");
+      }
+      t = { framework: 'torch', shape: [1, declared.v, ...t.pending] };
+    }
+    if (!t.shape) {
+      this.record(layer, { ...this.paramsOnly(layer), reason: `input unknown: ${t.reason ?? 'not known'}` });
+      return { k: 'tensor', t: { framework: 'torch', reason: t.reason } };
+    }
+    if (t.shape.length !== 4) {
+      this.record(layer, { ...this.paramsOnly(layer), reason: `input unknown: a ${t.shape.length}-D input (${t.shape.join('×')}) is not followed` });
+      return this.t(undefined, 'torch', 'a conv on a tensor that is not 4-D');
+    }
+    if (declared?.k === 'int' && declared.v !== t.shape[1]) {
+      this.record(layer, { ...this.paramsOnly(layer), reason: `input unknown: it would have ${t.shape[1]} channels, but in_channels is ${declared.v}` });
+      return this.t(undefined, 'torch', `a conv expecting ${declared.v} channels got ${t.shape[1]}`);
+    }
+    const { conv, reason } = this.convArgs(layer, t.shape[1]);
+    if (!conv) {
+      this.record(layer, { ...this.paramsOnly(layer), input: t.shape, reason });
+      return this.t(undefined, 'torch', `a conv's arguments are not known (${reason})`);
+    }
+    try {
+      const e = this.conv(conv, t.shape);
+      const separable = e.separable ? { params: e.separable.total.params, macs: e.separable.total.macs, saving: e.separable.saving } : undefined;
+      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: e.outShape, weight: e.weightShape, ...(separable ? { separable } : {}) });
+      return this.t(e.outShape, 'torch');
+    } catch (error) {
+      const why = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
+      this.record(layer, { ...this.paramsOnly(layer), input: t.shape, reason: `PyTorch would reject this conv: ${why}` });
+      return this.t(undefined, 'torch', why);
+    }
+  }
+
+  /** A conv's params from its own arguments (PyTorch convs name their input channels). */
+  private paramsOnly(layer: Layer): { params?: number; kind?: string; weight?: number[] } {
+    const { conv } = this.convArgs(layer, undefined);
+    if (!conv) return {};
+    const [kh, kw] = pairOf(conv.kernel_size);
+    if (conv.in_channels % conv.groups || conv.out_channels % conv.groups) return {};
+    return { params: conv.out_channels * (conv.in_channels / conv.groups) * kh * kw + (conv.bias ? conv.out_channels : 0), weight: [conv.out_channels, conv.in_channels / conv.groups, kh, kw] };
+  }
+
+  private applyConvTranspose(layer: Layer, t: TensorInfo): Value {
+    if (!t.shape || t.shape.length !== 4) return this.unknownT(t, 'ConvTranspose2d');
+    const a = layer.args;
+    const cout = a.out_channels?.k === 'int' ? a.out_channels.v : undefined;
+    const k = this.ints(a.kernel_size);
+    const s = this.ints(a.stride);
+    const p = this.ints(a.padding);
+    const op = this.ints(a.output_padding);
+    const d = this.ints(a.dilation);
+    if (cout === undefined || !k || !s || !p || !op || !d) return this.t(undefined, 'torch', 'ConvTranspose2d arguments not known');
+    const out = [0, 1].map((i) => (t.shape![2 + i]! - 1) * pairOf(s)[i]! - 2 * pairOf(p)[i]! + pairOf(d)[i]! * (pairOf(k)[i]! - 1) + pairOf(op)[i]! + 1);
+    return this.t([t.shape[0]!, cout, out[0]!, out[1]!], 'torch');
+  }
+
+  private applyLinear(layer: Layer, t0: TensorInfo): Value {
+    let t = t0;
+    const a = layer.args;
+    const fin = a.in_features?.k === 'int' ? a.in_features.v : undefined;
+    const fout = a.out_features?.k === 'int' ? a.out_features.v : undefined;
+    if (t.pending) t = fin !== undefined ? { framework: 'torch', shape: [1, fin] } : t;
+    if (!t.shape) return t.pending ? this.unknownT(t, 'Linear') : { k: 'tensor', t };
+    const last = t.shape[t.shape.length - 1]!;
+    if (fin !== undefined && fin !== last) return this.t(undefined, 'torch', `Linear(${fin}, ...) on ${last} features (the code would raise)`);
+    if (fout === undefined) return this.t(undefined, 'torch', 'Linear out_features not known');
+    const bias = truthy(a.bias ?? bool(true)) !== false;
+    const out = [...t.shape.slice(0, -1), fout];
+    if (t.shape.length === 2) {
+      const cost = this.leafCost({ type: 'Linear', in_features: last, out_features: fout, bias }, t.shape);
+      this.record(layer, { params: cost?.params, macs: cost?.macs, input: t.shape, output: out });
+    }
+    return this.t(out, 'torch');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Keras
+
+  private kerasCall(c: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    const parts = c.split('.');
+    const last = parts[parts.length - 1]!;
+    if (c === 'keras.layers.Input') {
+      const shape = args[0] ?? kwargs.get('shape') ?? kwargs.get('batch_shape');
+      const batch = kwargs.get('batch_size');
+      const dims = shape && (shape.k === 'tuple' || shape.k === 'list') ? shape.items : undefined;
+      if (!dims) return { k: 'tensor', t: { framework: 'keras', reason: `Input(shape=${shape ? repr(shape) : '?'}) is not known${shape?.k === 'unknown' ? ` (${shape.reason})` : ''}` } };
+      const full = kwargs.has('batch_shape') ? dims : [batch ?? NONE, ...dims];
+      if (full.some((d, i) => i > 0 && d.k !== 'int')) return { k: 'tensor', t: { framework: 'keras', reason: `Input shape ${repr(shape!)} has sizes that are not known` } };
+      return { k: 'tensor', t: { framework: 'keras', shape: full.map((d) => (d.k === 'int' ? d.v : 1)) } };
+    }
+    if (c === 'keras.Model') {
+      const layer = this.makeLayer('keras.Model', 'keras', [args[0] ?? kwargs.get('inputs') ?? NONE, args[1] ?? kwargs.get('outputs') ?? NONE], new Map());
+      this.kerasModelInit(layer);
+      return { k: 'layer', layer };
+    }
+    if (c === 'keras.Sequential') return { k: 'layer', layer: this.makeLayer('keras.Sequential', 'keras', args, kwargs) };
+    if (parts[1] === 'layers' && parts.length === 3) {
+      if (/^[a-z]/.test(last)) {
+        // keras.layers.add([...]), concatenate([...], axis=-1)
+        const cls = { add: 'Add', multiply: 'Multiply', subtract: 'Subtract', average: 'Average', maximum: 'Maximum', minimum: 'Minimum', concatenate: 'Concatenate' }[last];
+        if (!cls) return undefined;
+        const rest = new Map(kwargs);
+        const inputs = args[0] ?? kwargs.get('inputs') ?? NONE;
+        rest.delete('inputs');
+        if (args[1] && cls === 'Concatenate') rest.set('axis', args[1]);
+        const layer = this.makeLayer(`keras.layers.${cls}`, 'keras', [], rest);
+        return this.applyKeras(layer, [inputs], new Map(), node);
+      }
+      if (last in KERAS_LAYERS || KERAS_SAME.has(last)) return { k: 'layer', layer: this.makeLayer(c, 'keras', args, kwargs) };
+      if (last === 'Lambda') return { k: 'layer', layer: this.makeLayer(c, 'keras', args, kwargs) };
+      return undefined;
+    }
+    if (c === 'keras.backend.image_data_format') return str('channels_last');
+    if (c === 'keras.applications.imagenet_utils.obtain_input_shape') return this.obtainInputShape(args, kwargs);
+    if (c === 'keras.applications.imagenet_utils.correct_pad') {
+      // The padding that makes a strided 'valid' conv match TensorFlow's 'same' (channels last).
+      const t = this.tensor(this.arg(args, kwargs, 0, 'inputs'), 'keras');
+      const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
+      if (!t.shape || t.shape.length !== 4 || !k) return unknown(`correct_pad() of ${t.shape ? 'a kernel size not known' : t.reason ?? 'an input not known'}`);
+      const [kh, kw] = pairOf(k);
+      const adjust = [1 - (t.shape[1]! % 2), 1 - (t.shape[2]! % 2)];
+      const correct = [Math.floor(kh / 2), Math.floor(kw / 2)];
+      return tuple([tuple([int(correct[0]! - adjust[0]!), int(correct[0]!)]), tuple([int(correct[1]! - adjust[1]!), int(correct[1]!)])]);
+    }
+    if (c === 'keras.backend.int_shape') {
+      const t = this.tensor(args[0], 'keras');
+      return t.shape ? tuple(t.shape.map((d, i) => (i === 0 ? NONE : int(d)))) : unknown(t.reason ?? 'shape not known');
+    }
+    if (c === 'keras.activations.relu' || c === 'keras.activations.swish' || c === 'keras.activations.sigmoid' || c === 'keras.activations.hard_sigmoid') return args[0]?.k === 'tensor' ? args[0] : undefined;
+    return undefined;
+  }
+
+  /** keras.applications.imagenet_utils.obtain_input_shape, channels last: the given shape, else the default size with 3 channels. */
+  private obtainInputShape(args: Args, kwargs: Kwargs): Value {
+    const given = this.arg(args, kwargs, 0, 'input_shape') ?? NONE;
+    const size = num(this.arg(args, kwargs, 1, 'default_size') ?? NONE);
+    const flatten = truthy(this.arg(args, kwargs, 4, 'require_flatten') ?? NONE);
+    const dataFormat = this.arg(args, kwargs, 3, 'data_format') ?? NONE;
+    if (dataFormat.k !== 'str' || dataFormat.v !== 'channels_last' || size === undefined || flatten === undefined) return unknown('obtain_input_shape() with arguments not known');
+    if (given.k === 'tuple' || given.k === 'list') return tuple(given.items);
+    if (given.k !== 'none') return unknown('obtain_input_shape() of an input shape not known');
+    return flatten ? tuple([int(size), int(size), int(3)]) : tuple([NONE, NONE, int(3)]);
+  }
+
+  private kerasSequentialInit(layer: Layer, args: Args, kwargs: Kwargs): void {
+    const list = args[0] ?? kwargs.get('layers');
+    layer.children = [];
+    if (list && list.k !== 'none') {
+      const items = this.it.iterate(list, undefined);
+      if (isUnknown(items)) layer.args.__tainted__ = items;
+      else for (const item of items) this.kerasSequentialAdd(layer, item);
+    }
+  }
+
+  private kerasSequentialAdd(layer: Layer, item: Value): void {
+    if (item.k === 'tensor' && layer.children!.length === 0) {
+      layer.kerasInput = item.t;
+      layer.kerasOutput = item.t;
+      return;
+    }
+    layer.children!.push(item);
+    this.it.adopt({ k: 'layer', layer }, item);
+    if (item.k === 'layer') this.it.childIds.add(item.layer.id);
+    if (layer.children!.length === 1 && !layer.kerasInput && item.k === 'layer') {
+      const shape = item.layer.args.input_shape;
+      const dims = shape && (shape.k === 'tuple' || shape.k === 'list') && shape.items.every((d) => d.k === 'int') ? shape.items.map((d) => (d as { v: number }).v) : undefined;
+      if (dims) layer.kerasInput = layer.kerasOutput = { framework: 'keras', shape: [1, ...dims] };
+      else if (shape) layer.kerasInput = layer.kerasOutput = { framework: 'keras', reason: `input_shape=${repr(shape)} is not known` };
+    }
+    if (layer.kerasOutput && !layer.args.__tainted__) {
+      const out = this.it.callValue(item, [{ k: 'tensor', t: layer.kerasOutput }], new Map(), undefined);
+      layer.kerasOutput = this.tensor(out, 'keras');
+      layer.applied = 1;
+    }
+  }
+
+  private kerasSequentialRun(layer: Layer): void {
+    let t = layer.kerasInput!;
+    for (const child of layer.children ?? []) t = this.tensor(this.it.callValue(child, [{ k: 'tensor', t }], new Map(), undefined), 'keras');
+    layer.kerasOutput = t;
+    layer.applied = 1;
+  }
+
+  private kerasModelInit(layer: Layer): void {
+    const outputs = layer.args['#1'] ?? NONE;
+    const inputs = layer.args['#0'] ?? NONE;
+    const first = inputs.k === 'tensor' ? inputs : inputs.k === 'list' || inputs.k === 'tuple' ? inputs.items[0] : undefined;
+    if (first?.k === 'tensor') layer.kerasInput = first.t;
+    const out = outputs.k === 'tensor' ? outputs : outputs.k === 'list' || outputs.k === 'tuple' ? outputs.items[0] : undefined;
+    if (out?.k === 'tensor') layer.kerasOutput = out.t;
+    layer.applied = 1;
+    layer.children = [];
+  }
+
+  private applyKeras(layer: Layer, args: Args, _kwargs: Kwargs, node: Node | undefined): Value {
+    const short = layer.cls.split('.').pop()!;
+    const x = args[0] ?? NONE;
+    if (short === 'Sequential') {
+      if (layer.args.__tainted__) return this.t(undefined, 'keras', (layer.args.__tainted__ as { reason: string }).reason);
+      let v = x;
+      for (const child of layer.children ?? []) v = this.it.callValue(child, [v], new Map(), node);
+      return v;
+    }
+    if (short === 'Model') return this.t(undefined, 'keras', 'calling a functional Model on a new input is not followed');
+    if (MERGE.has(short) || short === 'Concatenate') {
+      const items = this.it.iterate(x, undefined);
+      if (isUnknown(items)) return this.t(undefined, 'keras', items.reason);
+      const ts = items.map((v) => this.tensor(v, 'keras'));
+      const bad = ts.find((q) => !q.shape);
+      if (bad) return this.unknownT(bad, short);
+      if (short === 'Concatenate') {
+        const axis = num(layer.args.axis ?? int(-1));
+        if (axis === undefined) return this.t(undefined, 'keras', 'Concatenate axis not known');
+        const rank = ts[0]!.shape!.length;
+        const at = axis < 0 ? rank + axis : axis;
+        if (!ts.every((q) => q.shape!.length === rank && q.shape!.every((d, i) => i === at || d === ts[0]!.shape![i]))) return this.t(undefined, 'keras', 'Concatenate of shapes that do not match');
+        const out = [...ts[0]!.shape!];
+        out[at] = ts.reduce((acc, q) => acc + q.shape![at]!, 0);
+        return this.t(out, 'keras');
+      }
+      let shape: number[] | undefined = ts[0]!.shape!;
+      for (const q of ts.slice(1)) shape = shape && broadcast(shape, q.shape!);
+      return this.t(shape, 'keras', `${short} of shapes that do not broadcast`);
+    }
+    const t = this.tensor(x, 'keras');
+    const a = layer.args;
+    if (short === 'Conv2D' || short === 'DepthwiseConv2D' || short === 'SeparableConv2D') return this.applyKerasConv(layer, short, t);
+    if (!t.shape) return { k: 'tensor', t };
+    const shape = t.shape;
+    const rank = shape.length;
+    switch (short) {
+      case 'Dense': {
+        const units = a.units?.k === 'int' ? a.units.v : undefined;
+        if (units === undefined) return this.t(undefined, 'keras', 'Dense units not known');
+        const out = [...shape.slice(0, -1), units];
+        if (rank === 2) {
+          const bias = truthy(a.use_bias ?? bool(true)) !== false;
+          const cost = this.leafCost({ type: 'Linear', in_features: shape[1]!, out_features: units, bias }, shape);
+          this.record(layer, { params: cost?.params, macs: cost?.macs, input: shape, output: out });
+        }
+        return this.t(out, 'keras');
+      }
+      case 'BatchNormalization': {
+        if (rank === 4) {
+          const c = shape[3]!;
+          const cost = this.leafCost({ type: 'BatchNorm2d', num_features: c }, [shape[0]!, c, shape[1]!, shape[2]!]);
+          this.record(layer, { params: 4 * c, macs: cost?.macs, input: shape, output: shape });
+        }
+        return x;
+      }
+      case 'MaxPooling2D': case 'AveragePooling2D': {
+        if (rank !== 4) return this.t(undefined, 'keras', `${short} on a ${rank}-D tensor`);
+        const size = this.ints(a.pool_size);
+        const sv = a.strides!;
+        const strides = sv.k === 'none' ? size : this.ints(sv);
+        const pad = a.padding?.k === 'str' ? a.padding.v : undefined;
+        if (!size || !strides || !pad) return this.t(undefined, 'keras', `${short} arguments not known`);
+        const [kh, kw] = pairOf(size);
+        const [sh, sw] = pairOf(strides);
+        const out = pad === 'same' ? [Math.ceil(shape[1]! / sh), Math.ceil(shape[2]! / sw)] : [Math.floor((shape[1]! - kh) / sh) + 1, Math.floor((shape[2]! - kw) / sw) + 1];
+        return this.t([shape[0]!, out[0]!, out[1]!, shape[3]!], 'keras');
+      }
+      case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D': {
+        if (rank !== 4) return this.t(undefined, 'keras', `${short} on a ${rank}-D tensor`);
+        const keep = truthy(a.keepdims ?? bool(false));
+        return this.t(keep ? [shape[0]!, 1, 1, shape[3]!] : [shape[0]!, shape[3]!], 'keras');
+      }
+      case 'Flatten': return this.t([shape[0]!, shape.slice(1).reduce((p, q) => p * q, 1)], 'keras');
+      case 'Reshape': {
+        const target = this.ints(a.target_shape);
+        if (!target) return this.t(undefined, 'keras', 'Reshape target not known');
+        return this.t(reshape(shape, [shape[0]!, ...target]), 'keras', 'Reshape to a shape that does not fit');
+      }
+      case 'ZeroPadding2D': {
+        const p = a.padding!;
+        let pads: number[] | undefined;
+        if (p.k === 'int') pads = [p.v, p.v, p.v, p.v];
+        else if (p.k === 'tuple' && p.items.length === 2 && p.items.every((i) => i.k === 'int')) pads = [num(p.items[0]!)!, num(p.items[0]!)!, num(p.items[1]!)!, num(p.items[1]!)!];
+        else if (p.k === 'tuple' && p.items.length === 2) {
+          const r0 = this.ints(p.items[0]);
+          const r1 = this.ints(p.items[1]);
+          if (r0?.length === 2 && r1?.length === 2) pads = [r0[0]!, r0[1]!, r1[0]!, r1[1]!];
+        }
+        if (!pads || rank !== 4) return this.t(undefined, 'keras', 'ZeroPadding2D padding not known');
+        return this.t([shape[0]!, shape[1]! + pads[0]! + pads[1]!, shape[2]! + pads[2]! + pads[3]!, shape[3]!], 'keras');
+      }
+      case 'UpSampling2D': {
+        const size = this.ints(a.size);
+        if (!size || rank !== 4) return this.t(undefined, 'keras', 'UpSampling2D size not known');
+        const [fh, fw] = pairOf(size);
+        return this.t([shape[0]!, shape[1]! * fh, shape[2]! * fw, shape[3]!], 'keras');
+      }
+      default:
+        if (KERAS_SAME.has(short)) return x;
+        return this.t(undefined, 'keras', `${short} is not followed`);
+    }
+  }
+
+  private applyKerasConv(layer: Layer, short: string, t: TensorInfo): Value {
+    const a = layer.args;
+    if (!t.shape) {
+      this.record(layer, { reason: `input unknown: ${t.reason ?? 'not known'}` });
+      return { k: 'tensor', t: { framework: 'keras', reason: t.reason } };
+    }
+    if (t.shape.length !== 4) {
+      this.record(layer, { reason: `input unknown: a ${t.shape.length}-D input` });
+      return this.t(undefined, 'keras', 'a conv on a tensor that is not 4-D');
+    }
+    const fail = (reason: string): Value => {
+      this.record(layer, { input: t.shape, reason });
+      return this.t(undefined, 'keras', reason);
+    };
+    const df = a.data_format;
+    if (df && df.k !== 'none' && !(df.k === 'str' && df.v === 'channels_last')) return fail(`data_format = ${repr(df)} is not read`);
+    const cin = t.shape[3]!;
+    const k = this.ints(a.kernel_size);
+    const s = this.ints(a.strides);
+    const d = this.ints(a.dilation_rate);
+    const pad = a.padding?.k === 'str' ? a.padding.v.toLowerCase() : undefined;
+    const bias = truthy(a.use_bias ?? bool(true));
+    const filters = short === 'DepthwiseConv2D' ? undefined : a.filters?.k === 'int' ? a.filters.v : undefined;
+    const mult = short === 'Conv2D' ? 1 : a.depth_multiplier?.k === 'int' ? a.depth_multiplier.v : undefined;
+    const groups = short === 'Conv2D' ? (a.groups?.k === 'int' ? a.groups.v : undefined) : 1;
+    const missing = !k ? 'kernel_size' : !s ? 'strides' : !d ? 'dilation_rate' : pad !== 'same' && pad !== 'valid' ? 'padding' : bias === undefined ? 'use_bias' : short !== 'DepthwiseConv2D' && filters === undefined ? 'filters' : mult === undefined ? 'depth_multiplier' : groups === undefined ? 'groups' : undefined;
+    if (missing) {
+      const v = a[missing];
+      return fail(`${missing} unknown${v?.k === 'unknown' ? `: ${v.reason}` : ''}`);
+    }
+    const nchw = [t.shape[0]!, cin, t.shape[1]!, t.shape[2]!];
+    const padding = pad === 'same' ? ('tf_same' as const) : 0;
+    try {
+      if (short === 'Conv2D') {
+        const e = this.conv({ in_channels: cin, out_channels: filters!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: groups!, bias: bias! }, nchw);
+        const out = [e.outShape[0]!, e.outShape[2]!, e.outShape[3]!, e.outShape[1]!];
+        const [kh, kw] = pairOf(k!);
+        this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin / groups!, filters!] });
+        return this.t(out, 'keras');
+      }
+      const dw = this.conv({ in_channels: cin, out_channels: cin * mult!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: cin, bias: short === 'DepthwiseConv2D' ? bias! : false }, nchw);
+      const [kh, kw] = pairOf(k!);
+      if (short === 'DepthwiseConv2D') {
+        const out = [dw.outShape[0]!, dw.outShape[2]!, dw.outShape[3]!, dw.outShape[1]!];
+        this.record(layer, { kind: dw.kind, params: dw.cost.params, macs: dw.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin, mult!] });
+        return this.t(out, 'keras');
+      }
+      const pw = this.conv({ in_channels: cin * mult!, out_channels: filters!, kernel_size: 1, bias: bias! }, dw.outShape);
+      const out = [pw.outShape[0]!, pw.outShape[2]!, pw.outShape[3]!, pw.outShape[1]!];
+      this.record(layer, { kind: 'depthwise separable', params: dw.cost.params + pw.cost.params, macs: dw.cost.macs + pw.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin, mult!] });
+      return this.t(out, 'keras');
+    } catch (error) {
+      return fail(`Keras would reject this conv: ${error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+/** NumPy broadcasting of two shapes; undefined when they do not broadcast. */
+function broadcast(a: number[], b: number[]): number[] | undefined {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+function reshape(shape: number[], spec: number[]): number[] | undefined {
+  const total = shape.reduce((a, b) => a * b, 1);
+  const known = spec.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const holes = spec.filter((d) => d === -1).length;
+  if (holes > 1 || spec.some((d) => d < -1)) return undefined;
+  if (holes === 1) {
+    if (known === 0 || total % known) return undefined;
+    return spec.map((d) => (d === -1 ? total / known : d));
+  }
+  return known === total ? spec : undefined;
+}
+
+/** PyTorch's pooling output size (floor or ceil mode). */
+function poolShape(input: number[], k: [number, number], s: [number, number], p: [number, number], d: [number, number], ceil: boolean): number[] | undefined {
+  if (input.length < 3) return undefined;
+  const r = input.length;
+  const out = [0, 1].map((i) => {
+    const size = input[r - 2 + i]!;
+    if (!ceil) return convOutputSize(size, k[i]!, s[i]!, d[i]!, 2 * p[i]!);
+    const span = size + 2 * p[i]! - d[i]! * (k[i]! - 1) - 1;
+    let o = Math.ceil(span / s[i]!) + 1;
+    if ((o - 1) * s[i]! >= size + p[i]!) o--;
+    return o;
+  });
+  return out.every((o) => o >= 1) ? [...input.slice(0, r - 2), out[0]!, out[1]!] : undefined;
+}
+
+/** The text of a value as str() gives it, for the values formatting knows. */
+function plainText(v: Value): string | undefined {
+  if (v.k === 'str') return v.v;
+  if (v.k === 'int' || v.k === 'float' || v.k === 'bool' || v.k === 'none') return repr(v);
+  return undefined;
+}
+
+/** str.format with `{}`, `{0}` and `{name}` fields (no format specs but `:d`/`:s`); undefined otherwise. */
+export function formatString(template: string, args: Value[], kwargs: Map<string, Value>): Value | undefined {
+  let next = 0;
+  let failed = false;
+  const out = template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (match, field: string | undefined) => {
+    if (match === '{{') return '{';
+    if (match === '}}') return '}';
+    const [name, spec] = (field ?? '').split(':');
+    if (spec !== undefined && spec !== '' && spec !== 'd' && spec !== 's') {
+      failed = true;
+      return '';
+    }
+    const v = name === '' ? args[next++] : /^\d+$/.test(name!) ? args[Number(name)] : kwargs.get(name!);
+    const text = v ? plainText(v) : undefined;
+    if (text === undefined) failed = true;
+    return text ?? '';
+  });
+  return failed ? undefined : str(out);
+}
+
+/** printf-style `'%s_%d' % (a, b)` with %s, %d and %i; undefined otherwise. */
+export function percentFormat(template: string, value: Value): Value | undefined {
+  const args = value.k === 'tuple' ? value.items : [value];
+  let i = 0;
+  let failed = false;
+  const out = template.replace(/%%|%([sdi])/g, (match, conv: string | undefined) => {
+    if (match === '%%') return '%';
+    const v = args[i++];
+    if (!v) {
+      failed = true;
+      return '';
+    }
+    if (conv === 's') {
+      const text = plainText(v);
+      if (text === undefined) failed = true;
+      return text ?? '';
+    }
+    const n = num(v);
+    if (n === undefined) failed = true;
+    return String(Math.trunc(n ?? 0));
+  });
+  return failed || i !== args.length ? undefined : str(out);
+}
