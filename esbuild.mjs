@@ -3,7 +3,7 @@
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, existsSync, rmSync } from 'node:fs';
-import { buildKernels } from './src/engine/cpu/wasm/buildKernels.mjs';
+import { buildKernels, buildSharedKernels } from './src/engine/cpu/wasm/buildKernels.mjs';
 
 const args = process.argv.slice(2);
 const watch = args.includes('--watch');
@@ -17,7 +17,8 @@ const bundles = {
   extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
   cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
-  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', external: ['webgpu'], optional: true },
+  // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
+  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
   webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
   webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', optional: true },
 };
@@ -36,8 +37,8 @@ function build(name, { entryPoints, optional, ...options }) {
       minify: production,
       sourcemap: production ? false : 'linked',
       logLevel: 'warning',
-      // The WebAssembly SIMD CPU kernels, compiled from our AssemblyScript source, embedded as base64 (built below, by buildKernels).
-      define: { __SEPCONV_KERNELS_WASM__: JSON.stringify(kernelsBase64), ...(cjsNode ? { 'import.meta.url': '__sepconvImportMetaUrl' } : {}) },
+      // The WebAssembly SIMD CPU kernels, compiled from our AssemblyScript source, embedded as base64 (built below, by buildKernels and buildSharedKernels).
+      define: { __SEPCONV_KERNELS_WASM__: JSON.stringify(kernelsBase64), __SEPCONV_KERNELS_SHARED_WASM__: JSON.stringify(sharedKernelsBase64), ...(cjsNode ? { 'import.meta.url': '__sepconvImportMetaUrl' } : {}) },
       ...options,
       // web-tree-sitter reads import.meta.url even in its CommonJS build; give CommonJS bundles a real one.
       ...(cjsNode ? { banner: { js: `${options.banner?.js ? `${options.banner.js}\n` : ''}var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;` } } : {}),
@@ -69,6 +70,8 @@ if (!skipTypecheck && !watch) {
 copyAssets();
 // After copyAssets (a production build empties dist/): asc writes dist/sepconvKernels.wasm.
 const kernelsBase64 = Buffer.from(buildKernels()).toString('base64');
+// The same kernels over a shared memory, for pools of threads (see kernelThreads.ts).
+const sharedKernelsBase64 = Buffer.from(buildSharedKernels()).toString('base64');
 const configs = Object.entries(bundles)
   .filter(([name]) => !only || only.includes(name))
   .map(([name, options]) => build(name, options))

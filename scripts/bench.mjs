@@ -1,18 +1,24 @@
 // `npm run bench`: the CPU engine against the libraries users would otherwise pick, side by side
-// in one run, on MobileNetV1's depthwise-separable layers and the whole MobileNetV1-224.
-// Every peer runs on one thread, as the engine does. Prints median ms, GMAC/s and the ratio
-// (peer ms / our ms: above 1 means the engine is faster), plus the largest difference between
-// each peer's output and ours (same weights, same input) as a check that all compute the same.
+// in one run, on MobileNetV1's depthwise-separable layers and the whole MobileNetV1-224, at each
+// thread count of --threads (default 1 and 2): every side runs with the same number of threads
+// (tfjs-backend-wasm's threaded build forced on under Node; onnxruntime's intra-op threads).
+// Prints median ms, GMAC/s, % of this machine's measured single-core SIMD multiply-add peak
+// (test/bench/assembly/simdPeak.ts) and the ratio (peer ms / our ms: above 1 means the engine is faster),
+// plus the largest difference between each peer's output and ours (same weights, same input) as
+// a check that all compute the same, and how much faster the engine's threads make it.
+// Each thread count runs in a child process of its own (tfjs-backend-wasm fixes its thread count
+// once per process); the rounds inside it interleave all sides.
 //
-// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--webgpu [--real-gpu]] [--no-cpu]
+// Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--threads=1,2] [--webgpu [--real-gpu]] [--no-cpu]
 //        node scripts/bench.mjs --corpus   (the coverage of scripts/corpusCoverage.mjs)
 // --webgpu adds the WebGPU rows (this engine against tfjs-backend-webgpu on one Dawn device) and
 // the kernel throughput figures of that device: a copy kernel's GB/s, each depthwise dispatch's
 // GB/s and each pointwise dispatch's GFLOP/s, from GPU timestamps.
 // The peers live in test/bench/package.json, out of the extension's dependency tree; they are
 // installed there on first use.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +33,9 @@ const only = option('only')?.split(',');
 const minReps = Number(option('reps') ?? 7);
 const withWebGPU = args.includes('--webgpu');
 const withCpu = !args.includes('--no-cpu');
+/** Set in the child process that runs the CPU table for one thread count. */
+const childThreads = option('cpu-child') === undefined ? undefined : Number(option('cpu-child'));
+const threadCounts = (option('threads') ?? '1,2').split(',').map(Number);
 
 // `npm run bench -- --corpus`: the static Python figures against the measured corpus instead.
 if (args.includes('--corpus')) {
@@ -48,14 +57,48 @@ if (!peers.every((p) => existsSync(join(benchDir, 'node_modules', p, 'package.js
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
   });
 }
-execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
-const engine = await import(pathToFileURL(join(root, 'dist', 'engine.js')).href);
+if (!args.includes('--no-build')) execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
+const engine = await import(pathToFileURL(join(root, 'dist', 'engine.mjs')).href);
 
 const requirePeer = createRequire(join(benchDir, 'package.json'));
+if ((childThreads ?? 1) > 1) allowTfjsWasmThreadsInNode();
 const tf = requirePeer('@tensorflow/tfjs-core');
 requirePeer('@tensorflow/tfjs-backend-cpu');
 const tfWasm = requirePeer('@tensorflow/tfjs-backend-wasm');
 tfWasm.setWasmPaths(dirname(requirePeer.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
+if (childThreads !== undefined) {
+  if (childThreads > 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  tfWasm.setThreadsCount(childThreads);
+}
+
+/**
+ * tfjs-backend-wasm turns its threaded build off under Node, and its Emscripten loader starts
+ * each thread from a blob: URL, which Node's worker_threads cannot load. For the bench only: the
+ * blobs it makes (the thread's script, and the module it imports) are written to files and
+ * their paths handed out instead, with the bundle's module-scope names the module expects.
+ */
+function allowTfjsWasmThreadsInNode() {
+  const dir = mkdtempSync(join(os.tmpdir(), 'sepconv-bench-tfjs-'));
+  const mainFile = join(dir, 'main.js');
+  const BaseBlob = globalThis.Blob;
+  globalThis.Blob = class extends BaseBlob {
+    constructor(parts, options) {
+      super(parts, options);
+      this.parts = parts;
+      const text = parts.join('');
+      if (text.startsWith('var WasmBackendModuleThreadedSimd')) {
+        writeFileSync(mainFile, `var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os'), commonjsGlobal = globalThis;\n${text}`);
+      }
+    }
+  };
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (blob) => {
+    if (!blob.parts) return createObjectURL(blob);
+    const file = join(dir, 'worker.js');
+    writeFileSync(file, `URL.createObjectURL = () => ${JSON.stringify(mainFile)}; URL.revokeObjectURL = () => {};\n${blob.parts.join('')}`);
+    return file;
+  };
+}
 const ort = requirePeer('onnxruntime-node');
 
 // ---------------------------------------------------------------------------------------------
@@ -151,8 +194,8 @@ function nhwcToNchw(data, [n, c, h, w]) {
  * created or a model loaded), then timed run by run. `forward()` would check and pack the
  * weights on every call.
  */
-async function ourRunner(model, weights, inputShape) {
-  const session = await engine.prepare(model, weights, { inputShape });
+async function ourRunner(model, weights, inputShape, threads) {
+  const session = await engine.prepare(model, weights, { inputShape, threads });
   return {
     run: async (data) => (await session.run({ shape: inputShape, data })).output.data,
     detail: async () => session.backend,
@@ -215,8 +258,8 @@ function tfjsRunner(ops, inputShape) {
   };
 }
 
-/** onnxruntime-node with one intra-op thread, the graph written by test/bench/onnxModel.mjs. */
-async function onnxRunner(ops, inputShape, outputShape) {
+/** onnxruntime-node with `threads` intra-op threads, the graph written by test/bench/onnxModel.mjs. */
+async function onnxRunner(ops, inputShape, outputShape, threads) {
   const nodes = [];
   const initializers = [];
   let current = 'input';
@@ -241,7 +284,7 @@ async function onnxRunner(ops, inputShape, outputShape) {
   nodes[nodes.length - 1].outputs = ['output'];
   const bytes = encodeOnnxModel({ nodes, initializers, input: { name: 'input', shape: inputShape }, output: { name: 'output', shape: outputShape } });
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
   });
   return {
     run: async (data) => (await session.run({ input: new ort.Tensor('float32', data, inputShape) })).output.data,
@@ -308,10 +351,57 @@ const PEERS = [
   { key: 'ort', title: 'onnxruntime-node (MLAS)' },
 ];
 
-console.log(`\nMachine: ${machine()}`);
-console.log('Threads: 1 on every side (the engine runs on one thread; tfjs-backend-wasm has no threads in Node; onnxruntime intra-op threads = 1)');
+/** GMAC/s of one core running test/bench/assembly/simdPeak.ts (the best of a few runs): what a kernel could reach at most. */
+function simdPeakGmacs() {
+  const wasm = join(os.tmpdir(), `sepconv-simd-peak-${process.pid}.wasm`);
+  execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(benchDir, 'assembly', 'simdPeak.ts'), '--enable', 'simd', '-O3', '--runtime', 'stub', '-o', wasm], { cwd: root });
+  const { madds } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports;
+  madds(1e6);
+  let best = 0;
+  for (let i = 0; i < 7; i++) {
+    const iterations = 1e7;
+    const t0 = performance.now();
+    madds(iterations);
+    best = Math.max(best, (iterations * 48) / ((performance.now() - t0) / 1000) / 1e9);
+  }
+  return best;
+}
+
 const results = [];
-for (const row of withCpu ? rows : []) {
+let peak;
+if (childThreads === undefined) console.log(`\nMachine: ${machine()}`);
+if (withCpu && childThreads === undefined) {
+  // One child per thread count; each prints its tables and leaves its figures for the summary.
+  const summaries = [];
+  for (const threads of threadCounts) {
+    const jsonOut = join(os.tmpdir(), `sepconv-bench-${process.pid}-${threads}.json`);
+    const forwarded = args.filter((a) => a.startsWith('--only=') || a.startsWith('--reps='));
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--cpu-child=${threads}`, `--json-out=${jsonOut}`, '--no-build', ...forwarded], { stdio: 'inherit' });
+    if (child.status !== 0) throw new Error(`bench: the ${threads}-thread run failed (exit ${child.status ?? child.signal})`);
+    summaries.push(JSON.parse(readFileSync(jsonOut, 'utf8')));
+  }
+  const one = summaries.find((s) => s.threads === 1);
+  if (one && summaries.length > 1) {
+    console.log('\nThreads: the engine at each thread count against itself at one thread (median wall-clock ms; speedup = 1-thread ms / n-thread ms)\n');
+    const others = summaries.filter((s) => s !== one);
+    console.log(`| Layer | 1 thread ms | ${others.map((s) => `${s.threads} threads ms | speedup`).join(' | ')} |`);
+    console.log(`|:---|---:|${others.map(() => '---:|---:').join('|')}|`);
+    for (const row of one.rows) {
+      const cells = others.map((s) => {
+        const ms = s.rows.find((r) => r.name === row.name)?.wall;
+        return ms === undefined ? 'n/a | n/a' : `${fmt(ms)} | ${(row.wall / ms).toFixed(2)}x`;
+      });
+      console.log(`| ${row.label} | ${fmt(row.wall)} | ${cells.join(' | ')} |`);
+    }
+  }
+}
+if (childThreads !== undefined) {
+  peak = simdPeakGmacs();
+  await tf.setBackend('wasm'); // initialises the backend: its thread count is known from here on
+  console.log(`\n${childThreads} thread${childThreads > 1 ? 's' : ''} on every side: the engine's threads option, tfjs-backend-wasm's setThreadsCount (it reports ${tfWasm.getThreadsCount()} after init), onnxruntime intra-op threads = ${childThreads}; tfjs-backend-cpu has one thread`);
+  console.log(`One core's 128-bit WebAssembly SIMD multiply-add peak, measured now: ${peak.toFixed(1)} GMAC/s`);
+}
+for (const row of withCpu && childThreads !== undefined ? rows : []) {
   const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
   const weights = engine.initWeights(model, { seed: 7 });
   const input = new Float32Array(row.inputShape.reduce((a, b) => a * b, 1));
@@ -327,10 +417,10 @@ for (const row of withCpu ? rows : []) {
   const tfWasmRun = tfjsRunner(ops, row.inputShape);
   const switching = (backend, runner) => ({ ...runner, run: async (x) => { if (tf.getBackend() !== backend) await tf.setBackend(backend); return runner.run(x); } });
   const runners = [
-    await ourRunner(model, weights, row.inputShape),
+    await ourRunner(model, weights, row.inputShape, childThreads),
     { ...switching('cpu', tfCpu), slow: true },
     switching('wasm', tfWasmRun),
-    await onnxRunner(ops, row.inputShape, model.outputShape),
+    await onnxRunner(ops, row.inputShape, model.outputShape, childThreads),
   ];
   const detail = await runners[0].detail(input);
   const { wall, cpu, outputs } = await timeAll(runners, input);
@@ -349,7 +439,7 @@ for (const row of withCpu ? rows : []) {
 // say little about real GPUs, but both sides run on the same one). Wall clock, readback included.
 
 const gpuResults = [];
-if (withWebGPU) {
+if (withWebGPU && childThreads === undefined) {
   // SwiftShader unless --real-gpu: then Dawn takes the machine's own Vulkan driver (its GPU).
   if (!args.includes('--real-gpu')) process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
   const { create, globals } = await import('webgpu');
@@ -482,15 +572,20 @@ async function kernelThroughput(compiled, model, input) {
   return { dwGBs: dwMs ? dwBytes / dwMs / 1e6 : undefined, pwGFlops: pwMs ? pwFlops / pwMs / 1e6 : undefined };
 }
 
-const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+function fmt(ms) {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
 function table(measure) {
-  const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
+  const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', '% of one core\'s peak', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`];
   for (const r of results) {
-    lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r[measure]), (r.macs / r[measure] / 1e6).toFixed(1),
+    lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r[measure]), (r.macs / r[measure] / 1e6).toFixed(1), `${((100 * r.macs) / r[measure] / 1e6 / peak).toFixed(0)}%`,
       ...PEERS.flatMap((p) => [fmt(r.peers[p.key][measure]), `${(r.peers[p.key][measure] / r[measure]).toFixed(2)}x`])].join(' | ')} |`);
   }
   return lines.join('\n');
+}
+if (childThreads !== undefined) {
+  writeFileSync(option('json-out'), JSON.stringify({ threads: childThreads, peak, rows: results.map((r) => ({ name: r.row.name, label: r.row.label, wall: r.wall, cpu: r.cpu, peers: r.peers })) }));
 }
 console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
 console.log('Batch 1, input in and output out included; ratio = peer / ours (above 1: the engine is faster).');
@@ -520,5 +615,6 @@ if (gpuResults.length) {
     console.log(`| ${r.row.label} | ${cell(k?.dwGBs)} | ${k?.dwGBs === undefined ? 'n/a' : `${((100 * k.dwGBs) / copy).toFixed(0)}%`} | ${cell(k?.pwGFlops)} |`);
   }
 }
-const worst = Math.max(...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)), ...gpuResults.map((r) => r.diff));
-console.log(`\nLargest difference of any peer's output from ours, relative to the output's largest value: ${worst.toExponential(1)}`);
+const differences = [...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)), ...gpuResults.map((r) => r.diff)];
+const worst = Math.max(...differences);
+if (differences.length) console.log(`\nLargest difference of any peer's output from ours, relative to the output's largest value: ${worst.toExponential(1)}`);

@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CODE_SERVER_PACKAGES, ensureDebianPackages } from './systemPackages.mjs';
 
 /** 4.100.x bundles VS Code 1.100.3 and still runs on Node 20; later releases want Node 22. */
 export const CODE_SERVER_VERSION = '4.100.3';
@@ -44,29 +45,6 @@ function run(command, args, options = {}) {
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
   }
-}
-
-function debianPackageInstalled(name) {
-  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
-  return result.status === 0 && result.stdout.includes('install ok installed');
-}
-
-/** kerberos (a native module of VS Code's) needs the Kerberos headers; ripgrep stands in for the download. */
-function ensureSystemPackages() {
-  if (process.platform !== 'linux') return;
-  const hasDpkg = spawnSync('dpkg-query', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (!hasDpkg) {
-    log('not a Debian system: make sure the Kerberos headers and ripgrep (rg) are installed');
-    return;
-  }
-  const missing = ['libkrb5-dev', 'ripgrep'].filter((name) => !debianPackageInstalled(name));
-  if (missing.length === 0) return;
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const [command, ...args] = [...(asRoot ? [] : ['sudo']), 'apt-get', 'install', '-y', ...missing];
-  log(`installing ${missing.join(', ')} with apt-get`);
-  run(command, args, {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
 }
 
 /**
@@ -102,7 +80,7 @@ export function ensureCodeServer({ quiet = false } = {}) {
     if (!quiet) log(`reusing ${dir}`);
     return dir;
   }
-  ensureSystemPackages();
+  ensureDebianPackages(CODE_SERVER_PACKAGES);
   seedRipgrepCache();
 
   // Install beside the final folder and rename at the end: a half-finished install never

@@ -3,6 +3,9 @@
 # Faster subsets: `npm run test:unit` (vitest: spec, cost model, io, CPU engine, WebGPU engine, parser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Debian packages the suites need (Chromium with SwiftShader, the Vulkan loader, PyTorch, code-server's
+# two): apt-get as root or with sudo, else one line that names them and the command, and exit 1.
+node scripts/systemPackages.mjs test
 export VK_ICD_FILENAMES="${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}"
 node esbuild.mjs
 npx vitest run

@@ -28,6 +28,12 @@ const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png
 /** Only these folders are served, as localResourceRoots allows only dist/ and media/ in VS Code. */
 const SERVED = ['dist', 'media'];
 
+/**
+ * Cross-origin isolation: with these the page (and its workers) get SharedArrayBuffer, so the
+ * CPU engine runs on a pool of threads there. Everything is served from this origin.
+ */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-resource-policy': 'same-origin' };
+
 const server = createServer(async (request, response) => {
   const url = new URL(request.url ?? '/', `http://${request.headers.host ?? '127.0.0.1'}`);
   const origin = `http://127.0.0.1:${server.address().port}`;
@@ -43,14 +49,14 @@ const server = createServer(async (request, response) => {
         samplesUri: '/media/samples/',
         standalone: true,
       });
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...ISOLATION });
       response.end(html);
       return;
     }
     const path = normalize(join(root, decodeURIComponent(url.pathname)));
     const allowed = SERVED.some((folder) => path.startsWith(join(root, folder) + sep));
     if (!allowed || !(await stat(path)).isFile()) throw Object.assign(new Error('not found'), { code: 'ENOENT' });
-    response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...ISOLATION });
     response.end(await readFile(path));
   } catch (error) {
     response.writeHead(error.code === 'ENOENT' ? 404 : 500, { 'content-type': 'text/plain' });

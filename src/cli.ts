@@ -7,39 +7,24 @@
  *   sepconv presets
  * Errors go to stderr with a non-zero exit code.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
-import { getPreset, listPresets } from './shared/presets';
+import { listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
+import { loadModelArgument } from './cliModel';
+import { terminalSafe } from './cliText';
 
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
   sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
   sepconv cost FILE.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--entry NAME] [--root DIR] [--timeout S] [--json]
-  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR]
+  sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--verbose]
   sepconv presets [--json]`;
 
 /** A user error: printed without a stack trace. */
 export class UsageError extends Error {}
 
-/** Reads --model: a preset name or a path to a JSON spec. */
-export function loadModel(reference: string): ModelSpec {
-  const preset = getPreset(reference);
-  if (preset) return preset;
-  let text: string;
-  try {
-    text = readFileSync(reference, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read model ${JSON.stringify(reference)}: not a preset (see \`sepconv presets\`) and not a readable file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
-  try {
-    return JSON.parse(text) as ModelSpec;
-  } catch (error) {
-    throw new UsageError(`${reference}: not valid JSON (${(error as Error).message})`);
-  }
-}
 
 function parseIntegerList(value: string, length: number, what: string): number[] {
   const parts = value.split(/[,x]/).map((p) => Number(p.trim()));
@@ -68,7 +53,7 @@ export function renderCostTable(name: string, cost: ModelCost): string {
   rows.push(['', 'total', formatShape(cost.outputShape), formatInteger(t.params), formatInteger(t.macs), formatInteger(t.flops), formatBytes(t.trafficBytes), t.intensity.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= 3)).join('  ');
-  const out = [`${name}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
+  const out = [`${terminalSafe(name, true)}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, i) => {
     if (i === rows.length - 1) out.push(widths.map((w) => '-'.repeat(w)).join('  '));
     out.push(line(r));
@@ -109,7 +94,7 @@ function costJson(name: string, cost: ModelCost): unknown {
   };
 }
 
-async function costCommand(args: string[], out: (s: string) => void): Promise<number> {
+async function costCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -145,7 +130,7 @@ async function costCommand(args: string[], out: (s: string) => void): Promise<nu
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
-  const spec = loadModel(values.model);
+  const spec = loadModelArgument(values.model, err) as ModelSpec;
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
   const model = resolveModel(spec, { inputShape });
   const cost = costModel(model, { convention, dtype });
@@ -168,13 +153,17 @@ function presetsCommand(args: string[], out: (s: string) => void): number {
 /** Runs the CLI; returns the exit code. Output and errors go through the given writers (tests pass their own). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`), err: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<number> {
   const [command, ...rest] = argv;
+  // Everything printed may quote a file or an argument: no control character reaches the terminal.
+  const [rawOut, rawErr] = [out, err];
+  out = (s) => rawOut(terminalSafe(s));
+  err = (s) => rawErr(terminalSafe(s));
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
     out(USAGE);
     return 0;
   }
   try {
     switch (command) {
-      case 'cost': return await costCommand(rest, out);
+      case 'cost': return await costCommand(rest, out, err);
       case 'presets': return presetsCommand(rest, out);
       case 'forward': {
         const { runForwardCommand } = await import('./cliForward');

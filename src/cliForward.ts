@@ -4,9 +4,9 @@
  *
  *   sepconv forward --model M.json|PRESET --input X.npy --output Y.npy
  *     [--weights W.safetensors | --init seed:42 | --init filters:sobel]
- *     [--backend cpu|webgpu] [--intermediates DIR] [--unfused]
+ *     [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
@@ -14,33 +14,13 @@ import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { readNpy, writeNpy } from './io/npy';
 import { readSafetensors, requireDecoded } from './io/safetensors';
-import { getPreset } from './shared/presets';
+import { fileProblem, loadModelArgument } from './cliModel';
 import { parameterShapes, type ResolvedModel } from './shared/spec';
+import { terminalSafe } from './cliText';
+import { probeAdapterQuietly } from './cliGpu';
 
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--intermediates DIR] [--unfused]';
+export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
-function loadModel(text: string): unknown {
-  if (existsSync(text)) {
-    const bytes = readFile('--model', text);
-    try {
-      return JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw new Error(`--model ${text}: not valid JSON (${(error as Error).message})`);
-    }
-  }
-  const preset = getPreset(text);
-  if (!preset) throw new Error(`--model ${text}: no such file, and no preset of that name (see \`sepconv presets\`)`);
-  return preset;
-}
-
-/** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
-function fileProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return error instanceof Error ? error.message : String(error);
-}
 
 function readFile(option: string, path: string): Buffer {
   try {
@@ -115,7 +95,12 @@ function writeIntermediates(dir: string, result: ForwardResult): number {
   return steps.length;
 }
 
-async function webgpuDevice(): Promise<GPUDevice> {
+async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
+  // Dawn's own log lines about a missing driver stay out of the output unless --verbose (then Dawn runs here and prints them).
+  if (!verbose) {
+    const probe = probeAdapterQuietly();
+    if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
+  }
   const { getHostDevice } = await import('./engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);
@@ -139,6 +124,13 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
   throw new Error(`the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`);
 }
 
+/** `--threads N`: an integer from 1 to 64 (CPU threads a step may be split over). */
+function parseThreads(text: string): number {
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > 64) throw new Error(`--threads must be an integer from 1 to 64, got "${text}"`);
+  return threads;
+}
+
 /**
  * Runs the command. Writes a summary to stdout; returns the exit code. Bad arguments and bad
  * files throw an Error with a message for the user (the CLI prints it to stderr and exits 1).
@@ -155,6 +147,8 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       backend: { type: 'string', default: 'cpu' },
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -165,8 +159,9 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
   const backend = values.backend as BackendName;
+  const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
-  const model = loadModel(values.model!);
+  const model = loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path));
   const input = parseFile('--input', values.input!, (bytes) => readNpy(bytes));
   const resolved = resolveForInput(model, input);
   if (values.intermediates !== undefined) checkIntermediatesDir(values.intermediates);
@@ -180,14 +175,14 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  const device = backend === 'webgpu' ? await webgpuDevice() : undefined;
-  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device };
+  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
+  const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
   writeFile('--output', values.output!, writeNpy(result.output));
-  const lines = [`${resolved.name}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
+  const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
   if (values.intermediates !== undefined) lines.push(`wrote ${writeIntermediates(values.intermediates, result)} step outputs and index.json to ${values.intermediates}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${terminalSafe(lines.join('\n'))}\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import { analyzeTree } from './python/pythonAnalysis';
 import { CONV_TYPES } from './python/modelCode';
 import { DEFAULT_SETTINGS, type EstimateSettings } from './python/layerEstimates';
 import { showValue } from './python/pythonValues';
+import { terminalSafe } from './cliText';
 
 export interface PythonCostOptions {
   json: boolean;
@@ -105,12 +106,12 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   try {
     source = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    process.stderr.write(`sepconv cost: cannot read ${file}: ${(error as Error).message}\n`);
+    process.stderr.write(terminalSafe(`sepconv cost: cannot read ${file}: ${(error as Error).message}\n`));
     return 1;
   }
   const size = options.inputSize;
   if (size && (!(size.length === 2 || size.length === 4) || !size.every((n) => Number.isInteger(n) && n >= 1))) {
-    process.stderr.write(`sepconv cost: --input-shape for a .py file is H,W or N,C,H,W; got ${size.join(',')}\n`);
+    process.stderr.write(terminalSafe(`sepconv cost: --input-shape for a .py file is H,W or N,C,H,W; got ${size.join(',')}\n`));
     return 1;
   }
   const settings: EstimateSettings = {
@@ -121,15 +122,15 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   try {
     const here = typeof __dirname === 'string' ? __dirname : process.cwd();
     const { rows, diagnostics } = await pythonCostRows(source, settings, [here, path.resolve(here, '..'), process.cwd()]);
-    if (options.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    if (options.json) process.stdout.write(terminalSafe(`${JSON.stringify(rows, null, 2)}\n`));
     else {
-      process.stdout.write(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras layers recognised in ${file}\n`);
-      process.stdout.write(`(${settings.convention}, ${settings.dtype}; input ${settings.defaultInputSize.join('x')} where the code does not give one)\n`);
+      process.stdout.write(terminalSafe(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras layers recognised in ${file}\n`));
+      process.stdout.write(terminalSafe(`(${settings.convention}, ${settings.dtype}; input ${settings.defaultInputSize.join('x')} where the code does not give one)\n`));
     }
-    for (const d of diagnostics) process.stderr.write(`${file}:${d}\n`);
+    for (const d of diagnostics) process.stderr.write(terminalSafe(`${file}:${d}\n`));
     return 0;
   } catch (error) {
-    process.stderr.write(`sepconv cost: ${file}: ${(error as Error).message}\n`);
+    process.stderr.write(terminalSafe(`sepconv cost: ${file}: ${(error as Error).message}\n`));
     return 1;
   }
 }

@@ -9,6 +9,7 @@ import { registerMeasureFeature } from './editor/measureFeature';
 import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 import { disposeSharedWorker } from './engine/workerClient';
+import { CommandLinkTable } from './editor/commandLinks';
 
 /**
  * What activate() returns (`vscode.extensions.getExtension('sepconv-lab.sepconv-lab').exports`):
@@ -25,8 +26,10 @@ export interface SepConvApi {
 }
 
 export function activate(context: vscode.ExtensionContext): SepConvApi {
-  registerPlayground(context);
-  registerEditorFeatures(context);
+  // The hover's command links name entries of this table (ids), never arguments from the document.
+  const links = new CommandLinkTable();
+  registerPlayground(context, links);
+  registerEditorFeatures(context, links);
   registerMeasureFeature(context);
   // The engine's worker thread (started by the first CPU run) stops with the extension.
   context.subscriptions.push({ dispose: disposeSharedWorker });

@@ -7,13 +7,15 @@ import * as vscode from 'vscode';
 import { PythonDocuments, PYTHON_SELECTOR, SETTLE_DELAY_MS, toRange } from './pythonDocuments';
 import { hoverInput, hoverMarkdown, codeLensTitle } from '../python/costPresentation';
 import { separableRewrite, canRewrite } from '../python/separableRewrite';
+import { CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND, UNKNOWN_LINK_MESSAGE, type CommandLinkTable } from './commandLinks';
 
-export const CONVERT_COMMAND = 'sepconv.convertToSeparable';
-const TRUSTED_COMMANDS = ['sepconv.openPlayground', CONVERT_COMMAND];
-/** Arguments of the convert command: the document and where the call starts (0-based); from the palette, none (the cursor). */
-type ConvertArgs = [uri: string, position: { line: number; character: number }];
+/** The hover's links run only these, each with an id into `links` (never arguments from the document). */
+const TRUSTED_COMMANDS = [OPEN_PLAYGROUND_COMMAND, CONVERT_COMMAND];
+/** What the hover registers for the convert command: the document, its version and where the call starts (0-based). */
+type ConvertArgs = [uri: string, position: { line: number; character: number }, version: number];
 
-export function registerEditorFeatures(context: vscode.ExtensionContext): void {
+/** `links` holds the hover's command arguments; the convert command takes an id from it, or nothing (the palette: the cursor). */
+export function registerEditorFeatures(context: vscode.ExtensionContext, links: CommandLinkTable): void {
   const documents = new PythonDocuments(context.extensionPath);
   const diagnostics = vscode.languages.createDiagnosticCollection('sepconv');
   const lensesChanged = new vscode.EventEmitter<void>();
@@ -65,8 +67,8 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
         if (!focused || token.isCancellationRequested) return undefined;
         const { analysis, call: index } = focused;
         const call = analysis.code.calls[index]!;
-        const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }];
-        const markdown = hoverMarkdown(hoverInput(analysis, index, documents.currentSettings, convertArgs));
+        const convertArgs: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }, document.version];
+        const markdown = hoverMarkdown({ ...hoverInput(analysis, index, documents.currentSettings, convertArgs), links });
         if (!markdown) return undefined;
         const content = new vscode.MarkdownString(markdown);
         content.isTrusted = { enabledCommands: TRUSTED_COMMANDS };
@@ -113,10 +115,10 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
       },
     }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] }),
 
-    vscode.commands.registerCommand(CONVERT_COMMAND, async (uri?: unknown, position?: unknown) => {
+    vscode.commands.registerCommand(CONVERT_COMMAND, async (id?: unknown, ...rest: unknown[]) => {
       let document: vscode.TextDocument;
       let at: vscode.Position;
-      if (uri === undefined && position === undefined) {
+      if (id === undefined && rest.length === 0) {
         // From the command palette: the active editor, at the cursor.
         const editor = vscode.window.activeTextEditor;
         if (!editor || editor.document.languageId !== 'python') {
@@ -126,11 +128,16 @@ export function registerEditorFeatures(context: vscode.ExtensionContext): void {
         document = editor.document;
         at = editor.selection.active;
       } else {
-        if (typeof uri !== 'string' || typeof position !== 'object' || position === null) return false;
-        const { line, character } = position as { line?: unknown; character?: unknown };
-        if (typeof line !== 'number' || typeof character !== 'number') return false;
-        document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
-        at = new vscode.Position(line, character);
+        // From a hover link: only an id the hover registered; its document must still be the version hovered.
+        const registered = rest.length === 0 ? (links.resolve(CONVERT_COMMAND, id) as ConvertArgs | undefined) : undefined;
+        const [uri, position, version] = registered ?? [];
+        const open = uri === undefined ? undefined : vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+        if (!open || !position || open.version !== version) {
+          void vscode.window.showInformationMessage(UNKNOWN_LINK_MESSAGE);
+          return false;
+        }
+        document = open;
+        at = new vscode.Position(position.line, position.character);
       }
       const focused = await documents.analysisAt(document, document.offsetAt(at));
       const rewrite = focused ? separableRewrite(focused.analysis.code.calls[focused.call]!, focused.analysis.code, document.getText()) : undefined;

@@ -1,9 +1,9 @@
 /**
- * The engine library (built to dist/engine.js, an ES module): forward passes of a model spec on
+ * The engine library (built to dist/engine.mjs, an ES module): forward passes of a model spec on
  * the CPU or WebGPU, exact to PyTorch. Imports neither `vscode`, the DOM nor node modules.
  *
  * ```js
- * import { forward, initWeights, resolveModel } from './dist/engine.js';
+ * import { forward, initWeights, resolveModel } from './dist/engine.mjs';
  * const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
  * const weights = initWeights(resolveModel(model, { inputShape: [1, 3, 32, 32] }), { seed: 42 });
  * const { output } = await forward(model, weights, { shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });

@@ -13,6 +13,7 @@ import type { CpuKernels } from './cpu/kernels/cpuKernels';
 import { isResolved, resolveForInput, specOf } from './forward';
 import type { ForwardResult, WeightMap } from './types';
 import { validateWeights } from './weights';
+import { disposeWasmKernels } from './cpu/wasm/wasmKernels';
 
 export interface PrepareOptions {
   /**
@@ -26,6 +27,8 @@ export interface PrepareOptions {
   backend?: 'cpu';
   /** Kernels to use instead of the installed or WebAssembly ones (tests compare implementations this way). */
   kernels?: CpuKernels;
+  /** Threads a step may be split over (see ForwardOptions.threads); the pool lives as long as the prepared model. */
+  threads?: number;
 }
 
 export type RunOptions = CpuRunOptions;
@@ -42,7 +45,12 @@ export interface PreparedModel {
    * @throws EngineInputError for a bad input, CancelledError when `options.signal` aborts
    */
   run(input: Tensor, options?: RunOptions): Promise<ForwardResult>;
+  /** Stops the model's threads now (they also stop when the prepared model is garbage-collected). Later runs fail. */
+  dispose(): void;
 }
+
+/** Stops a dropped prepared model's threads. */
+const dropped = new FinalizationRegistry<CpuKernels>((kernels) => disposeWasmKernels(kernels));
 
 /**
  * Prepares a model to run many times on the CPU. The weights are checked and packed here, once:
@@ -57,15 +65,23 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   if ((options.backend ?? 'cpu') !== 'cpu') throw new Error(`prepare() runs on the cpu backend, got ${JSON.stringify(options.backend)} (use forward() for webgpu)`);
   const resolved = isResolved(model) && !options.inputShape ? model : resolveModel(specOf(model), { inputShape: options.inputShape });
   validateWeights(resolved, weights);
-  const kernels = await kernelsForPreparedModel(options.kernels);
+  const kernels = await kernelsForPreparedModel(options.kernels, options.threads);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
   cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
   /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
   const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
-  return {
+  let disposed = false;
+  const prepared: PreparedModel = {
     model: resolved,
     backend: `cpu (${kernels.name})`,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      dropped.unregister(prepared);
+      if (kernels !== options.kernels) disposeWasmKernels(kernels);
+    },
     async run(input, runOptions = {}) {
+      if (disposed) throw new Error('this prepared model was disposed');
       const known = Array.isArray(input?.shape) ? byShape.get(input.shape.join('x')) : undefined;
       const forInput = resolveForInput(known ?? resolved, input);
       if (!known) {
@@ -75,4 +91,6 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
       return cpu.run(forInput, input, runOptions);
     },
   };
+  if (kernels !== options.kernels) dropped.register(prepared, kernels, prepared);
+  return prepared;
 }

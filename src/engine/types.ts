@@ -29,6 +29,12 @@ export interface ForwardOptions {
   onProgress?(done: number, total: number): void;
   /** WebGPU only: the device to run on. The engine never creates or destroys it. */
   device?: GPUDevice;
+  /**
+   * CPU only: threads a step may be split over, the calling thread included. Default: the cores
+   * this runtime reports, at most 8, where shared memory exists (Node, cross-origin isolated
+   * pages); 1 elsewhere. Results are equal bit for bit at every thread count.
+   */
+  threads?: number;
 }
 
 /** One executed step's output. A step is one leaf module, or a fused group of leaves. */

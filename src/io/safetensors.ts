@@ -77,14 +77,21 @@ export function readSafetensorsHeader(input: Uint8Array | ArrayBuffer): Safetens
     throw new SafetensorsError(`truncated .safetensors file: the header needs ${headerLength} bytes but only ${bytes.length - 8} follow`);
   }
   let json: unknown;
+  let text: string;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
     if (!text.startsWith('{')) throw new Error('not a JSON object');
     json = JSON.parse(text);
   } catch (error) {
     throw new SafetensorsError(`malformed .safetensors header: not a UTF-8 JSON object (${error instanceof Error ? error.message : String(error)})`);
   }
   if (!isObject(json)) throw new SafetensorsError('malformed .safetensors header: not a JSON object');
+  // JSON.parse keeps the last of a repeated key: the other tensor would vanish without a word.
+  const seen = new Set<string>();
+  for (const key of topLevelKeys(text)) {
+    if (seen.has(key)) throw new SafetensorsError(`malformed .safetensors header: duplicate tensor name ${JSON.stringify(key)}`);
+    seen.add(key);
+  }
 
   const dataOffset = 8 + headerLength;
   const dataLength = bytes.length - dataOffset;
@@ -116,6 +123,31 @@ export function readSafetensorsHeader(input: Uint8Array | ArrayBuffer): Safetens
     throw new SafetensorsError(`malformed .safetensors file: ${bytes.length - end} bytes after the last tensor belong to none`);
   }
   return { entries, metadata, dataOffset };
+}
+
+/**
+ * The keys of the top-level object of `text` (JSON that JSON.parse has already accepted), in order
+ * and with repeats, which JSON.parse drops. One pass: strings are skipped whole, so a brace or a
+ * colon inside a name counts for nothing.
+ */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let end = i + 1;
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      if (depth === 1) {
+        let next = end + 1;
+        while (/\s/.test(text[next] ?? '')) next++;
+        if (text[next] === ':') keys.push(JSON.parse(text.slice(i, end + 1)) as string);
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) depth++;
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return keys;
 }
 
 function checkMetadata(raw: unknown): Record<string, string> {

@@ -6,9 +6,8 @@
 import * as vscode from 'vscode';
 import type { RequestMap, RequestMessage, RequestType, ResponseMessage, WorkspaceFile } from '../shared/protocol';
 import { runOnHost, probeHostGpu } from './hostRunner';
+import { MAX_READ_BYTES, READABLE_EXTENSIONS, readInsideFolders } from './workspaceRead';
 
-/** Largest workspace file the page may read, bytes (a MobileNetV2 state_dict is 14 MB). */
-const MAX_READ_BYTES = 256 * 1024 ** 2;
 const MAX_LISTED_FILES = 500;
 
 export interface RequestContext {
@@ -72,16 +71,29 @@ export function resolveWorkspacePath(path: string): vscode.Uri {
   return vscode.Uri.joinPath(folder.uri, ...relative);
 }
 
+/**
+ * A workspace file for the page: only the types of {@link READABLE_EXTENSIONS}, real path (links
+ * resolved) inside a workspace folder, a regular file of at most {@link MAX_READ_BYTES}.
+ */
 export async function readWorkspaceFile(path: string): Promise<{ path: string; data: ArrayBuffer }> {
   const uri = resolveWorkspacePath(path);
-  let size: number;
-  try {
-    size = (await vscode.workspace.fs.stat(uri)).size;
-  } catch {
-    throw new Error(`${path}: no such file in the workspace`);
+  let bytes: Uint8Array;
+  if (uri.scheme === 'file') {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    bytes = await readInsideFolders(folders, uri.fsPath, path);
+  } else {
+    // A virtual file system: no real path to resolve, so links are refused outright.
+    if (!READABLE_EXTENSIONS.some((e) => uri.path.toLowerCase().endsWith(e))) throw new Error(`${path}: the playground reads only ${READABLE_EXTENSIONS.join(', ')} files`);
+    let stat: vscode.FileStat;
+    try {
+      stat = await vscode.workspace.fs.stat(uri);
+    } catch {
+      throw new Error(`${path}: no such file in the workspace`);
+    }
+    if (stat.type !== vscode.FileType.File) throw new Error(`${path}: not a regular file`);
+    if (stat.size > MAX_READ_BYTES) throw new Error(`${path} is ${stat.size} bytes, more than the ${MAX_READ_BYTES} the playground reads`);
+    bytes = await vscode.workspace.fs.readFile(uri);
   }
-  if (size > MAX_READ_BYTES) throw new Error(`${path} is ${size} bytes, more than the ${MAX_READ_BYTES} the playground reads`);
-  const bytes = await vscode.workspace.fs.readFile(uri);
   return { path, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
 }
 

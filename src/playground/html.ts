@@ -7,7 +7,7 @@
  * fetches only from the extension's own resources (`cspSource`); images from blob:/data: (the
  * feature map exports and user images); the engine's Web Worker only from a blob: URL (the page
  * fetches dist/webviewWorker.js and starts the worker from a Blob of it, because a webview cannot
- * start a worker from its vscode-resource origin directly).
+ * start a worker from its vscode-resource origin directly); no <base> and no form submission.
  */
 
 export interface PlaygroundHtmlOptions {
@@ -43,6 +43,9 @@ export function contentSecurityPolicy({ cspSource, nonce }: Pick<PlaygroundHtmlO
     'img-src blob: data:',
     `connect-src ${cspSource}`,
     'worker-src blob:',
+    // Neither falls back to default-src: without them an injected <base> or <form> could redirect the page's URLs or post its data.
+    "base-uri 'none'",
+    "form-action 'none'",
   ].join('; ');
 }
 

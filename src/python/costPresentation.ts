@@ -15,16 +15,43 @@ const CONVENTION_NOTE: Record<string, string> = {
   flop_counter: 'torch.utils.flop_counter',
 };
 
-/** `command:id?[args]`, the form VS Code runs from a trusted Markdown link. */
+/** `command:id?[args]`, the form VS Code runs from a trusted Markdown link (every character that could end a link target encoded). */
 export function commandUri(command: string, args: unknown[]): string {
-  return `command:${command}?${encodeURIComponent(JSON.stringify(args))}`;
+  return `command:${command}?${encodeURIComponent(JSON.stringify(args)).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+/**
+ * Makes the target of a command link. The editor passes a table that keeps the arguments on its side
+ * and puts only an id in the link (src/editor/commandLinks.ts); without one, the arguments go in the URI.
+ */
+export interface CommandLinks {
+  target(command: string, args: unknown[]): string;
+}
+
+/** Line breaks and other control characters (C0, DEL, C1, bidi and line separators) shown as one space. */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ');
+
+/** Document text as Markdown that renders as itself: every ASCII punctuation character backslash-escaped (no link, HTML, entity or autolink can form). */
+export function escapeMarkdown(s: string): string {
+  return oneLine(s).replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+}
+
+/** Document text as a code span: fenced by one backtick more than its longest run, so that no text ends it early. */
+export function codeSpan(s: string): string {
+  const text = oneLine(s);
+  if (text.trim() === '') return escapeMarkdown(text);
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  // A space on each side keeps a leading or trailing backtick apart from the fence (and is stripped when shown).
+  const pad = text.startsWith('`') || text.endsWith('`') || (text.startsWith(' ') && text.endsWith(' ')) ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
 }
 
 const shape = (s: readonly number[]) => s.join('×');
 const count = (n: number) => (n >= 1000 ? `${formatInteger(n)} (${formatCount(n)})` : String(n));
 /** Keras code reads shapes channels last. */
 const shown = (call: LayerCall, s: readonly number[]) => (call.framework === 'keras' && s.length === 4 ? `${shape([s[0]!, s[2]!, s[3]!, s[1]!])} (NHWC)` : shape(s));
-const escape = (s: string) => s.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`);
+const escape = escapeMarkdown;
 
 export interface HoverInput {
   call: LayerCall;
@@ -34,6 +61,8 @@ export interface HoverInput {
   settings: EstimateSettings;
   /** Arguments of the convert command (document URI and range), when a rewrite is offered. */
   convertArgs?: unknown[];
+  /** Makes the command links' targets; the editor's keeps the arguments and links by id. */
+  links?: CommandLinks;
 }
 
 /** The hover's input for call `index` of an analysis: a Sequential around the call propagates its input (a module does not). */
@@ -69,14 +98,14 @@ function inputNote(input: HoverInput): string {
 export function hoverMarkdown(input: HoverInput): string | undefined {
   const { call, estimate, settings } = input;
   const lines: string[] = [];
-  const title = `**${call.framework === 'keras' ? call.type : `nn.${call.type}`}**`;
+  const title = `**${call.framework === 'keras' ? escape(call.type) : `nn.${escape(call.type)}`}**`;
   if (!estimate.cost || !estimate.leaves || !estimate.outShape || !estimate.inShape) {
     const known = call.argList.filter((a) => a.value.kind !== 'symbol' && !a.name.startsWith('#'));
     if (estimate.unresolved.length === 0 && !estimate.error) return undefined;
     if (known.length === 0 && !estimate.error) return undefined;
     lines.push(`${title} · no figures`);
     if (estimate.error) lines.push('', `⚠ ${escape(estimate.error)}`);
-    if (estimate.unresolved.length) lines.push('', `Not resolved from the code: ${estimate.unresolved.map((u) => `\`${u}\``).join(', ')}`);
+    if (estimate.unresolved.length) lines.push('', `Not resolved from the code: ${estimate.unresolved.map(codeSpan).join(', ')}`);
     return lines.join('\n');
   }
   const conv = estimate.conv;
@@ -100,11 +129,12 @@ export function hoverMarkdown(input: HoverInput): string | undefined {
     lines.push('', `A standard ${p.kernel[0]}×${p.kernel[1]} conv with the same output: ${formatCount(p.standard.params)} params, ${formatCount(p.standard.macs)} MACs; this one needs ${formatPercent(p.reduction)} of its MACs`);
   }
   const links: string[] = [];
+  const link = (command: string, args: unknown[]) => (input.links ? input.links.target(command, args) : commandUri(command, args));
   const single = layerModel(estimate, call.type);
   const model = input.container?.estimate.model;
-  if (single) links.push(`[Open layer in Playground](${commandUri('sepconv.openPlayground', [{ model: single }])})`);
-  if (model && input.container) links.push(`[Open ${input.container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'} in Playground](${commandUri('sepconv.openPlayground', [{ model }])})`);
-  if (input.convertArgs && canRewrite(call) && separable) links.push(`[Convert to depthwise separable](${commandUri('sepconv.convertToSeparable', input.convertArgs)})`);
+  if (single) links.push(`[Open layer in Playground](${link('sepconv.openPlayground', [{ model: single }])})`);
+  if (model && input.container) links.push(`[Open ${input.container.info.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'} in Playground](${link('sepconv.openPlayground', [{ model }])})`);
+  if (input.convertArgs && canRewrite(call) && separable) links.push(`[Convert to depthwise separable](${link('sepconv.convertToSeparable', input.convertArgs)})`);
   if (links.length) lines.push('', links.join(' · '));
   lines.push('', `*${CONVENTION_NOTE[settings.convention] ?? settings.convention} · ${settings.dtype}*`);
   return lines.join('\n');

@@ -86,6 +86,8 @@ interface Reading {
   shapeOnly?: (input: Shape) => Shape | undefined;
   /** The spec cannot express this layer, though it is resolved. */
   unrepresentable?: string;
+  /** An argument PyTorch would refuse when the layer is built (a negative channel count). */
+  error?: string;
 }
 
 class ArgReader {
@@ -103,9 +105,19 @@ class ArgReader {
 
   private fail(name: string): undefined {
     const arg = this.call.args[name];
-    this.unresolved.push(`${name} = ${arg ? showValue(arg.value) : '(missing)'}`);
+    const float = arg?.value.kind === 'float' || (arg?.value.kind === 'tuple' && arg.value.items.some((i) => i.kind === 'float'));
+    this.unresolved.push(`${name} = ${arg ? showValue(arg.value) : '(missing)'}${float ? ' (a float where an int is needed)' : ''}`);
     return undefined;
   }
+
+  /** A channel count: an int, at least 1 (PyTorch cannot make a weight with a negative dimension). */
+  channels(name: string): number | undefined {
+    const n = this.int(name, true);
+    if (n !== undefined && n < 1) this.error ??= `${name} must be >= 1, got ${n}`;
+    return n;
+  }
+
+  error: string | undefined;
 
   int(name: string, required = false): number | undefined {
     const v = this.value(name);
@@ -153,14 +165,14 @@ function drop<T extends object>(o: T): T {
 /** The spec layers of a call, given the channels of its input where known (Keras needs them). */
 export function readLayer(call: LayerCall, inChannels: number | undefined): Reading {
   const r = new ArgReader(call);
-  const done = (specs: LayerSpec[] | undefined, extra: Partial<Reading> = {}): Reading => ({ specs: r.unresolved.length ? undefined : specs, unresolved: r.unresolved, ...extra });
+  const done = (specs: LayerSpec[] | undefined, extra: Partial<Reading> = {}): Reading => ({ specs: r.unresolved.length ? undefined : specs, unresolved: r.unresolved, error: r.error, ...extra });
   if (call.framework === 'torch') {
     switch (call.type) {
       case 'Conv2d': {
         const conv = drop({
           type: 'Conv2d' as const,
-          in_channels: r.int('in_channels', true)!,
-          out_channels: r.int('out_channels', true)!,
+          in_channels: r.channels('in_channels')!,
+          out_channels: r.channels('out_channels')!,
           kernel_size: r.pair('kernel_size', true)!,
           stride: r.pair('stride'),
           padding: r.padding('padding'),
@@ -172,11 +184,11 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
         return done([conv]);
       }
       case 'BatchNorm2d':
-        return done([drop({ type: 'BatchNorm2d' as const, num_features: r.int('num_features', true)!, eps: r.number('eps'), momentum: r.number('momentum'), affine: r.bool('affine'), track_running_stats: r.bool('track_running_stats') })]);
+        return done([drop({ type: 'BatchNorm2d' as const, num_features: r.channels('num_features')!, eps: r.number('eps'), momentum: r.number('momentum'), affine: r.bool('affine'), track_running_stats: r.bool('track_running_stats') })]);
       case 'Dropout': return done([drop({ type: 'Dropout' as const, p: r.number('p') })]);
       case 'AdaptiveAvgPool2d': return done([{ type: 'AdaptiveAvgPool2d', output_size: r.pair('output_size', true)! }]);
       case 'Flatten': return done([drop({ type: 'Flatten' as const, start_dim: r.int('start_dim'), end_dim: r.int('end_dim') })]);
-      case 'Linear': return done([drop({ type: 'Linear' as const, in_features: r.int('in_features', true)!, out_features: r.int('out_features', true)!, bias: r.bool('bias') })]);
+      case 'Linear': return done([drop({ type: 'Linear' as const, in_features: r.channels('in_features')!, out_features: r.channels('out_features')!, bias: r.bool('bias') })]);
       case 'MaxPool2d':
       case 'AvgPool2d': {
         const kernel = r.pair('kernel_size', true);
@@ -372,6 +384,10 @@ class Estimator {
     const reading = this.reading(index, input?.[1]);
     const estimate: LayerEstimate = { unresolved: reading.unresolved, specs: reading.specs };
     this.layers[index] = estimate;
+    if (reading.error) {
+      estimate.error = reading.error;
+      return undefined;
+    }
     if (!input) return undefined;
     if (reading.shapeOnly) {
       estimate.inShape = input;
@@ -399,7 +415,8 @@ class Estimator {
       if (convs.length === 2 && cost.pairs[0]) estimate.pair = cost.pairs[0];
       return estimate.outShape;
     } catch (error) {
-      estimate.error = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
+      // The field named, as PyTorch names the argument: "out_channels must be >= 1, got -8".
+      estimate.error = error instanceof SpecError ? (error.field && !error.reason.includes(error.field) ? `${error.field} ${error.reason}` : error.reason) : error instanceof Error ? error.message : String(error);
       return undefined;
     }
   }

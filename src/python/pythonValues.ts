@@ -20,8 +20,9 @@ const symbol = (text: string): PyValue => ({ kind: 'symbol', text: text.length >
 /** A Python value for people: `32`, `(3, 3)`, `'same'`, or the symbol's text. */
 export function showValue(value: PyValue): string {
   switch (value.kind) {
-    case 'int':
-    case 'float': return String(value.value);
+    case 'int': return String(value.value);
+    // As Python writes a float: 3.0 (not 3, which would read as an int), inf, nan.
+    case 'float': return Number.isNaN(value.value) ? 'nan' : !Number.isFinite(value.value) ? (value.value > 0 ? 'inf' : '-inf') : Number.isInteger(value.value) && Math.abs(value.value) < 1e16 ? `${value.value}.0` : String(value.value);
     case 'str': return `'${value.value}'`;
     case 'bool': return value.value ? 'True' : 'False';
     case 'none': return 'None';

@@ -236,7 +236,7 @@ class FieldReader {
 
   private checkInt(field: string, value: unknown, min: number): number {
     if (value === undefined || (typeof value === 'number' && Number.isNaN(value))) this.fail(field, 'is required');
-    if (typeof value !== 'number' || !Number.isInteger(value)) this.fail(field, `must be an integer, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value)) this.fail(field, `must be an integer, got ${shown(value)}`);
     if (value < min) this.fail(field, `must be >= ${min}, got ${value}`);
     if (value > MAX_DIM) this.fail(field, `must be <= ${MAX_DIM}, got ${value}`);
     return value;
@@ -251,10 +251,10 @@ class FieldReader {
       const v = this.checkInt(field, value, min);
       return [v, v];
     }
-    if (!Array.isArray(value) || value.length !== 2) this.fail(field, `must be an integer or a pair [h, w], got ${JSON.stringify(value)}`);
+    if (!Array.isArray(value) || value.length !== 2) this.fail(field, `must be an integer or a pair [h, w], got ${shown(value)}`);
     for (const v of value) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_DIM) {
-        this.fail(field, `must hold integers >= ${min}, got ${JSON.stringify(value)}`);
+        this.fail(field, `must hold integers >= ${min}, got ${shown(value)}`);
       }
     }
     return [value[0] as number, value[1] as number];
@@ -262,20 +262,20 @@ class FieldReader {
 
   number(field: string, fallback: number, check: (v: number) => boolean, expectation: string): number {
     const value = this.get(field, fallback);
-    if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) this.fail(field, `must be ${expectation}, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) this.fail(field, `must be ${expectation}, got ${shown(value)}`);
     return value;
   }
 
   bool(field: string, fallback: boolean): boolean {
     const value = this.get(field, fallback);
-    if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${shown(value)}`);
     return value;
   }
 
   oneOf<T extends string>(field: string, options: readonly T[], fallback: T): T {
     const value = this.get(field, fallback);
     if (typeof value !== 'string' || !options.includes(value as T)) {
-      this.fail(field, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${JSON.stringify(value)}`);
+      this.fail(field, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${shown(value)}`);
     }
     return value as T;
   }
@@ -283,7 +283,7 @@ class FieldReader {
   padding(field: string, fallback: Padding2d): Padding2d {
     const value = this.get(field, fallback);
     if (value === 'same' || value === 'valid' || value === 'tf_same') return value;
-    if (typeof value === 'string') this.fail(field, `must be an integer, a pair, "same", "valid" or "tf_same", got ${JSON.stringify(value)}`);
+    if (typeof value === 'string') this.fail(field, `must be an integer, a pair, "same", "valid" or "tf_same", got ${shown(value)}`);
     return this.checkPair(field, value, 0);
   }
 
@@ -497,6 +497,18 @@ function convRole(c: ResolvedConv2d): ConvRole {
 }
 
 /** Describes a conv's kind for people: "depthwise", "depthwise (multiplier 2)", "grouped (g=4)", ... */
+/**
+ * A spec value for an error message, as JSON writes it, except the numbers JSON cannot write
+ * (JSON.stringify prints null): a spec's `1e400` is read as Infinity, and is named so.
+ */
+function shown(value: unknown): string {
+  const mark = '\u0000';
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${mark}${String(v)}${mark}` : v));
+  if (text === undefined) return String(value);
+  const named = text.replace(/"\\u0000(-?Infinity|NaN)\\u0000"/g, '$1');
+  return /Infinity/.test(named) && named !== text ? `${named} (a number beyond the float64 range, such as 1e400, reads as Infinity)` : named;
+}
+
 export function describeConv(c: { inChannels: number; outChannels: number; kernel: [number, number]; groups: number }): string {
   const role = convRole(c as ResolvedConv2d);
   if (role === 'depthwise') return c.outChannels === c.inChannels ? 'depthwise' : `depthwise (multiplier ${c.outChannels / c.inChannels})`;
@@ -606,7 +618,7 @@ class ShapeWalker {
 
 function checkInputShape(shape: unknown): Shape {
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 1 && d <= MAX_DIM)) {
-    throw new SpecError('model', 'input_shape', `must be [N, C, H, W] with positive integers, got ${JSON.stringify(shape)}`, -1);
+    throw new SpecError('model', 'input_shape', `must be [N, C, H, W] with positive integers, got ${shown(shape)}`, -1);
   }
   return shape as Shape;
 }

@@ -190,6 +190,17 @@ describe('the playground page', () => {
     await screenshot('playground-feature-maps.png');
   });
 
+  it('is cross-origin isolated, so the CPU engine runs on a pool of threads, and draws the same maps', async () => {
+    const { isolated, cores } = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
+    expect(isolated).toBe(true);
+    const status = await run('cpu');
+    // One thread per core, at most 8: a one-core machine has no pool.
+    const threads = Math.min(cores, 8);
+    if (threads > 1) expect(status.text).toContain(`wasm-simd, ${threads} threads`);
+    else expect(status.text).not.toMatch(/threads/);
+    await compareGrids(await expectedSteps(getPreset('mobilenet_v1_first3')!, SEED, 'shapes'));
+  });
+
   it('runs the same model on the page\'s WebGPU and draws the same maps', async () => {
     const options = await page.$$eval('#backend option', (o) => o.map((x) => x.textContent ?? ''));
     expect(options.find((o) => o.startsWith('Page GPU'))).toMatch(/swiftshader/i);

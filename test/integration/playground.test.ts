@@ -91,6 +91,11 @@ suite('playground', () => {
     assert.equal(escaping.ok, false);
     assert.match(escaping.ok ? '' : escaping.error, /workspace/);
 
+    // A file inside the workspace, but of a type the page has no use for.
+    const source = await api.answerPlaygroundRequest({ type: 'request', requestId: 903, method: 'readWorkspaceFile', body: { path: 'convs.py' } });
+    assert.equal(source.ok, false);
+    assert.match(source.ok ? '' : source.error, /reads only \.safetensors/);
+
     // The host is still there: a good request right after is answered.
     checkResult(await runOnHost(api, { backend: 'cpu', input: smallInput() }), 'cpu');
   });

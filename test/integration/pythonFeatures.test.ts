@@ -116,6 +116,15 @@ suite('Python model code', () => {
     assert.match(converted, /Conv2d\(32, 64, kernel_size=1\)/, `no pointwise conv in: ${converted}`);
   });
 
+  test('the convert command edits nothing for an id the hover did not make, nor for a document URI and position', async () => {
+    const { document } = await openWorkspaceDocument('convs.py');
+    const before = document.getText();
+    const at = positionOf(document, 'standard =', 'Conv2d');
+    assert.equal(await vscode.commands.executeCommand('sepconv.convertToSeparable', 'f'.repeat(32)), false);
+    assert.equal(await vscode.commands.executeCommand('sepconv.convertToSeparable', document.uri.toString(), { line: at.line, character: at.character }), false);
+    assert.equal(document.getText(), before, 'the document was edited');
+  });
+
   test('no quick fix on a conv that is already depthwise', async () => {
     const { document } = await openWorkspaceDocument('convs.py');
     const at = positionOf(document, 'depthwise =', 'Conv2d');

@@ -2,7 +2,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runForwardCommand } from '../../src/cliForward';
 import { forward } from '../../src/engine/forward';
 import { filterWeights, initWeights } from '../../src/engine/weights';
@@ -122,4 +123,33 @@ describe('sepconv forward', () => {
     await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')])).rejects.toThrow(/^the output holds \d+ non-finite values? \(first: (Infinity|-Infinity|NaN) at element \d+\); the first step with one is .*layers\[0\]/);
     expect(existsSync(outputPath)).toBe(false);
   });
+});
+
+describe('sepconv forward --threads, in the built CLI (the bundle embeds the SIMD kernels)', () => {
+  const root = join(__dirname, '../..');
+  beforeAll(() => {
+    execFileSync(process.execPath, ['esbuild.mjs', '--only=cli', '--no-typecheck'], { cwd: root, stdio: 'pipe' });
+  }, 180_000);
+
+  it('splits the steps over N threads, with the same output bit for bit; refuses 0 and non-integers', () => {
+    const work = mkdtempSync(join(tmpdir(), 'sepconv-cli-threads-'));
+    const x = { shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64).map((_, i) => Math.cos(i / 7)) };
+    const inputPath = join(work, 'x.npy');
+    writeFileSync(inputPath, writeNpy(x));
+    const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'forward', '--model', 'mobilenet_v1_first3', '--input', inputPath, '--init', 'seed:3', ...args], { encoding: 'utf8' });
+    const outputs: Buffer[] = [];
+    for (const threads of ['1', '2', '3']) {
+      const run = cli(['--output', join(work, `y${threads}.npy`), '--threads', threads]);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toContain(threads === '1' ? 'on cpu (wasm-simd) in' : `on cpu (wasm-simd, ${threads} threads) in`);
+      outputs.push(readFileSync(join(work, `y${threads}.npy`)));
+    }
+    expect(outputs[1]!.equals(outputs[0]!)).toBe(true);
+    expect(outputs[2]!.equals(outputs[0]!)).toBe(true);
+    for (const bad of ['0', '1.5', 'two', '65']) {
+      const run = cli(['--output', join(work, 'y.npy'), '--threads', bad]);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/--threads must be an integer from 1 to 64/);
+    }
+  }, 60_000);
 });

@@ -151,6 +151,16 @@ describe('readSafetensors / writeSafetensors', () => {
       expectRefused(file({ w: f32([0, 4], [1e6, 1e6, 1e6]) }, le('f32', [1])), /needs \d+ bytes/, 'w');
     });
 
+    it('a tensor name given twice (JSON.parse would keep only the last)', () => {
+      const twice = `{"a": ${JSON.stringify(f32([0, 4]))}, "b": ${JSON.stringify(f32([4, 8]))}, "a": ${JSON.stringify(f32([4, 8]))}}`;
+      expectRefused(file(twice, le('f32', [1, 2])), /duplicate tensor name "a"/);
+      // Escapes that spell the same name, and names that hold quotes, braces and colons.
+      const escaped = `{"w\\"{:": ${JSON.stringify(f32([0, 4]))}, "\\u0077\\"{:" : ${JSON.stringify(f32([4, 8]))}}`;
+      expectRefused(file(escaped, le('f32', [1, 2])), /duplicate tensor name "w\\"\{:"/);
+      const meta = `{"__metadata__": {"a": "x", "a": "y"}, "a": ${JSON.stringify(f32([0, 4]))}}`;
+      expect(readSafetensors(file(meta, le('f32', [1]))).tensors.a!.data).toEqual(new Float32Array([1]));
+    });
+
     it('holes and bytes that belong to no tensor', () => {
       expectRefused(file({ a: f32([0, 4]), b: f32([8, 12]) }, le('f32', [1, 2, 3])), /leaving a hole after "a"/, 'b');
       expectRefused(file({ a: f32([4, 8]) }, le('f32', [1, 2])), /leaving a hole after the header/, 'a');

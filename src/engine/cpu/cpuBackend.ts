@@ -12,6 +12,7 @@ import { CancelledError } from '../errors';
 import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from '../types';
 import { installedCpuKernels, type CpuKernels } from './kernels/cpuKernels';
 import { jsKernels } from './kernels/jsKernels';
+import { defaultThreadCount } from './wasm/kernelThreads';
 import { createPrivateWasmKernels, loadWasmKernels } from './wasm/wasmKernels';
 import { buildPlan, type ConvParametersCache, type SkipSlot, type Step } from './plan';
 
@@ -151,15 +152,25 @@ export class CpuPreparedModel {
  * kernels with a memory of their own (its packed weights and buffers belong to this model alone),
  * else the plain-JS ones.
  */
-export async function kernelsForPreparedModel(kernels?: CpuKernels): Promise<CpuKernels> {
+export async function kernelsForPreparedModel(kernels?: CpuKernels, threads?: number): Promise<CpuKernels> {
   // The shared instance also installs the SIMD NaN/Inf scan that checks every run's input.
   await loadWasmKernels();
-  return kernels ?? installedCpuKernels() ?? (await createPrivateWasmKernels()) ?? jsKernels;
+  return kernels ?? installedCpuKernels() ?? (await createPrivateWasmKernels(await threadCount(threads))) ?? jsKernels;
 }
+
+/** The thread count asked for, checked, or the default. */
+export async function threadCount(threads: number | undefined): Promise<number> {
+  if (threads === undefined) return defaultThreadCount();
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  return threads;
+}
+
+/** The most threads a run may ask for: more than any step can use. */
+export const MAX_THREADS = 64;
 
 /** `forward()` on the CPU: a prepared model for one run, on the shared kernels. */
 export async function forwardCpu(model: ResolvedModel, weights: WeightMap, input: Tensor, options: CpuForwardOptions = {}): Promise<ForwardResult> {
   // WebAssembly SIMD where the runtime has it and the bundle embeds the kernels, plain JS otherwise.
-  const kernels = options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels()) ?? jsKernels;
+  const kernels = options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels(await threadCount(options.threads))) ?? (await loadWasmKernels()) ?? jsKernels;
   return new CpuPreparedModel(model, weights, kernels, options.fuse ?? true, true).run(model, input, options);
 }

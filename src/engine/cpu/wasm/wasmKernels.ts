@@ -15,6 +15,7 @@ import type { ConvGeometry, CpuKernels, Epilogue } from '../kernels/cpuKernels';
 import { epilogueInPlace } from '../kernels/epilogue';
 import { jsKernels } from '../kernels/jsKernels';
 import { setNonFiniteScan } from '../../weights';
+import { KernelThreads, type KernelCall } from './kernelThreads';
 
 /** The kernels' exports (see assembly/kernels.ts for what each computes). */
 interface KernelExports {
@@ -32,17 +33,31 @@ interface KernelExports {
   addInPlace(dst: number, src: number, n: number): void;
 }
 
-/** The binary embedded by esbuild.mjs (base64), absent when the source runs unbundled (tests). */
+/** The binaries embedded by esbuild.mjs (base64), absent when the source runs unbundled (tests). */
 declare const __SEPCONV_KERNELS_WASM__: string | undefined;
+declare const __SEPCONV_KERNELS_SHARED_WASM__: string | undefined;
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
 
 /** The embedded kernel binary, if this bundle has one. */
 export function embeddedKernelBinary(): Uint8Array | undefined {
-  if (typeof __SEPCONV_KERNELS_WASM__ === 'undefined') return undefined;
-  const text = atob(__SEPCONV_KERNELS_WASM__);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
+  return typeof __SEPCONV_KERNELS_WASM__ === 'undefined' ? undefined : decodeBase64(__SEPCONV_KERNELS_WASM__);
 }
+
+/** The embedded thread-pool kernel binary (shared, imported memory), if this bundle has one. */
+export function embeddedSharedKernelBinary(): Uint8Array | undefined {
+  return typeof __SEPCONV_KERNELS_SHARED_WASM__ === 'undefined' ? undefined : decodeBase64(__SEPCONV_KERNELS_SHARED_WASM__);
+}
+
+/** Pages (64 KiB) a shared kernel memory may grow to: what the shared binary declares (4 GiB). */
+const SHARED_MAXIMUM_PAGES = 65536;
+/** Pages a shared kernel memory starts with: at least the binary's declared minimum (1 MiB). */
+const SHARED_INITIAL_PAGES = 16;
 
 const PAGE_BYTES = 65536;
 /** Alignment of every buffer: a cache line. */
@@ -83,11 +98,11 @@ class WasmMemory {
   /** The activation buffers handed out last, by the floats asked for. */
   private buffers?: { key: string; views: Array<() => Float32Array> };
 
-  constructor(private readonly exports: KernelExports) {
+  constructor(private readonly exports: KernelExports, private readonly memory: WebAssembly.Memory) {
     this.base = align(exports.heapBase());
     this.cacheTop = this.base;
     this.top = this.base;
-    this.view = new Float32Array(exports.memory.buffer);
+    this.view = new Float32Array(memory.buffer);
   }
 
   /** A view of the whole memory (made again when the memory grows, see reserve). */
@@ -206,8 +221,8 @@ class WasmMemory {
   private reserve(end: number): void {
     if (end <= this.view.length * 4) return;
     // The only place the memory grows (the kernels never grow it): views are made again here.
-    this.exports.memory.grow(Math.ceil((end - this.view.length * 4) / PAGE_BYTES));
-    this.view = new Float32Array(this.exports.memory.buffer);
+    this.memory.grow(Math.ceil((end - this.view.length * 4) / PAGE_BYTES));
+    this.view = new Float32Array(this.memory.buffer);
   }
 }
 
@@ -223,13 +238,73 @@ interface CallArrays {
 /** The tile the GEMM writes partial tiles through (4 x 8 floats). */
 const TILE_BYTES = 128;
 
+/** One GEMM of {@link WasmSimdKernels.parallelGemm}: byte offsets, sizes (m x k times k x n, C's row stride ldc floats), clamp and one tile per thread. */
+interface GemmCall {
+  a: number;
+  panels: number;
+  bias: number;
+  out: number;
+  ldc: number;
+  m: number;
+  n: number;
+  k: number;
+  lo: number;
+  hi: number;
+  tiles: number;
+}
+
+/**
+ * Splits [0, total) into at most `parts` ranges whose bounds (but the last) are multiples of
+ * `unit`, as even as that allows; never an empty range.
+ */
+export function splitRange(total: number, parts: number, unit = 1): Array<[number, number]> {
+  const units = Math.ceil(total / unit);
+  const count = Math.max(1, Math.min(parts, units));
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const start = Math.min(total, Math.floor((units * i) / count) * unit);
+    const end = Math.min(total, Math.floor((units * (i + 1)) / count) * unit);
+    if (end > start) ranges.push([start, end]);
+  }
+  return ranges;
+}
+
+/**
+ * Least work (MACs, or output floats for the copies) per thread for a step to be split: below it,
+ * waking a thread (a few microseconds) costs more than the slice saves.
+ */
+const MIN_MACS_PER_THREAD = 32768;
+
 class WasmSimdKernels implements CpuKernels {
-  readonly name = 'wasm-simd';
+  readonly name: string;
   private readonly memory: WasmMemory;
   private readonly zeros = new Map<number, Float32Array>();
 
-  constructor(private readonly k: KernelExports) {
-    this.memory = new WasmMemory(k);
+  constructor(
+    private readonly k: KernelExports,
+    memory: WebAssembly.Memory,
+    /** The pool that runs slices of a step on other threads, over the same memory; none: one thread. */
+    private readonly threads?: KernelThreads,
+  ) {
+    this.memory = new WasmMemory(k, memory);
+    this.name = threads ? `wasm-simd, ${threads.count} threads` : 'wasm-simd';
+  }
+
+  /** Threads worth using for a step of `work` MACs. */
+  private threadsFor(work: number): number {
+    return this.threads ? Math.max(1, Math.min(this.threads.count, Math.floor(work / MIN_MACS_PER_THREAD))) : 1;
+  }
+
+  /** Runs the calls, the first on this thread and each other one on a pool thread, and returns when all are done. */
+  private runCalls(calls: KernelCall[]): void {
+    const here = (call: KernelCall) => (this.k[call.kernel] as (...args: number[]) => void)(...call.args);
+    if (calls.length === 1 || !this.threads) for (const call of calls) here(call);
+    else this.threads.run(calls, here);
+  }
+
+  /** Frees the pool's threads (a prepared model's kernels, when the model is dropped). */
+  dispose(): void {
+    this.threads?.dispose();
   }
 
   private biasOf(epilogue: Epilogue, channels: number): Float32Array {
@@ -293,9 +368,21 @@ class WasmSimdKernels implements CpuKernels {
     const out = this.outputAt(arrays, outFloats, 4);
     const scratchFloats = this.k.depthwiseScratchFloats(g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
       g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft);
-    const scratch = m.alloc(scratchFloats * 4);
-    this.k.depthwise(inp, g.inChannels, g.outChannels / g.inChannels, g.inHeight, g.inWidth, wt, bias, out, g.outHeight, g.outWidth,
-      g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch);
+    const multiplier = g.outChannels / g.inChannels;
+    // Slices of whole input channels, each with its own padded-plane scratch: the kernel writes
+    // nothing past its own output planes, so the slices never touch each other's memory.
+    const macs = outFloats * g.kernelHeight * g.kernelWidth;
+    const slices = splitRange(g.inChannels, this.threadsFor(macs));
+    const scratch = m.alloc(scratchFloats * 4 * slices.length);
+    const inPlaneBytes = g.inHeight * g.inWidth * 4;
+    const outPlaneBytes = g.outHeight * g.outWidth * 4;
+    const taps = g.kernelHeight * g.kernelWidth;
+    this.runCalls(slices.map(([c0, c1], t) => ({
+      kernel: 'depthwise',
+      args: [inp + c0 * inPlaneBytes, c1 - c0, multiplier, g.inHeight, g.inWidth, wt + c0 * multiplier * taps * 4, bias + c0 * multiplier * 4,
+        out + c0 * multiplier * outPlaneBytes, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
+        g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch + t * scratchFloats * 4],
+    })));
     this.finish(out, arrays, output, outFloats, epilogue);
   }
 
@@ -317,9 +404,10 @@ class WasmSimdKernels implements CpuKernels {
     const inp = this.inputAt(arrays, input);
     const panels = m.alloc(Math.ceil(pixels / 8) * 8 * inChannels * 4);
     const out = this.outputAt(arrays, outChannels * pixels);
-    const tile = m.alloc(TILE_BYTES);
-    this.k.packPanels(inp, pixels, inChannels, pixels, panels);
-    this.k.gemm(a, panels, bias, out, pixels, outChannels, pixels, inChannels, arrays.lo, arrays.hi, tile);
+    const threads = this.threadsFor(outChannels * pixels * inChannels);
+    const tiles = m.alloc(TILE_BYTES * threads);
+    this.parallelGemm(threads, { a, panels, bias, out, ldc: pixels, m: outChannels, n: pixels, k: inChannels, lo: arrays.lo, hi: arrays.hi, tiles },
+      (p0, p1) => ({ kernel: 'packPanels', args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4] }));
     this.finish(out, arrays, output, outChannels * pixels, epilogue);
   }
 
@@ -339,18 +427,37 @@ class WasmSimdKernels implements CpuKernels {
     // Pixels per GEMM call: a multiple of 8 (whole panels) within the panel budget.
     const chunk = Math.max(8, Math.floor(PANEL_BUDGET_FLOATS / rows / 8) * 8);
     const panels = m.alloc(Math.min(Math.ceil(pixels / 8) * 8, chunk) * rows * 4);
-    const tile = m.alloc(TILE_BYTES);
+    const threads = this.threadsFor(Math.min(chunk, pixels) * groupOut * rows);
+    const tiles = m.alloc(TILE_BYTES * threads);
     const inPlaneBytes = g.inHeight * g.inWidth * 4;
     for (let group = 0; group < g.groups; group++) {
+      const groupInput = inp + group * groupIn * inPlaneBytes;
       for (let p0 = 0; p0 < pixels; p0 += chunk) {
         const p1 = Math.min(pixels, p0 + chunk);
-        this.k.im2colPanels(inp + group * groupIn * inPlaneBytes, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
-          g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0, p1, panels);
-        this.k.gemm(wt + group * groupBytes, panels, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0) * 4, pixels,
-          groupOut, p1 - p0, rows, arrays.lo, arrays.hi, tile);
+        this.parallelGemm(threads, { a: wt + group * groupBytes, panels, bias: bias + group * groupOut * 4, out: out + (group * groupOut * pixels + p0) * 4,
+          ldc: pixels, m: groupOut, n: p1 - p0, k: rows, lo: arrays.lo, hi: arrays.hi, tiles },
+          // im2col of this thread's pixels, straight into its part of the panels (whole panels of 8 pixels).
+          (q0, q1) => ({ kernel: 'im2colPanels', args: [groupInput, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
+            g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0 + q0, p0 + q1, panels + q0 * rows * 4] }));
       }
     }
     this.finish(out, arrays, output, g.outChannels * pixels, epilogue);
+  }
+
+  /**
+   * C = A x B for the columns (pixels) of B, with `pack(p0, p1)` filling B's panels for columns
+   * [p0, p1) first. The columns are split in whole panels of 8 among `threads` threads; each
+   * packs and multiplies its own columns in one pass (two calls, with a barrier between them).
+   * Every output is computed by the same micro-kernel in the same order whatever the split: the
+   * results are equal bit for bit at every thread count.
+   */
+  private parallelGemm(threads: number, g: GemmCall, pack: (p0: number, p1: number) => KernelCall): void {
+    const slices = splitRange(g.n, threads, 8);
+    this.runCalls(slices.map(([p0, p1]) => pack(p0, p1)));
+    this.runCalls(slices.map(([p0, p1], t) => ({
+      kernel: 'gemm',
+      args: [g.a, g.panels + p0 * g.k * 4, g.bias, g.out + p0 * 4, g.ldc, g.m, p1 - p0, g.k, g.lo, g.hi, g.tiles + t * TILE_BYTES],
+    })));
   }
 
   activationBuffers(floats: readonly number[]): Array<() => Float32Array> {
@@ -382,16 +489,49 @@ class WasmSimdKernels implements CpuKernels {
   }
 }
 
+/** Options of {@link createWasmKernels}. */
+export interface WasmKernelOptions {
+  /**
+   * Threads a step may be split over (the calling thread included). Above 1 the kernels run
+   * from the shared-memory binary over a pool of threads; where that cannot be (no shared
+   * memory, no threads), they run on one thread.
+   */
+  threads?: number;
+  /** The shared-memory binary (default: the embedded one). */
+  sharedBinary?: Uint8Array;
+}
+
 /**
  * Instantiates the SIMD kernels from a binary (the embedded one by default), each call a new
- * instance with a memory of its own. Resolves to undefined when there is no binary or this
- * runtime lacks WebAssembly SIMD.
+ * instance with a memory of its own (and a pool of threads of its own when `threads` > 1).
+ * Resolves to undefined when there is no binary or this runtime lacks WebAssembly SIMD.
  */
-export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce()): Promise<CpuKernels | undefined> {
+export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce(), options: WasmKernelOptions = {}): Promise<CpuKernels | undefined> {
+  if ((options.threads ?? 1) > 1) {
+    const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce());
+    if (threaded) return threaded;
+  }
   const module = binary === embeddedKernelBinaryOnce() ? await compiledEmbedded() : await compileKernels(binary);
   if (!module) return undefined;
   const instance = await WebAssembly.instantiate(module, {});
-  return new WasmSimdKernels(instance.exports as unknown as KernelExports);
+  const exports = instance.exports as unknown as KernelExports;
+  return new WasmSimdKernels(exports, exports.memory);
+}
+
+/** The kernels over a shared memory with a pool of `threads - 1` threads, or undefined where that cannot run. */
+async function createThreadedKernels(threads: number, sharedBinary: Uint8Array | undefined): Promise<WasmSimdKernels | undefined> {
+  if (typeof SharedArrayBuffer !== 'function') return undefined;
+  try {
+    const module = await compileKernels(sharedBinary);
+    if (!module) return undefined;
+    const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const pool = await KernelThreads.start(module, memory, threads);
+    if (!pool) return undefined;
+    return new WasmSimdKernels(instance.exports as unknown as KernelExports, memory, pool);
+  } catch {
+    return undefined;
+  }
 }
 
 async function compileKernels(binary: Uint8Array | undefined): Promise<WebAssembly.Module | undefined> {
@@ -409,6 +549,13 @@ function embeddedKernelBinaryOnce(): Uint8Array | undefined {
   return embedded;
 }
 
+let embeddedShared: Uint8Array | undefined | null = null;
+/** The embedded shared-memory binary, decoded once. */
+function embeddedSharedOnce(): Uint8Array | undefined {
+  if (embeddedShared === null) embeddedShared = embeddedSharedKernelBinary();
+  return embeddedShared;
+}
+
 let compiling: Promise<WebAssembly.Module | undefined> | undefined;
 /** The embedded kernels compiled once per thread (instances are cheap; compiling is not). */
 function compiledEmbedded(): Promise<WebAssembly.Module | undefined> {
@@ -418,28 +565,39 @@ function compiledEmbedded(): Promise<WebAssembly.Module | undefined> {
 
 /**
  * SIMD kernels of their own for a prepared model: the packed weights and activation buffers in
- * their memory belong to that model alone and live as long as it does. Undefined where the
- * embedded kernels cannot run.
+ * their memory belong to that model alone and live as long as it does, and so does their pool
+ * of threads (`threads` > 1). Undefined where the embedded kernels cannot run.
  */
-export async function createPrivateWasmKernels(): Promise<CpuKernels | undefined> {
+export async function createPrivateWasmKernels(threads = 1): Promise<CpuKernels | undefined> {
   try {
-    return await createWasmKernels(embeddedKernelBinaryOnce());
+    return await createWasmKernels(embeddedKernelBinaryOnce(), { threads });
   } catch {
     return undefined;
   }
 }
 
-let loading: Promise<CpuKernels | undefined> | undefined;
+const loading = new Map<number, Promise<CpuKernels | undefined>>();
 
 /**
- * The embedded SIMD kernels shared by `forward()` calls, instantiated once per thread; undefined
- * where they cannot run. They also take over the NaN/Inf scan of the weight and input checks
- * (see setNonFiniteScan).
+ * The embedded SIMD kernels shared by `forward()` calls with the same thread count, instantiated
+ * once per thread count; undefined where they cannot run. The single-thread ones also take over
+ * the NaN/Inf scan of the weight and input checks (see setNonFiniteScan).
  */
-export function loadWasmKernels(): Promise<CpuKernels | undefined> {
-  loading ??= createWasmKernels(embeddedKernelBinaryOnce()).then((kernels) => {
-    if (kernels instanceof WasmSimdKernels) setNonFiniteScan((data) => kernels.firstNonFinite(data));
-    return kernels;
-  }).catch(() => undefined);
-  return loading;
+export function loadWasmKernels(threads = 1): Promise<CpuKernels | undefined> {
+  let kernels = loading.get(threads);
+  if (!kernels) {
+    kernels = createWasmKernels(embeddedKernelBinaryOnce(), { threads })
+      .then((created) => {
+        if (threads === 1 && created instanceof WasmSimdKernels) setNonFiniteScan((data) => created.firstNonFinite(data));
+        return created;
+      })
+      .catch(() => undefined);
+    loading.set(threads, kernels);
+  }
+  return kernels;
+}
+
+/** Stops the thread pool of kernels made by {@link createPrivateWasmKernels}, if they have one. */
+export function disposeWasmKernels(kernels: CpuKernels): void {
+  if (kernels instanceof WasmSimdKernels) kernels.dispose();
 }

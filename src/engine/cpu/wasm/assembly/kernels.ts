@@ -375,8 +375,10 @@ function im2colRowPanel(inp: usize, plane: usize, cin: i32, h: i32, w: i32, kh: 
 // Depthwise convolution, NCHW, 4 output columns per v128. Each input plane is first copied
 // into a zero-bordered plane (scratch) large enough that every tap of every output column,
 // including the up-to-3 extra columns of the last vector of a row, lands inside it: the inner
-// loops test no bounds. Output rows are written as whole vectors, so `out` needs 3 floats of
-// slack past its end; the extra lanes land on the next row's start, which is written after.
+// loops test no bounds. Output rows are written as whole vectors: the extra lanes of a row's
+// last vector land on the next row's start, which is written after. The last row of each plane
+// stores only its own lanes, so a call writes nothing past its planes: threads that each run a
+// range of channels never write into each other's output.
 
 /** Floats of padded plane the depthwise kernel needs. */
 export function depthwiseScratchFloats(h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32): i32 {
@@ -456,6 +458,28 @@ export function depthwise(
   return madd(acc, v128.shuffle<f32>(even, next, 1, 2, 3, 4), wc);
 }
 
+// The nine taps of a 3x3 for four outputs, from the top kernel row at `r`.
+@inline function taps3x3(xStride: i32, b: v128, r: usize, rowStep: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128): v128 {
+  const m = r + rowStep;
+  const l = m + rowStep;
+  let acc = kernelRow3(xStride, b, r, w0, w1, w2);
+  acc = kernelRow3(xStride, acc, m, w3, w4, w5);
+  return kernelRow3(xStride, acc, l, w6, w7, w8);
+}
+
+// Where whole-vector stores of a row stop: the row's end, except on a plane's last row, where
+// they stop before a vector that would run past the plane (its remaining lanes: storeLanes).
+@inline function lastRowEnd(rowEnd: usize, oy: i32, oh: i32): usize {
+  return oy == oh - 1 ? rowEnd - 12 : rowEnd;
+}
+
+// The first bytes/4 lanes (1 to 3) of v.
+@inline function storeLanes(d: usize, v: v128, bytes: usize): void {
+  store<f32>(d, f32x4.extract_lane(v, 0));
+  if (bytes > 4) store<f32>(d, f32x4.extract_lane(v, 1), 4);
+  if (bytes > 8) store<f32>(d, f32x4.extract_lane(v, 2), 8);
+}
+
 // 3x3, stride 1 or 2 along x (`xStride`, a literal at each call), no dilation along x: the nine
 // weights stay in registers; four outputs per step.
 @inline function depthwise3x3(xStride: i32, pad: usize, pwBytes: usize, wo: usize, b: v128, dst: usize, oh: i32, ow: i32, sh: i32, dh: i32, vlo: v128, vhi: v128): void {
@@ -471,16 +495,13 @@ export function depthwise(
     // so each load is the pointer plus constants, with no address arithmetic of its own.
     let r = pad + <usize>(oy * sh) * pwBytes;
     const rowEnd = d + (<usize>ow << 2);
-    while (d < rowEnd) {
-      const m = r + rowStep;
-      const l = m + rowStep;
-      let acc = kernelRow3(xStride, b, r, w0, w1, w2);
-      acc = kernelRow3(xStride, acc, m, w3, w4, w5);
-      acc = kernelRow3(xStride, acc, l, w6, w7, w8);
-      v128.store(d, clamp(acc, vlo, vhi));
+    const vectorEnd = lastRowEnd(rowEnd, oy, oh);
+    while (d < vectorEnd) {
+      v128.store(d, clamp(taps3x3(xStride, b, r, rowStep, w0, w1, w2, w3, w4, w5, w6, w7, w8), vlo, vhi));
       d += 16;
       r += inputStep;
     }
+    if (d < rowEnd) storeLanes(d, clamp(taps3x3(xStride, b, r, rowStep, w0, w1, w2, w3, w4, w5, w6, w7, w8), vlo, vhi), rowEnd - d);
     d = rowEnd;
   }
 }
@@ -492,6 +513,7 @@ function depthwiseGeneral(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: u
   let d = dst;
   for (let oy = 0; oy < oh; oy++) {
     const rowEnd = d + (<usize>ow << 2);
+    const vectorEnd = lastRowEnd(rowEnd, oy, oh);
     let x: usize = 0;
     while (d < rowEnd) {
       let acc = b;
@@ -510,7 +532,8 @@ function depthwiseGeneral(pad: usize, pwBytes: usize, wo: usize, b: v128, dst: u
           acc = madd(acc, v, v128.load32_splat(wo + (<usize>(ky * kw + kx) << 2)));
         }
       }
-      v128.store(d, clamp(acc, vlo, vhi));
+      if (d < vectorEnd) v128.store(d, clamp(acc, vlo, vhi));
+      else storeLanes(d, clamp(acc, vlo, vhi), rowEnd - d);
       d += 16;
       x += swBytes << 2;
     }

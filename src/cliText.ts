@@ -1,0 +1,23 @@
+/**
+ * Text for the terminal. Names, paths, error messages and Python code printed by the CLI come from
+ * files and arguments, and a control character among them (ESC starting a sequence, BEL, a
+ * carriage return rewriting the line, a bidi override reordering it) would act on the terminal
+ * instead of being shown. Every text the CLI prints goes through {@link terminalSafe}.
+ */
+
+/**
+ * C0 controls (but the line feed, unless `oneLine`), DEL, C1 controls, and the invisible format
+ * characters that reorder or hide text (bidi embeddings, overrides and isolates, the marks, line
+ * and paragraph separators, zero-width characters, the BOM).
+ */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * `text` with each control character written as `\uXXXX`. That is also how JSON writes an escaped
+ * character, so JSON output stays valid JSON with the same values. `oneLine` escapes line feeds
+ * too (for a single field such as a name); by default they are kept, for whole lines of output.
+ */
+export function terminalSafe(text: string, oneLine = false): string {
+  return text.replace(oneLine ? CONTROL_OR_NEWLINE : CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
