@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { formatCount, formatInteger } from './shared/format';
+import { terminalSafe } from './cliText';
 import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from './python/measureRunner';
 
 export interface MeasureCommandOptions {
@@ -60,11 +61,11 @@ export async function runMeasureCommand(file: string, options: MeasureCommandOpt
       timeoutMs: options.timeout * 1000,
       script: findMeasureScript([here, path.resolve(here, '..')]),
     });
-    process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderMeasured(result)}\n`);
+    process.stdout.write(terminalSafe(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderMeasured(result)}\n`));
     return 0;
   } catch (error) {
     if (error instanceof MeasureError) {
-      process.stderr.write(`sepconv cost --measure: ${file}: ${error.message}\n`);
+      process.stderr.write(terminalSafe(`sepconv cost --measure: ${file}: ${error.message}\n`));
       return error.failure === 'bad-arguments' ? 2 : 1;
     }
     throw error;
