@@ -63,6 +63,39 @@ function bufferTensor(shape: number[], view: () => Float32Array): Tensor {
 
 const shapeKey = (shape: readonly number[]) => shape.join('x');
 
+/**
+ * A run gives the event loop a turn at least this often, ms: timers (an AbortSignal.timeout, a
+ * cancel button's message) are seen mid-run, for a cost of one turn per slice.
+ */
+const TIME_SLICE_MS = 10;
+
+/** Lets the event loop run: setImmediate in Node, a MessageChannel in browsers and workers, else a timer. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else if (typeof MessageChannel === 'function') {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(undefined);
+    } else setTimeout(resolve, 0);
+  });
+}
+
+/**
+ * Runs on one set of kernels, one at a time: their activation buffers and caches serve one run, and
+ * a run that yields (see TIME_SLICE_MS) must find them as it left them.
+ */
+const queues = new WeakMap<CpuKernels, Promise<unknown>>();
+function exclusive<T>(kernels: CpuKernels, job: () => Promise<T>): Promise<T> {
+  const previous = queues.get(kernels) ?? Promise.resolve();
+  const result = previous.then(job, job);
+  queues.set(kernels, result.catch(() => undefined));
+  return result;
+}
+
 /** Plans kept per prepared model (one per input shape seen, the oldest dropped first). */
 const MAX_PLANS = 4;
 
@@ -98,8 +131,17 @@ export class CpuPreparedModel {
     return schedule;
   }
 
-  /** Runs the model on an input checked and resolved by the caller (`model` is this model resolved for its shape). */
-  run(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): ForwardResult {
+  /**
+   * Runs the model on an input checked and resolved by the caller (`model` is this model resolved
+   * for its shape). Runs on the same kernels take turns; a run gives the event loop a turn every
+   * TIME_SLICE_MS and stops with a CancelledError at the next step once `options.signal` aborts.
+   */
+  run(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): Promise<ForwardResult> {
+    return exclusive(this.kernels, () => this.runNow(model, input, options));
+  }
+
+  private async runNow(model: ResolvedModel, input: Tensor, options: CpuRunOptions): Promise<ForwardResult> {
+    if (options.signal?.aborted) throw new CancelledError();
     const schedule = this.scheduleFor(model);
     const { plan, runners, capacities } = schedule;
     const { graph, steps } = plan;
@@ -114,7 +156,12 @@ export class CpuPreparedModel {
     values[graph.input] = input;
     const timings: StepTiming[] = [];
     const intermediates: Intermediate[] | undefined = options.intermediates ? [] : undefined;
+    let sliceStart = performance.now();
     for (let i = 0; i < steps.length; i++) {
+      if (performance.now() - sliceStart >= TIME_SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
       if (options.signal?.aborted) throw new CancelledError();
       const step = steps[i]!;
       const start = performance.now();

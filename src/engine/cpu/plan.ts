@@ -42,7 +42,25 @@ export interface PlanOptions {
   folded?: ConvParametersCache;
 }
 
-export type ConvParametersCache = Map<string, { weight: Float32Array; bias?: Float32Array }>;
+/**
+ * A conv's parameters as a step runs them. With a BatchNorm folded in, `unfolded` keeps the conv's
+ * own weight and bias and the BatchNorm's scale and shift: the step runs them as two operations,
+ * as PyTorch does, whenever the folded weights could give another result (see {@link convParameters}).
+ */
+export interface ConvParameterSet {
+  weight: Float32Array;
+  bias?: Float32Array;
+  unfolded?: {
+    weight: Float32Array;
+    bias?: Float32Array;
+    scale: Float32Array;
+    shift: Float32Array;
+    /** The folded weights are used only when every |input| is at most this (Infinity: always; -1: never). */
+    safeInput: number;
+  };
+}
+
+export type ConvParametersCache = Map<string, ConvParameterSet>;
 
 /** Plans the model (the planner decides the steps) and compiles each step for the CPU. Weights must have been validated (see weights.ts). */
 export function buildPlan(model: ResolvedModel, weights: WeightMap, options: PlanOptions): CpuPlan {
@@ -52,11 +70,34 @@ export function buildPlan(model: ResolvedModel, weights: WeightMap, options: Pla
     if (!found) throw new Error(`internal: weight ${key} missing after validation`);
     return found.data;
   };
-  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options, plan.graph)));
+  const bounds = inputBounds(plan);
+  const runners = plan.steps.map((step) => (step.view ? undefined : compileStep(step, tensor, options, plan.graph, bounds[step.reads[0]!] ?? Infinity)));
   return { plan, runners };
 }
 
-function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions, graph: Graph): StepRunner {
+/**
+ * A bound on |value| of every value known from the plan, Infinity where none is: 6 for the output
+ * of a step that ends with ReLU6 (no Add after it), the same as its source for a view. NaN passes
+ * ReLU6; it gives NaN folded or not, so the bound serves its purpose (overflow) all the same.
+ */
+function inputBounds(plan: Plan): number[] {
+  const bounds = new Array<number>(plan.graph.values.length).fill(Infinity);
+  for (const step of plan.steps) {
+    if (step.view) {
+      bounds[step.outputs[0]!] = bounds[step.reads[0]!]!;
+      continue;
+    }
+    const node = step.node.attrs;
+    const relu6 = step.addend === undefined
+      && ((step.activation !== undefined && activationKind(step.activation.fn, step.activation.approximate) === 'relu6')
+        || (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
+    if (relu6) for (const out of step.outputs) bounds[out] = 6;
+  }
+  return bounds;
+}
+
+/** Compiles one step; `inputBound` bounds |value| of its first input where the plan knows one (see inputBounds). */
+function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, options: PlanOptions, graph: Graph, inputBound: number): StepRunner {
   const node = step.node.attrs;
   const activation: ActivationKind = step.activation ? activationKind(step.activation.fn, step.activation.approximate) : 'none';
   const negativeSlope = step.activation?.negativeSlope;
@@ -69,9 +110,8 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
       options.folded?.set(node.key, parameters);
       if (!node.pads) throw new Error(`internal: conv ${node.key} has no resolved padding`);
       const conv: ConvParameters = { ...node, pads: node.pads };
-      return (inputs, kernels, [out]) => {
-        convolve(kernels, inputs[0]!, conv, parameters.weight, parameters.bias, activation, addendOf(inputs), out, negativeSlope);
-      };
+      const run = convRunner(conv, parameters, activation, negativeSlope, inputBound);
+      return (inputs, kernels, [out]) => run(inputs[0]!, kernels, addendOf(inputs), out!);
     }
     case 'batchnorm2d': {
       if (node.trackRunningStats) {
@@ -80,7 +120,7 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
       }
       return (inputs, kernels, [out]) => {
         const { mean, variance } = batchStatistics(inputs[0]!);
-        const { scale, shift } = batchNormAffine32(node, tensor, mean, variance);
+        const { scale, shift } = batchNormAffine32(node, tensor, mean, variance, 'float64');
         epilogueEach(inputs[0]!, kernels, { scale, bias: shift, activation, negativeSlope }, addendOf(inputs), out!);
       };
     }
@@ -159,11 +199,14 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
   return out;
 }
 
-/** The per-channel scale and shift of an inference BatchNorm: computed in float64, kept as float32. */
-function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>): { scale: Float32Array; shift: Float32Array } {
+/**
+ * The per-channel scale and shift of an inference BatchNorm, as float32: "float32" for running
+ * statistics, "float64" for a batch's own, as PyTorch computes them (see batchNormAffine).
+ */
+function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>, precision: 'float32' | 'float64' = 'float32'): { scale: Float32Array; shift: Float32Array } {
   const gamma = node.affine ? tensor(`${node.key}.weight`) : undefined;
   const beta = node.affine ? tensor(`${node.key}.bias`) : undefined;
-  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta);
+  const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta, precision);
   return { scale: Float32Array.from(scale), shift: Float32Array.from(shift) };
 }
 
@@ -190,8 +233,22 @@ function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Arra
   return { mean, variance };
 }
 
-/** A conv's weight and bias with a following BN folded in: w * g / sqrt(v + eps), (b - m) * g / sqrt(v + eps) + beta. */
-function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): { weight: Float32Array; bias?: Float32Array } {
+/** The largest float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** The smallest normal float32: a folded weight below it has lost bits (or all of them). */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * A conv's weight and bias with a following BatchNorm (running statistics) folded in, computed in
+ * float64 and rounded once: w * scale, b * scale + shift, where scale and shift are PyTorch's own
+ * float32 values. Folding changes what overflows: PyTorch rounds the conv's output to float32
+ * before the BatchNorm scales it. So the unfolded parameters are kept, and used instead, when a
+ * folded weight or bias is not finite, or is a float32 subnormal or zero where the weight was not
+ * (the weights alone then decide: always), and when an input could make either way overflow
+ * float32: |x| above `safeInput`, the bound below which every partial sum of both ways stays
+ * under half the largest float32 (checked on every run).
+ */
+function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Array, bn: ResolvedBatchNorm | undefined): ConvParameterSet {
   const weight = tensor(`${node.key}.weight`);
   const bias = node.bias ? tensor(`${node.key}.bias`) : undefined;
   if (!bn) return { weight, bias };
@@ -199,12 +256,61 @@ function convParameters(node: ResolvedConv2d, tensor: (key: string) => Float32Ar
   const perChannel = weight.length / node.outChannels;
   const foldedWeight = new Float32Array(weight.length);
   const foldedBias = new Float32Array(node.outChannels);
+  let foldable = true;
+  let safeInput = Infinity;
   for (let o = 0; o < node.outChannels; o++) {
     const s = scale[o]!;
-    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) foldedWeight[i] = weight[i]! * s;
-    foldedBias[o] = (bias ? bias[o]! : 0) * s + shift[o]!;
+    const b = bias ? bias[o]! : 0;
+    let absSum = 0;
+    for (let i = o * perChannel; i < (o + 1) * perChannel; i++) {
+      const w = weight[i]!;
+      const folded = Math.fround(w * s);
+      foldedWeight[i] = folded;
+      absSum += Math.abs(w);
+      if (!Number.isFinite(folded) || (w !== 0 && Math.abs(folded) < FLOAT32_MIN_NORMAL)) foldable = false;
+    }
+    foldedBias[o] = Math.fround(b * s + shift[o]!);
+    if (!Number.isFinite(foldedBias[o]!) || !Number.isFinite(s) || !Number.isFinite(shift[o]!)) foldable = false;
+    // Both ways: |partial sum| <= |x|max * sum|w| (+ |b|) unfolded, times |s| (+ |b s + shift|) folded.
+    const growth = Math.max(1, Math.abs(s));
+    const room = FLOAT32_MAX / 2 - Math.abs(b) * growth - Math.abs(shift[o]!);
+    safeInput = Math.min(safeInput, room <= 0 ? -1 : absSum === 0 ? Infinity : room / (absSum * growth));
   }
-  return { weight: foldedWeight, bias: foldedBias };
+  const unfolded = { weight, bias, scale, shift, safeInput: foldable ? safeInput : -1 };
+  return { weight: foldedWeight, bias: foldedBias, unfolded };
+}
+
+/** Whether every |value| of `data` is at most `bound` (NaN is not). */
+function withinBound(data: Float32Array, bound: number): boolean {
+  for (let i = 0; i < data.length; i++) {
+    if (!(Math.abs(data[i]!) <= bound)) return false;
+  }
+  return true;
+}
+
+/**
+ * The step of a conv: with a BatchNorm folded in, the folded parameters where they give PyTorch's
+ * result, checked per run unless `inputBound` (|input| at most this, known from the plan) settles
+ * it; otherwise the conv's output rounded to float32, then the BatchNorm's scale and shift, as PyTorch.
+ */
+function convRunner(conv: ConvParameters, parameters: ConvParameterSet, activation: ActivationKind, negativeSlope: number | undefined, inputBound: number): (x: Tensor, kernels: CpuKernels, addend: Tensor | undefined, out: Tensor) => void {
+  const { weight, bias, unfolded } = parameters;
+  const folded = (x: Tensor, kernels: CpuKernels, addend: Tensor | undefined, out: Tensor) => {
+    convolve(kernels, x, conv, weight, bias, activation, addend, out, negativeSlope);
+  };
+  if (!unfolded || unfolded.safeInput === Infinity || inputBound <= unfolded.safeInput) return folded;
+  return (x, kernels, addend, out) => {
+    const { safeInput } = unfolded;
+    // One read of x.data: it may be a getter (see cpuBackend.ts).
+    if (safeInput >= 0 && withinBound(x.data, safeInput)) return folded(x, kernels, addend, out);
+    convolve(kernels, x, conv, unfolded.weight, unfolded.bias, 'none', undefined, out);
+    const [n, channels] = out.shape as [number, number];
+    const perImage = out.data.length / n;
+    for (let b = 0; b < n; b++) {
+      const view = out.data.subarray(b * perImage, (b + 1) * perImage);
+      kernels.epilogue(view, channels, perImage / channels, { scale: unfolded.scale, bias: unfolded.shift, activation, negativeSlope, residual: addend?.data.subarray(b * perImage, (b + 1) * perImage) });
+    }
+  };
 }
 
 /** The epilogue alone over a copy of x in `out`, image by image. */
