@@ -5,10 +5,10 @@
  * the fixture's weights strictly and reproduce PyTorch's output. The Keras snippets are parsed
  * by Python (Keras itself is not installed) and checked for the layers they map to.
  */
-import { spawnSync } from 'node:child_process';
+import { runProcess } from './runProcess';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { kerasCode, pytorchCode } from '../../src/shared/codegen';
 import { PRESETS } from '../../src/shared/presets';
 import { parameterShapes, resolveModel, type Conv2dSpec, type ModelSpec } from '../../src/shared/spec';
@@ -130,12 +130,12 @@ function requireJson(name: string): ModelSpec {
   return JSON.parse(readFileSync(join(FIXTURE_DIR, `${name}.json`), 'utf8')) as ModelSpec;
 }
 
-function runPython(cases: Case[]): Map<string, Result> {
+async function runPython(cases: Case[]): Promise<Map<string, Result>> {
   const input = cases.map((c) => {
     const model = resolveModel(c.spec);
     return { name: c.name, code: pytorchCode(model), keras: kerasCode(model), fixture: c.fixture };
   });
-  const run = spawnSync(PYTHON, ['-c', HARNESS], { input: JSON.stringify(input), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000 });
+  const run = await runProcess(PYTHON, ['-c', HARNESS], { input: JSON.stringify(input), timeout: 240_000 });
   if (run.error) throw new Error(`could not run ${PYTHON}: ${run.error.message} (the PyTorch export test needs python3 with torch: apt-get install python3-torch)`);
   if (run.status !== 0) throw new Error(`${PYTHON} failed (exit ${run.status}); it needs torch and numpy (apt-get install python3-torch):\n${run.stderr}`);
   const results = JSON.parse(run.stdout) as Result[];
@@ -145,10 +145,11 @@ function runPython(cases: Case[]): Map<string, Result> {
 describe('pytorchCode, run by PyTorch', () => {
   const cases = allCases();
   let results: Map<string, Result> | undefined;
-  const result = (name: string): Result => {
-    results ??= runPython(cases);
-    return results.get(name) ?? expect.fail(`no result for ${name}`);
-  };
+  // One python3 run for every case, before the tests that read it (asynchronous: see runProcess).
+  beforeAll(async () => {
+    results = await runPython(cases);
+  }, 300_000);
+  const result = (name: string): Result => results?.get(name) ?? expect.fail(`no result for ${name}`);
 
   it('runs every snippet (fixtures, presets, nested composites) in python3 with torch', () => {
     expect(cases.length).toBeGreaterThan(80);

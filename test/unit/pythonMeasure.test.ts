@@ -2,7 +2,7 @@
 // $SEPCONV_TORCH_PYTHON), through runMeasure as the CLI and the editor run it, and
 // `sepconv cost FILE.py --measure` itself (needs dist/cli.js: `node esbuild.mjs`).
 // Every expected figure below is worked out by hand from the layer's formula.
-import { spawnSync } from 'node:child_process';
+import { runProcess } from './runProcess';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -162,10 +162,10 @@ class Net(nn.Module):
     await expect(measure(empty)).rejects.toThrow(/no model could be built \(helper: needs arguments: x\)/);
   }, TIMEOUT_MS);
 
-  it('says so when the interpreter has no torch, or does not exist', () => {
+  it('says so when the interpreter has no torch, or does not exist', async () => {
     // -S leaves out site-packages, where Debian's torch lives.
     const file = modelFile('plain.py', 'import torch\n');
-    const run = spawnSync(TORCH_PYTHON, ['-S', SCRIPT, file], { encoding: 'utf8' });
+    const run = await runProcess(TORCH_PYTHON, ['-S', SCRIPT, file]);
     expect(run.status).toBe(3);
     expect(JSON.parse(run.stdout).error.message).toMatch(/^torch is not installed for .*No module named 'torch'/);
     return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({ failure: 'no-python' });
@@ -184,11 +184,11 @@ class Net(nn.Module):
     expect(Date.now() - started).toBeLessThan(30_000);
   }, TIMEOUT_MS);
 
-  it('sepconv cost FILE.py --measure --json gives the corpus truth at every site', () => {
+  it('sepconv cost FILE.py --measure --json gives the corpus truth at every site', async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
     const corpus = join(ROOT, 'test/corpus');
     const entry = 'pytorch-cifar/models/mobilenet.py';
-    const run = spawnSync(process.execPath, [CLI, 'cost', join(corpus, entry), '--measure', '--json', '--python', TORCH_PYTHON, '--root', corpus, '--input-shape', '1,3,32,32'], { encoding: 'utf8', timeout: TIMEOUT_MS });
+    const run = await runProcess(process.execPath, [CLI, 'cost', join(corpus, entry), '--measure', '--json', '--python', TORCH_PYTHON, '--root', corpus, '--input-shape', '1,3,32,32'], { timeout: TIMEOUT_MS });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const measured = JSON.parse(run.stdout) as MeasureResult;

@@ -5,7 +5,7 @@
  * of arguments, PyTorch's own errors included), their errors name the field, and the cost model
  * counts them as each tool does.
  */
-import { spawnSync } from 'node:child_process';
+import { runProcess } from './runProcess';
 import { describe, expect, it } from 'vitest';
 import { costModel } from '../../src/shared/cost';
 import { parameterShapes, resolveModel, SpecError, type ModelSpec } from '../../src/shared/spec';
@@ -54,15 +54,15 @@ for case in cases:
 print(json.dumps(out))
 `;
 
-function torchShapes(cases: Array<{ layer: Record<string, unknown>; input: number[] }>): Array<number[] | 'error'> {
-  const run = spawnSync(PYTHON, ['-c', HARNESS], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000 });
+async function torchShapes(cases: Array<{ layer: Record<string, unknown>; input: number[] }>): Promise<Array<number[] | 'error'>> {
+  const run = await runProcess(PYTHON, ['-c', HARNESS], { input: JSON.stringify(cases), timeout: 240_000 });
   if (run.error) throw new Error(`could not run ${PYTHON}: ${run.error.message} (this test needs python3 with torch: apt-get install python3-torch)`);
   if (run.status !== 0) throw new Error(`python3 failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as Array<number[] | 'error'>;
 }
 
 describe('output shapes, as PyTorch computes them', () => {
-  it('match PyTorch (errors included) over a grid of pooling, transposed conv and upsample arguments', () => {
+  it('match PyTorch (errors included) over a grid of pooling, transposed conv and upsample arguments', async () => {
     const cases: Array<{ layer: Record<string, unknown>; input: number[] }> = [];
     for (const size of [1, 2, 5, 7, 8]) {
       for (const k of [1, 2, 3]) {
@@ -81,7 +81,7 @@ describe('output shapes, as PyTorch computes them', () => {
       for (const scale of [0.5, 1.5, 2, 2.7]) cases.push({ layer: { type: 'Upsample', scale_factor: scale, mode: 'bilinear' }, input: [1, 2, size, size + 2] });
       cases.push({ layer: { type: 'Upsample', size: [size + 3, 4], mode: 'nearest' }, input: [1, 2, size, size] });
     }
-    const expected = torchShapes(cases);
+    const expected = await torchShapes(cases);
     const mismatches = cases.map((c, i) => ({ ...c, torch: expected[i], ours: ourShape(c.layer, c.input) })).filter((c) => JSON.stringify(c.torch) !== JSON.stringify(c.ours));
     expect(mismatches).toEqual([]);
     // The grid reaches both answers of the ceil-mode rule and PyTorch's refusals.
