@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { registerPlayground } from './playground/registerPlayground';
+import { registerOpenModel } from './playground/openModelCommand';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
 import { registerMeasureFeature } from './editor/measureFeature';
 import { answerRequest, rejectionText } from './playground/hostRequests';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
   // The hover's command links name entries of this table (ids), never arguments from the document.
   const links = new CommandLinkTable();
   registerPlayground(context, links);
+  registerOpenModel(context);
   registerEditorFeatures(context, links);
   registerMeasureFeature(context);
   // The engine's worker thread (started by the first CPU run) stops with the extension.
