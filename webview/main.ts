@@ -301,12 +301,14 @@ class Playground {
       this.jsonMessage.textContent = `Not JSON: ${(error as Error).message}`;
       return;
     }
-    if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as ModelSpec).layers)) {
-      this.jsonMessage.textContent = 'A model is an object with a "layers" list.';
+    const graph = !!parsed && typeof parsed === 'object' && Array.isArray((parsed as { nodes?: unknown }).nodes);
+    if (!parsed || typeof parsed !== 'object' || (!graph && !Array.isArray((parsed as ModelSpec).layers))) {
+      this.jsonMessage.textContent = 'A model is an object with a "layers" list (or, graph form, a "nodes" list).';
       return;
     }
     this.jsonMessage.textContent = 'Applied.';
-    this.loadModel(parsed as ModelSpec);
+    // The graph form has no layer editor: it is shown as its blocks, as an imported network is.
+    this.loadModel(parsed as ModelSpec, graph ? { imported: true } : {});
   }
 
   /** The input as it runs: the spec's channels (input_shape, else the first layer's), the chosen size. */

@@ -54,5 +54,4 @@ describe('openModelBytes (what "Open Model in Playground" gives the panel)', () 
     expect(() => openModelBytes(clsBytes, 'model.pt')).toThrow(/only \.onnx files/);
     expect(MAX_MODEL_BYTES).toBeGreaterThan(clsBytes.length);
   });
-
 });
