@@ -4,6 +4,7 @@ import { MAX_MODEL_BYTES, OpenModelError, openModelBytes } from '../../src/playg
 import { forward } from '../../src/engine/forward';
 import { parseFromWebview } from '../../src/shared/protocol';
 import { PADDLE_MODELS } from './onnxModelFiles';
+import { seeded, writeOnnx } from './onnxWriter';
 
 const cls = PADDLE_MODELS[0]!;
 const clsBytes = readFileSync(cls.file);
@@ -53,5 +54,30 @@ describe('openModelBytes (what "Open Model in Playground" gives the panel)', () 
     expect(() => openModelBytes(new Uint8Array(0), 'empty.onnx')).toThrow(/empty\.onnx: the file is empty/);
     expect(() => openModelBytes(clsBytes, 'model.pt')).toThrow(/only \.onnx files/);
     expect(MAX_MODEL_BYTES).toBeGreaterThan(clsBytes.length);
+  });
+  it('opens the graph before an unsupported op, and says which node, op type and opset stopped it', async () => {
+    const bytes = writeOnnx({
+      input: { name: 'input', shape: [1, 3, 8, 8] },
+      outputs: ['l'],
+      opset: 13,
+      initializers: [
+        { name: 'stem.weight', dims: [4, 3, 3, 3], data: seeded(108, 1) },
+        { name: 'stem.bias', dims: [4], data: seeded(4, 2) },
+      ],
+      nodes: [
+        { op: 'Conv', inputs: ['input', 'stem.weight', 'stem.bias'], outputs: ['c'], name: 'stem', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+        { op: 'LRN', inputs: ['r'], outputs: ['l'], name: 'norm1', attrs: { size: 3 } },
+      ],
+    });
+    const opened = openModelBytes(bytes, 'partial.onnx');
+    expect(opened.unsupported).toMatchObject({ node: 'norm1', opType: 'LRN', opset: 13 });
+    expect(opened.unsupported!.message).toContain('"norm1" (LRN, opset 13)');
+    const spec = opened.spec as unknown as { nodes: { type: string }[] };
+    expect(spec.nodes.map((n) => n.type)).toEqual(['Conv2d', 'ReLU']);
+    const input = { shape: [1, 3, 8, 8], data: new Float32Array(192).map((_, i) => Math.cos(i)) };
+    const result = await forward(opened.spec, opened.weights, input, { backend: 'cpu' });
+    expect(result.output.shape).toEqual([1, 4, 8, 8]);
+    expect(result.output.data.every((v) => v >= 0)).toBe(true);
   });
 });
