@@ -282,7 +282,11 @@ class Playground {
 
   /** The layer editor's fields, or the list of blocks. */
   private showModelView(): void {
+    // The graph form (an imported network) has no layer editor: it is always shown as its blocks.
+    if (!Array.isArray(this.state.model.layers) && this.state.modelView !== 'blocks') this.update({ modelView: 'blocks' });
     const blocks = this.state.modelView === 'blocks';
+    const viewSelect = document.getElementById('model-view') as HTMLSelectElement | null;
+    if (viewSelect && viewSelect.value !== this.state.modelView) viewSelect.value = this.state.modelView;
     this.editorRoot.hidden = blocks;
     this.blocksRoot.hidden = !blocks;
     if (blocks) this.refreshBlocks();
