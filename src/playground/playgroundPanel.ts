@@ -76,6 +76,11 @@ export class PlaygroundPanel {
     );
   }
 
+  /** The trained weights of the model file this panel opened last, if any. */
+  get modelFileWeights(): WeightMap | undefined {
+    return this.importedWeights;
+  }
+
   loadModel(model: ModelSpec, options?: LoadModelOptions): void {
     if (this.ready) {
       this.post({ type: 'loadModel', model, options });
