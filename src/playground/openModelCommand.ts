@@ -43,22 +43,28 @@ export async function openModelUri(uri: vscode.Uri): Promise<OpenedModel> {
 
 export function registerOpenModel(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand(OPEN_MODEL_COMMAND, async (argument?: unknown) => {
-      const uri = argument instanceof vscode.Uri ? argument : await chooseFile();
-      if (!uri) return;
-      let opened: OpenedModel;
-      try {
-        opened = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'SepConv: importing the model' }, () => openModelUri(uri));
-      } catch (error) {
-        void vscode.window.showErrorMessage(`SepConv: ${error instanceof Error ? error.message : String(error)}`);
-        return;
-      }
-      PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true }, opened.weights);
-      if (opened.unsupported) {
-        void vscode.window.showWarningMessage(`SepConv: ${opened.unsupported.message}. The graph before it is shown and runs.`);
-      } else if (opened.warnings.length) {
-        void vscode.window.showInformationMessage(`SepConv: ${opened.warnings.join('; ')}`);
-      }
+    vscode.commands.registerCommand(OPEN_MODEL_COMMAND, (argument?: unknown): Promise<void> | undefined => {
+      // From the explorer: the file; the returned promise settles when the model is shown (or refused).
+      if (argument instanceof vscode.Uri) return openAndShow(context, argument);
+      // From the palette: the dialog waits for the user, so the command returns at once.
+      void chooseFile().then((uri) => (uri ? openAndShow(context, uri) : undefined));
+      return undefined;
     }),
   );
+}
+
+async function openAndShow(context: vscode.ExtensionContext, uri: vscode.Uri): Promise<void> {
+  let opened: OpenedModel;
+  try {
+    opened = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'SepConv: importing the model' }, () => openModelUri(uri));
+  } catch (error) {
+    void vscode.window.showErrorMessage(`SepConv: ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
+  PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true }, opened.weights);
+  if (opened.unsupported) {
+    void vscode.window.showWarningMessage(`SepConv: ${opened.unsupported.message}. The graph before it is shown and runs.`);
+  } else if (opened.warnings.length) {
+    void vscode.window.showInformationMessage(`SepConv: ${opened.warnings.join('; ')}`);
+  }
 }
