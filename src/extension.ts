@@ -4,6 +4,8 @@
  */
 import * as vscode from 'vscode';
 import { registerPlayground } from './playground/registerPlayground';
+import { registerOpenModel } from './playground/openModelCommand';
+import { PlaygroundPanel } from './playground/playgroundPanel';
 import { registerEditorFeatures } from './editor/registerEditorFeatures';
 import { registerMeasureFeature } from './editor/measureFeature';
 import { answerRequest, rejectionText } from './playground/hostRequests';
@@ -30,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
   // The hover's command links name entries of this table (ids), never arguments from the document.
   const links = new CommandLinkTable();
   registerPlayground(context, links);
+  registerOpenModel(context);
   registerEditorFeatures(context, links);
   registerMeasureFeature(context);
   // The engine's worker thread (started by the first CPU run) stops with the extension.
@@ -45,7 +48,9 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
       const parsed = parseFromWebview(message);
       if (!parsed.ok) return { type: 'response', requestId: parsed.requestId ?? -1, ok: false, error: rejectionText(parsed.error) };
       if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
-      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress, runs });
+      // `weights: {kind: 'imported'}` means the weights of the model file open in the playground, as in the panel.
+      const importedWeights = PlaygroundPanel.currentPanel?.modelFileWeights;
+      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress, runs, importedWeights });
     },
   };
 }

@@ -61,6 +61,7 @@ async function probe(): Promise<WebGpuProbe> {
 
 function loadWeights(source: WorkerWeights, model: Parameters<typeof makeWeights>[0]): WeightMap {
   if (source.kind === 'safetensors') return readSafetensors(source.bytes).tensors;
+  if (source.kind === 'imported') throw new Error("the model file's weights stay in the extension host: run on CPU or Host GPU");
   return makeWeights(model, source);
 }
 

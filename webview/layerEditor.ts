@@ -38,7 +38,8 @@ export class LayerEditor {
 
   render(): void {
     clear(this.list);
-    this.host.model().layers.forEach((layer, index) => this.list.appendChild(this.card(layer, index)));
+    // A graph-form model (an imported network) has no layers to edit: it is shown as its blocks.
+    (this.host.model().layers ?? []).forEach((layer, index) => this.list.appendChild(this.card(layer, index)));
     this.showValidation(this.lastValidation);
   }
 

@@ -41,6 +41,8 @@ class Playground {
   private imageVersion = 0;
   private preparedInput: { key: string; shape: number[]; data: Float32Array } | undefined;
   private userWeights: { name: string; bytes: ArrayBuffer } | undefined;
+  /** The loaded model came from a file the host opened, whose trained weights the host keeps. */
+  private hostWeights = false;
   private readonly sampleCache = new Map<string, ImageBitmap>();
   private webgpu: WebGpuProbe | undefined;
   /** The host is on another machine (set by the host's init). */
@@ -252,7 +254,11 @@ class Playground {
       patch.normalisation = 'imagenet';
     }
     if (options.normalisation) Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
+    this.hostWeights = options.hostWeights === true;
+    if (this.hostWeights) patch.weights = { kind: 'imported' };
+    else if (this.state.weights.kind === 'imported') patch.weights = { kind: 'seed', seed: 42 };
     this.update(patch);
+    this.renderWeightsControls();
     this.blocks.reset();
     this.mapStepsSelect.value = this.state.mapSteps;
     this.maps.setOptions({ filter: this.mapFilter() });
@@ -276,7 +282,11 @@ class Playground {
 
   /** The layer editor's fields, or the list of blocks. */
   private showModelView(): void {
+    // The graph form (an imported network) has no layer editor: it is always shown as its blocks.
+    if (!Array.isArray(this.state.model.layers) && this.state.modelView !== 'blocks') this.update({ modelView: 'blocks' });
     const blocks = this.state.modelView === 'blocks';
+    const viewSelect = document.getElementById('model-view') as HTMLSelectElement | null;
+    if (viewSelect && viewSelect.value !== this.state.modelView) viewSelect.value = this.state.modelView;
     this.editorRoot.hidden = blocks;
     this.blocksRoot.hidden = !blocks;
     if (blocks) this.refreshBlocks();
@@ -295,12 +305,14 @@ class Playground {
       this.jsonMessage.textContent = `Not JSON: ${(error as Error).message}`;
       return;
     }
-    if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as ModelSpec).layers)) {
-      this.jsonMessage.textContent = 'A model is an object with a "layers" list.';
+    const graph = !!parsed && typeof parsed === 'object' && Array.isArray((parsed as { nodes?: unknown }).nodes);
+    if (!parsed || typeof parsed !== 'object' || (!graph && !Array.isArray((parsed as ModelSpec).layers))) {
+      this.jsonMessage.textContent = 'A model is an object with a "layers" list (or, graph form, a "nodes" list).';
       return;
     }
     this.jsonMessage.textContent = 'Applied.';
-    this.loadModel(parsed as ModelSpec);
+    // The graph form has no layer editor: it is shown as its blocks, as an imported network is.
+    this.loadModel(parsed as ModelSpec, graph ? { imported: true } : {});
   }
 
   /** The input as it runs: the spec's channels (input_shape, else the first layer's), the chosen size. */
@@ -312,7 +324,7 @@ class Playground {
   private channelsGuess(): number {
     const shape = this.state.model.input_shape;
     if (Array.isArray(shape) && typeof shape[1] === 'number') return shape[1];
-    const first = this.state.model.layers[0] as unknown as Record<string, unknown> | undefined;
+    const first = this.state.model.layers?.[0] as unknown as Record<string, unknown> | undefined;
     const value = first?.in_channels ?? first?.num_features;
     return typeof value === 'number' && value > 0 ? value : 3;
   }
@@ -332,7 +344,7 @@ class Playground {
     this.validation = { resolved, error, prefix: error ? this.resolvePrefix(error) : undefined };
     if (structural) this.editor.render();
     this.editor.showValidation(this.validation);
-    const modelLevel = error && (!(error instanceof SpecError) || error.layerIndex < 0 || error.layerIndex >= this.state.model.layers.length);
+    const modelLevel = error && (!(error instanceof SpecError) || error.layerIndex < 0 || error.layerIndex >= (this.state.model.layers?.length ?? 0));
     this.modelError.hidden = !modelLevel;
     this.modelError.textContent = modelLevel ? error!.message : '';
     if (document.activeElement !== this.jsonArea) this.jsonArea.value = JSON.stringify(this.state.model, null, 2);
@@ -343,7 +355,7 @@ class Playground {
   /** The layers before an invalid one, resolved on their own (so that their shapes still show). */
   private resolvePrefix(error: Error): ResolvedModel | undefined {
     if (!(error instanceof SpecError) || error.layerIndex < 0) return undefined;
-    const layers = this.state.model.layers.slice(0, error.layerIndex);
+    const layers = (this.state.model.layers ?? []).slice(0, error.layerIndex);
     try {
       // With no layers there is nothing to resolve, but the invalid first layer still gets the input's shape.
       if (layers.length === 0) return { name: 'prefix', form: 'chain', inputShape: this.inputShape(), outputShape: this.inputShape(), outputs: [{ layer: -1, output: 0 }], layers: [], leaves: [], activationBytes: 0 };
@@ -604,8 +616,10 @@ class Playground {
   private renderWeightsControls(): void {
     clear(this.weightsControls);
     const weights = this.state.weights;
-    const kind = select<WeightsSource['kind']>([['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']], weights.kind, (k) => {
-      const next: WeightsSource = k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
+    const kinds: [WeightsSource['kind'], string][] = [['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']];
+    if (this.hostWeights) kinds.unshift(['imported', "The model file's trained weights"]);
+    const kind = select<WeightsSource['kind']>(kinds, weights.kind, (k) => {
+      const next: WeightsSource = k === 'imported' ? { kind: 'imported' } : k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
       this.update({ weights: next });
       this.renderWeightsControls();
     }, { id: 'weights-kind' });
@@ -616,6 +630,8 @@ class Playground {
       this.weightsControls.append(labelled('Seed', seed));
     } else if (weights.kind === 'filters') {
       this.weightsControls.append(labelled('Filter', select<FilterName>(FILTER_NAMES, weights.filter, (filter) => this.update({ weights: { kind: 'filters', filter, seed: 0 } }), { id: 'weights-filter' }), 'every depthwise channel gets this filter; pointwise convs pass channels through'));
+    } else if (weights.kind === 'imported') {
+      this.weightsControls.append(h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'));
     } else if (this.host.standalone) {
       const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
       file.addEventListener('change', async () => {
@@ -627,7 +643,8 @@ class Playground {
       });
       this.weightsControls.append(labelled('File', file), h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.'));
     } else {
-      const list = select<string>([['', 'Choose a file…']], weights.path, (path) => {
+      const chosenPath = weights.path;
+      const list = select<string>([['', 'Choose a file…']], chosenPath, (path) => {
         this.update({ weights: { kind: 'safetensors', path } });
         this.refreshRunButton();
       }, { id: 'weights-path' });
@@ -635,7 +652,7 @@ class Playground {
       this.weightsControls.append(labelled('File', list), note);
       void this.host.request('listWorkspaceFiles', { extension: '.safetensors' }).then(
         (files) => {
-          for (const f of files) list.appendChild(h('option', { value: f.path, selected: f.path === weights.path }, `${f.path} (${(f.bytes / 1024 ** 2).toFixed(1)} MiB)`));
+          for (const f of files) list.appendChild(h('option', { value: f.path, selected: f.path === chosenPath }, `${f.path} (${(f.bytes / 1024 ** 2).toFixed(1)} MiB)`));
           note.textContent = files.length ? `${files.length} file(s) found` : 'No .safetensors files in the workspace.';
         },
         (error: Error) => (note.textContent = error.message),
@@ -675,6 +692,12 @@ class Playground {
     const choice = this.state.backend;
     const gpu = this.webgpu;
     const host = this.hostGpu;
+    if (this.state.weights.kind === 'imported') {
+      // The trained weights of an opened model file stay in the extension host.
+      if (this.host.standalone) return { blocked: "The model file's weights are only available in VS Code; choose other weights." };
+      if (choice === 'webview-gpu') return { blocked: "The model file's weights stay in the extension host: choose CPU, Host GPU or Auto." };
+      if (choice === 'auto') return { where: 'host', backend: 'cpu', why: "the model file's weights are on the host" };
+    }
     const cpu = { where: this.host.standalone ? ('page' as const) : ('host' as const), backend: 'cpu' as const };
     switch (choice) {
       case 'cpu':
@@ -835,7 +858,7 @@ class Playground {
  */
 function explainJsonField(error: Error, model: ModelSpec): Error {
   if (!(error instanceof SpecError) || error.field !== 'body' || error.layerIndex < 0) return error;
-  const body = (model.layers[error.layerIndex] as unknown as Record<string, unknown> | undefined)?.body;
+  const body = (model.layers?.[error.layerIndex] as unknown as Record<string, unknown> | undefined)?.body;
   if (typeof body !== 'string') return error;
   try {
     JSON.parse(body);

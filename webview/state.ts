@@ -93,7 +93,7 @@ export function restoreState(stored: unknown): PlaygroundState {
   const state = defaultState();
   if (!stored || typeof stored !== 'object' || (stored as { version?: unknown }).version !== 1) return state;
   const merged = { ...state, ...(stored as Partial<PlaygroundState>) };
-  if (!merged.model || !Array.isArray(merged.model.layers)) merged.model = state.model;
+  if (!merged.model || (!Array.isArray(merged.model.layers) && !Array.isArray((merged.model as { nodes?: unknown }).nodes))) merged.model = state.model;
   merged.userImage = checkStoredImage(merged.userImage);
   const triple = (value: unknown, positive: boolean) => Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   if (!triple(merged.customMean, false)) merged.customMean = state.customMean;

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { writeFileAtomic, type AtomicWriteFileSystem } from '../shared/atomicWrite';
 import type { RequestMap, RequestMessage, RequestType, ResponseMessage, WorkspaceFile } from '../shared/protocol';
 import { runOnHost, probeHostGpu } from './hostRunner';
+import type { WeightMap } from '../engine/types';
 import type { RunStore } from './runStore';
 import { MAX_READ_BYTES, READABLE_EXTENSIONS, readInsideFolders } from './workspaceRead';
 
@@ -18,6 +19,8 @@ export interface RequestContext {
   progress(done: number, total: number, label: string): void;
   /** The panel's latest run, whose values `readTensor` reads. */
   runs: RunStore;
+  /** The trained weights of the model file opened in the panel, if any. */
+  importedWeights?: WeightMap;
 }
 
 /** The response to a checked request: its result, or its error as `{ok: false}`. Never throws. */

@@ -16,6 +16,8 @@ export interface RunContext {
   progress(done: number, total: number, label: string): void;
   /** Where the run's full values stay for `readTensor`. */
   runs: RunStore;
+  /** The trained weights of the model file opened in this panel, for `weights: {kind: 'imported'}`. */
+  importedWeights?: WeightMap;
 }
 
 /** The state_dict keys the run's model needs; none when the spec is invalid (the engine reports that). */
@@ -27,7 +29,11 @@ function neededWeightKeys(body: RunRequestBody): string[] {
   }
 }
 
-async function weightsFor(body: RunRequestBody): Promise<WeightMap | WeightSource> {
+async function weightsFor(body: RunRequestBody, context: RunContext): Promise<WeightMap | WeightSource> {
+  if (body.weights.kind === 'imported') {
+    if (!context.importedWeights) throw new Error("this panel has no model file's weights (they are not kept across a reload): open the model again");
+    return context.importedWeights;
+  }
   if (body.weights.kind !== 'safetensors') return body.weights;
   const { readSafetensors, requireDecoded } = await import('../io/safetensors');
   const file = await readWorkspaceFile(body.weights.path);
@@ -61,7 +67,7 @@ export async function runOnHost(body: RunRequestBody, context: RunContext): Prom
 }
 
 async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<RunResult> {
-  const weights = await weightsFor(body);
+  const weights = await weightsFor(body, context);
   const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);
   if (body.backend === 'webgpu') {

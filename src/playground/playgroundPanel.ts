@@ -10,6 +10,7 @@ import { getPlaygroundHtml, makeNonce } from './html';
 import { answerRequest, rejectionText } from './hostRequests';
 import { parseFromWebview, parseModelShape, type FromWebviewMessage, type LoadModelOptions, type ToWebviewMessage } from '../shared/protocol';
 import type { ModelSpec } from '../shared/spec';
+import type { WeightMap } from '../engine/types';
 import { RunStore } from './runStore';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
@@ -25,17 +26,28 @@ export class PlaygroundPanel {
   /** A model to load once the page says it is ready. */
   private queuedModel: ModelSpec | undefined;
   private queuedOptions: LoadModelOptions | undefined;
+  /** The trained weights of the model file loaded last (runs with `weights: {kind: 'imported'}`). */
+  private importedWeights: WeightMap | undefined;
 
-  /** Shows the panel (creating it when needed) and loads `model` when one is given (an imported network: `options.imported`). */
-  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec, options?: LoadModelOptions): PlaygroundPanel {
+  /**
+   * Shows the panel (creating it when needed) and loads `model` when one is given (an imported
+   * network: `options.imported`). `weights`: the model file's trained weights, kept here for the
+   * page's host runs (`options.hostWeights` is then set).
+   */
+  static createOrShow(extensionUri: vscode.Uri, model?: ModelSpec, options?: LoadModelOptions, weights?: WeightMap): PlaygroundPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
+    const loadOptions = weights ? { ...options, hostWeights: true } : options;
     if (PlaygroundPanel.currentPanel) {
       PlaygroundPanel.currentPanel.panel.reveal(column);
-      if (model) PlaygroundPanel.currentPanel.loadModel(model, options);
+      if (model) {
+        PlaygroundPanel.currentPanel.importedWeights = weights;
+        PlaygroundPanel.currentPanel.loadModel(model, loadOptions);
+      }
       return PlaygroundPanel.currentPanel;
     }
     const panel = vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'SepConv Playground', column, webviewOptions(extensionUri));
-    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model, options);
+    PlaygroundPanel.currentPanel = new PlaygroundPanel(panel, extensionUri, model, loadOptions);
+    PlaygroundPanel.currentPanel.importedWeights = weights;
     return PlaygroundPanel.currentPanel;
   }
 
@@ -64,6 +76,11 @@ export class PlaygroundPanel {
     );
   }
 
+  /** The trained weights of the model file this panel opened last, if any. */
+  get modelFileWeights(): WeightMap | undefined {
+    return this.importedWeights;
+  }
+
   loadModel(model: ModelSpec, options?: LoadModelOptions): void {
     if (this.ready) {
       this.post({ type: 'loadModel', model, options });
@@ -80,6 +97,7 @@ export class PlaygroundPanel {
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
     this.runs.clear();
+    this.importedWeights = undefined;
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -132,6 +150,7 @@ export class PlaygroundPanel {
           signal: controller.signal,
           extensionUri: this.extensionUri,
           runs: this.runs,
+          importedWeights: this.importedWeights,
           progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
         });
         this.pending.delete(message.requestId);

@@ -29,6 +29,8 @@ export type FilterName = (typeof FILTER_NAMES)[number];
 /** How the weights of a run are made. */
 export type WeightsSource =
   | { kind: 'seed'; seed: number }
+  /** The trained weights of the model file the host opened in this panel (ONNX import). */
+  | { kind: 'imported' }
   | { kind: 'filters'; filter: FilterName; seed: number }
   /** A workspace-relative path of a `.safetensors` file with PyTorch state_dict names. */
   | { kind: 'safetensors'; path: string };
@@ -118,6 +120,8 @@ export interface LoadModelOptions {
   imported?: boolean;
   /** Per colour (R, G, B) mean and std applied to [0, 1] pixel values: (value - mean) / std. */
   normalisation?: { mean: [number, number, number]; std: [number, number, number] };
+  /** The model's trained weights stay on the host: runs go there with `weights: {kind: 'imported'}`. */
+  hostWeights?: boolean;
 }
 
 /** Requests from the page and what the host answers to each. */
@@ -178,6 +182,8 @@ export type ToWebviewMessage =
 export const MAX_INPUT_BYTES = 64 * 1024 ** 2;
 /** Largest JSON model accepted, in layers (MobileNetV2 has 20 top-level layers). */
 export const MAX_LAYERS = 512;
+/** Nodes of an imported (graph-form) network: the PaddleOCR detector has a few hundred. */
+export const MAX_NODES = 4096;
 /** Largest text or file the page may ask the host to save, bytes. */
 export const MAX_SAVE_BYTES = 64 * 1024 ** 2;
 /** Most preview channels a run request may ask for per step (more than any layer of a mobile net has). */
@@ -267,8 +273,10 @@ export function parseWorkspacePath(value: unknown, what = 'path'): string {
 
 export function parseWeightsSource(value: unknown): WeightsSource {
   const raw = record(value, 'weights');
-  const kind = oneOf(raw.kind, ['seed', 'filters', 'safetensors'] as const, 'weights.kind');
+  const kind = oneOf(raw.kind, ['seed', 'filters', 'safetensors', 'imported'] as const, 'weights.kind');
   switch (kind) {
+    case 'imported':
+      return { kind };
     case 'seed':
       return { kind, seed: int(raw.seed, 'weights.seed', 0, 2 ** 32 - 1) };
     case 'filters':
@@ -282,16 +290,20 @@ export function parseWeightsSource(value: unknown): WeightsSource {
 }
 
 /**
- * A model spec's outer form: an object with a non-empty `layers` list of objects with a string
- * `type`. The full check (every field, every shape) is `resolveModel`'s, which the runner calls
+ * A model spec's outer form: an object with a non-empty `layers` (or, graph form, `nodes`) list
+ * of objects with a string `type`. The full check (every field, every shape) is `resolveModel`'s, which the runner calls
  * and whose SpecError it reports.
  */
 export function parseModelShape(value: unknown): ModelSpec {
   const raw = record(value, 'model');
-  if (!Array.isArray(raw.layers) || raw.layers.length === 0) fail('model.layers must be a non-empty list');
-  if (raw.layers.length > MAX_LAYERS) fail(`model.layers has ${raw.layers.length} layers, at most ${MAX_LAYERS}`);
-  raw.layers.forEach((layer, i) => {
-    if (!isRecord(layer) || typeof layer.type !== 'string') fail(`model.layers[${i}] must be an object with a string "type"`);
+  // The graph form (an imported network) lists `nodes`; the chain form `layers`.
+  const field = raw.nodes !== undefined && raw.layers === undefined ? 'nodes' : 'layers';
+  const list = raw[field];
+  if (!Array.isArray(list) || list.length === 0) fail(`model.${field} must be a non-empty list`);
+  const max = field === 'nodes' ? MAX_NODES : MAX_LAYERS;
+  if (list.length > max) fail(`model.${field} has ${list.length} entries, at most ${max}`);
+  list.forEach((layer, i) => {
+    if (!isRecord(layer) || typeof layer.type !== 'string') fail(`model.${field}[${i}] must be an object with a string "type"`);
   });
   if (raw.name !== undefined) string(raw.name, 'model.name', 200);
   return raw as unknown as ModelSpec;

