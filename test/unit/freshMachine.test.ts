@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,8 +41,10 @@ describe('a fresh machine', () => {
     writeFileSync(join(bin, 'sudo'), '#!/bin/sh\necho "sudo: a password is required" >&2; exit 1\n');
     writeFileSync(join(bin, 'apt-get'), '#!/bin/sh\necho "apt-get must not run" >&2; exit 99\n');
     for (const name of ['dpkg-query', 'sudo', 'apt-get']) chmodSync(join(bin, name), 0o755);
+    // A copy of the script beside the fakes: the clone itself may sit in a folder only root can read.
+    copyFileSync(join(root, 'scripts/systemPackages.mjs'), join(bin, 'systemPackages.mjs'));
     const asRoot = process.getuid?.() === 0;
-    const run = spawnSync(process.execPath, [join(root, 'scripts/systemPackages.mjs'), 'test'], {
+    const run = spawnSync(process.execPath, [join(bin, 'systemPackages.mjs'), 'test'], {
       cwd: bin,
       encoding: 'utf8',
       env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin },
