@@ -69,7 +69,8 @@ describe('VS Code UI', () => {
       throw new Error(`${(error as Error).message} (see test-results/vscode-command-palette.png)`);
     }
     await shot('vscode-command-palette.png');
-    await page.keyboard.press('Enter');
+    // The row itself, not Enter: "SepConv: Open Model in Playground" matches the same letters and may be listed first.
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'SepConv: Open Playground' }).first().click();
     await page.locator('.tab', { hasText: 'SepConv Playground' }).waitFor({ timeout: 30_000 });
     await playground().locator('#run').waitFor({ timeout: 60_000 });
     await shot('vscode-playground-opened.png');
