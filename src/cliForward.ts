@@ -10,6 +10,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
+import { MAX_THREADS } from './engine/cpu/cpuBackend';
 import type { BackendName, ForwardResult, WeightMap } from './engine/types';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from './io/localFiles';
@@ -191,10 +192,10 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
   throw new Error(`the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`);
 }
 
-/** `--threads N`: an integer from 1 to 64 (CPU threads a step may be split over). */
+/** `--threads N`: an integer from 1 to MAX_THREADS (CPU threads a step may be split over), as the engine accepts. */
 function parseThreads(text: string): number {
   const threads = Number(text);
-  if (!/^\d+$/.test(text) || threads < 1 || threads > 64) throw new Error(`--threads must be an integer from 1 to 64, got "${text}"`);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > MAX_THREADS) throw new Error(`--threads must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
   return threads;
 }
 
