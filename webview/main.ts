@@ -2,7 +2,7 @@
  * The playground page: wires the layer editor, the input and weights choices, the runner and the
  * views together. The same bundle runs in the VS Code webview and in the standalone page.
  */
-import { costModel, type ModelCost } from '../src/shared/cost';
+import { costModel, withCountedParams, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
 import { FILTER_NAMES, type LoadModelOptions, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
@@ -15,7 +15,7 @@ import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormal
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
 import { imageToTensor, makePattern, meanStd, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
-import { restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
+import { checkCountedParams, restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
 import { BlockList } from './blockList';
 import { autoRoute, type RouteKey } from './autoBackend';
 import { isConvStep, stepInBlocks } from './blockTree';
@@ -247,7 +247,7 @@ class Playground {
   /** Loads a model; an imported one is shown as its blocks, its input normalised as `options` says (ImageNet's by default). */
   private loadModel(model: ModelSpec, options: LoadModelOptions = {}): void {
     const inputShape = Array.isArray(model.input_shape) && model.input_shape.length === 4 ? model.input_shape : undefined;
-    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [] };
+    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [], countedParams: checkCountedParams(options.countedParams) };
     if (this.state.mapSteps === 'chosen') patch.mapSteps = 'all';
     if (options.imported) {
       patch.modelView = 'blocks';
@@ -367,7 +367,7 @@ class Playground {
 
   private refreshCosts(): void {
     try {
-      this.cost = this.validation.resolved ? costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }) : undefined;
+      this.cost = this.validation.resolved ? withCountedParams(costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }), this.state.countedParams) : undefined;
     } catch {
       this.cost = undefined;
     }

@@ -82,8 +82,9 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     return toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
+  // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
-  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: true });
+  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' });
   return toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 

@@ -122,6 +122,8 @@ export interface LoadModelOptions {
   normalisation?: { mean: [number, number, number]; std: [number, number, number] };
   /** The model's trained weights stay on the host: runs go there with `weights: {kind: 'imported'}`. */
   hostWeights?: boolean;
+  /** Params per node counted from the file where they differ from the spec's count (the cost table shows these). */
+  countedParams?: Record<string, number>;
 }
 
 /** Requests from the page and what the host answers to each. */
