@@ -17,6 +17,7 @@ import { LayerEditor, type Validation } from './layerEditor';
 import { imageToTensor, makePattern, meanStd, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
 import { checkCountedParams, restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
 import { BlockList } from './blockList';
+import { modelFileControl, type PageModelFile } from './modelFile';
 import { autoRoute, type RouteKey } from './autoBackend';
 import { isConvStep, stepInBlocks } from './blockTree';
 import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
@@ -163,6 +164,8 @@ class Playground {
             h('h2', { id: 'model-heading' }, 'Model'),
             h('div', { className: 'row' }, presetSelect, h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset')),
             presetHint,
+            // In VS Code, model files open from the explorer and the host keeps their weights.
+            this.host.standalone ? modelFileControl((model) => this.openModelFile(model)) : undefined,
             labelled('View', modelViewSelect),
             this.modelError,
             this.editorRoot,
@@ -266,6 +269,15 @@ class Playground {
     this.renderInputControls();
     this.modelChanged(true);
     void this.refreshPreview();
+  }
+
+  /** A model file opened in the standalone page: its graph, and its trained weights as the page's weights file. */
+  private openModelFile(model: PageModelFile): void {
+    this.loadModel(model.spec, model.options);
+    this.userWeights = model.weights;
+    this.update({ weights: { kind: 'safetensors', path: model.weights.name } });
+    this.renderWeightsControls();
+    this.refreshRunButton();
   }
 
   /** Which feature maps the view shows, from the "Show" choice and the blocks chosen in the list. */
