@@ -214,7 +214,7 @@ class Playground {
         else this.refreshCosts();
       } else if (message.type === 'loadModel') {
         this.loadModel(message.model, message.options);
-      } else if (message.type === 'protocolError') {
+      } else if (message.type === 'protocolError' || message.type === 'modelFileError') {
         this.status.textContent = message.error;
       }
     });

@@ -41,7 +41,7 @@ export function modelFileControl(opened: (model: PageModelFile) => void): HTMLEl
     note.textContent = `Importing ${file.name}…`;
     try {
       const model = await openPageModelFile(file);
-      note.textContent = [`Opened ${file.name}.`, ...model.notes].join(' ');
+      note.textContent = [`Opened ${file.name}.`, ...model.notes.map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}.`)].join(' ');
       opened(model);
     } catch (error) {
       note.textContent = error instanceof Error ? error.message : String(error);

@@ -50,7 +50,10 @@ async function openAndShow(context: vscode.ExtensionContext, uri: vscode.Uri): P
   try {
     opened = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'SepConv: importing the model' }, () => openModelUri(uri));
   } catch (error) {
-    void vscode.window.showErrorMessage(`SepConv: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    void vscode.window.showErrorMessage(`SepConv: ${message}`);
+    // An open panel says it too, where the user looks for the model.
+    PlaygroundPanel.currentPanel?.showModelFileError(`Could not open the model: ${message}`);
     return;
   }
   PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true, ...(opened.countedParams ? { countedParams: opened.countedParams } : {}) }, opened.weights);

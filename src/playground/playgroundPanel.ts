@@ -90,6 +90,11 @@ export class PlaygroundPanel {
     }
   }
 
+  /** Says in the panel why a model file did not open. */
+  showModelFileError(error: string): void {
+    this.post({ type: 'modelFileError', error });
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

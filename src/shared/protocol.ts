@@ -175,7 +175,9 @@ export type ToWebviewMessage =
   | ResponseMessage
   | { type: 'progress'; requestId: number; done: number; total: number; label: string }
   /** The host could not make sense of a message; `requestId` when the message had one. */
-  | { type: 'protocolError'; requestId?: number; error: string };
+  | { type: 'protocolError'; requestId?: number; error: string }
+  /** A model file the user chose did not open: the message names it and why. */
+  | { type: 'modelFileError'; error: string };
 
 // ---------------------------------------------------------------------------------------------
 // Limits at the boundary
