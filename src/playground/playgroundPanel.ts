@@ -14,6 +14,8 @@ import type { WeightMap } from '../engine/types';
 import { RunStore } from './runStore';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
+/** Progress of a request goes to the page at most this often, ms: enough for a progress bar. */
+const PROGRESS_INTERVAL_MS = 100;
 
 export class PlaygroundPanel {
   static currentPanel: PlaygroundPanel | undefined;
@@ -151,12 +153,20 @@ export class PlaygroundPanel {
         }
         const controller = new AbortController();
         this.pending.set(message.requestId, controller);
+        let lastProgress = performance.now();
         const response = await answerRequest(message, {
           signal: controller.signal,
           extensionUri: this.extensionUri,
           runs: this.runs,
           importedWeights: this.importedWeights,
-          progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),
+          progress: (done, total, label) => {
+            // Each message crosses the remote connection ahead of the answer: none in a run's first
+            // PROGRESS_INTERVAL_MS, then at most one per interval.
+            const now = performance.now();
+            if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+            lastProgress = now;
+            this.post({ type: 'progress', requestId: message.requestId, done, total, label });
+          },
         });
         this.pending.delete(message.requestId);
         this.post(response);

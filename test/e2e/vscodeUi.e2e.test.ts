@@ -152,6 +152,10 @@ describe('VS Code UI', () => {
     expect(await frame.locator('#weights-kind').inputValue()).toBe('imported');
     // The blocks name the detector's own modules (conv, BatchNorm, the FPN's upsampling).
     expect(await frame.locator('#model-blocks').textContent()).toMatch(/ConvTranspose2d/);
+    // The palette helper clicks the middle of the workbench first, which is the panel's maps: close the channel it enlarged.
+    const enlarged = frame.locator('dialog.enlarge[open]');
+    if ((await enlarged.count()) > 0) await enlarged.press('Escape');
+    await enlarged.waitFor({ state: 'detached', timeout: 10_000 });
     await frame.locator('#input-source').selectOption('sample:chelsea');
     await frame.locator('#map-steps').selectOption('convs');
     const status = await runOn('cpu');
