@@ -3,6 +3,7 @@
  * views together. The same bundle runs in the VS Code webview and in the standalone page.
  */
 import { costModel, withCountedParams, type ModelCost } from '../src/shared/cost';
+import { unpackRunResult } from '../src/shared/packedMaps';
 import { listPresets, getPreset } from '../src/shared/presets';
 import { FILTER_NAMES, type LoadModelOptions, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
@@ -790,7 +791,7 @@ class Playground {
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
-        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
+        result = unpackRunResult(await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress }));
         tAnswer = performance.now();
         const runId = result.runId;
         reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);

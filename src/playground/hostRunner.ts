@@ -3,7 +3,8 @@
  * (never on the extension host's own thread), 'host GPU' passes on Dawn's device when its
  * readback probe passed. The engine and Dawn are loaded on first use, not at activation.
  */
-import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../shared/protocol';
+import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
+import { packFeatureMaps, type PackedRunResult } from '../shared/packedMaps';
 import type { ForwardResult, WeightMap } from '../engine/types';
 import type { WeightSource } from '../engine/weights';
 import { makePreview } from '../shared/featurePreview';
@@ -50,23 +51,23 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * The answer to a run: previews of the feature maps (what the page draws), not their values,
  * which stay in `runs` until the page reads them.
  */
-function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number, note?: string): RunResult {
+function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number, note?: string): PackedRunResult {
   const steps = result.intermediates ?? [];
   const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
-  const featureMaps: WireFeatureMap[] = steps.map((step) => {
+  const featureMaps = packFeatureMaps(steps.map((step) => {
     const { previewChannels, preview, ranges } = makePreview(step.tensor.data, step.tensor.shape, body.previewChannels);
-    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer };
-  });
+    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, previewChannels, preview, ranges };
+  }));
   return { backend, device, note, runId, outputShape: result.output.shape, featureMaps, timings: result.timings, totalMs };
 }
 
-export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
   const received = performance.now();
   const result = await runAndPreview(body, context);
   return { ...result, hostMs: performance.now() - received };
 }
 
-async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
   const weights = await weightsFor(body, context);
   const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);

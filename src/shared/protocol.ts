@@ -15,6 +15,7 @@
  *
  * This module imports neither `vscode` nor the DOM.
  */
+import type { PackedRunResult } from './packedMaps';
 import type { ModelSpec } from './spec';
 import { elementCount } from './tensor';
 
@@ -128,7 +129,8 @@ export interface LoadModelOptions {
 
 /** Requests from the page and what the host answers to each. */
 export interface RequestMap {
-  run: { body: RunRequestBody; result: RunResult };
+  /** The maps' previews and ranges share one buffer on the wire (packedMaps.ts). */
+  run: { body: RunRequestBody; result: PackedRunResult };
   probeHostGpu: { body: Record<string, never>; result: HostGpuInfo };
   listWorkspaceFiles: { body: { extension: '.safetensors' }; result: WorkspaceFile[] };
   readWorkspaceFile: { body: { path: string }; result: { path: string; data: ArrayBuffer } };
