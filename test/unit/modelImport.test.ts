@@ -14,6 +14,8 @@ import { importModelInWorker } from '../../src/playground/modelImport';
 import { OpenModelError, openModelBytes } from '../../src/playground/openModel';
 import { costModel, withCountedParams } from '../../src/shared/cost';
 import { resolveModel } from '../../src/shared/spec';
+import fc from 'fast-check';
+import { applyByteEdits, byteEdits } from './byteEdits';
 import { allcloseViolation } from './engineAllclose';
 import { FIXTURE_DIR } from './fixtureLoader';
 import { countParameters } from './onnxParameterCount';
@@ -114,6 +116,23 @@ describe('a PyTorch state_dict opens when its keys and shapes are those of a rec
     );
     expect(() => openModelBytes(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'legacy.pt')), 'old.pth')).toThrow(/^old\.pth: a legacy \(before PyTorch 1\.6\) torch\.save file/);
   });
+
+  it('gives an OpenModelError or a model, never another error, for a corrupted or truncated torchvision checkpoint', () => {
+    const original = new Uint8Array(readFileSync(join(dir, 'mobilenet_v3_small.pt')));
+    // The zip's central directory and the pickle are at the end and the start; edits land anywhere.
+    fc.assert(
+      fc.property(byteEdits, fc.option(fc.nat({ max: original.length }), { nil: undefined }), (edits, end) => {
+        const bytes = applyByteEdits(original, edits, original.length).subarray(0, end ?? original.length);
+        try {
+          openModelBytes(bytes, 'small.pt');
+        } catch (error) {
+          if (!(error instanceof OpenModelError)) throw error;
+          expect(error.message).toMatch(/^small\.pt: /);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 300_000);
 
   it('names the keys and shapes of the closest structure when a few differ (a mobilenet_v2 with another stem)', async () => {
     const { readCheckpoint } = await import('../../src/io/torchCheckpoint');
