@@ -791,7 +791,7 @@ class Playground {
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
-        result = unpackRunResult(await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress }));
+        result = await unpackRunResult(await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress }));
         tAnswer = performance.now();
         const runId = result.runId;
         reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);

@@ -15,7 +15,7 @@
  *
  * This module imports neither `vscode` nor the DOM.
  */
-import type { PackedRunResult } from './packedMaps';
+import type { CompressedRunResult, PackedRunResult } from './packedMaps';
 import type { ModelSpec } from './spec';
 import { elementCount } from './tensor';
 
@@ -129,8 +129,8 @@ export interface LoadModelOptions {
 
 /** Requests from the page and what the host answers to each. */
 export interface RequestMap {
-  /** The maps' previews and ranges share one buffer on the wire (packedMaps.ts). */
-  run: { body: RunRequestBody; result: PackedRunResult };
+  /** The maps' previews and ranges share one buffer, compressed on the wire (packedMaps.ts). */
+  run: { body: RunRequestBody; result: PackedRunResult | CompressedRunResult };
   probeHostGpu: { body: Record<string, never>; result: HostGpuInfo };
   listWorkspaceFiles: { body: { extension: '.safetensors' }; result: WorkspaceFile[] };
   readWorkspaceFile: { body: { path: string }; result: { path: string; data: ArrayBuffer } };
