@@ -23,11 +23,16 @@ export class CommandLinkTable implements CommandLinks {
 
   /** Registers `args` for `command` and returns the `command:` URI of a link that names them by id. */
   target(command: string, args: unknown[]): string {
+    return commandUri(command, [this.id(command, args)]);
+  }
+
+  /** Registers `args` for `command` and returns their id: the one argument of a CodeLens's command. */
+  id(command: string, args: unknown[]): string {
     const id = randomBytes(16).toString('hex');
     this.entries.set(id, { command, args });
     // A Map iterates in insertion order: the first key is the oldest.
     while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    return commandUri(command, [id]);
+    return id;
   }
 
   /** The arguments registered under `id` for `command`, or undefined for any id this table did not issue for it. */

@@ -6,7 +6,7 @@
 import type { Tree } from 'web-tree-sitter';
 import { CONV_TYPES, readModelCode, readModelCodeAt, type ImportTable, type LayerCall, type ModelCode } from './modelCode';
 import { estimateModelCode, type CodeEstimates, type EstimateSettings } from './layerEstimates';
-import { findDiagnostics, type PythonDiagnostic } from './pythonDiagnostics';
+import type { PythonDiagnostic } from './pythonDiagnostics';
 
 export interface PythonAnalysis {
   code: ModelCode;
@@ -21,7 +21,7 @@ export function analyzeTree(tree: Tree, settings: EstimateSettings): PythonAnaly
 
 export function analyzeCode(code: ModelCode, settings: EstimateSettings): PythonAnalysis {
   const estimates = estimateModelCode(code, settings);
-  return { code, estimates, diagnostics: findDiagnostics(code, estimates) };
+  return { code, estimates, diagnostics: [] };
 }
 
 /** The analysis of the conv call at `offset` and of only the code that decides its figures (see readModelCodeAt). */
