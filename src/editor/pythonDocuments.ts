@@ -9,8 +9,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { DEFAULT_SETTINGS, type EstimateSettings } from '../python/layerEstimates';
 import { CONVENTIONS, DTYPES, type Convention, type Dtype } from '../shared/cost';
-import { AnalysisClient, type SiteAt } from '../python/analysisClient';
-import type { DocumentResults } from '../python/analysisProtocol';
+import { AnalysisClient, type Results, type SiteAt } from '../python/analysisClient';
 import { readWorkspaceFile, watchPythonFiles } from './workspaceImports';
 
 export const PYTHON_SELECTOR: vscode.DocumentSelector = [
@@ -49,7 +48,7 @@ export class PythonDocuments implements vscode.Disposable {
   private readonly output: vscode.LogOutputChannel;
   private settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly resultsArrived = new vscode.EventEmitter<DocumentResults>();
+  private readonly resultsArrived = new vscode.EventEmitter<Results>();
   /** Fires when a document's results arrive (lenses and diagnostics refresh). */
   readonly onDidChangeResults = this.resultsArrived.event;
 
@@ -115,7 +114,7 @@ export class PythonDocuments implements vscode.Disposable {
   }
 
   /** The results of the document's current version (waited for, bounded); undefined when they did not come in time. */
-  async results(document: vscode.TextDocument, token?: vscode.CancellationToken): Promise<DocumentResults | undefined> {
+  async results(document: vscode.TextDocument, token?: vscode.CancellationToken): Promise<Results | undefined> {
     this.open(document);
     const key = document.uri.toString();
     const wait = this.client.resultsFor(key, document.version, RESULTS_WAIT_MS);
@@ -130,7 +129,7 @@ export class PythonDocuments implements vscode.Disposable {
   }
 
   /** The latest results of a document, whatever their version. */
-  latest(document: vscode.TextDocument): DocumentResults | undefined {
+  latest(document: vscode.TextDocument): Results | undefined {
     return this.client.latest(document.uri.toString());
   }
 

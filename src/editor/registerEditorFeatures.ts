@@ -6,20 +6,14 @@
 import * as vscode from 'vscode';
 import { PythonDocuments, PYTHON_SELECTOR, toRange } from './pythonDocuments';
 import { siteHoverMarkdown, modelLensTitle } from '../python/sitePresentation';
-import type { DocumentResults, RewriteSite } from '../python/analysisProtocol';
+import type { RewriteSite } from '../python/analysisProtocol';
+import { rewriteAt, type Results } from '../python/analysisClient';
 import { CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND, UNKNOWN_LINK_MESSAGE, type CommandLinkTable } from './commandLinks';
 
 /** The hover's links run only these, each with an id into `links` (never arguments from the document). */
 const TRUSTED_COMMANDS = [OPEN_PLAYGROUND_COMMAND, CONVERT_COMMAND];
 /** What the hover registers for the convert command: the document, its version and where the call starts (0-based). */
 type ConvertArgs = [uri: string, position: { line: number; character: number }, version: number];
-
-/** The innermost rewritable conv call around `offset`. */
-function rewriteAt(results: DocumentResults, offset: number): RewriteSite | undefined {
-  let best: RewriteSite | undefined;
-  for (const r of results.rewrites) if (r.start <= offset && offset <= r.end && (!best || r.start >= best.start)) best = r;
-  return best;
-}
 
 function workspaceEdit(document: vscode.TextDocument, rewrite: RewriteSite): vscode.WorkspaceEdit {
   const edit = new vscode.WorkspaceEdit();
@@ -34,9 +28,9 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
   const lensesChanged = new vscode.EventEmitter<void>();
   context.subscriptions.push(documents, diagnostics, lensesChanged);
   /** The playground ids of a version's lenses, so that asking again for the same lenses registers nothing new. */
-  const playgroundIds = new WeakMap<DocumentResults, string[]>();
+  const playgroundIds = new WeakMap<Results, string[]>();
 
-  const showDiagnostics = (results: DocumentResults) => {
+  const showDiagnostics = (results: Results) => {
     const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === results.key);
     // Results of an older version would mark the wrong places: the current version's come soon.
     if (!document || document.isClosed || document.version !== results.version) return;

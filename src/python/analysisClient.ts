@@ -8,7 +8,7 @@
  * thread never runs the parser or the evaluator.
  */
 import { Worker } from 'node:worker_threads';
-import { CANCEL_SLOTS, cancelSlot, type AnalysisWorkerData, type DocumentResults, type FromAnalysisWorker, type RewriteSite, type TextChange, type ToAnalysisWorker } from './analysisProtocol';
+import { CANCEL_SLOTS, cancelSlot, UnpackedList, type AnalysisWorkerData, type DocumentResults, type FromAnalysisWorker, type RewriteSite, type TextChange, type ToAnalysisWorker } from './analysisProtocol';
 import type { EstimateSettings } from './layerEstimates';
 import type { SiteRow } from './siteRows';
 
@@ -24,7 +24,19 @@ export interface AnalysisClientOptions {
   /** Where the client reports restarts and the worker's own messages. */
   log(message: string): void;
   /** Called when a document's results arrive. */
-  onResults?(results: DocumentResults): void;
+  onResults?(results: Results): void;
+}
+
+/** A version's results on the host: sites and rewrites decoded only when asked for. */
+export interface Results extends Omit<DocumentResults, 'sites' | 'rewrites'> {
+  sites: UnpackedList<SiteRow>;
+  rewrites: UnpackedList<RewriteSite>;
+}
+
+/** The innermost rewritable conv call around `offset` (its edits are for `results.version`). */
+export function rewriteAt(results: Results, offset: number): RewriteSite | undefined {
+  const i = results.rewrites.innermost(offset);
+  return i < 0 ? undefined : results.rewrites.at(i);
 }
 
 /** Restarts allowed within {@link RESTART_WINDOW_MS}: a worker that keeps dying is left stopped. */
@@ -34,16 +46,16 @@ const RESTART_WINDOW_MS = 60_000;
 interface TrackedDocument {
   version: number;
   path: string;
-  results?: DocumentResults;
+  results?: Results;
   /** The changes since `results.version`, in order, each with the version it led to. */
   trail: { version: number; changes: TextChange[] }[];
-  waiters: { version: number; resolve(results: DocumentResults | undefined): void }[];
+  waiters: { version: number; resolve(results: Results | undefined): void }[];
 }
 
 /** A site of the latest results that no change has touched since, with its offsets in the current version. */
 export interface SiteAt {
   row: SiteRow;
-  results: DocumentResults;
+  results: Results;
   /** The results are of an older version (the site itself is unchanged). */
   stale: boolean;
   /** The quick fix's rewrite of this site, when it has one (its edits are for `results.version`). */
@@ -125,18 +137,18 @@ export class AnalysisClient {
   }
 
   /** The latest results of a document, whatever their version. */
-  latest(key: string): DocumentResults | undefined {
+  latest(key: string): Results | undefined {
     return this.documents.get(key)?.results;
   }
 
   /** The results of exactly `version`, waiting for them at most `timeoutMs`; undefined on timeout or when a newer version came first. */
-  resultsFor(key: string, version: number, timeoutMs: number): Promise<DocumentResults | undefined> {
+  resultsFor(key: string, version: number, timeoutMs: number): Promise<Results | undefined> {
     const doc = this.documents.get(key);
     if (!doc) return Promise.resolve(undefined);
     if (doc.results?.version === version) return Promise.resolve(doc.results);
     if (doc.results && doc.results.version > version) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const waiter = { version, resolve: (r: DocumentResults | undefined) => { clearTimeout(timer); resolve(r); } };
+      const waiter = { version, resolve: (r: Results | undefined) => { clearTimeout(timer); resolve(r); } };
       const timer = setTimeout(() => {
         doc.waiters = doc.waiters.filter((w) => w !== waiter);
         resolve(undefined);
@@ -162,12 +174,12 @@ export class AnalysisClient {
     return fresh ? this.innermost(fresh, offset, false) : undefined;
   }
 
-  private innermost(results: DocumentResults, offset: number, stale: boolean): SiteAt | undefined {
-    let row: SiteRow | undefined;
-    for (const r of results.sites) if (r.start <= offset && offset <= r.end && (!row || r.start >= row.start)) row = r;
-    if (!row) return undefined;
-    const start = row.start;
-    return { row, results, stale, rewrite: results.rewrites.find((r) => r.start === start) };
+  private innermost(results: Results, offset: number, stale: boolean): SiteAt | undefined {
+    const i = results.sites.innermost(offset);
+    if (i < 0) return undefined;
+    const row = results.sites.at(i);
+    const r = results.rewrites.innermost(row.start);
+    return { row, results, stale, ...(r >= 0 && results.rewrites.start(r) === row.start ? { rewrite: results.rewrites.at(r) } : {}) };
   }
 
   /** The site at `offset` (current version) in the latest results, if no change since touched it. */
@@ -184,8 +196,10 @@ export class AnalysisClient {
     let { start, end } = found.row;
     for (const step of doc.trail) {
       for (const c of step.changes) {
-        if (c.rangeOffset <= end && c.rangeOffset + c.rangeLength >= start) return undefined;
-        if (c.rangeOffset < start) {
+        const changeEnd = c.rangeOffset + c.rangeLength;
+        // Text replaced inside the site, or inserted strictly inside it, changes it; next to it does not.
+        if (c.rangeLength > 0 ? c.rangeOffset < end && changeEnd > start : c.rangeOffset > start && c.rangeOffset < end) return undefined;
+        if (changeEnd <= start) {
           const delta = c.text.length - c.rangeLength;
           start += delta;
           end += delta;
@@ -267,7 +281,7 @@ export class AnalysisClient {
         });
         return;
       case 'results': {
-        const results = message.results;
+        const results: Results = { ...message.results, sites: new UnpackedList(message.results.sites), rewrites: new UnpackedList(message.results.rewrites) };
         const doc = this.documents.get(results.key);
         if (!doc || results.generation !== this.generation || (doc.results && doc.results.version > results.version)) return;
         doc.results = results;

@@ -6,7 +6,6 @@
  * by the host on the worker's request.
  */
 import type { TextChange } from './parseCache';
-import type { SiteRow } from './siteRows';
 import type { ModelEvaluation } from './codeEvaluation';
 import type { PythonDiagnostic } from './pythonDiagnostics';
 import type { TextEdit } from './separableRewrite';
@@ -67,18 +66,90 @@ export interface RewriteSite {
   edits: TextEdit[];
 }
 
-/** Everything the host shows for one version of a document. */
+/**
+ * A list of items with a span each (sites, rewrites), as it crosses the thread boundary: the spans
+ * as typed arrays and each item as JSON in one byte buffer, all transferred (not copied). The host
+ * decodes only the items it shows (the site under the pointer), so that results of thousands of
+ * sites cost its thread nothing when they arrive.
+ */
+export interface PackedList {
+  /** 0-based UTF-16 offsets of each item's span, in source order. */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Item i is bytes[offsets[i], offsets[i + 1]) (UTF-8 JSON). */
+  offsets: Uint32Array;
+  bytes: Uint8Array;
+}
+
+export function packList<T extends { start: number; end: number }>(items: readonly T[]): PackedList {
+  const encoder = new TextEncoder();
+  const encoded = items.map((item) => encoder.encode(JSON.stringify(item)));
+  const offsets = new Uint32Array(items.length + 1);
+  for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i]! + encoded[i]!.length;
+  const bytes = new Uint8Array(offsets[items.length]!);
+  encoded.forEach((e, i) => bytes.set(e, offsets[i]!));
+  return { starts: Int32Array.from(items, (i) => i.start), ends: Int32Array.from(items, (i) => i.end), offsets, bytes };
+}
+
+/** The buffers of packed lists, to transfer. */
+export function packedBuffers(lists: readonly PackedList[]): ArrayBuffer[] {
+  return lists.flatMap((l) => [l.starts.buffer, l.ends.buffer, l.offsets.buffer, l.bytes.buffer] as ArrayBuffer[]);
+}
+
+/** A {@link PackedList} read on demand: spans at once, each item decoded when first asked for. */
+export class UnpackedList<T> {
+  private readonly decoded = new Map<number, T>();
+
+  constructor(private readonly packed: PackedList) {}
+
+  get length(): number {
+    return this.packed.starts.length;
+  }
+
+  start(i: number): number {
+    return this.packed.starts[i]!;
+  }
+
+  end(i: number): number {
+    return this.packed.ends[i]!;
+  }
+
+  at(i: number): T {
+    let item = this.decoded.get(i);
+    if (item === undefined) {
+      const { bytes, offsets } = this.packed;
+      item = JSON.parse(new TextDecoder().decode(bytes.subarray(offsets[i]!, offsets[i + 1]!))) as T;
+      this.decoded.set(i, item);
+    }
+    return item;
+  }
+
+  /** The innermost item whose span holds `offset` (an offset right after the span counts), or -1. */
+  innermost(offset: number): number {
+    let best = -1;
+    for (let i = 0; i < this.length; i++) if (this.start(i) <= offset && offset <= this.end(i) && (best < 0 || this.start(i) >= this.start(best))) best = i;
+    return best;
+  }
+
+  /** Every item (decodes them all: for tests and small lists). */
+  all(): T[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i));
+  }
+}
+
+/** Everything the host shows for one version of a document, as the worker sends it. */
 export interface DocumentResults {
   key: string;
   version: number;
   /** The settings' generation they were computed under (see the `settings` message). */
   generation: number;
-  /** Every conv call site, in source order (see siteRows.ts). */
-  sites: SiteRow[];
+  /** Every conv call site, in source order: SiteRow items (see siteRows.ts). */
+  sites: PackedList;
   /** Model totals for the CodeLens. */
   models: ModelEvaluation[];
   diagnostics: PythonDiagnostic[];
-  rewrites: RewriteSite[];
+  /** RewriteSite items. */
+  rewrites: PackedList;
   playground: PlaygroundSite[];
   /** Why the document has no results (too large, binary, a parser failure). */
   skipped?: string;

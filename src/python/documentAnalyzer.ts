@@ -15,7 +15,7 @@ import { findDiagnostics } from './pythonDiagnostics';
 import { canRewrite, separableRewrite } from './separableRewrite';
 import { DEFAULT_SETTINGS, type EstimateSettings } from './layerEstimates';
 import { playgroundSites } from './playgroundSites';
-import type { DocumentResults, RewriteSite } from './analysisProtocol';
+import { packList, type DocumentResults, type RewriteSite } from './analysisProtocol';
 
 /** Bounds on one evaluation in the worker: it blocks no one, but results should come within a second or two. */
 export const WORKER_LIMITS: EvalLimits = { ...DEFAULT_LIMITS, maxSteps: 2_000_000, maxMillis: 5000 };
@@ -159,7 +159,7 @@ export class DocumentAnalyzer {
     const t0 = performance.now();
     doc.dirty = false;
     const publish = (rest: Partial<DocumentResults>, parseMs = 0, evaluateMs = 0) =>
-      this.host.publish({ key, version, generation, sites: [], models: [], diagnostics: [], rewrites: [], playground: [], ...rest, timings: { parseMs, evaluateMs, totalMs: performance.now() - t0 } });
+      this.host.publish({ key, version, generation, sites: packList([]), models: [], diagnostics: [], rewrites: packList([]), playground: [], ...rest, timings: { parseMs, evaluateMs, totalMs: performance.now() - t0 } });
     const skipped = skipReason(doc.text);
     if (skipped) {
       this.cache.drop(key);
@@ -204,7 +204,7 @@ export class DocumentAnalyzer {
         const rewrite = separableRewrite(call, code, text);
         if (rewrite) rewrites.push({ start: call.span.start, end: call.span.end, title: rewrite.title, edits: rewrite.edits });
       }
-      results = { key, version, generation, sites, models: evaluation.models, diagnostics: findDiagnostics(code, sites), rewrites, playground: playgroundSites(code, tree, text, evaluation, settings) };
+      results = { key, version, generation, sites: packList(sites), models: evaluation.models, diagnostics: findDiagnostics(code, sites), rewrites: packList(rewrites), playground: playgroundSites(code, tree, text, evaluation, settings) };
     } catch (error) {
       this.host.log(`could not evaluate ${key}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       publish({ skipped: `the evaluator failed (${error instanceof Error ? error.message : String(error)})` }, parseMs);

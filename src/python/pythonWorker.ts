@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { findWasmLocations, loadPythonParser } from './pythonParser';
 import { DocumentAnalyzer } from './documentAnalyzer';
-import { cancelSlot, type AnalysisWorkerData, type FromAnalysisWorker, type ToAnalysisWorker } from './analysisProtocol';
+import { cancelSlot, packedBuffers, type AnalysisWorkerData, type FromAnalysisWorker, type ToAnalysisWorker } from './analysisProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('pythonWorker.js must run in a worker thread');
@@ -49,7 +49,8 @@ loadPythonParser(findWasmLocations(data.wasmDirs)).then(
         reads.set(requestId, resolve);
         post({ type: 'readFile', requestId, path });
       }),
-      publish: (results) => post({ type: 'results', results }),
+      // The sites and rewrites move to the host's thread without a copy.
+      publish: (results) => port.postMessage({ type: 'results', results } satisfies FromAnalysisWorker, packedBuffers([results.sites, results.rewrites])),
       needText: (key) => post({ type: 'needText', key }),
       changeCount: (key) => Atomics.load(slots, cancelSlot(key)),
       log: (message) => post({ type: 'log', message }),

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalysisClient, type AnalysisClientOptions } from '../../src/python/analysisClient';
-import type { DocumentResults } from '../../src/python/analysisProtocol';
+import { AnalysisClient, type AnalysisClientOptions, type Results } from '../../src/python/analysisClient';
 import { ROOT } from './pythonHelpers';
 
 let dir: string;
@@ -38,7 +37,7 @@ interface Harness {
   files: Map<string, string>;
   reads: string[];
   logs: string[];
-  published: DocumentResults[];
+  published: Results[];
 }
 
 function harness(overrides: Partial<AnalysisClientOptions> = {}): Harness {
@@ -88,7 +87,7 @@ class Net(nn.Module):
         return self.pw(self.conv(x))
 `;
 
-const siteOn = (r: DocumentResults | undefined, line: number) => r?.sites.find((s) => s.line === line);
+const siteOn = (r: Results | undefined, line: number) => r?.sites.all().find((s) => s.line === line);
 
 describe('Python analysis worker', () => {
   it('takes a document\'s text and gives its sites, model totals, quick-fix edits and diagnostics', async () => {
@@ -100,8 +99,8 @@ describe('Python analysis worker', () => {
     expect(siteOn(r, 7)).toMatchObject({ params: 16 * 32 + 32, input_shape: [1, 16, 224, 224] });
     expect(r!.models).toEqual([expect.objectContaining({ name: 'Net', line: 2, convInstances: 2 })]);
     // The 3x3 conv can become depthwise + pointwise; the 1x1 cannot.
-    expect(r!.rewrites.map((w) => MODEL.slice(w.start, w.end))).toEqual(['nn.Conv2d(3, 16, 3, padding=1)']);
-    expect(r!.rewrites[0]!.edits.at(-1)!.newText).toMatch(/groups=3/);
+    expect(r!.rewrites.all().map((w) => MODEL.slice(w.start, w.end))).toEqual(['nn.Conv2d(3, 16, 3, padding=1)']);
+    expect(r!.rewrites.at(0).edits.at(-1)!.newText).toMatch(/groups=3/);
     expect(r!.diagnostics).toEqual([]);
     expect(h.logs).toEqual([]);
   });
