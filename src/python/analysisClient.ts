@@ -280,6 +280,13 @@ export class AnalysisClient {
           if (worker === this.worker) worker.postMessage({ type: 'file', requestId: message.requestId, text: text ?? null } satisfies ToAnalysisWorker);
         });
         return;
+      case 'playground': {
+        const doc = this.documents.get(message.key);
+        if (!doc?.results || doc.results.version !== message.version || message.generation !== this.generation) return;
+        doc.results = { ...doc.results, playground: message.playground };
+        this.options.onResults?.(doc.results);
+        return;
+      }
       case 'results': {
         const results: Results = { ...message.results, sites: new UnpackedList(message.results.sites), rewrites: new UnpackedList(message.results.rewrites) };
         const doc = this.documents.get(results.key);

@@ -150,6 +150,7 @@ export interface DocumentResults {
   diagnostics: PythonDiagnostic[];
   /** RewriteSite items. */
   rewrites: PackedList;
+  /** Filled in by a later `playground` message of the same version (it takes another pass over the file). */
   playground: PlaygroundSite[];
   /** Why the document has no results (too large, binary, a parser failure). */
   skipped?: string;
@@ -160,6 +161,8 @@ export interface DocumentResults {
 export type FromAnalysisWorker =
   | { type: 'ready' }
   | { type: 'results'; results: DocumentResults }
+  /** The playground models of a version whose results were sent (see DocumentResults.playground). */
+  | { type: 'playground'; key: string; version: number; generation: number; playground: PlaygroundSite[] }
   /** The worker needs a document's whole text (it missed a version, or could not apply a change). */
   | { type: 'needText'; key: string }
   | { type: 'readFile'; requestId: number; path: string }

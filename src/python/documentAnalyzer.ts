@@ -7,15 +7,15 @@
  */
 import type { PythonParser } from './pythonParser';
 import { ParseCache, skipReason, type TextChange } from './parseCache';
-import { readModelCode, CONV_TYPES } from './modelCode';
-import { fileSiteRows } from './siteRows';
+import { readModelCode, CONV_TYPES, type ModelCode } from './modelCode';
+import { fileSiteRows, type SiteRow } from './siteRows';
 import { DEFAULT_LIMITS, type EvalLimits, type ImportResolver, type SourceFile } from './modelEvaluator';
 import { candidatePaths, importCandidates } from './importPaths';
 import { findDiagnostics } from './pythonDiagnostics';
 import { canRewrite, separableRewrite } from './separableRewrite';
 import { DEFAULT_SETTINGS, type EstimateSettings } from './layerEstimates';
 import { playgroundSites } from './playgroundSites';
-import { packList, type DocumentResults, type RewriteSite } from './analysisProtocol';
+import { packList, type DocumentResults, type PlaygroundSite, type RewriteSite } from './analysisProtocol';
 
 /** Bounds on one evaluation in the worker: it blocks no one, but results should come within a second or two. */
 export const WORKER_LIMITS: EvalLimits = { ...DEFAULT_LIMITS, maxSteps: 2_000_000, maxMillis: 5000 };
@@ -35,6 +35,8 @@ export interface AnalyzerHost {
   readFile(path: string): Promise<string | undefined>;
   /** The results of a version. */
   publish(results: DocumentResults): void;
+  /** The playground models of a version already published. */
+  publishPlayground(key: string, version: number, generation: number, playground: PlaygroundSite[]): void;
   /** The worker lost track of a document (a version skipped): the host should send its whole text. */
   needText(key: string): void;
   /** Whether a change to `key` arrived since `since` was read (see {@link AnalyzerHost.changeCount}). */
@@ -191,9 +193,12 @@ export class DocumentAnalyzer {
     const text = doc.text;
     let results: Omit<DocumentResults, 'timings'>;
     const settings = this.settings;
+    let code: ModelCode;
+    let siteRows: SiteRow[];
     try {
-      const code = readModelCode(tree);
+      code = readModelCode(tree);
       const { sites, evaluation } = fileSiteRows(tree, text, doc.path, this.resolver(), { ...settings, limits: this.limits, cancelled: superseded }, code);
+      siteRows = sites;
       if (superseded()) {
         doc.dirty = true;
         return;
@@ -204,7 +209,7 @@ export class DocumentAnalyzer {
         const rewrite = separableRewrite(call, code, text);
         if (rewrite) rewrites.push({ start: call.span.start, end: call.span.end, title: rewrite.title, edits: rewrite.edits });
       }
-      results = { key, version, generation, sites: packList(sites), models: evaluation.models, diagnostics: findDiagnostics(code, sites), rewrites: packList(rewrites), playground: playgroundSites(code, tree, text, evaluation, settings) };
+      results = { key, version, generation, sites: packList(sites), models: evaluation.models, diagnostics: findDiagnostics(code, sites), rewrites: packList(rewrites), playground: [] };
     } catch (error) {
       this.host.log(`could not evaluate ${key}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       publish({ skipped: `the evaluator failed (${error instanceof Error ? error.message : String(error)})` }, parseMs);
@@ -212,6 +217,15 @@ export class DocumentAnalyzer {
     }
     doc.imports = imports;
     publish(results, parseMs, performance.now() - t1);
+    // Second pass, once the figures are out: the Sequentials the playground can open. Skipped when
+    // a newer version is already waiting (its own run will do it).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (superseded() || this.documents.get(key) !== doc || doc.version !== version || generation !== this.generation) return;
+    try {
+      this.host.publishPlayground(key, version, generation, playgroundSites(code, siteRows, settings));
+    } catch (error) {
+      this.host.log(`could not read the playground models of ${key}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Loads what `tree` imports (and what those import) through the host; returns the paths read. */

@@ -51,6 +51,7 @@ loadPythonParser(findWasmLocations(data.wasmDirs)).then(
       }),
       // The sites and rewrites move to the host's thread without a copy.
       publish: (results) => port.postMessage({ type: 'results', results } satisfies FromAnalysisWorker, packedBuffers([results.sites, results.rewrites])),
+      publishPlayground: (key, version, generation, playground) => post({ type: 'playground', key, version, generation, playground }),
       needText: (key) => post({ type: 'needText', key }),
       changeCount: (key) => Atomics.load(slots, cancelSlot(key)),
       log: (message) => post({ type: 'log', message }),

@@ -105,6 +105,29 @@ describe('Python analysis worker', () => {
     expect(h.logs).toEqual([]);
   });
 
+  it('lists the Sequentials the playground can open, with the input the evaluation gave them', async () => {
+    const h = harness();
+    const source = `import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1))
+        self.odd = nn.Sequential(nn.Conv2d(32, 8, 1), Custom())
+
+    def forward(self, x):
+        return self.odd(self.body(self.stem(x)))
+`;
+    open(h, 'p', source);
+    await expect.poll(() => h.client.latest('p')?.playground.length ?? 0, { timeout: 20_000 }).toBe(2);
+    const [stem, body] = h.client.latest('p')!.playground;
+    expect(stem).toMatchObject({ line: 5, name: 'self.stem', model: { input_shape: [1, 3, 224, 224] } });
+    expect(stem!.model.layers.map((l) => l.type)).toEqual(['Conv2d', 'BatchNorm2d', 'ReLU']);
+    // The body gets the stem's output, as the evaluation propagated it.
+    expect(body).toMatchObject({ line: 6, name: 'self.body', model: { input_shape: [1, 16, 112, 112] } });
+  });
+
   it('applies changes by version, and answers for the latest only', async () => {
     const h = harness();
     open(h, 'b', MODEL);
