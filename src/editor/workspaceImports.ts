@@ -10,6 +10,8 @@ const MAX_IMPORT_BYTES = 1024 * 1024;
 
 /** The text of a workspace file, or undefined when there is none (or it is too large to be a model file). */
 export async function readWorkspaceFile(path: string): Promise<string | undefined> {
+  // The worker asks only for the files an import may be (see importPaths.ts): Python sources.
+  if (!path.endsWith('.py')) return undefined;
   const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === path);
   if (open) return open.getText();
   try {

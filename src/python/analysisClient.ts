@@ -39,6 +39,9 @@ export function rewriteAt(results: Results, offset: number): RewriteSite | undef
   return i < 0 ? undefined : results.rewrites.at(i);
 }
 
+/** The worker's heap (MB): a file that would take more stops the worker (then restarted), never the host. */
+const WORKER_HEAP_MB = 1024;
+
 /** Restarts allowed within {@link RESTART_WINDOW_MS}: a worker that keeps dying is left stopped. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -242,7 +245,7 @@ export class AnalysisClient {
     const workerData: AnalysisWorkerData = { wasmDirs: this.options.wasmDirs, cancelSlots: this.slots.buffer as SharedArrayBuffer };
     let worker: Worker;
     try {
-      worker = new Worker(this.options.workerPath, { workerData });
+      worker = new Worker(this.options.workerPath, { workerData, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     } catch (error) {
       this.stopped = true;
       this.options.log(`the Python analysis worker could not start: ${error instanceof Error ? error.message : String(error)}`);

@@ -189,6 +189,22 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   }
   candidates.sort((a, b) => a.node.startIndex - b.node.startIndex);
   const fingerprints = new Set<string>();
+  /** Runs a model from its input (declared, or the default size with its first layer's channels). */
+  const applyModel = (run: Run, model: Value) => {
+    const input = modelInput(it, model);
+    if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
+    it.callValue(model, [input], new Map(), undefined);
+  };
+  /** A kept run that built the same instances as an earlier one is not counted again. */
+  const dropRepeat = (run: Run) => {
+    if (!run.kept) return;
+    const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+    if (fingerprints.has(print)) {
+      run.kept = false;
+      run.note = 'the same model as an earlier entry';
+    }
+    fingerprints.add(print);
+  };
   let incomplete: string | undefined;
   for (const c of candidates) {
     begin();
@@ -198,23 +214,14 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
         run.kept = true;
-        const input = modelInput(it, model);
-        if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
-        it.callValue(model, [input], new Map(), undefined);
+        applyModel(run, model);
       }
     } catch (error) {
       failed(run, error);
       run.kept = false;
     }
     finish(run);
-    if (run.kept) {
-      const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-      if (fingerprints.has(print)) {
-        run.kept = false;
-        run.note = 'the same model as an earlier entry';
-      }
-      fingerprints.add(print);
-    }
+    dropRepeat(run);
     runs.push(run);
     if (run.stopped === 'evaluation limit') {
       const left = candidates.length - candidates.indexOf(c) - 1;
@@ -233,20 +240,13 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       begin();
       const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true };
       try {
-        const input = modelInput(it, value);
-        if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
-        it.callValue(value, [input], new Map(), undefined);
+        applyModel(run, value);
       } catch (error) {
         failed(run, error);
         run.kept = false;
       }
       finish(run);
-      const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-      if (run.kept && fingerprints.has(print)) {
-        run.kept = false;
-        run.note = 'the same model as an earlier entry';
-      }
-      fingerprints.add(print);
+      dropRepeat(run);
       runs.push(run);
       if (run.stopped === 'evaluation limit') break;
     }
