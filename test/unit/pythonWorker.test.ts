@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisClient, type AnalysisClientOptions, type Results } from '../../src/python/analysisClient';
-import { ROOT } from './pythonHelpers';
+import { ROOT, parser } from './pythonHelpers';
+import { DocumentAnalyzer } from '../../src/python/documentAnalyzer';
+import type { DocumentResults } from '../../src/python/analysisProtocol';
 
 let dir: string;
 let workerPath: string;
@@ -236,5 +238,44 @@ class Slow(nn.Module):
     expect(h.logs.join('\n')).toMatch(/tree-sitter\.wasm and tree-sitter-python\.wasm were not found/);
     expect(h.client.restartCount).toBe(0);
     expect(await h.client.resultsFor('h', 1, 50)).toBeUndefined();
+  });
+});
+
+describe('the worker\'s analyzer, in this thread', () => {
+  it('checks for a newer version while it evaluates, drops the superseded run and runs the newer one', async () => {
+    const p = await parser();
+    const source = 'import torch.nn as nn\n\nclass Slow(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = nn.ModuleList([nn.Conv2d(8, 8, 1) for _ in range(5000)])\n    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n';
+    let changes = 0;
+    let checks = 0;
+    const published: DocumentResults[] = [];
+    // eslint-disable-next-line prefer-const
+    let analyzer: DocumentAnalyzer;
+    analyzer = new DocumentAnalyzer(p, {
+      readFile: async () => undefined,
+      publish: (r) => published.push(r),
+      publishPlayground: () => {},
+      needText: () => {},
+      // Version 2 arrives while the first run is well under way (at its 20th check), as a message
+      // would while the worker evaluates: the counter moves first, then the change is handled.
+      changeCount: () => {
+        checks++;
+        if (checks === 20) {
+          changes++;
+          analyzer.change('s', 1, 2, [{ rangeOffset: source.indexOf('5000'), rangeLength: 4, text: '3' }]);
+        }
+        return changes;
+      },
+      log: () => {},
+    });
+    analyzer.open('s', 1, source, '/ws/s.py');
+    await expect.poll(() => published.length, { timeout: 30_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Version 1 never published: its run stopped at the check after the change (run to its end, it
+    // would have checked hundreds of times more), and version 2's run took a few checks.
+    expect(checks).toBeGreaterThan(20);
+    expect(checks).toBeLessThan(30);
+    expect(published.map((r) => r.version)).toEqual([2]);
+    expect(published[0]!.sites.starts.length).toBe(1);
+    analyzer.dispose();
   });
 });
