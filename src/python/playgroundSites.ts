@@ -6,7 +6,7 @@
  * else 1 x (the first layer's channels) x the default size.
  */
 import type { ModelCode } from './modelCode';
-import { estimateModelCode, type EstimateSettings } from './layerEstimates';
+import { estimateSequentials, type EstimateSettings } from './layerEstimates';
 import type { PlaygroundSite } from './analysisProtocol';
 import type { SiteRow } from './siteRows';
 import { resolveModel } from '../shared/spec';
@@ -14,7 +14,7 @@ import { resolveModel } from '../shared/spec';
 const CHAINED = new Set(['torch-sequential', 'keras-sequential']);
 
 export function playgroundSites(code: ModelCode, sites: readonly SiteRow[], settings: EstimateSettings): PlaygroundSite[] {
-  const estimates = estimateModelCode(code, settings);
+  const estimates = estimateSequentials(code, settings);
   const rows = new Map(sites.map((r) => [r.start, r]));
   const out: PlaygroundSite[] = [];
   code.containers.forEach((container, index) => {
