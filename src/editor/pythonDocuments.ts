@@ -49,6 +49,8 @@ export class PythonDocuments implements vscode.Disposable {
   private settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly resultsArrived = new vscode.EventEmitter<Results>();
+  /** Documents whose text the worker has. */
+  private readonly tracked = new Set<string>();
   /** Fires when a document's results arrive (lenses and diagnostics refresh). */
   readonly onDidChangeResults = this.resultsArrived.event;
 
@@ -90,9 +92,6 @@ export class PythonDocuments implements vscode.Disposable {
     );
     for (const document of vscode.workspace.textDocuments) this.open(document);
   }
-
-  /** Documents whose text the worker has. */
-  private readonly tracked = new Set<string>();
 
   /** Sends a Python document's text to the worker (once; changes follow as they come). */
   open(document: vscode.TextDocument): void {
