@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forward, resolveForInput } from './engine/forward';
 import { MAX_THREADS } from './engine/cpu/cpuBackend';
-import type { BackendName, ForwardResult, WeightMap } from './engine/types';
+import type { ForwardResult, WeightMap } from './engine/types';
+import type { EngineBackend } from './shared/protocol';
 import { makeWeights, parseWeightSource } from './engine/weights';
 import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from './io/localFiles';
 import { readNpy, writeNpy } from './io/npy';
@@ -226,7 +227,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
   if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
-  const backend = values.backend as BackendName;
+  const backend = values.backend as EngineBackend;
   const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
   try {

@@ -4,7 +4,7 @@
  */
 import { costModel, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
-import { FILTER_NAMES, type LoadModelOptions, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
+import { FILTER_NAMES, type LoadModelOptions, type RunResult, type RunWeights, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
 import { CostView } from './costView';
@@ -616,10 +616,10 @@ class Playground {
   private renderWeightsControls(): void {
     clear(this.weightsControls);
     const weights = this.state.weights;
-    const kinds: [WeightsSource['kind'], string][] = [['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']];
+    const kinds: [RunWeights['kind'], string][] = [['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']];
     if (this.hostWeights) kinds.unshift(['imported', "The model file's trained weights"]);
-    const kind = select<WeightsSource['kind']>(kinds, weights.kind, (k) => {
-      const next: WeightsSource = k === 'imported' ? { kind: 'imported' } : k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
+    const kind = select<RunWeights['kind']>(kinds, weights.kind, (k) => {
+      const next: RunWeights = k === 'imported' ? { kind: 'imported' } : k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
       this.update({ weights: next });
       this.renderWeightsControls();
     }, { id: 'weights-kind' });

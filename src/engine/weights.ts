@@ -5,6 +5,7 @@
  */
 import { parameterShapes, type ResolvedConv2d, type ResolvedConvTranspose2d, type ResolvedModel, type TensorSpec } from '../shared/spec';
 import { elementCount, type Tensor } from '../shared/tensor';
+import { FILTER_NAMES, type FilterName, type WeightSource } from '../shared/protocol';
 import { EngineInputError, layerPathOf } from './errors';
 import type { WeightMap } from './types';
 
@@ -157,8 +158,6 @@ export function initWeights(model: ResolvedModel, options: InitOptions): WeightM
 // ---------------------------------------------------------------------------------------------
 // Hand-made filters
 
-export type FilterName = 'identity' | 'box_blur' | 'gaussian_blur' | 'sobel_x' | 'sobel_y' | 'laplacian' | 'sharpen' | 'emboss';
-export const FILTER_NAMES: readonly FilterName[] = ['identity', 'box_blur', 'gaussian_blur', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss'];
 const FILTER_ALIASES: Record<string, FilterName> = { sobel: 'sobel_x', box: 'box_blur', blur: 'box_blur', gaussian: 'gaussian_blur' };
 
 /** A filter name or alias ("sobel" = sobel_x, "box"/"blur" = box_blur, "gaussian" = gaussian_blur). */
@@ -373,9 +372,6 @@ export function filterWeights(model: ResolvedModel, filter: FilterName | string)
 
 // ---------------------------------------------------------------------------------------------
 // Made weights, by description
-
-/** How to make weights: seeded Kaiming-uniform, or hand-made filters. */
-export type WeightSource = { kind: 'seed'; seed: number } | { kind: 'filters'; filter: FilterName | string; seed?: number };
 
 /** Weights as `source` describes them: {@link initWeights} or {@link filterWeights}. */
 export function makeWeights(model: ResolvedModel, source: WeightSource): WeightMap {

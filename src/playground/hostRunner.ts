@@ -5,7 +5,7 @@
  */
 import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../shared/protocol';
 import type { ForwardResult, WeightMap } from '../engine/types';
-import type { WeightSource } from '../engine/weights';
+import type { WeightSource } from '../shared/protocol';
 import { makePreview } from '../shared/featurePreview';
 import { readWorkspaceFile } from './hostRequests';
 import type { RunStore } from './runStore';

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli';
 import { getHostDevice } from '../../src/engine/gpuDevice';
 import { forward } from '../../src/engine/forward';
-import type { BackendName } from '../../src/engine/types';
+import type { EngineBackend } from '../../src/shared/protocol';
 import { readNpy } from '../../src/io/npy';
 import { importOnnx } from '../../src/io/onnxImport';
 import { allcloseViolation } from './engineAllclose';
@@ -29,7 +29,7 @@ function imageLike(shape: number[]): { shape: number[]; data: Float32Array } {
   return { shape, data };
 }
 
-const BACKENDS: BackendName[] = ['cpu', 'webgpu'];
+const BACKENDS: EngineBackend[] = ['cpu', 'webgpu'];
 
 describe.each(BACKENDS)('ONNX models on %s', (backend) => {
   let device: GPUDevice | undefined;
