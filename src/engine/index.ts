@@ -24,7 +24,7 @@ export { filterWeights, initWeights, makeFilter, makeWeights, parseFilterName, p
 export { FILTER_NAMES, type EngineBackend, type FilterName, type WeightSource } from '../shared/protocol';
 export { setCpuKernels, installedCpuKernels, type ConvGeometry, type CpuKernels, type Epilogue } from './cpu/kernels/cpuKernels';
 export { jsKernels } from './cpu/kernels/jsKernels';
-export type { ActivationKind } from './cpu/activation';
+export { activationKind, activationName, type ActivationKind } from './activationKind';
 export { referenceForward } from './cpu/reference';
 export type { ForwardOptions, ForwardResult, Intermediate, ModelInput, StepTiming, Tensor, WeightMap } from './types';
 export { resolveModel, parameterShapes, SpecError, type GraphModelSpec, type GraphNodeSpec, type ModelSpec, type ResolvedModel } from '../shared/spec';
