@@ -7,6 +7,8 @@
  * Pure functions (no DOM), checked by the unit tests.
  */
 
+import type { HostGpuInfo } from '../src/shared/protocol';
+
 export type RouteKey = 'host/webgpu' | 'page/webgpu' | 'host/cpu' | 'page/cpu';
 
 export const ROUTE_LABELS: Record<RouteKey, string> = {
@@ -21,7 +23,7 @@ export interface AutoInputs {
   standalone: boolean;
   /** The host runs on another machine than the panel. */
   remote: boolean;
-  hostGpu?: { available: boolean; description: string };
+  hostGpu?: HostGpuInfo;
   pageGpu?: { available: boolean; software: boolean; description: string };
   /** Measured Run -> last map drawn of the current model, ms, by route. */
   measured: Partial<Record<RouteKey, number>>;
@@ -30,7 +32,7 @@ export interface AutoInputs {
 /** The routes Auto may take, best guess first. Software WebGPU (SwiftShader) is never one: the CPU engine beats it. */
 export function autoCandidates(inputs: AutoInputs): RouteKey[] {
   const candidates: RouteKey[] = [];
-  if (!inputs.standalone && inputs.hostGpu?.available && !/swiftshader|llvmpipe|software/i.test(inputs.hostGpu.description)) candidates.push('host/webgpu');
+  if (!inputs.standalone && inputs.hostGpu?.available && !inputs.hostGpu.software) candidates.push('host/webgpu');
   if (inputs.pageGpu?.available && !inputs.pageGpu.software) candidates.push('page/webgpu');
   if (inputs.standalone) candidates.push('page/cpu');
   else candidates.push(...(inputs.remote ? (['page/cpu', 'host/cpu'] as const) : (['host/cpu', 'page/cpu'] as const)));

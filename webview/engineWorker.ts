@@ -11,18 +11,16 @@ import { makePreview } from '../src/shared/featurePreview';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
 import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
 import type { Intermediate, WeightMap } from '../src/engine/types';
+import { describeAdapter, isSoftwareAdapter } from '../src/engine/softwareAdapter';
 
 /** The worker's global scope (the project's tsconfig has the DOM lib, not the WebWorker one). */
 const scope = self as unknown as { postMessage(message: unknown, transfer: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
 
 let devicePromise: Promise<{ device: GPUDevice; description: string; software: boolean } | { error: string }> | undefined;
 
-function describeAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
-  const info = adapter.info;
-  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
-  const description = parts.join(' ') || 'WebGPU adapter';
-  const software = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|software/i.test(description);
-  return { description, software };
+function describePageAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
+  const fallback = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { description: describeAdapter(adapter.info, 'WebGPU adapter'), software: isSoftwareAdapter(adapter.info, fallback) };
 }
 
 function getDevice(): Promise<{ device: GPUDevice; description: string; software: boolean } | { error: string }> {
@@ -31,7 +29,7 @@ function getDevice(): Promise<{ device: GPUDevice; description: string; software
       if (!('gpu' in navigator) || !navigator.gpu) return { error: 'this browser has no WebGPU (navigator.gpu is missing)' };
       const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (!adapter) return { error: 'navigator.gpu has no adapter' };
-      const { description, software } = describeAdapter(adapter);
+      const { description, software } = describePageAdapter(adapter);
       const timestamps = adapter.features.has('timestamp-query');
       const device = await adapter.requestDevice({
         requiredFeatures: timestamps ? ['timestamp-query'] : [],

@@ -109,7 +109,7 @@ class StandaloneHost implements Host {
       case 'listWorkspaceFiles':
         return [] as RequestMap[K]['result'];
       case 'probeHostGpu':
-        return { available: false, description: 'no extension host in the standalone page' } as RequestMap[K]['result'];
+        return { available: false, description: 'no extension host in the standalone page', software: false } as RequestMap[K]['result'];
       default:
         throw new Error(`"${method}" needs the VS Code extension host; the standalone page runs everything in the browser`);
     }

@@ -4,7 +4,7 @@
  */
 import { costModel, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
-import { FILTER_NAMES, type LoadModelOptions, type RunResult, type RunWeights, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
+import { FILTER_NAMES, type HostGpuInfo, type LoadModelOptions, type RunResult, type RunWeights, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
 import { CostView } from './costView';
@@ -49,7 +49,7 @@ class Playground {
   private remote = false;
   /** Run -> last map drawn of the current model on each route, ms: what Auto chooses by. */
   private measuredRoutes: Partial<Record<RouteKey, number>> = {};
-  private hostGpu: { available: boolean; description: string } | undefined;
+  private hostGpu: HostGpuInfo | undefined;
   private readonly engine: EngineClient;
 
   private readonly editor: LayerEditor;
@@ -678,7 +678,7 @@ class Playground {
   private async probeBackends(): Promise<void> {
     const [webgpu, hostGpu] = await Promise.all([
       this.engine.probeWebGpu().catch((error: Error) => ({ available: false, description: error.message, software: false })),
-      this.host.request('probeHostGpu', {}).catch((error: Error) => ({ available: false, description: error.message })),
+      this.host.request('probeHostGpu', {}).catch((error: Error) => ({ available: false, description: error.message, software: false })),
     ]);
     this.webgpu = webgpu;
     this.hostGpu = hostGpu;

@@ -90,5 +90,5 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
 export async function probeHostGpu(): Promise<HostGpuInfo> {
   const { getHostDevice } = await import('../engine/gpuDevice');
   const device = await getHostDevice();
-  return device.ok ? { available: true, description: device.adapterName } : { available: false, description: device.reason };
+  return device.ok ? { available: true, description: device.adapterName, software: device.software } : { available: false, description: device.reason, software: false };
 }

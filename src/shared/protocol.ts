@@ -105,6 +105,8 @@ export interface HostGpuInfo {
   available: boolean;
   /** Adapter name when available; the reason otherwise. */
   description: string;
+  /** A CPU emulation (SwiftShader, llvmpipe, ...): correct, but slower than the CPU engine. */
+  software: boolean;
 }
 
 export interface WorkspaceFile {

@@ -224,8 +224,8 @@ describe('Auto', () => {
   const swiftshader = { available: true, description: 'Google SwiftShader', software: true };
 
   it('starts where the maps should come soonest: a hardware GPU, else the CPU on the side of the panel', () => {
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200' }, pageGpu: none, measured: {} }).key).toBe('host/webgpu');
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'SwiftShader Device' }, pageGpu: swiftshader, measured: {} }).key).toBe('host/cpu');
+    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200', software: false }, pageGpu: none, measured: {} }).key).toBe('host/webgpu');
+    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'SwiftShader Device', software: true }, pageGpu: swiftshader, measured: {} }).key).toBe('host/cpu');
     const remote = autoRoute({ standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader, measured: {} });
     expect(remote.key).toBe('page/cpu');
     expect(remote.why).toMatch(/across a network/);
