@@ -7,7 +7,7 @@ import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../
 import type { ForwardResult, WeightMap } from '../engine/types';
 import type { WeightSource } from '../shared/protocol';
 import { makePreview } from '../shared/featurePreview';
-import { readWorkspaceFile } from './hostRequests';
+import { readWorkspaceFile } from './workspaceFiles';
 import type { RunStore } from './runStore';
 import { parameterShapes, resolveModel } from '../shared/spec';
 
