@@ -373,6 +373,12 @@ export function filterWeights(model: ResolvedModel, filter: FilterName | string)
 // ---------------------------------------------------------------------------------------------
 // Made weights, by description
 
+/** Whether `weights` describes weights to make ({@link WeightSource}) rather than holding tensors. */
+export function isWeightSource(weights: WeightMap | WeightSource): weights is WeightSource {
+  const kind = (weights as { kind?: unknown }).kind;
+  return (kind === 'seed' || kind === 'filters') && !('data' in (weights as object));
+}
+
 /** Weights as `source` describes them: {@link initWeights} or {@link filterWeights}. */
 export function makeWeights(model: ResolvedModel, source: WeightSource): WeightMap {
   return source.kind === 'seed' ? initWeights(model, { seed: source.seed }) : filterWeights(model, source.filter);

@@ -12,7 +12,8 @@ import { RequestClient } from '../shared/requests';
 import { SpecError } from '../shared/spec';
 import { CancelledError, EngineInputError } from './errors';
 import type { ForwardResult } from './types';
-import { buffersOf, isWeightSource, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest } from './workerProtocol';
+import { isWeightSource } from './weights';
+import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest } from './workerProtocol';
 
 export type { WorkerForwardRequest } from './workerProtocol';
 

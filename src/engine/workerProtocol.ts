@@ -42,8 +42,3 @@ export function buffersOf(tensors: Iterable<Tensor | undefined>): ArrayBuffer[] 
   for (const tensor of tensors) if (tensor && tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
   return [...buffers];
 }
-
-export function isWeightSource(weights: WorkerForwardRequest['weights']): weights is WeightSource {
-  const kind = (weights as { kind?: unknown }).kind;
-  return (kind === 'seed' || kind === 'filters') && !('data' in (weights as object));
-}

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { WorkspaceFile } from '../shared/protocol';
+import { exactBuffer } from '../shared/tensor';
 import { MAX_READ_BYTES, READABLE_EXTENSIONS, readInsideFolders } from './workspaceRead';
 
 const MAX_LISTED_FILES = 500;
@@ -55,5 +56,5 @@ export async function readWorkspaceFile(path: string): Promise<{ path: string; d
     if (stat.size > MAX_READ_BYTES) throw new Error(`${path} is ${stat.size} bytes, more than the ${MAX_READ_BYTES} the playground reads`);
     bytes = await vscode.workspace.fs.readFile(uri);
   }
-  return { path, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+  return { path, data: exactBuffer(bytes) };
 }

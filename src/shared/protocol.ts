@@ -16,7 +16,7 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import type { ModelSpec } from './spec';
-import { elementCount } from './tensor';
+import { elementCount, exactBuffer } from './tensor';
 
 /** Where a forward pass runs. 'cpu' and 'webgpu' name the engine backend; where it runs is the sender's choice. */
 export type EngineBackend = 'cpu' | 'webgpu';
@@ -245,8 +245,7 @@ function oneOf<T extends string>(value: unknown, options: readonly T[], what: st
 /** ArrayBuffer, or a typed array view of float32 (some transports deliver views). */
 function buffer(value: unknown, what: string): ArrayBuffer {
   if (value instanceof ArrayBuffer) return value;
-  if (value instanceof Float32Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
-  if (value instanceof Uint8Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  if (value instanceof Float32Array || value instanceof Uint8Array) return exactBuffer(value);
   fail(`${what} must be an ArrayBuffer, got ${describe(value)}`);
 }
 
@@ -405,8 +404,7 @@ export function parseFromWebview(message: unknown): Parsed<FromWebviewMessage> {
 // Conversions
 
 export function toWireTensor(shape: readonly number[], data: Float32Array): WireTensor {
-  const copy = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
-  return { shape: [...shape], data: copy as ArrayBuffer };
+  return { shape: [...shape], data: exactBuffer(data) };
 }
 
 export function fromWireTensor(tensor: WireTensor): { shape: number[]; data: Float32Array } {
