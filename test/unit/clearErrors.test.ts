@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli';
+import { main } from '../../src/cli/main';
 import { resolveModel } from '../../src/shared/spec';
 import { writeNpy, readNpy } from '../../src/io/npy';
 import { analyzeCode } from '../../src/python/pythonAnalysis';

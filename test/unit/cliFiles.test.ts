@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli';
-import { runForwardCommand } from '../../src/cliForward';
+import { main } from '../../src/cli/main';
+import { runForwardCommand } from '../../src/cli/forward';
 import { initWeights } from '../../src/engine/weights';
 import { localFileSystem, readRegularFile, writeLocalFileAtomic } from '../../src/io/localFiles';
 import { writeNpy } from '../../src/io/npy';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   cliPath = join(buildDir, 'cli.js');
   // As esbuild.mjs bundles the CLI (without the embedded kernels: the JS ones serve here).
   await esbuild.build({
-    entryPoints: ['src/cli.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: cliPath, logLevel: 'error',
+    entryPoints: ['src/cli/main.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: cliPath, logLevel: 'error',
     define: { 'import.meta.url': '__sepconvImportMetaUrl' },
     banner: { js: "var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });

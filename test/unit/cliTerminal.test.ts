@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli';
-import { terminalSafe } from '../../src/cliText';
+import { main } from '../../src/cli/main';
+import { terminalSafe } from '../../src/cli/terminal';
 import { writeNpy } from '../../src/io/npy';
 
 /** ESC sequences (title, clear screen, colour), BEL, CR, a C1 CSI, a bidi override and isolate, a zero-width space. */

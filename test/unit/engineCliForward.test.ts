@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runForwardCommand } from '../../src/cliForward';
+import { runForwardCommand } from '../../src/cli/forward';
 import { forward } from '../../src/engine/forward';
 import { filterWeights, initWeights } from '../../src/engine/weights';
 import { readNpy, writeNpy } from '../../src/io/npy';

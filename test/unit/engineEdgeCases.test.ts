@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runForwardCommand } from '../../src/cliForward';
+import { runForwardCommand } from '../../src/cli/forward';
 import { CancelledError } from '../../src/engine/errors';
 import { forward } from '../../src/engine/forward';
 import { getHostDevice, resetHostDevice } from '../../src/engine/gpuDevice';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli';
+import { main } from '../../src/cli/main';
 import { getHostDevice } from '../../src/engine/gpuDevice';
 import { forward } from '../../src/engine/forward';
 import type { BackendName } from '../../src/engine/types';

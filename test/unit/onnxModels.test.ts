@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli';
+import { main } from '../../src/cli/main';
 import fc from 'fast-check';
 import { OnnxError, readOnnxModel, tensorValues } from '../../src/io/onnx';
 import { importOnnx } from '../../src/io/onnxImport';

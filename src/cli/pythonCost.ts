@@ -3,17 +3,17 @@
  * Python file (every instance a site builds), so they can be checked and scripted.
  */
 import * as fs from 'node:fs';
-import { READ_LIMITS, readRegularFile } from './io/localFiles';
-import { terminalSafe } from './cliText';
+import { READ_LIMITS, readRegularFile } from '../io/localFiles';
+import { terminalSafe } from './terminal';
 import * as path from 'node:path';
-import type { Convention, Dtype } from './shared/cost';
-import { formatCount, formatInteger } from './shared/format';
-import { findWasmLocations, loadPythonParser, type PythonParser } from './python/pythonParser';
-import { skipReason } from './python/parseCache';
-import { DEFAULT_SETTINGS } from './python/layerEstimates';
-import { fileSiteRows, type FileRows, type SiteRow } from './python/siteRows';
-import type { ImportResolver, SourceFile } from './python/modelEvaluator';
-import { candidatePaths } from './python/importPaths';
+import type { Convention, Dtype } from '../shared/cost';
+import { formatCount, formatInteger } from '../shared/format';
+import { findWasmLocations, loadPythonParser, type PythonParser } from '../python/pythonParser';
+import { skipReason } from '../python/parseCache';
+import { DEFAULT_SETTINGS } from '../python/layerEstimates';
+import { fileSiteRows, type FileRows, type SiteRow } from '../python/siteRows';
+import type { ImportResolver, SourceFile } from '../python/modelEvaluator';
+import { candidatePaths } from '../python/importPaths';
 
 export interface PythonCostOptions {
   json: boolean;

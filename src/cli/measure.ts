@@ -3,9 +3,9 @@
  * (or Keras 3) through media/python/measure.py, instead of read from the code.
  */
 import * as path from 'node:path';
-import { formatCount, formatInteger } from './shared/format';
-import { terminalSafe } from './cliText';
-import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from './python/measureRunner';
+import { formatCount, formatInteger } from '../shared/format';
+import { terminalSafe } from './terminal';
+import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from '../python/measureRunner';
 
 export interface MeasureCommandOptions {
   json: boolean;

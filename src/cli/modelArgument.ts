@@ -4,8 +4,8 @@
  * says which was used when both exist.
  */
 import { existsSync } from 'node:fs';
-import { READ_LIMITS, readRegularFile } from './io/localFiles';
-import { getPreset } from './shared/presets';
+import { READ_LIMITS, readRegularFile } from '../io/localFiles';
+import { getPreset } from '../shared/presets';
 
 /** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
 export function fileProblem(error: unknown): string {

@@ -4,9 +4,9 @@
  * (convolution, linear and normalisation weights; not BatchNorm running statistics nor shape
  * constants); MACs count weight multiply-adds (conv, transposed conv, linear), without bias.
  */
-import { formatCount, formatInteger, formatShape } from './shared/format';
-import { importOnnxFile } from './io/onnxFiles';
-import type { OnnxImport } from './io/onnxImport';
+import { formatCount, formatInteger, formatShape } from '../shared/format';
+import { importOnnxFile } from '../io/onnxFiles';
+import type { OnnxImport } from '../io/onnxImport';
 
 /** The JSON form of an imported model's cost. */
 export function onnxCostJson(imported: OnnxImport): unknown {

@@ -9,17 +9,17 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { forward, resolveForInput } from './engine/forward';
-import { MAX_THREADS } from './engine/cpu/cpuBackend';
-import type { BackendName, ForwardResult, WeightMap } from './engine/types';
-import { makeWeights, parseWeightSource } from './engine/weights';
-import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from './io/localFiles';
-import { readNpy, writeNpy } from './io/npy';
-import { readSafetensors, requireDecoded } from './io/safetensors';
-import { fileProblem, loadModelArgument } from './cliModel';
-import { parameterShapes, type ResolvedModel } from './shared/spec';
-import { terminalSafe } from './cliText';
-import { probeAdapterQuietly } from './cliGpu';
+import { forward, resolveForInput } from '../engine/forward';
+import { MAX_THREADS } from '../engine/cpu/cpuBackend';
+import type { BackendName, ForwardResult, WeightMap } from '../engine/types';
+import { makeWeights, parseWeightSource } from '../engine/weights';
+import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from '../io/localFiles';
+import { readNpy, writeNpy } from '../io/npy';
+import { readSafetensors, requireDecoded } from '../io/safetensors';
+import { fileProblem, loadModelArgument } from './modelArgument';
+import { parameterShapes, type ResolvedModel } from '../shared/spec';
+import { terminalSafe } from './terminal';
+import { probeAdapterQuietly } from './adapterProbe';
 
 export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
 
@@ -27,7 +27,7 @@ export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET|X.onnx --inp
 /** An .onnx model imported at the input's shape, with its own weights; an op it cannot import stops the command. */
 async function loadOnnx(path: string, inputShape: number[], otherWeights: string | undefined): Promise<{ spec: unknown; weights: WeightMap }> {
   if (otherWeights !== undefined) throw new Error(`--model ${path}: an .onnx model brings its own weights; drop --weights and --init`);
-  const { importOnnxFile } = await import('./io/onnxFiles');
+  const { importOnnxFile } = await import('../io/onnxFiles');
   let imported: Awaited<ReturnType<typeof importOnnxFile>>;
   try {
     imported = importOnnxFile(path, { inputShape });
@@ -169,7 +169,7 @@ async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
     const probe = probeAdapterQuietly();
     if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
   }
-  const { getHostDevice } = await import('./engine/gpuDevice');
+  const { getHostDevice } = await import('../engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);
   return host.device;

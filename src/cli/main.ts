@@ -8,13 +8,13 @@
  * Errors go to stderr with a non-zero exit code.
  */
 import { parseArgs } from 'node:util';
-import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
-import { LocalFileError, READ_LIMITS, readRegularFile } from './io/localFiles';
-import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
-import { listPresets } from './shared/presets';
-import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
-import { loadModelArgument } from './cliModel';
-import { terminalSafe } from './cliText';
+import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from '../shared/cost';
+import { LocalFileError, READ_LIMITS, readRegularFile } from '../io/localFiles';
+import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from '../shared/format';
+import { listPresets } from '../shared/presets';
+import { resolveModel, SpecError, type ModelSpec } from '../shared/spec';
+import { loadModelArgument } from './modelArgument';
+import { terminalSafe } from './terminal';
 
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
@@ -123,18 +123,18 @@ async function costCommand(args: string[], out: (s: string) => void, err: (s: st
       if (!(timeout > 0)) throw new UsageError(`--timeout is a number of seconds above 0, got ${JSON.stringify(values.timeout)}`);
       const inputShape = values['input-shape'] ? values['input-shape'].split(/[,x]/).map((p) => Number(p.trim())) : undefined;
       if (inputShape && !inputShape.every((n) => Number.isInteger(n) && n >= 1)) throw new UsageError(`--input-shape must be positive integers separated by commas, got ${JSON.stringify(values['input-shape'])}`);
-      const { runMeasureCommand } = await import('./cliMeasure');
+      const { runMeasureCommand } = await import('./measure');
       return runMeasureCommand(positionals[0]!, { json: values.json ?? false, python: values.python, inputShape, calls: values.call, entries: values.entry, root: values.root, timeout });
     }
     const inputSize = values['input-size'] ? parseIntegerList(values['input-size'], 2, '--input-size') : [224, 224];
-    const { runPythonCostCommand } = await import('./cliPythonCost');
+    const { runPythonCostCommand } = await import('./pythonCost');
     return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;
   if (values.model.toLowerCase().endsWith('.onnx')) {
     if (values.convention !== undefined || values.dtype !== undefined) throw new UsageError('--convention and --dtype do not apply to an .onnx model: its params are the file\'s weights and its MACs the weight multiply-adds');
-    const { runOnnxCost } = await import('./cliOnnx');
+    const { runOnnxCost } = await import('./onnxCost');
     return runOnnxCost(values.model, { json: values.json ?? false, inputShape }, out);
   }
   const spec = loadModelArgument(values.model, err) as ModelSpec;
@@ -172,7 +172,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       case 'cost': return await costCommand(rest, out, err);
       case 'presets': return presetsCommand(rest, out);
       case 'forward': {
-        const { runForwardCommand } = await import('./cliForward');
+        const { runForwardCommand } = await import('./forward');
         return await runForwardCommand(rest);
       }
       case undefined: case '-h': case '--help': case 'help':
