@@ -4,7 +4,9 @@
  */
 import * as path from 'node:path';
 import { formatCount, formatInteger } from '../shared/format';
-import { terminalSafe } from './terminal';
+import { CliError } from './arguments';
+import { installFolders } from './files';
+import type { CliOutput } from './terminal';
 import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from '../python/measureRunner';
 
 export interface MeasureCommandOptions {
@@ -46,10 +48,9 @@ export function renderMeasured(result: MeasureResult): string {
   return lines.join('\n');
 }
 
-/** Runs the command; returns the exit code (errors go to stderr). */
-export async function runMeasureCommand(file: string, options: MeasureCommandOptions): Promise<number> {
+/** Runs the command, printing through `io.out`; returns the exit code. A failed measurement throws a CliError (exit code 2 for bad arguments). */
+export async function runMeasureCommand(file: string, options: MeasureCommandOptions, io: CliOutput): Promise<number> {
   const python = options.python ?? process.env.SEPCONV_PYTHON ?? 'python3';
-  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
   try {
     const result = await runMeasure({
       python,
@@ -59,15 +60,12 @@ export async function runMeasureCommand(file: string, options: MeasureCommandOpt
       calls: options.calls,
       entries: options.entries,
       timeoutMs: options.timeout * 1000,
-      script: findMeasureScript([here, path.resolve(here, '..')]),
+      script: findMeasureScript(installFolders()),
     });
-    process.stdout.write(terminalSafe(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderMeasured(result)}\n`));
+    io.out(options.json ? JSON.stringify(result, null, 2) : renderMeasured(result));
     return 0;
   } catch (error) {
-    if (error instanceof MeasureError) {
-      process.stderr.write(terminalSafe(`sepconv cost --measure: ${file}: ${error.message}\n`));
-      return error.failure === 'bad-arguments' ? 2 : 1;
-    }
+    if (error instanceof MeasureError) throw new CliError(`${file}: ${error.message}`, error.failure === 'bad-arguments' ? 2 : 1);
     throw error;
   }
 }

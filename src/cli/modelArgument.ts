@@ -1,52 +1,50 @@
 /**
- * `--model` of `sepconv cost` and `sepconv forward`: a path to a JSON spec or a preset name, with
- * one rule for both commands: a path that exists wins over a preset of the same name, and a note
- * says which was used when both exist.
+ * `--model` of `sepconv cost` and `sepconv forward`, read by one function with one rule for both
+ * commands: a name ending in .onnx is an ONNX file; otherwise a path that exists wins over a preset
+ * of the same name (a note says which was used when both exist), and a preset is used only when
+ * no such path exists.
  */
 import { existsSync } from 'node:fs';
-import { READ_LIMITS, readRegularFile } from '../io/localFiles';
+import { READ_LIMITS } from '../io/localFiles';
+import type { OnnxImport } from '../io/onnxImport';
 import { getPreset } from '../shared/presets';
+import { errorMessage, fileProblem, forOption, readOptionFile } from './files';
 
-/** What went wrong with a path, for people: "no such file", "is a directory, not a file", ... */
-export function fileProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return error instanceof Error ? error.message : String(error);
+/** What `--model` named: a spec not yet checked (resolveModel checks it), or an imported ONNX graph. */
+export type ModelArgument = { kind: 'spec'; spec: unknown } | { kind: 'onnx'; imported: OnnxImport };
+
+export interface LoadModelOptions {
+  /** Receives the line saying that a file shadows a preset. */
+  note: (text: string) => void;
+  /** The input shape an .onnx graph is imported at (default: the one the file declares). */
+  inputShape?: number[];
 }
 
-function readModelFile(path: string): Uint8Array {
-  try {
-    return readRegularFile(path, READ_LIMITS.spec);
-  } catch (error) {
-    throw new Error(`--model ${path}: ${fileProblem(error)}`);
-  }
+/** Whether `--model` names an ONNX file (by its extension: no preset name ends so). */
+export function isOnnxModel(reference: string): boolean {
+  return reference.toLowerCase().endsWith('.onnx');
 }
 
 /**
- * The spec `reference` names, not yet checked (resolveModel checks it). `read` reads the file (the
- * command's own reader, with its limits); `note` receives the line saying that a file shadows a
- * preset. A UTF-8 byte-order mark before the JSON is accepted, as editors on Windows write one.
+ * Reads `--model`. A UTF-8 byte-order mark before a JSON spec is accepted, as editors on Windows
+ * write one. An .onnx file is imported as far as it can be: `imported.unsupported` says where it
+ * stopped, for the command to show or refuse.
  */
-export function loadModelArgument(reference: string, note: (text: string) => void, read: (path: string) => Uint8Array = readModelFile): unknown {
+export async function loadModel(reference: string, options: LoadModelOptions): Promise<ModelArgument> {
+  if (isOnnxModel(reference)) {
+    const { importOnnxFile } = await import('../io/onnxFiles');
+    const imported = forOption('--model', reference, () => importOnnxFile(reference, options.inputShape ? { inputShape: options.inputShape } : {}), fileProblem);
+    return { kind: 'onnx', imported };
+  }
   const preset = getPreset(reference);
   if (!existsSync(reference)) {
-    if (preset) return preset;
+    if (preset) return { kind: 'spec', spec: preset };
     throw new Error(`--model ${reference}: no such file, and no preset of that name (see \`sepconv presets\`)`);
   }
-  if (preset) note(`sepconv: --model ${reference}: reading the file ${JSON.stringify(reference)} of the current folder, not the preset of the same name (an existing path wins; move or rename the file to use the preset)`);
-  let text: string;
-  try {
-    // TextDecoder drops a leading byte-order mark.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(read(reference));
-  } catch (error) {
-    if (error instanceof TypeError) throw new Error(`--model ${reference}: not UTF-8 text`);
-    throw error;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`--model ${reference}: not valid JSON (${(error as Error).message})`);
-  }
+  if (preset) options.note(`sepconv: --model ${reference}: reading the file ${JSON.stringify(reference)} of the current folder, not the preset of the same name (an existing path wins; move or rename the file to use the preset)`);
+  const bytes = readOptionFile('--model', reference, READ_LIMITS.spec);
+  // TextDecoder drops a leading byte-order mark.
+  const text = forOption('--model', reference, () => new TextDecoder('utf-8', { fatal: true }).decode(bytes), () => 'not UTF-8 text');
+  const spec = forOption('--model', reference, () => JSON.parse(text) as unknown, (error) => `not valid JSON (${errorMessage(error)})`);
+  return { kind: 'spec', spec };
 }

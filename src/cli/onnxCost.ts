@@ -5,8 +5,8 @@
  * constants); MACs count weight multiply-adds (conv, transposed conv, linear), without bias.
  */
 import { formatCount, formatInteger, formatShape } from '../shared/format';
-import { importOnnxFile } from '../io/onnxFiles';
 import type { OnnxImport } from '../io/onnxImport';
+import { terminalSafe } from './terminal';
 
 /** The JSON form of an imported model's cost. */
 export function onnxCostJson(imported: OnnxImport): unknown {
@@ -39,21 +39,9 @@ export function renderOnnxCost(imported: OnnxImport): string {
   const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   const params = imported.nodes.reduce((s, n) => s + n.params, 0);
   const macs = imported.nodes.reduce((s, n) => s + n.macs, 0);
-  const out = [`${imported.spec.name}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];
+  const out = [`${terminalSafe(imported.spec.name, true)}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];
   out.push(`params ${formatCount(params)} (${formatInteger(params)}), MACs ${formatCount(macs)}, FLOPs ${formatCount(2 * macs)} (FLOPs = 2 x MACs)`);
   for (const w of imported.warnings) out.push(`warning: ${w}`);
   if (imported.unsupported) out.push(`stopped: ${imported.unsupported.message}; the nodes above it are costed`);
   return out.join('\n');
-}
-
-export function runOnnxCost(path: string, options: { json: boolean; inputShape?: number[] }, out: (s: string) => void): number {
-  let imported: OnnxImport;
-  try {
-    imported = importOnnxFile(path, options.inputShape ? { inputShape: options.inputShape } : {});
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: ${code ? `cannot read the model (${code})` : error instanceof Error ? error.message : String(error)}`);
-  }
-  out(options.json ? JSON.stringify(onnxCostJson(imported), null, 2) : renderOnnxCost(imported));
-  return 0;
 }

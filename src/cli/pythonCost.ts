@@ -3,9 +3,8 @@
  * Python file (every instance a site builds), so they can be checked and scripted.
  */
 import * as fs from 'node:fs';
-import { READ_LIMITS, readRegularFile } from '../io/localFiles';
-import { terminalSafe } from './terminal';
 import * as path from 'node:path';
+import { READ_LIMITS, readRegularFile } from '../io/localFiles';
 import type { Convention, Dtype } from '../shared/cost';
 import { formatCount, formatInteger } from '../shared/format';
 import { findWasmLocations, loadPythonParser, type PythonParser } from '../python/pythonParser';
@@ -14,13 +13,16 @@ import { DEFAULT_SETTINGS } from '../python/layerEstimates';
 import { fileSiteRows, type FileRows, type SiteRow } from '../python/siteRows';
 import type { ImportResolver, SourceFile } from '../python/modelEvaluator';
 import { candidatePaths } from '../python/importPaths';
+import { CliError } from './arguments';
+import { errorMessage, fileProblem, installFolders } from './files';
+import type { CliOutput } from './terminal';
 
 export interface PythonCostOptions {
   json: boolean;
   convention?: Convention;
   dtype?: Dtype;
-  /** [H, W] or [N, C, H, W] (only H and W are used): the size where the code does not say. */
-  inputSize?: number[];
+  /** [H, W]: the size of a model's input where the code does not say. */
+  inputSize?: [number, number];
 }
 
 /** Python files of the workspace found from the file system: `from .blocks import X`. */
@@ -87,39 +89,35 @@ function table(rows: SiteRow[]): string {
   return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Runs the command; returns the exit code (errors go to stderr). */
-export async function runPythonCostCommand(file: string, options: PythonCostOptions): Promise<number> {
+/** Runs the command, printing through `io.out`; returns the exit code. A file that cannot be read or parsed throws a CliError. */
+export async function runPythonCostCommand(file: string, options: PythonCostOptions, io: CliOutput): Promise<number> {
   let source: string;
   try {
     source = readRegularFile(file, READ_LIMITS.python).toString('utf8');
   } catch (error) {
-    process.stderr.write(terminalSafe(`sepconv cost: cannot read ${file}: ${(error as Error).message}\n`));
-    return 1;
-  }
-  const size = options.inputSize;
-  if (size && (!(size.length === 2 || size.length === 4) || !size.every((n) => Number.isInteger(n) && n >= 1))) {
-    process.stderr.write(terminalSafe(`sepconv cost: --input-size for a .py file is H,W or N,C,H,W; got ${size.join(',')}\n`));
-    return 1;
+    throw new CliError(`cannot read ${file}: ${fileProblem(error)}`);
   }
   const settings = {
     convention: options.convention ?? DEFAULT_SETTINGS.convention,
     dtype: options.dtype ?? DEFAULT_SETTINGS.dtype,
-    defaultInputSize: size ? ([size[size.length - 2]!, size[size.length - 1]!] as [number, number]) : DEFAULT_SETTINGS.defaultInputSize,
+    defaultInputSize: options.inputSize ?? DEFAULT_SETTINGS.defaultInputSize,
   };
+  let result: FileRows;
   try {
-    const here = typeof __dirname === 'string' ? __dirname : process.cwd();
-    const { sites: rows, evaluation } = await pythonCostRows(file, source, settings, [here, path.resolve(here, '..'), process.cwd()]);
-    if (options.json) process.stdout.write(terminalSafe(`${JSON.stringify(rows.map(({ start: _s, end: _e, ...row }) => row), null, 2)}\n`));
-    else {
-      process.stdout.write(terminalSafe(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras conv layers found in ${file}\n`));
-      process.stdout.write(terminalSafe(`(${settings.convention}, ${settings.dtype}; a model's input at ${settings.defaultInputSize.join('x')} where the code does not give one)\n`));
-      const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
-      if (entries.length) process.stdout.write(terminalSafe(`models built with their default arguments:\n  ${entries.join('\n  ')}\n`));
-      if (evaluation.error) process.stdout.write(terminalSafe(`the top level of the file stopped: ${evaluation.error}\n`));
-    }
-    return 0;
+    result = await pythonCostRows(file, source, settings, [...installFolders(), process.cwd()]);
   } catch (error) {
-    process.stderr.write(terminalSafe(`sepconv cost: ${file}: ${(error as Error).message}\n`));
-    return 1;
+    throw new CliError(`${file}: ${errorMessage(error)}`);
   }
+  const { sites: rows, evaluation } = result;
+  if (options.json) {
+    io.out(JSON.stringify(rows.map(({ start: _s, end: _e, ...row }) => row), null, 2));
+    return 0;
+  }
+  const lines = [rows.length ? table(rows) : `no PyTorch or Keras conv layers found in ${file}`];
+  lines.push(`(${settings.convention}, ${settings.dtype}; a model's input at ${settings.defaultInputSize.join('x')} where the code does not give one)`);
+  const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
+  if (entries.length) lines.push(`models built with their default arguments:\n  ${entries.join('\n  ')}`);
+  if (evaluation.error) lines.push(`the top level of the file stopped: ${evaluation.error}`);
+  io.out(lines.join('\n'));
+  return 0;
 }

@@ -2,7 +2,8 @@
  * Text for the terminal. Names, paths, error messages and Python code printed by the CLI come from
  * files and arguments, and a control character among them (ESC starting a sequence, BEL, a
  * carriage return rewriting the line, a bidi override reordering it) would act on the terminal
- * instead of being shown. Every text the CLI prints goes through {@link terminalSafe}.
+ * instead of being shown. Every text the CLI prints goes through {@link terminalSafe}: main() wraps
+ * the writers of {@link CliOutput} that every command is handed.
  */
 
 /**
@@ -20,4 +21,38 @@ const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028
  */
 export function terminalSafe(text: string, oneLine = false): string {
   return text.replace(oneLine ? CONTROL_OR_NEWLINE : CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Where a command prints: one call per line (or block of lines), without the final line feed. */
+export type Writer = (text: string) => void;
+
+/**
+ * The two writers every command prints through: `out` for results, `err` for notes and errors.
+ * main() makes them from the process streams; tests pass their own to capture what is printed.
+ */
+export interface CliOutput {
+  out: Writer;
+  err: Writer;
+}
+
+/** Writers that pass every text through {@link terminalSafe} before `output`'s own. */
+export function safeOutput(output: CliOutput): CliOutput {
+  return { out: (text) => output.out(terminalSafe(text)), err: (text) => output.err(terminalSafe(text)) };
+}
+
+/** The process's own streams, a line feed after each text. */
+export const processOutput: CliOutput = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+/**
+ * A reader that goes away (`sepconv cost --json | head -1`) closes the pipe: the CLI then stops
+ * quietly with status 0, as there is nobody left to tell, instead of an EPIPE stack trace.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: number) => void = (code) => process.exit(code)): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') exit(0);
+    else throw error;
+  });
 }
