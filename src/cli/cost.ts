@@ -12,11 +12,7 @@ import { resolveModel, type ModelSpec } from '../shared/spec';
 import { UsageError, parsePositiveIntegers, pickOption } from './arguments';
 import { isOnnxModel, loadModel } from './modelArgument';
 import { onnxCostJson, renderOnnxCost } from './onnxCost';
-import { terminalSafe, type CliOutput } from './terminal';
-
-function pad(text: string, width: number, right = false): string {
-  return right ? text.padStart(width) : text.padEnd(width);
-}
+import { tableColumns, terminalSafe, type CliOutput } from './terminal';
 
 /** The per-layer table and the totals, as the terminal shows them. */
 export function renderCostTable(name: string, cost: ModelCost): string {
@@ -25,11 +21,10 @@ export function renderCostTable(name: string, cost: ModelCost): string {
   const rows = cost.layers.map((l) => [String(l.index), l.label, formatShape(l.outShape), formatInteger(l.params), formatInteger(l.macs), formatInteger(l.flops), formatBytes(l.trafficBytes), l.intensity.toFixed(1)]);
   const t = cost.total;
   rows.push(['', 'total', formatShape(cost.outputShape), formatInteger(t.params), formatInteger(t.macs), formatInteger(t.flops), formatBytes(t.trafficBytes), t.intensity.toFixed(1)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i >= 3)).join('  ');
-  const out = [`${terminalSafe(name, true)}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
+  const { line, rule } = tableColumns([header, ...rows], 3);
+  const out = [`${terminalSafe(name, true)}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), rule];
   rows.forEach((r, i) => {
-    if (i === rows.length - 1) out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+    if (i === rows.length - 1) out.push(rule);
     out.push(line(r));
   });
   out.push('');

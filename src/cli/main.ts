@@ -8,7 +8,7 @@ import { SpecError } from '../shared/spec';
 import { CliError, UsageError } from './arguments';
 import { runCostCommand } from './cost';
 import { errorMessage } from './files';
-import { endQuietlyOnClosedPipe, processOutput, safeOutput, type CliOutput, type Writer } from './terminal';
+import { endQuietlyOnClosedPipe, processOutput, safeOutput, tableColumns, type CliOutput, type Writer } from './terminal';
 
 export const USAGE = `usage:
   sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
@@ -23,8 +23,8 @@ function presetsCommand(args: string[], io: CliOutput): number {
   if (values.json) {
     io.out(JSON.stringify(presets, null, 2));
   } else {
-    const width = Math.max(...presets.map((p) => p.name.length));
-    io.out(presets.map((p) => `${p.name.padEnd(width)}  ${p.description}`).join('\n'));
+    const rows = presets.map((p) => [p.name, p.description]);
+    io.out(rows.map(tableColumns(rows).line).join('\n'));
   }
   return 0;
 }

@@ -6,7 +6,7 @@
  */
 import { formatCount, formatInteger, formatShape } from '../shared/format';
 import type { OnnxImport } from '../io/onnxImport';
-import { terminalSafe } from './terminal';
+import { tableColumns, terminalSafe } from './terminal';
 
 /** The JSON form of an imported model's cost. */
 export function onnxCostJson(imported: OnnxImport): unknown {
@@ -35,8 +35,7 @@ export function onnxCostJson(imported: OnnxImport): unknown {
 export function renderOnnxCost(imported: OnnxImport): string {
   const rows = imported.nodes.filter((n) => n.params > 0 || n.macs > 0).map((n) => [n.name, n.type, formatShape(n.outputShapes[0]!), formatInteger(n.params), formatInteger(n.macs)]);
   const header = ['node', 'type', 'output', 'params', 'MACs'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const { line } = tableColumns([header, ...rows], 3);
   const params = imported.nodes.reduce((s, n) => s + n.params, 0);
   const macs = imported.nodes.reduce((s, n) => s + n.macs, 0);
   const out = [`${terminalSafe(imported.spec.name, true)}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];

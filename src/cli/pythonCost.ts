@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { READ_LIMITS, readRegularFile } from '../io/localFiles';
 import type { Convention, Dtype } from '../shared/cost';
-import { formatCount, formatInteger } from '../shared/format';
+import { formatCount, formatInteger, formatShape } from '../shared/format';
 import { findWasmLocations, loadPythonParser, type PythonParser } from '../python/pythonParser';
 import { skipReason } from '../python/parseCache';
 import { DEFAULT_SETTINGS } from '../python/layerEstimates';
@@ -15,7 +15,7 @@ import type { ImportResolver, SourceFile } from '../python/modelEvaluator';
 import { candidatePaths } from '../python/importPaths';
 import { CliError } from './arguments';
 import { errorMessage, fileProblem, installFolders } from './files';
-import type { CliOutput } from './terminal';
+import { tableColumns, type CliOutput } from './terminal';
 
 export interface PythonCostOptions {
   json: boolean;
@@ -71,8 +71,6 @@ export async function pythonCostRows(file: string, source: string, settings: typ
   }
 }
 
-const shapeText = (s: number[] | undefined | null) => (s ? s.join('x') : '?');
-
 function table(rows: SiteRow[]): string {
   const header = ['line:col', 'layer', 'kind', 'count', 'params', 'MACs', 'output', 'note'];
   const body = rows.map((r) => [
@@ -82,11 +80,11 @@ function table(rows: SiteRow[]): string {
     String(r.count),
     r.params === undefined ? (r.instances.length > 1 ? 'several' : '?') : formatInteger(r.params),
     r.macs === undefined ? (r.instances.length > 1 ? 'several' : '?') : formatCount(r.macs),
-    r.output_shape ? shapeText(r.output_shape) : r.instances.length > 1 ? 'several' : '?',
+    r.output_shape ? formatShape(r.output_shape) : r.instances.length > 1 ? 'several' : '?',
     r.unknown ? `unknown: ${r.reason}` : r.instances.length > 1 ? `${r.instances.length} configurations` : '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const { line } = tableColumns([header, ...body]);
+  return [header, ...body].map(line).join('\n');
 }
 
 /** Runs the command, printing through `io.out`; returns the exit code. A file that cannot be read or parsed throws a CliError. */
@@ -114,7 +112,7 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
     return 0;
   }
   const lines = [rows.length ? table(rows) : `no PyTorch or Keras conv layers found in ${file}`];
-  lines.push(`(${settings.convention}, ${settings.dtype}; a model's input at ${settings.defaultInputSize.join('x')} where the code does not give one)`);
+  lines.push(`(${settings.convention}, ${settings.dtype}; a model's input at ${formatShape(settings.defaultInputSize)} where the code does not give one)`);
   const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
   if (entries.length) lines.push(`models built with their default arguments:\n  ${entries.join('\n  ')}`);
   if (evaluation.error) lines.push(`the top level of the file stopped: ${evaluation.error}`);

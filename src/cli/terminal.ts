@@ -56,3 +56,15 @@ export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: 
     else throw error;
   });
 }
+
+/**
+ * Columns for a table printed by the CLI: each as wide as its widest cell among `rows` (the header
+ * included), two spaces apart; columns from `rightFrom` on (the numbers) are right-aligned.
+ * `line` lays out one row (without trailing spaces); `rule` is a line of dashes under each column.
+ */
+export function tableColumns(rows: readonly string[][], rightFrom = Number.POSITIVE_INFINITY): { line: (cells: readonly string[]) => string; rule: string } {
+  const count = Math.max(0, ...rows.map((row) => row.length));
+  const widths = Array.from({ length: count }, (_, i) => Math.max(0, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i >= rightFrom ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return { line, rule: widths.map((w) => '-'.repeat(w)).join('  ') };
+}
