@@ -18,7 +18,7 @@ const bundles = {
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
   // The Python analysis (web-tree-sitter, the evaluator, the costing) in a worker thread of the extension host; it finds the .wasm files beside it in dist/.
   pythonWorker: { entryPoints: { pythonWorker: 'src/python/pythonWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'] },
-  cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
+  cli: { entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
   engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
   // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.

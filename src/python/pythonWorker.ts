@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { findWasmLocations, loadPythonParser } from './pythonParser';
 import { DocumentAnalyzer } from './documentAnalyzer';
+import { RequestClient } from '../shared/requests';
 import { cancelSlot, packedBuffers, type AnalysisWorkerData, type FromAnalysisWorker, type ToAnalysisWorker } from './analysisProtocol';
 
 const port = parentPort;
@@ -14,16 +15,15 @@ const data = workerData as AnalysisWorkerData;
 const slots = new Int32Array(data.cancelSlots);
 const post = (message: FromAnalysisWorker) => port.postMessage(message);
 
-let nextRequest = 1;
-const reads = new Map<number, (text: string | undefined) => void>();
+/** The worker's requests to the host (file reads), through the project's one request client. */
+const reads = new RequestClient({ cancelled: () => new Error('the read was cancelled') });
 /** Messages that arrive before the parser is loaded wait here, in order. */
 let queued: ToAnalysisWorker[] | undefined = [];
 let analyzer: DocumentAnalyzer | undefined;
 
 function handle(message: ToAnalysisWorker): void {
   if (message.type === 'file') {
-    reads.get(message.requestId)?.(message.text ?? undefined);
-    reads.delete(message.requestId);
+    reads.resolve(message.requestId, message.text ?? undefined);
     return;
   }
   if (!analyzer) {
@@ -44,11 +44,7 @@ port.on('message', handle);
 loadPythonParser(findWasmLocations(data.wasmDirs)).then(
   (parser) => {
     analyzer = new DocumentAnalyzer(parser, {
-      readFile: (path) => new Promise((resolve) => {
-        const requestId = nextRequest++;
-        reads.set(requestId, resolve);
-        post({ type: 'readFile', requestId, path });
-      }),
+      readFile: (path) => reads.request<string | undefined>((requestId) => post({ type: 'readFile', requestId, path })),
       // The sites and rewrites move to the host's thread without a copy.
       publish: (results) => port.postMessage({ type: 'results', results } satisfies FromAnalysisWorker, packedBuffers([results.sites, results.rewrites])),
       publishPlayground: (key, version, generation, playground) => post({ type: 'playground', key, version, generation, playground }),

@@ -13,7 +13,7 @@ import { fileSiteRows } from '../../src/python/siteRows';
 import { DEFAULT_LIMITS } from '../../src/python/modelEvaluator';
 import { CommandLinkTable, CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND } from '../../src/editor/commandLinks';
 import { siteHoverMarkdown, codeSpan, escapeMarkdown } from '../../src/python/sitePresentation';
-import { pythonCostRows } from '../../src/cliPythonCost';
+import { pythonCostRows } from '../../src/cli/pythonCost';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
