@@ -6,9 +6,8 @@
 import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
 import { packFeatureMaps, type PackedRunResult } from '../shared/packedMaps';
 import type { ForwardResult, WeightMap } from '../engine/types';
-import type { WeightSource } from '../engine/weights';
-import { makePreview } from '../shared/featurePreview';
-import { readWorkspaceFile } from './hostRequests';
+import type { WeightSource } from '../shared/protocol';
+import { readWorkspaceFile } from './workspaceFiles';
 import type { RunStore } from './runStore';
 import { parameterShapes, resolveModel } from '../shared/spec';
 
@@ -51,14 +50,13 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * The answer to a run: previews of the feature maps (what the page draws), not their values,
  * which stay in `runs` until the page reads them.
  */
-function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number, note?: string): PackedRunResult {
+async function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number): Promise<PackedRunResult> {
+  const { featureMapOf, toRunResult } = await import('../engine/modelRun');
   const steps = result.intermediates ?? [];
   const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
-  const featureMaps = packFeatureMaps(steps.map((step) => {
-    const { previewChannels, preview, ranges } = makePreview(step.tensor.data, step.tensor.shape, body.previewChannels);
-    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, previewChannels, preview, ranges };
-  }));
-  return { backend, device, note, runId, outputShape: result.output.shape, featureMaps, timings: result.timings, totalMs };
+  const featureMaps = steps.map((step) => featureMapOf(step, step.tensor, body.previewChannels));
+  // One buffer for every map's preview and ranges (packedMaps.ts).
+  return { ...toRunResult(result, [], { backend, device, runId, totalMs }), featureMaps: packFeatureMaps(featureMaps) };
 }
 
 export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
@@ -75,22 +73,20 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     const { getHostDevice } = await import('../engine/gpuDevice');
     const device = await getHostDevice();
     if (!device.ok) throw new Error(`${device.reason}; choose Page GPU or CPU`);
-    const { forward, makeWeights, resolveModel } = await import('../engine/index');
-    const resolved = resolveModel(body.model, { inputShape: body.input.shape });
-    const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights as WeightSource) : (weights as WeightMap);
+    const { runModel } = await import('../engine/modelRun');
     const start = performance.now();
-    const result = await forward(resolved, map, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
-    return toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
+    const result = await runModel(body.model, weights, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
+    return await toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
   // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
   const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' });
-  return toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
+  return await toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 
 export async function probeHostGpu(): Promise<HostGpuInfo> {
   const { getHostDevice } = await import('../engine/gpuDevice');
   const device = await getHostDevice();
-  return device.ok ? { available: true, description: device.adapterName } : { available: false, description: device.reason };
+  return device.ok ? { available: true, description: device.adapterName, software: device.software } : { available: false, description: device.reason, software: false };
 }

@@ -157,7 +157,6 @@ export class PlaygroundPanel {
         let lastProgress = performance.now();
         const response = await answerRequest(message, {
           signal: controller.signal,
-          extensionUri: this.extensionUri,
           runs: this.runs,
           importedWeights: this.importedWeights,
           progress: (done, total, label) => {

@@ -19,18 +19,18 @@ export type PackedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { pr
 export type PackedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: PackedFeatureMap[] };
 
 /** Copies the maps' previews and ranges into one buffer (ranges first: float32 views need 4-byte offsets). */
-export function packFeatureMaps(maps: ReadonlyArray<Omit<WireFeatureMap, 'preview' | 'ranges'> & { preview: Uint8Array; ranges: Float32Array }>): PackedFeatureMap[] {
+export function packFeatureMaps(maps: readonly WireFeatureMap[]): PackedFeatureMap[] {
   const rangeBytes = maps.reduce((sum, m) => sum + m.ranges.byteLength, 0);
   const previewBytes = maps.reduce((sum, m) => sum + m.preview.byteLength, 0);
   const buffer = new ArrayBuffer(rangeBytes + previewBytes);
   let rangesAt = 0;
   let previewAt = rangeBytes;
   return maps.map((map) => {
-    const ranges = new Float32Array(buffer, rangesAt, map.ranges.length);
-    ranges.set(map.ranges);
+    const ranges = new Float32Array(buffer, rangesAt, map.ranges.byteLength / 4);
+    ranges.set(new Float32Array(map.ranges));
     rangesAt += map.ranges.byteLength;
-    const preview = new Uint8Array(buffer, previewAt, map.preview.length);
-    preview.set(map.preview);
+    const preview = new Uint8Array(buffer, previewAt, map.preview.byteLength);
+    preview.set(new Uint8Array(map.preview));
     previewAt += map.preview.byteLength;
     return { ...map, preview, ranges };
   });

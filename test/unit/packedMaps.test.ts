@@ -34,7 +34,7 @@ function someMaps(count: number) {
     const shape = [1, channels, 3 + (i % 4), 2 + (i % 3)];
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, j) => Math.max(0, Math.sin(i * 31 + j)));
     const { preview, ranges, previewChannels } = makePreview(data, shape, 3);
-    return { key: `s${i}`, leafKeys: [`s${i}`], label: 'Conv2d', layerIndex: i, role: 'standard', shape, previewChannels, preview, ranges };
+    return { key: `s${i}`, leafKeys: [`s${i}`], label: 'Conv2d', layerIndex: i, role: 'standard', shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer };
   });
 }
 
@@ -51,8 +51,8 @@ describe('packed feature maps (a host run\'s answer)', () => {
     page.featureMaps.forEach((map, i) => {
       expect(map.preview).toBeInstanceOf(ArrayBuffer);
       expect(map.ranges).toBeInstanceOf(ArrayBuffer);
-      expect(new Uint8Array(map.preview)).toEqual(maps[i]!.preview);
-      expect(new Float32Array(map.ranges)).toEqual(maps[i]!.ranges);
+      expect(new Uint8Array(map.preview)).toEqual(new Uint8Array(maps[i]!.preview));
+      expect(new Float32Array(map.ranges)).toEqual(new Float32Array(maps[i]!.ranges));
       expect(map.key).toBe(`s${i}`);
     });
     // Each map's buffers are its own: the page can transfer them all to its worker.
@@ -74,8 +74,8 @@ describe('packed feature maps (a host run\'s answer)', () => {
     // The page's own inflater (DecompressionStream).
     const page = await unpackRunResult(message);
     page.featureMaps.forEach((map, i) => {
-      expect(new Uint8Array(map.preview)).toEqual(maps[i]!.preview);
-      expect(new Float32Array(map.ranges)).toEqual(maps[i]!.ranges);
+      expect(new Uint8Array(map.preview)).toEqual(new Uint8Array(maps[i]!.preview));
+      expect(new Float32Array(map.ranges)).toEqual(new Float32Array(maps[i]!.ranges));
     });
     expect(page).not.toHaveProperty('mapsDeflated');
   });
