@@ -9,7 +9,6 @@
  */
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from './shared/cost';
-import { LocalFileError, READ_LIMITS, readRegularFile } from './io/localFiles';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from './shared/format';
 import { listPresets } from './shared/presets';
 import { resolveModel, SpecError, type ModelSpec } from './shared/spec';
@@ -128,7 +127,7 @@ async function costCommand(args: string[], out: (s: string) => void, err: (s: st
     }
     const inputSize = values['input-size'] ? parseIntegerList(values['input-size'], 2, '--input-size') : [224, 224];
     const { runPythonCostCommand } = await import('./cliPythonCost');
-    return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
+    return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;

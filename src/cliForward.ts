@@ -226,7 +226,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
   if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
   if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
-  const backend = values.backend as BackendName;
+  const backend: BackendName = values.backend;
   const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
   try {
@@ -251,7 +251,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   }
 
   const started = performance.now();
-  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
+  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose) : undefined;
   const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;

@@ -17,7 +17,7 @@ export type { WorkerForwardRequest } from './workerProtocol';
 
 export interface RunInWorkerOptions {
   signal?: AbortSignal;
-  onProgress?(done: number, total: number): void;
+  onProgress?: (done: number, total: number) => void;
   /**
    * Transfer the input's and the weights' buffers to the worker instead of copying them: faster
    * for big models, but the caller's arrays are detached (length 0) afterwards. Default false.
@@ -42,7 +42,7 @@ export class EngineWorkerCrashedError extends Error {
 interface Pending {
   resolve(result: ForwardResult): void;
   reject(error: Error): void;
-  onProgress?(done: number, total: number): void;
+  onProgress?: (done: number, total: number) => void;
 }
 
 function fromWire(error: WireError): Error {

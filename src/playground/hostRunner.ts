@@ -76,7 +76,7 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     if (!device.ok) throw new Error(`${device.reason}; choose Page GPU or CPU`);
     const { forward, makeWeights, resolveModel } = await import('../engine/index');
     const resolved = resolveModel(body.model, { inputShape: body.input.shape });
-    const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights as WeightSource) : (weights as WeightMap);
+    const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights) : weights;
     const start = performance.now();
     const result = await forward(resolved, map, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
     return toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);

@@ -112,12 +112,6 @@ function frameworkOf(it: Interpreter, v: Value): Framework {
   return 'torch';
 }
 
-function applied(it: Interpreter, v: Value): boolean {
-  if (v.k === 'layer') return v.layer.applied > 0 || (v.layer.framework === 'keras' && !!v.layer.kerasOutput);
-  if (v.k === 'obj') return it.appliedIds.has(v.id) || (!!v.base && v.base.applied > 0);
-  return true;
-}
-
 /** Function names that are script steps, not model builders (as the measuring script skips them). */
 const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
 

@@ -2,7 +2,7 @@
  * What the hover and the CodeLens say, as plain strings (Markdown for the hover), built from the
  * analysis alone so that it can be tested without VS Code. Command links are `command:` URIs.
  */
-import type { ModelSpec, LayerSpec } from '../shared/spec';
+import type { ModelSpec } from '../shared/spec';
 import { formatCount, formatInteger, formatPercent } from '../shared/format';
 import type { Container, LayerCall } from './modelCode';
 import type { ContainerEstimate, EstimateSettings, LayerEstimate } from './layerEstimates';
@@ -77,7 +77,7 @@ export function hoverInput(analysis: PythonAnalysis, index: number, settings: Es
 /** A single-layer (or single-call) model to open in the playground. */
 export function layerModel(estimate: LayerEstimate, name: string): ModelSpec | undefined {
   if (!estimate.specs || !estimate.inShape || estimate.error) return undefined;
-  return { name, input_shape: estimate.inShape, layers: estimate.specs as LayerSpec[] };
+  return { name, input_shape: estimate.inShape, layers: estimate.specs };
 }
 
 function inputNote(input: HoverInput): string {
@@ -122,7 +122,7 @@ export function hoverMarkdown(input: HoverInput): string | undefined {
   lines.push(`| output | ${shown(call, estimate.outShape)} |`);
   const separable = conv?.separable;
   if (separable) {
-    lines.push('', `**Depthwise-separable replacement** (dw ${conv!.weightShape[2]}×${conv!.weightShape[3]} + pw 1×1): ${formatCount(separable.total.params)} params, ${formatCount(separable.total.macs)} MACs — **${formatPercent(separable.saving)} fewer MACs** (1/C_out + 1/(k_h·k_w) = ${separable.formula.toFixed(3)})`);
+    lines.push('', `**Depthwise-separable replacement** (dw ${conv.weightShape[2]}×${conv.weightShape[3]} + pw 1×1): ${formatCount(separable.total.params)} params, ${formatCount(separable.total.macs)} MACs — **${formatPercent(separable.saving)} fewer MACs** (1/C_out + 1/(k_h·k_w) = ${separable.formula.toFixed(3)})`);
   }
   if (estimate.pair) {
     const p = estimate.pair;

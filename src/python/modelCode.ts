@@ -4,7 +4,7 @@
  * (nn.Sequential, Keras Sequential, nn.Module subclasses). The result is plain data: no tree nodes.
  */
 import type { Node, Tree } from 'web-tree-sitter';
-import { Scopes, type PyValue, showValue } from './pythonValues';
+import { Scopes, type PyValue } from './pythonValues';
 import type { TreeDelta } from './parseCache';
 
 export type Framework = 'torch' | 'keras';
@@ -279,7 +279,7 @@ class Reader {
     const around: Node[] = [];
     for (const at of offset > 0 ? [offset, offset - 1] : [offset]) {
       for (let node = this.root.descendantForIndex(at); node; node = node.parent) {
-        if (node.type === 'call' && node.startIndex <= offset && offset <= node.endIndex && !around.some((n) => n.id === node!.id)) around.push(node);
+        if (node.type === 'call' && node.startIndex <= offset && offset <= node.endIndex && !around.some((n) => n.id === node.id)) around.push(node);
       }
     }
     around.sort((x, y) => y.startIndex - x.startIndex || x.endIndex - y.endIndex);
