@@ -76,13 +76,13 @@ export class EngineClient {
     const worker = await this.start();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, options });
+      this.pending.set(id, { resolve: resolve, reject, options });
       options.signal?.addEventListener('abort', () => {
         if (!this.pending.has(id)) return;
         // A CPU pass cannot be interrupted from outside; the worker is dropped and a fresh one starts next time.
         this.failAll(new RequestCancelled());
       });
-      worker.postMessage({ ...message, id } as ToWorker, transfer);
+      worker.postMessage({ ...message, id }, transfer);
     });
   }
 

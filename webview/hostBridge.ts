@@ -55,10 +55,10 @@ class VsCodeHost implements Host {
     });
   }
 
-  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options: { signal?: AbortSignal; onProgress?(done: number, total: number, label: string): void } = {}): Promise<RequestMap[K]['result']> {
+  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options: { signal?: AbortSignal; onProgress?: (done: number, total: number, label: string) => void } = {}): Promise<RequestMap[K]['result']> {
     const requestId = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, onProgress: options.onProgress });
+      this.pending.set(requestId, { resolve: resolve, reject, onProgress: options.onProgress });
       options.signal?.addEventListener('abort', () => {
         if (!this.pending.delete(requestId)) return;
         this.api.postMessage({ type: 'cancel', requestId });
@@ -94,7 +94,7 @@ class StandaloneHost implements Host {
     switch (method) {
       case 'copyText':
         await navigator.clipboard.writeText((body as RequestMap['copyText']['body']).text);
-        return {} as RequestMap[K]['result'];
+        return {};
       case 'saveFile': {
         const { suggestedName, content } = body as RequestMap['saveFile']['body'];
         const blob = new Blob([content], { type: typeof content === 'string' ? 'text/plain' : 'application/octet-stream' });

@@ -579,7 +579,7 @@ class Playground {
       const tensor = imageToTensor(await this.inputImage(), shape[1]!, normalisation);
       this.preparedInput = { key, shape: tensor.shape, data: tensor.data };
     }
-    return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer as ArrayBuffer };
+    return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer };
   }
 
   /** The input image at the input size, as RGBA (images are stretched to the size). */
@@ -634,12 +634,17 @@ class Playground {
       this.weightsControls.append(h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'));
     } else if (this.host.standalone) {
       const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
-      file.addEventListener('change', async () => {
+      file.addEventListener('change', () => {
         const chosen = file.files?.[0];
         if (!chosen) return;
-        this.userWeights = { name: chosen.name, bytes: await chosen.arrayBuffer() };
-        this.update({ weights: { kind: 'safetensors', path: chosen.name } });
-        this.refreshRunButton();
+        void chosen.arrayBuffer().then(
+          (bytes) => {
+            this.userWeights = { name: chosen.name, bytes };
+            this.update({ weights: { kind: 'safetensors', path: chosen.name } });
+            this.refreshRunButton();
+          },
+          (error: Error) => (this.status.textContent = `Could not read ${chosen.name}: ${error.message}`),
+        );
       });
       this.weightsControls.append(labelled('File', file), h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.'));
     } else {
