@@ -4,7 +4,7 @@
 // so that what is checked is what the editor shows.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { activatedExtension, closePlaygroundTabs, hoverText, openWorkspaceDocument, playgroundTabs, positionOf, waitFor, workspaceUri } from './helpers';
+import { activatedExtension, hoverText, openWorkspaceDocument, positionOf, waitFor, workspaceUri } from './helpers';
 
 /** The figures of `nn.Conv2d(32, 64, kernel_size=3, padding=1)` at the default 224x224 input. */
 const STANDARD = {

@@ -190,7 +190,7 @@ describe('hover and CodeLens text', () => {
     expect(md).toMatch(/Depthwise-separable replacement/);
     const lens = codeLensTitle(a.code.containers[0]!, a.estimates.containers[0]!)!;
     expect(lens).toBe(`896 params · ${(reference.cost.macs / 1e6).toFixed(2)}M MACs · depthwise 0% · pointwise 0% · other conv 100%`);
-    const payload = JSON.parse(decodeURIComponent(md.match(/command:sepconv\.openPlayground\?([^)]*)/)![1]!));
+    const payload = JSON.parse(decodeURIComponent(md.match(/command:sepconv\.openPlayground\?([^)]*)/)![1]!)) as [{ model: { layers: unknown[] } }];
     expect(payload[0].model.layers[0]).toMatchObject({ type: 'Conv2d', in_channels: 3, out_channels: 32 });
   });
   it('offers the Sequential in the playground only when the Sequential is a model the playground can hold', () => {
