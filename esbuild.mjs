@@ -16,7 +16,7 @@ const skipTypecheck = args.includes('--no-typecheck');
 const bundles = {
   extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
-  cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
+  cli: { entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
   engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
   // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.

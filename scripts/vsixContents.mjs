@@ -49,6 +49,9 @@ export function checkVsix(entries, target, dawnFolder) {
     [/^extension\/node_modules\/webgpu\/(build|types\.d\.ts)/, 'Dawn build tooling'],
     [/^extension\/(tsconfig|vitest|esbuild|\.vscode-test)/, 'build configuration'],
     [/^extension\/(out|test-results|dist-test)\//, 'build or test output'],
+    // README's images are shown from the repository (vsce rewrites their paths); the sample workspace is `npm start`'s.
+    [/^extension\/media\/(screenshots|sample-workspace)\//, "README's screenshots or the development workspace"],
+    [/^extension\/CONTRIBUTING\.md$/i, 'the contributors\' guide'],
   ];
   for (const name of files) {
     for (const [pattern, what] of forbidden) if (pattern.test(name)) problems.push(`${name}: ${what} should not ship`);

