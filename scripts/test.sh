@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one test command (`npm test`): type-check and build, then every suite.
+# The one test command (`npm test`): lint, type-check and build, then every suite.
 # Faster subsets: `npm run test:unit` (vitest: spec, cost model, io, CPU engine, WebGPU engine, parser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ESLint with the type-aware rules (floating promises, unsafe any): eslint.config.mjs. The cheapest failure first.
+npm run --silent lint
 # The Debian packages the suites need (Chromium with SwiftShader, the Vulkan loader, PyTorch, code-server's
 # two): apt-get as root or with sudo, else one line that names them and the command, and exit 1.
 node scripts/systemPackages.mjs test

@@ -67,7 +67,7 @@ export class EngineClient {
 
   private async send<T>(message: Omit<ToWorker, 'id'>, transfer: Transferable[], options: RequestOptions = {}): Promise<T> {
     const worker = await this.start();
-    return this.requests.request<T>((id) => worker.postMessage({ ...message, id } as ToWorker, transfer), options);
+    return this.requests.request<T>((id) => worker.postMessage({ ...message, id }, transfer), options);
   }
 
   probeWebGpu(): Promise<WebGpuProbe> {

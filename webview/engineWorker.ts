@@ -122,8 +122,10 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-scope.onmessage = async (event: MessageEvent<ToWorker>) => {
-  const message = event.data;
+// answer() catches its errors and posts them to the page, so the promise needs no handler.
+scope.onmessage = (event: MessageEvent<ToWorker>) => void answer(event.data);
+
+async function answer(message: ToWorker): Promise<void> {
   try {
     if (message.type === 'probe') {
       post({ type: 'probe', id: message.id, webgpu: await probe() });
@@ -137,4 +139,4 @@ scope.onmessage = async (event: MessageEvent<ToWorker>) => {
   } catch (error) {
     post({ type: 'error', id: message.id, error: error instanceof Error ? error.message : String(error) });
   }
-};
+}

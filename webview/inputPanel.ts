@@ -229,7 +229,7 @@ export class InputPanel {
       const tensor = imageToTensor(await this.image(), shape[1]!, normalisation);
       this.preparedInput = { key, shape: tensor.shape, data: tensor.data };
     }
-    return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer as ArrayBuffer };
+    return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer };
   }
 
   /** The input image at the input size, as RGBA (images are stretched to the size). */

@@ -148,6 +148,7 @@ export function fieldText(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return value.join(', ');
   if (typeof value === 'object') return JSON.stringify(value, null, 1);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are handled above: only primitives reach String()
   return String(value);
 }
 
@@ -227,6 +228,6 @@ export function newLayer(type: LayerType, before: Shape | undefined): LayerSpec 
     case 'Softmax':
       return { type, dim: 1 };
     default:
-      return { type } as LayerSpec;
+      return { type };
   }
 }

@@ -12,7 +12,7 @@ import type { WorkerWeights } from './workerProtocol';
 
 export interface WeightsPanelOptions {
   state(): PlaygroundState;
-  update(patch: Partial<PlaygroundState>): void;
+  update: (patch: Partial<PlaygroundState>) => void;
   /** The weights changed in a way that may allow or block a run. */
   changed(): void;
   host: Host;
@@ -78,14 +78,20 @@ export class WeightsPanel {
       controls.append(h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'));
     } else if (host.standalone) {
       const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
-      file.addEventListener('change', async () => {
+      const note = h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.');
+      file.addEventListener('change', () => {
         const chosen = file.files?.[0];
         if (!chosen) return;
-        this.userWeights = { name: chosen.name, bytes: await chosen.arrayBuffer() };
-        update({ weights: { kind: 'safetensors', path: chosen.name } });
-        this.options.changed();
+        void chosen.arrayBuffer().then(
+          (bytes) => {
+            this.userWeights = { name: chosen.name, bytes };
+            update({ weights: { kind: 'safetensors', path: chosen.name } });
+            this.options.changed();
+          },
+          (error: Error) => (note.textContent = `Could not read ${chosen.name}: ${error.message}`),
+        );
       });
-      controls.append(labelled('File', file), h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.'));
+      controls.append(labelled('File', file), note);
     } else {
       const chosenPath = weights.path;
       const list = select<string>([['', 'Choose a file…']], chosenPath, (path) => {

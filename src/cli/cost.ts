@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, DTYPES, costModel, type Convention, type Dtype, type ModelCost } from '../shared/cost';
 import { formatBytes, formatCount, formatInteger, formatPercent, formatShape } from '../shared/format';
-import { resolveModel, type ModelSpec } from '../shared/spec';
+import { resolveModel } from '../shared/spec';
 import { UsageError, parsePositiveIntegers, pickOption } from './arguments';
 import { isOnnxModel, loadModel } from './modelArgument';
 import { onnxCostJson, renderOnnxCost } from './onnxCost';
@@ -111,7 +111,7 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
     io.out(json ? JSON.stringify(onnxCostJson(model.imported), null, 2) : renderOnnxCost(model.imported));
     return 0;
   }
-  const resolved = resolveModel(model.spec as ModelSpec, { inputShape });
+  const resolved = resolveModel(model.spec, { inputShape });
   const cost = costModel(resolved, { convention, dtype });
   io.out(json ? JSON.stringify(costJson(resolved.name, cost), null, 2) : renderCostTable(resolved.name, cost));
   return 0;

@@ -190,7 +190,7 @@ export async function runForwardCommand(args: string[], io: CliOutput): Promise<
   }
 
   const started = performance.now();
-  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose!) : undefined;
+  const device = backend === 'webgpu' ? await webgpuDevice(values.verbose) : undefined;
   const options = { backend, intermediates: values.intermediates !== undefined, fuse: !values.unfused, device, threads };
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;

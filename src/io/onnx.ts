@@ -363,7 +363,7 @@ function decodeRaw(raw: Uint8Array, dataType: number, count: number): Float32Arr
       return out;
     }
     default: {
-      const out: number[] = new Array(count);
+      const out = new Array<number>(count);
       for (let i = 0; i < count; i++) out[i] = readInteger(view, dataType, i);
       return out;
     }

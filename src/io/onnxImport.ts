@@ -377,7 +377,7 @@ class Importer {
       const rank = shape.length;
       const start = clampAxis(this.int(node, 'start', 0), rank);
       const end = clampAxis(this.int(node, 'end', rank), rank);
-      this.values.set(node.outputs[0]!, { kind: 'const', dims: [Math.max(0, end - start)], data: shape.slice(start, end), float: false });
+      this.values.set(node.outputs[0], { kind: 'const', dims: [Math.max(0, end - start)], data: shape.slice(start, end), float: false });
       return;
     }
     const handler = Object.hasOwn(HANDLERS, node.opType) ? HANDLERS[node.opType] : undefined;

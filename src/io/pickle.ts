@@ -68,7 +68,6 @@ const MAX_VALUES = 10_000_000;
 const MAX_DIMS = 16;
 
 type Value = unknown;
-const MARK = Symbol('mark');
 
 /** Reads a pickle; persistent ids must be storage tuples and become {@link PickledStorage}s. */
 export function readPickle(bytes: Uint8Array): Value {
@@ -331,7 +330,7 @@ function reduce(callable: Value, args: Value, at: number): Value {
     return { kind: 'tensor', storage: storage as PickledStorage, offset: offset as number, size: size as number[], stride: stride as number[] } satisfies PickledTensor;
   }
   if (isGlobal(callable, 'torch._utils._rebuild_parameter')) {
-    const [data] = args;
+    const [data] = args as [Value];
     if (typeof data !== 'object' || data === null || (data as PickledTensor).kind !== 'tensor') throw new PickleError(`_rebuild_parameter at byte ${at} without a tensor`);
     return data;
   }

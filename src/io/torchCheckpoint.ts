@@ -52,7 +52,7 @@ export function readCheckpoint(input: Uint8Array | ArrayBuffer): Checkpoint {
     const tensors = new Map<string, Tensor>();
     const skipped: Checkpoint['skipped'] = [];
     for (const [key, value] of stateDict) {
-      const t = value as PickledTensor;
+      const t = value;
       if (!FLOAT_DTYPES.has(t.storage.dtype)) {
         skipped.push({ key, dtype: t.storage.dtype, shape: t.size });
         continue;

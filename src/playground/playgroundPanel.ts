@@ -210,5 +210,5 @@ function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & 
 export function modelFromCommandArgument(argument: unknown): ModelSpec | undefined {
   if (argument === undefined || argument === null) return undefined;
   if (typeof argument !== 'object' || !('model' in argument)) throw new Error('sepconv.openPlayground takes {model: ModelSpec}');
-  return parseModelShape((argument as { model: unknown }).model);
+  return parseModelShape(argument.model);
 }

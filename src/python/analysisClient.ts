@@ -242,7 +242,7 @@ export class AnalysisClient {
 
   private ensureWorker(): Worker | undefined {
     if (this.worker || this.stopped) return this.worker;
-    const workerData: AnalysisWorkerData = { wasmDirs: this.options.wasmDirs, cancelSlots: this.slots.buffer as SharedArrayBuffer };
+    const workerData: AnalysisWorkerData = { wasmDirs: this.options.wasmDirs, cancelSlots: this.slots.buffer };
     let worker: Worker;
     try {
       worker = new Worker(this.options.workerPath, { workerData, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });

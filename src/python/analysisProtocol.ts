@@ -87,7 +87,7 @@ export function packList<T extends { start: number; end: number }>(items: readon
   const offsets = new Uint32Array(items.length + 1);
   for (let i = 0; i < encoded.length; i++) offsets[i + 1] = offsets[i]! + encoded[i]!.length;
   const bytes = new Uint8Array(offsets[items.length]!);
-  encoded.forEach((e, i) => bytes.set(e, offsets[i]!));
+  encoded.forEach((e, i) => bytes.set(e, offsets[i]));
   return { starts: Int32Array.from(items, (i) => i.start), ends: Int32Array.from(items, (i) => i.end), offsets, bytes };
 }
 
@@ -118,7 +118,7 @@ export class UnpackedList<T> {
     let item = this.decoded.get(i);
     if (item === undefined) {
       const { bytes, offsets } = this.packed;
-      item = JSON.parse(new TextDecoder().decode(bytes.subarray(offsets[i]!, offsets[i + 1]!))) as T;
+      item = JSON.parse(new TextDecoder().decode(bytes.subarray(offsets[i], offsets[i + 1]))) as T;
       this.decoded.set(i, item);
     }
     return item;

@@ -354,7 +354,7 @@ export class Library {
     def('id', () => unknown('id()'));
     def('iter', (a) => a[0] ?? NONE);
     def('next', () => unknown('next()'));
-    def('super', (a) => (a.length === 2 && a[0]!.k === 'class' ? { k: 'super', cls: a[0]!.cls, self: a[1]! } : unknown('super() outside a method')));
+    def('super', (a) => (a.length === 2 && a[0]!.k === 'class' ? { k: 'super', cls: a[0].cls, self: a[1]! } : unknown('super() outside a method')));
     def('vars', () => unknown('vars()'));
     def('locals', () => unknown('locals()'));
     def('globals', () => unknown('globals()'));
@@ -703,7 +703,7 @@ export class Library {
     const children: Value[] = [{ k: 'layer', layer: conv }];
     if (norm.k !== 'none') children.push(this.it.callValue(norm, [a.out_channels!], new Map(), undefined));
     const act = a.activation_layer!;
-    if (act.k !== 'none') children.push(this.it.callValue(act, [], act.k === 'lib' && /ReLU|SiLU|Hardswish|Hardsigmoid|Mish|ReLU6/.test(act.path) ? new Map([['inplace', a.inplace!]]) : new Map(), undefined));
+    if (act.k !== 'none') children.push(this.it.callValue(act, [], act.k === 'lib' && /ReLU|SiLU|Hardswish|Hardsigmoid|Mish|ReLU6/.test(act.path) ? new Map([['inplace', a.inplace!]]) : new Map<string, Value>(), undefined));
     const seq = this.makeLayer('torch.nn.Sequential', 'torch', children, new Map());
     return { k: 'layer', layer: seq };
   }
@@ -943,7 +943,7 @@ export class Library {
     }
   }
 
-  private layerAttr(layer: Layer, name: string, node: Node | undefined): Value {
+  private layerAttr(layer: Layer, name: string, _node: Node | undefined): Value {
     const it = this.it;
     const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
     const own = layer.args[`.${name}`];
@@ -995,7 +995,7 @@ export class Library {
         const shape = a[0] ?? NONE;
         const dims = shape.k === 'tuple' || shape.k === 'list' ? shape.items.map((d) => (d.k === 'none' ? 1 : num(d))) : undefined;
         if (dims && dims.every((d) => d !== undefined)) {
-          layer.kerasInput = { framework: 'keras', shape: dims as number[] };
+          layer.kerasInput = { framework: 'keras', shape: dims };
           this.kerasSequentialRun(layer);
         }
         return NONE;
@@ -1177,7 +1177,7 @@ export class Library {
         const n = need(fn);
         if (n) return n;
         const rest = args.slice(1);
-        const spec = rest.length === 1 && (rest[0]!.k === 'tuple' || rest[0]!.k === 'list') ? rest[0]!.items : rest.length === 0 && kwargs.get('shape') ? (kwargs.get('shape') as { items: Value[] }).items ?? [] : rest;
+        const spec = rest.length === 1 && (rest[0]!.k === 'tuple' || rest[0]!.k === 'list') ? rest[0].items : rest.length === 0 && kwargs.get('shape') ? (kwargs.get('shape') as { items: Value[] }).items ?? [] : rest;
         const bad = spec.find((d) => d.k !== 'int');
         if (bad) return this.t(undefined, fw, `${fn}() with a size not known${bad.k === 'unknown' ? ` (${bad.reason})` : ''}`);
         return this.t(reshape(t.shape!, spec.map((d) => (d as { v: number }).v)), fw, `${fn}() to a shape that does not fit (the code would raise)`);
@@ -1783,7 +1783,7 @@ export class Library {
         out[at] = ts.reduce((acc, q) => acc + q.shape![at]!, 0);
         return this.t(out, 'keras');
       }
-      let shape: number[] | undefined = ts[0]!.shape!;
+      let shape: number[] | undefined = ts[0]!.shape;
       for (const q of ts.slice(1)) shape = shape && broadcast(shape, q.shape!);
       return this.t(shape, 'keras', `${short} of shapes that do not broadcast`);
     }

@@ -133,6 +133,7 @@ export class Scope {
 
   lookup(name: string): Value | undefined {
     if (this.globals?.has(name)) return this.module?.vars.get(name);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk up the scope chain starts here
     for (let s: Scope | undefined = this; s; s = s.parent) {
       const v = s.vars.get(name);
       if (v !== undefined) return v;

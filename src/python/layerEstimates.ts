@@ -4,7 +4,7 @@
  * and the playground show the same numbers).
  */
 import type { ActivationType, LayerSpec, ModelSpec, Shape, Padding2d } from '../shared/spec';
-import { resolveModel, SpecError, convOutputSize } from '../shared/spec';
+import { resolveModel, SpecError } from '../shared/spec';
 import { costModel, emptyRoles, estimateConv, macsRole, sumCosts, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
 import type { LayerCall, ModelCode, Container, ContainerItem, FlowExpr } from './modelCode';
 import type { PyValue } from './pythonValues';
@@ -446,7 +446,7 @@ class Estimator {
       estimate.outShape = cost.outputShape;
       const convs = reading.specs.filter((s) => s.type === 'Conv2d');
       if (convs.length === 1 && reading.specs[0]!.type === 'Conv2d') {
-        const { type: _type, padding_mode: _mode, ...conv } = reading.specs[0]!;
+        const { type: _type, padding_mode: _mode, ...conv } = reading.specs[0];
         estimate.conv = estimateConv(conv, input, options);
       }
       if (convs.length === 2 && cost.pairs[0]) estimate.pair = cost.pairs[0];

@@ -167,7 +167,7 @@ export function runMeasure(options: MeasureOptions): Promise<MeasureResult> {
       const stderr = Buffer.concat(err).toString('utf8').trim();
       let json: (Partial<MeasureResult> & { error?: { message: string; where?: { file: string; line: number } } }) | undefined;
       try {
-        json = stdout ? JSON.parse(stdout.slice(stdout.lastIndexOf('\n{') + 1)) : undefined;
+        json = stdout ? (JSON.parse(stdout.slice(stdout.lastIndexOf('\n{') + 1)) as typeof json) : undefined;
       } catch {
         json = undefined;
       }

@@ -4,7 +4,7 @@
  * (nn.Sequential, Keras Sequential, nn.Module subclasses). The result is plain data: no tree nodes.
  */
 import type { Node, Tree } from 'web-tree-sitter';
-import { Scopes, type PyValue, showValue } from './pythonValues';
+import { Scopes, type PyValue } from './pythonValues';
 
 export type Framework = 'torch' | 'keras';
 

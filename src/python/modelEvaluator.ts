@@ -832,7 +832,7 @@ export class Interpreter {
       }
       case 'list_comprehension': case 'set_comprehension': case 'generator_expression': {
         const out = this.comprehension(node, scope, file, (s) => [this.eval(node.childForFieldName('body')!, s, file)]);
-        return isUnknown(out) ? out : { k: node.type === 'generator_expression' ? 'list' : 'list', items: out } as Value;
+        return isUnknown(out) ? out : { k: node.type === 'generator_expression' ? 'list' : 'list', items: out };
       }
       case 'dictionary_comprehension': {
         const body = node.childForFieldName('body')!;
@@ -1417,7 +1417,7 @@ export class Interpreter {
     return fields;
   }
 
-  private callFunction(fn: FunctionDef, args: Value[], kwargs: Map<string, Value>, node: Node | undefined): Value {
+  private callFunction(fn: FunctionDef, args: Value[], kwargs: Map<string, Value>, _node: Node | undefined): Value {
     if (this.depth >= this.limits.maxDepth) throw new LimitError('evaluation limit (call depth)');
     if (fn.file === this.root.path && fn.node.type === 'function_definition') this.invoked.add(fn.node.id);
     const scope = new Scope(fn.closure, fn.closure.module, 'function');

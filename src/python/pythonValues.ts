@@ -155,7 +155,7 @@ export class Scopes {
         const operand = this.evaluate(node.childForFieldName('argument'));
         const op = node.childForFieldName('operator')?.text;
         if ((operand.kind === 'int' || operand.kind === 'float') && (op === '-' || op === '+')) {
-          return { kind: operand.kind, value: op === '-' ? -operand.value : operand.value } as PyValue;
+          return { kind: operand.kind, value: op === '-' ? -operand.value : operand.value };
         }
         return symbol(node.text);
       }

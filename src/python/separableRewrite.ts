@@ -75,7 +75,7 @@ export function separableRewrite(call: LayerCall, code: ModelCode, text: string)
   if (call.framework === 'torch') {
     const seq = sibling(call, code, 'Sequential', 'torch.nn');
     if (seq.importLine) edits.push({ start: importOffset(text), end: importOffset(text), newText: seq.importLine });
-    const { in_channels: cin, out_channels: cout, kernel_size: k } = call.args as Record<string, LayerArg>;
+    const { in_channels: cin, out_channels: cout, kernel_size: k } = call.args;
     const style = (arg: LayerArg, value: string) => (arg.keyword ? `${arg.name}=${value}` : value);
     const dw = [style(cin!, cin!.valueText), style(cout!, cin!.valueText), style(k!, k!.valueText)];
     const pw = [style(cin!, cin!.valueText), style(cout!, cout!.valueText), style(k!, '1')];

@@ -19,7 +19,6 @@ import {
   type ResolvedLeaf,
   type ResolvedModel,
   type ResolvedNode,
-  type ResolvedSequence,
 } from './spec';
 
 const INDENT = '    ';
@@ -442,7 +441,7 @@ class KerasWriter {
     for (let i = 0; i < nodes.length; i++) {
       const node = nodes[i]!;
       if (node.op === 'sequence') items.push(...this.sequence(node.children));
-      else if (node.op === 'residual') items.push({ residual: this.sequence((node.body as ResolvedSequence).children), key: node.key });
+      else if (node.op === 'residual') items.push({ residual: this.sequence(node.body.children), key: node.key });
       else if (node.op === 'channelscale') items.push({ residual: this.sequence(node.body.children), key: node.key, multiply: true });
       else if (this.isSeparablePair(node, nodes[i + 1])) items.push(...this.separable(node as ResolvedConv2d, nodes[++i] as ResolvedConv2d));
       else items.push(...this.leaf(node));

@@ -228,6 +228,7 @@ function describe(value: unknown): string {
   if (value instanceof ArrayBuffer) return 'an ArrayBuffer';
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are handled above: only primitives reach String()
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 

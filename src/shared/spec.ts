@@ -857,7 +857,7 @@ export function convTransposeOutputSize(input: number, kernel: number, stride: n
 
 /** Upsample's output size: the given size, or floor(in * scale_factor) as PyTorch computes it. */
 export function upsampleOutputSize(node: Pick<ResolvedUpsample, 'size' | 'scaleFactor'>, dim: 0 | 1, input: number): number {
-  return node.size ? node.size[dim] : Math.floor(input * node.scaleFactor![dim]!);
+  return node.size ? node.size[dim] : Math.floor(input * node.scaleFactor![dim]);
 }
 
 /**

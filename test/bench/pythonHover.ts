@@ -40,12 +40,12 @@ function makeFile(root: string) {
   const sequentialStart = text.lastIndexOf('self.stem = nn.Sequential(');
   const target = text.indexOf('nn.Conv2d(32, 64, 1', sequentialStart) + 4;
   // In comments spread over the file, inside the hovered Sequential (not in the hovered call), and new lines between statements.
-  const copies = [...text.matchAll(/^# copy \d+$/gm)].map((m) => m.index!);
+  const copies = [...text.matchAll(/^# copy \d+$/gm)].map((m) => m.index);
   const edits: { at: number; text: string; where: string }[] = [];
   for (let i = 0; i < 20; i++) edits.push({ at: copies[Math.floor((i * copies.length) / 20)]! + 2, text: 'x', where: 'comment' });
   const callStart = target - 4;
   const callEnd = text.indexOf(')', target);
-  const commas = [...text.slice(sequentialStart, text.indexOf('def forward', sequentialStart)).matchAll(/, /g)].map((m) => sequentialStart + m.index!).filter((at) => at < callStart || at > callEnd);
+  const commas = [...text.slice(sequentialStart, text.indexOf('def forward', sequentialStart)).matchAll(/, /g)].map((m) => sequentialStart + m.index).filter((at) => at < callStart || at > callEnd);
   for (let i = 0; i < 10; i++) edits.push({ at: commas[(i * 7) % commas.length]! + 1, text: ' ', where: 'sequential' });
   for (let i = 0; i < 10; i++) edits.push({ at: text.indexOf('\n', Math.floor(((i + 0.5) * text.length) / 10)), text: '\n', where: 'blank line' });
   // Interleave the places, as someone moving through a file would.

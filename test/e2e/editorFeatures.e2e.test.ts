@@ -13,9 +13,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCount, formatInteger } from '../../src/shared/format';
-// @ts-expect-error: plain JavaScript modules shared with the integration runner
 import { launchChromium, SWIFTSHADER_ICD, workbenchUrl } from '../../scripts/codeServerBrowser.mjs';
-// @ts-expect-error: plain JavaScript modules shared with the integration runner
 import { startCodeServer } from '../../scripts/installCodeServer.mjs';
 
 const ROOT = join(__dirname, '../..');

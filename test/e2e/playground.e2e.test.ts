@@ -395,6 +395,7 @@ describe('the playground page', () => {
   it('follows the three themes: body class, --vscode-* variables, canvas colours; screenshots', async () => {
     const look = () => page.evaluate(() => ({ classes: [...document.body.classList], background: getComputedStyle(document.body).backgroundColor, variable: getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').trim() }));
     await page.selectOption('#theme', 'light');
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.arrayContaining() as any
     expect(await look()).toEqual({ classes: expect.arrayContaining(['vscode-light']), background: 'rgb(255, 255, 255)', variable: '#ffffff' });
     await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot('playground-light.png');
@@ -482,9 +483,9 @@ describe('the playground page', () => {
       await run(backend);
       for (let i = 0; i < (backend === 'cpu' ? 15 : 7); i++) {
         const status = await run(backend);
-        figures[backend]!.drawnMs.push(status.drawnMs);
-        figures[backend]!.paintedMs.push(status.paintedMs);
-        figures[backend]!.engineMs.push(status.engineMs);
+        figures[backend].drawnMs.push(status.drawnMs);
+        figures[backend].paintedMs.push(status.paintedMs);
+        figures[backend].engineMs.push(status.engineMs);
       }
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

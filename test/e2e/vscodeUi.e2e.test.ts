@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: plain JavaScript modules shared with the integration runner
 import { launchChromium, showInCommandPalette, SWIFTSHADER_ICD, workbenchUrl } from '../../scripts/codeServerBrowser.mjs';
-// @ts-expect-error: plain JavaScript modules shared with the integration runner
 import { startCodeServer } from '../../scripts/installCodeServer.mjs';
 
 const ROOT = join(__dirname, '../..');

@@ -53,17 +53,18 @@ function installProbes(): void {
     construct(target, args, newTarget) {
       const stack = fromExtension();
       if (stack) wasmCompiles.push(stack);
-      return Reflect.construct(target, args, newTarget);
+      return Reflect.construct(target, args, newTarget) as object;
     },
   });
   // The module object itself (an `import * as` would give esbuild's copy of it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, as said above
   const threads = require('node:worker_threads') as { Worker: typeof import('node:worker_threads').Worker };
   const OriginalWorker = threads.Worker;
   try {
     threads.Worker = new Proxy(OriginalWorker, {
       construct(target, args, newTarget) {
         workersStarted.push(String(args[0]));
-        return Reflect.construct(target, args, newTarget);
+        return Reflect.construct(target, args, newTarget) as object;
       },
     });
   } catch {
@@ -101,7 +102,7 @@ suite('activation', () => {
 
   test('every command in package.json is registered', async () => {
     const { extension } = await activatedExtension();
-    const contributed: { command: string }[] = extension.packageJSON.contributes?.commands ?? [];
+    const contributed = (extension.packageJSON as { contributes?: { commands?: { command: string }[] } }).contributes?.commands ?? [];
     const declared = contributed.map((entry) => entry.command);
     assert.ok(declared.includes('sepconv.openPlayground'), 'package.json does not contribute sepconv.openPlayground');
     const registered = new Set(await vscode.commands.getCommands(true));
@@ -111,7 +112,7 @@ suite('activation', () => {
 
   test('every command in package.json runs without arguments', async () => {
     const { extension } = await activatedExtension();
-    const contributed: { command: string }[] = extension.packageJSON.contributes?.commands ?? [];
+    const contributed = (extension.packageJSON as { contributes?: { commands?: { command: string }[] } }).contributes?.commands ?? [];
     await closePlaygroundTabs();
     for (const { command } of contributed) {
       try {

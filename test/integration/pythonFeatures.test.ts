@@ -83,7 +83,7 @@ suite('Python model code', () => {
       const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', document.uri, 100);
       return lenses.find((l) => l.range.start.line === line && l.command?.title === 'Open in Playground');
     }, 'the "Open in Playground" CodeLens over self.features');
-    const args = lens.command!.arguments ?? [];
+    const args: unknown[] = lens.command!.arguments ?? [];
     assert.equal(args.length, 1);
     assert.match(String(args[0]), /^[0-9a-f]{32}$/, 'the CodeLens carries more than an id');
     await vscode.commands.executeCommand(lens.command!.command, ...args);

@@ -46,6 +46,7 @@ describe('routeRun', () => {
 
   it('says why a choice cannot run', () => {
     expect(routeRun({ ...inVsCode, choice: 'webview-gpu' })).toEqual({ blocked: 'The page has no WebGPU: navigator.gpu is missing' });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringMatching() as any
     expect(routeRun({ ...standalone, choice: 'host-gpu' })).toMatchObject({ blocked: expect.stringMatching(/needs the VS Code extension host/) });
     expect(routeRun({ ...inVsCode, choice: 'host-gpu', hostGpu: { available: false, description: 'no adapter', software: false } })).toEqual({ blocked: 'Host GPU is unavailable: no adapter' });
   });
@@ -54,7 +55,9 @@ describe('routeRun', () => {
     const imported = { ...inVsCode, weights: 'imported' as const };
     expect(routeRun(imported)).toEqual({ where: 'host', backend: 'cpu', why: "the model file's weights are on the host" });
     expect(routeRun({ ...imported, choice: 'host-gpu' })).toMatchObject({ where: 'host', backend: 'webgpu' });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringMatching() as any
     expect(routeRun({ ...imported, choice: 'webview-gpu' })).toMatchObject({ blocked: expect.stringMatching(/stay in the extension host/) });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringMatching() as any
     expect(routeRun({ ...imported, standalone: true })).toMatchObject({ blocked: expect.stringMatching(/only available in VS Code/) });
   });
 

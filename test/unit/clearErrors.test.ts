@@ -34,7 +34,7 @@ describe('sepconv --model', () => {
     const cost = await runCli(['cost', '--model', path, '--json']);
     expect(cost.err).toBe('');
     expect(cost.code).toBe(0);
-    expect(JSON.parse(cost.out).output_shape).toEqual([1, 8, 6, 6]);
+    expect((JSON.parse(cost.out) as { output_shape: number[] }).output_shape).toEqual([1, 8, 6, 6]);
     writeFileSync(join(dir, 'x.npy'), writeNpy({ shape: [1, 3, 8, 8], data: new Float32Array(192) }));
     const forward = await runCli(['forward', '--model', path, '--input', join(dir, 'x.npy'), '--output', join(dir, 'y.npy'), '--init', 'seed:1']);
     expect(forward.code).toBe(0);
@@ -51,7 +51,7 @@ describe('sepconv --model', () => {
     try {
       const cost = await runCli(['cost', '--model', shadow, '--json']);
       expect(cost.code).toBe(0);
-      expect(JSON.parse(cost.out).name).toBe('the file');
+      expect((JSON.parse(cost.out) as { name: string }).name).toBe('the file');
       expect(cost.err).toMatch(/--model mobilenet_v1: reading the file "mobilenet_v1" of the current folder, not the preset of the same name/);
       writeFileSync(join(dir, 'x.npy'), writeNpy({ shape: [1, 3, 8, 8], data: new Float32Array(192) }));
       const forward = await runCli(['forward', '--model', shadow, '--input', 'x.npy', '--output', 'y.npy', '--init', 'seed:1']);
@@ -62,7 +62,7 @@ describe('sepconv --model', () => {
       const preset = await runCli(['cost', '--model', 'mobilenet_v2', '--json']);
       expect(preset.code).toBe(0);
       expect(preset.err).toBe('');
-      expect(JSON.parse(preset.out).total.params).toBe(3_504_872);
+      expect((JSON.parse(preset.out) as { total: { params: number } }).total.params).toBe(3_504_872);
     } finally {
       process.chdir(before);
     }

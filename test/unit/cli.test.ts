@@ -30,14 +30,14 @@ describe('sepconv cost', () => {
     writeFileSync(path, JSON.stringify({ layers: [{ type: 'Conv2d', in_channels: 16, out_channels: 32, kernel_size: 3, groups: 4 }] }));
     const { code, out } = await runCli(['cost', '--model', path, '--input-shape', '7,16,28,28', '--json']);
     expect(code).toBe(0);
-    const json = JSON.parse(out);
+    const json = JSON.parse(out) as { total: unknown; layers: unknown[] };
     expect(json.total).toMatchObject({ params: 1184, macs: 5_602_688, flops: 2 * 5_602_688 });
     expect(json.layers[0]).toMatchObject({ params: 1184, macs: 5_602_688, output_shape: [7, 32, 26, 26] });
   });
 
   it('MobileNetV2 under torchinfo: 3,504,872 params', async () => {
     const { out } = await runCli(['cost', '--model', 'mobilenet_v2', '--json']);
-    expect(JSON.parse(out).total.params).toBe(3_504_872);
+    expect((JSON.parse(out) as { total: { params: number } }).total.params).toBe(3_504_872);
   });
 
   it('errors go to stderr with a non-zero exit code', async () => {

@@ -71,7 +71,7 @@ describe('the CLI prints through the writers it is handed', () => {
   it('cost --model PRESET and --model X.onnx', async () => {
     const preset = await run(['cost', '--model', 'mobilenet_v1_block', '--json']);
     expect([preset.code, preset.err]).toEqual([0, []]);
-    expect(JSON.parse(preset.out.join('\n')).name).toBe('MobileNetV1 separable block');
+    expect((JSON.parse(preset.out.join('\n')) as { name: string }).name).toBe('MobileNetV1 separable block');
     const onnx = await run(['cost', '--model', onnxFile()]);
     expect([onnx.code, onnx.err]).toEqual([0, []]);
     // 4 x 3 x 3 x 3 weights; each of the 4 x 8 x 8 outputs takes 27 multiply-adds.
@@ -88,7 +88,7 @@ describe('the CLI prints through the writers it is handed', () => {
     expect(text).toMatch(/^7:18 +nn\.Conv2d +standard +1 +224 +229\.38K +1x8x32x32$/m);
     expect(text.split('\n').slice(-3)).toEqual(["(torchinfo, fp32; a model's input at 32x32 where the code does not give one)", 'models built with their default arguments:', '  Net']);
     const json = await run(['cost', file, '--json', '--input-size', '32,32']);
-    expect(JSON.parse(json.out.join('\n')).map((site: { line: number; params: number; macs: number }) => [site.line, site.params, site.macs])).toEqual([[7, 224, 229_376]]);
+    expect((JSON.parse(json.out.join('\n')) as { line: number; params: number; macs: number }[]).map((site) => [site.line, site.params, site.macs])).toEqual([[7, 224, 229_376]]);
   });
 
   it('cost FILE.py: an unreadable file and a failed measurement are errors on err, with their exit codes', async () => {

@@ -55,7 +55,7 @@ describe('the CLI escapes what it prints from its input', () => {
     r = await run(['cost', '--model', path, '--json']);
     expect(r.code).toBe(0);
     expectNoControl(r.text);
-    expect(JSON.parse(r.text).name).toBe(HOSTILE);
+    expect((JSON.parse(r.text) as { name: string }).name).toBe(HOSTILE);
   });
 
   it('cost: file names and values quoted in errors', async () => {

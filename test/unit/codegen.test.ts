@@ -100,7 +100,7 @@ const handmade: Case[] = [
           { type: 'AdaptiveAvgPool2d', output_size: 10 },
         ] },
       ],
-    } as ModelSpec,
+    },
   },
   {
     name: 'tf_same and padding modes',
@@ -114,7 +114,7 @@ const handmade: Case[] = [
         { type: 'GELU', approximate: 'tanh' },
         { type: 'Flatten', start_dim: 2 },
       ],
-    } as ModelSpec,
+    },
   },
 ];
 

@@ -88,7 +88,7 @@ describe.each(implementations.map((k) => [k.name, k] as const))('CpuKernels %s a
         const specs: LayerSpec[] = layers.map((l) => {
           const inChannels = c;
           if (l.type === 'BatchNorm2d') return { type: 'BatchNorm2d', num_features: c, track_running_stats: l.track_running_stats };
-          if (l.type === 'Residual') return { type: 'Residual', body: [{ type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c }, { type: 'BatchNorm2d', num_features: c }, { type: l.act }] } as LayerSpec;
+          if (l.type === 'Residual') return { type: 'Residual', body: [{ type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c }, { type: 'BatchNorm2d', num_features: c }, { type: l.act }] };
           if (l.type === 'InvertedResidual') {
             c = l.out_channels;
             return { type: 'InvertedResidual', in_channels: inChannels, out_channels: c, stride: l.stride, expand_ratio: l.expand_ratio, activation: l.activation };

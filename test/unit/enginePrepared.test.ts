@@ -35,7 +35,7 @@ const residualNet: ModelSpec = {
     { type: 'Flatten' },
     { type: 'Linear', in_features: 24, out_features: 10 },
   ],
-} as ModelSpec;
+};
 
 /** BN statistics that are not the identity, so folding shows. */
 function weightsFor(model: ReturnType<typeof resolveModel>, seed: number) {
@@ -95,7 +95,7 @@ describe('prepare() errors', () => {
     const { ['1.running_var']: _dropped, ...missing } = weights;
     await expect(prepare(model, missing, { kernels: jsKernels })).rejects.toThrow(EngineInputError);
     const poisoned = { ...weights, '3.conv.0.0.weight': { ...weights['3.conv.0.0.weight']!, data: weights['3.conv.0.0.weight']!.data.slice() } };
-    poisoned['3.conv.0.0.weight']!.data[5] = Number.NaN;
+    poisoned['3.conv.0.0.weight'].data[5] = Number.NaN;
     await expect(prepare(model, poisoned, { kernels: jsKernels })).rejects.toThrow(/3\.conv\.0\.0\.weight.*element 5 is NaN/);
   });
 

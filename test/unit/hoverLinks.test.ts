@@ -5,7 +5,7 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import fc from 'fast-check';
-import { marked, type Token } from 'marked';
+import { marked, type Token, type Tokens } from 'marked';
 import { parser } from './pythonHelpers';
 import type { PythonParser } from '../../src/python/pythonParser';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
@@ -28,9 +28,10 @@ const LINK_LABELS = new Set(['Open layer in Playground', 'Open nn.Sequential in 
 /** Every link, image and HTML fragment that `marked` (VS Code's renderer) finds in the Markdown. */
 function rendered(markdown: string): { links: { text: string; href: string }[]; images: string[]; html: string[] } {
   const found = { links: [] as { text: string; href: string }[], images: [] as string[], html: [] as string[] };
-  marked.walkTokens(marked.lexer(markdown, { gfm: true }), (token: Token) => {
-    if (token.type === 'link') found.links.push({ text: token.text, href: token.href });
-    if (token.type === 'image') found.images.push(token.href);
+  // walkTokens returns what the callback returns; this one is synchronous.
+  void marked.walkTokens(marked.lexer(markdown, { gfm: true }), (token: Token) => {
+    if (token.type === 'link') found.links.push({ text: (token as Tokens.Link).text, href: (token as Tokens.Link).href });
+    if (token.type === 'image') found.images.push((token as Tokens.Image).href);
     if (token.type === 'html') found.html.push(token.raw);
   });
   return found;
@@ -172,7 +173,7 @@ describe('the command link table', () => {
   it('answers undefined for an id it did not issue, an id of another command, or a non-string', () => {
     const table = new CommandLinkTable();
     const uri = table.target(CONVERT_COMMAND, ['file:///a.py', { line: 0, character: 0 }]);
-    const id = JSON.parse(decodeURIComponent(uri.split('?')[1]!))[0] as string;
+    const id = (JSON.parse(decodeURIComponent(uri.split('?')[1]!)) as [string])[0];
     expect(table.resolve(CONVERT_COMMAND, id)).toEqual(['file:///a.py', { line: 0, character: 0 }]);
     expect(table.resolve(OPEN_PLAYGROUND_COMMAND, id)).toBeUndefined();
     expect(table.resolve(CONVERT_COMMAND, 'f'.repeat(32))).toBeUndefined();
@@ -182,7 +183,7 @@ describe('the command link table', () => {
   });
   it('holds a bounded number of links, dropping the oldest', () => {
     const table = new CommandLinkTable(3);
-    const ids = [1, 2, 3, 4].map((n) => JSON.parse(decodeURIComponent(table.target(CONVERT_COMMAND, [n]).split('?')[1]!))[0] as string);
+    const ids = [1, 2, 3, 4].map((n) => (JSON.parse(decodeURIComponent(table.target(CONVERT_COMMAND, [n]).split('?')[1]!)) as [string])[0]);
     expect(table.resolve(CONVERT_COMMAND, ids[0])).toBeUndefined();
     expect(table.resolve(CONVERT_COMMAND, ids[3])).toEqual([4]);
     expect(table.size).toBe(3);
@@ -195,8 +196,8 @@ describe('escaping helpers', () => {
       fc.property(hostile, (text) => {
         const tokens = marked.lexer(`x ${codeSpan(text)} y`, { gfm: true });
         const codes: string[] = [];
-        marked.walkTokens(tokens, (t) => {
-          if (t.type === 'codespan') codes.push(t.text);
+        void marked.walkTokens(tokens, (t) => {
+          if (t.type === 'codespan') codes.push((t as Tokens.Codespan).text);
         });
         const { links, images, html } = rendered(`x ${codeSpan(text)} y`);
         expect([links, images, html]).toEqual([[], [], []]);
@@ -209,7 +210,7 @@ describe('escaping helpers', () => {
   it('escaped text renders as itself, with line breaks as spaces', () => {
     fc.assert(
       fc.property(hostile, (text) => {
-        const out = marked.parseInline(escapeMarkdown(text), { gfm: true, async: false }) as string;
+        const out = marked.parseInline(escapeMarkdown(text), { gfm: true, async: false });
         const decoded = out.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
         expect(decoded).toBe(text.replace(/[\r\n\t]/g, ' '));
       }),

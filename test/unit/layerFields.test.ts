@@ -21,7 +21,7 @@ describe('the layer editor', () => {
 
   it.each(LAYER_TYPES.map((type) => [type]))('shows only arguments %s takes', (type) => {
     for (const field of LAYER_FIELDS[type]) {
-      const layer = { ...newLayer(type, type === 'Linear' ? [1, 32] : [1, 32, 28, 28]), [field.name]: '?' } as unknown as LayerSpec;
+      const layer = { ...newLayer(type, type === 'Linear' ? [1, 32] : [1, 32, 28, 28]), [field.name]: '?' };
       try {
         resolveModel({ input_shape: [1, 32, 28, 28], layers: [...before(type), layer] });
       } catch (error) {

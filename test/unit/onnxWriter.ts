@@ -24,10 +24,10 @@ export function encode(fields: Field[]): Uint8Array {
     if (kind === 'varint') parts.push(Uint8Array.from([...varint(number * 8), ...varint(value as number)]));
     else if (kind === 'float') {
       const b = new Uint8Array(4);
-      new DataView(b.buffer).setFloat32(0, value as number, true);
+      new DataView(b.buffer).setFloat32(0, value, true);
       parts.push(Uint8Array.from(varint(number * 8 + 5)), b);
     } else {
-      const bytes = kind === 'message' ? encode(value as Field[]) : typeof value === 'string' ? new TextEncoder().encode(value) : (value as Uint8Array);
+      const bytes = kind === 'message' ? encode(value) : typeof value === 'string' ? new TextEncoder().encode(value) : value;
       parts.push(Uint8Array.from([...varint(number * 8 + 2), ...varint(bytes.length)]), bytes);
     }
   }

@@ -108,8 +108,10 @@ describe('parseFromWebview', () => {
 
   it('keeps the request id of a bad request so that the host can answer it', () => {
     const parsed = parseFromWebview(runMessage({}, { backend: 'tpu' }));
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringContaining() as any
     expect(parsed).toEqual({ ok: false, requestId: 7, error: expect.stringContaining('body.backend must be one of cpu, webgpu') });
     const unknown = parseFromWebview({ type: 'request', requestId: 9, method: 'deleteEverything', body: {} });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringContaining() as any
     expect(unknown).toMatchObject({ ok: false, requestId: 9, error: expect.stringContaining('method must be one of') });
   });
 

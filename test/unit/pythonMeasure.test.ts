@@ -167,7 +167,7 @@ class Net(nn.Module):
     const file = modelFile('plain.py', 'import torch\n');
     const run = await runProcess(TORCH_PYTHON, ['-S', SCRIPT, file]);
     expect(run.status).toBe(3);
-    expect(JSON.parse(run.stdout).error.message).toMatch(/^torch is not installed for .*No module named 'torch'/);
+    expect((JSON.parse(run.stdout) as { error: { message: string } }).error.message).toMatch(/^torch is not installed for .*No module named 'torch'/);
     return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({ failure: 'no-python' });
   }, TIMEOUT_MS);
 

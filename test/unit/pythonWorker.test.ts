@@ -248,9 +248,7 @@ describe('the worker\'s analyzer, in this thread', () => {
     let changes = 0;
     let checks = 0;
     const published: DocumentResults[] = [];
-    // eslint-disable-next-line prefer-const
-    let analyzer: DocumentAnalyzer;
-    analyzer = new DocumentAnalyzer(p, {
+    const analyzer: DocumentAnalyzer = new DocumentAnalyzer(p, {
       readFile: async () => undefined,
       publish: (r) => published.push(r),
       publishPlayground: () => {},

@@ -4,7 +4,7 @@ import { PRESETS } from '../../src/shared/presets';
 import { convOutputSize, parameterShapes, resolveModel, resolvePadding, SpecError, type ModelSpec } from '../../src/shared/spec';
 
 const conv = (extra: Record<string, unknown>, input = [1, 8, 10, 10]): ModelSpec =>
-  ({ input_shape: input, layers: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, ...extra }] }) as ModelSpec;
+  ({ input_shape: input, layers: [{ type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 3, ...extra }] });
 
 function specError(spec: unknown): SpecError {
   try {
@@ -201,7 +201,7 @@ function schemaAccepts(schema: Record<string, unknown>, value: unknown, root: Re
     if (Array.isArray(schema.required) && !schema.required.every((key: string) => key in object)) return false;
     for (const [key, v] of Object.entries(object)) {
       if (properties[key]) {
-        if (!schemaAccepts(properties[key]!, v, root)) return false;
+        if (!schemaAccepts(properties[key], v, root)) return false;
       } else if (schema.additionalProperties === false) return false;
     }
   }
@@ -212,11 +212,10 @@ describe('the JSON schema', () => {
   it('is current and names every layer type the spec knows', async () => {
     const { readFileSync } = await import('node:fs');
     const { LAYER_TYPES } = await import('../../src/shared/spec');
-    // @ts-expect-error plain .mjs script without types
     const { buildSchema } = await import('../../scripts/writeSchema.mjs');
-    const committed = JSON.parse(readFileSync('media/model-spec.schema.json', 'utf8'));
+    const committed = JSON.parse(readFileSync('media/model-spec.schema.json', 'utf8')) as { $defs: { layer: { oneOf: { properties: { type: { const: string } } }[] } } };
     expect(committed).toEqual(buildSchema());
-    const types = committed.$defs.layer.oneOf.map((l: { properties: { type: { const: string } } }) => l.properties.type.const);
+    const types = committed.$defs.layer.oneOf.map((l) => l.properties.type.const);
     expect([...types].sort()).toEqual([...LAYER_TYPES].sort());
   });
 

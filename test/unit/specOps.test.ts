@@ -127,7 +127,7 @@ describe('errors name the layer, the field and the reason', () => {
     [{ type: 'LeakyReLU', negative_slope: 'x' }, 'negative_slope', /finite number/],
     [{ type: 'Sigmoid', inplace: true }, 'inplace', /not an argument of Sigmoid/],
   ])('%j', (layer, field, reason) => {
-    const error = specError(one(layer as Record<string, unknown>));
+    const error = specError(one(layer));
     expect(error.path.startsWith('layers[0]')).toBe(true);
     expect(error.field).toBe(field);
     expect(error.message).toMatch(reason);

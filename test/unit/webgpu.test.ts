@@ -109,7 +109,7 @@ describe('webgpu: properties against the reference kernels', () => {
             input_shape: [p.batch, cin, p.h, p.w],
             layers: [
               { type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: [p.kh, p.kw], stride: [p.sh, p.sw], dilation: [p.dh, p.dw], padding: p.padding, padding_mode: p.mode, groups, bias: p.bias },
-              { type: p.activation } as ModelSpec['layers'][number],
+              { type: p.activation },
             ],
           };
           let model: ResolvedModel;
@@ -220,8 +220,8 @@ describe('webgpu: sessions', () => {
     const weights = initWeights(model, { seed: 5 });
     const session = await prepare(model, weights, { backend: 'webgpu', device });
     const queue = device.queue;
-    const writeBuffer = queue.writeBuffer;
-    const submit = queue.submit;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the originals, called with .call(queue) and put back below
+    const { writeBuffer, submit } = queue;
     let bytes = 0;
     let writes = 0;
     let submits = 0;
@@ -230,7 +230,7 @@ describe('webgpu: sessions', () => {
       const elementBytes = ArrayBuffer.isView(data) && 'BYTES_PER_ELEMENT' in data ? (data as Float32Array).BYTES_PER_ELEMENT : 1;
       bytes += size !== undefined ? size * elementBytes : data.byteLength - (dataOffset ?? 0) * elementBytes;
       return writeBuffer.call(this, buffer, offset, data as BufferSource, dataOffset, size);
-    } as GPUQueue['writeBuffer'];
+    };
     queue.submit = function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
       submits++;
       return submit.call(this, buffers);

@@ -277,8 +277,8 @@ export function opReference(node: CpuOpNode, x: Tensor, get: (key: string) => Te
   const [n, c, h, w] = inShape;
   const size = (d: 0 | 1): number => {
     switch (node.op) {
-      case 'maxpool2d': case 'avgpool2d': return poolOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.dilation[d]!, node.ceilMode);
-      case 'convtranspose2d': return convTransposeOutputSize(inShape[2 + d]!, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.outputPadding[d]!, node.dilation[d]!);
+      case 'maxpool2d': case 'avgpool2d': return poolOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.dilation[d], node.ceilMode);
+      case 'convtranspose2d': return convTransposeOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.outputPadding[d], node.dilation[d]);
       case 'upsample': return upsampleOutputSize(node, d, d === 0 ? h : w);
       case 'channelshuffle': return inShape[2 + d]!;
     }

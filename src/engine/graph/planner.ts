@@ -58,7 +58,7 @@ export interface Plan {
 export interface PlanOptions {
   fuse: boolean;
   /** Whether the backend runs this node as a view of its input (default: Dropout and Flatten). */
-  isView?(node: GraphNode, graph: Graph): boolean;
+  isView?: (node: GraphNode, graph: Graph) => boolean;
   /** Give the model input a slot of its own that later values may reuse (default false: the caller's buffer). */
   inputSlot?: boolean;
 }

@@ -22,14 +22,14 @@ export class ShaderCompileError extends Error {
 
 export function getPipeline(device: GPUDevice, program: Program): Promise<CompiledProgram> {
   let cache = caches.get(device);
-  if (!cache) caches.set(device, (cache = new Map()));
+  if (!cache) caches.set(device, (cache = new Map<string, Promise<CompiledProgram>>()));
   const source = shaderSource(program);
   let compiled = cache.get(source);
   if (!compiled) {
     compiled = compile(device, program, source);
     cache.set(source, compiled);
     // A failed compile is not cached: the next request retries (and reports) it.
-    compiled.catch(() => cache!.delete(source));
+    compiled.catch(() => cache.delete(source));
   }
   return compiled;
 }
@@ -43,7 +43,7 @@ async function compile(device: GPUDevice, program: Program, source: string): Pro
   device.pushErrorScope('validation');
   let pipeline: GPUComputePipeline | undefined;
   let layout: GPUBindGroupLayout | undefined;
-  let thrown: unknown;
+  let thrown: Error | undefined;
   let messages = '';
   try {
     const module = device.createShaderModule({ label: program.label, code: source });
@@ -69,11 +69,11 @@ async function compile(device: GPUDevice, program: Program, source: string): Pro
       compute: { module, entryPoint: 'main' },
     });
   } catch (error) {
-    thrown = error;
+    thrown = error instanceof Error ? error : new Error(String(error));
   }
   const scopeError = await device.popErrorScope();
   if (messages || scopeError || thrown || !pipeline || !layout) {
-    const detail = messages || scopeError?.message || (thrown instanceof Error ? thrown.message : String(thrown ?? 'unknown error'));
+    const detail = messages || scopeError?.message || thrown?.message || 'unknown error';
     throw new ShaderCompileError(program.label, detail, source);
   }
   return { pipeline, layout };

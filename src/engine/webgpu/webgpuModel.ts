@@ -379,7 +379,7 @@ export class WebGPUModel {
     const read = (value: ValueId): Tensor => {
       const shape = graph.values[value]!.shape;
       const layout = layoutOf(shape);
-      return { shape: [...shape], data: fromLayout(new Float32Array(bytes, staging.offsets.get(value)!, paddedElements(layout)), layout) };
+      return { shape: [...shape], data: fromLayout(new Float32Array(bytes, staging.offsets.get(value), paddedElements(layout)), layout) };
     };
     const outputs = graph.outputs.map(read);
     const intermediates: Intermediate[] | undefined = withIntermediates

@@ -152,11 +152,11 @@ export class KernelThreads {
       Atomics.store(this.control, at + SEQUENCE, sequence);
       Atomics.notify(this.control, at + SEQUENCE);
     }
-    let failure: unknown;
+    let failure: { error: unknown } | undefined;
     try {
       if (calls[0]) runHere(calls[0]);
     } catch (error) {
-      failure = error;
+      failure = { error };
     }
     let failed = false;
     for (let t = 1; t < calls.length; t++) {
@@ -168,7 +168,7 @@ export class KernelThreads {
       }
       if (Atomics.exchange(this.control, at + FAILED, 0) !== 0) failed = true;
     }
-    if (failure !== undefined) throw failure;
+    if (failure) throw failure.error;
     if (failed) throw new Error('a CPU kernel failed on a pool thread');
   }
 
@@ -196,7 +196,7 @@ async function threadStarter(): Promise<ThreadStarter | undefined> {
         worker.unref(); // a pool blocked in Atomics.wait never keeps the process alive
         worker.once('message', () => resolve({ terminate: () => void worker.terminate() }));
         worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`kernel thread exited with ${code}`)));
+        worker.once('exit', (code: number) => reject(new Error(`kernel thread exited with ${code}`)));
       });
   }
   const scope = globalThis as { Worker?: typeof Worker; crossOriginIsolated?: boolean; Blob?: typeof Blob; URL?: typeof URL };

@@ -298,6 +298,8 @@ class WasmSimdKernels implements CpuKernels {
 
   /** Runs the calls, the first on this thread and each other one on a pool thread, and returns when all are done. */
   private runCalls(calls: KernelCall[]): void {
+    // tsc needs the assertion to call the union of kernel signatures with a spread; the rule does not see that.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     const here = (call: KernelCall) => (this.k[call.kernel] as (...args: number[]) => void)(...call.args);
     if (calls.length === 1 || !this.threads) for (const call of calls) here(call);
     else this.threads.run(calls, here);
