@@ -29,6 +29,13 @@ const CONV: FieldInfo[] = [
   { name: 'padding_mode', kind: 'padding_mode', defaultText: 'zeros' },
 ];
 
+/** The window MaxPool2d and AvgPool2d read alike (the spec resolves both in one place); only what the padding holds differs. */
+const poolWindow = (paddingValue: string): FieldInfo[] => [
+  { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
+  { name: 'stride', kind: 'pair', defaultText: 'kernel_size' },
+  { name: 'padding', kind: 'pair', defaultText: '0', hint: `at most half the kernel; pads with ${paddingValue}` },
+];
+
 const ACTIVATION_FIELDS: FieldInfo[] = [{ name: 'inplace', kind: 'bool', defaultText: 'false' }];
 
 export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
@@ -91,16 +98,12 @@ export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
     { name: 'inplace', kind: 'bool', defaultText: 'false' },
   ],
   MaxPool2d: [
-    { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
-    { name: 'stride', kind: 'pair', defaultText: 'kernel_size' },
-    { name: 'padding', kind: 'pair', defaultText: '0', hint: 'at most half the kernel; pads with -inf' },
+    ...poolWindow('-inf'),
     { name: 'dilation', kind: 'pair', defaultText: '1' },
     { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
   ],
   AvgPool2d: [
-    { name: 'kernel_size', kind: 'pair', required: true, hint: 'an integer or "h, w"' },
-    { name: 'stride', kind: 'pair', defaultText: 'kernel_size' },
-    { name: 'padding', kind: 'pair', defaultText: '0', hint: 'at most half the kernel; pads with zeros' },
+    ...poolWindow('zeros'),
     { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
     { name: 'count_include_pad', kind: 'bool', defaultText: 'true' },
     { name: 'divisor_override', kind: 'int', defaultText: 'window size' },

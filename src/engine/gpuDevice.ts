@@ -10,6 +10,7 @@
  */
 
 import { describeAdapter, isSoftwareAdapter } from './softwareAdapter';
+import { COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ } from './webgpu/gpuConstants';
 
 /** A usable device, or the reason there is none. */
 export type HostDeviceResult =
@@ -141,13 +142,13 @@ export async function probeReadback(device: GPUDevice, timeoutMs = 10_000): Prom
   let source: GPUBuffer | undefined;
   let staging: GPUBuffer | undefined;
   try {
-    source = device.createBuffer({ size: 16, usage: 0x0008 | 0x0004 }); // COPY_DST | COPY_SRC
-    staging = device.createBuffer({ size: 16, usage: 0x0001 | 0x0008 }); // MAP_READ | COPY_DST
+    source = device.createBuffer({ size: 16, usage: COPY_DST | COPY_SRC });
+    staging = device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
     device.queue.writeBuffer(source, 0, values);
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(source, 0, staging, 0, 16);
     device.queue.submit([encoder.finish()]);
-    await withTimeout(staging.mapAsync(0x0001), timeoutMs, 'the readback probe (mapAsync)');
+    await withTimeout(staging.mapAsync(MAP_MODE_READ), timeoutMs, 'the readback probe (mapAsync)');
     let range: ArrayBuffer;
     try {
       range = staging.getMappedRange();

@@ -19,6 +19,7 @@
  * onnxFiles.ts for the Node side, which keeps it inside the model's folder).
  * This module imports neither `vscode` nor the DOM.
  */
+import { broadcastShapes } from '../shared/spec';
 import { elementCount, type Tensor } from '../shared/tensor';
 import { OnnxError, readOnnxModel, tensorElementCount, tensorValues, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx';
 
@@ -1245,18 +1246,6 @@ function reshapeDims(from: number[], target: number[], allowZero: boolean): numb
   }
   if (elementCount(dims) !== total) throw new OnnxError(`Reshape of [${from.join(', ')}] (${total} elements) to [${target.join(', ')}]`);
   return dims;
-}
-
-function broadcastShapes(a: number[], b: number[]): number[] | undefined {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) return undefined;
-    out.push(Math.max(x, y));
-  }
-  return out;
 }
 
 function broadcastBinary(x: Constant, y: Constant, f: (a: number, b: number) => number): { dims: number[]; data: number[] } {

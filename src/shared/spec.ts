@@ -533,16 +533,19 @@ const CONV_TRANSPOSE_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'st
 // ---------------------------------------------------------------------------------------------
 // Expansion: spec -> resolved nodes (structure only; shapes come after)
 
-function resolveConv(r: FieldReader, key: string): ResolvedConv2d {
-  r.only(CONV_FIELDS);
+/** The arguments Conv2d and ConvTranspose2d read alike, with PyTorch's check that groups divide both channel counts. */
+function convArguments(r: FieldReader) {
   const inChannels = r.int('in_channels');
   const outChannels = r.int('out_channels');
   const groups = r.int('groups', 1);
   if (inChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide in_channels=${inChannels}`);
   if (outChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide out_channels=${outChannels}`);
-  const kernel = r.pair('kernel_size', NaN);
-  const stride = r.pair('stride', 1);
-  const dilation = r.pair('dilation', 1);
+  return { inChannels, outChannels, groups, kernel: r.pair('kernel_size', NaN), stride: r.pair('stride', 1), dilation: r.pair('dilation', 1) };
+}
+
+function resolveConv(r: FieldReader, key: string): ResolvedConv2d {
+  r.only(CONV_FIELDS);
+  const { inChannels, outChannels, groups, kernel, stride, dilation } = convArguments(r);
   const padding = r.padding('padding', 0);
   if (padding === 'same' && (stride[0] > 1 || stride[1] > 1)) {
     r.fail('padding', `padding="same" is not supported for strided convolutions (stride=${stride.join('x')}), as in PyTorch; use "tf_same" for TensorFlow's SAME`);
@@ -606,14 +609,7 @@ function resolvePool2d(r: FieldReader, key: string, op: 'maxpool2d' | 'avgpool2d
 }
 
 function resolveConvTranspose(r: FieldReader, key: string): ResolvedConvTranspose2d {
-  const inChannels = r.int('in_channels');
-  const outChannels = r.int('out_channels');
-  const groups = r.int('groups', 1);
-  if (inChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide in_channels=${inChannels}`);
-  if (outChannels % groups !== 0) r.fail('groups', `groups=${groups} does not divide out_channels=${outChannels}`);
-  const kernel = r.pair('kernel_size', NaN);
-  const stride = r.pair('stride', 1);
-  const dilation = r.pair('dilation', 1);
+  const { inChannels, outChannels, groups, kernel, stride, dilation } = convArguments(r);
   if (typeof r.raw.padding === 'string') r.fail('padding', `must be an integer or a pair for ConvTranspose2d, got ${JSON.stringify(r.raw.padding)}`);
   const padding = r.pair('padding', 0, 0);
   const outputPadding = r.pair('output_padding', 0, 0);

@@ -3,27 +3,20 @@
  * as PyTorch divides: divisor_override, else the window clipped to the padded input
  * (count_include_pad) or to the input itself. One pipeline serves every AvgPool2d.
  */
-import type { EncodeContext, EncodedDispatch } from './encoding';
-import { POOL_OUTPUT_INDEX, pool2dConfig, pool2dUniforms, type Pool2dConfig } from './maxPool2d';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-
-const WORKGROUP = 64;
+import { inOutBuffers, stepAttrs, type EncodeContext, type EncodedDispatch } from './encoding';
+import { pool2dConfig, pool2dUniforms, type Pool2dConfig } from './maxPool2d';
+import { perItemProgram, type Program } from './program';
+import { outputPixelWgsl } from './wgsl/common';
 
 export function avgPool2dProgram(cfg: Pool2dConfig & { countIncludePad: boolean; divisorOverride?: number }, label: string): Program {
-  const total = cfg.n * cfg.oh * cfg.ow * cfg.c4;
-  return {
+  return perItemProgram({
     label,
     shaderKey: 'avgpool2d',
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
     // divisor 0: none given (PyTorch refuses 0 itself).
     uniforms: [...pool2dUniforms(cfg), ['includePad', cfg.countIncludePad ? 1 : 0], ['divisor', cfg.divisorOverride ?? 0]],
     bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
-    body: `
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
-  ${POOL_OUTPUT_INDEX}
+    main: `
+  ${outputPixelWgsl('C4')}
   var y0 = oy * u.SY - u.PY;
   var x0 = ox * u.SX - u.PX;
   var y1 = min(y0 + u.KH, u.H + u.PY);
@@ -40,14 +33,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   var divisor = select((y1 - y0) * (x1 - x0), padded, u.includePad == 1);
   if (u.divisor != 0) { divisor = u.divisor; }
-  y[t] = s / f32(divisor);
-}`,
-  };
+  y[t] = s / f32(divisor);`,
+  });
 }
 
 export function encodeAvgPool2d(ctx: EncodeContext): EncodedDispatch[] {
-  const node = ctx.step.node.attrs;
-  if (node.op !== 'avgpool2d') throw new Error(`internal: ${node.key} is not an AvgPool2d`);
+  const node = stepAttrs(ctx, 'avgpool2d', 'an AvgPool2d');
   const program = avgPool2dProgram({ ...pool2dConfig(ctx, node), countIncludePad: node.countIncludePad, divisorOverride: node.divisorOverride }, ctx.label);
-  return [{ program, buffers: [ctx.buffer(ctx.step.reads[0]!), ctx.buffer(ctx.step.outputs[0]!)] }];
+  return [{ program, buffers: inOutBuffers(ctx) }];
 }

@@ -4,9 +4,7 @@
  * stretched dimension with stride 0. Padding elements are written as zeros.
  */
 import { as4d, decodeOutputWgsl, outputUniforms, stridesOf, type EncodeContext, type EncodedDispatch } from './encoding';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-
-const WORKGROUP = 64;
+import { perItemProgram, type Program } from './program';
 
 /** Strides of an operand read at the output's logical index: 0 where it is stretched. */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
@@ -16,27 +14,19 @@ function broadcastStrides(shape: readonly number[], outShape: readonly number[])
 }
 
 export function binaryProgram(op: 'add' | 'mul', a: readonly number[], b: readonly number[], out: readonly number[], label: string): Program {
-  const uniforms = outputUniforms(out);
-  const total = uniforms.find(([name]) => name === 'total')![1];
   const sa = broadcastStrides(a, out);
   const sb = broadcastStrides(b, out);
-  return {
+  return perItemProgram({
     label,
     shaderKey: `binary-${op}-${as4d(out).length}-${out.length === 4 ? 'nhwc' : 'flat'}`,
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
-    uniforms: [...uniforms, ...sa.map((s, i): [string, number] => [`a${i}`, s]), ...sb.map((s, i): [string, number] => [`b${i}`, s])],
+    uniforms: [...outputUniforms(out), ...sa.map((s, i): [string, number] => [`a${i}`, s]), ...sb.map((s, i): [string, number] => [`b${i}`, s])],
     bindings: [{ name: 'a', access: 'read', element: 'f32' }, { name: 'b', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
-    body: `
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
+    main: `
   ${decodeOutputWgsl(out)}
   let ia = i[0] * u.a0 + i[1] * u.a1 + i[2] * u.a2 + i[3] * u.a3;
   let ib = i[0] * u.b0 + i[1] * u.b1 + i[2] * u.b2 + i[3] * u.b3;
-  y[t] = a[ia] ${op === 'add' ? '+' : '*'} b[ib];
-}`,
-  };
+  y[t] = a[ia] ${op === 'add' ? '+' : '*'} b[ib];`,
+  });
 }
 
 export function encodeBinary(ctx: EncodeContext): EncodedDispatch[] {

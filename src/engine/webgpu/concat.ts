@@ -4,10 +4,8 @@
  * coordinate; Split: the one input, shifted to the chunk's start). Padding elements are zeros.
  * A Concat takes at most {@link MAX_CONCAT_INPUTS} inputs per dispatch (storage bindings per shader).
  */
-import { as4d, decodeOutputWgsl, outputUniforms, stridesOf, type EncodeContext, type EncodedDispatch } from './encoding';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-
-const WORKGROUP = 64;
+import { as4d, axis4, decodeOutputWgsl, outputUniforms, stepAttrs, stridesOf, type EncodeContext, type EncodedDispatch } from './encoding';
+import { perItemProgram, type Program } from './program';
 
 /** WebGPU guarantees 8 storage buffers per shader stage: the output and 7 inputs. */
 export const MAX_CONCAT_INPUTS = 7;
@@ -22,8 +20,6 @@ interface Source {
 
 /** `axis` is the dim in the 4-D view of the shapes (see as4d). */
 export function gatherProgram(sources: Source[], out: readonly number[], axis: number, label: string): Program {
-  const uniforms = outputUniforms(out);
-  const total = uniforms.find(([name]) => name === 'total')![1];
   const fields: Array<[string, number]> = [];
   sources.forEach((source, j) => {
     stridesOf(source.shape).forEach((s, i) => fields.push([`s${j}_${i}`, s]));
@@ -34,30 +30,20 @@ export function gatherProgram(sources: Source[], out: readonly number[], axis: n
     const read = `i[${axis}] = i[${axis}] + u.shift${j}; y[t] = x${j}[${at}]; return;`;
     return j === sources.length - 1 ? `{ ${read} }` : `if (i[${axis}] < u.end${j}) { ${read} }`;
   });
-  return {
+  return perItemProgram({
     label,
     shaderKey: `gather-${sources.length}-${axis}-${out.length === 4 ? 'nhwc' : 'flat'}-${sources.map((s) => (s.shape.length === 4 ? 'n' : 'f')).join('')}`,
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
-    uniforms: [...uniforms, ...fields],
+    uniforms: [...outputUniforms(out), ...fields],
     bindings: [...sources.map((_, j) => ({ name: `x${j}`, access: 'read' as const, element: 'f32' as const })), { name: 'y', access: 'write', element: 'f32' }],
-    body: `
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
+    main: `
   ${decodeOutputWgsl(out)}
-  ${reads.join('\n  ')}
-}`,
-  };
+  ${reads.join('\n  ')}`,
+  });
 }
-
-/** The dim of a node in the 4-D view of a value of `rank` dimensions. */
-const axis4 = (dim: number, rank: number) => (dim < 0 ? rank + dim : dim) + (4 - rank);
 
 export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
-  const node = step.node.attrs;
-  if (node.op !== 'concat') throw new Error(`internal: ${node.key} is not a Concat`);
+  const node = stepAttrs(ctx, 'concat', 'a Concat');
   if (step.reads.length > MAX_CONCAT_INPUTS) throw new Error(`${node.key}: a Concat of ${step.reads.length} inputs; the webgpu backend takes at most ${MAX_CONCAT_INPUTS} (nest Concats)`);
   const out = graph.values[step.outputs[0]!]!.shape;
   const axis = axis4(node.dim, out.length);
@@ -74,8 +60,7 @@ export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
 
 export function encodeSplit(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
-  const node = step.node.attrs;
-  if (node.op !== 'split') throw new Error(`internal: ${node.key} is not a Split`);
+  const node = stepAttrs(ctx, 'split', 'a Split');
   const input = graph.values[step.reads[0]!]!.shape;
   const axis = axis4(node.dim, input.length);
   let start = 0;

@@ -4,9 +4,9 @@
  * for it and folds bias and BatchNorm into the epilogue's scale and shift.
  */
 import { depthwiseConv2dProgram, depthwiseConv2dTiledProgram } from './depthwiseConv2d';
-import { encodeEpilogue, foldBatchNorm, type EncodeContext, type EncodedDispatch } from './encoding';
+import { encodeEpilogue, featureMaps, foldBatchNorm, stepAttrs, type EncodeContext, type EncodedDispatch } from './encoding';
 import { gemmProgram, gemmRegisterTiledProgram } from './gemmConv2d';
-import { groupedConv2dProgram } from './groupedConv2d';
+import { groupedConv2dProgram, groupedShapes } from './groupedConv2d';
 import { groups4, type Program } from './program';
 
 /** The GEMM variant the context asks for. */
@@ -15,11 +15,10 @@ export function gemmFor(ctx: EncodeContext, cfg: Parameters<typeof gemmProgram>[
 }
 
 export function encodeConv2d(ctx: EncodeContext): EncodedDispatch[] {
-  const { step, graph, weights, label } = ctx;
-  const node = step.node.attrs;
-  if (node.op !== 'conv2d') throw new Error(`internal: ${node.key} is not a conv`);
-  const [n, cin, h, w] = graph.values[step.reads[0]!]!.shape as [number, number, number, number];
-  const [, cout, oh, ow] = graph.values[step.outputs[0]!]!.shape as [number, number, number, number];
+  const { step, weights, label } = ctx;
+  const node = stepAttrs(ctx, 'conv2d', 'a conv');
+  const maps = featureMaps(ctx);
+  const { n, c: cin, h, w, outChannels: cout, oh, ow } = maps;
   const [kh, kw] = node.kernel;
   const weight = weights[`${node.key}.weight`]!.data;
   const bias = node.bias ? weights[`${node.key}.bias`]!.data : undefined;
@@ -53,9 +52,7 @@ export function encodeConv2d(ctx: EncodeContext): EncodedDispatch[] {
     program = gemmFor(ctx, { m: n * oh * ow, k4: kh * kw * ci4, n4, source, epilogue });
   } else {
     packed = weight;
-    program = groupedConv2dProgram({
-      n, h, w, ci4, oh, ow, outChannels: cout, n4, cinPerGroup: cin / node.groups, coutPerGroup: cout / node.groups, ...geometry, epilogue,
-    }, label);
+    program = groupedConv2dProgram({ ...groupedShapes(maps, node.groups), ...geometry, epilogue }, label);
   }
   return [...before, { program, buffers: [x, { buffer: ctx.upload(packed, `${label} weight`) }, ...buffers, y] }];
 }

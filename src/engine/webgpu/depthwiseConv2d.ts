@@ -12,7 +12,7 @@
  * Kernel size, stride, dilation and padding mode are in the shader text (unrolled); shapes are uniforms.
  */
 import type { PaddingMode } from '../../shared/spec';
-import { dispatch1d, LINEAR_WORKGROUP, type Binding, type Program } from './program';
+import { perItemProgram, type Binding, type Program } from './program';
 import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface DepthwiseConfig {
@@ -22,8 +22,6 @@ export interface DepthwiseConfig {
   epilogue: Epilogue;
 }
 
-/** 64 threads: a multiple of SwiftShader's SIMD width and of every GPU's subgroup size. */
-const WORKGROUP = 64;
 /** Outputs per thread along x: 4 balances register use against input reuse. */
 const STRIP = 4;
 
@@ -180,12 +178,7 @@ export function depthwiseConv2dProgram(cfg: DepthwiseConfig, label: string): Pro
   }
   lines.push(...stripWritesWgsl(strip));
 
-  const body = `${padCoordWgsl(cfg.paddingMode)}
-${epilogueWgsl(cfg.epilogue)}
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
-  let c4 = t % u.C4;
+  const main = `let c4 = t % u.C4;
   let rest = t / u.C4;
   let sxi = rest % u.stripsX;
   let r2 = rest / u.stripsX;
@@ -193,15 +186,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = r2 / u.OH;
   let ox0 = sxi * ${strip};
   let ix0 = ox0 * ${sx} - u.padLeft;
-${lines.join('\n')}
-}`;
-  return {
+${lines.join('\n')}`;
+  return perItemProgram({
     label,
     shaderKey: `dw-${geometryKey(cfg)}-strip${strip}-${epilogueKey(cfg.epilogue)}`,
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
     uniforms: [['H', cfg.h], ['W', cfg.w], ['C4', cfg.c4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft], ['stripsX', stripsX], ['total', total], ...epilogueUniforms(cfg.epilogue)],
     bindings: depthwiseBindings(cfg.epilogue),
-    body,
-  };
+    helpers: `${padCoordWgsl(cfg.paddingMode)}\n${epilogueWgsl(cfg.epilogue)}`,
+    main,
+  });
 }

@@ -8,12 +8,12 @@
 import type { Graph, ValueId } from '../graph/graph';
 import type { PlanStep } from '../graph/planner';
 import { batchNormAffine } from '../batchNormAffine';
-import type { ResolvedBatchNorm } from '../../shared/spec';
+import type { ResolvedBatchNorm, ResolvedLeaf } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormStatisticsProgram, shiftOffsetBytes } from './batchNormStatistics';
 import { groups4, type Program } from './program';
 import { paddedElements, type Layout } from './repack';
-import type { Epilogue } from './wgsl/common';
+import type { Epilogue, PixelMap } from './wgsl/common';
 import { activationKind, type ActivationKind } from '../activationKind';
 
 /**
@@ -53,6 +53,35 @@ export interface EncodeContext {
   scratch(bytes: number, label: string): GPUBuffer;
 }
 
+/** The step's node, narrowed to `op`, the op its encoder serves; any other is an internal error naming `what`. */
+export function stepAttrs<Op extends ResolvedLeaf['op']>(ctx: EncodeContext, op: Op, what: string): ResolvedLeaf & { op: Op } {
+  const node = ctx.step.node.attrs;
+  if (node.op !== op) throw new Error(`internal: ${node.key} is not ${what}`);
+  return node as ResolvedLeaf & { op: Op };
+}
+
+/** The buffers of a one-input, one-output program: the step's first input, then its first output. */
+export const inOutBuffers = (ctx: EncodeContext): GPUBufferBinding[] => [ctx.buffer(ctx.step.reads[0]!), ctx.buffer(ctx.step.outputs[0]!)];
+
+/** The NCHW sizes of a step from one feature map to another: its first input's and its first output's. */
+export interface FeatureMaps {
+  n: number; c: number; h: number; w: number;
+  outChannels: number; oh: number; ow: number;
+}
+
+export function featureMaps(ctx: EncodeContext): FeatureMaps {
+  const { step, graph } = ctx;
+  const [n, c, h, w] = graph.values[step.reads[0]!]!.shape as [number, number, number, number];
+  const [, outChannels, oh, ow] = graph.values[step.outputs[0]!]!.shape as [number, number, number, number];
+  return { n, c, h, w, outChannels, oh, ow };
+}
+
+/** The step's input and output maps in channel groups, for a program that keeps the channels (a pool, an upsample). */
+export function pixelMap(ctx: EncodeContext): PixelMap {
+  const { n, c, h, w, oh, ow } = featureMaps(ctx);
+  return { n, h, w, c4: groups4(c), oh, ow };
+}
+
 /**
  * A value's layout on the GPU, from its shape alone: 4-D tensors are NHWC with channels padded to
  * vec4s, others [rows, cols] (rows: every dimension but the last) with columns padded to vec4s.
@@ -80,6 +109,9 @@ export function as4d(shape: readonly number[]): [number, number, number, number]
   const padded = [...new Array<number>(Math.max(0, 4 - shape.length)).fill(1), ...shape];
   return padded as [number, number, number, number];
 }
+
+/** A node's dim (negative counts from the end) in the 4-D view (see {@link as4d}) of a value of `rank` dimensions. */
+export const axis4 = (dim: number, rank: number) => (dim < 0 ? rank + dim : dim) + (4 - rank);
 
 /**
  * The f32 strides of a value's logical 4-D index (see {@link as4d}) in its layout: NHWC

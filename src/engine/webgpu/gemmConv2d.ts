@@ -9,7 +9,7 @@
  * 4 * TILE_K4 in workgroup memory; each thread accumulates ROWS rows of one output vec4.
  */
 import type { PaddingMode } from '../../shared/spec';
-import { dispatch1d, LINEAR_WORKGROUP, type Binding, type Program } from './program';
+import { perItemProgram, type Binding, type Program } from './program';
 import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 /** Output vec4 columns per workgroup (8 threads across). */
@@ -93,7 +93,6 @@ fn loadA(m: i32, k4: i32) -> vec4<f32> {
 
 /** Rows per thread in the register-tiled variant: 8 rows x 1 vec4 = 32 accumulators, each B load used 8 times. */
 const DIRECT_ROWS = 8;
-const DIRECT_WORKGROUP = 64;
 /**
  * Rows per thread for a conv source: 4. With 8 rows SwiftShader's compiler needs over a minute
  * for the three nested loops (32 live vec4 accumulators plus 8 pixel indices); with 4 about a second.
@@ -115,12 +114,7 @@ export function gemmRegisterTiledProgram(cfg: GemmConfig, label: string): Progra
   const rowBlocks = Math.ceil(cfg.m / rowsPerThread);
   const total = rowBlocks * cfg.n4;
   const rows = [...Array(rowsPerThread).keys()];
-  const body = `${pixelWgsl(src)}
-${epilogueWgsl(cfg.epilogue)}
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${DIRECT_WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
-  let col4 = t % u.N4;
+  const main = `let col4 = t % u.N4;
   let row0 = (t / u.N4) * ${rowsPerThread};
   ${rows.map((r) => `var acc${r} = vec4<f32>(0.0);`).join(' ')}
 ${rows.map((r) => `  let m${r} = min(row0 + ${r}, u.M - 1); let n${r} = m${r} / (u.OW * u.OH); let y${r} = ((m${r} / u.OW) % u.OH) * u.SY - u.padTop; let x${r} = (m${r} % u.OW) * u.SX - u.padLeft;`).join('\n')}
@@ -142,17 +136,15 @@ ${rows.map((r) => `        { let a = ${loadExpression(src, `p${r}`, 'ic4')}; acc
   var accs = array<vec4<f32>, ${rowsPerThread}>(${rows.map((r) => `acc${r}`).join(', ')});
   for (var r = 0; r < ${rowsPerThread}; r++) {
     if (row0 + r < u.M) { let o = (row0 + r) * u.N4 + col4; y[o] = epilogue(accs[r], col4, o); }
-  }
-}`;
-  return {
+  }`;
+  return perItemProgram({
     label,
     shaderKey: `gemm-regtiled${rowsPerThread}-${sourceKey(src)}-${epilogueKey(cfg.epilogue)}`,
-    workgroupSize: [DIRECT_WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / DIRECT_WORKGROUP)),
     uniforms: [['M', cfg.m], ['K4', cfg.k4], ['N4', cfg.n4], ['total', total], ...sourceUniforms(cfg), ...epilogueUniforms(cfg.epilogue)],
     bindings: gemmBindings(cfg.epilogue),
-    body,
-  };
+    helpers: `${pixelWgsl(src)}\n${epilogueWgsl(cfg.epilogue)}`,
+    main,
+  });
 }
 
 export function gemmProgram(cfg: GemmConfig, label: string): Program {

@@ -3,28 +3,50 @@
  * direct convolution, one thread per output vec4, each lane reading its own group's channels.
  * These are rare in the models this project targets; the fast paths are depthwiseConv2d.ts and
  * gemmConv2d.ts. Kernel size, stride and dilation are uniforms: one pipeline per padding mode.
+ * The geometry, uniforms and bindings here serve the transposed conv's gather too (convTranspose2d.ts).
  */
 import type { PaddingMode } from '../../shared/spec';
-import { dispatch1d, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, laneMainWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import type { FeatureMaps } from './encoding';
+import { groups4, perItemProgram, type Binding, type Program } from './program';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, LANE_MAIN_WGSL, padCoordWgsl, type Epilogue } from './wgsl/common';
 
-export interface GroupedConfig {
+/** The shapes of a grouped program, in channel groups, and the channels of one group on each side. */
+export interface GroupedShapes {
   n: number; h: number; w: number; ci4: number; oh: number; ow: number;
   outChannels: number; n4: number; cinPerGroup: number; coutPerGroup: number;
+}
+
+/** What a grouped conv and a transposed conv share: their shapes, the window (but its padding) and the epilogue. */
+export interface GroupedWindow extends GroupedShapes {
   kernel: [number, number]; stride: [number, number]; dilation: [number, number];
-  padTop: number; padLeft: number; paddingMode: PaddingMode;
   epilogue: Epilogue;
 }
 
-const WORKGROUP = 64;
+export interface GroupedConfig extends GroupedWindow {
+  padTop: number; padLeft: number; paddingMode: PaddingMode;
+}
+
+export function groupedShapes(maps: FeatureMaps, groups: number): GroupedShapes {
+  const { n, c, h, w, outChannels, oh, ow } = maps;
+  return { n, h, w, ci4: groups4(c), oh, ow, outChannels, n4: groups4(outChannels), cinPerGroup: c / groups, coutPerGroup: outChannels / groups };
+}
+
+/** The uniforms both grouped programs read (the padding is each one's own), the epilogue's last. */
+export function groupedUniforms(cfg: GroupedWindow, padding: Array<[string, number]>): Array<[string, number]> {
+  return [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ...padding,
+    ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', cfg.n * cfg.oh * cfg.ow * cfg.n4],
+    ['KH', cfg.kernel[0]], ['KW', cfg.kernel[1]], ['SY', cfg.stride[0]], ['SX', cfg.stride[1]], ['DY', cfg.dilation[0]], ['DX', cfg.dilation[1]], ...epilogueUniforms(cfg.epilogue)];
+}
+
+/** Both grouped programs read the NHWC input `x` and PyTorch's weight `wt` as scalars. */
+export const groupedBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
+  { name: 'x', access: 'read', element: 'f32' },
+  { name: 'wt', access: 'read', element: 'f32' },
+], e);
 
 export function groupedConv2dProgram(cfg: GroupedConfig, label: string): Program {
-  const [kh, kw] = cfg.kernel;
-  const [sy, sx] = cfg.stride;
-  const [dy, dx] = cfg.dilation;
-  const total = cfg.n * cfg.oh * cfg.ow * cfg.n4;
   const zeros = cfg.paddingMode === 'zeros';
-  const body = `${padCoordWgsl(cfg.paddingMode)}
+  const helpers = `${padCoordWgsl(cfg.paddingMode)}
 ${epilogueWgsl(cfg.epilogue)}
 fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   if (oc >= u.COUT) { return 0.0; }
@@ -43,20 +65,13 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
     }
   }
   return s;
-}
-${laneMainWgsl(WORKGROUP)}`;
-  return {
+}`;
+  return perItemProgram({
     label,
     shaderKey: `grouped-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
-    uniforms: [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft],
-      ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', total],
-      ['KH', kh], ['KW', kw], ['SY', sy], ['SX', sx], ['DY', dy], ['DX', dx], ...epilogueUniforms(cfg.epilogue)],
-    bindings: epilogueProgramBindings([
-      { name: 'x', access: 'read', element: 'f32' },
-      { name: 'wt', access: 'read', element: 'f32' },
-    ], cfg.epilogue),
-    body,
-  };
+    uniforms: groupedUniforms(cfg, [['padTop', cfg.padTop], ['padLeft', cfg.padLeft]]),
+    bindings: groupedBindings(cfg.epilogue),
+    helpers,
+    main: LANE_MAIN_WGSL,
+  });
 }

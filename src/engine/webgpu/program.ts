@@ -55,5 +55,45 @@ export function dispatch1d(count: number): [number, number, number] {
 /** WGSL: the linear workgroup index of a {@link dispatch1d} dispatch, given `wid` and `nwg` builtins. */
 export const LINEAR_WORKGROUP = 'i32(wid.x + wid.y * nwg.x)';
 
+/** 64 threads: a multiple of SwiftShader's SIMD width and of every GPU's subgroup size. */
+export const ITEM_WORKGROUP = 64;
+
+/** A program of one thread per item (an output element or vec4), for {@link perItemProgram}. */
+export interface PerItemSpec {
+  label: string;
+  shaderKey: string;
+  /** i32 uniform fields, in declaration order; one of them is `total`, the number of items. */
+  uniforms: Array<[name: string, value: number]>;
+  bindings: Binding[];
+  /** WGSL before `fn main`: helper functions, the epilogue. */
+  helpers?: string;
+  /** The statements of `fn main` for item `t` (below `u.total`). */
+  main: string;
+}
+
+/**
+ * The program of a {@link PerItemSpec}: {@link ITEM_WORKGROUP} threads a workgroup over a
+ * {@link dispatch1d} grid of `total` threads, each with its item's index `t`; the threads past the
+ * last item return at once.
+ */
+export function perItemProgram(spec: PerItemSpec): Program {
+  const total = spec.uniforms.find(([name]) => name === 'total')?.[1];
+  if (total === undefined) throw new Error(`internal: program ${spec.shaderKey} has no total uniform`);
+  return {
+    label: spec.label,
+    shaderKey: spec.shaderKey,
+    workgroupSize: [ITEM_WORKGROUP, 1, 1],
+    dispatch: dispatch1d(Math.ceil(total / ITEM_WORKGROUP)),
+    uniforms: spec.uniforms,
+    bindings: spec.bindings,
+    body: `${spec.helpers ?? ''}
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let t = ${LINEAR_WORKGROUP} * ${ITEM_WORKGROUP} + i32(lid);
+  if (t >= u.total) { return; }
+  ${spec.main.trim()}
+}`,
+  };
+}
+
 /** Number of vec4s (groups of 4 channels) that hold `channels`. */
 export const groups4 = (channels: number) => Math.ceil(channels / 4);

@@ -4,10 +4,8 @@
  * with cols padded to vec4s, rows = every dimension but the last). Flatten of a feature map and a
  * Linear on a 4-D tensor's last dimension go through it.
  */
-import { layoutOf, type EncodeContext, type EncodedDispatch } from './encoding';
-import { dispatch1d, LINEAR_WORKGROUP, type Program } from './program';
-
-const WORKGROUP = 64;
+import { inOutBuffers, layoutOf, type EncodeContext, type EncodedDispatch } from './encoding';
+import { perItemProgram, type Program } from './program';
 
 /** NHWC with padded channels, or [rows, cols] with padded columns. */
 export type Layout =
@@ -28,7 +26,6 @@ function fields(prefix: string, layout: Layout): Array<[string, number]> {
 }
 
 export function repackProgram(from: Layout, to: Layout, label: string): Program {
-  const total = paddedElements(to);
   // A flat [rows, cols] is handled as nhwc with c = cols, h = w = 1 but with NCHW = row-major order;
   // the two differ only in how a logical index splits, chosen per side in the text.
   const toLogical = to.kind === 'nhwc'
@@ -42,21 +39,15 @@ export function repackProgram(from: Layout, to: Layout, label: string): Program 
     ? `let sx = logical % u.sW; let sy = (logical / u.sW) % u.sH; let sc = (logical / (u.sW * u.sH)) % u.sC; let sn = logical / (u.sW * u.sH * u.sC);
   y[t] = x[((sn * u.sH + sy) * u.sW + sx) * u.sCP + sc];`
     : `y[t] = x[(logical / u.sC) * u.sCP + logical % u.sC];`;
-  return {
+  return perItemProgram({
     label,
     shaderKey: `repack-${from.kind}-${to.kind}`,
-    workgroupSize: [WORKGROUP, 1, 1],
-    dispatch: dispatch1d(Math.ceil(total / WORKGROUP)),
-    uniforms: [['total', total], ...fields('s', from), ...fields('d', to)],
+    uniforms: [['total', paddedElements(to)], ...fields('s', from), ...fields('d', to)],
     bindings: [{ name: 'x', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
-    body: `
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${WORKGROUP} + i32(lid);
-  if (t >= u.total) { return; }
+    main: `
   ${toLogical}
-  ${fromLogical}
-}`,
-  };
+  ${fromLogical}`,
+  });
 }
 
 /** A Flatten or Dropout whose layouts differ (a Flatten of a feature map): the values move to the output's layout. */
@@ -64,5 +55,5 @@ export function encodeReshape(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
   const from = layoutOf(graph.values[step.reads[0]!]!.shape);
   const to = layoutOf(graph.values[step.outputs[0]!]!.shape);
-  return [{ program: repackProgram(from, to, ctx.label), buffers: [ctx.buffer(step.reads[0]!), ctx.buffer(step.outputs[0]!)] }];
+  return [{ program: repackProgram(from, to, ctx.label), buffers: inOutBuffers(ctx) }];
 }

@@ -14,6 +14,7 @@ import { planGraph, type Plan } from '../graph/planner';
 import type { Intermediate, StepTiming } from '../types';
 import { BufferPool, bufferPoolFor } from './bufferPool';
 import { layoutOf, valueBytes, type DepthwiseStrategy, type EncodeContext, type GemmStrategy } from './encoding';
+import { COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ, QUERY_RESOLVE, STORAGE, UNIFORM } from './gpuConstants';
 import { encodeStep, isGpuView } from './ops';
 import { getPipeline, type CompiledProgram } from './pipelineCache';
 import type { Program } from './program';
@@ -22,14 +23,6 @@ import type { Tensor } from '../../shared/tensor';
 
 export type { DepthwiseStrategy, GemmStrategy };
 import { isSoftwareAdapter } from '../softwareAdapter';
-
-// GPUBufferUsage / GPUMapMode as numbers: Node 20 has no WebGPU globals.
-const MAP_READ = 0x0001;
-const COPY_SRC = 0x0004;
-const COPY_DST = 0x0008;
-const UNIFORM = 0x0040;
-const STORAGE = 0x0080;
-const QUERY_RESOLVE = 0x0200;
 
 /** Bytes between two programs' uniforms: the largest minUniformBufferOffsetAlignment WebGPU allows. */
 const UNIFORM_STRIDE = 256;
@@ -411,7 +404,7 @@ export class WebGPUModel {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
-    const mapped = staging.buffer.mapAsync(MAP_READ, 0, staging.bytes);
+    const mapped = staging.buffer.mapAsync(MAP_MODE_READ, 0, staging.bytes);
     const stop = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new WebGPURunError(`the GPU did not finish "${this.model.name}" within ${timeoutMs} ms`)), timeoutMs);
       onAbort = () => reject(options.signal!.reason ?? new Error('aborted'));

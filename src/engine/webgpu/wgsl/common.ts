@@ -1,10 +1,10 @@
 /**
  * WGSL snippets shared by the programs: activations (with an erf accurate to about 1e-7 relative),
- * padding-mode index mapping and the fused epilogue.
+ * padding-mode index mapping, the fused epilogue and the indexing of one-thread-per-output-vec4 programs.
  */
 import type { PaddingMode } from '../../../shared/spec';
 import { ACTIVATION_KINDS, type ActivationKind } from '../../activationKind';
-import { LINEAR_WORKGROUP, type Binding } from '../program';
+import type { Binding } from '../program';
 
 /**
  * erfc(x) from the Chebyshev fit in Numerical Recipes (erfcc): relative error below 1.2e-7 for
@@ -120,20 +120,36 @@ fn epilogue(v: vec4<f32>, c4: i32, index: i32) -> vec4<f32> {
 }
 
 /**
- * `fn main` of a program that computes each output vec4 (four channels of one NHWC pixel) lane by
- * lane with its own `fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32`, then applies the
- * epilogue. Reads uniforms total, N4 (output channel groups), OW and OH; one thread per output vec4.
+ * WGSL: item `t` of a one-thread-per-output-vec4 program over an NHWC feature map as its image
+ * `n`, pixel `oy`, `ox` and channel group `c4`. Reads uniforms OW, OH and `channelGroups` (the
+ * output's vec4s per pixel).
  */
-export function laneMainWgsl(workgroup: number): string {
-  return `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = ${LINEAR_WORKGROUP} * ${workgroup} + i32(lid);
-  if (t >= u.total) { return; }
-  let c4 = t % u.N4;
-  let pix = t / u.N4;
+export function outputPixelWgsl(channelGroups: 'C4' | 'N4'): string {
+  return `let c4 = t % u.${channelGroups};
+  let pix = t / u.${channelGroups};
   let ox = pix % u.OW;
   let oy = (pix / u.OW) % u.OH;
-  let n = pix / (u.OW * u.OH);
-  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
-  y[t] = epilogue(v, c4, t);
-}`;
+  let n = pix / (u.OW * u.OH);`;
 }
+
+/** An NHWC input map of `c4` channel groups and the output map of the same channel groups that a program reads it into. */
+export interface PixelMap {
+  n: number; h: number; w: number; c4: number; oh: number; ow: number;
+}
+
+/**
+ * The uniforms of a program from a {@link PixelMap}'s input to its output, one item per output
+ * vec4: H, W, C4, OH, OW and total, what {@link outputPixelWgsl}('C4') and the input's indexing read.
+ */
+export function pixelMapUniforms(map: PixelMap): Array<[string, number]> {
+  return [['H', map.h], ['W', map.w], ['C4', map.c4], ['OH', map.oh], ['OW', map.ow], ['total', map.n * map.oh * map.ow * map.c4]];
+}
+
+/**
+ * The `main` of a `perItemProgram` (program.ts) that computes each output vec4 (four channels of one
+ * NHWC pixel) lane by lane with its own `fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32`, then
+ * applies the epilogue. Reads uniforms total, N4 (output channel groups), OW and OH.
+ */
+export const LANE_MAIN_WGSL = `${outputPixelWgsl('N4')}
+  let v = vec4<f32>(lane(n, oy, ox, c4 * 4), lane(n, oy, ox, c4 * 4 + 1), lane(n, oy, ox, c4 * 4 + 2), lane(n, oy, ox, c4 * 4 + 3));
+  y[t] = epilogue(v, c4, t);`;
