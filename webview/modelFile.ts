@@ -35,7 +35,7 @@ export async function openPageModelFile(file: File): Promise<PageModelFile> {
 export function modelFileControl(opened: (model: PageModelFile) => void): HTMLElement {
   const note = h('span', { className: 'muted', id: 'model-file-note', role: 'status' });
   const input = h('input', { type: 'file', accept: MODEL_EXTENSIONS.map((e) => `.${e}`).join(','), id: 'model-file', 'aria-label': 'Open a model file (.onnx, .pt, .pth)' });
-  input.addEventListener('change', async () => {
+  const open = async (): Promise<void> => {
     const file = input.files?.[0];
     if (!file) return;
     note.textContent = `Importing ${file.name}…`;
@@ -46,6 +46,8 @@ export function modelFileControl(opened: (model: PageModelFile) => void): HTMLEl
     } catch (error) {
       note.textContent = error instanceof Error ? error.message : String(error);
     }
-  });
+  };
+  // open() reports its own failures in the note, so its promise never rejects.
+  input.addEventListener('change', () => void open());
   return h('div', { className: 'row' }, h('label', { htmlFor: 'model-file' }, 'Model file'), input, note);
 }

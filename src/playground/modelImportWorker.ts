@@ -12,7 +12,8 @@ import type { ImportReply, ImportRequest } from './modelImport';
 const port = parentPort;
 if (!port) throw new Error('modelImportWorker.js must run in a worker thread');
 
-port.on('message', async (request: ImportRequest) => {
+/** Imports one file; every failure is answered as a message, so the promise never rejects. */
+async function importRequest(request: ImportRequest): Promise<void> {
   try {
     const bytes = new Uint8Array(request.bytes);
     let readExternal: ((location: string, offset: number, length: number | undefined) => Uint8Array) | undefined;
@@ -26,4 +27,6 @@ port.on('message', async (request: ImportRequest) => {
   } catch (error) {
     port.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) } satisfies ImportReply);
   }
-});
+}
+
+port.on('message', (request: ImportRequest) => void importRequest(request));

@@ -140,7 +140,7 @@ describe('VS Code UI', () => {
     const item = page.locator('.monaco-menu .action-item', { hasText: 'Open Model in Playground' });
     try {
       await item.waitFor({ timeout: 15_000 });
-    } catch (error) {
+    } catch {
       await shot('vscode-explorer-menu.png');
       throw new Error(`the explorer's context menu has no "Open Model in Playground" on ${ONNX_NAME} (see test-results/vscode-explorer-menu.png)`);
     }
