@@ -7,10 +7,11 @@
 import { parentPort } from 'node:worker_threads';
 import { buffersOf } from '../engine/workerProtocol';
 import { openModelBytes } from './openModel';
+import type { MessagePort } from 'node:worker_threads';
 import type { ImportReply, ImportRequest } from './modelImport';
 
-const port = parentPort;
-if (!port) throw new Error('modelImportWorker.js must run in a worker thread');
+if (!parentPort) throw new Error('modelImportWorker.js must run in a worker thread');
+const port: MessagePort = parentPort;
 
 /** Imports one file; every failure is answered as a message, so the promise never rejects. */
 async function importRequest(request: ImportRequest): Promise<void> {
