@@ -22,9 +22,23 @@ const bundles = {
   pythonWorker: { entryPoints: { pythonWorker: 'src/python/pythonWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'] },
   cli: { entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
-  engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
+  engine: {
+    entryPoints: { engine: 'src/engine/index.ts' },
+    platform: 'node',
+    format: 'esm',
+    outExtension: { '.js': '.mjs' },
+    external: ['webgpu'],
+    optional: true,
+  },
   // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.
-  webview: { entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true, loader: { '.css': 'text', '.ttf': 'dataurl' } },
+  webview: {
+    entryPoints: { webview: 'webview/main.ts' },
+    platform: 'browser',
+    format: 'esm',
+    external: ['webgpu'],
+    optional: true,
+    loader: { '.css': 'text', '.ttf': 'dataurl' },
+  },
   webviewWorker: { entryPoints: { webviewWorker: 'webview/engineWorker.ts' }, platform: 'browser', format: 'esm', external: ['webgpu'], optional: true },
 };
 
@@ -43,10 +57,16 @@ function build(name, { entryPoints, optional, ...options }) {
       sourcemap: production ? false : 'linked',
       logLevel: 'warning',
       // The WebAssembly SIMD CPU kernels, compiled from our AssemblyScript source, embedded as base64 (built below, by buildKernels and buildSharedKernels).
-      define: { __SEPCONV_KERNELS_WASM__: JSON.stringify(kernelsBase64), __SEPCONV_KERNELS_SHARED_WASM__: JSON.stringify(sharedKernelsBase64), ...(cjsNode ? { 'import.meta.url': '__sepconvImportMetaUrl' } : {}) },
+      define: {
+        __SEPCONV_KERNELS_WASM__: JSON.stringify(kernelsBase64),
+        __SEPCONV_KERNELS_SHARED_WASM__: JSON.stringify(sharedKernelsBase64),
+        ...(cjsNode ? { 'import.meta.url': '__sepconvImportMetaUrl' } : {}),
+      },
       ...options,
       // web-tree-sitter reads import.meta.url even in its CommonJS build; give CommonJS bundles a real one.
-      ...(cjsNode ? { banner: { js: `${options.banner?.js ? `${options.banner.js}\n` : ''}var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;` } } : {}),
+      ...(cjsNode
+        ? { banner: { js: `${options.banner?.js ? `${options.banner.js}\n` : ''}var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;` } }
+        : {}),
     },
   };
 }

@@ -67,7 +67,13 @@ export async function showInCommandPalette(page, title, timeoutMs = 90_000) {
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });
     await input.pressSequentially(title, { delay: 20 });
-    if (await row.waitFor({ timeout: 5_000 }).then(() => true, () => false)) return;
+    if (
+      await row.waitFor({ timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`the command palette never listed "${title}"`);
     await page.keyboard.press('Escape');
   }

@@ -89,10 +89,7 @@ export function ensureCodeServer({ quiet = false } = {}) {
   const staging = `${dir}.installing-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-  fs.writeFileSync(
-    path.join(staging, 'package.json'),
-    JSON.stringify({ name: 'sepconv-code-server-cache', private: true }, null, 2) + '\n',
-  );
+  fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'sepconv-code-server-cache', private: true }, null, 2) + '\n');
   log(`installing code-server@${CODE_SERVER_VERSION} into ${dir} (several minutes)`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   run(npm, ['install', '--no-audit', '--no-fund', '--foreground-scripts', `code-server@${CODE_SERVER_VERSION}`], {
@@ -114,11 +111,7 @@ export function ensureCodeServer({ quiet = false } = {}) {
     throw new Error(`npm finished but ${codeServerEntry(staging)} is missing`);
   }
   // --config: otherwise code-server writes a default config into ~/.config.
-  const version = spawnSync(
-    process.execPath,
-    [codeServerEntry(staging), '--config', path.join(staging, 'config.yaml'), '--version'],
-    { encoding: 'utf8' },
-  );
+  const version = spawnSync(process.execPath, [codeServerEntry(staging), '--config', path.join(staging, 'config.yaml'), '--version'], { encoding: 'utf8' });
   if (version.status !== 0) {
     throw new Error(`code-server --version failed:\n${version.stdout}${version.stderr}`);
   }
@@ -141,10 +134,14 @@ export function installExtension(vsix, { extensionsDir, userDataDir, extensionId
     process.execPath,
     [
       codeServerEntry(dir),
-      '--config', path.join(userDataDir, 'code-server.yaml'),
-      '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir,
-      '--install-extension', path.resolve(vsix),
+      '--config',
+      path.join(userDataDir, 'code-server.yaml'),
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      '--install-extension',
+      path.resolve(vsix),
     ],
     { encoding: 'utf8' },
   );
@@ -153,9 +150,7 @@ export function installExtension(vsix, { extensionsDir, userDataDir, extensionId
     throw new Error(`code-server --install-extension ${vsix} failed (exit ${result.status ?? result.signal}):\n${output}`);
   }
   const prefix = `${extensionId.toLowerCase()}-`;
-  const installed = fs.existsSync(extensionsDir)
-    ? fs.readdirSync(extensionsDir).filter((name) => name.toLowerCase().startsWith(prefix))
-    : [];
+  const installed = fs.existsSync(extensionsDir) ? fs.readdirSync(extensionsDir).filter((name) => name.toLowerCase().startsWith(prefix)) : [];
   if (installed.length !== 1) {
     throw new Error(`after installing ${vsix}, ${extensionsDir} holds ${installed.length} folders for ${extensionId}: ${installed.join(', ')}`);
   }
@@ -187,15 +182,20 @@ export async function startCodeServer(options) {
   const port = options.port ?? (await freePort());
   const args = [
     codeServerEntry(dir),
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
     // A config of its own: otherwise code-server reads and writes ~/.config/code-server.
-    '--config', options.configFile ?? path.join(options.userDataDir, 'code-server.yaml'),
-    '--user-data-dir', options.userDataDir,
-    '--extensions-dir', options.extensionsDir,
+    '--config',
+    options.configFile ?? path.join(options.userDataDir, 'code-server.yaml'),
+    '--user-data-dir',
+    options.userDataDir,
+    '--extensions-dir',
+    options.extensionsDir,
     ...(options.extraArgs ?? []),
   ];
   // detached: its own process group, so stop() ends the extension host and the other

@@ -77,10 +77,14 @@ class Canvas {
   }
 
   ring(cx, cy, inner, outer, colour, alpha) {
-    this.fill((x, y) => {
-      const d = Math.hypot(x - cx, y - cy);
-      return d >= inner && d <= outer;
-    }, colour, alpha);
+    this.fill(
+      (x, y) => {
+        const d = Math.hypot(x - cx, y - cy);
+        return d >= inner && d <= outer;
+      },
+      colour,
+      alpha,
+    );
   }
 
   rect(x0, y0, x1, y1, colour, alpha) {
@@ -88,15 +92,19 @@ class Canvas {
   }
 
   polygon(points, colour, alpha) {
-    this.fill((x, y) => {
-      let inside = false;
-      for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
-        const [xi, yi] = points[i];
-        const [xj, yj] = points[j];
-        if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-      }
-      return inside;
-    }, colour, alpha);
+    this.fill(
+      (x, y) => {
+        let inside = false;
+        for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+          const [xi, yi] = points[i];
+          const [xj, yj] = points[j];
+          if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+        }
+        return inside;
+      },
+      colour,
+      alpha,
+    );
   }
 
   /** Text in a 5x7 pixel font, each font pixel `scale` canvas pixels wide. */
@@ -121,11 +129,21 @@ class Canvas {
 // 5x7 glyphs, one row per number, most significant of 5 bits on the left.
 const FONT = {
   ' ': [0, 0, 0, 0, 0, 0, 0],
-  A: [14, 17, 17, 31, 17, 17, 17], B: [30, 17, 17, 30, 17, 17, 30], C: [14, 17, 16, 16, 16, 17, 14],
-  D: [30, 17, 17, 17, 17, 17, 30], E: [31, 16, 16, 30, 16, 16, 31], L: [16, 16, 16, 16, 16, 16, 31],
-  N: [17, 25, 21, 19, 17, 17, 17], O: [14, 17, 17, 17, 17, 17, 14], P: [30, 17, 17, 30, 16, 16, 16],
-  S: [15, 16, 16, 14, 1, 1, 30], V: [17, 17, 17, 17, 17, 10, 4], W: [17, 17, 17, 21, 21, 21, 10],
-  X: [17, 17, 10, 4, 10, 17, 17], '3': [30, 1, 1, 14, 1, 1, 30], '1': [4, 12, 4, 4, 4, 4, 14],
+  A: [14, 17, 17, 31, 17, 17, 17],
+  B: [30, 17, 17, 30, 17, 17, 30],
+  C: [14, 17, 16, 16, 16, 17, 14],
+  D: [30, 17, 17, 17, 17, 17, 30],
+  E: [31, 16, 16, 30, 16, 16, 31],
+  L: [16, 16, 16, 16, 16, 16, 31],
+  N: [17, 25, 21, 19, 17, 17, 17],
+  O: [14, 17, 17, 17, 17, 17, 14],
+  P: [30, 17, 17, 30, 16, 16, 16],
+  S: [15, 16, 16, 14, 1, 1, 30],
+  V: [17, 17, 17, 17, 17, 10, 4],
+  W: [17, 17, 17, 21, 21, 21, 10],
+  X: [17, 17, 10, 4, 10, 17, 17],
+  3: [30, 1, 1, 14, 1, 1, 30],
+  1: [4, 12, 4, 4, 4, 4, 14],
 };
 
 const W = 224;
@@ -134,7 +152,14 @@ function shapes() {
   const c = new Canvas(W, W, [242, 238, 226]);
   c.rect(16, 20, 96, 100, [38, 84, 164]);
   c.disc(158, 62, 44, [222, 92, 42]);
-  c.polygon([[40, 204], [100, 118], [160, 204]], [46, 150, 90]);
+  c.polygon(
+    [
+      [40, 204],
+      [100, 118],
+      [160, 204],
+    ],
+    [46, 150, 90],
+  );
   c.ring(170, 170, 22, 34, [120, 60, 150]);
   c.rect(118, 122, 138, 210, [30, 30, 30]);
   for (let i = 0; i < 6; i++) c.rect(12 + i * 14, 112, 18 + i * 14, 118, [200, 160, 40]);
@@ -155,7 +180,15 @@ function rings() {
   for (let r = 100; r > 4; r -= 12) c.ring(112, 112, r - 5, r, [80 + r, 200 - r, 120 + r / 2]);
   for (let k = 0; k < 8; k++) {
     const a = (k * Math.PI) / 4;
-    c.polygon([[112, 112], [112 + 110 * Math.cos(a - 0.05), 112 + 110 * Math.sin(a - 0.05)], [112 + 110 * Math.cos(a + 0.05), 112 + 110 * Math.sin(a + 0.05)]], [250, 250, 250], 0.6);
+    c.polygon(
+      [
+        [112, 112],
+        [112 + 110 * Math.cos(a - 0.05), 112 + 110 * Math.sin(a - 0.05)],
+        [112 + 110 * Math.cos(a + 0.05), 112 + 110 * Math.sin(a + 0.05)],
+      ],
+      [250, 250, 250],
+      0.6,
+    );
   }
   return c;
 }
@@ -164,7 +197,13 @@ function tiles() {
   const c = new Canvas(W, W, [90, 120, 150]);
   // A skyline: blocks of several heights with window grids, a sun, a ground line.
   c.disc(176, 50, 24, [255, 214, 90]);
-  const blocks = [[8, 110, 44], [50, 70, 40], [96, 130, 30], [132, 90, 46], [184, 120, 32]];
+  const blocks = [
+    [8, 110, 44],
+    [50, 70, 40],
+    [96, 130, 30],
+    [132, 90, 46],
+    [184, 120, 32],
+  ];
   for (const [x, top, w] of blocks) {
     c.rect(x, top, x + w, 196, [40, 44, 58]);
     for (let y = top + 8; y < 188; y += 14) for (let wx = x + 6; wx < x + w - 6; wx += 10) c.rect(wx, y, wx + 4, y + 6, [250, 220, 120]);
@@ -176,15 +215,43 @@ function tiles() {
 /** The icon: three channel planes (depthwise) feeding one plane through a 1x1 column (pointwise). */
 function icon() {
   const c = new Canvas(128, 128, [30, 34, 48]);
-  const colours = [[230, 90, 70], [90, 190, 110], [80, 140, 230]];
+  const colours = [
+    [230, 90, 70],
+    [90, 190, 110],
+    [80, 140, 230],
+  ];
   colours.forEach((colour, i) => {
     const x = 14 + i * 10;
     const y = 18 + i * 10;
-    c.polygon([[x, y], [x + 44, y + 8], [x + 44, y + 60], [x, y + 52]], colour, 0.9);
+    c.polygon(
+      [
+        [x, y],
+        [x + 44, y + 8],
+        [x + 44, y + 60],
+        [x, y + 52],
+      ],
+      colour,
+      0.9,
+    );
     c.rect(x + 14, y + 20, x + 26, y + 32, [255, 255, 255], 0.7);
   });
-  c.polygon([[72, 60], [94, 60], [94, 68], [72, 68]], [240, 240, 240]);
-  c.polygon([[94, 52], [108, 64], [94, 76]], [240, 240, 240]);
+  c.polygon(
+    [
+      [72, 60],
+      [94, 60],
+      [94, 68],
+      [72, 68],
+    ],
+    [240, 240, 240],
+  );
+  c.polygon(
+    [
+      [94, 52],
+      [108, 64],
+      [94, 76],
+    ],
+    [240, 240, 240],
+  );
   c.rect(98, 84, 120, 118, [250, 200, 70]);
   return c;
 }
@@ -193,4 +260,8 @@ mkdirSync('media/samples', { recursive: true });
 const samples = { shapes, text, rings, skyline: tiles };
 for (const [name, draw] of Object.entries(samples)) writeFileSync(`media/samples/${name}.png`, draw().png());
 writeFileSync('media/icon.png', icon().png());
-console.log(`wrote ${Object.keys(samples).map((n) => `media/samples/${n}.png`).join(', ')}, media/icon.png`);
+console.log(
+  `wrote ${Object.keys(samples)
+    .map((n) => `media/samples/${n}.png`)
+    .join(', ')}, media/icon.png`,
+);

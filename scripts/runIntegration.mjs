@@ -158,9 +158,7 @@ function printEvent(event) {
       console.log(`  PASS ${event.title} (part 1 done; reloading the window)`);
       break;
     case 'end':
-      console.log(
-        `${event.passes} passed, ${event.failures} failed, ${event.pending} skipped in ${(event.durationMs / 1000).toFixed(1)} s`,
-      );
+      console.log(`${event.passes} passed, ${event.failures} failed, ${event.pending} skipped in ${(event.durationMs / 1000).toFixed(1)} s`);
       break;
   }
 }
@@ -322,17 +320,13 @@ async function main() {
         break;
       }
       if (Date.now() > deadline) {
-        reason =
-          `timed out after ${timeoutMs} ms (${counts.pass} passed, ${counts.fail} failed so far` +
-          `${running ? `; still running: ${running}` : ''})`;
+        reason = `timed out after ${timeoutMs} ms (${counts.pass} passed, ${counts.fail} failed so far` + `${running ? `; still running: ${running}` : ''})`;
         break;
       }
       await sleep(250);
     }
 
-    await page
-      .screenshot({ path: path.join(resultsDir, 'integration.png') })
-      .catch((error) => console.error(`no screenshot: ${error.message}`));
+    await page.screenshot({ path: path.join(resultsDir, 'integration.png') }).catch((error) => console.error(`no screenshot: ${error.message}`));
 
     if (!reason && end) {
       // Counted here rather than taken from `end`: a run with a reload ends in a second index run.
@@ -352,7 +346,7 @@ async function main() {
 main().then(
   (code) => process.exit(code),
   (error) => {
-    console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     process.exit(1);
   },
 );

@@ -53,7 +53,10 @@ async function main() {
     env: { ...env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD },
     onOutput: (text) => process.env.SEPCONV_VERBOSE && process.stderr.write(text),
   });
-  const url = workbenchUrl(server, workspace, [['extensionDevelopmentPath', root], ['openFile', join(workspace, 'model.py')]]);
+  const url = workbenchUrl(server, workspace, [
+    ['extensionDevelopmentPath', root],
+    ['openFile', join(workspace, 'model.py')],
+  ]);
   console.log(`\nSepConv Lab is running in code-server. Open this URL in a browser:\n\n  ${url}\n\nPress Ctrl-C to stop.`);
   const stop = async () => {
     await server.stop();

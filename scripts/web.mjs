@@ -21,10 +21,25 @@ if (!args.includes('--no-build') || !existsSync(join(root, 'dist/webview.js'))) 
 }
 
 // The page builder is TypeScript: bundle it on the fly and import it.
-const built = await esbuild.build({ entryPoints: [join(root, 'src/playground/html.ts')], bundle: true, format: 'esm', platform: 'neutral', write: false, logLevel: 'warning' });
+const built = await esbuild.build({
+  entryPoints: [join(root, 'src/playground/html.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  write: false,
+  logLevel: 'warning',
+});
 const { getPlaygroundHtml } = await import(`data:text/javascript;base64,${Buffer.from(built.outputFiles[0].text).toString('base64')}`);
 
-const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.ttf': 'font/ttf', '.map': 'application/json', '.json': 'application/json', '.wasm': 'application/wasm' };
+const TYPES = {
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.png': 'image/png',
+  '.ttf': 'font/ttf',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+};
 /** Only these folders are served, as localResourceRoots allows only dist/ and media/ in VS Code. */
 const SERVED = ['dist', 'media'];
 
@@ -32,7 +47,11 @@ const SERVED = ['dist', 'media'];
  * Cross-origin isolation: with these the page (and its workers) get SharedArrayBuffer, so the
  * CPU engine runs on a pool of threads there. Everything is served from this origin.
  */
-const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-resource-policy': 'same-origin' };
+const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
 
 const server = createServer(async (request, response) => {
   const url = new URL(request.url ?? '/', `http://${request.headers.host ?? '127.0.0.1'}`);

@@ -51,7 +51,11 @@ export function autoRoute(inputs: AutoInputs): { key: RouteKey; why: string } {
   const untried = candidates.find((key) => inputs.measured[key] === undefined);
   const times = measured.map((key) => `${ROUTE_LABELS[key]} ${inputs.measured[key]!.toFixed(0)} ms`).join(', ');
   if (untried && measured.length === 0) {
-    const reason = untried.endsWith('webgpu') ? 'a hardware GPU' : inputs.remote && untried === 'page/cpu' ? 'the host is across a network, the page is here' : 'no hardware GPU';
+    const reason = untried.endsWith('webgpu')
+      ? 'a hardware GPU'
+      : inputs.remote && untried === 'page/cpu'
+        ? 'the host is across a network, the page is here'
+        : 'no hardware GPU';
     return { key: untried, why: `auto: ${ROUTE_LABELS[untried]} (${reason})` };
   }
   if (untried) return { key: untried, why: `auto: trying ${ROUTE_LABELS[untried]} once to compare (${times})` };

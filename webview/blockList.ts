@@ -18,7 +18,10 @@ export class BlockList {
   /** Blocks the user opened: they stay open when the list is drawn again (after a run, a setting). */
   private readonly open = new Set<string>();
 
-  constructor(private readonly root: HTMLElement, private readonly actions: BlockListActions) {}
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly actions: BlockListActions,
+  ) {}
 
   /** Shows the blocks of these modules (the cost model's leaves), or says why there are none. */
   show(leaves: readonly BlockLeaf[] | undefined, error?: string): void {
@@ -34,7 +37,11 @@ export class BlockList {
     const list = h('ul', { className: 'block-list', role: 'tree', 'aria-label': 'Blocks of the model' });
     for (const child of this.tree.children) list.append(this.item(child, chosen));
     this.root.append(
-      h('p', { className: 'muted' }, `${leaves.length} modules, ${formatCount(this.tree.params)} params, ${formatCount(this.tree.macs)} MACs. Tick a block to see its feature maps.`),
+      h(
+        'p',
+        { className: 'muted' },
+        `${leaves.length} modules, ${formatCount(this.tree.params)} params, ${formatCount(this.tree.macs)} MACs. Tick a block to see its feature maps.`,
+      ),
       list,
     );
     list.scrollTop = scrolled;
@@ -46,7 +53,13 @@ export class BlockList {
   }
 
   private item(node: BlockNode, chosen: Set<string>): HTMLElement {
-    const box = h('input', { type: 'checkbox', className: 'block-choose', checked: chosen.has(node.key), 'data-key': node.key, 'aria-label': `Show the feature maps of ${node.key}` });
+    const box = h('input', {
+      type: 'checkbox',
+      className: 'block-choose',
+      checked: chosen.has(node.key),
+      'data-key': node.key,
+      'aria-label': `Show the feature maps of ${node.key}`,
+    });
     box.addEventListener('change', () => {
       const keys = new Set(this.actions.chosen());
       if (box.checked) keys.add(node.key);

@@ -19,7 +19,12 @@ export function themeColours(): ThemeColours {
     foreground: read('--vscode-foreground', '#cccccc'),
     muted: read('--vscode-descriptionForeground', '#999999'),
     grid: read('--vscode-panel-border', 'rgba(128,128,128,0.35)'),
-    series: [read('--vscode-charts-blue', '#3794ff'), read('--vscode-charts-orange', '#d18616'), read('--vscode-charts-red', '#f14c4c'), read('--vscode-charts-green', '#89d185')],
+    series: [
+      read('--vscode-charts-blue', '#3794ff'),
+      read('--vscode-charts-orange', '#d18616'),
+      read('--vscode-charts-red', '#f14c4c'),
+      read('--vscode-charts-green', '#89d185'),
+    ],
     font: `${read('--vscode-font-size', '12px')} ${read('--vscode-font-family', 'system-ui, sans-serif')}`,
   };
 }
@@ -119,7 +124,8 @@ export function drawRoofline(canvas: HTMLCanvasElement, device: RooflineDevice, 
   const yMax = 10 ** Math.ceil(Math.log10(Math.max(device.peakFlops * 2, ...achieved)));
   const yMin = 10 ** Math.floor(Math.log10(Math.min(device.bandwidth * xMin, ...achieved)));
   const px = (v: number) => margin.left + ((Math.log10(v) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * (width - margin.left - margin.right);
-  const py = (v: number) => height - margin.bottom - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (height - margin.top - margin.bottom);
+  const py = (v: number) =>
+    height - margin.bottom - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (height - margin.top - margin.bottom);
   // Grid and decade labels.
   context.strokeStyle = colours.grid;
   context.fillStyle = colours.muted;
@@ -170,7 +176,13 @@ export function drawRoofline(canvas: HTMLCanvasElement, device: RooflineDevice, 
 }
 
 export function formatSi(value: number): string {
-  const units: [number, string][] = [[1e15, 'P'], [1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e15, 'P'],
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [scale, unit] of units) if (value >= scale) return `${+(value / scale).toPrecision(3)} ${unit}`;
   return `${+value.toPrecision(3)} `;
 }

@@ -9,10 +9,42 @@ export type ColormapName = (typeof COLORMAPS)[number];
 
 /** Anchor colours at evenly spaced positions (published colormap values, sampled). */
 const ANCHORS: Record<ColormapName, ReadonlyArray<readonly [number, number, number]>> = {
-  viridis: [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]],
-  magma: [[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122], [229, 80, 100], [251, 135, 97], [254, 194, 135], [252, 253, 191]],
-  gray: [[0, 0, 0], [255, 255, 255]],
-  coolwarm: [[59, 76, 192], [124, 159, 249], [192, 212, 245], [221, 221, 221], [242, 203, 183], [238, 132, 104], [180, 4, 38]],
+  viridis: [
+    [68, 1, 84],
+    [72, 40, 120],
+    [62, 74, 137],
+    [49, 104, 142],
+    [38, 130, 142],
+    [31, 158, 137],
+    [53, 183, 121],
+    [109, 205, 89],
+    [180, 222, 44],
+    [253, 231, 37],
+  ],
+  magma: [
+    [0, 0, 4],
+    [28, 16, 68],
+    [79, 18, 123],
+    [129, 37, 129],
+    [181, 54, 122],
+    [229, 80, 100],
+    [251, 135, 97],
+    [254, 194, 135],
+    [252, 253, 191],
+  ],
+  gray: [
+    [0, 0, 0],
+    [255, 255, 255],
+  ],
+  coolwarm: [
+    [59, 76, 192],
+    [124, 159, 249],
+    [192, 212, 245],
+    [221, 221, 221],
+    [242, 203, 183],
+    [238, 132, 104],
+    [180, 4, 38],
+  ],
 };
 
 const lutCache = new Map<ColormapName, Uint8Array>();
@@ -112,7 +144,14 @@ function packedLut(lut: Uint8Array): Uint32Array {
  * itself when a step has hundreds of channels. Same pixels as {@link colorize}, except that a NaN
  * is drawn as the low end of the colormap.
  */
-export function colorizeGrid(data: Float32Array, count: number, layout: GridLayout, ranges: (c: number) => Range, lut: Uint8Array, out: Uint8ClampedArray): void {
+export function colorizeGrid(
+  data: Float32Array,
+  count: number,
+  layout: GridLayout,
+  ranges: (c: number) => Range,
+  lut: Uint8Array,
+  out: Uint8ClampedArray,
+): void {
   if (!littleEndian || out.byteOffset % 4 !== 0) {
     colorizeGridBytes(data, count, layout, ranges, lut, out);
     return;
@@ -172,7 +211,14 @@ function colorizeGridBytes(data: Float32Array, count: number, layout: GridLayout
  * RGBA grid image. `remap(c)` is a 256-entry table from channel c's preview bytes to colormap
  * indices, or undefined when the bytes are the indices (per-channel normalisation).
  */
-export function colorizePreviewGrid(preview: Uint8Array, count: number, layout: GridLayout, remap: (c: number) => Uint8Array | undefined, lut: Uint8Array, out: Uint8ClampedArray): void {
+export function colorizePreviewGrid(
+  preview: Uint8Array,
+  count: number,
+  layout: GridLayout,
+  remap: (c: number) => Uint8Array | undefined,
+  lut: Uint8Array,
+  out: Uint8ClampedArray,
+): void {
   const { tileWidth: w, tileHeight: h, width: stride } = layout;
   const plane = w * h;
   if (!littleEndian || out.byteOffset % 4 !== 0) {

@@ -45,10 +45,26 @@ export function costRows(cost: ModelCost, measured?: Map<string, number>): CostR
     const modules = cost.leaves.filter((leaf) => leaf.layerIndex === layer.index);
     const layerMs = measured ? sum(modules.map((m) => measured.get(m.key))) : undefined;
     if (layerMs !== undefined) totalMs = (totalMs ?? 0) + layerMs;
-    rows.push({ kind: 'layer', id: String(layer.index), label: `#${layer.index} ${layer.label}`, outShape: formatShape(layer.outShape), ...pick(layer), ms: layerMs });
+    rows.push({
+      kind: 'layer',
+      id: String(layer.index),
+      label: `#${layer.index} ${layer.label}`,
+      outShape: formatShape(layer.outShape),
+      ...pick(layer),
+      ms: layerMs,
+    });
     const shown = modules.filter(WITH_MACS);
     if (shown.length > 1 || (shown.length === 1 && shown[0]!.label !== layer.label)) {
-      for (const leaf of shown) rows.push({ kind: 'module', id: leaf.key, label: leaf.label, role: leaf.role, outShape: formatShape(leaf.outShape), ...pick(leaf), ms: measured?.get(leaf.key) });
+      for (const leaf of shown)
+        rows.push({
+          kind: 'module',
+          id: leaf.key,
+          label: leaf.label,
+          role: leaf.role,
+          outShape: formatShape(leaf.outShape),
+          ...pick(leaf),
+          ms: measured?.get(leaf.key),
+        });
     }
   }
   rows.push({ kind: 'total', id: 'total', label: 'Total', outShape: formatShape(cost.outputShape), ...pick(cost.total), ms: totalMs });
@@ -101,7 +117,23 @@ export function costCsv(rows: CostRow[]): string {
   const quote = (value: string) => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
   const lines = ['kind,id,label,role,output_shape,params,macs,flops,traffic_bytes,flops_per_byte,measured_ms'];
   for (const row of rows) {
-    lines.push([row.kind, row.id, row.label, row.role ?? '', row.outShape, row.params, row.macs, row.flops, row.trafficBytes, row.intensity.toFixed(4), row.ms === undefined ? '' : row.ms.toFixed(4)].map((v) => quote(String(v))).join(','));
+    lines.push(
+      [
+        row.kind,
+        row.id,
+        row.label,
+        row.role ?? '',
+        row.outShape,
+        row.params,
+        row.macs,
+        row.flops,
+        row.trafficBytes,
+        row.intensity.toFixed(4),
+        row.ms === undefined ? '' : row.ms.toFixed(4),
+      ]
+        .map((v) => quote(String(v)))
+        .join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -30,20 +30,46 @@ export class CostView {
   private readonly roofline = h('canvas', { role: 'img', 'aria-label': 'Roofline with the measured steps' });
   private readonly rooflineNote = h('p', { className: 'muted' });
 
-  constructor(private readonly root: HTMLElement, private settings: CostViewSettings, private readonly changed: (settings: CostViewSettings) => void) {
+  constructor(
+    private readonly root: HTMLElement,
+    private settings: CostViewSettings,
+    private readonly changed: (settings: CostViewSettings) => void,
+  ) {
     const update = (patch: Partial<CostViewSettings>) => {
       this.settings = { ...this.settings, ...patch };
       this.changed(this.settings);
     };
     const deviceNames = [...DEVICE_PRESETS.map((d) => d.name), 'Custom'];
-    const peak = h('input', { type: 'number', min: 0.001, step: 'any', value: settings.customPeakGflops, id: 'custom-peak', onchange: () => update({ customPeakGflops: Number(peak.value) || 1 }) });
-    const bandwidth = h('input', { type: 'number', min: 0.001, step: 'any', value: settings.customBandwidthGbs, id: 'custom-bandwidth', onchange: () => update({ customBandwidthGbs: Number(bandwidth.value) || 1 }) });
+    const peak = h('input', {
+      type: 'number',
+      min: 0.001,
+      step: 'any',
+      value: settings.customPeakGflops,
+      id: 'custom-peak',
+      onchange: () => update({ customPeakGflops: Number(peak.value) || 1 }),
+    });
+    const bandwidth = h('input', {
+      type: 'number',
+      min: 0.001,
+      step: 'any',
+      value: settings.customBandwidthGbs,
+      id: 'custom-bandwidth',
+      onchange: () => update({ customBandwidthGbs: Number(bandwidth.value) || 1 }),
+    });
     root.append(
       h(
         'div',
         { className: 'row controls' },
-        labelled('Convention', select(CONVENTIONS, settings.convention, (convention) => update({ convention }), { id: 'convention' }), 'torchinfo counts bias; fvcore/thop does not; flop_counter reports FLOPs = 2 x MACs'),
-        labelled('Data type', select(DTYPES, settings.dtype, (dtype) => update({ dtype }), { id: 'dtype' }), 'bytes per value for traffic and intensity'),
+        labelled(
+          'Convention',
+          select(CONVENTIONS, settings.convention, (convention) => update({ convention }), { id: 'convention' }),
+          'torchinfo counts bias; fvcore/thop does not; flop_counter reports FLOPs = 2 x MACs',
+        ),
+        labelled(
+          'Data type',
+          select(DTYPES, settings.dtype, (dtype) => update({ dtype }), { id: 'dtype' }),
+          'bytes per value for traffic and intensity',
+        ),
       ),
       this.summary,
       h('div', { className: 'table-wrap' }, this.table),
@@ -53,7 +79,10 @@ export class CostView {
       h(
         'div',
         { className: 'row controls' },
-        labelled('Device', select(deviceNames, settings.device, (device) => update({ device }), { id: 'roofline-device' })),
+        labelled(
+          'Device',
+          select(deviceNames, settings.device, (device) => update({ device }), { id: 'roofline-device' }),
+        ),
         labelled('Peak GFLOP/s', peak),
         labelled('Bandwidth GB/s', bandwidth),
       ),
@@ -83,8 +112,20 @@ export class CostView {
     const saving = total.withStandardConvs.macs > 0 ? 1 - total.macs / total.withStandardConvs.macs : 0;
     this.summary.textContent =
       `${formatCount(total.params)} params, ${formatCount(total.macs)} MACs, ${formatCount(total.flops)} FLOPs (${cost.convention}, ${cost.dtype}).` +
-      (cost.pairs.length ? ` With standard convs instead of the ${cost.pairs.length} separable pair(s): ${formatCount(total.withStandardConvs.macs)} MACs; the separable model saves ${formatPercent(saving)}.` : '');
-    this.table.appendChild(h('thead', {}, h('tr', {}, COST_COLUMNS.map((c, i) => h('th', { scope: 'col', className: i >= 2 ? 'num' : undefined }, c)))));
+      (cost.pairs.length
+        ? ` With standard convs instead of the ${cost.pairs.length} separable pair(s): ${formatCount(total.withStandardConvs.macs)} MACs; the separable model saves ${formatPercent(saving)}.`
+        : '');
+    this.table.appendChild(
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          COST_COLUMNS.map((c, i) => h('th', { scope: 'col', className: i >= 2 ? 'num' : undefined }, c)),
+        ),
+      ),
+    );
     const body = h('tbody', {});
     for (const row of rows) body.appendChild(this.row(row));
     this.table.appendChild(body);
@@ -97,7 +138,9 @@ export class CostView {
       'tr',
       { className: `row-${row.kind}${row.role ? ` role-${row.role}` : ''}`, 'data-id': row.id },
       cells.map((text, i) =>
-        i === 0 ? h('th', { scope: 'row' }, text) : h('td', { className: i >= 2 ? 'num' : undefined, 'data-value': raw[i] === undefined ? undefined : String(raw[i]) }, text),
+        i === 0
+          ? h('th', { scope: 'row' }, text)
+          : h('td', { className: i >= 2 ? 'num' : undefined, 'data-value': raw[i] === undefined ? undefined : String(raw[i]) }, text),
       ),
     );
   }
@@ -148,7 +191,9 @@ export class CostView {
         const leaves = map.leafKeys.map((k) => cost.leaves.find((l) => l.key === k)).filter((l) => l !== undefined);
         const flops = leaves.reduce((a, l) => a + l.flops, 0);
         if (!ms || !flops || leaves.length === 0) continue;
-        const traffic = (elementCount(leaves[0]!.inShape) + elementCount(leaves[leaves.length - 1]!.outShape)) * DTYPE_BYTES[cost.dtype] + leaves.reduce((a, l) => a + l.weightBytes, 0);
+        const traffic =
+          (elementCount(leaves[0]!.inShape) + elementCount(leaves[leaves.length - 1]!.outShape)) * DTYPE_BYTES[cost.dtype] +
+          leaves.reduce((a, l) => a + l.weightBytes, 0);
         points.push({ label: map.label, intensity: flops / traffic, flopsPerSecond: flops / (ms / 1000), series: ROLE_SERIES[map.role] ?? 3 });
       }
     }

@@ -36,7 +36,12 @@ export function iconButton(name: string, label: string, onClick: () => void, ext
   return h('button', { type: 'button', className: 'icon-button', title: label, 'aria-label': label, onclick: onClick, ...extra }, icon(name));
 }
 
-export function select<T extends string>(options: readonly T[] | ReadonlyArray<readonly [T, string]>, value: T, onChange: (value: T) => void, attributes: Attributes = {}): HTMLSelectElement {
+export function select<T extends string>(
+  options: readonly T[] | ReadonlyArray<readonly [T, string]>,
+  value: T,
+  onChange: (value: T) => void,
+  attributes: Attributes = {},
+): HTMLSelectElement {
   const element = h('select', { ...attributes, onchange: () => onChange(element.value as T) });
   for (const option of options) {
     const [key, label] = typeof option === 'string' ? [option, option] : option;

@@ -75,7 +75,14 @@ export class EngineClient {
   }
 
   /** A forward pass in the worker, with its feature maps painted for `paint` (`pictures[i]` for `result.featureMaps[i]`). */
-  run(backend: EngineBackend, model: ModelSpec, input: WireTensor, weights: WorkerWeights, paint: PaintRequest, options: RequestOptions): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[] }> {
+  run(
+    backend: EngineBackend,
+    model: ModelSpec,
+    input: WireTensor,
+    weights: WorkerWeights,
+    paint: PaintRequest,
+    options: RequestOptions,
+  ): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[] }> {
     const transfer: Transferable[] = [input.data];
     if (weights.kind === 'safetensors') transfer.push(weights.bytes);
     return this.send({ type: 'run', backend, model, input, weights, paint } as Omit<ToWorker, 'id'>, transfer, options);

@@ -62,7 +62,9 @@ function loadWeights(source: WorkerWeights): WeightMap | WeightSource {
   return source;
 }
 
-async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
+async function run(
+  message: Extract<ToWorker, { type: 'run' }>,
+): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
   const weights = loadWeights(message.weights);
   let device: GPUDevice | undefined;
   let deviceName = navigator.hardwareConcurrency ? `CPU in the page's worker (${navigator.hardwareConcurrency} logical cores)` : "CPU in the page's worker";
@@ -73,17 +75,30 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ resul
     deviceName = gpu.description;
   }
   const start = performance.now();
-  const result = await runModel(message.model, weights, { shape: message.input.shape, data: new Float32Array(message.input.data) }, {
-    backend: message.backend,
-    device,
-    intermediates: true,
-    onProgress: (done, total) => post({ type: 'progress', id: message.id, done, total, label: `step ${done} of ${total}` }),
-  });
+  const result = await runModel(
+    message.model,
+    weights,
+    { shape: message.input.shape, data: new Float32Array(message.input.data) },
+    {
+      backend: message.backend,
+      device,
+      intermediates: true,
+      onProgress: (done, total) => post({ type: 'progress', id: message.id, done, total, label: `step ${done} of ${total}` }),
+    },
+  );
   const totalMs = performance.now() - start;
   // Previews of every channel (they stay on this machine), and the values for the value under the pointer and exports.
-  const maps = distinctBuffers(result.intermediates ?? []).map((step): PageFeatureMap => ({ ...featureMapOf(step, step, Infinity), values: exactBuffer(step.data) }));
+  const maps = distinctBuffers(result.intermediates ?? []).map((step): PageFeatureMap => ({
+    ...featureMapOf(step, step, Infinity),
+    values: exactBuffer(step.data),
+  }));
   const painted = paintAll(maps, message.paint);
-  const runResult: PageRunResult = toRunResult(result, painted.maps, { backend: message.backend, device: `${deviceName}, ${result.backend}`, runId: 0, totalMs });
+  const runResult: PageRunResult = toRunResult(result, painted.maps, {
+    backend: message.backend,
+    device: `${deviceName}, ${result.backend}`,
+    runId: 0,
+    totalMs,
+  });
   return { result: runResult, pictures: painted.pictures, transfer: transferList(painted) };
 }
 

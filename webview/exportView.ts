@@ -20,10 +20,20 @@ export class ExportView {
   private items: ExportItem[] = [];
   private selected = 'json';
   private readonly buttons = h('div', { className: 'row export-kinds', role: 'group', 'aria-label': 'What to export' });
-  private readonly output = h('textarea', { className: 'json export-text', id: 'export-text', readonly: true, rows: 24, spellcheck: 'false', 'aria-label': 'Exported text' });
+  private readonly output = h('textarea', {
+    className: 'json export-text',
+    id: 'export-text',
+    readonly: true,
+    rows: 24,
+    spellcheck: 'false',
+    'aria-label': 'Exported text',
+  });
   private readonly message = h('p', { className: 'muted', role: 'status' });
 
-  constructor(root: HTMLElement, private readonly actions: { save(name: string, text: string): void; copy(text: string): void }) {
+  constructor(
+    root: HTMLElement,
+    private readonly actions: { save(name: string, text: string): void; copy(text: string): void },
+  ) {
     root.append(
       this.buttons,
       this.output,
@@ -31,7 +41,12 @@ export class ExportView {
         'div',
         { className: 'row' },
         h('button', { type: 'button', id: 'export-copy', onclick: () => this.actions.copy(this.output.value) }, icon('copy'), ' Copy'),
-        h('button', { type: 'button', id: 'export-save', onclick: () => this.actions.save(this.current()?.fileName ?? 'export.txt', this.output.value) }, icon('save'), ' Save…'),
+        h(
+          'button',
+          { type: 'button', id: 'export-save', onclick: () => this.actions.save(this.current()?.fileName ?? 'export.txt', this.output.value) },
+          icon('save'),
+          ' Save…',
+        ),
       ),
       this.message,
     );
@@ -43,13 +58,30 @@ export class ExportView {
     this.items = [
       { id: 'json', label: 'Spec JSON', fileName: `${name}.sepconv.json`, text: () => `${JSON.stringify(model, null, 2)}\n` },
       ...codeExporters(model, name),
-      { id: 'markdown', label: 'Costs (Markdown)', fileName: `${name}_costs.md`, text: () => (cost ? costMarkdown(cost, rows(), model.name ?? 'model') : 'Fix the model to export its costs.') },
+      {
+        id: 'markdown',
+        label: 'Costs (Markdown)',
+        fileName: `${name}_costs.md`,
+        text: () => (cost ? costMarkdown(cost, rows(), model.name ?? 'model') : 'Fix the model to export its costs.'),
+      },
       { id: 'csv', label: 'Costs (CSV)', fileName: `${name}_costs.csv`, text: () => (cost ? costCsv(rows()) : 'Fix the model to export its costs.') },
     ];
     clear(this.buttons);
     for (const item of this.items) {
       this.buttons.appendChild(
-        h('button', { type: 'button', id: `export-${item.id}`, 'aria-pressed': String(item.id === this.selected), onclick: () => { this.selected = item.id; this.show(model, cost, run); } }, item.label),
+        h(
+          'button',
+          {
+            type: 'button',
+            id: `export-${item.id}`,
+            'aria-pressed': String(item.id === this.selected),
+            onclick: () => {
+              this.selected = item.id;
+              this.show(model, cost, run);
+            },
+          },
+          item.label,
+        ),
       );
     }
     this.render();

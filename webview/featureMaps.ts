@@ -13,7 +13,19 @@ import { previewBytes, previewValue } from '../src/shared/featurePreview';
 import { writeNpy } from '../src/io/npy';
 import { colorizePreviewGrid, colormapLut, gridLayout, tileOrigin, type ColormapName, type Range } from './colormap';
 import { clear, h, icon } from './dom';
-import { MAX_GRID_PIXELS, paintGrid, previewRemap, rangeOf, sharedRange, stepGrid, THUMB_GAP_PX, thumbSize, type MapNormalisation, type PaintRequest, type StepGrid } from './mapImages';
+import {
+  MAX_GRID_PIXELS,
+  paintGrid,
+  previewRemap,
+  rangeOf,
+  sharedRange,
+  stepGrid,
+  THUMB_GAP_PX,
+  thumbSize,
+  type MapNormalisation,
+  type PaintRequest,
+  type StepGrid,
+} from './mapImages';
 import type { PageFeatureMap, StepPicture } from './workerProtocol';
 
 export type { MapNormalisation } from './mapImages';
@@ -61,7 +73,10 @@ export class FeatureMapView {
   /** Counts pointer readings, so that a value arriving late does not overwrite a newer reading. */
   private reading = 0;
 
-  constructor(private readonly root: HTMLElement, private options: FeatureMapOptions) {
+  constructor(
+    private readonly root: HTMLElement,
+    private options: FeatureMapOptions,
+  ) {
     this.readout = h('div', { className: 'readout', 'aria-live': 'polite', id: 'value-readout' }, 'Point at a feature map to read its values.');
     this.dialog = h('dialog', { className: 'enlarge', 'aria-label': 'Enlarged feature map' });
     this.container = h('div', { className: 'maps' });
@@ -84,7 +99,12 @@ export class FeatureMapView {
    * where they fit the current options, painted here otherwise. All grids go in within one task, so
    * the page lays out and paints once. `reader` reads the values of maps that came without them.
    */
-  show(result: Pick<RunResult, 'timings'> & { featureMaps: readonly PageFeatureMap[] }, pictures: readonly (StepPicture | undefined)[] = [], available = this.availableWidth(), reader?: ChannelReader): void {
+  show(
+    result: Pick<RunResult, 'timings'> & { featureMaps: readonly PageFeatureMap[] },
+    pictures: readonly (StepPicture | undefined)[] = [],
+    available = this.availableWidth(),
+    reader?: ChannelReader,
+  ): void {
     const timing = new Map(result.timings.map((t) => [t.key, t.ms]));
     this.reader = reader;
     this.steps = [];
@@ -110,7 +130,11 @@ export class FeatureMapView {
     this.draw(available);
     // Steps the user asked to see whole get their other channels after the first drawing.
     const partial = this.steps.filter((step) => this.expanded.has(step.map.key) && step.previewChannels < step.channels);
-    if (partial.length > 0) void Promise.all(partial.map((step) => this.ensurePreview(step, step.channels))).then(() => this.draw(), (error: Error) => (this.readout.textContent = error.message));
+    if (partial.length > 0)
+      void Promise.all(partial.map((step) => this.ensurePreview(step, step.channels))).then(
+        () => this.draw(),
+        (error: Error) => (this.readout.textContent = error.message),
+      );
   }
 
   /** Channels [start, end) of a step's values, from the page's copy or from where they are kept. */
@@ -158,7 +182,8 @@ export class FeatureMapView {
     }
     const filter = this.options.filter;
     const shown = filter ? this.steps.filter((step) => filter.shows(step.map)) : this.steps;
-    if (filter) this.container.appendChild(h('p', { className: 'muted maps-filter-note' }, `${shown.length} of ${this.steps.length} steps shown: ${filter.why}.`));
+    if (filter)
+      this.container.appendChild(h('p', { className: 'muted maps-filter-note' }, `${shown.length} of ${this.steps.length} steps shown: ${filter.why}.`));
     for (const step of shown) this.container.appendChild(this.stepSection(step, available));
   }
 
@@ -173,7 +198,10 @@ export class FeatureMapView {
     step.picture = undefined;
     if (!picture) return undefined;
     const request = picture.request;
-    const fits = request.colormap === this.options.colormap && request.normalisation === this.options.normalisation && request.expanded.includes(step.map.key) === this.expanded.has(step.map.key);
+    const fits =
+      request.colormap === this.options.colormap &&
+      request.normalisation === this.options.normalisation &&
+      request.expanded.includes(step.map.key) === this.expanded.has(step.map.key);
     return fits ? picture : undefined;
   }
 
@@ -248,7 +276,11 @@ export class FeatureMapView {
       grid.limitedBy === 'cap'
         ? h('button', { type: 'button', className: 'link-button', onclick: () => void this.showAll(step) }, `Show all ${channels} channels`)
         : grid.limitedBy === 'size'
-          ? h('p', { className: 'muted' }, `${cap} of ${channels} channels drawn: these maps are large (a grid is kept under ${MAX_GRID_PIXELS / 1024 ** 2} M pixels). Enlarge a channel and use the arrow keys to see the others.`)
+          ? h(
+              'p',
+              { className: 'muted' },
+              `${cap} of ${channels} channels drawn: these maps are large (a grid is kept under ${MAX_GRID_PIXELS / 1024 ** 2} M pixels). Enlarge a channel and use the arrow keys to see the others.`,
+            )
           : undefined;
     return h(
       'section',
@@ -261,8 +293,28 @@ export class FeatureMapView {
         h('span', { className: 'muted' }, formatShape(map.shape)),
         step.ms !== undefined ? h('span', { className: 'muted' }, `${step.ms.toFixed(2)} ms`) : undefined,
         this.options.normalisation === 'shared' ? h('span', { className: 'muted' }, `range ${fmt(step.shared.min)} … ${fmt(step.shared.max)}`) : undefined,
-        h('button', { type: 'button', className: 'icon-button', title: 'Export this grid as PNG', 'aria-label': `Export ${map.label} as PNG`, onclick: () => void this.exportGrid(step) }, icon('desktop-download')),
-        h('button', { type: 'button', className: 'icon-button export-values', title: 'Export the values as .npy (float32)', 'aria-label': `Export the values of ${map.label} as .npy`, onclick: () => void this.exportValues(step) }, icon('save')),
+        h(
+          'button',
+          {
+            type: 'button',
+            className: 'icon-button',
+            title: 'Export this grid as PNG',
+            'aria-label': `Export ${map.label} as PNG`,
+            onclick: () => void this.exportGrid(step),
+          },
+          icon('desktop-download'),
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            className: 'icon-button export-values',
+            title: 'Export the values as .npy (float32)',
+            'aria-label': `Export the values of ${map.label} as .npy`,
+            onclick: () => void this.exportValues(step),
+          },
+          icon('save'),
+        ),
       ),
       wrap,
       more,
@@ -332,10 +384,23 @@ export class FeatureMapView {
       this.readout.textContent = `Could not read channel ${channel}: ${(error as Error).message}`;
       return;
     }
-    const canvas = h('canvas', { width, height, className: 'enlarged', tabindex: 0, 'aria-label': `Channel ${channel}: arrow keys for the previous and next channel, Escape closes` });
+    const canvas = h('canvas', {
+      width,
+      height,
+      className: 'enlarged',
+      tabindex: 0,
+      'aria-label': `Channel ${channel}: arrow keys for the previous and next channel, Escape closes`,
+    });
     const image = new ImageData(width, height);
     const range = rangeOf(step.ranges, channel, this.options.normalisation, step.shared);
-    colorizePreviewGrid(bytes, 1, gridLayout(1, width, height, 1), () => previewRemap(step.ranges, channel, this.options.normalisation, step.shared), colormapLut(this.options.colormap), image.data);
+    colorizePreviewGrid(
+      bytes,
+      1,
+      gridLayout(1, width, height, 1),
+      () => previewRemap(step.ranges, channel, this.options.normalisation, step.shared),
+      colormapLut(this.options.colormap),
+      image.data,
+    );
     canvas.getContext('2d')!.putImageData(image, 0, 0);
     const readout = h('div', { className: 'readout', 'aria-live': 'polite' }, `range ${fmt(range.min)} … ${fmt(range.max)}`);
     canvas.addEventListener('pointermove', (event) => this.read(step, channel, canvas, event, readout));
@@ -351,7 +416,12 @@ export class FeatureMapView {
         'header',
         { className: 'step-head' },
         h('strong', {}, `#${step.map.layerIndex} ${step.map.label} · channel ${channel} of ${step.channels}`),
-        h('button', { type: 'button', onclick: () => void this.savePng(`${safeName(step.map.key)}_ch${channel}.png`, canvas) }, icon('desktop-download'), ' PNG'),
+        h(
+          'button',
+          { type: 'button', onclick: () => void this.savePng(`${safeName(step.map.key)}_ch${channel}.png`, canvas) },
+          icon('desktop-download'),
+          ' PNG',
+        ),
         h('button', { type: 'button', onclick: () => this.dialog.close(), 'aria-label': 'Close' }, icon('close')),
       ),
       canvas,
@@ -359,8 +429,18 @@ export class FeatureMapView {
       h(
         'div',
         { className: 'row' },
-        h('button', { type: 'button', disabled: channel === 0, onclick: () => void this.enlarge(step, channel - 1) }, icon('chevron-left'), ' Previous channel'),
-        h('button', { type: 'button', disabled: channel === step.channels - 1, onclick: () => void this.enlarge(step, channel + 1) }, 'Next channel ', icon('chevron-right')),
+        h(
+          'button',
+          { type: 'button', disabled: channel === 0, onclick: () => void this.enlarge(step, channel - 1) },
+          icon('chevron-left'),
+          ' Previous channel',
+        ),
+        h(
+          'button',
+          { type: 'button', disabled: channel === step.channels - 1, onclick: () => void this.enlarge(step, channel + 1) },
+          'Next channel ',
+          icon('chevron-right'),
+        ),
       ),
     );
     if (!this.dialog.open) this.dialog.showModal();
@@ -377,7 +457,10 @@ export class FeatureMapView {
       return;
     }
     // Every channel, in a square-ish grid, within the same pixel budget as the view.
-    const grid = stepGrid(step.map.key, step.map.shape, { availableWidth: Math.ceil(Math.sqrt(channels)) * (thumbSize(height, step.width) + THUMB_GAP_PX), expanded: [step.map.key] });
+    const grid = stepGrid(step.map.key, step.map.shape, {
+      availableWidth: Math.ceil(Math.sqrt(channels)) * (thumbSize(height, step.width) + THUMB_GAP_PX),
+      expanded: [step.map.key],
+    });
     const pixels = paintGrid(step.preview, grid, step.ranges, this.options);
     const atlas = h('canvas', { width: grid.layout.width, height: grid.layout.height });
     atlas.getContext('2d')!.putImageData(new ImageData(pixels, grid.layout.width, grid.layout.height), 0, 0);

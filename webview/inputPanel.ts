@@ -70,11 +70,16 @@ export class InputPanel {
       ...(this.userImage || choice.kind === 'file' ? [[`file:${this.userImageName()}`, `Your image: ${this.userImageName()}`] as [string, string]] : []),
     ];
     const current = `${choice.kind}:${choice.name}`;
-    const source = select(sources, current, (value) => {
-      const [kind, name] = value.split(':') as [string, string];
-      this.options.update({ input: { kind, name } as PlaygroundState['input'] });
-      void this.refreshPreview();
-    }, { id: 'input-source' });
+    const source = select(
+      sources,
+      current,
+      (value) => {
+        const [kind, name] = value.split(':') as [string, string];
+        this.options.update({ input: { kind, name } as PlaygroundState['input'] });
+        void this.refreshPreview();
+      },
+      { id: 'input-source' },
+    );
     // Reached through its label (a focusable button), not by Tab itself: it is invisible.
     const file = h('input', { type: 'file', accept: 'image/png,image/jpeg', id: 'input-file', className: 'visually-hidden', tabindex: -1 });
     file.addEventListener('change', () => {
@@ -101,12 +106,43 @@ export class InputPanel {
     };
     this.controls.append(
       labelled('Source', source),
-      h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, role: 'button', id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
+      h(
+        'div',
+        { className: 'row' },
+        h(
+          'label',
+          {
+            className: 'button',
+            for: 'input-file',
+            tabindex: 0,
+            role: 'button',
+            id: 'choose-image',
+            onkeydown: (e: Event) => {
+              if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') {
+                e.preventDefault();
+                file.click();
+              }
+            },
+          },
+          icon('file-media'),
+          ' Open PNG/JPEG…',
+        ),
+        file,
+        h('span', { className: 'muted' }, 'or drop an image on the panel'),
+      ),
       h('div', { className: 'row' }, labelled('Height', sizeInput(0, height, 'Input height')), labelled('Width', sizeInput(1, width, 'Input width'))),
-      labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => {
-        this.options.update({ normalisation });
-        this.render();
-      }, { id: 'normalisation' })),
+      labelled(
+        'Normalisation',
+        select<Normalisation>(
+          NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]),
+          this.state.normalisation,
+          (normalisation) => {
+            this.options.update({ normalisation });
+            this.render();
+          },
+          { id: 'normalisation' },
+        ),
+      ),
     );
     if (this.state.normalisation === 'custom') this.controls.append(this.meanStdFields());
   }
@@ -115,7 +151,13 @@ export class InputPanel {
   private meanStdFields(): HTMLElement {
     const field = (which: 'customMean' | 'customStd', colour: 0 | 1 | 2) => {
       const name = `${which === 'customMean' ? 'mean' : 'std'}-${'rgb'[colour]}`;
-      const input = h('input', { type: 'number', step: 0.001, value: this.state[which][colour], id: `input-${name}`, 'aria-label': `${which === 'customMean' ? 'Mean' : 'Std'} of ${['red', 'green', 'blue'][colour]}` });
+      const input = h('input', {
+        type: 'number',
+        step: 0.001,
+        value: this.state[which][colour],
+        id: `input-${name}`,
+        'aria-label': `${which === 'customMean' ? 'Mean' : 'Std'} of ${['red', 'green', 'blue'][colour]}`,
+      });
       input.addEventListener('change', () => {
         const value = Number(input.value);
         if (!Number.isFinite(value) || (which === 'customStd' && !(value > 0)) || input.value.trim() === '') {
@@ -132,8 +174,22 @@ export class InputPanel {
     return h(
       'div',
       { className: 'mean-std' },
-      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Mean R, G, B'), field('customMean', 0), field('customMean', 1), field('customMean', 2)),
-      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Std R, G, B'), field('customStd', 0), field('customStd', 1), field('customStd', 2)),
+      h(
+        'div',
+        { className: 'row' },
+        h('span', { className: 'field-label' }, 'Mean R, G, B'),
+        field('customMean', 0),
+        field('customMean', 1),
+        field('customMean', 2),
+      ),
+      h(
+        'div',
+        { className: 'row' },
+        h('span', { className: 'field-label' }, 'Std R, G, B'),
+        field('customStd', 0),
+        field('customStd', 1),
+        field('customStd', 2),
+      ),
       h('p', { className: 'muted' }, 'On pixel values in [0, 1]: (value - mean) / std.'),
     );
   }
@@ -191,7 +247,9 @@ export class InputPanel {
       this.userImageLabel = stored.name;
       this.imageVersion++;
       const smaller = stored.width < stored.originalWidth || stored.height < stored.originalHeight;
-      this.userImageNote = smaller ? `Restored from the ${stored.width}x${stored.height} copy kept with the panel (the image was ${stored.originalWidth}x${stored.originalHeight}).` : 'Restored from the copy kept with the panel.';
+      this.userImageNote = smaller
+        ? `Restored from the ${stored.width}x${stored.height} copy kept with the panel (the image was ${stored.originalWidth}x${stored.originalHeight}).`
+        : 'Restored from the copy kept with the panel.';
     } catch (error) {
       this.userImageNote = '';
       this.options.update({ input: { kind: 'sample', name: SAMPLES[0] }, userImage: undefined });
@@ -253,7 +311,11 @@ export class InputPanel {
       this.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
       const channels = this.shape()[1]!;
       const described =
-        channels === 3 ? `${image.width}x${image.height} RGB` : channels === 1 ? `${image.width}x${image.height}, luminance` : `${image.width}x${image.height}; the model takes ${channels} channels: R, G, B repeated`;
+        channels === 3
+          ? `${image.width}x${image.height} RGB`
+          : channels === 1
+            ? `${image.width}x${image.height}, luminance`
+            : `${image.width}x${image.height}; the model takes ${channels} channels: R, G, B repeated`;
       this.note.textContent = this.state.input.kind === 'file' && this.userImageNote ? `${described}. ${this.userImageNote}` : described;
     } catch (error) {
       this.note.textContent = (error as Error).message;

@@ -24,7 +24,10 @@ export class LayerEditor {
   private readonly list: HTMLOListElement;
   private lastValidation: Validation = {};
 
-  constructor(private readonly root: HTMLElement, private readonly host: LayerEditorHost) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly host: LayerEditorHost,
+  ) {
     this.list = h('ol', { className: 'layer-list', 'aria-label': 'Layers' });
     let addType: LayerType = 'DepthwiseSeparable';
     const addRow = h(
@@ -103,7 +106,11 @@ export class LayerEditor {
           iconButton('trash', `Remove layer ${index}`, () => this.remove(index), { 'data-action': 'remove' }),
         ),
       ),
-      h('div', { className: 'layer-fields' }, fields.map((field) => this.fieldControl(index, field, raw[field.name]))),
+      h(
+        'div',
+        { className: 'layer-fields' },
+        fields.map((field) => this.fieldControl(index, field, raw[field.name])),
+      ),
       h('div', { className: 'layer-error', role: 'alert', hidden: true }),
     );
   }
@@ -142,7 +149,12 @@ export class LayerEditor {
       input.addEventListener('input', () => set(input.value));
       control = input;
     }
-    return h('label', { className: `field${field.kind === 'body' ? ' wide' : ''}`, title: field.hint, for: id }, h('span', { className: 'field-label' }, field.name), control);
+    return h(
+      'label',
+      { className: `field${field.kind === 'body' ? ' wide' : ''}`, title: field.hint, for: id },
+      h('span', { className: 'field-label' }, field.name),
+      control,
+    );
   }
 
   /** A layer's shapes, from the whole model or, when a later layer is invalid, from the valid prefix. */

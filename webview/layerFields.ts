@@ -97,11 +97,7 @@ export const LAYER_FIELDS: Record<LayerType, FieldInfo[]> = {
     { name: 'negative_slope', kind: 'number', defaultText: '0.01' },
     { name: 'inplace', kind: 'bool', defaultText: 'false' },
   ],
-  MaxPool2d: [
-    ...poolWindow('-inf'),
-    { name: 'dilation', kind: 'pair', defaultText: '1' },
-    { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
-  ],
+  MaxPool2d: [...poolWindow('-inf'), { name: 'dilation', kind: 'pair', defaultText: '1' }, { name: 'ceil_mode', kind: 'bool', defaultText: 'false' }],
   AvgPool2d: [
     ...poolWindow('zeros'),
     { name: 'ceil_mode', kind: 'bool', defaultText: 'false' },
@@ -172,7 +168,10 @@ export function parseFieldText(kind: FieldKind, text: string): unknown {
     case 'pair':
     case 'padding': {
       if (kind === 'padding' && ['same', 'valid', 'tf_same'].includes(trimmed)) return trimmed;
-      const parts = trimmed.replace(/^[[(]|[\])]$/g, '').split(/[\s,x]+/).filter(Boolean);
+      const parts = trimmed
+        .replace(/^[[(]|[\])]$/g, '')
+        .split(/[\s,x]+/)
+        .filter(Boolean);
       const numbers = parts.map(Number);
       if (numbers.every(Number.isFinite)) {
         if (numbers.length === 1) return numbers[0];

@@ -61,18 +61,34 @@ class Playground {
   private readonly weights: WeightsPanel;
   private readonly panels: Record<Tab, HTMLElement>;
 
-  constructor(root: HTMLElement, private readonly host: Host) {
+  constructor(
+    root: HTMLElement,
+    private readonly host: Host,
+  ) {
     this.state = restoreState(host.getState());
-    this.input = new InputPanel({ state: () => this.state, update: (patch) => this.update(patch), sizeChanged: () => this.modelChanged(false), samplesUrl: root.dataset.samples ?? '' });
+    this.input = new InputPanel({
+      state: () => this.state,
+      update: (patch) => this.update(patch),
+      sizeChanged: () => this.modelChanged(false),
+      samplesUrl: root.dataset.samples ?? '',
+    });
     this.weights = new WeightsPanel({ state: () => this.state, update: (patch) => this.update(patch), changed: () => this.refreshRunButton(), host });
     this.engine = new EngineClient(root.dataset.worker!);
     clear(root);
 
-    this.backendSelect = select<BackendChoice>(this.backendChoices(), this.state.backend, (backend) => this.update({ backend }), { id: 'backend', 'aria-label': 'Backend' });
+    this.backendSelect = select<BackendChoice>(this.backendChoices(), this.state.backend, (backend) => this.update({ backend }), {
+      id: 'backend',
+      'aria-label': 'Backend',
+    });
     this.runButton.addEventListener('click', () => void this.run());
     this.cancelButton.addEventListener('click', () => this.running?.abort());
 
-    const presetSelect = select(listPresets().map((p): [string, string] => [p.name, p.name]), 'mobilenet_v1_first3', () => undefined, { id: 'preset', 'aria-label': 'Preset' });
+    const presetSelect = select(
+      listPresets().map((p): [string, string] => [p.name, p.name]),
+      'mobilenet_v1_first3',
+      () => undefined,
+      { id: 'preset', 'aria-label': 'Preset' },
+    );
     const presetHint = h('span', { className: 'muted preset-hint' });
     const describePreset = () => (presetHint.textContent = listPresets().find((p) => p.name === presetSelect.value)?.description ?? '');
     presetSelect.addEventListener('change', describePreset);
@@ -87,37 +103,78 @@ class Playground {
         this.maps.setOptions({ filter: this.mapFilter() });
       },
     });
-    const modelViewSelect = select<ModelView>([['editor', 'Edit layers'], ['blocks', 'Blocks']], this.state.modelView, (modelView) => {
-      this.update({ modelView });
-      this.showModelView();
-    }, { id: 'model-view' });
+    const modelViewSelect = select<ModelView>(
+      [
+        ['editor', 'Edit layers'],
+        ['blocks', 'Blocks'],
+      ],
+      this.state.modelView,
+      (modelView) => {
+        this.update({ modelView });
+        this.showModelView();
+      },
+      { id: 'model-view' },
+    );
 
     const mapsRoot = h('div', { className: 'maps-view' });
     const costsRoot = h('div', { className: 'costs-view' });
     const exportRoot = h('div', { className: 'export-view' });
     this.panels = { maps: mapsRoot, costs: costsRoot, export: exportRoot };
-    this.mapStepsSelect = select<MapSteps>([['all', 'every step'], ['convs', 'every conv'], ['chosen', 'blocks chosen in the list']], this.state.mapSteps, (mapSteps) => {
-      this.update({ mapSteps });
-      if (mapSteps === 'chosen' && this.state.modelView !== 'blocks') {
-        this.update({ modelView: 'blocks' });
-        this.showModelView();
-      }
-      this.maps.setOptions({ filter: this.mapFilter() });
-    }, { id: 'map-steps' });
-    this.maps = new FeatureMapView(mapsRoot, { colormap: this.state.colormap, normalisation: this.state.mapNormalisation, filter: this.mapFilter(), save: (name, bytes) => void this.save(name, bytes) });
+    this.mapStepsSelect = select<MapSteps>(
+      [
+        ['all', 'every step'],
+        ['convs', 'every conv'],
+        ['chosen', 'blocks chosen in the list'],
+      ],
+      this.state.mapSteps,
+      (mapSteps) => {
+        this.update({ mapSteps });
+        if (mapSteps === 'chosen' && this.state.modelView !== 'blocks') {
+          this.update({ modelView: 'blocks' });
+          this.showModelView();
+        }
+        this.maps.setOptions({ filter: this.mapFilter() });
+      },
+      { id: 'map-steps' },
+    );
+    this.maps = new FeatureMapView(mapsRoot, {
+      colormap: this.state.colormap,
+      normalisation: this.state.mapNormalisation,
+      filter: this.mapFilter(),
+      save: (name, bytes) => void this.save(name, bytes),
+    });
     this.costs = new CostView(costsRoot, this.costSettings(), (settings) => this.update(settings));
     this.exports = new ExportView(exportRoot, { save: (name, text) => void this.save(name, text), copy: (text) => void this.copy(text) });
 
     const mapControls = h(
       'div',
       { className: 'row controls' },
-      labelled('Colormap', select(COLORMAPS, this.state.colormap, (colormap: ColormapName) => { this.update({ colormap }); this.maps.setOptions({ colormap }); }, { id: 'colormap' })),
+      labelled(
+        'Colormap',
+        select(
+          COLORMAPS,
+          this.state.colormap,
+          (colormap: ColormapName) => {
+            this.update({ colormap });
+            this.maps.setOptions({ colormap });
+          },
+          { id: 'colormap' },
+        ),
+      ),
       labelled(
         'Normalise',
-        select<MapNormalisation>([['channel', 'per channel'], ['shared', 'shared by the layer']], this.state.mapNormalisation, (mapNormalisation) => {
-          this.update({ mapNormalisation });
-          this.maps.setOptions({ normalisation: mapNormalisation });
-        }, { id: 'map-normalisation' }),
+        select<MapNormalisation>(
+          [
+            ['channel', 'per channel'],
+            ['shared', 'shared by the layer'],
+          ],
+          this.state.mapNormalisation,
+          (mapNormalisation) => {
+            this.update({ mapNormalisation });
+            this.maps.setOptions({ normalisation: mapNormalisation });
+          },
+          { id: 'map-normalisation' },
+        ),
       ),
       labelled('Show', this.mapStepsSelect),
     );
@@ -125,7 +182,19 @@ class Playground {
 
     root.append(
       // The layer editor has dozens of fields: a keyboard user can jump past them to the results.
-      h('a', { href: '#results', className: 'skip-link', id: 'skip-to-results', onclick: (event: Event) => { event.preventDefault(); document.getElementById('results')?.focus(); } }, 'Skip to the feature maps'),
+      h(
+        'a',
+        {
+          href: '#results',
+          className: 'skip-link',
+          id: 'skip-to-results',
+          onclick: (event: Event) => {
+            event.preventDefault();
+            document.getElementById('results')?.focus();
+          },
+        },
+        'Skip to the feature maps',
+      ),
       h(
         'header',
         { className: 'toolbar' },
@@ -148,7 +217,12 @@ class Playground {
             'section',
             { 'aria-labelledby': 'model-heading' },
             h('h2', { id: 'model-heading' }, 'Model'),
-            h('div', { className: 'row' }, presetSelect, h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset')),
+            h(
+              'div',
+              { className: 'row' },
+              presetSelect,
+              h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset'),
+            ),
             presetHint,
             // In VS Code, model files open from the explorer and the host keeps their weights.
             this.host.standalone ? modelFileControl((model) => this.openModelFile(model)) : undefined,
@@ -176,7 +250,11 @@ class Playground {
         h(
           'main',
           { className: 'main', id: 'results', tabindex: -1 },
-          h('div', { role: 'tablist', className: 'tabs', 'aria-label': 'Views' }, (['maps', 'costs', 'export'] as Tab[]).map((tab) => this.tabButton(tab))),
+          h(
+            'div',
+            { role: 'tablist', className: 'tabs', 'aria-label': 'Views' },
+            (['maps', 'costs', 'export'] as Tab[]).map((tab) => this.tabButton(tab)),
+          ),
           mapsRoot,
           costsRoot,
           exportRoot,
@@ -194,7 +272,11 @@ class Playground {
     host.onMessage((message) => {
       if (message.type === 'init') {
         this.remote = message.remote === true;
-        if (message.convention || message.dtype) this.update({ convention: (message.convention as PlaygroundState['convention']) ?? this.state.convention, dtype: (message.dtype as PlaygroundState['dtype']) ?? this.state.dtype });
+        if (message.convention || message.dtype)
+          this.update({
+            convention: (message.convention as PlaygroundState['convention']) ?? this.state.convention,
+            dtype: (message.dtype as PlaygroundState['dtype']) ?? this.state.dtype,
+          });
         if (message.model) this.loadModel(message.model, message.modelOptions);
         else this.refreshCosts();
       } else if (message.type === 'loadModel') {
@@ -213,7 +295,12 @@ class Playground {
   private themeSwitch(): HTMLElement {
     const theme = initialTheme();
     applyTheme(theme);
-    const choice = select<StandaloneTheme>(STANDALONE_THEMES.map((t): [StandaloneTheme, string] => [t, THEME_LABELS[t]]), theme, (next) => applyTheme(next), { id: 'theme' });
+    const choice = select<StandaloneTheme>(
+      STANDALONE_THEMES.map((t): [StandaloneTheme, string] => [t, THEME_LABELS[t]]),
+      theme,
+      (next) => applyTheme(next),
+      { id: 'theme' },
+    );
     return h('span', { className: 'theme-switch' }, labelled('Theme', choice));
   }
 
@@ -235,13 +322,19 @@ class Playground {
   /** Loads a model; an imported one is shown as its blocks, its input normalised as `options` says (ImageNet's by default). */
   private loadModel(model: ModelSpec, options: LoadModelOptions = {}): void {
     const inputShape = Array.isArray(model.input_shape) && model.input_shape.length === 4 ? model.input_shape : undefined;
-    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [], countedParams: checkCountedParams(options.countedParams) };
+    const patch: Partial<PlaygroundState> = {
+      model: structuredClone(model),
+      inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize,
+      chosenBlocks: [],
+      countedParams: checkCountedParams(options.countedParams),
+    };
     if (this.state.mapSteps === 'chosen') patch.mapSteps = 'all';
     if (options.imported) {
       patch.modelView = 'blocks';
       patch.normalisation = 'imagenet';
     }
-    if (options.normalisation) Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
+    if (options.normalisation)
+      Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
     const weights = this.weights.modelLoaded(options.hostWeights === true);
     if (weights) patch.weights = weights;
     this.update(patch);
@@ -338,7 +431,17 @@ class Playground {
     const layers = (this.state.model.layers ?? []).slice(0, error.layerIndex);
     try {
       // With no layers there is nothing to resolve, but the invalid first layer still gets the input's shape.
-      if (layers.length === 0) return { name: 'prefix', form: 'chain', inputShape: this.input.shape(), outputShape: this.input.shape(), outputs: [{ layer: -1, output: 0 }], layers: [], leaves: [], activationBytes: 0 };
+      if (layers.length === 0)
+        return {
+          name: 'prefix',
+          form: 'chain',
+          inputShape: this.input.shape(),
+          outputShape: this.input.shape(),
+          outputs: [{ layer: -1, output: 0 }],
+          layers: [],
+          leaves: [],
+          activationBytes: 0,
+        };
       return resolveModel({ ...this.state.model, layers }, { inputShape: this.input.shape() });
     } catch {
       return undefined;
@@ -347,7 +450,9 @@ class Playground {
 
   private refreshCosts(): void {
     try {
-      this.cost = this.validation.resolved ? withCountedParams(costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }), this.state.countedParams) : undefined;
+      this.cost = this.validation.resolved
+        ? withCountedParams(costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }), this.state.countedParams)
+        : undefined;
     } catch {
       this.cost = undefined;
     }
@@ -362,7 +467,11 @@ class Playground {
 
   private tabButton(tab: Tab): HTMLButtonElement {
     const labels: Record<Tab, string> = { maps: 'Feature maps', costs: 'Costs', export: 'Export' };
-    const button = h('button', { type: 'button', role: 'tab', id: `tab-${tab}`, 'aria-controls': `panel-${tab}`, onclick: () => this.selectTab(tab) }, labels[tab]);
+    const button = h(
+      'button',
+      { type: 'button', role: 'tab', id: `tab-${tab}`, 'aria-controls': `panel-${tab}`, onclick: () => this.selectTab(tab) },
+      labels[tab],
+    );
     button.addEventListener('keydown', (event) => {
       const order: Tab[] = ['maps', 'costs', 'export'];
       const delta = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
@@ -423,7 +532,8 @@ class Playground {
   private refreshRunButton(): void {
     let reason = '';
     const error = this.validation.error;
-    if (error) reason = error instanceof SpecError && error.layerIndex >= 0 ? `Fix layer #${error.layerIndex}: ${error.message}` : `Fix the model: ${error.message}`;
+    if (error)
+      reason = error instanceof SpecError && error.layerIndex >= 0 ? `Fix layer #${error.layerIndex}: ${error.message}` : `Fix the model: ${error.message}`;
     else if (this.weights.missing()) reason = this.weights.missing();
     else {
       const route = this.route();
@@ -466,13 +576,23 @@ class Playground {
       let tAnswer: number | undefined;
       if (route.where === 'page') {
         // The worker runs the model, then paints every grid: this thread only copies pixels into canvases.
-        ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.weights.forWorker(), paint, { signal: controller.signal, onProgress }));
+        ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.weights.forWorker(), paint, {
+          signal: controller.signal,
+          onProgress,
+        }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
-        result = await unpackRunResult(await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress }));
+        result = await unpackRunResult(
+          await this.host.request(
+            'run',
+            { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP },
+            { signal: controller.signal, onProgress },
+          ),
+        );
         tAnswer = performance.now();
         const runId = result.runId;
-        reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
+        reader = async (key, start, end) =>
+          new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
         try {
           const painted = await this.engine.paint(result.featureMaps, paint, { signal: controller.signal });
           result = { ...result, featureMaps: painted.maps };
@@ -567,7 +687,8 @@ if (root) {
       event.preventDefault();
       // A field being edited applies its text first (inputs and text areas apply on change).
       const active = document.activeElement;
-      if (active instanceof HTMLTextAreaElement || (active instanceof HTMLInputElement && (active.type === 'text' || active.type === 'number'))) active.dispatchEvent(new Event('change', { bubbles: true }));
+      if (active instanceof HTMLTextAreaElement || (active instanceof HTMLInputElement && (active.type === 'text' || active.type === 'number')))
+        active.dispatchEvent(new Event('change', { bubbles: true }));
       void playground.run();
     }
   });

@@ -96,7 +96,12 @@ export function previewRemap(ranges: Float32Array, channel: number, normalisatio
 }
 
 /** The RGBA image of a step's grid, from its preview bytes (channel after channel, at least `grid.drawn` of them). */
-export function paintGrid(preview: Uint8Array, grid: StepGrid, ranges: Float32Array, request: Pick<PaintRequest, 'colormap' | 'normalisation'>): Uint8ClampedArray<ArrayBuffer> {
+export function paintGrid(
+  preview: Uint8Array,
+  grid: StepGrid,
+  ranges: Float32Array,
+  request: Pick<PaintRequest, 'colormap' | 'normalisation'>,
+): Uint8ClampedArray<ArrayBuffer> {
   const pixels = new Uint8ClampedArray(grid.layout.width * grid.layout.height * 4);
   const shared = request.normalisation === 'shared' ? sharedRange(ranges) : { min: 0, max: 0 };
   colorizePreviewGrid(preview, grid.drawn, grid.layout, (c) => previewRemap(ranges, c, request.normalisation, shared), colormapLut(request.colormap), pixels);

@@ -26,7 +26,10 @@ export async function openPageModelFile(file: File): Promise<PageModelFile> {
   return {
     spec: opened.spec,
     options: { imported: true, ...(opened.countedParams ? { countedParams: opened.countedParams } : {}) },
-    weights: { name: `${file.name} (trained weights)`, bytes: bytes.buffer.byteLength === bytes.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer },
+    weights: {
+      name: `${file.name} (trained weights)`,
+      bytes: bytes.buffer.byteLength === bytes.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer,
+    },
     notes: [...opened.warnings, ...(opened.unsupported ? [`${opened.unsupported.message}: the graph before it is shown and runs`] : [])],
   };
 }
@@ -34,7 +37,12 @@ export async function openPageModelFile(file: File): Promise<PageModelFile> {
 /** The "Open model file" control: a file input for .onnx, .pt and .pth, and where its outcome is said. */
 export function modelFileControl(opened: (model: PageModelFile) => void): HTMLElement {
   const note = h('span', { className: 'muted', id: 'model-file-note', role: 'status' });
-  const input = h('input', { type: 'file', accept: MODEL_EXTENSIONS.map((e) => `.${e}`).join(','), id: 'model-file', 'aria-label': 'Open a model file (.onnx, .pt, .pth)' });
+  const input = h('input', {
+    type: 'file',
+    accept: MODEL_EXTENSIONS.map((e) => `.${e}`).join(','),
+    id: 'model-file',
+    'aria-label': 'Open a model file (.onnx, .pt, .pth)',
+  });
   const open = async (): Promise<void> => {
     const file = input.files?.[0];
     if (!file) return;

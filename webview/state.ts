@@ -97,7 +97,8 @@ export function restoreState(stored: unknown): PlaygroundState {
   const merged = { ...state, ...(stored as Partial<PlaygroundState>) };
   if (!merged.model || (!Array.isArray(merged.model.layers) && !Array.isArray((merged.model as { nodes?: unknown }).nodes))) merged.model = state.model;
   merged.userImage = checkStoredImage(merged.userImage);
-  const triple = (value: unknown, positive: boolean) => Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
+  const triple = (value: unknown, positive: boolean) =>
+    Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   if (!triple(merged.customMean, false)) merged.customMean = state.customMean;
   if (!triple(merged.customStd, true)) merged.customStd = state.customStd;
   merged.countedParams = checkCountedParams(merged.countedParams);

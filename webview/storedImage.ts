@@ -31,7 +31,10 @@ export async function storeImage(image: ImageBitmap, name: string): Promise<Stor
   const context = canvas.getContext('2d')!;
   context.imageSmoothingQuality = 'high';
   context.drawImage(image, 0, 0, width, height);
-  for (const [type, quality] of [['image/png', undefined], ['image/jpeg', 0.92]] as const) {
+  for (const [type, quality] of [
+    ['image/png', undefined],
+    ['image/jpeg', 0.92],
+  ] as const) {
     const blob = await canvas.convertToBlob({ type, quality });
     const base64 = toBase64(new Uint8Array(await blob.arrayBuffer()));
     if (base64.length <= STORED_IMAGE_MAX_CHARS) return { name, type, base64, width, height, originalWidth: image.width, originalHeight: image.height };
@@ -48,7 +51,9 @@ export async function loadStoredImage(stored: StoredImage): Promise<ImageBitmap>
 export function checkStoredImage(value: unknown): StoredImage | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
-  const dims = ['width', 'height', 'originalWidth', 'originalHeight'].every((k) => Number.isInteger(v[k]) && (v[k] as number) >= 1 && (v[k] as number) <= 1 << 16);
+  const dims = ['width', 'height', 'originalWidth', 'originalHeight'].every(
+    (k) => Number.isInteger(v[k]) && (v[k] as number) >= 1 && (v[k] as number) <= 1 << 16,
+  );
   if (!dims || typeof v.name !== 'string' || v.name.length > 512) return undefined;
   if ((v.type !== 'image/png' && v.type !== 'image/jpeg') || typeof v.base64 !== 'string' || v.base64.length > STORED_IMAGE_MAX_CHARS) return undefined;
   return v as unknown as StoredImage;

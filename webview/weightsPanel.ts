@@ -60,22 +60,46 @@ export class WeightsPanel {
     const controls = this.element;
     clear(controls);
     const weights = this.options.state().weights;
-    const kinds: [RunWeights['kind'], string][] = [['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']];
+    const kinds: [RunWeights['kind'], string][] = [
+      ['seed', 'Seeded random (Kaiming uniform)'],
+      ['filters', 'Hand-made depthwise filters'],
+      ['safetensors', '.safetensors file'],
+    ];
     if (this.hostWeights) kinds.unshift(['imported', "The model file's trained weights"]);
-    const kind = select<RunWeights['kind']>(kinds, weights.kind, (k) => {
-      const next: RunWeights = k === 'imported' ? { kind: 'imported' } : k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
-      update({ weights: next });
-      this.render();
-    }, { id: 'weights-kind' });
+    const kind = select<RunWeights['kind']>(
+      kinds,
+      weights.kind,
+      (k) => {
+        const next: RunWeights =
+          k === 'imported'
+            ? { kind: 'imported' }
+            : k === 'seed'
+              ? { kind: 'seed', seed: 42 }
+              : k === 'filters'
+                ? { kind: 'filters', filter: 'sobel_x', seed: 0 }
+                : { kind: 'safetensors', path: '' };
+        update({ weights: next });
+        this.render();
+      },
+      { id: 'weights-kind' },
+    );
     controls.append(labelled('Weights', kind));
     if (weights.kind === 'seed') {
       const seed = h('input', { type: 'number', min: 0, value: weights.seed, id: 'weights-seed' });
       seed.addEventListener('change', () => update({ weights: { kind: 'seed', seed: Math.max(0, Math.floor(Number(seed.value) || 0)) } }));
       controls.append(labelled('Seed', seed));
     } else if (weights.kind === 'filters') {
-      controls.append(labelled('Filter', select<FilterName>(FILTER_NAMES, weights.filter, (filter) => update({ weights: { kind: 'filters', filter, seed: 0 } }), { id: 'weights-filter' }), 'every depthwise channel gets this filter; pointwise convs pass channels through'));
+      controls.append(
+        labelled(
+          'Filter',
+          select<FilterName>(FILTER_NAMES, weights.filter, (filter) => update({ weights: { kind: 'filters', filter, seed: 0 } }), { id: 'weights-filter' }),
+          'every depthwise channel gets this filter; pointwise convs pass channels through',
+        ),
+      );
     } else if (weights.kind === 'imported') {
-      controls.append(h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'));
+      controls.append(
+        h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'),
+      );
     } else if (host.standalone) {
       const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
       const note = h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.');
@@ -94,10 +118,15 @@ export class WeightsPanel {
       controls.append(labelled('File', file), note);
     } else {
       const chosenPath = weights.path;
-      const list = select<string>([['', 'Choose a file…']], chosenPath, (path) => {
-        update({ weights: { kind: 'safetensors', path } });
-        this.options.changed();
-      }, { id: 'weights-path' });
+      const list = select<string>(
+        [['', 'Choose a file…']],
+        chosenPath,
+        (path) => {
+          update({ weights: { kind: 'safetensors', path } });
+          this.options.changed();
+        },
+        { id: 'weights-path' },
+      );
       const note = h('span', { className: 'muted' }, 'Looking for .safetensors files in the workspace…');
       controls.append(labelled('File', list), note);
       void host.request('listWorkspaceFiles', { extension: '.safetensors' }).then(

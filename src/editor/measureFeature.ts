@@ -31,7 +31,12 @@ export async function pythonFor(resource: vscode.Uri): Promise<string> {
   if (extension) {
     try {
       const api = (extension.isActive ? extension.exports : await extension.activate()) as Record<string, unknown> | undefined;
-      const environments = api?.environments as { getActiveEnvironmentPath?: (r?: vscode.Uri) => { path?: string }; resolveEnvironment?: (p: unknown) => Promise<{ executable?: { uri?: vscode.Uri } } | undefined> } | undefined;
+      const environments = api?.environments as
+        | {
+            getActiveEnvironmentPath?: (r?: vscode.Uri) => { path?: string };
+            resolveEnvironment?: (p: unknown) => Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
+          }
+        | undefined;
       if (environments?.getActiveEnvironmentPath) {
         const active = environments.getActiveEnvironmentPath(resource);
         const resolved = environments.resolveEnvironment ? await environments.resolveEnvironment(active) : undefined;
@@ -53,10 +58,19 @@ function siteMarkdown(site: MeasuredSite, result: MeasureResult): string {
   const version = result.framework === 'torch' ? `PyTorch ${result.torch}` : `Keras ${result.keras}`;
   const count = site.instances.reduce((n, i) => n + i.count, 0);
   const shape = (s: number[] | null) => (s ? s.join('×') : 'not reached');
-  const lines = [`**${site.layer}**: measured with ${version}${site.via ? `, built through \`${site.via}\`` : ''}${count > 1 ? `, ${count} layers built here` : ''}`, ''];
+  const lines = [
+    `**${site.layer}**: measured with ${version}${site.via ? `, built through \`${site.via}\`` : ''}${count > 1 ? `, ${count} layers built here` : ''}`,
+    '',
+  ];
   lines.push('| built | params | MACs | input | output |', '|---:|---:|---:|---|---|');
-  for (const i of site.instances) lines.push(`| ${i.count} | ${formatInteger(i.params)} | ${i.macs === null ? '?' : formatCount(i.macs)} | ${shape(i.input_shape)} | ${shape(i.output_shape)} |`);
-  lines.push('', `_Measured (${result.layout}, MACs counted as torchinfo counts them). The static estimate, where given, is shown beside this; where they differ, the measured figures are right._`);
+  for (const i of site.instances)
+    lines.push(
+      `| ${i.count} | ${formatInteger(i.params)} | ${i.macs === null ? '?' : formatCount(i.macs)} | ${shape(i.input_shape)} | ${shape(i.output_shape)} |`,
+    );
+  lines.push(
+    '',
+    `_Measured (${result.layout}, MACs counted as torchinfo counts them). The static estimate, where given, is shown beside this; where they differ, the measured figures are right._`,
+  );
   return lines.join('\n');
 }
 
@@ -75,11 +89,12 @@ export function registerMeasureFeature(context: vscode.ExtensionContext): void {
 
   const measure = async (uri?: unknown): Promise<MeasureResult | undefined> => {
     if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('SepConv: measuring runs the workspace\'s Python code, so it needs a trusted workspace.');
+      void vscode.window.showWarningMessage("SepConv: measuring runs the workspace's Python code, so it needs a trusted workspace.");
       return undefined;
     }
     let document: vscode.TextDocument | undefined;
-    if (typeof uri === 'string' || uri instanceof vscode.Uri) document = await vscode.workspace.openTextDocument(typeof uri === 'string' ? vscode.Uri.parse(uri) : uri);
+    if (typeof uri === 'string' || uri instanceof vscode.Uri)
+      document = await vscode.workspace.openTextDocument(typeof uri === 'string' ? vscode.Uri.parse(uri) : uri);
     else document = vscode.window.activeTextEditor?.document;
     if (!document || document.languageId !== 'python' || document.uri.scheme !== 'file') {
       void vscode.window.showInformationMessage('SepConv: open a Python model file (on disk) to measure it.');
@@ -123,7 +138,10 @@ export function registerMeasureFeature(context: vscode.ExtensionContext): void {
       if (error instanceof MeasureError && error.failure === 'cancelled') return undefined;
       const message = error instanceof Error ? error.message : String(error);
       const where = error instanceof MeasureError ? error.where : undefined;
-      const choice = await vscode.window.showErrorMessage(`SepConv: could not measure ${path.basename(file)}: ${message}`, ...(where ? ['Go to the error'] : []));
+      const choice = await vscode.window.showErrorMessage(
+        `SepConv: could not measure ${path.basename(file)}: ${message}`,
+        ...(where ? ['Go to the error'] : []),
+      );
       if (choice && where) {
         const target = vscode.Uri.file(path.join(root, where.file));
         await vscode.window.showTextDocument(target, { selection: new vscode.Range(where.line - 1, 0, where.line - 1, 0) });
@@ -161,7 +179,14 @@ export function registerMeasureFeature(context: vscode.ExtensionContext): void {
           } else if (entry) {
             title = `$(beaker) not measured: ${entry.reason ?? entry.status}`;
           }
-          return [new vscode.CodeLens(range, { title, command: MEASURE_COMMAND, arguments: [document.uri.toString()], tooltip: `Run ${definition.name} with ${framework} and show the exact figures` })];
+          return [
+            new vscode.CodeLens(range, {
+              title,
+              command: MEASURE_COMMAND,
+              arguments: [document.uri.toString()],
+              tooltip: `Run ${definition.name} with ${framework} and show the exact figures`,
+            }),
+          ];
         });
       },
     }),

@@ -78,7 +78,11 @@ export class PythonDocuments implements vscode.Disposable {
         const key = event.document.uri.toString();
         if (!this.tracked.has(key)) return this.open(event.document);
         // Changes of one event are applied in order; events arrive in version order.
-        this.client.change(key, event.document.version, event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })));
+        this.client.change(
+          key,
+          event.document.version,
+          event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })),
+        );
       }),
       vscode.workspace.onDidCloseTextDocument((document) => {
         this.tracked.delete(document.uri.toString());

@@ -37,7 +37,11 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
     diagnostics.set(
       document.uri,
       results.diagnostics.map((d) => {
-        const diagnostic = new vscode.Diagnostic(toRange(d.span), d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+        const diagnostic = new vscode.Diagnostic(
+          toRange(d.span),
+          d.message,
+          d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+        );
         diagnostic.source = 'SepConv';
         diagnostic.code = d.code;
         return diagnostic;
@@ -89,24 +93,35 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
         results.playground.forEach((site, i) => {
           const at = new vscode.Range(site.line, site.column, site.line, site.column);
           // The command gets an id into `links`; the model stays on the extension's side.
-          lenses.push(new vscode.CodeLens(at, { title: 'Open in Playground', command: OPEN_PLAYGROUND_COMMAND, arguments: [ids[i]], tooltip: `Open ${site.name} in the SepConv playground` }));
+          lenses.push(
+            new vscode.CodeLens(at, {
+              title: 'Open in Playground',
+              command: OPEN_PLAYGROUND_COMMAND,
+              arguments: [ids[i]],
+              tooltip: `Open ${site.name} in the SepConv playground`,
+            }),
+          );
         });
         return lenses;
       },
     }),
 
-    vscode.languages.registerCodeActionsProvider(PYTHON_SELECTOR, {
-      async provideCodeActions(document, range, actionContext, token) {
-        const results = await documents.results(document, token);
-        if (!results || token.isCancellationRequested) return [];
-        const rewrite = rewriteAt(results, document.offsetAt(range.start));
-        if (!rewrite) return [];
-        const wantsQuickFix = actionContext.only && vscode.CodeActionKind.QuickFix.contains(actionContext.only);
-        const action = new vscode.CodeAction(rewrite.title, wantsQuickFix ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite);
-        action.edit = workspaceEdit(document, rewrite);
-        return [action];
+    vscode.languages.registerCodeActionsProvider(
+      PYTHON_SELECTOR,
+      {
+        async provideCodeActions(document, range, actionContext, token) {
+          const results = await documents.results(document, token);
+          if (!results || token.isCancellationRequested) return [];
+          const rewrite = rewriteAt(results, document.offsetAt(range.start));
+          if (!rewrite) return [];
+          const wantsQuickFix = actionContext.only && vscode.CodeActionKind.QuickFix.contains(actionContext.only);
+          const action = new vscode.CodeAction(rewrite.title, wantsQuickFix ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite);
+          action.edit = workspaceEdit(document, rewrite);
+          return [action];
+        },
       },
-    }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] }),
+      { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] },
+    ),
 
     vscode.commands.registerCommand(CONVERT_COMMAND, async (id?: unknown, ...rest: unknown[]) => {
       let document: vscode.TextDocument;

@@ -30,7 +30,9 @@ export function watchPythonFiles(changed: (path: string) => void): vscode.Dispos
   const drop = (uri: vscode.Uri) => changed(uri.fsPath);
   return vscode.Disposable.from(
     watcher,
-    watcher.onDidChange(drop), watcher.onDidCreate(drop), watcher.onDidDelete(drop),
+    watcher.onDidChange(drop),
+    watcher.onDidCreate(drop),
+    watcher.onDidDelete(drop),
     vscode.workspace.onDidChangeTextDocument((e) => {
       if (e.document.uri.scheme === 'file' && e.contentChanges.length) changed(e.document.uri.fsPath);
     }),

@@ -29,16 +29,26 @@ export const ACTIVATION_KINDS = Object.keys(NAMES) as readonly ActivationKind[];
 /** The kind of a spec activation (`nn.GELU(approximate='tanh')` is "gelu_tanh"). */
 export function activationKind(fn: ActivationType, approximate: 'none' | 'tanh' = 'none'): ActivationKind {
   switch (fn) {
-    case 'ReLU': return 'relu';
-    case 'ReLU6': return 'relu6';
-    case 'SiLU': return 'silu';
-    case 'Hardswish': return 'hardswish';
-    case 'GELU': return approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
-    case 'Identity': return 'none';
-    case 'Hardsigmoid': return 'hardsigmoid';
-    case 'Sigmoid': return 'sigmoid';
-    case 'Tanh': return 'tanh';
-    case 'LeakyReLU': return 'leaky_relu';
+    case 'ReLU':
+      return 'relu';
+    case 'ReLU6':
+      return 'relu6';
+    case 'SiLU':
+      return 'silu';
+    case 'Hardswish':
+      return 'hardswish';
+    case 'GELU':
+      return approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
+    case 'Identity':
+      return 'none';
+    case 'Hardsigmoid':
+      return 'hardsigmoid';
+    case 'Sigmoid':
+      return 'sigmoid';
+    case 'Tanh':
+      return 'tanh';
+    case 'LeakyReLU':
+      return 'leaky_relu';
   }
 }
 

@@ -13,8 +13,10 @@ const port = parentPort;
 if (!port) throw new Error('engineWorker.js must run in a worker thread');
 
 function toWire(error: unknown): WireError {
-  if (error instanceof EngineInputError) return { name: error.name, message: error.message, layerPath: error.layerPath, tensor: error.tensor, reason: error.reason };
-  if (error instanceof SpecError) return { name: error.name, message: error.message, path: error.path, field: error.field, reason: error.reason, layerIndex: error.layerIndex };
+  if (error instanceof EngineInputError)
+    return { name: error.name, message: error.message, layerPath: error.layerPath, tensor: error.tensor, reason: error.reason };
+  if (error instanceof SpecError)
+    return { name: error.name, message: error.message, path: error.path, field: error.field, reason: error.reason, layerIndex: error.layerIndex };
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: 'Error', message: String(error) };
 }

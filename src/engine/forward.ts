@@ -19,7 +19,8 @@ export function isResolved(model: unknown): model is ResolvedModel {
 /** The spec to resolve `model` again (for another input shape): a spec as it is, a resolved model's layer (or node) specs. */
 export function specOf(model: ModelSpec | ResolvedModel | unknown): unknown {
   if (!isResolved(model)) return model;
-  if (model.form === 'graph') return { name: model.name, nodes: model.layers.map((layer) => layer.spec), ...(model.outputNames ? { outputs: model.outputNames } : {}) };
+  if (model.form === 'graph')
+    return { name: model.name, nodes: model.layers.map((layer) => layer.spec), ...(model.outputNames ? { outputs: model.outputNames } : {}) };
   return { name: model.name, layers: model.layers.map((layer) => layer.spec) };
 }
 
@@ -30,7 +31,8 @@ function checkInputTensor(input: Tensor, firstLayer: string): void {
   };
   if (typeof input !== 'object' || input === null) fail('must be {shape: [N, C, H, W], data: Float32Array}');
   const { shape, data } = input;
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) fail(`shape must be [N, C, H, W] with positive integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1))
+    fail(`shape must be [N, C, H, W] with positive integers, got ${JSON.stringify(shape)}`);
   if (!(data instanceof Float32Array)) fail('data must be a Float32Array');
   const expected = elementCount(shape);
   if (data.length !== expected) fail(`has ${data.length} values for shape [${shape.join(', ')}] (${expected})`);
@@ -75,7 +77,12 @@ export function resolveForInput(model: ModelSpec | ResolvedModel | unknown, inpu
  * @throws SpecError for an invalid spec, EngineInputError for bad weights or input (naming the
  *   layer path and the tensor), CancelledError when `options.signal` aborts
  */
-export async function forward(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap, input: Tensor, options: ForwardOptions = {}): Promise<ForwardResult> {
+export async function forward(
+  model: ModelSpec | ResolvedModel | unknown,
+  weights: WeightMap,
+  input: Tensor,
+  options: ForwardOptions = {},
+): Promise<ForwardResult> {
   const resolved = resolveForInput(model, input);
   // The run reads a copy taken together with the check: the run starts after an await, and an
   // array the caller changes in between (NaN, say) must not reach it unchecked.
@@ -91,9 +98,20 @@ async function forwardOnWebGPU(model: ResolvedModel, weights: WeightMap, input: 
   const webgpu = await loadWebGPUBackend();
   const device = options.device ?? (await defaultDevice());
   options.onProgress?.(0, 1);
-  const result = await webgpu.forwardWebGPU(model, weights, input, { device, signal: options.signal, intermediates: options.intermediates, fuse: options.fuse ?? true });
+  const result = await webgpu.forwardWebGPU(model, weights, input, {
+    device,
+    signal: options.signal,
+    intermediates: options.intermediates,
+    fuse: options.fuse ?? true,
+  });
   options.onProgress?.(1, 1);
-  return { output: result.output, ...(result.outputs ? { outputs: result.outputs } : {}), intermediates: result.intermediates, timings: result.timings.steps, backend: result.backend };
+  return {
+    output: result.output,
+    ...(result.outputs ? { outputs: result.outputs } : {}),
+    intermediates: result.intermediates,
+    timings: result.timings.steps,
+    backend: result.backend,
+  };
 }
 
 /** The WebGPU backend's module, loaded on first use. */
@@ -119,13 +137,18 @@ export async function defaultDevice(): Promise<GPUDevice> {
       const adapter = await gpu.requestAdapter();
       if (!adapter) throw new Error('navigator.gpu has no adapter');
       const device = await adapter.requestDevice();
-      void device.lost.then(() => { browserDevice = undefined; });
+      void device.lost.then(() => {
+        browserDevice = undefined;
+      });
       return device;
     })();
-    browserDevice.catch(() => { browserDevice = undefined; });
+    browserDevice.catch(() => {
+      browserDevice = undefined;
+    });
     return browserDevice;
   }
-  if (typeof process === 'undefined' || !process.versions?.node) throw new Error('the webgpu backend needs options.device: this runtime has neither navigator.gpu nor Node');
+  if (typeof process === 'undefined' || !process.versions?.node)
+    throw new Error('the webgpu backend needs options.device: this runtime has neither navigator.gpu nor Node');
   const { getHostDevice } = await import('./gpuDevice');
   const result = await getHostDevice();
   if (!result.ok) throw new Error(result.reason);

@@ -128,7 +128,10 @@ async function createHostDevice(options: HostDeviceOptions): Promise<HostDeviceR
   }
   void device.lost.then(() => {
     // The next request creates a new device.
-    if (cached) void cached.then((r) => { if (r.ok && r.device === device) cached = undefined; });
+    if (cached)
+      void cached.then((r) => {
+        if (r.ok && r.device === device) cached = undefined;
+      });
   });
   return { ok: true, device, adapterName, software, timestampQuery };
 }
@@ -154,9 +157,7 @@ export async function probeReadback(device: GPUDevice, timeoutMs = 10_000): Prom
       range = staging.getMappedRange();
     } catch (error) {
       const text = message(error);
-      return /external buffers/i.test(text)
-        ? `this runtime (Electron's V8) refuses Dawn's mapped buffers: ${text}`
-        : `reading a mapped buffer failed: ${text}`;
+      return /external buffers/i.test(text) ? `this runtime (Electron's V8) refuses Dawn's mapped buffers: ${text}` : `reading a mapped buffer failed: ${text}`;
     }
     const read = new Float32Array(range.slice(0));
     staging.unmap();

@@ -13,7 +13,12 @@ import type { ForwardOptions, ForwardResult, Intermediate, WeightMap } from './t
 import { isWeightSource, makeWeights } from './weights';
 
 /** A forward pass of `model` on `input`: the weights as tensors, or as a description to make them from. */
-export async function runModel(model: ModelSpec | ResolvedModel | unknown, weights: WeightMap | WeightSource, input: Tensor, options: ForwardOptions = {}): Promise<ForwardResult> {
+export async function runModel(
+  model: ModelSpec | ResolvedModel | unknown,
+  weights: WeightMap | WeightSource,
+  input: Tensor,
+  options: ForwardOptions = {},
+): Promise<ForwardResult> {
   // Resolved once, here: forward() takes the resolved model as it is.
   const resolved = resolveForInput(model, input);
   return forward(resolved, isWeightSource(weights) ? makeWeights(resolved, weights) : weights, input, options);
@@ -46,7 +51,11 @@ export interface RunAbout {
 }
 
 /** The page's answer to a run: its feature maps (from {@link featureMapOf}), the output's shape, the timings. */
-export function toRunResult<M extends WireFeatureMap>(result: ForwardResult, featureMaps: M[], about: RunAbout): Omit<RunResult, 'featureMaps'> & { featureMaps: M[] } {
+export function toRunResult<M extends WireFeatureMap>(
+  result: ForwardResult,
+  featureMaps: M[],
+  about: RunAbout,
+): Omit<RunResult, 'featureMaps'> & { featureMaps: M[] } {
   return {
     backend: about.backend,
     device: about.device,

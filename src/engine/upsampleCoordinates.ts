@@ -11,7 +11,12 @@ import { type ResolvedUpsample } from '../shared/spec';
 export type AxisTable = Float64Array;
 
 /** The table of one axis (`dim` 0: rows, 1: columns) for an input size and an output size. */
-export function upsampleAxisTable(node: Pick<ResolvedUpsample, 'mode' | 'alignCorners' | 'scaleFactor' | 'useScaleFactor'>, dim: 0 | 1, input: number, output: number): AxisTable {
+export function upsampleAxisTable(
+  node: Pick<ResolvedUpsample, 'mode' | 'alignCorners' | 'scaleFactor' | 'useScaleFactor'>,
+  dim: 0 | 1,
+  input: number,
+  output: number,
+): AxisTable {
   const table = new Float64Array(output * 4);
   const given = node.useScaleFactor && node.scaleFactor ? node.scaleFactor[dim] : undefined;
   if (node.mode === 'nearest') {

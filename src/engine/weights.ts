@@ -124,7 +124,8 @@ export const SEED_LIMIT = 2 ** 32;
 /** Why `seed` cannot seed {@link initWeights}, or undefined. */
 function seedProblem(seed: unknown): string | undefined {
   if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) return `the seed must be a non-negative integer, got ${String(seed)}`;
-  if (seed >= SEED_LIMIT) return `the seed must be below 2^32 = ${SEED_LIMIT} (the generator keeps 32 bits, so a larger seed would repeat the weights of a smaller one), got ${seed}`;
+  if (seed >= SEED_LIMIT)
+    return `the seed must be below 2^32 = ${SEED_LIMIT} (the generator keeps 32 bits, so a larger seed would repeat the weights of a smaller one), got ${seed}`;
   return undefined;
 }
 

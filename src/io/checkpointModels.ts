@@ -20,7 +20,8 @@ export interface RecognisedCheckpoint {
 
 /** The DataParallel "module." prefix dropped, as mapStateDict drops it. */
 function plainKeys(tensors: Map<string, Tensor>): Map<string, Tensor> {
-  if (tensors.size > 0 && [...tensors.keys()].every((k) => k.startsWith('module.'))) return new Map([...tensors].map(([k, v]) => [k.slice('module.'.length), v]));
+  if (tensors.size > 0 && [...tensors.keys()].every((k) => k.startsWith('module.')))
+    return new Map([...tensors].map(([k, v]) => [k.slice('module.'.length), v]));
   return tensors;
 }
 
@@ -46,9 +47,16 @@ export function recogniseCheckpoint(checkpoint: Checkpoint, inputShape: number[]
     }
   }
   const known = TORCHVISION_STRUCTURES.join(', ');
-  const sample = [...tensors].slice(0, 3).map(([k, t]) => `${k} [${t.shape.join(', ')}]`).join(', ');
+  const sample = [...tensors]
+    .slice(0, 3)
+    .map(([k, t]) => `${k} [${t.shape.join(', ')}]`)
+    .join(', ');
   if (!closest || closest.shared === 0) {
-    throw new CheckpointError(`the state_dict (${tensors.size} tensors: ${sample}${tensors.size > 3 ? ', ...' : ''}) matches none of the structures recognised by key (torchvision ${known}, width 1.0)`);
+    throw new CheckpointError(
+      `the state_dict (${tensors.size} tensors: ${sample}${tensors.size > 3 ? ', ...' : ''}) matches none of the structures recognised by key (torchvision ${known}, width 1.0)`,
+    );
   }
-  throw new CheckpointError(`the state_dict matches none of the structures recognised by key (torchvision ${known}, width 1.0); closest is ${closest.structure} (${closest.shared} keys shared): ${closest.message.replace(/^the checkpoint does not fit the model; /, '')}`);
+  throw new CheckpointError(
+    `the state_dict matches none of the structures recognised by key (torchvision ${known}, width 1.0); closest is ${closest.structure} (${closest.shared} keys shared): ${closest.message.replace(/^the checkpoint does not fit the model; /, '')}`,
+  );
 }

@@ -17,7 +17,8 @@ function halfToFloatTable(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exponent = (h >>> 10) & 0x1f;
     const mantissa = h & 0x3ff;
-    if (exponent === 0) table[h] = sign * mantissa * 2 ** -24; // zero and subnormals
+    if (exponent === 0)
+      table[h] = sign * mantissa * 2 ** -24; // zero and subnormals
     else if (exponent === 31) table[h] = mantissa ? NaN : sign * Infinity;
     else table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
   }

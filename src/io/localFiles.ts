@@ -31,7 +31,10 @@ export const READ_LIMITS = {
 
 /** A file problem with a message for people ("not a regular file (a FIFO)"). */
 export class LocalFileError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = 'LocalFileError';
   }
@@ -85,7 +88,10 @@ export const localFileSystem: AtomicWriteFileSystem<string> = {
   sibling: (target, name) => join(dirname(target), name),
   baseName: (target) => basename(target),
   async writeNew(location, bytes, target) {
-    const mode = await stat(target).then((s) => (s.isFile() ? s.mode & 0o777 : 0o666), () => 0o666);
+    const mode = await stat(target).then(
+      (s) => (s.isFile() ? s.mode & 0o777 : 0o666),
+      () => 0o666,
+    );
     const handle = await open(location, 'wx', mode);
     try {
       let written = 0;
@@ -113,7 +119,10 @@ export const MAX_DIRECTORY_DEPTH = 64;
 function pathPrefixes(path: string): string[] {
   const absolute = resolve(path);
   const { root } = parse(absolute);
-  const parts = absolute.slice(root.length).split(/[\\/]+/).filter((part) => part.length > 0);
+  const parts = absolute
+    .slice(root.length)
+    .split(/[\\/]+/)
+    .filter((part) => part.length > 0);
   return parts.map((_, i) => join(root, ...parts.slice(0, i + 1)));
 }
 
@@ -200,7 +209,8 @@ export function checkDirectoryDestination(dir: string): void {
       if (code === 'ENOENT') break;
       throw new LocalFileError(`cannot reach ${prefix} (${code})`, code);
     }
-    if (!stats.isDirectory()) throw new LocalFileError(prefix === prefixes[prefixes.length - 1] ? 'is a file, not a directory' : `${prefix} is a file, not a directory`, 'ENOTDIR');
+    if (!stats.isDirectory())
+      throw new LocalFileError(prefix === prefixes[prefixes.length - 1] ? 'is a file, not a directory' : `${prefix} is a file, not a directory`, 'ENOTDIR');
     deepest = prefix;
   }
   if (!canWriteInto(deepest)) throw new LocalFileError(`cannot write (EACCES: permission denied in ${deepest})`, 'EACCES');

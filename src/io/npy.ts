@@ -50,7 +50,8 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
   if (bytes.length < 8 + lengthBytes) throw new NpyError('truncated .npy file: the header length is cut off');
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = 8 + lengthBytes;
-  if (headerLength > MAX_HEADER_BYTES) throw new NpyError(`the .npy header claims ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} this reader accepts`);
+  if (headerLength > MAX_HEADER_BYTES)
+    throw new NpyError(`the .npy header claims ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} this reader accepts`);
   if (headerStart + headerLength > bytes.length) {
     throw new NpyError(`truncated .npy file: the header needs ${headerLength} bytes but only ${bytes.length - headerStart} follow`);
   }
@@ -69,8 +70,12 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
   const available = bytes.length - dataStart;
   const count = elementCount(header.shape);
   const needed = count * itemBytes;
-  if (needed > available) throw new NpyError(`truncated .npy file: shape [${header.shape.join(', ')}] needs ${needed} bytes of ${dtype} data but only ${available} follow the header`);
-  if (needed < available) throw new NpyError(`malformed .npy file: shape [${header.shape.join(', ')}] needs ${needed} bytes of ${dtype} data but ${available} follow the header`);
+  if (needed > available)
+    throw new NpyError(
+      `truncated .npy file: shape [${header.shape.join(', ')}] needs ${needed} bytes of ${dtype} data but only ${available} follow the header`,
+    );
+  if (needed < available)
+    throw new NpyError(`malformed .npy file: shape [${header.shape.join(', ')}] needs ${needed} bytes of ${dtype} data but ${available} follow the header`);
   const data = dtype === 'float32' ? decodeFloat32(bytes, dataStart, count) : decodeFloat16(bytes, dataStart, count);
   return { shape: header.shape, data, dtype };
 }
@@ -104,7 +109,8 @@ function parseHeader(text: string): NpyHeader {
   if (typeof fortranOrder !== 'boolean') throw new NpyError("malformed .npy header: 'fortran_order' must be True or False");
   if (!Array.isArray(shape)) throw new NpyError("malformed .npy header: 'shape' must be a tuple of integers");
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw new NpyError(`malformed .npy header: shape entries must be non-negative integers, got ${JSON.stringify(shape)}`);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw new NpyError(`malformed .npy header: shape entries must be non-negative integers, got ${JSON.stringify(shape)}`);
   }
   return { descr, fortranOrder, shape: shape as number[] };
 }
@@ -140,7 +146,11 @@ class PythonLiteralParser {
     if (c === '(' || c === '[') return this.nested(() => this.sequence(c === '(' ? ')' : ']'));
     if (c === "'" || c === '"') return this.string();
     if (/[-+0-9]/.test(c)) return this.integer();
-    for (const [word, result] of [['True', true], ['False', false], ['None', null]] as const) {
+    for (const [word, result] of [
+      ['True', true],
+      ['False', false],
+      ['None', null],
+    ] as const) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
         return result;
@@ -264,5 +274,6 @@ function checkTensor(tensor: Tensor): void {
   }
   if (!(tensor.data instanceof Float32Array)) throw new NpyError('cannot write a tensor whose data is not a Float32Array');
   const count = elementCount(tensor.shape);
-  if (count !== tensor.data.length) throw new NpyError(`cannot write a tensor of shape [${tensor.shape.join(', ')}] (${count} elements) with ${tensor.data.length} values`);
+  if (count !== tensor.data.length)
+    throw new NpyError(`cannot write a tensor of shape [${tensor.shape.join(', ')}] (${count} elements) with ${tensor.data.length} values`);
 }

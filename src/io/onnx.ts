@@ -129,9 +129,18 @@ function decodeModel(r: ProtoReader): OnnxModel {
   const model: Partial<OnnxModel> & { opsets: Map<string, number> } = { irVersion: 0, producerName: '', producerVersion: '', opsets: new Map() };
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.expectWire(f.wire, WIRE_VARINT, 'ModelProto.ir_version'); model.irVersion = r.int64(); break;
-      case 2: r.expectWire(f.wire, WIRE_LENGTH, 'ModelProto.producer_name'); model.producerName = r.string(); break;
-      case 3: r.expectWire(f.wire, WIRE_LENGTH, 'ModelProto.producer_version'); model.producerVersion = r.string(); break;
+      case 1:
+        r.expectWire(f.wire, WIRE_VARINT, 'ModelProto.ir_version');
+        model.irVersion = r.int64();
+        break;
+      case 2:
+        r.expectWire(f.wire, WIRE_LENGTH, 'ModelProto.producer_name');
+        model.producerName = r.string();
+        break;
+      case 3:
+        r.expectWire(f.wire, WIRE_LENGTH, 'ModelProto.producer_version');
+        model.producerVersion = r.string();
+        break;
       case 7:
         r.expectWire(f.wire, WIRE_LENGTH, 'ModelProto.graph');
         model.graph = decodeGraph(r.message());
@@ -149,7 +158,8 @@ function decodeModel(r: ProtoReader): OnnxModel {
         model.opsets.set(domain === 'ai.onnx' ? '' : domain, version);
         break;
       }
-      default: r.skip(f.wire);
+      default:
+        r.skip(f.wire);
     }
   }
   if (!model.graph) throw new OnnxError('not an .onnx model: no graph (ModelProto field 7)');
@@ -161,13 +171,32 @@ function decodeGraph(r: ProtoReader): OnnxGraph {
   const graph: OnnxGraph = { name: '', nodes: [], initializers: [], inputs: [], outputs: [], valueInfo: [] };
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.node'); graph.nodes.push(decodeNode(r.message())); break;
-      case 2: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.name'); graph.name = r.string(); break;
-      case 5: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.initializer'); graph.initializers.push(decodeTensor(r.message())); break;
-      case 11: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.input'); graph.inputs.push(decodeValueInfo(r.message())); break;
-      case 12: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.output'); graph.outputs.push(decodeValueInfo(r.message())); break;
-      case 13: r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.value_info'); graph.valueInfo.push(decodeValueInfo(r.message())); break;
-      default: r.skip(f.wire);
+      case 1:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.node');
+        graph.nodes.push(decodeNode(r.message()));
+        break;
+      case 2:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.name');
+        graph.name = r.string();
+        break;
+      case 5:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.initializer');
+        graph.initializers.push(decodeTensor(r.message()));
+        break;
+      case 11:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.input');
+        graph.inputs.push(decodeValueInfo(r.message()));
+        break;
+      case 12:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.output');
+        graph.outputs.push(decodeValueInfo(r.message()));
+        break;
+      case 13:
+        r.expectWire(f.wire, WIRE_LENGTH, 'GraphProto.value_info');
+        graph.valueInfo.push(decodeValueInfo(r.message()));
+        break;
+      default:
+        r.skip(f.wire);
     }
   }
   return graph;
@@ -177,13 +206,32 @@ function decodeNode(r: ProtoReader): OnnxNode {
   const node: OnnxNode = { name: '', opType: '', domain: '', inputs: [], outputs: [], attributes: [] };
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.input'); node.inputs.push(r.string()); break;
-      case 2: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.output'); node.outputs.push(r.string()); break;
-      case 3: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.name'); node.name = r.string(); break;
-      case 4: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.op_type'); node.opType = r.string(); break;
-      case 5: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.attribute'); node.attributes.push(decodeAttribute(r.message())); break;
-      case 7: r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.domain'); node.domain = r.string(); break;
-      default: r.skip(f.wire);
+      case 1:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.input');
+        node.inputs.push(r.string());
+        break;
+      case 2:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.output');
+        node.outputs.push(r.string());
+        break;
+      case 3:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.name');
+        node.name = r.string();
+        break;
+      case 4:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.op_type');
+        node.opType = r.string();
+        break;
+      case 5:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.attribute');
+        node.attributes.push(decodeAttribute(r.message()));
+        break;
+      case 7:
+        r.expectWire(f.wire, WIRE_LENGTH, 'NodeProto.domain');
+        node.domain = r.string();
+        break;
+      default:
+        r.skip(f.wire);
     }
   }
   if (node.domain === 'ai.onnx') node.domain = '';
@@ -194,17 +242,47 @@ function decodeAttribute(r: ProtoReader): OnnxAttribute {
   const a: OnnxAttribute = { name: '', type: 0, floats: [], ints: [], strings: [], hasGraph: false };
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.name'); a.name = r.string(); break;
-      case 2: r.expectWire(f.wire, WIRE_FIXED32, 'AttributeProto.f'); a.f = r.float32(); break;
-      case 3: r.expectWire(f.wire, WIRE_VARINT, 'AttributeProto.i'); a.i = r.int64(); break;
-      case 4: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.s'); a.s = r.bytesField(); break;
-      case 5: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.t'); a.t = decodeTensor(r.message()); break;
-      case 6: case 11: a.hasGraph = true; r.skip(f.wire); break;
-      case 7: r.repeatedFloat32(f.wire, a.floats, MAX_TYPED_VALUES); break;
-      case 8: r.repeatedInt64(f.wire, a.ints, MAX_TYPED_VALUES); break;
-      case 9: r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.strings'); a.strings.push(r.bytesField()); break;
-      case 20: r.expectWire(f.wire, WIRE_VARINT, 'AttributeProto.type'); a.type = r.int64(); break;
-      default: r.skip(f.wire);
+      case 1:
+        r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.name');
+        a.name = r.string();
+        break;
+      case 2:
+        r.expectWire(f.wire, WIRE_FIXED32, 'AttributeProto.f');
+        a.f = r.float32();
+        break;
+      case 3:
+        r.expectWire(f.wire, WIRE_VARINT, 'AttributeProto.i');
+        a.i = r.int64();
+        break;
+      case 4:
+        r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.s');
+        a.s = r.bytesField();
+        break;
+      case 5:
+        r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.t');
+        a.t = decodeTensor(r.message());
+        break;
+      case 6:
+      case 11:
+        a.hasGraph = true;
+        r.skip(f.wire);
+        break;
+      case 7:
+        r.repeatedFloat32(f.wire, a.floats, MAX_TYPED_VALUES);
+        break;
+      case 8:
+        r.repeatedInt64(f.wire, a.ints, MAX_TYPED_VALUES);
+        break;
+      case 9:
+        r.expectWire(f.wire, WIRE_LENGTH, 'AttributeProto.strings');
+        a.strings.push(r.bytesField());
+        break;
+      case 20:
+        r.expectWire(f.wire, WIRE_VARINT, 'AttributeProto.type');
+        a.type = r.int64();
+        break;
+      default:
+        r.skip(f.wire);
     }
   }
   return a;
@@ -216,14 +294,33 @@ function decodeTensor(r: ProtoReader): OnnxTensor {
   const externalEntries: Array<[string, string]> = [];
   for (let f = r.nextField(); f; f = r.nextField()) {
     switch (f.field) {
-      case 1: r.repeatedInt64(f.wire, t.dims, MAX_RANK); break;
-      case 2: r.expectWire(f.wire, WIRE_VARINT, 'TensorProto.data_type'); t.dataType = r.int64(); break;
-      case 4: r.repeatedFloat32(f.wire, t.floatData, MAX_TYPED_VALUES); break;
-      case 5: r.repeatedInt64(f.wire, t.int32Data, MAX_TYPED_VALUES); break;
-      case 7: r.repeatedInt64(f.wire, t.int64Data, MAX_TYPED_VALUES); break;
-      case 8: r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.name'); t.name = r.string(); break;
-      case 9: r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.raw_data'); t.raw = r.bytesField(); break;
-      case 10: r.repeatedFloat64(f.wire, t.doubleData, MAX_TYPED_VALUES); break;
+      case 1:
+        r.repeatedInt64(f.wire, t.dims, MAX_RANK);
+        break;
+      case 2:
+        r.expectWire(f.wire, WIRE_VARINT, 'TensorProto.data_type');
+        t.dataType = r.int64();
+        break;
+      case 4:
+        r.repeatedFloat32(f.wire, t.floatData, MAX_TYPED_VALUES);
+        break;
+      case 5:
+        r.repeatedInt64(f.wire, t.int32Data, MAX_TYPED_VALUES);
+        break;
+      case 7:
+        r.repeatedInt64(f.wire, t.int64Data, MAX_TYPED_VALUES);
+        break;
+      case 8:
+        r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.name');
+        t.name = r.string();
+        break;
+      case 9:
+        r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.raw_data');
+        t.raw = r.bytesField();
+        break;
+      case 10:
+        r.repeatedFloat64(f.wire, t.doubleData, MAX_TYPED_VALUES);
+        break;
       case 13: {
         r.expectWire(f.wire, WIRE_LENGTH, 'TensorProto.external_data');
         const m = r.message();
@@ -237,8 +334,12 @@ function decodeTensor(r: ProtoReader): OnnxTensor {
         externalEntries.push([key, value]);
         break;
       }
-      case 14: r.expectWire(f.wire, WIRE_VARINT, 'TensorProto.data_location'); location = r.int64(); break;
-      default: r.skip(f.wire);
+      case 14:
+        r.expectWire(f.wire, WIRE_VARINT, 'TensorProto.data_location');
+        location = r.int64();
+        break;
+      default:
+        r.skip(f.wire);
     }
   }
   const label = `tensor ${JSON.stringify(t.name)}`;
@@ -256,8 +357,10 @@ function decodeTensor(r: ProtoReader): OnnxTensor {
     if (where === undefined) throw new OnnxError(`${label}: external data without a location`);
     const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
     const length = entries.has('length') ? Number(entries.get('length')) : undefined;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new OnnxError(`${label}: external data offset ${JSON.stringify(entries.get('offset'))} is not a non-negative integer`);
-    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) throw new OnnxError(`${label}: external data length ${JSON.stringify(entries.get('length'))} is not a non-negative integer`);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new OnnxError(`${label}: external data offset ${JSON.stringify(entries.get('offset'))} is not a non-negative integer`);
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+      throw new OnnxError(`${label}: external data length ${JSON.stringify(entries.get('length'))} is not a non-negative integer`);
     t.external = { location: where, offset, length };
   }
   return t;
@@ -331,11 +434,18 @@ export function tensorValues(t: OnnxTensor, external?: (location: string, offset
     }
     return decodeRaw(raw, t.dataType, count);
   }
-  const typed = t.dataType === 1 || t.dataType === 10 || t.dataType === 16 ? t.floatData
-    : t.dataType === 11 ? t.doubleData
-      : t.dataType === 7 ? t.int64Data
-        : t.dataType === 13 || t.dataType === 12 ? (t.int64Data.length > 0 ? t.int64Data : t.int32Data)
-          : t.int32Data;
+  const typed =
+    t.dataType === 1 || t.dataType === 10 || t.dataType === 16
+      ? t.floatData
+      : t.dataType === 11
+        ? t.doubleData
+        : t.dataType === 7
+          ? t.int64Data
+          : t.dataType === 13 || t.dataType === 12
+            ? t.int64Data.length > 0
+              ? t.int64Data
+              : t.int32Data
+            : t.int32Data;
   if (typed.length !== count) throw new OnnxError(`${label}: dims [${t.dims.join(', ')}] hold ${count} elements but its data holds ${typed.length}`);
   if (t.dataType === 10 || t.dataType === 16) {
     // float16/bfloat16 in int32_data: one 16-bit pattern per int32; float_data is not used for them.
@@ -355,8 +465,10 @@ function decodeRaw(raw: Uint8Array, dataType: number, count: number): Float32Arr
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
     }
-    case 10: return decodeFloat16(raw, 0, count);
-    case 16: return decodeBfloat16(raw, 0, count);
+    case 10:
+      return decodeFloat16(raw, 0, count);
+    case 16:
+      return decodeBfloat16(raw, 0, count);
     case 11: {
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
@@ -372,14 +484,24 @@ function decodeRaw(raw: Uint8Array, dataType: number, count: number): Float32Arr
 
 function readInteger(view: DataView, dataType: number, i: number): number {
   switch (dataType) {
-    case 2: case 9: return view.getUint8(i);
-    case 3: return view.getInt8(i);
-    case 4: return view.getUint16(i * 2, true);
-    case 5: return view.getInt16(i * 2, true);
-    case 6: return view.getInt32(i * 4, true);
-    case 12: return view.getUint32(i * 4, true);
-    case 7: return Number(view.getBigInt64(i * 8, true));
-    case 13: return Number(view.getBigUint64(i * 8, true));
-    default: throw new OnnxError(`data type ${dataType} is not read`);
+    case 2:
+    case 9:
+      return view.getUint8(i);
+    case 3:
+      return view.getInt8(i);
+    case 4:
+      return view.getUint16(i * 2, true);
+    case 5:
+      return view.getInt16(i * 2, true);
+    case 6:
+      return view.getInt32(i * 4, true);
+    case 12:
+      return view.getUint32(i * 4, true);
+    case 7:
+      return Number(view.getBigInt64(i * 8, true));
+    case 13:
+      return Number(view.getBigUint64(i * 8, true));
+    default:
+      throw new OnnxError(`data type ${dataType} is not read`);
   }
 }

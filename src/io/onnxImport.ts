@@ -139,7 +139,10 @@ class Importer {
   inputName = '';
   current: OnnxNode | undefined;
 
-  constructor(private readonly model: OnnxModel, private readonly options: OnnxImportOptions) {
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly options: OnnxImportOptions,
+  ) {
     this.opset = model.opsets.get('') ?? 0;
   }
 
@@ -161,7 +164,10 @@ class Importer {
         this.importNode(node);
       } catch (error) {
         // Anything else comes from a node whose inputs or attributes are not what its op defines.
-        const reason = error instanceof Unsupported || error instanceof OnnxError ? error.message : `its inputs or attributes are missing or malformed (${error instanceof Error ? error.message : String(error)})`;
+        const reason =
+          error instanceof Unsupported || error instanceof OnnxError
+            ? error.message
+            : `its inputs or attributes are missing or malformed (${error instanceof Error ? error.message : String(error)})`;
         const name = node.name || node.outputs[0] || '(unnamed)';
         const opset = node.domain === '' ? this.opset : (this.model.opsets.get(node.domain) ?? 0);
         const op = node.domain === '' ? node.opType : `${node.domain}::${node.opType}`;
@@ -173,7 +179,10 @@ class Importer {
           reason,
           message: `node ${JSON.stringify(name)} (${op}, opset ${opset}) is not supported: ${reason}`,
         };
-        stopOutputs = node.inputs.map((i) => this.values.get(i)).filter((v): v is Runtime => v?.kind === 'tensor').map((v) => v.id);
+        stopOutputs = node.inputs
+          .map((i) => this.values.get(i))
+          .filter((v): v is Runtime => v?.kind === 'tensor')
+          .map((v) => v.id);
         break;
       }
     }
@@ -185,7 +194,8 @@ class Importer {
     } else {
       for (const output of graph.outputs) {
         const value = this.values.get(output.name);
-        if (value?.kind !== 'tensor') throw new OnnxError(`graph output ${JSON.stringify(output.name)} is ${value ? 'a constant' : 'never computed'}; nothing to run`);
+        if (value?.kind !== 'tensor')
+          throw new OnnxError(`graph output ${JSON.stringify(output.name)} is ${value ? 'a constant' : 'never computed'}; nothing to run`);
         outputIds.push(value.id);
         outputNames.push(output.name);
       }
@@ -210,30 +220,43 @@ class Importer {
   setUpInput(): void {
     const graph = this.model.graph;
     const inputs = graph.inputs.filter((i) => !this.values.has(i.name));
-    if (inputs.length !== 1) throw new OnnxError(`the graph has ${inputs.length} inputs besides its initializers (${inputs.map((i) => i.name).join(', ')}); one image input is imported`);
+    if (inputs.length !== 1)
+      throw new OnnxError(
+        `the graph has ${inputs.length} inputs besides its initializers (${inputs.map((i) => i.name).join(', ')}); one image input is imported`,
+      );
     const input = inputs[0]!;
     this.inputName = input.name;
     const declared = input.shape ?? [];
-    if (input.elemType !== undefined && input.elemType !== 1) throw new OnnxError(`input ${JSON.stringify(input.name)} is of data type ${input.elemType}; a float32 input is imported`);
+    if (input.elemType !== undefined && input.elemType !== 1)
+      throw new OnnxError(`input ${JSON.stringify(input.name)} is of data type ${input.elemType}; a float32 input is imported`);
     if (this.options.inputShape) {
       const given = this.options.inputShape;
-      if (given.length !== 4 || given.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new OnnxError(`input shape [${given.join(', ')}] must be four positive integers (N, C, H, W)`);
+      if (given.length !== 4 || given.some((d) => !Number.isSafeInteger(d) || d < 1))
+        throw new OnnxError(`input shape [${given.join(', ')}] must be four positive integers (N, C, H, W)`);
       declared.forEach((d, i) => {
-        if (typeof d === 'number' && d > 0 && d !== given[i]) throw new OnnxError(`input shape [${given.join(', ')}] disagrees with the model's ${JSON.stringify(input.name)} [${declared.map((x) => x ?? '?').join(', ')}] at dimension ${i}`);
+        if (typeof d === 'number' && d > 0 && d !== given[i])
+          throw new OnnxError(
+            `input shape [${given.join(', ')}] disagrees with the model's ${JSON.stringify(input.name)} [${declared.map((x) => x ?? '?').join(', ')}] at dimension ${i}`,
+          );
       });
       this.inputShape = [...given];
     } else {
-      if (declared.length !== 4) throw new OnnxError(`input ${JSON.stringify(input.name)} has rank ${declared.length}; an NCHW image input (rank 4) is imported`);
+      if (declared.length !== 4)
+        throw new OnnxError(`input ${JSON.stringify(input.name)} has rank ${declared.length}; an NCHW image input (rank 4) is imported`);
       const open: number[] = [];
       this.inputShape = declared.map((d, i) => {
         if (typeof d === 'number' && d > 0) return d;
         open.push(i);
         return i === 0 ? 1 : DEFAULT_SPATIAL;
       });
-      if (open.some((i) => i >= 2)) this.warnings.push(`the model leaves its input size open ([${declared.map((d) => (typeof d === 'number' ? d : '?')).join(', ')}]); imported at [${this.inputShape.join(', ')}]`);
+      if (open.some((i) => i >= 2))
+        this.warnings.push(
+          `the model leaves its input size open ([${declared.map((d) => (typeof d === 'number' ? d : '?')).join(', ')}]); imported at [${this.inputShape.join(', ')}]`,
+        );
       if (open.includes(1)) throw new OnnxError(`input ${JSON.stringify(input.name)} leaves its channel count open; give the input shape`);
     }
-    for (const d of this.inputShape) if (d > 65536) throw new OnnxError(`input shape [${this.inputShape.join(', ')}]: dimension ${d} is over the limit of 65536`);
+    for (const d of this.inputShape)
+      if (d > 65536) throw new OnnxError(`input shape [${this.inputShape.join(', ')}]: dimension ${d} is over the limit of 65536`);
     this.values.set(input.name, { kind: 'tensor', id: 'input', shape: this.inputShape });
     this.valueIds.set(input.name, 'input');
   }
@@ -257,7 +280,8 @@ class Importer {
 
   get(name: string): Value {
     const value = this.values.get(name);
-    if (!value) throw new OnnxError(`input ${JSON.stringify(name)} is not computed by any earlier node (the graph is not in topological order or is incomplete)`);
+    if (!value)
+      throw new OnnxError(`input ${JSON.stringify(name)} is not computed by any earlier node (the graph is not in topological order or is incomplete)`);
     return value;
   }
 
@@ -276,14 +300,23 @@ class Importer {
   tensor(name: string | undefined): Runtime {
     if (!name) throw new Unsupported('an input is missing');
     const value = this.get(name);
-    if (value.kind === 'shuffle') throw new Unsupported(`${JSON.stringify(name)} is a 5-d reshape that is not part of a channel shuffle (Reshape to [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back)`);
+    if (value.kind === 'shuffle')
+      throw new Unsupported(
+        `${JSON.stringify(name)} is a 5-d reshape that is not part of a channel shuffle (Reshape to [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back)`,
+      );
     if (value.kind !== 'tensor') throw new Unsupported(`input ${JSON.stringify(name)} is a constant where a run-time tensor is expected`);
     return value;
   }
 
   uniqueName(base: string): string {
-    let name = base.replace(/[^A-Za-z0-9_.]/g, '_').replace(/\.{2,}/g, '.').replace(/^\.+|\.+$/g, '');
-    name = name.split('.').map((part, i) => (part === '' ? '_' : i === 0 && /^[0-9]/.test(part) ? `_${part}` : part)).join('.');
+    let name = base
+      .replace(/[^A-Za-z0-9_.]/g, '_')
+      .replace(/\.{2,}/g, '.')
+      .replace(/^\.+|\.+$/g, '');
+    name = name
+      .split('.')
+      .map((part, i) => (part === '' ? '_' : i === 0 && /^[0-9]/.test(part) ? `_${part}` : part))
+      .join('.');
     if (!NAME_PATTERN.test(name)) name = `node_${this.nodes.length}`;
     let candidate = name;
     for (let k = 1; this.usedNames.has(candidate) || candidate === 'input'; k++) candidate = `${name}_${k}`;
@@ -301,7 +334,13 @@ class Importer {
   }
 
   /** Adds a spec node; its output value(s) take the ONNX output names. */
-  emit(node: OnnxNode, spec: GraphNodeSpec, outputShapes: number[][], weights: Record<string, { tensor: Tensor; param: string | undefined }> = {}, macs = 0): GraphNodeSpec {
+  emit(
+    node: OnnxNode,
+    spec: GraphNodeSpec,
+    outputShapes: number[][],
+    weights: Record<string, { tensor: Tensor; param: string | undefined }> = {},
+    macs = 0,
+  ): GraphNodeSpec {
     for (const shape of outputShapes) checkShape(shape);
     this.nodes.push(spec);
     let params = 0;
@@ -390,24 +429,34 @@ class Importer {
     const a = node.attributes[0];
     if (!a) throw new OnnxError('Constant node without a value');
     switch (a.name) {
-      case 'value': return this.constantOf(a.t!);
-      case 'value_float': return { kind: 'const', dims: [], data: Float32Array.of(a.f ?? 0), float: true };
-      case 'value_floats': return { kind: 'const', dims: [a.floats.length], data: Float32Array.from(a.floats), float: true };
-      case 'value_int': return { kind: 'const', dims: [], data: [a.i ?? 0], float: false };
-      case 'value_ints': return { kind: 'const', dims: [a.ints.length], data: [...a.ints], float: false };
-      default: throw new Unsupported(`Constant with ${a.name} is not imported`);
+      case 'value':
+        return this.constantOf(a.t!);
+      case 'value_float':
+        return { kind: 'const', dims: [], data: Float32Array.of(a.f ?? 0), float: true };
+      case 'value_floats':
+        return { kind: 'const', dims: [a.floats.length], data: Float32Array.from(a.floats), float: true };
+      case 'value_int':
+        return { kind: 'const', dims: [], data: [a.i ?? 0], float: false };
+      case 'value_ints':
+        return { kind: 'const', dims: [a.ints.length], data: [...a.ints], float: false };
+      default:
+        throw new Unsupported(`Constant with ${a.name} is not imported`);
     }
   }
 
   fold(node: OnnxNode): void {
     const c = (i: number): Constant | undefined => (node.inputs[i] ? this.constant(node.inputs[i], `input ${i}`) : undefined);
     const out = (value: Omit<Constant, 'kind'>): void => {
-      if (value.data.length !== elementCount(value.dims)) throw new OnnxError(`folding ${node.opType} gave ${value.data.length} elements for dims [${value.dims.join(', ')}]`);
+      if (value.data.length !== elementCount(value.dims))
+        throw new OnnxError(`folding ${node.opType} gave ${value.data.length} elements for dims [${value.dims.join(', ')}]`);
       this.values.set(node.outputs[0]!, { kind: 'const', ...value });
     };
     const x = c(0)!;
     switch (node.opType) {
-      case 'Identity': case 'Dropout': out(x); return;
+      case 'Identity':
+      case 'Dropout':
+        out(x);
+        return;
       case 'Cast': {
         const to = this.int(node, 'to', 1);
         const float = to === 1 || to === 10 || to === 11 || to === 16;
@@ -508,14 +557,28 @@ class Importer {
         out({ dims, float: x.float, data: x.float ? Float32Array.from(data) : data });
         return;
       }
-      case 'Add': case 'Sub': case 'Mul': case 'Div': case 'Pow': case 'Equal': case 'Less': case 'Greater': case 'Max': case 'Min': {
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div':
+      case 'Pow':
+      case 'Equal':
+      case 'Less':
+      case 'Greater':
+      case 'Max':
+      case 'Min': {
         const y = c(1)!;
         const f = BINARY[node.opType]!;
         const { dims, data } = broadcastBinary(x, y, (a, b) => f(a, b, x.float || y.float));
         out({ dims, float: x.float || y.float, data: x.float || y.float ? Float32Array.from(data) : data });
         return;
       }
-      case 'Neg': case 'Sqrt': case 'Floor': case 'Ceil': case 'Relu': case 'Reciprocal': {
+      case 'Neg':
+      case 'Sqrt':
+      case 'Floor':
+      case 'Ceil':
+      case 'Relu':
+      case 'Reciprocal': {
         const f = UNARY[node.opType]!;
         const data = Array.from(x.data, f);
         out({ dims: x.dims, float: x.float, data: x.float ? Float32Array.from(data) : data });
@@ -578,7 +641,8 @@ class Importer {
     const x = this.tensor(node.inputs[0]);
     const w = this.constant(node.inputs[1], 'the weight');
     const b = this.optionalConstant(node, 2, 'the bias');
-    if (x.shape.length !== 4 || w.dims.length !== 4) throw new Unsupported(`only 2-d convolutions are imported (input rank ${x.shape.length}, weight rank ${w.dims.length})`);
+    if (x.shape.length !== 4 || w.dims.length !== 4)
+      throw new Unsupported(`only 2-d convolutions are imported (input rank ${x.shape.length}, weight rank ${w.dims.length})`);
     const groups = this.int(node, 'group', 1);
     const [cout, cinPerGroup, kh, kw] = w.dims as [number, number, number, number];
     const cin = x.shape[1]!;
@@ -593,14 +657,34 @@ class Importer {
     const weights: Record<string, { tensor: Tensor; param: string | undefined }> = { weight: this.weight(w) };
     if (b) weights.bias = this.weight(b, [cout]);
     const outShape = [x.shape[0]!, cout, outH, outW];
-    this.emit(node, {
-      name, type: 'Conv2d', inputs: [x.id],
-      in_channels: cin, out_channels: cout, kernel_size: [kh, kw], stride: [strides[0]!, strides[1]!], padding: padding.spec,
-      dilation: [dilations[0]!, dilations[1]!], groups, bias: b !== undefined,
-    }, [outShape], weights, elementCount(outShape) * cinPerGroup * kh * kw);
+    this.emit(
+      node,
+      {
+        name,
+        type: 'Conv2d',
+        inputs: [x.id],
+        in_channels: cin,
+        out_channels: cout,
+        kernel_size: [kh, kw],
+        stride: [strides[0]!, strides[1]!],
+        padding: padding.spec,
+        dilation: [dilations[0]!, dilations[1]!],
+        groups,
+        bias: b !== undefined,
+      },
+      [outShape],
+      weights,
+      elementCount(outShape) * cinPerGroup * kh * kw,
+    );
   }
 
-  convPadding(node: OnnxNode, inShape: number[], kernel: number[], strides: number[], dilations: number[]): { spec: [number, number] | 'tf_same'; total: [number, number] } {
+  convPadding(
+    node: OnnxNode,
+    inShape: number[],
+    kernel: number[],
+    strides: number[],
+    dilations: number[],
+  ): { spec: [number, number] | 'tf_same'; total: [number, number] } {
     const autoPad = this.text(node, 'auto_pad', 'NOTSET');
     const same = (i: number): number => {
       const out = Math.ceil(inShape[2 + i]! / strides[i]!);
@@ -614,7 +698,8 @@ class Importer {
     if (top === bottom && left === right) return { spec: [top, left], total: [top + bottom, left + right] };
     // TensorFlow's SAME: the extra pixel on the bottom and right.
     const total: [number, number] = [top + bottom, left + right];
-    if (total[0] === same(0) && total[1] === same(1) && bottom - top >= 0 && bottom - top <= 1 && right - left >= 0 && right - left <= 1) return { spec: 'tf_same', total };
+    if (total[0] === same(0) && total[1] === same(1) && bottom - top >= 0 && bottom - top <= 1 && right - left >= 0 && right - left <= 1)
+      return { spec: 'tf_same', total };
     throw new Unsupported(`asymmetric pads [${pads.join(', ')}] are not imported`);
   }
 
@@ -638,17 +723,33 @@ class Importer {
     if (outputShape) {
       const wanted = outputShape.slice(-2);
       outputPadding = [wanted[0]! - natural(0), wanted[1]! - natural(1)];
-      if (outputPadding.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dilations[i]!))) throw new Unsupported(`output_shape [${outputShape.join(', ')}] needs padding that PyTorch cannot express`);
+      if (outputPadding.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dilations[i]!)))
+        throw new Unsupported(`output_shape [${outputShape.join(', ')}] needs padding that PyTorch cannot express`);
     }
     const outShape = [x.shape[0]!, coutPerGroup * groups, natural(0) + outputPadding[0]!, natural(1) + outputPadding[1]!];
     const name = this.nameFor(node, node.inputs[1]);
     const weights: Record<string, { tensor: Tensor; param: string | undefined }> = { weight: this.weight(w) };
     if (b) weights.bias = this.weight(b, [outShape[1]!]);
-    this.emit(node, {
-      name, type: 'ConvTranspose2d', inputs: [x.id],
-      in_channels: cin, out_channels: outShape[1], kernel_size: [kh, kw], stride: [strides[0]!, strides[1]!], padding: [pads[0]!, pads[1]!],
-      output_padding: [outputPadding[0]!, outputPadding[1]!], groups, bias: b !== undefined, dilation: [dilations[0]!, dilations[1]!],
-    }, [outShape], weights, elementCount(x.shape) * coutPerGroup * kh * kw);
+    this.emit(
+      node,
+      {
+        name,
+        type: 'ConvTranspose2d',
+        inputs: [x.id],
+        in_channels: cin,
+        out_channels: outShape[1],
+        kernel_size: [kh, kw],
+        stride: [strides[0]!, strides[1]!],
+        padding: [pads[0]!, pads[1]!],
+        output_padding: [outputPadding[0]!, outputPadding[1]!],
+        groups,
+        bias: b !== undefined,
+        dilation: [dilations[0]!, dilations[1]!],
+      },
+      [outShape],
+      weights,
+      elementCount(x.shape) * coutPerGroup * kh * kw,
+    );
   }
 
   batchNorm(node: OnnxNode): void {
@@ -656,8 +757,10 @@ class Importer {
     if (x.shape.length !== 4) throw new Unsupported(`BatchNormalization of a rank-${x.shape.length} tensor is not imported (rank 4 is)`);
     const c = x.shape[1]!;
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => this.constant(node.inputs[i], ['scale', 'B', 'mean', 'var'][i - 1]!));
-    for (const t of [scale, bias, mean, variance]) if (t!.data.length !== c) throw new OnnxError(`BatchNormalization statistics of ${t!.data.length} values for ${c} channels`);
-    if (node.outputs.length > 1 && node.outputs.slice(1).some(Boolean)) throw new Unsupported('training-mode BatchNormalization (with running outputs) is not imported');
+    for (const t of [scale, bias, mean, variance])
+      if (t!.data.length !== c) throw new OnnxError(`BatchNormalization statistics of ${t!.data.length} values for ${c} channels`);
+    if (node.outputs.length > 1 && node.outputs.slice(1).some(Boolean))
+      throw new Unsupported('training-mode BatchNormalization (with running outputs) is not imported');
     const name = this.nameFor(node, node.inputs[1]);
     this.emit(node, { name, type: 'BatchNorm2d', inputs: [x.id], num_features: c, eps: this.float(node, 'epsilon', 1e-5) }, [x.shape], {
       weight: this.weight(scale!, [c]),
@@ -711,7 +814,10 @@ class Importer {
     const k = (tensorFirst ? b : a) as Constant;
     if (k.kind !== 'const') throw new Unsupported(`${op} operand is neither a tensor nor a constant`);
     const values = this.perChannel(k, x.shape);
-    if (!values) throw new Unsupported(`${op} by a constant of dims [${k.dims.join(', ')}] on [${x.shape.join(', ')}] is not imported (scalars and per-channel constants are)`);
+    if (!values)
+      throw new Unsupported(
+        `${op} by a constant of dims [${k.dims.join(', ')}] on [${x.shape.join(', ')}] is not imported (scalars and per-channel constants are)`,
+      );
     const c = values.length;
     // A per-channel constant added to a conv or linear output that nothing else reads becomes its bias.
     if ((op === 'Add' || (op === 'Sub' && tensorFirst)) && this.foldIntoBias(node, x, op === 'Sub' ? values.map((v) => -v) : values, k)) return;
@@ -719,7 +825,10 @@ class Importer {
     let shift: Float32Array = new Float32Array(c);
     const from: { scale?: Constant; shift?: Constant } = {};
     switch (op) {
-      case 'Add': shift = values; from.shift = k; break;
+      case 'Add':
+        shift = values;
+        from.shift = k;
+        break;
       case 'Sub':
         if (tensorFirst) shift = values.map((v) => -v);
         else {
@@ -728,13 +837,17 @@ class Importer {
         }
         from.shift = k;
         break;
-      case 'Mul': scale = values; from.scale = k; break;
+      case 'Mul':
+        scale = values;
+        from.scale = k;
+        break;
       case 'Div':
         if (!tensorFirst) throw new Unsupported('a constant divided by a run-time tensor is not imported');
         scale = values.map((v) => 1 / v);
         from.scale = k;
         break;
-      default: throw new Unsupported(`${op} is not imported`);
+      default:
+        throw new Unsupported(`${op} is not imported`);
     }
     const out = this.affine(node, x, scale, shift, from, '');
     this.values.set(node.outputs[0]!, out);
@@ -798,7 +911,13 @@ class Importer {
     };
     const outShape = [x.shape[0]!, x.shape[1]!, size(0), size(1)];
     if (outShape[2]! < 1 || outShape[3]! < 1) throw new OnnxError(`${node.opType} output would be ${outShape[2]}x${outShape[3]}`);
-    const args: Record<string, unknown> = { type, kernel_size: [kernel[0]!, kernel[1]!], stride: [strides[0]!, strides[1]!], padding: [pads[0]!, pads[1]!], ceil_mode: ceil };
+    const args: Record<string, unknown> = {
+      type,
+      kernel_size: [kernel[0]!, kernel[1]!],
+      stride: [strides[0]!, strides[1]!],
+      padding: [pads[0]!, pads[1]!],
+      ceil_mode: ceil,
+    };
     if (type === 'MaxPool2d') args.dilation = [dilations[0]!, dilations[1]!];
     else args.count_include_pad = (attr('count_include_pad')?.i ?? 0) === 1;
     this.unaryShaped(node, args as { type: string }, outShape, x);
@@ -827,13 +946,17 @@ class Importer {
       const z = sizeInput ? this.constant(sizeInput, 'the sizes') : undefined;
       if (z && z.data.length > 0) sizes = Array.from(z.data);
     }
-    if (scales && (scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1)) throw new Unsupported(`Resize scales [${scales.join(', ')}] are not imported (N and C must stay)`);
-    if (sizes && (sizes.length !== 4 || sizes[0] !== x.shape[0] || sizes[1] !== x.shape[1])) throw new Unsupported(`Resize sizes [${sizes.join(', ')}] are not imported (N and C must stay)`);
+    if (scales && (scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1))
+      throw new Unsupported(`Resize scales [${scales.join(', ')}] are not imported (N and C must stay)`);
+    if (sizes && (sizes.length !== 4 || sizes[0] !== x.shape[0] || sizes[1] !== x.shape[1]))
+      throw new Unsupported(`Resize sizes [${sizes.join(', ')}] are not imported (N and C must stay)`);
     if (!scales && !sizes) throw new Unsupported('Resize without scales or sizes');
     let args: Record<string, unknown>;
     if (mode === 'nearest') {
       if (transform !== 'asymmetric' || (nearestMode !== 'floor' && node.opType !== 'Upsample' && this.opset >= 11)) {
-        throw new Unsupported(`nearest Resize with ${transform} coordinates and ${nearestMode} rounding is not imported (asymmetric with floor is PyTorch's nearest)`);
+        throw new Unsupported(
+          `nearest Resize with ${transform} coordinates and ${nearestMode} rounding is not imported (asymmetric with floor is PyTorch's nearest)`,
+        );
       }
       args = { mode: 'nearest' };
     } else if (mode === 'linear' || mode === 'bilinear') {
@@ -849,7 +972,8 @@ class Importer {
       outShape = [x.shape[0]!, x.shape[1]!, Math.floor(x.shape[2]! * scales![2]!), Math.floor(x.shape[3]! * scales![3]!)];
       args.scale_factor = [scales![2]!, scales![3]!];
     }
-    if (outShape[2]! < 1 || outShape[3]! < 1 || outShape[2]! > 65536 || outShape[3]! > 65536) throw new OnnxError(`Resize to ${outShape[2]}x${outShape[3]} is out of range`);
+    if (outShape[2]! < 1 || outShape[3]! < 1 || outShape[2]! > 65536 || outShape[3]! > 65536)
+      throw new OnnxError(`Resize to ${outShape[2]}x${outShape[3]} is out of range`);
     this.unaryShaped(node, { type: 'Upsample', ...args }, outShape, x);
   }
 
@@ -900,7 +1024,8 @@ class Importer {
     const ends = list(2, 'ends') ?? [];
     const axes = (list(3, 'axes') ?? starts.map((_, i) => i)).map((a) => normalizeAxis(a, x.shape.length));
     const steps = list(4, 'steps') ?? starts.map(() => 1);
-    if (starts.length !== 1 || ends.length !== 1 || axes.length !== 1) throw new Unsupported(`Slice over ${starts.length} axes of a run-time tensor is not imported (over one is)`);
+    if (starts.length !== 1 || ends.length !== 1 || axes.length !== 1)
+      throw new Unsupported(`Slice over ${starts.length} axes of a run-time tensor is not imported (over one is)`);
     if (steps[0] !== 1) throw new Unsupported(`Slice with step ${steps[0]} of a run-time tensor is not imported`);
     const axis = axes[0]!;
     const dim = x.shape[axis]!;
@@ -928,7 +1053,8 @@ class Importer {
 
   squeezeToFlatten(node: OnnxNode): void {
     const x = this.tensor(node.inputs[0]);
-    const axesInput = this.opset >= 13 && node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the axes').data) : node.attributes.find((a) => a.name === 'axes')?.ints;
+    const axesInput =
+      this.opset >= 13 && node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the axes').data) : node.attributes.find((a) => a.name === 'axes')?.ints;
     const axes = (axesInput ?? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normalizeAxis(a, x.shape.length)).sort();
     if (x.shape.length === 4 && x.shape[2] === 1 && x.shape[3] === 1 && axes.join(',') === '2,3') {
       this.unaryShaped(node, { type: 'Flatten', start_dim: 1 }, [x.shape[0]!, x.shape[1]!], x);
@@ -954,16 +1080,24 @@ class Importer {
     if (inFeatures !== x.shape[1]) throw new OnnxError(`${node.opType} weight [${w.dims.join(', ')}] does not fit ${x.shape[1]} input features`);
     // Linear's weight is [out, in]: Gemm with transB stores it so; MatMul and Gemm without transB store [in, out].
     const weight = new Float32Array(outFeatures * inFeatures);
-    for (let o = 0; o < outFeatures; o++) for (let i = 0; i < inFeatures; i++) weight[o * inFeatures + i] = alpha * Number(transB ? w.data[o * inFeatures + i] : w.data[i * outFeatures + o]);
+    for (let o = 0; o < outFeatures; o++)
+      for (let i = 0; i < inFeatures; i++) weight[o * inFeatures + i] = alpha * Number(transB ? w.data[o * inFeatures + i] : w.data[i * outFeatures + o]);
     const weights: Record<string, { tensor: Tensor; param: string | undefined }> = { weight: this.weight(w, [outFeatures, inFeatures], weight) };
     const c = isGemm ? this.optionalConstant(node, 2, 'the bias') : undefined;
     if (c) {
-      if (c.data.length !== outFeatures && c.data.length !== 1) throw new Unsupported(`Gemm bias of dims [${c.dims.join(', ')}] is not imported (a vector of ${outFeatures} is)`);
+      if (c.data.length !== outFeatures && c.data.length !== 1)
+        throw new Unsupported(`Gemm bias of dims [${c.dims.join(', ')}] is not imported (a vector of ${outFeatures} is)`);
       const bias = new Float32Array(outFeatures).map((_, o) => beta * Number(c.data[c.data.length === 1 ? 0 : o]));
       weights.bias = this.weight(c, [outFeatures], bias);
     }
     const outShape = [x.shape[0]!, outFeatures];
-    this.emit(node, { name: this.nameFor(node, node.inputs[1]), type: 'Linear', inputs: [x.id], in_features: inFeatures, out_features: outFeatures, bias: c !== undefined }, [outShape], weights, x.shape[0]! * inFeatures * outFeatures);
+    this.emit(
+      node,
+      { name: this.nameFor(node, node.inputs[1]), type: 'Linear', inputs: [x.id], in_features: inFeatures, out_features: outFeatures, bias: c !== undefined },
+      [outShape],
+      weights,
+      x.shape[0]! * inFeatures * outFeatures,
+    );
   }
 }
 
@@ -981,28 +1115,70 @@ const BINARY: Record<string, (a: number, b: number, float: boolean) => number> =
   Min: (a, b) => Math.min(a, b),
 };
 const UNARY: Record<string, (a: number) => number> = {
-  Neg: (a) => -a, Sqrt: Math.sqrt, Floor: Math.floor, Ceil: Math.ceil, Relu: (a) => Math.max(a, 0), Reciprocal: (a) => 1 / a,
+  Neg: (a) => -a,
+  Sqrt: Math.sqrt,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+  Relu: (a) => Math.max(a, 0),
+  Reciprocal: (a) => 1 / a,
 };
 /** Inputs an op needs (the rest are optional); ops not listed need one. */
 const REQUIRED_INPUTS: Record<string, number> = {
-  Conv: 2, ConvTranspose: 2, BatchNormalization: 5, Gemm: 2, MatMul: 2, Reshape: 2, Gather: 2, Expand: 2, Range: 3,
+  Conv: 2,
+  ConvTranspose: 2,
+  BatchNormalization: 5,
+  Gemm: 2,
+  MatMul: 2,
+  Reshape: 2,
+  Gather: 2,
+  Expand: 2,
+  Range: 3,
   ...Object.fromEntries(Object.keys({ Add: 0, Sub: 0, Mul: 0, Div: 0, Pow: 0, Equal: 0, Less: 0, Greater: 0, Max: 0, Min: 0 }).map((op) => [op, 2])),
 };
 
 /** Ops folded when every input is a constant. */
-const FOLDABLE = new Set(['Identity', 'Dropout', 'Cast', 'Gather', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Concat', 'Slice', 'ConstantOfShape', 'Range', ...Object.keys(BINARY), ...Object.keys(UNARY)]);
+const FOLDABLE = new Set([
+  'Identity',
+  'Dropout',
+  'Cast',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Reshape',
+  'Flatten',
+  'Concat',
+  'Slice',
+  'ConstantOfShape',
+  'Range',
+  ...Object.keys(BINARY),
+  ...Object.keys(UNARY),
+]);
 
 type Handler = (this: Importer, node: OnnxNode) => void;
 
 /** Import of each op on run-time tensors (Constant, Shape and all-constant nodes are folded before). */
 const HANDLERS: Record<string, Handler> = {
-  Conv(node) { this.conv(node); },
-  ConvTranspose(node) { this.convTranspose(node); },
-  BatchNormalization(node) { this.batchNorm(node); },
-  Relu(node) { this.unary(node, 'ReLU'); },
-  Sigmoid(node) { this.unary(node, 'Sigmoid'); },
-  HardSwish(node) { this.unary(node, 'Hardswish'); },
-  SiLU(node) { this.unary(node, 'SiLU'); },
+  Conv(node) {
+    this.conv(node);
+  },
+  ConvTranspose(node) {
+    this.convTranspose(node);
+  },
+  BatchNormalization(node) {
+    this.batchNorm(node);
+  },
+  Relu(node) {
+    this.unary(node, 'ReLU');
+  },
+  Sigmoid(node) {
+    this.unary(node, 'Sigmoid');
+  },
+  HardSwish(node) {
+    this.unary(node, 'Hardswish');
+  },
+  SiLU(node) {
+    this.unary(node, 'SiLU');
+  },
   Clip(node) {
     const opset = this.opset;
     const bound = (index: number, attr: string, fallback: number): number => {
@@ -1031,12 +1207,24 @@ const HANDLERS: Record<string, Handler> = {
     }
     this.emit(node, { name: this.nameFor(node), type: 'Hardsigmoid', inputs: [x.id] }, [x.shape]);
   },
-  Add(node) { this.binary(node); },
-  Sub(node) { this.binary(node); },
-  Mul(node) { this.binary(node); },
-  Div(node) { this.binary(node); },
-  Identity(node) { alias(this, node); },
-  Dropout(node) { alias(this, node); },
+  Add(node) {
+    this.binary(node);
+  },
+  Sub(node) {
+    this.binary(node);
+  },
+  Mul(node) {
+    this.binary(node);
+  },
+  Div(node) {
+    this.binary(node);
+  },
+  Identity(node) {
+    alias(this, node);
+  },
+  Dropout(node) {
+    alias(this, node);
+  },
   GlobalAveragePool(node) {
     const x = this.tensor(node.inputs[0]);
     if (x.shape.length !== 4) throw new Unsupported(`GlobalAveragePool of rank ${x.shape.length} is not imported`);
@@ -1048,39 +1236,70 @@ const HANDLERS: Record<string, Handler> = {
     const axesInput = opset >= 18 && node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the axes').data) : undefined;
     const axes = (axesInput ?? node.attributes.find((a) => a.name === 'axes')?.ints ?? []).map((a) => normalizeAxis(a, x.shape.length)).sort();
     const keep = (node.attributes.find((a) => a.name === 'keepdims')?.i ?? 1) === 1;
-    if (x.shape.length !== 4 || axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3) throw new Unsupported(`ReduceMean over axes [${axes.join(', ')}] is not imported (over H and W of NCHW is)`);
+    if (x.shape.length !== 4 || axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3)
+      throw new Unsupported(`ReduceMean over axes [${axes.join(', ')}] is not imported (over H and W of NCHW is)`);
     if (keep) {
       this.unaryShaped(node, { type: 'AdaptiveAvgPool2d', output_size: 1 }, [x.shape[0]!, x.shape[1]!, 1, 1]);
       return;
     }
-    const pooled = this.unaryShaped({ ...node, outputs: [`${node.outputs[0]}.pool`] }, { type: 'AdaptiveAvgPool2d', output_size: 1 }, [x.shape[0]!, x.shape[1]!, 1, 1]);
+    const pooled = this.unaryShaped({ ...node, outputs: [`${node.outputs[0]}.pool`] }, { type: 'AdaptiveAvgPool2d', output_size: 1 }, [
+      x.shape[0]!,
+      x.shape[1]!,
+      1,
+      1,
+    ]);
     this.unaryShaped({ ...node, inputs: [`${node.outputs[0]}.pool`] }, { type: 'Flatten', start_dim: 1 }, [x.shape[0]!, x.shape[1]!], pooled);
   },
-  MaxPool(node) { this.pool(node, 'MaxPool2d'); },
-  AveragePool(node) { this.pool(node, 'AvgPool2d'); },
-  Resize(node) { this.resize(node); },
-  Upsample(node) { this.resize(node); },
+  MaxPool(node) {
+    this.pool(node, 'MaxPool2d');
+  },
+  AveragePool(node) {
+    this.pool(node, 'AvgPool2d');
+  },
+  Resize(node) {
+    this.resize(node);
+  },
+  Upsample(node) {
+    this.resize(node);
+  },
   Concat(node) {
     const xs = node.inputs.map((name) => this.tensor(name));
     const rank = xs[0]!.shape.length;
     const axis = normalizeAxis(node.attributes.find((a) => a.name === 'axis')?.i ?? 0, rank);
     const shape = [...xs[0]!.shape];
     for (const x of xs.slice(1)) {
-      if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== shape[i])) throw new OnnxError(`Concat of shapes that differ outside axis ${axis}`);
+      if (x.shape.length !== rank || x.shape.some((d, i) => i !== axis && d !== shape[i]))
+        throw new OnnxError(`Concat of shapes that differ outside axis ${axis}`);
       shape[axis]! += x.shape[axis]!;
     }
-    this.emitSimple(node, { type: 'Concat', dim: axis }, xs.map((x) => x.id), [shape]);
+    this.emitSimple(
+      node,
+      { type: 'Concat', dim: axis },
+      xs.map((x) => x.id),
+      [shape],
+    );
   },
   Split(node) {
     const x = this.tensor(node.inputs[0]);
     const opset = this.opset;
     const axis = normalizeAxis(node.attributes.find((a) => a.name === 'axis')?.i ?? 0, x.shape.length);
-    const given = opset >= 13 ? (node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the split sizes').data) : undefined) : node.attributes.find((a) => a.name === 'split')?.ints;
+    const given =
+      opset >= 13
+        ? node.inputs[1]
+          ? Array.from(this.constant(node.inputs[1], 'the split sizes').data)
+          : undefined
+        : node.attributes.find((a) => a.name === 'split')?.ints;
     const parts = node.outputs.length;
     const dim = x.shape[axis]!;
     const sizes = given && given.length > 0 ? given : new Array<number>(parts).fill(Math.ceil(dim / parts)).map((s, i) => Math.min(s, dim - i * s));
-    if (sizes.length !== parts || sizes.reduce((a, b) => a + b, 0) !== dim || sizes.some((s) => s <= 0)) throw new OnnxError(`Split sizes [${sizes.join(', ')}] do not add up to ${dim}`);
-    this.emitSimple(node, { type: 'Split', split_size_or_sections: sizes, dim: axis }, [x.id], sizes.map((s) => x.shape.map((d, i) => (i === axis ? s : d))));
+    if (sizes.length !== parts || sizes.reduce((a, b) => a + b, 0) !== dim || sizes.some((s) => s <= 0))
+      throw new OnnxError(`Split sizes [${sizes.join(', ')}] do not add up to ${dim}`);
+    this.emitSimple(
+      node,
+      { type: 'Split', split_size_or_sections: sizes, dim: axis },
+      [x.id],
+      sizes.map((s) => x.shape.map((d, i) => (i === axis ? s : d))),
+    );
   },
   Flatten(node) {
     const x = this.tensor(node.inputs[0]);
@@ -1088,17 +1307,30 @@ const HANDLERS: Record<string, Handler> = {
     if (axis !== 1) throw new Unsupported(`Flatten at axis ${axis} is not imported (axis 1 is)`);
     this.unaryShaped(node, { type: 'Flatten', start_dim: 1 }, [x.shape[0]!, elementCount(x.shape.slice(1))]);
   },
-  Reshape(node) { this.reshape(node); },
-  Slice(node) { this.slice(node); },
-  Transpose(node) { this.transpose(node); },
-  Squeeze(node) { this.squeezeToFlatten(node); },
-  Gemm(node) { this.gemm(node); },
-  MatMul(node) { this.gemm(node); },
+  Reshape(node) {
+    this.reshape(node);
+  },
+  Slice(node) {
+    this.slice(node);
+  },
+  Transpose(node) {
+    this.transpose(node);
+  },
+  Squeeze(node) {
+    this.squeezeToFlatten(node);
+  },
+  Gemm(node) {
+    this.gemm(node);
+  },
+  MatMul(node) {
+    this.gemm(node);
+  },
   Softmax(node) {
     const x = this.tensor(node.inputs[0]);
     const opset = this.opset;
     const axis = normalizeAxis(node.attributes.find((a) => a.name === 'axis')?.i ?? (opset >= 13 ? -1 : 1), x.shape.length);
-    if (opset < 13 && axis !== x.shape.length - 1) throw new Unsupported(`Softmax before opset 13 over axis ${axis} of a rank-${x.shape.length} tensor flattens the trailing axes, which is not imported`);
+    if (opset < 13 && axis !== x.shape.length - 1)
+      throw new Unsupported(`Softmax before opset 13 over axis ${axis} of a rank-${x.shape.length} tensor flattens the trailing axes, which is not imported`);
     this.unaryShaped(node, { type: 'Softmax', dim: axis }, x.shape);
   },
 };
@@ -1109,14 +1341,6 @@ function alias(importer: Importer, node: OnnxNode): void {
   values.set(node.outputs[0]!, x);
   importer.valueIds.set(node.outputs[0]!, x.id);
 }
-
-
-
-
-
-
-
-
 
 // ---------------------------------------------------------------- pattern fusion
 
@@ -1151,7 +1375,8 @@ export function fusePatterns(nodes: OnnxNode[], consumers: Map<string, number>, 
   };
   const index = (n: OnnxNode): number => indexOf.get(n)!;
   const other = (n: OnnxNode, name: string): string | undefined => (n.inputs[0] === name ? n.inputs[1] : n.inputs[1] === name ? n.inputs[0] : undefined);
-  const isDivBy6 = (n: OnnxNode, name: string): boolean => (n.opType === 'Div' && n.inputs[0] === name && isScalar(n.inputs[1], 6)) || (n.opType === 'Mul' && isScalar(other(n, name), 1 / 6));
+  const isDivBy6 = (n: OnnxNode, name: string): boolean =>
+    (n.opType === 'Div' && n.inputs[0] === name && isScalar(n.inputs[1], 6)) || (n.opType === 'Mul' && isScalar(other(n, name), 1 / 6));
   const clipIs0To6 = (n: OnnxNode): boolean => {
     if (n.opType !== 'Clip') return false;
     const attr = (k: string) => n.attributes.find((a) => a.name === k)?.f;
@@ -1236,7 +1461,7 @@ function sliceRange(dim: number, start: number, end: number, step: number): { st
 
 function reshapeDims(from: number[], target: number[], allowZero: boolean): number[] {
   const total = elementCount(from);
-  const dims = target.map((d, i) => (d === 0 && !allowZero ? from[i] ?? 0 : d));
+  const dims = target.map((d, i) => (d === 0 && !allowZero ? (from[i] ?? 0) : d));
   const unknown = dims.filter((d) => d === -1).length;
   if (unknown > 1 || dims.some((d) => !Number.isSafeInteger(d) || d < -1)) throw new OnnxError(`Reshape target [${target.join(', ')}] is invalid`);
   if (unknown === 1) {

@@ -174,11 +174,22 @@ export class ProtoReader {
   /** Skips a field of a number this reader does not decode. */
   skip(wire: number): void {
     switch (wire) {
-      case WIRE_VARINT: this.varint(); return;
-      case WIRE_FIXED64: this.need(8, 'fixed64'); this.position += 8; return;
-      case WIRE_FIXED32: this.need(4, 'fixed32'); this.position += 4; return;
-      case WIRE_LENGTH: this.lengthDelimited(); return;
-      default: throw new ProtobufError(`unsupported wire type ${wire} at byte ${this.position}`);
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_FIXED64:
+        this.need(8, 'fixed64');
+        this.position += 8;
+        return;
+      case WIRE_FIXED32:
+        this.need(4, 'fixed32');
+        this.position += 4;
+        return;
+      case WIRE_LENGTH:
+        this.lengthDelimited();
+        return;
+      default:
+        throw new ProtobufError(`unsupported wire type ${wire} at byte ${this.position}`);
     }
   }
 
@@ -186,7 +197,9 @@ export class ProtoReader {
     const at = this.position;
     const length = this.uint();
     if (length > this.end - this.position) {
-      throw new ProtobufError(`length ${length} at byte ${at} runs past the end of its message (${this.end - this.position} bytes left): the file is truncated or lying`);
+      throw new ProtobufError(
+        `length ${length} at byte ${at} runs past the end of its message (${this.end - this.position} bytes left): the file is truncated or lying`,
+      );
     }
     const start = this.position;
     this.position += length;

@@ -17,7 +17,10 @@ import { decodeBfloat16, decodeFloat16, decodeFloat32, decodeFloat64, encodeFloa
 
 /** A file that is not a .safetensors this reader accepts; the message says why. */
 export class SafetensorsError extends Error {
-  constructor(message: string, readonly tensorName?: string) {
+  constructor(
+    message: string,
+    readonly tensorName?: string,
+  ) {
     super(tensorName === undefined ? message : `tensor ${JSON.stringify(tensorName)}: ${message}`);
     this.name = 'SafetensorsError';
   }
@@ -25,10 +28,21 @@ export class SafetensorsError extends Error {
 
 /** Bytes per element of every dtype the format defines. */
 const DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 const DECODED_DTYPES = ['F32', 'F16', 'BF16', 'F64'];
 /** The reference implementation's limit; a real header is a few KiB. */
@@ -72,7 +86,8 @@ export function readSafetensorsHeader(input: Uint8Array | ArrayBuffer): Safetens
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const high = view.getUint32(4, true);
   const headerLength = high * 2 ** 32 + view.getUint32(0, true);
-  if (headerLength > MAX_HEADER_BYTES) throw new SafetensorsError(`not a .safetensors file: the header length ${headerLength} is over the limit of ${MAX_HEADER_BYTES} bytes`);
+  if (headerLength > MAX_HEADER_BYTES)
+    throw new SafetensorsError(`not a .safetensors file: the header length ${headerLength} is over the limit of ${MAX_HEADER_BYTES} bytes`);
   if (8 + headerLength > bytes.length) {
     throw new SafetensorsError(`truncated .safetensors file: the header needs ${headerLength} bytes but only ${bytes.length - 8} follow`);
   }
@@ -114,7 +129,10 @@ export function readSafetensorsHeader(input: Uint8Array | ArrayBuffer): Safetens
       throw new SafetensorsError(`its data_offsets overlap those of ${JSON.stringify(previous?.name)}`, entry.name);
     }
     if (entry.byteOffset > end) {
-      throw new SafetensorsError(`its data starts at byte ${entry.byteOffset - dataOffset} of the data section, leaving a hole after ${previous ? JSON.stringify(previous.name) : 'the header'}`, entry.name);
+      throw new SafetensorsError(
+        `its data starts at byte ${entry.byteOffset - dataOffset} of the data section, leaving a hole after ${previous ? JSON.stringify(previous.name) : 'the header'}`,
+        entry.name,
+      );
     }
     end = entry.byteOffset + entry.byteLength;
     previous = entry;
@@ -172,7 +190,8 @@ function checkEntry(name: string, raw: unknown, dataOffset: number, dataLength: 
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new SafetensorsError(`data_offsets [${begin}, ${end}] end before they begin`, name);
-  if (end > dataLength) throw new SafetensorsError(`data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes): the file is truncated or lying`, name);
+  if (end > dataLength)
+    throw new SafetensorsError(`data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes): the file is truncated or lying`, name);
   const expected = elementCount(shape as number[]) * itemBytes;
   if (expected !== end - begin) {
     throw new SafetensorsError(`shape [${shape.join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`, name);
@@ -210,11 +229,16 @@ export function requireDecoded(file: SafetensorsFile, needed: Iterable<string>):
 function decodeEntry(bytes: Uint8Array, entry: SafetensorsEntry): Float32Array {
   const count = elementCount(entry.shape);
   switch (entry.dtype) {
-    case 'F32': return decodeFloat32(bytes, entry.byteOffset, count);
-    case 'F16': return decodeFloat16(bytes, entry.byteOffset, count);
-    case 'BF16': return decodeBfloat16(bytes, entry.byteOffset, count);
-    case 'F64': return decodeFloat64(bytes, entry.byteOffset, count);
-    default: throw new SafetensorsError(`dtype ${entry.dtype} is not decoded`, entry.name);
+    case 'F32':
+      return decodeFloat32(bytes, entry.byteOffset, count);
+    case 'F16':
+      return decodeFloat16(bytes, entry.byteOffset, count);
+    case 'BF16':
+      return decodeBfloat16(bytes, entry.byteOffset, count);
+    case 'F64':
+      return decodeFloat64(bytes, entry.byteOffset, count);
+    default:
+      throw new SafetensorsError(`dtype ${entry.dtype} is not decoded`, entry.name);
   }
 }
 
@@ -240,11 +264,19 @@ export function writeSafetensors(tensors: Record<string, Tensor>, metadata?: Rec
     }
     if (!(tensor.data instanceof Float32Array)) throw new SafetensorsError('cannot write: data must be a Float32Array', name);
     if (elementCount(tensor.shape) !== tensor.data.length) {
-      throw new SafetensorsError(`cannot write: shape [${tensor.shape.join(', ')}] has ${elementCount(tensor.shape)} elements but the data has ${tensor.data.length}`, name);
+      throw new SafetensorsError(
+        `cannot write: shape [${tensor.shape.join(', ')}] has ${elementCount(tensor.shape)} elements but the data has ${tensor.data.length}`,
+        name,
+      );
     }
     const byteLength = tensor.data.length * 4;
     // defineProperty, not assignment: a tensor named "__proto__" must become a key, not a prototype.
-    Object.defineProperty(header, name, { value: { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + byteLength] }, enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(header, name, {
+      value: { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + byteLength] },
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     offset += byteLength;
   }
   let json = JSON.stringify(header);

@@ -36,7 +36,9 @@ export function readCheckpoint(input: Uint8Array | ArrayBuffer): Checkpoint {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (!isZip(bytes)) {
     if (bytes[0] === 0x80 && bytes.length > 2 && bytes[1]! <= 5) {
-      throw new CheckpointError('a legacy (before PyTorch 1.6) torch.save file, which is not read: load it in PyTorch and save it again with torch.save(state_dict, path)');
+      throw new CheckpointError(
+        'a legacy (before PyTorch 1.6) torch.save file, which is not read: load it in PyTorch and save it again with torch.save(state_dict, path)',
+      );
     }
     throw new CheckpointError('not a PyTorch checkpoint: a .pt/.pth file is a zip archive (torch.save since PyTorch 1.6)');
   }
@@ -92,33 +94,46 @@ function findStateDict(root: unknown): Map<string, PickledTensor> {
       if (nested) return nested;
     }
     const keys = [...root.keys()].slice(0, 8).map(String).join(', ');
-    throw new CheckpointError(`the checkpoint is a dict without a state_dict of tensors (keys: ${keys}); expected a state_dict, or a dict with one under "state_dict" or "model"`);
+    throw new CheckpointError(
+      `the checkpoint is a dict without a state_dict of tensors (keys: ${keys}); expected a state_dict, or a dict with one under "state_dict" or "model"`,
+    );
   }
   throw new CheckpointError('the checkpoint holds no state_dict: expected a dict of tensors');
 }
 
 function decodeStorage(raw: Uint8Array, storage: PickledStorage, key: string): Float32Array {
   const itemBytes = DTYPE_BYTES[storage.dtype];
-  if (storage.numel > MAX_ELEMENTS) throw new CheckpointError(`tensor ${JSON.stringify(key)}: a storage of ${storage.numel} elements is over the limit of ${MAX_ELEMENTS}`);
+  if (storage.numel > MAX_ELEMENTS)
+    throw new CheckpointError(`tensor ${JSON.stringify(key)}: a storage of ${storage.numel} elements is over the limit of ${MAX_ELEMENTS}`);
   if (raw.length !== storage.numel * itemBytes) {
-    throw new CheckpointError(`tensor ${JSON.stringify(key)}: storage ${storage.key} should hold ${storage.numel} ${storage.dtype} values (${storage.numel * itemBytes} bytes) but has ${raw.length} bytes`);
+    throw new CheckpointError(
+      `tensor ${JSON.stringify(key)}: storage ${storage.key} should hold ${storage.numel} ${storage.dtype} values (${storage.numel * itemBytes} bytes) but has ${raw.length} bytes`,
+    );
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (storage.dtype) {
-    case 'float16': return decodeFloat16(raw, 0, storage.numel);
-    case 'bfloat16': return decodeBfloat16(raw, 0, storage.numel);
-    case 'float64': return Float32Array.from({ length: storage.numel }, (_, i) => view.getFloat64(i * 8, true));
-    default: return Float32Array.from({ length: storage.numel }, (_, i) => view.getFloat32(i * 4, true));
+    case 'float16':
+      return decodeFloat16(raw, 0, storage.numel);
+    case 'bfloat16':
+      return decodeBfloat16(raw, 0, storage.numel);
+    case 'float64':
+      return Float32Array.from({ length: storage.numel }, (_, i) => view.getFloat64(i * 8, true));
+    default:
+      return Float32Array.from({ length: storage.numel }, (_, i) => view.getFloat32(i * 4, true));
   }
 }
 
 /** The tensor's elements in row-major order, after checking its view stays inside the storage. */
 function gather(storage: Float32Array, t: PickledTensor, key: string): Float32Array {
   const count = elementCount(t.size);
-  if (count > MAX_ELEMENTS) throw new CheckpointError(`tensor ${JSON.stringify(key)}: size [${t.size.join(', ')}] is over the limit of ${MAX_ELEMENTS} elements`);
+  if (count > MAX_ELEMENTS)
+    throw new CheckpointError(`tensor ${JSON.stringify(key)}: size [${t.size.join(', ')}] is over the limit of ${MAX_ELEMENTS} elements`);
   if (count === 0) return new Float32Array(0);
   const last = t.offset + t.size.reduce((sum, d, i) => sum + (d - 1) * t.stride[i]!, 0);
-  if (last >= storage.length) throw new CheckpointError(`tensor ${JSON.stringify(key)}: size [${t.size.join(', ')}], stride [${t.stride.join(', ')}] and offset ${t.offset} reach element ${last} of a storage of ${storage.length}`);
+  if (last >= storage.length)
+    throw new CheckpointError(
+      `tensor ${JSON.stringify(key)}: size [${t.size.join(', ')}], stride [${t.stride.join(', ')}] and offset ${t.offset} reach element ${last} of a storage of ${storage.length}`,
+    );
   const out = new Float32Array(count);
   const rank = t.size.length;
   const index = new Array<number>(rank).fill(0);
@@ -159,7 +174,8 @@ export function mapStateDict(checkpoint: Checkpoint | Map<string, Tensor>, expec
   for (const [key, shape] of wanted) {
     const t = tensors.get(key);
     if (!t) continue;
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) mismatched.push(`${key}: checkpoint [${t.shape.join(', ')}], model [${shape.join(', ')}]`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      mismatched.push(`${key}: checkpoint [${t.shape.join(', ')}], model [${shape.join(', ')}]`);
     else Object.defineProperty(out, key, { value: t, enumerable: true, configurable: true, writable: true });
   }
   const problems: string[] = [];

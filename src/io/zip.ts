@@ -45,7 +45,8 @@ export function readZipEntries(bytes: Uint8Array): Map<string, ZipEntry> {
     return value;
   };
   const within = (at: number, length: number, what: string) => {
-    if (!(at >= 0 && length >= 0 && at + length <= bytes.length)) throw new ZipError(`${what} at byte ${at} (${length} bytes) runs past the end of the ${bytes.length}-byte file: truncated or lying`);
+    if (!(at >= 0 && length >= 0 && at + length <= bytes.length))
+      throw new ZipError(`${what} at byte ${at} (${length} bytes) runs past the end of the ${bytes.length}-byte file: truncated or lying`);
   };
 
   // The end-of-central-directory record: 22 bytes plus a comment of up to 65535.

@@ -50,10 +50,20 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * The answer to a run: previews of the feature maps (what the page draws), not their values,
  * which stay in `runs` until the page reads them.
  */
-async function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number): Promise<PackedRunResult> {
+async function toResult(
+  result: ForwardResult,
+  body: RunRequestBody,
+  runs: RunStore,
+  backend: RunResult['backend'],
+  device: string,
+  totalMs: number,
+): Promise<PackedRunResult> {
   const { featureMapOf, toRunResult } = await import('../engine/modelRun');
   const steps = result.intermediates ?? [];
-  const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
+  const runId = runs.keep(
+    result.output,
+    steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })),
+  );
   const featureMaps = steps.map((step) => featureMapOf(step, step.tensor, body.previewChannels));
   // One buffer for every map's preview and ranges (packedMaps.ts).
   return { ...toRunResult(result, [], { backend, device, runId, totalMs }), featureMaps: packFeatureMaps(featureMaps) };
@@ -75,18 +85,29 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     if (!device.ok) throw new Error(`${device.reason}; choose Page GPU or CPU`);
     const { runModel } = await import('../engine/modelRun');
     const start = performance.now();
-    const result = await runModel(body.model, weights, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
+    const result = await runModel(body.model, weights, input, {
+      backend: 'webgpu',
+      device: device.device,
+      intermediates: body.intermediates,
+      signal: context.signal,
+      onProgress,
+    });
     return await toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
   // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
-  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' });
+  const result = await runInWorker(
+    { model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } },
+    { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' },
+  );
   return await toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 
 export async function probeHostGpu(): Promise<HostGpuInfo> {
   const { getHostDevice } = await import('../engine/gpuDevice');
   const device = await getHostDevice();
-  return device.ok ? { available: true, description: device.adapterName, software: device.software } : { available: false, description: device.reason, software: false };
+  return device.ok
+    ? { available: true, description: device.adapterName, software: device.software }
+    : { available: false, description: device.reason, software: false };
 }

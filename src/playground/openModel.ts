@@ -46,7 +46,8 @@ type ReadExternal = (location: string, offset: number, length: number | undefine
  */
 export function openModelBytes(bytes: Uint8Array, name: string, readExternal?: ReadExternal): OpenedModel {
   const extension = /\.([^.]+)$/.exec(name.toLowerCase())?.[1];
-  if (!MODEL_EXTENSIONS.includes(extension as (typeof MODEL_EXTENSIONS)[number])) throw new OpenModelError(`${name}: only .onnx, .pt and .pth files open in the playground`);
+  if (!MODEL_EXTENSIONS.includes(extension as (typeof MODEL_EXTENSIONS)[number]))
+    throw new OpenModelError(`${name}: only .onnx, .pt and .pth files open in the playground`);
   if (bytes.byteLength === 0) throw new OpenModelError(`${name}: the file is empty`);
   if (bytes.byteLength > MAX_MODEL_BYTES) throw new OpenModelError(`${name}: ${bytes.byteLength} bytes, over the ${MAX_MODEL_BYTES}-byte limit`);
   try {

@@ -12,7 +12,11 @@ import { MAX_MODEL_BYTES, MODEL_EXTENSIONS, OpenModelError, type OpenedModel } f
 export const OPEN_MODEL_COMMAND = 'sepconv.openModel';
 
 async function chooseFile(): Promise<vscode.Uri | undefined> {
-  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Open in Playground', filters: { 'Models (ONNX, PyTorch state_dict)': [...MODEL_EXTENSIONS] } });
+  const chosen = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: 'Open in Playground',
+    filters: { 'Models (ONNX, PyTorch state_dict)': [...MODEL_EXTENSIONS] },
+  });
   return chosen?.[0];
 }
 
@@ -56,7 +60,12 @@ async function openAndShow(context: vscode.ExtensionContext, uri: vscode.Uri): P
     PlaygroundPanel.currentPanel?.showModelFileError(`Could not open the model: ${message}`);
     return;
   }
-  PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true, ...(opened.countedParams ? { countedParams: opened.countedParams } : {}) }, opened.weights);
+  PlaygroundPanel.createOrShow(
+    context.extensionUri,
+    opened.spec,
+    { imported: true, ...(opened.countedParams ? { countedParams: opened.countedParams } : {}) },
+    opened.weights,
+  );
   if (opened.unsupported) {
     void vscode.window.showWarningMessage(`SepConv: ${opened.unsupported.message}. The graph before it is shown and runs.`);
   } else if (opened.warnings.length) {

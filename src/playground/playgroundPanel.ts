@@ -119,7 +119,15 @@ export class PlaygroundPanel {
   private sendInit(): void {
     const config = vscode.workspace.getConfiguration('sepconv');
     const remote = vscode.env.remoteName !== undefined || vscode.env.uiKind === vscode.UIKind.Web;
-    this.post({ type: 'init', standalone: false, model: this.queuedModel, modelOptions: this.queuedOptions, convention: config.get('convention'), dtype: config.get('dtype'), remote });
+    this.post({
+      type: 'init',
+      standalone: false,
+      model: this.queuedModel,
+      modelOptions: this.queuedOptions,
+      convention: config.get('convention'),
+      dtype: config.get('dtype'),
+      remote,
+    });
     this.queuedModel = undefined;
     this.queuedOptions = undefined;
   }

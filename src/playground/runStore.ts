@@ -35,9 +35,11 @@ export class RunStore {
     const tensor = body.step === undefined ? run.output : run.steps.get(body.step);
     if (!tensor) throw new Error(`run ${body.runId} has no step ${JSON.stringify(body.step)}`);
     if (body.channelStart === undefined || body.channelEnd === undefined) return { shape: [...tensor.shape], data: tensor.data.slice().buffer };
-    if (tensor.shape.length !== 4 || tensor.shape[0] !== 1) throw new Error(`channels can be read only from a [1, C, H, W] tensor; ${body.step ?? 'the output'} is [${tensor.shape.join(', ')}]`);
+    if (tensor.shape.length !== 4 || tensor.shape[0] !== 1)
+      throw new Error(`channels can be read only from a [1, C, H, W] tensor; ${body.step ?? 'the output'} is [${tensor.shape.join(', ')}]`);
     const { channels, plane } = channelPlanes(tensor.shape);
-    if (body.channelEnd > channels) throw new Error(`channels [${body.channelStart}, ${body.channelEnd}) are out of range: ${body.step ?? 'the output'} has ${channels}`);
+    if (body.channelEnd > channels)
+      throw new Error(`channels [${body.channelStart}, ${body.channelEnd}) are out of range: ${body.step ?? 'the output'} has ${channels}`);
     const data = tensor.data.slice(body.channelStart * plane, body.channelEnd * plane);
     return { shape: [1, body.channelEnd - body.channelStart, tensor.shape[2]!, tensor.shape[3]!], data: data.buffer };
   }

@@ -45,7 +45,8 @@ export async function readWorkspaceFile(path: string): Promise<{ path: string; d
     bytes = await readInsideFolders(folders, uri.fsPath, path);
   } else {
     // A virtual file system: no real path to resolve, so links are refused outright.
-    if (!READABLE_EXTENSIONS.some((e) => uri.path.toLowerCase().endsWith(e))) throw new Error(`${path}: the playground reads only ${READABLE_EXTENSIONS.join(', ')} files`);
+    if (!READABLE_EXTENSIONS.some((e) => uri.path.toLowerCase().endsWith(e)))
+      throw new Error(`${path}: the playground reads only ${READABLE_EXTENSIONS.join(', ')} files`);
     let stat: vscode.FileStat;
     try {
       stat = await vscode.workspace.fs.stat(uri);

@@ -38,7 +38,8 @@ export async function readInsideFolders(folders: readonly string[], file: string
     throw new Error(`${shown}: no such file in the workspace`);
   }
   const roots = await Promise.all(folders.map((f) => fs.promises.realpath(f).catch(() => undefined)));
-  if (!roots.some((root) => root !== undefined && inside(root, real))) throw new Error(`${shown}: the file is outside the workspace folders (a link leading out of the workspace is not followed)`);
+  if (!roots.some((root) => root !== undefined && inside(root, real)))
+    throw new Error(`${shown}: the file is outside the workspace folders (a link leading out of the workspace is not followed)`);
   if (!readableType(real)) throw new Error(`${shown}: links to a file of another type; ${allowed}`);
   // O_NOFOLLOW: the real path must not have become a link since; O_NONBLOCK: a FIFO does not block the open.
   const handle = await fs.promises.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK).catch(() => {

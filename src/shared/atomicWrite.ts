@@ -21,7 +21,9 @@ export interface AtomicWriteFileSystem<Location> {
 
 /** The temporary file's name: hidden, beside the target, and unlikely to meet another writer's. */
 export function temporaryName(baseName: string): string {
-  const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  const random = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, '0');
   return `.${baseName}.${random}.tmp`;
 }
 

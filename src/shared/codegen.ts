@@ -116,7 +116,8 @@ function torchConv(node: ResolvedConv2d, helpers: Set<TorchHelper>): string {
 
 function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
   switch (node.op) {
-    case 'conv2d': return torchConv(node, helpers);
+    case 'conv2d':
+      return torchConv(node, helpers);
     case 'batchnorm2d': {
       const args = [String(node.numFeatures)];
       if (node.eps !== 1e-5) args.push(`eps=${pyNumber(node.eps)}`);
@@ -127,14 +128,17 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
     }
     case 'activation':
       return torchActivation(node);
-    case 'dropout': return `nn.Dropout(p=${pyNumber(node.p)})`;
-    case 'adaptiveavgpool2d': return `nn.AdaptiveAvgPool2d(${pyPair(node.outputSize)})`;
+    case 'dropout':
+      return `nn.Dropout(p=${pyNumber(node.p)})`;
+    case 'adaptiveavgpool2d':
+      return `nn.AdaptiveAvgPool2d(${pyPair(node.outputSize)})`;
     case 'flatten': {
       const args: string[] = [];
       if (node.startDim !== 1 || node.endDim !== -1) args.push(`start_dim=${node.startDim}`, `end_dim=${node.endDim}`);
       return `nn.Flatten(${args.join(', ')})`;
     }
-    case 'linear': return `nn.Linear(${node.inFeatures}, ${node.outFeatures}${node.bias ? '' : ', bias=False'})`;
+    case 'linear':
+      return `nn.Linear(${node.inFeatures}, ${node.outFeatures}${node.bias ? '' : ', bias=False'})`;
     case 'maxpool2d':
     case 'avgpool2d': {
       const args = [`kernel_size=${pyPair(node.kernel)}`];
@@ -157,15 +161,24 @@ function torchLeaf(node: ResolvedLeaf, helpers: Set<TorchHelper>): string {
       return `nn.ConvTranspose2d(${args.join(', ')})`;
     }
     case 'upsample': {
-      const args = node.size ? [`size=${pyPair(node.size)}`] : [`scale_factor=${node.scaleFactor![0] === node.scaleFactor![1] ? pyNumber(node.scaleFactor![0]) : `(${node.scaleFactor!.map(pyNumber).join(', ')})`}`];
+      const args = node.size
+        ? [`size=${pyPair(node.size)}`]
+        : [
+            `scale_factor=${node.scaleFactor![0] === node.scaleFactor![1] ? pyNumber(node.scaleFactor![0]) : `(${node.scaleFactor!.map(pyNumber).join(', ')})`}`,
+          ];
       args.push(`mode=${pyString(node.mode)}`);
       if (node.mode === 'bilinear') args.push(`align_corners=${node.alignCorners ? 'True' : 'False'}`);
       if (node.scaleFactor && !node.useScaleFactor) args.push('recompute_scale_factor=True');
       return `nn.Upsample(${args.join(', ')})`;
     }
-    case 'channelshuffle': return `nn.ChannelShuffle(${node.groups})`;
-    case 'softmax': return `nn.Softmax(dim=${node.dim})`;
-    case 'add': case 'mul': case 'concat': case 'split':
+    case 'channelshuffle':
+      return `nn.ChannelShuffle(${node.groups})`;
+    case 'softmax':
+      return `nn.Softmax(dim=${node.dim})`;
+    case 'add':
+    case 'mul':
+    case 'concat':
+    case 'split':
       throw new Error(`${node.key}: a graph op (${node.op}) has no nn.Sequential form; export the chain form only`);
   }
 }
@@ -299,7 +312,11 @@ class KerasWriter {
     const [top, bottom, left, right] = conv.pads ?? internal(`no pads for ${conv.key}`);
     if (top + bottom + left + right === 0) return "'valid'";
     if (conv.paddingMode !== 'zeros') {
-      layers.push({ notes: [`PyTorch pads ${conv.key} with padding_mode='${conv.paddingMode}'; Keras has no such padding layer, so zeros are used and the border pixels differ.`] });
+      layers.push({
+        notes: [
+          `PyTorch pads ${conv.key} with padding_mode='${conv.paddingMode}'; Keras has no such padding layer, so zeros are used and the border pixels differ.`,
+        ],
+      });
     }
     const input = this.shapes(conv).inShape;
     const tf = [0, 1].flatMap((d) => resolvePadding('tf_same', d as 0 | 1, input[2 + d]!, conv.kernel[d]!, conv.stride[d]!, conv.dilation[d]!));
@@ -313,7 +330,8 @@ class KerasWriter {
     if (conv.stride[0] !== 1 || conv.stride[1] !== 1) options.push(`strides=${pyPair(conv.stride)}`);
     if (conv.dilation[0] !== 1 || conv.dilation[1] !== 1) {
       options.push(`dilation_rate=${pyPair(conv.dilation)}`);
-      if (conv.stride[0] !== 1 || conv.stride[1] !== 1) notes.push('Keras refuses strides > 1 together with dilation_rate > 1; this layer has no exact Keras form.');
+      if (conv.stride[0] !== 1 || conv.stride[1] !== 1)
+        notes.push('Keras refuses strides > 1 together with dilation_rate > 1; this layer has no exact Keras form.');
     }
     return options;
   }
@@ -327,9 +345,15 @@ class KerasWriter {
     const kernel = `kernel_size=${pyPair(conv.kernel)}`;
     if (conv.groups === conv.inChannels && conv.groups > 1) {
       const multiplier = conv.outChannels / conv.inChannels;
-      layers.push({ code: `layers.DepthwiseConv2D(${[kernel, ...(multiplier !== 1 ? [`depth_multiplier=${multiplier}`] : []), ...options].join(', ')})`, notes });
+      layers.push({
+        code: `layers.DepthwiseConv2D(${[kernel, ...(multiplier !== 1 ? [`depth_multiplier=${multiplier}`] : []), ...options].join(', ')})`,
+        notes,
+      });
     } else {
-      layers.push({ code: `layers.Conv2D(${[String(conv.outChannels), kernel, ...(conv.groups > 1 ? [`groups=${conv.groups}`] : []), ...options].join(', ')})`, notes });
+      layers.push({
+        code: `layers.Conv2D(${[String(conv.outChannels), kernel, ...(conv.groups > 1 ? [`groups=${conv.groups}`] : []), ...options].join(', ')})`,
+        notes,
+      });
     }
     return layers;
   }
@@ -343,30 +367,45 @@ class KerasWriter {
     const multiplier = dw.outChannels / dw.inChannels;
     if (multiplier !== 1) options.push(`depth_multiplier=${multiplier}`);
     if (!pw.bias) options.push('use_bias=False');
-    layers.push({ code: `layers.SeparableConv2D(${[String(pw.outChannels), ...options].join(', ')})`, notes: [`${dw.key} (depthwise) and ${pw.key} (pointwise) as one layer.`, ...notes] });
+    layers.push({
+      code: `layers.SeparableConv2D(${[String(pw.outChannels), ...options].join(', ')})`,
+      notes: [`${dw.key} (depthwise) and ${pw.key} (pointwise) as one layer.`, ...notes],
+    });
     return layers;
   }
 
   leaf(node: ResolvedLeaf): KerasLayer[] {
     switch (node.op) {
-      case 'conv2d': return this.conv(node);
+      case 'conv2d':
+        return this.conv(node);
       case 'batchnorm2d': {
         const options = [`epsilon=${pyNumber(node.eps)}`, `momentum=${pyNumber(Math.round((1 - node.momentum) * 1e12) / 1e12)}`];
         if (!node.affine) options.push('center=False', 'scale=False');
-        const notes = node.trackRunningStats ? [] : ['PyTorch normalises with the batch statistics here (track_running_stats=False); Keras uses its moving statistics at inference.'];
+        const notes = node.trackRunningStats
+          ? []
+          : ['PyTorch normalises with the batch statistics here (track_running_stats=False); Keras uses its moving statistics at inference.'];
         return [{ code: `layers.BatchNormalization(${options.join(', ')})`, notes }];
       }
       case 'activation':
         switch (node.fn) {
-          case 'ReLU': return [{ code: 'layers.ReLU()', notes: [] }];
-          case 'ReLU6': return [{ code: 'layers.ReLU(max_value=6.0)', notes: [] }];
-          case 'SiLU': return [{ code: "layers.Activation('silu')", notes: [] }];
-          case 'Hardswish': return [{ code: "layers.Activation('hard_swish')", notes: [] }];
-          case 'Identity': return [{ code: 'layers.Identity()', notes: [] }];
-          case 'Hardsigmoid': return [{ code: "layers.Activation('hard_sigmoid')", notes: [] }];
-          case 'Sigmoid': return [{ code: "layers.Activation('sigmoid')", notes: [] }];
-          case 'Tanh': return [{ code: "layers.Activation('tanh')", notes: [] }];
-          case 'LeakyReLU': return [{ code: `layers.LeakyReLU(negative_slope=${pyNumber(node.negativeSlope)})`, notes: [] }];
+          case 'ReLU':
+            return [{ code: 'layers.ReLU()', notes: [] }];
+          case 'ReLU6':
+            return [{ code: 'layers.ReLU(max_value=6.0)', notes: [] }];
+          case 'SiLU':
+            return [{ code: "layers.Activation('silu')", notes: [] }];
+          case 'Hardswish':
+            return [{ code: "layers.Activation('hard_swish')", notes: [] }];
+          case 'Identity':
+            return [{ code: 'layers.Identity()', notes: [] }];
+          case 'Hardsigmoid':
+            return [{ code: "layers.Activation('hard_sigmoid')", notes: [] }];
+          case 'Sigmoid':
+            return [{ code: "layers.Activation('sigmoid')", notes: [] }];
+          case 'Tanh':
+            return [{ code: "layers.Activation('tanh')", notes: [] }];
+          case 'LeakyReLU':
+            return [{ code: `layers.LeakyReLU(negative_slope=${pyNumber(node.negativeSlope)})`, notes: [] }];
           case 'GELU': {
             const helper: KerasHelper = node.approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf';
             this.helpers.add(helper);
@@ -374,13 +413,20 @@ class KerasWriter {
           }
         }
         return internal(`unknown activation ${String(node.fn)}`);
-      case 'dropout': return [{ code: `layers.Dropout(${pyNumber(node.p)})`, notes: [] }];
+      case 'dropout':
+        return [{ code: `layers.Dropout(${pyNumber(node.p)})`, notes: [] }];
       case 'adaptiveavgpool2d': {
         const [, , h, w] = this.shapes(node).inShape as [number, number, number, number];
         const [oh, ow] = node.outputSize;
         if (oh === 1 && ow === 1) return [{ code: 'layers.GlobalAveragePooling2D(keepdims=True)', notes: [] }];
         if (h % oh === 0 && w % ow === 0) return [{ code: `layers.AveragePooling2D(pool_size=${pyPair([h / oh, w / ow])})`, notes: [] }];
-        return [{ notes: [`AdaptiveAvgPool2d(${pyPair(node.outputSize)}) on ${h}x${w} has uneven bins, which no Keras layer computes: left out, so the shapes after this point differ.`] }];
+        return [
+          {
+            notes: [
+              `AdaptiveAvgPool2d(${pyPair(node.outputSize)}) on ${h}x${w} has uneven bins, which no Keras layer computes: left out, so the shapes after this point differ.`,
+            ],
+          },
+        ];
       }
       case 'flatten': {
         const input = this.shapes(node).inShape;
@@ -388,15 +434,21 @@ class KerasWriter {
         if (node.startDim !== 1 || (node.endDim !== -1 && node.endDim !== input.length - 1)) {
           notes.push(`PyTorch flattens dims ${node.startDim}..${node.endDim} only; Keras's Flatten keeps the batch dimension and flattens the rest.`);
         } else if (input.length === 4 && input[2]! * input[3]! > 1) {
-          notes.push('channels_last: Keras orders the flattened features H, W, C where PyTorch orders C, H, W; the next Dense layer\'s weights must be permuted to match.');
+          notes.push(
+            "channels_last: Keras orders the flattened features H, W, C where PyTorch orders C, H, W; the next Dense layer's weights must be permuted to match.",
+          );
         }
         return [{ code: 'layers.Flatten()', notes }];
       }
-      case 'linear': return [{ code: `layers.Dense(${node.outFeatures}${node.bias ? '' : ', use_bias=False'})`, notes: [] }];
+      case 'linear':
+        return [{ code: `layers.Dense(${node.outFeatures}${node.bias ? '' : ', use_bias=False'})`, notes: [] }];
       case 'maxpool2d':
       case 'avgpool2d': {
         const notes: string[] = [];
-        if (node.padding[0] + node.padding[1] > 0) notes.push(`PyTorch pads ${node.key} by ${pyPair(node.padding)} (${node.op === 'maxpool2d' ? '-inf' : node.countIncludePad ? 'zeros, counted' : 'zeros, not counted'}); Keras pools without it, so the shapes after this point differ.`);
+        if (node.padding[0] + node.padding[1] > 0)
+          notes.push(
+            `PyTorch pads ${node.key} by ${pyPair(node.padding)} (${node.op === 'maxpool2d' ? '-inf' : node.countIncludePad ? 'zeros, counted' : 'zeros, not counted'}); Keras pools without it, so the shapes after this point differ.`,
+          );
         if (node.ceilMode) notes.push('ceil_mode=True has no Keras form: Keras floors the output size.');
         if (node.dilation[0] * node.dilation[1] > 1) notes.push('Keras pooling has no dilation.');
         if (node.divisorOverride !== undefined) notes.push('divisor_override has no Keras form.');
@@ -405,7 +457,8 @@ class KerasWriter {
       }
       case 'convtranspose2d': {
         const notes: string[] = [];
-        if (node.padding[0] + node.padding[1] > 0) notes.push(`PyTorch crops ${pyPair(node.padding)} from each side of ${node.key}'s output; Keras's padding='valid' does not, so add a Cropping2D.`);
+        if (node.padding[0] + node.padding[1] > 0)
+          notes.push(`PyTorch crops ${pyPair(node.padding)} from each side of ${node.key}'s output; Keras's padding='valid' does not, so add a Cropping2D.`);
         if (node.groups > 1) notes.push('Keras has no grouped Conv2DTranspose; this layer has no exact Keras form.');
         const options = [String(node.outChannels), `kernel_size=${pyPair(node.kernel)}`, `strides=${pyPair(node.stride)}`, "padding='valid'"];
         if (node.outputPadding[0] + node.outputPadding[1] > 0) options.push(`output_padding=${pyPair(node.outputPadding)}`);
@@ -416,14 +469,36 @@ class KerasWriter {
       case 'upsample': {
         const { inShape, outShape } = this.shapes(node);
         const factors = [outShape[2]! / inShape[2]!, outShape[3]! / inShape[3]!] as [number, number];
-        if (!factors.every(Number.isInteger)) return [{ notes: [`Upsample ${node.key} to ${outShape[2]}x${outShape[3]} is not an integer factor of ${inShape[2]}x${inShape[3]}, which UpSampling2D needs: left out, so the shapes after this point differ.`] }];
+        if (!factors.every(Number.isInteger))
+          return [
+            {
+              notes: [
+                `Upsample ${node.key} to ${outShape[2]}x${outShape[3]} is not an integer factor of ${inShape[2]}x${inShape[3]}, which UpSampling2D needs: left out, so the shapes after this point differ.`,
+              ],
+            },
+          ];
         const notes = node.alignCorners ? ['align_corners=True has no UpSampling2D form: the values differ.'] : [];
         return [{ code: `layers.UpSampling2D(size=${pyPair(factors)}, interpolation='${node.mode}')`, notes }];
       }
       case 'channelshuffle':
-        return [{ notes: [`ChannelShuffle(${node.groups}) at ${node.key} has no Keras layer (a Reshape, Permute and Reshape of the channels would do it): left out, so the channels after this point are in another order.`] }];
-      case 'softmax': return [{ code: 'layers.Softmax()', notes: node.dim === 1 || node.dim === -1 ? [] : [`PyTorch's Softmax(dim=${node.dim}); Keras's Softmax takes the last (channels) axis.`] }];
-      case 'add': case 'mul': case 'concat': case 'split':
+        return [
+          {
+            notes: [
+              `ChannelShuffle(${node.groups}) at ${node.key} has no Keras layer (a Reshape, Permute and Reshape of the channels would do it): left out, so the channels after this point are in another order.`,
+            ],
+          },
+        ];
+      case 'softmax':
+        return [
+          {
+            code: 'layers.Softmax()',
+            notes: node.dim === 1 || node.dim === -1 ? [] : [`PyTorch's Softmax(dim=${node.dim}); Keras's Softmax takes the last (channels) axis.`],
+          },
+        ];
+      case 'add':
+      case 'mul':
+      case 'concat':
+      case 'split':
         return internal(`${node.key}: a graph op (${node.op}) has no Keras Sequential form`);
     }
   }
@@ -431,7 +506,8 @@ class KerasWriter {
   private isSeparablePair(a: ResolvedNode | undefined, b: ResolvedNode | undefined): boolean {
     if (a?.op !== 'conv2d' || b?.op !== 'conv2d') return false;
     const depthwise = a.groups === a.inChannels && a.groups > 1 && !a.bias && a.paddingMode === 'zeros';
-    const pointwise = b.kernel[0] === 1 && b.kernel[1] === 1 && b.stride[0] === 1 && b.stride[1] === 1 && b.groups === 1 && (b.pads ?? [1]).every((p) => p === 0);
+    const pointwise =
+      b.kernel[0] === 1 && b.kernel[1] === 1 && b.stride[0] === 1 && b.stride[1] === 1 && b.groups === 1 && (b.pads ?? [1]).every((p) => p === 0);
     return depthwise && pointwise;
   }
 
@@ -467,7 +543,7 @@ function functionalLines(items: KerasItem[], indent: string, depth: number): str
   for (const item of items) {
     if ('residual' in item) {
       const skip = depth === 0 ? 'skip' : `skip${depth + 1}`;
-      const what = item.multiply ? 'squeeze-excitation, the input is scaled by the body\'s output' : 'residual, the input is added to the body\'s output';
+      const what = item.multiply ? "squeeze-excitation, the input is scaled by the body's output" : "residual, the input is added to the body's output";
       lines.push(`${indent}${comment(`${item.key}: ${what}`)}`, `${indent}${skip} = x`);
       lines.push(...functionalLines(item.residual, indent, depth + 1));
       lines.push(`${indent}x = layers.${item.multiply ? 'Multiply' : 'Add'}()([${skip}, x])`);

@@ -120,12 +120,24 @@ export function emptyRoles(): MacsByRole {
 /** The role a module's MACs are filed under: the conv kinds and linear, else 'other'. */
 export function macsRole(role: LeafInfo['role']): MacsRole {
   switch (role) {
-    case 'depthwise': case 'pointwise': case 'grouped': case 'standard': case 'linear': return role;
-    default: return 'other';
+    case 'depthwise':
+    case 'pointwise':
+    case 'grouped':
+    case 'standard':
+    case 'linear':
+      return role;
+    default:
+      return 'other';
   }
 }
 
-interface ConvLike { inChannels: number; outChannels: number; kernel: [number, number]; groups: number; bias: boolean }
+interface ConvLike {
+  inChannels: number;
+  outChannels: number;
+  kernel: [number, number];
+  groups: number;
+  bias: boolean;
+}
 
 /** MACs of a conv at an output shape under a convention. */
 function convMacs(conv: ConvLike, outShape: Shape, convention: Convention): number {
@@ -143,23 +155,40 @@ function convParams(conv: ConvLike): { params: number; weightShape: number[] } {
 function leafLabel(leaf: LeafInfo): string {
   const node = leaf.node;
   switch (node.op) {
-    case 'conv2d': return `Conv2d ${node.kernel.join('x')} ${describeConv(node)}`;
-    case 'batchnorm2d': return 'BatchNorm2d';
-    case 'activation': return node.fn;
-    case 'adaptiveavgpool2d': return 'AdaptiveAvgPool2d';
-    case 'flatten': return 'Flatten';
-    case 'linear': return 'Linear';
-    case 'dropout': return 'Dropout';
-    case 'maxpool2d': return `MaxPool2d ${node.kernel.join('x')}`;
-    case 'avgpool2d': return `AvgPool2d ${node.kernel.join('x')}`;
-    case 'convtranspose2d': return `ConvTranspose2d ${node.kernel.join('x')} ${describeConv(node)}`;
-    case 'upsample': return `Upsample (${node.mode})`;
-    case 'channelshuffle': return `ChannelShuffle (groups=${node.groups})`;
-    case 'softmax': return `Softmax (dim ${node.dim})`;
-    case 'add': return 'Add';
-    case 'mul': return 'Mul';
-    case 'concat': return `Concat (dim ${node.dim})`;
-    case 'split': return `Split (dim ${node.dim})`;
+    case 'conv2d':
+      return `Conv2d ${node.kernel.join('x')} ${describeConv(node)}`;
+    case 'batchnorm2d':
+      return 'BatchNorm2d';
+    case 'activation':
+      return node.fn;
+    case 'adaptiveavgpool2d':
+      return 'AdaptiveAvgPool2d';
+    case 'flatten':
+      return 'Flatten';
+    case 'linear':
+      return 'Linear';
+    case 'dropout':
+      return 'Dropout';
+    case 'maxpool2d':
+      return `MaxPool2d ${node.kernel.join('x')}`;
+    case 'avgpool2d':
+      return `AvgPool2d ${node.kernel.join('x')}`;
+    case 'convtranspose2d':
+      return `ConvTranspose2d ${node.kernel.join('x')} ${describeConv(node)}`;
+    case 'upsample':
+      return `Upsample (${node.mode})`;
+    case 'channelshuffle':
+      return `ChannelShuffle (groups=${node.groups})`;
+    case 'softmax':
+      return `Softmax (dim ${node.dim})`;
+    case 'add':
+      return 'Add';
+    case 'mul':
+      return 'Mul';
+    case 'concat':
+      return `Concat (dim ${node.dim})`;
+    case 'split':
+      return `Split (dim ${node.dim})`;
   }
 }
 
@@ -190,7 +219,7 @@ function leafCost(leaf: LeafInfo, convention: Convention, bytesPer: number): Lea
       buffers = node.trackRunningStats ? 2 * node.numFeatures : 0;
       if (convention === 'torchinfo') macs = batch * params;
       // Without running stats PyTorch normalises with batch statistics even in eval, and fvcore counts that as training: 5 (4) per element.
-      else if (convention === 'fvcore') macs = inElements * (node.trackRunningStats ? (node.affine ? 2 : 1) : (node.affine ? 5 : 4));
+      else if (convention === 'fvcore') macs = inElements * (node.trackRunningStats ? (node.affine ? 2 : 1) : node.affine ? 5 : 4);
       break;
     }
     case 'adaptiveavgpool2d':
@@ -374,7 +403,17 @@ export function estimateConv(conv: ConvArguments, inShape: Shape, options: CostO
     const replacement: ModelSpec = {
       input_shape: inShape,
       layers: [
-        { type: 'Conv2d', in_channels: conv.in_channels, out_channels: conv.in_channels, kernel_size: conv.kernel_size, stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.in_channels, bias: conv.bias },
+        {
+          type: 'Conv2d',
+          in_channels: conv.in_channels,
+          out_channels: conv.in_channels,
+          kernel_size: conv.kernel_size,
+          stride: conv.stride,
+          padding: conv.padding,
+          dilation: conv.dilation,
+          groups: conv.in_channels,
+          bias: conv.bias,
+        },
         { type: 'Conv2d', in_channels: conv.in_channels, out_channels: conv.out_channels, kernel_size: 1, bias: conv.bias },
       ],
     };
@@ -411,6 +450,10 @@ export function withCountedParams(cost: ModelCost, counted: Readonly<Record<stri
   });
   if (delta === 0 && deltaByLayer.size === 0) return cost;
   const layers = cost.layers.map((layer) => (deltaByLayer.has(layer.index) ? { ...layer, params: layer.params + deltaByLayer.get(layer.index)! } : layer));
-  const total = { ...cost.total, params: cost.total.params + delta, withStandardConvs: { ...cost.total.withStandardConvs, params: cost.total.withStandardConvs.params + delta } };
+  const total = {
+    ...cost.total,
+    params: cost.total.params + delta,
+    withStandardConvs: { ...cost.total.withStandardConvs, params: cost.total.withStandardConvs.params + delta },
+  };
   return { ...cost, leaves, layers, total };
 }

@@ -57,7 +57,8 @@ export function channelRanges(data: Float32Array, channels: number, plane: numbe
  * range (from {@link channelRanges}). `data` holds the channels from `dataFirst` on (0: the whole block).
  */
 export function previewBytes(data: Float32Array, ranges: Float32Array, plane: number, first: number, count: number, dataFirst = 0): Uint8Array<ArrayBuffer> {
-  if (first < dataFirst || (first + count - dataFirst) * plane > data.length) throw new RangeError(`channels [${first}, ${first + count}) are not all in the values given`);
+  if (first < dataFirst || (first + count - dataFirst) * plane > data.length)
+    throw new RangeError(`channels [${first}, ${first + count}) are not all in the values given`);
   const out = new Uint8Array(count * plane);
   for (let k = 0; k < count; k++) {
     const c = first + k;

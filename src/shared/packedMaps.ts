@@ -37,7 +37,12 @@ export function packFeatureMaps(maps: readonly WireFeatureMap[]): PackedFeatureM
 }
 
 /** Where a map's preview and ranges lie in the run's (decompressed) buffer, bytes. */
-export type CompressedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { previewAt: number; previewBytes: number; rangesAt: number; rangesBytes: number };
+export type CompressedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & {
+  previewAt: number;
+  previewBytes: number;
+  rangesAt: number;
+  rangesBytes: number;
+};
 /** A host run as the panel sends it: the maps' buffer compressed with raw deflate. */
 export type CompressedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: CompressedFeatureMap[]; mapsDeflated: ArrayBuffer; mapsBytes: number };
 
@@ -49,13 +54,23 @@ export function isCompressedRunResult(result: PackedRunResult | CompressedRunRes
  * The run with its maps' buffer compressed by `deflateRaw`, or undefined when the maps do not share
  * one buffer (then the answer goes as it is).
  */
-export async function compressRunResult(result: PackedRunResult, deflateRaw: (bytes: Uint8Array) => Promise<Uint8Array>): Promise<CompressedRunResult | undefined> {
+export async function compressRunResult(
+  result: PackedRunResult,
+  deflateRaw: (bytes: Uint8Array) => Promise<Uint8Array>,
+): Promise<CompressedRunResult | undefined> {
   const buffers = new Set(result.featureMaps.flatMap((m) => [m.preview.buffer, m.ranges.buffer]));
   if (buffers.size !== 1) return undefined;
   const buffer = [...buffers][0]! as ArrayBuffer;
   const deflated = await deflateRaw(new Uint8Array(buffer));
-  const featureMaps = result.featureMaps.map(({ preview, ranges, ...map }) => ({ ...map, previewAt: preview.byteOffset, previewBytes: preview.byteLength, rangesAt: ranges.byteOffset, rangesBytes: ranges.byteLength }));
-  const mapsDeflated = deflated.byteOffset === 0 && deflated.byteLength === deflated.buffer.byteLength ? (deflated.buffer as ArrayBuffer) : new Uint8Array(deflated).buffer;
+  const featureMaps = result.featureMaps.map(({ preview, ranges, ...map }) => ({
+    ...map,
+    previewAt: preview.byteOffset,
+    previewBytes: preview.byteLength,
+    rangesAt: ranges.byteOffset,
+    rangesBytes: ranges.byteLength,
+  }));
+  const mapsDeflated =
+    deflated.byteOffset === 0 && deflated.byteLength === deflated.buffer.byteLength ? (deflated.buffer as ArrayBuffer) : new Uint8Array(deflated).buffer;
   return { ...result, featureMaps, mapsDeflated, mapsBytes: buffer.byteLength };
 }
 
@@ -77,22 +92,34 @@ function own(view: ArrayBufferView | ArrayBuffer, what: string): ArrayBuffer {
  * compressed answer is inflated first (`inflateRaw`: the page's DecompressionStream by default);
  * offsets and sizes are checked against the inflated buffer.
  */
-export async function unpackRunResult(result: PackedRunResult | CompressedRunResult, inflateRaw: (bytes: ArrayBuffer) => Promise<ArrayBuffer> = inflateRawInPage): Promise<RunResult> {
+export async function unpackRunResult(
+  result: PackedRunResult | CompressedRunResult,
+  inflateRaw: (bytes: ArrayBuffer) => Promise<ArrayBuffer> = inflateRawInPage,
+): Promise<RunResult> {
   if (isCompressedRunResult(result)) {
     const { mapsDeflated, mapsBytes, ...rest } = result;
     const buffer = await inflateRaw(mapsDeflated);
     if (buffer.byteLength !== mapsBytes) throw new Error(`the host's feature maps inflate to ${buffer.byteLength} bytes, not ${mapsBytes}`);
     const slice = (at: number, bytes: number, what: string): ArrayBuffer => {
-      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > buffer.byteLength) throw new Error(`the host's answer places the ${what} outside its buffer`);
+      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > buffer.byteLength)
+        throw new Error(`the host's answer places the ${what} outside its buffer`);
       return buffer.slice(at, at + bytes);
     };
     return {
       ...rest,
-      featureMaps: result.featureMaps.map(({ previewAt, previewBytes, rangesAt, rangesBytes, ...map }) => ({ ...map, preview: slice(previewAt, previewBytes, `preview of ${map.key}`), ranges: slice(rangesAt, rangesBytes, `ranges of ${map.key}`) })),
+      featureMaps: result.featureMaps.map(({ previewAt, previewBytes, rangesAt, rangesBytes, ...map }) => ({
+        ...map,
+        preview: slice(previewAt, previewBytes, `preview of ${map.key}`),
+        ranges: slice(rangesAt, rangesBytes, `ranges of ${map.key}`),
+      })),
     };
   }
   return {
     ...result,
-    featureMaps: result.featureMaps.map((map) => ({ ...map, preview: own(map.preview, `preview of ${map.key}`), ranges: own(map.ranges, `ranges of ${map.key}`) })),
+    featureMaps: result.featureMaps.map((map) => ({
+      ...map,
+      preview: own(map.preview, `preview of ${map.key}`),
+      ranges: own(map.ranges, `ranges of ${map.key}`),
+    })),
   };
 }

@@ -20,8 +20,19 @@ function convBnAct(inChannels: number, outChannels: number, kernel: number, stri
 
 /** MobileNetV1's 13 separable blocks (paper, Table 1): [out_channels, dw stride]. */
 export const MOBILENET_V1_BLOCKS: ReadonlyArray<readonly [number, number]> = [
-  [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
-  [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+  [64, 1],
+  [128, 2],
+  [128, 1],
+  [256, 2],
+  [256, 1],
+  [512, 2],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [1024, 2],
+  [1024, 1],
 ];
 
 function mobileNetV1(): ModelSpec {
@@ -37,7 +48,13 @@ function mobileNetV1(): ModelSpec {
 
 /** MobileNetV2's inverted residual settings (paper, Table 2): t, c, n, s. */
 const MOBILENET_V2_SETTINGS: ReadonlyArray<readonly [number, number, number, number]> = [
-  [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
 ];
 
 function mobileNetV2(): ModelSpec {
@@ -50,7 +67,12 @@ function mobileNetV2(): ModelSpec {
     }
   }
   layers.push(...convBnAct(channels, 1280, 1, 1, 'ReLU6'));
-  layers.push({ type: 'AdaptiveAvgPool2d', output_size: 1 }, { type: 'Flatten' }, { type: 'Dropout', p: 0.2 }, { type: 'Linear', in_features: 1280, out_features: 1000 });
+  layers.push(
+    { type: 'AdaptiveAvgPool2d', output_size: 1 },
+    { type: 'Flatten' },
+    { type: 'Dropout', p: 0.2 },
+    { type: 'Linear', in_features: 1280, out_features: 1000 },
+  );
   return { name: 'MobileNetV2-224', input_shape: [1, 3, 224, 224], layers };
 }
 
@@ -92,9 +114,17 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'mobilenet_v2_block',
     description: 'One MobileNetV2 inverted residual: expand 24->144, 3x3 depthwise, project 144->24, with the skip add, at 56x56',
-    model: { name: 'MobileNetV2 inverted residual', input_shape: [1, 24, 56, 56], layers: [{ type: 'InvertedResidual', in_channels: 24, out_channels: 24, expand_ratio: 6 }] },
+    model: {
+      name: 'MobileNetV2 inverted residual',
+      input_shape: [1, 24, 56, 56],
+      layers: [{ type: 'InvertedResidual', in_channels: 24, out_channels: 24, expand_ratio: 6 }],
+    },
   },
-  { name: 'xception_block', description: 'Xception middle-flow block: 3 x (ReLU, separable 3x3, BN) with a residual add, 728 channels at 19x19', model: xceptionBlock(728, 19) },
+  {
+    name: 'xception_block',
+    description: 'Xception middle-flow block: 3 x (ReLU, separable 3x3, BN) with a residual add, 728 channels at 19x19',
+    model: xceptionBlock(728, 19),
+  },
   {
     name: 'plain_conv3x3',
     description: 'A standard 3x3 conv 32->64, BN, ReLU at 112x112: what the MobileNetV1 block replaces',

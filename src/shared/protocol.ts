@@ -164,14 +164,10 @@ export type RequestMessage<K extends RequestType = RequestType> = K extends Requ
 
 /** Page -> host. */
 export type FromWebviewMessage =
-  | { type: 'ready' }
-  | RequestMessage
-  | { type: 'cancel'; requestId: number }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  { type: 'ready' } | RequestMessage | { type: 'cancel'; requestId: number } | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 export type ResponseMessage =
-  | { type: 'response'; requestId: number; ok: true; result: unknown }
-  | { type: 'response'; requestId: number; ok: false; error: string };
+  { type: 'response'; requestId: number; ok: true; result: unknown } | { type: 'response'; requestId: number; ok: false; error: string };
 
 /** Host -> page. */
 export type ToWebviewMessage =
@@ -327,7 +323,8 @@ function parseRunBody(value: unknown): RunRequestBody {
   if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
   const weights = parseRunWeights(raw.weights);
   if (typeof raw.intermediates !== 'boolean') fail(`body.intermediates must be true or false, got ${describe(raw.intermediates)}`);
-  const previewChannels = raw.previewChannels === undefined ? DEFAULT_PREVIEW_CHANNELS : int(raw.previewChannels, 'body.previewChannels', 0, MAX_PREVIEW_CHANNELS);
+  const previewChannels =
+    raw.previewChannels === undefined ? DEFAULT_PREVIEW_CHANNELS : int(raw.previewChannels, 'body.previewChannels', 0, MAX_PREVIEW_CHANNELS);
   return { backend, model, input, weights, intermediates: raw.intermediates, previewChannels };
 }
 

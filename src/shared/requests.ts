@@ -22,7 +22,12 @@ export type RequestHandlers<M extends RequestMapOf<M>, C = void> = {
 };
 
 /** Answers `method` with its handler from `handlers` (the table keeps body and result paired by method). */
-export function callHandler<M extends RequestMapOf<M>, C, K extends keyof M>(handlers: RequestHandlers<M, C>, method: K, body: M[K]['body'], context: C): Promise<M[K]['result']> {
+export function callHandler<M extends RequestMapOf<M>, C, K extends keyof M>(
+  handlers: RequestHandlers<M, C>,
+  method: K,
+  body: M[K]['body'],
+  context: C,
+): Promise<M[K]['result']> {
   return Promise.resolve(handlers[method](body, context));
 }
 

@@ -12,7 +12,18 @@ import { formatBytes } from './format';
 export type Padding2d = number | [number, number] | 'same' | 'valid' | 'tf_same';
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
 export type ActivationType = 'ReLU' | 'ReLU6' | 'SiLU' | 'Hardswish' | 'GELU' | 'Identity' | 'Hardsigmoid' | 'Sigmoid' | 'Tanh' | 'LeakyReLU';
-export const ACTIVATION_TYPES: readonly ActivationType[] = ['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU'];
+export const ACTIVATION_TYPES: readonly ActivationType[] = [
+  'ReLU',
+  'ReLU6',
+  'SiLU',
+  'Hardswish',
+  'GELU',
+  'Identity',
+  'Hardsigmoid',
+  'Sigmoid',
+  'Tanh',
+  'LeakyReLU',
+];
 export type UpsampleMode = 'nearest' | 'bilinear';
 export const UPSAMPLE_MODES: readonly UpsampleMode[] = ['nearest', 'bilinear'];
 /** LeakyReLU's default negative_slope, as PyTorch's. */
@@ -50,10 +61,26 @@ export interface ActivationSpec {
   negative_slope?: number;
 }
 
-export interface DropoutSpec { type: 'Dropout'; p?: number; inplace?: boolean }
-export interface AdaptiveAvgPool2dSpec { type: 'AdaptiveAvgPool2d'; output_size: number | [number, number] }
-export interface FlattenSpec { type: 'Flatten'; start_dim?: number; end_dim?: number }
-export interface LinearSpec { type: 'Linear'; in_features: number; out_features: number; bias?: boolean }
+export interface DropoutSpec {
+  type: 'Dropout';
+  p?: number;
+  inplace?: boolean;
+}
+export interface AdaptiveAvgPool2dSpec {
+  type: 'AdaptiveAvgPool2d';
+  output_size: number | [number, number];
+}
+export interface FlattenSpec {
+  type: 'Flatten';
+  start_dim?: number;
+  end_dim?: number;
+}
+export interface LinearSpec {
+  type: 'Linear';
+  in_features: number;
+  out_features: number;
+  bias?: boolean;
+}
 
 /** torch.nn.MaxPool2d: stride defaults to kernel_size; padding (the -inf border) at most half the kernel. */
 export interface MaxPool2dSpec {
@@ -105,7 +132,10 @@ export interface UpsampleSpec {
 }
 
 /** torch.nn.ChannelShuffle: [N, g, C/g, H, W] transposed to [N, C/g, g, H, W]. */
-export interface ChannelShuffleSpec { type: 'ChannelShuffle'; groups: number }
+export interface ChannelShuffleSpec {
+  type: 'ChannelShuffle';
+  groups: number;
+}
 
 /**
  * torchvision.ops.SqueezeExcitation: x * scale_activation(fc2(activation(fc1(avgpool(x))))),
@@ -171,18 +201,51 @@ export interface SequentialSpec {
 }
 
 /** `nn.Softmax(dim)`. */
-export interface SoftmaxSpec { type: 'Softmax'; dim: number }
+export interface SoftmaxSpec {
+  type: 'Softmax';
+  dim: number;
+}
 
 export type LayerSpec =
-  | Conv2dSpec | BatchNorm2dSpec | ActivationSpec | DropoutSpec | AdaptiveAvgPool2dSpec | FlattenSpec | LinearSpec | SoftmaxSpec
-  | MaxPool2dSpec | AvgPool2dSpec | ConvTranspose2dSpec | UpsampleSpec | ChannelShuffleSpec
-  | DepthwiseSeparableSpec | InvertedResidualSpec | ResidualSpec | SequentialSpec | SqueezeExcitationSpec;
+  | Conv2dSpec
+  | BatchNorm2dSpec
+  | ActivationSpec
+  | DropoutSpec
+  | AdaptiveAvgPool2dSpec
+  | FlattenSpec
+  | LinearSpec
+  | SoftmaxSpec
+  | MaxPool2dSpec
+  | AvgPool2dSpec
+  | ConvTranspose2dSpec
+  | UpsampleSpec
+  | ChannelShuffleSpec
+  | DepthwiseSeparableSpec
+  | InvertedResidualSpec
+  | ResidualSpec
+  | SequentialSpec
+  | SqueezeExcitationSpec;
 
 export type LayerType = LayerSpec['type'];
 export const LAYER_TYPES: readonly LayerType[] = [
-  'Conv2d', 'BatchNorm2d', ...ACTIVATION_TYPES, 'Dropout', 'AdaptiveAvgPool2d', 'Flatten', 'Linear', 'Softmax',
-  'MaxPool2d', 'AvgPool2d', 'ConvTranspose2d', 'Upsample', 'ChannelShuffle',
-  'DepthwiseSeparable', 'InvertedResidual', 'Residual', 'Sequential', 'SqueezeExcitation',
+  'Conv2d',
+  'BatchNorm2d',
+  ...ACTIVATION_TYPES,
+  'Dropout',
+  'AdaptiveAvgPool2d',
+  'Flatten',
+  'Linear',
+  'Softmax',
+  'MaxPool2d',
+  'AvgPool2d',
+  'ConvTranspose2d',
+  'Upsample',
+  'ChannelShuffle',
+  'DepthwiseSeparable',
+  'InvertedResidual',
+  'Residual',
+  'Sequential',
+  'SqueezeExcitation',
 ];
 
 /** The chain form: the layers run one after another, as `nn.Sequential(*layers)`. */
@@ -195,10 +258,7 @@ export interface ModelSpec {
 
 /** Ops of the graph form only: they take several inputs or give several outputs. */
 export type GraphOpSpec =
-  | { type: 'Add' }
-  | { type: 'Mul' }
-  | { type: 'Concat'; dim?: number }
-  | { type: 'Split'; split_size_or_sections: number | number[]; dim?: number };
+  { type: 'Add' } | { type: 'Mul' } | { type: 'Concat'; dim?: number } | { type: 'Split'; split_size_or_sections: number | number[]; dim?: number };
 export const GRAPH_OP_TYPES = ['Add', 'Mul', 'Concat', 'Split'] as const;
 
 /** A node of the graph form: a layer or a graph op, named, with the values it reads. */
@@ -262,7 +322,15 @@ export interface ResolvedConv2d {
   bias: boolean;
 }
 
-export interface ResolvedBatchNorm { op: 'batchnorm2d'; key: string; numFeatures: number; eps: number; momentum: number; affine: boolean; trackRunningStats: boolean }
+export interface ResolvedBatchNorm {
+  op: 'batchnorm2d';
+  key: string;
+  numFeatures: number;
+  eps: number;
+  momentum: number;
+  affine: boolean;
+  trackRunningStats: boolean;
+}
 export interface ResolvedActivation {
   op: 'activation';
   key: string;
@@ -271,10 +339,29 @@ export interface ResolvedActivation {
   /** LeakyReLU's slope for x < 0 (0.01 unless the spec says otherwise; unused by the others). */
   negativeSlope: number;
 }
-export interface ResolvedDropout { op: 'dropout'; key: string; p: number }
-export interface ResolvedPool { op: 'adaptiveavgpool2d'; key: string; outputSize: [number, number] }
-export interface ResolvedFlatten { op: 'flatten'; key: string; startDim: number; endDim: number }
-export interface ResolvedLinear { op: 'linear'; key: string; inFeatures: number; outFeatures: number; bias: boolean }
+export interface ResolvedDropout {
+  op: 'dropout';
+  key: string;
+  p: number;
+}
+export interface ResolvedPool {
+  op: 'adaptiveavgpool2d';
+  key: string;
+  outputSize: [number, number];
+}
+export interface ResolvedFlatten {
+  op: 'flatten';
+  key: string;
+  startDim: number;
+  endDim: number;
+}
+export interface ResolvedLinear {
+  op: 'linear';
+  key: string;
+  inFeatures: number;
+  outFeatures: number;
+  bias: boolean;
+}
 /** MaxPool2d and AvgPool2d. Padding is symmetric: [top = bottom, left = right]. */
 export interface ResolvedPool2d {
   op: 'maxpool2d' | 'avgpool2d';
@@ -315,13 +402,31 @@ export interface ResolvedUpsample {
   /** Whether the kernels map coordinates with the given scale factor (PyTorch does unless recompute_scale_factor) rather than in/out. */
   useScaleFactor: boolean;
 }
-export interface ResolvedChannelShuffle { op: 'channelshuffle'; key: string; groups: number }
-export interface ResolvedSoftmax { op: 'softmax'; key: string; dim: number }
+export interface ResolvedChannelShuffle {
+  op: 'channelshuffle';
+  key: string;
+  groups: number;
+}
+export interface ResolvedSoftmax {
+  op: 'softmax';
+  key: string;
+  dim: number;
+}
 /** Elementwise a + b with numpy broadcasting. */
-export interface ResolvedAdd { op: 'add'; key: string }
+export interface ResolvedAdd {
+  op: 'add';
+  key: string;
+}
 /** Elementwise a * b with numpy broadcasting (N,C,H,W * N,C,1,1 for a channel gate). */
-export interface ResolvedMul { op: 'mul'; key: string }
-export interface ResolvedConcat { op: 'concat'; key: string; dim: number }
+export interface ResolvedMul {
+  op: 'mul';
+  key: string;
+}
+export interface ResolvedConcat {
+  op: 'concat';
+  key: string;
+  dim: number;
+}
 export interface ResolvedSplit {
   op: 'split';
   key: string;
@@ -331,16 +436,41 @@ export interface ResolvedSplit {
   /** The chunk sizes for the input; filled by shape inference. */
   sections?: number[];
 }
-export interface ResolvedSequence { op: 'sequence'; key: string; children: ResolvedNode[] }
+export interface ResolvedSequence {
+  op: 'sequence';
+  key: string;
+  children: ResolvedNode[];
+}
 /** out = body(x) + x. */
-export interface ResolvedResidual { op: 'residual'; key: string; body: ResolvedSequence }
+export interface ResolvedResidual {
+  op: 'residual';
+  key: string;
+  body: ResolvedSequence;
+}
 /** out = x * body(x), the body's [N, C, 1, 1] output broadcast over H and W (squeeze-excitation). */
-export interface ResolvedChannelScale { op: 'channelscale'; key: string; body: ResolvedSequence }
+export interface ResolvedChannelScale {
+  op: 'channelscale';
+  key: string;
+  body: ResolvedSequence;
+}
 
 export type ResolvedLeaf =
-  | ResolvedConv2d | ResolvedBatchNorm | ResolvedActivation | ResolvedDropout | ResolvedPool | ResolvedFlatten | ResolvedLinear | ResolvedSoftmax
-  | ResolvedAdd | ResolvedMul | ResolvedConcat | ResolvedSplit
-  | ResolvedPool2d | ResolvedConvTranspose2d | ResolvedUpsample | ResolvedChannelShuffle;
+  | ResolvedConv2d
+  | ResolvedBatchNorm
+  | ResolvedActivation
+  | ResolvedDropout
+  | ResolvedPool
+  | ResolvedFlatten
+  | ResolvedLinear
+  | ResolvedSoftmax
+  | ResolvedAdd
+  | ResolvedMul
+  | ResolvedConcat
+  | ResolvedSplit
+  | ResolvedPool2d
+  | ResolvedConvTranspose2d
+  | ResolvedUpsample
+  | ResolvedChannelShuffle;
 export type ResolvedNode = ResolvedLeaf | ResolvedSequence | ResolvedResidual | ResolvedChannelScale;
 
 /** A value of the model: the model input (layer -1) or output `output` of layer `layer`. */
@@ -395,7 +525,8 @@ export interface LeafInfo {
   /** Every output's shape (a Split has several). */
   outShapes: Shape[];
   /** The role of a conv: what the cost model and the feature map view call it. */
-  role: ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'softmax' | 'elementwise' | 'concat' | 'split' | 'upsample' | 'shuffle';
+  role:
+    ConvRole | 'batchnorm' | 'activation' | 'pool' | 'flatten' | 'linear' | 'dropout' | 'softmax' | 'elementwise' | 'concat' | 'split' | 'upsample' | 'shuffle';
 }
 
 export type ConvRole = 'depthwise' | 'pointwise' | 'grouped' | 'standard';
@@ -426,7 +557,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 class FieldReader {
-  constructor(readonly raw: Record<string, unknown>, readonly path: string, readonly layerIndex: number) {}
+  constructor(
+    readonly raw: Record<string, unknown>,
+    readonly path: string,
+    readonly layerIndex: number,
+  ) {}
 
   fail(field: string | undefined, reason: string): never {
     throw new SpecError(this.path, field, reason, this.layerIndex);
@@ -525,10 +660,36 @@ class FieldReader {
 
 const CONV_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode', 'device', 'dtype'];
 const BN_FIELDS = ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats'];
-const DS_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'depth_multiplier', 'bias', 'batch_norm', 'activation', 'pw_activation', 'padding_mode'];
+const DS_FIELDS = [
+  'in_channels',
+  'out_channels',
+  'kernel_size',
+  'stride',
+  'padding',
+  'dilation',
+  'depth_multiplier',
+  'bias',
+  'batch_norm',
+  'activation',
+  'pw_activation',
+  'padding_mode',
+];
 const IR_FIELDS = ['in_channels', 'out_channels', 'stride', 'expand_ratio', 'kernel_size', 'activation'];
 const SE_FIELDS = ['input_channels', 'squeeze_channels', 'activation', 'scale_activation'];
-const CONV_TRANSPOSE_FIELDS = ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'output_padding', 'groups', 'bias', 'dilation', 'padding_mode', 'device', 'dtype'];
+const CONV_TRANSPOSE_FIELDS = [
+  'in_channels',
+  'out_channels',
+  'kernel_size',
+  'stride',
+  'padding',
+  'output_padding',
+  'groups',
+  'bias',
+  'dilation',
+  'padding_mode',
+  'device',
+  'dtype',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Expansion: spec -> resolved nodes (structure only; shapes come after)
@@ -548,7 +709,10 @@ function resolveConv(r: FieldReader, key: string): ResolvedConv2d {
   const { inChannels, outChannels, groups, kernel, stride, dilation } = convArguments(r);
   const padding = r.padding('padding', 0);
   if (padding === 'same' && (stride[0] > 1 || stride[1] > 1)) {
-    r.fail('padding', `padding="same" is not supported for strided convolutions (stride=${stride.join('x')}), as in PyTorch; use "tf_same" for TensorFlow's SAME`);
+    r.fail(
+      'padding',
+      `padding="same" is not supported for strided convolutions (stride=${stride.join('x')}), as in PyTorch; use "tf_same" for TensorFlow's SAME`,
+    );
   }
   const paddingMode = r.oneOf('padding_mode', PADDING_MODES, 'zeros');
   return { op: 'conv2d', key, inChannels, outChannels, kernel, stride, dilation, padding, paddingMode, groups, bias: r.bool('bias', true) };
@@ -569,8 +733,17 @@ function resolveBatchNorm(r: FieldReader, key: string): ResolvedBatchNorm {
 
 function conv(key: string, inChannels: number, outChannels: number, kernel: [number, number], options: Partial<ResolvedConv2d> = {}): ResolvedConv2d {
   return {
-    op: 'conv2d', key, inChannels, outChannels, kernel,
-    stride: [1, 1], dilation: [1, 1], padding: 0, paddingMode: 'zeros', groups: 1, bias: false,
+    op: 'conv2d',
+    key,
+    inChannels,
+    outChannels,
+    kernel,
+    stride: [1, 1],
+    dilation: [1, 1],
+    padding: 0,
+    paddingMode: 'zeros',
+    groups: 1,
+    bias: false,
     ...options,
   };
 }
@@ -615,7 +788,10 @@ function resolveConvTranspose(r: FieldReader, key: string): ResolvedConvTranspos
   const outputPadding = r.pair('output_padding', 0, 0);
   for (const d of [0, 1]) {
     if (outputPadding[d]! >= stride[d]! && outputPadding[d]! >= dilation[d]!) {
-      r.fail('output_padding', `output padding must be smaller than either stride or dilation, got output_padding=${outputPadding.join('x')}, stride=${stride.join('x')}, dilation=${dilation.join('x')}`);
+      r.fail(
+        'output_padding',
+        `output padding must be smaller than either stride or dilation, got output_padding=${outputPadding.join('x')}, stride=${stride.join('x')}, dilation=${dilation.join('x')}`,
+      );
     }
   }
   r.oneOf('padding_mode', ['zeros'] as const, 'zeros');
@@ -708,11 +884,23 @@ function resolveInvertedResidual(r: FieldReader, key: string): ResolvedNode {
   const c = body.children;
   const at = (i: number) => `${key}.conv.${i}`;
   if (expandRatio !== 1) {
-    c.push({ op: 'sequence', key: at(c.length), children: [conv(`${at(c.length)}.0`, inChannels, hidden, [1, 1]), batchNorm(`${at(c.length)}.1`, hidden), activation(`${at(c.length)}.2`, act)] });
+    c.push({
+      op: 'sequence',
+      key: at(c.length),
+      children: [conv(`${at(c.length)}.0`, inChannels, hidden, [1, 1]), batchNorm(`${at(c.length)}.1`, hidden), activation(`${at(c.length)}.2`, act)],
+    });
   }
   const dwKey = at(c.length);
   const pad = Math.floor((k - 1) / 2);
-  c.push({ op: 'sequence', key: dwKey, children: [conv(`${dwKey}.0`, hidden, hidden, [k, k], { stride: [stride, stride], padding: pad, groups: hidden }), batchNorm(`${dwKey}.1`, hidden), activation(`${dwKey}.2`, act)] });
+  c.push({
+    op: 'sequence',
+    key: dwKey,
+    children: [
+      conv(`${dwKey}.0`, hidden, hidden, [k, k], { stride: [stride, stride], padding: pad, groups: hidden }),
+      batchNorm(`${dwKey}.1`, hidden),
+      activation(`${dwKey}.2`, act),
+    ],
+  });
   c.push(conv(at(c.length), hidden, outChannels, [1, 1]));
   c.push(batchNorm(at(c.length), outChannels));
   if (stride === 1 && inChannels === outChannels) return { op: 'residual', key, body };
@@ -756,15 +944,27 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
       const layers = raw.layers;
       if (!Array.isArray(layers) || layers.length === 0) return r.fail('layers', 'must be a non-empty list of layers');
       if (depth >= MAX_NESTING) return r.fail('layers', `nesting too deep (limit ${MAX_NESTING} nested blocks)`);
-      return { op: 'sequence', key, children: layers.map((child: unknown, j: number) => resolveLayer(child, `${key}.${j}`, `${path}.layers[${j}]`, layerIndex, false, depth + 1)) };
+      return {
+        op: 'sequence',
+        key,
+        children: layers.map((child: unknown, j: number) => resolveLayer(child, `${key}.${j}`, `${path}.layers[${j}]`, layerIndex, false, depth + 1)),
+      };
     }
-    case 'Conv2d': return resolveConv(r, key);
-    case 'BatchNorm2d': return resolveBatchNorm(r, key);
-    case 'ReLU': case 'ReLU6': case 'SiLU': case 'Hardswish': case 'Hardsigmoid': case 'Identity':
+    case 'Conv2d':
+      return resolveConv(r, key);
+    case 'BatchNorm2d':
+      return resolveBatchNorm(r, key);
+    case 'ReLU':
+    case 'ReLU6':
+    case 'SiLU':
+    case 'Hardswish':
+    case 'Hardsigmoid':
+    case 'Identity':
       r.only(['inplace']);
       r.bool('inplace', false);
       return activation(key, type);
-    case 'Sigmoid': case 'Tanh':
+    case 'Sigmoid':
+    case 'Tanh':
       r.only([]);
       return activation(key, type);
     case 'LeakyReLU': {
@@ -787,7 +987,8 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
     case 'ChannelShuffle':
       r.only(['groups']);
       return { op: 'channelshuffle', key, groups: r.int('groups') };
-    case 'SqueezeExcitation': return resolveSqueezeExcitation(r, key);
+    case 'SqueezeExcitation':
+      return resolveSqueezeExcitation(r, key);
     case 'GELU': {
       r.only(['approximate']);
       return { ...activation(key, 'GELU'), approximate: r.oneOf('approximate', ['none', 'tanh'] as const, 'none') };
@@ -808,8 +1009,10 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
     case 'Linear':
       r.only(['in_features', 'out_features', 'bias']);
       return { op: 'linear', key, inFeatures: r.int('in_features'), outFeatures: r.int('out_features'), bias: r.bool('bias', true) };
-    case 'DepthwiseSeparable': return resolveDepthwiseSeparable(r, key);
-    case 'InvertedResidual': return resolveInvertedResidual(r, key);
+    case 'DepthwiseSeparable':
+      return resolveDepthwiseSeparable(r, key);
+    case 'InvertedResidual':
+      return resolveInvertedResidual(r, key);
     case 'Residual': {
       r.only(['body']);
       const body = raw.body;
@@ -818,7 +1021,11 @@ function resolveLayer(raw: unknown, key: string, path: string, layerIndex: numbe
       return {
         op: 'residual',
         key,
-        body: { op: 'sequence', key: `${key}.body`, children: body.map((child: unknown, j: number) => resolveLayer(child, `${key}.body.${j}`, `${path}.body[${j}]`, layerIndex, false, depth + 1)) },
+        body: {
+          op: 'sequence',
+          key: `${key}.body`,
+          children: body.map((child: unknown, j: number) => resolveLayer(child, `${key}.body.${j}`, `${path}.body[${j}]`, layerIndex, false, depth + 1)),
+        },
       };
     }
     default:
@@ -921,7 +1128,10 @@ export function describeConv(c: { inChannels: number; outChannels: number; kerne
 class ShapeWalker {
   readonly leaves: LeafInfo[] = [];
   activationElements = 0;
-  constructor(private readonly layerIndex: number, private readonly pathOf: (key: string) => string) {}
+  constructor(
+    private readonly layerIndex: number,
+    private readonly pathOf: (key: string) => string,
+  ) {}
 
   private fail(node: ResolvedNode, field: string | undefined, reason: string): never {
     throw new SpecError(this.pathOf(node.key), field, reason, this.layerIndex);
@@ -986,7 +1196,8 @@ class ShapeWalker {
 
   walk(node: ResolvedNode, input: Shape): Shape {
     switch (node.op) {
-      case 'sequence': return node.children.reduce((shape, child) => this.walk(child, shape), input);
+      case 'sequence':
+        return node.children.reduce((shape, child) => this.walk(child, shape), input);
       case 'channelscale': {
         const [n, c] = this.need4d(node, input);
         const scale = this.walk(node.body, input);
@@ -1004,7 +1215,10 @@ class ShapeWalker {
         this.activationElements += elementCount(out);
         return out;
       }
-      case 'add': case 'mul': case 'concat': case 'split':
+      case 'add':
+      case 'mul':
+      case 'concat':
+      case 'split':
         return this.walkGraphOp(node, [input])[0]!;
       default: {
         const out = this.leaf(node, input);
@@ -1018,21 +1232,38 @@ class ShapeWalker {
 
   private role(node: ResolvedLeaf): LeafInfo['role'] {
     switch (node.op) {
-      case 'conv2d': return convRole(node);
-      case 'batchnorm2d': return 'batchnorm';
-      case 'activation': return 'activation';
-      case 'adaptiveavgpool2d': return 'pool';
-      case 'flatten': return 'flatten';
-      case 'linear': return 'linear';
-      case 'dropout': return 'dropout';
-      case 'maxpool2d': case 'avgpool2d': return 'pool';
-      case 'convtranspose2d': return convRole(node);
-      case 'upsample': return 'upsample';
-      case 'channelshuffle': return 'shuffle';
-      case 'softmax': return 'softmax';
-      case 'add': case 'mul': return 'elementwise';
-      case 'concat': return 'concat';
-      case 'split': return 'split';
+      case 'conv2d':
+        return convRole(node);
+      case 'batchnorm2d':
+        return 'batchnorm';
+      case 'activation':
+        return 'activation';
+      case 'adaptiveavgpool2d':
+        return 'pool';
+      case 'flatten':
+        return 'flatten';
+      case 'linear':
+        return 'linear';
+      case 'dropout':
+        return 'dropout';
+      case 'maxpool2d':
+      case 'avgpool2d':
+        return 'pool';
+      case 'convtranspose2d':
+        return convRole(node);
+      case 'upsample':
+        return 'upsample';
+      case 'channelshuffle':
+        return 'shuffle';
+      case 'softmax':
+        return 'softmax';
+      case 'add':
+      case 'mul':
+        return 'elementwise';
+      case 'concat':
+        return 'concat';
+      case 'split':
+        return 'split';
     }
   }
 
@@ -1062,7 +1293,11 @@ class ShapeWalker {
           }
           const size = convOutputSize(sizes[d]!, node.kernel[d]!, node.stride[d]!, node.dilation[d]!, before + after);
           if (size < 1) {
-            this.fail(node, 'kernel_size', `the ${d === 0 ? 'height' : 'width'} ${sizes[d]} (padded to ${sizes[d]! + before + after}) is smaller than the dilated kernel ${node.dilation[d]! * (node.kernel[d]! - 1) + 1}`);
+            this.fail(
+              node,
+              'kernel_size',
+              `the ${d === 0 ? 'height' : 'width'} ${sizes[d]} (padded to ${sizes[d]! + before + after}) is smaller than the dilated kernel ${node.dilation[d]! * (node.kernel[d]! - 1) + 1}`,
+            );
           }
           return size;
         });
@@ -1085,12 +1320,14 @@ class ShapeWalker {
         const rank = input.length;
         const start = node.startDim < 0 ? rank + node.startDim : node.startDim;
         const end = node.endDim < 0 ? rank + node.endDim : node.endDim;
-        if (start < 0 || end >= rank || start > end) this.fail(node, 'start_dim', `start_dim=${node.startDim}, end_dim=${node.endDim} are out of range for ${fmt(input)}`);
+        if (start < 0 || end >= rank || start > end)
+          this.fail(node, 'start_dim', `start_dim=${node.startDim}, end_dim=${node.endDim} are out of range for ${fmt(input)}`);
         return [...input.slice(0, start), elementCount(input.slice(start, end + 1)), ...input.slice(end + 1)];
       }
       case 'linear': {
         const last = input[input.length - 1];
-        if (last !== node.inFeatures) this.fail(node, 'in_features', `in_features=${node.inFeatures} but the input's last dimension is ${last} (shape ${fmt(input)})`);
+        if (last !== node.inFeatures)
+          this.fail(node, 'in_features', `in_features=${node.inFeatures} but the input's last dimension is ${last} (shape ${fmt(input)})`);
         return [...input.slice(0, -1), node.outFeatures];
       }
       case 'maxpool2d':
@@ -1098,7 +1335,12 @@ class ShapeWalker {
         const [n, c, h, w] = this.need4d(node, input);
         const out = [h, w].map((size, d) => {
           const o = poolOutputSize(size, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.dilation[d]!, node.ceilMode);
-          if (o < 1) this.fail(node, 'kernel_size', `output size is too small: the ${d === 0 ? 'height' : 'width'} ${size} (padded to ${size + 2 * node.padding[d]!}) is smaller than the ${node.op === 'maxpool2d' ? 'dilated ' : ''}kernel ${node.dilation[d]! * (node.kernel[d]! - 1) + 1}`);
+          if (o < 1)
+            this.fail(
+              node,
+              'kernel_size',
+              `output size is too small: the ${d === 0 ? 'height' : 'width'} ${size} (padded to ${size + 2 * node.padding[d]!}) is smaller than the ${node.op === 'maxpool2d' ? 'dilated ' : ''}kernel ${node.dilation[d]! * (node.kernel[d]! - 1) + 1}`,
+            );
           return o;
         });
         return [n, c, out[0]!, out[1]!];
@@ -1108,7 +1350,12 @@ class ShapeWalker {
         if (c !== node.inChannels) this.fail(node, 'in_channels', `in_channels=${node.inChannels} but the input has ${c} channels (shape ${fmt(input)})`);
         const out = [h, w].map((size, d) => {
           const o = convTransposeOutputSize(size, node.kernel[d]!, node.stride[d]!, node.padding[d]!, node.outputPadding[d]!, node.dilation[d]!);
-          if (o < 1) this.fail(node, 'padding', `the output ${d === 0 ? 'height' : 'width'} would be ${o}: padding=${node.padding.join('x')} removes more than the transposed conv makes from ${size}`);
+          if (o < 1)
+            this.fail(
+              node,
+              'padding',
+              `the output ${d === 0 ? 'height' : 'width'} would be ${o}: padding=${node.padding.join('x')} removes more than the transposed conv makes from ${size}`,
+            );
           return o;
         });
         return [n, node.outChannels, out[0]!, out[1]!];
@@ -1153,7 +1400,8 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
   }
   if (raw.name !== undefined && typeof raw.name !== 'string') throw new SpecError('model', 'name', 'must be a string', -1);
   const list = graph ? raw.nodes : raw.layers;
-  if (!Array.isArray(list) || list.length === 0) throw new SpecError('model', graph ? 'nodes' : 'layers', `must be a non-empty list of ${graph ? 'nodes' : 'layers'}`, -1);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new SpecError('model', graph ? 'nodes' : 'layers', `must be a non-empty list of ${graph ? 'nodes' : 'layers'}`, -1);
   // The spec's own input_shape is checked even when options.inputShape overrides it: a malformed spec stays malformed.
   if (raw.input_shape !== undefined) checkInputShape(raw.input_shape);
   const inputShape = checkInputShape(options.inputShape ?? (raw.input_shape === undefined ? [1, firstInChannels(list) ?? 3, 224, 224] : raw.input_shape));
@@ -1162,7 +1410,12 @@ export function resolveModel(raw: unknown, options: ResolveOptions = {}): Resolv
   const activationBytes = built.activationElements * 4;
   const budget = options.maxActivationBytes ?? DEFAULT_MAX_ACTIVATION_BYTES;
   if (activationBytes > budget) {
-    throw new SpecError('model', 'input_shape', `the activations would need ${formatBytes(activationBytes)} (fp32, all intermediates), over the budget of ${formatBytes(budget)}`, -1);
+    throw new SpecError(
+      'model',
+      'input_shape',
+      `the activations would need ${formatBytes(activationBytes)} (fp32, all intermediates), over the budget of ${formatBytes(budget)}`,
+      -1,
+    );
   }
   const model: ResolvedModel = {
     name: typeof raw.name === 'string' ? raw.name : 'model',
@@ -1226,12 +1479,14 @@ function resolveGraph(list: unknown[], rawOutputs: unknown, inputShape: Shape): 
       return { layer: at, output: 0 };
     }
     const index = Number(name.slice(colon + 1));
-    if (!/^\d+$/.test(name.slice(colon + 1)) || index >= count) return fail(`${JSON.stringify(node)} has ${count} output(s), no ${JSON.stringify(name.slice(colon + 1))}`);
+    if (!/^\d+$/.test(name.slice(colon + 1)) || index >= count)
+      return fail(`${JSON.stringify(node)} has ${count} output(s), no ${JSON.stringify(name.slice(colon + 1))}`);
     return { layer: at, output: index };
   };
   list.forEach((raw: unknown, index: number) => {
     const where = `nodes[${index}]`;
-    if (!isObject(raw)) throw new SpecError(where, undefined, `a node must be an object with a "type", a "name" and "inputs", got ${JSON.stringify(raw)}`, index);
+    if (!isObject(raw))
+      throw new SpecError(where, undefined, `a node must be an object with a "type", a "name" and "inputs", got ${JSON.stringify(raw)}`, index);
     const name = raw.name;
     if (typeof name !== 'string' || !NODE_NAME_PATTERN.test(name)) {
       throw new SpecError(where, 'name', `must be a name like "features.0" (letters, digits, _ and dots), got ${JSON.stringify(name)}`, index);
@@ -1239,9 +1494,11 @@ function resolveGraph(list: unknown[], rawOutputs: unknown, inputShape: Shape): 
     if (name === 'input') throw new SpecError(where, 'name', '"input" names the model input', index);
     if (byName.has(name)) throw new SpecError(where, 'name', `${JSON.stringify(name)} is already the name of nodes[${byName.get(name)}]`, index);
     const path = `${where} (${name})`;
-    const fail = (field: string) => (reason: string): never => {
-      throw new SpecError(path, field, reason, index);
-    };
+    const fail =
+      (field: string) =>
+      (reason: string): never => {
+        throw new SpecError(path, field, reason, index);
+      };
     if (!Array.isArray(raw.inputs) || raw.inputs.length === 0) fail('inputs')('must be a non-empty list of value names');
     const inputs = (raw.inputs as unknown[]).map((input, i) => lookup(input, fail(`inputs[${i}]`)));
     const { name: _name, inputs: _inputs, ...layerSpec } = raw;
@@ -1262,13 +1519,16 @@ function resolveGraph(list: unknown[], rawOutputs: unknown, inputShape: Shape): 
   let outputs: ValueRef[];
   if (rawOutputs === undefined) {
     const last = layers[layers.length - 1]!;
-    if (last.outShapes.length !== 1) throw new SpecError('model', 'outputs', `the last node, ${JSON.stringify(last.key)}, has ${last.outShapes.length} outputs: list the model's outputs`, -1);
+    if (last.outShapes.length !== 1)
+      throw new SpecError('model', 'outputs', `the last node, ${JSON.stringify(last.key)}, has ${last.outShapes.length} outputs: list the model's outputs`, -1);
     outputs = [{ layer: last.index, output: 0 }];
   } else {
     if (!Array.isArray(rawOutputs) || rawOutputs.length === 0) throw new SpecError('model', 'outputs', 'must be a non-empty list of value names', -1);
-    outputs = rawOutputs.map((name, i) => lookup(name, (reason) => {
-      throw new SpecError('model', `outputs[${i}]`, reason, -1);
-    }));
+    outputs = rawOutputs.map((name, i) =>
+      lookup(name, (reason) => {
+        throw new SpecError('model', `outputs[${i}]`, reason, -1);
+      }),
+    );
   }
   return { layers, leaves, outputs, outputShapes: outputs.map(shapeOf), activationElements };
 }
@@ -1287,7 +1547,12 @@ function checkParameterBytes(model: ResolvedModel, budget: number): void {
     }
   }
   if (bytes > budget) {
-    throw new SpecError('model', 'layers', `the weights would need ${formatBytes(bytes)} (fp32; the largest, ${largest!.key} ${fmt(largest!.shape)}, ${formatBytes(largestBytes)}), over the budget of ${formatBytes(budget)}`, -1);
+    throw new SpecError(
+      'model',
+      'layers',
+      `the weights would need ${formatBytes(bytes)} (fp32; the largest, ${largest!.key} ${fmt(largest!.shape)}, ${formatBytes(largestBytes)}), over the budget of ${formatBytes(budget)}`,
+      -1,
+    );
   }
 }
 
@@ -1306,7 +1571,6 @@ function firstInChannels(layers: unknown[]): number | undefined {
   }
   return undefined;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Parameters: the state_dict a model expects

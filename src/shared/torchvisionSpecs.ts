@@ -23,7 +23,15 @@ function divisible8(v: number): number {
   return rounded < 0.9 * v ? rounded + 8 : rounded;
 }
 
-function convNormAct(cin: number, cout: number, kernel: number, stride: number, groups: number, activation: string | undefined, eps: number): Record<string, unknown> {
+function convNormAct(
+  cin: number,
+  cout: number,
+  kernel: number,
+  stride: number,
+  groups: number,
+  activation: string | undefined,
+  eps: number,
+): Record<string, unknown> {
   return {
     type: 'Sequential',
     layers: [
@@ -48,9 +56,24 @@ function chained(nodes: Array<Record<string, unknown>>): GraphNodeSpec[] {
 export function mobilenetV2Spec(numClasses = 1000, inputShape: number[] = [1, 3, 224, 224]): GraphModelSpec {
   const nodes: Array<Record<string, unknown>> = [{ name: 'features.0', ...convNormAct(3, 32, 3, 2, 1, 'ReLU6', 1e-5) }];
   let channels = 32;
-  for (const [t, c, n, s] of [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]] as const) {
+  for (const [t, c, n, s] of [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ] as const) {
     for (let i = 0; i < n; i++) {
-      nodes.push({ name: `features.${nodes.length}`, type: 'InvertedResidual', in_channels: channels, out_channels: c, stride: i === 0 ? s : 1, expand_ratio: t });
+      nodes.push({
+        name: `features.${nodes.length}`,
+        type: 'InvertedResidual',
+        in_channels: channels,
+        out_channels: c,
+        stride: i === 0 ? s : 1,
+        expand_ratio: t,
+      });
       channels = c;
     }
   }
@@ -69,15 +92,34 @@ type V3Block = [number, number, number, number, boolean, 'ReLU' | 'Hardswish', n
 
 // torchvision's tables (_mobilenet_v3_conf), width 1.0, no dilation.
 const V3_SMALL: V3Block[] = [
-  [16, 3, 16, 16, true, 'ReLU', 2], [16, 3, 72, 24, false, 'ReLU', 2], [24, 3, 88, 24, false, 'ReLU', 1], [24, 5, 96, 40, true, 'Hardswish', 2],
-  [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 120, 48, true, 'Hardswish', 1], [48, 5, 144, 48, true, 'Hardswish', 1],
-  [48, 5, 288, 96, true, 'Hardswish', 2], [96, 5, 576, 96, true, 'Hardswish', 1], [96, 5, 576, 96, true, 'Hardswish', 1],
+  [16, 3, 16, 16, true, 'ReLU', 2],
+  [16, 3, 72, 24, false, 'ReLU', 2],
+  [24, 3, 88, 24, false, 'ReLU', 1],
+  [24, 5, 96, 40, true, 'Hardswish', 2],
+  [40, 5, 240, 40, true, 'Hardswish', 1],
+  [40, 5, 240, 40, true, 'Hardswish', 1],
+  [40, 5, 120, 48, true, 'Hardswish', 1],
+  [48, 5, 144, 48, true, 'Hardswish', 1],
+  [48, 5, 288, 96, true, 'Hardswish', 2],
+  [96, 5, 576, 96, true, 'Hardswish', 1],
+  [96, 5, 576, 96, true, 'Hardswish', 1],
 ];
 const V3_LARGE: V3Block[] = [
-  [16, 3, 16, 16, false, 'ReLU', 1], [16, 3, 64, 24, false, 'ReLU', 2], [24, 3, 72, 24, false, 'ReLU', 1], [24, 5, 72, 40, true, 'ReLU', 2],
-  [40, 5, 120, 40, true, 'ReLU', 1], [40, 5, 120, 40, true, 'ReLU', 1], [40, 3, 240, 80, false, 'Hardswish', 2], [80, 3, 200, 80, false, 'Hardswish', 1],
-  [80, 3, 184, 80, false, 'Hardswish', 1], [80, 3, 184, 80, false, 'Hardswish', 1], [80, 3, 480, 112, true, 'Hardswish', 1], [112, 3, 672, 112, true, 'Hardswish', 1],
-  [112, 5, 672, 160, true, 'Hardswish', 2], [160, 5, 960, 160, true, 'Hardswish', 1], [160, 5, 960, 160, true, 'Hardswish', 1],
+  [16, 3, 16, 16, false, 'ReLU', 1],
+  [16, 3, 64, 24, false, 'ReLU', 2],
+  [24, 3, 72, 24, false, 'ReLU', 1],
+  [24, 5, 72, 40, true, 'ReLU', 2],
+  [40, 5, 120, 40, true, 'ReLU', 1],
+  [40, 5, 120, 40, true, 'ReLU', 1],
+  [40, 3, 240, 80, false, 'Hardswish', 2],
+  [80, 3, 200, 80, false, 'Hardswish', 1],
+  [80, 3, 184, 80, false, 'Hardswish', 1],
+  [80, 3, 184, 80, false, 'Hardswish', 1],
+  [80, 3, 480, 112, true, 'Hardswish', 1],
+  [112, 3, 672, 112, true, 'Hardswish', 1],
+  [112, 5, 672, 160, true, 'Hardswish', 2],
+  [160, 5, 960, 160, true, 'Hardswish', 1],
+  [160, 5, 960, 160, true, 'Hardswish', 1],
 ];
 
 /** torchvision.models.mobilenet_v3_small / mobilenet_v3_large(num_classes). */
@@ -90,7 +132,13 @@ export function mobilenetV3Spec(size: 'small' | 'large', numClasses = 1000, inpu
     const layers: unknown[] = [];
     if (expanded !== cin) layers.push(convNormAct(cin, expanded, 1, 1, 1, activation, eps));
     layers.push(convNormAct(expanded, expanded, kernel, stride, expanded, activation, eps));
-    if (se) layers.push({ type: 'SqueezeExcitation', input_channels: expanded, squeeze_channels: divisible8(Math.floor(expanded / 4)), scale_activation: 'Hardsigmoid' });
+    if (se)
+      layers.push({
+        type: 'SqueezeExcitation',
+        input_channels: expanded,
+        squeeze_channels: divisible8(Math.floor(expanded / 4)),
+        scale_activation: 'Hardsigmoid',
+      });
     layers.push(convNormAct(expanded, cout, 1, 1, 1, undefined, eps));
     const name = `features.${i + 1}.block`;
     nodes.push({ name, type: 'Sequential', layers, inputs: [previous] });
@@ -115,5 +163,7 @@ export function mobilenetV3Spec(size: 'small' | 'large', numClasses = 1000, inpu
 }
 
 export function torchvisionSpec(structure: TorchvisionStructure, numClasses = 1000, inputShape?: number[]): GraphModelSpec {
-  return structure === 'mobilenet_v2' ? mobilenetV2Spec(numClasses, inputShape) : mobilenetV3Spec(structure === 'mobilenet_v3_small' ? 'small' : 'large', numClasses, inputShape);
+  return structure === 'mobilenet_v2'
+    ? mobilenetV2Spec(numClasses, inputShape)
+    : mobilenetV3Spec(structure === 'mobilenet_v3_small' ? 'small' : 'large', numClasses, inputShape);
 }

@@ -67,10 +67,14 @@ const ATTRIBUTE_FLOAT = 1;
 function valueInfo(w, field, name, shape) {
   w.message(field, (v) => {
     v.string(1, name);
-    v.message(2, (type) => type.message(1, (tensor) => {
-      tensor.int(1, FLOAT);
-      tensor.message(2, (s) => { for (const d of shape) s.message(1, (dim) => dim.int(1, d)); });
-    }));
+    v.message(2, (type) =>
+      type.message(1, (tensor) => {
+        tensor.int(1, FLOAT);
+        tensor.message(2, (s) => {
+          for (const d of shape) s.message(1, (dim) => dim.int(1, d));
+        });
+      }),
+    );
   });
 }
 
@@ -87,27 +91,29 @@ export function encodeOnnxModel(graph) {
   w.int(1, 8); // ir_version
   w.string(2, 'sepconv-lab-bench'); // producer_name
   w.message(7, (g) => {
-    graph.nodes.forEach((node, index) => g.message(1, (n) => {
-      for (const input of node.inputs) n.string(1, input);
-      for (const output of node.outputs) n.string(2, output);
-      n.string(3, `${node.op}_${index}`);
-      n.string(4, node.op);
-      for (const [name, value] of Object.entries(node.attributes ?? {})) {
-        n.message(5, (a) => {
-          a.string(1, name);
-          if (Array.isArray(value)) {
-            a.int(20, ATTRIBUTE_INTS);
-            for (const v of value) a.int(8, v);
-          } else if (Number.isInteger(value)) {
-            a.int(20, ATTRIBUTE_INT);
-            a.int(3, value);
-          } else {
-            a.int(20, ATTRIBUTE_FLOAT);
-            a.float(2, value);
-          }
-        });
-      }
-    }));
+    graph.nodes.forEach((node, index) =>
+      g.message(1, (n) => {
+        for (const input of node.inputs) n.string(1, input);
+        for (const output of node.outputs) n.string(2, output);
+        n.string(3, `${node.op}_${index}`);
+        n.string(4, node.op);
+        for (const [name, value] of Object.entries(node.attributes ?? {})) {
+          n.message(5, (a) => {
+            a.string(1, name);
+            if (Array.isArray(value)) {
+              a.int(20, ATTRIBUTE_INTS);
+              for (const v of value) a.int(8, v);
+            } else if (Number.isInteger(value)) {
+              a.int(20, ATTRIBUTE_INT);
+              a.int(3, value);
+            } else {
+              a.int(20, ATTRIBUTE_FLOAT);
+              a.float(2, value);
+            }
+          });
+        }
+      }),
+    );
     g.string(2, 'graph');
     for (const init of graph.initializers) {
       g.message(5, (t) => {
@@ -120,6 +126,9 @@ export function encodeOnnxModel(graph) {
     valueInfo(g, 11, graph.input.name, graph.input.shape);
     valueInfo(g, 12, graph.output.name, graph.output.shape);
   });
-  w.message(8, (o) => { o.string(1, ''); o.int(2, 13); }); // opset_import
+  w.message(8, (o) => {
+    o.string(1, '');
+    o.int(2, 13);
+  }); // opset_import
   return w.finish();
 }

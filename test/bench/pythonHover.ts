@@ -34,7 +34,11 @@ const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, m
 /** A 5,000-line file made of the Python fixtures, the offset of the hovered conv, and where the edits go. */
 function makeFile(root: string) {
   const fixtures = path.join(root, 'test/fixtures/python');
-  const corpus = fs.readdirSync(fixtures).filter((f) => f.endsWith('.py') && f !== 'half_typed.py').sort().map((f) => fs.readFileSync(path.join(fixtures, f), 'utf8'));
+  const corpus = fs
+    .readdirSync(fixtures)
+    .filter((f) => f.endsWith('.py') && f !== 'half_typed.py')
+    .sort()
+    .map((f) => fs.readFileSync(path.join(fixtures, f), 'utf8'));
   let text = '';
   for (let i = 0; text.split('\n').length < 5000; i++) text += `\n# copy ${i}\n${corpus[i % corpus.length]}`;
   const sequentialStart = text.lastIndexOf('self.stem = nn.Sequential(');
@@ -45,11 +49,16 @@ function makeFile(root: string) {
   for (let i = 0; i < 20; i++) edits.push({ at: copies[Math.floor((i * copies.length) / 20)]! + 2, text: 'x', where: 'comment' });
   const callStart = target - 4;
   const callEnd = text.indexOf(')', target);
-  const commas = [...text.slice(sequentialStart, text.indexOf('def forward', sequentialStart)).matchAll(/, /g)].map((m) => sequentialStart + m.index).filter((at) => at < callStart || at > callEnd);
+  const commas = [...text.slice(sequentialStart, text.indexOf('def forward', sequentialStart)).matchAll(/, /g)]
+    .map((m) => sequentialStart + m.index)
+    .filter((at) => at < callStart || at > callEnd);
   for (let i = 0; i < 10; i++) edits.push({ at: commas[(i * 7) % commas.length]! + 1, text: ' ', where: 'sequential' });
   for (let i = 0; i < 10; i++) edits.push({ at: text.indexOf('\n', Math.floor(((i + 0.5) * text.length) / 10)), text: '\n', where: 'blank line' });
   // Interleave the places, as someone moving through a file would.
-  const order = edits.map((_, i) => i).sort((a, b) => (a % 10) - (b % 10) || a - b).map((i) => edits[i]!);
+  const order = edits
+    .map((_, i) => i)
+    .sort((a, b) => (a % 10) - (b % 10) || a - b)
+    .map((i) => edits[i]!);
   return { text, target, edits: order };
 }
 
@@ -147,13 +156,26 @@ export async function runHoverBench(root: string, workerPath: string): Promise<v
   client.dispose();
 
   const cpu = os.cpus();
-  console.log(`Python features on a ${lines}-line file (${first.sites.length} conv sites, ${first.models.length} models), node ${process.version}, ${cpu[0]?.model ?? 'cpu'} (${cpu.length} cores), load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}:`);
+  console.log(
+    `Python features on a ${lines}-line file (${first.sites.length} conv sites, ${first.models.length} models), node ${process.version}, ${cpu[0]?.model ?? 'cpu'} (${cpu.length} cores), load average ${os
+      .loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}:`,
+  );
   console.log(`  first results after the document opens (worker start, grammar load, full parse, evaluation): ${ms(firstMs)}`);
   console.log(`  ${file.edits.length} bursts of ${BURST} keystrokes ${KEY_INTERVAL_MS} ms apart, over the file and inside the hovered Sequential:`);
   console.log(`    host thread per keystroke burst (changes handed to the worker): ${spread(burstHost)}; per keystroke ${spread(keystrokeHost)}`);
-  console.log(`    longest the host's event loop was held during the bursts (results arriving included): max ${ms(delay.max / 1e6)}, p99 ${ms(delay.percentile(99) / 1e6)}`);
-  console.log(`    hover right after the burst: ${spread(hoverAfter)} (${staleServed.filter(Boolean).length} of ${staleServed.length} from the results of an older version, the hovered call untouched; ${hoverMisses} empty after waiting ${HOVER_WAIT_MS} ms)`);
+  console.log(
+    `    longest the host's event loop was held during the bursts (results arriving included): max ${ms(delay.max / 1e6)}, p99 ${ms(delay.percentile(99) / 1e6)}`,
+  );
+  console.log(
+    `    hover right after the burst: ${spread(hoverAfter)} (${staleServed.filter(Boolean).length} of ${staleServed.length} from the results of an older version, the hovered call untouched; ${hoverMisses} empty after waiting ${HOVER_WAIT_MS} ms)`,
+  );
   console.log(`    last keystroke to the results of its version (CodeLens figures, diagnostics): ${spread(lensAfter)}`);
-  console.log(`    in the worker per run: parse ${spread(workerRun.map((r) => r.parseMs))}; evaluation and costing ${spread(workerRun.map((r) => r.evaluateMs))}`);
-  console.log(`  hover after an edit inside the hovered call (waits for the new version's results): ${spread(inCall)}${inCallMisses ? `; ${inCallMisses} of ${inCall.length} empty after waiting ${HOVER_WAIT_MS} ms` : ''}`);
+  console.log(
+    `    in the worker per run: parse ${spread(workerRun.map((r) => r.parseMs))}; evaluation and costing ${spread(workerRun.map((r) => r.evaluateMs))}`,
+  );
+  console.log(
+    `  hover after an edit inside the hovered call (waits for the new version's results): ${spread(inCall)}${inCallMisses ? `; ${inCallMisses} of ${inCall.length} empty after waiting ${HOVER_WAIT_MS} ms` : ''}`,
+  );
 }

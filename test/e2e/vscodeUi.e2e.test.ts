@@ -87,7 +87,11 @@ describe('VS Code UI', () => {
       status.textContent = '';
     });
     await frame.locator('#run').click();
-    await frame.locator('#run-status[data-drawn-ms]').or(frame.locator('#run-status', { hasText: /failed/i })).first().waitFor({ timeout: 150_000 });
+    await frame
+      .locator('#run-status[data-drawn-ms]')
+      .or(frame.locator('#run-status', { hasText: /failed/i }))
+      .first()
+      .waitFor({ timeout: 150_000 });
     const status = (await frame.locator('#run-status').textContent()) ?? '';
     expect(status).not.toMatch(/failed/i);
     return status;
@@ -131,7 +135,7 @@ describe('VS Code UI', () => {
     await shot('vscode-playground-host-gpu.png');
   });
 
-  it('an .onnx opened from the explorer\'s context menu shows as blocks and its trained weights draw feature maps of a photograph', async () => {
+  it("an .onnx opened from the explorer's context menu shows as blocks and its trained weights draw feature maps of a photograph", async () => {
     await showInCommandPalette(page, 'View: Show Explorer');
     await page.keyboard.press('Enter');
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: ONNX_NAME });

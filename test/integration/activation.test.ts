@@ -15,7 +15,17 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, activatedExtension, closePlaygroundTabs, hoverText, openWorkspaceDocument, playgroundTabs, positionOf, runOnHost, waitFor } from './helpers';
+import {
+  EXTENSION_ID,
+  activatedExtension,
+  closePlaygroundTabs,
+  hoverText,
+  openWorkspaceDocument,
+  playgroundTabs,
+  positionOf,
+  runOnHost,
+  waitFor,
+} from './helpers';
 
 /** Generous for a busy two-core machine: a cheap activation takes tens of ms, loading the parser or Dawn hundreds. */
 const MAX_ACTIVATION_MS = 1000;
@@ -143,7 +153,11 @@ suite('activation', () => {
       positionOf(editor.document, 'standard =', 'Conv2d'),
     );
     assert.match(hoverText(hovers), /params/, 'the hover on a Conv2d gave no figures');
-    assert.equal(extensionWorkers('pythonWorker.js').length, 1, `the hover answered without one Python analysis worker (workers seen: ${workersStarted.join(', ') || 'none'}): the probe sees nothing`);
+    assert.equal(
+      extensionWorkers('pythonWorker.js').length,
+      1,
+      `the hover answered without one Python analysis worker (workers seen: ${workersStarted.join(', ') || 'none'}): the probe sees nothing`,
+    );
     assert.deepEqual(wasmCompiles, [], "the parser's WebAssembly was compiled on the extension host's thread");
     assert.equal(dawnLoaded(), undefined, 'Dawn was loaded by a hover');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -154,7 +168,10 @@ suite('activation', () => {
     assert.equal(dawnLoaded(), undefined, 'Dawn was loaded before any GPU run');
     const cpu = await runOnHost(api, { backend: 'cpu' });
     assert.equal(cpu.backend, 'cpu');
-    assert.ok(extensionWorkers('engineWorker.js').length > 0, `a CPU run answered without the engine's worker thread (workers seen: ${workersStarted.join(', ') || 'none'})`);
+    assert.ok(
+      extensionWorkers('engineWorker.js').length > 0,
+      `a CPU run answered without the engine's worker thread (workers seen: ${workersStarted.join(', ') || 'none'})`,
+    );
     assert.equal(dawnLoaded(), undefined, 'a CPU run loaded Dawn');
     const gpu = await runOnHost(api, { backend: 'webgpu' });
     assert.equal(gpu.backend, 'webgpu', `the host fell back to ${gpu.backend}: ${gpu.note ?? ''}`);

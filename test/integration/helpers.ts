@@ -113,7 +113,12 @@ export async function runOnHost(api: SepConvApi, body: Partial<RunRequestBody> &
 /** The float32 values of the latest run's output (or of one step's), read back as the page reads them. */
 export async function readRunTensor(api: SepConvApi, runId: number, step?: string): Promise<{ shape: number[]; data: Float32Array }> {
   const requestId = nextRequestId++;
-  const response = await api.answerPlaygroundRequest({ type: 'request', requestId, method: 'readTensor', body: step === undefined ? { runId } : { runId, step } });
+  const response = await api.answerPlaygroundRequest({
+    type: 'request',
+    requestId,
+    method: 'readTensor',
+    body: step === undefined ? { runId } : { runId, step },
+  });
   if (!response.ok) throw new Error(`the host answered the readTensor request with an error: ${response.error}`);
   const tensor = response.result as { shape: number[]; data: ArrayBuffer };
   return { shape: tensor.shape, data: new Float32Array(tensor.data) };

@@ -107,9 +107,7 @@ export function run(): Promise<void> {
     record({ event: 'start', total: runner.total, files: files.map((file) => path.relative(__dirname, file)) });
     runner.on('test', (test) => record({ event: 'begin', title: test.fullTitle() }));
     runner.on('pass', (test) => record({ event: 'pass', title: test.fullTitle(), durationMs: test.duration ?? 0 }));
-    runner.on('fail', (test, error) =>
-      record({ event: 'fail', title: test.fullTitle(), durationMs: test.duration ?? 0, error: describeError(error) }),
-    );
+    runner.on('fail', (test, error) => record({ event: 'fail', title: test.fullTitle(), durationMs: test.duration ?? 0, error: describeError(error) }));
     runner.on('pending', (test) => record({ event: 'pending', title: test.fullTitle() }));
   });
 }

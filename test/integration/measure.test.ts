@@ -35,19 +35,31 @@ suite('Measure with PyTorch', () => {
     const document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
     await vscode.window.showTextDocument(document);
     const before = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', document.uri, 20);
-    assert.ok(before.some((lens) => lens.command?.title.includes('Measure with PyTorch')), 'no "Measure with PyTorch" CodeLens on the model class');
+    assert.ok(
+      before.some((lens) => lens.command?.title.includes('Measure with PyTorch')),
+      'no "Measure with PyTorch" CodeLens on the model class',
+    );
 
     const result = await vscode.commands.executeCommand<MeasureResult | undefined>('sepconv.measure', document.uri.toString());
     assert.ok(result, 'the measure command returned no result (see the error message it showed)');
-    const truth = JSON.parse(fs.readFileSync(path.join(REPO, 'test/corpus/truth', `${CORPUS_FILE.replace(/\.py$/, '').replaceAll('/', '__')}.json`), 'utf8')) as MeasureResult;
+    const truth = JSON.parse(
+      fs.readFileSync(path.join(REPO, 'test/corpus/truth', `${CORPUS_FILE.replace(/\.py$/, '').replaceAll('/', '__')}.json`), 'utf8'),
+    ) as MeasureResult;
     // The file is outside the workspace folder: positions are relative to its own folder.
     const key = (sites: MeasureResult['sites']) => sites.map(({ file: _file, ...site }) => site);
     assert.deepEqual(key(result.sites), key(truth.sites.filter((s) => s.file === CORPUS_FILE)));
 
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', document.uri, 20);
-    assert.ok(lenses.some((lens) => /measured: 3\.50M params/.test(lens.command?.title ?? '')), `no measured CodeLens: ${lenses.map((l) => l.command?.title).join(' | ')}`);
+    assert.ok(
+      lenses.some((lens) => /measured: 3\.50M params/.test(lens.command?.title ?? '')),
+      `no measured CodeLens: ${lenses.map((l) => l.command?.title).join(' | ')}`,
+    );
     const site = truth.sites.find((s) => s.file === CORPUS_FILE && s.layer === 'Linear')!;
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, new vscode.Position(site.line - 1, site.column));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      document.uri,
+      new vscode.Position(site.line - 1, site.column),
+    );
     const text = hoverText(hovers);
     assert.match(text, /measured with PyTorch/);
     assert.ok(text.includes(site.instances[0]!.params.toLocaleString('en-US')), `the hover does not show ${site.instances[0]!.params} params:\n${text}`);

@@ -19,7 +19,7 @@ suite('open model', () => {
   });
   suiteTeardown(closePlaygroundTabs);
 
-  test('opens the PaddleOCR classifier and runs it on the host with the file\'s weights', async () => {
+  test("opens the PaddleOCR classifier and runs it on the host with the file's weights", async () => {
     const { api } = await activatedExtension();
     await vscode.commands.executeCommand('sepconv.openModel', vscode.Uri.file(CLS));
     await waitFor(() => playgroundTabs().length === 1, 'the playground panel');

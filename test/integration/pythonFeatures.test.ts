@@ -45,10 +45,14 @@ suite('Python model code', () => {
       const { document } = await openWorkspaceDocument('convs.py');
       // fvcore counts no add for the bias; the parameters stay every trainable one.
       const macsWithoutBias = grouped(STANDARD.macs - 64 * 224 * 224);
-      const text = await waitFor(async () => {
-        const hover = await hoverAt(document, 'standard =', 'Conv2d');
-        return hover.includes(macsWithoutBias) ? hover : undefined;
-      }, `the hover to count ${macsWithoutBias} MACs (fvcore: no add for the bias)`, 10_000);
+      const text = await waitFor(
+        async () => {
+          const hover = await hoverAt(document, 'standard =', 'Conv2d');
+          return hover.includes(macsWithoutBias) ? hover : undefined;
+        },
+        `the hover to count ${macsWithoutBias} MACs (fvcore: no add for the bias)`,
+        10_000,
+      );
       assert.ok(!text.includes(grouped(STANDARD.macs)), 'the hover still counts the bias adds');
       assert.ok(text.includes(grouped(STANDARD.params)), 'the parameter count changed with the convention');
     } finally {
@@ -67,7 +71,10 @@ suite('Python model code', () => {
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', document.uri, 100);
     const line = positionOf(document, 'class Features(nn.Module):', 'class').line;
     const lens = lenses.find((l) => l.range.start.line === line && /params/.test(l.command?.title ?? ''));
-    assert.ok(lens?.command, `no CodeLens with totals on line ${line + 1}; lenses: ${lenses.map((l) => `${l.range.start.line + 1}: ${l.command?.title}`).join('; ')}`);
+    assert.ok(
+      lens?.command,
+      `no CodeLens with totals on line ${line + 1}; lenses: ${lenses.map((l) => `${l.range.start.line + 1}: ${l.command?.title}`).join('; ')}`,
+    );
     // conv 3->32 3x3 s2 (112x112 out), BN 32, dw 32 3x3, pw 32->64 1x1 at 112x112, from a 224x224 input.
     const params = 3 * 32 * 9 + 32 + 2 * 32 + 32 * 9 + 32 + 32 * 64 + 64;
     assert.ok(lens.command.title.includes(`${(params / 1e3).toFixed(2)}K params`), `expected ${(params / 1e3).toFixed(2)}K params in "${lens.command.title}"`);
@@ -94,12 +101,21 @@ suite('Python model code', () => {
   test('the hover follows an edit, and a model built at the top level gets figures from its first layer', async () => {
     const editor = await openWorkspaceDocument('convs.py');
     const { document } = editor;
-    await editor.edit((edit) => edit.insert(new vscode.Position(document.lineCount, 0), '\nstem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 1))\n'));
+    await editor.edit((edit) =>
+      edit.insert(
+        new vscode.Position(document.lineCount, 0),
+        '\nstem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 1))\n',
+      ),
+    );
     // The 1x1 conv after a 3x3 stride-2 conv at the default 224x224: 16 x 112 x 112 out, 8 * 16 + 16 params.
-    const text = await waitFor(async () => {
-      const hover = await hoverAt(document, 'stem = nn.Sequential', 'Conv2d(8, 16');
-      return hover.includes('1×16×112×112') ? hover : undefined;
-    }, 'the hover on the new top-level Sequential\'s 1x1 conv', 10_000);
+    const text = await waitFor(
+      async () => {
+        const hover = await hoverAt(document, 'stem = nn.Sequential', 'Conv2d(8, 16');
+        return hover.includes('1×16×112×112') ? hover : undefined;
+      },
+      "the hover on the new top-level Sequential's 1x1 conv",
+      10_000,
+    );
     assert.ok(text.includes('| params | 144 |'), `expected 144 params:\n${text}`);
   });
 
@@ -126,7 +142,7 @@ suite('Python model code', () => {
     assert.match(hover, /depthwise/i);
   });
 
-  test('the hover\'s convert link (sepconv.convertToSeparable) rewrites the conv it names', async () => {
+  test("the hover's convert link (sepconv.convertToSeparable) rewrites the conv it names", async () => {
     const { document } = await openWorkspaceDocument('convs.py');
     const hover = await hoverAt(document, 'standard =', 'Conv2d');
     const link = /command:sepconv\.convertToSeparable\?([^)\s"]+)/.exec(hover);
@@ -144,15 +160,26 @@ suite('Python model code', () => {
     const before = document.getText();
     const at = positionOf(document, 'standard =', 'Conv2d');
     assert.equal(await vscode.commands.executeCommand('sepconv.convertToSeparable', 'f'.repeat(32)), false);
-    assert.equal(await vscode.commands.executeCommand('sepconv.convertToSeparable', document.uri.toString(), { line: at.line, character: at.character }), false);
+    assert.equal(
+      await vscode.commands.executeCommand('sepconv.convertToSeparable', document.uri.toString(), { line: at.line, character: at.character }),
+      false,
+    );
     assert.equal(document.getText(), before, 'the document was edited');
   });
 
   test('no quick fix on a conv that is already depthwise', async () => {
     const { document } = await openWorkspaceDocument('convs.py');
     const at = positionOf(document, 'depthwise =', 'Conv2d');
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', document.uri, new vscode.Range(at, at), vscode.CodeActionKind.QuickFix.value);
-    assert.deepEqual(actions.filter((a) => /separable/i.test(a.title)).map((a) => a.title), []);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      document.uri,
+      new vscode.Range(at, at),
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    assert.deepEqual(
+      actions.filter((a) => /separable/i.test(a.title)).map((a) => a.title),
+      [],
+    );
   });
 
   test('diagnostics mark the layers PyTorch would refuse, on the argument at fault', async () => {
@@ -169,7 +196,11 @@ suite('Python model code', () => {
     const same = found.find((d) => /same/.test(d.message) && d.range.start.line === positionOf(document, 'same_strided', 'Conv2d').line);
     assert.ok(same, `no diagnostic on padding="same" with stride 2: ${found.map((d) => d.message).join(' | ')}`);
     const fineLine = positionOf(document, 'fine_same', 'Conv2d').line;
-    assert.deepEqual(found.filter((d) => d.range.start.line === fineLine).map((d) => d.message), [], 'padding="same" with stride 1 is fine');
+    assert.deepEqual(
+      found.filter((d) => d.range.start.line === fineLine).map((d) => d.message),
+      [],
+      'padding="same" with stride 1 is fine',
+    );
   });
 
   test('diagnostics follow edits', async () => {
@@ -177,7 +208,12 @@ suite('Python model code', () => {
     const uri = editor.document.uri;
     await waitFor(() => vscode.languages.getDiagnostics(uri).some((d) => /groups=3/.test(d.message)), 'the groups diagnostic');
     const range = editor.document.getText().indexOf('groups=3');
-    await editor.edit((edit) => edit.replace(new vscode.Range(editor.document.positionAt(range), editor.document.positionAt(range + 'groups=3'.length)), 'groups=32'));
-    await waitFor(() => !vscode.languages.getDiagnostics(uri).some((d) => /groups=/.test(d.message)), 'the groups diagnostic to go once groups=32 divides both');
+    await editor.edit((edit) =>
+      edit.replace(new vscode.Range(editor.document.positionAt(range), editor.document.positionAt(range + 'groups=3'.length)), 'groups=32'),
+    );
+    await waitFor(
+      () => !vscode.languages.getDiagnostics(uri).some((d) => /groups=/.test(d.message)),
+      'the groups diagnostic to go once groups=32 divides both',
+    );
   });
 });

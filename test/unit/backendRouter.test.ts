@@ -6,13 +6,27 @@ describe('Auto', () => {
   const swiftshader = { available: true, description: 'Google SwiftShader', software: true };
 
   it('starts where the maps should come soonest: a hardware GPU, else the CPU on the side of the panel', () => {
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200', software: false }, pageGpu: none, measured: {} }).key).toBe('host/webgpu');
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'SwiftShader Device', software: true }, pageGpu: swiftshader, measured: {} }).key).toBe('host/cpu');
+    expect(
+      autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200', software: false }, pageGpu: none, measured: {} })
+        .key,
+    ).toBe('host/webgpu');
+    expect(
+      autoRoute({
+        standalone: false,
+        remote: false,
+        hostGpu: { available: true, description: 'SwiftShader Device', software: true },
+        pageGpu: swiftshader,
+        measured: {},
+      }).key,
+    ).toBe('host/cpu');
     const remote = autoRoute({ standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader, measured: {} });
     expect(remote.key).toBe('page/cpu');
     expect(remote.why).toMatch(/across a network/);
     expect(autoCandidates({ standalone: true, remote: false, pageGpu: swiftshader, measured: {} })).toEqual(['page/cpu']);
-    expect(autoCandidates({ standalone: true, remote: false, pageGpu: { available: true, description: 'Apple M2', software: false }, measured: {} })).toEqual(['page/webgpu', 'page/cpu']);
+    expect(autoCandidates({ standalone: true, remote: false, pageGpu: { available: true, description: 'Apple M2', software: false }, measured: {} })).toEqual([
+      'page/webgpu',
+      'page/cpu',
+    ]);
   });
 
   it('tries each candidate once, then keeps the fastest measured', () => {
@@ -48,7 +62,9 @@ describe('routeRun', () => {
     expect(routeRun({ ...inVsCode, choice: 'webview-gpu' })).toEqual({ blocked: 'The page has no WebGPU: navigator.gpu is missing' });
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringMatching() as any
     expect(routeRun({ ...standalone, choice: 'host-gpu' })).toMatchObject({ blocked: expect.stringMatching(/needs the VS Code extension host/) });
-    expect(routeRun({ ...inVsCode, choice: 'host-gpu', hostGpu: { available: false, description: 'no adapter', software: false } })).toEqual({ blocked: 'Host GPU is unavailable: no adapter' });
+    expect(routeRun({ ...inVsCode, choice: 'host-gpu', hostGpu: { available: false, description: 'no adapter', software: false } })).toEqual({
+      blocked: 'Host GPU is unavailable: no adapter',
+    });
   });
 
   it("keeps a model file's own weights on the host", () => {
@@ -65,13 +81,20 @@ describe('routeRun', () => {
     const route = routeRun(inVsCode);
     expect(route).toEqual({ where: 'host', backend: 'webgpu', why: 'auto: host GPU (a hardware GPU)' });
     expect(routeKey(route as Exclude<typeof route, { blocked: string }>)).toBe('host/webgpu');
-    expect(routeRun({ ...standalone, pageGpu: { available: true, description: 'SwiftShader', software: true } })).toMatchObject({ where: 'page', backend: 'cpu' });
+    expect(routeRun({ ...standalone, pageGpu: { available: true, description: 'SwiftShader', software: true } })).toMatchObject({
+      where: 'page',
+      backend: 'cpu',
+    });
   });
 });
 
 describe('backendChoices', () => {
   it('lists every choice, with what the probes found', () => {
-    const choices = backendChoices({ standalone: false, hostGpu: { available: true, description: 'NVIDIA H200', software: false }, pageGpu: { available: true, description: 'SwiftShader', software: true } });
+    const choices = backendChoices({
+      standalone: false,
+      hostGpu: { available: true, description: 'NVIDIA H200', software: false },
+      pageGpu: { available: true, description: 'SwiftShader', software: true },
+    });
     expect(choices).toEqual([
       ['auto', 'Auto'],
       ['host-gpu', 'Host GPU (NVIDIA H200)'],

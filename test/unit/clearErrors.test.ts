@@ -90,9 +90,17 @@ describe('Python: channel counts PyTorch would refuse', () => {
   };
 
   it('nn.Conv2d(-3, 8, 3) is a bad in_channels, not a bad input_shape', () => {
-    const a = estimates('import torch.nn as nn\nconv = nn.Conv2d(-3, 8, 3)\nseq = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(-8, 4, 3))\nbn = nn.BatchNorm2d(-1)\nout = nn.Conv2d(3, -8, 3)\n');
+    const a = estimates(
+      'import torch.nn as nn\nconv = nn.Conv2d(-3, 8, 3)\nseq = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(-8, 4, 3))\nbn = nn.BatchNorm2d(-1)\nout = nn.Conv2d(3, -8, 3)\n',
+    );
     const errors = a.estimates.layers.map((e) => e.error);
-    expect(errors).toEqual(['in_channels must be >= 1, got -3', undefined, 'in_channels must be >= 1, got -8', 'num_features must be >= 1, got -1', 'out_channels must be >= 1, got -8']);
+    expect(errors).toEqual([
+      'in_channels must be >= 1, got -3',
+      undefined,
+      'in_channels must be >= 1, got -8',
+      'num_features must be >= 1, got -1',
+      'out_channels must be >= 1, got -8',
+    ]);
   });
 
   it('nn.Conv2d(3.0, 8, 3) says that in_channels is a float', () => {

@@ -62,6 +62,7 @@ describe('sepconv cost', () => {
   it('lists the presets', async () => {
     const { code, out } = await runCli(['presets']);
     expect(code).toBe(0);
-    for (const name of ['mobilenet_v1', 'mobilenet_v2', 'mobilenet_v1_block', 'mobilenet_v2_block', 'xception_block', 'plain_conv3x3']) expect(out).toContain(name);
+    for (const name of ['mobilenet_v1', 'mobilenet_v2', 'mobilenet_v1_block', 'mobilenet_v2_block', 'xception_block', 'plain_conv3x3'])
+      expect(out).toContain(name);
   });
 });

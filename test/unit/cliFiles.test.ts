@@ -27,7 +27,14 @@ beforeAll(async () => {
   cliPath = join(buildDir, 'cli.js');
   // As esbuild.mjs bundles the CLI (without the embedded kernels: the JS ones serve here).
   await esbuild.build({
-    entryPoints: ['src/cli/main.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: cliPath, logLevel: 'error',
+    entryPoints: ['src/cli/main.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu'],
+    outfile: cliPath,
+    logLevel: 'error',
     define: { 'import.meta.url': '__sepconvImportMetaUrl' },
     banner: { js: "var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });
@@ -37,7 +44,14 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sepconv-files-'));
 });
 
-const model: ModelSpec = { name: 'two', layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1 }, { type: 'ReLU' }, { type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 1 }] };
+const model: ModelSpec = {
+  name: 'two',
+  layers: [
+    { type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1 },
+    { type: 'ReLU' },
+    { type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 1 },
+  ],
+};
 const input = { shape: [1, 3, 16, 16], data: new Float32Array(768).map((_, i) => Math.sin(i / 5)) };
 
 function files(spec: ModelSpec = model): { modelPath: string; inputPath: string; outputPath: string } {
@@ -76,7 +90,16 @@ describe('atomic writes', () => {
     const { modelPath, inputPath, outputPath } = files();
     const steps = join(dir, 'steps');
     expect(shell(`node "$CLI" forward --model ${modelPath} --input ${inputPath} --output ${outputPath} --init seed:1 --intermediates ${steps}`).status).toBe(0);
-    const before = { output: readFileSync(outputPath), index: readFileSync(join(steps, 'index.json')), first: readFileSync(join(steps, readdirSync(steps).find((f) => f.endsWith('.npy'))!)) };
+    const before = {
+      output: readFileSync(outputPath),
+      index: readFileSync(join(steps, 'index.json')),
+      first: readFileSync(
+        join(
+          steps,
+          readdirSync(steps).find((f) => f.endsWith('.npy'))!,
+        ),
+      ),
+    };
     // Outputs of 8 KiB: a write in place would leave 1 KiB of each.
     const run = shell(`ulimit -f 1; node "$CLI" forward --model ${modelPath} --input ${inputPath} --output ${outputPath} --init seed:2`);
     expect(run.status).toBe(1);
@@ -84,11 +107,20 @@ describe('atomic writes', () => {
     expect(readFileSync(outputPath).equals(before.output)).toBe(true);
     // The output is small enough; the step files are not.
     writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ layers: [...model.layers, { type: 'AdaptiveAvgPool2d', output_size: 1 }] }));
-    const steps2 = shell(`ulimit -f 1; node "$CLI" forward --model ${join(dir, 'tiny.json')} --input ${inputPath} --output ${join(dir, 'small.npy')} --init seed:2 --intermediates ${steps}`);
+    const steps2 = shell(
+      `ulimit -f 1; node "$CLI" forward --model ${join(dir, 'tiny.json')} --input ${inputPath} --output ${join(dir, 'small.npy')} --init seed:2 --intermediates ${steps}`,
+    );
     expect(steps2.status).toBe(1);
     expect(steps2.stderr).toMatch(/--intermediates .*: cannot write \(EFBIG/);
     expect(readFileSync(join(steps, 'index.json')).equals(before.index)).toBe(true);
-    expect(readFileSync(join(steps, readdirSync(steps).find((f) => f.endsWith('.npy'))!)).equals(before.first)).toBe(true);
+    expect(
+      readFileSync(
+        join(
+          steps,
+          readdirSync(steps).find((f) => f.endsWith('.npy'))!,
+        ),
+      ).equals(before.first),
+    ).toBe(true);
     expect(readdirSync(steps).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
@@ -106,19 +138,33 @@ describe('destinations are checked before the run', () => {
   it('--output in a missing folder, or under a file', async () => {
     const { modelPath, inputPath } = files();
     const weights = overflowingWeights();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(dir, 'missing', 'y.npy')], captureOutput().io)).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT: no folder /);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(inputPath, 'y.npy')], captureOutput().io)).rejects.toThrow(/^--output .*y\.npy: a parent of .* is a file, not a directory/);
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(dir, 'missing', 'y.npy')], captureOutput().io),
+    ).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT: no folder /);
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(inputPath, 'y.npy')], captureOutput().io),
+    ).rejects.toThrow(/^--output .*y\.npy: a parent of .* is a file, not a directory/);
   });
 
   it('--intermediates under a file is refused before --output is written', async () => {
     const { modelPath, inputPath, outputPath } = files();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', join(inputPath, 'steps')], captureOutput().io)).rejects.toThrow(/^--intermediates .*steps: .*x\.npy is a file, not a directory$/);
+    await expect(
+      runForwardCommand(
+        ['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', join(inputPath, 'steps')],
+        captureOutput().io,
+      ),
+    ).rejects.toThrow(/^--intermediates .*steps: .*x\.npy is a file, not a directory$/);
     expect(existsSync(outputPath)).toBe(false);
   });
 
   it('--intermediates under /proc fails at once instead of hanging', async () => {
     const { modelPath, inputPath, outputPath } = files();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', '/proc/sepconv-no-such/steps'], captureOutput().io)).rejects.toThrow(/^--intermediates \/proc\/sepconv-no-such\/steps: (cannot make the directory \/proc\/sepconv-no-such|cannot write)/);
+    await expect(
+      runForwardCommand(
+        ['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', '/proc/sepconv-no-such/steps'],
+        captureOutput().io,
+      ),
+    ).rejects.toThrow(/^--intermediates \/proc\/sepconv-no-such\/steps: (cannot make the directory \/proc\/sepconv-no-such|cannot write)/);
     expect(existsSync(outputPath)).toBe(false);
   }, 10_000);
 });
@@ -127,12 +173,22 @@ describe('an intermediates folder', () => {
   it('holds only the latest run: the step files an earlier index.json listed are removed', async () => {
     const { modelPath, inputPath, outputPath } = files();
     const steps = join(dir, 'steps');
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps, '--unfused'], captureOutput().io)).toBe(0);
+    expect(
+      await runForwardCommand(
+        ['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps, '--unfused'],
+        captureOutput().io,
+      ),
+    ).toBe(0);
     const first = readdirSync(steps).sort();
     expect(first.filter((f) => f.endsWith('.npy'))).toHaveLength(3);
     writeFileSync(join(steps, 'notes.txt'), 'mine');
     files({ layers: [model.layers[0]!] });
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps], captureOutput().io)).toBe(0);
+    expect(
+      await runForwardCommand(
+        ['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps],
+        captureOutput().io,
+      ),
+    ).toBe(0);
     const index = JSON.parse(readFileSync(join(steps, 'index.json'), 'utf8')) as { format: string; steps: Array<{ file: string }> };
     expect(index.format).toBe('sepconv-intermediates');
     expect(readdirSync(steps).sort()).toEqual([...index.steps.map((s) => s.file), 'index.json', 'notes.txt'].sort());
@@ -145,7 +201,9 @@ describe('an intermediates folder', () => {
     mkdirSync(steps);
     writeFileSync(join(steps, '000_0.npy'), 'not ours');
     writeFileSync(join(steps, 'index.json'), JSON.stringify({ steps: [{ file: '../x.npy' }] }));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps], captureOutput().io)).rejects.toThrow(/^--intermediates .*photos: the folder holds 2 file\(s\) and no index\.json of an earlier `sepconv forward` run/);
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps], captureOutput().io),
+    ).rejects.toThrow(/^--intermediates .*photos: the folder holds 2 file\(s\) and no index\.json of an earlier `sepconv forward` run/);
     expect(readFileSync(join(steps, '000_0.npy'), 'utf8')).toBe('not ours');
     expect(existsSync(outputPath)).toBe(false);
   });
@@ -157,13 +215,25 @@ describe('non-regular files are refused', () => {
     const fifo = join(dir, 'fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const forwardWith = (...args: string[]) => runForwardCommand(['--output', outputPath, ...args], captureOutput().io);
-    await expect(forwardWith('--model', modelPath, '--input', '/dev/zero', '--init', 'seed:1')).rejects.toThrow(/^--input \/dev\/zero: not a regular file \(a character device\): refused$/);
-    await expect(forwardWith('--model', modelPath, '--input', fifo, '--init', 'seed:1')).rejects.toThrow(/^--input .*fifo: not a regular file \(a FIFO\): refused$/);
+    await expect(forwardWith('--model', modelPath, '--input', '/dev/zero', '--init', 'seed:1')).rejects.toThrow(
+      /^--input \/dev\/zero: not a regular file \(a character device\): refused$/,
+    );
+    await expect(forwardWith('--model', modelPath, '--input', fifo, '--init', 'seed:1')).rejects.toThrow(
+      /^--input .*fifo: not a regular file \(a FIFO\): refused$/,
+    );
     await expect(forwardWith('--model', '/dev/zero', '--input', inputPath)).rejects.toThrow(/^--model \/dev\/zero: not a regular file/);
     await expect(forwardWith('--model', fifo, '--input', inputPath)).rejects.toThrow(/^--model .*fifo: not a regular file \(a FIFO\)/);
-    await expect(forwardWith('--model', modelPath, '--input', inputPath, '--weights', '/dev/zero')).rejects.toThrow(/^--weights \/dev\/zero: not a regular file/);
+    await expect(forwardWith('--model', modelPath, '--input', inputPath, '--weights', '/dev/zero')).rejects.toThrow(
+      /^--weights \/dev\/zero: not a regular file/,
+    );
     const err: string[] = [];
-    expect(await main(['cost', '--model', '/dev/zero'], () => undefined, (s) => err.push(s))).toBe(1);
+    expect(
+      await main(
+        ['cost', '--model', '/dev/zero'],
+        () => undefined,
+        (s) => err.push(s),
+      ),
+    ).toBe(1);
     expect(err.join('\n')).toMatch(/--model \/dev\/zero: .*not a regular file \(a character device\)/);
     const python = shell(`node "$CLI" cost /dev/zero`);
     expect(python.status).toBe(1);

@@ -40,15 +40,18 @@ async function run(args: string[]): Promise<{ code: number; out: string[]; err: 
 /** A conv and a ReLU as an .onnx file, input [1, 3, 8, 8]. */
 function onnxFile(): string {
   const path = join(dir, 'small.onnx');
-  writeFileSync(path, writeOnnx({
-    input: { name: 'x', shape: [1, 3, 8, 8] },
-    outputs: ['y'],
-    initializers: [{ name: 'w', dims: [4, 3, 3, 3], data: seeded(108, 1) }],
-    nodes: [
-      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], name: 'conv', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
-      { op: 'Relu', inputs: ['c'], outputs: ['y'], name: 'relu' },
-    ],
-  }));
+  writeFileSync(
+    path,
+    writeOnnx({
+      input: { name: 'x', shape: [1, 3, 8, 8] },
+      outputs: ['y'],
+      initializers: [{ name: 'w', dims: [4, 3, 3, 3], data: seeded(108, 1) }],
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], name: 'conv', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c'], outputs: ['y'], name: 'relu' },
+      ],
+    }),
+  );
   return path;
 }
 
@@ -80,15 +83,24 @@ describe('the CLI prints through the writers it is handed', () => {
 
   it('cost FILE.py: the table, then the settings line', async () => {
     const file = join(dir, 'net.py');
-    writeFileSync(file, 'import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.a = nn.Conv2d(3, 8, 3, padding=1)\n\n    def forward(self, x):\n        return self.a(x)\n');
+    writeFileSync(
+      file,
+      'import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.a = nn.Conv2d(3, 8, 3, padding=1)\n\n    def forward(self, x):\n        return self.a(x)\n',
+    );
     const r = await run(['cost', file, '--input-size', '32,32']);
     expect([r.code, r.err]).toEqual([0, []]);
     const text = r.out.join('\n');
     // 8 x 3 x 3 x 3 weights and 8 biases; 8 x 32 x 32 outputs of 27 multiply-adds and a bias each (as torchinfo counts).
     expect(text).toMatch(/^7:18 +nn\.Conv2d +standard +1 +224 +229\.38K +1x8x32x32$/m);
-    expect(text.split('\n').slice(-3)).toEqual(["(torchinfo, fp32; a model's input at 32x32 where the code does not give one)", 'models built with their default arguments:', '  Net']);
+    expect(text.split('\n').slice(-3)).toEqual([
+      "(torchinfo, fp32; a model's input at 32x32 where the code does not give one)",
+      'models built with their default arguments:',
+      '  Net',
+    ]);
     const json = await run(['cost', file, '--json', '--input-size', '32,32']);
-    expect((JSON.parse(json.out.join('\n')) as { line: number; params: number; macs: number }[]).map((site) => [site.line, site.params, site.macs])).toEqual([[7, 224, 229_376]]);
+    expect((JSON.parse(json.out.join('\n')) as { line: number; params: number; macs: number }[]).map((site) => [site.line, site.params, site.macs])).toEqual([
+      [7, 224, 229_376],
+    ]);
   });
 
   it('cost FILE.py: an unreadable file and a failed measurement are errors on err, with their exit codes', async () => {
@@ -109,7 +121,10 @@ describe('the CLI prints through the writers it is handed', () => {
     expect(r.code).toBe(0);
     expect(r.err).toEqual(['sepconv: no --weights or --init given: using --init seed:0']);
     expect(r.out).toHaveLength(1);
-    expect(r.out[0]!.split('\n')).toEqual([expect.stringMatching(/^MobileNetV1 separable block: \[1, 32, 6, 6\] -> \[1, 64, 6, 6\] on cpu/), `wrote ${output}`]);
+    expect(r.out[0]!.split('\n')).toEqual([
+      expect.stringMatching(/^MobileNetV1 separable block: \[1, 32, 6, 6\] -> \[1, 64, 6, 6\] on cpu/),
+      `wrote ${output}`,
+    ]);
     expect(readNpy(readFileSync(output)).shape).toEqual([1, 64, 6, 6]);
   });
 

@@ -19,7 +19,11 @@ beforeEach(() => {
 
 async function run(args: string[]): Promise<{ code: number; text: string }> {
   const lines: string[] = [];
-  const code = await main(args, (s) => lines.push(s), (s) => lines.push(s));
+  const code = await main(
+    args,
+    (s) => lines.push(s),
+    (s) => lines.push(s),
+  );
   return { code, text: lines.join('\n') };
 }
 
@@ -43,7 +47,8 @@ describe('terminalSafe', () => {
 });
 
 describe('the CLI escapes what it prints from its input', () => {
-  const model = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({ name, input_shape: [1, 3, 8, 8], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 3, ...extra }] });
+  const model = (name: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ name, input_shape: [1, 3, 8, 8], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 3, ...extra }] });
 
   it('cost: the model name, in the table and in --json', async () => {
     const path = join(dir, 'm.json');
@@ -80,7 +85,10 @@ describe('the CLI escapes what it prints from its input', () => {
 
   it('cost FILE.py: the code, the file name, the diagnostics', async () => {
     const file = join(dir, `net${HOSTILE}.py`);
-    writeFileSync(file, `import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 8, 3, padding='${HOSTILE}'), nn.Conv2d(8, 6, 3, groups=4, padding_mode=cfg['${HOSTILE}']))\n`);
+    writeFileSync(
+      file,
+      `import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 8, 3, padding='${HOSTILE}'), nn.Conv2d(8, 6, 3, groups=4, padding_mode=cfg['${HOSTILE}']))\n`,
+    );
     for (const json of [false, true]) {
       const r = await run(['cost', file, ...(json ? ['--json'] : [])]);
       expect(r.code).toBe(0);

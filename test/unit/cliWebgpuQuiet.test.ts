@@ -34,7 +34,10 @@ beforeAll(async () => {
     banner: { js: "var __cliUrl = require('url').pathToFileURL(__filename).href;" },
   });
   dir = mkdtempSync(join(tmpdir(), 'sepconv-gpu-'));
-  writeFileSync(join(dir, 'm.json'), JSON.stringify({ input_shape: [1, 3, 8, 8], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 3 }] }));
+  writeFileSync(
+    join(dir, 'm.json'),
+    JSON.stringify({ input_shape: [1, 3, 8, 8], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 3 }] }),
+  );
   writeFileSync(join(dir, 'x.npy'), writeNpy({ shape: [1, 3, 8, 8], data: new Float32Array(192) }));
 }, 120_000);
 
@@ -58,7 +61,7 @@ describe.runIf(process.platform === 'linux')('--backend webgpu without a GPU (Li
     }
   });
 
-  it('prints one clear error and nothing from Dawn; --verbose adds Dawn\'s lines', () => {
+  it("prints one clear error and nothing from Dawn; --verbose adds Dawn's lines", () => {
     const quiet = forward([]);
     expect(quiet.status).toBe(1);
     expect(quiet.stdout).toBe('');
@@ -68,7 +71,9 @@ describe.runIf(process.platform === 'linux')('--backend webgpu without a GPU (Li
     const verbose = forward(['--verbose']);
     expect(verbose.status).toBe(1);
     const lines = verbose.stderr.trim().split('\n');
-    expect(lines.at(-1)).toBe('sepconv: --backend webgpu: no usable WebGPU device here (host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES))');
+    expect(lines.at(-1)).toBe(
+      'sepconv: --backend webgpu: no usable WebGPU device here (host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES))',
+    );
     expect(lines.length).toBeGreaterThan(1);
   });
 });

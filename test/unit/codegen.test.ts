@@ -85,7 +85,13 @@ interface Result {
   keras_error?: string;
 }
 
-const conv = (cin: number, cout: number, k: number | [number, number], extra: Partial<Conv2dSpec> = {}): Conv2dSpec => ({ type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: k, ...extra });
+const conv = (cin: number, cout: number, k: number | [number, number], extra: Partial<Conv2dSpec> = {}): Conv2dSpec => ({
+  type: 'Conv2d',
+  in_channels: cin,
+  out_channels: cout,
+  kernel_size: k,
+  ...extra,
+});
 
 const handmade: Case[] = [
   {
@@ -93,12 +99,15 @@ const handmade: Case[] = [
     spec: {
       input_shape: [1, 8, 10, 10],
       layers: [
-        { type: 'Residual', body: [
-          { type: 'InvertedResidual', in_channels: 8, out_channels: 8, expand_ratio: 3 },
-          { type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 8, out_channels: 8, activation: 'Identity', batch_norm: false }] },
-          { type: 'InvertedResidual', in_channels: 8, out_channels: 8, stride: 2, expand_ratio: 1 },
-          { type: 'AdaptiveAvgPool2d', output_size: 10 },
-        ] },
+        {
+          type: 'Residual',
+          body: [
+            { type: 'InvertedResidual', in_channels: 8, out_channels: 8, expand_ratio: 3 },
+            { type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 8, out_channels: 8, activation: 'Identity', batch_norm: false }] },
+            { type: 'InvertedResidual', in_channels: 8, out_channels: 8, stride: 2, expand_ratio: 1 },
+            { type: 'AdaptiveAvgPool2d', output_size: 10 },
+          ],
+        },
       ],
     },
   },
@@ -120,7 +129,8 @@ const handmade: Case[] = [
 
 function allCases(): Case[] {
   // Code export writes nn.Sequential and Keras Sequential: the chain form's fixtures (the graph form is refused, see below).
-  const fixtures = readManifest().map((entry) => ({ name: entry.name, spec: requireJson(entry.name), fixture: join(FIXTURE_DIR, entry.name) }))
+  const fixtures = readManifest()
+    .map((entry) => ({ name: entry.name, spec: requireJson(entry.name), fixture: join(FIXTURE_DIR, entry.name) }))
     .filter((c) => 'layers' in (c.spec as object));
   const presets = PRESETS.map((p) => ({ name: `preset ${p.name}`, spec: p.model }));
   return [...fixtures, ...presets, ...handmade];
@@ -136,7 +146,8 @@ async function runPython(cases: Case[]): Promise<Map<string, Result>> {
     return { name: c.name, code: pytorchCode(model), keras: kerasCode(model), fixture: c.fixture };
   });
   const run = await runProcess(PYTHON, ['-c', HARNESS], { input: JSON.stringify(input), timeout: 240_000 });
-  if (run.error) throw new Error(`could not run ${PYTHON}: ${run.error.message} (the PyTorch export test needs python3 with torch: apt-get install python3-torch)`);
+  if (run.error)
+    throw new Error(`could not run ${PYTHON}: ${run.error.message} (the PyTorch export test needs python3 with torch: apt-get install python3-torch)`);
   if (run.status !== 0) throw new Error(`${PYTHON} failed (exit ${run.status}); it needs torch and numpy (apt-get install python3-torch):\n${run.stderr}`);
   const results = JSON.parse(run.stdout) as Result[];
   return new Map(results.map((r) => [r.name, r]));
@@ -164,7 +175,7 @@ describe('pytorchCode, run by PyTorch', () => {
     expect(result(name).printed).toBe(`(${model.outputShape.join(', ')}${model.outputShape.length === 1 ? ',' : ''})`);
   });
 
-  it('loads every fixture\'s weights strictly and reproduces its output', () => {
+  it("loads every fixture's weights strictly and reproduces its output", () => {
     const errors = cases.filter((c) => c.fixture).map((c) => [c.name, result(c.name).max_error] as const);
     expect(errors.length).toBeGreaterThan(60);
     for (const [name, error] of errors) expect(error, name).toBeLessThan(1e-4);
@@ -189,19 +200,21 @@ describe('pytorchCode', () => {
     expect(tf).not.toContain('class Residual');
   });
 
-  it('keeps every spec argument that differs from PyTorch\'s default', () => {
-    const code = pytorchCode(resolveModel({
-      input_shape: [1, 4, 12, 12],
-      layers: [
-        conv(4, 8, [3, 1], { stride: 2, padding: [1, 0], dilation: [2, 1], groups: 4, bias: false, padding_mode: 'replicate' }),
-        { type: 'BatchNorm2d', num_features: 8, eps: 1e-3, affine: false, track_running_stats: false },
-        { type: 'GELU', approximate: 'tanh' },
-        { type: 'Dropout', p: 0.25 },
-        { type: 'AdaptiveAvgPool2d', output_size: [2, 3] },
-        { type: 'Flatten' },
-        { type: 'Linear', in_features: 48, out_features: 5, bias: false },
-      ],
-    }));
+  it("keeps every spec argument that differs from PyTorch's default", () => {
+    const code = pytorchCode(
+      resolveModel({
+        input_shape: [1, 4, 12, 12],
+        layers: [
+          conv(4, 8, [3, 1], { stride: 2, padding: [1, 0], dilation: [2, 1], groups: 4, bias: false, padding_mode: 'replicate' }),
+          { type: 'BatchNorm2d', num_features: 8, eps: 1e-3, affine: false, track_running_stats: false },
+          { type: 'GELU', approximate: 'tanh' },
+          { type: 'Dropout', p: 0.25 },
+          { type: 'AdaptiveAvgPool2d', output_size: [2, 3] },
+          { type: 'Flatten' },
+          { type: 'Linear', in_features: 48, out_features: 5, bias: false },
+        ],
+      }),
+    );
     expect(code).toContain("nn.Conv2d(4, 8, kernel_size=(3, 1), stride=2, padding=(1, 0), dilation=(2, 1), groups=4, bias=False, padding_mode='replicate')");
     expect(code).toContain('nn.BatchNorm2d(8, eps=0.001, affine=False, track_running_stats=False)');
     expect(code).toContain("nn.GELU(approximate='tanh')");
@@ -220,7 +233,16 @@ describe('kerasCode', () => {
       layers: [
         conv(4, 8, 3, { padding: 1, groups: 4 }),
         conv(8, 8, 3, { padding: 1, groups: 2, bias: false }),
-        { type: 'DepthwiseSeparable', in_channels: 8, out_channels: 16, depth_multiplier: 2, batch_norm: false, activation: 'Identity', pw_activation: 'Identity', stride: 2 },
+        {
+          type: 'DepthwiseSeparable',
+          in_channels: 8,
+          out_channels: 16,
+          depth_multiplier: 2,
+          batch_norm: false,
+          activation: 'Identity',
+          pw_activation: 'Identity',
+          stride: 2,
+        },
       ],
     });
     expect(code).toContain('keras.Sequential([');
@@ -252,7 +274,10 @@ describe('kerasCode', () => {
       layers: [
         conv(4, 4, 3, { padding: 1, padding_mode: 'reflect' }),
         { type: 'BatchNorm2d', num_features: 4, eps: 0.001 },
-        { type: 'ReLU6' }, { type: 'Hardswish' }, { type: 'SiLU' }, { type: 'GELU' },
+        { type: 'ReLU6' },
+        { type: 'Hardswish' },
+        { type: 'SiLU' },
+        { type: 'GELU' },
         { type: 'AdaptiveAvgPool2d', output_size: [2, 3] },
         { type: 'Flatten' },
         { type: 'Linear', in_features: 24, out_features: 3 },

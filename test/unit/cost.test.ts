@@ -16,7 +16,10 @@ describe('published figures', () => {
   });
 
   it("torch.utils.flop_counter's test: (2,3,6,6) input, (6,3,4,4) weight, padding 1", () => {
-    const model = cost({ input_shape: [2, 3, 6, 6], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 6, kernel_size: 4, padding: 1 }] }, 'flop_counter');
+    const model = cost(
+      { input_shape: [2, 3, 6, 6], layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 6, kernel_size: 4, padding: 1 }] },
+      'flop_counter',
+    );
     expect(model.total.flops).toBe(28_800);
   });
 
@@ -27,7 +30,9 @@ describe('published figures', () => {
 
   it('MobileNetV1-224: 4.2M params and 569M mult-adds; 29.3M and 4866M with full convs (paper, Table 4)', () => {
     const model = cost(getPreset('mobilenet_v1')!, 'fvcore');
-    const weights = model.leaves.filter((l) => l.op === 'conv2d' || l.op === 'linear').reduce((a, l) => a + (l.weightShape ?? []).reduce((x, y) => x * y, 1), 0);
+    const weights = model.leaves
+      .filter((l) => l.op === 'conv2d' || l.op === 'linear')
+      .reduce((a, l) => a + (l.weightShape ?? []).reduce((x, y) => x * y, 1), 0);
     expect(weights / 1e6).toBeCloseTo(4.2, 1);
     expect(Math.round(convAndLinearMacs(model) / 1e6)).toBe(569);
     expect(model.pairs).toHaveLength(13);
@@ -66,7 +71,8 @@ describe('conventions', () => {
   it('fvcore counts a BN without running stats as it does in training (5 per element with affine, 4 without)', () => {
     // nn.BatchNorm2d(track_running_stats=False) calls batch_norm with training=True even in eval,
     // and fvcore's batchnorm_flop_jit then uses its norm counter: numel x (5 if affine else 4).
-    const bn = (affine: boolean) => cost({ input_shape: [2, 8, 5, 5], layers: [{ type: 'BatchNorm2d', num_features: 8, affine, track_running_stats: false }] }, 'fvcore');
+    const bn = (affine: boolean) =>
+      cost({ input_shape: [2, 8, 5, 5], layers: [{ type: 'BatchNorm2d', num_features: 8, affine, track_running_stats: false }] }, 'fvcore');
     expect(bn(true).leaves[0]!.macs).toBe(2 * 8 * 5 * 5 * 5);
     expect(bn(false).leaves[0]!.macs).toBe(2 * 8 * 5 * 5 * 4);
     const inference = cost({ input_shape: [2, 8, 5, 5], layers: [{ type: 'BatchNorm2d', num_features: 8, affine: false }] }, 'fvcore');
@@ -127,8 +133,17 @@ describe('separable pairs', () => {
     });
     expect(between.pairs).toEqual([]);
     // Both halves inside one residual body (and InvertedResidual's dw + project) still pair.
-    const inside = cost({ input_shape: [1, 16, 8, 8], layers: [{ type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 16, out_channels: 16 }] }, { type: 'InvertedResidual', in_channels: 16, out_channels: 16 }] });
-    expect(inside.pairs.map((p) => [p.dwKey, p.pwKey])).toEqual([['0.body.0.0', '0.body.0.3'], ['1.conv.1.0', '1.conv.2']]);
+    const inside = cost({
+      input_shape: [1, 16, 8, 8],
+      layers: [
+        { type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 16, out_channels: 16 }] },
+        { type: 'InvertedResidual', in_channels: 16, out_channels: 16 },
+      ],
+    });
+    expect(inside.pairs.map((p) => [p.dwKey, p.pwKey])).toEqual([
+      ['0.body.0.0', '0.body.0.3'],
+      ['1.conv.1.0', '1.conv.2'],
+    ]);
   });
 
   it('estimateConv gives the replacement and the saving of a standard conv', () => {
@@ -143,7 +158,10 @@ describe('separable pairs', () => {
 
 describe('memory traffic', () => {
   it('counts bytes by dtype and the intensity as FLOPs per byte', () => {
-    const spec: ModelSpec = { input_shape: [1, 4, 8, 8], layers: [{ type: 'Conv2d', in_channels: 4, out_channels: 4, kernel_size: 3, padding: 1, groups: 4, bias: false }] };
+    const spec: ModelSpec = {
+      input_shape: [1, 4, 8, 8],
+      layers: [{ type: 'Conv2d', in_channels: 4, out_channels: 4, kernel_size: 3, padding: 1, groups: 4, bias: false }],
+    };
     const fp32 = costModel(resolveModel(spec), { dtype: 'fp32' }).leaves[0]!;
     const fp16 = costModel(resolveModel(spec), { dtype: 'fp16' }).leaves[0]!;
     expect(fp32.weightBytes).toBe(36 * 4);

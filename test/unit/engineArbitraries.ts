@@ -34,8 +34,10 @@ export const seed = fc.integer({ min: 1, max: 1e9 });
 
 /** Whether the padded input holds at least one kernel window in each dimension. */
 export function convFits(c: Pick<ConvCase, 'height' | 'width' | 'kernel' | 'stride' | 'dilation' | 'pads'>): boolean {
-  return convOutputSize(c.height, c.kernel[0], c.stride[0], c.dilation[0], c.pads[0] + c.pads[1]) >= 1
-    && convOutputSize(c.width, c.kernel[1], c.stride[1], c.dilation[1], c.pads[2] + c.pads[3]) >= 1;
+  return (
+    convOutputSize(c.height, c.kernel[0], c.stride[0], c.dilation[0], c.pads[0] + c.pads[1]) >= 1 &&
+    convOutputSize(c.width, c.kernel[1], c.stride[1], c.dilation[1], c.pads[2] + c.pads[3]) >= 1
+  );
 }
 
 /** `convolve` with `kernels` equals conv + activation (+ residual) of the reference within `tolerance`. */
@@ -63,7 +65,10 @@ export function expectPointwiseLikeReference(
   const input = randomTensor([1, inChannels, 1, pixels], c.seeds[0]);
   const weight = randomTensor([outChannels, inChannels, 1, 1], c.seeds[1]);
   const bias = c.bias ? randomTensor([outChannels], c.seeds[2]) : undefined;
-  const expected = activationReference(conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }), c.activation);
+  const expected = activationReference(
+    conv2dReference(input, weight, bias, { stride: [1, 1], dilation: [1, 1], pads: [0, 0, 0, 0], paddingMode: 'zeros', groups: 1 }),
+    c.activation,
+  );
   const output = new Float32Array(outChannels * pixels);
   kernels.pointwiseConv2d(input.data, weight.data, output, inChannels, outChannels, pixels, { bias: bias?.data, activation: c.activation });
   expect(allcloseViolation({ shape: expected.shape, data: output }, expected, tolerance, tolerance)).toBeUndefined();

@@ -38,7 +38,19 @@ describe('sepconv forward', () => {
     const entry = readManifest().find((e) => e.name === 'mobilenet_v2_stack')!;
     const fixture = loadFixture(entry);
     const outputPath = join(dir, 'out.npy');
-    const code = await runForwardCommand(['--model', join(FIXTURE_DIR, `${entry.name}.json`), '--input', join(FIXTURE_DIR, `${entry.name}.input.npy`), '--weights', join(FIXTURE_DIR, `${entry.name}.weights.safetensors`), '--output', outputPath], printed.io);
+    const code = await runForwardCommand(
+      [
+        '--model',
+        join(FIXTURE_DIR, `${entry.name}.json`),
+        '--input',
+        join(FIXTURE_DIR, `${entry.name}.input.npy`),
+        '--weights',
+        join(FIXTURE_DIR, `${entry.name}.weights.safetensors`),
+        '--output',
+        outputPath,
+      ],
+      printed.io,
+    );
     expect(code).toBe(0);
     expect(allcloseViolation(readNpy(readFileSync(outputPath)), fixture.output)).toBeUndefined();
   });
@@ -46,7 +58,12 @@ describe('sepconv forward', () => {
   it('--init seed and filters give what initWeights/filterWeights give; --intermediates writes every step', async () => {
     const { modelPath, inputPath, outputPath } = files();
     const resolved = resolveModel(model, { inputShape: input.shape });
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:42', '--intermediates', join(dir, 'steps')], printed.io)).toBe(0);
+    expect(
+      await runForwardCommand(
+        ['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:42', '--intermediates', join(dir, 'steps')],
+        printed.io,
+      ),
+    ).toBe(0);
     const expected = await forward(model, initWeights(resolved, { seed: 42 }), input, { intermediates: true });
     expect(readNpy(readFileSync(outputPath)).data).toEqual(expected.output.data);
     const index = JSON.parse(readFileSync(join(dir, 'steps', 'index.json'), 'utf8')) as { steps: Array<{ file: string; label: string }> };
@@ -59,7 +76,9 @@ describe('sepconv forward', () => {
     expect(summary.slice(1)).toEqual([`wrote ${outputPath}`, `wrote ${index.steps.length} step outputs and index.json to ${join(dir, 'steps')}`]);
     expect(printed.err).toEqual([]);
 
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'filters:sobel', '--unfused'], printed.io)).toBe(0);
+    expect(
+      await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'filters:sobel', '--unfused'], printed.io),
+    ).toBe(0);
     const filtered = await forward(model, filterWeights(resolved, 'sobel_x'), input);
     expect(allcloseViolation(readNpy(readFileSync(outputPath)), filtered.output, 1e-6, 1e-6)).toBeUndefined();
   });
@@ -69,7 +88,9 @@ describe('sepconv forward', () => {
     const x = { shape: [1, 32, 12, 12], data: new Float32Array(32 * 144).fill(0.25) };
     const inputPath = join(dir, 'x.npy');
     writeFileSync(inputPath, writeNpy(x));
-    expect(await runForwardCommand(['--model', 'mobilenet_v1_block', '--input', inputPath, '--output', join(dir, 'y.npy'), '--init', 'seed:1'], printed.io)).toBe(0);
+    expect(
+      await runForwardCommand(['--model', 'mobilenet_v1_block', '--input', inputPath, '--output', join(dir, 'y.npy'), '--init', 'seed:1'], printed.io),
+    ).toBe(0);
     expect(printed.out[0]).toMatch(/^MobileNetV1 separable block: \[1, 32, 12, 12\] -> \[1, 64, 12, 12\] on cpu/);
     const expected = await forward(preset, initWeights(resolveModel(preset, { inputShape: x.shape }), { seed: 1 }), x);
     expect(readNpy(readFileSync(join(dir, 'y.npy'))).data).toEqual(expected.output.data);
@@ -86,14 +107,26 @@ describe('sepconv forward', () => {
   it('refuses bad arguments and bad files with a message', async () => {
     const { modelPath, inputPath, outputPath } = files();
     await expect(runForwardCommand(['--model', modelPath, '--input', inputPath], printed.io)).rejects.toThrow(/needs --output/);
-    await expect(runForwardCommand(['--model', 'no_such_preset', '--input', inputPath, '--output', outputPath], printed.io)).rejects.toThrow(/no such file, and no preset/);
-    await expect(runForwardCommand(['--model', modelPath, '--input', join(dir, 'missing.npy'), '--output', outputPath], printed.io)).rejects.toThrow(/--input .*missing.npy: no such file/);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--backend', 'tpu'], printed.io)).rejects.toThrow(/--backend must be one of cpu, webgpu, got "tpu"/);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--weights', 'w.safetensors'], printed.io)).rejects.toThrow(/not both/);
+    await expect(runForwardCommand(['--model', 'no_such_preset', '--input', inputPath, '--output', outputPath], printed.io)).rejects.toThrow(
+      /no such file, and no preset/,
+    );
+    await expect(runForwardCommand(['--model', modelPath, '--input', join(dir, 'missing.npy'), '--output', outputPath], printed.io)).rejects.toThrow(
+      /--input .*missing.npy: no such file/,
+    );
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--backend', 'tpu'], printed.io)).rejects.toThrow(
+      /--backend must be one of cpu, webgpu, got "tpu"/,
+    );
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--weights', 'w.safetensors'], printed.io),
+    ).rejects.toThrow(/not both/);
     // Weights of another model: the error names the layer and the tensor.
-    const wrong = initWeights(resolveModel({ layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 5 }] }, { inputShape: input.shape }), { seed: 0 });
+    const wrong = initWeights(resolveModel({ layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 5 }] }, { inputShape: input.shape }), {
+      seed: 0,
+    });
     writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(wrong));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io)).rejects.toThrow(/layers\[0\]\.3: 0\.3\.weight: has shape \[5, 3, 1, 1\], expected \[4, 3, 1, 1\]/);
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io),
+    ).rejects.toThrow(/layers\[0\]\.3: 0\.3\.weight: has shape \[5, 3, 1, 1\], expected \[4, 3, 1, 1\]/);
     expect(existsSync(outputPath)).toBe(false);
   });
 
@@ -101,14 +134,24 @@ describe('sepconv forward', () => {
     const { modelPath, inputPath, outputPath } = files();
     const run = (...args: string[]) => runForwardCommand(['--init', 'seed:1', ...args], printed.io);
     writeFileSync(join(dir, 'half.npy'), readFileSync(inputPath).subarray(0, 200));
-    await expect(run('--model', modelPath, '--input', join(dir, 'half.npy'), '--output', outputPath)).rejects.toThrow(/^--input .*half\.npy: truncated \.npy file/);
+    await expect(run('--model', modelPath, '--input', join(dir, 'half.npy'), '--output', outputPath)).rejects.toThrow(
+      /^--input .*half\.npy: truncated \.npy file/,
+    );
     await expect(run('--model', modelPath, '--input', dir, '--output', outputPath)).rejects.toThrow(/^--input .*: is a directory, not a file$/);
     await expect(run('--model', dir, '--input', inputPath, '--output', outputPath)).rejects.toThrow(/^--model .*: is a directory, not a file$/);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', inputPath], printed.io)).rejects.toThrow(/^--weights .*x\.npy: not a \.safetensors file/);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', dir], printed.io)).rejects.toThrow(/^--weights .*: is a directory, not a file$/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', inputPath], printed.io)).rejects.toThrow(
+      /^--weights .*x\.npy: not a \.safetensors file/,
+    );
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', dir], printed.io)).rejects.toThrow(
+      /^--weights .*: is a directory, not a file$/,
+    );
     await expect(run('--model', modelPath, '--input', inputPath, '--output', dir)).rejects.toThrow(/^--output .*: is a directory, not a file$/);
-    await expect(run('--model', modelPath, '--input', inputPath, '--output', join(dir, 'no', 'such', 'y.npy'))).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT/);
-    await expect(run('--model', modelPath, '--input', inputPath, '--output', outputPath, '--intermediates', inputPath)).rejects.toThrow(/^--intermediates .*x\.npy: is a file, not a directory$/);
+    await expect(run('--model', modelPath, '--input', inputPath, '--output', join(dir, 'no', 'such', 'y.npy'))).rejects.toThrow(
+      /^--output .*y\.npy: cannot write \(ENOENT/,
+    );
+    await expect(run('--model', modelPath, '--input', inputPath, '--output', outputPath, '--intermediates', inputPath)).rejects.toThrow(
+      /^--intermediates .*x\.npy: is a file, not a directory$/,
+    );
     expect(existsSync(outputPath)).toBe(false);
   });
 
@@ -118,10 +161,17 @@ describe('sepconv forward', () => {
     const bytes = writeSafetensors(weights);
     // Relabel 0.0.weight (3x1x3x3 F32, 108 bytes) as I32: same size, so the file stays well formed.
     const headerLength = new DataView(bytes.buffer).getUint32(0, true);
-    const header = new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)).replace('{"dtype":"F32","shape":[3,1,3,3]', '{"dtype":"I32","shape":[3,1,3,3]');
+    const header = new TextDecoder()
+      .decode(bytes.subarray(8, 8 + headerLength))
+      .replace('{"dtype":"F32","shape":[3,1,3,3]', '{"dtype":"I32","shape":[3,1,3,3]');
     expect(header).toContain('"I32"');
-    writeFileSync(join(dir, 'w.safetensors'), new Uint8Array([...bytes.subarray(0, 8), ...new TextEncoder().encode(header), ...bytes.subarray(8 + headerLength)]));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io)).rejects.toThrow(/^--weights .*w\.safetensors: tensor "0\.0\.weight": is stored as I32; weights must be F32, F16, BF16, F64$/);
+    writeFileSync(
+      join(dir, 'w.safetensors'),
+      new Uint8Array([...bytes.subarray(0, 8), ...new TextEncoder().encode(header), ...bytes.subarray(8 + headerLength)]),
+    );
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io),
+    ).rejects.toThrow(/^--weights .*w\.safetensors: tensor "0\.0\.weight": is stored as I32; weights must be F32, F16, BF16, F64$/);
   });
 
   it('refuses to write an output that overflowed to Inf or NaN, naming the first step that did', async () => {
@@ -129,7 +179,9 @@ describe('sepconv forward', () => {
     const weights = initWeights(resolveModel(model, { inputShape: input.shape }), { seed: 0 });
     weights['0.0.weight'] = { shape: weights['0.0.weight']!.shape, data: new Float32Array(weights['0.0.weight']!.data.length).fill(3e38) };
     writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(weights));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io)).rejects.toThrow(/^the output holds \d+ non-finite values? \(first: (Infinity|-Infinity|NaN) at element \d+\); the first step with one is .*layers\[0\]/);
+    await expect(
+      runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--weights', join(dir, 'w.safetensors')], printed.io),
+    ).rejects.toThrow(/^the output holds \d+ non-finite values? \(first: (Infinity|-Infinity|NaN) at element \d+\); the first step with one is .*layers\[0\]/);
     expect(existsSync(outputPath)).toBe(false);
   });
 });
@@ -145,7 +197,10 @@ describe('sepconv forward --threads, in the built CLI (the bundle embeds the SIM
     const x = { shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64).map((_, i) => Math.cos(i / 7)) };
     const inputPath = join(work, 'x.npy');
     writeFileSync(inputPath, writeNpy(x));
-    const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'forward', '--model', 'mobilenet_v1_first3', '--input', inputPath, '--init', 'seed:3', ...args], { encoding: 'utf8' });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'forward', '--model', 'mobilenet_v1_first3', '--input', inputPath, '--init', 'seed:3', ...args], {
+        encoding: 'utf8',
+      });
     const outputs: Buffer[] = [];
     for (const threads of ['1', '2', '3']) {
       const run = cli(['--output', join(work, `y${threads}.npy`), '--threads', threads]);

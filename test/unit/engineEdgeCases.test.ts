@@ -91,7 +91,12 @@ describe('BatchNorm at the edges of float32 gives what PyTorch gives', () => {
     writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(weights));
     writeFileSync(join(dir, 'x.npy'), writeNpy(x(c)));
     const printed = captureOutput();
-    expect(await runForwardCommand(['--model', join(dir, 'm.json'), '--input', join(dir, 'x.npy'), '--weights', join(dir, 'w.safetensors'), '--output', join(dir, 'y.npy')], printed.io)).toBe(0);
+    expect(
+      await runForwardCommand(
+        ['--model', join(dir, 'm.json'), '--input', join(dir, 'x.npy'), '--weights', join(dir, 'w.safetensors'), '--output', join(dir, 'y.npy')],
+        printed.io,
+      ),
+    ).toBe(0);
     expect(printed.err).toEqual([]);
     expect(readNpy(readFileSync(join(dir, 'y.npy'))).data[0]).toBe(Math.fround(value(c.output)));
   });
@@ -125,7 +130,9 @@ describe('--init seed:N', () => {
 
   it('refuses seeds of 2^32 and more, which the 32-bit generator would fold onto smaller ones', () => {
     expect(() => initWeights(model, { seed: 2 ** 32 })).toThrow(/the seed must be below 2\^32 = 4294967296 .*got 4294967296/);
-    expect(() => parseWeightSource('seed:4294967296')).toThrow(/^--init seed:N: the seed must be below 2\^32 = 4294967296 \(the generator keeps 32 bits\), got 4294967296$/);
+    expect(() => parseWeightSource('seed:4294967296')).toThrow(
+      /^--init seed:N: the seed must be below 2\^32 = 4294967296 \(the generator keeps 32 bits\), got 4294967296$/,
+    );
     expect(() => parseWeightSource('seed:99999999999999999999')).toThrow(/below 2\^32/);
     expect(() => initWeights(model, { seed: 1.5 })).toThrow(/non-negative integer/);
     expect(parseWeightSource('seed:4294967295')).toEqual({ kind: 'seed', seed: 4294967295 });

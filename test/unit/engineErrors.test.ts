@@ -20,7 +20,10 @@ const input = (): Tensor => ({ shape: [...shape], data: new Float32Array(3 * 64)
 const weights = () => initWeights(resolved, { seed: 1 });
 
 async function rejection(promise: Promise<unknown>): Promise<EngineInputError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(EngineInputError);
   return error as EngineInputError;
 }
@@ -91,7 +94,9 @@ describe('forward: bad input', () => {
   it('a malformed input tensor', async () => {
     expect((await rejection(forward(model, weights(), { shape: [3, 8, 8], data: new Float32Array(192) }))).message).toMatch(/\[N, C, H, W\]/);
     expect((await rejection(forward(model, weights(), { shape: [1, 3, 8, 8], data: new Float32Array(10) }))).message).toMatch(/has 10 values/);
-    expect((await rejection(forward(model, weights(), { shape: [1, 3, 8, 8], data: new Float64Array(192) as unknown as Float32Array }))).message).toMatch(/Float32Array/);
+    expect((await rejection(forward(model, weights(), { shape: [1, 3, 8, 8], data: new Float64Array(192) as unknown as Float32Array }))).message).toMatch(
+      /Float32Array/,
+    );
   });
 
   it('an input too small for a kernel is an input error; an invalid spec stays a spec error', async () => {
@@ -145,7 +150,9 @@ describe('forward: options', () => {
     const r = resolveModel(spec, { inputShape: shape });
     const result = await forward(spec, initWeights(r, { seed: 4 }), input(), { intermediates: true });
     const steps = result.intermediates!.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role }));
-    expect(steps).toEqual(planGraph(lowerModel(r), { fuse: true }).steps.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role })));
+    expect(steps).toEqual(
+      planGraph(lowerModel(r), { fuse: true }).steps.map(({ key, leafKeys, label, layerIndex, role }) => ({ key, leafKeys, label, layerIndex, role })),
+    );
     expect(steps.map((s) => [s.key, s.leafKeys, s.label])).toEqual([
       ['0', ['0'], 'Conv2d 3x3 standard'],
       ['1', ['1.body.0', '1.body.1'], 'BatchNorm2d + ReLU + skip add'],

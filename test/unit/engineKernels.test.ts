@@ -44,85 +44,154 @@ const convCase: fc.Arbitrary<ConvCase> = fc
     const groups = depthwise ? c.groups * groupIn : c.groups;
     const perGroupIn = depthwise ? 1 : groupIn;
     // Keep the padding legal for the mode (reflect: < size; circular: <= size), as the spec enforces.
-    const limit = (pad: number, size: number) => (c.paddingMode === 'reflect' ? Math.min(pad, size - 1) : c.paddingMode === 'circular' ? Math.min(pad, size) : pad);
-    const pads: [number, number, number, number] = [limit(c.pads[0], c.height), limit(c.pads[1], c.height), limit(c.pads[2], c.width), limit(c.pads[3], c.width)];
+    const limit = (pad: number, size: number) =>
+      c.paddingMode === 'reflect' ? Math.min(pad, size - 1) : c.paddingMode === 'circular' ? Math.min(pad, size) : pad;
+    const pads: [number, number, number, number] = [
+      limit(c.pads[0], c.height),
+      limit(c.pads[1], c.height),
+      limit(c.pads[2], c.width),
+      limit(c.pads[3], c.width),
+    ];
     return { ...c, groups, inChannels: groups * perGroupIn, outChannels: groups * groupOut, pads };
   })
   .filter(convFits);
 
 describe.each(implementations.map((k) => [k.name, k] as const))('CpuKernels %s against the reference', (_name, kernels) => {
   it('conv2d: random shapes, padding modes, strides, dilations, groups and multipliers, fused epilogue', () => {
-    fc.assert(fc.property(convCase, (c) => expectConvolveLikeReference(kernels, c)), { numRuns: 300 });
+    fc.assert(
+      fc.property(convCase, (c) => expectConvolveLikeReference(kernels, c)),
+      { numRuns: 300 },
+    );
   });
 
   it('the specialised 3x3 depthwise paths (stride 1 and 2) at larger sizes', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 3, max: 40 }),
-        padsUpTo(2), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 100000 }),
-        (stride, height, width, pads, multiplier, seed) => expectConvolveLikeReference(kernels, {
-          n: 1, groups: 3, inChannels: 3, outChannels: 3 * multiplier, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1],
-          pads, paddingMode: 'zeros', bias: true, activation: 'relu6', residual: false, seed,
-        }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 3, max: 40 }),
+        fc.integer({ min: 3, max: 40 }),
+        padsUpTo(2),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 1, max: 100000 }),
+        (stride, height, width, pads, multiplier, seed) =>
+          expectConvolveLikeReference(kernels, {
+            n: 1,
+            groups: 3,
+            inChannels: 3,
+            outChannels: 3 * multiplier,
+            height,
+            width,
+            kernel: [3, 3],
+            stride: [stride, stride],
+            dilation: [1, 1],
+            pads,
+            paddingMode: 'zeros',
+            bias: true,
+            activation: 'relu6',
+            residual: false,
+            seed,
+          }),
       ),
       { numRuns: 100 },
     );
   });
 
   it('pointwise GEMM across the blocking edges (K and N beyond one block, M not a multiple of 4)', () => {
-    for (const [inChannels, outChannels, pixels] of [[300, 7, 300], [5, 9, 513], [257, 13, 65]] as const) {
+    for (const [inChannels, outChannels, pixels] of [
+      [300, 7, 300],
+      [5, 9, 513],
+      [257, 13, 65],
+    ] as const) {
       expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: 'none', seeds: [inChannels, outChannels, 3] }, 1e-5);
     }
   });
 
   it('whole random models: the fused plan equals the reference leaf by leaf', async () => {
     const layer = fc.oneof(
-      fc.record({ type: fc.constant('DepthwiseSeparable'), out_channels: fc.integer({ min: 1, max: 6 }), kernel_size: fc.integer({ min: 1, max: 5 }), stride: fc.integer({ min: 1, max: 2 }), depth_multiplier: fc.integer({ min: 1, max: 2 }), activation: fc.constantFrom(...ACTIVATION_TYPES), padding_mode: fc.constantFrom(...PADDING_MODES), bias: fc.boolean() }),
-      fc.record({ type: fc.constant('InvertedResidual'), out_channels: fc.integer({ min: 1, max: 6 }), stride: fc.integer({ min: 1, max: 2 }), expand_ratio: fc.constantFrom(1, 2, 6), activation: fc.constantFrom(...ACTIVATION_TYPES) }),
+      fc.record({
+        type: fc.constant('DepthwiseSeparable'),
+        out_channels: fc.integer({ min: 1, max: 6 }),
+        kernel_size: fc.integer({ min: 1, max: 5 }),
+        stride: fc.integer({ min: 1, max: 2 }),
+        depth_multiplier: fc.integer({ min: 1, max: 2 }),
+        activation: fc.constantFrom(...ACTIVATION_TYPES),
+        padding_mode: fc.constantFrom(...PADDING_MODES),
+        bias: fc.boolean(),
+      }),
+      fc.record({
+        type: fc.constant('InvertedResidual'),
+        out_channels: fc.integer({ min: 1, max: 6 }),
+        stride: fc.integer({ min: 1, max: 2 }),
+        expand_ratio: fc.constantFrom(1, 2, 6),
+        activation: fc.constantFrom(...ACTIVATION_TYPES),
+      }),
       fc.record({ type: fc.constant('BatchNorm2d'), track_running_stats: fc.boolean() }),
       fc.record({ type: fc.constant('Residual'), act: fc.constantFrom(...ACTIVATION_TYPES) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(layer, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 1000 }), fc.boolean(), async (layers, channels, n, seed, fuse) => {
-        let c = channels;
-        const specs: LayerSpec[] = layers.map((l) => {
-          const inChannels = c;
-          if (l.type === 'BatchNorm2d') return { type: 'BatchNorm2d', num_features: c, track_running_stats: l.track_running_stats };
-          if (l.type === 'Residual') return { type: 'Residual', body: [{ type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c }, { type: 'BatchNorm2d', num_features: c }, { type: l.act }] };
-          if (l.type === 'InvertedResidual') {
+      fc.asyncProperty(
+        fc.array(layer, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.boolean(),
+        async (layers, channels, n, seed, fuse) => {
+          let c = channels;
+          const specs: LayerSpec[] = layers.map((l) => {
+            const inChannels = c;
+            if (l.type === 'BatchNorm2d') return { type: 'BatchNorm2d', num_features: c, track_running_stats: l.track_running_stats };
+            if (l.type === 'Residual')
+              return {
+                type: 'Residual',
+                body: [
+                  { type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c },
+                  { type: 'BatchNorm2d', num_features: c },
+                  { type: l.act },
+                ],
+              };
+            if (l.type === 'InvertedResidual') {
+              c = l.out_channels;
+              return {
+                type: 'InvertedResidual',
+                in_channels: inChannels,
+                out_channels: c,
+                stride: l.stride,
+                expand_ratio: l.expand_ratio,
+                activation: l.activation,
+              };
+            }
             c = l.out_channels;
-            return { type: 'InvertedResidual', in_channels: inChannels, out_channels: c, stride: l.stride, expand_ratio: l.expand_ratio, activation: l.activation };
+            const { type: _type, ...rest } = l;
+            return { type: 'DepthwiseSeparable', ...rest, in_channels: inChannels, out_channels: c };
+          });
+          const spec = { layers: specs };
+          // Strides can shrink the map below what reflect padding needs: PyTorch rejects those
+          // specs too (the spec tests cover the message), so they are not cases for the kernels.
+          let model: ReturnType<typeof resolveModel>;
+          try {
+            model = resolveModel(spec, { inputShape: [n, channels, 11, 9] });
+          } catch (error) {
+            if (error instanceof SpecError) return fc.pre(false);
+            throw error;
           }
-          c = l.out_channels;
-          const { type: _type, ...rest } = l;
-          return { type: 'DepthwiseSeparable', ...rest, in_channels: inChannels, out_channels: c };
-        });
-        const spec = { layers: specs };
-        // Strides can shrink the map below what reflect padding needs: PyTorch rejects those
-        // specs too (the spec tests cover the message), so they are not cases for the kernels.
-        let model: ReturnType<typeof resolveModel>;
-        try {
-          model = resolveModel(spec, { inputShape: [n, channels, 11, 9] });
-        } catch (error) {
-          if (error instanceof SpecError) return fc.pre(false);
-          throw error;
-        }
-        const weights = initWeights(model, { seed });
-        // Make BN statistics non-trivial so folding is exercised.
-        for (const [key, tensor] of Object.entries(weights)) {
-          if (key.endsWith('running_var')) tensor.data.forEach((_, i) => (tensor.data[i] = 0.5 + ((i * 7919 + seed) % 13) / 10));
-          if (key.endsWith('running_mean') || (key.endsWith('.bias') && tensor.shape.length === 1)) tensor.data.forEach((_, i) => (tensor.data[i] = (((i * 31 + seed) % 17) - 8) / 10));
-        }
-        const input = randomTensor([n, channels, 11, 9], seed);
-        const expected = referenceForward(model, weights, input);
-        const actual = await forwardCpu(model, weights, input, { kernels, fuse, intermediates: true });
-        expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
-        for (const step of actual.intermediates!) {
-          const reference = expected.outputs.get(step.key);
-          expect(reference, `reference output of ${step.key}`).toBeDefined();
-          expect(allcloseViolation(step.tensor, reference!, 1e-4, 1e-4), step.label).toBeUndefined();
-        }
-      }),
+          const weights = initWeights(model, { seed });
+          // Make BN statistics non-trivial so folding is exercised.
+          for (const [key, tensor] of Object.entries(weights)) {
+            if (key.endsWith('running_var')) tensor.data.forEach((_, i) => (tensor.data[i] = 0.5 + ((i * 7919 + seed) % 13) / 10));
+            if (key.endsWith('running_mean') || (key.endsWith('.bias') && tensor.shape.length === 1))
+              tensor.data.forEach((_, i) => (tensor.data[i] = (((i * 31 + seed) % 17) - 8) / 10));
+          }
+          const input = randomTensor([n, channels, 11, 9], seed);
+          const expected = referenceForward(model, weights, input);
+          const actual = await forwardCpu(model, weights, input, { kernels, fuse, intermediates: true });
+          expect(allcloseViolation(actual.output, expected.output, 1e-4, 1e-4)).toBeUndefined();
+          for (const step of actual.intermediates!) {
+            const reference = expected.outputs.get(step.key);
+            expect(reference, `reference output of ${step.key}`).toBeDefined();
+            expect(allcloseViolation(step.tensor, reference!, 1e-4, 1e-4), step.label).toBeUndefined();
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });

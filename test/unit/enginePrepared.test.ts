@@ -47,14 +47,23 @@ function weightsFor(model: ReturnType<typeof resolveModel>, seed: number) {
   return weights;
 }
 
-describe.each([['js', () => jsKernels], ['wasm-simd', () => wasm]] as const)('prepare() on the %s kernels', (_name, kernelsOf) => {
+describe.each([
+  ['js', () => jsKernels],
+  ['wasm-simd', () => wasm],
+] as const)('prepare() on the %s kernels', (_name, kernelsOf) => {
   it('runs equal the reference, run after run, across batch sizes and image sizes, fused and not', async () => {
     const model = resolveModel(residualNet, { inputShape: [1, 3, 32, 28] });
     const weights = weightsFor(model, 3);
     for (const fuse of [true, false]) {
       const session = await prepare(model, weights, { kernels: kernelsOf(), fuse });
       // Shapes in an order that makes the buffers change size both ways, and comes back to a seen one.
-      const shapes = [[1, 3, 32, 28], [2, 3, 20, 24], [1, 3, 32, 28], [3, 3, 16, 16], [2, 3, 20, 24]];
+      const shapes = [
+        [1, 3, 32, 28],
+        [2, 3, 20, 24],
+        [1, 3, 32, 28],
+        [3, 3, 16, 16],
+        [2, 3, 20, 24],
+      ];
       for (const [i, shape] of shapes.entries()) {
         const input = randomTensor(shape, 100 + i);
         const expected = referenceForward(resolveModel(residualNet, { inputShape: shape }), weights, input);
@@ -90,8 +99,9 @@ describe('prepare() errors', () => {
 
   it('checks the weights once, at prepare: a wrong shape, a missing key and a NaN each name the layer and the tensor', async () => {
     const weights = weightsFor(model, 1);
-    await expect(prepare(model, { ...weights, '0.weight': { shape: [8, 3, 2, 2], data: new Float32Array(96) } }, { kernels: jsKernels }))
-      .rejects.toThrow(/layers\[0\].*0\.weight.*shape/);
+    await expect(prepare(model, { ...weights, '0.weight': { shape: [8, 3, 2, 2], data: new Float32Array(96) } }, { kernels: jsKernels })).rejects.toThrow(
+      /layers\[0\].*0\.weight.*shape/,
+    );
     const { ['1.running_var']: _dropped, ...missing } = weights;
     await expect(prepare(model, missing, { kernels: jsKernels })).rejects.toThrow(EngineInputError);
     const poisoned = { ...weights, '3.conv.0.0.weight': { ...weights['3.conv.0.0.weight']!, data: weights['3.conv.0.0.weight']!.data.slice() } };

@@ -24,27 +24,49 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sepconv-worker-'));
   workerPath = join(dir, 'engineWorker.js');
   // The same bundle options as esbuild.mjs's `worker` bundle.
-  await esbuild.build({ entryPoints: ['src/engine/engineWorker.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: workerPath, logLevel: 'error' });
+  await esbuild.build({
+    entryPoints: ['src/engine/engineWorker.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu'],
+    outfile: workerPath,
+    logLevel: 'error',
+  });
   // The real worker, made to die (process.exit) while handling a model named "crash".
   crashingWorkerPath = join(dir, 'crashingWorker.js');
-  writeFileSync(crashingWorkerPath, `require('node:worker_threads').parentPort.on('message', (m) => { if (m.request.model.name === 'crash') process.exit(7); });\nrequire(${JSON.stringify(workerPath)});\n`);
+  writeFileSync(
+    crashingWorkerPath,
+    `require('node:worker_threads').parentPort.on('message', (m) => { if (m.request.model.name === 'crash') process.exit(7); });\nrequire(${JSON.stringify(workerPath)});\n`,
+  );
 });
 
 afterAll(() => {
   for (const c of clients) c.dispose();
 });
 
-const small: ModelSpec = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }, { type: 'InvertedResidual', in_channels: 8, out_channels: 8 }] };
+const small: ModelSpec = {
+  layers: [
+    { type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 },
+    { type: 'InvertedResidual', in_channels: 8, out_channels: 8 },
+  ],
+};
 const smallInput = () => ({ shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 256).map((_, i) => Math.cos(i / 7)) });
 /** Big enough to take a while: ~1.2 GMAC of standard convs. */
-const slow: ModelSpec = { layers: Array.from({ length: 4 }, () => ({ type: 'Conv2d' as const, in_channels: 64, out_channels: 64, kernel_size: 3, padding: 1 })) };
+const slow: ModelSpec = {
+  layers: Array.from({ length: 4 }, () => ({ type: 'Conv2d' as const, in_channels: 64, out_channels: 64, kernel_size: 3, padding: 1 })),
+};
 
 describe('engine worker', () => {
   it('runs a forward pass with the same numbers as the main thread, with progress and transferred results', async () => {
     const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
     const weights = initWeights(resolved, { seed: 5 });
     const progress: number[] = [];
-    const inWorker = await client().run({ model: small, input: smallInput(), weights, options: { intermediates: true } }, { onProgress: (done) => progress.push(done) });
+    const inWorker = await client().run(
+      { model: small, input: smallInput(), weights, options: { intermediates: true } },
+      { onProgress: (done) => progress.push(done) },
+    );
     const local = await forward(small, weights, smallInput(), { intermediates: true });
     expect(inWorker.output.shape).toEqual(local.output.shape);
     expect(inWorker.output.data).toEqual(local.output.data);
@@ -66,7 +88,9 @@ describe('engine worker', () => {
     const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
     const weights = initWeights(resolved, { seed: 5 });
     delete weights['1.conv.1.0.weight'];
-    const error = await client().run({ model: small, input: smallInput(), weights }).catch((e: unknown) => e);
+    const error = await client()
+      .run({ model: small, input: smallInput(), weights })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineInputError);
     expect((error as EngineInputError).layerPath).toBe('layers[1].conv.1.0');
     expect((error as EngineInputError).tensor).toBe('1.conv.1.0.weight');
@@ -76,10 +100,13 @@ describe('engine worker', () => {
     const c = client();
     const controller = new AbortController();
     const started = performance.now();
-    const run = c.run({ model: slow, input: { shape: [1, 64, 96, 96], data: new Float32Array(64 * 96 * 96).fill(0.1) }, weights: { kind: 'seed', seed: 1 } }, {
-      signal: controller.signal,
-      onProgress: (done) => done === 1 && controller.abort(),
-    });
+    const run = c.run(
+      { model: slow, input: { shape: [1, 64, 96, 96], data: new Float32Array(64 * 96 * 96).fill(0.1) }, weights: { kind: 'seed', seed: 1 } },
+      {
+        signal: controller.signal,
+        onProgress: (done) => done === 1 && controller.abort(),
+      },
+    );
     await expect(run).rejects.toBeInstanceOf(CancelledError);
     expect(performance.now() - started).toBeLessThan(30_000);
     const after = await c.run({ model: small, input: smallInput(), weights: { kind: 'seed', seed: 2 } });
@@ -89,7 +116,9 @@ describe('engine worker', () => {
   it('cancelling one of two runs on one client leaves the other to finish', async () => {
     const c = client();
     const controller = new AbortController();
-    const medium: ModelSpec = { layers: Array.from({ length: 6 }, () => ({ type: 'Conv2d' as const, in_channels: 16, out_channels: 16, kernel_size: 3, padding: 1 })) };
+    const medium: ModelSpec = {
+      layers: Array.from({ length: 6 }, () => ({ type: 'Conv2d' as const, in_channels: 16, out_channels: 16, kernel_size: 3, padding: 1 })),
+    };
     const input = () => ({ shape: [1, 16, 48, 48], data: new Float32Array(16 * 48 * 48).map((_, i) => Math.sin(i / 11)) });
     const expected = await forward(medium, initWeights(resolveModel(medium, { inputShape: [1, 16, 48, 48] }), { seed: 5 }), input());
     const kept = c.run({ model: medium, input: input(), weights: { kind: 'seed', seed: 5 } });

@@ -55,6 +55,8 @@ describe('a fresh machine', () => {
     expect(run.stderr).not.toContain('apt-get must not run');
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/missing Debian packages .*chromium.*python3-torch.*; install them with: sudo apt-get update && sudo apt-get install -y --no-install-recommends /);
+    expect(lines[0]).toMatch(
+      /missing Debian packages .*chromium.*python3-torch.*; install them with: sudo apt-get update && sudo apt-get install -y --no-install-recommends /,
+    );
   });
 });

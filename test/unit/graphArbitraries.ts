@@ -46,7 +46,9 @@ export function randomGraph(seed: number): GraphModelSpec {
         const depthwise = pick(3) === 0;
         const out = depthwise ? c : 1 + pick(6);
         const k = pick(2) === 0 ? 1 : 3;
-        add('Conv2d', [x.name], { in_channels: c, out_channels: out, kernel_size: k, padding: (k - 1) / 2, groups: depthwise ? c : 1, bias: pick(2) === 0 }, [[n, out, h, w]]);
+        add('Conv2d', [x.name], { in_channels: c, out_channels: out, kernel_size: k, padding: (k - 1) / 2, groups: depthwise ? c : 1, bias: pick(2) === 0 }, [
+          [n, out, h, w],
+        ]);
         break;
       }
       case 1:
@@ -68,17 +70,31 @@ export function randomGraph(seed: number): GraphModelSpec {
       }
       case 5: {
         const parts = [x, any(), any()].slice(0, 2 + pick(2)).filter((v) => v.shape[2] === h);
-        add('Concat', parts.map((v) => v.name), { dim: 1 }, [[n, parts.reduce((sum, v) => sum + v.shape[1]!, 0), h, w]]);
+        add(
+          'Concat',
+          parts.map((v) => v.name),
+          { dim: 1 },
+          [[n, parts.reduce((sum, v) => sum + v.shape[1]!, 0), h, w]],
+        );
         break;
       }
       case 6: {
         if (c < 2) break;
         const first = 1 + pick(c - 1);
-        if (pick(2) === 0) add('Split', [x.name], { split_size_or_sections: [first, c - first], dim: 1 }, [[n, first, h, w], [n, c - first, h, w]]);
+        if (pick(2) === 0)
+          add('Split', [x.name], { split_size_or_sections: [first, c - first], dim: 1 }, [
+            [n, first, h, w],
+            [n, c - first, h, w],
+          ]);
         else {
           const sizes: number[] = [];
           for (let at = 0; at < c; at += first) sizes.push(Math.min(first, c - at));
-          add('Split', [x.name], { split_size_or_sections: first, dim: -3 }, sizes.map((s) => [n, s, h, w]));
+          add(
+            'Split',
+            [x.name],
+            { split_size_or_sections: first, dim: -3 },
+            sizes.map((s) => [n, s, h, w]),
+          );
         }
         break;
       }
@@ -86,7 +102,18 @@ export function randomGraph(seed: number): GraphModelSpec {
         add('Softmax', [x.name], { dim: pick(2) === 0 ? 1 : -1 }, [x.shape]);
         break;
       case 8:
-        add('Sequential', [x.name], { layers: [{ type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c, bias: false }, { type: 'BatchNorm2d', num_features: c }, { type: 'ReLU6' }] as LayerSpec[] }, [x.shape]);
+        add(
+          'Sequential',
+          [x.name],
+          {
+            layers: [
+              { type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, padding: 1, groups: c, bias: false },
+              { type: 'BatchNorm2d', num_features: c },
+              { type: 'ReLU6' },
+            ] as LayerSpec[],
+          },
+          [x.shape],
+        );
         break;
     }
   }
@@ -102,4 +129,3 @@ export function randomGraph(seed: number): GraphModelSpec {
   }
   return { name: `random ${seed}`, input_shape: values[0]!.shape, nodes, outputs };
 }
-

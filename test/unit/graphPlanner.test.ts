@@ -20,13 +20,17 @@ import { allcloseViolation, randomTensor } from './engineAllclose';
 function randomWeights(model: ReturnType<typeof resolveModel>, seed: number) {
   const weights = initWeights(model, { seed });
   for (const [key, tensor] of Object.entries(weights)) {
-    if (/\.(running_mean|bias)$/.test(key) || key.endsWith('.weight') && tensor.shape.length === 1) {
+    if (/\.(running_mean|bias)$/.test(key) || (key.endsWith('.weight') && tensor.shape.length === 1)) {
       const noise = randomTensor(tensor.shape, seed + key.length);
-      tensor.data.forEach((_, i) => { tensor.data[i] = key.endsWith('.weight') ? 0.5 + Math.abs(noise.data[i]!) : 0.3 * noise.data[i]!; });
+      tensor.data.forEach((_, i) => {
+        tensor.data[i] = key.endsWith('.weight') ? 0.5 + Math.abs(noise.data[i]!) : 0.3 * noise.data[i]!;
+      });
     }
     if (key.endsWith('.running_var')) {
       const noise = randomTensor(tensor.shape, seed + 7);
-      tensor.data.forEach((_, i) => { tensor.data[i] = 0.5 + Math.abs(noise.data[i]!); });
+      tensor.data.forEach((_, i) => {
+        tensor.data[i] = 0.5 + Math.abs(noise.data[i]!);
+      });
     }
   }
   return weights;
@@ -41,7 +45,8 @@ function slotViolation(plan: Plan): string | undefined {
   for (const [i, step] of plan.steps.entries()) {
     for (const v of step.reads) {
       const slot = plan.slotOf[v]!;
-      if (slot >= 0 && holder.get(slot) !== root(v)) return `step ${i} (${step.key}) reads ${plan.graph.values[v]!.name} from slot ${slot}, which now holds ${plan.graph.values[holder.get(slot)!]?.name}`;
+      if (slot >= 0 && holder.get(slot) !== root(v))
+        return `step ${i} (${step.key}) reads ${plan.graph.values[v]!.name} from slot ${slot}, which now holds ${plan.graph.values[holder.get(slot)!]?.name}`;
     }
     for (const out of step.outputs) {
       if (step.view) rootOf.set(out, root(step.reads[0]!));
@@ -72,7 +77,12 @@ describe('planner: random graphs against the reference', () => {
           const result = await forward(spec, weights, input, { fuse, intermediates: true });
           const outputs = result.outputs ?? [result.output];
           expect(outputs.length).toBe(expected.modelOutputs.length);
-          outputs.forEach((output, i) => expect(allcloseViolation(output, expected.modelOutputs[i]!, 1e-4, 1e-4), `${spec.name} output ${i} fuse ${fuse}\n${JSON.stringify(spec.nodes)}`).toBeUndefined());
+          outputs.forEach((output, i) =>
+            expect(
+              allcloseViolation(output, expected.modelOutputs[i]!, 1e-4, 1e-4),
+              `${spec.name} output ${i} fuse ${fuse}\n${JSON.stringify(spec.nodes)}`,
+            ).toBeUndefined(),
+          );
           if (!fuse) {
             // Unfused, every step is one module: its intermediate is that module's output.
             for (const step of result.intermediates!) {
@@ -114,17 +124,62 @@ describe('the graph form: errors name the node', () => {
   const base = (nodes: unknown[], extra: Record<string, unknown> = {}) => ({ input_shape: [1, 4, 6, 6], nodes, ...extra });
   const conv = { type: 'Conv2d', in_channels: 4, out_channels: 4, kernel_size: 1 };
   it.each([
-    [base([{ name: 'a', inputs: ['input'], ...conv }, { name: 'cat', inputs: ['a', 'foo'], type: 'Concat', dim: 1 }]), 'nodes[1] (cat).inputs[1]: unknown value "foo"'],
-    [base([{ name: 'a', inputs: ['b'], ...conv }, { name: 'b', inputs: ['input'], ...conv }]), 'nodes[0] (a).inputs[0]: unknown value "b"'],
-    [base([{ name: 'a', inputs: ['input'], ...conv }, { name: 'a', inputs: ['a'], ...conv }]), 'nodes[1].name: "a" is already the name of nodes[0]'],
+    [
+      base([
+        { name: 'a', inputs: ['input'], ...conv },
+        { name: 'cat', inputs: ['a', 'foo'], type: 'Concat', dim: 1 },
+      ]),
+      'nodes[1] (cat).inputs[1]: unknown value "foo"',
+    ],
+    [
+      base([
+        { name: 'a', inputs: ['b'], ...conv },
+        { name: 'b', inputs: ['input'], ...conv },
+      ]),
+      'nodes[0] (a).inputs[0]: unknown value "b"',
+    ],
+    [
+      base([
+        { name: 'a', inputs: ['input'], ...conv },
+        { name: 'a', inputs: ['a'], ...conv },
+      ]),
+      'nodes[1].name: "a" is already the name of nodes[0]',
+    ],
     [base([{ name: '1bad', inputs: ['input'], ...conv }]), 'nodes[0].name: must be a name'],
-    [base([{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 2], dim: 1 }]), 'nodes[0] (s).split_size_or_sections: the sections sum to 3, but dim 1 of [1, 4, 6, 6] is 4'],
-    [base([{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: 2, dim: 1 }, { name: 'c', inputs: ['s'], ...conv }]), 'nodes[1] (c).inputs[0]: "s" has 2 outputs'],
-    [base([{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: 2, dim: 1 }, { name: 'c', inputs: ['s:2'], ...conv }]), 'nodes[1] (c).inputs[0]: "s" has 2 output(s), no "2"'],
-    [base([{ name: 'p', inputs: ['input'], type: 'AdaptiveAvgPool2d', output_size: 2 }, { name: 'm', inputs: ['input', 'p'], type: 'Mul' }]), 'nodes[1] (m).inputs: shapes [1, 4, 6, 6] and [1, 4, 2, 2] do not broadcast'],
+    [
+      base([{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 2], dim: 1 }]),
+      'nodes[0] (s).split_size_or_sections: the sections sum to 3, but dim 1 of [1, 4, 6, 6] is 4',
+    ],
+    [
+      base([
+        { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: 2, dim: 1 },
+        { name: 'c', inputs: ['s'], ...conv },
+      ]),
+      'nodes[1] (c).inputs[0]: "s" has 2 outputs',
+    ],
+    [
+      base([
+        { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: 2, dim: 1 },
+        { name: 'c', inputs: ['s:2'], ...conv },
+      ]),
+      'nodes[1] (c).inputs[0]: "s" has 2 output(s), no "2"',
+    ],
+    [
+      base([
+        { name: 'p', inputs: ['input'], type: 'AdaptiveAvgPool2d', output_size: 2 },
+        { name: 'm', inputs: ['input', 'p'], type: 'Mul' },
+      ]),
+      'nodes[1] (m).inputs: shapes [1, 4, 6, 6] and [1, 4, 2, 2] do not broadcast',
+    ],
     [base([{ name: 'c', inputs: ['input', 'input'], ...conv }]), 'nodes[0] (c).inputs: Conv2d takes one input, got 2'],
-    [base([{ name: 'c', inputs: ['input'], type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 1 }]), 'nodes[0] (c).in_channels: in_channels=3 but the input has 4 channels'],
-    [base([{ name: 'b', inputs: ['input'], type: 'Sequential', layers: [conv, { type: 'BatchNorm2d', num_features: 5 }] }]), 'nodes[0] (b).1.num_features: num_features=5'],
+    [
+      base([{ name: 'c', inputs: ['input'], type: 'Conv2d', in_channels: 3, out_channels: 4, kernel_size: 1 }]),
+      'nodes[0] (c).in_channels: in_channels=3 but the input has 4 channels',
+    ],
+    [
+      base([{ name: 'b', inputs: ['input'], type: 'Sequential', layers: [conv, { type: 'BatchNorm2d', num_features: 5 }] }]),
+      'nodes[0] (b).1.num_features: num_features=5',
+    ],
     [base([{ name: 'x', inputs: ['input'], type: 'Concat', dim: 4 }]), 'nodes[0] (x).dim: dim=4 is out of range for a 4-D value'],
     [base([{ name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: 2, dim: 1 }]), 'model.outputs: the last node, "s", has 2 outputs'],
     [base([{ name: 'a', inputs: ['input'], ...conv }], { outputs: ['zz'] }), 'model.outputs[0]: unknown value "zz"'],
@@ -138,17 +193,26 @@ describe('the graph form: errors name the node', () => {
     const model = resolveModel(spec);
     const weights = initWeights(model, { seed: 1 });
     weights['features.0.weight'] = { shape: [4, 4, 1, 2], data: new Float32Array(32) };
-    await expect(forward(spec, weights, randomTensor([1, 4, 6, 6], 1))).rejects.toThrow('nodes[0] (features.0): features.0.weight: has shape [4, 4, 1, 2], expected [4, 4, 1, 1]');
+    await expect(forward(spec, weights, randomTensor([1, 4, 6, 6], 1))).rejects.toThrow(
+      'nodes[0] (features.0): features.0.weight: has shape [4, 4, 1, 2], expected [4, 4, 1, 1]',
+    );
   });
 
   it('several outputs come back in order; a spec resolved for one shape runs at another', async () => {
-    const spec = base([
-      { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 3], dim: 1 },
-      { name: 'a', inputs: ['s:1'], type: 'ReLU' },
-    ], { outputs: ['a', 's:0', 'input'] });
+    const spec = base(
+      [
+        { name: 's', inputs: ['input'], type: 'Split', split_size_or_sections: [1, 3], dim: 1 },
+        { name: 'a', inputs: ['s:1'], type: 'ReLU' },
+      ],
+      { outputs: ['a', 's:0', 'input'] },
+    );
     const input = randomTensor([2, 4, 3, 5], 3);
     const result = await forward(resolveModel(spec), {}, input);
-    expect(result.outputs!.map((t) => t.shape)).toEqual([[2, 3, 3, 5], [2, 1, 3, 5], [2, 4, 3, 5]]);
+    expect(result.outputs!.map((t) => t.shape)).toEqual([
+      [2, 3, 3, 5],
+      [2, 1, 3, 5],
+      [2, 4, 3, 5],
+    ]);
     expect(result.outputs![2]!.data).toEqual(input.data);
     expect(result.output).toEqual(result.outputs![0]);
   });

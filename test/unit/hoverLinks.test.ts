@@ -23,7 +23,12 @@ beforeAll(async () => {
   p = await parser();
 });
 
-const LINK_LABELS = new Set(['Open layer in Playground', 'Open nn.Sequential in Playground', 'Open Sequential in Playground', 'Convert to depthwise separable']);
+const LINK_LABELS = new Set([
+  'Open layer in Playground',
+  'Open nn.Sequential in Playground',
+  'Open Sequential in Playground',
+  'Convert to depthwise separable',
+]);
 
 /** Every link, image and HTML fragment that `marked` (VS Code's renderer) finds in the Markdown. */
 function rendered(markdown: string): { links: { text: string; href: string }[]; images: string[]; html: string[] } {
@@ -64,29 +69,65 @@ function recordingTable(): { table: CommandLinkTable; issued: Set<string> } {
 }
 
 /** Text made of Markdown and HTML metacharacters and link-shaped fragments. */
-const hostile = fc.array(
-  fc.oneof(
-    fc.constantFrom('`', '``', '```', '[', ']', '(', ')', '<', '>', '!', '*', '_', '#', '&', '\\', '|', '~', ':', '"', "'", ' ', '\n', '\n\n', '\r', '\t', '-', '+', '.', '@', '/', '=', '?', '%'),
-    fc.constantFrom(
-      '[Fix](command:sepconv.convertToSeparable?%5B%22file%3A%2F%2F%2Fetc%2Fx%22%5D)',
-      '`) [Fix](command:sepconv.convertToSeparable?ARGS) (`',
-      'https://evil.example/x',
-      'www.evil.example',
-      'mailto:a@b.example',
-      'a@b.example',
-      '<a href="command:sepconv.openPlayground">x</a>',
-      '<img src=x onerror=alert(1)>',
-      '![i](https://evil.example/i.png)',
-      '[r]: https://evil.example',
-      '[r]',
-      '&#x5b;x&#x5d;(command:x)',
-      '<https://evil.example>',
-      'command:sepconv.openPlayground',
+const hostile = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom(
+        '`',
+        '``',
+        '```',
+        '[',
+        ']',
+        '(',
+        ')',
+        '<',
+        '>',
+        '!',
+        '*',
+        '_',
+        '#',
+        '&',
+        '\\',
+        '|',
+        '~',
+        ':',
+        '"',
+        "'",
+        ' ',
+        '\n',
+        '\n\n',
+        '\r',
+        '\t',
+        '-',
+        '+',
+        '.',
+        '@',
+        '/',
+        '=',
+        '?',
+        '%',
+      ),
+      fc.constantFrom(
+        '[Fix](command:sepconv.convertToSeparable?%5B%22file%3A%2F%2F%2Fetc%2Fx%22%5D)',
+        '`) [Fix](command:sepconv.convertToSeparable?ARGS) (`',
+        'https://evil.example/x',
+        'www.evil.example',
+        'mailto:a@b.example',
+        'a@b.example',
+        '<a href="command:sepconv.openPlayground">x</a>',
+        '<img src=x onerror=alert(1)>',
+        '![i](https://evil.example/i.png)',
+        '[r]: https://evil.example',
+        '[r]',
+        '&#x5b;x&#x5d;(command:x)',
+        '<https://evil.example>',
+        'command:sepconv.openPlayground',
+      ),
+      fc.string({ maxLength: 4 }),
     ),
-    fc.string({ maxLength: 4 }),
-  ),
-  { maxLength: 8 },
-).map((parts) => parts.join(''));
+    { maxLength: 8 },
+  )
+  .map((parts) => parts.join(''));
 
 /** A Python string literal holding `text`. */
 const pyString = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
@@ -149,7 +190,7 @@ describe('hover Markdown: document text never becomes a link', () => {
     expect(kerasHovers).toBeGreaterThan(20);
   });
 
-  it('the extension\'s own links carry only an id, and the table gives back what was registered', () => {
+  it("the extension's own links carry only an id, and the table gives back what was registered", () => {
     const table = new CommandLinkTable();
     const args = ['file:///x.py', { line: 1, character: 20 }, 3];
     const target = table.target(CONVERT_COMMAND, args);
@@ -211,7 +252,12 @@ describe('escaping helpers', () => {
     fc.assert(
       fc.property(hostile, (text) => {
         const out = marked.parseInline(escapeMarkdown(text), { gfm: true, async: false });
-        const decoded = out.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+        const decoded = out
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&amp;/g, '&');
         expect(decoded).toBe(text.replace(/[\r\n\t]/g, ' '));
       }),
       { numRuns: 500 },
@@ -219,8 +265,37 @@ describe('escaping helpers', () => {
   });
 });
 
-describe('the evaluator\'s hover: document text never becomes a link', () => {
-  const text = fc.string({ unit: fc.constantFrom('[', ']', '(', ')', '`', '<', '>', '!', '*', '_', '\\', '&', '#', '|', '\n', ':', '/', 'a', 'command', 'https', ' ', '"', "'", '{', '}') as fc.Arbitrary<string>, maxLength: 40 });
+describe("the evaluator's hover: document text never becomes a link", () => {
+  const text = fc.string({
+    unit: fc.constantFrom(
+      '[',
+      ']',
+      '(',
+      ')',
+      '`',
+      '<',
+      '>',
+      '!',
+      '*',
+      '_',
+      '\\',
+      '&',
+      '#',
+      '|',
+      '\n',
+      ':',
+      '/',
+      'a',
+      'command',
+      'https',
+      ' ',
+      '"',
+      "'",
+      '{',
+      '}',
+    ) as fc.Arbitrary<string>,
+    maxLength: 40,
+  });
   const shape = fc.option(fc.array(fc.integer({ min: 1, max: 512 }), { minLength: 4, maxLength: 4 }), { nil: null });
   const instance = fc.record({
     count: fc.option(fc.integer({ min: 1, max: 9 }), { nil: null }),
@@ -236,11 +311,32 @@ describe('the evaluator\'s hover: document text never becomes a link', () => {
   it('fuzz: metacharacters in the callee, the kinds and the reasons of a site', () => {
     const { table, issued } = recordingTable();
     fc.assert(
-      fc.property(text, text, fc.array(instance, { minLength: 0, maxLength: 3 }), fc.option(text, { nil: undefined }), fc.boolean(), (code, layer, instances, reason, keras) => {
-        const link = `[Convert to depthwise separable](${table.target(CONVERT_COMMAND, ['file:///x.py', { line: 0, character: 0 }, 1])})`;
-        const row = { line: 1, column: 1, start: 0, end: 1, framework: keras ? ('keras' as const) : ('torch' as const), layer, code, kind: null, count: instances.length, layout: keras ? ('NHWC' as const) : ('NCHW' as const), instances, reason, ...(reason ? { unknown: true as const } : {}) };
-        expectOnlyOwnLinks(siteHoverMarkdown(row, { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] }, link), issued);
-      }),
+      fc.property(
+        text,
+        text,
+        fc.array(instance, { minLength: 0, maxLength: 3 }),
+        fc.option(text, { nil: undefined }),
+        fc.boolean(),
+        (code, layer, instances, reason, keras) => {
+          const link = `[Convert to depthwise separable](${table.target(CONVERT_COMMAND, ['file:///x.py', { line: 0, character: 0 }, 1])})`;
+          const row = {
+            line: 1,
+            column: 1,
+            start: 0,
+            end: 1,
+            framework: keras ? ('keras' as const) : ('torch' as const),
+            layer,
+            code,
+            kind: null,
+            count: instances.length,
+            layout: keras ? ('NHWC' as const) : ('NCHW' as const),
+            instances,
+            reason,
+            ...(reason ? { unknown: true as const } : {}),
+          };
+          expectOnlyOwnLinks(siteHoverMarkdown(row, { convention: 'torchinfo', dtype: 'fp32', defaultInputSize: [224, 224] }, link), issued);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -36,11 +36,19 @@ describe('float16 and bfloat16', () => {
     for (let bits = 0; bits < 65536; bits++) {
       const expected = expectedHalf(bits);
       const value = decoded[bits]!;
-      const same = Number.isNaN(expected) ? Number.isNaN(value) && Number.isNaN(halfToFloat(bits)) : Object.is(value, expected) && Object.is(halfToFloat(bits), expected);
+      const same = Number.isNaN(expected)
+        ? Number.isNaN(value) && Number.isNaN(halfToFloat(bits))
+        : Object.is(value, expected) && Object.is(halfToFloat(bits), expected);
       if (!same) wrong.push(bits);
     }
     expect(wrong).toEqual([]);
-    expect([halfToFloat(0x3c00), halfToFloat(0x7bff), halfToFloat(0x0001), halfToFloat(0xc000), halfToFloat(0x3555)]).toEqual([1, 65504, 2 ** -24, -2, 1365 / 4096]);
+    expect([halfToFloat(0x3c00), halfToFloat(0x7bff), halfToFloat(0x0001), halfToFloat(0xc000), halfToFloat(0x3555)]).toEqual([
+      1,
+      65504,
+      2 ** -24,
+      -2,
+      1365 / 4096,
+    ]);
     expect(Object.is(halfToFloat(0x8000), -0)).toBe(true);
   });
 
@@ -57,7 +65,8 @@ describe('float16 and bfloat16', () => {
         const exponent = (bits >>> 7) & 0xff;
         const mantissa = bits & 0x7f;
         // Exponent 255 with a zero mantissa is infinity (a non-zero one is NaN, handled above).
-        const expected = exponent === 255 ? sign * Infinity : exponent === 0 ? sign * mantissa * 2 ** -133 : sign * (1 + mantissa / 128) * 2 ** (exponent - 127);
+        const expected =
+          exponent === 255 ? sign * Infinity : exponent === 0 ? sign * mantissa * 2 ** -133 : sign * (1 + mantissa / 128) * 2 ** (exponent - 127);
         return Object.is(value, expected) && Object.is(decoded, expected);
       }),
       { numRuns: 5000 },

@@ -194,7 +194,32 @@ describe('readNpy / writeNpy', () => {
     });
 
     it('never throws anything but an NpyError on random header text', () => {
-      const token = fc.constantFrom("'descr'", "'<f4'", "'<f2'", "'fortran_order'", "'shape'", 'False', 'True', 'None', '(', ')', '[', ']', '{', '}', ':', ',', ' ', '3', '-1', '0', "'", '"', '\n', '\\');
+      const token = fc.constantFrom(
+        "'descr'",
+        "'<f4'",
+        "'<f2'",
+        "'fortran_order'",
+        "'shape'",
+        'False',
+        'True',
+        'None',
+        '(',
+        ')',
+        '[',
+        ']',
+        '{',
+        '}',
+        ':',
+        ',',
+        ' ',
+        '3',
+        '-1',
+        '0',
+        "'",
+        '"',
+        '\n',
+        '\\',
+      );
       fc.assert(
         fc.property(fc.array(token, { maxLength: 40 }), fc.integer({ min: 0, max: 64 }), (tokens, dataBytes) => {
           readsOrRefuses(npyBytes(tokens.join(''), new Uint8Array(dataBytes)));

@@ -89,19 +89,25 @@ describe('readSafetensors / writeSafetensors', () => {
 
   it('decodes F16, BF16 and F64 and lists other dtypes without decoding them', () => {
     const data = [...le('u16', [0x3c00, 0xc100, 0x0001]), ...le('u16', [0x3f80, 0x4049]), ...le('f64', [0.1, -1e300]), ...le('i64', [7n]), 1, 0];
-    const bytes = file({
-      h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
-      b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
-      d: { dtype: 'F64', shape: [2, 1], data_offsets: [10, 26] },
-      n: { dtype: 'I64', shape: [], data_offsets: [26, 34] },
-      flags: { dtype: 'BOOL', shape: [2], data_offsets: [34, 36] },
-    }, data);
+    const bytes = file(
+      {
+        h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+        b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+        d: { dtype: 'F64', shape: [2, 1], data_offsets: [10, 26] },
+        n: { dtype: 'I64', shape: [], data_offsets: [26, 34] },
+        flags: { dtype: 'BOOL', shape: [2], data_offsets: [34, 36] },
+      },
+      data,
+    );
     const result = readSafetensors(bytes);
     expect(Array.from(result.tensors.h!.data)).toEqual([1, -2.5, 2 ** -24]);
     expect(Array.from(result.tensors.b!.data)).toEqual([1, 3.140625]);
     expect(Array.from(result.tensors.d!.data)).toEqual([Math.fround(0.1), -Infinity]);
     expect(result.tensors.d!.shape).toEqual([2, 1]);
-    expect(result.skipped).toEqual([{ name: 'n', dtype: 'I64', shape: [] }, { name: 'flags', dtype: 'BOOL', shape: [2] }]);
+    expect(result.skipped).toEqual([
+      { name: 'n', dtype: 'I64', shape: [] },
+      { name: 'flags', dtype: 'BOOL', shape: [2] },
+    ]);
   });
 
   it('requireDecoded names a needed tensor of an undecoded dtype and lets unneeded ones pass', () => {
@@ -195,7 +201,9 @@ describe('readSafetensors / writeSafetensors', () => {
     });
 
     it('tensors it cannot write', () => {
-      expect(() => writeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } })).toThrow(/tensor "w": cannot write: shape \[2, 2\] has 4 elements but the data has 3/);
+      expect(() => writeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } })).toThrow(
+        /tensor "w": cannot write: shape \[2, 2\] has 4 elements but the data has 3/,
+      );
       expect(() => writeSafetensors({ w: { shape: [1.5], data: new Float32Array(1) } })).toThrow(SafetensorsError);
       expect(() => writeSafetensors({ w: { shape: [1], data: new Float64Array(1) as unknown as Float32Array } })).toThrow(/Float32Array/);
       expect(() => writeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } })).toThrow(/reserves/);
@@ -207,7 +215,10 @@ describe('readSafetensors / writeSafetensors', () => {
     const valid = [
       writeSafetensors(tensors, { format: 'pt' }),
       readFileSync(join(FIXTURE_DIR, 'conv_bn_half_precision_files.weights.safetensors')),
-      file({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, n: { dtype: 'I64', shape: [1], data_offsets: [4, 12] } }, [...le('u16', [1, 2]), ...le('i64', [3n])]),
+      file({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, n: { dtype: 'I64', shape: [1], data_offsets: [4, 12] } }, [
+        ...le('u16', [1, 2]),
+        ...le('i64', [3n]),
+      ]),
     ].map((b) => new Uint8Array(b));
 
     /** Either consistent tensors or a SafetensorsError; anything else (TypeError, RangeError) is a bug. */
@@ -239,15 +250,22 @@ describe('readSafetensors / writeSafetensors', () => {
     });
 
     it('never throws anything but a SafetensorsError on random, well-formed JSON headers', () => {
-      const entry = fc.record({
-        dtype: fc.oneof(fc.constantFrom('F32', 'F16', 'BF16', 'F64', 'I64', 'U8', 'BOOL', 'X'), fc.integer()),
-        shape: fc.oneof(fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 3 }), fc.constant(null)),
-        data_offsets: fc.oneof(fc.tuple(fc.integer({ min: -2, max: 70 }), fc.integer({ min: -2, max: 70 })), fc.array(fc.nat(70), { maxLength: 3 })),
-      }, { requiredKeys: [] });
+      const entry = fc.record(
+        {
+          dtype: fc.oneof(fc.constantFrom('F32', 'F16', 'BF16', 'F64', 'I64', 'U8', 'BOOL', 'X'), fc.integer()),
+          shape: fc.oneof(fc.array(fc.integer({ min: -1, max: 5 }), { maxLength: 3 }), fc.constant(null)),
+          data_offsets: fc.oneof(fc.tuple(fc.integer({ min: -2, max: 70 }), fc.integer({ min: -2, max: 70 })), fc.array(fc.nat(70), { maxLength: 3 })),
+        },
+        { requiredKeys: [] },
+      );
       fc.assert(
-        fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c', '__metadata__', '__proto__', 'constructor'), entry, { maxKeys: 4 }), fc.integer({ min: 0, max: 64 }), (header, dataBytes) => {
-          readsOrRefuses(file(header, new Uint8Array(dataBytes)));
-        }),
+        fc.property(
+          fc.dictionary(fc.constantFrom('a', 'b', 'c', '__metadata__', '__proto__', 'constructor'), entry, { maxKeys: 4 }),
+          fc.integer({ min: 0, max: 64 }),
+          (header, dataBytes) => {
+            readsOrRefuses(file(header, new Uint8Array(dataBytes)));
+          },
+        ),
         { numRuns: 3000 },
       );
     });

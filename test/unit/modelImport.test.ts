@@ -26,7 +26,15 @@ let workerPath: string;
 beforeAll(async () => {
   workerPath = join(mkdtempSync(join(tmpdir(), 'sepconv-import-')), 'modelImportWorker.js');
   // The same bundle options as esbuild.mjs's `importWorker` bundle.
-  await esbuild.build({ entryPoints: ['src/playground/modelImportWorker.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: workerPath, logLevel: 'error' });
+  await esbuild.build({
+    entryPoints: ['src/playground/modelImportWorker.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: workerPath,
+    logLevel: 'error',
+  });
 });
 
 /** The cost table's total params of an opened model, as the page computes them. */
@@ -72,13 +80,17 @@ describe('importModelInWorker', () => {
     const truncated = whole.subarray(0, Math.floor(whole.length / 3));
     await expect(importModelInWorker(truncated, 'cut.onnx', undefined, { workerPath })).rejects.toThrow(OpenModelError);
     await expect(importModelInWorker(truncated, 'cut.onnx', undefined, { workerPath })).rejects.toThrow(/^cut\.onnx: /);
-    await expect(importModelInWorker(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'os_system.pt')), 'evil.pt', undefined, { workerPath })).rejects.toThrow(/^evil\.pt: checkpoint refused: .*posix\.system, which is not allowed/);
+    await expect(importModelInWorker(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'os_system.pt')), 'evil.pt', undefined, { workerPath })).rejects.toThrow(
+      /^evil\.pt: checkpoint refused: .*posix\.system, which is not allowed/,
+    );
   }, 60_000);
 
   it('says so when the worker dies (out of memory) or takes too long', async () => {
     const bytes = readFileSync(PADDLE_MODELS[1]!.file);
     await expect(importModelInWorker(bytes, 'det.onnx', undefined, { workerPath, heapMb: 1 })).rejects.toThrow(/^det\.onnx: the import stopped/);
-    await expect(importModelInWorker(bytes, 'det.onnx', undefined, { workerPath, timeoutMs: 1 })).rejects.toThrow(/^det\.onnx: the import took over 0\.001 s and was stopped/);
+    await expect(importModelInWorker(bytes, 'det.onnx', undefined, { workerPath, timeoutMs: 1 })).rejects.toThrow(
+      /^det\.onnx: the import took over 0\.001 s and was stopped/,
+    );
   }, 60_000);
 });
 
@@ -88,7 +100,7 @@ describe('a PyTorch state_dict opens when its keys and shapes are those of a rec
     dir = await torchvisionCheckpoints();
   }, 600_000);
 
-  it('mobilenet_v2: recognised by key, and its output equals PyTorch\'s within 1e-4', async () => {
+  it("mobilenet_v2: recognised by key, and its output equals PyTorch's within 1e-4", async () => {
     const opened = openModelBytes(readFileSync(join(dir, 'mobilenet_v2.pt')), 'mobilenet_v2.pt');
     expect(opened.warnings).toEqual(['recognised as torchvision mobilenet_v2 (1000 classes) by its keys and shapes']);
     expect(opened.params).toBe(3_504_872);
@@ -98,7 +110,7 @@ describe('a PyTorch state_dict opens when its keys and shapes are those of a rec
     expect(allcloseViolation(result.output, readNpy(readFileSync(join(dir, 'mobilenet_v2.output.npy'))))).toBeUndefined();
   }, 120_000);
 
-  it('mobilenet_v3_small and mobilenet_v3_large: recognised, every tensor used; small\'s output equals PyTorch\'s', async () => {
+  it("mobilenet_v3_small and mobilenet_v3_large: recognised, every tensor used; small's output equals PyTorch's", async () => {
     const small = openModelBytes(readFileSync(join(dir, 'mobilenet_v3_small.pt')), 'small.pth');
     expect(small.warnings[0]).toMatch(/torchvision mobilenet_v3_small/);
     const input = readNpy(readFileSync(join(dir, 'mobilenet_v3_small.input.npy')));
@@ -107,14 +119,21 @@ describe('a PyTorch state_dict opens when its keys and shapes are those of a rec
     const large = openModelBytes(readFileSync(join(dir, 'mobilenet_v3_large.pt')), 'large.pt');
     expect(large.warnings[0]).toMatch(/torchvision mobilenet_v3_large \(1000 classes\)/);
     const keys = JSON.parse(readFileSync(join(dir, 'mobilenet_v3_large.keys.json'), 'utf8')) as Array<[string, number[]]>;
-    expect(Object.keys(large.weights).sort()).toEqual(keys.map(([k]) => k).filter((k) => !k.endsWith('num_batches_tracked')).sort());
+    expect(Object.keys(large.weights).sort()).toEqual(
+      keys
+        .map(([k]) => k)
+        .filter((k) => !k.endsWith('num_batches_tracked'))
+        .sort(),
+    );
   }, 120_000);
 
   it('refuses another network, naming the structures it knows and the keys and shapes that differ', () => {
     expect(() => openModelBytes(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'tiny.pt')), 'tiny.pt')).toThrow(
       /^tiny\.pt: the state_dict \(7 tensors: 0\.weight \[4, 3, 3, 3\], 1\.weight \[4\], 1\.bias \[4\], \.\.\.\) matches none of the structures recognised by key \(torchvision mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large, width 1\.0\)$/,
     );
-    expect(() => openModelBytes(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'legacy.pt')), 'old.pth')).toThrow(/^old\.pth: a legacy \(before PyTorch 1\.6\) torch\.save file/);
+    expect(() => openModelBytes(readFileSync(join(FIXTURE_DIR, 'checkpoints', 'legacy.pt')), 'old.pth')).toThrow(
+      /^old\.pth: a legacy \(before PyTorch 1\.6\) torch\.save file/,
+    );
   });
 
   it('gives an OpenModelError or a model, never another error, for a corrupted or truncated torchvision checkpoint', () => {
@@ -147,19 +166,25 @@ describe('a PyTorch state_dict opens when its keys and shapes are those of a rec
   });
 });
 
-describe('the cost table of an imported model counts the file\'s parameters', () => {
+describe("the cost table of an imported model counts the file's parameters", () => {
   it.each(PADDLE_MODELS)('PaddleOCR $name: params in the table = an independent count from the file', ({ file, inputShape }) => {
     const bytes = readFileSync(file);
     const opened = openModelBytes(bytes, 'model.onnx');
     // Without the counted params, per-channel Mul and Add nodes (BatchNorm2d in the spec) count scale and shift.
-    expect(withCountedParams(costModel(resolveModel({ ...opened.spec, input_shape: inputShape })), undefined).total.params).toBeGreaterThan(countParameters(bytes));
+    expect(withCountedParams(costModel(resolveModel({ ...opened.spec, input_shape: inputShape })), undefined).total.params).toBeGreaterThan(
+      countParameters(bytes),
+    );
     expect(tableParams(opened, inputShape)).toBe(countParameters(bytes));
   });
 
-  it.each(TORCHVISION_MODELS)('torchvision %s export: params in the table = sum(p.numel()) in PyTorch', async (name) => {
-    const dir = await torchvisionExports();
-    const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { params: number };
-    const opened = openModelBytes(readFileSync(join(dir, `${name}.onnx`)), `${name}.onnx`);
-    expect(tableParams(opened)).toBe(meta.params);
-  }, 600_000);
+  it.each(TORCHVISION_MODELS)(
+    'torchvision %s export: params in the table = sum(p.numel()) in PyTorch',
+    async (name) => {
+      const dir = await torchvisionExports();
+      const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { params: number };
+      const opened = openModelBytes(readFileSync(join(dir, `${name}.onnx`)), `${name}.onnx`);
+      expect(tableParams(opened)).toBe(meta.params);
+    },
+    600_000,
+  );
 });

@@ -26,7 +26,13 @@ describe('a JSON spec nested too deep', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'sepconv-nesting-')), 'deep.json');
     writeFileSync(path, JSON.stringify(spec));
     const err: string[] = [];
-    expect(await main(['cost', '--model', path], () => undefined, (s) => err.push(s))).toBe(1);
+    expect(
+      await main(
+        ['cost', '--model', path],
+        () => undefined,
+        (s) => err.push(s),
+      ),
+    ).toBe(1);
     expect(err.join('\n')).toMatch(/^sepconv: invalid model: layers\[0\](\.body\[0\])+\.body: nesting too deep \(limit 32 nested Residual blocks\)$/);
   });
 

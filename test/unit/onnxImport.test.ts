@@ -9,7 +9,14 @@ import { importOnnx, type OnnxImport } from '../../src/io/onnxImport';
 import { applyByteEdits, byteEdits } from './byteEdits';
 import { encode, rawBytes, seeded, writeOnnx, type ModelInit, type NodeInit, type TensorInit } from './onnxWriter';
 
-const weight = (name: string, dims: number[], seed: number): TensorInit => ({ name, dims, data: seeded(dims.reduce((a, b) => a * b, 1), seed) });
+const weight = (name: string, dims: number[], seed: number): TensorInit => ({
+  name,
+  dims,
+  data: seeded(
+    dims.reduce((a, b) => a * b, 1),
+    seed,
+  ),
+});
 const positive = (name: string, count: number, seed: number): TensorInit => ({ name, dims: [count], data: seeded(count, seed).map((v) => 1.5 + v) });
 
 /** Conv, BN, Relu, GlobalAveragePool, Flatten, Gemm, Softmax with PyTorch-style initializer names. */
@@ -28,8 +35,19 @@ function smallClassifier(extra: Partial<ModelInit> = {}): ModelInit {
       weight('classifier.bias', [5], 8),
     ],
     nodes: [
-      { op: 'Conv', inputs: ['input', 'features.0.weight', 'features.0.bias'], outputs: ['c'], name: '/features/features.0/Conv', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] } },
-      { op: 'BatchNormalization', inputs: ['c', 'features.1.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var'], outputs: ['b'], attrs: { epsilon: { float: 1e-3 } } },
+      {
+        op: 'Conv',
+        inputs: ['input', 'features.0.weight', 'features.0.bias'],
+        outputs: ['c'],
+        name: '/features/features.0/Conv',
+        attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] },
+      },
+      {
+        op: 'BatchNormalization',
+        inputs: ['c', 'features.1.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var'],
+        outputs: ['b'],
+        attrs: { epsilon: { float: 1e-3 } },
+      },
       { op: 'Relu', inputs: ['b'], outputs: ['r'] },
       { op: 'GlobalAveragePool', inputs: ['r'], outputs: ['g'] },
       { op: 'Flatten', inputs: ['g'], outputs: ['f'], attrs: { axis: 1 } },
@@ -69,17 +87,42 @@ describe('readOnnxModel', () => {
     const bytes = writeOnnx(smallClassifier());
     expect(() => readOnnxModel(bytes.subarray(0, bytes.length - 7))).toThrow(/truncated or lying|truncated/);
     // A graph field (7) claiming 2^40 bytes.
-    expect(() => readOnnxModel(encode([[1, 'varint', 8], [7, 'bytes', new Uint8Array(3)]]).map((b, i) => (i === 3 ? 200 : b)))).toThrow(OnnxError);
+    expect(() =>
+      readOnnxModel(
+        encode([
+          [1, 'varint', 8],
+          [7, 'bytes', new Uint8Array(3)],
+        ]).map((b, i) => (i === 3 ? 200 : b)),
+      ),
+    ).toThrow(OnnxError);
     const lying = Uint8Array.from([0x08, 0x08, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
     expect(() => readOnnxModel(lying)).toThrow(/length 4294967295 at byte 3 runs past the end/);
-    expect(() => readOnnxModel(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(/varint longer than 10 bytes/);
+    expect(() => readOnnxModel(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(
+      /varint longer than 10 bytes/,
+    );
     const hugeDims = writeOnnx({ ...smallClassifier(), initializers: [{ name: 'w', dims: [100000, 100000, 100000], data: [] }] });
     expect(() => readOnnxModel(hugeDims)).toThrow(/tensor "w": dims \[100000, 100000, 100000\] hold more than/);
     const short = writeOnnx({ ...smallClassifier(), initializers: [{ name: 'w', dims: [2, 3], data: [1, 2, 3] }] });
     expect(() => tensorValues(readOnnxModel(short).graph.initializers[0]!)).toThrow(/need 24 bytes but its data holds 12/);
     expect(() => readOnnxModel(new Uint8Array(0))).toThrow(/no graph/);
     // A float_data field of 2^24 + 1 packed values (64 MiB): refused before 128 MiB of numbers are made.
-    const manyFloats = encode([[1, 'varint', 8], [7, 'message', [[5, 'message', [[2, 'varint', 1], [4, 'bytes', new Uint8Array(4 * (2 ** 24 + 1))]]]]]]);
+    const manyFloats = encode([
+      [1, 'varint', 8],
+      [
+        7,
+        'message',
+        [
+          [
+            5,
+            'message',
+            [
+              [2, 'varint', 1],
+              [4, 'bytes', new Uint8Array(4 * (2 ** 24 + 1))],
+            ],
+          ],
+        ],
+      ],
+    ]);
     expect(() => readOnnxModel(manyFloats)).toThrow(/more than 16777216 values in a repeated field/);
     expect(() => readOnnxModel(new TextEncoder().encode('PK\x03\x04 not a model'))).toThrow(OnnxError);
   });
@@ -93,9 +136,18 @@ describe('readOnnxModel', () => {
         if (!(error instanceof OnnxError)) throw error;
       }
     };
-    fc.assert(fc.property(byteEdits, (edits) => check(applyByteEdits(original, edits, original.length))), { numRuns: 3000 });
-    fc.assert(fc.property(fc.nat({ max: original.length }), (end) => check(original.subarray(0, end))), { numRuns: 500 });
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (random) => check(random)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(byteEdits, (edits) => check(applyByteEdits(original, edits, original.length))),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.nat({ max: original.length }), (end) => check(original.subarray(0, end))),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (random) => check(random)),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -111,15 +163,47 @@ describe('importOnnx', () => {
     expect(r.unsupported).toBeUndefined();
     expect(r.inputShape).toEqual([1, 3, 8, 8]);
     expect(r.spec.nodes.map((n) => [n.name, n.type])).toEqual([
-      ['features.0', 'Conv2d'], ['features.1', 'BatchNorm2d'], ['r', 'ReLU'], ['g', 'AdaptiveAvgPool2d'], ['f', 'Flatten'], ['classifier', 'Linear'], ['prob', 'Softmax'],
+      ['features.0', 'Conv2d'],
+      ['features.1', 'BatchNorm2d'],
+      ['r', 'ReLU'],
+      ['g', 'AdaptiveAvgPool2d'],
+      ['f', 'Flatten'],
+      ['classifier', 'Linear'],
+      ['prob', 'Softmax'],
     ]);
-    expect(r.spec.nodes[0]).toMatchObject({ inputs: ['input'], in_channels: 3, out_channels: 4, kernel_size: [3, 3], stride: [2, 2], padding: [1, 1], groups: 1, bias: true });
+    expect(r.spec.nodes[0]).toMatchObject({
+      inputs: ['input'],
+      in_channels: 3,
+      out_channels: 4,
+      kernel_size: [3, 3],
+      stride: [2, 2],
+      padding: [1, 1],
+      groups: 1,
+      bias: true,
+    });
     expect(r.spec.nodes[1]).toMatchObject({ inputs: ['features.0'], num_features: 4 });
     expect(r.spec.nodes[1]!.eps).toBeCloseTo(1e-3, 9);
     expect(r.spec.nodes[5]).toMatchObject({ in_features: 4, out_features: 5, bias: true });
     expect(r.spec.outputs).toEqual(['prob']);
-    expect(Object.keys(r.weights).sort()).toEqual(['classifier.bias', 'classifier.weight', 'features.0.bias', 'features.0.weight', 'features.1.bias', 'features.1.running_mean', 'features.1.running_var', 'features.1.weight']);
-    expect(r.nodes.map((n) => n.outputShapes[0])).toEqual([[1, 4, 4, 4], [1, 4, 4, 4], [1, 4, 4, 4], [1, 4, 1, 1], [1, 4], [1, 5], [1, 5]]);
+    expect(Object.keys(r.weights).sort()).toEqual([
+      'classifier.bias',
+      'classifier.weight',
+      'features.0.bias',
+      'features.0.weight',
+      'features.1.bias',
+      'features.1.running_mean',
+      'features.1.running_var',
+      'features.1.weight',
+    ]);
+    expect(r.nodes.map((n) => n.outputShapes[0])).toEqual([
+      [1, 4, 4, 4],
+      [1, 4, 4, 4],
+      [1, 4, 4, 4],
+      [1, 4, 1, 1],
+      [1, 4],
+      [1, 5],
+      [1, 5],
+    ]);
     // Params: conv 108 + 4, BN affine 8, linear 20 + 5; the running statistics are not parameters.
     expect(r.params).toBe(108 + 4 + 8 + 20 + 5);
     expect(r.nodes[0]!.macs).toBe(1 * 4 * 4 * 4 * 3 * 9);
@@ -132,13 +216,20 @@ describe('importOnnx', () => {
     expect(importOnnx(writeOnnx(smallClassifier({ input: { name: 'input', shape: ['batch', 3, 'height', 'width'] } }))).warnings).toEqual([
       'the model leaves its input size open ([?, 3, ?, ?]); imported at [1, 3, 224, 224]',
     ]);
-    expect(() => importOnnx(writeOnnx(smallClassifier()), { inputShape: [1, 3, 16, 16] })).toThrow(/disagrees with the model's "input" \[batch, 3, 8, 8\] at dimension 2/);
-    expect(() => importOnnx(writeOnnx(smallClassifier()), { inputShape: [1, 4, 8, 8] })).toThrow(/disagrees with the model's "input" \[batch, 3, 8, 8\] at dimension 1/);
+    expect(() => importOnnx(writeOnnx(smallClassifier()), { inputShape: [1, 3, 16, 16] })).toThrow(
+      /disagrees with the model's "input" \[batch, 3, 8, 8\] at dimension 2/,
+    );
+    expect(() => importOnnx(writeOnnx(smallClassifier()), { inputShape: [1, 4, 8, 8] })).toThrow(
+      /disagrees with the model's "input" \[batch, 3, 8, 8\] at dimension 1/,
+    );
   });
 
-  it('transposes MatMul weights and Gemm weights without transB into Linear\'s [out, in]', () => {
+  it("transposes MatMul weights and Gemm weights without transB into Linear's [out, in]", () => {
     const w = weight('w', [4, 5], 9);
-    const model = smallClassifier({ nodes: [...smallClassifier().nodes.slice(0, 5), { op: 'MatMul', inputs: ['f', 'w'], outputs: ['prob'] }], initializers: [...smallClassifier().initializers!, w] });
+    const model = smallClassifier({
+      nodes: [...smallClassifier().nodes.slice(0, 5), { op: 'MatMul', inputs: ['f', 'w'], outputs: ['prob'] }],
+      initializers: [...smallClassifier().initializers!, w],
+    });
     const r = importOnnx(writeOnnx(model));
     const linear = r.weights[`${r.spec.nodes[5]!.name}.weight`]!;
     expect(linear.shape).toEqual([5, 4]);
@@ -158,14 +249,26 @@ describe('importOnnx', () => {
       { op: 'Reshape', inputs: ['g', 'target'], outputs: ['f'] },
       ...smallClassifier().nodes.slice(5),
     ];
-    const initializers = [...smallClassifier().initializers!, { name: 'axes0', dims: [1], data: [0], int64: true }, { name: 'one', dims: [1], data: [1], int64: true }, { name: 'two', dims: [1], data: [2], int64: true }];
+    const initializers = [
+      ...smallClassifier().initializers!,
+      { name: 'axes0', dims: [1], data: [0], int64: true },
+      { name: 'one', dims: [1], data: [1], int64: true },
+      { name: 'two', dims: [1], data: [2], int64: true },
+    ];
     const r = importOnnx(writeOnnx(smallClassifier({ nodes, initializers })));
     expect(r.unsupported).toBeUndefined();
     expect(types(r)).toEqual(['Conv2d', 'BatchNorm2d', 'ReLU', 'AdaptiveAvgPool2d', 'Flatten', 'Linear', 'Softmax']);
   });
 
   const act = (nodes: NodeInit[], initializers: TensorInit[] = []) =>
-    importOnnx(writeOnnx({ input: { name: 'x', shape: [1, 4, 5, 5] }, outputs: [nodes[nodes.length - 1]!.outputs[0]!], nodes, initializers: [...initializers, { name: 'three', dims: [], data: [3] }, { name: 'six', dims: [], data: [6] }, { name: 'zero', dims: [], data: [0] }] }));
+    importOnnx(
+      writeOnnx({
+        input: { name: 'x', shape: [1, 4, 5, 5] },
+        outputs: [nodes[nodes.length - 1]!.outputs[0]!],
+        nodes,
+        initializers: [...initializers, { name: 'three', dims: [], data: [3] }, { name: 'six', dims: [], data: [6] }, { name: 'zero', dims: [], data: [0] }],
+      }),
+    );
 
   it('fuses x * clip(x + 3, 0, 6) / 6, x * HardSigmoid(x) and x * Sigmoid(x) into Hardswish and SiLU', () => {
     const paddle = act([
@@ -175,11 +278,29 @@ describe('importOnnx', () => {
       { op: 'Div', inputs: ['m', 'six'], outputs: ['y'] },
     ]);
     expect(paddle.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([['Hardswish', ['input']]]);
-    expect(act([{ op: 'HardSigmoid', inputs: ['x'], outputs: ['h'], attrs: { alpha: { float: 1 / 6 } } }, { op: 'Mul', inputs: ['h', 'x'], outputs: ['y'] }]).spec.nodes.map((n) => n.type)).toEqual(['Hardswish']);
-    expect(act([{ op: 'Sigmoid', inputs: ['x'], outputs: ['s'] }, { op: 'Mul', inputs: ['x', 's'], outputs: ['y'] }]).spec.nodes.map((n) => n.type)).toEqual(['SiLU']);
+    expect(
+      act([
+        { op: 'HardSigmoid', inputs: ['x'], outputs: ['h'], attrs: { alpha: { float: 1 / 6 } } },
+        { op: 'Mul', inputs: ['h', 'x'], outputs: ['y'] },
+      ]).spec.nodes.map((n) => n.type),
+    ).toEqual(['Hardswish']);
+    expect(
+      act([
+        { op: 'Sigmoid', inputs: ['x'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['x', 's'], outputs: ['y'] },
+      ]).spec.nodes.map((n) => n.type),
+    ).toEqual(['SiLU']);
     // A sigmoid of another value (squeeze-and-excitation) is a Sigmoid and a Mul.
-    const se = act([{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Sigmoid', inputs: ['r'], outputs: ['s'] }, { op: 'Mul', inputs: ['x', 's'], outputs: ['y'] }]);
-    expect(se.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([['ReLU', ['input']], ['Sigmoid', ['r']], ['Mul', ['input', 's']]]);
+    const se = act([
+      { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+      { op: 'Sigmoid', inputs: ['r'], outputs: ['s'] },
+      { op: 'Mul', inputs: ['x', 's'], outputs: ['y'] },
+    ]);
+    expect(se.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([
+      ['ReLU', ['input']],
+      ['Sigmoid', ['r']],
+      ['Mul', ['input', 's']],
+    ]);
     // The clip read twice is not fused.
     const shared = act([
       { op: 'Add', inputs: ['x', 'three'], outputs: ['a'] },
@@ -191,7 +312,7 @@ describe('importOnnx', () => {
     expect(shared.spec.nodes.map((n) => n.type)).toEqual(['BatchNorm2d', 'ReLU6', 'Mul', 'BatchNorm2d', 'Add']);
   });
 
-  it('imports HardSigmoid with PaddlePaddle\'s slope 0.2 as an affine and PyTorch\'s Hardsigmoid', () => {
+  it("imports HardSigmoid with PaddlePaddle's slope 0.2 as an affine and PyTorch's Hardsigmoid", () => {
     const r = act([{ op: 'HardSigmoid', inputs: ['x'], outputs: ['y'], attrs: { alpha: { float: 0.2 }, beta: { float: 0.5 } } }]);
     expect(r.spec.nodes.map((n) => n.type)).toEqual(['BatchNorm2d', 'Hardsigmoid']);
     const affine = r.spec.nodes[0]!.name;
@@ -202,18 +323,27 @@ describe('importOnnx', () => {
   });
 
   it('imports scalar and per-channel Mul/Add/Sub/Div constants as an exact affine, and a per-channel Add after a bias-free conv as its bias', () => {
-    const r = act([
-      { op: 'Mul', inputs: ['s', 'x'], outputs: ['m'] },
-      { op: 'Add', inputs: ['m', 'shift'], outputs: ['y'] },
-    ], [{ name: 's', dims: [1], data: [0.5] }, { name: 'shift', dims: [1, 4, 1, 1], data: [1, 2, 3, 4] }]);
+    const r = act(
+      [
+        { op: 'Mul', inputs: ['s', 'x'], outputs: ['m'] },
+        { op: 'Add', inputs: ['m', 'shift'], outputs: ['y'] },
+      ],
+      [
+        { name: 's', dims: [1], data: [0.5] },
+        { name: 'shift', dims: [1, 4, 1, 1], data: [1, 2, 3, 4] },
+      ],
+    );
     expect(r.spec.nodes.map((n) => n.type)).toEqual(['BatchNorm2d', 'BatchNorm2d']);
     expect(Array.from(r.weights[`${r.spec.nodes[1]!.name}.bias`]!.data)).toEqual([1, 2, 3, 4]);
     expect(r.spec.nodes[1]!.eps).toBeLessThan(1e-7);
     expect(r.params).toBe(1 + 4);
-    const conv = act([
-      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attrs: { kernel_shape: [1, 1] } },
-      { op: 'Add', inputs: ['c', 'shift'], outputs: ['y'] },
-    ], [weight('w', [4, 4, 1, 1], 3), { name: 'shift', dims: [1, 4, 1, 1], data: [1, 2, 3, 4] }]);
+    const conv = act(
+      [
+        { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attrs: { kernel_shape: [1, 1] } },
+        { op: 'Add', inputs: ['c', 'shift'], outputs: ['y'] },
+      ],
+      [weight('w', [4, 4, 1, 1], 3), { name: 'shift', dims: [1, 4, 1, 1], data: [1, 2, 3, 4] }],
+    );
     expect(conv.spec.nodes.map((n) => [n.type, n.bias])).toEqual([['Conv2d', true]]);
     expect(Array.from(conv.weights[`${conv.spec.nodes[0]!.name}.bias`]!.data)).toEqual([1, 2, 3, 4]);
     expect(conv.params).toBe(16 + 4);
@@ -222,28 +352,57 @@ describe('importOnnx', () => {
   });
 
   it('turns Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back into ChannelShuffle', () => {
-    const r = act([
-      { op: 'Reshape', inputs: ['x', 'five'], outputs: ['r'] },
-      { op: 'Transpose', inputs: ['r'], outputs: ['t'], attrs: { perm: [0, 2, 1, 3, 4] } },
-      { op: 'Reshape', inputs: ['t', 'four'], outputs: ['y'] },
-    ], [{ name: 'five', dims: [5], data: [1, 2, 2, 5, 5], int64: true }, { name: 'four', dims: [4], data: [1, -1, 5, 5], int64: true }]);
+    const r = act(
+      [
+        { op: 'Reshape', inputs: ['x', 'five'], outputs: ['r'] },
+        { op: 'Transpose', inputs: ['r'], outputs: ['t'], attrs: { perm: [0, 2, 1, 3, 4] } },
+        { op: 'Reshape', inputs: ['t', 'four'], outputs: ['y'] },
+      ],
+      [
+        { name: 'five', dims: [5], data: [1, 2, 2, 5, 5], int64: true },
+        { name: 'four', dims: [4], data: [1, -1, 5, 5], int64: true },
+      ],
+    );
     expect(r.spec.nodes.map((n) => [n.type, n.groups, n.inputs])).toEqual([['ChannelShuffle', 2, ['input']]]);
-    const loose = act([{ op: 'Reshape', inputs: ['x', 'five'], outputs: ['r'] }, { op: 'Relu', inputs: ['r'], outputs: ['y'] }], [{ name: 'five', dims: [5], data: [1, 2, 2, 5, 5], int64: true }]);
+    const loose = act(
+      [
+        { op: 'Reshape', inputs: ['x', 'five'], outputs: ['r'] },
+        { op: 'Relu', inputs: ['r'], outputs: ['y'] },
+      ],
+      [{ name: 'five', dims: [5], data: [1, 2, 2, 5, 5], int64: true }],
+    );
     expect(loose.unsupported?.reason).toMatch(/not part of a channel shuffle/);
   });
 
   it('imports channel slices (x.chunk) as the outputs of one Split', () => {
-    const r = act([
-      { op: 'Slice', inputs: ['x', 'zero_i', 'two_i', 'one_i'], outputs: ['a'] },
-      { op: 'Slice', inputs: ['x', 'two_i', 'big', 'one_i'], outputs: ['b'] },
-      { op: 'Concat', inputs: ['b', 'a'], outputs: ['y'], attrs: { axis: 1 } },
-    ], [{ name: 'zero_i', dims: [1], data: [0], int64: true }, { name: 'two_i', dims: [1], data: [2], int64: true }, { name: 'one_i', dims: [1], data: [1], int64: true }, { name: 'big', dims: [1], data: [2 ** 40], int64: true }]);
-    expect(r.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([['Split', ['input']], ['Concat', [`${r.spec.nodes[0]!.name}:1`, `${r.spec.nodes[0]!.name}:0`]]]);
+    const r = act(
+      [
+        { op: 'Slice', inputs: ['x', 'zero_i', 'two_i', 'one_i'], outputs: ['a'] },
+        { op: 'Slice', inputs: ['x', 'two_i', 'big', 'one_i'], outputs: ['b'] },
+        { op: 'Concat', inputs: ['b', 'a'], outputs: ['y'], attrs: { axis: 1 } },
+      ],
+      [
+        { name: 'zero_i', dims: [1], data: [0], int64: true },
+        { name: 'two_i', dims: [1], data: [2], int64: true },
+        { name: 'one_i', dims: [1], data: [1], int64: true },
+        { name: 'big', dims: [1], data: [2 ** 40], int64: true },
+      ],
+    );
+    expect(r.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([
+      ['Split', ['input']],
+      ['Concat', [`${r.spec.nodes[0]!.name}:1`, `${r.spec.nodes[0]!.name}:0`]],
+    ]);
     expect(r.spec.nodes[0]).toMatchObject({ split_size_or_sections: [2, 2], dim: 1 });
   });
 
   it('stops at an unsupported op with a message naming the node, the op type and the opset; the graph before it still imports', () => {
-    const nodes = [...smallClassifier().nodes.slice(0, 3), { op: 'LRN', inputs: ['r'], outputs: ['l'], name: 'norm1', attrs: { size: 3 } }, ...smallClassifier().nodes.slice(3).map((n) => (n.op === 'GlobalAveragePool' ? { ...n, inputs: ['l'] } : n))];
+    const nodes = [
+      ...smallClassifier().nodes.slice(0, 3),
+      { op: 'LRN', inputs: ['r'], outputs: ['l'], name: 'norm1', attrs: { size: 3 } },
+      ...smallClassifier()
+        .nodes.slice(3)
+        .map((n) => (n.op === 'GlobalAveragePool' ? { ...n, inputs: ['l'] } : n)),
+    ];
     const r = importOnnx(writeOnnx(smallClassifier({ nodes, opset: 11 })));
     expect(r.unsupported).toMatchObject({ node: 'norm1', opType: 'LRN', opset: 11 });
     expect(r.unsupported!.message).toBe('node "norm1" (LRN, opset 11) is not supported: op LRN is not imported');
@@ -258,10 +417,71 @@ describe('importOnnx', () => {
 });
 
 describe('importOnnx on random graphs', () => {
-  const OPS = ['Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'Clip', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Add', 'Mul', 'Sub', 'Div', 'GlobalAveragePool', 'ReduceMean', 'MaxPool', 'AveragePool', 'Resize',
-    'Concat', 'Split', 'Slice', 'Transpose', 'Reshape', 'Flatten', 'Gemm', 'MatMul', 'Softmax', 'Shape', 'Gather', 'Cast', 'Unsqueeze', 'Squeeze', 'Constant', 'Identity', 'Range', 'ConstantOfShape', 'LRN'];
-  const ATTRS = ['kernel_shape', 'pads', 'strides', 'dilations', 'group', 'axis', 'axes', 'perm', 'split', 'transB', 'keepdims', 'to', 'epsilon', 'alpha', 'mode', 'starts', 'ends', 'output_shape', 'ceil_mode'];
-  const attrValue = fc.oneof(fc.integer({ min: -3, max: 6 }), fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 5 }), fc.constantFrom('nearest', 'linear', 'SAME_UPPER', 'asymmetric'), fc.record({ float: fc.float({ noNaN: true }) }));
+  const OPS = [
+    'Conv',
+    'ConvTranspose',
+    'BatchNormalization',
+    'Relu',
+    'Clip',
+    'HardSigmoid',
+    'HardSwish',
+    'Sigmoid',
+    'Add',
+    'Mul',
+    'Sub',
+    'Div',
+    'GlobalAveragePool',
+    'ReduceMean',
+    'MaxPool',
+    'AveragePool',
+    'Resize',
+    'Concat',
+    'Split',
+    'Slice',
+    'Transpose',
+    'Reshape',
+    'Flatten',
+    'Gemm',
+    'MatMul',
+    'Softmax',
+    'Shape',
+    'Gather',
+    'Cast',
+    'Unsqueeze',
+    'Squeeze',
+    'Constant',
+    'Identity',
+    'Range',
+    'ConstantOfShape',
+    'LRN',
+  ];
+  const ATTRS = [
+    'kernel_shape',
+    'pads',
+    'strides',
+    'dilations',
+    'group',
+    'axis',
+    'axes',
+    'perm',
+    'split',
+    'transB',
+    'keepdims',
+    'to',
+    'epsilon',
+    'alpha',
+    'mode',
+    'starts',
+    'ends',
+    'output_shape',
+    'ceil_mode',
+  ];
+  const attrValue = fc.oneof(
+    fc.integer({ min: -3, max: 6 }),
+    fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 5 }),
+    fc.constantFrom('nearest', 'linear', 'SAME_UPPER', 'asymmetric'),
+    fc.record({ float: fc.float({ noNaN: true }) }),
+  );
   const names = ['input', 'w', 'b', 'k', 'shape', 'v0', 'v1', 'v2', 'v3', 'v4', ''];
   const node = fc.record({
     op: fc.constantFrom(...OPS),
@@ -271,11 +491,18 @@ describe('importOnnx on random graphs', () => {
   });
 
   it('returns a spec (maybe stopped at an unsupported node) or throws an OnnxError, never anything else', () => {
-    const initializers: TensorInit[] = [weight('w', [4, 3, 3, 3], 1), weight('b', [4], 2), { name: 'k', dims: [], data: [3] }, { name: 'shape', dims: [2], data: [1, -1], int64: true }];
+    const initializers: TensorInit[] = [
+      weight('w', [4, 3, 3, 3], 1),
+      weight('b', [4], 2),
+      { name: 'k', dims: [], data: [3] },
+      { name: 'shape', dims: [2], data: [1, -1], int64: true },
+    ];
     fc.assert(
       fc.property(fc.array(node, { minLength: 1, maxLength: 8 }), fc.integer({ min: 7, max: 18 }), (nodes, opset) => {
         try {
-          const r = importOnnx(writeOnnx({ opset, input: { name: 'input', shape: [1, 3, 'h', 8] }, outputs: [nodes[nodes.length - 1]!.outputs[0]!], nodes, initializers }));
+          const r = importOnnx(
+            writeOnnx({ opset, input: { name: 'input', shape: [1, 3, 'h', 8] }, outputs: [nodes[nodes.length - 1]!.outputs[0]!], nodes, initializers }),
+          );
           expect(r.spec.nodes.length).toBeGreaterThanOrEqual(0);
         } catch (error) {
           if (!(error instanceof OnnxError)) throw error;
@@ -294,7 +521,9 @@ describe('external tensor data', () => {
     const w = weight('features.0.weight', [4, 3, 3, 3], 1);
     writeFileSync(join(modelDir, 'weights.bin'), Uint8Array.from([1, 2, 3, 4, ...rawBytes(w.data, false)]));
     writeFileSync(join(dir, 'outside.bin'), rawBytes(w.data, false));
-    const initializers = smallClassifier().initializers!.map((t) => (t.name === w.name ? { ...t, external: { location, offset: location === 'weights.bin' ? 4 : 0, length: 432 } } : t));
+    const initializers = smallClassifier().initializers!.map((t) =>
+      t.name === w.name ? { ...t, external: { location, offset: location === 'weights.bin' ? 4 : 0, length: 432 } } : t,
+    );
     const path = join(modelDir, 'model.onnx');
     writeFileSync(path, writeOnnx(smallClassifier({ initializers })));
     return { dir, modelDir, path, w };

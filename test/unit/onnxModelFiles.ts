@@ -23,12 +23,21 @@ export const TORCHVISION_MODELS = ['mobilenet_v2', 'mobilenet_v3_small', 'mobile
 
 /** The folder of the torchvision exports, written on first use (about a minute). */
 export function torchvisionExports(): Promise<string> {
-  return generated('test/fixtures/onnx/exportTorchvision.py', [], 'torchvision-onnx', TORCHVISION_MODELS.map((m) => `${m}.json`));
+  return generated(
+    'test/fixtures/onnx/exportTorchvision.py',
+    [],
+    'torchvision-onnx',
+    TORCHVISION_MODELS.map((m) => `${m}.json`),
+  );
 }
 
 /** The folder of torch.save'd torchvision state_dicts (mobilenet_v2, mobilenet_v3_small/large), written on first use. */
 export function torchvisionCheckpoints(): Promise<string> {
-  return generated('test/fixtures/checkpoints/generate.py', ['--torchvision'], 'torchvision-checkpoints', ['mobilenet_v2.output.npy', 'mobilenet_v3_small.output.npy', 'mobilenet_v3_large.keys.json']);
+  return generated('test/fixtures/checkpoints/generate.py', ['--torchvision'], 'torchvision-checkpoints', [
+    'mobilenet_v2.output.npy',
+    'mobilenet_v3_small.output.npy',
+    'mobilenet_v3_large.keys.json',
+  ]);
 }
 
 /** Runs a generator script into a cache folder named after the script's hash, unless its files are there. */
@@ -41,7 +50,11 @@ async function generated(script: string, args: string[], folder: string, files: 
     // Asynchronous, so the test worker keeps answering while torch works (a minute).
     await promisify(execFile)('/usr/bin/python3', [path, dir, ...args], { timeout: 600_000, maxBuffer: 1 << 24 });
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? '').split('\n').filter((l) => !/warn/i.test(l)).slice(-5).join('\n');
+    const stderr = String((error as { stderr?: string }).stderr ?? '')
+      .split('\n')
+      .filter((l) => !/warn/i.test(l))
+      .slice(-5)
+      .join('\n');
     throw new Error(`${script} needs /usr/bin/python3 with torch and torchvision (Debian: python3-torch python3-torchvision): ${stderr || String(error)}`);
   }
   return dir;

@@ -13,7 +13,7 @@ import { runCli } from './cliCapture';
 describe.each(PADDLE_MODELS)('PaddleOCR $name', ({ file, inputShape }) => {
   const bytes = readFileSync(file);
 
-  it('imports completely, at the output shape onnxruntime gives, with the file\'s parameters', async () => {
+  it("imports completely, at the output shape onnxruntime gives, with the file's parameters", async () => {
     const imported = importOnnx(bytes, { inputShape });
     expect(imported.unsupported).toBeUndefined();
     const session = await ort.InferenceSession.create(file);

@@ -15,7 +15,8 @@ export function countParameters(bytes: Uint8Array): number {
   }
   const counted = new Set<string>();
   for (const n of model.graph.nodes) {
-    const reads = n.opType === 'BatchNormalization' ? n.inputs.slice(1, 3) : ['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Mul'].includes(n.opType) ? n.inputs : [];
+    const reads =
+      n.opType === 'BatchNormalization' ? n.inputs.slice(1, 3) : ['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Mul'].includes(n.opType) ? n.inputs : [];
     for (const name of reads) if (tensors.has(name)) counted.add(name);
   }
   return [...counted].reduce((sum, name) => sum + tensors.get(name)!, 0);

@@ -45,15 +45,44 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export interface TensorInit { name: string; dims: number[]; data: number[]; int64?: boolean; external?: { location: string; offset?: number; length?: number } }
+export interface TensorInit {
+  name: string;
+  dims: number[];
+  data: number[];
+  int64?: boolean;
+  external?: { location: string; offset?: number; length?: number };
+}
 
 export function tensorFields(t: TensorInit): Field[] {
   const fields: Field[] = t.dims.map((d) => [1, 'varint', d] as Field);
   fields.push([2, 'varint', t.int64 ? 7 : 1], [8, 'bytes', t.name]);
   if (t.external) {
-    fields.push([13, 'message', [[1, 'bytes', 'location'], [2, 'bytes', t.external.location]]]);
-    if (t.external.offset !== undefined) fields.push([13, 'message', [[1, 'bytes', 'offset'], [2, 'bytes', String(t.external.offset)]]]);
-    if (t.external.length !== undefined) fields.push([13, 'message', [[1, 'bytes', 'length'], [2, 'bytes', String(t.external.length)]]]);
+    fields.push([
+      13,
+      'message',
+      [
+        [1, 'bytes', 'location'],
+        [2, 'bytes', t.external.location],
+      ],
+    ]);
+    if (t.external.offset !== undefined)
+      fields.push([
+        13,
+        'message',
+        [
+          [1, 'bytes', 'offset'],
+          [2, 'bytes', String(t.external.offset)],
+        ],
+      ]);
+    if (t.external.length !== undefined)
+      fields.push([
+        13,
+        'message',
+        [
+          [1, 'bytes', 'length'],
+          [2, 'bytes', String(t.external.length)],
+        ],
+      ]);
     fields.push([14, 'varint', 1]);
     return fields;
   }
@@ -70,7 +99,14 @@ export function rawBytes(data: number[], int64: boolean): Uint8Array {
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | { tensor: TensorInit };
 
-export interface NodeInit { op: string; inputs: string[]; outputs: string[]; name?: string; domain?: string; attrs?: Record<string, AttrValue> }
+export interface NodeInit {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  name?: string;
+  domain?: string;
+  attrs?: Record<string, AttrValue>;
+}
 
 function attributeFields(name: string, value: AttrValue): Field[] {
   const fields: Field[] = [[1, 'bytes', name]];
@@ -89,7 +125,23 @@ function attributeFields(name: string, value: AttrValue): Field[] {
 
 function valueInfo(name: string, shape: Array<number | string>): Field[] {
   const dims: Field[] = shape.map((d) => [1, 'message', [typeof d === 'number' ? [1, 'varint', d] : [2, 'bytes', d]]] as Field);
-  return [[1, 'bytes', name], [2, 'message', [[1, 'message', [[1, 'varint', 1], [2, 'message', dims]]]]]];
+  return [
+    [1, 'bytes', name],
+    [
+      2,
+      'message',
+      [
+        [
+          1,
+          'message',
+          [
+            [1, 'varint', 1],
+            [2, 'message', dims],
+          ],
+        ],
+      ],
+    ],
+  ];
 }
 
 export interface ModelInit {
@@ -117,7 +169,19 @@ export function writeOnnx(model: ModelInit): Uint8Array {
   for (const t of model.initializers ?? []) graph.push([5, 'message', tensorFields(t)]);
   graph.push([11, 'message', valueInfo(model.input.name, model.input.shape)]);
   for (const o of model.outputs) graph.push([12, 'message', [[1, 'bytes', o]]]);
-  return encode([[1, 'varint', 8], [2, 'bytes', 'sepconv-test'], [7, 'message', graph], [8, 'message', [[1, 'bytes', ''], [2, 'varint', model.opset ?? 13]]]]);
+  return encode([
+    [1, 'varint', 8],
+    [2, 'bytes', 'sepconv-test'],
+    [7, 'message', graph],
+    [
+      8,
+      'message',
+      [
+        [1, 'bytes', ''],
+        [2, 'varint', model.opset ?? 13],
+      ],
+    ],
+  ]);
 }
 
 /** Seeded pseudo-random values in [-1, 1). */

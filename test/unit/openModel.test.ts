@@ -29,7 +29,13 @@ describe('openModelBytes (what "Open Model in Playground" gives the panel)', () 
       type: 'request',
       requestId: 1,
       method: 'run',
-      body: { backend: 'cpu', model: { ...opened.spec, input_shape: cls.inputShape }, input: { shape: cls.inputShape, data: new ArrayBuffer(4 * cls.inputShape.reduce((a, b) => a * b, 1)) }, weights: { kind: 'imported' }, intermediates: true },
+      body: {
+        backend: 'cpu',
+        model: { ...opened.spec, input_shape: cls.inputShape },
+        input: { shape: cls.inputShape, data: new ArrayBuffer(4 * cls.inputShape.reduce((a, b) => a * b, 1)) },
+        weights: { kind: 'imported' },
+        intermediates: true,
+      },
     };
     const parsed = parseFromWebview(message);
     expect(parsed.ok).toBe(true);

@@ -13,7 +13,8 @@ function throughWebviewMessage<T>(message: T): { message: T; buffers: number } {
   const index = (buffer: ArrayBuffer) => (buffers.includes(buffer) ? buffers.indexOf(buffer) : buffers.push(buffer) - 1);
   const json = JSON.stringify(message, (_key, value: unknown) => {
     if (value instanceof ArrayBuffer) return { $ref: index(value) };
-    if (value instanceof Uint8Array || value instanceof Float32Array) return { $ref: index(value.buffer as ArrayBuffer), kind: value instanceof Uint8Array ? 'u8' : 'f32', byteOffset: value.byteOffset, length: value.length };
+    if (value instanceof Uint8Array || value instanceof Float32Array)
+      return { $ref: index(value.buffer as ArrayBuffer), kind: value instanceof Uint8Array ? 'u8' : 'f32', byteOffset: value.byteOffset, length: value.length };
     return value;
   });
   const copies = buffers.map((b) => b.slice(0));
@@ -34,16 +35,34 @@ function someMaps(count: number) {
     const shape = [1, channels, 3 + (i % 4), 2 + (i % 3)];
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, j) => Math.max(0, Math.sin(i * 31 + j)));
     const { preview, ranges, previewChannels } = makePreview(data, shape, 3);
-    return { key: `s${i}`, leafKeys: [`s${i}`], label: 'Conv2d', layerIndex: i, role: 'standard', shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer };
+    return {
+      key: `s${i}`,
+      leafKeys: [`s${i}`],
+      label: 'Conv2d',
+      layerIndex: i,
+      role: 'standard',
+      shape,
+      previewChannels,
+      preview: preview.buffer,
+      ranges: ranges.buffer,
+    };
   });
 }
 
 const deflate = (bytes: Uint8Array) => new Promise<Uint8Array>((resolve, reject) => deflateRaw(bytes, (error, out) => (error ? reject(error) : resolve(out))));
 
-describe('packed feature maps (a host run\'s answer)', () => {
-  it('carry every map of a 300-step run in one buffer, and the page gets each map\'s preview and ranges back in buffers of its own', async () => {
+describe("packed feature maps (a host run's answer)", () => {
+  it("carry every map of a 300-step run in one buffer, and the page gets each map's preview and ranges back in buffers of its own", async () => {
     const maps = someMaps(300);
-    const answer: PackedRunResult = { backend: 'cpu', device: 'test', runId: 1, outputShape: [1, 1], featureMaps: packFeatureMaps(maps), timings: [], totalMs: 1 };
+    const answer: PackedRunResult = {
+      backend: 'cpu',
+      device: 'test',
+      runId: 1,
+      outputShape: [1, 1],
+      featureMaps: packFeatureMaps(maps),
+      timings: [],
+      totalMs: 1,
+    };
     const { message, buffers } = throughWebviewMessage(answer);
     expect(buffers).toBe(1);
     const page = await unpackRunResult(message);
@@ -60,13 +79,31 @@ describe('packed feature maps (a host run\'s answer)', () => {
   });
 
   it('says which map lost its preview, rather than failing later on undefined', async () => {
-    const answer = { backend: 'cpu', device: 'test', runId: 1, outputShape: [1], featureMaps: [{ key: 'features.3', leafKeys: [], label: '', layerIndex: 0, role: '', shape: [1, 1, 1, 1], previewChannels: 1, ranges: new Float32Array(2) }], timings: [], totalMs: 0 } as unknown as PackedRunResult;
+    const answer = {
+      backend: 'cpu',
+      device: 'test',
+      runId: 1,
+      outputShape: [1],
+      featureMaps: [
+        { key: 'features.3', leafKeys: [], label: '', layerIndex: 0, role: '', shape: [1, 1, 1, 1], previewChannels: 1, ranges: new Float32Array(2) },
+      ],
+      timings: [],
+      totalMs: 0,
+    } as unknown as PackedRunResult;
     await expect(unpackRunResult(answer)).rejects.toThrow("the host's answer has no preview of features.3");
   });
 
   it('go compressed (one deflated buffer), and inflate in the page to the same previews and ranges', async () => {
     const maps = someMaps(40);
-    const answer: PackedRunResult = { backend: 'cpu', device: 'test', runId: 2, outputShape: [1, 1], featureMaps: packFeatureMaps(maps), timings: [], totalMs: 1 };
+    const answer: PackedRunResult = {
+      backend: 'cpu',
+      device: 'test',
+      runId: 2,
+      outputShape: [1, 1],
+      featureMaps: packFeatureMaps(maps),
+      timings: [],
+      totalMs: 1,
+    };
     const compressed = (await compressRunResult(answer, deflate))!;
     const { message, buffers } = throughWebviewMessage(compressed);
     expect(buffers).toBe(1);
@@ -81,10 +118,21 @@ describe('packed feature maps (a host run\'s answer)', () => {
   });
 
   it('refuses a compressed answer whose sizes or offsets do not fit its buffer', async () => {
-    const answer: PackedRunResult = { backend: 'cpu', device: 'test', runId: 3, outputShape: [1, 1], featureMaps: packFeatureMaps(someMaps(3)), timings: [], totalMs: 1 };
+    const answer: PackedRunResult = {
+      backend: 'cpu',
+      device: 'test',
+      runId: 3,
+      outputShape: [1, 1],
+      featureMaps: packFeatureMaps(someMaps(3)),
+      timings: [],
+      totalMs: 1,
+    };
     const compressed = (await compressRunResult(answer, deflate))!;
     await expect(unpackRunResult({ ...compressed, mapsBytes: compressed.mapsBytes + 1 })).rejects.toThrow(/inflate to \d+ bytes, not \d+/);
-    const moved: CompressedRunResult = { ...compressed, featureMaps: compressed.featureMaps.map((m, i) => (i === 2 ? { ...m, previewAt: compressed.mapsBytes } : m)) };
+    const moved: CompressedRunResult = {
+      ...compressed,
+      featureMaps: compressed.featureMaps.map((m, i) => (i === 2 ? { ...m, previewAt: compressed.mapsBytes } : m)),
+    };
     await expect(unpackRunResult(moved)).rejects.toThrow("the host's answer places the preview of s2 outside its buffer");
   });
 });

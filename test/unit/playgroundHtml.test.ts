@@ -2,7 +2,16 @@
 import { describe, it, expect } from 'vitest';
 import { contentSecurityPolicy, getPlaygroundHtml } from '../../src/playground/html';
 
-const OPTIONS = { cspSource: 'https://example.vscode-cdn.net', nonce: 'abc123', scriptUri: 's.js', workerUri: 'w.js', styleUri: 's.css', codiconUri: 'c.css', samplesUri: 'samples/', standalone: false };
+const OPTIONS = {
+  cspSource: 'https://example.vscode-cdn.net',
+  nonce: 'abc123',
+  scriptUri: 's.js',
+  workerUri: 'w.js',
+  styleUri: 's.css',
+  codiconUri: 'c.css',
+  samplesUri: 'samples/',
+  standalone: false,
+};
 
 /** The policy's directives by name, parsed as a browser does (first occurrence wins). */
 function directives(policy: string): Map<string, string[]> {

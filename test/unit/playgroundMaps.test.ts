@@ -156,11 +156,16 @@ describe('saved state', () => {
   });
 
   it("keeps an imported model's params counted from its file, and drops a damaged count", () => {
-    expect(restoreState({ ...defaultState(), countedParams: { 'p2o.Mul.1': 1, 'hardsigmoid_0.tmp_0.affine': 0 } }).countedParams).toEqual({ 'p2o.Mul.1': 1, 'hardsigmoid_0.tmp_0.affine': 0 });
+    expect(restoreState({ ...defaultState(), countedParams: { 'p2o.Mul.1': 1, 'hardsigmoid_0.tmp_0.affine': 0 } }).countedParams).toEqual({
+      'p2o.Mul.1': 1,
+      'hardsigmoid_0.tmp_0.affine': 0,
+    });
     for (const countedParams of [[1, 2], { a: -1 }, { a: 1.5 }, { a: '3' }, 'text', null]) {
       expect(restoreState({ ...defaultState(), countedParams }).countedParams).toBeUndefined();
     }
-    expect(Object.getPrototypeOf(restoreState({ ...defaultState(), countedParams: JSON.parse('{"__proto__": 5}') as unknown }).countedParams)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(restoreState({ ...defaultState(), countedParams: JSON.parse('{"__proto__": 5}') as unknown }).countedParams)).toBe(
+      Object.prototype,
+    );
   });
 });
 
@@ -209,11 +214,30 @@ describe('inputs', () => {
   });
 
   it('restores the mean, std, view and chosen blocks, falling back where they are damaged', () => {
-    const kept = restoreState({ ...defaultState(), customMean: [0.1, 0.2, 0.3], customStd: [1, 2, 3], modelView: 'blocks', mapSteps: 'chosen', chosenBlocks: ['3'] });
-    expect([kept.customMean, kept.customStd, kept.modelView, kept.mapSteps, kept.chosenBlocks]).toEqual([[0.1, 0.2, 0.3], [1, 2, 3], 'blocks', 'chosen', ['3']]);
+    const kept = restoreState({
+      ...defaultState(),
+      customMean: [0.1, 0.2, 0.3],
+      customStd: [1, 2, 3],
+      modelView: 'blocks',
+      mapSteps: 'chosen',
+      chosenBlocks: ['3'],
+    });
+    expect([kept.customMean, kept.customStd, kept.modelView, kept.mapSteps, kept.chosenBlocks]).toEqual([
+      [0.1, 0.2, 0.3],
+      [1, 2, 3],
+      'blocks',
+      'chosen',
+      ['3'],
+    ]);
     const damaged = restoreState({ ...defaultState(), customMean: [1, 2], customStd: [1, 0, 1], modelView: 'tree', mapSteps: 7, chosenBlocks: [3] });
     const defaults = defaultState();
-    expect([damaged.customMean, damaged.customStd, damaged.modelView, damaged.mapSteps, damaged.chosenBlocks]).toEqual([defaults.customMean, defaults.customStd, defaults.modelView, defaults.mapSteps, []]);
+    expect([damaged.customMean, damaged.customStd, damaged.modelView, damaged.mapSteps, damaged.chosenBlocks]).toEqual([
+      defaults.customMean,
+      defaults.customStd,
+      defaults.modelView,
+      defaults.mapSteps,
+      [],
+    ]);
   });
 
   it('every sample has its file in media/samples, and its licence is written down there', async () => {
@@ -225,4 +249,3 @@ describe('inputs', () => {
     }
   });
 });
-

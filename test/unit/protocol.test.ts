@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeFilter, parseFilterName } from '../../src/engine/weights';
 import { FILTER_NAMES } from '../../src/shared/protocol';
-import { parseFromWebview, parseWireTensor, parseWorkspacePath, MAX_INPUT_BYTES, toWireTensor, fromWireTensor, DEFAULT_PREVIEW_CHANNELS } from '../../src/shared/protocol';
+import {
+  parseFromWebview,
+  parseWireTensor,
+  parseWorkspacePath,
+  MAX_INPUT_BYTES,
+  toWireTensor,
+  fromWireTensor,
+  DEFAULT_PREVIEW_CHANNELS,
+} from '../../src/shared/protocol';
 import { RunStore } from '../../src/playground/runStore';
 
 const model = { layers: [{ type: 'DepthwiseSeparable', in_channels: 3, out_channels: 8 }] };
@@ -45,7 +53,9 @@ describe('parseFromWebview', () => {
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'probeHostGpu', body: {} }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'listWorkspaceFiles', body: { extension: '.safetensors' } }).ok).toBe(true);
     expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'model.py', content: 'x = 1' } }).ok).toBe(true);
-    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'map.png', content: new ArrayBuffer(8) } }).ok).toBe(true);
+    expect(parseFromWebview({ type: 'request', requestId: 1, method: 'saveFile', body: { suggestedName: 'map.png', content: new ArrayBuffer(8) } }).ok).toBe(
+      true,
+    );
     expect(parseFromWebview({ type: 'request', requestId: 2, method: 'readWorkspaceFile', body: { path: 'weights/m.safetensors' } })).toEqual({
       ok: true,
       value: { type: 'request', requestId: 2, method: 'readWorkspaceFile', body: { path: 'weights/m.safetensors' } },
@@ -53,7 +63,18 @@ describe('parseFromWebview', () => {
   });
 
   it('rejects messages that make no sense, with a reason and never a throw', () => {
-    for (const junk of [null, undefined, 42, 'run', [], new ArrayBuffer(4), { type: 'explode' }, { type: 'request' }, { type: 'cancel' }, { type: 'cancel', requestId: -1 }]) {
+    for (const junk of [
+      null,
+      undefined,
+      42,
+      'run',
+      [],
+      new ArrayBuffer(4),
+      { type: 'explode' },
+      { type: 'request' },
+      { type: 'cancel' },
+      { type: 'cancel', requestId: -1 },
+    ]) {
       const parsed = parseFromWebview(junk);
       expect(parsed.ok).toBe(false);
       if (!parsed.ok) expect(parsed.error.length).toBeGreaterThan(5);
@@ -70,10 +91,30 @@ describe('parseFromWebview', () => {
         expect(parsed.error).not.toMatch(/^unexpected /);
       }
     };
-    fc.assert(fc.property(fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }), check), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.anything({ withTypedArray: true, withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true }), check),
+      { numRuns: 500 },
+    );
     const value = fc.oneof(
       fc.anything(),
-      fc.constantFrom(NaN, Infinity, -1, 0, 2 ** 53, 1e300, '', '..', '/etc/passwd', 'a/../b.safetensors', 'C:/x.safetensors', new ArrayBuffer(3), new Float32Array(2), [1, 3, 4, 4], [0], [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20]),
+      fc.constantFrom(
+        NaN,
+        Infinity,
+        -1,
+        0,
+        2 ** 53,
+        1e300,
+        '',
+        '..',
+        '/etc/passwd',
+        'a/../b.safetensors',
+        'C:/x.safetensors',
+        new ArrayBuffer(3),
+        new Float32Array(2),
+        [1, 3, 4, 4],
+        [0],
+        [2 ** 20, 2 ** 20, 2 ** 20, 2 ** 20],
+      ),
     );
     const message = fc.record(
       {
@@ -89,7 +130,13 @@ describe('parseFromWebview', () => {
               backend: fc.oneof(fc.constantFrom('cpu', 'webgpu'), value),
               model: fc.oneof(fc.constant(model), value, fc.record({ layers: fc.array(value, { maxLength: 3 }), name: value }, { requiredKeys: [] })),
               input: fc.oneof(value, fc.record({ shape: value, data: value }, { requiredKeys: [] })),
-              weights: fc.oneof(value, fc.record({ kind: fc.oneof(fc.constantFrom('seed', 'filters', 'safetensors'), value), seed: value, filter: value, path: value }, { requiredKeys: [] })),
+              weights: fc.oneof(
+                value,
+                fc.record(
+                  { kind: fc.oneof(fc.constantFrom('seed', 'filters', 'safetensors'), value), seed: value, filter: value, path: value },
+                  { requiredKeys: [] },
+                ),
+              ),
               intermediates: value,
               extension: value,
               path: value,

@@ -60,7 +60,11 @@ describe('RequestClient', () => {
   it('rejects a request that could not be sent, and all of them when the channel breaks', async () => {
     const onIdle = vi.fn();
     const { requests, ask } = client({ onIdle });
-    await expect(requests.request(() => { throw new Error('closed port'); })).rejects.toThrow('closed port');
+    await expect(
+      requests.request(() => {
+        throw new Error('closed port');
+      }),
+    ).rejects.toThrow('closed port');
     const a = ask();
     const b = ask();
     requests.rejectAll(new Error('worker died'));

@@ -13,7 +13,11 @@ export interface ProcessResult {
  * a minute (PyTorch on a loaded machine) leaves the worker unable to answer vitest, which then
  * fails the whole run with "Timeout calling onTaskUpdate".
  */
-export function runProcess(command: string, args: string[], options: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessResult> {
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { input?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

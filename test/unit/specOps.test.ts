@@ -69,11 +69,26 @@ describe('output shapes, as PyTorch computes them', () => {
         for (const s of [1, 2, 3]) {
           for (const p of [0, 1]) {
             for (const ceil of [false, true]) {
-              cases.push({ layer: { type: 'MaxPool2d', kernel_size: k, stride: s, padding: p, dilation: k === 3 && s === 1 ? 2 : 1, ceil_mode: ceil }, input: [1, 2, size, size + 1] });
+              cases.push({
+                layer: { type: 'MaxPool2d', kernel_size: k, stride: s, padding: p, dilation: k === 3 && s === 1 ? 2 : 1, ceil_mode: ceil },
+                input: [1, 2, size, size + 1],
+              });
               cases.push({ layer: { type: 'AvgPool2d', kernel_size: k, stride: s, padding: p, ceil_mode: ceil }, input: [1, 2, size + 1, size] });
             }
             for (const op of [0, 1, 2]) {
-              cases.push({ layer: { type: 'ConvTranspose2d', in_channels: 2, out_channels: 2, kernel_size: k, stride: s, padding: p + (size === 1 ? 1 : 0), output_padding: op, dilation: op === 2 && s < 3 ? 3 : 1 }, input: [1, 2, size, size] });
+              cases.push({
+                layer: {
+                  type: 'ConvTranspose2d',
+                  in_channels: 2,
+                  out_channels: 2,
+                  kernel_size: k,
+                  stride: s,
+                  padding: p + (size === 1 ? 1 : 0),
+                  output_padding: op,
+                  dilation: op === 2 && s < 3 ? 3 : 1,
+                },
+                input: [1, 2, size, size],
+              });
             }
           }
         }
@@ -82,7 +97,9 @@ describe('output shapes, as PyTorch computes them', () => {
       cases.push({ layer: { type: 'Upsample', size: [size + 3, 4], mode: 'nearest' }, input: [1, 2, size, size] });
     }
     const expected = await torchShapes(cases);
-    const mismatches = cases.map((c, i) => ({ ...c, torch: expected[i], ours: ourShape(c.layer, c.input) })).filter((c) => JSON.stringify(c.torch) !== JSON.stringify(c.ours));
+    const mismatches = cases
+      .map((c, i) => ({ ...c, torch: expected[i], ours: ourShape(c.layer, c.input) }))
+      .filter((c) => JSON.stringify(c.torch) !== JSON.stringify(c.ours));
     expect(mismatches).toEqual([]);
     // The grid reaches both answers of the ceil-mode rule and PyTorch's refusals.
     expect(expected.filter((e) => e === 'error').length).toBeGreaterThan(10);
@@ -109,7 +126,11 @@ describe('errors name the layer, the field and the reason', () => {
     [{ type: 'MaxPool2d', kernel_size: 12 }, 'kernel_size', /output size is too small/],
     [{ type: 'AvgPool2d', kernel_size: 2, divisor_override: 0 }, 'divisor_override', /must be not zero/],
     [{ type: 'AvgPool2d', kernel_size: 2, divisor_override: 1.5 }, 'divisor_override', /must be an integer/],
-    [{ type: 'ConvTranspose2d', in_channels: 8, out_channels: 4, kernel_size: 3, stride: 2, output_padding: 2 }, 'output_padding', /smaller than either stride or dilation/],
+    [
+      { type: 'ConvTranspose2d', in_channels: 8, out_channels: 4, kernel_size: 3, stride: 2, output_padding: 2 },
+      'output_padding',
+      /smaller than either stride or dilation/,
+    ],
     [{ type: 'ConvTranspose2d', in_channels: 8, out_channels: 6, kernel_size: 3, groups: 4 }, 'groups', /does not divide out_channels=6/],
     [{ type: 'ConvTranspose2d', in_channels: 4, out_channels: 4, kernel_size: 3 }, 'in_channels', /input has 8 channels/],
     [{ type: 'ConvTranspose2d', in_channels: 8, out_channels: 4, kernel_size: 3, padding: 'same' }, 'padding', /integer or a pair/],
@@ -145,8 +166,12 @@ describe('state_dict keys, as nn.Sequential and torchvision give them', () => {
       ],
     });
     expect(parameterShapes(model).map((t) => [t.key, t.shape])).toEqual([
-      ['0.fc1.weight', [2, 8, 1, 1]], ['0.fc1.bias', [2]], ['0.fc2.weight', [8, 2, 1, 1]], ['0.fc2.bias', [8]],
-      ['1.weight', [8, 3, 3, 2]], ['1.bias', [6]],
+      ['0.fc1.weight', [2, 8, 1, 1]],
+      ['0.fc1.bias', [2]],
+      ['0.fc2.weight', [8, 2, 1, 1]],
+      ['0.fc2.bias', [8]],
+      ['1.weight', [8, 3, 3, 2]],
+      ['1.bias', [6]],
     ]);
     expect(model.leaves.map((l) => l.node.key)).toEqual(['0.avgpool', '0.fc1', '0.activation', '0.fc2', '0.scale_activation', '1', '2']);
   });
@@ -155,7 +180,11 @@ describe('state_dict keys, as nn.Sequential and torchvision give them', () => {
 describe('cost, under each convention as its tool counts', () => {
   const costs = (layer: Record<string, unknown>, input: number[]) => {
     const model = resolveModel(one(layer, input));
-    return { torchinfo: costModel(model, { convention: 'torchinfo' }).total, fvcore: costModel(model, { convention: 'fvcore' }).total, flop_counter: costModel(model, { convention: 'flop_counter' }).total };
+    return {
+      torchinfo: costModel(model, { convention: 'torchinfo' }).total,
+      fvcore: costModel(model, { convention: 'fvcore' }).total,
+      flop_counter: costModel(model, { convention: 'flop_counter' }).total,
+    };
   };
 
   it('ConvTranspose2d: torchinfo counts its parameters per output pixel, fvcore and flop_counter the weights per input pixel', () => {
@@ -168,7 +197,13 @@ describe('cost, under each convention as its tool counts', () => {
   });
 
   it('pools, shuffles and the new activations count nothing; fvcore counts Upsample per output element (4 for bilinear)', () => {
-    for (const layer of [{ type: 'MaxPool2d', kernel_size: 2 }, { type: 'AvgPool2d', kernel_size: 3 }, { type: 'ChannelShuffle', groups: 2 }, { type: 'Hardsigmoid' }, { type: 'LeakyReLU' }]) {
+    for (const layer of [
+      { type: 'MaxPool2d', kernel_size: 2 },
+      { type: 'AvgPool2d', kernel_size: 3 },
+      { type: 'ChannelShuffle', groups: 2 },
+      { type: 'Hardsigmoid' },
+      { type: 'LeakyReLU' },
+    ]) {
       const c = costs(layer, [2, 8, 9, 11]);
       expect([c.torchinfo.macs, c.fvcore.macs, c.flop_counter.macs, c.torchinfo.params]).toEqual([0, 0, 0, 0]);
       expect(c.torchinfo.activationBytes).toBeGreaterThan(0);

@@ -91,14 +91,22 @@ describe('webgpu: properties against the reference kernels', () => {
           cinPerGroup: fc.integer({ min: 1, max: 3 }),
           coutPerGroup: fc.integer({ min: 1, max: 3 }),
           depthwise: fc.boolean(),
-          kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
-          sh: fc.integer({ min: 1, max: 2 }), sw: fc.integer({ min: 1, max: 3 }),
-          dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
-          padding: fc.oneof(fc.constant('tf_same' as const), fc.constant('valid' as const), fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))),
+          kh: fc.integer({ min: 1, max: 4 }),
+          kw: fc.integer({ min: 1, max: 4 }),
+          sh: fc.integer({ min: 1, max: 2 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          dh: fc.integer({ min: 1, max: 2 }),
+          dw: fc.integer({ min: 1, max: 2 }),
+          padding: fc.oneof(
+            fc.constant('tf_same' as const),
+            fc.constant('valid' as const),
+            fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+          ),
           mode: fc.constantFrom(...modes),
           bias: fc.boolean(),
           activation: fc.constantFrom('ReLU', 'GELU', 'Hardswish', 'Identity'),
-          h: fc.integer({ min: 5, max: 9 }), w: fc.integer({ min: 5, max: 9 }),
+          h: fc.integer({ min: 5, max: 9 }),
+          w: fc.integer({ min: 5, max: 9 }),
           seed: fc.integer({ min: 1, max: 1e6 }),
         }),
         async (p) => {
@@ -108,7 +116,18 @@ describe('webgpu: properties against the reference kernels', () => {
           const spec: ModelSpec = {
             input_shape: [p.batch, cin, p.h, p.w],
             layers: [
-              { type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: [p.kh, p.kw], stride: [p.sh, p.sw], dilation: [p.dh, p.dw], padding: p.padding, padding_mode: p.mode, groups, bias: p.bias },
+              {
+                type: 'Conv2d',
+                in_channels: cin,
+                out_channels: cout,
+                kernel_size: [p.kh, p.kw],
+                stride: [p.sh, p.sw],
+                dilation: [p.dh, p.dw],
+                padding: p.padding,
+                padding_mode: p.mode,
+                groups,
+                bias: p.bias,
+              },
               { type: p.activation },
             ],
           };
@@ -130,13 +149,24 @@ describe('webgpu: properties against the reference kernels', () => {
   });
 
   it('conv2d on its own equals conv2dReference for a strided, dilated, reflect-padded pointwise-free conv', async () => {
-    const spec: ModelSpec = { input_shape: [1, 6, 11, 10], layers: [{ type: 'Conv2d', in_channels: 6, out_channels: 5, kernel_size: [3, 2], stride: [2, 1], dilation: [1, 2], padding: [2, 1], padding_mode: 'reflect' }] };
+    const spec: ModelSpec = {
+      input_shape: [1, 6, 11, 10],
+      layers: [
+        { type: 'Conv2d', in_channels: 6, out_channels: 5, kernel_size: [3, 2], stride: [2, 1], dilation: [1, 2], padding: [2, 1], padding_mode: 'reflect' },
+      ],
+    };
     const model = resolveModel(spec);
     const weights = initWeights(model, { seed: 7 });
     const input = randomTensor(model.inputShape, 7);
     const conv = model.leaves[0]!.node;
     if (conv.op !== 'conv2d') throw new Error('expected a conv');
-    const expected = conv2dReference(input, weights['0.weight']!, weights['0.bias'], { stride: conv.stride, dilation: conv.dilation, pads: conv.pads!, paddingMode: conv.paddingMode, groups: conv.groups });
+    const expected = conv2dReference(input, weights['0.weight']!, weights['0.bias'], {
+      stride: conv.stride,
+      dilation: conv.dilation,
+      pads: conv.pads!,
+      paddingMode: conv.paddingMode,
+      groups: conv.groups,
+    });
     const actual = await forwardWebGPU(model, weights, input, { device });
     expectClose(actual.output, expected, 'conv');
   });
@@ -145,9 +175,11 @@ describe('webgpu: properties against the reference kernels', () => {
 const block: ModelSpec = {
   name: 'block',
   input_shape: [1, 8, 9, 9],
-  layers: [{ type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 8, out_channels: 8, activation: 'ReLU6', pw_activation: 'Identity' }] }, { type: 'GELU' }],
+  layers: [
+    { type: 'Residual', body: [{ type: 'DepthwiseSeparable', in_channels: 8, out_channels: 8, activation: 'ReLU6', pw_activation: 'Identity' }] },
+    { type: 'GELU' },
+  ],
 };
-
 
 describe('webgpu: pooling, transposed convs, upsampling and shuffles against the reference', () => {
   // One pipeline per op (the geometry is uniforms), so many runs cost one compile each.
@@ -155,30 +187,59 @@ describe('webgpu: pooling, transposed convs, upsampling and shuffles against the
     const pair = (max: number, min = 1) => fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
     const layer = fc.oneof(
       fc.record({ type: fc.constant('MaxPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), dilation: pair(2), ceil_mode: fc.boolean() }),
-      fc.record({ type: fc.constant('AvgPool2d'), kernel_size: pair(3), stride: pair(3), padding: pair(1, 0), ceil_mode: fc.boolean(), count_include_pad: fc.boolean() }),
-      fc.record({ type: fc.constant('ConvTranspose2d'), in_channels: fc.constant(6), out_channels: fc.constantFrom(3, 6, 9), kernel_size: pair(4), stride: pair(3), padding: pair(1, 0), output_padding: pair(1, 0), groups: fc.constantFrom(1, 3), dilation: pair(2), bias: fc.boolean() }),
-      fc.record({ type: fc.constant('Upsample'), scale_factor: fc.tuple(fc.double({ min: 0.5, max: 3, noNaN: true }), fc.double({ min: 0.5, max: 3, noNaN: true })), mode: fc.constantFrom('nearest', 'bilinear') }),
+      fc.record({
+        type: fc.constant('AvgPool2d'),
+        kernel_size: pair(3),
+        stride: pair(3),
+        padding: pair(1, 0),
+        ceil_mode: fc.boolean(),
+        count_include_pad: fc.boolean(),
+      }),
+      fc.record({
+        type: fc.constant('ConvTranspose2d'),
+        in_channels: fc.constant(6),
+        out_channels: fc.constantFrom(3, 6, 9),
+        kernel_size: pair(4),
+        stride: pair(3),
+        padding: pair(1, 0),
+        output_padding: pair(1, 0),
+        groups: fc.constantFrom(1, 3),
+        dilation: pair(2),
+        bias: fc.boolean(),
+      }),
+      fc.record({
+        type: fc.constant('Upsample'),
+        scale_factor: fc.tuple(fc.double({ min: 0.5, max: 3, noNaN: true }), fc.double({ min: 0.5, max: 3, noNaN: true })),
+        mode: fc.constantFrom('nearest', 'bilinear'),
+      }),
       fc.record({ type: fc.constant('ChannelShuffle'), groups: fc.constantFrom(1, 2, 3, 6) }),
     );
     let checked = 0;
     await fc.assert(
-      fc.asyncProperty(layer, fc.constantFrom('Identity', 'LeakyReLU', 'Sigmoid'), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 3, max: 9 }), fc.integer({ min: 1, max: 1e6 }), async (l, activation, h, w, seed) => {
-        const spec = { input_shape: [2, 6, h, w], layers: [l, { type: activation }] } as unknown as ModelSpec;
-        let model: ResolvedModel;
-        try {
-          model = resolveModel(spec);
-        } catch {
-          return; // PyTorch refuses it too (padding over half the kernel, output padding too large, an empty output)
-        }
-        const weights = initWeights(model, { seed });
-        const input = randomTensor(model.inputShape, seed);
-        const expected = referenceForward(model, weights, input).output;
-        for (const fuse of [true, false]) {
-          const actual = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
-          expectClose(actual.output, expected, `${JSON.stringify(l)} + ${activation} (fuse ${fuse})`);
-        }
-        checked++;
-      }),
+      fc.asyncProperty(
+        layer,
+        fc.constantFrom('Identity', 'LeakyReLU', 'Sigmoid'),
+        fc.integer({ min: 3, max: 9 }),
+        fc.integer({ min: 3, max: 9 }),
+        fc.integer({ min: 1, max: 1e6 }),
+        async (l, activation, h, w, seed) => {
+          const spec = { input_shape: [2, 6, h, w], layers: [l, { type: activation }] } as unknown as ModelSpec;
+          let model: ResolvedModel;
+          try {
+            model = resolveModel(spec);
+          } catch {
+            return; // PyTorch refuses it too (padding over half the kernel, output padding too large, an empty output)
+          }
+          const weights = initWeights(model, { seed });
+          const input = randomTensor(model.inputShape, seed);
+          const expected = referenceForward(model, weights, input).output;
+          for (const fuse of [true, false]) {
+            const actual = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
+            expectClose(actual.output, expected, `${JSON.stringify(l)} + ${activation} (fuse ${fuse})`);
+          }
+          checked++;
+        },
+      ),
       { numRuns: 30, seed: 20261130 },
     );
     // Not vacuous: most draws are layers PyTorch accepts.
@@ -225,7 +286,14 @@ describe('webgpu: sessions', () => {
     let bytes = 0;
     let writes = 0;
     let submits = 0;
-    queue.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number) {
+    queue.writeBuffer = function (
+      this: GPUQueue,
+      buffer: GPUBuffer,
+      offset: number,
+      data: BufferSource | SharedArrayBuffer,
+      dataOffset?: number,
+      size?: number,
+    ) {
       writes++;
       const elementBytes = ArrayBuffer.isView(data) && 'BYTES_PER_ELEMENT' in data ? (data as Float32Array).BYTES_PER_ELEMENT : 1;
       bytes += size !== undefined ? size * elementBytes : data.byteLength - (dataOffset ?? 0) * elementBytes;
@@ -286,7 +354,11 @@ describe('webgpu: sessions', () => {
     const expected = referenceForward(model, {}, input).modelOutputs;
     for (const intermediates of [false, true]) {
       const result = await forward(model, {}, input, { backend: 'webgpu', device, intermediates });
-      expect(result.outputs!.map((t) => t.shape)).toEqual([[2, 40], [2, 3, 4, 5], [2, 1, 4, 5]]);
+      expect(result.outputs!.map((t) => t.shape)).toEqual([
+        [2, 40],
+        [2, 3, 4, 5],
+        [2, 1, 4, 5],
+      ]);
       result.outputs!.forEach((t, i) => expectClose(t, expected[i]!, `output ${i} (intermediates ${intermediates})`));
     }
   });
@@ -301,7 +373,9 @@ describe('webgpu: sessions', () => {
         const expected = referenceForward(model, weights, input).modelOutputs;
         for (const fuse of [true, false]) {
           const result = await forward(model, weights, input, { backend: 'webgpu', device, fuse });
-          (result.outputs ?? [result.output]).forEach((output, i) => expectClose(output, expected[i]!, `${spec.name} output ${i} fuse ${fuse}: ${JSON.stringify(spec.nodes)}`));
+          (result.outputs ?? [result.output]).forEach((output, i) =>
+            expectClose(output, expected[i]!, `${spec.name} output ${i} fuse ${fuse}: ${JSON.stringify(spec.nodes)}`),
+          );
         }
       }),
       { numRuns: 8, seed: 20261130 },
@@ -312,8 +386,12 @@ describe('webgpu: sessions', () => {
 describe('webgpu: failures read like errors', () => {
   it('a WGSL error rejects with the compiler message', async () => {
     const broken = {
-      label: 'broken', shaderKey: 'broken', workgroupSize: [1, 1, 1] as [number, number, number], dispatch: [1, 1, 1] as [number, number, number],
-      uniforms: [['n', 1]] as Array<[string, number]>, bindings: [{ name: 'y', access: 'write' as const, element: 'f32' as const }],
+      label: 'broken',
+      shaderKey: 'broken',
+      workgroupSize: [1, 1, 1] as [number, number, number],
+      dispatch: [1, 1, 1] as [number, number, number],
+      uniforms: [['n', 1]] as Array<[string, number]>,
+      bindings: [{ name: 'y', access: 'write' as const, element: 'f32' as const }],
       body: 'fn main() { y[0] = undefinedThing; }',
     };
     const error = await getPipeline(device, broken).catch((e: unknown) => e);
@@ -332,7 +410,9 @@ describe('webgpu: failures read like errors', () => {
     const model = resolveModel(block);
     const controller = new AbortController();
     controller.abort();
-    await expect(forwardWebGPU(model, initWeights(model, { seed: 1 }), randomTensor(model.inputShape, 1), { device, signal: controller.signal })).rejects.toThrow();
+    await expect(
+      forwardWebGPU(model, initWeights(model, { seed: 1 }), randomTensor(model.inputShape, 1), { device, signal: controller.signal }),
+    ).rejects.toThrow();
   });
 
   it('the readback probe passes on this adapter', async () => {

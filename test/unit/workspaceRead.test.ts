@@ -42,7 +42,9 @@ describe('readInsideFolders', () => {
     expect(new TextDecoder().decode(await read('sub/link-in.safetensors'))).toBe('weights');
     expect(new TextDecoder().decode(await read('sub/relative-in.safetensors'))).toBe('weights');
     // The workspace folder opened through a link of its own.
-    expect(new TextDecoder().decode(await readInsideFolders([path.join(root, 'ws-link')], path.join(root, 'ws-link', 'w.safetensors'), 'w.safetensors'))).toBe('weights');
+    expect(new TextDecoder().decode(await readInsideFolders([path.join(root, 'ws-link')], path.join(root, 'ws-link', 'w.safetensors'), 'w.safetensors'))).toBe(
+      'weights',
+    );
   });
   it('refuses .env, .git/config and every type not in the list', async () => {
     await expect(read('.env')).rejects.toThrow(/\.env: the playground reads only \.safetensors/);

@@ -11,26 +11,41 @@ export const SKIP_ADD_LABEL = 'skip add (residual)';
 /** What a leaf module does, for people: "Conv2d 3x3 depthwise stride 2", "BatchNorm2d", "GELU (tanh)", ... */
 export function leafLabel(node: ResolvedLeaf): string {
   switch (node.op) {
-    case 'conv2d': return convLabel(node);
-    case 'batchnorm2d': return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
-    case 'activation': return activationName(activationKind(node.fn, node.approximate));
-    case 'dropout': return 'Dropout (identity at inference)';
-    case 'flatten': return 'Flatten';
-    case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
-    case 'linear': return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
-    case 'softmax': return `Softmax (dim ${node.dim})`;
-    case 'add': return 'Add';
-    case 'mul': return 'Mul';
-    case 'concat': return `Concat (dim ${node.dim})`;
-    case 'split': return `Split (dim ${node.dim}) into ${node.sections ? `[${node.sections.join(', ')}]` : 'chunks'}`;
+    case 'conv2d':
+      return convLabel(node);
+    case 'batchnorm2d':
+      return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
+    case 'activation':
+      return activationName(activationKind(node.fn, node.approximate));
+    case 'dropout':
+      return 'Dropout (identity at inference)';
+    case 'flatten':
+      return 'Flatten';
+    case 'adaptiveavgpool2d':
+      return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
+    case 'linear':
+      return `Linear ${node.inFeatures} -> ${node.outFeatures}`;
+    case 'softmax':
+      return `Softmax (dim ${node.dim})`;
+    case 'add':
+      return 'Add';
+    case 'mul':
+      return 'Mul';
+    case 'concat':
+      return `Concat (dim ${node.dim})`;
+    case 'split':
+      return `Split (dim ${node.dim}) into ${node.sections ? `[${node.sections.join(', ')}]` : 'chunks'}`;
     case 'maxpool2d':
-    case 'avgpool2d': return poolLabel(node);
+    case 'avgpool2d':
+      return poolLabel(node);
     case 'convtranspose2d': {
       const [sh, sw] = node.stride;
       return `ConvTranspose2d ${node.kernel[0]}x${node.kernel[1]} ${describeConv(node)}${sh > 1 || sw > 1 ? ` stride ${sh === sw ? sh : `${sh}x${sw}`}` : ''}`;
     }
-    case 'upsample': return `Upsample ${node.mode}${node.mode === 'bilinear' && node.alignCorners ? ' (align_corners)' : ''}`;
-    case 'channelshuffle': return `ChannelShuffle groups ${node.groups}`;
+    case 'upsample':
+      return `Upsample ${node.mode}${node.mode === 'bilinear' && node.alignCorners ? ' (align_corners)' : ''}`;
+    case 'channelshuffle':
+      return `ChannelShuffle groups ${node.groups}`;
   }
 }
 
@@ -61,4 +76,3 @@ export interface FusedParts {
 export function fusedStepLabel(first: ResolvedLeaf, parts: FusedParts): string {
   return `${leafLabel(first)}${parts.foldedBatchNorm ? ' + BatchNorm2d (folded)' : ''}${parts.activation ? ` + ${parts.activation}` : ''}${parts.skipAdd === 'skip' ? ' + skip add' : parts.skipAdd === 'add' ? ' + Add' : ''}`;
 }
-

@@ -78,7 +78,7 @@ export function planGraph(graph: Graph, options: PlanOptions): Plan {
 
   const steps: PlanStep[] = [];
   const nodes = graph.nodes;
-  for (let i = 0; i < nodes.length; ) {
+  for (let i = 0; i < nodes.length;) {
     const node = nodes[i++]!;
     const covered: GraphNode[] = [node];
     let foldedBatchNorm: ResolvedBatchNorm | undefined;
@@ -121,10 +121,10 @@ export function planGraph(graph: Graph, options: PlanOptions): Plan {
       : covered.length === 1 && !add
         ? leafLabel(node.attrs)
         : fusedStepLabel(node.attrs, {
-          foldedBatchNorm: foldedBatchNorm !== undefined,
-          activation: activation && activationName(activationKind(activation.fn, activation.approximate)),
-          skipAdd: add ? (add.residualAdd ? 'skip' : 'add') : undefined,
-        });
+            foldedBatchNorm: foldedBatchNorm !== undefined,
+            activation: activation && activationName(activationKind(activation.fn, activation.approximate)),
+            skipAdd: add ? (add.residualAdd ? 'skip' : 'add') : undefined,
+          });
     steps.push({
       key: end.key,
       leafKeys,

@@ -8,7 +8,10 @@ export function adaptiveAvgPool2dProgram(map: PixelMap, label: string): Program 
     label,
     shaderKey: 'adaptiveavgpool2d',
     uniforms: pixelMapUniforms(map),
-    bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'y', access: 'write', element: 'vec4<f32>' },
+    ],
     main: `
   ${outputPixelWgsl('C4')}
   let y0 = (oy * u.H) / u.OH;

@@ -14,7 +14,10 @@ export function avgPool2dProgram(cfg: Pool2dConfig & { countIncludePad: boolean;
     shaderKey: 'avgpool2d',
     // divisor 0: none given (PyTorch refuses 0 itself).
     uniforms: [...pool2dUniforms(cfg), ['includePad', cfg.countIncludePad ? 1 : 0], ['divisor', cfg.divisorOverride ?? 0]],
-    bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'y', access: 'write', element: 'vec4<f32>' },
+    ],
     main: `
   ${outputPixelWgsl('C4')}
   var y0 = oy * u.SY - u.PY;

@@ -19,7 +19,12 @@ export function batchNormStatisticsProgram(pixels: number, c4: number, eps: numb
     shaderKey: 'batchnorm-statistics',
     workgroupSize: [WORKGROUP, 1, 1],
     dispatch: [Math.ceil(c4 / WORKGROUP), 1, 1],
-    uniforms: [['pixels', pixels], ['C4', c4], ['epsBits', epsBits], ['shiftAt', shiftAt]],
+    uniforms: [
+      ['pixels', pixels],
+      ['C4', c4],
+      ['epsBits', epsBits],
+      ['shiftAt', shiftAt],
+    ],
     bindings: [
       { name: 'x', access: 'read', element: 'vec4<f32>' },
       // gamma (C4 vec4s), then beta (C4 vec4s); padded channels have gamma 0.

@@ -20,7 +20,11 @@ export function binaryProgram(op: 'add' | 'mul', a: readonly number[], b: readon
     label,
     shaderKey: `binary-${op}-${as4d(out).length}-${out.length === 4 ? 'nhwc' : 'flat'}`,
     uniforms: [...outputUniforms(out), ...sa.map((s, i): [string, number] => [`a${i}`, s]), ...sb.map((s, i): [string, number] => [`b${i}`, s])],
-    bindings: [{ name: 'a', access: 'read', element: 'f32' }, { name: 'b', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
+    bindings: [
+      { name: 'a', access: 'read', element: 'f32' },
+      { name: 'b', access: 'read', element: 'f32' },
+      { name: 'y', access: 'write', element: 'f32' },
+    ],
     main: `
   ${decodeOutputWgsl(out)}
   let ia = i[0] * u.a0 + i[1] * u.a1 + i[2] * u.a2 + i[3] * u.a3;

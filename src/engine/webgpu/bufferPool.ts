@@ -10,7 +10,10 @@ export class BufferPool {
   private readonly idle = new Map<string, GPUBuffer[]>();
   private idleBytes = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly maxIdleBytes = 512 * 1024 * 1024) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly maxIdleBytes = 512 * 1024 * 1024,
+  ) {}
 
   static bucket(bytes: number): number {
     return Math.max(MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes))));

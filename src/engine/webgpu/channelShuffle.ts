@@ -10,8 +10,16 @@ export function channelShuffleProgram(pixels: number, channels: number, groups: 
   return perItemProgram({
     label,
     shaderKey: 'channelshuffle',
-    uniforms: [['C', channels], ['CP', cp], ['G', groups], ['total', pixels * cp]],
-    bindings: [{ name: 'x', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
+    uniforms: [
+      ['C', channels],
+      ['CP', cp],
+      ['G', groups],
+      ['total', pixels * cp],
+    ],
+    bindings: [
+      { name: 'x', access: 'read', element: 'f32' },
+      { name: 'y', access: 'write', element: 'f32' },
+    ],
     main: `
   let c = t % u.CP;
   if (c >= u.C) { y[t] = 0.0; return; }

@@ -44,7 +44,8 @@ export function gatherProgram(sources: Source[], out: readonly number[], axis: n
 export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
   const node = stepAttrs(ctx, 'concat', 'a Concat');
-  if (step.reads.length > MAX_CONCAT_INPUTS) throw new Error(`${node.key}: a Concat of ${step.reads.length} inputs; the webgpu backend takes at most ${MAX_CONCAT_INPUTS} (nest Concats)`);
+  if (step.reads.length > MAX_CONCAT_INPUTS)
+    throw new Error(`${node.key}: a Concat of ${step.reads.length} inputs; the webgpu backend takes at most ${MAX_CONCAT_INPUTS} (nest Concats)`);
   const out = graph.values[step.outputs[0]!]!.shape;
   const axis = axis4(node.dim, out.length);
   let start = 0;

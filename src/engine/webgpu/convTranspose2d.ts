@@ -43,7 +43,10 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   return perItemProgram({
     label,
     shaderKey: `convtranspose2d-${epilogueKey(cfg.epilogue)}`,
-    uniforms: groupedUniforms(cfg, [['PY', cfg.padding[0]], ['PX', cfg.padding[1]]]),
+    uniforms: groupedUniforms(cfg, [
+      ['PY', cfg.padding[0]],
+      ['PX', cfg.padding[1]],
+    ]),
     bindings: groupedBindings(cfg.epilogue),
     helpers,
     main: LANE_MAIN_WGSL,
@@ -56,9 +59,17 @@ export function encodeConvTranspose2d(ctx: EncodeContext): EncodedDispatch[] {
   const maps = featureMaps(ctx);
   const bias = node.bias ? weights[`${node.key}.bias`]!.data : undefined;
   const { epilogue, buffers, before } = encodeEpilogue(ctx, maps.outChannels, { shift: bias, alwaysAffine: true });
-  const program = convTranspose2dProgram({
-    ...groupedShapes(maps, node.groups), kernel: node.kernel, stride: node.stride, padding: node.padding, dilation: node.dilation, epilogue,
-  }, label);
+  const program = convTranspose2dProgram(
+    {
+      ...groupedShapes(maps, node.groups),
+      kernel: node.kernel,
+      stride: node.stride,
+      padding: node.padding,
+      dilation: node.dilation,
+      epilogue,
+    },
+    label,
+  );
   const weight = ctx.upload(weights[`${node.key}.weight`]!.data, `${label} weight`);
   return [...before, { program, buffers: [ctx.buffer(step.reads[0]!), { buffer: weight }, ...buffers, ctx.buffer(step.outputs[0]!)] }];
 }

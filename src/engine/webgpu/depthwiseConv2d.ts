@@ -16,9 +16,18 @@ import { perItemProgram, type Binding, type Program } from './program';
 import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
 
 export interface DepthwiseConfig {
-  n: number; h: number; w: number; c4: number; oh: number; ow: number;
-  kernel: [number, number]; stride: [number, number]; dilation: [number, number];
-  padTop: number; padLeft: number; paddingMode: PaddingMode;
+  n: number;
+  h: number;
+  w: number;
+  c4: number;
+  oh: number;
+  ow: number;
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  padTop: number;
+  padLeft: number;
+  paddingMode: PaddingMode;
   epilogue: Epilogue;
 }
 
@@ -62,10 +71,14 @@ function stripWritesWgsl(strip: number): string[] {
   ];
 }
 
-const depthwiseBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
-  { name: 'x', access: 'read', element: 'vec4<f32>' },
-  { name: 'wt', access: 'read', element: 'vec4<f32>' },
-], e);
+const depthwiseBindings = (e: Epilogue): Binding[] =>
+  epilogueProgramBindings(
+    [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'wt', access: 'read', element: 'vec4<f32>' },
+    ],
+    e,
+  );
 
 const geometryKey = (cfg: DepthwiseConfig) => `k${cfg.kernel.join('x')}-s${cfg.stride.join('x')}-d${cfg.dilation.join('x')}-${cfg.paddingMode}`;
 
@@ -74,7 +87,17 @@ const geometryKey = (cfg: DepthwiseConfig) => `k${cfg.kernel.join('x')}-s${cfg.s
  * 64 threads where the input tile fits in workgroup memory, else 32 (a stride-2 3x3 tile of 4 x 64
  * outputs would need 18 KiB, over WebGPU's guaranteed 16 KiB).
  */
-const TILE_SHAPES: Array<[number, number, number]> = [[4, 4, 4], [2, 8, 4], [1, 8, 8], [4, 2, 4], [2, 4, 4], [1, 4, 8], [1, 4, 4], [1, 2, 4], [1, 1, 4]];
+const TILE_SHAPES: Array<[number, number, number]> = [
+  [4, 4, 4],
+  [2, 8, 4],
+  [1, 8, 8],
+  [4, 2, 4],
+  [2, 4, 4],
+  [1, 4, 8],
+  [1, 4, 4],
+  [1, 2, 4],
+  [1, 1, 4],
+];
 
 /**
  * The workgroup-memory variant, or undefined when no tile of {@link TILE_SHAPES} fits in
@@ -145,7 +168,17 @@ ${lines.join('\n')}
     shaderKey: `dw-tiled-${geometryKey(cfg)}-strip${strip}-tile${cg}x${tileOh}x${tileStrips}-${epilogueKey(cfg.epilogue)}`,
     workgroupSize: [threads, 1, 1],
     dispatch: [tilesX * tilesY, channelTiles, cfg.n],
-    uniforms: [['H', cfg.h], ['W', cfg.w], ['C4', cfg.c4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft], ['tilesX', tilesX], ...epilogueUniforms(cfg.epilogue)],
+    uniforms: [
+      ['H', cfg.h],
+      ['W', cfg.w],
+      ['C4', cfg.c4],
+      ['OH', cfg.oh],
+      ['OW', cfg.ow],
+      ['padTop', cfg.padTop],
+      ['padLeft', cfg.padLeft],
+      ['tilesX', tilesX],
+      ...epilogueUniforms(cfg.epilogue),
+    ],
     bindings: depthwiseBindings(cfg.epilogue),
     body,
   };
@@ -170,9 +203,11 @@ export function depthwiseConv2dProgram(cfg: DepthwiseConfig, label: string): Pro
     lines.push(`  {`, `    let iy = pc(oy * ${sy} - u.padTop + ${ky * dy}, u.H);`);
     if (zeros) lines.push(`    if (iy >= 0) {`);
     lines.push(`    let row = (n * u.H + iy) * u.W;`);
-    lines.push(...stripRowWgsl(cfg, strip, ky, (j) => (zeros
-      ? `select(vec4<f32>(0.0), x[(row + col${j}) * u.C4 + c4], col${j} >= 0)`
-      : `x[(row + col${j}) * u.C4 + c4]`)));
+    lines.push(
+      ...stripRowWgsl(cfg, strip, ky, (j) =>
+        zeros ? `select(vec4<f32>(0.0), x[(row + col${j}) * u.C4 + c4], col${j} >= 0)` : `x[(row + col${j}) * u.C4 + c4]`,
+      ),
+    );
     if (zeros) lines.push(`    }`);
     lines.push(`  }`);
   }
@@ -190,7 +225,18 @@ ${lines.join('\n')}`;
   return perItemProgram({
     label,
     shaderKey: `dw-${geometryKey(cfg)}-strip${strip}-${epilogueKey(cfg.epilogue)}`,
-    uniforms: [['H', cfg.h], ['W', cfg.w], ['C4', cfg.c4], ['OH', cfg.oh], ['OW', cfg.ow], ['padTop', cfg.padTop], ['padLeft', cfg.padLeft], ['stripsX', stripsX], ['total', total], ...epilogueUniforms(cfg.epilogue)],
+    uniforms: [
+      ['H', cfg.h],
+      ['W', cfg.w],
+      ['C4', cfg.c4],
+      ['OH', cfg.oh],
+      ['OW', cfg.ow],
+      ['padTop', cfg.padTop],
+      ['padLeft', cfg.padLeft],
+      ['stripsX', stripsX],
+      ['total', total],
+      ...epilogueUniforms(cfg.epilogue),
+    ],
     bindings: depthwiseBindings(cfg.epilogue),
     helpers: `${padCoordWgsl(cfg.paddingMode)}\n${epilogueWgsl(cfg.epilogue)}`,
     main,

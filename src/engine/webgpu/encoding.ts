@@ -65,8 +65,13 @@ export const inOutBuffers = (ctx: EncodeContext): GPUBufferBinding[] => [ctx.buf
 
 /** The NCHW sizes of a step from one feature map to another: its first input's and its first output's. */
 export interface FeatureMaps {
-  n: number; c: number; h: number; w: number;
-  outChannels: number; oh: number; ow: number;
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  outChannels: number;
+  oh: number;
+  ow: number;
 }
 
 export function featureMaps(ctx: EncodeContext): FeatureMaps {
@@ -148,7 +153,14 @@ export function outputUniforms(shape: readonly number[]): Array<[string, number]
   const d = as4d(shape);
   const layout = layoutOf(shape);
   const cp = groups4(layout.kind === 'nhwc' ? layout.c : layout.cols) * 4;
-  return [['oD0', d[0]], ['oD1', d[1]], ['oD2', d[2]], ['oD3', d[3]], ['oCP', cp], ['total', paddedElements(layout)]];
+  return [
+    ['oD0', d[0]],
+    ['oD1', d[1]],
+    ['oD2', d[2]],
+    ['oD3', d[3]],
+    ['oCP', cp],
+    ['total', paddedElements(layout)],
+  ];
 }
 
 /** The step's activation as the epilogue names it. */
@@ -178,7 +190,11 @@ export interface EpilogueParts {
  * an Add. Returns the epilogue, its buffers in binding order, and the dispatches that must run
  * first (batch statistics).
  */
-export function encodeEpilogue(ctx: EncodeContext, channels: number, parts: EpilogueParts): { epilogue: Epilogue; buffers: GPUBufferBinding[]; before: EncodedDispatch[] } {
+export function encodeEpilogue(
+  ctx: EncodeContext,
+  channels: number,
+  parts: EpilogueParts,
+): { epilogue: Epilogue; buffers: GPUBufferBinding[]; before: EncodedDispatch[] } {
   const { step } = ctx;
   const buffers: GPUBufferBinding[] = [];
   const before: EncodedDispatch[] = [];
@@ -203,7 +219,10 @@ export function encodeEpilogue(ctx: EncodeContext, channels: number, parts: Epil
   } else if (affine) {
     const scale = parts.scale ?? new Float64Array(channels).fill(1);
     const shift = parts.shift ?? new Float64Array(channels);
-    buffers.push({ buffer: ctx.upload(pad4Array(scale, channels), `${ctx.label} scale`) }, { buffer: ctx.upload(pad4Array(shift, channels), `${ctx.label} shift`) });
+    buffers.push(
+      { buffer: ctx.upload(pad4Array(scale, channels), `${ctx.label} scale`) },
+      { buffer: ctx.upload(pad4Array(shift, channels), `${ctx.label} shift`) },
+    );
   }
   const residual = step.addend !== undefined;
   if (residual) buffers.push(ctx.buffer(step.addend!));
@@ -211,9 +230,20 @@ export function encodeEpilogue(ctx: EncodeContext, channels: number, parts: Epil
 }
 
 /** A BatchNorm's running statistics as y = scale * x + shift, folded over an earlier scale and shift (a conv's bias). */
-export function foldBatchNorm(ctx: EncodeContext, bn: ResolvedBatchNorm, channels: number, bias?: ArrayLike<number>): { scale: Float64Array; shift: Float64Array } {
+export function foldBatchNorm(
+  ctx: EncodeContext,
+  bn: ResolvedBatchNorm,
+  channels: number,
+  bias?: ArrayLike<number>,
+): { scale: Float64Array; shift: Float64Array } {
   const data = (name: string) => ctx.weights[`${bn.key}.${name}`]!.data;
-  const { scale, shift } = batchNormAffine(bn, data('running_mean'), data('running_var'), bn.affine ? data('weight') : undefined, bn.affine ? data('bias') : undefined);
+  const { scale, shift } = batchNormAffine(
+    bn,
+    data('running_mean'),
+    data('running_var'),
+    bn.affine ? data('weight') : undefined,
+    bn.affine ? data('bias') : undefined,
+  );
   const folded = new Float64Array(channels);
   for (let c = 0; c < channels; c++) folded[c] = (bias ? bias[c]! : 0) * scale[c]! + shift[c]!;
   return { scale, shift: folded };

@@ -23,18 +23,30 @@ const TILE_M = ROWS * THREADS_M;
 const TILE_K4 = 8;
 
 /** Both GEMM variants read the A source `x` and the packed B matrix `b`, both in vec4s. */
-const gemmBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
-  { name: 'x', access: 'read', element: 'vec4<f32>' },
-  { name: 'b', access: 'read', element: 'vec4<f32>' },
-], e);
+const gemmBindings = (e: Epilogue): Binding[] =>
+  epilogueProgramBindings(
+    [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'b', access: 'read', element: 'vec4<f32>' },
+    ],
+    e,
+  );
 
 export type GemmSource =
   | { kind: 'matrix' }
   | {
       kind: 'conv';
-      h: number; w: number; ci4: number; oh: number; ow: number;
-      kernel: [number, number]; stride: [number, number]; dilation: [number, number];
-      padTop: number; padLeft: number; paddingMode: PaddingMode;
+      h: number;
+      w: number;
+      ci4: number;
+      oh: number;
+      ow: number;
+      kernel: [number, number];
+      stride: [number, number];
+      dilation: [number, number];
+      padTop: number;
+      padLeft: number;
+      paddingMode: PaddingMode;
     };
 
 export interface GemmConfig {
@@ -52,9 +64,37 @@ export interface GemmConfig {
  */
 function sourceUniforms(cfg: GemmConfig): Array<[string, number]> {
   const src = cfg.source;
-  if (src.kind === 'matrix') return [['H', 1], ['W', 1], ['CI4', cfg.k4], ['OH', 1], ['OW', 1], ['padTop', 0], ['padLeft', 0], ['KH', 1], ['KW', 1], ['SY', 1], ['SX', 1], ['DY', 1], ['DX', 1]];
-  return [['H', src.h], ['W', src.w], ['CI4', src.ci4], ['OH', src.oh], ['OW', src.ow], ['padTop', src.padTop], ['padLeft', src.padLeft],
-    ['KH', src.kernel[0]], ['KW', src.kernel[1]], ['SY', src.stride[0]], ['SX', src.stride[1]], ['DY', src.dilation[0]], ['DX', src.dilation[1]]];
+  if (src.kind === 'matrix')
+    return [
+      ['H', 1],
+      ['W', 1],
+      ['CI4', cfg.k4],
+      ['OH', 1],
+      ['OW', 1],
+      ['padTop', 0],
+      ['padLeft', 0],
+      ['KH', 1],
+      ['KW', 1],
+      ['SY', 1],
+      ['SX', 1],
+      ['DY', 1],
+      ['DX', 1],
+    ];
+  return [
+    ['H', src.h],
+    ['W', src.w],
+    ['CI4', src.ci4],
+    ['OH', src.oh],
+    ['OW', src.ow],
+    ['padTop', src.padTop],
+    ['padLeft', src.padLeft],
+    ['KH', src.kernel[0]],
+    ['KW', src.kernel[1]],
+    ['SY', src.stride[0]],
+    ['SX', src.stride[1]],
+    ['DY', src.dilation[0]],
+    ['DX', src.dilation[1]],
+  ];
 }
 
 const sourceKey = (src: GemmSource) => (src.kind === 'matrix' ? 'matrix' : `conv-${src.paddingMode}`);
@@ -76,7 +116,7 @@ fn pixel(n: i32, iy: i32, ix: i32) -> i32 {
 
 /** WGSL expression: the A vec4 at pixel index `p` (from `pixel`), channel group `ic4`. */
 const loadExpression = (source: GemmSource, p: string, ic4: string) =>
-  (source.kind === 'conv' && source.paddingMode === 'zeros' ? `select(vec4<f32>(0.0), x[max(${p}, 0) + ${ic4}], ${p} >= 0)` : `x[${p} + ${ic4}]`);
+  source.kind === 'conv' && source.paddingMode === 'zeros' ? `select(vec4<f32>(0.0), x[max(${p}, 0) + ${ic4}], ${p} >= 0)` : `x[${p} + ${ic4}]`;
 
 /** `fn loadA(m: i32, k4: i32) -> vec4<f32>`: one element of the (implicit) A matrix. */
 function loadAWgsl(source: GemmSource): string {

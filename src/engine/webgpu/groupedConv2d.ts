@@ -12,18 +12,30 @@ import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, L
 
 /** The shapes of a grouped program, in channel groups, and the channels of one group on each side. */
 export interface GroupedShapes {
-  n: number; h: number; w: number; ci4: number; oh: number; ow: number;
-  outChannels: number; n4: number; cinPerGroup: number; coutPerGroup: number;
+  n: number;
+  h: number;
+  w: number;
+  ci4: number;
+  oh: number;
+  ow: number;
+  outChannels: number;
+  n4: number;
+  cinPerGroup: number;
+  coutPerGroup: number;
 }
 
 /** What a grouped conv and a transposed conv share: their shapes, the window (but its padding) and the epilogue. */
 export interface GroupedWindow extends GroupedShapes {
-  kernel: [number, number]; stride: [number, number]; dilation: [number, number];
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
   epilogue: Epilogue;
 }
 
 export interface GroupedConfig extends GroupedWindow {
-  padTop: number; padLeft: number; paddingMode: PaddingMode;
+  padTop: number;
+  padLeft: number;
+  paddingMode: PaddingMode;
 }
 
 export function groupedShapes(maps: FeatureMaps, groups: number): GroupedShapes {
@@ -33,16 +45,37 @@ export function groupedShapes(maps: FeatureMaps, groups: number): GroupedShapes 
 
 /** The uniforms both grouped programs read (the padding is each one's own), the epilogue's last. */
 export function groupedUniforms(cfg: GroupedWindow, padding: Array<[string, number]>): Array<[string, number]> {
-  return [['H', cfg.h], ['W', cfg.w], ['CI4', cfg.ci4], ['OH', cfg.oh], ['OW', cfg.ow], ...padding,
-    ['COUT', cfg.outChannels], ['N4', cfg.n4], ['cinPerGroup', cfg.cinPerGroup], ['coutPerGroup', cfg.coutPerGroup], ['total', cfg.n * cfg.oh * cfg.ow * cfg.n4],
-    ['KH', cfg.kernel[0]], ['KW', cfg.kernel[1]], ['SY', cfg.stride[0]], ['SX', cfg.stride[1]], ['DY', cfg.dilation[0]], ['DX', cfg.dilation[1]], ...epilogueUniforms(cfg.epilogue)];
+  return [
+    ['H', cfg.h],
+    ['W', cfg.w],
+    ['CI4', cfg.ci4],
+    ['OH', cfg.oh],
+    ['OW', cfg.ow],
+    ...padding,
+    ['COUT', cfg.outChannels],
+    ['N4', cfg.n4],
+    ['cinPerGroup', cfg.cinPerGroup],
+    ['coutPerGroup', cfg.coutPerGroup],
+    ['total', cfg.n * cfg.oh * cfg.ow * cfg.n4],
+    ['KH', cfg.kernel[0]],
+    ['KW', cfg.kernel[1]],
+    ['SY', cfg.stride[0]],
+    ['SX', cfg.stride[1]],
+    ['DY', cfg.dilation[0]],
+    ['DX', cfg.dilation[1]],
+    ...epilogueUniforms(cfg.epilogue),
+  ];
 }
 
 /** Both grouped programs read the NHWC input `x` and PyTorch's weight `wt` as scalars. */
-export const groupedBindings = (e: Epilogue): Binding[] => epilogueProgramBindings([
-  { name: 'x', access: 'read', element: 'f32' },
-  { name: 'wt', access: 'read', element: 'f32' },
-], e);
+export const groupedBindings = (e: Epilogue): Binding[] =>
+  epilogueProgramBindings(
+    [
+      { name: 'x', access: 'read', element: 'f32' },
+      { name: 'wt', access: 'read', element: 'f32' },
+    ],
+    e,
+  );
 
 export function groupedConv2dProgram(cfg: GroupedConfig, label: string): Program {
   const zeros = cfg.paddingMode === 'zeros';
@@ -69,7 +102,10 @@ fn lane(n: i32, oy: i32, ox: i32, oc: i32) -> f32 {
   return perItemProgram({
     label,
     shaderKey: `grouped-${cfg.paddingMode}-${epilogueKey(cfg.epilogue)}`,
-    uniforms: groupedUniforms(cfg, [['padTop', cfg.padTop], ['padLeft', cfg.padLeft]]),
+    uniforms: groupedUniforms(cfg, [
+      ['padTop', cfg.padTop],
+      ['padLeft', cfg.padLeft],
+    ]),
     bindings: groupedBindings(cfg.epilogue),
     helpers,
     main: LANE_MAIN_WGSL,

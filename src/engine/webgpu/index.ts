@@ -33,7 +33,12 @@ export interface WebGPUForwardResult {
 }
 
 /** One forward pass: compiles (pipelines are cached per device), runs, frees. */
-export async function forwardWebGPU(model: ResolvedModel, weights: Record<string, Tensor>, input: Tensor, options: WebGPUForwardOptions = {}): Promise<WebGPUForwardResult> {
+export async function forwardWebGPU(
+  model: ResolvedModel,
+  weights: Record<string, Tensor>,
+  input: Tensor,
+  options: WebGPUForwardOptions = {},
+): Promise<WebGPUForwardResult> {
   const device = options.device;
   if (!device) throw new WebGPURunError('the webgpu backend needs options.device (in Node, forward() and prepare() make one themselves)');
   options.signal?.throwIfAborted();

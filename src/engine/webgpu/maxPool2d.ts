@@ -9,13 +9,22 @@ import { perItemProgram, type Program } from './program';
 import { outputPixelWgsl, pixelMapUniforms, type PixelMap } from './wgsl/common';
 
 export interface Pool2dConfig extends PixelMap {
-  kernel: [number, number]; stride: [number, number]; padding: [number, number];
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
 }
 
 /** The uniforms both pooling programs read. */
 export function pool2dUniforms(cfg: Pool2dConfig): Array<[string, number]> {
-  return [...pixelMapUniforms(cfg),
-    ['KH', cfg.kernel[0]], ['KW', cfg.kernel[1]], ['SY', cfg.stride[0]], ['SX', cfg.stride[1]], ['PY', cfg.padding[0]], ['PX', cfg.padding[1]]];
+  return [
+    ...pixelMapUniforms(cfg),
+    ['KH', cfg.kernel[0]],
+    ['KW', cfg.kernel[1]],
+    ['SY', cfg.stride[0]],
+    ['SX', cfg.stride[1]],
+    ['PY', cfg.padding[0]],
+    ['PX', cfg.padding[1]],
+  ];
 }
 
 export function maxPool2dProgram(cfg: Pool2dConfig & { dilation: [number, number] }, label: string): Program {
@@ -24,7 +33,10 @@ export function maxPool2dProgram(cfg: Pool2dConfig & { dilation: [number, number
     shaderKey: 'maxpool2d',
     // -inf as f32 bits (0xff800000): WGSL has no -inf literal and refuses one it can fold.
     uniforms: [...pool2dUniforms(cfg), ['DY', cfg.dilation[0]], ['DX', cfg.dilation[1]], ['negInf', -0x800000]],
-    bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'y', access: 'write', element: 'vec4<f32>' },
+    ],
     main: `
   ${outputPixelWgsl('C4')}
   var m = vec4<f32>(bitcast<f32>(u.negInf));

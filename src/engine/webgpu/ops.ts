@@ -29,23 +29,39 @@ export function isGpuView(node: GraphNode, graph: Graph): boolean {
 export function encodeStep(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
   switch (step.node.op) {
-    case 'conv2d': return encodeConv2d(ctx);
-    case 'linear': return encodeLinear(ctx);
-    case 'batchnorm2d': case 'activation': return encodeElementwise(ctx);
+    case 'conv2d':
+      return encodeConv2d(ctx);
+    case 'linear':
+      return encodeLinear(ctx);
+    case 'batchnorm2d':
+    case 'activation':
+      return encodeElementwise(ctx);
     case 'add': {
       const [a, b] = step.reads.map((id) => graph.values[id]!.shape) as [number[], number[]];
       return sameShape(a, b) ? encodeElementwise(ctx) : encodeBinary(ctx);
     }
-    case 'mul': return encodeBinary(ctx);
-    case 'concat': return encodeConcat(ctx);
-    case 'split': return encodeSplit(ctx);
-    case 'softmax': return encodeSoftmax(ctx);
-    case 'adaptiveavgpool2d': return encodeAdaptiveAvgPool2d(ctx);
-    case 'dropout': case 'flatten': return encodeReshape(ctx);
-    case 'maxpool2d': return encodeMaxPool2d(ctx);
-    case 'avgpool2d': return encodeAvgPool2d(ctx);
-    case 'convtranspose2d': return encodeConvTranspose2d(ctx);
-    case 'upsample': return encodeUpsample2d(ctx);
-    case 'channelshuffle': return encodeChannelShuffle(ctx);
+    case 'mul':
+      return encodeBinary(ctx);
+    case 'concat':
+      return encodeConcat(ctx);
+    case 'split':
+      return encodeSplit(ctx);
+    case 'softmax':
+      return encodeSoftmax(ctx);
+    case 'adaptiveavgpool2d':
+      return encodeAdaptiveAvgPool2d(ctx);
+    case 'dropout':
+    case 'flatten':
+      return encodeReshape(ctx);
+    case 'maxpool2d':
+      return encodeMaxPool2d(ctx);
+    case 'avgpool2d':
+      return encodeAvgPool2d(ctx);
+    case 'convtranspose2d':
+      return encodeConvTranspose2d(ctx);
+    case 'upsample':
+      return encodeUpsample2d(ctx);
+    case 'channelshuffle':
+      return encodeChannelShuffle(ctx);
   }
 }

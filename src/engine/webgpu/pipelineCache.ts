@@ -14,7 +14,11 @@ const caches = new WeakMap<GPUDevice, Map<string, Promise<CompiledProgram>>>();
 
 /** A WGSL compile or pipeline creation failed. */
 export class ShaderCompileError extends Error {
-  constructor(readonly label: string, detail: string, readonly source: string) {
+  constructor(
+    readonly label: string,
+    detail: string,
+    readonly source: string,
+  ) {
     super(`the WebGPU program "${label}" failed to compile: ${detail}`);
     this.name = 'ShaderCompileError';
   }

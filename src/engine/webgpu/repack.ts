@@ -8,9 +8,7 @@ import { inOutBuffers, layoutOf, type EncodeContext, type EncodedDispatch } from
 import { perItemProgram, type Program } from './program';
 
 /** NHWC with padded channels, or [rows, cols] with padded columns. */
-export type Layout =
-  | { kind: 'nhwc'; n: number; c: number; h: number; w: number }
-  | { kind: 'flat'; rows: number; cols: number };
+export type Layout = { kind: 'nhwc'; n: number; c: number; h: number; w: number } | { kind: 'flat'; rows: number; cols: number };
 
 const pad4 = (v: number) => Math.ceil(v / 4) * 4;
 
@@ -21,29 +19,44 @@ export function paddedElements(layout: Layout): number {
 
 function fields(prefix: string, layout: Layout): Array<[string, number]> {
   return layout.kind === 'nhwc'
-    ? [[`${prefix}C`, layout.c], [`${prefix}H`, layout.h], [`${prefix}W`, layout.w], [`${prefix}CP`, pad4(layout.c)]]
-    : [[`${prefix}C`, layout.cols], [`${prefix}H`, 1], [`${prefix}W`, 1], [`${prefix}CP`, pad4(layout.cols)]];
+    ? [
+        [`${prefix}C`, layout.c],
+        [`${prefix}H`, layout.h],
+        [`${prefix}W`, layout.w],
+        [`${prefix}CP`, pad4(layout.c)],
+      ]
+    : [
+        [`${prefix}C`, layout.cols],
+        [`${prefix}H`, 1],
+        [`${prefix}W`, 1],
+        [`${prefix}CP`, pad4(layout.cols)],
+      ];
 }
 
 export function repackProgram(from: Layout, to: Layout, label: string): Program {
   // A flat [rows, cols] is handled as nhwc with c = cols, h = w = 1 but with NCHW = row-major order;
   // the two differ only in how a logical index splits, chosen per side in the text.
-  const toLogical = to.kind === 'nhwc'
-    ? `let c = t % u.dCP; let pix = t / u.dCP; let xw = pix % u.dW; let yh = (pix / u.dW) % u.dH; let n = pix / (u.dW * u.dH);
+  const toLogical =
+    to.kind === 'nhwc'
+      ? `let c = t % u.dCP; let pix = t / u.dCP; let xw = pix % u.dW; let yh = (pix / u.dW) % u.dH; let n = pix / (u.dW * u.dH);
   if (c >= u.dC) { y[t] = 0.0; return; }
   let logical = ((n * u.dC + c) * u.dH + yh) * u.dW + xw;`
-    : `let c = t % u.dCP; let row = t / u.dCP;
+      : `let c = t % u.dCP; let row = t / u.dCP;
   if (c >= u.dC) { y[t] = 0.0; return; }
   let logical = row * u.dC + c;`;
-  const fromLogical = from.kind === 'nhwc'
-    ? `let sx = logical % u.sW; let sy = (logical / u.sW) % u.sH; let sc = (logical / (u.sW * u.sH)) % u.sC; let sn = logical / (u.sW * u.sH * u.sC);
+  const fromLogical =
+    from.kind === 'nhwc'
+      ? `let sx = logical % u.sW; let sy = (logical / u.sW) % u.sH; let sc = (logical / (u.sW * u.sH)) % u.sC; let sn = logical / (u.sW * u.sH * u.sC);
   y[t] = x[((sn * u.sH + sy) * u.sW + sx) * u.sCP + sc];`
-    : `y[t] = x[(logical / u.sC) * u.sCP + logical % u.sC];`;
+      : `y[t] = x[(logical / u.sC) * u.sCP + logical % u.sC];`;
   return perItemProgram({
     label,
     shaderKey: `repack-${from.kind}-${to.kind}`,
     uniforms: [['total', paddedElements(to)], ...fields('s', from), ...fields('d', to)],
-    bindings: [{ name: 'x', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'f32' },
+      { name: 'y', access: 'write', element: 'f32' },
+    ],
     main: `
   ${toLogical}
   ${fromLogical}`,

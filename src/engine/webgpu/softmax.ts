@@ -12,7 +12,10 @@ export function softmaxProgram(shape: readonly number[], axis: number, label: st
     label,
     shaderKey: `softmax-${axis}-${shape.length === 4 ? 'nhwc' : 'flat'}`,
     uniforms: [...outputUniforms(shape), ...strides.map((s, i): [string, number] => [`s${i}`, s]), ['len', as4d(shape)[axis]!]],
-    bindings: [{ name: 'x', access: 'read', element: 'f32' }, { name: 'y', access: 'write', element: 'f32' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'f32' },
+      { name: 'y', access: 'write', element: 'f32' },
+    ],
     main: `
   ${decodeOutputWgsl(shape)}
   let own = i[0] * u.s0 + i[1] * u.s1 + i[2] * u.s2 + i[3] * u.s3;

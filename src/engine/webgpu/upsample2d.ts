@@ -14,7 +14,11 @@ export function upsample2dProgram(map: PixelMap, label: string): Program {
     label,
     shaderKey: 'upsample2d',
     uniforms: pixelMapUniforms(map),
-    bindings: [{ name: 'x', access: 'read', element: 'vec4<f32>' }, { name: 'table', access: 'read', element: 'vec4<f32>' }, { name: 'y', access: 'write', element: 'vec4<f32>' }],
+    bindings: [
+      { name: 'x', access: 'read', element: 'vec4<f32>' },
+      { name: 'table', access: 'read', element: 'vec4<f32>' },
+      { name: 'y', access: 'write', element: 'vec4<f32>' },
+    ],
     main: `
   ${outputPixelWgsl('C4')}
   let r = table[oy];
@@ -36,5 +40,10 @@ export function encodeUpsample2d(ctx: EncodeContext): EncodedDispatch[] {
   table.set(upsampleAxisTable(node, 0, map.h, map.oh), 0);
   table.set(upsampleAxisTable(node, 1, map.w, map.ow), map.oh * 4);
   const { step } = ctx;
-  return [{ program: upsample2dProgram(map, ctx.label), buffers: [ctx.buffer(step.reads[0]!), { buffer: ctx.upload(table, `${ctx.label} coordinates`) }, ctx.buffer(step.outputs[0]!)] }];
+  return [
+    {
+      program: upsample2dProgram(map, ctx.label),
+      buffers: [ctx.buffer(step.reads[0]!), { buffer: ctx.upload(table, `${ctx.label} coordinates`) }, ctx.buffer(step.outputs[0]!)],
+    },
+  ];
 }

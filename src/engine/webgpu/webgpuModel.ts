@@ -77,7 +77,10 @@ export interface RunOptions {
 
 /** A GPU run failed (validation, out of memory, lost device, timeout); the message says which. */
 export class WebGPURunError extends Error {
-  constructor(message: string, readonly deviceLost = false) {
+  constructor(
+    message: string,
+    readonly deviceLost = false,
+  ) {
     super(message);
     this.name = 'WebGPURunError';
   }
@@ -169,8 +172,15 @@ export class WebGPUModel {
   private gemmStrategy: Exclude<GemmStrategy, 'auto'> = 'workgroup';
   private depthwiseStrategy: Exclude<DepthwiseStrategy, 'auto'> = 'workgroup';
 
-  private constructor(readonly device: GPUDevice, readonly model: ResolvedModel, readonly plan: Plan, private readonly weights: Record<string, Tensor>) {
-    void device.lost.then(() => { this.lost = true; });
+  private constructor(
+    readonly device: GPUDevice,
+    readonly model: ResolvedModel,
+    readonly plan: Plan,
+    private readonly weights: Record<string, Tensor>,
+  ) {
+    void device.lost.then(() => {
+      this.lost = true;
+    });
   }
 
   /** Validates the weights, plans the steps, compiles the programs and uploads the weights. */
@@ -198,7 +208,9 @@ export class WebGPUModel {
     const oom = await device.popErrorScope();
     if (validation || oom) {
       compiled.dispose();
-      throw new WebGPURunError(oom ? `out of GPU memory while preparing "${model.name}": ${oom.message}` : `WebGPU rejected the model setup: ${validation!.message}`);
+      throw new WebGPURunError(
+        oom ? `out of GPU memory while preparing "${model.name}": ${oom.message}` : `WebGPU rejected the model setup: ${validation!.message}`,
+      );
     }
     return compiled;
   }
@@ -235,9 +247,13 @@ export class WebGPUModel {
     plan.steps.forEach((step, index) => {
       if (step.view) return;
       const ctx: EncodeContext = {
-        device, graph, step, weights: this.weights,
+        device,
+        graph,
+        step,
+        weights: this.weights,
         label: (step.leafKeys.includes(step.key) ? step.leafKeys : [...step.leafKeys, step.key]).join('+'),
-        gemm: this.gemmStrategy, depthwise: this.depthwiseStrategy,
+        gemm: this.gemmStrategy,
+        depthwise: this.depthwiseStrategy,
         buffer: (value) => ({ buffer: this.bufferOf(value) }),
         upload: (data, label) => this.upload(data, label),
         scratch: (bytes, label) => {
@@ -258,7 +274,9 @@ export class WebGPUModel {
     const uniformData = new ArrayBuffer(Math.max(1, encoded.length) * UNIFORM_STRIDE);
     encoded.forEach(({ program }, i) => {
       const view = new Int32Array(uniformData, i * UNIFORM_STRIDE, program.uniforms.length || 1);
-      program.uniforms.forEach(([, value], j) => { view[j] = value; });
+      program.uniforms.forEach(([, value], j) => {
+        view[j] = value;
+      });
     });
     const uniformBuffer = device.createBuffer({ size: uniformData.byteLength, usage: UNIFORM | COPY_DST, label: 'uniforms' });
     device.queue.writeBuffer(uniformBuffer, 0, uniformData);
@@ -345,9 +363,11 @@ export class WebGPUModel {
       for (; next < this.dispatches.length && this.dispatches[next]!.step === index; next++) {
         const d = this.dispatches[next]!;
         const i = next;
-        const pass = encoder.beginComputePass(this.querySet
-          ? { label: d.program.label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }
-          : { label: d.program.label });
+        const pass = encoder.beginComputePass(
+          this.querySet
+            ? { label: d.program.label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }
+            : { label: d.program.label },
+        );
         pass.setPipeline(d.compiled.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(...d.program.dispatch);
@@ -377,9 +397,9 @@ export class WebGPUModel {
     const outputs = graph.outputs.map(read);
     const intermediates: Intermediate[] | undefined = withIntermediates
       ? plan.intermediates.map((item) => {
-        const step = plan.steps[item.step]!;
-        return { key: item.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: read(item.value) };
-      })
+          const step = plan.steps[item.step]!;
+          return { key: item.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: read(item.value) };
+        })
       : undefined;
     const stages: StageTiming[] = [];
     const stepMs = new Float64Array(plan.steps.length);
@@ -418,7 +438,10 @@ export class WebGPUModel {
       return copy;
     } catch (error) {
       // A map still in flight is undone when it lands, so the next run can map again.
-      void mapped.then(() => staging.buffer.unmap(), () => undefined);
+      void mapped.then(
+        () => staging.buffer.unmap(),
+        () => undefined,
+      );
       if (error instanceof WebGPURunError || (error instanceof Error && error.name === 'AbortError')) throw error;
       throw new WebGPURunError(`reading the result back failed: ${describe(error)}`);
     } finally {

@@ -7,7 +7,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { activatedExtension, closePlaygroundTabs, EXTENSION_ID, hoverText, openWorkspaceDocument, playgroundTabs, positionOf, runOnHost, waitFor } from '../helpers';
+import {
+  activatedExtension,
+  closePlaygroundTabs,
+  EXTENSION_ID,
+  hoverText,
+  openWorkspaceDocument,
+  playgroundTabs,
+  positionOf,
+  runOnHost,
+  waitFor,
+} from '../helpers';
 
 const installedPath = process.env.SEPCONV_INTEGRATION_INSTALLED_PATH ?? '';
 
@@ -27,7 +37,11 @@ suite('installed from the VSIX', () => {
   test('the hover answers on a Python file', async () => {
     await activatedExtension();
     const { document } = await openWorkspaceDocument('convs.py');
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', document.uri, positionOf(document, 'standard =', 'Conv2d'));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      document.uri,
+      positionOf(document, 'standard =', 'Conv2d'),
+    );
     const text = hoverText(hovers);
     const params = (32 * 64 * 9 + 64).toLocaleString('en-US');
     assert.ok(text.includes(params), `the hover does not show ${params} params:\n${text}`);

@@ -25,21 +25,32 @@ fn erfc_v(x: vec4<f32>) -> vec4<f32> {
 /** The body of `act` for one activation: an expression of `v`. */
 function activationExpression(kind: ActivationKind): string {
   switch (kind) {
-    case 'none': return 'v';
-    case 'relu': return 'max(v, vec4<f32>(0.0))';
-    case 'relu6': return 'clamp(v, vec4<f32>(0.0), vec4<f32>(6.0))';
+    case 'none':
+      return 'v';
+    case 'relu':
+      return 'max(v, vec4<f32>(0.0))';
+    case 'relu6':
+      return 'clamp(v, vec4<f32>(0.0), vec4<f32>(6.0))';
     // exp(-v) overflows to inf for v < -88: v / inf is -0, PyTorch's answer too.
-    case 'silu': return 'v / (1.0 + exp(-v))';
-    case 'hardswish': return 'v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
-    case 'gelu': return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
+    case 'silu':
+      return 'v / (1.0 + exp(-v))';
+    case 'hardswish':
+      return 'v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    case 'gelu':
+      return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
     // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers return NaN for huge arguments.
-    case 'gelu_tanh': return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
-    case 'hardsigmoid': return 'clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    case 'gelu_tanh':
+      return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
+    case 'hardsigmoid':
+      return 'clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
     // exp(-v) overflows to inf for v < -88: 1 / inf is 0, PyTorch's answer too.
-    case 'sigmoid': return '1.0 / (1.0 + exp(-v))';
-    case 'tanh': return 'tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0)))';
+    case 'sigmoid':
+      return '1.0 / (1.0 + exp(-v))';
+    case 'tanh':
+      return 'tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0)))';
     // The slope travels as the bits of an f32 in the i32 uniform slope.
-    case 'leaky_relu': return 'select(v * bitcast<f32>(u.slope), v, v > vec4<f32>(0.0))';
+    case 'leaky_relu':
+      return 'select(v * bitcast<f32>(u.slope), v, v > vec4<f32>(0.0))';
   }
 }
 
@@ -50,7 +61,9 @@ function activationExpression(kind: ActivationKind): string {
  * dispatch, so it costs one compare per output vec4.
  */
 export function activationWgsl(): string {
-  const cases = ACTIVATION_KINDS.slice(1).map((kind, i) => `  if (u.act == ${i + 1}) { return ${activationExpression(kind)}; }`).join('\n');
+  const cases = ACTIVATION_KINDS.slice(1)
+    .map((kind, i) => `  if (u.act == ${i + 1}) { return ${activationExpression(kind)}; }`)
+    .join('\n');
   return `${ERFC}\nfn act(v: vec4<f32>) -> vec4<f32> {\n${cases}\n  return v;\n}`;
 }
 
@@ -60,10 +73,14 @@ export function activationWgsl(): string {
  */
 export function padCoordWgsl(mode: PaddingMode): string {
   switch (mode) {
-    case 'zeros': return 'fn pc(i: i32, n: i32) -> i32 { return select(i, -1, i < 0 || i >= n); }';
-    case 'reflect': return 'fn pc(i: i32, n: i32) -> i32 { let a = abs(i); return select(a, 2 * n - 2 - a, a >= n); }';
-    case 'replicate': return 'fn pc(i: i32, n: i32) -> i32 { return clamp(i, 0, n - 1); }';
-    case 'circular': return 'fn pc(i: i32, n: i32) -> i32 { return (i + n) % n; }';
+    case 'zeros':
+      return 'fn pc(i: i32, n: i32) -> i32 { return select(i, -1, i < 0 || i >= n); }';
+    case 'reflect':
+      return 'fn pc(i: i32, n: i32) -> i32 { let a = abs(i); return select(a, 2 * n - 2 - a, a >= n); }';
+    case 'replicate':
+      return 'fn pc(i: i32, n: i32) -> i32 { return clamp(i, 0, n - 1); }';
+    case 'circular':
+      return 'fn pc(i: i32, n: i32) -> i32 { return (i + n) % n; }';
   }
 }
 
@@ -101,7 +118,10 @@ export function epilogueUniforms(e: Epilogue): Array<[string, number]> {
   const code = ACTIVATION_KINDS.indexOf(e.activation);
   if (code < 0) throw new Error(`internal: no WGSL for activation ${e.activation}`);
   slopeView[0] = e.negativeSlope ?? 0.01;
-  return [['act', code], ['slope', slopeBits[0]!]];
+  return [
+    ['act', code],
+    ['slope', slopeBits[0]!],
+  ];
 }
 
 /**
@@ -134,7 +154,12 @@ export function outputPixelWgsl(channelGroups: 'C4' | 'N4'): string {
 
 /** An NHWC input map of `c4` channel groups and the output map of the same channel groups that a program reads it into. */
 export interface PixelMap {
-  n: number; h: number; w: number; c4: number; oh: number; ow: number;
+  n: number;
+  h: number;
+  w: number;
+  c4: number;
+  oh: number;
+  ow: number;
 }
 
 /**
@@ -142,7 +167,14 @@ export interface PixelMap {
  * vec4: H, W, C4, OH, OW and total, what {@link outputPixelWgsl}('C4') and the input's indexing read.
  */
 export function pixelMapUniforms(map: PixelMap): Array<[string, number]> {
-  return [['H', map.h], ['W', map.w], ['C4', map.c4], ['OH', map.oh], ['OW', map.ow], ['total', map.n * map.oh * map.ow * map.c4]];
+  return [
+    ['H', map.h],
+    ['W', map.w],
+    ['C4', map.c4],
+    ['OH', map.oh],
+    ['OW', map.ow],
+    ['total', map.n * map.oh * map.ow * map.c4],
+  ];
 }
 
 /**
