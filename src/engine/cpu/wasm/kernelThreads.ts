@@ -64,10 +64,10 @@ const STOP = -1;
 const claimWord = (step: number, chunks: number, next: number) => (((step & 0xff) << 24) | (chunks << 12) | next) | 0;
 
 /**
- * Spin iterations (an Atomics.load each, about 10 ns) before an idle pool thread or a waiting
- * caller blocks in Atomics.wait: about 0.2 ms, longer than the gap between a run's steps.
+ * How long an idle pool thread or a waiting caller spins (ms) before it blocks in Atomics.wait:
+ * longer than the gap between a run's steps, short enough to leave the core soon after a run.
  */
-const SPINS = 20000;
+const SPIN_MS = 0.25;
 
 /** What each thread gets when it starts. */
 interface ThreadInit {
@@ -77,7 +77,7 @@ interface ThreadInit {
   calls: SharedArrayBuffer;
   index: number;
   kernels: readonly string[];
-  layout: { callSlots: number; step: number; claim: number; done: number; failed: number; scratchArg: number; scratchStride: number; spins: number };
+  layout: { callSlots: number; step: number; claim: number; done: number; failed: number; scratchArg: number; scratchStride: number; spinMs: number };
 }
 
 /**
@@ -92,14 +92,18 @@ function kernelThreadMain(init: ThreadInit, ready: () => void): void {
   const functions = init.kernels.map((name) => exports[name]!);
   const control = new Int32Array(init.control);
   const calls = new Float64Array(init.calls);
-  const { callSlots, step, claim, done, failed, scratchArg, scratchStride, spins } = init.layout;
+  const { callSlots, step, claim, done, failed, scratchArg, scratchStride, spinMs } = init.layout;
   const args: number[] = [];
   let seen = 0;
   ready();
   for (;;) {
     // Spin a while for the next step, then sleep until it is posted.
     let now = Atomics.load(control, step);
-    for (let i = 0; now === seen && i < spins; i++) now = Atomics.load(control, step);
+    const until = performance.now() + spinMs;
+    for (let i = 1; now === seen; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+      now = Atomics.load(control, step);
+    }
     while (now === seen) {
       Atomics.wait(control, step, seen);
       now = Atomics.load(control, step);
@@ -172,7 +176,7 @@ export class KernelThreads {
     const control = new SharedArrayBuffer(CONTROL_INTS * 4);
     const calls = new SharedArrayBuffer(MAX_CHUNKS * CALL_SLOTS * 8);
     const source = `(${kernelThreadMain.toString()})`;
-    const layout = { callSlots: CALL_SLOTS, step: STEP, claim: CLAIM, done: DONE, failed: FAILED, scratchArg: SCRATCH_ARG, scratchStride: SCRATCH_STRIDE, spins: SPINS };
+    const layout = { callSlots: CALL_SLOTS, step: STEP, claim: CLAIM, done: DONE, failed: FAILED, scratchArg: SCRATCH_ARG, scratchStride: SCRATCH_STRIDE, spinMs: SPIN_MS };
     const started = await Promise.allSettled(
       Array.from({ length: others }, (_, t) => starter(source, { module, memory, control, calls, index: t + 1, kernels: THREAD_KERNELS, layout })),
     );
@@ -228,7 +232,11 @@ export class KernelThreads {
     // The last chunks may still be running elsewhere: spin a while, then sleep until the thread
     // that finishes the last one notifies.
     let done = Atomics.load(control, DONE);
-    for (let i = 0; done < chunks && i < SPINS; i++) done = Atomics.load(control, DONE);
+    const until = performance.now() + SPIN_MS;
+    for (let i = 1; done < chunks; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+      done = Atomics.load(control, DONE);
+    }
     while (done < chunks) {
       Atomics.wait(control, DONE, done);
       done = Atomics.load(control, DONE);
