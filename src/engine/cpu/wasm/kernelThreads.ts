@@ -9,6 +9,9 @@
  *
  * Between steps a pool thread spins on the shared step counter for a while (a run's steps follow
  * each other within microseconds) before it blocks in Atomics.wait; no message is posted per step.
+ * A thread descheduled in the middle of a chunk (a machine with more runnable threads than cores)
+ * holds the step up for as long as it is off its core: after such a step the caller runs the
+ * steps alone for a while (see STRAGGLER_MS), so that a busy machine costs no more than one thread.
  *
  * Threads are worker_threads in Node and Web Workers in browsers, made once per pool (no thread
  * start per run). Both need shared memory (SharedArrayBuffer: always in Node, only in
@@ -68,6 +71,18 @@ const claimWord = (step: number, chunks: number, next: number) => (((step & 0xff
  * longer than the gap between a run's steps, short enough to leave the core soon after a run.
  */
 const SPIN_MS = 0.25;
+
+/**
+ * A caller that waited longer than this (ms), and longer than it worked itself, for the chunks a
+ * pool thread had taken, ran the step slower than alone: that thread was descheduled (a machine
+ * busier than its cores). Steps then run on the calling thread alone for a while: SOLO_MIN_MS
+ * after a first such step, twice as long after each further one (at most SOLO_MAX_MS), half as
+ * long again after each step the pool ran without one. A lone hiccup costs little; a machine
+ * that stays busy keeps the caller on its own.
+ */
+const STRAGGLER_MS = 1;
+const SOLO_MIN_MS = 25;
+const SOLO_MAX_MS = 1000;
 
 /** What each thread gets when it starts. */
 interface ThreadInit {
@@ -148,6 +163,9 @@ export class KernelThreads {
   private readonly calls: Float64Array;
   private step = 0;
   private disposed = false;
+  /** Until when (performance.now()) steps had better run on the calling thread alone, and for how long that was; see STRAGGLER_MS. */
+  private soloUntil = 0;
+  private soloMs = 0;
 
   private constructor(
     /** Pool threads, besides the calling thread. */
@@ -188,6 +206,11 @@ export class KernelThreads {
     return new KernelThreads(running, control, calls);
   }
 
+  /** Whether a step should use the pool now: false for a while after a pool thread held a step up (see STRAGGLER_MS). */
+  get ready(): boolean {
+    return performance.now() >= this.soloUntil;
+  }
+
   /**
    * Runs every call (chunk) once, on this thread (with `runHere`) and the pool's, and returns
    * when all are done. Chunks may run in any order on any thread: they must write disjoint
@@ -217,6 +240,7 @@ export class KernelThreads {
     Atomics.store(control, STEP, step);
     Atomics.notify(control, STEP);
     let failure: unknown;
+    const started = performance.now();
     for (;;) {
       const word = Atomics.load(control, CLAIM);
       const next = word & 0xfff;
@@ -232,7 +256,8 @@ export class KernelThreads {
     // The last chunks may still be running elsewhere: spin a while, then sleep until the thread
     // that finishes the last one notifies.
     let done = Atomics.load(control, DONE);
-    const until = performance.now() + SPIN_MS;
+    const worked = performance.now();
+    const until = worked + SPIN_MS;
     for (let i = 1; done < chunks; i++) {
       if ((i & 63) === 0 && performance.now() > until) break;
       done = Atomics.load(control, DONE);
@@ -241,6 +266,11 @@ export class KernelThreads {
       Atomics.wait(control, DONE, done);
       done = Atomics.load(control, DONE);
     }
+    const ended = performance.now();
+    if (ended - worked > STRAGGLER_MS && ended - worked > worked - started) {
+      this.soloMs = Math.min(SOLO_MAX_MS, Math.max(SOLO_MIN_MS, this.soloMs * 2));
+      this.soloUntil = ended + this.soloMs;
+    } else this.soloMs /= 2;
     const failed = Atomics.exchange(control, FAILED, 0) !== 0;
     if (failure !== undefined) throw failure;
     if (failed) throw new Error('a CPU kernel failed on a pool thread');

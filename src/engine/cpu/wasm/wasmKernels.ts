@@ -303,7 +303,9 @@ class WasmSimdKernels implements CpuKernels {
    */
   private runCalls(calls: KernelCall[], scratch?: ThreadScratch): void {
     const here = (call: KernelCall) => (this.k[call.kernel] as (...args: number[]) => void)(...call.args);
-    if (calls.length === 1 || !this.threads) for (const call of calls) here(call);
+    // Without a pool, or while its threads are held up elsewhere (see KernelThreads.ready), the
+    // same calls run here one after the other: the same results, bit for bit.
+    if (calls.length === 1 || !this.threads?.ready) for (const call of calls) here(call);
     else this.threads.run(calls, here, scratch);
   }
 
