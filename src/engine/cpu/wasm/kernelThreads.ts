@@ -166,6 +166,8 @@ export class KernelThreads {
   /** Until when (performance.now()) steps had better run on the calling thread alone, and for how long that was; see STRAGGLER_MS. */
   private soloUntil = 0;
   private soloMs = 0;
+  /** False: every step uses the pool, held up or not (the tests of the split itself). */
+  adaptive = true;
 
   private constructor(
     /** Pool threads, besides the calling thread. */
@@ -208,7 +210,7 @@ export class KernelThreads {
 
   /** Whether a step should use the pool now: false for a while after a pool thread held a step up (see STRAGGLER_MS). */
   get ready(): boolean {
-    return performance.now() >= this.soloUntil;
+    return !this.adaptive || performance.now() >= this.soloUntil;
   }
 
   /**

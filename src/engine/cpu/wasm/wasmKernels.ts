@@ -519,6 +519,12 @@ export interface WasmKernelOptions {
   threads?: number;
   /** The shared-memory binary (default: the embedded one). */
   sharedBinary?: Uint8Array;
+  /**
+   * Split every step that is large enough over the pool, even after a pool thread held steps up
+   * (by default steps then run on the calling thread alone for a while; see KernelThreads.ready).
+   * For tests of the split itself.
+   */
+  alwaysSplit?: boolean;
 }
 
 /**
@@ -528,7 +534,7 @@ export interface WasmKernelOptions {
  */
 export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce(), options: WasmKernelOptions = {}): Promise<CpuKernels | undefined> {
   if ((options.threads ?? 1) > 1) {
-    const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce());
+    const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce(), options.alwaysSplit ?? false);
     if (threaded) return threaded;
   }
   const module = binary === embeddedKernelBinaryOnce() ? await compiledEmbedded() : await compileKernels(binary);
@@ -539,7 +545,7 @@ export async function createWasmKernels(binary: Uint8Array | undefined = embedde
 }
 
 /** The kernels over a shared memory with a pool of `threads - 1` threads, or undefined where that cannot run. */
-async function createThreadedKernels(threads: number, sharedBinary: Uint8Array | undefined): Promise<WasmSimdKernels | undefined> {
+async function createThreadedKernels(threads: number, sharedBinary: Uint8Array | undefined, alwaysSplit: boolean): Promise<WasmSimdKernels | undefined> {
   if (typeof SharedArrayBuffer !== 'function') return undefined;
   try {
     const module = await compileKernels(sharedBinary);
@@ -548,6 +554,7 @@ async function createThreadedKernels(threads: number, sharedBinary: Uint8Array |
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const pool = await KernelThreads.start(module, memory, threads);
     if (!pool) return undefined;
+    pool.adaptive = !alwaysSplit;
     return new WasmSimdKernels(instance.exports as unknown as KernelExports, memory, pool);
   } catch {
     return undefined;
