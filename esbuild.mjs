@@ -12,11 +12,13 @@ const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : undefined;
 const skipTypecheck = args.includes('--no-typecheck');
 
-/** The bundles. Each entry is independent: the extension host (node/cjs), the webview (browser/esm), the CLI and the engine library. */
+/** The bundles. Each entry is independent: the extension host (node/cjs), its workers (engine, Python analysis), the webview (browser/esm), the CLI and the engine library. */
 const bundles = {
   extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
-  cli: { entryPoints: { cli: 'src/cli.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
+  // The Python analysis (web-tree-sitter, the evaluator, the costing) in a worker thread of the extension host; it finds the .wasm files beside it in dist/.
+  pythonWorker: { entryPoints: { pythonWorker: 'src/python/pythonWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'] },
+  cli: { entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },
   // .mjs: an ES module whatever package.json says, so Node loads it without guessing (and without a warning).
   engine: { entryPoints: { engine: 'src/engine/index.ts' }, platform: 'node', format: 'esm', outExtension: { '.js': '.mjs' }, external: ['webgpu'], optional: true },
   // 'webgpu' (Dawn for Node) stays an import the page never reaches: there the engine takes navigator.gpu.

@@ -11,6 +11,7 @@
 //
 // Usage: node scripts/bench.mjs [--only=A,B,...,net] [--reps=N] [--threads=1,2] [--webgpu [--real-gpu]] [--no-cpu]
 //        node scripts/bench.mjs --corpus   (the coverage of scripts/corpusCoverage.mjs)
+//        node scripts/bench.mjs --hover    (the editor's Python features on a 5,000-line file: test/bench/hover.bench.mjs)
 // --webgpu adds the WebGPU rows (this engine against tfjs-backend-webgpu on one Dawn device) and
 // the kernel throughput figures of that device: a copy kernel's GB/s, each depthwise dispatch's
 // GB/s and each pointwise dispatch's GFLOP/s, from GPU timestamps.
@@ -44,6 +45,12 @@ if (args.includes('--corpus')) {
   const files = checkCorpus();
   console.log(coverageTable(files));
   process.exit(files.some((f) => f.wrong?.length || f.error) ? 1 : 0);
+}
+
+// `npm run bench -- --hover`: the host thread, hover and CodeLens timings of the editor's Python features.
+if (args.includes('--hover')) {
+  await import(pathToFileURL(join(benchDir, 'hover.bench.mjs')).href);
+  process.exit(0);
 }
 
 // ---------------------------------------------------------------------------------------------

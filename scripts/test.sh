@@ -14,5 +14,7 @@ node scripts/runIntegration.mjs --no-build
 # The linux-x64 VSIX installed into a fresh code-server (rebuilds dist/ for development afterwards).
 node scripts/testVsixInstall.mjs
 # The playground in headless Chromium (standalone page, CPU and SwiftShader WebGPU), and
-# driven in VS Code itself (command palette, runs in the panel): test/e2e/vscodeUi.e2e.test.ts.
+# driven in VS Code itself (command palette, runs in the panel): test/e2e/vscodeUi.e2e.test.ts;
+# the hover, CodeLens and quick fix on a corpus file: test/e2e/editorFeatures.e2e.test.ts.
+# The three e2e files write README's screenshots (media/screenshots/).
 npx vitest run --config test/e2e/vitest.config.ts

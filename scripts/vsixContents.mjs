@@ -49,13 +49,16 @@ export function checkVsix(entries, target, dawnFolder) {
     [/^extension\/node_modules\/webgpu\/(build|types\.d\.ts)/, 'Dawn build tooling'],
     [/^extension\/(tsconfig|vitest|esbuild|\.vscode-test)/, 'build configuration'],
     [/^extension\/(out|test-results|dist-test)\//, 'build or test output'],
+    // README's images are shown from the repository (vsce rewrites their paths); the sample workspace is `npm start`'s.
+    [/^extension\/media\/(screenshots|sample-workspace)\//, "README's screenshots or the development workspace"],
+    [/^extension\/CONTRIBUTING\.md$/i, 'the contributors\' guide'],
   ];
   for (const name of files) {
     for (const [pattern, what] of forbidden) if (pattern.test(name)) problems.push(`${name}: ${what} should not ship`);
     const dawn = /^extension\/node_modules\/webgpu\/dist\/([^/]+)\//.exec(name);
     if (dawn && dawn[1] !== dawnFolder) problems.push(`${name}: another platform's Dawn binary (this VSIX is ${target})`);
   }
-  for (const needed of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py']) {
+  for (const needed of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py']) {
     if (!files.includes(needed)) problems.push(`${needed} is missing`);
   }
   const dawnEntries = entries.filter((e) => e.name.startsWith('extension/node_modules/webgpu/dist/'));

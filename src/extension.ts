@@ -50,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
       if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
       // `weights: {kind: 'imported'}` means the weights of the model file open in the playground, as in the panel.
       const importedWeights = PlaygroundPanel.currentPanel?.modelFileWeights;
-      return answerRequest(parsed.value, { signal: new AbortController().signal, extensionUri: context.extensionUri, progress, runs, importedWeights });
+      return answerRequest(parsed.value, { signal: new AbortController().signal, progress, runs, importedWeights });
     },
   };
 }

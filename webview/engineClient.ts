@@ -9,23 +9,16 @@ import type { ModelSpec } from '../src/shared/spec';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
 import type { PaintRequest } from './mapImages';
 import { RequestCancelled } from './hostBridge';
-
-interface RequestOptions {
-  signal?: AbortSignal;
-  onProgress?(done: number, total: number, label: string): void;
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  options: RequestOptions;
-}
+import { RequestClient, type RequestOptions } from '../src/shared/requests';
 
 export class EngineClient {
   private worker: Worker | undefined;
   private blobUrl: Promise<string> | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly requests = new RequestClient({
+    cancelled: () => new RequestCancelled(),
+    // A CPU pass cannot be interrupted from outside; the worker is dropped and a fresh one starts next time.
+    onCancel: () => this.failAll(new RequestCancelled()),
+  });
 
   constructor(private readonly workerUrl: string) {}
 
@@ -52,38 +45,29 @@ export class EngineClient {
   }
 
   private onMessage(message: FromWorker): void {
-    const entry = this.pending.get(message.id);
-    if (!entry) return;
-    if (message.type === 'progress') {
-      entry.options.onProgress?.(message.done, message.total, message.label);
-      return;
+    switch (message.type) {
+      case 'progress':
+        return this.requests.progress(message.id, message.done, message.total, message.label);
+      case 'error':
+        return this.requests.reject(message.id, new Error(message.error));
+      case 'probe':
+        return this.requests.resolve(message.id, message.webgpu);
+      case 'painted':
+        return this.requests.resolve(message.id, message.painted);
+      case 'result':
+        return this.requests.resolve(message.id, { result: message.result, pictures: message.pictures });
     }
-    this.pending.delete(message.id);
-    if (message.type === 'error') entry.reject(new Error(message.error));
-    else if (message.type === 'probe') entry.resolve(message.webgpu);
-    else if (message.type === 'painted') entry.resolve(message.painted);
-    else entry.resolve({ result: message.result, pictures: message.pictures });
   }
 
   private failAll(error: Error): void {
-    for (const entry of this.pending.values()) entry.reject(error);
-    this.pending.clear();
+    this.requests.rejectAll(error);
     this.worker?.terminate();
     this.worker = undefined;
   }
 
   private async send<T>(message: Omit<ToWorker, 'id'>, transfer: Transferable[], options: RequestOptions = {}): Promise<T> {
     const worker = await this.start();
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, options });
-      options.signal?.addEventListener('abort', () => {
-        if (!this.pending.has(id)) return;
-        // A CPU pass cannot be interrupted from outside; the worker is dropped and a fresh one starts next time.
-        this.failAll(new RequestCancelled());
-      });
-      worker.postMessage({ ...message, id } as ToWorker, transfer);
-    });
+    return this.requests.request<T>((id) => worker.postMessage({ ...message, id } as ToWorker, transfer), options);
   }
 
   probeWebGpu(): Promise<WebGpuProbe> {

@@ -3,26 +3,23 @@
  * extension host (src/engine), on the CPU or on the page's WebGPU (navigator.gpu), so the panel
  * never freezes. Cancelling terminates the worker; the page starts a new one.
  */
-import { forward } from '../src/engine/forward';
-import { makeWeights } from '../src/engine/weights';
+import { featureMapOf, runModel, toRunResult } from '../src/engine/modelRun';
+import type { WeightSource } from '../src/shared/protocol';
 import { readSafetensors } from '../src/io/safetensors';
-import { resolveModel } from '../src/shared/spec';
-import { makePreview } from '../src/shared/featurePreview';
+import { exactBuffer } from '../src/shared/tensor';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
 import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
 import type { Intermediate, WeightMap } from '../src/engine/types';
+import { describeAdapter, isSoftwareAdapter } from '../src/engine/softwareAdapter';
 
 /** The worker's global scope (the project's tsconfig has the DOM lib, not the WebWorker one). */
 const scope = self as unknown as { postMessage(message: unknown, transfer: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
 
 let devicePromise: Promise<{ device: GPUDevice; description: string; software: boolean } | { error: string }> | undefined;
 
-function describeAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
-  const info = adapter.info;
-  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
-  const description = parts.join(' ') || 'WebGPU adapter';
-  const software = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|software/i.test(description);
-  return { description, software };
+function describePageAdapter(adapter: GPUAdapter): { description: string; software: boolean } {
+  const fallback = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { description: describeAdapter(adapter.info, 'WebGPU adapter'), software: isSoftwareAdapter(adapter.info, fallback) };
 }
 
 function getDevice(): Promise<{ device: GPUDevice; description: string; software: boolean } | { error: string }> {
@@ -31,7 +28,7 @@ function getDevice(): Promise<{ device: GPUDevice; description: string; software
       if (!('gpu' in navigator) || !navigator.gpu) return { error: 'this browser has no WebGPU (navigator.gpu is missing)' };
       const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (!adapter) return { error: 'navigator.gpu has no adapter' };
-      const { description, software } = describeAdapter(adapter);
+      const { description, software } = describePageAdapter(adapter);
       const timestamps = adapter.features.has('timestamp-query');
       const device = await adapter.requestDevice({
         requiredFeatures: timestamps ? ['timestamp-query'] : [],
@@ -59,16 +56,14 @@ async function probe(): Promise<WebGpuProbe> {
   return { available: true, description: result.description, software: result.software };
 }
 
-function loadWeights(source: WorkerWeights, model: Parameters<typeof makeWeights>[0]): WeightMap {
+function loadWeights(source: WorkerWeights): WeightMap | WeightSource {
   if (source.kind === 'safetensors') return readSafetensors(source.bytes).tensors;
   if (source.kind === 'imported') throw new Error("the model file's weights stay in the extension host: run on CPU or Host GPU");
-  return makeWeights(model, source);
+  return source;
 }
 
 async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[]; transfer: ArrayBuffer[] }> {
-  const inputShape = message.input.shape;
-  const resolved = resolveModel(message.model, { inputShape });
-  const weights = loadWeights(message.weights, resolved);
+  const weights = loadWeights(message.weights);
   let device: GPUDevice | undefined;
   let deviceName = navigator.hardwareConcurrency ? `CPU in the page's worker (${navigator.hardwareConcurrency} logical cores)` : "CPU in the page's worker";
   if (message.backend === 'webgpu') {
@@ -78,7 +73,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ resul
     deviceName = gpu.description;
   }
   const start = performance.now();
-  const result = await forward(resolved, weights, { shape: inputShape, data: new Float32Array(message.input.data) }, {
+  const result = await runModel(message.model, weights, { shape: message.input.shape, data: new Float32Array(message.input.data) }, {
     backend: message.backend,
     device,
     intermediates: true,
@@ -86,20 +81,9 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<{ resul
   });
   const totalMs = performance.now() - start;
   // Previews of every channel (they stay on this machine), and the values for the value under the pointer and exports.
-  const maps = distinctBuffers(result.intermediates ?? []).map((step): PageFeatureMap => {
-    const { previewChannels, preview, ranges } = makePreview(step.data, step.shape, Infinity);
-    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer, values: ownBuffer(step.data) };
-  });
+  const maps = distinctBuffers(result.intermediates ?? []).map((step): PageFeatureMap => ({ ...featureMapOf(step, step, Infinity), values: exactBuffer(step.data) }));
   const painted = paintAll(maps, message.paint);
-  const runResult: PageRunResult = {
-    backend: message.backend,
-    device: `${deviceName}, ${result.backend}`,
-    runId: 0,
-    outputShape: result.output.shape,
-    featureMaps: painted.maps,
-    timings: result.timings.map(({ key, label, ms }) => ({ key, label, ms })),
-    totalMs,
-  };
+  const runResult: PageRunResult = toRunResult(result, painted.maps, { backend: message.backend, device: `${deviceName}, ${result.backend}`, runId: 0, totalMs });
   return { result: runResult, pictures: painted.pictures, transfer: transferList(painted) };
 }
 
@@ -122,11 +106,6 @@ function paintAll(maps: PageFeatureMap[], request: PaintRequest): PaintedMaps {
 function transferList(painted: PaintedMaps): ArrayBuffer[] {
   const buffers = painted.maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])]);
   return [...new Set([...buffers, ...painted.pictures.flatMap((p) => (p ? [p.pixels] : []))])];
-}
-
-/** A buffer that holds exactly the tensor (so it can be transferred without copying more). */
-function ownBuffer(data: Float32Array): ArrayBuffer {
-  return (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer) as ArrayBuffer;
 }
 
 /** The steps with their tensors, each in a buffer of its own (a step sharing a buffer with an earlier one gets a copy), so each can be transferred. */

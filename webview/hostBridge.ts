@@ -4,7 +4,8 @@
  * host) or the standalone page of `npm run web` (no host: files come from the browser, saves are
  * downloads, the engine runs only in the page).
  */
-import type { RequestMap, RequestType, ToWebviewMessage } from '../src/shared/protocol';
+import type { FromWebviewMessage, RequestMap, RequestType, ToWebviewMessage } from '../src/shared/protocol';
+import { RequestClient, type RequestHandlers, type RequestOptions } from '../src/shared/requests';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -16,7 +17,7 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 export interface Host {
   readonly standalone: boolean;
-  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options?: { signal?: AbortSignal; onProgress?(done: number, total: number, label: string): void }): Promise<RequestMap[K]['result']>;
+  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options?: RequestOptions): Promise<RequestMap[K]['result']>;
   /** Host -> page messages other than responses and progress. */
   onMessage(listener: (message: ToWebviewMessage) => void): void;
   getState(): unknown;
@@ -33,39 +34,30 @@ export class RequestCancelled extends Error {
 
 class VsCodeHost implements Host {
   readonly standalone = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void; onProgress?(done: number, total: number, label: string): void }>();
+  private readonly requests: RequestClient;
   private readonly listeners: ((message: ToWebviewMessage) => void)[] = [];
 
   constructor(private readonly api: VsCodeApi) {
+    this.requests = new RequestClient({
+      cancelled: () => new RequestCancelled(),
+      onCancel: (requestId) => this.api.postMessage({ type: 'cancel', requestId } satisfies FromWebviewMessage),
+    });
     window.addEventListener('message', (event: MessageEvent<ToWebviewMessage>) => {
       const message = event.data;
       if (!message || typeof message !== 'object') return;
       if (message.type === 'response') {
-        const entry = this.pending.get(message.requestId);
-        if (!entry) return;
-        this.pending.delete(message.requestId);
-        if (message.ok) entry.resolve(message.result);
-        else entry.reject(new Error(message.error));
+        if (message.ok) this.requests.resolve(message.requestId, message.result);
+        else this.requests.reject(message.requestId, new Error(message.error));
       } else if (message.type === 'progress') {
-        this.pending.get(message.requestId)?.onProgress?.(message.done, message.total, message.label);
+        this.requests.progress(message.requestId, message.done, message.total, message.label);
       } else {
         for (const listener of this.listeners) listener(message);
       }
     });
   }
 
-  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options: { signal?: AbortSignal; onProgress?(done: number, total: number, label: string): void } = {}): Promise<RequestMap[K]['result']> {
-    const requestId = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, onProgress: options.onProgress });
-      options.signal?.addEventListener('abort', () => {
-        if (!this.pending.delete(requestId)) return;
-        this.api.postMessage({ type: 'cancel', requestId });
-        reject(new RequestCancelled());
-      });
-      this.api.postMessage({ type: 'request', requestId, method, body });
-    });
+  request<K extends RequestType>(method: K, body: RequestMap[K]['body'], options: RequestOptions = {}): Promise<RequestMap[K]['result']> {
+    return this.requests.request((requestId) => this.api.postMessage({ type: 'request', requestId, method, body }), options);
   }
 
   onMessage(listener: (message: ToWebviewMessage) => void): void {
@@ -87,32 +79,33 @@ class VsCodeHost implements Host {
 
 const STORAGE_KEY = 'sepconv.playground.state';
 
+/** What the standalone page can do itself; the other methods need the extension host. */
+const STANDALONE_HANDLERS: Partial<RequestHandlers<RequestMap>> = {
+  copyText: async ({ text }) => {
+    await navigator.clipboard.writeText(text);
+    return {};
+  },
+  saveFile: ({ suggestedName, content }) => {
+    const blob = new Blob([content], { type: typeof content === 'string' ? 'text/plain' : 'application/octet-stream' });
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = suggestedName;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return { path: suggestedName };
+  },
+  listWorkspaceFiles: () => [],
+  probeHostGpu: () => ({ available: false, description: 'no extension host in the standalone page', software: false }),
+};
+
 class StandaloneHost implements Host {
   readonly standalone = true;
 
   async request<K extends RequestType>(method: K, body: RequestMap[K]['body']): Promise<RequestMap[K]['result']> {
-    switch (method) {
-      case 'copyText':
-        await navigator.clipboard.writeText((body as RequestMap['copyText']['body']).text);
-        return {} as RequestMap[K]['result'];
-      case 'saveFile': {
-        const { suggestedName, content } = body as RequestMap['saveFile']['body'];
-        const blob = new Blob([content], { type: typeof content === 'string' ? 'text/plain' : 'application/octet-stream' });
-        const url = URL.createObjectURL(blob);
-        const link = document.createElement('a');
-        link.href = url;
-        link.download = suggestedName;
-        link.click();
-        setTimeout(() => URL.revokeObjectURL(url), 10_000);
-        return { path: suggestedName } as RequestMap[K]['result'];
-      }
-      case 'listWorkspaceFiles':
-        return [] as RequestMap[K]['result'];
-      case 'probeHostGpu':
-        return { available: false, description: 'no extension host in the standalone page' } as RequestMap[K]['result'];
-      default:
-        throw new Error(`"${method}" needs the VS Code extension host; the standalone page runs everything in the browser`);
-    }
+    const handler = STANDALONE_HANDLERS[method];
+    if (!handler) throw new Error(`"${method}" needs the VS Code extension host; the standalone page runs everything in the browser`);
+    return handler(body);
   }
 
   onMessage(): void {

@@ -1,10 +1,11 @@
 /**
- * The playground page: wires the layer editor, the input and weights choices, the runner and the
- * views together. The same bundle runs in the VS Code webview and in the standalone page.
+ * The playground page: lays out the model, input and weights sections and the views, and runs
+ * the model where the backend router sends it. The same bundle runs in the VS Code webview and in
+ * the standalone page.
  */
 import { costModel, type ModelCost } from '../src/shared/cost';
 import { listPresets, getPreset } from '../src/shared/presets';
-import { FILTER_NAMES, type LoadModelOptions, type RunResult, type WeightsSource, type FilterName, type WireFeatureMap, type WireTensor } from '../src/shared/protocol';
+import type { HostGpuInfo, LoadModelOptions, RunResult, WireFeatureMap } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
 import { CostView } from './costView';
@@ -14,16 +15,14 @@ import { ExportView } from './exportView';
 import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormalisation } from './featureMaps';
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
-import { imageToTensor, makePattern, meanStd, NORMALISATIONS, NORMALISATION_LABELS, PATTERNS, type Normalisation, type RgbaImage } from './patterns';
-import { restoreState, sampleFile, sampleLabel, SAMPLES, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
+import { restoreState, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
 import { BlockList } from './blockList';
-import { autoRoute, type RouteKey } from './autoBackend';
+import { backendChoices, routeKey, routeRun, type Route, type RouteKey } from './backendRouter';
 import { isConvStep, stepInBlocks } from './blockTree';
-import { loadStoredImage, storeImage, type StoredImage } from './storedImage';
 import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
-import type { PageRunResult, StepPicture, WebGpuProbe, WorkerWeights } from './workerProtocol';
-
-const MAX_INPUT_SIDE = 1024;
+import type { PageRunResult, StepPicture, WebGpuProbe } from './workerProtocol';
+import { InputPanel } from './inputPanel';
+import { WeightsPanel } from './weightsPanel';
 
 class Playground {
   private state: PlaygroundState;
@@ -31,25 +30,12 @@ class Playground {
   private cost: ModelCost | undefined;
   private lastRun: { result: RunResult; modelJson: string } | undefined;
   private running: AbortController | undefined;
-  private userImage: ImageBitmap | undefined;
-  /** Settles when the image kept in the saved state is decoded (after a reload). */
-  private userImageReady: Promise<void> | undefined;
-  /** Whether (and how) the user's image is kept across a reload, for the input note. */
-  private userImageNote = '';
-  private userImageLabel = '';
-  /** Counts the user's image choices (a new file may have an old name). */
-  private imageVersion = 0;
-  private preparedInput: { key: string; shape: number[]; data: Float32Array } | undefined;
-  private userWeights: { name: string; bytes: ArrayBuffer } | undefined;
-  /** The loaded model came from a file the host opened, whose trained weights the host keeps. */
-  private hostWeights = false;
-  private readonly sampleCache = new Map<string, ImageBitmap>();
   private webgpu: WebGpuProbe | undefined;
   /** The host is on another machine (set by the host's init). */
   private remote = false;
   /** Run -> last map drawn of the current model on each route, ms: what Auto chooses by. */
   private measuredRoutes: Partial<Record<RouteKey, number>> = {};
-  private hostGpu: { available: boolean; description: string } | undefined;
+  private hostGpu: HostGpuInfo | undefined;
   private readonly engine: EngineClient;
 
   private readonly editor: LayerEditor;
@@ -69,19 +55,18 @@ class Playground {
   private readonly jsonMessage = h('span', { className: 'muted', role: 'status' });
   private readonly backendSelect: HTMLSelectElement;
   private readonly mapStepsSelect: HTMLSelectElement;
-  private readonly preview = h('canvas', { id: 'input-preview', className: 'preview', width: 1, height: 1, 'aria-label': 'The input image' });
-  private readonly inputNote = h('p', { className: 'muted', id: 'input-note' });
-  private readonly weightsControls = h('div', { className: 'weights-controls' });
-  private readonly inputControls = h('div', { className: 'input-controls' });
+  private readonly input: InputPanel;
+  private readonly weights: WeightsPanel;
   private readonly panels: Record<Tab, HTMLElement>;
 
-  constructor(private readonly root: HTMLElement, private readonly host: Host) {
+  constructor(root: HTMLElement, private readonly host: Host) {
     this.state = restoreState(host.getState());
-    if (this.state.userImage) this.userImageReady = this.restoreUserImage(this.state.userImage);
+    this.input = new InputPanel({ state: () => this.state, update: (patch) => this.update(patch), sizeChanged: () => this.modelChanged(false), samplesUrl: root.dataset.samples ?? '' });
+    this.weights = new WeightsPanel({ state: () => this.state, update: (patch) => this.update(patch), changed: () => this.refreshRunButton(), host });
     this.engine = new EngineClient(root.dataset.worker!);
     clear(root);
 
-    this.backendSelect = select<BackendChoice>(this.backendOptions(), this.state.backend, (backend) => this.update({ backend }), { id: 'backend', 'aria-label': 'Backend' });
+    this.backendSelect = select<BackendChoice>(this.backendChoices(), this.state.backend, (backend) => this.update({ backend }), { id: 'backend', 'aria-label': 'Backend' });
     this.runButton.addEventListener('click', () => void this.run());
     this.cancelButton.addEventListener('click', () => this.running?.abort());
 
@@ -181,8 +166,8 @@ class Playground {
               ),
             ),
           ),
-          h('section', { 'aria-labelledby': 'input-heading' }, h('h2', { id: 'input-heading' }, 'Input'), this.inputControls, this.preview, this.inputNote),
-          h('section', { 'aria-labelledby': 'weights-heading' }, h('h2', { id: 'weights-heading' }, 'Weights'), this.weightsControls),
+          h('section', { 'aria-labelledby': 'input-heading' }, h('h2', { id: 'input-heading' }, 'Input'), ...this.input.element),
+          h('section', { 'aria-labelledby': 'weights-heading' }, h('h2', { id: 'weights-heading' }, 'Weights'), this.weights.element),
         ),
         h(
           'main',
@@ -194,13 +179,12 @@ class Playground {
         ),
       ),
     );
-    this.setupDrop();
-    this.renderInputControls();
-    this.renderWeightsControls();
+    this.input.render();
+    this.weights.render();
     this.showModelView();
     this.selectTab(this.state.tab);
     this.modelChanged(true);
-    void this.refreshPreview();
+    void this.input.refreshPreview();
     void this.probeBackends();
 
     host.onMessage((message) => {
@@ -254,18 +238,17 @@ class Playground {
       patch.normalisation = 'imagenet';
     }
     if (options.normalisation) Object.assign(patch, { normalisation: 'custom', customMean: [...options.normalisation.mean], customStd: [...options.normalisation.std] });
-    this.hostWeights = options.hostWeights === true;
-    if (this.hostWeights) patch.weights = { kind: 'imported' };
-    else if (this.state.weights.kind === 'imported') patch.weights = { kind: 'seed', seed: 42 };
+    const weights = this.weights.modelLoaded(options.hostWeights === true);
+    if (weights) patch.weights = weights;
     this.update(patch);
-    this.renderWeightsControls();
+    this.weights.render();
     this.blocks.reset();
     this.mapStepsSelect.value = this.state.mapSteps;
     this.maps.setOptions({ filter: this.mapFilter() });
     this.showModelView();
-    this.renderInputControls();
+    this.input.render();
     this.modelChanged(true);
-    void this.refreshPreview();
+    void this.input.refreshPreview();
   }
 
   /** Which feature maps the view shows, from the "Show" choice and the blocks chosen in the list. */
@@ -315,20 +298,6 @@ class Playground {
     this.loadModel(parsed as ModelSpec, graph ? { imported: true } : {});
   }
 
-  /** The input as it runs: the spec's channels (input_shape, else the first layer's), the chosen size. */
-  private inputShape(): number[] {
-    const [height, width] = this.state.inputSize;
-    return [1, this.channelsGuess(), height, width];
-  }
-
-  private channelsGuess(): number {
-    const shape = this.state.model.input_shape;
-    if (Array.isArray(shape) && typeof shape[1] === 'number') return shape[1];
-    const first = this.state.model.layers?.[0] as unknown as Record<string, unknown> | undefined;
-    const value = first?.in_channels ?? first?.num_features;
-    return typeof value === 'number' && value > 0 ? value : 3;
-  }
-
   private modelChanged(structural: boolean): void {
     this.host.setState(this.state);
     // Timings of another model (or input size) say little about this one.
@@ -336,7 +305,7 @@ class Playground {
     let resolved: ResolvedModel | undefined;
     let error: Error | undefined;
     try {
-      resolved = resolveModel(this.state.model, { inputShape: this.inputShape() });
+      resolved = resolveModel(this.state.model, { inputShape: this.input.shape() });
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
     }
@@ -358,8 +327,8 @@ class Playground {
     const layers = (this.state.model.layers ?? []).slice(0, error.layerIndex);
     try {
       // With no layers there is nothing to resolve, but the invalid first layer still gets the input's shape.
-      if (layers.length === 0) return { name: 'prefix', form: 'chain', inputShape: this.inputShape(), outputShape: this.inputShape(), outputs: [{ layer: -1, output: 0 }], layers: [], leaves: [], activationBytes: 0 };
-      return resolveModel({ ...this.state.model, layers }, { inputShape: this.inputShape() });
+      if (layers.length === 0) return { name: 'prefix', form: 'chain', inputShape: this.input.shape(), outputShape: this.input.shape(), outputs: [{ layer: -1, output: 0 }], layers: [], leaves: [], activationBytes: 0 };
+      return resolveModel({ ...this.state.model, layers }, { inputShape: this.input.shape() });
     } catch {
       return undefined;
     }
@@ -409,320 +378,42 @@ class Playground {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Input
-
-  private renderInputControls(): void {
-    clear(this.inputControls);
-    const choice = this.state.input;
-    const sources: [string, string][] = [
-      ...SAMPLES.map((s): [string, string] => [`sample:${s}`, sampleLabel(s)]),
-      ...PATTERNS.map((p): [string, string] => [`pattern:${p}`, `Pattern: ${p}`]),
-      ...(this.userImage || choice.kind === 'file' ? [[`file:${this.userImageName()}`, `Your image: ${this.userImageName()}`] as [string, string]] : []),
-    ];
-    const current = `${choice.kind}:${choice.name}`;
-    const source = select(sources, current, (value) => {
-      const [kind, name] = value.split(':') as [string, string];
-      this.update({ input: { kind, name } as PlaygroundState['input'] });
-      void this.refreshPreview();
-    }, { id: 'input-source' });
-    // Reached through its label (a focusable button), not by Tab itself: it is invisible.
-    const file = h('input', { type: 'file', accept: 'image/png,image/jpeg', id: 'input-file', className: 'visually-hidden', tabindex: -1 });
-    file.addEventListener('change', () => {
-      const chosen = file.files?.[0];
-      if (chosen) void this.useImageFile(chosen);
-    });
-    const [height, width] = this.state.inputSize;
-    const sizeInput = (index: 0 | 1, value: number, label: string) => {
-      const input = h('input', { type: 'number', min: 1, max: MAX_INPUT_SIDE, value, id: index === 0 ? 'input-height' : 'input-width', 'aria-label': label });
-      input.addEventListener('change', () => {
-        const n = Math.round(Number(input.value));
-        if (!(n >= 1 && n <= MAX_INPUT_SIDE)) {
-          input.value = String(this.state.inputSize[index]);
-          this.inputNote.textContent = `The input side must be 1 to ${MAX_INPUT_SIDE} pixels.`;
-          return;
-        }
-        const size: [number, number] = [...this.state.inputSize];
-        size[index] = n;
-        this.update({ inputSize: size });
-        this.modelChanged(false);
-        void this.refreshPreview();
-      });
-      return input;
-    };
-    this.inputControls.append(
-      labelled('Source', source),
-      h('div', { className: 'row' }, h('label', { className: 'button', for: 'input-file', tabindex: 0, role: 'button', id: 'choose-image', onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') { e.preventDefault(); file.click(); } } }, icon('file-media'), ' Open PNG/JPEG…'), file, h('span', { className: 'muted' }, 'or drop an image on the panel')),
-      h('div', { className: 'row' }, labelled('Height', sizeInput(0, height, 'Input height')), labelled('Width', sizeInput(1, width, 'Input width'))),
-      labelled('Normalisation', select<Normalisation>(NORMALISATIONS.map((n): [Normalisation, string] => [n, NORMALISATION_LABELS[n]]), this.state.normalisation, (normalisation) => {
-        this.update({ normalisation });
-        this.renderInputControls();
-      }, { id: 'normalisation' })),
-    );
-    if (this.state.normalisation === 'custom') this.inputControls.append(this.meanStdFields());
-  }
-
-  /** The user's mean and std per colour, on [0, 1] values (a std must be positive). */
-  private meanStdFields(): HTMLElement {
-    const field = (which: 'customMean' | 'customStd', colour: 0 | 1 | 2) => {
-      const name = `${which === 'customMean' ? 'mean' : 'std'}-${'rgb'[colour]}`;
-      const input = h('input', { type: 'number', step: 0.001, value: this.state[which][colour], id: `input-${name}`, 'aria-label': `${which === 'customMean' ? 'Mean' : 'Std'} of ${['red', 'green', 'blue'][colour]}` });
-      input.addEventListener('change', () => {
-        const value = Number(input.value);
-        if (!Number.isFinite(value) || (which === 'customStd' && !(value > 0)) || input.value.trim() === '') {
-          input.value = String(this.state[which][colour]);
-          this.inputNote.textContent = which === 'customStd' ? 'A std must be a number above 0.' : 'A mean must be a number.';
-          return;
-        }
-        const values: [number, number, number] = [...this.state[which]];
-        values[colour] = value;
-        this.update({ [which]: values });
-      });
-      return input;
-    };
-    return h(
-      'div',
-      { className: 'mean-std' },
-      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Mean R, G, B'), field('customMean', 0), field('customMean', 1), field('customMean', 2)),
-      h('div', { className: 'row' }, h('span', { className: 'field-label' }, 'Std R, G, B'), field('customStd', 0), field('customStd', 1), field('customStd', 2)),
-      h('p', { className: 'muted' }, 'On pixel values in [0, 1]: (value - mean) / std.'),
-    );
-  }
-
-  private setupDrop(): void {
-    document.addEventListener('dragover', (event) => {
-      event.preventDefault();
-      document.body.classList.add('dragging');
-    });
-    document.addEventListener('dragleave', (event) => {
-      if (event.relatedTarget === null) document.body.classList.remove('dragging');
-    });
-    document.addEventListener('drop', (event) => {
-      event.preventDefault();
-      document.body.classList.remove('dragging');
-      const file = [...(event.dataTransfer?.files ?? [])].find((f) => /^image\/(png|jpeg)$/.test(f.type) || /\.(png|jpe?g)$/i.test(f.name));
-      if (file) void this.useImageFile(file);
-      else this.inputNote.textContent = 'Drop a PNG or JPEG image.';
-    });
-  }
-
-  private async useImageFile(file: File): Promise<void> {
-    let bitmap: ImageBitmap;
-    try {
-      bitmap = await createImageBitmap(file);
-    } catch {
-      this.inputNote.textContent = `${file.name} could not be decoded as an image.`;
-      return;
-    }
-    const name = file.name.replace(/:/g, '_');
-    this.userImage = bitmap;
-    this.userImageLabel = name;
-    this.imageVersion++;
-    const stored = await storeImage(bitmap, name).catch((error: Error) => ({ reason: error.message }));
-    if ('reason' in stored) {
-      this.userImageNote = `Not kept across a reload (${stored.reason}): open it again after reloading.`;
-      this.update({ input: { kind: 'file', name }, userImage: undefined });
-    } else {
-      const smaller = stored.width < bitmap.width || stored.height < bitmap.height;
-      this.userImageNote = smaller ? `Kept across reloads as a ${stored.width}x${stored.height} copy.` : 'Kept across reloads.';
-      this.update({ input: { kind: 'file', name }, userImage: stored });
-    }
-    this.renderInputControls();
-    await this.refreshPreview();
-  }
-
-  /** Decodes the copy of the user's image kept in the saved state. */
-  private userImageName(): string {
-    return this.state.input.kind === 'file' ? this.state.input.name : this.userImageLabel;
-  }
-
-  private async restoreUserImage(stored: StoredImage): Promise<void> {
-    try {
-      this.userImage = await loadStoredImage(stored);
-      this.userImageLabel = stored.name;
-      this.imageVersion++;
-      const smaller = stored.width < stored.originalWidth || stored.height < stored.originalHeight;
-      this.userImageNote = smaller ? `Restored from the ${stored.width}x${stored.height} copy kept with the panel (the image was ${stored.originalWidth}x${stored.originalHeight}).` : 'Restored from the copy kept with the panel.';
-    } catch (error) {
-      this.userImageNote = '';
-      this.update({ input: { kind: 'sample', name: SAMPLES[0] }, userImage: undefined });
-      this.inputNote.textContent = `Your image could not be restored (${(error as Error).message}); using a sample.`;
-    }
-    this.renderInputControls();
-  }
-
-  private async sourceImage(): Promise<ImageBitmap | RgbaImage> {
-    const [height, width] = this.state.inputSize;
-    const choice = this.state.input;
-    if (choice.kind === 'pattern') return makePattern(choice.name, width, height);
-    if (choice.kind === 'file') await this.userImageReady;
-    if (choice.kind === 'file' && this.userImage) return this.userImage;
-    const name = choice.kind === 'sample' ? choice.name : 'shapes';
-    let bitmap = this.sampleCache.get(name);
-    if (!bitmap) {
-      const response = await fetch(`${this.root.dataset.samples}${sampleFile(name)}`);
-      if (!response.ok) throw new Error(`sample ${name} could not be loaded (${response.status})`);
-      bitmap = await createImageBitmap(await response.blob());
-      this.sampleCache.set(name, bitmap);
-    }
-    return bitmap;
-  }
-
-  /**
-   * The input tensor of a run: made from the image once per input choice, size and normalisation,
-   * then copied for each run (the copy is transferred to the engine).
-   */
-  private async inputTensor(): Promise<WireTensor> {
-    const shape = this.inputShape();
-    const normalisation = meanStd(this.state.normalisation, { mean: this.state.customMean, std: this.state.customStd });
-    const key = JSON.stringify([this.state.input, this.imageVersion, shape, normalisation]);
-    if (this.preparedInput?.key !== key) {
-      const tensor = imageToTensor(await this.inputImage(), shape[1]!, normalisation);
-      this.preparedInput = { key, shape: tensor.shape, data: tensor.data };
-    }
-    return { shape: this.preparedInput.shape, data: this.preparedInput.data.slice().buffer as ArrayBuffer };
-  }
-
-  /** The input image at the input size, as RGBA (images are stretched to the size). */
-  private async inputImage(): Promise<RgbaImage> {
-    const [height, width] = this.state.inputSize;
-    const source = await this.sourceImage();
-    if (!(source instanceof ImageBitmap)) return source;
-    const canvas = new OffscreenCanvas(width, height);
-    const context = canvas.getContext('2d', { willReadFrequently: true })!;
-    context.imageSmoothingQuality = 'high';
-    context.drawImage(source, 0, 0, width, height);
-    const data = context.getImageData(0, 0, width, height).data;
-    return { width, height, data };
-  }
-
-  private async refreshPreview(): Promise<void> {
-    try {
-      const image = await this.inputImage();
-      this.preview.width = image.width;
-      this.preview.height = image.height;
-      this.preview.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(image.data), image.width, image.height), 0, 0);
-      const channels = this.inputShape()[1]!;
-      const described =
-        channels === 3 ? `${image.width}x${image.height} RGB` : channels === 1 ? `${image.width}x${image.height}, luminance` : `${image.width}x${image.height}; the model takes ${channels} channels: R, G, B repeated`;
-      this.inputNote.textContent = this.state.input.kind === 'file' && this.userImageNote ? `${described}. ${this.userImageNote}` : described;
-    } catch (error) {
-      this.inputNote.textContent = (error as Error).message;
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Weights
-
-  private renderWeightsControls(): void {
-    clear(this.weightsControls);
-    const weights = this.state.weights;
-    const kinds: [WeightsSource['kind'], string][] = [['seed', 'Seeded random (Kaiming uniform)'], ['filters', 'Hand-made depthwise filters'], ['safetensors', '.safetensors file']];
-    if (this.hostWeights) kinds.unshift(['imported', "The model file's trained weights"]);
-    const kind = select<WeightsSource['kind']>(kinds, weights.kind, (k) => {
-      const next: WeightsSource = k === 'imported' ? { kind: 'imported' } : k === 'seed' ? { kind: 'seed', seed: 42 } : k === 'filters' ? { kind: 'filters', filter: 'sobel_x', seed: 0 } : { kind: 'safetensors', path: '' };
-      this.update({ weights: next });
-      this.renderWeightsControls();
-    }, { id: 'weights-kind' });
-    this.weightsControls.append(labelled('Weights', kind));
-    if (weights.kind === 'seed') {
-      const seed = h('input', { type: 'number', min: 0, value: weights.seed, id: 'weights-seed' });
-      seed.addEventListener('change', () => this.update({ weights: { kind: 'seed', seed: Math.max(0, Math.floor(Number(seed.value) || 0)) } }));
-      this.weightsControls.append(labelled('Seed', seed));
-    } else if (weights.kind === 'filters') {
-      this.weightsControls.append(labelled('Filter', select<FilterName>(FILTER_NAMES, weights.filter, (filter) => this.update({ weights: { kind: 'filters', filter, seed: 0 } }), { id: 'weights-filter' }), 'every depthwise channel gets this filter; pointwise convs pass channels through'));
-    } else if (weights.kind === 'imported') {
-      this.weightsControls.append(h('p', { className: 'muted' }, 'The weights read from the model file; they stay in the extension host, so runs go to the host (CPU or Host GPU).'));
-    } else if (this.host.standalone) {
-      const file = h('input', { type: 'file', accept: '.safetensors', id: 'weights-file' });
-      file.addEventListener('change', async () => {
-        const chosen = file.files?.[0];
-        if (!chosen) return;
-        this.userWeights = { name: chosen.name, bytes: await chosen.arrayBuffer() };
-        this.update({ weights: { kind: 'safetensors', path: chosen.name } });
-        this.refreshRunButton();
-      });
-      this.weightsControls.append(labelled('File', file), h('p', { className: 'muted' }, this.userWeights ? `Loaded ${this.userWeights.name}` : 'PyTorch state_dict names, F32/F16/BF16.'));
-    } else {
-      const chosenPath = weights.path;
-      const list = select<string>([['', 'Choose a file…']], chosenPath, (path) => {
-        this.update({ weights: { kind: 'safetensors', path } });
-        this.refreshRunButton();
-      }, { id: 'weights-path' });
-      const note = h('span', { className: 'muted' }, 'Looking for .safetensors files in the workspace…');
-      this.weightsControls.append(labelled('File', list), note);
-      void this.host.request('listWorkspaceFiles', { extension: '.safetensors' }).then(
-        (files) => {
-          for (const f of files) list.appendChild(h('option', { value: f.path, selected: f.path === chosenPath }, `${f.path} (${(f.bytes / 1024 ** 2).toFixed(1)} MiB)`));
-          note.textContent = files.length ? `${files.length} file(s) found` : 'No .safetensors files in the workspace.';
-        },
-        (error: Error) => (note.textContent = error.message),
-      );
-    }
-    this.refreshRunButton();
-  }
-
-  // -------------------------------------------------------------------------------------------
   // Running
 
-  private backendOptions(): [BackendChoice, string][] {
-    const gpu = this.webgpu;
-    const host = this.hostGpu;
-    return [
-      ['auto', 'Auto'],
-      ['host-gpu', `Host GPU${host ? ` (${host.description})` : this.host.standalone ? ' (needs VS Code)' : ''}`],
-      ['webview-gpu', `Page GPU${gpu ? ` (${gpu.description}${gpu.software ? ', software' : ''})` : ''}`],
-      ['cpu', this.host.standalone ? 'CPU (in the page)' : 'CPU (extension host worker)'],
-    ];
+  private backendChoices(): [BackendChoice, string][] {
+    return backendChoices({ standalone: this.host.standalone, pageGpu: this.webgpu, hostGpu: this.hostGpu });
   }
 
   private async probeBackends(): Promise<void> {
     const [webgpu, hostGpu] = await Promise.all([
       this.engine.probeWebGpu().catch((error: Error) => ({ available: false, description: error.message, software: false })),
-      this.host.request('probeHostGpu', {}).catch((error: Error) => ({ available: false, description: error.message })),
+      this.host.request('probeHostGpu', {}).catch((error: Error) => ({ available: false, description: error.message, software: false })),
     ]);
     this.webgpu = webgpu;
     this.hostGpu = hostGpu;
-    const options = this.backendOptions();
+    const options = this.backendChoices();
     [...this.backendSelect.options].forEach((option, i) => (option.textContent = options[i]![1]));
     this.refreshRunButton();
   }
 
   /** Where a run goes, or why it cannot run. */
-  private route(): { where: 'host' | 'page'; backend: 'cpu' | 'webgpu'; why: string } | { blocked: string } {
-    const choice = this.state.backend;
-    const gpu = this.webgpu;
-    const host = this.hostGpu;
-    if (this.state.weights.kind === 'imported') {
-      // The trained weights of an opened model file stay in the extension host.
-      if (this.host.standalone) return { blocked: "The model file's weights are only available in VS Code; choose other weights." };
-      if (choice === 'webview-gpu') return { blocked: "The model file's weights stay in the extension host: choose CPU, Host GPU or Auto." };
-      if (choice === 'auto') return { where: 'host', backend: 'cpu', why: "the model file's weights are on the host" };
-    }
-    const cpu = { where: this.host.standalone ? ('page' as const) : ('host' as const), backend: 'cpu' as const };
-    switch (choice) {
-      case 'cpu':
-        return { ...cpu, why: 'CPU chosen' };
-      case 'webview-gpu':
-        if (gpu && !gpu.available) return { blocked: `The page has no WebGPU: ${gpu.description}` };
-        return { where: 'page', backend: 'webgpu', why: 'page GPU chosen' };
-      case 'host-gpu':
-        if (this.host.standalone) return { blocked: 'Host GPU needs the VS Code extension host; the standalone page offers Page GPU and CPU.' };
-        if (host && !host.available) return { blocked: `Host GPU is unavailable: ${host.description}` };
-        return { where: 'host', backend: 'webgpu', why: 'host GPU chosen' };
-      case 'auto': {
-        const { key, why } = autoRoute({ standalone: this.host.standalone, remote: this.remote, hostGpu: host, pageGpu: gpu, measured: this.measuredRoutes });
-        const [where, backend] = key.split('/') as ['host' | 'page', 'cpu' | 'webgpu'];
-        return { where, backend, why };
-      }
-    }
+  private route(): Route | { blocked: string } {
+    return routeRun({
+      choice: this.state.backend,
+      weights: this.state.weights.kind,
+      standalone: this.host.standalone,
+      remote: this.remote,
+      pageGpu: this.webgpu,
+      hostGpu: this.hostGpu,
+      measured: this.measuredRoutes,
+    });
   }
 
   private refreshRunButton(): void {
     let reason = '';
     const error = this.validation.error;
     if (error) reason = error instanceof SpecError && error.layerIndex >= 0 ? `Fix layer #${error.layerIndex}: ${error.message}` : `Fix the model: ${error.message}`;
-    else if (this.state.weights.kind === 'safetensors' && !this.state.weights.path) reason = 'Choose a .safetensors file for the weights.';
-    else if (this.state.weights.kind === 'safetensors' && this.host.standalone && !this.userWeights) reason = 'Open the .safetensors file again (files are not kept across reloads).';
+    else if (this.weights.missing()) reason = this.weights.missing();
     else {
       const route = this.route();
       if ('blocked' in route) reason = route.blocked;
@@ -732,17 +423,6 @@ class Playground {
     this.runButton.title = reason || 'Run the model on the input (Ctrl+Enter)';
     this.runReason.textContent = reason;
     this.runButton.setAttribute('aria-describedby', 'run-reason');
-  }
-
-  private async workerWeights(): Promise<WorkerWeights> {
-    const weights = this.state.weights;
-    if (weights.kind !== 'safetensors') return weights;
-    if (this.host.standalone) {
-      if (!this.userWeights) throw new Error('open the .safetensors file first');
-      return { kind: 'safetensors', name: this.userWeights.name, bytes: this.userWeights.bytes.slice(0) };
-    }
-    const file = await this.host.request('readWorkspaceFile', { path: weights.path });
-    return { kind: 'safetensors', name: file.path, bytes: file.data };
   }
 
   async run(): Promise<void> {
@@ -762,7 +442,7 @@ class Playground {
     for (const key of Object.keys(this.status.dataset)) delete this.status.dataset[key];
     const modelJson = JSON.stringify(this.state.model);
     try {
-      const tensor = await this.inputTensor();
+      const tensor = await this.input.tensor();
       const model: ModelSpec = { ...this.state.model, input_shape: tensor.shape };
       const tPrep = performance.now();
       const onProgress = (done: number, total: number) => {
@@ -775,7 +455,7 @@ class Playground {
       let tAnswer: number | undefined;
       if (route.where === 'page') {
         // The worker runs the model, then paints every grid: this thread only copies pixels into canvases.
-        ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.workerWeights(), paint, { signal: controller.signal, onProgress }));
+        ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.weights.forWorker(), paint, { signal: controller.signal, onProgress }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
         result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
@@ -796,7 +476,7 @@ class Playground {
       const tDrawn = performance.now();
       this.lastRun = { result, modelJson };
       const drawnMs = tDrawn - started;
-      this.measuredRoutes[`${route.where}/${route.backend}`] = drawnMs;
+      this.measuredRoutes[routeKey(route)] = drawnMs;
       this.status.textContent = `${result.device}: engine ${result.totalMs.toFixed(1)} ms; Run → last map drawn ${drawnMs.toFixed(1)} ms${result.note ? ` (${result.note})` : ''}`;
       // The figures behind the README's timing: input preparation, the engine's round trip (run and
       // paint in the worker, transfer), drawing here, and the next frame on screen (painted).

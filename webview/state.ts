@@ -1,7 +1,7 @@
 /** What the page keeps across reloads (VS Code's getState/setState, localStorage standalone). */
 import type { Convention, Dtype } from '../src/shared/cost';
 import { getPreset } from '../src/shared/presets';
-import type { WeightsSource } from '../src/shared/protocol';
+import type { RunWeights } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
 import type { ColormapName } from './colormap';
 import type { MapNormalisation } from './featureMaps';
@@ -45,7 +45,7 @@ export interface PlaygroundState {
   /** Per colour (R, G, B) mean and std of the 'custom' normalisation, on [0, 1] values. */
   customMean: [number, number, number];
   customStd: [number, number, number];
-  weights: WeightsSource;
+  weights: RunWeights;
   backend: BackendChoice;
   colormap: ColormapName;
   mapNormalisation: MapNormalisation;

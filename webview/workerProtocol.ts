@@ -2,12 +2,12 @@
  * Messages between the page and its engine Web Worker (webview/engineWorker.ts). Internal to the
  * page: both ends are the same bundle's code, so they are typed but not validated.
  */
-import type { EngineBackend, RunResult, WeightsSource, WireFeatureMap, WireTensor } from '../src/shared/protocol';
+import type { EngineBackend, RunResult, RunWeights, WireFeatureMap, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
 import type { PaintRequest, StepGrid } from './mapImages';
 
 /** Weights as the worker gets them: a source it can make itself, or the bytes of a .safetensors file. */
-export type WorkerWeights = Exclude<WeightsSource, { kind: 'safetensors' }> | { kind: 'safetensors'; name: string; bytes: ArrayBuffer };
+export type WorkerWeights = Exclude<RunWeights, { kind: 'safetensors' }> | { kind: 'safetensors'; name: string; bytes: ArrayBuffer };
 
 export interface WebGpuProbe {
   available: boolean;

@@ -1,30 +1,27 @@
 /**
- * The analyses of each open Python document. Loads the parser when a Python document is first
- * opened (off the hover's path) or asked about; re-parses incrementally shortly after each change
- * (bursts coalesced), so that a hover normally finds the tree of its version ready.
- * Two kinds of analysis: the hover's (and the quick fix's), which reads only the conv call under
- * the cursor and its Sequential, cached per version, so that its cost does not grow with the file;
- * and the whole file's (CodeLens, diagnostics), computed only once typing has paused.
+ * The open Python documents as the analysis worker sees them: each document's text goes to the
+ * worker when it opens, then only its changes (with their versions); the worker parses, evaluates
+ * and costs, and sends back each version's results. Providers read the latest results here: a
+ * hover on a site that no change has touched since is answered at once, anything else waits (a
+ * bounded time) for the results of the document's current version. Nothing here parses.
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { loadPythonParser, findWasmLocations, type PythonParser } from '../python/pythonParser';
-import { DocumentReader, type DocumentVersion } from '../python/documentReader';
-import { analyzeCode, type FocusedAnalysis, type PythonAnalysis } from '../python/pythonAnalysis';
 import { DEFAULT_SETTINGS, type EstimateSettings } from '../python/layerEstimates';
 import { CONVENTIONS, DTYPES, type Convention, type Dtype } from '../shared/cost';
-import { fileSiteRows, type FileRows } from '../python/siteRows';
-import { DEFAULT_LIMITS } from '../python/modelEvaluator';
-import { WorkspaceImports } from './workspaceImports';
-
-/** The editor's bounds on one evaluation: it runs on the extension host's thread. */
-const EDITOR_LIMITS = { ...DEFAULT_LIMITS, maxSteps: 2_000_000, maxMillis: 2000 };
+import { AnalysisClient, type Results, type SiteAt } from '../python/analysisClient';
+import { readWorkspaceFile, watchPythonFiles } from './workspaceImports';
 
 export const PYTHON_SELECTOR: vscode.DocumentSelector = [
   { language: 'python', scheme: 'file' },
   { language: 'python', scheme: 'untitled' },
   { language: 'python', scheme: 'vscode-notebook-cell' },
 ];
+
+/** How long a hover waits for the results of the version it is about (ms), when older results do not answer it. */
+export const HOVER_WAIT_MS = 2000;
+/** How long CodeLens, the quick fix and the convert command wait for the current version's results (ms). */
+export const RESULTS_WAIT_MS = 6000;
 
 export function readSettings(): EstimateSettings {
   const config = vscode.workspace.getConfiguration('sepconv');
@@ -39,207 +36,105 @@ export function readSettings(): EstimateSettings {
   };
 }
 
-/** The whole-file analysis waits for typing to pause this long: it reads every call of the file. */
-export const SETTLE_DELAY_MS = 300;
-
-/**
- * The re-parse waits this long after a change, so that a burst of keystrokes (key repeat is ~30 ms
- * apart) costs one parse, yet the tree is ready long before a hover (VS Code waits 300 ms).
- */
-export const PARSE_DELAY_MS = 30;
-
-function versionOf(document: vscode.TextDocument): DocumentVersion {
-  return { key: document.uri.toString(), version: document.version, getText: () => document.getText() };
+/** The path the evaluator gives a document (relative imports are looked up beside it). */
+function documentPath(document: vscode.TextDocument): string {
+  return document.uri.scheme === 'file' ? document.uri.fsPath : `/${document.uri.scheme}/${document.uri.path}`;
 }
 
+const isPython = (document: vscode.TextDocument) => document.languageId === 'python';
+
 export class PythonDocuments implements vscode.Disposable {
-  private parser: Promise<PythonParser | undefined> | undefined;
-  private reader: DocumentReader | undefined;
-  private imports: WorkspaceImports | undefined;
-  /** Per document: the evaluation of a version (under the settings and the imported files it was made with). */
-  private readonly evaluations = new Map<string, { version: number; settings: EstimateSettings; generation: number; rows: Promise<FileRows | undefined> }>();
-  private readonly analyses = new Map<string, { version: number; settings: EstimateSettings; analysis: PythonAnalysis | undefined }>();
-  /** Per document: when it last changed (ms, performance.now()). */
-  private readonly lastChange = new Map<string, number>();
-  /** Per document: the pending re-parse after its last change. */
-  private readonly parseTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly client: AnalysisClient;
+  private readonly output: vscode.LogOutputChannel;
   private settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly changed = new vscode.EventEmitter<void>();
-  /** Fires when the settings change (lenses, diagnostics refresh). */
-  readonly onDidChange = this.changed.event;
+  private readonly resultsArrived = new vscode.EventEmitter<Results>();
+  /** Documents whose text the worker has. */
+  private readonly tracked = new Set<string>();
+  /** Fires when a document's results arrive (lenses and diagnostics refresh). */
+  readonly onDidChangeResults = this.resultsArrived.event;
 
-  constructor(private readonly extensionPath: string) {
+  constructor(extensionPath: string) {
+    this.output = vscode.window.createOutputChannel('SepConv Python', { log: true });
+    this.client = new AnalysisClient({
+      workerPath: path.join(extensionPath, 'dist', 'pythonWorker.js'),
+      wasmDirs: [path.join(extensionPath, 'dist'), extensionPath],
+      readFile: readWorkspaceFile,
+      currentText: (key) => {
+        const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+        return document && !document.isClosed ? { version: document.version, text: document.getText(), path: documentPath(document) } : undefined;
+      },
+      log: (message) => this.output.warn(message),
+      onResults: (results) => this.resultsArrived.fire(results),
+    });
+    this.client.setSettings(this.settings);
     this.disposables.push(
-      this.changed,
+      this.output,
+      this.resultsArrived,
+      watchPythonFiles((file) => this.client.fileChanged(file)),
+      vscode.workspace.onDidOpenTextDocument((document) => this.open(document)),
       vscode.workspace.onDidChangeTextDocument((event) => {
-        if (event.document.languageId !== 'python' || event.contentChanges.length === 0) return;
+        if (!isPython(event.document) || event.contentChanges.length === 0) return;
         const key = event.document.uri.toString();
+        if (!this.tracked.has(key)) return this.open(event.document);
         // Changes of one event are applied in order; events arrive in version order.
-        this.reader?.noteChanges(key, event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })));
-        this.lastChange.set(key, performance.now());
-        this.scheduleParse(event.document);
+        this.client.change(key, event.document.version, event.contentChanges.map((c) => ({ rangeOffset: c.rangeOffset, rangeLength: c.rangeLength, text: c.text })));
       }),
-      vscode.workspace.onDidOpenTextDocument((document) => this.warm(document)),
-      vscode.workspace.onDidCloseTextDocument((document) => this.forget(document.uri.toString())),
+      vscode.workspace.onDidCloseTextDocument((document) => {
+        this.tracked.delete(document.uri.toString());
+        this.client.close(document.uri.toString());
+      }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (!event.affectsConfiguration('sepconv')) return;
         this.settings = readSettings();
-        this.analyses.clear();
-        this.evaluations.clear();
-        this.reader?.clearAnalyses();
-        this.changed.fire();
+        this.client.setSettings(this.settings);
       }),
     );
+    for (const document of vscode.workspace.textDocuments) this.open(document);
+  }
+
+  /** Sends a Python document's text to the worker (once; changes follow as they come). */
+  open(document: vscode.TextDocument): void {
+    if (!isPython(document) || document.isClosed) return;
+    const key = document.uri.toString();
+    if (this.tracked.has(key)) return;
+    this.tracked.add(key);
+    this.client.open(key, document.version, document.getText(), documentPath(document));
   }
 
   get currentSettings(): EstimateSettings {
     return this.settings;
   }
 
-  private loadParser(): Promise<PythonParser | undefined> {
-    this.parser ??= loadPythonParser(findWasmLocations([path.join(this.extensionPath, 'dist'), this.extensionPath])).then(
-      (parser) => {
-        this.reader = new DocumentReader(parser);
-        this.imports = new WorkspaceImports(parser);
-        this.disposables.push(this.imports, this.imports.onDidChange(() => this.changed.fire()));
-        return parser;
-      },
-      (error: unknown) => {
-        console.error(`SepConv Lab: the Python parser could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
-        return undefined;
-      },
-    );
-    return this.parser;
+  /** The conv site at `offset`: from results that still hold for it, else from the current version's (waited for, bounded). */
+  siteAt(document: vscode.TextDocument, offset: number): Promise<SiteAt | undefined> {
+    this.open(document);
+    return this.client.siteAt(document.uri.toString(), document.version, offset, HOVER_WAIT_MS);
   }
 
-  /**
-   * Loads the parser and parses the document, so that the first hover finds both ready. Called
-   * when a Python document opens; runs after the current task, never on a provider's path.
-   */
-  warm(document: vscode.TextDocument): void {
-    if (document.languageId !== 'python') return;
-    setTimeout(() => {
-      void this.loadParser().then((parser) => {
-        if (parser && !document.isClosed) this.readQuietly(document);
+  /** The results of the document's current version (waited for, bounded); undefined when they did not come in time. */
+  async results(document: vscode.TextDocument, token?: vscode.CancellationToken): Promise<Results | undefined> {
+    this.open(document);
+    const key = document.uri.toString();
+    const wait = this.client.resultsFor(key, document.version, RESULTS_WAIT_MS);
+    if (!token) return wait;
+    return new Promise((resolve) => {
+      const cancel = token.onCancellationRequested(() => resolve(undefined));
+      void wait.then((r) => {
+        cancel.dispose();
+        resolve(r);
       });
-    }, 0);
+    });
   }
 
-  /** Re-parses the document {@link PARSE_DELAY_MS} after its last change (not on the keystroke's path). */
-  private scheduleParse(document: vscode.TextDocument): void {
-    const key = document.uri.toString();
-    clearTimeout(this.parseTimers.get(key));
-    this.parseTimers.set(key, setTimeout(() => {
-      this.parseTimers.delete(key);
-      if (!document.isClosed && this.reader) this.readQuietly(document);
-    }, PARSE_DELAY_MS));
-  }
-
-  /** Parses the current version ahead of any request; a reader error is logged and the document dropped. */
-  private readQuietly(document: vscode.TextDocument): void {
-    const key = document.uri.toString();
-    try {
-      this.reader?.read(versionOf(document));
-    } catch (error) {
-      console.error(`SepConv Lab: could not parse ${key}: ${error instanceof Error ? error.stack : String(error)}`);
-      this.reader?.forget(key);
-    }
-  }
-
-  /** Resolves once `document` has not changed for {@link SETTLE_DELAY_MS}; false if cancelled first. */
-  async settled(document: vscode.TextDocument, token?: vscode.CancellationToken): Promise<boolean> {
-    const key = document.uri.toString();
-    for (;;) {
-      if (token?.isCancellationRequested) return false;
-      const wait = (this.lastChange.get(key) ?? 0) + SETTLE_DELAY_MS - performance.now();
-      if (wait <= 0) return !token?.isCancellationRequested;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-
-  /**
-   * The hover's analysis: the conv call at `offset` and its Sequential only (its figures are those
-   * of the whole-file analysis). Undefined when there is no conv call there or the document cannot be read.
-   */
-  async analysisAt(document: vscode.TextDocument, offset: number): Promise<FocusedAnalysis | undefined> {
-    if (!(await this.loadParser()) || !this.reader) return undefined;
-    const key = document.uri.toString();
-    try {
-      return this.reader.analysisAt(versionOf(document), offset, this.settings);
-    } catch (error) {
-      // A reader bug must not surface as an editor error: log it, show nothing.
-      console.error(`SepConv Lab: could not read ${key} at ${offset}: ${error instanceof Error ? error.stack : String(error)}`);
-      this.reader.forget(key);
-      return undefined;
-    }
-  }
-
-  /** The whole file's analysis (CodeLens, diagnostics) at the current version, or undefined when it cannot be read. */
-  async analysis(document: vscode.TextDocument): Promise<PythonAnalysis | undefined> {
-    if (!(await this.loadParser()) || !this.reader) return undefined;
-    const key = document.uri.toString();
-    const cached = this.analyses.get(key);
-    if (cached && cached.version === document.version && cached.settings === this.settings) return cached.analysis;
-    let analysis: PythonAnalysis | undefined;
-    try {
-      const code = this.reader.modelCode(versionOf(document));
-      analysis = code ? analyzeCode(code, this.settings) : undefined;
-    } catch (error) {
-      // A reader bug must not surface as an editor error: log it, show nothing.
-      console.error(`SepConv Lab: could not read ${key}: ${error instanceof Error ? error.stack : String(error)}`);
-      this.reader.forget(key);
-    }
-    this.analyses.set(key, { version: document.version, settings: this.settings, analysis });
-    return analysis;
-  }
-
-  /**
-   * The evaluation of the whole document (every conv call site with every instance it builds),
-   * with the workspace files it imports; cached per version, settings and imported files.
-   */
-  async evaluation(document: vscode.TextDocument): Promise<FileRows | undefined> {
-    if (!(await this.loadParser()) || !this.reader || !this.imports) return undefined;
-    const key = document.uri.toString();
-    const cached = this.evaluations.get(key);
-    if (cached && cached.version === document.version && cached.settings === this.settings && cached.generation === this.imports.generation) return cached.rows;
-    const entry = { version: document.version, settings: this.settings, generation: this.imports.generation, rows: this.evaluate(document) };
-    this.evaluations.set(key, entry);
-    return entry.rows;
-  }
-
-  private async evaluate(document: vscode.TextDocument): Promise<FileRows | undefined> {
-    const key = document.uri.toString();
-    const file = document.uri.scheme === 'file' ? document.uri.fsPath : `/${document.uri.scheme}/${document.uri.path}`;
-    try {
-      const first = this.reader!.read(versionOf(document));
-      if (!first) return undefined;
-      await this.imports!.prepare(first.tree, file);
-      if (document.isClosed) return undefined;
-      // The tree of the version at hand (an edit during the loads re-parsed it).
-      const read = this.reader!.read(versionOf(document));
-      if (!read) return undefined;
-      return fileSiteRows(read.tree, document.getText(), file, this.imports!.resolver(), { ...this.settings, limits: EDITOR_LIMITS });
-    } catch (error) {
-      console.error(`SepConv Lab: could not evaluate ${key}: ${error instanceof Error ? error.stack : String(error)}`);
-      return undefined;
-    }
-  }
-
-  private forget(key: string): void {
-    this.evaluations.delete(key);
-    this.reader?.forget(key);
-    this.analyses.delete(key);
-    this.lastChange.delete(key);
-    clearTimeout(this.parseTimers.get(key));
-    this.parseTimers.delete(key);
+  /** The latest results of a document, whatever their version. */
+  latest(document: vscode.TextDocument): Results | undefined {
+    return this.client.latest(document.uri.toString());
   }
 
   dispose(): void {
     for (const d of this.disposables) d.dispose();
-    for (const timer of this.parseTimers.values()) clearTimeout(timer);
-    this.parseTimers.clear();
-    this.reader?.clear();
+    this.client.dispose();
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * Hover, CodeLens, code actions and diagnostics on Python model code. Thin adapters: the
- * reading, costing and wording live in src/python and src/shared. Nothing is loaded until a
- * provider is first asked about a Python document.
+ * Hover, CodeLens, code actions and diagnostics on Python model code. Thin adapters over the
+ * analysis worker's results (pythonDocuments.ts): the parsing, evaluation, costing and wording
+ * happen in the worker and in src/python; nothing here reads the code.
  */
 import * as vscode from 'vscode';
-import { PythonDocuments, PYTHON_SELECTOR, SETTLE_DELAY_MS, toRange } from './pythonDocuments';
+import { PythonDocuments, PYTHON_SELECTOR, toRange } from './pythonDocuments';
 import { siteHoverMarkdown, modelLensTitle } from '../python/sitePresentation';
-import { separableRewrite, canRewrite } from '../python/separableRewrite';
+import type { RewriteSite } from '../python/analysisProtocol';
+import { rewriteAt, type Results } from '../python/analysisClient';
 import { CONVERT_COMMAND, OPEN_PLAYGROUND_COMMAND, UNKNOWN_LINK_MESSAGE, type CommandLinkTable } from './commandLinks';
 
 /** The hover's links run only these, each with an id into `links` (never arguments from the document). */
@@ -14,21 +15,28 @@ const TRUSTED_COMMANDS = [OPEN_PLAYGROUND_COMMAND, CONVERT_COMMAND];
 /** What the hover registers for the convert command: the document, its version and where the call starts (0-based). */
 type ConvertArgs = [uri: string, position: { line: number; character: number }, version: number];
 
-/** `links` holds the hover's command arguments; the convert command takes an id from it, or nothing (the palette: the cursor). */
+function workspaceEdit(document: vscode.TextDocument, rewrite: RewriteSite): vscode.WorkspaceEdit {
+  const edit = new vscode.WorkspaceEdit();
+  for (const e of rewrite.edits) edit.replace(document.uri, new vscode.Range(document.positionAt(e.start), document.positionAt(e.end)), e.newText);
+  return edit;
+}
+
+/** `links` holds the command arguments of hovers and CodeLens; the commands take an id from it, or nothing (the palette: the cursor). */
 export function registerEditorFeatures(context: vscode.ExtensionContext, links: CommandLinkTable): void {
   const documents = new PythonDocuments(context.extensionPath);
   const diagnostics = vscode.languages.createDiagnosticCollection('sepconv');
   const lensesChanged = new vscode.EventEmitter<void>();
-  const timers = new Map<string, ReturnType<typeof setTimeout>>();
   context.subscriptions.push(documents, diagnostics, lensesChanged);
+  /** The playground ids of a version's lenses, so that asking again for the same lenses registers nothing new. */
+  const playgroundIds = new WeakMap<Results, string[]>();
 
-  const refreshDiagnostics = async (document: vscode.TextDocument) => {
-    if (document.languageId !== 'python') return;
-    const analysis = await documents.analysis(document);
-    if (document.isClosed) return;
+  const showDiagnostics = (results: Results) => {
+    const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === results.key);
+    // Results of an older version would mark the wrong places: the current version's come soon.
+    if (!document || document.isClosed || document.version !== results.version) return;
     diagnostics.set(
       document.uri,
-      (analysis?.diagnostics ?? []).map((d) => {
+      results.diagnostics.map((d) => {
         const diagnostic = new vscode.Diagnostic(toRange(d.span), d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
         diagnostic.source = 'SepConv';
         diagnostic.code = d.code;
@@ -36,46 +44,25 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
       }),
     );
   };
-  const schedule = (document: vscode.TextDocument) => {
-    if (document.languageId !== 'python') return;
-    const key = document.uri.toString();
-    clearTimeout(timers.get(key));
-    timers.set(key, setTimeout(() => {
-      timers.delete(key);
-      void refreshDiagnostics(document);
-    }, SETTLE_DELAY_MS));
-  };
 
   context.subscriptions.push(
-    vscode.workspace.onDidOpenTextDocument(schedule),
-    vscode.workspace.onDidChangeTextDocument((e) => schedule(e.document)),
-    vscode.workspace.onDidCloseTextDocument((d) => {
-      const key = d.uri.toString();
-      clearTimeout(timers.get(key));
-      timers.delete(key);
-      diagnostics.delete(d.uri);
-    }),
-    documents.onDidChange(() => {
+    documents.onDidChangeResults((results) => {
+      showDiagnostics(results);
       lensesChanged.fire();
-      for (const d of vscode.workspace.textDocuments) schedule(d);
     }),
-    { dispose: () => timers.forEach((t) => clearTimeout(t)) },
+    vscode.workspace.onDidCloseTextDocument((d) => diagnostics.delete(d.uri)),
 
     vscode.languages.registerHoverProvider(PYTHON_SELECTOR, {
       async provideHover(document, position, token) {
         const offset = document.offsetAt(position);
-        const evaluation = await documents.evaluation(document);
-        if (!evaluation || token.isCancellationRequested) return undefined;
-        // The innermost conv call site around the cursor (a hover right after `)` still counts).
-        let row: (typeof evaluation.sites)[number] | undefined;
-        for (const r of evaluation.sites) if (r.start <= offset && offset <= r.end && (!row || r.start >= row.start)) row = r;
-        if (!row) return undefined;
+        const found = await documents.siteAt(document, offset);
+        if (!found || token.isCancellationRequested) return undefined;
+        const { row, rewrite } = found;
         let convertLink: string | undefined;
-        const focused = await documents.analysisAt(document, offset);
-        const call = focused?.analysis.code.calls[focused.call];
-        if (call && call.span.start === row.start && canRewrite(call)) {
+        if (rewrite) {
           // The link carries an id into `links`, never the arguments themselves (see commandLinks.ts).
-          const args: ConvertArgs = [document.uri.toString(), { line: call.span.startLine, character: call.span.startColumn }, document.version];
+          const start = document.positionAt(row.start);
+          const args: ConvertArgs = [document.uri.toString(), { line: start.line, character: start.character }, document.version];
           convertLink = `[Convert to depthwise separable](${links.target(CONVERT_COMMAND, args)})`;
         }
         const content = new vscode.MarkdownString(siteHoverMarkdown(row, documents.currentSettings, convertLink));
@@ -88,33 +75,35 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
     vscode.languages.registerCodeLensProvider(PYTHON_SELECTOR, {
       onDidChangeCodeLenses: lensesChanged.event,
       async provideCodeLenses(document, token) {
-        // The whole file is evaluated: only once typing has paused, so that it never holds up a hover.
-        if (!(await documents.settled(document, token))) return [];
-        const evaluation = await documents.evaluation(document);
-        if (!evaluation || token.isCancellationRequested) return [];
+        const results = (await documents.results(document, token)) ?? documents.latest(document);
+        if (!results || token.isCancellationRequested) return [];
         const lenses: vscode.CodeLens[] = [];
-        for (const model of evaluation.evaluation.models) {
+        for (const model of results.models) {
           const title = modelLensTitle(model);
           if (!title) continue;
           const at = new vscode.Range(model.line, model.column, model.line, model.column);
           lenses.push(new vscode.CodeLens(at, { title, command: '' }));
         }
+        let ids = playgroundIds.get(results);
+        if (!ids) playgroundIds.set(results, (ids = results.playground.map((site) => links.id(OPEN_PLAYGROUND_COMMAND, [{ model: site.model }]))));
+        results.playground.forEach((site, i) => {
+          const at = new vscode.Range(site.line, site.column, site.line, site.column);
+          // The command gets an id into `links`; the model stays on the extension's side.
+          lenses.push(new vscode.CodeLens(at, { title: 'Open in Playground', command: OPEN_PLAYGROUND_COMMAND, arguments: [ids[i]], tooltip: `Open ${site.name} in the SepConv playground` }));
+        });
         return lenses;
       },
     }),
 
     vscode.languages.registerCodeActionsProvider(PYTHON_SELECTOR, {
       async provideCodeActions(document, range, actionContext, token) {
-        const focused = await documents.analysisAt(document, document.offsetAt(range.start));
-        if (!focused || token.isCancellationRequested) return [];
-        const { analysis, call: index } = focused;
-        if (!canRewrite(analysis.code.calls[index]!)) return [];
-        const rewrite = separableRewrite(analysis.code.calls[index]!, analysis.code, document.getText());
+        const results = await documents.results(document, token);
+        if (!results || token.isCancellationRequested) return [];
+        const rewrite = rewriteAt(results, document.offsetAt(range.start));
         if (!rewrite) return [];
         const wantsQuickFix = actionContext.only && vscode.CodeActionKind.QuickFix.contains(actionContext.only);
         const action = new vscode.CodeAction(rewrite.title, wantsQuickFix ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite);
-        action.edit = new vscode.WorkspaceEdit();
-        for (const edit of rewrite.edits) action.edit.replace(document.uri, new vscode.Range(document.positionAt(edit.start), document.positionAt(edit.end)), edit.newText);
+        action.edit = workspaceEdit(document, rewrite);
         return [action];
       },
     }, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite] }),
@@ -143,19 +132,13 @@ export function registerEditorFeatures(context: vscode.ExtensionContext, links: 
         document = open;
         at = new vscode.Position(position.line, position.character);
       }
-      const focused = await documents.analysisAt(document, document.offsetAt(at));
-      const rewrite = focused ? separableRewrite(focused.analysis.code.calls[focused.call]!, focused.analysis.code, document.getText()) : undefined;
+      const results = await documents.results(document);
+      const rewrite = results && rewriteAt(results, document.offsetAt(at));
       if (!rewrite) {
         void vscode.window.showInformationMessage('SepConv: no standard convolution to convert here.');
         return false;
       }
-      const edit = new vscode.WorkspaceEdit();
-      for (const e of rewrite.edits) edit.replace(document.uri, new vscode.Range(document.positionAt(e.start), document.positionAt(e.end)), e.newText);
-      return vscode.workspace.applyEdit(edit);
+      return vscode.workspace.applyEdit(workspaceEdit(document, rewrite));
     }),
   );
-  for (const document of vscode.workspace.textDocuments) {
-    documents.warm(document);
-    schedule(document);
-  }
 }

@@ -6,10 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
-import { forward, resolveForInput } from './forward';
-import type { ForwardResult, WeightMap } from './types';
-import { makeWeights } from './weights';
-import { buffersOf, isWeightSource, type FromEngineWorker, type ToEngineWorker, type WireError } from './workerProtocol';
+import { runModel } from './modelRun';
+import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError } from './workerProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('engineWorker.js must run in a worker thread');
@@ -38,16 +36,8 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
   running.set(id, controller);
   const post = (reply: FromEngineWorker, transfer: ArrayBuffer[] = []) => port!.postMessage(reply, transfer);
   try {
-    let model = request.model;
-    let weights: WeightMap;
-    if (isWeightSource(request.weights)) {
-      // Resolved once, here: forward() takes the resolved model as it is.
-      const resolved = resolveForInput(request.model, request.input);
-      model = resolved;
-      weights = makeWeights(resolved, request.weights);
-    } else weights = request.weights;
     const options = request.options ?? {};
-    const result: ForwardResult = await forward(model, weights, request.input, {
+    const result = await runModel(request.model, request.weights, request.input, {
       ...options,
       device: await deviceFor(options.backend),
       signal: controller.signal,

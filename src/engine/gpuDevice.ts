@@ -9,9 +9,11 @@
  * falls back to the webview's WebGPU or to the CPU and says why.
  */
 
+import { describeAdapter, isSoftwareAdapter } from './softwareAdapter';
+
 /** A usable device, or the reason there is none. */
 export type HostDeviceResult =
-  | { ok: true; device: GPUDevice; adapterName: string; timestampQuery: boolean }
+  | { ok: true; device: GPUDevice; adapterName: string; /** A CPU emulation (see isSoftwareAdapter). */ software: boolean; timestampQuery: boolean }
   | { ok: false; reason: string };
 
 export interface HostDeviceOptions {
@@ -90,13 +92,15 @@ async function createHostDevice(options: HostDeviceOptions): Promise<HostDeviceR
   }
   let device: GPUDevice;
   let adapterName: string;
+  let software: boolean;
   let timestampQuery: boolean;
   try {
     const gpu = (instance ??= module.create([]));
     const adapter = await withTimeout(gpu.requestAdapter(), timeoutMs, 'requestAdapter');
     if (!adapter) return fail('no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)');
     const info = adapter.info as GPUAdapterInfo | undefined;
-    adapterName = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
+    adapterName = describeAdapter(info);
+    software = isSoftwareAdapter(info);
     timestampQuery = adapter.features.has('timestamp-query');
     const requiredFeatures: GPUFeatureName[] = timestampQuery ? ['timestamp-query'] : [];
     const limits = adapter.limits;
@@ -125,7 +129,7 @@ async function createHostDevice(options: HostDeviceOptions): Promise<HostDeviceR
     // The next request creates a new device.
     if (cached) void cached.then((r) => { if (r.ok && r.device === device) cached = undefined; });
   });
-  return { ok: true, device, adapterName, timestampQuery };
+  return { ok: true, device, adapterName, software, timestampQuery };
 }
 
 /**

@@ -20,15 +20,13 @@ export { forward, resolveForInput } from './forward';
 export { prepare, type PreparedModel, type PrepareOptions, type RunOptions } from './preparedModel';
 export { forwardCpu, type CpuForwardOptions } from './cpu/cpuBackend';
 export { CancelledError, EngineInputError, layerPathOf } from './errors';
-export {
-  FILTER_NAMES, filterWeights, initWeights, makeFilter, makeWeights, parseFilterName, parseWeightSource, validateWeights,
-  type FilterName, type InitOptions, type WeightSource,
-} from './weights';
+export { filterWeights, initWeights, makeFilter, makeWeights, parseFilterName, parseWeightSource, validateWeights, type InitOptions } from './weights';
+export { FILTER_NAMES, type EngineBackend, type FilterName, type WeightSource } from '../shared/protocol';
 export { setCpuKernels, installedCpuKernels, type ConvGeometry, type CpuKernels, type Epilogue } from './cpu/kernels/cpuKernels';
 export { jsKernels } from './cpu/kernels/jsKernels';
-export type { ActivationKind } from './cpu/activation';
+export { activationKind, activationName, type ActivationKind } from './activationKind';
 export { referenceForward } from './cpu/reference';
-export type { BackendName, ForwardOptions, ForwardResult, Intermediate, ModelInput, StepTiming, Tensor, WeightMap } from './types';
+export type { ForwardOptions, ForwardResult, Intermediate, ModelInput, StepTiming, Tensor, WeightMap } from './types';
 export { resolveModel, parameterShapes, SpecError, type GraphModelSpec, type GraphNodeSpec, type ModelSpec, type ResolvedModel } from '../shared/spec';
 export { lowerModel, type Graph, type GraphNode, type GraphValue } from './graph/graph';
 export { planGraph, type Plan, type PlanStep } from './graph/planner';

@@ -12,7 +12,8 @@ import { CpuPreparedModel, kernelsForPreparedModel, type CpuRunOptions } from '.
 import type { CpuKernels } from './cpu/kernels/cpuKernels';
 import type { WebGPUModel } from './webgpu/webgpuModel';
 import { defaultDevice, isResolved, loadWebGPUBackend, resolveForInput, specOf } from './forward';
-import type { BackendName, ForwardResult, WeightMap } from './types';
+import type { ForwardResult, WeightMap } from './types';
+import type { EngineBackend } from '../shared/protocol';
 import { validateWeights } from './weights';
 import { disposeWasmKernels } from './cpu/wasm/wasmKernels';
 
@@ -25,7 +26,7 @@ export interface PrepareOptions {
   /** Fuse conv + BatchNorm + activation + residual add into one step (default true; see ForwardOptions.fuse). */
   fuse?: boolean;
   /** "cpu" (the default) or "webgpu" (the weights stay resident on the GPU; each run is one submit and one readback). */
-  backend?: BackendName;
+  backend?: EngineBackend;
   /** WebGPU: the device to run on; default: one the engine makes and keeps (navigator.gpu, or Dawn in Node). */
   device?: GPUDevice;
   /** Kernels to use instead of the installed or WebAssembly ones (tests compare implementations this way). */

@@ -3,6 +3,7 @@
  * backends. Imports neither `vscode` nor the DOM (GPUDevice is a type only).
  */
 import type { LeafInfo, ModelSpec, ResolvedModel } from '../shared/spec';
+import type { EngineBackend } from '../shared/protocol';
 import type { Tensor } from '../shared/tensor';
 
 export type { Tensor };
@@ -10,11 +11,9 @@ export type { Tensor };
 /** Weights keyed by PyTorch `state_dict` names ("0.weight", "3.conv.1.1.running_var", ...). */
 export type WeightMap = Record<string, Tensor>;
 
-export type BackendName = 'cpu' | 'webgpu';
-
 export interface ForwardOptions {
   /** Default "cpu". */
-  backend?: BackendName;
+  backend?: EngineBackend;
   /** Return the output of every step (see {@link Intermediate}). Default false. */
   intermediates?: boolean;
   /**

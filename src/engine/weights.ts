@@ -5,6 +5,7 @@
  */
 import { parameterShapes, type ResolvedConv2d, type ResolvedConvTranspose2d, type ResolvedModel, type TensorSpec } from '../shared/spec';
 import { elementCount, type Tensor } from '../shared/tensor';
+import { FILTER_NAMES, type FilterName, type WeightSource } from '../shared/protocol';
 import { EngineInputError, layerPathOf } from './errors';
 import type { WeightMap } from './types';
 
@@ -157,8 +158,6 @@ export function initWeights(model: ResolvedModel, options: InitOptions): WeightM
 // ---------------------------------------------------------------------------------------------
 // Hand-made filters
 
-export type FilterName = 'identity' | 'box_blur' | 'gaussian_blur' | 'sobel_x' | 'sobel_y' | 'laplacian' | 'sharpen' | 'emboss';
-export const FILTER_NAMES: readonly FilterName[] = ['identity', 'box_blur', 'gaussian_blur', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss'];
 const FILTER_ALIASES: Record<string, FilterName> = { sobel: 'sobel_x', box: 'box_blur', blur: 'box_blur', gaussian: 'gaussian_blur' };
 
 /** A filter name or alias ("sobel" = sobel_x, "box"/"blur" = box_blur, "gaussian" = gaussian_blur). */
@@ -374,8 +373,11 @@ export function filterWeights(model: ResolvedModel, filter: FilterName | string)
 // ---------------------------------------------------------------------------------------------
 // Made weights, by description
 
-/** How to make weights: seeded Kaiming-uniform, or hand-made filters. */
-export type WeightSource = { kind: 'seed'; seed: number } | { kind: 'filters'; filter: FilterName | string; seed?: number };
+/** Whether `weights` describes weights to make ({@link WeightSource}) rather than holding tensors. */
+export function isWeightSource(weights: WeightMap | WeightSource): weights is WeightSource {
+  const kind = (weights as { kind?: unknown }).kind;
+  return (kind === 'seed' || kind === 'filters') && !('data' in (weights as object));
+}
 
 /** Weights as `source` describes them: {@link initWeights} or {@link filterWeights}. */
 export function makeWeights(model: ResolvedModel, source: WeightSource): WeightMap {

@@ -8,10 +8,12 @@
  */
 import { join } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { RequestClient } from '../shared/requests';
 import { SpecError } from '../shared/spec';
 import { CancelledError, EngineInputError } from './errors';
 import type { ForwardResult } from './types';
-import { buffersOf, isWeightSource, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest } from './workerProtocol';
+import { isWeightSource } from './weights';
+import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest } from './workerProtocol';
 
 export type { WorkerForwardRequest } from './workerProtocol';
 
@@ -39,12 +41,6 @@ export class EngineWorkerCrashedError extends Error {
   }
 }
 
-interface Pending {
-  resolve(result: ForwardResult): void;
-  reject(error: Error): void;
-  onProgress?(done: number, total: number): void;
-}
-
 function fromWire(error: WireError): Error {
   if (error.name === 'EngineInputError') return new EngineInputError(error.layerPath ?? 'model', error.tensor ?? '', error.reason ?? error.message);
   if (error.name === 'SpecError') return new SpecError(error.path ?? 'model', error.field, error.reason ?? error.message, error.layerIndex ?? -1);
@@ -60,43 +56,32 @@ function defaultWorkerPath(): string {
 
 export class EngineWorkerClient {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly requests = new RequestClient({
+    cancelled: () => new CancelledError(),
+    // Alone, the run stops at once with its worker (the next run starts a fresh one). Beside other
+    // runs it is cancelled in the worker, where it stops at its next step, and the others go on.
+    onCancel: (id) => {
+      if (this.requests.size === 0) this.restart(new CancelledError());
+      else this.worker?.postMessage({ type: 'cancel', id } satisfies ToEngineWorker);
+    },
+    onIdle: () => this.worker?.unref(),
+  });
 
   constructor(private readonly options: EngineWorkerClientOptions = {}) {}
 
   /** Runs one forward pass in the worker. */
   run(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<ForwardResult> {
-    if (options.signal?.aborted) return Promise.reject(new CancelledError());
+    if (options.signal?.aborted) return Promise.reject(new CancelledError()); // before a worker starts for nothing
     const worker = this.ensureWorker();
-    const id = this.nextId++;
-    return new Promise<ForwardResult>((resolve, reject) => {
-      const onAbort = () => {
-        this.pending.delete(id);
-        reject(new CancelledError());
-        // Alone, the run stops at once with its worker. Beside other runs it is cancelled in the
-        // worker, where it stops at its next step, and the others go on.
-        if (this.pending.size === 0) this.restart(new CancelledError());
-        else worker.postMessage({ type: 'cancel', id } satisfies ToEngineWorker);
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const settle = <T>(fn: (value: T) => void) => (value: T) => {
-        options.signal?.removeEventListener('abort', onAbort);
-        this.pending.delete(id);
-        if (this.pending.size === 0) this.worker?.unref();
-        fn(value);
-      };
-      worker.ref(); // a run in flight keeps the process alive (the CLI awaits nothing else)
-      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress: options.onProgress });
-      const transfer = options.transfer
-        ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))])
-        : [];
+    const transfer = options.transfer ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))]) : [];
+    worker.ref(); // a run in flight keeps the process alive (the CLI awaits nothing else)
+    return this.requests.request<ForwardResult>((id) => {
       try {
         worker.postMessage({ type: 'forward', id, request } satisfies ToEngineWorker, transfer);
       } catch (error) {
-        this.pending.get(id)?.reject(new Error(`could not send the request to the engine worker: ${(error as Error).message}`));
+        throw new Error(`could not send the request to the engine worker: ${(error as Error).message}`);
       }
-    });
+    }, options);
   }
 
   /** Stops the worker; runs in flight reject. */
@@ -109,11 +94,9 @@ export class EngineWorkerClient {
     const worker = new Worker(this.options.workerPath ?? defaultWorkerPath(), { resourceLimits: this.options.resourceLimits });
     worker.unref(); // an idle worker never keeps the process alive
     worker.on('message', (message: FromEngineWorker) => {
-      const job = this.pending.get(message.id);
-      if (!job) return;
-      if (message.type === 'progress') job.onProgress?.(message.done, message.total);
-      else if (message.type === 'result') job.resolve(message.result);
-      else job.reject(fromWire(message.error));
+      if (message.type === 'progress') this.requests.progress(message.id, message.done, message.total);
+      else if (message.type === 'result') this.requests.resolve(message.id, message.result);
+      else this.requests.reject(message.id, fromWire(message.error));
     });
     worker.on('error', (error) => this.crashed(worker, `${error.name}: ${error.message}`));
     worker.on('exit', (code) => this.crashed(worker, `exit code ${code}`));
@@ -124,14 +107,13 @@ export class EngineWorkerClient {
   private crashed(worker: Worker, detail: string): void {
     if (this.worker !== worker) return; // terminated on purpose
     this.worker = undefined;
-    const error = new EngineWorkerCrashedError(detail);
-    for (const job of [...this.pending.values()]) job.reject(error);
+    this.requests.rejectAll(new EngineWorkerCrashedError(detail));
   }
 
   private restart(reason: Error): void {
     const worker = this.worker;
     this.worker = undefined;
-    for (const job of [...this.pending.values()]) job.reject(reason);
+    this.requests.rejectAll(reason);
     void worker?.terminate();
   }
 }

@@ -4,8 +4,8 @@
  */
 import type { ModelSpec } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
-import type { BackendName, ForwardResult, WeightMap } from './types';
-import type { WeightSource } from './weights';
+import type { ForwardResult, WeightMap } from './types';
+import type { EngineBackend, WeightSource } from '../shared/protocol';
 
 export interface WorkerForwardRequest {
   /** The spec object (JSON-like; a resolved model is re-resolved in the worker). */
@@ -13,7 +13,7 @@ export interface WorkerForwardRequest {
   input: Tensor;
   /** Tensors keyed by state_dict names, or how to make them in the worker. */
   weights: WeightMap | WeightSource;
-  options?: { backend?: BackendName; intermediates?: boolean; fuse?: boolean };
+  options?: { backend?: EngineBackend; intermediates?: boolean; fuse?: boolean };
 }
 
 /** A forward pass to run, or one to stop (cancelled by the host while other runs go on). */
@@ -41,9 +41,4 @@ export function buffersOf(tensors: Iterable<Tensor | undefined>): ArrayBuffer[] 
   const buffers = new Set<ArrayBuffer>();
   for (const tensor of tensors) if (tensor && tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
   return [...buffers];
-}
-
-export function isWeightSource(weights: WorkerForwardRequest['weights']): weights is WeightSource {
-  const kind = (weights as { kind?: unknown }).kind;
-  return (kind === 'seed' || kind === 'filters') && !('data' in (weights as object));
 }

@@ -25,6 +25,8 @@ export const READ_LIMITS = {
   npy: 2 * GiB + MiB,
   /** A .safetensors file: 2 GiB of fp32 weights, as float64 at most, plus the header (at most 100 MB, safetensors.ts). */
   safetensors: 4 * GiB + 100 * MiB,
+  /** An .onnx file: protobuf caps a message at 2 GiB (larger models keep their weights in external data files). */
+  onnx: 2 * GiB,
 } as const;
 
 /** A file problem with a message for people ("not a regular file (a FIFO)"). */

@@ -4,8 +4,9 @@
  * folder: absolute paths, `..` segments and links that resolve outside are refused, so that a
  * model cannot make the reader open any other file.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { READ_LIMITS, readRegularFile } from './localFiles';
 import { OnnxError } from './onnx';
 import { importOnnx, type OnnxImport, type OnnxImportOptions } from './onnxImport';
 
@@ -43,9 +44,9 @@ export function readExternalData(folder: string, location: string, offset: numbe
   }
 }
 
-/** Imports an .onnx file from disk, external data included. */
+/** Imports an .onnx file from disk, external data included. Only a regular file is read (not a FIFO, not a device), of at most READ_LIMITS.onnx. */
 export function importOnnxFile(path: string, options: Omit<OnnxImportOptions, 'readExternal'> = {}): OnnxImport {
-  const bytes = readFileSync(path);
+  const bytes = readRegularFile(path, READ_LIMITS.onnx);
   const folder = dirname(resolve(path));
   return importOnnx(bytes, { ...options, readExternal: (location, offset, length) => readExternalData(folder, location, offset, length) });
 }

@@ -30,7 +30,7 @@ export interface GraphNodeSpec {
   [argument: string]: unknown;
 }
 
-/** The graph form of the model spec (see README, "The graph form"). */
+/** The graph form of the model spec (see README.md, "Supported layers and ops", and CONTRIBUTING.md, "The model spec in detail"). */
 export interface GraphModelSpec {
   name: string;
   input_shape: number[];

@@ -3,11 +3,10 @@
  * (never on the extension host's own thread), 'host GPU' passes on Dawn's device when its
  * readback probe passed. The engine and Dawn are loaded on first use, not at activation.
  */
-import type { HostGpuInfo, RunRequestBody, RunResult, WireFeatureMap } from '../shared/protocol';
+import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
 import type { ForwardResult, WeightMap } from '../engine/types';
-import type { WeightSource } from '../engine/weights';
-import { makePreview } from '../shared/featurePreview';
-import { readWorkspaceFile } from './hostRequests';
+import type { WeightSource } from '../shared/protocol';
+import { readWorkspaceFile } from './workspaceFiles';
 import type { RunStore } from './runStore';
 import { parameterShapes, resolveModel } from '../shared/spec';
 
@@ -50,14 +49,12 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * The answer to a run: previews of the feature maps (what the page draws), not their values,
  * which stay in `runs` until the page reads them.
  */
-function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number, note?: string): RunResult {
+async function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number): Promise<RunResult> {
+  const { featureMapOf, toRunResult } = await import('../engine/modelRun');
   const steps = result.intermediates ?? [];
   const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
-  const featureMaps: WireFeatureMap[] = steps.map((step) => {
-    const { previewChannels, preview, ranges } = makePreview(step.tensor.data, step.tensor.shape, body.previewChannels);
-    return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape, previewChannels, preview: preview.buffer, ranges: ranges.buffer };
-  });
-  return { backend, device, note, runId, outputShape: result.output.shape, featureMaps, timings: result.timings, totalMs };
+  const featureMaps = steps.map((step) => featureMapOf(step, step.tensor, body.previewChannels));
+  return toRunResult(result, featureMaps, { backend, device, runId, totalMs });
 }
 
 export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
@@ -74,21 +71,19 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     const { getHostDevice } = await import('../engine/gpuDevice');
     const device = await getHostDevice();
     if (!device.ok) throw new Error(`${device.reason}; choose Page GPU or CPU`);
-    const { forward, makeWeights, resolveModel } = await import('../engine/index');
-    const resolved = resolveModel(body.model, { inputShape: body.input.shape });
-    const map = 'kind' in weights && (weights.kind === 'seed' || weights.kind === 'filters') ? makeWeights(resolved, weights as WeightSource) : (weights as WeightMap);
+    const { runModel } = await import('../engine/modelRun');
     const start = performance.now();
-    const result = await forward(resolved, map, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
-    return toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
+    const result = await runModel(body.model, weights, input, { backend: 'webgpu', device: device.device, intermediates: body.intermediates, signal: context.signal, onProgress });
+    return await toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
   const start = performance.now();
   const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: true });
-  return toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
+  return await toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 
 export async function probeHostGpu(): Promise<HostGpuInfo> {
   const { getHostDevice } = await import('../engine/gpuDevice');
   const device = await getHostDevice();
-  return device.ok ? { available: true, description: device.adapterName } : { available: false, description: device.reason };
+  return device.ok ? { available: true, description: device.adapterName, software: device.software } : { available: false, description: device.reason, software: false };
 }

@@ -148,7 +148,6 @@ export class PlaygroundPanel {
         this.pending.set(message.requestId, controller);
         const response = await answerRequest(message, {
           signal: controller.signal,
-          extensionUri: this.extensionUri,
           runs: this.runs,
           importedWeights: this.importedWeights,
           progress: (done, total, label) => this.post({ type: 'progress', requestId: message.requestId, done, total, label }),

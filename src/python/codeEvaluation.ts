@@ -15,6 +15,8 @@ export interface EvaluationSettings {
   dtype: Dtype;
   defaultInputSize: [number, number];
   limits?: EvalLimits;
+  /** True once the result is no longer wanted: the evaluation stops at its next bound check. */
+  cancelled?: () => boolean;
 }
 
 /** One distinct configuration of a site and how many instances have it. */
@@ -128,6 +130,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     declaredInput: declaredInput(source),
     limits: settings.limits ?? DEFAULT_LIMITS,
     cost: { convention: settings.convention, dtype: settings.dtype },
+    cancelled: settings.cancelled,
   });
   const runs: Run[] = [];
   const failures = new Map<number, { site: SiteRef; reason: string }>();
@@ -145,7 +148,8 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!layer.site || seen.has(layer.id)) continue;
       const type = layer.cls.split('.').pop()!;
       if (!CONV_LAYER_TYPES.has(type)) continue;
-      it.lib.recordUnapplied(layer, run.stopped ? `input unknown: ${run.stopped}` : run.inputReason ? `input unknown: ${run.inputReason}` : 'input unknown: the layer is not applied by forward() as far as it is followed');
+      const why = run.stopped ?? run.inputReason ?? (run.topLevel ? 'built at the top level of the file and applied by no model (a top-level container gets the default input from its first layer; a lone layer does not)' : 'the layer is not applied by forward() as far as it is followed');
+      it.lib.recordUnapplied(layer, `input unknown: ${why}`);
     }
     run.instances = it.instances;
     run.invoked = it.invoked;
@@ -185,6 +189,22 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   }
   candidates.sort((a, b) => a.node.startIndex - b.node.startIndex);
   const fingerprints = new Set<string>();
+  /** Runs a model from its input (declared, or the default size with its first layer's channels). */
+  const applyModel = (run: Run, model: Value) => {
+    const input = modelInput(it, model);
+    if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
+    it.callValue(model, [input], new Map(), undefined);
+  };
+  /** A kept run that built the same instances as an earlier one is not counted again. */
+  const dropRepeat = (run: Run) => {
+    if (!run.kept) return;
+    const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+    if (fingerprints.has(print)) {
+      run.kept = false;
+      run.note = 'the same model as an earlier entry';
+    }
+    fingerprints.add(print);
+  };
   let incomplete: string | undefined;
   for (const c of candidates) {
     begin();
@@ -194,23 +214,14 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
         run.kept = true;
-        const input = modelInput(it, model);
-        if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
-        it.callValue(model, [input], new Map(), undefined);
+        applyModel(run, model);
       }
     } catch (error) {
       failed(run, error);
       run.kept = false;
     }
     finish(run);
-    if (run.kept) {
-      const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-      if (fingerprints.has(print)) {
-        run.kept = false;
-        run.note = 'the same model as an earlier entry';
-      }
-      fingerprints.add(print);
-    }
+    dropRepeat(run);
     runs.push(run);
     if (run.stopped === 'evaluation limit') {
       const left = candidates.length - candidates.indexOf(c) - 1;
@@ -218,7 +229,58 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       break;
     }
   }
+
+  // Models built at the top level (`model = nn.Sequential(nn.Conv2d(3, 32, 3), ...)`, `net = Net(10)`):
+  // run from their first layer's input at the default size, as a model class is. After the
+  // classes, so that a module-level instance of a class already run counts once (at the class).
+  if (!top.stopped && !incomplete) {
+    const seen = new Set<number>();
+    for (const [name, value] of scope?.vars ?? []) {
+      if (!isModuleLevelModel(it, value, seen)) continue;
+      begin();
+      const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true };
+      try {
+        applyModel(run, value);
+      } catch (error) {
+        failed(run, error);
+        run.kept = false;
+      }
+      finish(run);
+      dropRepeat(run);
+      runs.push(run);
+      if (run.stopped === 'evaluation limit') break;
+    }
+  }
   return collect(runs, failures, top.stopped, incomplete);
+}
+
+/**
+ * A PyTorch model built at the top level of the file: a container or block (a layer with
+ * sub-modules) or an nn.Module object, that no other module holds and that nothing has applied.
+ * A lone layer is not a model: its input stays unknown. `seen`: ids already taken (one value may
+ * have two names).
+ */
+function isModuleLevelModel(it: Interpreter, value: Value, seen: Set<number>): boolean {
+  let id: number;
+  if (value.k === 'layer') {
+    if (value.layer.framework !== 'torch' || !value.layer.site || !value.layer.children?.length || value.layer.applied > 0) return false;
+    id = value.layer.id;
+  } else if (value.k === 'obj') {
+    if (!isModule(it, value) || frameworkOf(it, value) !== 'torch' || applied(it, value)) return false;
+    id = value.id;
+  } else return false;
+  if (it.childIds.has(id) || seen.has(id)) return false;
+  seen.add(id);
+  return true;
+}
+
+/** The top-level statement that assigns `name` (where its CodeLens goes). */
+function assignmentOf(root: SourceFile, name: string): Node | undefined {
+  for (const statement of root.tree.rootNode.namedChildren) {
+    const assignment = statement?.type === 'expression_statement' ? statement.namedChildren[0] : undefined;
+    if (assignment?.type === 'assignment' && assignment.childForFieldName('left')?.text === name) return statement!;
+  }
+  return undefined;
 }
 
 /** A definition at the top level of its file (decorated or not). */

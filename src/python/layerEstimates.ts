@@ -378,6 +378,20 @@ class Estimator {
     this.code.containers.forEach((container, index) => {
       if (container.parent === undefined) this.container(index, undefined, undefined);
     });
+    return this.finish();
+  }
+
+  /** Only the outermost Sequentials, each from its own first layer (what the playground opens). */
+  runSequentials(): CodeEstimates {
+    const chained = (kind: string | undefined) => kind === 'torch-sequential' || kind === 'keras-sequential';
+    this.code.containers.forEach((container, index) => {
+      const parent = container.parent === undefined ? undefined : this.code.containers[container.parent];
+      if (chained(container.kind) && !chained(parent?.kind)) this.container(index, undefined, undefined);
+    });
+    return { layers: this.layers, containers: this.containers };
+  }
+
+  private finish(): CodeEstimates {
     // Layers that no container gave an input: the default input size.
     this.layers.forEach((estimate, index) => {
       if (!estimate.inShape && !estimate.error) this.layer(index, this.defaultInput(index), 'default');
@@ -668,4 +682,13 @@ function addCost(into: Cost & { macsByRole: MacsByRole }, add: Cost & { macsByRo
 /** Costs every recognised layer and container of the code under the settings. */
 export function estimateModelCode(code: ModelCode, settings: EstimateSettings = DEFAULT_SETTINGS): CodeEstimates {
   return new Estimator(code, settings).run();
+}
+
+/**
+ * Costs only the outermost nn.Sequential / Keras Sequential containers, each from its first
+ * layer's own input (their `model`: the playground's spec); other containers and layers are left
+ * without estimates.
+ */
+export function estimateSequentials(code: ModelCode, settings: EstimateSettings = DEFAULT_SETTINGS): CodeEstimates {
+  return new Estimator(code, settings).runSequentials();
 }

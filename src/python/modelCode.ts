@@ -5,7 +5,6 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import { Scopes, type PyValue, showValue } from './pythonValues';
-import type { TreeDelta } from './parseCache';
 
 export type Framework = 'torch' | 'keras';
 
@@ -175,67 +174,7 @@ export function readModelCode(tree: Tree): ModelCode {
   return new Reader(tree).read();
 }
 
-/** What a hover needs: the conv call at an offset and only the code that decides its figures. */
-export interface FocusedModelCode {
-  /** The calls and containers of the conv call's unit (see {@link readModelCodeAt}). */
-  code: ModelCode;
-  /** Index in `code.calls` of the innermost conv call holding the offset. */
-  call: number;
-}
-
-/**
- * Reads only what decides the figures of the conv call at `offset` (UTF-16): the outermost
- * nn.Sequential / Keras Sequential around it (or the call alone), the `model.add(...)` calls that
- * fill a Keras Sequential in the same scope, the file's imports and the constants its arguments
- * name. The figures are those {@link readModelCode} gives the same call; what is read costs what
- * the unit costs, not what the file costs. `source` is the text the tree was parsed from.
- * Undefined when no conv call holds the offset.
- */
-export function readModelCodeAt(tree: Tree, source: string, offset: number, imports?: ImportTable): FocusedModelCode | undefined {
-  return new Reader(tree, source, imports).readAt(offset);
-}
-
 const IMPORT_TYPES = ['import_statement', 'import_from_statement'];
-
-/**
- * The file's imports (local name -> what it names; null where two imports disagree) and where
- * their statements are. Finding them walks the whole tree, so a table is carried from version to
- * version ({@link ImportTable.update}) and read again only when an edit touches an import.
- */
-export class ImportTable {
-  private constructor(readonly names: ReadonlyMap<string, string | null>, private readonly statements: readonly { start: number; end: number }[]) {}
-
-  static read(tree: Tree): ImportTable {
-    const reader = new Reader(tree);
-    const statements = tree.rootNode.descendantsOfType(IMPORT_TYPES).filter((n): n is Node => !!n);
-    for (const statement of statements) reader.readImport(statement);
-    return new ImportTable(reader.importNames(), statements.map((n) => ({ start: n.startIndex, end: n.endIndex })));
-  }
-
-  /** The table of `tree`, which `delta` leads to from the tree this table was read from. */
-  update(tree: Tree, delta: TreeDelta | undefined): ImportTable {
-    if (!delta) return ImportTable.read(tree);
-    let statements = this.statements;
-    for (const change of delta.changes) {
-      const oldEnd = change.rangeOffset + change.rangeLength;
-      const shift = change.text.length - change.rangeLength;
-      const next: { start: number; end: number }[] = [];
-      for (const s of statements) {
-        // Touching an import (even at its edge, where a name may grow): read them all again.
-        if (s.end >= change.rangeOffset && s.start <= oldEnd) return ImportTable.read(tree);
-        next.push(s.start > oldEnd ? { start: s.start + shift, end: s.end + shift } : s);
-      }
-      statements = next;
-    }
-    const root = tree.rootNode;
-    for (const range of delta.changedRanges) {
-      if (statements.some((s) => s.end >= range.startIndex && s.start <= range.endIndex)) return ImportTable.read(tree);
-      // A new import statement (or one that a quote or bracket turned into something else) shows as changed syntax.
-      if (root.descendantsOfType(IMPORT_TYPES, range.startPosition, range.endPosition).length > 0) return ImportTable.read(tree);
-    }
-    return statements === this.statements ? this : new ImportTable(this.names, statements);
-  }
-}
 
 /** The conv layer classes: the calls the hover and the quick fix are about. */
 export const CONV_TYPES: ReadonlySet<string> = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
@@ -254,13 +193,9 @@ class Reader {
   private readonly containerScope = new Map<number, number>();
   private readonly root: Node;
 
-  constructor(tree: Tree, private readonly source?: string, private readonly importTable?: ImportTable) {
+  constructor(tree: Tree) {
     this.root = tree.rootNode;
-    this.scopes = new Scopes(source);
-  }
-
-  importNames(): Map<string, string | null> {
-    return this.imports;
+    this.scopes = new Scopes();
   }
 
   read(): ModelCode {
@@ -273,50 +208,8 @@ class Reader {
     return this.result();
   }
 
-  readAt(offset: number): FocusedModelCode | undefined {
-    this.readImports();
-    // The calls around the offset, innermost first (a hover right after `)` still counts).
-    const around: Node[] = [];
-    for (const at of offset > 0 ? [offset, offset - 1] : [offset]) {
-      for (let node = this.root.descendantForIndex(at); node; node = node.parent) {
-        if (node.type === 'call' && node.startIndex <= offset && offset <= node.endIndex && !around.some((n) => n.id === node!.id)) around.push(node);
-      }
-    }
-    around.sort((x, y) => y.startIndex - x.startIndex || x.endIndex - y.endIndex);
-    let target: Node | undefined;
-    let unit: Node | undefined;
-    for (const node of around) {
-      const cls = this.recognise(node)?.cls;
-      if (!target && cls && CONV_TYPES.has(cls.type)) target = unit = node;
-      else if (target && cls?.type === 'Sequential') unit = node;
-    }
-    if (!target || !unit) return undefined;
-    // A module member (`self.x = ...` in __init__): its figures follow forward(), so the whole class is read.
-    const moduleClass = memberOfClass(unit);
-    const filled = moduleClass ? [] : this.kerasAddUnits(unit);
-    const units = moduleClass ? [moduleClass] : filled.length > 0 ? filled : [unit];
-    const seen = new Set<number>();
-    const callNodes: Node[] = [];
-    for (const u of units) {
-      for (const node of [u, ...u.descendantsOfType('call')]) {
-        if (node && node.type === 'call' && !seen.has(node.id)) {
-          seen.add(node.id);
-          callNodes.push(node);
-        }
-      }
-    }
-    // Document order, outer calls before the calls they hold.
-    callNodes.sort((x, y) => x.startIndex - y.startIndex || y.endIndex - x.endIndex);
-    this.readCalls(callNodes);
-    this.readKerasAdds(callNodes);
-    if (moduleClass) this.readModuleClass(moduleClass);
-    const call = this.callAt.get(target.startIndex);
-    return call === undefined ? undefined : { code: this.result(), call };
-  }
-
   private readImports(): void {
-    if (this.importTable) for (const [name, target] of this.importTable.names) this.imports.set(name, target);
-    else for (const statement of this.root.descendantsOfType(IMPORT_TYPES)) if (statement) this.readImport(statement);
+    for (const statement of this.root.descendantsOfType(IMPORT_TYPES)) if (statement) this.readImport(statement);
   }
 
   private recognise(node: Node): Recognised | undefined {
@@ -345,51 +238,6 @@ class Reader {
     const imports: Record<string, string> = {};
     for (const [name, target] of this.imports) if (target) imports[name] = target;
     return { calls: this.calls, containers: this.containers, imports };
-  }
-
-  /**
-   * A Keras Sequential filled by `model.add(...)` calls: when `unit` is the argument of such a call,
-   * or the `model = Sequential(...)` itself, the nearest `model = Sequential(...)` before it and the
-   * `model.add(...)` calls that fill it (those of the same scope up to the next one), found through
-   * the name's occurrences in the source and read through the tree.
-   */
-  private kerasAddUnits(unit: Node): Node[] {
-    if (this.source === undefined) return [];
-    const add = kerasAddTarget(unit.parent?.parent);
-    const cls = this.recognise(unit)?.cls;
-    const kerasSequential = cls?.framework === 'keras' && cls.type === 'Sequential';
-    const assignment = kerasSequential && unit.parent?.type === 'assignment' && unit.parent.childForFieldName('right')?.id === unit.id ? unit.parent : undefined;
-    const named = add?.argument.id === unit.id ? add.target : assignment?.childForFieldName('left');
-    const anchor = add?.argument.id === unit.id ? add.call : assignment ? unit : undefined;
-    if (!named || !anchor) return [];
-    const scope = this.scopes.scopeOf(anchor);
-    const name = named.text;
-    const found: { kind: 'sequential' | 'add'; node: Node }[] = [];
-    const end = Math.min(scope.endIndex, this.source.length);
-    for (let at = this.source.indexOf(name, scope.startIndex); at !== -1 && at + name.length <= end; at = this.source.indexOf(name, at + name.length)) {
-      const node = this.root.descendantForIndex(at, at + name.length);
-      if (!node || node.startIndex !== at || node.endIndex !== at + name.length || node.text !== name) continue;
-      const parent = node.parent;
-      if (parent?.type === 'assignment' && parent.childForFieldName('left')?.id === node.id) {
-        const right = parent.childForFieldName('right');
-        const cls = right?.type === 'call' ? this.recognise(right)?.cls : undefined;
-        if (right && cls?.framework === 'keras' && cls.type === 'Sequential' && this.scopes.scopeOf(right).id === scope.id) found.push({ kind: 'sequential', node: right });
-      } else if (parent?.type === 'attribute') {
-        const call = parent.parent;
-        if (call && kerasAddTarget(call)?.target.id === node.id && this.scopes.scopeOf(call).id === scope.id) found.push({ kind: 'add', node: call });
-      }
-    }
-    let start = -1;
-    found.forEach((f, i) => {
-      if (f.kind === 'sequential' && f.node.startIndex <= anchor.startIndex) start = i;
-    });
-    if (start === -1) return [];
-    const units = [found[start]!.node];
-    for (const f of found.slice(start + 1)) {
-      if (f.kind === 'sequential') break;
-      units.push(f.node);
-    }
-    return units;
   }
 
   // --- names -----------------------------------------------------------------------------------
@@ -624,19 +472,6 @@ class Reader {
     const forward = body?.namedChildren.find((s) => s?.type === 'function_definition' && s.childForFieldName('name')?.text === 'forward');
     container.forward = forward ? readForward(forward, members) : { unsupported: 'no forward()' };
   }
-}
-
-/** The class_definition whose `__init__` assigns `unit` to `self.<name>`, if that is where it is. */
-function memberOfClass(unit: Node): Node | undefined {
-  const assignment = unit.parent;
-  if (assignment?.type !== 'assignment' || assignment.childForFieldName('right')?.id !== unit.id) return undefined;
-  const left = assignment.childForFieldName('left');
-  if (left?.type !== 'attribute' || left.childForFieldName('object')?.text !== 'self') return undefined;
-  let node: Node | null = assignment.parent;
-  while (node && node.type !== 'function_definition') node = node.parent;
-  if (!node || node.childForFieldName('name')?.text !== '__init__') return undefined;
-  const cls = node.parent?.parent;
-  return cls?.type === 'class_definition' ? cls : undefined;
 }
 
 /** `model.add(argument)`: the call, `model` and the argument; undefined for any other node. */

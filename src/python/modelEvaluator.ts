@@ -48,6 +48,8 @@ export interface EvalOptions {
   declaredInput?: number[];
   limits?: EvalLimits;
   cost: Required<CostOptions>;
+  /** Checked with the time bound: true once the result is no longer wanted (a newer version of the file supersedes it). */
+  cancelled?: () => boolean;
 }
 
 /** The evaluation of one file. */
@@ -95,7 +97,10 @@ export class Interpreter {
   tick(): void {
     this.steps++;
     if (this.steps > this.limits.maxSteps) throw new LimitError('evaluation limit (steps)');
-    if ((this.steps & 1023) === 0 && Date.now() > this.deadline) throw new LimitError('evaluation limit (time)');
+    if ((this.steps & 1023) === 0) {
+      if (Date.now() > this.deadline) throw new LimitError('evaluation limit (time)');
+      if (this.options.cancelled?.()) throw new LimitError('superseded by a newer version');
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * change edits the old tree (tree.edit) and the new text is parsed against it.
  * Offsets are UTF-16 code units, which is what both VS Code and web-tree-sitter (for JS strings) use.
  */
-import type { Tree, Edit, Range } from 'web-tree-sitter';
+import type { Tree, Edit } from 'web-tree-sitter';
 import { pythonNestingProblem } from './nestingDepth';
 import type { PythonParser } from './pythonParser';
 
@@ -26,21 +26,10 @@ export function skipReason(text: string): string | undefined {
   return pythonNestingProblem(text);
 }
 
-/**
- * How a version differs from the one before it: the text changes, in order, and the ranges (in the
- * new text) whose syntax changed, as tree-sitter reports them (`oldTree.getChangedRanges(newTree)`).
- */
-export interface TreeDelta {
-  changes: readonly TextChange[];
-  changedRanges: readonly Range[];
-}
-
 interface Entry {
   version: number;
   text: string;
   tree: Tree | undefined;
-  /** Undefined after a full parse (everything may have changed). */
-  delta?: TreeDelta;
 }
 
 function pointAt(text: string, offset: number): { row: number; column: number } {
@@ -82,12 +71,10 @@ export class ParseCache {
       return undefined;
     }
     let tree: Tree | undefined;
-    let delta: TreeDelta | undefined;
     if (cached?.tree && changes && changes.length > 0) {
       const edited = this.applyChanges(cached, changes);
       if (edited && edited.text === text) {
         tree = this.parser.parse(text, edited.tree);
-        if (tree) delta = { changes: [...changes], changedRanges: edited.tree.getChangedRanges(tree) };
         edited.tree.delete();
         this.stats.incremental++;
       } else {
@@ -99,12 +86,12 @@ export class ParseCache {
       this.stats.full++;
     }
     cached?.tree?.delete();
-    this.entries.set(key, { version, text, tree, delta });
+    this.entries.set(key, { version, text, tree });
     return tree;
   }
 
   /** The cached entry, whatever its version (for callers that only need the latest tree). */
-  peek(key: string): { version: number; tree: Tree | undefined; delta?: TreeDelta } | undefined {
+  peek(key: string): { version: number; tree: Tree | undefined } | undefined {
     return this.entries.get(key);
   }
 

@@ -1,9 +1,10 @@
 /**
  * Problems that PyTorch or Keras would raise when the layer is built or first run, found in the
- * code, each on the argument that causes it and with the reason.
+ * code (the arguments as written) and in the evaluation's figures (the channels a layer is given),
+ * each on the argument that causes it and with the reason.
  */
 import type { LayerCall, ModelCode, Span } from './modelCode';
-import type { CodeEstimates } from './layerEstimates';
+import type { SiteRow } from './siteRows';
 import { showValue, type PyValue } from './pythonValues';
 
 export interface PythonDiagnostic {
@@ -34,11 +35,22 @@ function groupsProblems(call: LayerCall, inChannels: number | undefined, outName
   return [{ span: groupsArg.span, severity: 'error', code: 'groups-divide', message: `groups=${g} does not divide ${found.join(' nor ')}: ${raises}` }];
 }
 
-/** The diagnostics of one file. */
-export function findDiagnostics(code: ModelCode, estimates: CodeEstimates): PythonDiagnostic[] {
+/** The evaluator's reason for a conv given other channels than its in_channels (see evalLibrary.ts). */
+const CHANNEL_MISMATCH = /it would have (\d+) channels, but in_channels is (\d+)/;
+
+/** The input channels every instance of a site agrees on (NCHW: dim 1, NHWC: the last), else undefined. */
+function siteInChannels(row: SiteRow | undefined): number | undefined {
+  const shape = row?.input_shape;
+  if (!shape || shape.length !== 4) return undefined;
+  return row.layout === 'NHWC' ? shape[3] : shape[1];
+}
+
+/** The diagnostics of one file: `code` is its syntax, `sites` the evaluation's rows (siteRows.ts). */
+export function findDiagnostics(code: ModelCode, sites: readonly SiteRow[]): PythonDiagnostic[] {
   const out: PythonDiagnostic[] = [];
-  code.calls.forEach((call, index) => {
-    const estimate = estimates.layers[index];
+  const rows = new Map(sites.map((r) => [r.start, r]));
+  for (const call of code.calls) {
+    const row = rows.get(call.span.start);
     if (call.framework === 'torch' && call.type === 'Conv2d') {
       const cin = ints(call.args.in_channels?.value);
       out.push(...groupsProblems(call, cin?.length === 1 ? cin[0] : undefined, 'out_channels', call.args.out_channels?.value, 'nn.Conv2d raises ValueError'));
@@ -46,19 +58,20 @@ export function findDiagnostics(code: ModelCode, estimates: CodeEstimates): Pyth
       if (padding?.value.kind === 'str' && padding.value.value === 'same' && above1(call.args.stride?.value)) {
         out.push({ span: padding.span, severity: 'error', code: 'same-stride', message: `padding='same' with stride=${showValue(call.args.stride!.value)}: PyTorch does not support 'same' padding for strided convolutions (nn.Conv2d raises ValueError); use an explicit padding such as padding=${samePaddingHint(call)}` });
       }
+      const mismatch = row?.instances.map((i) => (i.reason ? CHANNEL_MISMATCH.exec(i.reason) : null)).find(Boolean);
+      if (mismatch) {
+        out.push({ span: call.span, severity: 'warning', code: 'channel-mismatch', message: `in_channels=${mismatch[2]}, but the layer before it produces ${mismatch[1]} channels: PyTorch raises RuntimeError in forward()` });
+      }
     }
     if (call.framework === 'keras' && (call.type === 'Conv2D' || call.type === 'DepthwiseConv2D' || call.type === 'SeparableConv2D')) {
-      if (call.type === 'Conv2D') out.push(...groupsProblems(call, estimate?.inShape?.[1], 'filters', call.args.filters?.value, 'Keras raises ValueError'));
+      if (call.type === 'Conv2D') out.push(...groupsProblems(call, siteInChannels(row), 'filters', call.args.filters?.value, 'Keras raises ValueError'));
       const strides = call.args.strides;
       const dilation = call.args.dilation_rate;
       if (strides && dilation && above1(strides.value) && above1(dilation.value)) {
         out.push({ span: strides.span, severity: 'error', code: 'keras-stride-dilation', message: `strides=${showValue(strides.value)} with dilation_rate=${showValue(dilation.value)}: Keras does not support strides > 1 together with dilation_rate > 1 (raises ValueError)` });
       }
     }
-    if (estimate?.error && estimate.inputSource === 'propagated' && /in_channels=|num_features=|in_features=/.test(estimate.error)) {
-      out.push({ span: call.span, severity: 'warning', code: 'channel-mismatch', message: `${estimate.error}: the layer before it in the Sequential produces ${estimate.inShape?.[1]} channels` });
-    }
-  });
+  }
   return out;
 }
 

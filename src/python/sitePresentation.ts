@@ -6,9 +6,25 @@
 import { formatCount, formatInteger, formatPercent } from '../shared/format';
 import type { ModelEvaluation } from './codeEvaluation';
 import type { InstanceRow, SiteRow } from './siteRows';
-import { codeSpan, escapeMarkdown } from './costPresentation';
 
-export { escapeMarkdown };
+/** Line breaks and other control characters (C0, DEL, C1, bidi and line separators) shown as one space. */
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ');
+
+/** Document text as Markdown that renders as itself: every ASCII punctuation character backslash-escaped (no link, HTML, entity or autolink can form). */
+export function escapeMarkdown(s: string): string {
+  return oneLine(s).replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+}
+
+/** Document text as a code span: fenced by one backtick more than its longest run, so that no text ends it early. */
+export function codeSpan(s: string): string {
+  const text = oneLine(s);
+  if (text.trim() === '') return escapeMarkdown(text);
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  // A space on each side keeps a leading or trailing backtick apart from the fence (and is stripped when shown).
+  const pad = text.startsWith('`') || text.endsWith('`') || (text.startsWith(' ') && text.endsWith(' ')) ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
 
 export interface SiteHoverSettings {
   convention: string;

@@ -4,7 +4,7 @@
  * shows but no evaluated model reached are listed as unknown, with the reason.
  */
 import type { Tree } from 'web-tree-sitter';
-import { readModelCode, CONV_TYPES, type LayerCall } from './modelCode';
+import { readModelCode, CONV_TYPES, type LayerCall, type ModelCode } from './modelCode';
 import { evaluateFile, type EvaluationSettings, type FileEvaluation, type InstanceGroup, type SiteEvaluation } from './codeEvaluation';
 import type { ImportResolver } from './modelEvaluator';
 
@@ -119,12 +119,11 @@ function syntaxRow(call: LayerCall, reason: string): SiteRow {
   };
 }
 
-/** Evaluates a parsed file and lists its conv call sites. */
-export function fileSiteRows(tree: Tree, source: string, path: string, resolve: ImportResolver, settings: EvaluationSettings): FileRows {
+/** Evaluates a parsed file and lists its conv call sites. `code`: the file's syntax, when the caller has read it already. */
+export function fileSiteRows(tree: Tree, source: string, path: string, resolve: ImportResolver, settings: EvaluationSettings, code: ModelCode = readModelCode(tree)): FileRows {
   const evaluation = evaluateFile({ path, tree }, source, resolve, settings);
   const rows = evaluation.sites.map(siteRow);
   const seen = new Set(rows.map((r) => r.start));
-  const code = readModelCode(tree);
   for (const call of code.calls) {
     if (!CONV_TYPES.has(call.type) || seen.has(call.span.start)) continue;
     seen.add(call.span.start);

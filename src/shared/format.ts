@@ -1,5 +1,4 @@
 /** Number and shape formatting shared by the CLI, the hover and the playground. */
-export { formatBytes } from './spec';
 
 /** 4231976 -> "4.23M", 568740000 -> "568.74M", 1184 -> "1.18K". */
 export function formatCount(value: number, digits = 2): string {
@@ -24,4 +23,16 @@ export function formatShape(shape: readonly number[]): string {
 /** 0.1234 -> "12.3%". */
 export function formatPercent(ratio: number, digits = 1): string {
   return `${(ratio * 100).toFixed(digits)}%`;
+}
+
+/** 1536 -> "1.5 KiB", 300 -> "300 B" (powers of 1024). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -16,22 +16,24 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import type { ModelSpec } from './spec';
-import { elementCount } from './tensor';
+import { elementCount, exactBuffer } from './tensor';
 
 /** Where a forward pass runs. 'cpu' and 'webgpu' name the engine backend; where it runs is the sender's choice. */
 export type EngineBackend = 'cpu' | 'webgpu';
 export const ENGINE_BACKENDS: readonly EngineBackend[] = ['cpu', 'webgpu'];
 
-/** The hand-made depthwise filters of the engine's weight initialiser (src/engine/weights.ts; a unit test keeps the lists equal). */
+/** The hand-made depthwise filters of the engine's weight initialiser (src/engine/weights.ts makes them). */
 export const FILTER_NAMES = ['identity', 'box_blur', 'gaussian_blur', 'sobel_x', 'sobel_y', 'laplacian', 'sharpen', 'emboss'] as const;
 export type FilterName = (typeof FILTER_NAMES)[number];
 
-/** How the weights of a run are made. */
-export type WeightsSource =
-  | { kind: 'seed'; seed: number }
+/** Weights made from a description rather than read from a file: seeded Kaiming-uniform, or hand-made filters. */
+export type WeightSource = { kind: 'seed'; seed: number } | { kind: 'filters'; filter: FilterName; seed?: number };
+
+/** The weights of a run: made ({@link WeightSource}), or read from a workspace file. */
+export type RunWeights =
+  | WeightSource
   /** The trained weights of the model file the host opened in this panel (ONNX import). */
   | { kind: 'imported' }
-  | { kind: 'filters'; filter: FilterName; seed: number }
   /** A workspace-relative path of a `.safetensors` file with PyTorch state_dict names. */
   | { kind: 'safetensors'; path: string };
 
@@ -73,7 +75,7 @@ export interface RunRequestBody {
   backend: EngineBackend;
   model: ModelSpec;
   input: WireTensor;
-  weights: WeightsSource;
+  weights: RunWeights;
   /** Send back every step's output (the feature maps). */
   intermediates: boolean;
   /** Preview bytes for at most this many channels of each step (DEFAULT_PREVIEW_CHANNELS when absent). */
@@ -103,6 +105,8 @@ export interface HostGpuInfo {
   available: boolean;
   /** Adapter name when available; the reason otherwise. */
   description: string;
+  /** A CPU emulation (SwiftShader, llvmpipe, ...): correct, but slower than the CPU engine. */
+  software: boolean;
 }
 
 export interface WorkspaceFile {
@@ -241,8 +245,7 @@ function oneOf<T extends string>(value: unknown, options: readonly T[], what: st
 /** ArrayBuffer, or a typed array view of float32 (some transports deliver views). */
 function buffer(value: unknown, what: string): ArrayBuffer {
   if (value instanceof ArrayBuffer) return value;
-  if (value instanceof Float32Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
-  if (value instanceof Uint8Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  if (value instanceof Float32Array || value instanceof Uint8Array) return exactBuffer(value);
   fail(`${what} must be an ArrayBuffer, got ${describe(value)}`);
 }
 
@@ -271,7 +274,7 @@ export function parseWorkspacePath(value: unknown, what = 'path'): string {
   return path;
 }
 
-export function parseWeightsSource(value: unknown): WeightsSource {
+export function parseRunWeights(value: unknown): RunWeights {
   const raw = record(value, 'weights');
   const kind = oneOf(raw.kind, ['seed', 'filters', 'safetensors', 'imported'] as const, 'weights.kind');
   switch (kind) {
@@ -315,7 +318,7 @@ function parseRunBody(value: unknown): RunRequestBody {
   const model = parseModelShape(raw.model);
   const input = parseWireTensor(raw.input, 'body.input');
   if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
-  const weights = parseWeightsSource(raw.weights);
+  const weights = parseRunWeights(raw.weights);
   if (typeof raw.intermediates !== 'boolean') fail(`body.intermediates must be true or false, got ${describe(raw.intermediates)}`);
   const previewChannels = raw.previewChannels === undefined ? DEFAULT_PREVIEW_CHANNELS : int(raw.previewChannels, 'body.previewChannels', 0, MAX_PREVIEW_CHANNELS);
   return { backend, model, input, weights, intermediates: raw.intermediates, previewChannels };
@@ -401,8 +404,7 @@ export function parseFromWebview(message: unknown): Parsed<FromWebviewMessage> {
 // Conversions
 
 export function toWireTensor(shape: readonly number[], data: Float32Array): WireTensor {
-  const copy = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
-  return { shape: [...shape], data: copy as ArrayBuffer };
+  return { shape: [...shape], data: exactBuffer(data) };
 }
 
 export function fromWireTensor(tensor: WireTensor): { shape: number[]; data: Float32Array } {

@@ -7,6 +7,7 @@
  * This module imports neither `vscode` nor the DOM.
  */
 import { elementCount } from './tensor';
+import { formatBytes } from './format';
 
 export type Padding2d = number | [number, number] | 'same' | 'valid' | 'tf_same';
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
@@ -1310,16 +1311,6 @@ function firstInChannels(layers: unknown[]): number | undefined {
   return undefined;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Parameters: the state_dict a model expects

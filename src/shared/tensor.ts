@@ -21,3 +21,14 @@ export function elementCount(shape: readonly number[]): number {
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/**
+ * A buffer that holds exactly the bytes of `view`: the view's own buffer when the view spans all
+ * of it, a copy otherwise (a view into a larger or a shared buffer). What can be transferred or
+ * sent without sending more than the tensor.
+ */
+export function exactBuffer(view: ArrayBufferView): ArrayBuffer {
+  const { buffer, byteOffset, byteLength } = view;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) return buffer;
+  return new Uint8Array(buffer, byteOffset, byteLength).slice().buffer;
+}

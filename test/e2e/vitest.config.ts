@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-/** `npm run test:e2e`: the standalone playground in headless Chromium. One file at a time: one browser. */
+/**
+ * `npm run test:e2e`: the standalone playground in headless Chromium, and VS Code itself (code-server):
+ * the playground panel and the editor features. One file at a time: one browser.
+ */
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.e2e.test.ts'],

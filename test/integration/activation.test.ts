@@ -3,10 +3,12 @@
 // contributed command.
 //
 // What "heavy" means here, and how it is seen from outside the extension's bundle:
-// - the Python parser: tree-sitter's WebAssembly, compiled from the extension's code
-//   (WebAssembly.instantiate/compile/Module are wrapped before the extension loads);
-// - the CPU engine's worker thread (worker_threads.Worker is wrapped: the bundle looks the
-//   class up on the module object when it starts one);
+// - the Python analysis worker (dist/pythonWorker.js, where tree-sitter's WebAssembly is
+//   compiled) and the CPU engine's worker thread (worker_threads.Worker is wrapped: the bundle
+//   looks the class up on the module object when it starts one);
+// - WebAssembly compiled on the extension host's own thread from the extension's code
+//   (WebAssembly.instantiate/compile/Module are wrapped before the extension loads): never, the
+//   parser runs in its worker;
 // - Dawn: its native addon dawn.node among the process's shared objects.
 // Each probe also has to see the load happen once a feature needs it, so that a probe that
 // sees nothing cannot pass by accident.
@@ -75,8 +77,9 @@ function dawnLoaded(): string | undefined {
   return report?.sharedObjects?.find((file) => file.endsWith('dawn.node'));
 }
 
-function engineWorkers(): string[] {
-  return workersStarted.filter((script) => bundleDir !== undefined && script.includes(bundleDir));
+/** Worker threads started from the extension's dist/ (any of them, or those of one script). */
+function extensionWorkers(script?: string): string[] {
+  return workersStarted.filter((started) => bundleDir !== undefined && started.includes(bundleDir) && (!script || path.basename(started) === script));
 }
 
 installProbes();
@@ -92,7 +95,7 @@ suite('activation', () => {
     console.log(`activation took ${activationMs.toFixed(1)} ms`);
     assert.ok(activationMs < MAX_ACTIVATION_MS, `activation took ${activationMs.toFixed(0)} ms (limit ${MAX_ACTIVATION_MS} ms)`);
     assert.deepEqual(wasmCompiles, [], 'WebAssembly was compiled during activation');
-    assert.deepEqual(engineWorkers(), [], 'a worker thread was started during activation');
+    assert.deepEqual(extensionWorkers(), [], 'a worker thread was started during activation');
     assert.equal(dawnLoaded(), undefined, 'Dawn (dawn.node) was loaded during activation');
   });
 
@@ -129,7 +132,7 @@ suite('activation', () => {
     await closePlaygroundTabs();
   });
 
-  test('the Python parser loads on the first hover, still without Dawn', async () => {
+  test('the Python analysis worker starts with the first Python document; the host thread compiles no WebAssembly, and Dawn stays unloaded', async () => {
     await activatedExtension();
     assert.deepEqual(wasmCompiles, [], 'WebAssembly was compiled before the first Python request');
     const editor = await openWorkspaceDocument('convs.py');
@@ -139,7 +142,8 @@ suite('activation', () => {
       positionOf(editor.document, 'standard =', 'Conv2d'),
     );
     assert.match(hoverText(hovers), /params/, 'the hover on a Conv2d gave no figures');
-    assert.ok(wasmCompiles.length > 0, 'the hover answered but no WebAssembly was compiled from the extension: the probe sees nothing');
+    assert.equal(extensionWorkers('pythonWorker.js').length, 1, `the hover answered without one Python analysis worker (workers seen: ${workersStarted.join(', ') || 'none'}): the probe sees nothing`);
+    assert.deepEqual(wasmCompiles, [], "the parser's WebAssembly was compiled on the extension host's thread");
     assert.equal(dawnLoaded(), undefined, 'Dawn was loaded by a hover');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
@@ -149,7 +153,7 @@ suite('activation', () => {
     assert.equal(dawnLoaded(), undefined, 'Dawn was loaded before any GPU run');
     const cpu = await runOnHost(api, { backend: 'cpu' });
     assert.equal(cpu.backend, 'cpu');
-    assert.ok(engineWorkers().length > 0, `a CPU run answered without a worker thread of the extension's (workers seen: ${workersStarted.join(', ') || 'none'})`);
+    assert.ok(extensionWorkers('engineWorker.js').length > 0, `a CPU run answered without the engine's worker thread (workers seen: ${workersStarted.join(', ') || 'none'})`);
     assert.equal(dawnLoaded(), undefined, 'a CPU run loaded Dawn');
     const gpu = await runOnHost(api, { backend: 'webgpu' });
     assert.equal(gpu.backend, 'webgpu', `the host fell back to ${gpu.backend}: ${gpu.note ?? ''}`);

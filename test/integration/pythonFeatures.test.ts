@@ -75,6 +75,34 @@ suite('Python model code', () => {
     assert.match(lens.command.title, /3 conv instances/);
   });
 
+  test('a CodeLens "Open in Playground" over a Sequential opens it, through an id the extension issued', async () => {
+    await closePlaygroundTabs();
+    const { document } = await openWorkspaceDocument('convs.py');
+    const line = positionOf(document, 'self.features = nn.Sequential(', 'nn.Sequential').line;
+    const lens = await waitFor(async () => {
+      const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', document.uri, 100);
+      return lenses.find((l) => l.range.start.line === line && l.command?.title === 'Open in Playground');
+    }, 'the "Open in Playground" CodeLens over self.features');
+    const args = lens.command!.arguments ?? [];
+    assert.equal(args.length, 1);
+    assert.match(String(args[0]), /^[0-9a-f]{32}$/, 'the CodeLens carries more than an id');
+    await vscode.commands.executeCommand(lens.command!.command, ...args);
+    await waitFor(() => playgroundTabs().length === 1, 'the playground tab');
+    await closePlaygroundTabs();
+  });
+
+  test('the hover follows an edit, and a model built at the top level gets figures from its first layer', async () => {
+    const editor = await openWorkspaceDocument('convs.py');
+    const { document } = editor;
+    await editor.edit((edit) => edit.insert(new vscode.Position(document.lineCount, 0), '\nstem = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 1))\n'));
+    // The 1x1 conv after a 3x3 stride-2 conv at the default 224x224: 16 x 112 x 112 out, 8 * 16 + 16 params.
+    const text = await waitFor(async () => {
+      const hover = await hoverAt(document, 'stem = nn.Sequential', 'Conv2d(8, 16');
+      return hover.includes('1×16×112×112') ? hover : undefined;
+    }, 'the hover on the new top-level Sequential\'s 1x1 conv', 10_000);
+    assert.ok(text.includes('| params | 144 |'), `expected 144 params:\n${text}`);
+  });
+
   test('the quick fix converts a standard conv to depthwise + pointwise', async () => {
     const editor = await openWorkspaceDocument('convs.py');
     const { document } = editor;

@@ -8,15 +8,16 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli';
-import { runForwardCommand } from '../../src/cliForward';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main';
+import { runForwardCommand } from '../../src/cli/forward';
 import { initWeights } from '../../src/engine/weights';
 import { localFileSystem, readRegularFile, writeLocalFileAtomic } from '../../src/io/localFiles';
 import { writeNpy } from '../../src/io/npy';
 import { writeSafetensors } from '../../src/io/safetensors';
 import { writeFileAtomic, type AtomicWriteFileSystem } from '../../src/shared/atomicWrite';
 import { resolveModel, type ModelSpec } from '../../src/shared/spec';
+import { captureOutput } from './cliCapture';
 
 let dir: string;
 let cliPath: string;
@@ -26,7 +27,7 @@ beforeAll(async () => {
   cliPath = join(buildDir, 'cli.js');
   // As esbuild.mjs bundles the CLI (without the embedded kernels: the JS ones serve here).
   await esbuild.build({
-    entryPoints: ['src/cli.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: cliPath, logLevel: 'error',
+    entryPoints: ['src/cli/main.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: cliPath, logLevel: 'error',
     define: { 'import.meta.url': '__sepconvImportMetaUrl' },
     banner: { js: "var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });
@@ -34,10 +35,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sepconv-files-'));
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
-afterEach(() => vi.restoreAllMocks());
 
 const model: ModelSpec = { name: 'two', layers: [{ type: 'Conv2d', in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1 }, { type: 'ReLU' }, { type: 'Conv2d', in_channels: 8, out_channels: 8, kernel_size: 1 }] };
 const input = { shape: [1, 3, 16, 16], data: new Float32Array(768).map((_, i) => Math.sin(i / 5)) };
@@ -108,19 +106,19 @@ describe('destinations are checked before the run', () => {
   it('--output in a missing folder, or under a file', async () => {
     const { modelPath, inputPath } = files();
     const weights = overflowingWeights();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(dir, 'missing', 'y.npy')])).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT: no folder /);
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(inputPath, 'y.npy')])).rejects.toThrow(/^--output .*y\.npy: a parent of .* is a file, not a directory/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(dir, 'missing', 'y.npy')], captureOutput().io)).rejects.toThrow(/^--output .*y\.npy: cannot write \(ENOENT: no folder /);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--weights', weights, '--output', join(inputPath, 'y.npy')], captureOutput().io)).rejects.toThrow(/^--output .*y\.npy: a parent of .* is a file, not a directory/);
   });
 
   it('--intermediates under a file is refused before --output is written', async () => {
     const { modelPath, inputPath, outputPath } = files();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', join(inputPath, 'steps')])).rejects.toThrow(/^--intermediates .*steps: .*x\.npy is a file, not a directory$/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', join(inputPath, 'steps')], captureOutput().io)).rejects.toThrow(/^--intermediates .*steps: .*x\.npy is a file, not a directory$/);
     expect(existsSync(outputPath)).toBe(false);
   });
 
   it('--intermediates under /proc fails at once instead of hanging', async () => {
     const { modelPath, inputPath, outputPath } = files();
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', '/proc/sepconv-no-such/steps'])).rejects.toThrow(/^--intermediates \/proc\/sepconv-no-such\/steps: (cannot make the directory \/proc\/sepconv-no-such|cannot write)/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--init', 'seed:1', '--output', outputPath, '--intermediates', '/proc/sepconv-no-such/steps'], captureOutput().io)).rejects.toThrow(/^--intermediates \/proc\/sepconv-no-such\/steps: (cannot make the directory \/proc\/sepconv-no-such|cannot write)/);
     expect(existsSync(outputPath)).toBe(false);
   }, 10_000);
 });
@@ -129,12 +127,12 @@ describe('an intermediates folder', () => {
   it('holds only the latest run: the step files an earlier index.json listed are removed', async () => {
     const { modelPath, inputPath, outputPath } = files();
     const steps = join(dir, 'steps');
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps, '--unfused'])).toBe(0);
+    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps, '--unfused'], captureOutput().io)).toBe(0);
     const first = readdirSync(steps).sort();
     expect(first.filter((f) => f.endsWith('.npy'))).toHaveLength(3);
     writeFileSync(join(steps, 'notes.txt'), 'mine');
     files({ layers: [model.layers[0]!] });
-    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps])).toBe(0);
+    expect(await runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps], captureOutput().io)).toBe(0);
     const index = JSON.parse(readFileSync(join(steps, 'index.json'), 'utf8')) as { format: string; steps: Array<{ file: string }> };
     expect(index.format).toBe('sepconv-intermediates');
     expect(readdirSync(steps).sort()).toEqual([...index.steps.map((s) => s.file), 'index.json', 'notes.txt'].sort());
@@ -147,7 +145,7 @@ describe('an intermediates folder', () => {
     mkdirSync(steps);
     writeFileSync(join(steps, '000_0.npy'), 'not ours');
     writeFileSync(join(steps, 'index.json'), JSON.stringify({ steps: [{ file: '../x.npy' }] }));
-    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps])).rejects.toThrow(/^--intermediates .*photos: the folder holds 2 file\(s\) and no index\.json of an earlier `sepconv forward` run/);
+    await expect(runForwardCommand(['--model', modelPath, '--input', inputPath, '--output', outputPath, '--init', 'seed:1', '--intermediates', steps], captureOutput().io)).rejects.toThrow(/^--intermediates .*photos: the folder holds 2 file\(s\) and no index\.json of an earlier `sepconv forward` run/);
     expect(readFileSync(join(steps, '000_0.npy'), 'utf8')).toBe('not ours');
     expect(existsSync(outputPath)).toBe(false);
   });
@@ -158,7 +156,7 @@ describe('non-regular files are refused', () => {
     const { modelPath, inputPath, outputPath } = files();
     const fifo = join(dir, 'fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const forwardWith = (...args: string[]) => runForwardCommand(['--output', outputPath, ...args]);
+    const forwardWith = (...args: string[]) => runForwardCommand(['--output', outputPath, ...args], captureOutput().io);
     await expect(forwardWith('--model', modelPath, '--input', '/dev/zero', '--init', 'seed:1')).rejects.toThrow(/^--input \/dev\/zero: not a regular file \(a character device\): refused$/);
     await expect(forwardWith('--model', modelPath, '--input', fifo, '--init', 'seed:1')).rejects.toThrow(/^--input .*fifo: not a regular file \(a FIFO\): refused$/);
     await expect(forwardWith('--model', '/dev/zero', '--input', inputPath)).rejects.toThrow(/^--model \/dev\/zero: not a regular file/);

@@ -2,9 +2,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli';
-import { terminalSafe } from '../../src/cliText';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main';
+import { terminalSafe } from '../../src/cli/terminal';
 import { writeNpy } from '../../src/io/npy';
 
 /** ESC sequences (title, clear screen, colour), BEL, CR, a C1 CSI, a bidi override and isolate, a zero-width space. */
@@ -13,24 +13,14 @@ const HOSTILE = '\u001b]0;owned\u0007\u001b[2J\u001b[31mred\rX\u009b1m\u202egnp.
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
 let dir: string;
-let printed: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sepconv-term-'));
-  printed = '';
-  // `forward` and `cost FILE.py` write to the process streams; main()'s own writers are captured below.
-  const capture = (chunk: string | Uint8Array) => {
-    printed += String(chunk);
-    return true;
-  };
-  vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  vi.spyOn(process.stderr, 'write').mockImplementation(capture);
 });
-afterEach(() => vi.restoreAllMocks());
 
 async function run(args: string[]): Promise<{ code: number; text: string }> {
   const lines: string[] = [];
   const code = await main(args, (s) => lines.push(s), (s) => lines.push(s));
-  return { code, text: `${lines.join('\n')}\n${printed}` };
+  return { code, text: lines.join('\n') };
 }
 
 function expectNoControl(text: string): void {
@@ -92,7 +82,6 @@ describe('the CLI escapes what it prints from its input', () => {
     const file = join(dir, `net${HOSTILE}.py`);
     writeFileSync(file, `import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 8, 3, padding='${HOSTILE}'), nn.Conv2d(8, 6, 3, groups=4, padding_mode=cfg['${HOSTILE}']))\n`);
     for (const json of [false, true]) {
-      printed = '';
       const r = await run(['cost', file, ...(json ? ['--json'] : [])]);
       expect(r.code).toBe(0);
       expect(r.text).toMatch(/Conv2d/);

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy';
-import { probeAdapterQuietly } from '../../src/cliGpu';
+import { probeAdapterQuietly } from '../../src/cli/adapterProbe';
 
 const ROOT = resolve(__dirname, '../..');
 /** Inside the repository, so that the bundle finds node_modules/webgpu as dist/cli.js does. */
@@ -22,7 +22,7 @@ let dir: string;
 beforeAll(async () => {
   mkdirSync(join(ROOT, 'node_modules/.cache/sepconv-test'), { recursive: true });
   await esbuild.build({
-    entryPoints: [join(ROOT, 'src/cli.ts')],
+    entryPoints: [join(ROOT, 'src/cli/main.ts')],
     bundle: true,
     platform: 'node',
     format: 'cjs',

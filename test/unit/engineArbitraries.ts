@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { convOutputSize } from '../../src/shared/spec';
-import type { ActivationKind } from '../../src/engine/cpu/activation';
+import type { ActivationKind } from '../../src/engine/activationKind';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { convolve, type ConvParameters } from '../../src/engine/cpu/plan';
 import { activationReference, addReference, conv2dReference } from '../../src/engine/cpu/reference';

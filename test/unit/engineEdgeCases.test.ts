@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runForwardCommand } from '../../src/cliForward';
+import { runForwardCommand } from '../../src/cli/forward';
 import { CancelledError } from '../../src/engine/errors';
 import { forward } from '../../src/engine/forward';
 import { getHostDevice, resetHostDevice } from '../../src/engine/gpuDevice';
@@ -18,6 +18,7 @@ import { readNpy, writeNpy } from '../../src/io/npy';
 import { writeSafetensors } from '../../src/io/safetensors';
 import { resolveModel, type ModelSpec } from '../../src/shared/spec';
 import { FIXTURE_DIR } from './fixtureLoader';
+import { captureOutput } from './cliCapture';
 
 interface EdgeCase {
   name: string;
@@ -89,12 +90,9 @@ describe('BatchNorm at the edges of float32 gives what PyTorch gives', () => {
     writeFileSync(join(dir, 'm.json'), JSON.stringify(spec));
     writeFileSync(join(dir, 'w.safetensors'), writeSafetensors(weights));
     writeFileSync(join(dir, 'x.npy'), writeNpy(x(c)));
-    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    try {
-      expect(await runForwardCommand(['--model', join(dir, 'm.json'), '--input', join(dir, 'x.npy'), '--weights', join(dir, 'w.safetensors'), '--output', join(dir, 'y.npy')])).toBe(0);
-    } finally {
-      vi.restoreAllMocks();
-    }
+    const printed = captureOutput();
+    expect(await runForwardCommand(['--model', join(dir, 'm.json'), '--input', join(dir, 'x.npy'), '--weights', join(dir, 'w.safetensors'), '--output', join(dir, 'y.npy')], printed.io)).toBe(0);
+    expect(printed.err).toEqual([]);
     expect(readNpy(readFileSync(join(dir, 'y.npy'))).data[0]).toBe(Math.fround(value(c.output)));
   });
 });

@@ -7,16 +7,17 @@ import { forwardCpu } from '../../src/engine/cpu/cpuBackend';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
 import { forward, resolveForInput } from '../../src/engine/forward';
-import type { BackendName, ForwardOptions } from '../../src/engine/types';
+import type { ForwardOptions } from '../../src/engine/types';
+import type { EngineBackend } from '../../src/shared/protocol';
 import { resolveModel } from '../../src/shared/spec';
 import { allcloseViolation } from './engineAllclose';
 import { loadFixtures } from './fixtureLoader';
 
 const fixtures = loadFixtures();
-const backends: BackendName[] = ['cpu'];
+const backends: EngineBackend[] = ['cpu'];
 /** Add another CpuKernels implementation (WebAssembly SIMD) here to check it against PyTorch too. */
 const cpuKernelImplementations: CpuKernels[] = [jsKernels];
-const optionsFor = async (backend: BackendName): Promise<ForwardOptions> => ({ backend });
+const optionsFor = async (backend: EngineBackend): Promise<ForwardOptions> => ({ backend });
 
 describe.each(backends)('PyTorch fixtures on %s', (backend) => {
   it('has fixtures to check', () => {

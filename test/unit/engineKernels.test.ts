@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACTIVATION_TYPES, PADDING_MODES, resolveModel, SpecError, type LayerSpec } from '../../src/shared/spec';
-import { activationKind, type ActivationKind } from '../../src/engine/cpu/activation';
+import { activationKind, type ActivationKind } from '../../src/engine/activationKind';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
 import { activationReference, referenceForward } from '../../src/engine/cpu/reference';

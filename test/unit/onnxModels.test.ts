@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli';
 import fc from 'fast-check';
 import { OnnxError, readOnnxModel, tensorValues } from '../../src/io/onnx';
 import { importOnnx } from '../../src/io/onnxImport';
 import { applyByteEdits, byteEdits } from './byteEdits';
 import { PADDLE_MODELS, TORCHVISION_MODELS, torchvisionExports } from './onnxModelFiles';
+import { runCli } from './cliCapture';
 
 /**
  * An independent count of a model's parameters, from the file alone: every float tensor of rank 1
@@ -28,13 +28,6 @@ function countParameters(bytes: Uint8Array): number {
     for (const name of reads) if (tensors.has(name)) counted.add(name);
   }
   return [...counted].reduce((sum, name) => sum + tensors.get(name)!, 0);
-}
-
-async function runCli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 describe.each(PADDLE_MODELS)('PaddleOCR $name', ({ file, inputShape }) => {
@@ -99,7 +92,7 @@ describe('torchvision exports (torch.onnx, opsets 11-17)', () => {
     const convention = await runCli(['cost', '--model', join(dir, 'mobilenet_v2.onnx'), '--convention', 'fvcore']);
     expect([convention.code, convention.err]).toEqual([1, expect.stringMatching(/--convention and --dtype do not apply to an \.onnx model/)]);
     const missing = await runCli(['cost', '--model', join(dir, 'missing.onnx')]);
-    expect([missing.code, missing.err]).toEqual([1, expect.stringMatching(/missing\.onnx: cannot read the model \(ENOENT\)$/)]);
+    expect([missing.code, missing.err]).toEqual([1, expect.stringMatching(/^sepconv: --model .*missing\.onnx: no such file$/)]);
   });
 
   it('imports the default export of mobilenet_v2, whose BatchNorms torch.onnx folded into the convs', () => {

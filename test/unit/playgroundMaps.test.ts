@@ -8,7 +8,6 @@ import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedR
 import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
 import { defaultState, restoreState, sampleFile, SAMPLES } from '../../webview/state';
 import { blockTree, describeBlock, isConvStep, stepInBlocks } from '../../webview/blockTree';
-import { autoCandidates, autoRoute } from '../../webview/autoBackend';
 import { imageToTensor, meanStd } from '../../webview/patterns';
 import { costModel } from '../../src/shared/cost';
 import { getPreset } from '../../src/shared/presets';
@@ -219,30 +218,3 @@ describe('inputs', () => {
   });
 });
 
-describe('Auto', () => {
-  const none = { available: false, description: 'none', software: false };
-  const swiftshader = { available: true, description: 'Google SwiftShader', software: true };
-
-  it('starts where the maps should come soonest: a hardware GPU, else the CPU on the side of the panel', () => {
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'NVIDIA H200' }, pageGpu: none, measured: {} }).key).toBe('host/webgpu');
-    expect(autoRoute({ standalone: false, remote: false, hostGpu: { available: true, description: 'SwiftShader Device' }, pageGpu: swiftshader, measured: {} }).key).toBe('host/cpu');
-    const remote = autoRoute({ standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader, measured: {} });
-    expect(remote.key).toBe('page/cpu');
-    expect(remote.why).toMatch(/across a network/);
-    expect(autoCandidates({ standalone: true, remote: false, pageGpu: swiftshader, measured: {} })).toEqual(['page/cpu']);
-    expect(autoCandidates({ standalone: true, remote: false, pageGpu: { available: true, description: 'Apple M2', software: false }, measured: {} })).toEqual(['page/webgpu', 'page/cpu']);
-  });
-
-  it('tries each candidate once, then keeps the fastest measured', () => {
-    const inputs = { standalone: false, remote: true, hostGpu: none, pageGpu: swiftshader };
-    const second = autoRoute({ ...inputs, measured: { 'page/cpu': 400 } });
-    expect(second.key).toBe('host/cpu');
-    expect(second.why).toMatch(/trying host CPU once.*page CPU 400 ms/);
-    const chosen = autoRoute({ ...inputs, measured: { 'page/cpu': 400, 'host/cpu': 120 } });
-    expect(chosen.key).toBe('host/cpu');
-    expect(chosen.why).toMatch(/fastest here/);
-    expect(autoRoute({ ...inputs, measured: { 'page/cpu': 90, 'host/cpu': 120 } }).key).toBe('page/cpu');
-    // A route measured on another set-up (here a host GPU that is gone) does not count.
-    expect(autoRoute({ ...inputs, measured: { 'page/cpu': 400, 'host/cpu': 300, 'host/webgpu': 5 } }).key).toBe('host/cpu');
-  });
-});

@@ -2,14 +2,12 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { parser, FIXTURES } from './pythonHelpers';
+import { parser, FIXTURES, analyzeCode, type CodeAnalysis } from './pythonHelpers';
 import type { PythonParser } from '../../src/python/pythonParser';
 import { readModelCode, type ModelCode } from '../../src/python/modelCode';
-import { analyzeCode, convCallAt, type PythonAnalysis } from '../../src/python/pythonAnalysis';
 import { DEFAULT_SETTINGS } from '../../src/python/layerEstimates';
 import { showValue } from '../../src/python/pythonValues';
 import { separableRewrite, applyEdits } from '../../src/python/separableRewrite';
-import { hoverInput, hoverMarkdown, codeLensTitle } from '../../src/python/costPresentation';
 import { ParseCache, skipReason } from '../../src/python/parseCache';
 import { costModel, estimateConv } from '../../src/shared/cost';
 import { resolveModel } from '../../src/shared/spec';
@@ -27,7 +25,7 @@ function read(source: string): ModelCode {
     tree.delete();
   }
 }
-const analyze = (source: string, settings = DEFAULT_SETTINGS): PythonAnalysis => analyzeCode(read(source), settings);
+const analyze = (source: string, settings = DEFAULT_SETTINGS): CodeAnalysis => analyzeCode(read(source), settings);
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
 const args = (code: ModelCode, i: number) => Object.fromEntries(Object.entries(code.calls[i]!.args).map(([k, v]) => [k, showValue(v.value)]));
 
@@ -133,17 +131,6 @@ describe('shapes and costs', () => {
   });
 });
 
-describe('diagnostics', () => {
-  it('finds groups, same-with-stride, Keras strides with dilation and channel mismatches, on the argument', () => {
-    const source = fixture('diagnostics.py');
-    const found = analyze(source).diagnostics.map((d) => `${d.code}@${source.slice(d.span.start, d.span.end)}`);
-    expect(found).toEqual(['groups-divide@groups=3', 'same-stride@padding="same"', 'channel-mismatch@nn.Conv2d(32, 64, 1)']);
-    const keras = fixture('keras_sequential.py');
-    expect(analyze(keras).diagnostics.map((d) => `${d.code}@${keras.slice(d.span.start, d.span.end)}`)).toEqual(['keras-stride-dilation@strides=2']);
-    expect(analyze(source).diagnostics[0]!.message).toMatch(/groups=3 does not divide in_channels=32/);
-  });
-});
-
 describe('separable rewrite', () => {
   const rewrite = (src: string) => {
     const code = read(src);
@@ -174,39 +161,6 @@ describe('separable rewrite', () => {
   it('offers nothing for depthwise, pointwise or grouped convs', () => {
     expect(rewrite('import torch.nn as nn\nx = nn.Conv2d(64, 64, 3, groups=64)\n')).toBeUndefined();
     expect(rewrite('import torch.nn as nn\nx = nn.Conv2d(64, 128, 1)\n')).toBeUndefined();
-  });
-});
-
-describe('hover and CodeLens text', () => {
-  it('labels MACs and FLOPs and links to the playground and the conversion', () => {
-    const a = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU())\n');
-    const index = convCallAt(a.code, a.code.calls[0]!.span.start + 3)!;
-    const md = hoverMarkdown({ call: a.code.calls[index]!, estimate: a.estimates.layers[index]!, container: { info: a.code.containers[0]!, estimate: a.estimates.containers[0]! }, settings: DEFAULT_SETTINGS, convertArgs: ['file:///x.py', { line: 1, character: 20 }] })!;
-    const reference = estimateConv({ in_channels: 3, out_channels: 32, kernel_size: 3, padding: 1 }, [1, 3, 224, 224]);
-    expect(md).toContain(`| MACs | ${reference.cost.macs.toLocaleString('en-US')} (`);
-    expect(md).toContain(`| FLOPs (2 × MACs) | ${(2 * reference.cost.macs).toLocaleString('en-US')} (`);
-    expect(md).toContain('command:sepconv.openPlayground?');
-    expect(md).toContain('command:sepconv.convertToSeparable?');
-    expect(md).toMatch(/Depthwise-separable replacement/);
-    const lens = codeLensTitle(a.code.containers[0]!, a.estimates.containers[0]!)!;
-    expect(lens).toBe(`896 params · ${(reference.cost.macs / 1e6).toFixed(2)}M MACs · depthwise 0% · pointwise 0% · other conv 100%`);
-    const payload = JSON.parse(decodeURIComponent(md.match(/command:sepconv\.openPlayground\?([^)]*)/)![1]!));
-    expect(payload[0].model.layers[0]).toMatchObject({ type: 'Conv2d', in_channels: 3, out_channels: 32 });
-  });
-  it('offers the Sequential in the playground only when the Sequential is a model the playground can hold', () => {
-    const a = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ELU())\n');
-    expect(a.estimates.containers[0]!.model).toBeUndefined();
-    const index = a.code.calls.findIndex((c) => c.type === 'Conv2d');
-    const md = hoverMarkdown(hoverInput(a, index, DEFAULT_SETTINGS))!;
-    expect(md).toContain('[Open layer in Playground]');
-    expect(md).not.toContain('Open nn.Sequential in Playground');
-    const b = analyze('import torch.nn as nn\nnet = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU())\n');
-    const bIndex = b.code.calls.findIndex((c) => c.type === 'Conv2d');
-    expect(hoverMarkdown(hoverInput(b, bIndex, DEFAULT_SETTINGS))).toContain('[Open nn.Sequential in Playground]');
-  });
-  it('says nothing where nothing is sure', () => {
-    const a = analyze('import torch.nn as nn\nx = nn.Conv2d(*args)\n');
-    expect(hoverMarkdown({ call: a.code.calls[0]!, estimate: a.estimates.layers[0]!, settings: DEFAULT_SETTINGS })).toBeUndefined();
   });
 });
 

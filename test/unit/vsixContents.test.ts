@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs script without types
 import { checkVsix } from '../../scripts/vsixContents.mjs';
 
-const base = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py'];
+const base = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py'];
 const entries = (names: string[], size = 1000) => names.map((name) => ({ name, size, compressedSize: size }));
 
 describe('VSIX content check', () => {
@@ -26,6 +26,15 @@ describe('VSIX content check', () => {
     expect(text).toMatch(/win32-x64\/dawn\.node: another platform's Dawn binary/);
     expect(text).toMatch(/node_modules\/debug\/index\.js: a dependency/);
     expect(text).toMatch(/MB besides Dawn: the limit is 3 MB/);
+  });
+
+  it("fails on README's screenshots, the development workspace and the contributors' guide", () => {
+    const text = checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/media/screenshots/hover.png', 'extension/media/sample-workspace/model.py', 'extension/CONTRIBUTING.md']), 'linux-x64', 'linux-x64').join('\n');
+    expect(text).toMatch(/screenshots\/hover\.png: README's screenshots or the development workspace should not ship/);
+    expect(text).toMatch(/sample-workspace\/model\.py: README's screenshots or the development workspace should not ship/);
+    expect(text).toMatch(/CONTRIBUTING\.md: the contributors' guide should not ship/);
+    // The samples the playground offers do ship.
+    expect(checkVsix(entries([...base, 'extension/node_modules/webgpu/dist/linux-x64/dawn.node', 'extension/media/samples/rings.png']), 'linux-x64', 'linux-x64')).toEqual([]);
   });
 
   it('fails on the test-only ONNX runtime and models', () => {

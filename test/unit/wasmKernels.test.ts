@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveModel, type LayerSpec } from '../../src/shared/spec';
-import type { ActivationKind } from '../../src/engine/cpu/activation';
+import type { ActivationKind } from '../../src/engine/activationKind';
 import type { CpuKernels } from '../../src/engine/cpu/kernels/cpuKernels';
 import { referenceForward } from '../../src/engine/cpu/reference';
 import { forwardCpu } from '../../src/engine/cpu/cpuBackend';

@@ -2,25 +2,7 @@
  * Activation functions as PyTorch defines them, as scalars (for the reference) and as loops over
  * a range of a buffer (for the fast kernels' epilogues).
  */
-import type { ActivationType } from '../../shared/spec';
-
-/** The activations an epilogue can apply; "none" leaves the values as they are. */
-export type ActivationKind = 'none' | 'relu' | 'relu6' | 'silu' | 'hardswish' | 'gelu' | 'gelu_tanh' | 'hardsigmoid' | 'sigmoid' | 'tanh' | 'leaky_relu';
-
-export function activationKind(fn: ActivationType, approximate: 'none' | 'tanh' = 'none'): ActivationKind {
-  switch (fn) {
-    case 'ReLU': return 'relu';
-    case 'ReLU6': return 'relu6';
-    case 'SiLU': return 'silu';
-    case 'Hardswish': return 'hardswish';
-    case 'GELU': return approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
-    case 'Identity': return 'none';
-    case 'Hardsigmoid': return 'hardsigmoid';
-    case 'Sigmoid': return 'sigmoid';
-    case 'Tanh': return 'tanh';
-    case 'LeakyReLU': return 'leaky_relu';
-  }
-}
+import type { ActivationKind } from '../activationKind';
 
 /**
  * erf to double precision: the Maclaurin series for |x| < 3 (its terms stay below 1e3, so no

@@ -14,7 +14,7 @@ import { batchNormAffine } from '../batchNormAffine';
 import { lowerModel, type Graph } from '../graph/graph';
 import { planGraph, type Plan, type PlanStep } from '../graph/planner';
 import type { WeightMap } from '../types';
-import { activationKind, type ActivationKind } from './activation';
+import { activationKind, type ActivationKind } from '../activationKind';
 import type { ConvGeometry, CpuKernels, Epilogue } from './kernels/cpuKernels';
 import { padPlanes } from './kernels/pad';
 import { adaptiveAvgPoolReference, broadcastReference, concatReference, softmaxReference, splitReference } from './reference';

@@ -9,7 +9,8 @@ import {
 } from '../../shared/spec';
 import { cpuOpRunner, type CpuOpNode, type Shape4 } from './ops/index';
 import { elementCount, type Tensor } from '../../shared/tensor';
-import { activateScalar, activationKind, type ActivationKind } from './activation';
+import { activateScalar } from './activation';
+import { activationKind, type ActivationKind } from '../activationKind';
 
 export interface ReferenceConvOptions {
   stride: [number, number];

@@ -2,6 +2,7 @@
  * What the steps of a forward pass are called, for people: the labels the planner gives its steps
  * ("Conv2d 3x3 depthwise + BatchNorm2d (folded) + ReLU6"), the same on every backend.
  */
+import { activationKind, activationName } from '../activationKind';
 import { describeConv, type ResolvedConv2d, type ResolvedLeaf, type ResolvedPool2d } from '../../shared/spec';
 
 /** The label of a Residual's add when it is a step of its own. */
@@ -12,7 +13,7 @@ export function leafLabel(node: ResolvedLeaf): string {
   switch (node.op) {
     case 'conv2d': return convLabel(node);
     case 'batchnorm2d': return `BatchNorm2d${node.trackRunningStats ? '' : ' (batch statistics)'}`;
-    case 'activation': return activationName(node.fn, node.approximate);
+    case 'activation': return activationName(activationKind(node.fn, node.approximate));
     case 'dropout': return 'Dropout (identity at inference)';
     case 'flatten': return 'Flatten';
     case 'adaptiveavgpool2d': return `AdaptiveAvgPool2d to ${node.outputSize[0]}x${node.outputSize[1]}`;
@@ -37,11 +38,6 @@ function poolLabel(node: ResolvedPool2d): string {
   const [sh, sw] = node.stride;
   const stride = sh === node.kernel[0] && sw === node.kernel[1] ? '' : ` stride ${sh === sw ? sh : `${sh}x${sw}`}`;
   return `${node.op === 'maxpool2d' ? 'MaxPool2d' : 'AvgPool2d'} ${node.kernel[0]}x${node.kernel[1]}${stride}${node.ceilMode ? ' (ceil)' : ''}`;
-}
-
-/** "ReLU6", "GELU (tanh)". */
-export function activationName(fn: string, approximate: 'none' | 'tanh'): string {
-  return fn === 'GELU' && approximate === 'tanh' ? 'GELU (tanh)' : fn;
 }
 
 function convLabel(node: ResolvedConv2d): string {

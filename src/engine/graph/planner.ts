@@ -15,7 +15,8 @@ import type { ResolvedActivation, ResolvedBatchNorm } from '../../shared/spec';
 import { sameShape } from '../../shared/tensor';
 import type { Intermediate } from '../types';
 import type { Graph, GraphNode, ValueId } from './graph';
-import { activationName, fusedStepLabel, leafLabel, SKIP_ADD_LABEL } from './labels';
+import { activationKind, activationName } from '../activationKind';
+import { fusedStepLabel, leafLabel, SKIP_ADD_LABEL } from './labels';
 
 /** One step as a forward pass reports it (an {@link Intermediate} without its tensor). */
 export type StepOutline = Omit<Intermediate, 'tensor'>;
@@ -121,7 +122,7 @@ export function planGraph(graph: Graph, options: PlanOptions): Plan {
         ? leafLabel(node.attrs)
         : fusedStepLabel(node.attrs, {
           foldedBatchNorm: foldedBatchNorm !== undefined,
-          activation: activation && activationName(activation.fn, activation.approximate),
+          activation: activation && activationName(activationKind(activation.fn, activation.approximate)),
           skipAdd: add ? (add.residualAdd ? 'skip' : 'add') : undefined,
         });
     steps.push({

@@ -3,7 +3,8 @@
  * over a whole tensor, for the cases no producing program can absorb (a BatchNorm first in a
  * model, an activation after a pool, a residual whose body ends in a pool...).
  */
-import { activationKeyOf, encodeEpilogue, foldBatchNorm, layoutOf, type EncodeContext, type EncodedDispatch, type EpilogueParts } from './encoding';
+import { activationKind } from '../activationKind';
+import { encodeEpilogue, foldBatchNorm, layoutOf, type EncodeContext, type EncodedDispatch, type EpilogueParts } from './encoding';
 import { dispatch1d, groups4, LINEAR_WORKGROUP, type Program } from './program';
 import { paddedElements } from './repack';
 import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, type Epilogue } from './wgsl/common';
@@ -45,10 +46,10 @@ export function encodeElementwise(ctx: EncodeContext): EncodedDispatch[] {
   let { epilogue, buffers, before } = encodeEpilogue(ctx, channels, parts);
   if (node.op === 'add') {
     // An Add of its own: the second operand is the residual.
-    epilogue = { affine: false, activation: 'Identity', residual: true };
+    epilogue = { affine: false, activation: 'none', residual: true };
     buffers = [ctx.buffer(step.reads[1]!)];
   } else if (node.op === 'activation') {
-    epilogue = { ...epilogue, activation: activationKeyOf(node.fn, node.approximate), negativeSlope: node.negativeSlope };
+    epilogue = { ...epilogue, activation: activationKind(node.fn, node.approximate), negativeSlope: node.negativeSlope };
   } else if (node.op !== 'batchnorm2d') {
     throw new Error(`internal: ${node.key} (${node.op}) is not an elementwise step`);
   }

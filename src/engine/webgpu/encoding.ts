@@ -8,12 +8,13 @@
 import type { Graph, ValueId } from '../graph/graph';
 import type { PlanStep } from '../graph/planner';
 import { batchNormAffine } from '../batchNormAffine';
-import type { ActivationType, ResolvedBatchNorm } from '../../shared/spec';
+import type { ResolvedBatchNorm } from '../../shared/spec';
 import type { Tensor } from '../../shared/tensor';
 import { batchNormStatisticsProgram, shiftOffsetBytes } from './batchNormStatistics';
 import { groups4, type Program } from './program';
 import { paddedElements, type Layout } from './repack';
-import type { ActivationKey, Epilogue } from './wgsl/common';
+import type { Epilogue } from './wgsl/common';
+import { activationKind, type ActivationKind } from '../activationKind';
 
 /**
  * Which matrix-multiply program serves pointwise convs, implicit-GEMM convs and Linear:
@@ -118,12 +119,9 @@ export function outputUniforms(shape: readonly number[]): Array<[string, number]
   return [['oD0', d[0]], ['oD1', d[1]], ['oD2', d[2]], ['oD3', d[3]], ['oCP', cp], ['total', paddedElements(layout)]];
 }
 
-/** An activation as the shaders name it ("GELU_tanh" for GELU with the tanh approximation). */
-export const activationKeyOf = (fn: ActivationType, approximate: 'none' | 'tanh'): ActivationKey => (fn === 'GELU' && approximate === 'tanh' ? 'GELU_tanh' : fn);
-
 /** The step's activation as the epilogue names it. */
-export function stepActivation(step: PlanStep): ActivationKey {
-  return step.activation ? activationKeyOf(step.activation.fn, step.activation.approximate) : 'Identity';
+export function stepActivation(step: PlanStep): ActivationKind {
+  return step.activation ? activationKind(step.activation.fn, step.activation.approximate) : 'none';
 }
 
 const pad4Array = (values: ArrayLike<number>, length: number) => {

@@ -21,6 +21,7 @@ import { paddedElements, type Layout } from './repack';
 import type { Tensor } from '../../shared/tensor';
 
 export type { DepthwiseStrategy, GemmStrategy };
+import { isSoftwareAdapter } from '../softwareAdapter';
 
 // GPUBufferUsage / GPUMapMode as numbers: Node 20 has no WebGPU globals.
 const MAP_READ = 0x0001;
@@ -70,9 +71,7 @@ export interface CompileOptions {
 
 /** Whether a device is a CPU emulation (SwiftShader, llvmpipe, WARP), from its adapter info. */
 export function isCpuEmulated(device: GPUDevice): boolean {
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const text = info ? `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase() : '';
-  return /swiftshader|llvmpipe|lavapipe|warp|software|cpu/.test(text);
+  return isSoftwareAdapter((device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo);
 }
 
 export interface RunOptions {

@@ -20,7 +20,7 @@
  * - Results must match the reference kernels (reference.ts) within float32 rounding; the
  *   property tests in test/unit/engineKernels.test.ts check any implementation handed to them.
  */
-import type { ActivationKind } from '../activation';
+import type { ActivationKind } from '../../activationKind';
 
 export interface Epilogue {
   /** Per output channel, added to the sum (the conv bias with BatchNorm folded in). */

@@ -6,7 +6,7 @@
  */
 import type { ResolvedChannelShuffle, ResolvedConvTranspose2d, ResolvedPool2d, ResolvedUpsample } from '../../../shared/spec';
 import { upsampleAxisTable } from '../../upsampleCoordinates';
-import type { ActivationKind } from '../activation';
+import type { ActivationKind } from '../../activationKind';
 import { channelShuffle } from './channelShuffle';
 import { convTranspose2d } from './convTranspose2d';
 import { avgPool2d, maxPool2d } from './pool2d';

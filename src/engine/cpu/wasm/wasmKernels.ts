@@ -10,7 +10,8 @@
  * Imports neither `vscode`, the DOM nor node modules: the same code runs in the extension host's
  * worker, a Web Worker and the tests.
  */
-import { activateRange, type ActivationKind } from '../activation';
+import { activateRange } from '../activation';
+import type { ActivationKind } from '../../activationKind';
 import type { ConvGeometry, CpuKernels, Epilogue } from '../kernels/cpuKernels';
 import { epilogueInPlace } from '../kernels/epilogue';
 import { jsKernels } from '../kernels/jsKernels';

@@ -2,11 +2,9 @@
  * WGSL snippets shared by the programs: activations (with an erf accurate to about 1e-7 relative),
  * padding-mode index mapping and the fused epilogue.
  */
-import type { ActivationType, PaddingMode } from '../../../shared/spec';
+import type { PaddingMode } from '../../../shared/spec';
+import { ACTIVATION_KINDS, type ActivationKind } from '../../activationKind';
 import { LINEAR_WORKGROUP, type Binding } from '../program';
-
-/** An activation as it appears in shader text and cache keys. */
-export type ActivationKey = `${ActivationType}` | 'GELU_tanh';
 
 /**
  * erfc(x) from the Chebyshev fit in Numerical Recipes (erfcc): relative error below 1.2e-7 for
@@ -24,27 +22,24 @@ fn erfc_v(x: vec4<f32>) -> vec4<f32> {
 }
 `;
 
-/** Every activation, in the order of their codes in the `act` uniform. */
-const ACTIVATIONS: readonly ActivationKey[] = ['Identity', 'ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'GELU_tanh', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU'];
-
 /** The body of `act` for one activation: an expression of `v`. */
-function activationExpression(kind: ActivationKey): string {
+function activationExpression(kind: ActivationKind): string {
   switch (kind) {
-    case 'Identity': return 'v';
-    case 'ReLU': return 'max(v, vec4<f32>(0.0))';
-    case 'ReLU6': return 'clamp(v, vec4<f32>(0.0), vec4<f32>(6.0))';
+    case 'none': return 'v';
+    case 'relu': return 'max(v, vec4<f32>(0.0))';
+    case 'relu6': return 'clamp(v, vec4<f32>(0.0), vec4<f32>(6.0))';
     // exp(-v) overflows to inf for v < -88: v / inf is -0, PyTorch's answer too.
-    case 'SiLU': return 'v / (1.0 + exp(-v))';
-    case 'Hardswish': return 'v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
-    case 'GELU': return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
+    case 'silu': return 'v / (1.0 + exp(-v))';
+    case 'hardswish': return 'v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    case 'gelu': return '0.5 * v * erfc_v(-v * 0.70710678118654752)';
     // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers return NaN for huge arguments.
-    case 'GELU_tanh': return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
-    case 'Hardsigmoid': return 'clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
+    case 'gelu_tanh': return '0.5 * v * (1.0 + tanh(clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), vec4<f32>(-15.0), vec4<f32>(15.0))))';
+    case 'hardsigmoid': return 'clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0';
     // exp(-v) overflows to inf for v < -88: 1 / inf is 0, PyTorch's answer too.
-    case 'Sigmoid': return '1.0 / (1.0 + exp(-v))';
-    case 'Tanh': return 'tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0)))';
+    case 'sigmoid': return '1.0 / (1.0 + exp(-v))';
+    case 'tanh': return 'tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0)))';
     // The slope travels as the bits of an f32 in the i32 uniform slope.
-    case 'LeakyReLU': return 'select(v * bitcast<f32>(u.slope), v, v > vec4<f32>(0.0))';
+    case 'leaky_relu': return 'select(v * bitcast<f32>(u.slope), v, v > vec4<f32>(0.0))';
   }
 }
 
@@ -55,7 +50,7 @@ function activationExpression(kind: ActivationKey): string {
  * dispatch, so it costs one compare per output vec4.
  */
 export function activationWgsl(): string {
-  const cases = ACTIVATIONS.slice(1).map((kind, i) => `  if (u.act == ${i + 1}) { return ${activationExpression(kind)}; }`).join('\n');
+  const cases = ACTIVATION_KINDS.slice(1).map((kind, i) => `  if (u.act == ${i + 1}) { return ${activationExpression(kind)}; }`).join('\n');
   return `${ERFC}\nfn act(v: vec4<f32>) -> vec4<f32> {\n${cases}\n  return v;\n}`;
 }
 
@@ -76,7 +71,7 @@ export function padCoordWgsl(mode: PaddingMode): string {
 export interface Epilogue {
   /** Per output channel, f32, padded to a multiple of 4: `scale * acc + shift` (bias and folded BatchNorm). */
   affine: boolean;
-  activation: ActivationKey;
+  activation: ActivationKind;
   /** LeakyReLU's slope for x < 0 (default 0.01); a uniform, not part of the shader text. */
   negativeSlope?: number;
   /** Add a tensor of the output's shape after the activation (a Residual's skip connection). */
@@ -103,7 +98,7 @@ const slopeView = new Float32Array(slopeBits.buffer);
 
 /** The uniforms {@link epilogueWgsl} reads: `act`, the activation's code, and `slope`, LeakyReLU's slope as f32 bits. */
 export function epilogueUniforms(e: Epilogue): Array<[string, number]> {
-  const code = ACTIVATIONS.indexOf(e.activation);
+  const code = ACTIVATION_KINDS.indexOf(e.activation);
   if (code < 0) throw new Error(`internal: no WGSL for activation ${e.activation}`);
   slopeView[0] = e.negativeSlope ?? 0.01;
   return [['act', code], ['slope', slopeBits[0]!]];

@@ -9,77 +9,28 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { forward, resolveForInput } from './engine/forward';
-import { MAX_THREADS } from './engine/cpu/cpuBackend';
-import type { BackendName, ForwardResult, WeightMap } from './engine/types';
-import { makeWeights, parseWeightSource } from './engine/weights';
-import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile, writeLocalFileAtomic } from './io/localFiles';
-import { readNpy, writeNpy } from './io/npy';
-import { readSafetensors, requireDecoded } from './io/safetensors';
-import { fileProblem, loadModelArgument } from './cliModel';
-import { parameterShapes, type ResolvedModel } from './shared/spec';
-import { terminalSafe } from './cliText';
-import { probeAdapterQuietly } from './cliGpu';
-
-export const FORWARD_USAGE = 'sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]';
-
-
-/** An .onnx model imported at the input's shape, with its own weights; an op it cannot import stops the command. */
-async function loadOnnx(path: string, inputShape: number[], otherWeights: string | undefined): Promise<{ spec: unknown; weights: WeightMap }> {
-  if (otherWeights !== undefined) throw new Error(`--model ${path}: an .onnx model brings its own weights; drop --weights and --init`);
-  const { importOnnxFile } = await import('./io/onnxFiles');
-  let imported: Awaited<ReturnType<typeof importOnnxFile>>;
-  try {
-    imported = importOnnxFile(path, { inputShape });
-  } catch (error) {
-    throw new Error(`--model ${path}: ${(error as NodeJS.ErrnoException).code ? fileProblem(error) : error instanceof Error ? error.message : String(error)}`);
-  }
-  if (imported.unsupported) throw new Error(`--model ${path}: ${imported.unsupported.message} (sepconv cost --model ${path} shows the graph up to it)`);
-  for (const warning of imported.warnings) process.stderr.write(`${terminalSafe(`sepconv: ${warning}`)}\n`);
-  return { spec: imported.spec, weights: imported.weights };
-}
-
-/** Reads a regular file of at most `maxBytes` (see readRegularFile: no FIFO, no device, no endless read). */
-function readFile(option: string, path: string, maxBytes: number): Buffer {
-  try {
-    return readRegularFile(path, maxBytes);
-  } catch (error) {
-    throw new Error(`${option} ${path}: ${fileProblem(error)}`);
-  }
-}
-
-/** Runs a reader of file bytes; its errors name the option and the file. */
-function parseFile<T>(option: string, path: string, maxBytes: number, read: (bytes: Buffer) => T): T {
-  const bytes = readFile(option, path, maxBytes);
-  try {
-    return read(bytes);
-  } catch (error) {
-    throw new Error(`${option} ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-/** Writes through a temporary file and a rename: a failed write leaves the old file as it was. */
-async function writeFile(option: string, path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeLocalFileAtomic(path, bytes);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${option} ${path}: ${code === 'EISDIR' ? fileProblem(error) : `cannot write (${code ?? fileProblem(error)})`}`);
-  }
-}
+import { forward, resolveForInput } from '../engine/forward';
+import { MAX_THREADS } from '../engine/cpu/cpuBackend';
+import type { ForwardResult, WeightMap } from '../engine/types';
+import type { EngineBackend } from '../shared/protocol';
+import { firstNonFinite, makeWeights, parseWeightSource } from '../engine/weights';
+import { checkDirectoryDestination, checkFileDestination, makeDirectories, READ_LIMITS, readRegularFile } from '../io/localFiles';
+import { readNpy, writeNpy } from '../io/npy';
+import { readSafetensors, requireDecoded } from '../io/safetensors';
+import { parameterShapes, type ResolvedModel } from '../shared/spec';
+import { probeAdapterQuietly } from './adapterProbe';
+import { UsageError, pickOption } from './arguments';
+import { forOption, parseOptionFile, writeOptionFile } from './files';
+import { isOnnxModel, loadModel } from './modelArgument';
+import { terminalSafe, type CliOutput } from './terminal';
 
 /** Reads --weights; a tensor the model needs that is stored with a dtype the reader does not decode is named as such, not as missing. */
 function loadWeights(path: string, model: ResolvedModel): WeightMap {
-  return parseFile('--weights', path, READ_LIMITS.safetensors, (bytes) => {
+  return parseOptionFile('--weights', path, READ_LIMITS.safetensors, (bytes) => {
     const file = readSafetensors(bytes);
     requireDecoded(file, parameterShapes(model).map((t) => t.key));
     return file.tensors;
   });
-}
-
-function firstNonFinite(data: Float32Array): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
-  return -1;
 }
 
 /** A file name for a step: its position, then its key ("003_1.conv.1.2.npy"). */
@@ -117,18 +68,10 @@ function earlierStepFiles(dir: string): string[] | undefined {
  * files and no index.json of ours is refused: its files are not this command's to replace.
  */
 function checkIntermediatesDir(dir: string): string[] {
-  try {
-    checkDirectoryDestination(dir);
-  } catch (error) {
-    throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
-  }
+  forOption('--intermediates', dir, () => checkDirectoryDestination(dir));
   if (!existsSync(dir)) {
     // Made now, not after the run: a folder that cannot be made (under /proc, say) fails before any work.
-    try {
-      makeDirectories(dir);
-    } catch (error) {
-      throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
-    }
+    forOption('--intermediates', dir, () => makeDirectories(dir));
     return [];
   }
   const entries = readdirSync(dir);
@@ -140,19 +83,15 @@ function checkIntermediatesDir(dir: string): string[] {
 
 /** Writes every step's output, then index.json, then removes the step files of an earlier run that are not rewritten. */
 async function writeIntermediates(dir: string, result: ForwardResult, earlier: readonly string[]): Promise<number> {
-  try {
-    makeDirectories(dir);
-  } catch (error) {
-    throw new Error(`--intermediates ${dir}: ${(error as Error).message}`);
-  }
+  forOption('--intermediates', dir, () => makeDirectories(dir));
   const steps = result.intermediates ?? [];
   const index = [];
   for (const [i, step] of steps.entries()) {
     const file = stepFileName(i, step.key);
-    await writeFile('--intermediates', join(dir, file), writeNpy(step.tensor));
+    await writeOptionFile('--intermediates', join(dir, file), writeNpy(step.tensor));
     index.push({ file, key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape });
   }
-  await writeFile('--intermediates', join(dir, 'index.json'), new TextEncoder().encode(`${JSON.stringify({ format: INDEX_FORMAT, backend: result.backend, steps: index }, null, 2)}\n`));
+  await writeOptionFile('--intermediates', join(dir, 'index.json'), new TextEncoder().encode(`${JSON.stringify({ format: INDEX_FORMAT, backend: result.backend, steps: index }, null, 2)}\n`));
   const written = new Set(index.map((entry) => entry.file));
   for (const stale of earlier) {
     if (written.has(stale)) continue;
@@ -169,7 +108,7 @@ async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
     const probe = probeAdapterQuietly();
     if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
   }
-  const { getHostDevice } = await import('./engine/gpuDevice');
+  const { getHostDevice } = await import('../engine/gpuDevice');
   const host = await getHostDevice();
   if (!host.ok) throw new Error(`--backend webgpu: no usable WebGPU device here (${host.reason})`);
   return host.device;
@@ -195,15 +134,16 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
 /** `--threads N`: an integer from 1 to MAX_THREADS (CPU threads a step may be split over), as the engine accepts. */
 function parseThreads(text: string): number {
   const threads = Number(text);
-  if (!/^\d+$/.test(text) || threads < 1 || threads > MAX_THREADS) throw new Error(`--threads must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > MAX_THREADS) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got "${text}"`);
   return threads;
 }
 
 /**
- * Runs the command. Writes a summary to stdout; returns the exit code. Bad arguments and bad
- * files throw an Error with a message for the user (the CLI prints it to stderr and exits 1).
+ * Runs `sepconv forward ARGS`: writes a summary through `io.out` and notes through `io.err`;
+ * returns the exit code. Bad arguments and bad files throw an Error with a message for the user
+ * (main() prints it and exits 1).
  */
-export async function runForwardCommand(args: string[]): Promise<number> {
+export async function runForwardCommand(args: string[], io: CliOutput): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -212,7 +152,7 @@ export async function runForwardCommand(args: string[]): Promise<number> {
       output: { type: 'string' },
       weights: { type: 'string' },
       init: { type: 'string' },
-      backend: { type: 'string', default: 'cpu' },
+      backend: { type: 'string' },
       intermediates: { type: 'string' },
       unfused: { type: 'boolean', default: false },
       threads: { type: 'string' },
@@ -222,32 +162,31 @@ export async function runForwardCommand(args: string[]): Promise<number> {
     allowPositionals: false,
   });
   for (const required of ['model', 'input', 'output'] as const) {
-    if (!values[required]) throw new Error(`forward needs --${required}\nusage: ${FORWARD_USAGE}`);
+    if (!values[required]) throw new UsageError(`forward needs --${required}`);
   }
-  if (values.weights && values.init) throw new Error('give either --weights or --init, not both');
-  if (values.backend !== 'cpu' && values.backend !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got "${values.backend}"`);
-  const backend = values.backend as BackendName;
+  if (values.weights && values.init) throw new UsageError('give either --weights or --init, not both');
+  const backend = pickOption<EngineBackend>(values.backend, ['cpu', 'webgpu'], 'cpu', '--backend');
   const threads = values.threads === undefined ? undefined : parseThreads(values.threads);
 
-  try {
-    checkFileDestination(values.output!);
-  } catch (error) {
-    throw new Error(`--output ${values.output}: ${(error as Error).message}`);
+  forOption('--output', values.output!, () => checkFileDestination(values.output!));
+  const input = parseOptionFile('--input', values.input!, READ_LIMITS.npy, (bytes) => readNpy(bytes));
+  // An .onnx model brings its own weights, and runs only when every node was imported.
+  if (isOnnxModel(values.model!) && (values.weights !== undefined || values.init !== undefined)) throw new UsageError(`--model ${values.model}: an .onnx model brings its own weights; drop --weights and --init`);
+  const model = await loadModel(values.model!, { note: io.err, inputShape: input.shape });
+  if (model.kind === 'onnx') {
+    if (model.imported.unsupported) throw new Error(`--model ${values.model}: ${model.imported.unsupported.message} (sepconv cost --model ${values.model} shows the graph up to it)`);
+    for (const warning of model.imported.warnings) io.err(`sepconv: ${warning}`);
   }
-  const input = parseFile('--input', values.input!, READ_LIMITS.npy, (bytes) => readNpy(bytes));
-  const onnx = values.model!.toLowerCase().endsWith('.onnx') ? await loadOnnx(values.model!, input.shape, values.weights ?? values.init) : undefined;
-  const model = onnx ? onnx.spec : loadModelArgument(values.model!, (note) => process.stderr.write(`${terminalSafe(note)}\n`), (path) => readFile('--model', path, READ_LIMITS.spec));
-  const resolved = resolveForInput(model, input);
+  const resolved = resolveForInput(model.kind === 'onnx' ? model.imported.spec : model.spec, input);
   const earlierSteps = values.intermediates !== undefined ? checkIntermediatesDir(values.intermediates) : [];
   let weights: WeightMap;
-  if (onnx) {
-    weights = onnx.weights;
+  if (model.kind === 'onnx') {
+    weights = model.imported.weights;
   } else if (values.weights) {
     weights = loadWeights(values.weights, resolved);
   } else {
-    const init = values.init ?? 'seed:0';
-    if (!values.init) process.stderr.write('sepconv: no --weights or --init given: using --init seed:0\n');
-    weights = makeWeights(resolved, parseWeightSource(init));
+    if (!values.init) io.err('sepconv: no --weights or --init given: using --init seed:0');
+    weights = makeWeights(resolved, parseWeightSource(values.init ?? 'seed:0'));
   }
 
   const started = performance.now();
@@ -256,9 +195,9 @@ export async function runForwardCommand(args: string[]): Promise<number> {
   const result = await forward(resolved, weights, input, options);
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
-  await writeFile('--output', values.output!, writeNpy(result.output));
+  await writeOptionFile('--output', values.output!, writeNpy(result.output));
   const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
   if (values.intermediates !== undefined) lines.push(`wrote ${await writeIntermediates(values.intermediates, result, earlierSteps)} step outputs and index.json to ${values.intermediates}`);
-  process.stdout.write(`${terminalSafe(lines.join('\n'))}\n`);
+  io.out(lines.join('\n'));
   return 0;
 }

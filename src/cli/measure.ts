@@ -3,9 +3,11 @@
  * (or Keras 3) through media/python/measure.py, instead of read from the code.
  */
 import * as path from 'node:path';
-import { formatCount, formatInteger } from './shared/format';
-import { terminalSafe } from './cliText';
-import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from './python/measureRunner';
+import { formatCount, formatInteger, formatShape } from '../shared/format';
+import { CliError } from './arguments';
+import { installFolders } from './files';
+import { tableColumns, type CliOutput } from './terminal';
+import { findMeasureScript, MeasureError, runMeasure, type MeasuredSite, type MeasureResult } from '../python/measureRunner';
 
 export interface MeasureCommandOptions {
   json: boolean;
@@ -28,7 +30,7 @@ function siteRow(site: MeasuredSite): string[] {
     String(count),
     single ? formatInteger(single.params) : `${site.instances.length} configurations`,
     single ? (single.macs === null ? '?' : formatCount(single.macs)) : formatCount(site.instances.reduce((n, i) => n + (i.macs ?? 0) * i.count, 0)),
-    single ? (single.output_shape ? single.output_shape.join('x') : 'not reached') : '',
+    single ? (single.output_shape ? formatShape(single.output_shape) : 'not reached') : '',
   ];
 }
 
@@ -36,20 +38,19 @@ function siteRow(site: MeasuredSite): string[] {
 export function renderMeasured(result: MeasureResult): string {
   const header = ['line:col', 'layer', 'built', 'params', 'MACs', 'output'];
   const body = result.sites.filter((s) => s.file === result.file).map(siteRow);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const lines = [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const { line } = tableColumns([header, ...body]);
+  const lines = [header, ...body].map(line);
   const version = result.framework === 'torch' ? `torch ${result.torch}` : `keras ${result.keras} (${result.backend})`;
   lines.push(`(measured with ${version}, Python ${result.python}; MACs as torchinfo counts them; a site with several configurations shows their total MACs)`);
   for (const entry of result.entries) {
-    lines.push(`${entry.name}: ${entry.status}${entry.input_shape ? ` at ${entry.input_shape.join('x')}` : ''}${entry.reason ? ` (${entry.reason})` : ''}`);
+    lines.push(`${entry.name}: ${entry.status}${entry.input_shape ? ` at ${formatShape(entry.input_shape)}` : ''}${entry.reason ? ` (${entry.reason})` : ''}`);
   }
   return lines.join('\n');
 }
 
-/** Runs the command; returns the exit code (errors go to stderr). */
-export async function runMeasureCommand(file: string, options: MeasureCommandOptions): Promise<number> {
+/** Runs the command, printing through `io.out`; returns the exit code. A failed measurement throws a CliError (exit code 2 for bad arguments). */
+export async function runMeasureCommand(file: string, options: MeasureCommandOptions, io: CliOutput): Promise<number> {
   const python = options.python ?? process.env.SEPCONV_PYTHON ?? 'python3';
-  const here = typeof __dirname === 'string' ? __dirname : process.cwd();
   try {
     const result = await runMeasure({
       python,
@@ -59,15 +60,12 @@ export async function runMeasureCommand(file: string, options: MeasureCommandOpt
       calls: options.calls,
       entries: options.entries,
       timeoutMs: options.timeout * 1000,
-      script: findMeasureScript([here, path.resolve(here, '..')]),
+      script: findMeasureScript(installFolders()),
     });
-    process.stdout.write(terminalSafe(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderMeasured(result)}\n`));
+    io.out(options.json ? JSON.stringify(result, null, 2) : renderMeasured(result));
     return 0;
   } catch (error) {
-    if (error instanceof MeasureError) {
-      process.stderr.write(terminalSafe(`sepconv cost --measure: ${file}: ${error.message}\n`));
-      return error.failure === 'bad-arguments' ? 2 : 1;
-    }
+    if (error instanceof MeasureError) throw new CliError(`${file}: ${error.message}`, error.failure === 'bad-arguments' ? 2 : 1);
     throw error;
   }
 }

@@ -4,9 +4,9 @@
  * (convolution, linear and normalisation weights; not BatchNorm running statistics nor shape
  * constants); MACs count weight multiply-adds (conv, transposed conv, linear), without bias.
  */
-import { formatCount, formatInteger, formatShape } from './shared/format';
-import { importOnnxFile } from './io/onnxFiles';
-import type { OnnxImport } from './io/onnxImport';
+import { formatCount, formatInteger, formatShape } from '../shared/format';
+import type { OnnxImport } from '../io/onnxImport';
+import { tableColumns, terminalSafe } from './terminal';
 
 /** The JSON form of an imported model's cost. */
 export function onnxCostJson(imported: OnnxImport): unknown {
@@ -35,25 +35,12 @@ export function onnxCostJson(imported: OnnxImport): unknown {
 export function renderOnnxCost(imported: OnnxImport): string {
   const rows = imported.nodes.filter((n) => n.params > 0 || n.macs > 0).map((n) => [n.name, n.type, formatShape(n.outputShapes[0]!), formatInteger(n.params), formatInteger(n.macs)]);
   const header = ['node', 'type', 'output', 'params', 'MACs'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const { line } = tableColumns([header, ...rows], 3);
   const params = imported.nodes.reduce((s, n) => s + n.params, 0);
   const macs = imported.nodes.reduce((s, n) => s + n.macs, 0);
-  const out = [`${imported.spec.name}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];
+  const out = [`${terminalSafe(imported.spec.name, true)}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];
   out.push(`params ${formatCount(params)} (${formatInteger(params)}), MACs ${formatCount(macs)}, FLOPs ${formatCount(2 * macs)} (FLOPs = 2 x MACs)`);
   for (const w of imported.warnings) out.push(`warning: ${w}`);
   if (imported.unsupported) out.push(`stopped: ${imported.unsupported.message}; the nodes above it are costed`);
   return out.join('\n');
-}
-
-export function runOnnxCost(path: string, options: { json: boolean; inputShape?: number[] }, out: (s: string) => void): number {
-  let imported: OnnxImport;
-  try {
-    imported = importOnnxFile(path, options.inputShape ? { inputShape: options.inputShape } : {});
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: ${code ? `cannot read the model (${code})` : error instanceof Error ? error.message : String(error)}`);
-  }
-  out(options.json ? JSON.stringify(onnxCostJson(imported), null, 2) : renderOnnxCost(imported));
-  return 0;
 }

@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { errorMessage } from './files';
 
 export interface AdapterProbe {
   found: boolean;
@@ -36,7 +37,7 @@ export function probeAdapterQuietly(timeoutMs = PROBE_TIMEOUT_MS): AdapterProbe 
   try {
     url = pathToFileURL(createRequire(__filename).resolve('webgpu')).href;
   } catch (error) {
-    return { found: false, reason: `host WebGPU unusable: the 'webgpu' package could not be found (${error instanceof Error ? error.message : String(error)})`, dawnLog: '' };
+    return { found: false, reason: `host WebGPU unusable: the 'webgpu' package could not be found (${errorMessage(error)})`, dawnLog: '' };
   }
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url], { encoding: 'utf8', timeout: timeoutMs, env: process.env });
   const dawnLog = child.stderr ?? '';
