@@ -16,6 +16,8 @@ const skipTypecheck = args.includes('--no-typecheck');
 const bundles = {
   extension: { entryPoints: { extension: 'src/extension.ts' }, platform: 'node', format: 'cjs', external: ['vscode', 'webgpu'] },
   worker: { entryPoints: { engineWorker: 'src/engine/engineWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], optional: true },
+  // Model files (.onnx, .pt/.pth) are parsed in a worker thread of their own (see src/playground/modelImport.ts).
+  importWorker: { entryPoints: { modelImportWorker: 'src/playground/modelImportWorker.ts' }, platform: 'node', format: 'cjs', optional: true },
   // The Python analysis (web-tree-sitter, the evaluator, the costing) in a worker thread of the extension host; it finds the .wasm files beside it in dist/.
   pythonWorker: { entryPoints: { pythonWorker: 'src/python/pythonWorker.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'] },
   cli: { entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } },

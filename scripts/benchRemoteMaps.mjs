@@ -50,7 +50,8 @@ try {
   await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 180_000 });
 
   await showInCommandPalette(page, 'SepConv: Open Playground');
-  await page.keyboard.press('Enter');
+  // The row itself, not Enter: "SepConv: Open Model in Playground" matches the same letters and may be listed first.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'SepConv: Open Playground' }).first().click();
   const frame = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
   await frame.locator('#run').waitFor({ timeout: 60_000 });
   await frame.locator('#backend').selectOption(backend);

@@ -58,7 +58,7 @@ export function checkVsix(entries, target, dawnFolder) {
     const dawn = /^extension\/node_modules\/webgpu\/dist\/([^/]+)\//.exec(name);
     if (dawn && dawn[1] !== dawnFolder) problems.push(`${name}: another platform's Dawn binary (this VSIX is ${target})`);
   }
-  for (const needed of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py']) {
+  for (const needed of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/modelImportWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py']) {
     if (!files.includes(needed)) problems.push(`${needed} is missing`);
   }
   const dawnEntries = entries.filter((e) => e.name.startsWith('extension/node_modules/webgpu/dist/'));

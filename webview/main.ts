@@ -3,7 +3,8 @@
  * the model where the backend router sends it. The same bundle runs in the VS Code webview and in
  * the standalone page.
  */
-import { costModel, type ModelCost } from '../src/shared/cost';
+import { costModel, withCountedParams, type ModelCost } from '../src/shared/cost';
+import { unpackRunResult } from '../src/shared/packedMaps';
 import { listPresets, getPreset } from '../src/shared/presets';
 import type { HostGpuInfo, LoadModelOptions, RunResult, WireFeatureMap } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
@@ -15,8 +16,9 @@ import { ExportView } from './exportView';
 import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormalisation } from './featureMaps';
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
-import { restoreState, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
+import { checkCountedParams, restoreState, type BackendChoice, type MapSteps, type ModelView, type PlaygroundState, type Tab } from './state';
 import { BlockList } from './blockList';
+import { modelFileControl, type PageModelFile } from './modelFile';
 import { backendChoices, routeKey, routeRun, type Route, type RouteKey } from './backendRouter';
 import { isConvStep, stepInBlocks } from './blockTree';
 import { applyTheme, initialTheme, STANDALONE_THEMES, THEME_LABELS, type StandaloneTheme } from './standaloneTheme';
@@ -148,6 +150,8 @@ class Playground {
             h('h2', { id: 'model-heading' }, 'Model'),
             h('div', { className: 'row' }, presetSelect, h('button', { type: 'button', id: 'load-preset', onclick: () => this.loadModel(getPreset(presetSelect.value)!) }, 'Load preset')),
             presetHint,
+            // In VS Code, model files open from the explorer and the host keeps their weights.
+            this.host.standalone ? modelFileControl((model) => this.openModelFile(model)) : undefined,
             labelled('View', modelViewSelect),
             this.modelError,
             this.editorRoot,
@@ -195,7 +199,7 @@ class Playground {
         else this.refreshCosts();
       } else if (message.type === 'loadModel') {
         this.loadModel(message.model, message.options);
-      } else if (message.type === 'protocolError') {
+      } else if (message.type === 'protocolError' || message.type === 'modelFileError') {
         this.status.textContent = message.error;
       }
     });
@@ -231,7 +235,7 @@ class Playground {
   /** Loads a model; an imported one is shown as its blocks, its input normalised as `options` says (ImageNet's by default). */
   private loadModel(model: ModelSpec, options: LoadModelOptions = {}): void {
     const inputShape = Array.isArray(model.input_shape) && model.input_shape.length === 4 ? model.input_shape : undefined;
-    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [] };
+    const patch: Partial<PlaygroundState> = { model: structuredClone(model), inputSize: inputShape ? [inputShape[2]!, inputShape[3]!] : this.state.inputSize, chosenBlocks: [], countedParams: checkCountedParams(options.countedParams) };
     if (this.state.mapSteps === 'chosen') patch.mapSteps = 'all';
     if (options.imported) {
       patch.modelView = 'blocks';
@@ -249,6 +253,13 @@ class Playground {
     this.input.render();
     this.modelChanged(true);
     void this.input.refreshPreview();
+  }
+
+  /** A model file opened in the standalone page: its graph, and its trained weights as the page's weights file. */
+  private openModelFile(model: PageModelFile): void {
+    this.loadModel(model.spec, model.options);
+    this.weights.useFileWeights(model.weights);
+    this.refreshRunButton();
   }
 
   /** Which feature maps the view shows, from the "Show" choice and the blocks chosen in the list. */
@@ -336,7 +347,7 @@ class Playground {
 
   private refreshCosts(): void {
     try {
-      this.cost = this.validation.resolved ? costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }) : undefined;
+      this.cost = this.validation.resolved ? withCountedParams(costModel(this.validation.resolved, { convention: this.state.convention, dtype: this.state.dtype }), this.state.countedParams) : undefined;
     } catch {
       this.cost = undefined;
     }
@@ -458,7 +469,7 @@ class Playground {
         ({ result, pictures } = await this.engine.run(route.backend, model, tensor, await this.weights.forWorker(), paint, { signal: controller.signal, onProgress }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
-        result = await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress });
+        result = await unpackRunResult(await this.host.request('run', { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP }, { signal: controller.signal, onProgress }));
         tAnswer = performance.now();
         const runId = result.runId;
         reader = async (key, start, end) => new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);

@@ -61,6 +61,8 @@ export interface PlaygroundState {
   tab: Tab;
   /** The user's last image, a bounded copy (see storedImage.ts); absent when none or too large to keep. */
   userImage?: StoredImage;
+  /** An imported model's params per node, counted from its file, where the spec counts otherwise. */
+  countedParams?: Record<string, number>;
 }
 
 export function defaultState(): PlaygroundState {
@@ -98,10 +100,22 @@ export function restoreState(stored: unknown): PlaygroundState {
   const triple = (value: unknown, positive: boolean) => Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   if (!triple(merged.customMean, false)) merged.customMean = state.customMean;
   if (!triple(merged.customStd, true)) merged.customStd = state.customStd;
+  merged.countedParams = checkCountedParams(merged.countedParams);
   if (!Array.isArray(merged.chosenBlocks) || !merged.chosenBlocks.every((k) => typeof k === 'string')) merged.chosenBlocks = [];
   if (!['editor', 'blocks'].includes(merged.modelView)) merged.modelView = state.modelView;
   if (!['all', 'convs', 'chosen'].includes(merged.mapSteps)) merged.mapSteps = state.mapSteps;
   // A user image that was not kept (too large) falls back to the first sample.
   if (!merged.input || typeof merged.input !== 'object' || (merged.input.kind === 'file' && !merged.userImage)) merged.input = state.input;
   return merged;
+}
+
+/** A map of node name to a count, or undefined. */
+export function checkCountedParams(value: unknown): Record<string, number> | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [key, count] of Object.entries(value)) {
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) return undefined;
+    Object.defineProperty(out, key, { value: count, enumerable: true });
+  }
+  return out;
 }

@@ -39,6 +39,13 @@ export class WeightsPanel {
     return undefined;
   }
 
+  /** Runs from now on take these weights (a model file's, opened in the standalone page) as their .safetensors file. */
+  useFileWeights(file: { name: string; bytes: ArrayBuffer }): void {
+    this.userWeights = file;
+    this.options.update({ weights: { kind: 'safetensors', path: file.name } });
+    this.render();
+  }
+
   /** Why the weights cannot run yet ('' when they can). */
   missing(): string {
     const weights = this.options.state().weights;

@@ -4,6 +4,7 @@
  * readback probe passed. The engine and Dawn are loaded on first use, not at activation.
  */
 import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
+import { packFeatureMaps, type PackedRunResult } from '../shared/packedMaps';
 import type { ForwardResult, WeightMap } from '../engine/types';
 import type { WeightSource } from '../shared/protocol';
 import { readWorkspaceFile } from './workspaceFiles';
@@ -49,21 +50,22 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * The answer to a run: previews of the feature maps (what the page draws), not their values,
  * which stay in `runs` until the page reads them.
  */
-async function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number): Promise<RunResult> {
+async function toResult(result: ForwardResult, body: RunRequestBody, runs: RunStore, backend: RunResult['backend'], device: string, totalMs: number): Promise<PackedRunResult> {
   const { featureMapOf, toRunResult } = await import('../engine/modelRun');
   const steps = result.intermediates ?? [];
   const runId = runs.keep(result.output, steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })));
   const featureMaps = steps.map((step) => featureMapOf(step, step.tensor, body.previewChannels));
-  return toRunResult(result, featureMaps, { backend, device, runId, totalMs });
+  // One buffer for every map's preview and ranges (packedMaps.ts).
+  return { ...toRunResult(result, [], { backend, device, runId, totalMs }), featureMaps: packFeatureMaps(featureMaps) };
 }
 
-export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
   const received = performance.now();
   const result = await runAndPreview(body, context);
   return { ...result, hostMs: performance.now() - received };
 }
 
-async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<RunResult> {
+async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
   const weights = await weightsFor(body, context);
   const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);
@@ -77,8 +79,9 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     return await toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
+  // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
-  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: true });
+  const result = await runInWorker({ model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } }, { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' });
   return await toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);
 }
 

@@ -1,18 +1,18 @@
 /**
  * "SepConv: Open Model in Playground": from the command palette (a file dialog) or the explorer's
- * context menu on an .onnx file. The file is read through the workspace file system (remote
- * workspaces included), size-capped, imported, and opened in the playground with its trained
- * weights, which the panel keeps on the host for its runs.
+ * context menu on an .onnx, .pt or .pth file. The file is read through the workspace file system
+ * (remote workspaces included), size-capped, imported in a worker thread, and opened in the
+ * playground with its trained weights, which the panel keeps on the host for its runs.
  */
 import * as vscode from 'vscode';
 import { dirname } from 'node:path';
 import { PlaygroundPanel } from './playgroundPanel';
-import { MAX_MODEL_BYTES, OpenModelError, openModelBytes, type OpenedModel } from './openModel';
+import { MAX_MODEL_BYTES, MODEL_EXTENSIONS, OpenModelError, type OpenedModel } from './openModel';
 
 export const OPEN_MODEL_COMMAND = 'sepconv.openModel';
 
 async function chooseFile(): Promise<vscode.Uri | undefined> {
-  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Open in Playground', filters: { 'ONNX models': ['onnx'] } });
+  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Open in Playground', filters: { 'Models (ONNX, PyTorch state_dict)': [...MODEL_EXTENSIONS] } });
   return chosen?.[0];
 }
 
@@ -27,18 +27,10 @@ export async function openModelUri(uri: vscode.Uri): Promise<OpenedModel> {
   }
   if (size > MAX_MODEL_BYTES) throw new OpenModelError(`${name}: ${size} bytes, over the ${MAX_MODEL_BYTES}-byte limit`);
   const bytes = await vscode.workspace.fs.readFile(uri);
-  // Tensors stored beside the model (ONNX external data) are read only from a local folder, and only inside it.
-  const readExternal =
-    uri.scheme === 'file'
-      ? async () => {
-          const { readExternalData } = await import('../io/onnxFiles');
-          const folder = dirname(uri.fsPath);
-          return (location: string, offset: number, length: number | undefined) => readExternalData(folder, location, offset, length);
-        }
-      : undefined;
-  // Give the host a turn before the import (a few hundred ms for a detector-sized model).
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  return openModelBytes(bytes, name, readExternal ? await readExternal() : undefined);
+  // Parsed in a worker thread of its own, so the host's thread never waits on it; tensors stored
+  // beside an .onnx (external data) are read only from a local folder, and only inside it.
+  const { importModelInWorker } = await import('./modelImport');
+  return importModelInWorker(bytes, name, uri.scheme === 'file' ? dirname(uri.fsPath) : undefined);
 }
 
 export function registerOpenModel(context: vscode.ExtensionContext): void {
@@ -58,10 +50,13 @@ async function openAndShow(context: vscode.ExtensionContext, uri: vscode.Uri): P
   try {
     opened = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'SepConv: importing the model' }, () => openModelUri(uri));
   } catch (error) {
-    void vscode.window.showErrorMessage(`SepConv: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    void vscode.window.showErrorMessage(`SepConv: ${message}`);
+    // An open panel says it too, where the user looks for the model.
+    PlaygroundPanel.currentPanel?.showModelFileError(`Could not open the model: ${message}`);
     return;
   }
-  PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true }, opened.weights);
+  PlaygroundPanel.createOrShow(context.extensionUri, opened.spec, { imported: true, ...(opened.countedParams ? { countedParams: opened.countedParams } : {}) }, opened.weights);
   if (opened.unsupported) {
     void vscode.window.showWarningMessage(`SepConv: ${opened.unsupported.message}. The graph before it is shown and runs.`);
   } else if (opened.warnings.length) {

@@ -390,3 +390,27 @@ export function estimateConv(conv: ConvArguments, inShape: Shape, options: CostO
   }
   return estimate;
 }
+
+/**
+ * The cost with the params of some modules replaced by a count made elsewhere: for an imported
+ * model, the elements of the file's weight tensors each node uses, where the spec's own count
+ * differs (a per-channel Mul or Add by a file constant becomes a BatchNorm2d node whose scale and
+ * shift are not all parameters of the file). Layers and totals are adjusted by the same amounts.
+ */
+export function withCountedParams(cost: ModelCost, counted: Readonly<Record<string, number>> | undefined): ModelCost {
+  if (!counted) return cost;
+  const deltaByLayer = new Map<number, number>();
+  let delta = 0;
+  const leaves = cost.leaves.map((leaf) => {
+    const params = Object.hasOwn(counted, leaf.key) ? counted[leaf.key]! : undefined;
+    if (params === undefined || params === leaf.params) return leaf;
+    const d = params - leaf.params;
+    delta += d;
+    deltaByLayer.set(leaf.layerIndex, (deltaByLayer.get(leaf.layerIndex) ?? 0) + d);
+    return { ...leaf, params };
+  });
+  if (delta === 0 && deltaByLayer.size === 0) return cost;
+  const layers = cost.layers.map((layer) => (deltaByLayer.has(layer.index) ? { ...layer, params: layer.params + deltaByLayer.get(layer.index)! } : layer));
+  const total = { ...cost.total, params: cost.total.params + delta, withStandardConvs: { ...cost.total.withStandardConvs, params: cost.total.withStandardConvs.params + delta } };
+  return { ...cost, leaves, layers, total };
+}

@@ -15,6 +15,7 @@
  *
  * This module imports neither `vscode` nor the DOM.
  */
+import type { CompressedRunResult, PackedRunResult } from './packedMaps';
 import type { ModelSpec } from './spec';
 import { elementCount, exactBuffer } from './tensor';
 
@@ -126,11 +127,14 @@ export interface LoadModelOptions {
   normalisation?: { mean: [number, number, number]; std: [number, number, number] };
   /** The model's trained weights stay on the host: runs go there with `weights: {kind: 'imported'}`. */
   hostWeights?: boolean;
+  /** Params per node counted from the file where they differ from the spec's count (the cost table shows these). */
+  countedParams?: Record<string, number>;
 }
 
 /** Requests from the page and what the host answers to each. */
 export interface RequestMap {
-  run: { body: RunRequestBody; result: RunResult };
+  /** The maps' previews and ranges share one buffer, compressed on the wire (packedMaps.ts). */
+  run: { body: RunRequestBody; result: PackedRunResult | CompressedRunResult };
   probeHostGpu: { body: Record<string, never>; result: HostGpuInfo };
   listWorkspaceFiles: { body: { extension: '.safetensors' }; result: WorkspaceFile[] };
   readWorkspaceFile: { body: { path: string }; result: { path: string; data: ArrayBuffer } };
@@ -177,7 +181,9 @@ export type ToWebviewMessage =
   | ResponseMessage
   | { type: 'progress'; requestId: number; done: number; total: number; label: string }
   /** The host could not make sense of a message; `requestId` when the message had one. */
-  | { type: 'protocolError'; requestId?: number; error: string };
+  | { type: 'protocolError'; requestId?: number; error: string }
+  /** A model file the user chose did not open: the message names it and why. */
+  | { type: 'modelFileError'; error: string };
 
 // ---------------------------------------------------------------------------------------------
 // Limits at the boundary

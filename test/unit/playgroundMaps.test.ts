@@ -154,6 +154,14 @@ describe('saved state', () => {
       expect(state.userImage).toBeUndefined();
     }
   });
+
+  it("keeps an imported model's params counted from its file, and drops a damaged count", () => {
+    expect(restoreState({ ...defaultState(), countedParams: { 'p2o.Mul.1': 1, 'hardsigmoid_0.tmp_0.affine': 0 } }).countedParams).toEqual({ 'p2o.Mul.1': 1, 'hardsigmoid_0.tmp_0.affine': 0 });
+    for (const countedParams of [[1, 2], { a: -1 }, { a: 1.5 }, { a: '3' }, 'text', null]) {
+      expect(restoreState({ ...defaultState(), countedParams }).countedParams).toBeUndefined();
+    }
+    expect(Object.getPrototypeOf(restoreState({ ...defaultState(), countedParams: JSON.parse('{"__proto__": 5}') }).countedParams)).toBe(Object.prototype);
+  });
 });
 
 describe('the model as blocks', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs script without types
 import { checkVsix } from '../../scripts/vsixContents.mjs';
 
-const base = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py'];
+const base = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/pythonWorker.js', 'extension/dist/modelImportWorker.js', 'extension/dist/webview.js', 'extension/dist/tree-sitter.wasm', 'extension/dist/tree-sitter-python.wasm', 'extension/readme.md', 'extension/LICENSE.txt', 'extension/media/icon.png', 'extension/media/python/measure.py'];
 const entries = (names: string[], size = 1000) => names.map((name) => ({ name, size, compressedSize: size }));
 
 describe('VSIX content check', () => {

@@ -1,0 +1,98 @@
+/**
+ * A host run's feature maps as they cross to the page: every map's preview and ranges are views
+ * into one ArrayBuffer. VS Code passes each ArrayBuffer of a webview message as an argument of its
+ * own, and a message with hundreds of them (a network of 179 steps has 358) loses some on the way
+ * (they arrive as undefined); one buffer also saves the per-buffer cost of every hop. The page
+ * gives each map its own buffers again ({@link unpackRunResult}) before it paints them.
+ *
+ * On its way to the page (the panel's message) that buffer is also compressed
+ * ({@link compressRunResult}, deflate): previews of ReLU outputs and drawings are mostly runs of
+ * equal bytes (MobileNetV1's first three blocks on the "shapes" drawing: 3.0 MB become 69 KB), and
+ * over a remote connection every byte crosses the network and each process on the way.
+ *
+ * This module imports neither `vscode` nor the DOM.
+ */
+import type { RunResult, WireFeatureMap } from './protocol';
+
+/** A feature map whose preview and ranges are views into the buffer shared by the run's maps. */
+export type PackedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { preview: Uint8Array; ranges: Float32Array };
+export type PackedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: PackedFeatureMap[] };
+
+/** Copies the maps' previews and ranges into one buffer (ranges first: float32 views need 4-byte offsets). */
+export function packFeatureMaps(maps: readonly WireFeatureMap[]): PackedFeatureMap[] {
+  const rangeBytes = maps.reduce((sum, m) => sum + m.ranges.byteLength, 0);
+  const previewBytes = maps.reduce((sum, m) => sum + m.preview.byteLength, 0);
+  const buffer = new ArrayBuffer(rangeBytes + previewBytes);
+  let rangesAt = 0;
+  let previewAt = rangeBytes;
+  return maps.map((map) => {
+    const ranges = new Float32Array(buffer, rangesAt, map.ranges.byteLength / 4);
+    ranges.set(new Float32Array(map.ranges));
+    rangesAt += map.ranges.byteLength;
+    const preview = new Uint8Array(buffer, previewAt, map.preview.byteLength);
+    preview.set(new Uint8Array(map.preview));
+    previewAt += map.preview.byteLength;
+    return { ...map, preview, ranges };
+  });
+}
+
+/** Where a map's preview and ranges lie in the run's (decompressed) buffer, bytes. */
+export type CompressedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { previewAt: number; previewBytes: number; rangesAt: number; rangesBytes: number };
+/** A host run as the panel sends it: the maps' buffer compressed with raw deflate. */
+export type CompressedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: CompressedFeatureMap[]; mapsDeflated: ArrayBuffer; mapsBytes: number };
+
+export function isCompressedRunResult(result: PackedRunResult | CompressedRunResult): result is CompressedRunResult {
+  return (result as CompressedRunResult).mapsDeflated instanceof ArrayBuffer;
+}
+
+/**
+ * The run with its maps' buffer compressed by `deflateRaw`, or undefined when the maps do not share
+ * one buffer (then the answer goes as it is).
+ */
+export async function compressRunResult(result: PackedRunResult, deflateRaw: (bytes: Uint8Array) => Promise<Uint8Array>): Promise<CompressedRunResult | undefined> {
+  const buffers = new Set(result.featureMaps.flatMap((m) => [m.preview.buffer, m.ranges.buffer]));
+  if (buffers.size !== 1) return undefined;
+  const buffer = [...buffers][0]! as ArrayBuffer;
+  const deflated = await deflateRaw(new Uint8Array(buffer));
+  const featureMaps = result.featureMaps.map(({ preview, ranges, ...map }) => ({ ...map, previewAt: preview.byteOffset, previewBytes: preview.byteLength, rangesAt: ranges.byteOffset, rangesBytes: ranges.byteLength }));
+  const mapsDeflated = deflated.byteOffset === 0 && deflated.byteLength === deflated.buffer.byteLength ? (deflated.buffer as ArrayBuffer) : new Uint8Array(deflated).buffer;
+  return { ...result, featureMaps, mapsDeflated, mapsBytes: buffer.byteLength };
+}
+
+/** Raw deflate undone in the page (DecompressionStream, in every browser VS Code runs in). */
+async function inflateRawInPage(bytes: ArrayBuffer): Promise<ArrayBuffer> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+  return new Response(stream).arrayBuffer();
+}
+
+/** A typed array's bytes as an ArrayBuffer of their own (the page transfers them to its worker). */
+function own(view: ArrayBufferView | ArrayBuffer, what: string): ArrayBuffer {
+  if (view instanceof ArrayBuffer) return view;
+  if (!ArrayBuffer.isView(view)) throw new Error(`the host's answer has no ${what}`);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
+}
+
+/**
+ * The page's form of a host run: each map's preview and ranges in buffers of their own. A
+ * compressed answer is inflated first (`inflateRaw`: the page's DecompressionStream by default);
+ * offsets and sizes are checked against the inflated buffer.
+ */
+export async function unpackRunResult(result: PackedRunResult | CompressedRunResult, inflateRaw: (bytes: ArrayBuffer) => Promise<ArrayBuffer> = inflateRawInPage): Promise<RunResult> {
+  if (isCompressedRunResult(result)) {
+    const { mapsDeflated, mapsBytes, ...rest } = result;
+    const buffer = await inflateRaw(mapsDeflated);
+    if (buffer.byteLength !== mapsBytes) throw new Error(`the host's feature maps inflate to ${buffer.byteLength} bytes, not ${mapsBytes}`);
+    const slice = (at: number, bytes: number, what: string): ArrayBuffer => {
+      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > buffer.byteLength) throw new Error(`the host's answer places the ${what} outside its buffer`);
+      return buffer.slice(at, at + bytes);
+    };
+    return {
+      ...rest,
+      featureMaps: result.featureMaps.map(({ previewAt, previewBytes, rangesAt, rangesBytes, ...map }) => ({ ...map, preview: slice(previewAt, previewBytes, `preview of ${map.key}`), ranges: slice(rangesAt, rangesBytes, `ranges of ${map.key}`) })),
+    };
+  }
+  return {
+    ...result,
+    featureMaps: result.featureMaps.map((map) => ({ ...map, preview: own(map.preview, `preview of ${map.key}`), ranges: own(map.ranges, `ranges of ${map.key}`) })),
+  };
+}
