@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchRows } from '../test/bench/networks.mjs';
 import { encodeOnnxModel } from '../test/bench/onnxModel.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -112,46 +113,7 @@ const ort = requirePeer('onnxruntime-node');
 // The networks, as model specs of this project; the peers' graphs are made from the same specs
 // and the same weights.
 
-/** MobileNetV1 layers A..F: 3x3 depthwise + bias + ReLU, then 1x1 pointwise + bias + ReLU. */
-const LAYERS = [
-  ['A', 32, 112, 1, 64],
-  ['B', 64, 112, 2, 128],
-  ['C', 128, 56, 1, 128],
-  ['D', 256, 28, 1, 256],
-  ['E', 512, 14, 1, 512],
-  ['F', 1024, 7, 1, 1024],
-];
-
-function separable(c, stride, cout) {
-  return [
-    { type: 'Conv2d', in_channels: c, out_channels: c, kernel_size: 3, stride, padding: 1, groups: c, bias: true },
-    { type: 'ReLU' },
-    { type: 'Conv2d', in_channels: c, out_channels: cout, kernel_size: 1, bias: true },
-    { type: 'ReLU' },
-  ];
-}
-
-/** MobileNetV1-224 (width 1.0), batch norm folded into the conv biases. */
-function mobileNetV1() {
-  const blocks = [[32, 64, 1], [64, 128, 2], [128, 128, 1], [128, 256, 2], [256, 256, 1], [256, 512, 2],
-    [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 1024, 2], [1024, 1024, 1]];
-  return {
-    name: 'MobileNetV1-224',
-    layers: [
-      { type: 'Conv2d', in_channels: 3, out_channels: 32, kernel_size: 3, stride: 2, padding: 1, bias: true },
-      { type: 'ReLU' },
-      ...blocks.flatMap(([c, cout, s]) => separable(c, s, cout)),
-      { type: 'AdaptiveAvgPool2d', output_size: 1 },
-      { type: 'Flatten' },
-      { type: 'Linear', in_features: 1024, out_features: 1000 },
-    ],
-  };
-}
-
-const rows = [
-  ...LAYERS.map(([name, c, size, stride, cout]) => ({ name, label: `${name}: C=${c} ${size}x${size} s${stride} -> ${cout}`, spec: { name, layers: separable(c, stride, cout) }, inputShape: [1, c, size, size] })),
-  { name: 'net', label: 'MobileNetV1-224', spec: mobileNetV1(), inputShape: [1, 3, 224, 224] },
-].filter((row) => !only || only.includes(row.name));
+const rows = benchRows().filter((row) => !only || only.includes(row.name));
 
 /** Multiply-accumulates of every conv and linear layer. */
 function macsOf(model) {

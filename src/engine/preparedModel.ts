@@ -77,6 +77,8 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
   const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
   let disposed = false;
+  /** The input copy of the last finished run, for the next run to reuse (runs never hand it out). */
+  let spare: Float32Array | undefined;
   const prepared: PreparedModel = {
     model: resolved,
     backend: `cpu (${kernels.name})`,
@@ -94,8 +96,17 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
         if (byShape.size >= 8) byShape.clear();
         byShape.set(forInput.inputShape.join('x'), forInput);
       }
-      // A copy taken with the check: the run may wait its turn and yields between steps (see cpuBackend.ts).
-      return cpu.run(forInput, { shape: [...input.shape], data: input.data.slice() }, runOptions);
+      // A copy taken with the check: the run may wait its turn and yields between steps (see
+      // cpuBackend.ts). Into the array of a finished run where there is one: a new array of
+      // megabytes per run costs its page faults, about as much as the copy itself.
+      const reused = spare?.length === input.data.length ? spare : undefined;
+      spare = undefined;
+      const copy = reused ? (reused.set(input.data), reused) : input.data.slice();
+      try {
+        return await cpu.run(forInput, { shape: [...input.shape], data: copy }, runOptions);
+      } finally {
+        spare = copy;
+      }
     },
   };
   if (kernels !== options.kernels) dropped.register(prepared, kernels, prepared);

@@ -3,6 +3,10 @@ import type { ConvGeometry, CpuKernels } from '../../src/engine/cpu/kernels/cpuK
 import { jsKernels } from '../../src/engine/cpu/kernels/jsKernels';
 import { buildKernels, buildSharedKernels } from '../../src/engine/cpu/wasm/buildKernels.mjs';
 import { createWasmKernels, disposeWasmKernels, splitRange } from '../../src/engine/cpu/wasm/wasmKernels';
+import { CancelledError } from '../../src/engine/errors';
+import { prepare } from '../../src/engine/preparedModel';
+import { initWeights } from '../../src/engine/weights';
+import { resolveModel, type ModelSpec } from '../../src/shared/spec';
 import { allcloseViolation, randomTensor } from './engineAllclose';
 
 /** Geometry of a conv, with PyTorch's output size. */
@@ -24,6 +28,9 @@ function cases(): Case[] {
     { cin: 24, cout: 48, groups: 24, h: 15, w: 13, k: 5, s: 1, p: 2 },
     { cin: 96, cout: 96, groups: 96, h: 9, w: 7, k: 3, s: 1, p: 2, d: 2 },
     { cin: 3, cout: 3, groups: 3, h: 30, w: 30, k: 7, s: 3, p: 3 },
+    // Large enough to be split into many chunks of channels: a multiplier of 2 and the general kernel (5x5, stride 2; dilation 2).
+    { cin: 24, cout: 48, groups: 24, h: 41, w: 39, k: 5, s: 2, p: 2 },
+    { cin: 40, cout: 40, groups: 40, h: 33, w: 35, k: 3, s: 1, p: 2, d: 2 },
   ];
   for (const [i, c] of depthwise.entries()) {
     const g = geometry(c);
@@ -36,7 +43,8 @@ function cases(): Case[] {
       return out;
     } });
   }
-  const pointwise: Array<[number, number, number]> = [[32, 64, 112 * 112], [512, 512, 14 * 14], [960, 160, 49], [1024, 1000, 1], [17, 33, 61]];
+  // Split by pixels (fewer channels than pixels), by output channels (more), by rows of a Linear, and too small to split.
+  const pointwise: Array<[number, number, number]> = [[32, 64, 112 * 112], [96, 24, 57 * 55], [512, 512, 14 * 14], [960, 160, 49], [1024, 1000, 1], [17, 33, 61]];
   for (const [i, [cin, cout, pixels]] of pointwise.entries()) {
     const x = randomTensor([cin, pixels], 40 + i).data;
     const wt = randomTensor([cout, cin], 50 + i).data;
@@ -71,7 +79,8 @@ describe('the WebAssembly kernels on a pool of threads', () => {
     const binary = buildKernels({ quiet: true });
     const sharedBinary = buildSharedKernels({ quiet: true });
     for (const threads of [1, 2, 3, 4]) {
-      const created = await createWasmKernels(binary, { threads, sharedBinary });
+      // alwaysSplit: the pool runs every step large enough to split, even where this busy machine deschedules its threads.
+      const created = await createWasmKernels(binary, { threads, sharedBinary, alwaysSplit: true });
       if (!created) throw new Error(`the kernels did not instantiate with ${threads} threads`);
       kernels.set(threads, created);
     }
@@ -97,6 +106,47 @@ describe('the WebAssembly kernels on a pool of threads', () => {
       }
     });
   }
+
+  it('gives the same results bit for bit with the default pool, which runs steps on the caller alone while its threads are held up', async () => {
+    const adaptive = await createWasmKernels(buildKernels({ quiet: true }), { threads: 2, sharedBinary: buildSharedKernels({ quiet: true }) });
+    if (!adaptive) throw new Error('the kernels did not instantiate with 2 threads');
+    try {
+      for (const c of cases()) {
+        const one = c.run(kernels.get(1)!);
+        const firstDifference = c.run(adaptive).findIndex((v, i) => !Object.is(v, one[i]));
+        expect({ step: c.name, firstDifference }).toEqual({ step: c.name, firstDifference: -1 });
+      }
+    } finally {
+      disposeWasmKernels(adaptive);
+    }
+  }, 60_000);
+
+  it('reports progress step by step, stops at the step after an abort, and runs again afterwards, on a pool', async () => {
+    const spec = { layers: [
+      { type: 'Conv2d', in_channels: 3, out_channels: 32, kernel_size: 3, stride: 2, padding: 1 }, { type: 'ReLU6' },
+      { type: 'DepthwiseSeparable', in_channels: 32, out_channels: 64 },
+      { type: 'DepthwiseSeparable', in_channels: 64, out_channels: 128, stride: 2 },
+      { type: 'AdaptiveAvgPool2d', output_size: 1 }, { type: 'Flatten' }, { type: 'Linear', in_features: 128, out_features: 10 },
+    ] } as ModelSpec;
+    const model = resolveModel(spec, { inputShape: [1, 3, 96, 96] });
+    const weights = initWeights(model, { seed: 5 });
+    const input = randomTensor([1, 3, 96, 96], 9);
+    const one = await (await prepare(model, weights, { kernels: kernels.get(1)! })).run(input);
+    const session = await prepare(model, weights, { kernels: kernels.get(3)! });
+    const seen: number[] = [];
+    const controller = new AbortController();
+    const cancelled = session.run(input, { signal: controller.signal, onProgress: (done) => {
+      seen.push(done);
+      if (done === 2) controller.abort();
+    } });
+    await expect(cancelled).rejects.toThrow(CancelledError);
+    expect(seen).toEqual([1, 2]);
+    const progress: Array<[number, number]> = [];
+    const again = await session.run(input, { onProgress: (done, total) => progress.push([done, total]) });
+    expect(progress.map(([done]) => done)).toEqual(progress.map((_, i) => i + 1));
+    expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
+    expect(Array.from(again.output.data)).toEqual(Array.from(one.output.data));
+  });
 
   it('splits ranges into whole units, evenly, without empty parts', () => {
     expect(splitRange(100, 4, 8)).toEqual([[0, 24], [24, 48], [48, 72], [72, 100]]);

@@ -1,20 +1,29 @@
 /**
- * A pool of threads that run the SIMD kernels over one shared WebAssembly memory. The calling
- * thread hands each pool thread one kernel call (a slice of a step: output pixels or channels),
- * runs its own slice, then waits for the others with Atomics.wait: to the caller a parallel step
- * is as synchronous as a single-threaded one, so the kernels' interface stays the same.
+ * A pool of threads that run the SIMD kernels over one shared WebAssembly memory. A parallel
+ * step is a list of kernel calls (chunks: ranges of output channels, rows or pixels) written to
+ * shared memory; the calling thread and the pool's threads take chunks from a shared counter
+ * until none are left, then the caller waits until all are done: to the caller a parallel step is
+ * as synchronous as a single-threaded one, so the kernels' interface stays the same. Taking
+ * chunks instead of being handed fixed slices keeps a step going at full speed when a thread is
+ * late (not yet awake, or descheduled on a busy machine): the others take its share.
  *
- * Threads are worker_threads in Node and Web Workers in browsers, made once per pool and kept
- * blocked in Atomics.wait between steps (no thread start per run). Both need shared memory
- * (SharedArrayBuffer: always in Node, only in cross-origin isolated pages in browsers) and a
- * caller that may block (a Node thread, a worker; not a page's main thread).
+ * Between steps a pool thread spins on the shared step counter for a while (a run's steps follow
+ * each other within microseconds) before it blocks in Atomics.wait; no message is posted per step.
+ * A thread descheduled in the middle of a chunk (a machine with more runnable threads than cores)
+ * holds the step up for as long as it is off its core: after such a step the caller runs the
+ * steps alone for a while (see STRAGGLER_MS), so that a busy machine costs no more than one thread.
+ *
+ * Threads are worker_threads in Node and Web Workers in browsers, made once per pool (no thread
+ * start per run). Both need shared memory (SharedArrayBuffer: always in Node, only in
+ * cross-origin isolated pages in browsers) and a caller that may block (a Node thread, a worker;
+ * not a page's main thread).
  *
  * Imports neither `vscode`, the DOM nor node modules statically: Node's worker_threads is loaded
  * on demand, so the same code bundles for the page's worker.
  */
 
 /** The kernel exports a pool thread may be asked to run, by index (the same list on both sides). */
-export const THREAD_KERNELS = ['gemm', 'depthwise', 'packPanels', 'im2colPanels'] as const;
+export const THREAD_KERNELS = ['gemm', 'gemv', 'depthwise', 'packPanels', 'packGemm', 'im2colGemm'] as const;
 export type ThreadKernel = (typeof THREAD_KERNELS)[number];
 
 /** One kernel call: an export of the kernels and its arguments (pointers, sizes, clamp bounds). */
@@ -23,15 +32,57 @@ export interface KernelCall {
   args: number[];
 }
 
-/** Float64 slots per thread for a call: the kernel's index, the argument count and up to 22 arguments. */
-const CALL_SLOTS = 24;
-/** Int32 slots of control per thread: [call sequence number, sequence number done, failed]. */
-const CONTROL_SLOTS = 4;
-const SEQUENCE = 0;
-const DONE = 1;
-const FAILED = 2;
-/** The sequence number that tells a thread to return. */
+/**
+ * Scratch memory of one thread: argument `arg` of every call is a pointer to thread 0's scratch,
+ * and thread t adds t * `stride` bytes to it (the kernels' padded planes and partial tiles).
+ */
+export interface ThreadScratch {
+  arg: number;
+  stride: number;
+}
+
+/** Float64 slots per chunk: the kernel's index, the argument count and up to 30 arguments. */
+const CALL_SLOTS = 32;
+/** Chunks a step may have. */
+export const MAX_CHUNKS = 256;
+
+// Int32 slots of the control block, each on a cache line of its own (16 slots apart) so that
+// the counter every thread bumps does not share a line with the ones they read.
+/** Bumped by the caller for each step (and set to STOP): what idle threads spin and wait on. */
+const STEP = 0;
+/** The step's claim word: (step & 0xff) << 24 | chunks << 12 | next chunk (see claimWord). */
+const CLAIM = 16;
+/** Chunks of the current step finished. */
+const DONE = 32;
+/** Set when a kernel threw on a pool thread. */
+const FAILED = 48;
+/** The scratch argument and stride of the step (see ThreadScratch); arg -1: none. */
+const SCRATCH_ARG = 64;
+const SCRATCH_STRIDE = 65;
+const CONTROL_INTS = 80;
+/** The step number that tells the threads to return. */
 const STOP = -1;
+
+/** The claim word of step `step` with `chunks` chunks, `next` of them taken (chunks < 4096). */
+const claimWord = (step: number, chunks: number, next: number) => (((step & 0xff) << 24) | (chunks << 12) | next) | 0;
+
+/**
+ * How long an idle pool thread or a waiting caller spins (ms) before it blocks in Atomics.wait:
+ * longer than the gap between a run's steps, short enough to leave the core soon after a run.
+ */
+const SPIN_MS = 0.25;
+
+/**
+ * A caller that waited longer than this (ms), and longer than it worked itself, for the chunks a
+ * pool thread had taken, ran the step slower than alone: that thread was descheduled (a machine
+ * busier than its cores). Steps then run on the calling thread alone for a while: SOLO_MIN_MS
+ * after a first such step, twice as long after each further one (at most SOLO_MAX_MS), half as
+ * long again after each step the pool ran without one. A lone hiccup costs little; a machine
+ * that stays busy keeps the caller on its own.
+ */
+const STRAGGLER_MS = 1;
+const SOLO_MIN_MS = 25;
+const SOLO_MAX_MS = 1000;
 
 /** What each thread gets when it starts. */
 interface ThreadInit {
@@ -41,15 +92,14 @@ interface ThreadInit {
   calls: SharedArrayBuffer;
   index: number;
   kernels: readonly string[];
-  callSlots: number;
-  controlSlots: number;
+  layout: { callSlots: number; step: number; claim: number; done: number; failed: number; scratchArg: number; scratchStride: number; spinMs: number };
 }
 
 /**
  * The body of a pool thread, run from its source text (`toString()`) in a worker: it refers to
  * nothing outside itself. Instantiates the kernels over the shared memory, says it is ready,
- * then runs one call per sequence number until told to stop. A kernel that throws (a trap) is
- * reported through the FAILED slot, never left as a caller waiting forever.
+ * then for each step takes chunks until none are left, until told to stop. A kernel that throws
+ * (a trap) is reported through the FAILED slot, never left as a caller waiting forever.
  */
 function kernelThreadMain(init: ThreadInit, ready: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -57,24 +107,45 @@ function kernelThreadMain(init: ThreadInit, ready: () => void): void {
   const functions = init.kernels.map((name) => exports[name]!);
   const control = new Int32Array(init.control);
   const calls = new Float64Array(init.calls);
-  const at = init.index * init.controlSlots;
-  const base = init.index * init.callSlots;
+  const { callSlots, step, claim, done, failed, scratchArg, scratchStride, spinMs } = init.layout;
+  const args: number[] = [];
   let seen = 0;
   ready();
   for (;;) {
-    Atomics.wait(control, at, seen);
-    seen = Atomics.load(control, at);
-    if (seen === -1) return;
-    try {
-      const count = calls[base + 1]!;
-      const args: number[] = [];
-      for (let i = 0; i < count; i++) args.push(calls[base + 2 + i]!);
-      functions[calls[base]!]!(...args);
-    } catch {
-      Atomics.store(control, at + 2, 1);
+    // Spin a while for the next step, then sleep until it is posted.
+    let now = Atomics.load(control, step);
+    const until = performance.now() + spinMs;
+    for (let i = 1; now === seen; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+      now = Atomics.load(control, step);
     }
-    Atomics.store(control, at + 1, seen);
-    Atomics.notify(control, at + 1);
+    while (now === seen) {
+      Atomics.wait(control, step, seen);
+      now = Atomics.load(control, step);
+    }
+    if (now === -1) return;
+    seen = now;
+    for (;;) {
+      const word = Atomics.load(control, claim);
+      const chunks = (word >>> 12) & 0xfff;
+      const next = word & 0xfff;
+      // Chunks of a later step than `seen` are fine to take: the word says which step they are of.
+      if (next >= chunks) break;
+      if (Atomics.compareExchange(control, claim, word, word + 1) !== word) continue;
+      // Read after the claim: the step's data stays as it is until its last chunk is done.
+      const arg = control[scratchArg]!;
+      const base = next * callSlots;
+      const count = calls[base + 1]!;
+      args.length = count;
+      for (let i = 0; i < count; i++) args[i] = calls[base + 2 + i]!;
+      if (arg >= 0) args[arg] = args[arg]! + init.index * control[scratchStride]!;
+      try {
+        functions[calls[base]!]!(...args);
+      } catch {
+        Atomics.store(control, failed, 1);
+      }
+      if (Atomics.add(control, done, 1) + 1 === chunks) Atomics.notify(control, done);
+    }
   }
 }
 
@@ -90,8 +161,13 @@ type ThreadStarter = (source: string, init: ThreadInit) => Promise<PoolThread>;
 export class KernelThreads {
   private readonly control: Int32Array;
   private readonly calls: Float64Array;
-  private sequence = 0;
+  private step = 0;
   private disposed = false;
+  /** Until when (performance.now()) steps had better run on the calling thread alone, and for how long that was; see STRAGGLER_MS. */
+  private soloUntil = 0;
+  private soloMs = 0;
+  /** False: every step uses the pool, held up or not (the tests of the split itself). */
+  adaptive = true;
 
   private constructor(
     /** Pool threads, besides the calling thread. */
@@ -117,13 +193,12 @@ export class KernelThreads {
     const starter = await threadStarter();
     if (!starter || threads < 2 || typeof SharedArrayBuffer !== 'function') return undefined;
     const others = threads - 1;
-    const control = new SharedArrayBuffer(others * CONTROL_SLOTS * 4);
-    const calls = new SharedArrayBuffer(others * CALL_SLOTS * 8);
+    const control = new SharedArrayBuffer(CONTROL_INTS * 4);
+    const calls = new SharedArrayBuffer(MAX_CHUNKS * CALL_SLOTS * 8);
     const source = `(${kernelThreadMain.toString()})`;
+    const layout = { callSlots: CALL_SLOTS, step: STEP, claim: CLAIM, done: DONE, failed: FAILED, scratchArg: SCRATCH_ARG, scratchStride: SCRATCH_STRIDE, spinMs: SPIN_MS };
     const started = await Promise.allSettled(
-      Array.from({ length: others }, (_, index) =>
-        starter(source, { module, memory, control, calls, index, kernels: THREAD_KERNELS, callSlots: CALL_SLOTS, controlSlots: CONTROL_SLOTS }),
-      ),
+      Array.from({ length: others }, (_, t) => starter(source, { module, memory, control, calls, index: t + 1, kernels: THREAD_KERNELS, layout })),
     );
     const running = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     if (running.length < others) {
@@ -133,41 +208,73 @@ export class KernelThreads {
     return new KernelThreads(running, control, calls);
   }
 
+  /** Whether a step should use the pool now: false for a while after a pool thread held a step up (see STRAGGLER_MS). */
+  get ready(): boolean {
+    return !this.adaptive || performance.now() >= this.soloUntil;
+  }
+
   /**
-   * Runs `calls[0]` on the calling thread (with `runHere`) and each further call on a pool thread,
-   * and returns when all are done. At most {@link count} calls.
+   * Runs every call (chunk) once, on this thread (with `runHere`) and the pool's, and returns
+   * when all are done. Chunks may run in any order on any thread: they must write disjoint
+   * memory, and thread t's scratch is at `scratch.stride * t` past thread 0's.
    */
-  run(calls: readonly KernelCall[], runHere: (call: KernelCall) => void): void {
+  run(calls: readonly KernelCall[], runHere: (call: KernelCall) => void, scratch?: ThreadScratch): void {
     if (this.disposed) throw new Error('internal: kernel threads used after dispose');
-    if (calls.length > this.count) throw new Error(`internal: ${calls.length} calls for ${this.count} threads`);
-    const sequence = ++this.sequence;
-    for (let t = 1; t < calls.length; t++) {
-      const call = calls[t]!;
+    const chunks = calls.length;
+    if (chunks > MAX_CHUNKS) throw new Error(`internal: ${chunks} chunks in one step, at most ${MAX_CHUNKS}`);
+    if (chunks === 0) return;
+    for (let i = 0; i < chunks; i++) {
+      const call = calls[i]!;
       if (call.args.length > CALL_SLOTS - 2) throw new Error(`internal: ${call.kernel} takes more than ${CALL_SLOTS - 2} arguments`);
-      const base = (t - 1) * CALL_SLOTS;
+      const base = i * CALL_SLOTS;
       this.calls[base] = THREAD_KERNELS.indexOf(call.kernel);
       this.calls[base + 1] = call.args.length;
       this.calls.set(call.args, base + 2);
-      const at = (t - 1) * CONTROL_SLOTS;
-      Atomics.store(this.control, at + SEQUENCE, sequence);
-      Atomics.notify(this.control, at + SEQUENCE);
     }
+    const control = this.control;
+    control[SCRATCH_ARG] = scratch ? scratch.arg : -1;
+    control[SCRATCH_STRIDE] = scratch ? scratch.stride : 0;
+    Atomics.store(control, DONE, 0);
+    const step = (this.step = (this.step + 1) & 0x7fffffff);
+    // Publishing the claim word makes the chunks takeable (by threads still spinning); the step
+    // counter wakes the ones asleep. Atomics order both after the plain writes above.
+    Atomics.store(control, CLAIM, claimWord(step, chunks, 0));
+    Atomics.store(control, STEP, step);
+    Atomics.notify(control, STEP);
+    // Boxed, so that a thrown undefined is rethrown too.
     let failure: { error: unknown } | undefined;
-    try {
-      if (calls[0]) runHere(calls[0]);
-    } catch (error) {
-      failure = { error };
-    }
-    let failed = false;
-    for (let t = 1; t < calls.length; t++) {
-      const at = (t - 1) * CONTROL_SLOTS;
-      for (;;) {
-        const done = Atomics.load(this.control, at + DONE);
-        if (done === sequence) break;
-        Atomics.wait(this.control, at + DONE, done);
+    const started = performance.now();
+    for (;;) {
+      const word = Atomics.load(control, CLAIM);
+      const next = word & 0xfff;
+      if (next >= chunks) break;
+      if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
+      try {
+        runHere(calls[next]!);
+      } catch (error) {
+        failure ??= { error };
       }
-      if (Atomics.exchange(this.control, at + FAILED, 0) !== 0) failed = true;
+      Atomics.add(control, DONE, 1);
     }
+    // The last chunks may still be running elsewhere: spin a while, then sleep until the thread
+    // that finishes the last one notifies.
+    let done = Atomics.load(control, DONE);
+    const worked = performance.now();
+    const until = worked + SPIN_MS;
+    for (let i = 1; done < chunks; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+      done = Atomics.load(control, DONE);
+    }
+    while (done < chunks) {
+      Atomics.wait(control, DONE, done);
+      done = Atomics.load(control, DONE);
+    }
+    const ended = performance.now();
+    if (ended - worked > STRAGGLER_MS && ended - worked > worked - started) {
+      this.soloMs = Math.min(SOLO_MAX_MS, Math.max(SOLO_MIN_MS, this.soloMs * 2));
+      this.soloUntil = ended + this.soloMs;
+    } else this.soloMs /= 2;
+    const failed = Atomics.exchange(control, FAILED, 0) !== 0;
     if (failure) throw failure.error;
     if (failed) throw new Error('a CPU kernel failed on a pool thread');
   }
@@ -176,10 +283,8 @@ export class KernelThreads {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (let t = 0; t < this.threads.length; t++) {
-      Atomics.store(this.control, t * CONTROL_SLOTS + SEQUENCE, STOP);
-      Atomics.notify(this.control, t * CONTROL_SLOTS + SEQUENCE);
-    }
+    Atomics.store(this.control, STEP, STOP);
+    Atomics.notify(this.control, STEP);
     for (const thread of this.threads) thread.terminate();
   }
 }
@@ -196,7 +301,7 @@ async function threadStarter(): Promise<ThreadStarter | undefined> {
         worker.unref(); // a pool blocked in Atomics.wait never keeps the process alive
         worker.once('message', () => resolve({ terminate: () => void worker.terminate() }));
         worker.once('error', reject);
-        worker.once('exit', (code: number) => reject(new Error(`kernel thread exited with ${code}`)));
+        worker.once('exit', (code) => reject(new Error(`kernel thread exited with ${code}`)));
       });
   }
   const scope = globalThis as { Worker?: typeof Worker; crossOriginIsolated?: boolean; Blob?: typeof Blob; URL?: typeof URL };

@@ -16,7 +16,7 @@ import type { ConvGeometry, CpuKernels, Epilogue } from '../kernels/cpuKernels';
 import { epilogueInPlace } from '../kernels/epilogue';
 import { jsKernels } from '../kernels/jsKernels';
 import { setNonFiniteScan } from '../../weights';
-import { KernelThreads, type KernelCall } from './kernelThreads';
+import { KernelThreads, MAX_CHUNKS, type KernelCall, type ThreadScratch } from './kernelThreads';
 
 /** The kernels' exports (see assembly/kernels.ts for what each computes). */
 interface KernelExports {
@@ -27,6 +27,9 @@ interface KernelExports {
   gemm(ap: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, tile: number): void;
   gemv(a: number, x: number, bias: number, out: number, m: number, k: number, lo: number, hi: number): void;
   packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
+  packGemm(src: number, ld: number, k: number, n: number, panels: number, ap: number, bias: number, c: number, ldc: number, m: number, lo: number, hi: number, tile: number): void;
+  im2colGemm(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number,
+    p0: number, p1: number, panels: number, ap: number, bias: number, c: number, ldc: number, m: number, lo: number, hi: number, tile: number): void;
   im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
   depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
   firstNonFinite(p: number, n: number): number;
@@ -239,21 +242,6 @@ interface CallArrays {
 /** The tile the GEMM writes partial tiles through (4 x 8 floats). */
 const TILE_BYTES = 128;
 
-/** One GEMM of {@link WasmSimdKernels.parallelGemm}: byte offsets, sizes (m x k times k x n, C's row stride ldc floats), clamp and one tile per thread. */
-interface GemmCall {
-  a: number;
-  panels: number;
-  bias: number;
-  out: number;
-  ldc: number;
-  m: number;
-  n: number;
-  k: number;
-  lo: number;
-  hi: number;
-  tiles: number;
-}
-
 /**
  * Splits [0, total) into at most `parts` ranges whose bounds (but the last) are multiples of
  * `unit`, as even as that allows; never an empty range.
@@ -271,10 +259,18 @@ export function splitRange(total: number, parts: number, unit = 1): Array<[numbe
 }
 
 /**
- * Least work (MACs, or output floats for the copies) per thread for a step to be split: below it,
- * waking a thread (a few microseconds) costs more than the slice saves.
+ * Least work (MACs) of a chunk of a step split over threads (about 5 microseconds): below it,
+ * taking a chunk and waiting for it cost more than the chunk saves.
  */
-const MIN_MACS_PER_THREAD = 32768;
+const MIN_CHUNK_MACS = 1 << 17;
+/**
+ * Chunks per thread a step is split into, at most: threads that take chunks as they go keep
+ * busy when one of them is late (descheduled on a busy machine), for a little more overhead per
+ * chunk (a depthwise chunk clears its scratch, a GEMM chunk re-reads the weights).
+ */
+const CHUNKS_PER_THREAD = 4;
+/** Floats of B (k x n) below which the caller packs B's panels alone rather than split the copy over threads. */
+const MIN_SPLIT_PACK_FLOATS = 1 << 15;
 
 class WasmSimdKernels implements CpuKernels {
   readonly name: string;
@@ -291,18 +287,29 @@ class WasmSimdKernels implements CpuKernels {
     this.name = threads ? `wasm-simd, ${threads.count} threads` : 'wasm-simd';
   }
 
-  /** Threads worth using for a step of `work` MACs. */
-  private threadsFor(work: number): number {
-    return this.threads ? Math.max(1, Math.min(this.threads.count, Math.floor(work / MIN_MACS_PER_THREAD))) : 1;
+  /** Threads that run a step: the pool's and this one. */
+  private get threadCount(): number {
+    return this.threads?.count ?? 1;
   }
 
-  /** Runs the calls, the first on this thread and each other one on a pool thread, and returns when all are done. */
-  private runCalls(calls: KernelCall[]): void {
+  /** Chunks to split a step of `work` MACs into, made of at most `units` indivisible parts. */
+  private chunksFor(work: number, units: number): number {
+    if (!this.threads) return 1;
+    return Math.max(1, Math.min(units, this.threads.count * CHUNKS_PER_THREAD, MAX_CHUNKS, Math.floor(work / MIN_CHUNK_MACS)));
+  }
+
+  /**
+   * Runs the calls (chunks of one step), on this thread and the pool's, and returns when all are
+   * done. A single call runs here, without the pool. `scratch`: see ThreadScratch (this thread is thread 0).
+   */
+  private runCalls(calls: KernelCall[], scratch?: ThreadScratch): void {
     // tsc needs the assertion to call the union of kernel signatures with a spread; the rule does not see that.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     const here = (call: KernelCall) => (this.k[call.kernel] as (...args: number[]) => void)(...call.args);
-    if (calls.length === 1 || !this.threads) for (const call of calls) here(call);
-    else this.threads.run(calls, here);
+    // Without a pool, or while its threads are held up elsewhere (see KernelThreads.ready), the
+    // same calls run here one after the other: the same results, bit for bit.
+    if (calls.length === 1 || !this.threads?.ready) for (const call of calls) here(call);
+    else this.threads.run(calls, here, scratch);
   }
 
   /** Frees the pool's threads (a prepared model's kernels, when the model is dropped). */
@@ -372,20 +379,21 @@ class WasmSimdKernels implements CpuKernels {
     const scratchFloats = this.k.depthwiseScratchFloats(g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
       g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft);
     const multiplier = g.outChannels / g.inChannels;
-    // Slices of whole input channels, each with its own padded-plane scratch: the kernel writes
-    // nothing past its own output planes, so the slices never touch each other's memory.
+    // Chunks of whole input channels; each thread has its own padded-plane scratch. The kernel
+    // writes nothing past its own output planes, so the chunks never touch each other's memory.
     const macs = outFloats * g.kernelHeight * g.kernelWidth;
-    const slices = splitRange(g.inChannels, this.threadsFor(macs));
-    const scratch = m.alloc(scratchFloats * 4 * slices.length);
+    const slices = splitRange(g.inChannels, this.chunksFor(macs, g.inChannels));
+    const scratchBytes = align(scratchFloats * 4);
+    const scratch = m.alloc(scratchBytes * this.threadCount);
     const inPlaneBytes = g.inHeight * g.inWidth * 4;
     const outPlaneBytes = g.outHeight * g.outWidth * 4;
     const taps = g.kernelHeight * g.kernelWidth;
-    this.runCalls(slices.map(([c0, c1], t) => ({
+    this.runCalls(slices.map(([c0, c1]) => ({
       kernel: 'depthwise',
       args: [inp + c0 * inPlaneBytes, c1 - c0, multiplier, g.inHeight, g.inWidth, wt + c0 * multiplier * taps * 4, bias + c0 * multiplier * 4,
         out + c0 * multiplier * outPlaneBytes, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
-        g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch + t * scratchFloats * 4],
-    })));
+        g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch],
+    })), { arg: 20, stride: scratchBytes });
     this.finish(out, arrays, output, outFloats, epilogue);
   }
 
@@ -399,7 +407,12 @@ class WasmSimdKernels implements CpuKernels {
       const bias = m.cached(this.biasOf(epilogue, outChannels));
       const x = this.inputAt(arrays, input);
       const out = this.outputAt(arrays, outChannels);
-      this.k.gemv(a, x, bias, out, outChannels, inChannels, arrays.lo, arrays.hi);
+      // Chunks of rows: each output is the same sum in the same order whoever computes it.
+      const slices = splitRange(outChannels, this.chunksFor(outChannels * inChannels, outChannels));
+      this.runCalls(slices.map(([i0, i1]) => ({
+        kernel: 'gemv',
+        args: [a + i0 * inChannels * 4, x, bias + i0 * 4, out + i0 * 4, i1 - i0, inChannels, arrays.lo, arrays.hi],
+      })));
       return this.finish(out, arrays, output, outChannels, epilogue);
     }
     const a = this.packedWeights(weight, 1, outChannels, inChannels);
@@ -407,10 +420,29 @@ class WasmSimdKernels implements CpuKernels {
     const inp = this.inputAt(arrays, input);
     const panels = m.alloc(Math.ceil(pixels / 8) * 8 * inChannels * 4);
     const out = this.outputAt(arrays, outChannels * pixels);
-    const threads = this.threadsFor(outChannels * pixels * inChannels);
-    const tiles = m.alloc(TILE_BYTES * threads);
-    this.parallelGemm(threads, { a, panels, bias, out, ldc: pixels, m: outChannels, n: pixels, k: inChannels, lo: arrays.lo, hi: arrays.hi, tiles },
-      (p0, p1) => ({ kernel: 'packPanels', args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4] }));
+    const tiles = m.alloc(TILE_BYTES * this.threadCount);
+    const macs = outChannels * pixels * inChannels;
+    const { lo, hi } = arrays;
+    if (outChannels < pixels) {
+      // More pixels than channels (large maps): chunks of whole panels of 8 pixels, each packed
+      // and multiplied by all of A (the weights, the smaller operand, read again by every chunk)
+      // in one call.
+      const slices = splitRange(pixels, this.chunksFor(macs, Math.ceil(pixels / 8)), 8);
+      this.runCalls(slices.map(([p0, p1]) => ({
+        kernel: 'packGemm',
+        args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4, a, bias, out + p0 * 4, pixels, outChannels, lo, hi, tiles],
+      })), { arg: 12, stride: TILE_BYTES });
+    } else {
+      // More channels than pixels (small maps, many channels): B is packed once, then chunks of
+      // rows of A (4 output channels at a time) each read all of B (the smaller operand).
+      const packs = inChannels * pixels >= MIN_SPLIT_PACK_FLOATS ? splitRange(pixels, this.threadCount, 8) : [[0, pixels] as [number, number]];
+      this.runCalls(packs.map(([p0, p1]) => ({ kernel: 'packPanels', args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4] })));
+      const slices = splitRange(outChannels, this.chunksFor(macs, Math.ceil(outChannels / 4)), 4);
+      this.runCalls(slices.map(([i0, i1]) => ({
+        kernel: 'gemm',
+        args: [a + i0 * inChannels * 4, panels, bias + i0 * 4, out + i0 * pixels * 4, pixels, i1 - i0, pixels, inChannels, lo, hi, tiles],
+      })), { arg: 10, stride: TILE_BYTES });
+    }
     this.finish(out, arrays, output, outChannels * pixels, epilogue);
   }
 
@@ -430,37 +462,25 @@ class WasmSimdKernels implements CpuKernels {
     // Pixels per GEMM call: a multiple of 8 (whole panels) within the panel budget.
     const chunk = Math.max(8, Math.floor(PANEL_BUDGET_FLOATS / rows / 8) * 8);
     const panels = m.alloc(Math.min(Math.ceil(pixels / 8) * 8, chunk) * rows * 4);
-    const threads = this.threadsFor(Math.min(chunk, pixels) * groupOut * rows);
-    const tiles = m.alloc(TILE_BYTES * threads);
+    const tiles = m.alloc(TILE_BYTES * this.threadCount);
     const inPlaneBytes = g.inHeight * g.inWidth * 4;
     for (let group = 0; group < g.groups; group++) {
       const groupInput = inp + group * groupIn * inPlaneBytes;
       for (let p0 = 0; p0 < pixels; p0 += chunk) {
         const p1 = Math.min(pixels, p0 + chunk);
-        this.parallelGemm(threads, { a: wt + group * groupBytes, panels, bias: bias + group * groupOut * 4, out: out + (group * groupOut * pixels + p0) * 4,
-          ldc: pixels, m: groupOut, n: p1 - p0, k: rows, lo: arrays.lo, hi: arrays.hi, tiles },
-          // im2col of this thread's pixels, straight into its part of the panels (whole panels of 8 pixels).
-          (q0, q1) => ({ kernel: 'im2colPanels', args: [groupInput, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth,
-            g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0 + q0, p0 + q1, panels + q0 * rows * 4] }));
+        // Chunks of whole panels of 8 pixels, each im2col'd straight into its part of the panels
+        // and multiplied in one call. Every output is computed by the same micro-kernel in the
+        // same order whatever the split: equal bit for bit at every thread count.
+        const slices = splitRange(p1 - p0, this.chunksFor((p1 - p0) * groupOut * rows, Math.ceil((p1 - p0) / 8)), 8);
+        this.runCalls(slices.map(([q0, q1]) => ({
+          kernel: 'im2colGemm',
+          args: [groupInput, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
+            g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0 + q0, p0 + q1, panels + q0 * rows * 4,
+            wt + group * groupBytes, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0 + q0) * 4, pixels, groupOut, arrays.lo, arrays.hi, tiles],
+        })), { arg: 23, stride: TILE_BYTES });
       }
     }
     this.finish(out, arrays, output, g.outChannels * pixels, epilogue);
-  }
-
-  /**
-   * C = A x B for the columns (pixels) of B, with `pack(p0, p1)` filling B's panels for columns
-   * [p0, p1) first. The columns are split in whole panels of 8 among `threads` threads; each
-   * packs and multiplies its own columns in one pass (two calls, with a barrier between them).
-   * Every output is computed by the same micro-kernel in the same order whatever the split: the
-   * results are equal bit for bit at every thread count.
-   */
-  private parallelGemm(threads: number, g: GemmCall, pack: (p0: number, p1: number) => KernelCall): void {
-    const slices = splitRange(g.n, threads, 8);
-    this.runCalls(slices.map(([p0, p1]) => pack(p0, p1)));
-    this.runCalls(slices.map(([p0, p1], t) => ({
-      kernel: 'gemm',
-      args: [g.a, g.panels + p0 * g.k * 4, g.bias, g.out + p0 * 4, g.ldc, g.m, p1 - p0, g.k, g.lo, g.hi, g.tiles + t * TILE_BYTES],
-    })));
   }
 
   activationBuffers(floats: readonly number[]): Array<() => Float32Array> {
@@ -502,6 +522,12 @@ export interface WasmKernelOptions {
   threads?: number;
   /** The shared-memory binary (default: the embedded one). */
   sharedBinary?: Uint8Array;
+  /**
+   * Split every step that is large enough over the pool, even after a pool thread held steps up
+   * (by default steps then run on the calling thread alone for a while; see KernelThreads.ready).
+   * For tests of the split itself.
+   */
+  alwaysSplit?: boolean;
 }
 
 /**
@@ -511,7 +537,7 @@ export interface WasmKernelOptions {
  */
 export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce(), options: WasmKernelOptions = {}): Promise<CpuKernels | undefined> {
   if ((options.threads ?? 1) > 1) {
-    const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce());
+    const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce(), options.alwaysSplit ?? false);
     if (threaded) return threaded;
   }
   const module = binary === embeddedKernelBinaryOnce() ? await compiledEmbedded() : await compileKernels(binary);
@@ -522,7 +548,7 @@ export async function createWasmKernels(binary: Uint8Array | undefined = embedde
 }
 
 /** The kernels over a shared memory with a pool of `threads - 1` threads, or undefined where that cannot run. */
-async function createThreadedKernels(threads: number, sharedBinary: Uint8Array | undefined): Promise<WasmSimdKernels | undefined> {
+async function createThreadedKernels(threads: number, sharedBinary: Uint8Array | undefined, alwaysSplit: boolean): Promise<WasmSimdKernels | undefined> {
   if (typeof SharedArrayBuffer !== 'function') return undefined;
   try {
     const module = await compileKernels(sharedBinary);
@@ -531,6 +557,7 @@ async function createThreadedKernels(threads: number, sharedBinary: Uint8Array |
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const pool = await KernelThreads.start(module, memory, threads);
     if (!pool) return undefined;
+    pool.adaptive = !alwaysSplit;
     return new WasmSimdKernels(instance.exports as unknown as KernelExports, memory, pool);
   } catch {
     return undefined;

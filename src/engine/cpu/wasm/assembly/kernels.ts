@@ -371,6 +371,24 @@ function im2colRowPanel(inp: usize, plane: usize, cin: i32, h: i32, w: i32, kh: 
   }
 }
 
+/**
+ * One chunk of a pointwise conv on a thread: packs columns [0, n) of a row-major k x n B (row
+ * stride ld floats) into panels, then C = A x B for them, in one call (no barrier between the two).
+ */
+export function packGemm(src: usize, ld: i32, k: i32, n: i32, panels: usize, ap: usize, bias: usize, c: usize, ldc: i32, m: i32, lo: f32, hi: f32, tile: usize): void {
+  packPanels(src, ld, k, n, panels);
+  gemm(ap, panels, bias, c, ldc, m, n, k, lo, hi, tile);
+}
+
+/** One chunk of a general conv on a thread: im2col of output pixels [p0, p1) into panels, then their columns of C (c points at pixel p0). */
+export function im2colGemm(
+  inp: usize, cin: i32, h: i32, w: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, p0: i32, p1: i32,
+  panels: usize, ap: usize, bias: usize, c: usize, ldc: i32, m: i32, lo: f32, hi: f32, tile: usize,
+): void {
+  im2colPanels(inp, cin, h, w, ow, kh, kw, sh, sw, dh, dw, pt, pl, p0, p1, panels);
+  gemm(ap, panels, bias, c, ldc, m, p1 - p0, cin * kh * kw, lo, hi, tile);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Depthwise convolution, NCHW, 4 output columns per v128. Each input plane is first copied
 // into a zero-bordered plane (scratch) large enough that every tap of every output column,
@@ -417,8 +435,17 @@ export function depthwise(
   const inPlane = (<usize>h * <usize>w) << 2;
   const outPlane = (<usize>oh * <usize>ow) << 2;
   const taps = kh * kw;
-  // Borders of the padded plane stay zero from one channel to the next: only the interior is rewritten.
-  memory.fill(scratch, 0, <usize>ph * pwBytes);
+  // Borders of the padded plane stay zero from one channel to the next: only the interior is
+  // rewritten. Only the borders are cleared here (a call may be one small chunk of channels).
+  const interiorTop = scratch + <usize>pt * pwBytes;
+  const interiorBottom = scratch + <usize>(pt + h) * pwBytes;
+  const rightBytes = pwBytes - ((<usize>(pl + w)) << 2);
+  memory.fill(scratch, 0, <usize>pt * pwBytes);
+  memory.fill(interiorBottom, 0, <usize>(ph - pt - h) * pwBytes);
+  for (let row = interiorTop; row < interiorBottom; row += pwBytes) {
+    for (let x: i32 = 0; x < pl; x++) store<f32>(row + (<usize>x << 2), 0);
+    memory.fill(row + ((<usize>(pl + w)) << 2), 0, rightBytes);
+  }
   for (let ci = 0; ci < channels; ci++) {
     const src = inp + <usize>ci * inPlane;
     for (let y = 0; y < h; y++) copyRow(scratch + <usize>(y + pt) * pwBytes + (<usize>pl << 2), src + ((<usize>y * <usize>w) << 2), <usize>w << 2);
