@@ -15,6 +15,8 @@ export const root: string;
 export const corpusDir: string;
 export function loadCorpus(): CorpusEntry[];
 export function staticCost(entry: CorpusEntry): Record<string, unknown>[];
+export function staticCostArgs(entry: CorpusEntry): string[];
+export function staticCostSites(entry: CorpusEntry, run: { status: number | null; signal: string | null; stdout: string; stderr: string }): Record<string, unknown>[];
 export function familyOf(name: unknown): 'conv' | 'linear' | 'batchnorm' | 'pool' | null;
 export function checkFile(entry: CorpusEntry, staticSites: Record<string, unknown>[]): { wrong: string[]; unchecked: number; sites: SiteCoverage[] };
 export function checkCorpus(options?: { only?: string }): FileCheck[];

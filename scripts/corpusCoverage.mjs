@@ -38,11 +38,22 @@ export function loadCorpus() {
 
 /** Runs `node dist/cli.js cost FILE --json` (or $SEPCONV_CLI's) with the file's input setting; the parsed sites. */
 export function staticCost(entry) {
+  const args = staticCostArgs(entry);
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  return staticCostSites(entry, run);
+}
+
+/** The node arguments of `sepconv cost FILE.py --json` for a corpus entry. */
+export function staticCostArgs(entry) {
   const cli = process.env.SEPCONV_CLI ? path.resolve(process.env.SEPCONV_CLI) : path.join(root, 'dist/cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`node esbuild.mjs\` first`);
   const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json'];
   if (entry.input && entry.framework === 'torch') args.push('--input-size', entry.input.slice(-2).join(','));
-  const run = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  return args;
+}
+
+/** The sites a finished `sepconv cost FILE.py --json` printed ({status, signal, stdout, stderr}). */
+export function staticCostSites(entry, run) {
   if (run.status !== 0) throw new Error(`sepconv cost ${entry.file} exited ${run.status}${run.signal ? ` (${run.signal})` : ''}: ${run.stderr.slice(-1000)}`);
   const json = JSON.parse(run.stdout);
   const sites = Array.isArray(json) ? json : json.sites ?? json.layers;
