@@ -1,7 +1,7 @@
 /**
  * The `sepconv` command line:
  *   sepconv cost --model M.json|PRESET|X.onnx [--input-shape 1,3,224,224] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
- *   sepconv cost path/to/model.py [--json] [--input-size 224,224]
+ *   sepconv cost path/to/model.py [--json] [--input-size 224,224] [--call EXPR]
  *   sepconv cost path/to/model.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--timeout S] [--json]
  *   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR]
  *   sepconv presets
@@ -18,7 +18,7 @@ import { terminalSafe } from './cliText';
 
 const USAGE = `usage:
   sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
-  sepconv cost FILE.py [--json] [--input-size H,W] [--convention ...] [--dtype ...]
+  sepconv cost FILE.py [--json] [--input-size H,W] [--call EXPR] [--convention ...] [--dtype ...]
   sepconv cost FILE.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--entry NAME] [--root DIR] [--timeout S] [--json]
   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--verbose]
   sepconv presets [--json]`;
@@ -128,7 +128,7 @@ async function costCommand(args: string[], out: (s: string) => void, err: (s: st
     }
     const inputSize = values['input-size'] ? parseIntegerList(values['input-size'], 2, '--input-size') : [224, 224];
     const { runPythonCostCommand } = await import('./cliPythonCost');
-    return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number] });
+    return runPythonCostCommand(positionals[0]!, { json: values.json ?? false, convention, dtype, inputSize: inputSize as [number, number], calls: values.call });
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET or a Python file');
   const inputShape = values['input-shape'] ? parseIntegerList(values['input-shape'], 4, '--input-shape') : undefined;

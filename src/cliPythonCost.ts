@@ -21,6 +21,8 @@ export interface PythonCostOptions {
   dtype?: Dtype;
   /** [H, W] or [N, C, H, W] (only H and W are used): the size where the code does not say. */
   inputSize?: number[];
+  /** Expressions that build the models (`Net(10)`), evaluated in the file instead of its entries (as --measure --call). */
+  calls?: string[];
 }
 
 /** Python files of the workspace found from the file system: `from .blocks import X`. */
@@ -54,7 +56,7 @@ export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): Imp
 }
 
 /** Every conv call site of `source` (at `file`) with its figures. */
-export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[]): Promise<FileRows> {
+export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[], calls: string[] = []): Promise<FileRows> {
   const reason = skipReason(source);
   if (reason) throw new Error(`not read: ${reason}`);
   const parser = await loadPythonParser(findWasmLocations(wasmDirs));
@@ -62,7 +64,13 @@ export async function pythonCostRows(file: string, source: string, settings: typ
   if (!tree) throw new Error('the Python parser returned no tree');
   const others: SourceFile[] = [];
   try {
-    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), settings);
+    const parsed = calls.map((text): SourceFile => {
+      const callTree = parser.parse(text);
+      if (!callTree) throw new Error(`--call ${JSON.stringify(text)} could not be parsed`);
+      others.push({ path: text, tree: callTree });
+      return { path: text, tree: callTree };
+    });
+    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), { ...settings, ...(parsed.length ? { calls: parsed } : {}) });
   } finally {
     tree.delete();
     for (const other of others) other.tree.delete();
@@ -108,13 +116,13 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   };
   try {
     const here = typeof __dirname === 'string' ? __dirname : process.cwd();
-    const { sites: rows, evaluation } = await pythonCostRows(file, source, settings, [here, path.resolve(here, '..'), process.cwd()]);
+    const { sites: rows, evaluation } = await pythonCostRows(file, source, settings, [here, path.resolve(here, '..'), process.cwd()], options.calls);
     if (options.json) process.stdout.write(terminalSafe(`${JSON.stringify(rows.map(({ start: _s, end: _e, ...row }) => row), null, 2)}\n`));
     else {
       process.stdout.write(terminalSafe(rows.length ? `${table(rows)}\n` : `no PyTorch or Keras conv layers found in ${file}\n`));
       process.stdout.write(terminalSafe(`(${settings.convention}, ${settings.dtype}; a model's input at ${settings.defaultInputSize.join('x')} where the code does not give one)\n`));
       const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
-      if (entries.length) process.stdout.write(terminalSafe(`models built with their default arguments:\n  ${entries.join('\n  ')}\n`));
+      if (entries.length) process.stdout.write(terminalSafe(`${options.calls?.length ? 'models built' : 'models built with their default arguments (or by the file\'s script steps)'}:\n  ${entries.join('\n  ')}\n`));
       if (evaluation.error) process.stdout.write(terminalSafe(`the top level of the file stopped: ${evaluation.error}\n`));
     }
     return 0;
