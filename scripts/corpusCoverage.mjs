@@ -42,6 +42,8 @@ export function staticCost(entry) {
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`node esbuild.mjs\` first`);
   const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json'];
   if (entry.input && entry.framework === 'torch') args.push('--input-size', entry.input.slice(-2).join(','));
+  // The expressions that build the models, where the file's entries do not: the same setting the truth was measured with.
+  for (const call of entry.call ?? []) args.push('--call', call);
   const run = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
   if (run.status !== 0) throw new Error(`sepconv cost ${entry.file} exited ${run.status}${run.signal ? ` (${run.signal})` : ''}: ${run.stderr.slice(-1000)}`);
   const json = JSON.parse(run.stdout);

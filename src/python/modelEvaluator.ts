@@ -38,6 +38,15 @@ export type ImportResolver = (fromPath: string, module: string, level: number) =
 
 export { LimitError, RaiseError };
 
+/** Whether a block has a `return` of its own (not one of a function or class defined in it). */
+function returnsFrom(node: Node): boolean {
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (child.type === 'return_statement' || returnsFrom(child)) return true;
+  }
+  return false;
+}
+
 type Flow = undefined | { kind: 'return'; value: Value } | { kind: 'break' } | { kind: 'continue' };
 
 
@@ -156,7 +165,13 @@ export class Interpreter {
         const value = node.namedChildren.find((c) => c && c.type !== 'comment');
         return { kind: 'return', value: value ? this.eval(value, scope, file) : NONE };
       }
-      case 'pass_statement': case 'comment': case 'assert_statement': case 'nonlocal_statement': case 'print_statement': case 'type_alias_statement':
+      case 'assert_statement': {
+        // A condition known to be false raises, as Python does; one not known is passed over.
+        const condition = node.namedChildren.find((c) => c && c.type !== 'comment');
+        if (condition && truthy(this.eval(condition, scope, file)) === false) throw new RaiseError(`the code raises: ${snippet(node)} fails`);
+        return undefined;
+      }
+      case 'pass_statement': case 'comment': case 'nonlocal_statement': case 'print_statement': case 'type_alias_statement':
         return undefined;
       case 'break_statement': return { kind: 'break' };
       case 'continue_statement': return { kind: 'continue' };
@@ -378,7 +393,7 @@ export class Interpreter {
       for (const c of clauses.slice(i)) {
         if (!c.body) continue;
         this.forgetAssigned(c.body, scope, file, reason);
-        if (c.body.descendantsOfType('return_statement').length > 0) returns = true;
+        if (returnsFrom(c.body)) returns = true;
       }
       if (returns) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
       return undefined;
@@ -395,7 +410,7 @@ export class Interpreter {
     if (isUnknown(items)) {
       const reason = `a loop over \`${snippet(right)}\`, which is not known (${items.reason})`;
       this.forgetAssigned(node, scope, file, reason);
-      if (body.descendantsOfType('return_statement').length > 0) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
+      if (returnsFrom(body)) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
       return undefined;
     }
     if (items.length > this.limits.maxIterations) throw new LimitError('evaluation limit (loop iterations)');
@@ -427,7 +442,7 @@ export class Interpreter {
       if (t === undefined) {
         const reason = `a while loop on \`${snippet(cond)}\`, which is not known`;
         this.forgetAssigned(node, scope, file, reason);
-        if (body.descendantsOfType('return_statement').length > 0) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
+        if (returnsFrom(body)) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
         return undefined;
       }
       if (!t) return undefined;
@@ -1151,6 +1166,11 @@ export class Interpreter {
         const found = this.classAttr(obj.cls, name);
         if (found) return found.value;
         if (name === '__name__') return str(obj.cls.name);
+        if (name === 'apply' && this.libraryBases(obj.cls).includes('torch.autograd.Function')) {
+          // A custom autograd function: its forward(ctx, *args), the context not followed.
+          const forward = this.classAttr(obj.cls, 'forward');
+          if (forward) return { k: 'native', name: 'apply', call: (a, kw, n) => this.callValue(forward.value, [unknown('the autograd context is not followed'), ...a], kw, n) };
+        }
         return unknown(`${obj.cls.name}.${name} is not known`);
       }
       case 'module': {
@@ -1356,15 +1376,23 @@ export class Interpreter {
     if (forward?.value.k === 'func') {
       const before = this.applyDepth;
       this.applyDepth++;
+      // A subclass of a library layer (a conv that pads first): the layer's input is the module's.
+      const x = args[0];
+      const input = x?.k === 'tensor' ? x.t.shape ?? (x.t.pending ? x.t.hint : undefined) : undefined;
+      if (obj.base && input) this.moduleInputs.set(obj.base.id, input);
       try {
         return this.callValue({ k: 'bound', fn: forward.value, self: obj }, args, kwargs, node);
       } finally {
         this.applyDepth = before;
+        if (obj.base) this.moduleInputs.delete(obj.base.id);
       }
     }
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);
     return unknown(`${obj.cls.name} has no forward() here`);
   }
+
+  /** The input of each library layer whose subclass's forward() is running, by layer id. */
+  readonly moduleInputs = new Map<number, number[]>();
 
   /** How many module applications are in progress (0: a model's own input). */
   applyDepth = 0;
