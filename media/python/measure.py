@@ -520,7 +520,7 @@ class TorchMeasure:
         return sum(p.numel() for p in model.parameters())
 
     def has_layers(self, model):
-        return any(isinstance(m, self.tracked) for m in model.modules())
+        return any(isinstance(m, self.tracked) for m in self.nn.Module.modules(model))
 
     def torch_name(self, module):
         for cls in type(module).__mro__:
@@ -537,7 +537,7 @@ class TorchMeasure:
     def input_shape(self, model, given):
         if given:
             return given, 'given'
-        for module in model.modules():
+        for module in self.nn.Module.modules(model):
             if isinstance(module, self.nn.modules.conv._ConvNd):
                 spatial = len(module.kernel_size)
                 return [1, module.in_channels] + [224] * spatial, f'first conv ({module.in_channels} channels) at 224'
@@ -573,7 +573,7 @@ class TorchMeasure:
     def measure(self, model, shape):
         """{site key: [records]} for one model: a record per forward call of each tracked module."""
         torch = self.torch
-        mine = [m for m in model.modules() if m in self.sites]
+        mine = [m for m in self.nn.Module.modules(model) if m in self.sites]
         for m in mine:
             self.calls[m] = []
 

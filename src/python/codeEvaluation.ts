@@ -97,6 +97,8 @@ interface Run {
   invoked: Set<number>;
   kept: boolean;
   stopped?: string;
+  /** The first thing the run did not follow, or the first figure it could not tell. */
+  lost?: string;
 }
 
 /** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
@@ -145,6 +147,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     it.built = [];
     it.modulesBuilt = [];
     it.invoked = new Set();
+    it.lost = undefined;
   };
   /** Ends a run; what it built but never applied is recorded with its params only. */
   const finish = (run: Run) => {
@@ -158,6 +161,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     }
     run.instances = it.instances;
     run.invoked = it.invoked;
+    run.lost = it.lost ?? run.instances.find((i) => i.reason)?.reason;
   };
   const failed = (run: Run, error: unknown) => {
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
@@ -210,7 +214,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const entryCount = candidates.length;
   /** Entries whose building raised (with their default arguments). */
   const buildFailed = new Set<string>();
-  const fingerprints = new Set<string>();
+  const fingerprints = new Map<string, Run>();
   /** Runs a model from its input (declared, or the default size with its first layer's channels). */
   const applyModel = (run: Run, model: Value) => {
     const input = modelInput(it, model);
@@ -221,11 +225,17 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const dropRepeat = (run: Run) => {
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-    if (fingerprints.has(print)) {
+    const earlier = fingerprints.get(print);
+    if (earlier) {
       run.kept = false;
-      run.note = 'the same model as an earlier entry';
-    }
-    fingerprints.add(print);
+      const lost = run.lost ?? earlier.lost;
+      if (lost) {
+        // What was not followed may differ between the two (`regnet_x_400mf()`, `regnet_y_800mf()`):
+        // the count of the layers both build is not known.
+        run.note = `maybe the same model as ${earlier.name}, maybe not (not followed: ${lost})`;
+        for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${run.name} may or may not build the same model as ${earlier.name} (not followed: ${lost})` });
+      } else run.note = 'the same model as an earlier entry';
+    } else fingerprints.set(print, run);
   };
   let incomplete: string | undefined;
   for (let index = 0; index <= candidates.length; index++) {

@@ -13,6 +13,7 @@ import {
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
+import { isUnboundName } from './unboundNames';
 
 export interface EvalLimits {
   /** Expression and statement evaluations per file. */
@@ -85,6 +86,8 @@ export class Interpreter {
   childIds = new Set<number>();
   /** Functions and classes of the root file invoked in the current run. */
   invoked = new Set<Node['id']>();
+  /** The first thing the current run did not follow (statements forgotten, a value not known called), if any. */
+  lost: string | undefined;
   /** Sites seen with their callee text. */
   private readonly sourceText = new Map<string, string>();
 
@@ -314,10 +317,22 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
+    // Whether what is forgotten can change the model: not a plain number or text in a local name
+    // (`module = f"torchvision.internal.{module}"`), whose uses would be unknown in turn.
+    const matters = () => {
+      this.lost ??= reason;
+    };
     const forget = (target: Node | null) => {
       if (!target) return;
-      if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
-      else if (target.type === 'attribute') {
+      if (target.type === 'identifier') {
+        const before = scope.lookup(target.text);
+        if (before && !['int', 'float', 'bool', 'str', 'none', 'unknown'].includes(before.k)) matters();
+        if (scope.kind !== 'function') matters();
+        scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
+        return;
+      }
+      if (target.type === 'attribute' || target.type === 'subscript') matters();
+      if (target.type === 'attribute') {
         const obj = this.evalQuiet(target.childForFieldName('object'), scope, file);
         const name = target.childForFieldName('attribute')?.text;
         if (obj && name && obj.k === 'obj') obj.attrs.set(name, unknown(`${name} depends on ${reason}`));
@@ -335,9 +350,11 @@ export class Interpreter {
         case 'function_definition': case 'class_definition': {
           const name = node.childForFieldName('name');
           if (name) scope.set(name.text, unknown(`${name.text} depends on ${reason}`));
+          matters();
           return;
         }
         case 'call': {
+          matters();
           const fn = node.childForFieldName('function');
           if (fn?.type === 'attribute') {
             const method = fn.childForFieldName('attribute')?.text ?? '';
@@ -352,6 +369,7 @@ export class Interpreter {
           break;
         }
         case 'import_from_statement': case 'import_statement':
+          matters();
           for (const name of node.descendantsOfType(['identifier'])) if (name && name.parent?.type !== 'dotted_name') scope.set(name.text, unknown(reason));
           return;
         default: break;
@@ -755,6 +773,8 @@ export class Interpreter {
       case 'identifier': {
         const v = scope.lookup(node.text);
         if (v !== undefined) return v;
+        // A name the file binds nowhere raises NameError when the code runs (the entry fails there).
+        if (file !== '<call>' && isUnboundName(node)) throw new RaiseError(`the code raises NameError: name '${node.text}' is not defined`);
         return unknown(`\`${node.text}\` is not defined`);
       }
       case 'parenthesized_expression': {
@@ -1359,6 +1379,8 @@ export class Interpreter {
       case 'layer': return this.lib.applyLayer(fn.layer, args, kwargs, node);
       case 'obj': return this.callObject(fn, args, kwargs, node);
       case 'unknown': {
+        // Handed a model, a tensor or a container, it may change what the model is or does.
+        if ([...args, ...kwargs.values()].some((a) => a.k === 'tensor' || a.k === 'layer' || a.k === 'obj' || a.k === 'list' || a.k === 'dict')) this.lost ??= `\`${snippet(node)}\` (${fn.reason})`;
         this.taintArgs(args, kwargs, fn.reason);
         return unknown(node ? `\`${snippet(node)}\` is not followed (${fn.reason})` : fn.reason);
       }
