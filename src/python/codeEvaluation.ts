@@ -140,7 +140,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     cancelled: settings.cancelled,
   });
   const runs: Run[] = [];
-  const failures = new Map<number, { site: SiteRef; reason: string }>();
+  const failures = new Map<number, { site: SiteRef; reason: string; certain?: boolean }>();
 
   const begin = () => {
     it.instances = [];
@@ -167,8 +167,11 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
     else if (error instanceof RaiseError) run.stopped = error.message;
     else run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
-    for (const i of it.instances) failures.set(i.site.start, { site: i.site, reason: run.stopped });
-    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!)) failures.set(l.site.start, { site: l.site, reason: run.stopped });
+    // Code that raises fails when run too: the entry builds nothing there, and the other models'
+    // counts at the layers it reached stay whole.
+    const certain = error instanceof RaiseError && !run.topLevel;
+    for (const i of it.instances) if (!failures.has(i.site.start) || !certain) failures.set(i.site.start, { site: i.site, reason: run.stopped, certain });
+    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!) && (!failures.has(l.site.start) || !certain)) failures.set(l.site.start, { site: l.site, reason: run.stopped, certain });
   };
 
   // The top level, as an import runs it (Keras models built there are costed as they are built).
@@ -472,7 +475,7 @@ function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
   return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
 }
 
-function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
+function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string; certain?: boolean }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
   const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
   const models: ModelEvaluation[] = [];
   // The top level counts only where no model of the file reaches (as a measurement of the models would).
@@ -513,7 +516,8 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
       if (found) found.count++;
       else groups.set(key, g);
     }
-    const failure = failures.get(site.start)?.reason;
+    const failed = failures.get(site.start);
+    const failure = failed && !failed.certain ? failed.reason : undefined;
     const partial = incomplete ?? (failure ? `a model that builds this layer could not be evaluated: ${failure}` : undefined);
     sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()], ...(partial ? { incomplete: partial } : {}) });
   }
