@@ -657,6 +657,11 @@ export class Interpreter {
     if (obj.k === 'obj') {
       obj.attrs.set(name, value);
       this.adopt(obj, value);
+      // A subclass of a library layer that replaces its weight or bias, or adds an nn.Parameter:
+      // the layer's figures are no longer the module's.
+      if (obj.base && (name === 'weight' || name === 'bias' || (value.k === 'tensor' && this.lib.parameters.has(value.t)))) {
+        obj.base.ownParameters = `${obj.cls.name} sets parameters of its own (${name})`;
+      }
     } else if (obj.k === 'class') obj.cls.attrs.set(name, value);
     else if (obj.k === 'layer') obj.layer.args[`.${name}`] = value;
   }

@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { MeasureError, modelDefinitions, runMeasure, type MeasuredSite, type MeasureResult } from '../../src/python/measureRunner';
 
 const TORCH_PYTHON = process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3';
-const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON;
+/**
+ * The Keras interpreter: $SEPCONV_KERAS_PYTHON, else the repository's .venv-keras/ that
+ * `node scripts/kerasPython.mjs` makes (scripts/test.sh runs it before vitest: making it takes minutes).
+ */
+const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON ?? (existsSync(join(resolve(__dirname, '../..'), '.venv-keras/bin/python')) ? join(resolve(__dirname, '../..'), '.venv-keras/bin/python') : undefined);
 const ROOT = resolve(__dirname, '../..');
 const SCRIPT = join(ROOT, 'media/python/measure.py');
 const CLI = join(ROOT, 'dist/cli.js');
@@ -198,8 +202,13 @@ class Net(nn.Module):
   }, TIMEOUT_MS);
 });
 
-describe.skipIf(!KERAS_PYTHON)('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON: a Python with keras and jax)', () => {
+describe('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON or .venv-keras/: a Python with keras and jax)', () => {
+  it('has a Python with Keras 3 and jax (never skipped: `node scripts/kerasPython.mjs` makes one)', () => {
+    expect(KERAS_PYTHON, 'no Keras interpreter: SEPCONV_KERAS_PYTHON is not set and .venv-keras/ is missing. Run `node scripts/kerasPython.mjs` (npm test does) or set SEPCONV_KERAS_PYTHON to a Python with keras and jax').toBeDefined();
+  });
+
   it('reads the functional graph: channels-last shapes, depthwise MACs, BatchNormalization without its moving statistics', async () => {
+    if (!KERAS_PYTHON) throw new Error('no Keras interpreter: run `node scripts/kerasPython.mjs` or set SEPCONV_KERAS_PYTHON');
     const file = modelFile('functional.py', `import keras
 from keras import layers
 
