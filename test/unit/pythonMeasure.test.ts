@@ -175,6 +175,42 @@ class Net(nn.Module):
     return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({ failure: 'no-python' });
   }, TIMEOUT_MS);
 
+  it('builds the models that test() and `__main__` build with literal arguments, where the entry needs arguments or raises', async () => {
+    const file = modelFile('scripted.py', `import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+    def forward(self, x):
+        return self.conv(x)
+
+class Grouped(nn.Module):
+    def __init__(self, group=None):
+        super().__init__()
+        assert group is not None
+        self.conv = nn.Conv2d(6, 12, 3, groups=group, bias=False)
+    def forward(self, x):
+        return self.conv(x)
+
+def test():
+    net = Net(8)
+    n = 4
+    other = Net(n)
+    y = net(torch.randn(2, 3, 32, 32))
+
+if __name__ == '__main__':
+    model = Grouped(group=3)
+`);
+    const result = await measure(file);
+    expect(result.entries.filter((e) => e.kind === 'call').map((e) => [e.name, e.status])).toEqual([['Net(8)', 'measured'], ['Grouped(group=3)', 'measured']]);
+    expect(result.entries.find((e) => e.name === 'Grouped')?.status).toBe('failed');
+    // Each at the default size from its first conv (not the script's own tensor); Net(n) is not built.
+    expect(siteAt(result, 7, 'Conv2d').instances).toEqual([{ count: 1, params: 224, macs: 8 * 224 * 224 * 27 + 8 * 224 * 224, input_shape: [1, 3, 224, 224], output_shape: [1, 8, 224, 224] }]);
+    expect(siteAt(result, 15, 'Conv2d')).toMatchObject({ params: 216, macs: 12 * 222 * 222 * 2 * 9, output_shape: [1, 12, 222, 222] });
+  }, TIMEOUT_MS);
+
   it('stops at the time limit, and when cancelled', async () => {
     const slow = modelFile('slow.py', 'import time\ntime.sleep(60)\n');
     const started = Date.now();
