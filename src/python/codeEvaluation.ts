@@ -207,6 +207,8 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   /** Entries whose building raised (with their default arguments). */
   const buildFailed = new Set<string>();
   const fingerprints = new Set<string>();
+  /** Fingerprints of models not fully followed. */
+  const partialPrints = new Set<string>();
   let incomplete: string | undefined;
   for (let index = 0; index <= candidates.length; index++) {
     if (index === entryCount && !settings.calls) {
@@ -220,6 +222,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (index === candidates.length) break;
     const c = candidates[index]!;
     begin();
+    const notFollowedBefore = it.notFollowed;
     const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
     let built = false;
     try {
@@ -240,11 +243,16 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     finish(run);
     if (run.kept) {
       const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+      const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined);
       if (fingerprints.has(print)) {
         run.kept = false;
         run.note = 'the same model as an earlier entry';
+        // Models that agree on what was followed may differ in what was not: whether this one is
+        // another model (whose layers count again) is not known.
+        if (partial || partialPrints.has(print)) for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${c.name} may build these layers again (it agrees with an earlier entry on what is followed, and not all of it is)` });
       }
       fingerprints.add(print);
+      if (partial) partialPrints.add(print);
     }
     runs.push(run);
     if (run.stopped === 'evaluation limit') {

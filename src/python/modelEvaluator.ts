@@ -47,6 +47,32 @@ function returnsFrom(node: Node): boolean {
   return false;
 }
 
+/** Names of methods that add to a model's structure. */
+const ADDS = new Set(['append', 'extend', 'insert', 'add_module', 'register_module', 'update', '__setattr__', 'setattr', 'add']);
+
+/**
+ * Whether a block not followed may have built or added layers: it assigns (other than a weight's
+ * data or a parameter's initial value), adds to a container or returns. A weight-initialising loop
+ * (`for m in self.modules(): nn.init.normal_(m.weight)`) may not.
+ */
+function mayBuild(node: Node): boolean {
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (child.type === 'return_statement') return true;
+    if (child.type === 'assignment' || child.type === 'augmented_assignment') {
+      const target = child.childForFieldName('left')?.text ?? '';
+      if (!/\.(data|weight|bias|running_mean|running_var)$/.test(target)) return true;
+    }
+    if (child.type === 'call') {
+      const fn = child.childForFieldName('function');
+      const name = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
+      if (name && ADDS.has(name)) return true;
+    }
+    if (mayBuild(child)) return true;
+  }
+  return false;
+}
+
 type Flow = undefined | { kind: 'return'; value: Value } | { kind: 'break' } | { kind: 'continue' };
 
 
@@ -309,6 +335,7 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
+    if (mayBuild(block)) this.notFollowed++;
     const forget = (target: Node | null) => {
       if (!target) return;
       if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
@@ -1300,7 +1327,10 @@ export class Interpreter {
   /** Mutable arguments handed to something not followed may have been changed by it. */
   private taintArgs(args: Value[], kwargs: Map<string, Value>, reason: string): void {
     for (const a of [...args, ...kwargs.values()]) {
-      if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to something not followed (${reason})`;
+      if (a.k === 'list' || a.k === 'dict') {
+        a.taint ??= `it was handed to something not followed (${reason})`;
+        this.notFollowed++;
+      }
     }
   }
 
@@ -1390,6 +1420,9 @@ export class Interpreter {
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);
     return unknown(`${obj.cls.name} has no forward() here`);
   }
+
+  /** Statements and calls not followed so far (a model built with some may hold layers not seen). */
+  notFollowed = 0;
 
   /** The input of each library layer whose subclass's forward() is running, by layer id. */
   readonly moduleInputs = new Map<number, number[]>();
