@@ -13,6 +13,9 @@
    builds the same model as an earlier one are listed with the reason they were not measured.
    A `weights` argument that defaults to a name (Keras applications: "imagenet") is given None,
    and a `pretrained` that defaults to True is given False, so nothing is downloaded.
+   Then, for the entries that need arguments or raised, the calls of the file's script code (the
+   top level, `if __name__ == '__main__':`, functions named like script steps) that build them
+   with literal arguments (net = ShuffleNetV2(net_size=0.5) in test()), as the static reader does.
    --call EXPR (repeatable) builds the model with that expression instead (EfficientNet.from_name('b0')).
 3. Records every conv, linear, BatchNorm and pool module (Keras layer) with the position of the
    call that built it: in each file under ROOT (default: FILE's folder) on the stack, the innermost

@@ -97,8 +97,6 @@ interface Run {
   invoked: Set<number>;
   kept: boolean;
   stopped?: string;
-  /** The first thing the run did not follow, or the first figure it could not tell. */
-  lost?: string;
 }
 
 /** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
@@ -147,7 +145,6 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     it.built = [];
     it.modulesBuilt = [];
     it.invoked = new Set();
-    it.lost = undefined;
   };
   /** Ends a run; what it built but never applied is recorded with its params only. */
   const finish = (run: Run) => {
@@ -161,7 +158,6 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     }
     run.instances = it.instances;
     run.invoked = it.invoked;
-    run.lost = it.lost ?? run.instances.find((i) => i.reason)?.reason;
   };
   const failed = (run: Run, error: unknown) => {
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
@@ -217,28 +213,31 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const entryCount = candidates.length;
   /** Entries whose building raised (with their default arguments). */
   const buildFailed = new Set<string>();
-  const fingerprints = new Map<string, Run>();
+  const fingerprints = new Set<string>();
+  /** Fingerprints of models not fully followed. */
+  const partialPrints = new Set<string>();
   /** Runs a model from its input (declared, or the default size with its first layer's channels). */
   const applyModel = (run: Run, model: Value) => {
     const input = modelInput(it, model);
     if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
     it.callValue(model, [input], new Map(), undefined);
   };
-  /** A kept run that built the same instances as an earlier one is not counted again. */
-  const dropRepeat = (run: Run) => {
+  /**
+   * A kept run that built the same instances as an earlier one is not counted again. Models that
+   * agree on what was followed may differ in what was not: whether this one is another model
+   * (whose layers count again) is then not known.
+   */
+  const dropRepeat = (run: Run, notFollowedBefore: number) => {
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-    const earlier = fingerprints.get(print);
-    if (earlier) {
+    const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined);
+    if (fingerprints.has(print)) {
       run.kept = false;
-      const lost = run.lost ?? earlier.lost;
-      if (lost) {
-        // What was not followed may differ between the two (`regnet_x_400mf()`, `regnet_y_800mf()`):
-        // the count of the layers both build is not known.
-        run.note = `maybe the same model as ${earlier.name}, maybe not (not followed: ${lost})`;
-        for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${run.name} may or may not build the same model as ${earlier.name} (not followed: ${lost})` });
-      } else run.note = 'the same model as an earlier entry';
-    } else fingerprints.set(print, run);
+      run.note = 'the same model as an earlier entry';
+      if (partial || partialPrints.has(print)) for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${run.name} may build these layers again (it agrees with an earlier entry on what is followed, and not all of it is)` });
+    }
+    fingerprints.add(print);
+    if (partial) partialPrints.add(print);
   };
   let incomplete: string | undefined;
   for (let index = 0; index <= candidates.length; index++) {
@@ -253,6 +252,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (index === candidates.length) break;
     const c = candidates[index]!;
     begin();
+    const notFollowedBefore = it.notFollowed;
     const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
     let built = false;
     try {
@@ -269,7 +269,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!built && error instanceof RaiseError && !c.expression) buildFailed.add(c.name);
     }
     finish(run);
-    dropRepeat(run);
+    dropRepeat(run, notFollowedBefore);
     runs.push(run);
     if (run.stopped === 'evaluation limit') {
       const left = candidates.length - index - 1;
@@ -286,6 +286,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     for (const [name, value] of scope?.vars ?? []) {
       if (!isModuleLevelModel(it, value, seen)) continue;
       begin();
+      const notFollowedBefore = it.notFollowed;
       const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true };
       try {
         applyModel(run, value);
@@ -294,7 +295,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
         run.kept = false;
       }
       finish(run);
-      dropRepeat(run);
+      dropRepeat(run, notFollowedBefore);
       runs.push(run);
       if (run.stopped === 'evaluation limit') break;
     }

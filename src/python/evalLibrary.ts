@@ -40,6 +40,10 @@ const TORCH_LAYERS: Record<string, Sig> = {
   UpsamplingNearest2d: [['size', NONE], ['scale_factor', NONE]],
   UpsamplingBilinear2d: [['size', NONE], ['scale_factor', NONE]],
   ZeroPad2d: [['padding']],
+  ReflectionPad2d: [['padding']],
+  ReplicationPad2d: [['padding']],
+  ConstantPad2d: [['padding'], ['value']],
+  PixelShuffle: [['upscale_factor']],
   ChannelShuffle: [['groups']],
   Softmax: [['dim', NONE]],
   LogSoftmax: [['dim', NONE]],
@@ -476,7 +480,13 @@ export class Library {
     if (parts[0] === 'torch' && parts[1] === 'nn' && parts.length === 3) {
       if (last in TORCH_LAYERS || TORCH_SAME.has(last) || TORCH_CONTAINERS.has(last)) return { k: 'layer', layer: this.makeLayer(c, 'torch', args, kwargs) };
       if (last === 'Module') return NONE;
-      if (last === 'Parameter') return args[0] ?? unknown('nn.Parameter');
+      if (last === 'Parameter') {
+        const data = args[0] ?? kwargs.get('data');
+        if (data?.k !== 'tensor') return data ?? unknown('nn.Parameter');
+        const parameter: Value = { k: 'tensor', t: { ...data.t } };
+        this.parameters.add(parameter.t);
+        return parameter;
+      }
     }
     if (c === 'torchvision.ops.Conv2dNormActivation' || c === 'torchvision.ops.ConvNormActivation') return this.conv2dNormActivation(args, kwargs);
     if (c === 'torchvision.ops.SqueezeExcitation') return this.squeezeExcitation(args, kwargs);
@@ -777,7 +787,18 @@ export class Library {
         it.setAttr(obj, a[0].v, a[1] ?? NONE);
         return NONE;
       });
-      case 'register_buffer': case 'register_parameter': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
+      case '__setattr__': return native((a) => {
+        if (a[0]?.k !== 'str') return unknown('__setattr__() with a name not known');
+        it.setAttr(obj, a[0].v, a[1] ?? NONE);
+        return NONE;
+      });
+      case '__getattr__': case '__getattribute__': return native((a, _kw, n) => (a[0]?.k === 'str' ? it.getAttr(obj, a[0].v, n) : unknown(`${name}() with a name not known`)));
+      case 'register_parameter': return native(() => {
+        // A parameter of its own: a library layer it subclasses no longer has only the layer's.
+        if (obj.base) obj.base.ownParameters = `${obj.cls.name} registers parameters of its own`;
+        return NONE;
+      });
+      case 'register_buffer': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
         return native(() => NONE);
       case 'eval': case 'train': case 'cuda': case 'cpu': case 'to': case 'float': case 'half': case 'requires_grad_':
         return native(() => obj);
@@ -1451,6 +1472,12 @@ export class Library {
 
   private record(layer: Layer, fields: Omit<LayerInstance, 'site' | 'layerId' | 'framework' | 'type'>): void {
     if (!layer.site) return;
+    if (layer.ownParameters) {
+      // A subclass with parameters of its own (or without the layer's weight): its params, the
+      // MACs its forward() computes and its output are not the layer's.
+      this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, reason: `not known: ${layer.ownParameters}` });
+      return;
+    }
     this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, ...fields });
   }
 
@@ -1508,9 +1535,15 @@ export class Library {
       case 'AdaptiveAvgPool2d': case 'AdaptiveMaxPool2d': return this.adaptive(t, a.output_size!);
       case 'Flatten': return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
       case 'Upsample': case 'UpsamplingNearest2d': case 'UpsamplingBilinear2d': return this.resize(t, a.size!, a.scale_factor!);
-      case 'ZeroPad2d': {
+      case 'PixelShuffle': {
+        const r = a.upscale_factor?.k === 'int' ? a.upscale_factor.v : undefined;
+        const [n, c, h, w] = t.shape;
+        if (!r || t.shape.length !== 4 || c! % (r * r) !== 0) return this.t(undefined, 'torch', 'PixelShuffle: the upscale factor is not known or does not divide the channels');
+        return this.t([n!, c! / (r * r), h! * r, w! * r], 'torch');
+      }
+      case 'ZeroPad2d': case 'ReflectionPad2d': case 'ReplicationPad2d': case 'ConstantPad2d': {
         const p = this.ints(a.padding);
-        if (!p) return this.t(undefined, 'torch', 'ZeroPad2d padding not known');
+        if (!p || (p.length !== 1 && p.length !== 4)) return this.t(undefined, 'torch', `${short} padding not known`);
         const [l, r, tp, b] = p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p;
         const shape = [...t.shape];
         shape[shape.length - 1]! += l! + r!;
@@ -1656,6 +1689,9 @@ export class Library {
     layer.applied++;
     return this.applyTorchConv({ ...layer, args: view }, t, this.it.moduleInputs.get(layer.id));
   }
+
+  /** Tensors made by nn.Parameter(...). */
+  readonly parameters = new WeakSet<TensorInfo>();
 
   /** The layer a weight or bias tensor read from a conv belongs to. */
   private readonly parameterOf = new WeakMap<TensorInfo, { layer: Layer; role: 'weight' | 'bias' }>();

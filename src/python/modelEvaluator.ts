@@ -48,6 +48,32 @@ function returnsFrom(node: Node): boolean {
   return false;
 }
 
+/** Names of methods that add to a model's structure. */
+const ADDS = new Set(['append', 'extend', 'insert', 'add_module', 'register_module', 'update', '__setattr__', 'setattr', 'add']);
+
+/**
+ * Whether a block not followed may have built or added layers: it assigns (other than a weight's
+ * data or a parameter's initial value), adds to a container or returns. A weight-initialising loop
+ * (`for m in self.modules(): nn.init.normal_(m.weight)`) may not.
+ */
+function mayBuild(node: Node): boolean {
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (child.type === 'return_statement') return true;
+    if (child.type === 'assignment' || child.type === 'augmented_assignment') {
+      const target = child.childForFieldName('left')?.text ?? '';
+      if (!/\.(data|weight|bias|running_mean|running_var)$/.test(target)) return true;
+    }
+    if (child.type === 'call') {
+      const fn = child.childForFieldName('function');
+      const name = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
+      if (name && ADDS.has(name)) return true;
+    }
+    if (mayBuild(child)) return true;
+  }
+  return false;
+}
+
 type Flow = undefined | { kind: 'return'; value: Value } | { kind: 'break' } | { kind: 'continue' };
 
 
@@ -86,8 +112,6 @@ export class Interpreter {
   childIds = new Set<number>();
   /** Functions and classes of the root file invoked in the current run. */
   invoked = new Set<Node['id']>();
-  /** The first thing the current run did not follow (statements forgotten, a value not known called), if any. */
-  lost: string | undefined;
   /** Sites seen with their callee text. */
   private readonly sourceText = new Map<string, string>();
 
@@ -317,22 +341,11 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
-    // Whether what is forgotten can change the model: not a plain number or text in a local name
-    // (`module = f"torchvision.internal.{module}"`), whose uses would be unknown in turn.
-    const matters = () => {
-      this.lost ??= reason;
-    };
+    if (mayBuild(block)) this.notFollowed++;
     const forget = (target: Node | null) => {
       if (!target) return;
-      if (target.type === 'identifier') {
-        const before = scope.lookup(target.text);
-        if (before && !['int', 'float', 'bool', 'str', 'none', 'unknown'].includes(before.k)) matters();
-        if (scope.kind !== 'function') matters();
-        scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
-        return;
-      }
-      if (target.type === 'attribute' || target.type === 'subscript') matters();
-      if (target.type === 'attribute') {
+      if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
+      else if (target.type === 'attribute') {
         const obj = this.evalQuiet(target.childForFieldName('object'), scope, file);
         const name = target.childForFieldName('attribute')?.text;
         if (obj && name && obj.k === 'obj') obj.attrs.set(name, unknown(`${name} depends on ${reason}`));
@@ -350,11 +363,9 @@ export class Interpreter {
         case 'function_definition': case 'class_definition': {
           const name = node.childForFieldName('name');
           if (name) scope.set(name.text, unknown(`${name.text} depends on ${reason}`));
-          matters();
           return;
         }
         case 'call': {
-          matters();
           const fn = node.childForFieldName('function');
           if (fn?.type === 'attribute') {
             const method = fn.childForFieldName('attribute')?.text ?? '';
@@ -369,7 +380,6 @@ export class Interpreter {
           break;
         }
         case 'import_from_statement': case 'import_statement':
-          matters();
           for (const name of node.descendantsOfType(['identifier'])) if (name && name.parent?.type !== 'dotted_name') scope.set(name.text, unknown(reason));
           return;
         default: break;
@@ -680,6 +690,11 @@ export class Interpreter {
     if (obj.k === 'obj') {
       obj.attrs.set(name, value);
       this.adopt(obj, value);
+      // A subclass of a library layer that replaces its weight or bias, or adds an nn.Parameter:
+      // the layer's figures are no longer the module's.
+      if (obj.base && (name === 'weight' || name === 'bias' || (value.k === 'tensor' && this.lib.parameters.has(value.t)))) {
+        obj.base.ownParameters = `${obj.cls.name} sets parameters of its own (${name})`;
+      }
     } else if (obj.k === 'class') obj.cls.attrs.set(name, value);
     else if (obj.k === 'layer') obj.layer.args[`.${name}`] = value;
   }
@@ -1320,7 +1335,10 @@ export class Interpreter {
   /** Mutable arguments handed to something not followed may have been changed by it. */
   private taintArgs(args: Value[], kwargs: Map<string, Value>, reason: string): void {
     for (const a of [...args, ...kwargs.values()]) {
-      if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to something not followed (${reason})`;
+      if (a.k === 'list' || a.k === 'dict') {
+        a.taint ??= `it was handed to something not followed (${reason})`;
+        this.notFollowed++;
+      }
     }
   }
 
@@ -1379,8 +1397,6 @@ export class Interpreter {
       case 'layer': return this.lib.applyLayer(fn.layer, args, kwargs, node);
       case 'obj': return this.callObject(fn, args, kwargs, node);
       case 'unknown': {
-        // Handed a model, a tensor or a container, it may change what the model is or does.
-        if ([...args, ...kwargs.values()].some((a) => a.k === 'tensor' || a.k === 'layer' || a.k === 'obj' || a.k === 'list' || a.k === 'dict')) this.lost ??= `\`${snippet(node)}\` (${fn.reason})`;
         this.taintArgs(args, kwargs, fn.reason);
         return unknown(node ? `\`${snippet(node)}\` is not followed (${fn.reason})` : fn.reason);
       }
@@ -1412,6 +1428,9 @@ export class Interpreter {
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);
     return unknown(`${obj.cls.name} has no forward() here`);
   }
+
+  /** Statements and calls not followed so far (a model built with some may hold layers not seen). */
+  notFollowed = 0;
 
   /** The input of each library layer whose subclass's forward() is running, by layer id. */
   readonly moduleInputs = new Map<number, number[]>();
