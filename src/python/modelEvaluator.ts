@@ -52,6 +52,37 @@ function returnsFrom(node: Node): boolean {
 const ADDS = new Set(['append', 'extend', 'insert', 'add_module', 'register_module', 'update', '__setattr__', 'setattr', 'add']);
 
 /**
+ * Whether a block not followed only assigns plain local names that hold numbers or text
+ * (`module = f"torchvision.internal.{module}"`): what uses them becomes unknown in turn, and is
+ * counted there, so the block itself cannot have changed the model unseen.
+ */
+function onlyScalarLocals(node: Node, scope: Scope): boolean {
+  if (scope.kind !== 'function') return false;
+  const scalar = (target: Node | null): boolean => {
+    if (!target) return false;
+    if (target.type === 'identifier') {
+      const v = scope.lookup(target.text);
+      return v === undefined || ['int', 'float', 'bool', 'str', 'none', 'unknown'].includes(v.k);
+    }
+    if (target.type === 'pattern_list' || target.type === 'tuple_pattern') return target.namedChildren.every((c) => scalar(c));
+    return false;
+  };
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'comment') continue;
+    if (child.type === 'return_statement' || child.type === 'call' || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition') return false;
+    if (child.type === 'assignment' || child.type === 'augmented_assignment') {
+      if (!scalar(child.childForFieldName('left'))) return false;
+      // Only arithmetic on the right: a call of something else might add layers on its way.
+      const calls = child.childForFieldName('right')?.descendantsOfType('call') ?? [];
+      if (calls.some((c) => !/^(int|float|round|max|min|len|str|abs|math\.\w+)$/.test(c?.childForFieldName('function')?.text ?? ''))) return false;
+      continue;
+    }
+    if (!onlyScalarLocals(child, scope)) return false;
+  }
+  return true;
+}
+
+/**
  * Whether a block not followed may have built or added layers: it assigns (other than a weight's
  * data or a parameter's initial value), adds to a container or returns. A weight-initialising loop
  * (`for m in self.modules(): nn.init.normal_(m.weight)`) may not.
@@ -341,7 +372,7 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
-    if (mayBuild(block)) this.notFollowed++;
+    if (mayBuild(block) && !onlyScalarLocals(block, scope)) this.notFollowed++;
     const forget = (target: Node | null) => {
       if (!target) return;
       if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));

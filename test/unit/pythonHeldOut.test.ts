@@ -125,4 +125,36 @@ def net_large():
     expect(at(sites, 8)).toMatchObject({ count: 2, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] });
     expect(evaluation.entries.find((e) => e.name === 'net_small')).toMatchObject({ kept: false, note: 'the same model as an earlier entry' });
   });
+
+  it('a block not followed that only sets a local number or text does not make equal entries uncertain', () => {
+    // torchvision's _log_api_usage_once: the if on obj.__module__ is not followed, and only sets a
+    // local string. Measured: net() is the same model as Net(); the conv has 1 instance, 448 params,
+    // 5,619,712 MACs at 1x16x112x112.
+    const { sites, evaluation } = evaluate(`import torch.nn as nn
+
+
+def log_use(obj):
+    module = obj.__module__
+    if not module.startswith("vision"):
+        module = f"internal.{module}"
+    return module
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        log_use(self)
+        self.conv = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def net():
+    return Net()
+`);
+    expect(at(sites, 15)).toMatchObject({ count: 1, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] });
+    expect(at(sites, 15).unknown).toBeUndefined();
+    expect(evaluation.entries.find((e) => e.name === 'net')).toMatchObject({ kept: false, note: 'the same model as an earlier entry' });
+  });
 });
