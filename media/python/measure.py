@@ -388,11 +388,15 @@ def entry_points(module, base, only):
 
 
 def is_literal(node):
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+    """Numbers, strings, True/False/None, +/- a number, tuples and lists of them: the literals the
+    static reader accepts too (no dict, set, bytes or f-string)."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or isinstance(node.value, (bool, int, float, str))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(is_literal(item) for item in node.elts)
+    return False
 
 
 def downloads(keyword):

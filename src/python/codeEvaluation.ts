@@ -337,10 +337,12 @@ const NONE_VALUE: Value = { k: 'none' };
 /** A constant Python literal (what `ast.literal_eval` reads): numbers, strings, True/False/None, tuples and lists of them. */
 function isLiteral(node: Node): boolean {
   switch (node.type) {
-    case 'integer': case 'float': case 'true': case 'false': case 'none': return true;
-    case 'string': return !node.namedChildren.some((c) => c?.type === 'interpolation');
+    case 'true': case 'false': case 'none': return true;
+    // Not an f-string nor bytes (the measuring script takes neither).
+    case 'string': return !/^[a-z]*[fb]/i.test(node.text) && !node.namedChildren.some((c) => c?.type === 'interpolation');
     case 'concatenated_string': return node.namedChildren.every((c) => !!c && isLiteral(c));
-    case 'unary_operator': return /^[-+]/.test(node.text) && !!node.namedChildren[0] && /^(integer|float)$/.test(node.namedChildren[0].type);
+    case 'unary_operator': return /^[-+]/.test(node.text) && !!node.namedChildren[0] && /^(integer|float)$/.test(node.namedChildren[0].type) && !/j$/i.test(node.text);
+    case 'integer': case 'float': return !/j$/i.test(node.text);
     case 'parenthesized_expression': return node.namedChildren.length === 1 && isLiteral(node.namedChildren[0]!);
     case 'tuple': case 'list': return node.namedChildren.every((c) => !!c && (c.type === 'comment' || isLiteral(c)));
     default: return false;
