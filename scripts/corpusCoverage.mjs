@@ -49,6 +49,8 @@ export function staticCostArgs(entry) {
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`node esbuild.mjs\` first`);
   const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json'];
   if (entry.input && entry.framework === 'torch') args.push('--input-size', entry.input.slice(-2).join(','));
+  // The expressions that build the models, where the file's entries do not: the same setting the truth was measured with.
+  for (const call of entry.call ?? []) args.push('--call', call);
   return args;
 }
 

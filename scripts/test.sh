@@ -10,6 +10,10 @@ npm run --silent lint
 node scripts/systemPackages.mjs test
 export VK_ICD_FILENAMES="${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}"
 node esbuild.mjs
+# Keras 3 and jax for the Keras measurement tests: $SEPCONV_KERAS_PYTHON, else .venv-keras/ (made once
+# here, not in a test: pip takes minutes; later runs reuse it). It fails, saying why, when it cannot be made.
+SEPCONV_KERAS_PYTHON="$(node scripts/kerasPython.mjs)"
+export SEPCONV_KERAS_PYTHON
 npx vitest run
 # The real extension host (code-server): activation, commands, editor features, playground, reload.
 node scripts/runIntegration.mjs --no-build

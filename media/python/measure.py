@@ -13,6 +13,9 @@
    builds the same model as an earlier one are listed with the reason they were not measured.
    A `weights` argument that defaults to a name (Keras applications: "imagenet") is given None,
    and a `pretrained` that defaults to True is given False, so nothing is downloaded.
+   Then, for the entries that need arguments or raised, the calls of the file's script code (the
+   top level, `if __name__ == '__main__':`, functions named like script steps) that build them
+   with literal arguments (net = ShuffleNetV2(net_size=0.5) in test()), as the static reader does.
    --call EXPR (repeatable) builds the model with that expression instead (EfficientNet.from_name('b0')).
 3. Records every conv, linear, BatchNorm and pool module (Keras layer) with the position of the
    call that built it: in each file under ROOT (default: FILE's folder) on the stack, the innermost
@@ -34,6 +37,7 @@ Exit status: 0 measured (entries may still have failed: see "entries"), 1 nothin
 measured (see "error"), 2 bad arguments, 3 the framework is not installed for this interpreter.
 """
 import argparse
+import ast
 import contextlib
 import importlib
 import importlib.util
@@ -383,6 +387,61 @@ def entry_points(module, base, only):
     return found
 
 
+def is_literal(node):
+    """Numbers, strings, True/False/None, +/- a number, tuples and lists of them: the literals the
+    static reader accepts too (no dict, set, bytes or f-string)."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or isinstance(node.value, (bool, int, float, str))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(is_literal(item) for item in node.elts)
+    return False
+
+
+def downloads(keyword):
+    value = keyword.value
+    if keyword.arg == 'pretrained':
+        return not (isinstance(value, ast.Constant) and value.value in (False, None))
+    if keyword.arg in ('weights', 'weights_path'):
+        return not (isinstance(value, ast.Constant) and value.value is None)
+    return False
+
+
+def construction_calls(source, needs, classes):
+    """The calls of the file's script code (the top level, `if __name__ == '__main__':`, functions
+    named like script steps) that build one of `needs` (Net(10): an entry that needs arguments or
+    raised with its defaults) or call a class method of one of `classes` (Net.from_name('b0')), with
+    literal arguments only: their source text, each once, in source order. The static reader of
+    the extension builds the same."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+
+    def visit(node, script):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            top = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in tree.body
+            if not (top and SCRIPT_STEP.match(node.name)):
+                return
+            script = True
+        if script and isinstance(node, ast.Call):
+            fn = node.func
+            wanted = (isinstance(fn, ast.Name) and fn.id in needs) or (
+                isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) and fn.value.id in classes)
+            if wanted and all(not isinstance(a, ast.Starred) and is_literal(a) for a in node.args) and all(
+                    k.arg is not None and is_literal(k.value) and not downloads(k) for k in node.keywords):
+                text = ast.get_source_segment(source, node)
+                if text and text not in calls:
+                    calls.append(text)
+        for child in ast.iter_child_nodes(node):
+            visit(child, script)
+
+    visit(tree, True)
+    return calls
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures
 
@@ -468,7 +527,7 @@ class TorchMeasure:
         return sum(p.numel() for p in model.parameters())
 
     def has_layers(self, model):
-        return any(isinstance(m, self.tracked) for m in model.modules())
+        return any(isinstance(m, self.tracked) for m in self.nn.Module.modules(model))
 
     def torch_name(self, module):
         for cls in type(module).__mro__:
@@ -485,7 +544,7 @@ class TorchMeasure:
     def input_shape(self, model, given):
         if given:
             return given, 'given'
-        for module in model.modules():
+        for module in self.nn.Module.modules(model):
             if isinstance(module, self.nn.modules.conv._ConvNd):
                 spatial = len(module.kernel_size)
                 return [1, module.in_channels] + [224] * spatial, f'first conv ({module.in_channels} channels) at 224'
@@ -521,7 +580,7 @@ class TorchMeasure:
     def measure(self, model, shape):
         """{site key: [records]} for one model: a record per forward call of each tracked module."""
         torch = self.torch
-        mine = [m for m in model.modules() if m in self.sites]
+        mine = [m for m in self.nn.Module.modules(model) if m in self.sites]
         for m in mine:
             self.calls[m] = []
 
@@ -767,13 +826,13 @@ def run(args, stdout):
         chosen = [(expression, 'expression', compile_call(expression, module), {}, None) for expression in args.call]
     else:
         chosen = entry_points(module, measure.base, args.entry)
-    for name, kind, function, overrides, reason in chosen:
+    def measure_entry(name, kind, function, overrides, reason):
         check_time()
         entry = {'name': name, 'kind': kind}
         entries.append(entry)
         if reason:
             entry.update(status='skipped', reason=reason)
-            continue
+            return
         if overrides:
             entry['arguments'] = {k: v for k, v in overrides.items()}
         try:
@@ -781,13 +840,13 @@ def run(args, stdout):
         except Exception as error:
             check_time()
             entry.update(status='failed', reason=f'building it raised {describe(error)}', where=last_frame(error, positions))
-            continue
+            return
         if model is None:
             entry.update(status='skipped', reason=why)
-            continue
+            return
         if not measure.has_layers(model):
             entry.update(status='skipped', reason='builds no conv, linear, BatchNorm or pool layer')
-            continue
+            return
         shape, shape_source = measure.input_shape(model, given)
         per_site, error = measure.measure(model, shape)
         check_time()
@@ -803,7 +862,7 @@ def run(args, stdout):
         same = next((other for other, print_ in seen_models if print_ == fingerprint), None)
         if same is not None:
             entry.update(status='same model', reason=f'builds the same model as {same}')
-            continue
+            return
         seen_models.append((name, fingerprint))
         entry['sites'] = len(per_site)
         entry['params'] = measure.total_params(model)
@@ -811,7 +870,16 @@ def run(args, stdout):
         entry['macs'] = measure.last_macs
         for key, records in per_site.items():
             merged.setdefault(key, []).extend(records)
-        del model
+
+    for item in chosen:
+        measure_entry(*item)
+    if not args.call and not args.entry:
+        # The models that the file's script steps build with arguments (net = Net(10) in test()),
+        # for the entries that need arguments or raised with their defaults.
+        needs = {e['name'] for e in entries if e.get('status') == 'failed' or e.get('reason', '').startswith('needs arguments')}
+        classes = {name for name, kind, *_ in chosen if kind == 'class'}
+        for expression in construction_calls(source, needs, classes):
+            measure_entry(expression, 'call', compile_call(expression, module), {}, None)
     sites = [site_object((json.loads(key[0]), key[1], key[2], key[3]), records) for key, records in merged.items()]
     sites.sort(key=lambda s: (s['file'], s['line'], s['column'], s['layer']))
     result['entries'] = entries

@@ -99,7 +99,7 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
     }
     const inputSize = values['input-size'] === undefined ? [224, 224] : parsePositiveIntegers(values['input-size'], '--input-size', [2]);
     const { runPythonCostCommand } = await import('./pythonCost');
-    return runPythonCostCommand(file, { json, convention, dtype, inputSize: inputSize as [number, number] }, io);
+    return runPythonCostCommand(file, { json, convention, dtype, inputSize: inputSize as [number, number], calls: values.call }, io);
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET|X.onnx or a Python file');
   const inputShape = values['input-shape'] === undefined ? undefined : parsePositiveIntegers(values['input-shape'], '--input-shape', [4]);

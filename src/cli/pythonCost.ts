@@ -23,6 +23,8 @@ export interface PythonCostOptions {
   dtype?: Dtype;
   /** [H, W]: the size of a model's input where the code does not say. */
   inputSize?: [number, number];
+  /** Expressions that build the models (`Net(10)`), evaluated in the file instead of its entries (as --measure --call). */
+  calls?: string[];
 }
 
 /** Python files of the workspace found from the file system: `from .blocks import X`. */
@@ -56,7 +58,7 @@ export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): Imp
 }
 
 /** Every conv call site of `source` (at `file`) with its figures. */
-export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[]): Promise<FileRows> {
+export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[], calls: string[] = []): Promise<FileRows> {
   const reason = skipReason(source);
   if (reason) throw new Error(`not read: ${reason}`);
   const parser = await loadPythonParser(findWasmLocations(wasmDirs));
@@ -64,7 +66,13 @@ export async function pythonCostRows(file: string, source: string, settings: typ
   if (!tree) throw new Error('the Python parser returned no tree');
   const others: SourceFile[] = [];
   try {
-    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), settings);
+    const parsed = calls.map((text): SourceFile => {
+      const callTree = parser.parse(text);
+      if (!callTree) throw new Error(`--call ${JSON.stringify(text)} could not be parsed`);
+      others.push({ path: text, tree: callTree });
+      return { path: text, tree: callTree };
+    });
+    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), { ...settings, ...(parsed.length ? { calls: parsed } : {}) });
   } finally {
     tree.delete();
     for (const other of others) other.tree.delete();
@@ -102,7 +110,7 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   };
   let result: FileRows;
   try {
-    result = await pythonCostRows(file, source, settings, [...installFolders(), process.cwd()]);
+    result = await pythonCostRows(file, source, settings, [...installFolders(), process.cwd()], options.calls);
   } catch (error) {
     throw new CliError(`${file}: ${errorMessage(error)}`);
   }
@@ -114,7 +122,7 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   const lines = [rows.length ? table(rows) : `no PyTorch or Keras conv layers found in ${file}`];
   lines.push(`(${settings.convention}, ${settings.dtype}; a model's input at ${formatShape(settings.defaultInputSize)} where the code does not give one)`);
   const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
-  if (entries.length) lines.push(`models built with their default arguments:\n  ${entries.join('\n  ')}`);
+  if (entries.length) lines.push(`${options.calls?.length ? 'models built' : 'models built with their default arguments (or by the file\'s script steps)'}:\n  ${entries.join('\n  ')}`);
   if (evaluation.error) lines.push(`the top level of the file stopped: ${evaluation.error}`);
   io.out(lines.join('\n'));
   return 0;

@@ -17,6 +17,11 @@ export interface EvaluationSettings {
   limits?: EvalLimits;
   /** True once the result is no longer wanted: the evaluation stops at its next bound check. */
   cancelled?: () => boolean;
+  /**
+   * Expressions that build the models (`EfficientNet.from_name('efficientnet-b0')`), each parsed
+   * (path: the expression's text), evaluated in the file's top level instead of its entries.
+   */
+  calls?: SourceFile[];
 }
 
 /** One distinct configuration of a site and how many instances have it. */
@@ -133,7 +138,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     cancelled: settings.cancelled,
   });
   const runs: Run[] = [];
-  const failures = new Map<number, { site: SiteRef; reason: string }>();
+  const failures = new Map<number, { site: SiteRef; reason: string; certain?: boolean }>();
 
   const begin = () => {
     it.instances = [];
@@ -158,8 +163,11 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (error instanceof LimitError) run.stopped = 'evaluation limit';
     else if (error instanceof RaiseError) run.stopped = error.message;
     else run.stopped = `the evaluator failed (${error instanceof Error ? error.message : String(error)})`;
-    for (const i of it.instances) failures.set(i.site.start, { site: i.site, reason: run.stopped });
-    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!)) failures.set(l.site.start, { site: l.site, reason: run.stopped });
+    // Code that raises fails when run too: the entry builds nothing there, and the other models'
+    // counts at the layers it reached stay whole.
+    const certain = error instanceof RaiseError && !run.topLevel;
+    for (const i of it.instances) if (!failures.has(i.site.start) || !certain) failures.set(i.site.start, { site: i.site, reason: run.stopped, certain });
+    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!) && (!failures.has(l.site.start) || !certain)) failures.set(l.site.start, { site: l.site, reason: run.stopped, certain });
   };
 
   // The top level, as an import runs it (Keras models built there are costed as they are built).
@@ -176,41 +184,80 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
 
   // Each model class and builder function that needs no arguments, in source order.
   const scope = it.moduleScope(root.path);
-  const candidates: { name: string; value: Value; node: Node; overrides: Map<string, Value> }[] = [];
+  const candidates: { name: string; value: Value; node: Node; overrides: Map<string, Value>; expression?: Node }[] = [];
+  /** Classes and builders of the file that need arguments, and the model classes (whose class methods may build one). */
+  const needsArguments = new Map<string, 'needs arguments' | 'model class'>();
   for (const [name, value] of scope?.vars ?? []) {
     if (value.k === 'func' && value.fn.file === root.path && atTopLevel(value.fn.node) && value.fn.node.type === 'function_definition') {
       if (name.startsWith('_') || SCRIPT_STEP.test(name)) continue;
       if (Interpreter.allDefaults(value.fn.node, false)) candidates.push({ name, value, node: value.fn.node, overrides: overridesOf(value.fn.defaults) });
+      else if (value.fn.name === name) needsArguments.set(name, 'needs arguments');
     } else if (value.k === 'class' && value.cls.file === root.path && value.cls.node && atTopLevel(value.cls.node) && isModuleClass(it, value)) {
       const init = it.classAttr(value.cls, '__init__');
+      if (value.cls.name === name) needsArguments.set(name, 'model class');
       if (!init || init.value.k !== 'func') candidates.push({ name, value, node: value.cls.node, overrides: new Map() });
       else if (Interpreter.allDefaults(init.value.fn.node, true)) candidates.push({ name, value, node: value.cls.node, overrides: overridesOf(init.value.fn.defaults) });
+      else if (value.cls.name === name) needsArguments.set(name, 'needs arguments');
     }
   }
   candidates.sort((a, b) => a.node.startIndex - b.node.startIndex);
+  if (settings.calls) {
+    // The expressions the user gave build the models, instead of the file's entries.
+    candidates.length = 0;
+    for (const call of settings.calls) {
+      const expression = call.tree.rootNode.namedChildren[0]?.namedChildren[0];
+      if (call.tree.rootNode.namedChildren.length !== 1 || call.tree.rootNode.hasError || expression?.type !== 'call') throw new Error(`the model expression ${JSON.stringify(call.path)} is not one call, like Net(10)`);
+      candidates.push({ name: call.path, expression, node: expression, value: NONE_VALUE, overrides: new Map() });
+    }
+  }
+  const entryCount = candidates.length;
+  /** Entries whose building raised (with their default arguments). */
+  const buildFailed = new Set<string>();
   const fingerprints = new Set<string>();
+  /** Fingerprints of models not fully followed. */
+  const partialPrints = new Set<string>();
   /** Runs a model from its input (declared, or the default size with its first layer's channels). */
   const applyModel = (run: Run, model: Value) => {
     const input = modelInput(it, model);
     if (input.k === 'tensor' && input.t.reason) run.inputReason = input.t.reason;
     it.callValue(model, [input], new Map(), undefined);
   };
-  /** A kept run that built the same instances as an earlier one is not counted again. */
-  const dropRepeat = (run: Run) => {
+  /**
+   * A kept run that built the same instances as an earlier one is not counted again. Models that
+   * agree on what was followed may differ in what was not: whether this one is another model
+   * (whose layers count again) is then not known.
+   */
+  const dropRepeat = (run: Run, notFollowedBefore: number) => {
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+    const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined);
     if (fingerprints.has(print)) {
       run.kept = false;
       run.note = 'the same model as an earlier entry';
+      if (partial || partialPrints.has(print)) for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${run.name} may build these layers again (it agrees with an earlier entry on what is followed, and not all of it is)` });
     }
     fingerprints.add(print);
+    if (partial) partialPrints.add(print);
   };
   let incomplete: string | undefined;
-  for (const c of candidates) {
+  for (let index = 0; index <= candidates.length; index++) {
+    if (index === entryCount && !settings.calls) {
+      // Then the models the file's own script steps build with literal arguments (`net = Net(10)`
+      // in test(), under `if __name__ == '__main__':`, at the top level), for the classes and
+      // builders that need arguments or raised with their defaults, as the measuring script does.
+      const wanted = new Map(needsArguments);
+      for (const name of buildFailed) wanted.set(name, 'needs arguments');
+      for (const call of constructionCalls(root.tree.rootNode, wanted)) candidates.push({ name: call.text, expression: call, node: call, value: NONE_VALUE, overrides: new Map() });
+    }
+    if (index === candidates.length) break;
+    const c = candidates[index]!;
     begin();
+    const notFollowedBefore = it.notFollowed;
     const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
+    let built = false;
     try {
-      const model = it.callValue(c.value, [], c.overrides, undefined);
+      const model = c.expression ? it.eval(c.expression, scope!, c.expression.tree === root.tree ? root.path : '<call>') : it.callValue(c.value, [], c.overrides, undefined);
+      built = true;
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
         run.kept = true;
@@ -219,12 +266,13 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     } catch (error) {
       failed(run, error);
       run.kept = false;
+      if (!built && error instanceof RaiseError && !c.expression) buildFailed.add(c.name);
     }
     finish(run);
-    dropRepeat(run);
+    dropRepeat(run, notFollowedBefore);
     runs.push(run);
     if (run.stopped === 'evaluation limit') {
-      const left = candidates.length - candidates.indexOf(c) - 1;
+      const left = candidates.length - index - 1;
       if (left > 0) incomplete = `evaluation limit (${left} more model${left === 1 ? '' : 's'} of the file not evaluated)`;
       break;
     }
@@ -238,6 +286,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     for (const [name, value] of scope?.vars ?? []) {
       if (!isModuleLevelModel(it, value, seen)) continue;
       begin();
+      const notFollowedBefore = it.notFollowed;
       const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true };
       try {
         applyModel(run, value);
@@ -246,7 +295,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
         run.kept = false;
       }
       finish(run);
-      dropRepeat(run);
+      dropRepeat(run, notFollowedBefore);
       runs.push(run);
       if (run.stopped === 'evaluation limit') break;
     }
@@ -281,6 +330,76 @@ function assignmentOf(root: SourceFile, name: string): Node | undefined {
     if (assignment?.type === 'assignment' && assignment.childForFieldName('left')?.text === name) return statement!;
   }
   return undefined;
+}
+
+const NONE_VALUE: Value = { k: 'none' };
+
+/** A constant Python literal (what `ast.literal_eval` reads): numbers, strings, True/False/None, tuples and lists of them. */
+function isLiteral(node: Node): boolean {
+  switch (node.type) {
+    case 'true': case 'false': case 'none': return true;
+    // Not an f-string nor bytes (the measuring script takes neither).
+    case 'string': return !/^[a-z]*[fb]/i.test(node.text) && !node.namedChildren.some((c) => c?.type === 'interpolation');
+    case 'concatenated_string': return node.namedChildren.every((c) => !!c && isLiteral(c));
+    case 'unary_operator': return /^[-+]/.test(node.text) && !!node.namedChildren[0] && /^(integer|float)$/.test(node.namedChildren[0].type) && !/j$/i.test(node.text);
+    case 'integer': case 'float': return !/j$/i.test(node.text);
+    case 'parenthesized_expression': return node.namedChildren.length === 1 && isLiteral(node.namedChildren[0]!);
+    case 'tuple': case 'list': return node.namedChildren.every((c) => !!c && (c.type === 'comment' || isLiteral(c)));
+    default: return false;
+  }
+}
+
+/** Keyword arguments that would download weights: such a call is not built (nor measured). */
+function downloads(name: string, value: Node): boolean {
+  if (name === 'pretrained' || name === 'progress') return name === 'pretrained' && value.type !== 'false' && value.type !== 'none';
+  return (name === 'weights' || name === 'weights_path') && value.type !== 'none';
+}
+
+/**
+ * The calls of the file's script code (the top level, `if __name__ == '__main__':`, functions named
+ * like script steps: test(), main()) that build a model of the file that needs arguments
+ * (`ShuffleNetV2(net_size=0.5)`), or call a model class's class method (`Net.from_name('b0')`),
+ * with literal arguments only; each text once, in source order.
+ */
+function constructionCalls(rootNode: Node, models: Map<string, 'needs arguments' | 'model class'>): Node[] {
+  const found: Node[] = [];
+  const texts = new Set<string>();
+  const visit = (node: Node, script: boolean) => {
+    if (node.type === 'function_definition' || node.type === 'class_definition' || node.type === 'lambda') {
+      const name = node.childForFieldName('name')?.text ?? '';
+      const isScript = node.type === 'function_definition' && node.parent?.type !== 'block' ? SCRIPT_STEP.test(name) : false;
+      const top = node.type === 'function_definition' && atTopLevel(node);
+      if (!(top && isScript)) return;
+      script = true;
+    }
+    if (script && node.type === 'call') {
+      const fn = node.childForFieldName('function');
+      const args = node.childForFieldName('arguments');
+      let wanted = false;
+      if (fn?.type === 'identifier') wanted = models.get(fn.text) === 'needs arguments';
+      else if (fn?.type === 'attribute') {
+        const object = fn.childForFieldName('object');
+        wanted = object?.type === 'identifier' && models.has(object.text);
+      }
+      if (wanted && args?.type === 'argument_list') {
+        const ok = args.namedChildren.every((a) => {
+          if (!a || a.type === 'comment') return true;
+          if (a.type === 'keyword_argument') {
+            const value = a.childForFieldName('value');
+            return !!value && isLiteral(value) && !downloads(a.childForFieldName('name')?.text ?? '', value);
+          }
+          return isLiteral(a);
+        });
+        if (ok && !texts.has(node.text)) {
+          texts.add(node.text);
+          found.push(node);
+        }
+      }
+    }
+    for (const child of node.namedChildren) if (child) visit(child, script);
+  };
+  visit(rootNode, true);
+  return found;
 }
 
 /** A definition at the top level of its file (decorated or not). */
@@ -359,7 +478,7 @@ function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
   return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
 }
 
-function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
+function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string; certain?: boolean }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
   const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
   const models: ModelEvaluation[] = [];
   // The top level counts only where no model of the file reaches (as a measurement of the models would).
@@ -400,7 +519,8 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
       if (found) found.count++;
       else groups.set(key, g);
     }
-    const failure = failures.get(site.start)?.reason;
+    const failed = failures.get(site.start);
+    const failure = failed && !failed.certain ? failed.reason : undefined;
     const partial = incomplete ?? (failure ? `a model that builds this layer could not be evaluated: ${failure}` : undefined);
     sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()], ...(partial ? { incomplete: partial } : {}) });
   }

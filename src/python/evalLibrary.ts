@@ -40,6 +40,10 @@ const TORCH_LAYERS: Record<string, Sig> = {
   UpsamplingNearest2d: [['size', NONE], ['scale_factor', NONE]],
   UpsamplingBilinear2d: [['size', NONE], ['scale_factor', NONE]],
   ZeroPad2d: [['padding']],
+  ReflectionPad2d: [['padding']],
+  ReplicationPad2d: [['padding']],
+  ConstantPad2d: [['padding'], ['value']],
+  PixelShuffle: [['upscale_factor']],
   ChannelShuffle: [['groups']],
   Softmax: [['dim', NONE]],
   LogSoftmax: [['dim', NONE]],
@@ -476,7 +480,13 @@ export class Library {
     if (parts[0] === 'torch' && parts[1] === 'nn' && parts.length === 3) {
       if (last in TORCH_LAYERS || TORCH_SAME.has(last) || TORCH_CONTAINERS.has(last)) return { k: 'layer', layer: this.makeLayer(c, 'torch', args, kwargs) };
       if (last === 'Module') return NONE;
-      if (last === 'Parameter') return args[0] ?? unknown('nn.Parameter');
+      if (last === 'Parameter') {
+        const data = args[0] ?? kwargs.get('data');
+        if (data?.k !== 'tensor') return data ?? unknown('nn.Parameter');
+        const parameter: Value = { k: 'tensor', t: { ...data.t } };
+        this.parameters.add(parameter.t);
+        return parameter;
+      }
     }
     if (c === 'torchvision.ops.Conv2dNormActivation' || c === 'torchvision.ops.ConvNormActivation') return this.conv2dNormActivation(args, kwargs);
     if (c === 'torchvision.ops.SqueezeExcitation') return this.squeezeExcitation(args, kwargs);
@@ -491,6 +501,7 @@ export class Library {
       const r = this.kerasCall(c, args, kwargs, node);
       if (r) return r;
     }
+    if (c === 're.split' || c === 're.findall' || c === 're.sub') return this.regex(c.slice(3), args, kwargs);
     switch (c) {
       case 'math.ceil': return this.math(args, Math.ceil, true);
       case 'math.floor': return this.math(args, Math.floor, true);
@@ -776,7 +787,18 @@ export class Library {
         it.setAttr(obj, a[0].v, a[1] ?? NONE);
         return NONE;
       });
-      case 'register_buffer': case 'register_parameter': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
+      case '__setattr__': return native((a) => {
+        if (a[0]?.k !== 'str') return unknown('__setattr__() with a name not known');
+        it.setAttr(obj, a[0].v, a[1] ?? NONE);
+        return NONE;
+      });
+      case '__getattr__': case '__getattribute__': return native((a, _kw, n) => (a[0]?.k === 'str' ? it.getAttr(obj, a[0].v, n) : unknown(`${name}() with a name not known`)));
+      case 'register_parameter': return native(() => {
+        // A parameter of its own: a library layer it subclasses no longer has only the layer's.
+        if (obj.base) obj.base.ownParameters = `${obj.cls.name} registers parameters of its own`;
+        return NONE;
+      });
+      case 'register_buffer': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
         return native(() => NONE);
       case 'eval': case 'train': case 'cuda': case 'cpu': case 'to': case 'float': case 'half': case 'requires_grad_':
         return native(() => obj);
@@ -865,6 +887,20 @@ export class Library {
           return unknown('index()');
         });
         if (name === 'count') return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
+        const fields = v.cls?.fields;
+        if (fields && name === '_replace') return native((a, kw) => {
+          // A copy with the fields named replaced; an unknown field raises in Python.
+          if (a.length) return unknown('_replace() takes keyword arguments only');
+          const items = [...v.items];
+          for (const [key, value] of kw) {
+            const at = fields.indexOf(key);
+            if (at < 0) throw new RaiseError(`the code raises: _replace() got an unexpected field name ${key}`);
+            items[at] = value;
+          }
+          return { ...v, items };
+        });
+        if (fields && name === '_asdict') return native(() => ({ k: 'dict', entries: new Map(fields.map((f, i) => [`s:${f}`, [str(f), v.items[i] ?? NONE] as [Value, Value]])) }));
+        if (fields && name === '_fields') return tuple(fields.map(str));
         if (name === '_replace' || name === '_asdict') return unknown(`${name}() is not followed`);
         return unknown(`tuple.${name} is not known`);
       }
@@ -950,6 +986,15 @@ export class Library {
     if (own) return own;
     const short = layer.cls.split('.').pop()!;
     if (layer.framework === 'torch') {
+      if (short === 'Conv2d' && name === 'bias') {
+        // None without a bias, as PyTorch's conv.bias; else the bias tensor of this layer.
+        const b = layer.args.bias;
+        if (b?.k === 'bool' && !b.v) return NONE;
+        if (b?.k !== 'bool') return unknown(`whether the conv has a bias is not known${b?.k === 'unknown' ? ` (${b.reason})` : ''}`);
+        const t: TensorInfo = { framework: 'torch', reason: 'a bias tensor' };
+        this.parameterOf.set(t, { layer, role: 'bias' });
+        return { k: 'tensor', t };
+      }
       if (name in layer.args && !name.startsWith('#')) {
         const v = layer.args[name]!;
         // PyTorch stores conv sizes as pairs.
@@ -980,7 +1025,17 @@ export class Library {
         const at = layer.childNames?.indexOf(name) ?? -1;
         if (at >= 0) return layer.children[at]!;
       }
-      if (name === 'weight') return { k: 'tensor', t: { framework: 'torch', reason: 'a weight tensor' } };
+      if (name === 'weight') {
+        // A conv's weight (its shape where the arguments say it) remembers its layer, so that
+        // F.conv2d(x, self.weight, ...) in a subclass's forward() applies that layer.
+        const [cin, cout, groups] = ['in_channels', 'out_channels', 'groups'].map((n) => (layer.args[n]?.k === 'int' ? (layer.args[n] as { v: number }).v : undefined));
+        const kernel = this.ints(layer.args.kernel_size);
+        const [kh, kw] = kernel?.length === 1 ? [kernel[0]!, kernel[0]!] : kernel?.length === 2 ? kernel : [];
+        const shape = short === 'Conv2d' && cin && cout && groups && kh && kw && cin % groups === 0 ? [cout, cin / groups, kh, kw] : undefined;
+        const t: TensorInfo = shape ? { framework: 'torch', shape } : { framework: 'torch', reason: 'a weight tensor' };
+        if (short === 'Conv2d') this.parameterOf.set(t, { layer, role: 'weight' });
+        return { k: 'tensor', t };
+      }
       if (name === 'bias') return { k: 'tensor', t: { framework: 'torch', reason: 'a bias tensor' } };
       if (['eval', 'train', 'cuda', 'cpu', 'to', 'float', 'requires_grad_'].includes(name)) return native(() => ({ k: 'layer', layer }));
       if (name === 'modules') return native(() => ({ k: 'list', items: [{ k: 'layer', layer }] }));
@@ -1285,7 +1340,13 @@ export class Library {
         return this.t(dims.map((d, i) => (d === -1 ? t.shape![i - off]! : d)), fw);
       }
       case 'size': return this.tensorAttr(t, 'size', node);
-      case 'matmul': case 'mm': case 'bmm': case 'einsum': case 'conv2d': case 'linear': case 'embedding':
+      case 'conv2d': {
+        const weight = this.arg(args, kwargs, 1, 'weight');
+        const of = weight?.k === 'tensor' ? this.parameterOf.get(weight.t) : undefined;
+        if (of?.role === 'weight') return this.functionalConv(of.layer, t, args, kwargs);
+        return this.t(undefined, fw, 'conv2d() with a weight that is not a conv layer\'s is not followed');
+      }
+      case 'matmul': case 'mm': case 'bmm': case 'einsum': case 'linear': case 'embedding':
         return this.t(undefined, fw, `${fn}() is not followed`);
       default: return undefined;
     }
@@ -1411,6 +1472,12 @@ export class Library {
 
   private record(layer: Layer, fields: Omit<LayerInstance, 'site' | 'layerId' | 'framework' | 'type'>): void {
     if (!layer.site) return;
+    if (layer.ownParameters) {
+      // A subclass with parameters of its own (or without the layer's weight): its params, the
+      // MACs its forward() computes and its output are not the layer's.
+      this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, reason: `not known: ${layer.ownParameters}` });
+      return;
+    }
     this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, ...fields });
   }
 
@@ -1468,9 +1535,15 @@ export class Library {
       case 'AdaptiveAvgPool2d': case 'AdaptiveMaxPool2d': return this.adaptive(t, a.output_size!);
       case 'Flatten': return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
       case 'Upsample': case 'UpsamplingNearest2d': case 'UpsamplingBilinear2d': return this.resize(t, a.size!, a.scale_factor!);
-      case 'ZeroPad2d': {
+      case 'PixelShuffle': {
+        const r = a.upscale_factor?.k === 'int' ? a.upscale_factor.v : undefined;
+        const [n, c, h, w] = t.shape;
+        if (!r || t.shape.length !== 4 || c! % (r * r) !== 0) return this.t(undefined, 'torch', 'PixelShuffle: the upscale factor is not known or does not divide the channels');
+        return this.t([n!, c! / (r * r), h! * r, w! * r], 'torch');
+      }
+      case 'ZeroPad2d': case 'ReflectionPad2d': case 'ReplicationPad2d': case 'ConstantPad2d': {
         const p = this.ints(a.padding);
-        if (!p) return this.t(undefined, 'torch', 'ZeroPad2d padding not known');
+        if (!p || (p.length !== 1 && p.length !== 4)) return this.t(undefined, 'torch', `${short} padding not known`);
         const [l, r, tp, b] = p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p;
         const shape = [...t.shape];
         shape[shape.length - 1]! += l! + r!;
@@ -1528,6 +1601,8 @@ export class Library {
       const v = a[name];
       if (v?.k === 'int') return v.v;
       const p = this.ints(v);
+      // F.conv2d expands a one-element stride, padding or dilation (nn.Conv2d(stride=[1]) runs).
+      if (p?.length === 1 && name !== 'kernel_size') return p[0]!;
       return p && p.length === 2 ? [p[0]!, p[1]!] : undefined;
     };
     const why = (name: string) => {
@@ -1557,7 +1632,8 @@ export class Library {
     return { conv: { in_channels: cin, out_channels: cout, kernel_size: k, stride: s, padding: p, dilation: d, groups: g, bias } };
   }
 
-  private applyTorchConv(layer: Layer, t0: TensorInfo): Value {
+  /** `moduleInput`: the input recorded for the layer where it is not the conv's own (a subclass that pads first). */
+  private applyTorchConv(layer: Layer, t0: TensorInfo, moduleInput?: number[]): Value {
     let t = t0;
     const declared = layer.args.in_channels;
     if (t.pending) {
@@ -1587,13 +1663,69 @@ export class Library {
     try {
       const e = this.conv(conv, t.shape);
       const separable = e.separable ? { params: e.separable.total.params, macs: e.separable.total.macs, saving: e.separable.saving } : undefined;
-      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: e.outShape, weight: e.weightShape, ...(separable ? { separable } : {}) });
+      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: moduleInput ?? t.shape, output: e.outShape, weight: e.weightShape, ...(separable ? { separable } : {}) });
       return this.t(e.outShape, 'torch');
     } catch (error) {
       const why = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
       this.record(layer, { ...this.paramsOnly(layer), input: t.shape, reason: `PyTorch would reject this conv: ${why}` });
       return this.t(undefined, 'torch', why);
     }
+  }
+
+  /**
+   * F.conv2d(x, layer.weight, bias, stride, padding, dilation, groups): the layer applied with
+   * the call's arguments (a subclass of nn.Conv2d whose forward() pads first, as TensorFlow's
+   * "same"), recorded at the layer's site.
+   */
+  private functionalConv(layer: Layer, t: TensorInfo, args: Args, kwargs: Kwargs): Value {
+    const defaults: [number, string, Value][] = [[3, 'stride', int(1)], [4, 'padding', int(0)], [5, 'dilation', int(1)], [6, 'groups', int(1)]];
+    const view: Record<string, Value> = { ...layer.args };
+    for (const [i, name, fallback] of defaults) view[name] = this.arg(args, kwargs, i, name) ?? fallback;
+    const bias = this.arg(args, kwargs, 2, 'bias') ?? NONE;
+    const biasOf = bias.k === 'tensor' ? this.parameterOf.get(bias.t) : undefined;
+    if (bias.k === 'none') view.bias = bool(false);
+    else if (biasOf?.layer === layer && biasOf.role === 'bias') view.bias = layer.args.bias ?? bool(true);
+    else view.bias = unknown('conv2d() with a bias that is not the layer\'s');
+    layer.applied++;
+    return this.applyTorchConv({ ...layer, args: view }, t, this.it.moduleInputs.get(layer.id));
+  }
+
+  /** Tensors made by nn.Parameter(...). */
+  readonly parameters = new WeakSet<TensorInfo>();
+
+  /** The layer a weight or bias tensor read from a conv belongs to. */
+  private readonly parameterOf = new WeakMap<TensorInfo, { layer: Layer; role: 'weight' | 'bias' }>();
+
+  /**
+   * re.split, re.findall and re.sub (a plain replacement) with the patterns that mean the same to
+   * JavaScript's RegExp as to Python's re (config strings such as 'r1_k3_s11_e1'); others are not known.
+   */
+  private regex(fn: string, args: Args, kwargs: Kwargs): Value {
+    const pattern = this.arg(args, kwargs, 0, 'pattern');
+    const textAt = fn === 'sub' ? 2 : 1;
+    const text = this.arg(args, kwargs, textAt, 'string');
+    const extra = fn === 'sub' ? [this.arg(args, kwargs, 3, 'count'), this.arg(args, kwargs, 4, 'flags')] : [this.arg(args, kwargs, 2, fn === 'split' ? 'maxsplit' : 'flags'), this.arg(args, kwargs, 3, 'flags')];
+    if (pattern?.k !== 'str' || text?.k !== 'str') return unknown(`re.${fn}() of values not known`);
+    if (extra.some((v) => v !== undefined && !(v.k === 'int' && v.v === 0))) return unknown(`re.${fn}() with a count or flags is not followed`);
+    // Python-only syntax (named groups, \A, \Z, possessive forms) or a pattern JavaScript reads otherwise.
+    if (/\(\?P|\(\?#|\\[AZ]|\\[0-9]|\[\^?\]|\{,/.test(pattern.v)) return unknown(`re.${fn}() with the pattern ${JSON.stringify(pattern.v)} is not followed`);
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern.v, 'gu');
+    } catch {
+      return unknown(`re.${fn}() with the pattern ${JSON.stringify(pattern.v)} is not followed`);
+    }
+    // An empty match splits and substitutes differently in the two languages.
+    if (new RegExp(`^(?:${pattern.v})`, 'u').test('')) return unknown(`re.${fn}() with a pattern that matches the empty string is not followed`);
+    if (fn === 'split') return { k: 'list', items: text.v.split(re).map((part) => (part === undefined ? NONE : str(part))) };
+    if (fn === 'findall') {
+      const groups = new RegExp(`${pattern.v}|`, 'u').exec('')!.length - 1;
+      if (groups > 1) return unknown('re.findall() with several groups is not followed');
+      return { k: 'list', items: [...text.v.matchAll(re)].map((m) => str(groups === 1 ? m[1] ?? '' : m[0])) };
+    }
+    const replacement = this.arg(args, kwargs, 1, 'repl');
+    if (replacement?.k !== 'str' || /[\\$]/.test(replacement.v)) return unknown('re.sub() with a replacement that is not plain text is not followed');
+    return str(text.v.replace(re, () => replacement.v));
   }
 
   /** A conv's params from its own arguments (PyTorch convs name their input channels). */
@@ -1650,8 +1782,12 @@ export class Library {
       const dims = shape && (shape.k === 'tuple' || shape.k === 'list') ? shape.items : undefined;
       if (!dims) return { k: 'tensor', t: { framework: 'keras', reason: `Input(shape=${shape ? repr(shape) : '?'}) is not known${shape?.k === 'unknown' ? ` (${shape.reason})` : ''}` } };
       const full = kwargs.has('batch_shape') ? dims : [batch ?? NONE, ...dims];
-      if (full.some((d, i) => i > 0 && d.k !== 'int')) return { k: 'tensor', t: { framework: 'keras', reason: `Input shape ${repr(shape!)} has sizes that are not known` } };
-      return { k: 'tensor', t: { framework: 'keras', shape: full.map((d) => (d.k === 'int' ? d.v : 1)) } };
+      // Free image sizes (None, None, 3) take the default size, as Keras applications and the
+      // measuring script do; any other size that is not an integer is not known.
+      const [h, w] = this.it.options.defaultInputSize;
+      const free = (d: Value, i: number) => d.k === 'none' && full.length === 4 && (i === 1 || i === 2);
+      if (full.some((d, i) => i > 0 && d.k !== 'int' && !free(d, i))) return { k: 'tensor', t: { framework: 'keras', reason: `Input shape ${repr(shape!)} has sizes that are not known` } };
+      return { k: 'tensor', t: { framework: 'keras', shape: full.map((d, i) => (d.k === 'int' ? d.v : i === 1 && free(d, i) ? h : i === 2 && free(d, i) ? w : 1)) } };
     }
     if (c === 'keras.Model') {
       const layer = this.makeLayer('keras.Model', 'keras', [args[0] ?? kwargs.get('inputs') ?? NONE, args[1] ?? kwargs.get('outputs') ?? NONE], new Map());

@@ -62,6 +62,8 @@ export interface Layer {
   childNames?: string[];
   /** Times applied to a tensor. */
   applied: number;
+  /** Why a subclass's parameters are not the layer's (it sets its own weight, bias or nn.Parameter). */
+  ownParameters?: string;
   /** A Keras Sequential or Model: its input once known (for Sequentials built layer by layer). */
   kerasInput?: TensorInfo;
   kerasOutput?: TensorInfo;

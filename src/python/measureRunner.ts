@@ -38,7 +38,8 @@ export interface MeasuredSite {
 
 export interface MeasuredEntry {
   name: string;
-  kind: 'class' | 'function' | 'expression';
+  /** call: a call of the file's script code (net = Net(10) in test()) that builds an entry needing arguments. */
+  kind: 'class' | 'function' | 'expression' | 'call';
   status: 'measured' | 'partial' | 'failed' | 'skipped' | 'same model';
   reason?: string;
   input_shape?: number[] | null;

@@ -13,6 +13,7 @@ import {
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
+import { isUnboundName } from './unboundNames';
 
 export interface EvalLimits {
   /** Expression and statement evaluations per file. */
@@ -37,6 +38,72 @@ export interface SourceFile {
 export type ImportResolver = (fromPath: string, module: string, level: number) => SourceFile | undefined;
 
 export { LimitError, RaiseError };
+
+/** Whether a block has a `return` of its own (not one of a function or class defined in it). */
+function returnsFrom(node: Node): boolean {
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (child.type === 'return_statement' || returnsFrom(child)) return true;
+  }
+  return false;
+}
+
+/** Names of methods that add to a model's structure. */
+const ADDS = new Set(['append', 'extend', 'insert', 'add_module', 'register_module', 'update', '__setattr__', 'setattr', 'add']);
+
+/**
+ * Whether a block not followed only assigns plain local names that hold numbers or text
+ * (`module = f"torchvision.internal.{module}"`): what uses them becomes unknown in turn, and is
+ * counted there, so the block itself cannot have changed the model unseen.
+ */
+function onlyScalarLocals(node: Node, scope: Scope): boolean {
+  if (scope.kind !== 'function') return false;
+  const scalar = (target: Node | null): boolean => {
+    if (!target) return false;
+    if (target.type === 'identifier') {
+      const v = scope.lookup(target.text);
+      return v === undefined || ['int', 'float', 'bool', 'str', 'none', 'unknown'].includes(v.k);
+    }
+    if (target.type === 'pattern_list' || target.type === 'tuple_pattern') return target.namedChildren.every((c) => scalar(c));
+    return false;
+  };
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'comment') continue;
+    if (child.type === 'return_statement' || child.type === 'call' || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition') return false;
+    if (child.type === 'assignment' || child.type === 'augmented_assignment') {
+      if (!scalar(child.childForFieldName('left'))) return false;
+      // Only arithmetic on the right: a call of something else might add layers on its way.
+      const calls = child.childForFieldName('right')?.descendantsOfType('call') ?? [];
+      if (calls.some((c) => !/^(int|float|round|max|min|len|str|abs|math\.\w+)$/.test(c?.childForFieldName('function')?.text ?? ''))) return false;
+      continue;
+    }
+    if (!onlyScalarLocals(child, scope)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a block not followed may have built or added layers: it assigns (other than a weight's
+ * data or a parameter's initial value), adds to a container or returns. A weight-initialising loop
+ * (`for m in self.modules(): nn.init.normal_(m.weight)`) may not.
+ */
+function mayBuild(node: Node): boolean {
+  for (const child of node.namedChildren) {
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (child.type === 'return_statement') return true;
+    if (child.type === 'assignment' || child.type === 'augmented_assignment') {
+      const target = child.childForFieldName('left')?.text ?? '';
+      if (!/\.(data|weight|bias|running_mean|running_var)$/.test(target)) return true;
+    }
+    if (child.type === 'call') {
+      const fn = child.childForFieldName('function');
+      const name = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
+      if (name && ADDS.has(name)) return true;
+    }
+    if (mayBuild(child)) return true;
+  }
+  return false;
+}
 
 type Flow = undefined | { kind: 'return'; value: Value } | { kind: 'break' } | { kind: 'continue' };
 
@@ -156,7 +223,13 @@ export class Interpreter {
         const value = node.namedChildren.find((c) => c && c.type !== 'comment');
         return { kind: 'return', value: value ? this.eval(value, scope, file) : NONE };
       }
-      case 'pass_statement': case 'comment': case 'assert_statement': case 'nonlocal_statement': case 'print_statement': case 'type_alias_statement':
+      case 'assert_statement': {
+        // A condition known to be false raises, as Python does; one not known is passed over.
+        const condition = node.namedChildren.find((c) => c && c.type !== 'comment');
+        if (condition && truthy(this.eval(condition, scope, file)) === false) throw new RaiseError(`the code raises: ${snippet(node)} fails`);
+        return undefined;
+      }
+      case 'pass_statement': case 'comment': case 'nonlocal_statement': case 'print_statement': case 'type_alias_statement':
         return undefined;
       case 'break_statement': return { kind: 'break' };
       case 'continue_statement': return { kind: 'continue' };
@@ -299,6 +372,7 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
+    if (mayBuild(block) && !onlyScalarLocals(block, scope)) this.notFollowed++;
     const forget = (target: Node | null) => {
       if (!target) return;
       if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
@@ -378,7 +452,7 @@ export class Interpreter {
       for (const c of clauses.slice(i)) {
         if (!c.body) continue;
         this.forgetAssigned(c.body, scope, file, reason);
-        if (c.body.descendantsOfType('return_statement').length > 0) returns = true;
+        if (returnsFrom(c.body)) returns = true;
       }
       if (returns) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
       return undefined;
@@ -395,7 +469,7 @@ export class Interpreter {
     if (isUnknown(items)) {
       const reason = `a loop over \`${snippet(right)}\`, which is not known (${items.reason})`;
       this.forgetAssigned(node, scope, file, reason);
-      if (body.descendantsOfType('return_statement').length > 0) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
+      if (returnsFrom(body)) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
       return undefined;
     }
     if (items.length > this.limits.maxIterations) throw new LimitError('evaluation limit (loop iterations)');
@@ -427,7 +501,7 @@ export class Interpreter {
       if (t === undefined) {
         const reason = `a while loop on \`${snippet(cond)}\`, which is not known`;
         this.forgetAssigned(node, scope, file, reason);
-        if (body.descendantsOfType('return_statement').length > 0) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
+        if (returnsFrom(body)) return { kind: 'return', value: unknown(`the result depends on ${reason}`) };
         return undefined;
       }
       if (!t) return undefined;
@@ -647,6 +721,11 @@ export class Interpreter {
     if (obj.k === 'obj') {
       obj.attrs.set(name, value);
       this.adopt(obj, value);
+      // A subclass of a library layer that replaces its weight or bias, or adds an nn.Parameter:
+      // the layer's figures are no longer the module's.
+      if (obj.base && (name === 'weight' || name === 'bias' || (value.k === 'tensor' && this.lib.parameters.has(value.t)))) {
+        obj.base.ownParameters = `${obj.cls.name} sets parameters of its own (${name})`;
+      }
     } else if (obj.k === 'class') obj.cls.attrs.set(name, value);
     else if (obj.k === 'layer') obj.layer.args[`.${name}`] = value;
   }
@@ -740,6 +819,8 @@ export class Interpreter {
       case 'identifier': {
         const v = scope.lookup(node.text);
         if (v !== undefined) return v;
+        // A name the file binds nowhere raises NameError when the code runs (the entry fails there).
+        if (file !== '<call>' && isUnboundName(node)) throw new RaiseError(`the code raises NameError: name '${node.text}' is not defined`);
         return unknown(`\`${node.text}\` is not defined`);
       }
       case 'parenthesized_expression': {
@@ -1151,6 +1232,11 @@ export class Interpreter {
         const found = this.classAttr(obj.cls, name);
         if (found) return found.value;
         if (name === '__name__') return str(obj.cls.name);
+        if (name === 'apply' && this.libraryBases(obj.cls).includes('torch.autograd.Function')) {
+          // A custom autograd function: its forward(ctx, *args), the context not followed.
+          const forward = this.classAttr(obj.cls, 'forward');
+          if (forward) return { k: 'native', name: 'apply', call: (a, kw, n) => this.callValue(forward.value, [unknown('the autograd context is not followed'), ...a], kw, n) };
+        }
         return unknown(`${obj.cls.name}.${name} is not known`);
       }
       case 'module': {
@@ -1280,7 +1366,10 @@ export class Interpreter {
   /** Mutable arguments handed to something not followed may have been changed by it. */
   private taintArgs(args: Value[], kwargs: Map<string, Value>, reason: string): void {
     for (const a of [...args, ...kwargs.values()]) {
-      if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to something not followed (${reason})`;
+      if (a.k === 'list' || a.k === 'dict') {
+        a.taint ??= `it was handed to something not followed (${reason})`;
+        this.notFollowed++;
+      }
     }
   }
 
@@ -1356,15 +1445,26 @@ export class Interpreter {
     if (forward?.value.k === 'func') {
       const before = this.applyDepth;
       this.applyDepth++;
+      // A subclass of a library layer (a conv that pads first): the layer's input is the module's.
+      const x = args[0];
+      const input = x?.k === 'tensor' ? x.t.shape ?? (x.t.pending ? x.t.hint : undefined) : undefined;
+      if (obj.base && input) this.moduleInputs.set(obj.base.id, input);
       try {
         return this.callValue({ k: 'bound', fn: forward.value, self: obj }, args, kwargs, node);
       } finally {
         this.applyDepth = before;
+        if (obj.base) this.moduleInputs.delete(obj.base.id);
       }
     }
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);
     return unknown(`${obj.cls.name} has no forward() here`);
   }
+
+  /** Statements and calls not followed so far (a model built with some may hold layers not seen). */
+  notFollowed = 0;
+
+  /** The input of each library layer whose subclass's forward() is running, by layer id. */
+  readonly moduleInputs = new Map<number, number[]>();
 
   /** How many module applications are in progress (0: a model's own input). */
   applyDepth = 0;

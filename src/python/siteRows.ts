@@ -108,6 +108,11 @@ export function siteRow(site: SiteEvaluation): SiteRow {
     row.unknown = true;
     row.reason = site.reason ?? missing?.reason ?? 'not known';
   }
+  if (missing && groups.some((g) => FIGURES.every((f) => g[f] !== undefined))) {
+    // An instance whose figures are not known may have any configuration: the counts of the
+    // others are only lower bounds.
+    row.instances = row.instances.map((i) => ({ ...i, count: null }));
+  }
   return row;
 }
 

@@ -10,7 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { MeasureError, modelDefinitions, runMeasure, type MeasuredSite, type MeasureResult } from '../../src/python/measureRunner';
 
 const TORCH_PYTHON = process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3';
-const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON;
+/**
+ * The Keras interpreter: $SEPCONV_KERAS_PYTHON, else the repository's .venv-keras/ that
+ * `node scripts/kerasPython.mjs` makes (scripts/test.sh runs it before vitest: making it takes minutes).
+ */
+const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON ?? (existsSync(join(resolve(__dirname, '../..'), '.venv-keras/bin/python')) ? join(resolve(__dirname, '../..'), '.venv-keras/bin/python') : undefined);
 const ROOT = resolve(__dirname, '../..');
 const SCRIPT = join(ROOT, 'media/python/measure.py');
 const CLI = join(ROOT, 'dist/cli.js');
@@ -171,6 +175,42 @@ class Net(nn.Module):
     return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({ failure: 'no-python' });
   }, TIMEOUT_MS);
 
+  it('builds the models that test() and `__main__` build with literal arguments, where the entry needs arguments or raises', async () => {
+    const file = modelFile('scripted.py', `import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+    def forward(self, x):
+        return self.conv(x)
+
+class Grouped(nn.Module):
+    def __init__(self, group=None):
+        super().__init__()
+        assert group is not None
+        self.conv = nn.Conv2d(6, 12, 3, groups=group, bias=False)
+    def forward(self, x):
+        return self.conv(x)
+
+def test():
+    net = Net(8)
+    n = 4
+    other = Net(n)
+    y = net(torch.randn(2, 3, 32, 32))
+
+if __name__ == '__main__':
+    model = Grouped(group=3)
+`);
+    const result = await measure(file);
+    expect(result.entries.filter((e) => e.kind === 'call').map((e) => [e.name, e.status])).toEqual([['Net(8)', 'measured'], ['Grouped(group=3)', 'measured']]);
+    expect(result.entries.find((e) => e.name === 'Grouped')?.status).toBe('failed');
+    // Each at the default size from its first conv (not the script's own tensor); Net(n) is not built.
+    expect(siteAt(result, 7, 'Conv2d').instances).toEqual([{ count: 1, params: 224, macs: 8 * 224 * 224 * 27 + 8 * 224 * 224, input_shape: [1, 3, 224, 224], output_shape: [1, 8, 224, 224] }]);
+    expect(siteAt(result, 15, 'Conv2d')).toMatchObject({ params: 216, macs: 12 * 222 * 222 * 2 * 9, output_shape: [1, 12, 222, 222] });
+  }, TIMEOUT_MS);
+
   it('stops at the time limit, and when cancelled', async () => {
     const slow = modelFile('slow.py', 'import time\ntime.sleep(60)\n');
     const started = Date.now();
@@ -198,8 +238,13 @@ class Net(nn.Module):
   }, TIMEOUT_MS);
 });
 
-describe.skipIf(!KERAS_PYTHON)('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON: a Python with keras and jax)', () => {
+describe('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON or .venv-keras/: a Python with keras and jax)', () => {
+  it('has a Python with Keras 3 and jax (never skipped: `node scripts/kerasPython.mjs` makes one)', () => {
+    expect(KERAS_PYTHON, 'no Keras interpreter: SEPCONV_KERAS_PYTHON is not set and .venv-keras/ is missing. Run `node scripts/kerasPython.mjs` (npm test does) or set SEPCONV_KERAS_PYTHON to a Python with keras and jax').toBeDefined();
+  });
+
   it('reads the functional graph: channels-last shapes, depthwise MACs, BatchNormalization without its moving statistics', async () => {
+    if (!KERAS_PYTHON) throw new Error('no Keras interpreter: run `node scripts/kerasPython.mjs` or set SEPCONV_KERAS_PYTHON');
     const file = modelFile('functional.py', `import keras
 from keras import layers
 

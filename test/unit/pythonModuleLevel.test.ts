@@ -101,8 +101,9 @@ small = Small()
 `);
     expect(at(sites, 6)).toMatchObject({ params: 3 * 16 * 9 + 16, output_shape: [1, 16, 224, 224] });
     expect(at(sites, 13)).toMatchObject({ count: 1, params: 32 });
-    expect(evaluation.models.map((m) => m.name)).toEqual(['Small', 'net']);
-    expect(evaluation.models.find((m) => m.name === 'net')).toMatchObject({ line: 16, convInstances: 1 });
+    // The file's own call builds the class that needs arguments (once: not again as the top-level `net`).
+    expect(evaluation.models.map((m) => m.name)).toEqual(['Small', 'Wide(16)']);
+    expect(evaluation.models.find((m) => m.name === 'Wide(16)')).toMatchObject({ line: 16, convInstances: 1 });
   });
 
   it('leaves a top-level model that a later statement applies as the file applies it', () => {

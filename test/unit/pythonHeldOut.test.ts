@@ -1,0 +1,160 @@
+/**
+ * Patterns seen in real model files that no test had seen, each in its smallest form. The expected
+ * figures come from running each snippet with PyTorch 1.13 (media/python/measure.py): a figure the
+ * evaluator gives must equal the measured one, and where it cannot know it says why.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import type { PythonParser } from '../../src/python/pythonParser';
+import { fileSiteRows, type SiteRow } from '../../src/python/siteRows';
+import { parser as loadParser } from './pythonHelpers';
+
+let parser: PythonParser;
+beforeAll(async () => {
+  parser = await loadParser();
+});
+
+const SETTINGS = { convention: 'torchinfo' as const, dtype: 'fp32' as const, defaultInputSize: [224, 224] as [number, number] };
+
+function evaluate(source: string) {
+  const tree = parser.parse(source)!;
+  try {
+    return fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS);
+  } finally {
+    tree.delete();
+  }
+}
+
+const at = (rows: SiteRow[], line: number) => {
+  const row = rows.find((r) => r.line === line);
+  if (!row) throw new Error(`no site on line ${line}: ${rows.map((r) => r.line).join(', ')}`);
+  return row;
+};
+
+describe('entries that raise when run', () => {
+  // Broken() raises NameError (nothing defines Missing): measured, only Working() builds the conv.
+  const NAME_ERROR = `import torch.nn as nn
+
+
+def conv_bn(inp, oup, stride):
+    return nn.Sequential(nn.Conv2d(inp, oup, 3, stride, 1, bias=False), nn.BatchNorm2d(oup), nn.ReLU(inplace=True))
+
+
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [conv_bn(3, 32, 2)]
+        layers.append(Missing(32, 64))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class Working(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = conv_bn(3, 32, 2)
+
+    def forward(self, x):
+        return self.features(x)
+`;
+
+  it('a name the file binds nowhere fails the entry, as running it does', () => {
+    const { sites, evaluation } = evaluate(NAME_ERROR);
+    expect(evaluation.entries.find((e) => e.name === 'Broken')).toMatchObject({ kept: false, note: expect.stringContaining("NameError: name 'Missing' is not defined") });
+    expect(evaluation.entries.find((e) => e.name === 'Working')).toMatchObject({ kept: true });
+    // Measured: 1 instance, 864 params, 10,838,016 MACs, 1x32x112x112.
+    const conv = at(sites, 5);
+    expect(conv).toMatchObject({ count: 1, params: 864, macs: 10838016, input_shape: [1, 3, 224, 224], output_shape: [1, 32, 112, 112] });
+    expect(conv.unknown).toBeUndefined();
+  });
+
+  it('a name bound anywhere in the file (or a builtin) does not raise', () => {
+    const { evaluation } = evaluate(NAME_ERROR.replace('class Broken', 'Missing = nn.Conv2d\n\n\nclass Broken'));
+    expect(evaluation.entries.find((e) => e.name === 'Broken')?.note ?? '').not.toContain('NameError');
+  });
+});
+
+describe('entries whose known layers are equal but whose build was not all followed', () => {
+  // torch.arange(...).tolist() is not followed: net_large() builds other convs than Net(), though the
+  // stem is the same. Measured: the stem has 2 instances (net_small() is the same model as Net()).
+  const REPEAT = `import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, scale=1):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+        widths = (torch.arange(2) * 16 * scale + 16).tolist()
+        blocks = []
+        c = 16
+        for w in widths:
+            blocks.append(nn.Conv2d(c, w, 3, padding=1))
+            c = w
+        self.body = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.body(self.stem(x))
+
+
+def net_small():
+    return Net(1)
+
+
+def net_large():
+    return Net(2)
+`;
+
+  it('are not taken for the same model: the count is "at least", never a wrong number', () => {
+    const { sites, evaluation } = evaluate(REPEAT);
+    const stem = at(sites, 8);
+    expect(stem.unknown).toBe(true);
+    expect(stem.incomplete).toBe(true);
+    // The figures of each instance are known (measured: 448 params, 5,619,712 MACs); their count is not.
+    expect(stem.instances).toEqual([expect.objectContaining({ count: null, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] })]);
+    expect(stem.reason).toMatch(/at least 1 instance/);
+    expect(stem.reason).toMatch(/net_large may build these layers again/);
+    expect(evaluation.entries.find((e) => e.name === 'net_large')).toMatchObject({ kept: false });
+  });
+
+  it('entries that are followed completely and equal still count once', () => {
+    const followed = REPEAT.replace('(torch.arange(2) * 16 * scale + 16).tolist()', '[16 + 16 * scale * i for i in range(2)]');
+    const { sites, evaluation } = evaluate(followed);
+    // Measured with this change: the stem 2 instances of 448 params, 5,619,712 MACs at 1x16x112x112.
+    expect(at(sites, 8)).toMatchObject({ count: 2, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] });
+    expect(evaluation.entries.find((e) => e.name === 'net_small')).toMatchObject({ kept: false, note: 'the same model as an earlier entry' });
+  });
+
+  it('a block not followed that only sets a local number or text does not make equal entries uncertain', () => {
+    // torchvision's _log_api_usage_once: the if on obj.__module__ is not followed, and only sets a
+    // local string. Measured: net() is the same model as Net(); the conv has 1 instance, 448 params,
+    // 5,619,712 MACs at 1x16x112x112.
+    const { sites, evaluation } = evaluate(`import torch.nn as nn
+
+
+def log_use(obj):
+    module = obj.__module__
+    if not module.startswith("vision"):
+        module = f"internal.{module}"
+    return module
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        log_use(self)
+        self.conv = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def net():
+    return Net()
+`);
+    expect(at(sites, 15)).toMatchObject({ count: 1, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] });
+    expect(at(sites, 15).unknown).toBeUndefined();
+    expect(evaluation.entries.find((e) => e.name === 'net')).toMatchObject({ kept: false, note: 'the same model as an earlier entry' });
+  });
+});
