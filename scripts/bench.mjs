@@ -65,7 +65,8 @@ if (!peers.every((p) => existsSync(join(benchDir, 'node_modules', p, 'package.js
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
   });
 }
-if (!args.includes('--no-build')) execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
+if (!args.includes('--no-build'))
+  execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
 const engine = await import(pathToFileURL(join(root, 'dist', 'engine.mjs')).href);
 
 const requirePeer = createRequire(join(benchDir, 'package.json'));
@@ -95,7 +96,10 @@ function allowTfjsWasmThreadsInNode() {
       this.parts = parts;
       const text = parts.join('');
       if (text.startsWith('var WasmBackendModuleThreadedSimd')) {
-        writeFileSync(mainFile, `var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os'), commonjsGlobal = globalThis;\n${text}`);
+        writeFileSync(
+          mainFile,
+          `var require$$0 = require('fs'), require$$1 = require('path'), require$$3 = require('perf_hooks'), require$$4 = require('os'), commonjsGlobal = globalThis;\n${text}`,
+        );
       }
     }
   };
@@ -182,10 +186,13 @@ function tfjsRunner(ops, inputShape) {
       const cout = node.outChannels;
       // PyTorch [cout][cin][kh][kw] -> TF [kh][kw][cin][cout] (depthwise: [kh][kw][C][1]).
       const filter = new Float32Array(weight.data.length);
-      for (let co = 0; co < cout; co++) for (let ci = 0; ci < cin; ci++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-        const to = depthwise ? ((y * kw + x) * cout + co) : (((y * kw + x) * cin + ci) * cout + co);
-        filter[to] = weight.data[((co * cin + ci) * kh + y) * kw + x];
-      }
+      for (let co = 0; co < cout; co++)
+        for (let ci = 0; ci < cin; ci++)
+          for (let y = 0; y < kh; y++)
+            for (let x = 0; x < kw; x++) {
+              const to = depthwise ? (y * kw + x) * cout + co : ((y * kw + x) * cin + ci) * cout + co;
+              filter[to] = weight.data[((co * cin + ci) * kh + y) * kw + x];
+            }
       return { filter: tf.tensor4d(filter, depthwise ? [kh, kw, cout, 1] : [kh, kw, cin, cout]), bias: tf.tensor1d(o.bias.data), depthwise };
     }
     if (o.op === 'linear') {
@@ -238,9 +245,18 @@ async function onnxRunner(ops, inputShape, outputShape, threads) {
       const { node } = o;
       initializers.push({ name: `w${i}`, shape: o.weight.shape, data: o.weight.data }, { name: `b${i}`, shape: o.bias.shape, data: o.bias.data });
       const [top, bottom, left, right] = node.pads;
-      nodes.push({ op: 'Conv', inputs: [current, `w${i}`, `b${i}`], outputs: [out], attributes: {
-        kernel_shape: node.kernel, strides: node.stride, pads: [top, left, bottom, right], dilations: node.dilation, group: node.groups,
-      } });
+      nodes.push({
+        op: 'Conv',
+        inputs: [current, `w${i}`, `b${i}`],
+        outputs: [out],
+        attributes: {
+          kernel_shape: node.kernel,
+          strides: node.stride,
+          pads: [top, left, bottom, right],
+          dilations: node.dilation,
+          group: node.groups,
+        },
+      });
     } else if (o.op === 'relu') nodes.push({ op: 'Relu', inputs: [current], outputs: [out] });
     else if (o.op === 'pool') nodes.push({ op: 'GlobalAveragePool', inputs: [current], outputs: [out] });
     else if (o.op === 'flatten') nodes.push({ op: 'Flatten', inputs: [current], outputs: [out], attributes: { axis: 1 } });
@@ -253,7 +269,10 @@ async function onnxRunner(ops, inputShape, outputShape, threads) {
   nodes[nodes.length - 1].outputs = ['output'];
   const bytes = encodeOnnxModel({ nodes, initializers, input: { name: 'input', shape: inputShape }, output: { name: 'output', shape: outputShape } });
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
   });
   return {
     run: async (data) => (await session.run({ input: new ort.Tensor('float32', data, inputShape) })).output.data,
@@ -311,7 +330,10 @@ function machine() {
   const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown CPU';
   const flags = /flags\s*:\s*(.+)/.exec(cpuinfo)?.[1].split(' ') ?? [];
   const simd = ['avx2', 'fma', 'avx512f'].filter((f) => flags.includes(f)).join(', ');
-  return `${model} (${simd || 'no AVX2 listed'}), ${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return `${model} (${simd || 'no AVX2 listed'}), ${os.cpus().length} cores, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 const PEERS = [
@@ -323,7 +345,21 @@ const PEERS = [
 /** GMAC/s of one core running test/bench/assembly/simdPeak.ts (the best of a few runs): what a kernel could reach at most. */
 function simdPeakGmacs() {
   const wasm = join(os.tmpdir(), `sepconv-simd-peak-${process.pid}.wasm`);
-  execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), join(benchDir, 'assembly', 'simdPeak.ts'), '--enable', 'simd', '-O3', '--runtime', 'stub', '-o', wasm], { cwd: root });
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/assemblyscript/bin/asc.js'),
+      join(benchDir, 'assembly', 'simdPeak.ts'),
+      '--enable',
+      'simd',
+      '-O3',
+      '--runtime',
+      'stub',
+      '-o',
+      wasm,
+    ],
+    { cwd: root },
+  );
   const { madds } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports;
   madds(1e6);
   let best = 0;
@@ -345,7 +381,9 @@ if (withCpu && childThreads === undefined) {
   for (const threads of threadCounts) {
     const jsonOut = join(os.tmpdir(), `sepconv-bench-${process.pid}-${threads}.json`);
     const forwarded = args.filter((a) => a.startsWith('--only=') || a.startsWith('--reps='));
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--cpu-child=${threads}`, `--json-out=${jsonOut}`, '--no-build', ...forwarded], { stdio: 'inherit' });
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), `--cpu-child=${threads}`, `--json-out=${jsonOut}`, '--no-build', ...forwarded], {
+      stdio: 'inherit',
+    });
     if (child.status !== 0) throw new Error(`bench: the ${threads}-thread run failed (exit ${child.status ?? child.signal})`);
     summaries.push(JSON.parse(readFileSync(jsonOut, 'utf8')));
   }
@@ -367,7 +405,9 @@ if (withCpu && childThreads === undefined) {
 if (childThreads !== undefined) {
   peak = simdPeakGmacs();
   await tf.setBackend('wasm'); // initialises the backend: its thread count is known from here on
-  console.log(`\n${childThreads} thread${childThreads > 1 ? 's' : ''} on every side: the engine's threads option, tfjs-backend-wasm's setThreadsCount (it reports ${tfWasm.getThreadsCount()} after init), onnxruntime intra-op threads = ${childThreads}; tfjs-backend-cpu has one thread`);
+  console.log(
+    `\n${childThreads} thread${childThreads > 1 ? 's' : ''} on every side: the engine's threads option, tfjs-backend-wasm's setThreadsCount (it reports ${tfWasm.getThreadsCount()} after init), onnxruntime intra-op threads = ${childThreads}; tfjs-backend-cpu has one thread`,
+  );
   console.log(`One core's 128-bit WebAssembly SIMD multiply-add peak, measured now: ${peak.toFixed(1)} GMAC/s`);
 }
 for (const row of withCpu && childThreads !== undefined ? rows : []) {
@@ -384,7 +424,13 @@ for (const row of withCpu && childThreads !== undefined ? rows : []) {
   const tfCpu = tfjsRunner(ops, row.inputShape);
   await tf.setBackend('wasm');
   const tfWasmRun = tfjsRunner(ops, row.inputShape);
-  const switching = (backend, runner) => ({ ...runner, run: async (x) => { if (tf.getBackend() !== backend) await tf.setBackend(backend); return runner.run(x); } });
+  const switching = (backend, runner) => ({
+    ...runner,
+    run: async (x) => {
+      if (tf.getBackend() !== backend) await tf.setBackend(backend);
+      return runner.run(x);
+    },
+  });
   const runners = [
     await ourRunner(model, weights, row.inputShape, childThreads),
     { ...switching('cpu', tfCpu), slow: true },
@@ -440,7 +486,16 @@ if (withWebGPU && childThreads === undefined) {
   console.log(`\nWebGPU: ${adapterName}`);
   // The model prepared once (weights uploaded once), as tfjs holds its weight tensors.
   const webgpuBundle = join(root, 'dist', 'benchWebgpu.mjs');
-  await (await import('esbuild')).build({ entryPoints: [join(root, 'src/engine/webgpu/index.ts')], bundle: true, platform: 'node', format: 'esm', outfile: webgpuBundle, logLevel: 'warning' });
+  await (
+    await import('esbuild')
+  ).build({
+    entryPoints: [join(root, 'src/engine/webgpu/index.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: webgpuBundle,
+    logLevel: 'warning',
+  });
   const { WebGPUModel } = await import(pathToFileURL(webgpuBundle).href);
   gpuResults.copyGBs = await copyKernelGBs(device);
   for (const row of rows) {
@@ -453,7 +508,13 @@ if (withWebGPU && childThreads === undefined) {
     const session = await engine.prepare(model, weights, { backend: 'webgpu', device });
     const runners = [
       { run: async (data) => (await session.run({ shape: row.inputShape, data })).output.data },
-      { ...tfGpu, run: async (x) => { if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu'); return tfGpu.run(x); } },
+      {
+        ...tfGpu,
+        run: async (x) => {
+          if (tf.getBackend() !== 'webgpu') await tf.setBackend('webgpu');
+          return tfGpu.run(x);
+        },
+      },
     ];
     const { wall, outputs } = await timeAll(runners, input);
     session.dispose();
@@ -475,14 +536,22 @@ async function copyKernelGBs(device) {
   const bytes = 64 * 2 ** 20;
   const src = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
   const dst = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE });
-  const module = device.createShaderModule({ code: `
+  const module = device.createShaderModule({
+    code: `
 @group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (g.x < arrayLength(&src)) { dst[g.x] = src[g.x]; }
-}` });
+}`,
+  });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }] });
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: src } },
+      { binding: 1, resource: { buffer: dst } },
+    ],
+  });
   const timestamps = device.features.has('timestamp-query');
   const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
   const resolve = timestamps ? device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : undefined;
@@ -526,10 +595,15 @@ async function kernelThroughput(compiled, model, input) {
   for (let rep = 0; rep < 5; rep++) runs.push((await compiled.run({ shape: model.inputShape, data: input })).timings.stages);
   if (runs[0].length === 0) return undefined;
   const stageMs = (key) => {
-    const ms = runs.map((stages) => stages.filter((s) => compiled.plan.steps[s.step].leafKeys.includes(key)).reduce((a, s) => a + s.ms, 0)).sort((a, b) => a - b);
+    const ms = runs
+      .map((stages) => stages.filter((s) => compiled.plan.steps[s.step].leafKeys.includes(key)).reduce((a, s) => a + s.ms, 0))
+      .sort((a, b) => a - b);
     return ms[ms.length >> 1];
   };
-  let dwBytes = 0, dwMs = 0, pwFlops = 0, pwMs = 0;
+  let dwBytes = 0,
+    dwMs = 0,
+    pwFlops = 0,
+    pwMs = 0;
   for (const leaf of model.leaves) {
     if (leaf.node.op !== 'conv2d') continue;
     const [, cout, oh, ow] = leaf.outShape;
@@ -549,20 +623,42 @@ function fmt(ms) {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 function table(measure) {
-  const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', '% of one core\'s peak', ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
+  const header = ['Layer', 'MMAC', 'SepConv Lab ms', 'GMAC/s', "% of one core's peak", ...PEERS.flatMap((p) => [`${p.title} ms`, 'ratio'])];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ':---' : '---:')).join('|')}|`];
   for (const r of results) {
-    lines.push(`| ${[r.row.label, (r.macs / 1e6).toFixed(1), fmt(r[measure]), (r.macs / r[measure] / 1e6).toFixed(1), `${((100 * r.macs) / r[measure] / 1e6 / peak).toFixed(0)}%`,
-      ...PEERS.flatMap((p) => [fmt(r.peers[p.key][measure]), `${(r.peers[p.key][measure] / r[measure]).toFixed(2)}x`])].join(' | ')} |`);
+    lines.push(
+      `| ${[
+        r.row.label,
+        (r.macs / 1e6).toFixed(1),
+        fmt(r[measure]),
+        (r.macs / r[measure] / 1e6).toFixed(1),
+        `${((100 * r.macs) / r[measure] / 1e6 / peak).toFixed(0)}%`,
+        ...PEERS.flatMap((p) => [fmt(r.peers[p.key][measure]), `${(r.peers[p.key][measure] / r[measure]).toFixed(2)}x`]),
+      ].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
 if (childThreads !== undefined) {
-  writeFileSync(option('json-out'), JSON.stringify({ threads: childThreads, peak, rows: results.map((r) => ({ name: r.row.name, label: r.row.label, wall: r.wall, cpu: r.cpu, peers: r.peers })) }));
+  writeFileSync(
+    option('json-out'),
+    JSON.stringify({
+      threads: childThreads,
+      peak,
+      rows: results.map((r) => ({ name: r.row.name, label: r.row.label, wall: r.wall, cpu: r.cpu, peers: r.peers })),
+    }),
+  );
 }
-console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+console.log(
+  `\nLoad average at the end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (${os.cpus().length} cores)`,
+);
 console.log('Batch 1, input in and output out included; ratio = peer / ours (above 1: the engine is faster).');
-console.log('Every side is timed on a prepared model: ours from prepare() (weights checked and packed once), onnxruntime on a created session, tfjs on weight tensors made once.');
+console.log(
+  'Every side is timed on a prepared model: ours from prepare() (weights checked and packed once), onnxruntime on a created session, tfjs on weight tensors made once.',
+);
 if (results.length) {
   console.log('\nMedian wall-clock ms per forward pass:\n');
   console.log(table('wall'));
@@ -576,7 +672,9 @@ if (gpuResults.length) {
   console.log('| Layer | MMAC | SepConv Lab webgpu ms | GMAC/s | tfjs-backend-webgpu ms | ratio |');
   console.log('|:---|---:|---:|---:|---:|---:|');
   for (const r of gpuResults) {
-    console.log(`| ${r.row.label} | ${(r.macs / 1e6).toFixed(1)} | ${fmt(r.ours)} | ${(r.macs / r.ours / 1e6).toFixed(1)} | ${fmt(r.tfjs)} | ${(r.tfjs / r.ours).toFixed(2)}x |`);
+    console.log(
+      `| ${r.row.label} | ${(r.macs / 1e6).toFixed(1)} | ${fmt(r.ours)} | ${(r.macs / r.ours / 1e6).toFixed(1)} | ${fmt(r.tfjs)} | ${(r.tfjs / r.ours).toFixed(2)}x |`,
+    );
   }
   const copy = gpuResults.copyGBs;
   console.log(`\nWebGPU kernel throughput (GPU timestamps; a copy kernel moves ${copy.toFixed(1)} GB/s on this device):\n`);
@@ -585,7 +683,9 @@ if (gpuResults.length) {
   for (const r of gpuResults) {
     const k = r.kernels;
     const cell = (v, digits = 1) => (v === undefined ? 'n/a' : v.toFixed(digits));
-    console.log(`| ${r.row.label} | ${cell(k?.dwGBs)} | ${k?.dwGBs === undefined ? 'n/a' : `${((100 * k.dwGBs) / copy).toFixed(0)}%`} | ${cell(k?.pwGFlops)} |`);
+    console.log(
+      `| ${r.row.label} | ${cell(k?.dwGBs)} | ${k?.dwGBs === undefined ? 'n/a' : `${((100 * k.dwGBs) / copy).toFixed(0)}%`} | ${cell(k?.pwGFlops)} |`,
+    );
   }
 }
 const differences = [...results.flatMap((r) => PEERS.map((p) => r.peers[p.key].diff)), ...gpuResults.map((r) => r.diff)];

@@ -64,12 +64,26 @@ try {
       status.textContent = '';
     });
     await frame.locator('#run:not([disabled])').click({ timeout: 60_000 });
-    await frame.locator('#run-status[data-painted-ms]').or(frame.locator('#run-status', { hasText: /failed/i })).first().waitFor({ timeout: 150_000 });
+    await frame
+      .locator('#run-status[data-painted-ms]')
+      .or(frame.locator('#run-status', { hasText: /failed/i }))
+      .first()
+      .waitFor({ timeout: 150_000 });
     const figures = await frame.locator('#run-status').evaluate((status) => ({ text: status.textContent ?? '', ...status.dataset }));
     if (/failed/i.test(figures.text)) throw new Error(figures.text);
     if (i === 0) continue;
     const number = (key) => (figures[key] === undefined ? undefined : Number(figures[key]));
-    const row = { drawnMs: number('drawnMs'), paintedMs: number('paintedMs'), engineMs: number('engineMs'), hostMs: number('hostMs'), answerMs: number('answerMs'), paintMs: number('paintMs'), roundTripMs: number('roundTripMs'), drawMs: number('drawMs'), backend: figures.backend };
+    const row = {
+      drawnMs: number('drawnMs'),
+      paintedMs: number('paintedMs'),
+      engineMs: number('engineMs'),
+      hostMs: number('hostMs'),
+      answerMs: number('answerMs'),
+      paintMs: number('paintMs'),
+      roundTripMs: number('roundTripMs'),
+      drawMs: number('drawMs'),
+      backend: figures.backend,
+    };
     results.push(row);
     const part = (label, value) => (value === undefined ? '' : `, ${label} ${value.toFixed(1)}`);
     console.log(

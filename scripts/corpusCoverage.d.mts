@@ -7,16 +7,48 @@ export interface CorpusEntry {
   truthFile: string;
   truth: { entries: { name: string; status: string; reason?: string }[]; sites: TruthSite[]; error?: { message: string } } | null;
 }
-export interface TruthInstance { count: number; params: number; macs: number | null; input_shape: number[] | null; output_shape: number[] | null }
-export interface TruthSite { file: string; line: number; column: number; layer: string; family: string; via?: string; via_file?: string; instances: TruthInstance[] }
-export interface SiteCoverage { key: string; single: boolean; given: boolean; params: boolean; shape: boolean; macs: boolean; right: boolean }
-export interface FileCheck { file: string; wrong?: string[]; unchecked?: number; sites?: SiteCoverage[]; error?: string }
+export interface TruthInstance {
+  count: number;
+  params: number;
+  macs: number | null;
+  input_shape: number[] | null;
+  output_shape: number[] | null;
+}
+export interface TruthSite {
+  file: string;
+  line: number;
+  column: number;
+  layer: string;
+  family: string;
+  via?: string;
+  via_file?: string;
+  instances: TruthInstance[];
+}
+export interface SiteCoverage {
+  key: string;
+  single: boolean;
+  given: boolean;
+  params: boolean;
+  shape: boolean;
+  macs: boolean;
+  right: boolean;
+}
+export interface FileCheck {
+  file: string;
+  wrong?: string[];
+  unchecked?: number;
+  sites?: SiteCoverage[];
+  error?: string;
+}
 export const root: string;
 export const corpusDir: string;
 export function loadCorpus(): CorpusEntry[];
 export function staticCost(entry: CorpusEntry): Record<string, unknown>[];
 export function staticCostArgs(entry: CorpusEntry): string[];
-export function staticCostSites(entry: CorpusEntry, run: { status: number | null; signal: string | null; stdout: string; stderr: string }): Record<string, unknown>[];
+export function staticCostSites(
+  entry: CorpusEntry,
+  run: { status: number | null; signal: string | null; stdout: string; stderr: string },
+): Record<string, unknown>[];
 export function familyOf(name: unknown): 'conv' | 'linear' | 'batchnorm' | 'pool' | null;
 export function checkFile(entry: CorpusEntry, staticSites: Record<string, unknown>[]): { wrong: string[]; unchecked: number; sites: SiteCoverage[] };
 export function checkCorpus(options?: { only?: string }): FileCheck[];

@@ -58,7 +58,7 @@ export function staticCostArgs(entry) {
 export function staticCostSites(entry, run) {
   if (run.status !== 0) throw new Error(`sepconv cost ${entry.file} exited ${run.status}${run.signal ? ` (${run.signal})` : ''}: ${run.stderr.slice(-1000)}`);
   const json = JSON.parse(run.stdout);
-  const sites = Array.isArray(json) ? json : json.sites ?? json.layers;
+  const sites = Array.isArray(json) ? json : (json.sites ?? json.layers);
   if (!Array.isArray(sites)) throw new Error(`sepconv cost ${entry.file} --json printed no list of sites`);
   return sites;
 }
@@ -88,7 +88,16 @@ function truthIndex(entry) {
       hit.instances = [...hit.instances, ...site.instances];
       hit.via = hit.via ?? site.via;
       hit.viaFile = hit.viaFile ?? site.via_file;
-    } else index.set(key, { line: site.line, column: site.column, family: site.family, layer: site.layer, via: site.via ?? null, viaFile: site.via_file ?? null, instances: site.instances });
+    } else
+      index.set(key, {
+        line: site.line,
+        column: site.column,
+        family: site.family,
+        layer: site.layer,
+        via: site.via ?? null,
+        viaFile: site.via_file ?? null,
+        instances: site.instances,
+      });
   }
   return index;
 }
@@ -131,12 +140,15 @@ export function checkFile(entry, staticSites) {
       if (!figures.length) continue;
       const matches = site.instances.filter((t) => figures.every((f) => !given(t[f]) || same(t[f], instance[f])));
       if (!matches.length) {
-        wrong.push(`${label}: instance ${figures.map((f) => `${f} ${show(instance[f])}`).join(', ')} was not measured (measured: ${site.instances.map((t) => `${t.count}x ${show(t.params)} params ${show(t.output_shape)}`).join('; ')})`);
+        wrong.push(
+          `${label}: instance ${figures.map((f) => `${f} ${show(instance[f])}`).join(', ')} was not measured (measured: ${site.instances.map((t) => `${t.count}x ${show(t.params)} params ${show(t.output_shape)}`).join('; ')})`,
+        );
         continue;
       }
       if (figures.length === FIGURES.length && given(instance.count) && complete(matches)) {
         const count = matches.reduce((n, t) => n + t.count, 0);
-        if (count !== instance.count) wrong.push(`${label}: ${instance.count} instances of ${show(instance.params)} params at ${show(instance.output_shape)}, measured ${count}`);
+        if (count !== instance.count)
+          wrong.push(`${label}: ${instance.count} instances of ${show(instance.params)} params at ${show(instance.output_shape)}, measured ${count}`);
       }
     }
     seen.set(`${site.line}:${site.column}:${site.family}`, row);

@@ -76,6 +76,8 @@ for (const entry of manifest.files) {
     console.log(`${entry.file}: no model could be built, recorded as such: ${result.error.message}`);
     continue;
   }
-  console.log(`${entry.file}: ${result.sites.length} sites from ${measured.join(', ') || 'no complete model'} (${seconds} s)${other.length ? `; ${other.join('; ')}` : ''}`);
+  console.log(
+    `${entry.file}: ${result.sites.length} sites from ${measured.join(', ') || 'no complete model'} (${seconds} s)${other.length ? `; ${other.join('; ')}` : ''}`,
+  );
 }
 process.exitCode = failures ? 1 : 0;

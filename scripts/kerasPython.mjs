@@ -18,7 +18,11 @@ export const KERAS_VENV_PYTHON = path.join(KERAS_VENV, process.platform === 'win
 
 /** Whether `python` imports Keras 3 and jax. */
 export function hasKeras(python) {
-  const run = spawnSync(python, ['-c', 'import keras, jax, sys; sys.exit(0 if int(keras.__version__.split(".")[0]) >= 3 else 1)'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, KERAS_BACKEND: 'jax' } });
+  const run = spawnSync(python, ['-c', 'import keras, jax, sys; sys.exit(0 if int(keras.__version__.split(".")[0]) >= 3 else 1)'], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, KERAS_BACKEND: 'jax' },
+  });
   return run.status === 0;
 }
 
@@ -26,7 +30,10 @@ export function hasKeras(python) {
 export function kerasPython({ log = (s) => process.stderr.write(`${s}\n`) } = {}) {
   const given = process.env.SEPCONV_KERAS_PYTHON;
   if (given) {
-    if (!hasKeras(given)) throw new Error(`SEPCONV_KERAS_PYTHON=${given} cannot import Keras 3 and jax: install them for it (pip install keras jax) or unset it to use ${path.relative(root, KERAS_VENV)}/`);
+    if (!hasKeras(given))
+      throw new Error(
+        `SEPCONV_KERAS_PYTHON=${given} cannot import Keras 3 and jax: install them for it (pip install keras jax) or unset it to use ${path.relative(root, KERAS_VENV)}/`,
+      );
     return given;
   }
   if (fs.existsSync(KERAS_VENV_PYTHON) && hasKeras(KERAS_VENV_PYTHON)) return KERAS_VENV_PYTHON;
@@ -40,7 +47,9 @@ export function kerasPython({ log = (s) => process.stderr.write(`${s}\n`) } = {}
     const run = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'], timeout: 1_800_000 });
     if (run.error || run.status !== 0) {
       const why = run.error ? run.error.message : `exit status ${run.status}: ${(run.stderr ?? '').trim().split('\n').slice(-3).join(' / ')}`;
-      throw new Error(`cannot make the Keras environment: \`${[command, ...args].join(' ')}\` failed (${why}). The Keras measurement tests need Keras 3 and jax: set SEPCONV_KERAS_PYTHON to a Python that has them, or make ${path.relative(root, KERAS_VENV)}/ by hand`);
+      throw new Error(
+        `cannot make the Keras environment: \`${[command, ...args].join(' ')}\` failed (${why}). The Keras measurement tests need Keras 3 and jax: set SEPCONV_KERAS_PYTHON to a Python that has them, or make ${path.relative(root, KERAS_VENV)}/ by hand`,
+      );
     }
   }
   if (!hasKeras(KERAS_VENV_PYTHON)) throw new Error(`${path.relative(root, KERAS_VENV_PYTHON)} was made but cannot import Keras 3 and jax`);

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # ESLint with the type-aware rules (floating promises, unsafe any): eslint.config.mjs. The cheapest failure first.
 npm run --silent lint
+# Prettier's formatting (.prettierrc.json; `npm run format` applies it).
+npm run --silent format:check
 # The Debian packages the suites need (Chromium with SwiftShader, the Vulkan loader, PyTorch, code-server's
 # two): apt-get as root or with sudo, else one line that names them and the command, and exit 1.
 node scripts/systemPackages.mjs test

@@ -23,9 +23,11 @@ const only = option('only')?.split(',');
 const threadCounts = (option('threads') ?? '1,2').split(',').map(Number);
 const reps = Number(option('reps') ?? 40);
 const withSteps = args.includes('--steps');
-if (!threadCounts.every((t) => Number.isInteger(t) && t >= 1) || !(reps >= 1)) throw new Error('threadScaling: --threads takes positive integers, --reps a positive number');
+if (!threadCounts.every((t) => Number.isInteger(t) && t >= 1) || !(reps >= 1))
+  throw new Error('threadScaling: --threads takes positive integers, --reps a positive number');
 
-if (!args.includes('--no-build')) execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
+if (!args.includes('--no-build'))
+  execFileSync(process.execPath, [join(root, 'esbuild.mjs'), '--only=engine', '--no-typecheck'], { cwd: root, stdio: 'inherit' });
 const engine = await import(pathToFileURL(join(root, 'dist', 'engine.mjs')).href);
 
 const median = (values) => {
@@ -34,10 +36,23 @@ const median = (values) => {
 };
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
-console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-const header = `| Layer | ${threadCounts.map((t) => `${t} thread${t > 1 ? 's' : ''} ms`).join(' | ')} | ${threadCounts.slice(1).map((t) => `speedup at ${t}`).join(' | ')} |`;
+console.log(
+  `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}\n`,
+);
+const header = `| Layer | ${threadCounts.map((t) => `${t} thread${t > 1 ? 's' : ''} ms`).join(' | ')} | ${threadCounts
+  .slice(1)
+  .map((t) => `speedup at ${t}`)
+  .join(' | ')} |`;
 console.log(header);
-console.log(`|:---|${threadCounts.map(() => '---:').join('|')}|${threadCounts.slice(1).map(() => '---:').join('|')}|`);
+console.log(
+  `|:---|${threadCounts.map(() => '---:').join('|')}|${threadCounts
+    .slice(1)
+    .map(() => '---:')
+    .join('|')}|`,
+);
 const stepLines = [];
 for (const row of benchRows().filter((r) => !only || only.includes(r.name))) {
   const model = engine.resolveModel(row.spec, { inputShape: row.inputShape });
@@ -69,15 +84,27 @@ for (const row of benchRows().filter((r) => !only || only.includes(r.name))) {
     }
   }
   const one = median(sides[0].wall);
-  console.log(`| ${row.label} | ${sides.map((s) => fmt(median(s.wall))).join(' | ')} | ${sides.slice(1).map((s) => `${(one / median(s.wall)).toFixed(2)}x`).join(' | ')} |`);
+  console.log(
+    `| ${row.label} | ${sides.map((s) => fmt(median(s.wall))).join(' | ')} | ${sides
+      .slice(1)
+      .map((s) => `${(one / median(s.wall)).toFixed(2)}x`)
+      .join(' | ')} |`,
+  );
   if (withSteps && row.name !== 'net') {
     for (const side of sides) {
       const parts = [...side.steps].map(([label, ms]) => `${label} ${fmt(median(ms))}`);
-      stepLines.push(`${row.name} at ${side.threads} thread${side.threads > 1 ? 's' : ''}: ${parts.join(', ')}, outside the steps ${fmt(median(side.outside))} ms`);
+      stepLines.push(
+        `${row.name} at ${side.threads} thread${side.threads > 1 ? 's' : ''}: ${parts.join(', ')}, outside the steps ${fmt(median(side.outside))} ms`,
+      );
     }
   }
   for (const side of sides) side.session.dispose();
 }
 if (stepLines.length) console.log(`\nMedian ms per step (and outside the steps: input check and copy in, output copy out):\n${stepLines.join('\n')}`);
-console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `\nLoad average at the end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 process.exit(0);

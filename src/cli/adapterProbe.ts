@@ -42,7 +42,8 @@ export function probeAdapterQuietly(timeoutMs = PROBE_TIMEOUT_MS): AdapterProbe 
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url], { encoding: 'utf8', timeout: timeoutMs, env: process.env });
   const dawnLog = child.stderr ?? '';
   if (child.stdout === 'adapter') return { found: true, dawnLog };
-  if (child.stdout === 'none') return { found: false, reason: 'host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)', dawnLog };
+  if (child.stdout === 'none')
+    return { found: false, reason: 'host WebGPU unusable: no WebGPU adapter (no GPU driver, and no SwiftShader: set VK_ICD_FILENAMES)', dawnLog };
   const how = child.error ? child.error.message : child.signal ? `ended by ${child.signal}` : `exit code ${child.status}`;
   return { found: false, reason: `host WebGPU unusable: looking for an adapter failed (${how})`, dawnLog };
 }

@@ -5,7 +5,10 @@
 
 /** An error for the user, printed as "sepconv: message" with this exit code and no stack trace. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'CliError';
   }

@@ -18,9 +18,27 @@ import { tableColumns, terminalSafe, type CliOutput } from './terminal';
 export function renderCostTable(name: string, cost: ModelCost): string {
   const flopsLabel = 'FLOPs (2xMACs)';
   const header = ['#', 'layer', 'output', 'params', 'MACs', flopsLabel, 'traffic', 'FLOP/B'];
-  const rows = cost.layers.map((l) => [String(l.index), l.label, formatShape(l.outShape), formatInteger(l.params), formatInteger(l.macs), formatInteger(l.flops), formatBytes(l.trafficBytes), l.intensity.toFixed(1)]);
+  const rows = cost.layers.map((l) => [
+    String(l.index),
+    l.label,
+    formatShape(l.outShape),
+    formatInteger(l.params),
+    formatInteger(l.macs),
+    formatInteger(l.flops),
+    formatBytes(l.trafficBytes),
+    l.intensity.toFixed(1),
+  ]);
   const t = cost.total;
-  rows.push(['', 'total', formatShape(cost.outputShape), formatInteger(t.params), formatInteger(t.macs), formatInteger(t.flops), formatBytes(t.trafficBytes), t.intensity.toFixed(1)]);
+  rows.push([
+    '',
+    'total',
+    formatShape(cost.outputShape),
+    formatInteger(t.params),
+    formatInteger(t.macs),
+    formatInteger(t.flops),
+    formatBytes(t.trafficBytes),
+    t.intensity.toFixed(1),
+  ]);
   const { line, rule } = tableColumns([header, ...rows], 3);
   const out = [`${terminalSafe(name, true)}: input ${formatShape(cost.inputShape)}, convention ${cost.convention}, dtype ${cost.dtype}`, line(header), rule];
   rows.forEach((r, i) => {
@@ -28,13 +46,19 @@ export function renderCostTable(name: string, cost: ModelCost): string {
     out.push(line(r));
   });
   out.push('');
-  out.push(`params ${formatCount(t.params)}, MACs ${formatCount(t.macs)}, FLOPs ${formatCount(t.flops)} (FLOPs = 2 x MACs), weights ${formatBytes(t.weightBytes)}`);
+  out.push(
+    `params ${formatCount(t.params)}, MACs ${formatCount(t.macs)}, FLOPs ${formatCount(t.flops)} (FLOPs = 2 x MACs), weights ${formatBytes(t.weightBytes)}`,
+  );
   const roles = t.macsByRole;
   const share = (v: number) => (t.macs > 0 ? formatPercent(v / t.macs) : '0%');
-  out.push(`MACs by kind: depthwise ${share(roles.depthwise)}, pointwise ${share(roles.pointwise)}, standard ${share(roles.standard)}, grouped ${share(roles.grouped)}, linear ${share(roles.linear)}, other ${share(roles.other)}`);
+  out.push(
+    `MACs by kind: depthwise ${share(roles.depthwise)}, pointwise ${share(roles.pointwise)}, standard ${share(roles.standard)}, grouped ${share(roles.grouped)}, linear ${share(roles.linear)}, other ${share(roles.other)}`,
+  );
   if (cost.pairs.length > 0) {
     const s = t.withStandardConvs;
-    out.push(`${cost.pairs.length} depthwise-separable pair(s); with standard convs instead: params ${formatCount(s.params)}, MACs ${formatCount(s.macs)} (separable = ${formatPercent(t.macs / s.macs)} of the MACs)`);
+    out.push(
+      `${cost.pairs.length} depthwise-separable pair(s); with standard convs instead: params ${formatCount(s.params)}, MACs ${formatCount(s.macs)} (separable = ${formatPercent(t.macs / s.macs)} of the MACs)`,
+    );
   }
   return out.join('\n');
 }
@@ -47,18 +71,49 @@ function costJson(name: string, cost: ModelCost): unknown {
     input_shape: cost.inputShape,
     output_shape: cost.outputShape,
     layers: cost.layers.map((l) => ({
-      index: l.index, type: l.type, label: l.label, input_shape: l.inShape, output_shape: l.outShape,
-      params: l.params, macs: l.macs, flops: l.flops, weight_bytes: l.weightBytes, activation_bytes: l.activationBytes,
-      traffic_bytes: l.trafficBytes, intensity: l.intensity, macs_by_kind: l.macsByRole,
+      index: l.index,
+      type: l.type,
+      label: l.label,
+      input_shape: l.inShape,
+      output_shape: l.outShape,
+      params: l.params,
+      macs: l.macs,
+      flops: l.flops,
+      weight_bytes: l.weightBytes,
+      activation_bytes: l.activationBytes,
+      traffic_bytes: l.trafficBytes,
+      intensity: l.intensity,
+      macs_by_kind: l.macsByRole,
     })),
-    modules: cost.leaves.map((l) => ({ key: l.key, label: l.label, role: l.role, weight_shape: l.weightShape ?? null, output_shape: l.outShape, params: l.params, macs: l.macs, flops: l.flops })),
+    modules: cost.leaves.map((l) => ({
+      key: l.key,
+      label: l.label,
+      role: l.role,
+      weight_shape: l.weightShape ?? null,
+      output_shape: l.outShape,
+      params: l.params,
+      macs: l.macs,
+      flops: l.flops,
+    })),
     separable_pairs: cost.pairs.map((p) => ({
-      layer: p.layerIndex, depthwise: p.dwKey, pointwise: p.pwKey, separable: p.separable, standard: p.standard, reduction: p.reduction, formula: p.formula,
+      layer: p.layerIndex,
+      depthwise: p.dwKey,
+      pointwise: p.pwKey,
+      separable: p.separable,
+      standard: p.standard,
+      reduction: p.reduction,
+      formula: p.formula,
     })),
     total: {
-      params: cost.total.params, macs: cost.total.macs, flops: cost.total.flops, weight_bytes: cost.total.weightBytes,
-      activation_bytes: cost.total.activationBytes, traffic_bytes: cost.total.trafficBytes, intensity: cost.total.intensity,
-      macs_by_kind: cost.total.macsByRole, with_standard_convs: cost.total.withStandardConvs,
+      params: cost.total.params,
+      macs: cost.total.macs,
+      flops: cost.total.flops,
+      weight_bytes: cost.total.weightBytes,
+      activation_bytes: cost.total.activationBytes,
+      traffic_bytes: cost.total.trafficBytes,
+      intensity: cost.total.intensity,
+      macs_by_kind: cost.total.macsByRole,
+      with_standard_convs: cost.total.withStandardConvs,
     },
   };
 }
@@ -104,7 +159,7 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET|X.onnx or a Python file');
   const inputShape = values['input-shape'] === undefined ? undefined : parsePositiveIntegers(values['input-shape'], '--input-shape', [4]);
   if (isOnnxModel(values.model) && (values.convention !== undefined || values.dtype !== undefined)) {
-    throw new UsageError('--convention and --dtype do not apply to an .onnx model: its params are the file\'s weights and its MACs the weight multiply-adds');
+    throw new UsageError("--convention and --dtype do not apply to an .onnx model: its params are the file's weights and its MACs the weight multiply-adds");
   }
   const model = await loadModel(values.model, { note: io.err, inputShape });
   if (model.kind === 'onnx') {

@@ -28,7 +28,10 @@ import { terminalSafe, type CliOutput } from './terminal';
 function loadWeights(path: string, model: ResolvedModel): WeightMap {
   return parseOptionFile('--weights', path, READ_LIMITS.safetensors, (bytes) => {
     const file = readSafetensors(bytes);
-    requireDecoded(file, parameterShapes(model).map((t) => t.key));
+    requireDecoded(
+      file,
+      parameterShapes(model).map((t) => t.key),
+    );
     return file.tensors;
   });
 }
@@ -77,7 +80,10 @@ function checkIntermediatesDir(dir: string): string[] {
   const entries = readdirSync(dir);
   if (entries.length === 0) return [];
   const earlier = earlierStepFiles(dir);
-  if (!earlier) throw new Error(`--intermediates ${dir}: the folder holds ${entries.length} file(s) and no index.json of an earlier \`sepconv forward\` run; give a new or empty folder`);
+  if (!earlier)
+    throw new Error(
+      `--intermediates ${dir}: the folder holds ${entries.length} file(s) and no index.json of an earlier \`sepconv forward\` run; give a new or empty folder`,
+    );
   return earlier;
 }
 
@@ -91,7 +97,11 @@ async function writeIntermediates(dir: string, result: ForwardResult, earlier: r
     await writeOptionFile('--intermediates', join(dir, file), writeNpy(step.tensor));
     index.push({ file, key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape: step.tensor.shape });
   }
-  await writeOptionFile('--intermediates', join(dir, 'index.json'), new TextEncoder().encode(`${JSON.stringify({ format: INDEX_FORMAT, backend: result.backend, steps: index }, null, 2)}\n`));
+  await writeOptionFile(
+    '--intermediates',
+    join(dir, 'index.json'),
+    new TextEncoder().encode(`${JSON.stringify({ format: INDEX_FORMAT, backend: result.backend, steps: index }, null, 2)}\n`),
+  );
   const written = new Set(index.map((entry) => entry.file));
   for (const stale of earlier) {
     if (written.has(stale)) continue;
@@ -106,7 +116,8 @@ async function webgpuDevice(verbose: boolean): Promise<GPUDevice> {
   // Dawn's own log lines about a missing driver stay out of the output unless --verbose (then Dawn runs here and prints them).
   if (!verbose) {
     const probe = probeAdapterQuietly();
-    if (!probe.found) throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
+    if (!probe.found)
+      throw new Error(`--backend webgpu: no usable WebGPU device here (${probe.reason})${probe.dawnLog ? '; --verbose shows what Dawn reported' : ''}`);
   }
   const { getHostDevice } = await import('../engine/gpuDevice');
   const host = await getHostDevice();
@@ -128,7 +139,9 @@ async function refuseNonFinite(result: ForwardResult, rerunWithSteps: () => Prom
   const steps = result.intermediates ?? (await rerunWithSteps()).intermediates ?? [];
   const step = steps.find((s) => firstNonFinite(s.tensor.data) >= 0);
   const where = step ? `; the first step with one is layers[${step.layerIndex}] (${step.key}: ${step.label})` : '';
-  throw new Error(`the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`);
+  throw new Error(
+    `the output holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${data[first]} at element ${first})${where}: the weights or the input overflow float32, nothing was written`,
+  );
 }
 
 /** `--threads N`: an integer from 1 to MAX_THREADS (CPU threads a step may be split over), as the engine accepts. */
@@ -171,10 +184,12 @@ export async function runForwardCommand(args: string[], io: CliOutput): Promise<
   forOption('--output', values.output!, () => checkFileDestination(values.output!));
   const input = parseOptionFile('--input', values.input!, READ_LIMITS.npy, (bytes) => readNpy(bytes));
   // An .onnx model brings its own weights, and runs only when every node was imported.
-  if (isOnnxModel(values.model!) && (values.weights !== undefined || values.init !== undefined)) throw new UsageError(`--model ${values.model}: an .onnx model brings its own weights; drop --weights and --init`);
+  if (isOnnxModel(values.model!) && (values.weights !== undefined || values.init !== undefined))
+    throw new UsageError(`--model ${values.model}: an .onnx model brings its own weights; drop --weights and --init`);
   const model = await loadModel(values.model!, { note: io.err, inputShape: input.shape });
   if (model.kind === 'onnx') {
-    if (model.imported.unsupported) throw new Error(`--model ${values.model}: ${model.imported.unsupported.message} (sepconv cost --model ${values.model} shows the graph up to it)`);
+    if (model.imported.unsupported)
+      throw new Error(`--model ${values.model}: ${model.imported.unsupported.message} (sepconv cost --model ${values.model} shows the graph up to it)`);
     for (const warning of model.imported.warnings) io.err(`sepconv: ${warning}`);
   }
   const resolved = resolveForInput(model.kind === 'onnx' ? model.imported.spec : model.spec, input);
@@ -196,8 +211,12 @@ export async function runForwardCommand(args: string[], io: CliOutput): Promise<
   const ms = performance.now() - started;
   await refuseNonFinite(result, () => forward(resolved, weights, input, { ...options, intermediates: true }));
   await writeOptionFile('--output', values.output!, writeNpy(result.output));
-  const lines = [`${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`, `wrote ${values.output}`];
-  if (values.intermediates !== undefined) lines.push(`wrote ${await writeIntermediates(values.intermediates, result, earlierSteps)} step outputs and index.json to ${values.intermediates}`);
+  const lines = [
+    `${terminalSafe(resolved.name, true)}: [${input.shape.join(', ')}] -> [${result.output.shape.join(', ')}] on ${result.backend} in ${ms.toFixed(1)} ms`,
+    `wrote ${values.output}`,
+  ];
+  if (values.intermediates !== undefined)
+    lines.push(`wrote ${await writeIntermediates(values.intermediates, result, earlierSteps)} step outputs and index.json to ${values.intermediates}`);
   io.out(lines.join('\n'));
   return 0;
 }

@@ -34,7 +34,8 @@ function reportError(error: unknown): { text: string; code: number } {
   if (error instanceof UsageError) return { text: `sepconv: ${error.message}\n${USAGE}`, code: error.exitCode };
   if (error instanceof CliError) return { text: `sepconv: ${error.message}`, code: error.exitCode };
   if (error instanceof SpecError) return { text: `sepconv: invalid model: ${error.message}`, code: 1 };
-  if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return { text: `sepconv: ${error.message}\n${USAGE}`, code: 1 };
+  if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return { text: `sepconv: ${error.message}\n${USAGE}`, code: 1 };
   return { text: `sepconv: ${errorMessage(error)}`, code: 1 };
 }
 
@@ -51,13 +52,18 @@ export async function main(argv: string[], out: Writer = processOutput.out, err:
   }
   try {
     switch (command) {
-      case 'cost': return await runCostCommand(rest, io);
-      case 'presets': return presetsCommand(rest, io);
+      case 'cost':
+        return await runCostCommand(rest, io);
+      case 'presets':
+        return presetsCommand(rest, io);
       case 'forward': {
         const { runForwardCommand } = await import('./forward');
         return await runForwardCommand(rest, io);
       }
-      case undefined: case '-h': case '--help': case 'help':
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
         io.out(USAGE);
         return command === undefined ? 2 : 0;
       default:

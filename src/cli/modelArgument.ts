@@ -33,7 +33,12 @@ export function isOnnxModel(reference: string): boolean {
 export async function loadModel(reference: string, options: LoadModelOptions): Promise<ModelArgument> {
   if (isOnnxModel(reference)) {
     const { importOnnxFile } = await import('../io/onnxFiles');
-    const imported = forOption('--model', reference, () => importOnnxFile(reference, options.inputShape ? { inputShape: options.inputShape } : {}), fileProblem);
+    const imported = forOption(
+      '--model',
+      reference,
+      () => importOnnxFile(reference, options.inputShape ? { inputShape: options.inputShape } : {}),
+      fileProblem,
+    );
     return { kind: 'onnx', imported };
   }
   const preset = getPreset(reference);
@@ -41,10 +46,23 @@ export async function loadModel(reference: string, options: LoadModelOptions): P
     if (preset) return { kind: 'spec', spec: preset };
     throw new Error(`--model ${reference}: no such file, and no preset of that name (see \`sepconv presets\`)`);
   }
-  if (preset) options.note(`sepconv: --model ${reference}: reading the file ${JSON.stringify(reference)} of the current folder, not the preset of the same name (an existing path wins; move or rename the file to use the preset)`);
+  if (preset)
+    options.note(
+      `sepconv: --model ${reference}: reading the file ${JSON.stringify(reference)} of the current folder, not the preset of the same name (an existing path wins; move or rename the file to use the preset)`,
+    );
   const bytes = readOptionFile('--model', reference, READ_LIMITS.spec);
   // TextDecoder drops a leading byte-order mark.
-  const text = forOption('--model', reference, () => new TextDecoder('utf-8', { fatal: true }).decode(bytes), () => 'not UTF-8 text');
-  const spec = forOption('--model', reference, () => JSON.parse(text) as unknown, (error) => `not valid JSON (${errorMessage(error)})`);
+  const text = forOption(
+    '--model',
+    reference,
+    () => new TextDecoder('utf-8', { fatal: true }).decode(bytes),
+    () => 'not UTF-8 text',
+  );
+  const spec = forOption(
+    '--model',
+    reference,
+    () => JSON.parse(text) as unknown,
+    (error) => `not valid JSON (${errorMessage(error)})`,
+  );
   return { kind: 'spec', spec };
 }

@@ -15,7 +15,14 @@ export function onnxCostJson(imported: OnnxImport): unknown {
     total.params += n.params;
     total.macs += n.macs;
     total.flops += 2 * n.macs;
-    return { name: n.name, type: n.type, output_shape: n.outputShapes.length === 1 ? n.outputShapes[0] : n.outputShapes, params: n.params, macs: n.macs, flops: 2 * n.macs };
+    return {
+      name: n.name,
+      type: n.type,
+      output_shape: n.outputShapes.length === 1 ? n.outputShapes[0] : n.outputShapes,
+      params: n.params,
+      macs: n.macs,
+      flops: 2 * n.macs,
+    };
   });
   return {
     name: imported.spec.name,
@@ -33,12 +40,19 @@ export function onnxCostJson(imported: OnnxImport): unknown {
 
 /** The terminal form: one line per node with weights or MACs, then the totals. */
 export function renderOnnxCost(imported: OnnxImport): string {
-  const rows = imported.nodes.filter((n) => n.params > 0 || n.macs > 0).map((n) => [n.name, n.type, formatShape(n.outputShapes[0]!), formatInteger(n.params), formatInteger(n.macs)]);
+  const rows = imported.nodes
+    .filter((n) => n.params > 0 || n.macs > 0)
+    .map((n) => [n.name, n.type, formatShape(n.outputShapes[0]!), formatInteger(n.params), formatInteger(n.macs)]);
   const header = ['node', 'type', 'output', 'params', 'MACs'];
   const { line } = tableColumns([header, ...rows], 3);
   const params = imported.nodes.reduce((s, n) => s + n.params, 0);
   const macs = imported.nodes.reduce((s, n) => s + n.macs, 0);
-  const out = [`${terminalSafe(imported.spec.name, true)}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`, line(header), ...rows.map(line), ''];
+  const out = [
+    `${terminalSafe(imported.spec.name, true)}: ONNX opset ${imported.opset}, input ${formatShape(imported.inputShape)}, ${imported.nodes.length} nodes`,
+    line(header),
+    ...rows.map(line),
+    '',
+  ];
   out.push(`params ${formatCount(params)} (${formatInteger(params)}), MACs ${formatCount(macs)}, FLOPs ${formatCount(2 * macs)} (FLOPs = 2 x MACs)`);
   for (const w of imported.warnings) out.push(`warning: ${w}`);
   if (imported.unsupported) out.push(`stopped: ${imported.unsupported.message}; the nodes above it are costed`);

@@ -58,7 +58,13 @@ export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): Imp
 }
 
 /** Every conv call site of `source` (at `file`) with its figures. */
-export async function pythonCostRows(file: string, source: string, settings: typeof DEFAULT_SETTINGS, wasmDirs: string[], calls: string[] = []): Promise<FileRows> {
+export async function pythonCostRows(
+  file: string,
+  source: string,
+  settings: typeof DEFAULT_SETTINGS,
+  wasmDirs: string[],
+  calls: string[] = [],
+): Promise<FileRows> {
   const reason = skipReason(source);
   if (reason) throw new Error(`not read: ${reason}`);
   const parser = await loadPythonParser(findWasmLocations(wasmDirs));
@@ -116,13 +122,22 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
   }
   const { sites: rows, evaluation } = result;
   if (options.json) {
-    io.out(JSON.stringify(rows.map(({ start: _s, end: _e, ...row }) => row), null, 2));
+    io.out(
+      JSON.stringify(
+        rows.map(({ start: _s, end: _e, ...row }) => row),
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   const lines = [rows.length ? table(rows) : `no PyTorch or Keras conv layers found in ${file}`];
   lines.push(`(${settings.convention}, ${settings.dtype}; a model's input at ${formatShape(settings.defaultInputSize)} where the code does not give one)`);
   const entries = evaluation.entries.map((e) => `${e.name}${e.kept ? '' : ' (not counted)'}${e.note ? `: ${e.note}` : ''}`);
-  if (entries.length) lines.push(`${options.calls?.length ? 'models built' : 'models built with their default arguments (or by the file\'s script steps)'}:\n  ${entries.join('\n  ')}`);
+  if (entries.length)
+    lines.push(
+      `${options.calls?.length ? 'models built' : "models built with their default arguments (or by the file's script steps)"}:\n  ${entries.join('\n  ')}`,
+    );
   if (evaluation.error) lines.push(`the top level of the file stopped: ${evaluation.error}`);
   io.out(lines.join('\n'));
   return 0;

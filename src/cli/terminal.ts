@@ -65,6 +65,10 @@ export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, exit: (code: 
 export function tableColumns(rows: readonly string[][], rightFrom = Number.POSITIVE_INFINITY): { line: (cells: readonly string[]) => string; rule: string } {
   const count = Math.max(0, ...rows.map((row) => row.length));
   const widths = Array.from({ length: count }, (_, i) => Math.max(0, ...rows.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => (i >= rightFrom ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i >= rightFrom ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return { line, rule: widths.map((w) => '-'.repeat(w)).join('  ') };
 }

@@ -132,7 +132,10 @@ async function prepareWebGPU(resolved: ResolvedModel, weights: WeightMap, option
       if (compiled.size >= MAX_GPU_SHAPES) {
         const [oldest, first] = compiled.entries().next().value!;
         compiled.delete(oldest);
-        void first.then((m) => m.dispose(), () => undefined);
+        void first.then(
+          (m) => m.dispose(),
+          () => undefined,
+        );
       }
       found = webgpu.WebGPUModel.create(device, forInput, weights, { fuse });
       compiled.set(key, found);
@@ -151,11 +154,21 @@ async function prepareWebGPU(resolved: ResolvedModel, weights: WeightMap, option
       runOptions.onProgress?.(0, 1);
       const result = await (await compile(forInput)).run(input, { signal: runOptions.signal, intermediates: runOptions.intermediates });
       runOptions.onProgress?.(1, 1);
-      return { output: result.output, ...(result.outputs.length > 1 ? { outputs: result.outputs } : {}), intermediates: result.intermediates, timings: result.timings.steps, backend: 'webgpu' };
+      return {
+        output: result.output,
+        ...(result.outputs.length > 1 ? { outputs: result.outputs } : {}),
+        intermediates: result.intermediates,
+        timings: result.timings.steps,
+        backend: 'webgpu',
+      };
     },
     dispose() {
       disposed = true;
-      for (const model of compiled.values()) void model.then((m) => m.dispose(), () => undefined);
+      for (const model of compiled.values())
+        void model.then(
+          (m) => m.dispose(),
+          () => undefined,
+        );
       compiled.clear();
     },
   };

@@ -8,7 +8,17 @@
  * thread never runs the parser or the evaluator.
  */
 import { Worker } from 'node:worker_threads';
-import { CANCEL_SLOTS, cancelSlot, UnpackedList, type AnalysisWorkerData, type DocumentResults, type FromAnalysisWorker, type RewriteSite, type TextChange, type ToAnalysisWorker } from './analysisProtocol';
+import {
+  CANCEL_SLOTS,
+  cancelSlot,
+  UnpackedList,
+  type AnalysisWorkerData,
+  type DocumentResults,
+  type FromAnalysisWorker,
+  type RewriteSite,
+  type TextChange,
+  type ToAnalysisWorker,
+} from './analysisProtocol';
 import type { EstimateSettings } from './layerEstimates';
 import type { SiteRow } from './siteRows';
 
@@ -151,7 +161,13 @@ export class AnalysisClient {
     if (doc.results?.version === version) return Promise.resolve(doc.results);
     if (doc.results && doc.results.version > version) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const waiter = { version, resolve: (r: Results | undefined) => { clearTimeout(timer); resolve(r); } };
+      const waiter = {
+        version,
+        resolve: (r: Results | undefined) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      };
       const timer = setTimeout(() => {
         doc.waiters = doc.waiters.filter((w) => w !== waiter);
         resolve(undefined);
@@ -276,12 +292,15 @@ export class AnalysisClient {
         return;
       }
       case 'readFile':
-        void this.options.readFile(message.path).then(
-          (text) => text,
-          () => undefined,
-        ).then((text) => {
-          if (worker === this.worker) worker.postMessage({ type: 'file', requestId: message.requestId, text: text ?? null } satisfies ToAnalysisWorker);
-        });
+        void this.options
+          .readFile(message.path)
+          .then(
+            (text) => text,
+            () => undefined,
+          )
+          .then((text) => {
+            if (worker === this.worker) worker.postMessage({ type: 'file', requestId: message.requestId, text: text ?? null } satisfies ToAnalysisWorker);
+          });
         return;
       case 'playground': {
         const doc = this.documents.get(message.key);
@@ -315,14 +334,18 @@ export class AnalysisClient {
     if (!this.ready) {
       // It never loaded the parser: a restart would fail the same way.
       this.stopped = true;
-      this.options.log(`the Python analysis worker stopped before it was ready (${detail}); hovers and CodeLens on Python code are off until the window reloads`);
+      this.options.log(
+        `the Python analysis worker stopped before it was ready (${detail}); hovers and CodeLens on Python code are off until the window reloads`,
+      );
       return;
     }
     const now = Date.now();
     while (this.restarts.length && now - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
     if (this.restarts.length >= MAX_RESTARTS) {
       this.stopped = true;
-      this.options.log(`the Python analysis worker stopped (${detail}) ${MAX_RESTARTS + 1} times within a minute; it is not restarted again until the window reloads`);
+      this.options.log(
+        `the Python analysis worker stopped (${detail}) ${MAX_RESTARTS + 1} times within a minute; it is not restarted again until the window reloads`,
+      );
       return;
     }
     this.restarts.push(now);

@@ -126,7 +126,8 @@ function applied(it: Interpreter, v: Value): boolean {
 }
 
 /** Function names that are script steps, not model builders (as the measuring script skips them). */
-const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
+const SCRIPT_STEP =
+  /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
 
 /** Evaluates `root` (parsed); other files of the workspace come through `resolve`. */
 export function evaluateFile(root: SourceFile, source: string, resolve: ImportResolver, settings: EvaluationSettings): FileEvaluation {
@@ -153,7 +154,12 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!layer.site || seen.has(layer.id)) continue;
       const type = layer.cls.split('.').pop()!;
       if (!CONV_LAYER_TYPES.has(type)) continue;
-      const why = run.stopped ?? run.inputReason ?? (run.topLevel ? 'built at the top level of the file and applied by no model (a top-level container gets the default input from its first layer; a lone layer does not)' : 'the layer is not applied by forward() as far as it is followed');
+      const why =
+        run.stopped ??
+        run.inputReason ??
+        (run.topLevel
+          ? 'built at the top level of the file and applied by no model (a top-level container gets the default input from its first layer; a lone layer does not)'
+          : 'the layer is not applied by forward() as far as it is followed');
       it.lib.recordUnapplied(layer, `input unknown: ${why}`);
     }
     run.instances = it.instances;
@@ -167,7 +173,9 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     // counts at the layers it reached stay whole.
     const certain = error instanceof RaiseError && !run.topLevel;
     for (const i of it.instances) if (!failures.has(i.site.start) || !certain) failures.set(i.site.start, { site: i.site, reason: run.stopped, certain });
-    for (const l of it.built) if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!) && (!failures.has(l.site.start) || !certain)) failures.set(l.site.start, { site: l.site, reason: run.stopped, certain });
+    for (const l of it.built)
+      if (l.site && CONV_LAYER_TYPES.has(l.cls.split('.').pop()!) && (!failures.has(l.site.start) || !certain))
+        failures.set(l.site.start, { site: l.site, reason: run.stopped, certain });
   };
 
   // The top level, as an import runs it (Keras models built there are costed as they are built).
@@ -196,7 +204,8 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       const init = it.classAttr(value.cls, '__init__');
       if (value.cls.name === name) needsArguments.set(name, 'model class');
       if (!init || init.value.k !== 'func') candidates.push({ name, value, node: value.cls.node, overrides: new Map() });
-      else if (Interpreter.allDefaults(init.value.fn.node, true)) candidates.push({ name, value, node: value.cls.node, overrides: overridesOf(init.value.fn.defaults) });
+      else if (Interpreter.allDefaults(init.value.fn.node, true))
+        candidates.push({ name, value, node: value.cls.node, overrides: overridesOf(init.value.fn.defaults) });
       else if (value.cls.name === name) needsArguments.set(name, 'needs arguments');
     }
   }
@@ -206,7 +215,8 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     candidates.length = 0;
     for (const call of settings.calls) {
       const expression = call.tree.rootNode.namedChildren[0]?.namedChildren[0];
-      if (call.tree.rootNode.namedChildren.length !== 1 || call.tree.rootNode.hasError || expression?.type !== 'call') throw new Error(`the model expression ${JSON.stringify(call.path)} is not one call, like Net(10)`);
+      if (call.tree.rootNode.namedChildren.length !== 1 || call.tree.rootNode.hasError || expression?.type !== 'call')
+        throw new Error(`the model expression ${JSON.stringify(call.path)} is not one call, like Net(10)`);
       candidates.push({ name: call.path, expression, node: expression, value: NONE_VALUE, overrides: new Map() });
     }
   }
@@ -234,7 +244,12 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (fingerprints.has(print)) {
       run.kept = false;
       run.note = 'the same model as an earlier entry';
-      if (partial || partialPrints.has(print)) for (const i of run.instances) failures.set(i.site.start, { site: i.site, reason: `${run.name} may build these layers again (it agrees with an earlier entry on what is followed, and not all of it is)` });
+      if (partial || partialPrints.has(print))
+        for (const i of run.instances)
+          failures.set(i.site.start, {
+            site: i.site,
+            reason: `${run.name} may build these layers again (it agrees with an earlier entry on what is followed, and not all of it is)`,
+          });
     }
     fingerprints.add(print);
     if (partial) partialPrints.add(print);
@@ -247,7 +262,8 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       // builders that need arguments or raised with their defaults, as the measuring script does.
       const wanted = new Map(needsArguments);
       for (const name of buildFailed) wanted.set(name, 'needs arguments');
-      for (const call of constructionCalls(root.tree.rootNode, wanted)) candidates.push({ name: call.text, expression: call, node: call, value: NONE_VALUE, overrides: new Map() });
+      for (const call of constructionCalls(root.tree.rootNode, wanted))
+        candidates.push({ name: call.text, expression: call, node: call, value: NONE_VALUE, overrides: new Map() });
     }
     if (index === candidates.length) break;
     const c = candidates[index]!;
@@ -256,7 +272,9 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     const run: Run = { name: c.name, node: c.node, instances: [], invoked: new Set(), kept: false };
     let built = false;
     try {
-      const model = c.expression ? it.eval(c.expression, scope!, c.expression.tree === root.tree ? root.path : '<call>') : it.callValue(c.value, [], c.overrides, undefined);
+      const model = c.expression
+        ? it.eval(c.expression, scope!, c.expression.tree === root.tree ? root.path : '<call>')
+        : it.callValue(c.value, [], c.overrides, undefined);
       built = true;
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
@@ -337,15 +355,27 @@ const NONE_VALUE: Value = { k: 'none' };
 /** A constant Python literal (what `ast.literal_eval` reads): numbers, strings, True/False/None, tuples and lists of them. */
 function isLiteral(node: Node): boolean {
   switch (node.type) {
-    case 'true': case 'false': case 'none': return true;
+    case 'true':
+    case 'false':
+    case 'none':
+      return true;
     // Not an f-string nor bytes (the measuring script takes neither).
-    case 'string': return !/^[a-z]*[fb]/i.test(node.text) && !node.namedChildren.some((c) => c?.type === 'interpolation');
-    case 'concatenated_string': return node.namedChildren.every((c) => !!c && isLiteral(c));
-    case 'unary_operator': return /^[-+]/.test(node.text) && !!node.namedChildren[0] && /^(integer|float)$/.test(node.namedChildren[0].type) && !/j$/i.test(node.text);
-    case 'integer': case 'float': return !/j$/i.test(node.text);
-    case 'parenthesized_expression': return node.namedChildren.length === 1 && isLiteral(node.namedChildren[0]!);
-    case 'tuple': case 'list': return node.namedChildren.every((c) => !!c && (c.type === 'comment' || isLiteral(c)));
-    default: return false;
+    case 'string':
+      return !/^[a-z]*[fb]/i.test(node.text) && !node.namedChildren.some((c) => c?.type === 'interpolation');
+    case 'concatenated_string':
+      return node.namedChildren.every((c) => !!c && isLiteral(c));
+    case 'unary_operator':
+      return /^[-+]/.test(node.text) && !!node.namedChildren[0] && /^(integer|float)$/.test(node.namedChildren[0].type) && !/j$/i.test(node.text);
+    case 'integer':
+    case 'float':
+      return !/j$/i.test(node.text);
+    case 'parenthesized_expression':
+      return node.namedChildren.length === 1 && isLiteral(node.namedChildren[0]!);
+    case 'tuple':
+    case 'list':
+      return node.namedChildren.every((c) => !!c && (c.type === 'comment' || isLiteral(c)));
+    default:
+      return false;
   }
 }
 
@@ -437,14 +467,24 @@ function modelInput(it: Interpreter, model: Value): Value {
       if (type === 'Conv2d' || type === 'ConvTranspose2d') {
         const c = m.layer.args.in_channels;
         if (c?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, c.v, h, w] } };
-        return { k: 'tensor', t: { framework: 'torch', reason: `the model's input channels are the first conv's in_channels, which is not known${c?.k === 'unknown' ? ` (${c.reason})` : ''}` } };
+        return {
+          k: 'tensor',
+          t: {
+            framework: 'torch',
+            reason: `the model's input channels are the first conv's in_channels, which is not known${c?.k === 'unknown' ? ` (${c.reason})` : ''}`,
+          },
+        };
       }
       if (type === 'Linear') {
         const f = m.layer.args.in_features;
         if (f?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, f.v] } };
         return { k: 'tensor', t: { framework: 'torch', reason: "the model's input is the first Linear's in_features, which is not known" } };
       }
-      if (m.layer.args.__tainted__) return { k: 'tensor', t: { framework: 'torch', reason: `the model's first layer is not known (${(m.layer.args.__tainted__ as { reason: string }).reason})` } };
+      if (m.layer.args.__tainted__)
+        return {
+          k: 'tensor',
+          t: { framework: 'torch', reason: `the model's first layer is not known (${(m.layer.args.__tainted__ as { reason: string }).reason})` },
+        };
       for (const c of m.layer.children ?? []) {
         const r = find(c);
         if (r) return r;
@@ -457,7 +497,8 @@ function modelInput(it: Interpreter, model: Value): Value {
         if (r) return r;
       }
       for (const v of m.attrs.values()) {
-        if (v.k === 'unknown' && /not followed/.test(v.reason)) return { k: 'tensor', t: { framework: 'torch', reason: `the model's first layer is not known (${v.reason})` } };
+        if (v.k === 'unknown' && /not followed/.test(v.reason))
+          return { k: 'tensor', t: { framework: 'torch', reason: `the model's first layer is not known (${v.reason})` } };
         if (v.k === 'layer' || (v.k === 'obj' && isModule(it, v))) {
           const r = find(v);
           if (r) return r;
@@ -478,7 +519,12 @@ function isModuleClass(it: Interpreter, v: Value & { k: 'class' }): boolean {
   return it.libraryBases(v.cls).some((b) => it.lib.isModuleBase(b));
 }
 
-function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: string; certain?: boolean }>, error: string | undefined, incomplete: string | undefined): FileEvaluation {
+function collect(
+  runs: Run[],
+  failures: Map<number, { site: SiteRef; reason: string; certain?: boolean }>,
+  error: string | undefined,
+  incomplete: string | undefined,
+): FileEvaluation {
   const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
   const models: ModelEvaluation[] = [];
   // The top level counts only where no model of the file reaches (as a measurement of the models would).
@@ -503,17 +549,45 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
       entry.instances.push(i);
     }
     if (run.node) {
-      models.push({ name: run.name, line: run.node.startPosition.row, column: run.node.startPosition.column, params, macs, convInstances: convs, unknownInstances: unknowns, stopped: run.stopped });
+      models.push({
+        name: run.name,
+        line: run.node.startPosition.row,
+        column: run.node.startPosition.column,
+        params,
+        macs,
+        convInstances: convs,
+        unknownInstances: unknowns,
+        stopped: run.stopped,
+      });
     } else if (convs > 0) {
       const last = run.instances[run.instances.length - 1]!;
-      models.push({ name: '<module>', line: last.site.line, column: last.site.column, params, macs, convInstances: convs, unknownInstances: unknowns, stopped: run.stopped });
+      models.push({
+        name: '<module>',
+        line: last.site.line,
+        column: last.site.column,
+        params,
+        macs,
+        convInstances: convs,
+        unknownInstances: unknowns,
+        stopped: run.stopped,
+      });
     }
   }
   const sites: SiteEvaluation[] = [];
   for (const { site, framework, type, instances } of bySite.values()) {
     const groups = new Map<string, InstanceGroup>();
     for (const i of instances) {
-      const g: InstanceGroup = { count: 1, kind: i.kind, params: i.params, macs: i.macs, input: i.input, output: i.output, weight: i.weight, separable: i.separable, reason: i.reason };
+      const g: InstanceGroup = {
+        count: 1,
+        kind: i.kind,
+        params: i.params,
+        macs: i.macs,
+        input: i.input,
+        output: i.output,
+        weight: i.weight,
+        separable: i.separable,
+        reason: i.reason,
+      };
       const key = JSON.stringify([g.kind, g.params, g.macs, g.input, g.output, g.weight, g.reason]);
       const found = groups.get(key);
       if (found) found.count++;
@@ -530,6 +604,8 @@ function collect(runs: Run[], failures: Map<number, { site: SiteRef; reason: str
     sites.push({ site, framework: 'torch', type: '?', count: 0, groups: [], reason });
   }
   sites.sort((a, b) => a.site.start - b.site.start);
-  const entries = runs.filter((r) => !r.topLevel).map((r): EntryEvaluation => ({ name: r.name, kept: r.kept, ...(r.stopped || r.note ? { note: r.stopped ?? r.note } : {}) }));
+  const entries = runs
+    .filter((r) => !r.topLevel)
+    .map((r): EntryEvaluation => ({ name: r.name, kept: r.kept, ...(r.stopped || r.note ? { note: r.stopped ?? r.note } : {}) }));
   return { sites, models, entries, error };
 }

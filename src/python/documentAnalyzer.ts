@@ -67,7 +67,11 @@ export class DocumentAnalyzer {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
 
-  constructor(private readonly parser: PythonParser, private readonly host: AnalyzerHost, private readonly limits: EvalLimits = WORKER_LIMITS) {
+  constructor(
+    private readonly parser: PythonParser,
+    private readonly host: AnalyzerHost,
+    private readonly limits: EvalLimits = WORKER_LIMITS,
+  ) {
     this.cache = new ParseCache(parser);
   }
 
@@ -87,7 +91,14 @@ export class DocumentAnalyzer {
     }
     let text = doc.text;
     for (const c of changes) {
-      if (!Number.isInteger(c.rangeOffset) || !Number.isInteger(c.rangeLength) || c.rangeOffset < 0 || c.rangeLength < 0 || c.rangeOffset + c.rangeLength > text.length || typeof c.text !== 'string') {
+      if (
+        !Number.isInteger(c.rangeOffset) ||
+        !Number.isInteger(c.rangeLength) ||
+        c.rangeOffset < 0 ||
+        c.rangeLength < 0 ||
+        c.rangeOffset + c.rangeLength > text.length ||
+        typeof c.text !== 'string'
+      ) {
         doc.version = -1;
         this.host.needText(key);
         return;
@@ -161,7 +172,18 @@ export class DocumentAnalyzer {
     const t0 = performance.now();
     doc.dirty = false;
     const publish = (rest: Partial<DocumentResults>, parseMs = 0, evaluateMs = 0) =>
-      this.host.publish({ key, version, generation, sites: packList([]), models: [], diagnostics: [], rewrites: packList([]), playground: [], ...rest, timings: { parseMs, evaluateMs, totalMs: performance.now() - t0 } });
+      this.host.publish({
+        key,
+        version,
+        generation,
+        sites: packList([]),
+        models: [],
+        diagnostics: [],
+        rewrites: packList([]),
+        playground: [],
+        ...rest,
+        timings: { parseMs, evaluateMs, totalMs: performance.now() - t0 },
+      });
     const skipped = skipReason(doc.text);
     if (skipped) {
       this.cache.drop(key);
@@ -209,9 +231,18 @@ export class DocumentAnalyzer {
         const rewrite = separableRewrite(call, code, text);
         if (rewrite) rewrites.push({ start: call.span.start, end: call.span.end, title: rewrite.title, edits: rewrite.edits });
       }
-      results = { key, version, generation, sites: packList(sites), models: evaluation.models, diagnostics: findDiagnostics(code, sites), rewrites: packList(rewrites), playground: [] };
+      results = {
+        key,
+        version,
+        generation,
+        sites: packList(sites),
+        models: evaluation.models,
+        diagnostics: findDiagnostics(code, sites),
+        rewrites: packList(rewrites),
+        playground: [],
+      };
     } catch (error) {
-      this.host.log(`could not evaluate ${key}: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      this.host.log(`could not evaluate ${key}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       publish({ skipped: `the evaluator failed (${error instanceof Error ? error.message : String(error)})` }, parseMs);
       return;
     }

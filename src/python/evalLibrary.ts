@@ -9,8 +9,27 @@ import type { Node } from 'web-tree-sitter';
 import { estimateConv, costModel } from '../shared/cost';
 import { resolveModel, SpecError, convOutputSize, type LayerSpec, type Shape } from '../shared/spec';
 import {
-  type ClassDef, type Framework, type Layer, type LayerInstance, type TensorInfo, type Value, Scope,
-  NONE, int, str, bool, unknown, tuple, snippet, num, hashKey, truthy, repr, RaiseError, LimitError, isUnknown,
+  type ClassDef,
+  type Framework,
+  type Layer,
+  type LayerInstance,
+  type TensorInfo,
+  type Value,
+  Scope,
+  NONE,
+  int,
+  str,
+  bool,
+  unknown,
+  tuple,
+  snippet,
+  num,
+  hashKey,
+  truthy,
+  repr,
+  RaiseError,
+  LimitError,
+  isUnknown,
 } from './evalValues';
 import type { Interpreter } from './modelEvaluator';
 
@@ -18,7 +37,41 @@ type Args = Value[];
 type Kwargs = Map<string, Value>;
 
 /** Library roots that are never looked up in the workspace. */
-const LIBRARY_ROOTS = new Set(['torch', 'torchvision', 'keras', 'tensorflow', 'tf_keras', 'numpy', 'math', 'functools', 'collections', 'typing', 'typing_extensions', 'os', 'sys', 're', 'copy', 'itertools', 'warnings', 'logging', 'dataclasses', 'abc', 'enum', 'timm', 'einops', 'json', 'argparse', 'pathlib', 'time', 'random', '__future__', 'operator', 'inspect', 'types', 'builtins']);
+const LIBRARY_ROOTS = new Set([
+  'torch',
+  'torchvision',
+  'keras',
+  'tensorflow',
+  'tf_keras',
+  'numpy',
+  'math',
+  'functools',
+  'collections',
+  'typing',
+  'typing_extensions',
+  'os',
+  'sys',
+  're',
+  'copy',
+  'itertools',
+  'warnings',
+  'logging',
+  'dataclasses',
+  'abc',
+  'enum',
+  'timm',
+  'einops',
+  'json',
+  'argparse',
+  'pathlib',
+  'time',
+  'random',
+  '__future__',
+  'operator',
+  'inspect',
+  'types',
+  'builtins',
+]);
 
 type Sig = [name: string, dflt?: Value][];
 const I = int;
@@ -26,19 +79,71 @@ const S = str;
 const B = bool;
 
 const TORCH_LAYERS: Record<string, Sig> = {
-  Conv2d: [['in_channels'], ['out_channels'], ['kernel_size'], ['stride', I(1)], ['padding', I(0)], ['dilation', I(1)], ['groups', I(1)], ['bias', B(true)], ['padding_mode', S('zeros')], ['device', NONE], ['dtype', NONE]],
-  ConvTranspose2d: [['in_channels'], ['out_channels'], ['kernel_size'], ['stride', I(1)], ['padding', I(0)], ['output_padding', I(0)], ['groups', I(1)], ['bias', B(true)], ['dilation', I(1)], ['padding_mode', S('zeros')]],
+  Conv2d: [
+    ['in_channels'],
+    ['out_channels'],
+    ['kernel_size'],
+    ['stride', I(1)],
+    ['padding', I(0)],
+    ['dilation', I(1)],
+    ['groups', I(1)],
+    ['bias', B(true)],
+    ['padding_mode', S('zeros')],
+    ['device', NONE],
+    ['dtype', NONE],
+  ],
+  ConvTranspose2d: [
+    ['in_channels'],
+    ['out_channels'],
+    ['kernel_size'],
+    ['stride', I(1)],
+    ['padding', I(0)],
+    ['output_padding', I(0)],
+    ['groups', I(1)],
+    ['bias', B(true)],
+    ['dilation', I(1)],
+    ['padding_mode', S('zeros')],
+  ],
   Linear: [['in_features'], ['out_features'], ['bias', B(true)], ['device', NONE], ['dtype', NONE]],
-  BatchNorm2d: [['num_features'], ['eps', { k: 'float', v: 1e-5 }], ['momentum', { k: 'float', v: 0.1 }], ['affine', B(true)], ['track_running_stats', B(true)], ['device', NONE], ['dtype', NONE]],
-  BatchNorm1d: [['num_features'], ['eps', { k: 'float', v: 1e-5 }], ['momentum', { k: 'float', v: 0.1 }], ['affine', B(true)], ['track_running_stats', B(true)]],
+  BatchNorm2d: [
+    ['num_features'],
+    ['eps', { k: 'float', v: 1e-5 }],
+    ['momentum', { k: 'float', v: 0.1 }],
+    ['affine', B(true)],
+    ['track_running_stats', B(true)],
+    ['device', NONE],
+    ['dtype', NONE],
+  ],
+  BatchNorm1d: [
+    ['num_features'],
+    ['eps', { k: 'float', v: 1e-5 }],
+    ['momentum', { k: 'float', v: 0.1 }],
+    ['affine', B(true)],
+    ['track_running_stats', B(true)],
+  ],
   MaxPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
   AvgPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)], ['divisor_override', NONE]],
   AdaptiveAvgPool2d: [['output_size']],
   AdaptiveMaxPool2d: [['output_size'], ['return_indices', B(false)]],
-  Flatten: [['start_dim', I(1)], ['end_dim', I(-1)]],
-  Upsample: [['size', NONE], ['scale_factor', NONE], ['mode', S('nearest')], ['align_corners', NONE], ['recompute_scale_factor', NONE]],
-  UpsamplingNearest2d: [['size', NONE], ['scale_factor', NONE]],
-  UpsamplingBilinear2d: [['size', NONE], ['scale_factor', NONE]],
+  Flatten: [
+    ['start_dim', I(1)],
+    ['end_dim', I(-1)],
+  ],
+  Upsample: [
+    ['size', NONE],
+    ['scale_factor', NONE],
+    ['mode', S('nearest')],
+    ['align_corners', NONE],
+    ['recompute_scale_factor', NONE],
+  ],
+  UpsamplingNearest2d: [
+    ['size', NONE],
+    ['scale_factor', NONE],
+  ],
+  UpsamplingBilinear2d: [
+    ['size', NONE],
+    ['scale_factor', NONE],
+  ],
   ZeroPad2d: [['padding']],
   ReflectionPad2d: [['padding']],
   ReplicationPad2d: [['padding']],
@@ -50,33 +155,240 @@ const TORCH_LAYERS: Record<string, Sig> = {
   Softmax2d: [],
 };
 /** Layers that keep the shape of their input (any arguments). */
-const TORCH_SAME = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'GELU', 'LeakyReLU', 'PReLU', 'ELU', 'SELU', 'CELU', 'Mish', 'Softplus', 'Hardtanh', 'Identity', 'Dropout', 'Dropout2d', 'Dropout1d', 'AlphaDropout', 'GroupNorm', 'LayerNorm', 'InstanceNorm2d', 'LocalResponseNorm', 'Softmax', 'LogSoftmax', 'Softmax2d', 'ChannelShuffle', 'Tanhshrink', 'Softsign', 'LogSigmoid', 'GLU_', 'SyncBatchNorm', 'BatchNorm1d', 'StochasticDepth', 'DropPath']);
+const TORCH_SAME = new Set([
+  'ReLU',
+  'ReLU6',
+  'SiLU',
+  'Hardswish',
+  'Hardsigmoid',
+  'Sigmoid',
+  'Tanh',
+  'GELU',
+  'LeakyReLU',
+  'PReLU',
+  'ELU',
+  'SELU',
+  'CELU',
+  'Mish',
+  'Softplus',
+  'Hardtanh',
+  'Identity',
+  'Dropout',
+  'Dropout2d',
+  'Dropout1d',
+  'AlphaDropout',
+  'GroupNorm',
+  'LayerNorm',
+  'InstanceNorm2d',
+  'LocalResponseNorm',
+  'Softmax',
+  'LogSoftmax',
+  'Softmax2d',
+  'ChannelShuffle',
+  'Tanhshrink',
+  'Softsign',
+  'LogSigmoid',
+  'GLU_',
+  'SyncBatchNorm',
+  'BatchNorm1d',
+  'StochasticDepth',
+  'DropPath',
+]);
 const TORCH_CONTAINERS = new Set(['Sequential', 'ModuleList', 'ModuleDict']);
 
 const KERAS_LAYERS: Record<string, Sig> = {
-  Conv2D: [['filters'], ['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['data_format', NONE], ['dilation_rate', I(1)], ['groups', I(1)], ['activation', NONE], ['use_bias', B(true)]],
-  DepthwiseConv2D: [['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['depth_multiplier', I(1)], ['data_format', NONE], ['dilation_rate', I(1)], ['activation', NONE], ['use_bias', B(true)]],
-  SeparableConv2D: [['filters'], ['kernel_size'], ['strides', I(1)], ['padding', S('valid')], ['data_format', NONE], ['dilation_rate', I(1)], ['depth_multiplier', I(1)], ['activation', NONE], ['use_bias', B(true)]],
+  Conv2D: [
+    ['filters'],
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['groups', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  DepthwiseConv2D: [
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['depth_multiplier', I(1)],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  SeparableConv2D: [
+    ['filters'],
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['depth_multiplier', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
   Dense: [['units'], ['activation', NONE], ['use_bias', B(true)]],
-  BatchNormalization: [['axis', I(-1)], ['momentum', { k: 'float', v: 0.99 }], ['epsilon', { k: 'float', v: 1e-3 }], ['center', B(true)], ['scale', B(true)]],
-  MaxPooling2D: [['pool_size', I(2)], ['strides', NONE], ['padding', S('valid')], ['data_format', NONE]],
-  AveragePooling2D: [['pool_size', I(2)], ['strides', NONE], ['padding', S('valid')], ['data_format', NONE]],
-  GlobalAveragePooling2D: [['data_format', NONE], ['keepdims', B(false)]],
-  GlobalMaxPooling2D: [['data_format', NONE], ['keepdims', B(false)]],
+  BatchNormalization: [
+    ['axis', I(-1)],
+    ['momentum', { k: 'float', v: 0.99 }],
+    ['epsilon', { k: 'float', v: 1e-3 }],
+    ['center', B(true)],
+    ['scale', B(true)],
+  ],
+  MaxPooling2D: [
+    ['pool_size', I(2)],
+    ['strides', NONE],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+  ],
+  AveragePooling2D: [
+    ['pool_size', I(2)],
+    ['strides', NONE],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+  ],
+  GlobalAveragePooling2D: [
+    ['data_format', NONE],
+    ['keepdims', B(false)],
+  ],
+  GlobalMaxPooling2D: [
+    ['data_format', NONE],
+    ['keepdims', B(false)],
+  ],
   Flatten: [['data_format', NONE]],
   Reshape: [['target_shape']],
-  ZeroPadding2D: [['padding', I(1)], ['data_format', NONE]],
-  UpSampling2D: [['size', I(2)], ['data_format', NONE], ['interpolation', S('nearest')]],
+  ZeroPadding2D: [
+    ['padding', I(1)],
+    ['data_format', NONE],
+  ],
+  UpSampling2D: [
+    ['size', I(2)],
+    ['data_format', NONE],
+    ['interpolation', S('nearest')],
+  ],
   Concatenate: [['axis', I(-1)]],
-  Add: [], Multiply: [], Subtract: [], Average: [], Maximum: [], Minimum: [],
-  Input: [['shape', NONE], ['batch_size', NONE], ['name', NONE], ['dtype', NONE]],
-  Sequential: [['layers', NONE], ['name', NONE]],
-  Model: [['inputs', NONE], ['outputs', NONE], ['name', NONE]],
+  Add: [],
+  Multiply: [],
+  Subtract: [],
+  Average: [],
+  Maximum: [],
+  Minimum: [],
+  Input: [
+    ['shape', NONE],
+    ['batch_size', NONE],
+    ['name', NONE],
+    ['dtype', NONE],
+  ],
+  Sequential: [
+    ['layers', NONE],
+    ['name', NONE],
+  ],
+  Model: [
+    ['inputs', NONE],
+    ['outputs', NONE],
+    ['name', NONE],
+  ],
 };
-const KERAS_SAME = new Set(['Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'Rescaling', 'Normalization', 'LayerNormalization', 'AlphaDropout', 'ActivityRegularization']);
+const KERAS_SAME = new Set([
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'PReLU',
+  'ELU',
+  'Softmax',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'Rescaling',
+  'Normalization',
+  'LayerNormalization',
+  'AlphaDropout',
+  'ActivityRegularization',
+]);
 const MERGE = new Set(['Add', 'Multiply', 'Subtract', 'Average', 'Maximum', 'Minimum']);
 
-const SAME_FUNCTIONS = new Set(['relu', 'relu_', 'relu6', 'gelu', 'silu', 'sigmoid', 'sigmoid_', 'tanh', 'tanh_', 'hardswish', 'hardsigmoid', 'hardtanh', 'hardtanh_', 'leaky_relu', 'leaky_relu_', 'elu', 'elu_', 'selu', 'mish', 'softplus', 'dropout', 'dropout2d', 'alpha_dropout', 'contiguous', 'clone', 'detach', 'float', 'half', 'double', 'abs', 'exp', 'neg', 'clamp', 'clamp_', 'clip', 'softmax', 'log_softmax', 'batch_norm', 'layer_norm', 'group_norm', 'instance_norm', 'normalize', 'mul_', 'add_', 'div_', 'sub_', 'sqrt', 'rsqrt', 'to', 'cuda', 'cpu', 'type_as', 'requires_grad_', 'square', 'sign', 'log', 'channel_shuffle', 'native_channel_shuffle', 'swish', 'hard_swish', 'hard_sigmoid', 'pow', 'relu6_', 'silu_', 'sigmoid', 'erf', 'zero_', 'fill_', 'masked_fill', 'mul', 'div', 'add', 'sub', 'clamp_min', 'clamp_max', 'softsign', 'logsigmoid', 'tanhshrink']);
+const SAME_FUNCTIONS = new Set([
+  'relu',
+  'relu_',
+  'relu6',
+  'gelu',
+  'silu',
+  'sigmoid',
+  'sigmoid_',
+  'tanh',
+  'tanh_',
+  'hardswish',
+  'hardsigmoid',
+  'hardtanh',
+  'hardtanh_',
+  'leaky_relu',
+  'leaky_relu_',
+  'elu',
+  'elu_',
+  'selu',
+  'mish',
+  'softplus',
+  'dropout',
+  'dropout2d',
+  'alpha_dropout',
+  'contiguous',
+  'clone',
+  'detach',
+  'float',
+  'half',
+  'double',
+  'abs',
+  'exp',
+  'neg',
+  'clamp',
+  'clamp_',
+  'clip',
+  'softmax',
+  'log_softmax',
+  'batch_norm',
+  'layer_norm',
+  'group_norm',
+  'instance_norm',
+  'normalize',
+  'mul_',
+  'add_',
+  'div_',
+  'sub_',
+  'sqrt',
+  'rsqrt',
+  'to',
+  'cuda',
+  'cpu',
+  'type_as',
+  'requires_grad_',
+  'square',
+  'sign',
+  'log',
+  'channel_shuffle',
+  'native_channel_shuffle',
+  'swish',
+  'hard_swish',
+  'hard_sigmoid',
+  'pow',
+  'relu6_',
+  'silu_',
+  'sigmoid',
+  'erf',
+  'zero_',
+  'fill_',
+  'masked_fill',
+  'mul',
+  'div',
+  'add',
+  'sub',
+  'clamp_min',
+  'clamp_max',
+  'softsign',
+  'logsigmoid',
+  'tanhshrink',
+]);
 
 /** Python's round (half to even). */
 function pyRound(x: number): number {
@@ -122,7 +434,8 @@ export class Library {
       const name = parts[parts.length - 1]!;
       if (parts.length === 1 && (name === 'Input' || name === 'layers')) return name === 'Input' ? 'keras.layers.Input' : 'keras.layers';
       if (parts.length === 1 && (name === 'Model' || name === 'Sequential')) return `keras.${name}`;
-      if (parts[0] === 'models' && parts.length >= 2) return name === 'Model' || name === 'Functional' ? 'keras.Model' : name === 'Sequential' ? 'keras.Sequential' : `keras.models.${name}`;
+      if (parts[0] === 'models' && parts.length >= 2)
+        return name === 'Model' || name === 'Functional' ? 'keras.Model' : name === 'Sequential' ? 'keras.Sequential' : `keras.models.${name}`;
       if (parts[0] === 'layers' && parts.length >= 2) return name === 'Model' ? 'keras.Model' : `keras.layers.${name}`;
       return `keras.${parts.join('.')}`;
     }
@@ -130,7 +443,14 @@ export class Library {
   }
 
   isModuleBase(base: string): boolean {
-    return base === 'torch.nn.Module' || (base.startsWith('torch.nn.') && !base.startsWith('torch.nn.functional')) || base === 'keras.Model' || base === 'keras.layers.Layer' || base === 'keras.Sequential' || base.startsWith('torchvision.ops.');
+    return (
+      base === 'torch.nn.Module' ||
+      (base.startsWith('torch.nn.') && !base.startsWith('torch.nn.functional')) ||
+      base === 'keras.Model' ||
+      base === 'keras.layers.Layer' ||
+      base === 'keras.Sequential' ||
+      base.startsWith('torchvision.ops.')
+    );
   }
 
   isEnumOrException(base: string): boolean {
@@ -201,24 +521,25 @@ export class Library {
       const v = a[0] ?? NONE;
       return v.k === 'int' || v.k === 'float' ? { k: v.k, v: Math.abs(v.v) } : v.k === 'tensor' ? v : unknown('abs()');
     });
-    const extreme = (name: string, pick: (x: number, y: number) => boolean) => def(name, (a, kw) => {
-      let items: Value[] = a;
-      if (a.length === 1) {
-        const r = it.iterate(a[0]!, undefined);
-        if (isUnknown(r)) return r;
-        items = r;
-      }
-      if (items.length === 0) return kw.get('default') ?? unknown(`${name}() of nothing`);
-      let best = items[0]!;
-      for (const v of items) {
-        if (isUnknown(v)) return v;
-        const x = num(v);
-        const y = num(best);
-        if (x === undefined || y === undefined) return unknown(`${name}() of non-numbers`);
-        if (pick(x, y)) best = v;
-      }
-      return best;
-    });
+    const extreme = (name: string, pick: (x: number, y: number) => boolean) =>
+      def(name, (a, kw) => {
+        let items: Value[] = a;
+        if (a.length === 1) {
+          const r = it.iterate(a[0]!, undefined);
+          if (isUnknown(r)) return r;
+          items = r;
+        }
+        if (items.length === 0) return kw.get('default') ?? unknown(`${name}() of nothing`);
+        let best = items[0]!;
+        for (const v of items) {
+          if (isUnknown(v)) return v;
+          const x = num(v);
+          const y = num(best);
+          if (x === undefined || y === undefined) return unknown(`${name}() of non-numbers`);
+          if (pick(x, y)) best = v;
+        }
+        return best;
+      });
     extreme('max', (x, y) => x > y);
     extreme('min', (x, y) => x < y);
     def('sum', (a) => {
@@ -279,10 +600,14 @@ export class Library {
       if (kw.has('key')) return unknown('sorted() with a key');
       const nums = items.map(num);
       if (nums.some((n) => n === undefined)) {
-        if (items.every((v) => v.k === 'str')) return { k: 'list', items: [...items].sort((x, y) => ((x as { v: string }).v < (y as { v: string }).v ? -1 : 1)) };
+        if (items.every((v) => v.k === 'str'))
+          return { k: 'list', items: [...items].sort((x, y) => ((x as { v: string }).v < (y as { v: string }).v ? -1 : 1)) };
         return unknown('sorted() of non-numbers');
       }
-      const out = items.map((v, i) => [v, nums[i]!] as const).sort((x, y) => x[1] - y[1]).map(([v]) => v);
+      const out = items
+        .map((v, i) => [v, nums[i]!] as const)
+        .sort((x, y) => x[1] - y[1])
+        .map(([v]) => v);
       if (kw.get('reverse') && truthy(kw.get('reverse')!)) out.reverse();
       return { k: 'list', items: out };
     });
@@ -296,7 +621,15 @@ export class Library {
       }
       const n = lists.length ? Math.min(...lists.map((l) => l.length)) : 0;
       const out: Value[] = [];
-      for (let i = 0; i < n; i++) out.push(it.callValue(fn, lists.map((l) => l[i]!), new Map(), node));
+      for (let i = 0; i < n; i++)
+        out.push(
+          it.callValue(
+            fn,
+            lists.map((l) => l[i]!),
+            new Map(),
+            node,
+          ),
+        );
       return { k: 'list', items: out };
     });
     def('filter', (a, _kw, node) => {
@@ -310,16 +643,17 @@ export class Library {
       }
       return { k: 'list', items: out };
     });
-    const anyAll = (name: string, all: boolean) => def(name, (a) => {
-      const items = it.iterate(a[0] ?? tuple([]), undefined);
-      if (isUnknown(items)) return items;
-      for (const v of items) {
-        const t = truthy(v);
-        if (t === undefined) return unknown(`${name}() of values not known`);
-        if (t !== all) return bool(!all);
-      }
-      return bool(all);
-    });
+    const anyAll = (name: string, all: boolean) =>
+      def(name, (a) => {
+        const items = it.iterate(a[0] ?? tuple([]), undefined);
+        if (isUnknown(items)) return items;
+        for (const v of items) {
+          const t = truthy(v);
+          if (t === undefined) return unknown(`${name}() of values not known`);
+          if (t !== all) return bool(!all);
+        }
+        return bool(all);
+      });
     anyAll('any', false);
     anyAll('all', true);
     def('divmod', (a) => {
@@ -365,7 +699,20 @@ export class Library {
     def('open', () => unknown('open()'));
     def('hash', () => unknown('hash()'));
     scope.vars.set('object', { k: 'lib', path: 'builtins.object' });
-    for (const name of ['Exception', 'ValueError', 'TypeError', 'NotImplementedError', 'KeyError', 'RuntimeError', 'AssertionError', 'IndexError', 'AttributeError', 'ImportError', 'NotImplemented', 'StopIteration']) {
+    for (const name of [
+      'Exception',
+      'ValueError',
+      'TypeError',
+      'NotImplementedError',
+      'KeyError',
+      'RuntimeError',
+      'AssertionError',
+      'IndexError',
+      'AttributeError',
+      'ImportError',
+      'NotImplemented',
+      'StopIteration',
+    ]) {
       scope.vars.set(name, { k: 'lib', path: `builtins.${name}` });
     }
   }
@@ -406,8 +753,23 @@ export class Library {
       const c = this.canonical(cls.path);
       const last = c.split('.').pop()!;
       const kinds: Record<string, string[]> = {
-        'builtins.int': ['int', 'bool'], 'builtins.float': ['float'], 'builtins.str': ['str'], 'builtins.list': ['list'], 'builtins.tuple': ['tuple'], 'builtins.dict': ['dict'], 'builtins.bool': ['bool'],
-        Sequence: ['list', 'tuple', 'str'], MutableSequence: ['list'], List: ['list'], Tuple: ['tuple'], Mapping: ['dict'], MutableMapping: ['dict'], Dict: ['dict'], OrderedDict: ['dict'], Iterable: ['list', 'tuple', 'dict', 'str'], Callable: ['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'],
+        'builtins.int': ['int', 'bool'],
+        'builtins.float': ['float'],
+        'builtins.str': ['str'],
+        'builtins.list': ['list'],
+        'builtins.tuple': ['tuple'],
+        'builtins.dict': ['dict'],
+        'builtins.bool': ['bool'],
+        Sequence: ['list', 'tuple', 'str'],
+        MutableSequence: ['list'],
+        List: ['list'],
+        Tuple: ['tuple'],
+        Mapping: ['dict'],
+        MutableMapping: ['dict'],
+        Dict: ['dict'],
+        OrderedDict: ['dict'],
+        Iterable: ['list', 'tuple', 'dict', 'str'],
+        Callable: ['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'],
       };
       const abc = /^(typing|collections|collections\.abc)\.\w+$/.test(c) ? kinds[last] : kinds[c];
       if (isUnknown(v)) return v;
@@ -417,7 +779,8 @@ export class Library {
         if (c === 'torch.nn.Module') return bool(v.layer.framework === 'torch');
         if (c === 'keras.layers.Layer') return bool(v.layer.framework === 'keras');
         if (c === 'torch.nn._ConvNd') return bool(mine === 'Conv2d' || mine === 'ConvTranspose2d');
-        if (c === 'torch.nn._BatchNorm' || c === 'torch.nn._NormBase') return bool(/^BatchNorm/.test(mine) || (c === 'torch.nn._NormBase' && /^InstanceNorm/.test(mine)));
+        if (c === 'torch.nn._BatchNorm' || c === 'torch.nn._NormBase')
+          return bool(/^BatchNorm/.test(mine) || (c === 'torch.nn._NormBase' && /^InstanceNorm/.test(mine)));
         if (c === 'torch.nn._MaxPoolNd' || c === 'torch.nn._AvgPoolNd') return bool(mine === `${c.slice(10, 13)}Pool2d`);
         if (c === 'torch.nn._AdaptiveAvgPoolNd') return bool(mine === 'AdaptiveAvgPool2d');
         // Our layers are exactly the library's classes: they derive from no other class of the library.
@@ -436,7 +799,15 @@ export class Library {
       return unknown(`isinstance(..., ${cls.path}) is not known`);
     }
     if (cls.k === 'native') {
-      const kinds: Record<string, string[]> = { int: ['int', 'bool'], float: ['float'], str: ['str'], list: ['list'], tuple: ['tuple'], dict: ['dict'], bool: ['bool'] };
+      const kinds: Record<string, string[]> = {
+        int: ['int', 'bool'],
+        float: ['float'],
+        str: ['str'],
+        list: ['list'],
+        tuple: ['tuple'],
+        dict: ['dict'],
+        bool: ['bool'],
+      };
       if (isUnknown(v)) return v;
       if (cls.name in kinds) return bool(kinds[cls.name]!.includes(v.k));
       return unknown(`isinstance(, ${cls.name})`);
@@ -465,10 +836,14 @@ export class Library {
     const full = `${path}.${name}`;
     const c = this.canonical(full);
     switch (c) {
-      case 'math.pi': return { k: 'float', v: Math.PI };
-      case 'math.e': return { k: 'float', v: Math.E };
-      case 'math.inf': return { k: 'float', v: Infinity };
-      default: return { k: 'lib', path: full };
+      case 'math.pi':
+        return { k: 'float', v: Math.PI };
+      case 'math.e':
+        return { k: 'float', v: Math.E };
+      case 'math.inf':
+        return { k: 'float', v: Infinity };
+      default:
+        return { k: 'lib', path: full };
     }
   }
 
@@ -490,7 +865,8 @@ export class Library {
     }
     if (c === 'torchvision.ops.Conv2dNormActivation' || c === 'torchvision.ops.ConvNormActivation') return this.conv2dNormActivation(args, kwargs);
     if (c === 'torchvision.ops.SqueezeExcitation') return this.squeezeExcitation(args, kwargs);
-    if (c === 'torchvision.ops.StochasticDepth' || c === 'timm.DropPath') return { k: 'layer', layer: this.makeLayer('torch.nn.Identity', 'torch', [], new Map()) };
+    if (c === 'torchvision.ops.StochasticDepth' || c === 'timm.DropPath')
+      return { k: 'layer', layer: this.makeLayer('torch.nn.Identity', 'torch', [], new Map()) };
     if (parts[0] === 'torch' && (parts[1] === 'nn' ? parts[2] === 'functional' : true)) {
       const fn = parts[0] === 'torch' && parts[1] === 'nn' ? last : parts.slice(1).join('.');
       if (parts[1] === 'nn' && parts[2] === 'init') return NONE;
@@ -503,31 +879,53 @@ export class Library {
     }
     if (c === 're.split' || c === 're.findall' || c === 're.sub') return this.regex(c.slice(3), args, kwargs);
     switch (c) {
-      case 'math.ceil': return this.math(args, Math.ceil, true);
-      case 'math.floor': return this.math(args, Math.floor, true);
-      case 'math.sqrt': return this.math(args, Math.sqrt, false);
-      case 'math.log': return this.math(args, Math.log, false);
-      case 'math.log2': return this.math(args, Math.log2, false);
-      case 'math.exp': return this.math(args, Math.exp, false);
-      case 'math.trunc': return this.math(args, Math.trunc, true);
+      case 'math.ceil':
+        return this.math(args, Math.ceil, true);
+      case 'math.floor':
+        return this.math(args, Math.floor, true);
+      case 'math.sqrt':
+        return this.math(args, Math.sqrt, false);
+      case 'math.log':
+        return this.math(args, Math.log, false);
+      case 'math.log2':
+        return this.math(args, Math.log2, false);
+      case 'math.exp':
+        return this.math(args, Math.exp, false);
+      case 'math.trunc':
+        return this.math(args, Math.trunc, true);
       // numpy's rounding functions return floats.
-      case 'numpy.ceil': return this.math(args, Math.ceil, false);
-      case 'numpy.floor': return this.math(args, Math.floor, false);
-      case 'numpy.sqrt': return this.math(args, Math.sqrt, false);
-      case 'numpy.round': case 'numpy.around': case 'numpy.rint': return this.math(args, pyRound, false);
-      case 'numpy.abs': return this.math(args, Math.abs, false);
-      case 'numpy.int': case 'numpy.int32': case 'numpy.int64': return this.math(args, Math.trunc, true);
+      case 'numpy.ceil':
+        return this.math(args, Math.ceil, false);
+      case 'numpy.floor':
+        return this.math(args, Math.floor, false);
+      case 'numpy.sqrt':
+        return this.math(args, Math.sqrt, false);
+      case 'numpy.round':
+      case 'numpy.around':
+      case 'numpy.rint':
+        return this.math(args, pyRound, false);
+      case 'numpy.abs':
+        return this.math(args, Math.abs, false);
+      case 'numpy.int':
+      case 'numpy.int32':
+      case 'numpy.int64':
+        return this.math(args, Math.trunc, true);
       case 'math.gcd': {
         let [x, y] = [num(args[0] ?? NONE), num(args[1] ?? NONE)];
         if (x === undefined || y === undefined) return unknown('math.gcd() of values not known');
-        x = Math.abs(x); y = Math.abs(y);
+        x = Math.abs(x);
+        y = Math.abs(y);
         while (y) [x, y] = [y, x % y];
         return int(x);
       }
-      case 'functools.partial': return args[0] ? { k: 'partial', fn: args[0], args: args.slice(1), kwargs: new Map(kwargs) } : unknown('partial()');
-      case 'functools.reduce': return unknown('functools.reduce() is not followed');
-      case 'collections.OrderedDict': return this.makeDict(args, kwargs);
-      case 'collections.namedtuple': case 'typing.NamedTuple': {
+      case 'functools.partial':
+        return args[0] ? { k: 'partial', fn: args[0], args: args.slice(1), kwargs: new Map(kwargs) } : unknown('partial()');
+      case 'functools.reduce':
+        return unknown('functools.reduce() is not followed');
+      case 'collections.OrderedDict':
+        return this.makeDict(args, kwargs);
+      case 'collections.namedtuple':
+      case 'typing.NamedTuple': {
         const name = args[0]?.k === 'str' ? args[0].v : 'namedtuple';
         const f = args[1] ?? kwargs.get('field_names');
         let fields: string[] | undefined;
@@ -539,8 +937,11 @@ export class Library {
         const cls: ClassDef = { name, file: '', bases: [], attrs: new Map(), fields, fieldDefaults: defaults };
         return { k: 'class', cls };
       }
-      case 'copy.deepcopy': case 'copy.copy': return this.copyValue(args[0] ?? NONE, c === 'copy.deepcopy', new Map());
-      case 'builtins.object': return NONE;
+      case 'copy.deepcopy':
+      case 'copy.copy':
+        return this.copyValue(args[0] ?? NONE, c === 'copy.deepcopy', new Map());
+      case 'builtins.object':
+        return NONE;
       case 'torchvision.models._utils._make_divisible': {
         // _make_divisible(v, divisor, min_value=None), as torchvision and the MobileNet papers write it.
         const v = num(this.arg(args, kwargs, 0, 'v') ?? NONE);
@@ -553,10 +954,14 @@ export class Library {
         if (out < 0.9 * v) out += divisor;
         return int(out);
       }
-      case 'torchvision.utils._log_api_usage_once': return NONE;
-      case 'operator.add': return this.it.binary('+', args[0] ?? NONE, args[1] ?? NONE, node!);
-      case 'operator.mul': return this.it.binary('*', args[0] ?? NONE, args[1] ?? NONE, node!);
-      default: break;
+      case 'torchvision.utils._log_api_usage_once':
+        return NONE;
+      case 'operator.add':
+        return this.it.binary('+', args[0] ?? NONE, args[1] ?? NONE, node!);
+      case 'operator.mul':
+        return this.it.binary('*', args[0] ?? NONE, args[1] ?? NONE, node!);
+      default:
+        break;
     }
     if (parts[0] === 'builtins') return unknown(`${last}() (the code raises)`);
     for (const a of [...args, ...kwargs.values()]) if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to ${path}(), which is not followed`;
@@ -581,7 +986,8 @@ export class Library {
         for (const [h, [key, x]] of v.entries) out.entries.set(h, [key, inner(x)]);
         return out;
       }
-      case 'tuple': return deep ? { ...v, items: v.items.map(inner) } : v;
+      case 'tuple':
+        return deep ? { ...v, items: v.items.map(inner) } : v;
       case 'obj': {
         const out: Value & { k: 'obj' } = { k: 'obj', cls: v.cls, attrs: new Map(), id: this.it.newId() };
         memo.set(v, out);
@@ -594,7 +1000,14 @@ export class Library {
         return out;
       }
       case 'layer': {
-        const layer: Layer = { ...v.layer, id: this.it.newId(), args: { ...v.layer.args }, applied: 0, children: v.layer.children ? [] : undefined, childNames: v.layer.childNames ? [...v.layer.childNames] : undefined };
+        const layer: Layer = {
+          ...v.layer,
+          id: this.it.newId(),
+          args: { ...v.layer.args },
+          applied: 0,
+          children: v.layer.children ? [] : undefined,
+          childNames: v.layer.childNames ? [...v.layer.childNames] : undefined,
+        };
         const out: Value = { k: 'layer', layer };
         memo.set(v, out);
         for (const c of v.layer.children ?? []) layer.children!.push(inner(c));
@@ -603,7 +1016,8 @@ export class Library {
         this.it.modulesBuilt.push(out);
         return out;
       }
-      default: return v;
+      default:
+        return v;
     }
   }
 
@@ -693,7 +1107,19 @@ export class Library {
 
   /** torchvision.ops.Conv2dNormActivation: conv (+ norm) (+ activation), built here so that its conv's site is the call. */
   private conv2dNormActivation(args: Args, kwargs: Kwargs): Value {
-    const sig: Sig = [['in_channels'], ['out_channels'], ['kernel_size', I(3)], ['stride', I(1)], ['padding', NONE], ['groups', I(1)], ['norm_layer', { k: 'lib', path: 'torch.nn.BatchNorm2d' }], ['activation_layer', { k: 'lib', path: 'torch.nn.ReLU' }], ['dilation', I(1)], ['inplace', B(true)], ['bias', NONE]];
+    const sig: Sig = [
+      ['in_channels'],
+      ['out_channels'],
+      ['kernel_size', I(3)],
+      ['stride', I(1)],
+      ['padding', NONE],
+      ['groups', I(1)],
+      ['norm_layer', { k: 'lib', path: 'torch.nn.BatchNorm2d' }],
+      ['activation_layer', { k: 'lib', path: 'torch.nn.ReLU' }],
+      ['dilation', I(1)],
+      ['inplace', B(true)],
+      ['bias', NONE],
+    ];
     const a = this.bind(sig, args, kwargs, 'Conv2dNormActivation');
     let padding = a.padding!;
     if (padding.k === 'none') {
@@ -710,18 +1136,40 @@ export class Library {
     const norm = a.norm_layer!;
     let bias = a.bias!;
     if (bias.k === 'none') bias = norm.k === 'none' ? B(true) : norm.k === 'unknown' ? norm : B(false);
-    const conv = this.makeLayer('torch.nn.Conv2d', 'torch', [a.in_channels!, a.out_channels!, a.kernel_size!, a.stride!, padding], new Map([['dilation', a.dilation!], ['groups', a.groups!], ['bias', bias]]));
+    const conv = this.makeLayer(
+      'torch.nn.Conv2d',
+      'torch',
+      [a.in_channels!, a.out_channels!, a.kernel_size!, a.stride!, padding],
+      new Map([
+        ['dilation', a.dilation!],
+        ['groups', a.groups!],
+        ['bias', bias],
+      ]),
+    );
     const children: Value[] = [{ k: 'layer', layer: conv }];
     if (norm.k !== 'none') children.push(this.it.callValue(norm, [a.out_channels!], new Map(), undefined));
     const act = a.activation_layer!;
-    if (act.k !== 'none') children.push(this.it.callValue(act, [], act.k === 'lib' && /ReLU|SiLU|Hardswish|Hardsigmoid|Mish|ReLU6/.test(act.path) ? new Map([['inplace', a.inplace!]]) : new Map<string, Value>(), undefined));
+    if (act.k !== 'none')
+      children.push(
+        this.it.callValue(
+          act,
+          [],
+          act.k === 'lib' && /ReLU|SiLU|Hardswish|Hardsigmoid|Mish|ReLU6/.test(act.path) ? new Map([['inplace', a.inplace!]]) : new Map<string, Value>(),
+          undefined,
+        ),
+      );
     const seq = this.makeLayer('torch.nn.Sequential', 'torch', children, new Map());
     return { k: 'layer', layer: seq };
   }
 
   /** torchvision.ops.SqueezeExcitation(input_channels, squeeze_channels, activation=ReLU, scale_activation=Sigmoid). */
   private squeezeExcitation(args: Args, kwargs: Kwargs): Value {
-    const sig: Sig = [['input_channels'], ['squeeze_channels'], ['activation', { k: 'lib', path: 'torch.nn.ReLU' }], ['scale_activation', { k: 'lib', path: 'torch.nn.Sigmoid' }]];
+    const sig: Sig = [
+      ['input_channels'],
+      ['squeeze_channels'],
+      ['activation', { k: 'lib', path: 'torch.nn.ReLU' }],
+      ['scale_activation', { k: 'lib', path: 'torch.nn.Sigmoid' }],
+    ];
     const a = this.bind(sig, args, kwargs, 'SqueezeExcitation');
     const avg = this.makeLayer('torch.nn.AdaptiveAvgPool2d', 'torch', [I(1)], new Map());
     const fc1 = this.makeLayer('torch.nn.Conv2d', 'torch', [a.input_channels!, a.squeeze_channels!, I(1)], new Map());
@@ -749,7 +1197,10 @@ export class Library {
       return;
     }
     const framework: Framework = base.startsWith('keras') ? 'keras' : 'torch';
-    if ((framework === 'torch' && (short in TORCH_LAYERS || TORCH_SAME.has(short) || TORCH_CONTAINERS.has(short))) || (framework === 'keras' && short in KERAS_LAYERS)) {
+    if (
+      (framework === 'torch' && (short in TORCH_LAYERS || TORCH_SAME.has(short) || TORCH_CONTAINERS.has(short))) ||
+      (framework === 'keras' && short in KERAS_LAYERS)
+    ) {
       const layer = this.makeLayer(base, framework, args, kwargs);
       obj.base = layer;
       this.it.childIds.add(layer.id);
@@ -761,10 +1212,14 @@ export class Library {
     const bases = this.it.libraryBases(sup.cls);
     const libBase = bases.find((b) => this.isModuleBase(b)) ?? bases[0];
     if (name === '__init__') {
-      return { k: 'native', name: 'super.__init__', call: (a, kw) => {
-        if (self.k === 'obj' && libBase) this.initBase(self, libBase, a, kw, node);
-        return NONE;
-      } };
+      return {
+        k: 'native',
+        name: 'super.__init__',
+        call: (a, kw) => {
+          if (self.k === 'obj' && libBase) this.initBase(self, libBase, a, kw, node);
+          return NONE;
+        },
+      };
     }
     if ((name === 'forward' || name === 'call' || name === '__call__') && self.k === 'obj' && self.base) {
       const base = self.base;
@@ -778,34 +1233,59 @@ export class Library {
     const it = this.it;
     const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
     switch (name) {
-      case 'modules': return native(() => ({ k: 'list', items: this.descendants(obj, true) }));
-      case 'children': return native(() => ({ k: 'list', items: this.descendants(obj, false) }));
-      case 'named_modules': return native(() => ({ k: 'list', items: this.descendants(obj, true).map((m) => tuple([str('?'), m])) }));
-      case 'named_children': return native(() => ({ k: 'list', items: this.namedChildren(obj) }));
-      case 'add_module': case 'register_module': return native((a) => {
-        if (a[0]?.k !== 'str') return unknown('add_module() with a name not known');
-        it.setAttr(obj, a[0].v, a[1] ?? NONE);
-        return NONE;
-      });
-      case '__setattr__': return native((a) => {
-        if (a[0]?.k !== 'str') return unknown('__setattr__() with a name not known');
-        it.setAttr(obj, a[0].v, a[1] ?? NONE);
-        return NONE;
-      });
-      case '__getattr__': case '__getattribute__': return native((a, _kw, n) => (a[0]?.k === 'str' ? it.getAttr(obj, a[0].v, n) : unknown(`${name}() with a name not known`)));
-      case 'register_parameter': return native(() => {
-        // A parameter of its own: a library layer it subclasses no longer has only the layer's.
-        if (obj.base) obj.base.ownParameters = `${obj.cls.name} registers parameters of its own`;
-        return NONE;
-      });
-      case 'register_buffer': case 'apply': case 'reset_parameters': case 'init_weights': case 'load_state_dict': case 'zero_grad':
+      case 'modules':
+        return native(() => ({ k: 'list', items: this.descendants(obj, true) }));
+      case 'children':
+        return native(() => ({ k: 'list', items: this.descendants(obj, false) }));
+      case 'named_modules':
+        return native(() => ({ k: 'list', items: this.descendants(obj, true).map((m) => tuple([str('?'), m])) }));
+      case 'named_children':
+        return native(() => ({ k: 'list', items: this.namedChildren(obj) }));
+      case 'add_module':
+      case 'register_module':
+        return native((a) => {
+          if (a[0]?.k !== 'str') return unknown('add_module() with a name not known');
+          it.setAttr(obj, a[0].v, a[1] ?? NONE);
+          return NONE;
+        });
+      case '__setattr__':
+        return native((a) => {
+          if (a[0]?.k !== 'str') return unknown('__setattr__() with a name not known');
+          it.setAttr(obj, a[0].v, a[1] ?? NONE);
+          return NONE;
+        });
+      case '__getattr__':
+      case '__getattribute__':
+        return native((a, _kw, n) => (a[0]?.k === 'str' ? it.getAttr(obj, a[0].v, n) : unknown(`${name}() with a name not known`)));
+      case 'register_parameter':
+        return native(() => {
+          // A parameter of its own: a library layer it subclasses no longer has only the layer's.
+          if (obj.base) obj.base.ownParameters = `${obj.cls.name} registers parameters of its own`;
+          return NONE;
+        });
+      case 'register_buffer':
+      case 'apply':
+      case 'reset_parameters':
+      case 'init_weights':
+      case 'load_state_dict':
+      case 'zero_grad':
         return native(() => NONE);
-      case 'eval': case 'train': case 'cuda': case 'cpu': case 'to': case 'float': case 'half': case 'requires_grad_':
+      case 'eval':
+      case 'train':
+      case 'cuda':
+      case 'cpu':
+      case 'to':
+      case 'float':
+      case 'half':
+      case 'requires_grad_':
         return native(() => obj);
-      case '__class__': return { k: 'class', cls: obj.cls };
+      case '__class__':
+        return { k: 'class', cls: obj.cls };
       // Models are costed as they run for inference (and as they are measured): in eval mode.
-      case 'training': return bool(false);
-      default: break;
+      case 'training':
+        return bool(false);
+      default:
+        break;
     }
     if (obj.base) return this.valueAttr({ k: 'layer', layer: obj.base }, name, node);
     return unknown(`${obj.cls.name}.${name} is not set`);
@@ -852,54 +1332,72 @@ export class Library {
     switch (v.k) {
       case 'list': {
         switch (name) {
-          case 'append': return native((a) => { v.items.push(a[0] ?? NONE); return NONE; });
-          case 'extend': return native((a) => {
-            const items = it.iterate(a[0] ?? NONE, undefined);
-            if (isUnknown(items)) v.taint = items.reason;
-            else v.items.push(...items);
-            return NONE;
-          });
-          case 'insert': return native((a) => {
-            const i = num(a[0] ?? NONE);
-            if (i === undefined) v.taint = 'insert() at an index not known';
-            else v.items.splice(i < 0 ? Math.max(0, v.items.length + i) : i, 0, a[1] ?? NONE);
-            return NONE;
-          });
-          case 'pop': return native((a) => {
-            if (v.taint) return unknown(v.taint);
-            const i = a[0] ? num(a[0]) : -1;
-            if (i === undefined || v.items.length === 0) return unknown('pop()');
-            return v.items.splice(i < 0 ? v.items.length + i : i, 1)[0] ?? unknown('pop()');
-          });
-          case 'index': return native((a) => {
-            for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
-            return unknown('index()');
-          });
-          case 'copy': return native(() => ({ k: 'list', items: [...v.items], taint: v.taint }));
-          case 'reverse': return native(() => { v.items.reverse(); return NONE; });
-          case 'count': return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
-          default: return unknown(`list.${name} is not followed`);
+          case 'append':
+            return native((a) => {
+              v.items.push(a[0] ?? NONE);
+              return NONE;
+            });
+          case 'extend':
+            return native((a) => {
+              const items = it.iterate(a[0] ?? NONE, undefined);
+              if (isUnknown(items)) v.taint = items.reason;
+              else v.items.push(...items);
+              return NONE;
+            });
+          case 'insert':
+            return native((a) => {
+              const i = num(a[0] ?? NONE);
+              if (i === undefined) v.taint = 'insert() at an index not known';
+              else v.items.splice(i < 0 ? Math.max(0, v.items.length + i) : i, 0, a[1] ?? NONE);
+              return NONE;
+            });
+          case 'pop':
+            return native((a) => {
+              if (v.taint) return unknown(v.taint);
+              const i = a[0] ? num(a[0]) : -1;
+              if (i === undefined || v.items.length === 0) return unknown('pop()');
+              return v.items.splice(i < 0 ? v.items.length + i : i, 1)[0] ?? unknown('pop()');
+            });
+          case 'index':
+            return native((a) => {
+              for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
+              return unknown('index()');
+            });
+          case 'copy':
+            return native(() => ({ k: 'list', items: [...v.items], taint: v.taint }));
+          case 'reverse':
+            return native(() => {
+              v.items.reverse();
+              return NONE;
+            });
+          case 'count':
+            return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
+          default:
+            return unknown(`list.${name} is not followed`);
         }
       }
       case 'tuple': {
-        if (name === 'index') return native((a) => {
-          for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
-          return unknown('index()');
-        });
+        if (name === 'index')
+          return native((a) => {
+            for (let i = 0; i < v.items.length; i++) if (it.equal(v.items[i]!, a[0] ?? NONE)) return int(i);
+            return unknown('index()');
+          });
         if (name === 'count') return native((a) => int(v.items.filter((x) => it.equal(x, a[0] ?? NONE)).length));
         const fields = v.cls?.fields;
-        if (fields && name === '_replace') return native((a, kw) => {
-          // A copy with the fields named replaced; an unknown field raises in Python.
-          if (a.length) return unknown('_replace() takes keyword arguments only');
-          const items = [...v.items];
-          for (const [key, value] of kw) {
-            const at = fields.indexOf(key);
-            if (at < 0) throw new RaiseError(`the code raises: _replace() got an unexpected field name ${key}`);
-            items[at] = value;
-          }
-          return { ...v, items };
-        });
-        if (fields && name === '_asdict') return native(() => ({ k: 'dict', entries: new Map(fields.map((f, i) => [`s:${f}`, [str(f), v.items[i] ?? NONE] as [Value, Value]])) }));
+        if (fields && name === '_replace')
+          return native((a, kw) => {
+            // A copy with the fields named replaced; an unknown field raises in Python.
+            if (a.length) return unknown('_replace() takes keyword arguments only');
+            const items = [...v.items];
+            for (const [key, value] of kw) {
+              const at = fields.indexOf(key);
+              if (at < 0) throw new RaiseError(`the code raises: _replace() got an unexpected field name ${key}`);
+              items[at] = value;
+            }
+            return { ...v, items };
+          });
+        if (fields && name === '_asdict')
+          return native(() => ({ k: 'dict', entries: new Map(fields.map((f, i) => [`s:${f}`, [str(f), v.items[i] ?? NONE] as [Value, Value]])) }));
         if (fields && name === '_fields') return tuple(fields.map(str));
         if (name === '_replace' || name === '_asdict') return unknown(`${name}() is not followed`);
         return unknown(`tuple.${name} is not known`);
@@ -907,75 +1405,99 @@ export class Library {
       case 'dict': {
         const entries = () => [...v.entries.values()];
         switch (name) {
-          case 'items': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k, x]) => tuple([k, x])) }));
-          case 'keys': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k]) => k) }));
-          case 'values': return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([, x]) => x) }));
-          case 'get': return native((a) => {
-            const h = hashKey(a[0] ?? NONE);
-            const found = h === undefined ? undefined : v.entries.get(h);
-            if (found) return found[1];
-            return v.taint ? unknown(v.taint) : (a[1] ?? NONE);
-          });
-          case 'pop': return native((a) => {
-            const h = hashKey(a[0] ?? NONE);
-            const found = h === undefined ? undefined : v.entries.get(h);
-            if (found) {
-              v.entries.delete(h!);
-              return found[1];
-            }
-            return v.taint ? unknown(v.taint) : (a[1] ?? unknown('KeyError'));
-          });
-          case 'setdefault': return native((a) => {
-            const h = hashKey(a[0] ?? NONE);
-            if (h === undefined) return unknown('setdefault()');
-            const found = v.entries.get(h);
-            if (found) return found[1];
-            v.entries.set(h, [a[0]!, a[1] ?? NONE]);
-            return a[1] ?? NONE;
-          });
-          case 'update': return native((a, kw) => {
-            const other = this.makeDict(a, kw);
-            if (other.k === 'dict') {
-              if (other.taint) v.taint = other.taint;
-              for (const [h, e] of other.entries) v.entries.set(h, e);
-            }
-            return NONE;
-          });
-          case 'copy': return native(() => ({ k: 'dict', entries: new Map(v.entries), taint: v.taint }));
-          default: return unknown(`dict.${name} is not followed`);
+          case 'items':
+            return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k, x]) => tuple([k, x])) }));
+          case 'keys':
+            return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([k]) => k) }));
+          case 'values':
+            return native(() => (v.taint ? unknown(v.taint) : { k: 'list', items: entries().map(([, x]) => x) }));
+          case 'get':
+            return native((a) => {
+              const h = hashKey(a[0] ?? NONE);
+              const found = h === undefined ? undefined : v.entries.get(h);
+              if (found) return found[1];
+              return v.taint ? unknown(v.taint) : (a[1] ?? NONE);
+            });
+          case 'pop':
+            return native((a) => {
+              const h = hashKey(a[0] ?? NONE);
+              const found = h === undefined ? undefined : v.entries.get(h);
+              if (found) {
+                v.entries.delete(h!);
+                return found[1];
+              }
+              return v.taint ? unknown(v.taint) : (a[1] ?? unknown('KeyError'));
+            });
+          case 'setdefault':
+            return native((a) => {
+              const h = hashKey(a[0] ?? NONE);
+              if (h === undefined) return unknown('setdefault()');
+              const found = v.entries.get(h);
+              if (found) return found[1];
+              v.entries.set(h, [a[0]!, a[1] ?? NONE]);
+              return a[1] ?? NONE;
+            });
+          case 'update':
+            return native((a, kw) => {
+              const other = this.makeDict(a, kw);
+              if (other.k === 'dict') {
+                if (other.taint) v.taint = other.taint;
+                for (const [h, e] of other.entries) v.entries.set(h, e);
+              }
+              return NONE;
+            });
+          case 'copy':
+            return native(() => ({ k: 'dict', entries: new Map(v.entries), taint: v.taint }));
+          default:
+            return unknown(`dict.${name} is not followed`);
         }
       }
       case 'str': {
         switch (name) {
-          case 'format': return native((a, kw) => formatString(v.v, a, kw) ?? unknown(`\`${snippet(node)}\`: a format not followed`));
-          case 'lower': return native(() => str(v.v.toLowerCase()));
-          case 'upper': return native(() => str(v.v.toUpperCase()));
-          case 'startswith': return native((a) => (a[0]?.k === 'str' ? bool(v.v.startsWith(a[0].v)) : unknown('startswith()')));
-          case 'endswith': return native((a) => (a[0]?.k === 'str' ? bool(v.v.endsWith(a[0].v)) : unknown('endswith()')));
-          case 'split': return native((a) => ({ k: 'list', items: (a[0]?.k === 'str' ? v.v.split(a[0].v) : v.v.trim().split(/\s+/)).map(str) }));
-          case 'join': return native((a) => {
-            const items = it.iterate(a[0] ?? NONE, undefined);
-            if (isUnknown(items) || !items.every((x) => x.k === 'str')) return unknown('join()');
-            return str(items.map((x) => (x as { v: string }).v).join(v.v));
-          });
-          case 'replace': return native((a) => (a[0]?.k === 'str' && a[1]?.k === 'str' ? str(v.v.split(a[0].v).join(a[1].v)) : unknown('replace()')));
-          case 'strip': return native(() => str(v.v.trim()));
-          default: return unknown(`str.${name}`);
+          case 'format':
+            return native((a, kw) => formatString(v.v, a, kw) ?? unknown(`\`${snippet(node)}\`: a format not followed`));
+          case 'lower':
+            return native(() => str(v.v.toLowerCase()));
+          case 'upper':
+            return native(() => str(v.v.toUpperCase()));
+          case 'startswith':
+            return native((a) => (a[0]?.k === 'str' ? bool(v.v.startsWith(a[0].v)) : unknown('startswith()')));
+          case 'endswith':
+            return native((a) => (a[0]?.k === 'str' ? bool(v.v.endsWith(a[0].v)) : unknown('endswith()')));
+          case 'split':
+            return native((a) => ({ k: 'list', items: (a[0]?.k === 'str' ? v.v.split(a[0].v) : v.v.trim().split(/\s+/)).map(str) }));
+          case 'join':
+            return native((a) => {
+              const items = it.iterate(a[0] ?? NONE, undefined);
+              if (isUnknown(items) || !items.every((x) => x.k === 'str')) return unknown('join()');
+              return str(items.map((x) => (x as { v: string }).v).join(v.v));
+            });
+          case 'replace':
+            return native((a) => (a[0]?.k === 'str' && a[1]?.k === 'str' ? str(v.v.split(a[0].v).join(a[1].v)) : unknown('replace()')));
+          case 'strip':
+            return native(() => str(v.v.trim()));
+          default:
+            return unknown(`str.${name}`);
         }
       }
-      case 'int': case 'float':
+      case 'int':
+      case 'float':
         if (name === 'is_integer') return native(() => bool(Number.isInteger(v.v)));
         return unknown(`${v.k}.${name}`);
-      case 'tensor': return this.tensorAttr(v.t, name, node);
-      case 'layer': return this.layerAttr(v.layer, name, node);
-      case 'func': case 'bound':
+      case 'tensor':
+        return this.tensorAttr(v.t, name, node);
+      case 'layer':
+        return this.layerAttr(v.layer, name, node);
+      case 'func':
+      case 'bound':
         if (name === '__name__') return str(v.k === 'func' ? v.fn.name : '?');
         return unknown(`attribute ${name} of a function`);
       case 'partial':
         if (name === 'func') return v.fn;
         if (name === 'keywords') return { k: 'dict', entries: new Map([...v.kwargs].map(([k, x]) => [`s:${k}`, [str(k), x]])) };
         return unknown(`partial.${name}`);
-      default: return unknown(`\`${snippet(node)}\` (${name} of a ${v.k}) is not known`);
+      default:
+        return unknown(`\`${snippet(node)}\` (${name} of a ${v.k}) is not known`);
     }
   }
 
@@ -1003,24 +1525,41 @@ export class Library {
       }
       if (layer.children) {
         switch (name) {
-          case 'append': return native((a) => { this.containerSet(layer, String(layer.children!.length), a[0] ?? NONE); return { k: 'layer', layer }; });
-          case 'extend': return native((a) => {
-            const items = it.iterate(a[0] ?? NONE, undefined);
-            if (isUnknown(items)) layer.args.__tainted__ = items;
-            else for (const x of items) this.containerSet(layer, String(layer.children!.length), x);
-            return { k: 'layer', layer };
-          });
-          case 'insert': return native(() => { layer.args.__tainted__ = unknown('insert() into a container'); return NONE; });
-          case 'add_module': case 'register_module': return native((a) => {
-            if (a[0]?.k !== 'str') layer.args.__tainted__ = unknown('add_module() with a name not known');
-            else this.containerSet(layer, a[0].v, a[1] ?? NONE);
-            return NONE;
-          });
-          case 'items': return native(() => ({ k: 'list', items: layer.children!.map((c, i) => tuple([str(layer.childNames?.[i] ?? String(i)), c])) }));
-          case 'keys': return native(() => ({ k: 'list', items: (layer.childNames ?? []).map(str) }));
-          case 'values': return native(() => ({ k: 'list', items: [...layer.children!] }));
-          case 'children': case 'modules': return native(() => ({ k: 'list', items: name === 'modules' ? this.descendants({ k: 'layer', layer }, true) : [...layer.children!] }));
-          default: break;
+          case 'append':
+            return native((a) => {
+              this.containerSet(layer, String(layer.children!.length), a[0] ?? NONE);
+              return { k: 'layer', layer };
+            });
+          case 'extend':
+            return native((a) => {
+              const items = it.iterate(a[0] ?? NONE, undefined);
+              if (isUnknown(items)) layer.args.__tainted__ = items;
+              else for (const x of items) this.containerSet(layer, String(layer.children!.length), x);
+              return { k: 'layer', layer };
+            });
+          case 'insert':
+            return native(() => {
+              layer.args.__tainted__ = unknown('insert() into a container');
+              return NONE;
+            });
+          case 'add_module':
+          case 'register_module':
+            return native((a) => {
+              if (a[0]?.k !== 'str') layer.args.__tainted__ = unknown('add_module() with a name not known');
+              else this.containerSet(layer, a[0].v, a[1] ?? NONE);
+              return NONE;
+            });
+          case 'items':
+            return native(() => ({ k: 'list', items: layer.children!.map((c, i) => tuple([str(layer.childNames?.[i] ?? String(i)), c])) }));
+          case 'keys':
+            return native(() => ({ k: 'list', items: (layer.childNames ?? []).map(str) }));
+          case 'values':
+            return native(() => ({ k: 'list', items: [...layer.children!] }));
+          case 'children':
+          case 'modules':
+            return native(() => ({ k: 'list', items: name === 'modules' ? this.descendants({ k: 'layer', layer }, true) : [...layer.children!] }));
+          default:
+            break;
         }
         const at = layer.childNames?.indexOf(name) ?? -1;
         if (at >= 0) return layer.children[at]!;
@@ -1028,7 +1567,9 @@ export class Library {
       if (name === 'weight') {
         // A conv's weight (its shape where the arguments say it) remembers its layer, so that
         // F.conv2d(x, self.weight, ...) in a subclass's forward() applies that layer.
-        const [cin, cout, groups] = ['in_channels', 'out_channels', 'groups'].map((n) => (layer.args[n]?.k === 'int' ? (layer.args[n] as { v: number }).v : undefined));
+        const [cin, cout, groups] = ['in_channels', 'out_channels', 'groups'].map((n) =>
+          layer.args[n]?.k === 'int' ? (layer.args[n] as { v: number }).v : undefined,
+        );
         const kernel = this.ints(layer.args.kernel_size);
         const [kh, kw] = kernel?.length === 1 ? [kernel[0]!, kernel[0]!] : kernel?.length === 2 ? kernel : [];
         const shape = short === 'Conv2d' && cin && cout && groups && kh && kw && cin % groups === 0 ? [cout, cin / groups, kh, kw] : undefined;
@@ -1045,21 +1586,35 @@ export class Library {
     }
     // Keras
     switch (name) {
-      case 'add': return native((a) => { this.kerasSequentialAdd(layer, a[0] ?? NONE); return NONE; });
-      case 'build': return native((a) => {
-        const shape = a[0] ?? NONE;
-        const dims = shape.k === 'tuple' || shape.k === 'list' ? shape.items.map((d) => (d.k === 'none' ? 1 : num(d))) : undefined;
-        if (dims && dims.every((d) => d !== undefined)) {
-          layer.kerasInput = { framework: 'keras', shape: dims };
-          this.kerasSequentialRun(layer);
-        }
-        return NONE;
-      });
-      case 'compile': case 'summary': case 'fit': case 'save': case 'load_weights': return native(() => NONE);
-      case 'output': return layer.kerasOutput ? { k: 'tensor', t: layer.kerasOutput } : unknown('the model output is not known');
-      case 'input': return layer.kerasInput ? { k: 'tensor', t: layer.kerasInput } : unknown('the model input is not known');
-      case 'layers': return { k: 'list', items: [...(layer.children ?? [])] };
-      default: break;
+      case 'add':
+        return native((a) => {
+          this.kerasSequentialAdd(layer, a[0] ?? NONE);
+          return NONE;
+        });
+      case 'build':
+        return native((a) => {
+          const shape = a[0] ?? NONE;
+          const dims = shape.k === 'tuple' || shape.k === 'list' ? shape.items.map((d) => (d.k === 'none' ? 1 : num(d))) : undefined;
+          if (dims && dims.every((d) => d !== undefined)) {
+            layer.kerasInput = { framework: 'keras', shape: dims };
+            this.kerasSequentialRun(layer);
+          }
+          return NONE;
+        });
+      case 'compile':
+      case 'summary':
+      case 'fit':
+      case 'save':
+      case 'load_weights':
+        return native(() => NONE);
+      case 'output':
+        return layer.kerasOutput ? { k: 'tensor', t: layer.kerasOutput } : unknown('the model output is not known');
+      case 'input':
+        return layer.kerasInput ? { k: 'tensor', t: layer.kerasInput } : unknown('the model input is not known');
+      case 'layers':
+        return { k: 'list', items: [...(layer.children ?? [])] };
+      default:
+        break;
     }
     if (name in layer.args) return layer.args[name]!;
     return unknown(`${short}.${name} is not known`);
@@ -1072,18 +1627,30 @@ export class Library {
     const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
     const self: Value = { k: 'tensor', t };
     switch (name) {
-      case 'shape': return this.sizeOf(t);
-      case 'data': case 'T': return name === 'data' ? self : this.tensorFunction('t', [self], new Map(), undefined)!;
-      case 'ndim': return t.shape ? int(t.shape.length) : unknown(t.reason ?? 'shape not known');
-      case 'size': return native((a) => {
-        const size = this.sizeOf(t);
-        if (a.length === 0) return size;
-        return size.k === 'tuple' ? this.dimAt(size.items, a[0]!) : size;
-      });
-      case 'dim': case 'ndimension': return native(() => (t.shape ? int(t.shape.length) : t.pending ? int(4) : unknown(t.reason ?? 'shape not known')));
-      case 'numel': case 'nelement': return native(() => (t.shape ? int(t.shape.reduce((x, y) => x * y, 1)) : unknown(t.reason ?? 'shape not known')));
-      case 'device': case 'dtype': return unknown(`tensor.${name}`);
-      default: return native((a, kw, n) => this.tensorFunction(name, [self, ...a], kw, n) ?? unknown(`tensor.${name}() is not followed`));
+      case 'shape':
+        return this.sizeOf(t);
+      case 'data':
+      case 'T':
+        return name === 'data' ? self : this.tensorFunction('t', [self], new Map(), undefined)!;
+      case 'ndim':
+        return t.shape ? int(t.shape.length) : unknown(t.reason ?? 'shape not known');
+      case 'size':
+        return native((a) => {
+          const size = this.sizeOf(t);
+          if (a.length === 0) return size;
+          return size.k === 'tuple' ? this.dimAt(size.items, a[0]!) : size;
+        });
+      case 'dim':
+      case 'ndimension':
+        return native(() => (t.shape ? int(t.shape.length) : t.pending ? int(4) : unknown(t.reason ?? 'shape not known')));
+      case 'numel':
+      case 'nelement':
+        return native(() => (t.shape ? int(t.shape.reduce((x, y) => x * y, 1)) : unknown(t.reason ?? 'shape not known')));
+      case 'device':
+      case 'dtype':
+        return unknown(`tensor.${name}`);
+      default:
+        return native((a, kw, n) => this.tensorFunction(name, [self, ...a], kw, n) ?? unknown(`tensor.${name}() is not followed`));
     }
   }
 
@@ -1107,12 +1674,17 @@ export class Library {
   }
 
   private t(shape: number[] | undefined, fw: Framework, reason?: string): Value {
-    if (shape && shape.some((d) => !Number.isInteger(d) || d < 0)) return { k: 'tensor', t: { framework: fw, reason: reason ?? 'a shape with a negative size (the code would raise)' } };
+    if (shape && shape.some((d) => !Number.isInteger(d) || d < 0))
+      return { k: 'tensor', t: { framework: fw, reason: reason ?? 'a shape with a negative size (the code would raise)' } };
     return { k: 'tensor', t: shape ? { framework: fw, shape } : { framework: fw, reason: reason ?? 'shape not known' } };
   }
 
   private unknownT(t: TensorInfo, what: string): Value {
-    if (t.pending) return { k: 'tensor', t: { framework: t.framework, reason: `the model's input size is not given, and ${what} comes before any layer that says its channels` } };
+    if (t.pending)
+      return {
+        k: 'tensor',
+        t: { framework: t.framework, reason: `the model's input size is not given, and ${what} comes before any layer that says its channels` },
+      };
     return { k: 'tensor', t: { framework: t.framework, reason: t.reason ?? 'shape not known' } };
   }
 
@@ -1126,8 +1698,19 @@ export class Library {
   /** Functions of torch, torch.nn.functional and tensor methods. Undefined: not known here. */
   private torchFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
     switch (fn) {
-      case 'randn': case 'rand': case 'zeros': case 'ones': case 'empty': case 'randint': case 'full': {
-        const dims = args.length === 1 && (args[0]!.k === 'tuple' || args[0]!.k === 'list') ? this.ints(args[0]) : fn === 'randint' || fn === 'full' ? undefined : this.ints(tuple(args));
+      case 'randn':
+      case 'rand':
+      case 'zeros':
+      case 'ones':
+      case 'empty':
+      case 'randint':
+      case 'full': {
+        const dims =
+          args.length === 1 && (args[0]!.k === 'tuple' || args[0]!.k === 'list')
+            ? this.ints(args[0])
+            : fn === 'randint' || fn === 'full'
+              ? undefined
+              : this.ints(tuple(args));
         if (fn === 'randint') {
           const size = this.ints(args[args.length - 1] ?? kwargs.get('size'));
           return this.t(size, 'torch', 'randint() size not known');
@@ -1135,12 +1718,25 @@ export class Library {
         if (fn === 'full') return this.t(this.ints(args[0]), 'torch', 'full() size not known');
         return this.t(dims, 'torch', `${fn}() size not known`);
       }
-      case 'no_grad': case 'enable_grad': case 'manual_seed': case 'set_grad_enabled': return NONE;
-      case 'Size': return args[0] ? tuple(this.ints(args[0])?.map(int) ?? []) : tuple([]);
-      case 'tensor': case 'as_tensor': case 'from_numpy': return this.t(undefined, 'torch', 'a tensor made from data');
-      case 'jit.is_scripting': case 'jit.is_tracing': case 'is_tensor': return bool(false);
-      case 'cuda.is_available': return unknown('torch.cuda.is_available()');
-      default: return this.tensorFunction(fn, args, kwargs, node);
+      case 'no_grad':
+      case 'enable_grad':
+      case 'manual_seed':
+      case 'set_grad_enabled':
+        return NONE;
+      case 'Size':
+        return args[0] ? tuple(this.ints(args[0])?.map(int) ?? []) : tuple([]);
+      case 'tensor':
+      case 'as_tensor':
+      case 'from_numpy':
+        return this.t(undefined, 'torch', 'a tensor made from data');
+      case 'jit.is_scripting':
+      case 'jit.is_tracing':
+      case 'is_tensor':
+        return bool(false);
+      case 'cuda.is_available':
+        return unknown('torch.cuda.is_available()');
+      default:
+        return this.tensorFunction(fn, args, kwargs, node);
     }
   }
 
@@ -1151,7 +1747,8 @@ export class Library {
   private tensorFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
     const x = args[0];
     if (SAME_FUNCTIONS.has(fn)) {
-      if (['add', 'sub', 'mul', 'div'].includes(fn) && args[1]) return this.tensorBinary(fn === 'add' ? '+' : fn === 'sub' ? '-' : fn === 'mul' ? '*' : '/', x ?? NONE, args[1], node);
+      if (['add', 'sub', 'mul', 'div'].includes(fn) && args[1])
+        return this.tensorBinary(fn === 'add' ? '+' : fn === 'sub' ? '-' : fn === 'mul' ? '*' : '/', x ?? NONE, args[1], node);
       if (x?.k === 'tensor') return x;
       return x?.k === 'unknown' ? { k: 'tensor', t: { framework: 'torch', reason: x.reason } } : undefined;
     }
@@ -1160,7 +1757,9 @@ export class Library {
     const fw = t.framework;
     const need = (what: string): Value | undefined => (t.shape ? undefined : this.unknownT(t, what));
     switch (fn) {
-      case 'max_pool2d': case 'avg_pool2d': case 'max_pool2d_with_indices': {
+      case 'max_pool2d':
+      case 'avg_pool2d':
+      case 'max_pool2d_with_indices': {
         const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
         const sv = this.arg(args, kwargs, 2, 'stride');
         const s = sv === undefined || sv.k === 'none' || (sv.k === 'tuple' && sv.items.length === 0) ? k : this.ints(sv);
@@ -1172,12 +1771,16 @@ export class Library {
         if (!k || !s || !p || !d || truthy(ceilV) === undefined) return this.t(undefined, fw, `the arguments of F.${fn} are not known`);
         return this.t(poolShape(t.shape!, pairOf(k), pairOf(s), pairOf(p), pairOf(d), truthy(ceilV)!), fw, `F.${fn}: the output would be empty`);
       }
-      case 'adaptive_avg_pool2d': case 'adaptive_max_pool2d': {
+      case 'adaptive_avg_pool2d':
+      case 'adaptive_max_pool2d': {
         const n = need(`F.${fn}`);
         if (n) return n;
         return this.adaptive(t, this.arg(args, kwargs, 1, 'output_size') ?? NONE);
       }
-      case 'interpolate': case 'upsample': case 'upsample_nearest': case 'upsample_bilinear': {
+      case 'interpolate':
+      case 'upsample':
+      case 'upsample_nearest':
+      case 'upsample_bilinear': {
         const n = need(`F.${fn}`);
         if (n) return n;
         return this.resize(t, this.arg(args, kwargs, 1, 'size') ?? NONE, this.arg(args, kwargs, 2, 'scale_factor') ?? NONE);
@@ -1191,7 +1794,10 @@ export class Library {
         for (let i = 0; i < p.length / 2; i++) shape[shape.length - 1 - i]! += p[2 * i]! + p[2 * i + 1]!;
         return this.t(shape, fw);
       }
-      case 'cat': case 'concat': case 'concatenate': case 'stack': {
+      case 'cat':
+      case 'concat':
+      case 'concatenate':
+      case 'stack': {
         const items = this.it.iterate(x, undefined);
         if (isUnknown(items)) return this.t(undefined, 'torch', items.reason);
         const d = num(this.arg(args, kwargs, 1, 'dim') ?? kwargs.get('axis') ?? int(0));
@@ -1228,20 +1834,36 @@ export class Library {
         const shape = [...t.shape!.slice(0, s), t.shape!.slice(s, e + 1).reduce((a, b) => a * b, 1), ...t.shape!.slice(e + 1)];
         return this.t(shape, fw);
       }
-      case 'view': case 'reshape': {
+      case 'view':
+      case 'reshape': {
         const n = need(fn);
         if (n) return n;
         const rest = args.slice(1);
-        const spec = rest.length === 1 && (rest[0]!.k === 'tuple' || rest[0]!.k === 'list') ? rest[0].items : rest.length === 0 && kwargs.get('shape') ? (kwargs.get('shape') as { items: Value[] }).items ?? [] : rest;
+        const spec =
+          rest.length === 1 && (rest[0]!.k === 'tuple' || rest[0]!.k === 'list')
+            ? rest[0].items
+            : rest.length === 0 && kwargs.get('shape')
+              ? ((kwargs.get('shape') as { items: Value[] }).items ?? [])
+              : rest;
         const bad = spec.find((d) => d.k !== 'int');
         if (bad) return this.t(undefined, fw, `${fn}() with a size not known${bad.k === 'unknown' ? ` (${bad.reason})` : ''}`);
-        return this.t(reshape(t.shape!, spec.map((d) => (d as { v: number }).v)), fw, `${fn}() to a shape that does not fit (the code would raise)`);
+        return this.t(
+          reshape(
+            t.shape!,
+            spec.map((d) => (d as { v: number }).v),
+          ),
+          fw,
+          `${fn}() to a shape that does not fit (the code would raise)`,
+        );
       }
-      case 'view_as': case 'reshape_as': case 'expand_as': {
+      case 'view_as':
+      case 'reshape_as':
+      case 'expand_as': {
         const other = this.tensor(args[1], fw);
         return other.shape ? this.t(other.shape, fw) : this.unknownT(other, fn);
       }
-      case 'transpose': case 'swapaxes': {
+      case 'transpose':
+      case 'swapaxes': {
         const n = need(fn);
         if (n) return n;
         const a = num(args[1] ?? NONE);
@@ -1263,9 +1885,19 @@ export class Library {
         if (n) return n;
         const dims = args.length === 2 ? this.ints(args[1]) : this.ints(tuple(args.slice(1)));
         if (!dims || dims.length !== t.shape!.length) return this.t(undefined, fw, 'permute dims not known');
-        return this.t(dims.map((d) => t.shape![d < 0 ? t.shape!.length + d : d]!), fw);
+        return this.t(
+          dims.map((d) => t.shape![d < 0 ? t.shape!.length + d : d]!),
+          fw,
+        );
       }
-      case 'mean': case 'sum': case 'amax': case 'amin': case 'std': case 'var': case 'logsumexp': case 'norm': {
+      case 'mean':
+      case 'sum':
+      case 'amax':
+      case 'amin':
+      case 'std':
+      case 'var':
+      case 'logsumexp':
+      case 'norm': {
         const n = need(fn);
         if (n) return n;
         const dv = this.arg(args, kwargs, 1, 'dim');
@@ -1283,7 +1915,11 @@ export class Library {
         if (n) return n;
         const d = args[1] === undefined ? undefined : num(args[1]);
         if (args[1] !== undefined && d === undefined) return this.t(undefined, fw, 'squeeze dim not known');
-        if (d === undefined) return this.t(t.shape!.filter((s) => s !== 1), fw);
+        if (d === undefined)
+          return this.t(
+            t.shape!.filter((s) => s !== 1),
+            fw,
+          );
         const at = d < 0 ? t.shape!.length + d : d;
         return this.t(t.shape![at] === 1 ? t.shape!.filter((_, i) => i !== at) : t.shape!, fw);
       }
@@ -1311,7 +1947,9 @@ export class Library {
         }
         return tuple(out);
       }
-      case 'split': case 'split_with_sizes': case 'tensor_split': {
+      case 'split':
+      case 'split_with_sizes':
+      case 'tensor_split': {
         if (fn === 'tensor_split') return undefined;
         const n = need(fn);
         const sv = args[1] ?? kwargs.get('split_size_or_sections') ?? kwargs.get('split_size');
@@ -1325,11 +1963,13 @@ export class Library {
           for (let left = total; left > 0; left -= sv.v) sizes.push(Math.min(sv.v, left));
         } else sizes = this.ints(sv);
         if (!sizes || sizes.reduce((a, b) => a + b, 0) !== total) return unknown('split() sizes not known or do not add up');
-        return tuple(sizes.map((s) => {
-          const shape = [...t.shape!];
-          shape[at] = s;
-          return this.t(shape, fw);
-        }));
+        return tuple(
+          sizes.map((s) => {
+            const shape = [...t.shape!];
+            shape[at] = s;
+            return this.t(shape, fw);
+          }),
+        );
       }
       case 'expand': {
         const n = need(fn);
@@ -1337,24 +1977,35 @@ export class Library {
         const dims = args.length === 2 ? this.ints(args[1]) : this.ints(tuple(args.slice(1)));
         if (!dims) return this.t(undefined, fw, 'expand sizes not known');
         const off = dims.length - t.shape!.length;
-        return this.t(dims.map((d, i) => (d === -1 ? t.shape![i - off]! : d)), fw);
+        return this.t(
+          dims.map((d, i) => (d === -1 ? t.shape![i - off]! : d)),
+          fw,
+        );
       }
-      case 'size': return this.tensorAttr(t, 'size', node);
+      case 'size':
+        return this.tensorAttr(t, 'size', node);
       case 'conv2d': {
         const weight = this.arg(args, kwargs, 1, 'weight');
         const of = weight?.k === 'tensor' ? this.parameterOf.get(weight.t) : undefined;
         if (of?.role === 'weight') return this.functionalConv(of.layer, t, args, kwargs);
-        return this.t(undefined, fw, 'conv2d() with a weight that is not a conv layer\'s is not followed');
+        return this.t(undefined, fw, "conv2d() with a weight that is not a conv layer's is not followed");
       }
-      case 'matmul': case 'mm': case 'bmm': case 'einsum': case 'linear': case 'embedding':
+      case 'matmul':
+      case 'mm':
+      case 'bmm':
+      case 'einsum':
+      case 'linear':
+      case 'embedding':
         return this.t(undefined, fw, `${fn}() is not followed`);
-      default: return undefined;
+      default:
+        return undefined;
     }
   }
 
   private adaptive(t: TensorInfo, size: Value): Value {
     const shape = t.shape!;
-    const parts = size.k === 'int' ? [size.v, size.v] : size.k === 'tuple' && size.items.length === 2 ? size.items.map((v) => (v.k === 'none' ? null : num(v))) : undefined;
+    const parts =
+      size.k === 'int' ? [size.v, size.v] : size.k === 'tuple' && size.items.length === 2 ? size.items.map((v) => (v.k === 'none' ? null : num(v))) : undefined;
     if (!parts || parts.some((p) => p === undefined) || shape.length < 3) return this.t(undefined, t.framework, 'adaptive pool output size not known');
     const r = shape.length;
     return this.t([...shape.slice(0, r - 2), parts[0] ?? shape[r - 2]!, parts[1] ?? shape[r - 1]!] as number[], t.framework);
@@ -1386,7 +2037,9 @@ export class Library {
     if (!ta.shape) return this.unknownT(ta, `\`${snippet(node)}\``);
     if (!tb.shape) return this.unknownT(tb, `\`${snippet(node)}\``);
     const out = broadcast(ta.shape, tb.shape);
-    return out ? this.t(out, fw) : this.t(undefined, fw, `\`${snippet(node)}\`: ${ta.shape.join('×')} and ${tb.shape.join('×')} do not broadcast (the code would raise)`);
+    return out
+      ? this.t(out, fw)
+      : this.t(undefined, fw, `\`${snippet(node)}\`: ${ta.shape.join('×')} and ${tb.shape.join('×')} do not broadcast (the code would raise)`);
   }
 
   getItem(obj: Value, key: Value, node: Node): Value {
@@ -1460,7 +2113,11 @@ export class Library {
   /** The model's input for a top-level model: known if declared, else the default size with channels from the first layer. */
   modelInput(framework: Framework): Value {
     const declared = this.it.options.declaredInput;
-    if (declared) return { k: 'tensor', t: { framework, shape: framework === 'keras' && declared.length === 4 ? [declared[0]!, declared[2]!, declared[3]!, declared[1]!] : [...declared] } };
+    if (declared)
+      return {
+        k: 'tensor',
+        t: { framework, shape: framework === 'keras' && declared.length === 4 ? [declared[0]!, declared[2]!, declared[3]!, declared[1]!] : [...declared] },
+      };
     if (framework === 'keras') return { k: 'tensor', t: { framework, reason: "the model's input shape is not given (no Input(shape=...))" } };
     return { k: 'tensor', t: { framework, pending: [...this.it.options.defaultInputSize] } };
   }
@@ -1475,7 +2132,13 @@ export class Library {
     if (layer.ownParameters) {
       // A subclass with parameters of its own (or without the layer's weight): its params, the
       // MACs its forward() computes and its output are not the layer's.
-      this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, reason: `not known: ${layer.ownParameters}` });
+      this.it.instances.push({
+        site: layer.site,
+        layerId: layer.id,
+        framework: layer.framework,
+        type: layer.cls.split('.').pop()!,
+        reason: `not known: ${layer.ownParameters}`,
+      });
       return;
     }
     this.it.instances.push({ site: layer.site, layerId: layer.id, framework: layer.framework, type: layer.cls.split('.').pop()!, ...fields });
@@ -1513,7 +2176,12 @@ export class Library {
       if (t.shape && nf.k === 'int' && t.shape.length === 4) {
         if (t.shape[1] !== nf.v) return this.t(undefined, 'torch', `BatchNorm2d(${nf.v}) on ${t.shape[1]} channels (the code would raise)`);
         const affine = truthy(layer.args.affine ?? bool(true));
-        this.record(layer, { params: affine ? 2 * nf.v : 0, macs: this.leafCost({ type: 'BatchNorm2d', num_features: nf.v, affine: affine !== false }, t.shape)?.macs, input: t.shape, output: t.shape });
+        this.record(layer, {
+          params: affine ? 2 * nf.v : 0,
+          macs: this.leafCost({ type: 'BatchNorm2d', num_features: nf.v, affine: affine !== false }, t.shape)?.macs,
+          input: t.shape,
+          output: t.shape,
+        });
       }
       return t.pending ? { k: 'tensor', t } : t.shape ? this.t(t.shape, 'torch') : this.unknownT(t, 'BatchNorm2d');
     }
@@ -1523,7 +2191,8 @@ export class Library {
     if (!t.shape) return { k: 'tensor', t };
     const a = layer.args;
     switch (short) {
-      case 'MaxPool2d': case 'AvgPool2d': {
+      case 'MaxPool2d':
+      case 'AvgPool2d': {
         const k = this.ints(a.kernel_size);
         const s = a.stride!.k === 'none' ? k : this.ints(a.stride);
         const p = this.ints(a.padding);
@@ -1532,16 +2201,26 @@ export class Library {
         if (!k || !s || !p || !d || ceil === undefined) return this.t(undefined, 'torch', `the arguments of ${short} are not known`);
         return this.t(poolShape(t.shape, pairOf(k), pairOf(s), pairOf(p), pairOf(d), ceil), 'torch', `${short}: the output would be empty`);
       }
-      case 'AdaptiveAvgPool2d': case 'AdaptiveMaxPool2d': return this.adaptive(t, a.output_size!);
-      case 'Flatten': return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
-      case 'Upsample': case 'UpsamplingNearest2d': case 'UpsamplingBilinear2d': return this.resize(t, a.size!, a.scale_factor!);
+      case 'AdaptiveAvgPool2d':
+      case 'AdaptiveMaxPool2d':
+        return this.adaptive(t, a.output_size!);
+      case 'Flatten':
+        return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
+      case 'Upsample':
+      case 'UpsamplingNearest2d':
+      case 'UpsamplingBilinear2d':
+        return this.resize(t, a.size!, a.scale_factor!);
       case 'PixelShuffle': {
         const r = a.upscale_factor?.k === 'int' ? a.upscale_factor.v : undefined;
         const [n, c, h, w] = t.shape;
-        if (!r || t.shape.length !== 4 || c! % (r * r) !== 0) return this.t(undefined, 'torch', 'PixelShuffle: the upscale factor is not known or does not divide the channels');
+        if (!r || t.shape.length !== 4 || c! % (r * r) !== 0)
+          return this.t(undefined, 'torch', 'PixelShuffle: the upscale factor is not known or does not divide the channels');
         return this.t([n!, c! / (r * r), h! * r, w! * r], 'torch');
       }
-      case 'ZeroPad2d': case 'ReflectionPad2d': case 'ReplicationPad2d': case 'ConstantPad2d': {
+      case 'ZeroPad2d':
+      case 'ReflectionPad2d':
+      case 'ReplicationPad2d':
+      case 'ConstantPad2d': {
         const p = this.ints(a.padding);
         if (!p || (p.length !== 1 && p.length !== 4)) return this.t(undefined, 'torch', `${short} padding not known`);
         const [l, r, tp, b] = p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p;
@@ -1550,7 +2229,8 @@ export class Library {
         shape[shape.length - 2]! += tp! + b!;
         return this.t(shape, 'torch');
       }
-      default: return this.t(undefined, 'torch', `${short} is not followed`);
+      default:
+        return this.t(undefined, 'torch', `${short} is not followed`);
     }
   }
 
@@ -1586,7 +2266,10 @@ export class Library {
     try {
       const flat = input.length === 2;
       const specs: LayerSpec[] = flat ? [{ type: 'Flatten' }, spec] : [spec];
-      const cost = costModel(resolveModel({ input_shape: flat ? [input[0]!, input[1]!, 1, 1] : input, layers: specs }), { convention: this.it.costOptions.convention, dtype: this.it.costOptions.dtype });
+      const cost = costModel(resolveModel({ input_shape: flat ? [input[0]!, input[1]!, 1, 1] : input, layers: specs }), {
+        convention: this.it.costOptions.convention,
+        dtype: this.it.costOptions.dtype,
+      });
       const leaf = cost.leaves[cost.leaves.length - 1]!;
       return { params: leaf.params, macs: leaf.macs };
     } catch {
@@ -1594,7 +2277,22 @@ export class Library {
     }
   }
 
-  private convArgs(layer: Layer, inChannels: number | undefined): { conv?: { in_channels: number; out_channels: number; kernel_size: number | [number, number]; stride: number | [number, number]; padding: number | [number, number] | 'same' | 'valid'; dilation: number | [number, number]; groups: number; bias: boolean }; reason?: string } {
+  private convArgs(
+    layer: Layer,
+    inChannels: number | undefined,
+  ): {
+    conv?: {
+      in_channels: number;
+      out_channels: number;
+      kernel_size: number | [number, number];
+      stride: number | [number, number];
+      padding: number | [number, number] | 'same' | 'valid';
+      dilation: number | [number, number];
+      groups: number;
+      bias: boolean;
+    };
+    reason?: string;
+  } {
     const a = layer.args;
     const intArg = (name: string): number | undefined => (a[name]?.k === 'int' ? (a[name] as { v: number }).v : undefined);
     const pairArg = (name: string): number | [number, number] | undefined => {
@@ -1663,7 +2361,15 @@ export class Library {
     try {
       const e = this.conv(conv, t.shape);
       const separable = e.separable ? { params: e.separable.total.params, macs: e.separable.total.macs, saving: e.separable.saving } : undefined;
-      this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: moduleInput ?? t.shape, output: e.outShape, weight: e.weightShape, ...(separable ? { separable } : {}) });
+      this.record(layer, {
+        kind: e.kind,
+        params: e.cost.params,
+        macs: e.cost.macs,
+        input: moduleInput ?? t.shape,
+        output: e.outShape,
+        weight: e.weightShape,
+        ...(separable ? { separable } : {}),
+      });
       return this.t(e.outShape, 'torch');
     } catch (error) {
       const why = error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error);
@@ -1678,14 +2384,19 @@ export class Library {
    * "same"), recorded at the layer's site.
    */
   private functionalConv(layer: Layer, t: TensorInfo, args: Args, kwargs: Kwargs): Value {
-    const defaults: [number, string, Value][] = [[3, 'stride', int(1)], [4, 'padding', int(0)], [5, 'dilation', int(1)], [6, 'groups', int(1)]];
+    const defaults: [number, string, Value][] = [
+      [3, 'stride', int(1)],
+      [4, 'padding', int(0)],
+      [5, 'dilation', int(1)],
+      [6, 'groups', int(1)],
+    ];
     const view: Record<string, Value> = { ...layer.args };
     for (const [i, name, fallback] of defaults) view[name] = this.arg(args, kwargs, i, name) ?? fallback;
     const bias = this.arg(args, kwargs, 2, 'bias') ?? NONE;
     const biasOf = bias.k === 'tensor' ? this.parameterOf.get(bias.t) : undefined;
     if (bias.k === 'none') view.bias = bool(false);
     else if (biasOf?.layer === layer && biasOf.role === 'bias') view.bias = layer.args.bias ?? bool(true);
-    else view.bias = unknown('conv2d() with a bias that is not the layer\'s');
+    else view.bias = unknown("conv2d() with a bias that is not the layer's");
     layer.applied++;
     return this.applyTorchConv({ ...layer, args: view }, t, this.it.moduleInputs.get(layer.id));
   }
@@ -1704,7 +2415,10 @@ export class Library {
     const pattern = this.arg(args, kwargs, 0, 'pattern');
     const textAt = fn === 'sub' ? 2 : 1;
     const text = this.arg(args, kwargs, textAt, 'string');
-    const extra = fn === 'sub' ? [this.arg(args, kwargs, 3, 'count'), this.arg(args, kwargs, 4, 'flags')] : [this.arg(args, kwargs, 2, fn === 'split' ? 'maxsplit' : 'flags'), this.arg(args, kwargs, 3, 'flags')];
+    const extra =
+      fn === 'sub'
+        ? [this.arg(args, kwargs, 3, 'count'), this.arg(args, kwargs, 4, 'flags')]
+        : [this.arg(args, kwargs, 2, fn === 'split' ? 'maxsplit' : 'flags'), this.arg(args, kwargs, 3, 'flags')];
     if (pattern?.k !== 'str' || text?.k !== 'str') return unknown(`re.${fn}() of values not known`);
     if (extra.some((v) => v !== undefined && !(v.k === 'int' && v.v === 0))) return unknown(`re.${fn}() with a count or flags is not followed`);
     // Python-only syntax (named groups, \A, \Z, possessive forms) or a pattern JavaScript reads otherwise.
@@ -1721,7 +2435,7 @@ export class Library {
     if (fn === 'findall') {
       const groups = new RegExp(`${pattern.v}|`, 'u').exec('')!.length - 1;
       if (groups > 1) return unknown('re.findall() with several groups is not followed');
-      return { k: 'list', items: [...text.v.matchAll(re)].map((m) => str(groups === 1 ? m[1] ?? '' : m[0])) };
+      return { k: 'list', items: [...text.v.matchAll(re)].map((m) => str(groups === 1 ? (m[1] ?? '') : m[0])) };
     }
     const replacement = this.arg(args, kwargs, 1, 'repl');
     if (replacement?.k !== 'str' || /[\\$]/.test(replacement.v)) return unknown('re.sub() with a replacement that is not plain text is not followed');
@@ -1734,7 +2448,10 @@ export class Library {
     if (!conv) return {};
     const [kh, kw] = pairOf(conv.kernel_size);
     if (conv.in_channels % conv.groups || conv.out_channels % conv.groups) return {};
-    return { params: conv.out_channels * (conv.in_channels / conv.groups) * kh * kw + (conv.bias ? conv.out_channels : 0), weight: [conv.out_channels, conv.in_channels / conv.groups, kh, kw] };
+    return {
+      params: conv.out_channels * (conv.in_channels / conv.groups) * kh * kw + (conv.bias ? conv.out_channels : 0),
+      weight: [conv.out_channels, conv.in_channels / conv.groups, kh, kw],
+    };
   }
 
   private applyConvTranspose(layer: Layer, t: TensorInfo): Value {
@@ -1780,14 +2497,22 @@ export class Library {
       const shape = args[0] ?? kwargs.get('shape') ?? kwargs.get('batch_shape');
       const batch = kwargs.get('batch_size');
       const dims = shape && (shape.k === 'tuple' || shape.k === 'list') ? shape.items : undefined;
-      if (!dims) return { k: 'tensor', t: { framework: 'keras', reason: `Input(shape=${shape ? repr(shape) : '?'}) is not known${shape?.k === 'unknown' ? ` (${shape.reason})` : ''}` } };
+      if (!dims)
+        return {
+          k: 'tensor',
+          t: { framework: 'keras', reason: `Input(shape=${shape ? repr(shape) : '?'}) is not known${shape?.k === 'unknown' ? ` (${shape.reason})` : ''}` },
+        };
       const full = kwargs.has('batch_shape') ? dims : [batch ?? NONE, ...dims];
       // Free image sizes (None, None, 3) take the default size, as Keras applications and the
       // measuring script do; any other size that is not an integer is not known.
       const [h, w] = this.it.options.defaultInputSize;
       const free = (d: Value, i: number) => d.k === 'none' && full.length === 4 && (i === 1 || i === 2);
-      if (full.some((d, i) => i > 0 && d.k !== 'int' && !free(d, i))) return { k: 'tensor', t: { framework: 'keras', reason: `Input shape ${repr(shape!)} has sizes that are not known` } };
-      return { k: 'tensor', t: { framework: 'keras', shape: full.map((d, i) => (d.k === 'int' ? d.v : i === 1 && free(d, i) ? h : i === 2 && free(d, i) ? w : 1)) } };
+      if (full.some((d, i) => i > 0 && d.k !== 'int' && !free(d, i)))
+        return { k: 'tensor', t: { framework: 'keras', reason: `Input shape ${repr(shape!)} has sizes that are not known` } };
+      return {
+        k: 'tensor',
+        t: { framework: 'keras', shape: full.map((d, i) => (d.k === 'int' ? d.v : i === 1 && free(d, i) ? h : i === 2 && free(d, i) ? w : 1)) },
+      };
     }
     if (c === 'keras.Model') {
       const layer = this.makeLayer('keras.Model', 'keras', [args[0] ?? kwargs.get('inputs') ?? NONE, args[1] ?? kwargs.get('outputs') ?? NONE], new Map());
@@ -1798,7 +2523,15 @@ export class Library {
     if (parts[1] === 'layers' && parts.length === 3) {
       if (/^[a-z]/.test(last)) {
         // keras.layers.add([...]), concatenate([...], axis=-1)
-        const cls = { add: 'Add', multiply: 'Multiply', subtract: 'Subtract', average: 'Average', maximum: 'Maximum', minimum: 'Minimum', concatenate: 'Concatenate' }[last];
+        const cls = {
+          add: 'Add',
+          multiply: 'Multiply',
+          subtract: 'Subtract',
+          average: 'Average',
+          maximum: 'Maximum',
+          minimum: 'Minimum',
+          concatenate: 'Concatenate',
+        }[last];
         if (!cls) return undefined;
         const rest = new Map(kwargs);
         const inputs = args[0] ?? kwargs.get('inputs') ?? NONE;
@@ -1817,7 +2550,8 @@ export class Library {
       // The padding that makes a strided 'valid' conv match TensorFlow's 'same' (channels last).
       const t = this.tensor(this.arg(args, kwargs, 0, 'inputs'), 'keras');
       const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
-      if (!t.shape || t.shape.length !== 4 || !k) return unknown(`correct_pad() of ${t.shape ? 'a kernel size not known' : t.reason ?? 'an input not known'}`);
+      if (!t.shape || t.shape.length !== 4 || !k)
+        return unknown(`correct_pad() of ${t.shape ? 'a kernel size not known' : (t.reason ?? 'an input not known')}`);
       const [kh, kw] = pairOf(k);
       const adjust = [1 - (t.shape[1]! % 2), 1 - (t.shape[2]! % 2)];
       const correct = [Math.floor(kh / 2), Math.floor(kw / 2)];
@@ -1827,7 +2561,8 @@ export class Library {
       const t = this.tensor(args[0], 'keras');
       return t.shape ? tuple(t.shape.map((d, i) => (i === 0 ? NONE : int(d)))) : unknown(t.reason ?? 'shape not known');
     }
-    if (c === 'keras.activations.relu' || c === 'keras.activations.swish' || c === 'keras.activations.sigmoid' || c === 'keras.activations.hard_sigmoid') return args[0]?.k === 'tensor' ? args[0] : undefined;
+    if (c === 'keras.activations.relu' || c === 'keras.activations.swish' || c === 'keras.activations.sigmoid' || c === 'keras.activations.hard_sigmoid')
+      return args[0]?.k === 'tensor' ? args[0] : undefined;
     return undefined;
   }
 
@@ -1837,7 +2572,8 @@ export class Library {
     const size = num(this.arg(args, kwargs, 1, 'default_size') ?? NONE);
     const flatten = truthy(this.arg(args, kwargs, 4, 'require_flatten') ?? NONE);
     const dataFormat = this.arg(args, kwargs, 3, 'data_format') ?? NONE;
-    if (dataFormat.k !== 'str' || dataFormat.v !== 'channels_last' || size === undefined || flatten === undefined) return unknown('obtain_input_shape() with arguments not known');
+    if (dataFormat.k !== 'str' || dataFormat.v !== 'channels_last' || size === undefined || flatten === undefined)
+      return unknown('obtain_input_shape() with arguments not known');
     if (given.k === 'tuple' || given.k === 'list') return tuple(given.items);
     if (given.k !== 'none') return unknown('obtain_input_shape() of an input shape not known');
     return flatten ? tuple([int(size), int(size), int(3)]) : tuple([NONE, NONE, int(3)]);
@@ -1864,7 +2600,10 @@ export class Library {
     if (item.k === 'layer') this.it.childIds.add(item.layer.id);
     if (layer.children!.length === 1 && !layer.kerasInput && item.k === 'layer') {
       const shape = item.layer.args.input_shape;
-      const dims = shape && (shape.k === 'tuple' || shape.k === 'list') && shape.items.every((d) => d.k === 'int') ? shape.items.map((d) => (d as { v: number }).v) : undefined;
+      const dims =
+        shape && (shape.k === 'tuple' || shape.k === 'list') && shape.items.every((d) => d.k === 'int')
+          ? shape.items.map((d) => (d as { v: number }).v)
+          : undefined;
       if (dims) layer.kerasInput = layer.kerasOutput = { framework: 'keras', shape: [1, ...dims] };
       else if (shape) layer.kerasInput = layer.kerasOutput = { framework: 'keras', reason: `input_shape=${repr(shape)} is not known` };
     }
@@ -1914,7 +2653,8 @@ export class Library {
         if (axis === undefined) return this.t(undefined, 'keras', 'Concatenate axis not known');
         const rank = ts[0]!.shape!.length;
         const at = axis < 0 ? rank + axis : axis;
-        if (!ts.every((q) => q.shape!.length === rank && q.shape!.every((d, i) => i === at || d === ts[0]!.shape![i]))) return this.t(undefined, 'keras', 'Concatenate of shapes that do not match');
+        if (!ts.every((q) => q.shape!.length === rank && q.shape!.every((d, i) => i === at || d === ts[0]!.shape![i])))
+          return this.t(undefined, 'keras', 'Concatenate of shapes that do not match');
         const out = [...ts[0]!.shape!];
         out[at] = ts.reduce((acc, q) => acc + q.shape![at]!, 0);
         return this.t(out, 'keras');
@@ -1949,7 +2689,8 @@ export class Library {
         }
         return x;
       }
-      case 'MaxPooling2D': case 'AveragePooling2D': {
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
         if (rank !== 4) return this.t(undefined, 'keras', `${short} on a ${rank}-D tensor`);
         const size = this.ints(a.pool_size);
         const sv = a.strides!;
@@ -1958,15 +2699,20 @@ export class Library {
         if (!size || !strides || !pad) return this.t(undefined, 'keras', `${short} arguments not known`);
         const [kh, kw] = pairOf(size);
         const [sh, sw] = pairOf(strides);
-        const out = pad === 'same' ? [Math.ceil(shape[1]! / sh), Math.ceil(shape[2]! / sw)] : [Math.floor((shape[1]! - kh) / sh) + 1, Math.floor((shape[2]! - kw) / sw) + 1];
+        const out =
+          pad === 'same'
+            ? [Math.ceil(shape[1]! / sh), Math.ceil(shape[2]! / sw)]
+            : [Math.floor((shape[1]! - kh) / sh) + 1, Math.floor((shape[2]! - kw) / sw) + 1];
         return this.t([shape[0]!, out[0]!, out[1]!, shape[3]!], 'keras');
       }
-      case 'GlobalAveragePooling2D': case 'GlobalMaxPooling2D': {
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
         if (rank !== 4) return this.t(undefined, 'keras', `${short} on a ${rank}-D tensor`);
         const keep = truthy(a.keepdims ?? bool(false));
         return this.t(keep ? [shape[0]!, 1, 1, shape[3]!] : [shape[0]!, shape[3]!], 'keras');
       }
-      case 'Flatten': return this.t([shape[0]!, shape.slice(1).reduce((p, q) => p * q, 1)], 'keras');
+      case 'Flatten':
+        return this.t([shape[0]!, shape.slice(1).reduce((p, q) => p * q, 1)], 'keras');
       case 'Reshape': {
         const target = this.ints(a.target_shape);
         if (!target) return this.t(undefined, 'keras', 'Reshape target not known');
@@ -1976,7 +2722,8 @@ export class Library {
         const p = a.padding!;
         let pads: number[] | undefined;
         if (p.k === 'int') pads = [p.v, p.v, p.v, p.v];
-        else if (p.k === 'tuple' && p.items.length === 2 && p.items.every((i) => i.k === 'int')) pads = [num(p.items[0]!)!, num(p.items[0]!)!, num(p.items[1]!)!, num(p.items[1]!)!];
+        else if (p.k === 'tuple' && p.items.length === 2 && p.items.every((i) => i.k === 'int'))
+          pads = [num(p.items[0]!)!, num(p.items[0]!)!, num(p.items[1]!)!, num(p.items[1]!)!];
         else if (p.k === 'tuple' && p.items.length === 2) {
           const r0 = this.ints(p.items[0]);
           const r1 = this.ints(p.items[1]);
@@ -2022,7 +2769,23 @@ export class Library {
     const filters = short === 'DepthwiseConv2D' ? undefined : a.filters?.k === 'int' ? a.filters.v : undefined;
     const mult = short === 'Conv2D' ? 1 : a.depth_multiplier?.k === 'int' ? a.depth_multiplier.v : undefined;
     const groups = short === 'Conv2D' ? (a.groups?.k === 'int' ? a.groups.v : undefined) : 1;
-    const missing = !k ? 'kernel_size' : !s ? 'strides' : !d ? 'dilation_rate' : pad !== 'same' && pad !== 'valid' ? 'padding' : bias === undefined ? 'use_bias' : short !== 'DepthwiseConv2D' && filters === undefined ? 'filters' : mult === undefined ? 'depth_multiplier' : groups === undefined ? 'groups' : undefined;
+    const missing = !k
+      ? 'kernel_size'
+      : !s
+        ? 'strides'
+        : !d
+          ? 'dilation_rate'
+          : pad !== 'same' && pad !== 'valid'
+            ? 'padding'
+            : bias === undefined
+              ? 'use_bias'
+              : short !== 'DepthwiseConv2D' && filters === undefined
+                ? 'filters'
+                : mult === undefined
+                  ? 'depth_multiplier'
+                  : groups === undefined
+                    ? 'groups'
+                    : undefined;
     if (missing) {
       const v = a[missing];
       return fail(`${missing} unknown${v?.k === 'unknown' ? `: ${v.reason}` : ''}`);
@@ -2031,13 +2794,37 @@ export class Library {
     const padding = pad === 'same' ? ('tf_same' as const) : 0;
     try {
       if (short === 'Conv2D') {
-        const e = this.conv({ in_channels: cin, out_channels: filters!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: groups!, bias: bias! }, nchw);
+        const e = this.conv(
+          {
+            in_channels: cin,
+            out_channels: filters!,
+            kernel_size: pairOf(k!),
+            stride: pairOf(s!),
+            padding,
+            dilation: pairOf(d!),
+            groups: groups!,
+            bias: bias!,
+          },
+          nchw,
+        );
         const out = [e.outShape[0]!, e.outShape[2]!, e.outShape[3]!, e.outShape[1]!];
         const [kh, kw] = pairOf(k!);
         this.record(layer, { kind: e.kind, params: e.cost.params, macs: e.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin / groups!, filters!] });
         return this.t(out, 'keras');
       }
-      const dw = this.conv({ in_channels: cin, out_channels: cin * mult!, kernel_size: pairOf(k!), stride: pairOf(s!), padding, dilation: pairOf(d!), groups: cin, bias: short === 'DepthwiseConv2D' ? bias! : false }, nchw);
+      const dw = this.conv(
+        {
+          in_channels: cin,
+          out_channels: cin * mult!,
+          kernel_size: pairOf(k!),
+          stride: pairOf(s!),
+          padding,
+          dilation: pairOf(d!),
+          groups: cin,
+          bias: short === 'DepthwiseConv2D' ? bias! : false,
+        },
+        nchw,
+      );
       const [kh, kw] = pairOf(k!);
       if (short === 'DepthwiseConv2D') {
         const out = [dw.outShape[0]!, dw.outShape[2]!, dw.outShape[3]!, dw.outShape[1]!];
@@ -2046,7 +2833,14 @@ export class Library {
       }
       const pw = this.conv({ in_channels: cin * mult!, out_channels: filters!, kernel_size: 1, bias: bias! }, dw.outShape);
       const out = [pw.outShape[0]!, pw.outShape[2]!, pw.outShape[3]!, pw.outShape[1]!];
-      this.record(layer, { kind: 'depthwise separable', params: dw.cost.params + pw.cost.params, macs: dw.cost.macs + pw.cost.macs, input: t.shape, output: out, weight: [kh, kw, cin, mult!] });
+      this.record(layer, {
+        kind: 'depthwise separable',
+        params: dw.cost.params + pw.cost.params,
+        macs: dw.cost.macs + pw.cost.macs,
+        input: t.shape,
+        output: out,
+        weight: [kh, kw, cin, mult!],
+      });
       return this.t(out, 'keras');
     } catch (error) {
       return fail(`Keras would reject this conv: ${error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error)}`);

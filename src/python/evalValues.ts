@@ -131,7 +131,11 @@ export class Scope {
   readonly vars = new Map<string, Value>();
   /** Names declared `global` in a function. */
   globals?: Set<string>;
-  constructor(readonly parent: Scope | undefined, readonly module: Scope | undefined, readonly kind: 'module' | 'function' | 'class') {}
+  constructor(
+    readonly parent: Scope | undefined,
+    readonly module: Scope | undefined,
+    readonly kind: 'module' | 'function' | 'class',
+  ) {}
 
   lookup(name: string): Value | undefined {
     if (this.globals?.has(name)) return this.module?.vars.get(name);
@@ -166,54 +170,89 @@ export function num(v: Value): number | undefined {
 /** Python's repr, for dict keys and messages. */
 export function repr(v: Value): string {
   switch (v.k) {
-    case 'int': return String(v.v);
-    case 'float': return Number.isInteger(v.v) ? `${v.v}.0` : String(v.v);
-    case 'bool': return v.v ? 'True' : 'False';
-    case 'str': return `'${v.v}'`;
-    case 'none': return 'None';
-    case 'tuple': return `(${v.items.map(repr).join(', ')}${v.items.length === 1 ? ',' : ''})`;
-    case 'list': return `[${v.items.map(repr).join(', ')}]`;
-    case 'unknown': return '<unknown>';
-    case 'func': return `<function ${v.fn.name}>`;
-    case 'class': return `<class ${v.cls.name}>`;
-    case 'lib': return v.path;
-    case 'layer': return `<${v.layer.cls}#${v.layer.id}>`;
-    case 'obj': return `<${v.cls.name}#${v.id}>`;
-    default: return `<${v.k}>`;
+    case 'int':
+      return String(v.v);
+    case 'float':
+      return Number.isInteger(v.v) ? `${v.v}.0` : String(v.v);
+    case 'bool':
+      return v.v ? 'True' : 'False';
+    case 'str':
+      return `'${v.v}'`;
+    case 'none':
+      return 'None';
+    case 'tuple':
+      return `(${v.items.map(repr).join(', ')}${v.items.length === 1 ? ',' : ''})`;
+    case 'list':
+      return `[${v.items.map(repr).join(', ')}]`;
+    case 'unknown':
+      return '<unknown>';
+    case 'func':
+      return `<function ${v.fn.name}>`;
+    case 'class':
+      return `<class ${v.cls.name}>`;
+    case 'lib':
+      return v.path;
+    case 'layer':
+      return `<${v.layer.cls}#${v.layer.id}>`;
+    case 'obj':
+      return `<${v.cls.name}#${v.id}>`;
+    default:
+      return `<${v.k}>`;
   }
 }
 
 /** The key a value has in a dict (hashable values only). */
 export function hashKey(v: Value): string | undefined {
   switch (v.k) {
-    case 'int': case 'float': return `n:${v.v}`;
-    case 'bool': return `n:${v.v ? 1 : 0}`;
-    case 'str': return `s:${v.v}`;
-    case 'none': return 'none';
+    case 'int':
+    case 'float':
+      return `n:${v.v}`;
+    case 'bool':
+      return `n:${v.v ? 1 : 0}`;
+    case 'str':
+      return `s:${v.v}`;
+    case 'none':
+      return 'none';
     case 'tuple': {
       const parts = v.items.map(hashKey);
       return parts.every((p) => p !== undefined) ? `t:(${parts.join(',')})` : undefined;
     }
-    case 'lib': return `l:${v.path}`;
-    case 'class': return `c:${v.cls.name}:${v.cls.node?.startIndex ?? ''}`;
-    case 'layer': return `L:${v.layer.id}`;
-    case 'obj': return `o:${v.id}`;
-    default: return undefined;
+    case 'lib':
+      return `l:${v.path}`;
+    case 'class':
+      return `c:${v.cls.name}:${v.cls.node?.startIndex ?? ''}`;
+    case 'layer':
+      return `L:${v.layer.id}`;
+    case 'obj':
+      return `o:${v.id}`;
+    default:
+      return undefined;
   }
 }
 
 /** Python truthiness; undefined when it cannot be known. */
 export function truthy(v: Value): boolean | undefined {
   switch (v.k) {
-    case 'int': case 'float': return v.v !== 0;
-    case 'bool': return v.v;
-    case 'str': return v.v.length > 0;
-    case 'none': return false;
-    case 'tuple': return v.items.length > 0;
-    case 'list': return v.taint ? undefined : v.items.length > 0;
-    case 'dict': return v.taint ? undefined : v.entries.size > 0;
-    case 'unknown': case 'tensor': return undefined;
-    default: return true;
+    case 'int':
+    case 'float':
+      return v.v !== 0;
+    case 'bool':
+      return v.v;
+    case 'str':
+      return v.v.length > 0;
+    case 'none':
+      return false;
+    case 'tuple':
+      return v.items.length > 0;
+    case 'list':
+      return v.taint ? undefined : v.items.length > 0;
+    case 'dict':
+      return v.taint ? undefined : v.entries.size > 0;
+    case 'unknown':
+    case 'tensor':
+      return undefined;
+    default:
+      return true;
   }
 }
 

@@ -7,7 +7,8 @@
 import * as path from 'node:path';
 import type { Node, Tree } from 'web-tree-sitter';
 
-const LIBRARY_ROOTS = /^(torch|torchvision|keras|tensorflow|tf_keras|numpy|math|functools|collections|typing|typing_extensions|os|sys|re|copy|itertools|warnings|logging|dataclasses|abc|enum|timm|einops|json|argparse|pathlib|time|random|__future__|operator|inspect|types|builtins)(\.|$)/;
+const LIBRARY_ROOTS =
+  /^(torch|torchvision|keras|tensorflow|tf_keras|numpy|math|functools|collections|typing|typing_extensions|os|sys|re|copy|itertools|warnings|logging|dataclasses|abc|enum|timm|einops|json|argparse|pathlib|time|random|__future__|operator|inspect|types|builtins)(\.|$)/;
 
 /** The files that may hold `module` imported from `from` with `level` leading dots, most likely first. */
 export function candidatePaths(from: string, module: string, level: number): string[] {

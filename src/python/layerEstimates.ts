@@ -5,7 +5,20 @@
  */
 import type { ActivationType, LayerSpec, ModelSpec, Shape, Padding2d } from '../shared/spec';
 import { resolveModel, SpecError } from '../shared/spec';
-import { costModel, emptyRoles, estimateConv, macsRole, sumCosts, type Convention, type Dtype, type Cost, type LeafCost, type MacsByRole, type ConvEstimate, type SeparablePair } from '../shared/cost';
+import {
+  costModel,
+  emptyRoles,
+  estimateConv,
+  macsRole,
+  sumCosts,
+  type Convention,
+  type Dtype,
+  type Cost,
+  type LeafCost,
+  type MacsByRole,
+  type ConvEstimate,
+  type SeparablePair,
+} from '../shared/cost';
 import type { LayerCall, ModelCode, Container, ContainerItem, FlowExpr } from './modelCode';
 import type { PyValue } from './pythonValues';
 import { showValue } from './pythonValues';
@@ -73,7 +86,14 @@ function intOrPair(v: PyValue | undefined): number | [number, number] | undefine
 const pairOf = (v: number | [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
 const KERAS_ACTIVATIONS: Record<string, ActivationType | null> = {
-  relu: 'ReLU', relu6: 'ReLU6', swish: 'SiLU', silu: 'SiLU', hard_swish: 'Hardswish', hard_silu: 'Hardswish', gelu: 'GELU', linear: null,
+  relu: 'ReLU',
+  relu6: 'ReLU6',
+  swish: 'SiLU',
+  silu: 'SiLU',
+  hard_swish: 'Hardswish',
+  hard_silu: 'Hardswish',
+  gelu: 'GELU',
+  linear: null,
 };
 const TORCH_ACTIVATIONS = new Set(['ReLU', 'ReLU6', 'SiLU', 'Hardswish', 'GELU', 'Identity', 'Hardsigmoid', 'Sigmoid', 'Tanh', 'LeakyReLU']);
 /** Layers that keep the shape and that the spec has no type for: shapes go through, nothing is counted. */
@@ -165,7 +185,12 @@ function drop<T extends object>(o: T): T {
 /** The spec layers of a call, given the channels of its input where known (Keras needs them). */
 export function readLayer(call: LayerCall, inChannels: number | undefined): Reading {
   const r = new ArgReader(call);
-  const done = (specs: LayerSpec[] | undefined, extra: Partial<Reading> = {}): Reading => ({ specs: r.unresolved.length ? undefined : specs, unresolved: r.unresolved, error: r.error, ...extra });
+  const done = (specs: LayerSpec[] | undefined, extra: Partial<Reading> = {}): Reading => ({
+    specs: r.unresolved.length ? undefined : specs,
+    unresolved: r.unresolved,
+    error: r.error,
+    ...extra,
+  });
   if (call.framework === 'torch') {
     switch (call.type) {
       case 'Conv2d': {
@@ -184,28 +209,66 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
         return done([conv]);
       }
       case 'BatchNorm2d':
-        return done([drop({ type: 'BatchNorm2d' as const, num_features: r.channels('num_features')!, eps: r.number('eps'), momentum: r.number('momentum'), affine: r.bool('affine'), track_running_stats: r.bool('track_running_stats') })]);
-      case 'Dropout': return done([drop({ type: 'Dropout' as const, p: r.number('p') })]);
-      case 'AdaptiveAvgPool2d': return done([{ type: 'AdaptiveAvgPool2d', output_size: r.pair('output_size', true)! }]);
-      case 'Flatten': return done([drop({ type: 'Flatten' as const, start_dim: r.int('start_dim'), end_dim: r.int('end_dim') })]);
-      case 'Linear': return done([drop({ type: 'Linear' as const, in_features: r.channels('in_features')!, out_features: r.channels('out_features')!, bias: r.bool('bias') })]);
+        return done([
+          drop({
+            type: 'BatchNorm2d' as const,
+            num_features: r.channels('num_features')!,
+            eps: r.number('eps'),
+            momentum: r.number('momentum'),
+            affine: r.bool('affine'),
+            track_running_stats: r.bool('track_running_stats'),
+          }),
+        ]);
+      case 'Dropout':
+        return done([drop({ type: 'Dropout' as const, p: r.number('p') })]);
+      case 'AdaptiveAvgPool2d':
+        return done([{ type: 'AdaptiveAvgPool2d', output_size: r.pair('output_size', true)! }]);
+      case 'Flatten':
+        return done([drop({ type: 'Flatten' as const, start_dim: r.int('start_dim'), end_dim: r.int('end_dim') })]);
+      case 'Linear':
+        return done([
+          drop({ type: 'Linear' as const, in_features: r.channels('in_features')!, out_features: r.channels('out_features')!, bias: r.bool('bias') }),
+        ]);
       case 'MaxPool2d':
-        return done([drop({
-          type: 'MaxPool2d' as const, kernel_size: r.pair('kernel_size', true)!, stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
-          padding: r.pair('padding'), dilation: r.pair('dilation'), return_indices: r.bool('return_indices'), ceil_mode: r.bool('ceil_mode'),
-        })]);
+        return done([
+          drop({
+            type: 'MaxPool2d' as const,
+            kernel_size: r.pair('kernel_size', true)!,
+            stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
+            padding: r.pair('padding'),
+            dilation: r.pair('dilation'),
+            return_indices: r.bool('return_indices'),
+            ceil_mode: r.bool('ceil_mode'),
+          }),
+        ]);
       case 'AvgPool2d':
-        return done([drop({
-          type: 'AvgPool2d' as const, kernel_size: r.pair('kernel_size', true)!, stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
-          padding: r.pair('padding'), ceil_mode: r.bool('ceil_mode'), count_include_pad: r.bool('count_include_pad'),
-          divisor_override: r.value('divisor_override')?.kind === 'none' ? undefined : r.int('divisor_override'),
-        })]);
+        return done([
+          drop({
+            type: 'AvgPool2d' as const,
+            kernel_size: r.pair('kernel_size', true)!,
+            stride: r.value('stride')?.kind === 'none' ? undefined : r.pair('stride'),
+            padding: r.pair('padding'),
+            ceil_mode: r.bool('ceil_mode'),
+            count_include_pad: r.bool('count_include_pad'),
+            divisor_override: r.value('divisor_override')?.kind === 'none' ? undefined : r.int('divisor_override'),
+          }),
+        ]);
       case 'ConvTranspose2d':
-        return done([drop({
-          type: 'ConvTranspose2d' as const, in_channels: r.int('in_channels', true)!, out_channels: r.int('out_channels', true)!, kernel_size: r.pair('kernel_size', true)!,
-          stride: r.pair('stride'), padding: r.pair('padding'), output_padding: r.pair('output_padding'), groups: r.int('groups'), bias: r.bool('bias'),
-          dilation: r.pair('dilation'), padding_mode: r.str('padding_mode') as 'zeros' | undefined,
-        })]);
+        return done([
+          drop({
+            type: 'ConvTranspose2d' as const,
+            in_channels: r.int('in_channels', true)!,
+            out_channels: r.int('out_channels', true)!,
+            kernel_size: r.pair('kernel_size', true)!,
+            stride: r.pair('stride'),
+            padding: r.pair('padding'),
+            output_padding: r.pair('output_padding'),
+            groups: r.int('groups'),
+            bias: r.bool('bias'),
+            dilation: r.pair('dilation'),
+            padding_mode: r.str('padding_mode') as 'zeros' | undefined,
+          }),
+        ]);
       case 'Upsample': {
         const scale = r.value('scale_factor');
         let scaleFactor: number | [number, number] | undefined;
@@ -214,11 +277,16 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
           if (items.length === 2 && items.every((v) => v !== undefined)) scaleFactor = items as [number, number];
           else r.unresolved.push(`scale_factor = ${showValue(scale)}`);
         } else if (scale?.kind !== 'none') scaleFactor = r.number('scale_factor');
-        return done([drop({
-          type: 'Upsample' as const, size: r.value('size')?.kind === 'none' ? undefined : r.pair('size'), scale_factor: scaleFactor,
-          mode: r.str('mode') as 'nearest' | undefined, align_corners: r.value('align_corners')?.kind === 'none' ? undefined : r.bool('align_corners'),
-          recompute_scale_factor: r.value('recompute_scale_factor')?.kind === 'none' ? undefined : r.bool('recompute_scale_factor'),
-        })]);
+        return done([
+          drop({
+            type: 'Upsample' as const,
+            size: r.value('size')?.kind === 'none' ? undefined : r.pair('size'),
+            scale_factor: scaleFactor,
+            mode: r.str('mode') as 'nearest' | undefined,
+            align_corners: r.value('align_corners')?.kind === 'none' ? undefined : r.bool('align_corners'),
+            recompute_scale_factor: r.value('recompute_scale_factor')?.kind === 'none' ? undefined : r.bool('recompute_scale_factor'),
+          }),
+        ]);
       }
       case 'ChannelShuffle':
         return done([{ type: 'ChannelShuffle', groups: r.int('groups', true)! }]);
@@ -232,10 +300,15 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
           r.unresolved.push(`${name} = ${showValue(v)}`);
           return undefined;
         };
-        return done([drop({
-          type: 'SqueezeExcitation' as const, input_channels: r.int('input_channels', true)!, squeeze_channels: r.int('squeeze_channels', true)!,
-          activation: activationClass('activation'), scale_activation: activationClass('scale_activation'),
-        })]);
+        return done([
+          drop({
+            type: 'SqueezeExcitation' as const,
+            input_channels: r.int('input_channels', true)!,
+            squeeze_channels: r.int('squeeze_channels', true)!,
+            activation: activationClass('activation'),
+            scale_activation: activationClass('scale_activation'),
+          }),
+        ]);
       }
       default:
         if (TORCH_ACTIVATIONS.has(call.type)) {
@@ -279,7 +352,7 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
       const pad = padding();
       const dilation = r.pair('dilation_rate');
       const groups = call.type === 'Conv2D' ? r.int('groups') : undefined;
-      const multiplier = call.type === 'Conv2D' ? 1 : r.int('depth_multiplier') ?? 1;
+      const multiplier = call.type === 'Conv2D' ? 1 : (r.int('depth_multiplier') ?? 1);
       const bias = r.bool('use_bias') ?? true;
       const act = activation();
       const c = needChannels();
@@ -287,8 +360,13 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
       const common = { kernel_size: kernel, stride, padding: pad, dilation };
       let specs: LayerSpec[];
       if (call.type === 'Conv2D') specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: filters!, ...common, groups, bias })];
-      else if (call.type === 'DepthwiseConv2D') specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias })];
-      else specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias: false }), { type: 'Conv2d', in_channels: c * multiplier, out_channels: filters!, kernel_size: 1, bias }];
+      else if (call.type === 'DepthwiseConv2D')
+        specs = [drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias })];
+      else
+        specs = [
+          drop({ type: 'Conv2d' as const, in_channels: c, out_channels: c * multiplier, ...common, groups: c, bias: false }),
+          { type: 'Conv2d', in_channels: c * multiplier, out_channels: filters!, kernel_size: 1, bias },
+        ];
       if (!act) return { specs, unresolved: [], unrepresentable: `activation '${r.str('activation')}'` };
       return { specs: [...specs, ...act], unresolved: [] };
     }
@@ -305,7 +383,8 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
     case 'ReLU': {
       const max = r.number('max_value');
       const slope = r.number('negative_slope') ?? 0;
-      if (slope !== 0 || (max !== undefined && max !== 6)) return { unresolved: r.unresolved, unrepresentable: 'ReLU with these arguments', shapeOnly: (i) => i };
+      if (slope !== 0 || (max !== undefined && max !== 6))
+        return { unresolved: r.unresolved, unrepresentable: 'ReLU with these arguments', shapeOnly: (i) => i };
       return done([{ type: max === 6 ? 'ReLU6' : 'ReLU' }]);
     }
     case 'Activation': {
@@ -313,8 +392,10 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
       if (!act) return { unresolved: r.unresolved, unrepresentable: `activation '${r.str('activation')}'`, shapeOnly: (i) => i };
       return done(act.length ? act : [{ type: 'Identity' }]);
     }
-    case 'Dropout': return done([drop({ type: 'Dropout' as const, p: r.number('rate') })]);
-    case 'Flatten': return done([{ type: 'Flatten' }]);
+    case 'Dropout':
+      return done([drop({ type: 'Dropout' as const, p: r.number('rate') })]);
+    case 'Flatten':
+      return done([{ type: 'Flatten' }]);
     case 'GlobalAveragePooling2D':
       if (r.bool('keepdims')) return done([{ type: 'AdaptiveAvgPool2d', output_size: 1 }]);
       return done([{ type: 'AdaptiveAvgPool2d', output_size: 1 }, { type: 'Flatten' }]);
@@ -341,7 +422,10 @@ export function readLayer(call: LayerCall, inChannels: number | undefined): Read
           if (input.length !== 4) return undefined;
           const [kh, kw] = pairOf(size);
           const [sh, sw] = pairOf(stride);
-          const out = p === 'same' ? [Math.ceil(input[2]! / sh), Math.ceil(input[3]! / sw)] : [Math.floor((input[2]! - kh) / sh) + 1, Math.floor((input[3]! - kw) / sw) + 1];
+          const out =
+            p === 'same'
+              ? [Math.ceil(input[2]! / sh), Math.ceil(input[3]! / sw)]
+              : [Math.floor((input[2]! - kh) / sh) + 1, Math.floor((input[3]! - kw) / sw) + 1];
           return out.every((d) => d >= 1) ? [input[0]!, input[1]!, out[0]!, out[1]!] : undefined;
         },
       };
@@ -370,7 +454,10 @@ class Estimator {
   readonly containers: ContainerEstimate[] = [];
   private readonly readings = new Map<number, Reading>();
 
-  constructor(private readonly code: ModelCode, private readonly settings: EstimateSettings) {
+  constructor(
+    private readonly code: ModelCode,
+    private readonly settings: EstimateSettings,
+  ) {
     this.layers = code.calls.map(() => ({ unresolved: [] }));
   }
 
@@ -453,7 +540,14 @@ class Estimator {
       return estimate.outShape;
     } catch (error) {
       // The field named, as PyTorch names the argument: "out_channels must be >= 1, got -8".
-      estimate.error = error instanceof SpecError ? (error.field && !error.reason.includes(error.field) ? `${error.field} ${error.reason}` : error.reason) : error instanceof Error ? error.message : String(error);
+      estimate.error =
+        error instanceof SpecError
+          ? error.field && !error.reason.includes(error.field)
+            ? `${error.field} ${error.reason}`
+            : error.reason
+          : error instanceof Error
+            ? error.message
+            : String(error);
       return undefined;
     }
   }
@@ -614,7 +708,7 @@ class Estimator {
         continue;
       }
       layerCount++;
-      shape = this.layer(item.call, itemInput, item === container.items[0] ? from ?? 'default' : 'propagated');
+      shape = this.layer(item.call, itemInput, item === container.items[0] ? (from ?? 'default') : 'propagated');
       let estimate = this.layers[item.call]!;
       if (!itemInput && !chained) {
         // A module member: its own input channels at the default size.
@@ -635,10 +729,15 @@ class Estimator {
     const estimate: ContainerEstimate = { complete: layerCount > 0 && costedCount === layerCount, layerCount, costedCount, total, inputShape: startShape };
     if (note !== undefined) {
       estimate.forward = note;
-      for (const item of container.items) if (item.kind === 'layer' && this.layers[item.call]!.inputSource === 'default') this.layers[item.call]!.note = `forward() not followed: ${note}`;
+      for (const item of container.items)
+        if (item.kind === 'layer' && this.layers[item.call]!.inputSource === 'default') this.layers[item.call]!.note = `forward() not followed: ${note}`;
     }
     if (representable && specs.length > 0 && startShape) {
-      const model: ModelSpec = { name: container.name ?? (container.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'), input_shape: startShape, layers: specs };
+      const model: ModelSpec = {
+        name: container.name ?? (container.kind === 'keras-sequential' ? 'Sequential' : 'nn.Sequential'),
+        input_shape: startShape,
+        layers: specs,
+      };
       try {
         resolveModel(model);
         estimate.model = model;

@@ -156,14 +156,17 @@ export function runMeasure(options: MeasureOptions): Promise<MeasureResult> {
     };
     child.on('error', (error: NodeJS.ErrnoException) => {
       finish();
-      reject(error.code === 'ENOENT'
-        ? new MeasureError(`Python was not found: ${JSON.stringify(options.python)} (choose an interpreter, or set sepconv.pythonPath)`, 'no-python')
-        : new MeasureError(`could not start ${options.python}: ${error.message}`, 'no-python'));
+      reject(
+        error.code === 'ENOENT'
+          ? new MeasureError(`Python was not found: ${JSON.stringify(options.python)} (choose an interpreter, or set sepconv.pythonPath)`, 'no-python')
+          : new MeasureError(`could not start ${options.python}: ${error.message}`, 'no-python'),
+      );
     });
     child.on('close', (code) => {
       finish();
       if (ended === 'cancelled') return reject(new MeasureError('measuring was cancelled', 'cancelled'));
-      if (ended === 'timeout') return reject(new MeasureError(`measuring took longer than ${Math.round(options.timeoutMs / 1000)} s and was stopped`, 'timeout'));
+      if (ended === 'timeout')
+        return reject(new MeasureError(`measuring took longer than ${Math.round(options.timeoutMs / 1000)} s and was stopped`, 'timeout'));
       const stdout = Buffer.concat(out).toString('utf8').trim();
       const stderr = Buffer.concat(err).toString('utf8').trim();
       let json: (Partial<MeasureResult> & { error?: { message: string; where?: { file: string; line: number } } }) | undefined;
@@ -177,7 +180,8 @@ export function runMeasure(options: MeasureOptions): Promise<MeasureResult> {
         return reject(new MeasureError(`${options.python} exited with ${code ?? 'a signal'} and printed no result${tail ? `:\n${tail}` : ''}`, 'crashed'));
       }
       if (json.error) {
-        const failure: MeasureFailure = code === 3 ? 'no-framework' : code === 2 ? 'bad-arguments' : /longer than/.test(json.error.message) ? 'timeout' : 'raised';
+        const failure: MeasureFailure =
+          code === 3 ? 'no-framework' : code === 2 ? 'bad-arguments' : /longer than/.test(json.error.message) ? 'timeout' : 'raised';
         const where = json.error.where ? ` (${json.error.where.file}:${json.error.where.line})` : '';
         return reject(new MeasureError(`${json.error.message}${where}`, failure, json.error.where));
       }
@@ -192,7 +196,8 @@ export function sitesInFile(result: MeasureResult, relativeFile: string): Measur
 }
 
 /** Function names that are script steps, not model builders (measure.py skips them too). */
-const SCRIPT_STEP = /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
+const SCRIPT_STEP =
+  /^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)/i;
 
 /** A class or top-level function of the file that may build a model: where its name is. */
 export interface ModelDefinition {
@@ -254,4 +259,3 @@ export function modelDefinitions(text: string): ModelDefinition[] {
   });
   return found;
 }
-

@@ -97,14 +97,41 @@ export interface ModelCode {
 const TORCH_SIGNATURES: Record<string, string[]> = {
   Conv2d: ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode', 'device', 'dtype'],
   BatchNorm2d: ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats', 'device', 'dtype'],
-  ReLU: ['inplace'], ReLU6: ['inplace'], SiLU: ['inplace'], Hardswish: ['inplace'], GELU: ['approximate'], Identity: [],
-  Dropout: ['p', 'inplace'], Dropout2d: ['p', 'inplace'],
-  AdaptiveAvgPool2d: ['output_size'], Flatten: ['start_dim', 'end_dim'], Linear: ['in_features', 'out_features', 'bias', 'device', 'dtype'],
+  ReLU: ['inplace'],
+  ReLU6: ['inplace'],
+  SiLU: ['inplace'],
+  Hardswish: ['inplace'],
+  GELU: ['approximate'],
+  Identity: [],
+  Dropout: ['p', 'inplace'],
+  Dropout2d: ['p', 'inplace'],
+  AdaptiveAvgPool2d: ['output_size'],
+  Flatten: ['start_dim', 'end_dim'],
+  Linear: ['in_features', 'out_features', 'bias', 'device', 'dtype'],
   MaxPool2d: ['kernel_size', 'stride', 'padding', 'dilation', 'return_indices', 'ceil_mode'],
   AvgPool2d: ['kernel_size', 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override'],
-  LeakyReLU: ['negative_slope', 'inplace'], Sigmoid: [], Tanh: [], ELU: ['alpha', 'inplace'], Mish: ['inplace'], Hardsigmoid: ['inplace'],
-  PReLU: ['num_parameters', 'init'], Softplus: ['beta', 'threshold'],
-  ConvTranspose2d: ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'output_padding', 'groups', 'bias', 'dilation', 'padding_mode', 'device', 'dtype'],
+  LeakyReLU: ['negative_slope', 'inplace'],
+  Sigmoid: [],
+  Tanh: [],
+  ELU: ['alpha', 'inplace'],
+  Mish: ['inplace'],
+  Hardsigmoid: ['inplace'],
+  PReLU: ['num_parameters', 'init'],
+  Softplus: ['beta', 'threshold'],
+  ConvTranspose2d: [
+    'in_channels',
+    'out_channels',
+    'kernel_size',
+    'stride',
+    'padding',
+    'output_padding',
+    'groups',
+    'bias',
+    'dilation',
+    'padding_mode',
+    'device',
+    'dtype',
+  ],
   Upsample: ['size', 'scale_factor', 'mode', 'align_corners', 'recompute_scale_factor'],
   ChannelShuffle: ['groups'],
   // torchvision.ops.SqueezeExcitation: the activations are classes (nn.ReLU), read by their name.
@@ -142,7 +169,8 @@ export function canonicalClass(qualified: string): { framework: Framework; type:
     if (last === 'Module') return { framework: 'torch', type: 'Module' };
     return undefined;
   }
-  if (qualified === 'torchvision.ops.SqueezeExcitation' || qualified === 'torchvision.ops.misc.SqueezeExcitation') return { framework: 'torch', type: 'SqueezeExcitation' };
+  if (qualified === 'torchvision.ops.SqueezeExcitation' || qualified === 'torchvision.ops.misc.SqueezeExcitation')
+    return { framework: 'torch', type: 'SqueezeExcitation' };
   let rest = parts;
   if (rest[0] === 'tensorflow' || rest[0] === 'tf') rest = rest.slice(1);
   if (rest[0] === 'tf_keras') rest = ['keras', ...rest.slice(1)];
@@ -215,7 +243,7 @@ class Reader {
   private recognise(node: Node): Recognised | undefined {
     const fn = node.childForFieldName('function');
     if (!fn || (fn.type !== 'identifier' && fn.type !== 'attribute')) return undefined;
-    const last = fn.type === 'identifier' ? fn.text : fn.childForFieldName('attribute')?.text ?? '';
+    const last = fn.type === 'identifier' ? fn.text : (fn.childForFieldName('attribute')?.text ?? '');
     // Cheap filter before resolving the name: class names start with a capital letter.
     if (!/^[A-Z]/.test(last) && !this.imports.has(last)) return undefined;
     const cls = this.classOf(fn);
@@ -230,7 +258,8 @@ class Reader {
     }
     // Containers first (outer before inner: the nodes are in document order), then layers.
     for (const { node, cls } of recognised) if (cls.type === 'Sequential') this.containerAt.set(node.startIndex, this.addSequential(node, cls.framework));
-    for (const { node, cls } of recognised) if (cls.type !== 'Sequential' && cls.type !== 'Input' && cls.type !== 'InputLayer') this.callAt.set(node.startIndex, this.addCall(node, cls));
+    for (const { node, cls } of recognised)
+      if (cls.type !== 'Sequential' && cls.type !== 'Input' && cls.type !== 'InputLayer') this.callAt.set(node.startIndex, this.addCall(node, cls));
     for (const { node, cls } of recognised) if (cls.type === 'Sequential') this.fillSequential(node, cls.framework);
   }
 
@@ -315,14 +344,28 @@ class Reader {
       if (child.type === 'keyword_argument') {
         const name = child.childForFieldName('name')?.text ?? '';
         const valueNode = child.childForFieldName('value');
-        const arg: LayerArg = { name, value: this.scopes.evaluate(valueNode), keyword: true, span: spanOf(child), text: child.text, valueText: valueNode?.text ?? '' };
+        const arg: LayerArg = {
+          name,
+          value: this.scopes.evaluate(valueNode),
+          keyword: true,
+          span: spanOf(child),
+          text: child.text,
+          valueText: valueNode?.text ?? '',
+        };
         args[name] = arg;
         argList.push(arg);
         continue;
       }
       const name = hasSplat ? undefined : signature[position];
       position++;
-      const arg: LayerArg = { name: name ?? `#${position - 1}`, value: this.scopes.evaluate(child), keyword: false, span: spanOf(child), text: child.text, valueText: child.text };
+      const arg: LayerArg = {
+        name: name ?? `#${position - 1}`,
+        value: this.scopes.evaluate(child),
+        keyword: false,
+        span: spanOf(child),
+        text: child.text,
+        valueText: child.text,
+      };
       if (name) args[name] = arg;
       argList.push(arg);
     }
@@ -332,7 +375,13 @@ class Reader {
   private addCall(node: Node, cls: { framework: Framework; type: string }): number {
     const signature = (cls.framework === 'torch' ? TORCH_SIGNATURES : KERAS_SIGNATURES)[cls.type] ?? [];
     const fn = node.childForFieldName('function')!;
-    const call: LayerCall = { framework: cls.framework, type: cls.type, span: spanOf(node), callee: { text: fn.text, span: spanOf(fn) }, ...this.bindArgs(node, signature) };
+    const call: LayerCall = {
+      framework: cls.framework,
+      type: cls.type,
+      span: spanOf(node),
+      callee: { text: fn.text, span: spanOf(fn) },
+      ...this.bindArgs(node, signature),
+    };
     this.calls.push(call);
     return this.calls.length - 1;
   }
@@ -340,7 +389,9 @@ class Reader {
   // --- containers ------------------------------------------------------------------------------
 
   private addSequential(node: Node, framework: Framework): number {
-    const index = this.containers.push({ kind: framework === 'torch' ? 'torch-sequential' : 'keras-sequential', name: assignedName(node), span: spanOf(node), items: [] }) - 1;
+    const index =
+      this.containers.push({ kind: framework === 'torch' ? 'torch-sequential' : 'keras-sequential', name: assignedName(node), span: spanOf(node), items: [] }) -
+      1;
     if (framework === 'keras') this.containerScope.set(index, this.scopes.scopeOf(node).id);
     return index;
   }
@@ -369,13 +420,17 @@ class Reader {
     const positional = (argsNode?.namedChildren ?? []).filter((c): c is Node => !!c && c.type !== 'comment' && c.type !== 'keyword_argument');
     let elements: Node[] = positional;
     if (framework === 'keras') {
-      const list = positional[0] ?? argsNode?.namedChildren.find((c) => c?.type === 'keyword_argument' && c.childForFieldName('name')?.text === 'layers')?.childForFieldName('value');
+      const list =
+        positional[0] ??
+        argsNode?.namedChildren.find((c) => c?.type === 'keyword_argument' && c.childForFieldName('name')?.text === 'layers')?.childForFieldName('value');
       elements = list && (list.type === 'list' || list.type === 'tuple') ? list.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment') : [];
       if (list && list.type !== 'list' && list.type !== 'tuple') container.items.push({ kind: 'unknown', text: list.text, span: spanOf(list) });
     } else if (positional.length === 1 && positional[0]!.type === 'call' && /OrderedDict$/.test(positional[0]!.childForFieldName('function')?.text ?? '')) {
       // nn.Sequential(OrderedDict([("conv", nn.Conv2d(...)), ...])): the second item of each pair.
       const pairs = positional[0]!.childForFieldName('arguments')?.namedChildren[0];
-      elements = (pairs?.namedChildren ?? []).map((pair) => (pair?.type === 'tuple' ? pair.namedChildren.filter((c) => c?.type !== 'comment')[1] : pair)).filter((c): c is Node => !!c);
+      elements = (pairs?.namedChildren ?? [])
+        .map((pair) => (pair?.type === 'tuple' ? pair.namedChildren.filter((c) => c?.type !== 'comment')[1] : pair))
+        .filter((c): c is Node => !!c);
     }
     for (const element of elements) {
       if (element.type === 'list_splat' || element.type === 'dictionary_splat') {
@@ -421,7 +476,14 @@ class Reader {
       const scope = this.scopes.scopeOf(node).id;
       let index = -1;
       this.containers.forEach((c, i) => {
-        if (c.kind === 'keras-sequential' && c.name === target.text && c.span.start < node.startIndex && this.containerScope.get(i) === scope && (index === -1 || c.span.start > this.containers[index]!.span.start)) index = i;
+        if (
+          c.kind === 'keras-sequential' &&
+          c.name === target.text &&
+          c.span.start < node.startIndex &&
+          this.containerScope.get(i) === scope &&
+          (index === -1 || c.span.start > this.containers[index]!.span.start)
+        )
+          index = i;
       });
       if (index === -1) continue;
       const shape = arg.type === 'call' ? this.kerasInputShape(arg) : undefined;
@@ -433,7 +495,8 @@ class Reader {
       this.attach(index, this.item(arg));
       if (container.items.length === 1 && !container.declaredInput) {
         const first = container.items[0]!;
-        if (first.kind === 'layer' && this.calls[first.call]!.args.input_shape) container.declaredInput = hwcToNchw(this.calls[first.call]!.args.input_shape!.value);
+        if (first.kind === 'layer' && this.calls[first.call]!.args.input_shape)
+          container.declaredInput = hwcToNchw(this.calls[first.call]!.args.input_shape!.value);
       }
     }
   }
@@ -450,7 +513,9 @@ class Reader {
     }
     if (!kind) return;
     const body = cls.childForFieldName('body');
-    const init = body?.namedChildren.find((s) => s?.type === 'function_definition' && s.childForFieldName('name')?.text === (kind === 'torch-module' ? '__init__' : '__init__'));
+    const init = body?.namedChildren.find(
+      (s) => s?.type === 'function_definition' && s.childForFieldName('name')?.text === (kind === 'torch-module' ? '__init__' : '__init__'),
+    );
     const name = cls.childForFieldName('name')?.text;
     const header = spanOf(cls);
     const container: Container = { kind, name, span: header, items: [] };
@@ -502,7 +567,24 @@ function hwcToNchw(value: PyValue): (number | undefined)[] | undefined {
 // forward(): simple data flow only
 
 /** Functions that keep the shape of their first argument, called as `F.x(t)`, `torch.x(t)` or `t.x()`. */
-const SAME_SHAPE_FUNCTIONS = new Set(['relu', 'relu_', 'relu6', 'gelu', 'silu', 'sigmoid', 'tanh', 'hardswish', 'hardsigmoid', 'leaky_relu', 'elu', 'mish', 'dropout', 'dropout2d', 'contiguous', 'clone']);
+const SAME_SHAPE_FUNCTIONS = new Set([
+  'relu',
+  'relu_',
+  'relu6',
+  'gelu',
+  'silu',
+  'sigmoid',
+  'tanh',
+  'hardswish',
+  'hardsigmoid',
+  'leaky_relu',
+  'elu',
+  'mish',
+  'dropout',
+  'dropout2d',
+  'contiguous',
+  'clone',
+]);
 const FUNCTION_MODULES = new Set(['F', 'torch', 'nn.functional', 'torch.nn.functional']);
 
 class NotSimple extends Error {}
@@ -542,7 +624,8 @@ function flowExpr(node: Node, members: Record<string, ContainerItem>): FlowExpr 
   // Methods of the tensor itself.
   if (SAME_SHAPE_FUNCTIONS.has(name) && args.length === 0) return { kind: 'same', arg: flowExpr(object, members) };
   if (name === 'flatten' && plain.length === 1 && plain[0]!.text === '1') return { kind: 'flatten', arg: flowExpr(object, members) };
-  if ((name === 'view' || name === 'reshape') && plain.length === 2 && plain[1]!.text === '-1' && /^\w+\.size\(0\)$/.test(plain[0]!.text)) return { kind: 'flatten', arg: flowExpr(object, members) };
+  if ((name === 'view' || name === 'reshape') && plain.length === 2 && plain[1]!.text === '-1' && /^\w+\.size\(0\)$/.test(plain[0]!.text))
+    return { kind: 'flatten', arg: flowExpr(object, members) };
   return fail();
 }
 
@@ -562,11 +645,20 @@ function readForward(fn: Node, members: Record<string, ContainerItem>): ForwardF
       }
       const inner = statement.type === 'expression_statement' && statement.namedChildren.length === 1 ? statement.namedChildren[0]! : undefined;
       if (inner?.type === 'string' && i === 0) continue;
-      if (inner?.type === 'assignment' && inner.childForFieldName('left')?.type === 'identifier' && inner.childForFieldName('right') && !inner.childForFieldName('type')) {
+      if (
+        inner?.type === 'assignment' &&
+        inner.childForFieldName('left')?.type === 'identifier' &&
+        inner.childForFieldName('right') &&
+        !inner.childForFieldName('type')
+      ) {
         steps.push({ target: inner.childForFieldName('left')!.text, value: flowExpr(inner.childForFieldName('right')!, members) });
         continue;
       }
-      if (inner?.type === 'augmented_assignment' && inner.childForFieldName('operator')?.text === '+=' && inner.childForFieldName('left')?.type === 'identifier') {
+      if (
+        inner?.type === 'augmented_assignment' &&
+        inner.childForFieldName('operator')?.text === '+=' &&
+        inner.childForFieldName('left')?.type === 'identifier'
+      ) {
         const target = inner.childForFieldName('left')!.text;
         steps.push({ target, value: { kind: 'add', left: { kind: 'var', name: target }, right: flowExpr(inner.childForFieldName('right')!, members) } });
         continue;

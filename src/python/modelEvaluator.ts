@@ -8,8 +8,27 @@
  */
 import type { Node, Tree } from 'web-tree-sitter';
 import {
-  type ClassDef, type FunctionDef, type Layer, type LayerInstance, type SiteRef, type Value, Scope,
-  NONE, int, str, bool, unknown, tuple, snippet, num, repr, hashKey, truthy, LimitError, RaiseError, isUnknown,
+  type ClassDef,
+  type FunctionDef,
+  type Layer,
+  type LayerInstance,
+  type SiteRef,
+  type Value,
+  Scope,
+  NONE,
+  int,
+  str,
+  bool,
+  unknown,
+  tuple,
+  snippet,
+  num,
+  repr,
+  hashKey,
+  truthy,
+  LimitError,
+  RaiseError,
+  isUnknown,
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
@@ -42,7 +61,8 @@ export { LimitError, RaiseError };
 /** Whether a block has a `return` of its own (not one of a function or class defined in it). */
 function returnsFrom(node: Node): boolean {
   for (const child of node.namedChildren) {
-    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda')
+      continue;
     if (child.type === 'return_statement' || returnsFrom(child)) return true;
   }
   return false;
@@ -69,7 +89,14 @@ function onlyScalarLocals(node: Node, scope: Scope): boolean {
   };
   for (const child of node.namedChildren) {
     if (!child || child.type === 'comment') continue;
-    if (child.type === 'return_statement' || child.type === 'call' || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition') return false;
+    if (
+      child.type === 'return_statement' ||
+      child.type === 'call' ||
+      child.type === 'function_definition' ||
+      child.type === 'class_definition' ||
+      child.type === 'decorated_definition'
+    )
+      return false;
     if (child.type === 'assignment' || child.type === 'augmented_assignment') {
       if (!scalar(child.childForFieldName('left'))) return false;
       // Only arithmetic on the right: a call of something else might add layers on its way.
@@ -89,7 +116,8 @@ function onlyScalarLocals(node: Node, scope: Scope): boolean {
  */
 function mayBuild(node: Node): boolean {
   for (const child of node.namedChildren) {
-    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda') continue;
+    if (!child || child.type === 'function_definition' || child.type === 'class_definition' || child.type === 'decorated_definition' || child.type === 'lambda')
+      continue;
     if (child.type === 'return_statement') return true;
     if (child.type === 'assignment' || child.type === 'augmented_assignment') {
       const target = child.childForFieldName('left')?.text ?? '';
@@ -106,7 +134,6 @@ function mayBuild(node: Node): boolean {
 }
 
 type Flow = undefined | { kind: 'return'; value: Value } | { kind: 'break' } | { kind: 'continue' };
-
 
 export interface EvalOptions {
   /** [H, W] given to a model's input where the code does not say. */
@@ -146,7 +173,11 @@ export class Interpreter {
   /** Sites seen with their callee text. */
   private readonly sourceText = new Map<string, string>();
 
-  constructor(readonly root: SourceFile, private readonly resolve: ImportResolver, readonly options: EvalOptions) {
+  constructor(
+    readonly root: SourceFile,
+    private readonly resolve: ImportResolver,
+    readonly options: EvalOptions,
+  ) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.costOptions = options.cost;
     this.deadline = Date.now() + this.limits.maxMillis;
@@ -195,7 +226,13 @@ export class Interpreter {
       const entry = this.callStack[i]!;
       if (entry.file !== this.root.path) continue;
       const node = entry.node;
-      return { start: node.startIndex, end: node.endIndex, line: node.startPosition.row, column: node.startPosition.column, callee: snippet(node.childForFieldName('function')) };
+      return {
+        start: node.startIndex,
+        end: node.endIndex,
+        line: node.startPosition.row,
+        column: node.startPosition.column,
+        callee: snippet(node.childForFieldName('function')),
+      };
     }
     return undefined;
   }
@@ -229,18 +266,28 @@ export class Interpreter {
         if (condition && truthy(this.eval(condition, scope, file)) === false) throw new RaiseError(`the code raises: ${snippet(node)} fails`);
         return undefined;
       }
-      case 'pass_statement': case 'comment': case 'nonlocal_statement': case 'print_statement': case 'type_alias_statement':
+      case 'pass_statement':
+      case 'comment':
+      case 'nonlocal_statement':
+      case 'print_statement':
+      case 'type_alias_statement':
         return undefined;
-      case 'break_statement': return { kind: 'break' };
-      case 'continue_statement': return { kind: 'continue' };
+      case 'break_statement':
+        return { kind: 'break' };
+      case 'continue_statement':
+        return { kind: 'continue' };
       case 'global_statement': {
         scope.globals ??= new Set();
         for (const id of node.namedChildren) if (id) scope.globals.add(id.text);
         return undefined;
       }
-      case 'delete_statement': return undefined;
-      case 'raise_statement': throw new RaiseError(`the code raises: ${snippet(node)}`);
-      case 'import_statement': case 'import_from_statement': case 'future_import_statement':
+      case 'delete_statement':
+        return undefined;
+      case 'raise_statement':
+        throw new RaiseError(`the code raises: ${snippet(node)}`);
+      case 'import_statement':
+      case 'import_from_statement':
+      case 'future_import_statement':
         this.execImport(node, scope, file);
         return undefined;
       case 'function_definition': {
@@ -267,18 +314,22 @@ export class Interpreter {
             const c = cls.cls;
             c.dataclass = true;
             if (!c.attrs.has('__init__')) {
-              c.attrs.set('__init__', { k: 'native', name: 'dataclass.__init__', call: (a, kw, n) => {
-                const self = a[0];
-                if (self?.k !== 'obj') return NONE;
-                let i = 1;
-                for (const f of this.dataclassFields(c) ?? []) {
-                  const v = i < a.length ? a[i++] : kw.get(f.name) ?? f.dflt;
-                  self.attrs.set(f.name, v ?? unknown(`${c.name}: ${f.name} is not given`));
-                }
-                const post = this.classAttr(self.cls, '__post_init__');
-                if (post?.value.k === 'func') this.callValue({ k: 'bound', fn: post.value, self }, [], new Map(), n);
-                return NONE;
-              } });
+              c.attrs.set('__init__', {
+                k: 'native',
+                name: 'dataclass.__init__',
+                call: (a, kw, n) => {
+                  const self = a[0];
+                  if (self?.k !== 'obj') return NONE;
+                  let i = 1;
+                  for (const f of this.dataclassFields(c) ?? []) {
+                    const v = i < a.length ? a[i++] : (kw.get(f.name) ?? f.dflt);
+                    self.attrs.set(f.name, v ?? unknown(`${c.name}: ${f.name} is not given`));
+                  }
+                  const post = this.classAttr(self.cls, '__post_init__');
+                  if (post?.value.k === 'func') this.callValue({ k: 'bound', fn: post.value, self }, [], new Map(), n);
+                  return NONE;
+                },
+              });
             }
           }
         }
@@ -288,9 +339,12 @@ export class Interpreter {
         }
         return undefined;
       }
-      case 'if_statement': return this.execIf(node, scope, file);
-      case 'for_statement': return this.execFor(node, scope, file);
-      case 'while_statement': return this.execWhile(node, scope, file);
+      case 'if_statement':
+        return this.execIf(node, scope, file);
+      case 'for_statement':
+        return this.execFor(node, scope, file);
+      case 'while_statement':
+        return this.execWhile(node, scope, file);
       case 'with_statement': {
         for (const item of node.descendantsOfType('with_item')) {
           const value = item?.childForFieldName('value');
@@ -389,9 +443,15 @@ export class Interpreter {
     };
     const walk = (node: Node) => {
       switch (node.type) {
-        case 'assignment': case 'augmented_assignment': forget(node.childForFieldName('left')); break;
-        case 'for_statement': forget(node.childForFieldName('left')); break;
-        case 'function_definition': case 'class_definition': {
+        case 'assignment':
+        case 'augmented_assignment':
+          forget(node.childForFieldName('left'));
+          break;
+        case 'for_statement':
+          forget(node.childForFieldName('left'));
+          break;
+        case 'function_definition':
+        case 'class_definition': {
           const name = node.childForFieldName('name');
           if (name) scope.set(name.text, unknown(`${name.text} depends on ${reason}`));
           return;
@@ -410,10 +470,12 @@ export class Interpreter {
           }
           break;
         }
-        case 'import_from_statement': case 'import_statement':
+        case 'import_from_statement':
+        case 'import_statement':
           for (const name of node.descendantsOfType(['identifier'])) if (name && name.parent?.type !== 'dotted_name') scope.set(name.text, unknown(reason));
           return;
-        default: break;
+        default:
+          break;
       }
       for (const child of node.namedChildren) if (child) walk(child);
     };
@@ -639,9 +701,11 @@ export class Interpreter {
           const fn = this.defineFunction(def, body, file, cls);
           const decorators = statement.namedChildren.filter((c) => c?.type === 'decorator').map((d) => d!.text.replace(/^@/, '').trim());
           const name = def.childForFieldName('name')!.text;
-          if (decorators.includes('staticmethod')) body.vars.set(name, { k: 'native', name: `static:${name}`, call: (a, kw, n) => this.callValue(fn, a, kw, n) });
+          if (decorators.includes('staticmethod'))
+            body.vars.set(name, { k: 'native', name: `static:${name}`, call: (a, kw, n) => this.callValue(fn, a, kw, n) });
           else if (decorators.includes('property')) body.vars.set(name, { k: 'native', name: 'property', call: () => fn });
-          else if (decorators.includes('classmethod')) body.vars.set(name, { k: 'native', name: `classmethod:${name}`, call: (a, kw, n) => this.callValue(fn, [{ k: 'class', cls }, ...a], kw, n) });
+          else if (decorators.includes('classmethod'))
+            body.vars.set(name, { k: 'native', name: `classmethod:${name}`, call: (a, kw, n) => this.callValue(fn, [{ k: 'class', cls }, ...a], kw, n) });
           else body.vars.set(name, fn);
           continue;
         }
@@ -671,7 +735,12 @@ export class Interpreter {
       case 'identifier':
         scope.set(target.text, value);
         return;
-      case 'pattern_list': case 'tuple_pattern': case 'list_pattern': case 'tuple': case 'list': case 'expression_list': {
+      case 'pattern_list':
+      case 'tuple_pattern':
+      case 'list_pattern':
+      case 'tuple':
+      case 'list':
+      case 'expression_list': {
         const targets = target.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
         const items = this.iterate(value, target);
         const starAt = targets.findIndex((t) => t.type === 'list_splat_pattern');
@@ -763,11 +832,16 @@ export class Interpreter {
   /** The items of an iterable, or why they are not known. */
   iterate(value: Value, node: Node | undefined): Value[] | { k: 'unknown'; reason: string } {
     switch (value.k) {
-      case 'tuple': return value.items;
-      case 'list': return value.taint ? unknown(value.taint) as { k: 'unknown'; reason: string } : value.items;
-      case 'dict': return value.taint ? unknown(value.taint) as { k: 'unknown'; reason: string } : [...value.entries.values()].map(([k]) => k);
-      case 'str': return [...value.v].map(str);
-      case 'unknown': return value;
+      case 'tuple':
+        return value.items;
+      case 'list':
+        return value.taint ? (unknown(value.taint) as { k: 'unknown'; reason: string }) : value.items;
+      case 'dict':
+        return value.taint ? (unknown(value.taint) as { k: 'unknown'; reason: string }) : [...value.entries.values()].map(([k]) => k);
+      case 'str':
+        return [...value.v].map(str);
+      case 'unknown':
+        return value;
       case 'layer': {
         const children = this.lib.childrenOf(value.layer);
         return children ?? (unknown(`iterating over ${value.layer.cls}`) as { k: 'unknown'; reason: string });
@@ -780,8 +854,10 @@ export class Interpreter {
         if (value.cls.fields) return [];
         return unknown(`iterating over a ${value.cls.name} object is not followed`) as { k: 'unknown'; reason: string };
       }
-      case 'tensor': return unknown(`iterating over a tensor (${snippet(node)})`) as { k: 'unknown'; reason: string };
-      default: return unknown(`\`${snippet(node)}\` is not iterable here`) as { k: 'unknown'; reason: string };
+      case 'tensor':
+        return unknown(`iterating over a tensor (${snippet(node)})`) as { k: 'unknown'; reason: string };
+      default:
+        return unknown(`\`${snippet(node)}\` is not iterable here`) as { k: 'unknown'; reason: string };
     }
   }
 
@@ -801,11 +877,16 @@ export class Interpreter {
         const v = Number(node.text.replace(/_/g, ''));
         return Number.isFinite(v) ? { k: 'float', v } : unknown(`float ${node.text}`);
       }
-      case 'true': return bool(true);
-      case 'false': return bool(false);
-      case 'none': return NONE;
-      case 'ellipsis': return unknown('...');
-      case 'string': return this.evalString(node, scope, file);
+      case 'true':
+        return bool(true);
+      case 'false':
+        return bool(false);
+      case 'none':
+        return NONE;
+      case 'ellipsis':
+        return unknown('...');
+      case 'string':
+        return this.evalString(node, scope, file);
       case 'concatenated_string': {
         let out = '';
         for (const part of node.namedChildren) {
@@ -827,9 +908,13 @@ export class Interpreter {
         const inner = node.namedChildren.find((c) => c && c.type !== 'comment');
         return inner ? this.eval(inner, scope, file) : tuple([]);
       }
-      case 'tuple': case 'expression_list': return this.evalSequence(node, scope, file, 'tuple');
-      case 'list': return this.evalSequence(node, scope, file, 'list');
-      case 'set': return this.evalSequence(node, scope, file, 'list');
+      case 'tuple':
+      case 'expression_list':
+        return this.evalSequence(node, scope, file, 'tuple');
+      case 'list':
+        return this.evalSequence(node, scope, file, 'list');
+      case 'set':
+        return this.evalSequence(node, scope, file, 'list');
       case 'dictionary': {
         const entries = new Map<string, [Value, Value]>();
         let taint: string | undefined;
@@ -869,7 +954,8 @@ export class Interpreter {
         const ev = (n: Node | undefined) => (n ? this.eval(n, scope, file) : NONE);
         return { k: 'slice', start: ev(parts[0]), stop: ev(parts[1]), step: ev(parts[2]) };
       }
-      case 'call': return this.evalCall(node, scope, file);
+      case 'call':
+        return this.evalCall(node, scope, file);
       case 'binary_operator': {
         const left = this.eval(node.childForFieldName('left')!, scope, file);
         const right = this.eval(node.childForFieldName('right')!, scope, file);
@@ -896,12 +982,14 @@ export class Interpreter {
         if (op === 'and') return t ? this.eval(node.childForFieldName('right')!, scope, file) : left;
         return t ? left : this.eval(node.childForFieldName('right')!, scope, file);
       }
-      case 'comparison_operator': return this.evalComparison(node, scope, file);
+      case 'comparison_operator':
+        return this.evalComparison(node, scope, file);
       case 'conditional_expression': {
         const [a, c, b] = node.namedChildren.filter((x): x is Node => !!x && x.type !== 'comment');
         const cond = this.eval(c!, scope, file);
         const t = truthy(cond);
-        if (t === undefined) return unknown(`\`${snippet(node)}\` depends on \`${snippet(c)}\`, which is not known${isUnknown(cond) ? ` (${cond.reason})` : ''}`);
+        if (t === undefined)
+          return unknown(`\`${snippet(node)}\` depends on \`${snippet(c)}\`, which is not known${isUnknown(cond) ? ` (${cond.reason})` : ''}`);
         return this.eval(t ? a! : b!, scope, file);
       }
       case 'lambda': {
@@ -911,13 +999,17 @@ export class Interpreter {
         }
         return { k: 'func', fn };
       }
-      case 'list_comprehension': case 'set_comprehension': case 'generator_expression': {
+      case 'list_comprehension':
+      case 'set_comprehension':
+      case 'generator_expression': {
         const out = this.comprehension(node, scope, file, (s) => [this.eval(node.childForFieldName('body')!, s, file)]);
         return isUnknown(out) ? out : { k: node.type === 'generator_expression' ? 'list' : 'list', items: out };
       }
       case 'dictionary_comprehension': {
         const body = node.childForFieldName('body')!;
-        const out = this.comprehension(node, scope, file, (s) => [tuple([this.eval(body.childForFieldName('key')!, s, file), this.eval(body.childForFieldName('value')!, s, file)])]);
+        const out = this.comprehension(node, scope, file, (s) => [
+          tuple([this.eval(body.childForFieldName('key')!, s, file), this.eval(body.childForFieldName('value')!, s, file)]),
+        ]);
         if (isUnknown(out)) return out;
         const entries = new Map<string, [Value, Value]>();
         for (const pair of out) {
@@ -933,8 +1025,10 @@ export class Interpreter {
         this.assign(node.childForFieldName('name')!, v, scope, file);
         return v;
       }
-      case 'keyword_argument': return this.eval(node.childForFieldName('value')!, scope, file);
-      case 'await': return unknown('await is not followed');
+      case 'keyword_argument':
+        return this.eval(node.childForFieldName('value')!, scope, file);
+      case 'await':
+        return unknown('await is not followed');
       default:
         return unknown(`\`${snippet(node)}\` is not followed`);
     }
@@ -1061,20 +1155,30 @@ export class Interpreter {
     const y = num(b);
     if (x !== undefined && y !== undefined) {
       switch (op) {
-        case '<': return x < y;
-        case '<=': return x <= y;
-        case '>': return x > y;
-        case '>=': return x >= y;
-        default: return undefined;
+        case '<':
+          return x < y;
+        case '<=':
+          return x <= y;
+        case '>':
+          return x > y;
+        case '>=':
+          return x >= y;
+        default:
+          return undefined;
       }
     }
     if (a.k === 'str' && b.k === 'str') {
       switch (op) {
-        case '<': return a.v < b.v;
-        case '<=': return a.v <= b.v;
-        case '>': return a.v > b.v;
-        case '>=': return a.v >= b.v;
-        default: return undefined;
+        case '<':
+          return a.v < b.v;
+        case '<=':
+          return a.v <= b.v;
+        case '>':
+          return a.v > b.v;
+        case '>=':
+          return a.v >= b.v;
+        default:
+          return undefined;
       }
     }
     if ((a.k === 'tuple' || a.k === 'list') && (b.k === 'tuple' || b.k === 'list')) {
@@ -1129,20 +1233,39 @@ export class Interpreter {
     const y = num(b);
     if (x !== undefined && y !== undefined) {
       const bothInt = a.k !== 'float' && b.k !== 'float';
-      const result = (v: number, integer: boolean): Value => (Number.isFinite(v) ? (integer ? (Number.isSafeInteger(v) ? int(v) : unknown('integer overflow')) : { k: 'float', v }) : unknown(`\`${snippet(node)}\` is not finite`));
+      const result = (v: number, integer: boolean): Value =>
+        Number.isFinite(v)
+          ? integer
+            ? Number.isSafeInteger(v)
+              ? int(v)
+              : unknown('integer overflow')
+            : { k: 'float', v }
+          : unknown(`\`${snippet(node)}\` is not finite`);
       switch (op) {
-        case '+': return result(x + y, bothInt);
-        case '-': return result(x - y, bothInt);
-        case '*': return result(x * y, bothInt);
-        case '/': return y === 0 ? unknown('division by zero') : result(x / y, false);
-        case '//': return y === 0 ? unknown('division by zero') : result(Math.floor(x / y), bothInt);
-        case '%': return y === 0 ? unknown('division by zero') : result(x - y * Math.floor(x / y), bothInt);
-        case '**': return result(x ** y, bothInt && y >= 0);
-        case '<<': return bothInt ? result(x * 2 ** y, true) : unknown('<<');
-        case '>>': return bothInt ? result(Math.floor(x / 2 ** y), true) : unknown('>>');
-        case '&': return bothInt ? result(x & y, true) : unknown('&');
-        case '|': return bothInt ? result(x | y, true) : unknown('|');
-        default: return unknown(`operator ${op}`);
+        case '+':
+          return result(x + y, bothInt);
+        case '-':
+          return result(x - y, bothInt);
+        case '*':
+          return result(x * y, bothInt);
+        case '/':
+          return y === 0 ? unknown('division by zero') : result(x / y, false);
+        case '//':
+          return y === 0 ? unknown('division by zero') : result(Math.floor(x / y), bothInt);
+        case '%':
+          return y === 0 ? unknown('division by zero') : result(x - y * Math.floor(x / y), bothInt);
+        case '**':
+          return result(x ** y, bothInt && y >= 0);
+        case '<<':
+          return bothInt ? result(x * 2 ** y, true) : unknown('<<');
+        case '>>':
+          return bothInt ? result(Math.floor(x / 2 ** y), true) : unknown('>>');
+        case '&':
+          return bothInt ? result(x & y, true) : unknown('&');
+        case '|':
+          return bothInt ? result(x | y, true) : unknown('|');
+        default:
+          return unknown(`operator ${op}`);
       }
     }
     if (op === '+' && a.k === 'str' && b.k === 'str') return str(a.v + b.v);
@@ -1200,7 +1323,8 @@ export class Interpreter {
 
   getAttr(obj: Value, name: string, node: Node | undefined): Value {
     switch (obj.k) {
-      case 'unknown': return obj;
+      case 'unknown':
+        return obj;
       case 'obj': {
         const own = obj.attrs.get(name);
         if (own !== undefined) return own;
@@ -1235,7 +1359,12 @@ export class Interpreter {
         if (name === 'apply' && this.libraryBases(obj.cls).includes('torch.autograd.Function')) {
           // A custom autograd function: its forward(ctx, *args), the context not followed.
           const forward = this.classAttr(obj.cls, 'forward');
-          if (forward) return { k: 'native', name: 'apply', call: (a, kw, n) => this.callValue(forward.value, [unknown('the autograd context is not followed'), ...a], kw, n) };
+          if (forward)
+            return {
+              k: 'native',
+              name: 'apply',
+              call: (a, kw, n) => this.callValue(forward.value, [unknown('the autograd context is not followed'), ...a], kw, n),
+            };
         }
         return unknown(`${obj.cls.name}.${name} is not known`);
       }
@@ -1243,7 +1372,8 @@ export class Interpreter {
         const v = obj.scope.vars.get(name);
         return v ?? unknown(`${name} is not defined in ${obj.file}`);
       }
-      case 'lib': return this.lib.libAttr(obj.path, name);
+      case 'lib':
+        return this.lib.libAttr(obj.path, name);
       case 'super': {
         // The next class after `cls` in self's bases.
         const found = this.superAttr(obj.cls, name);
@@ -1252,7 +1382,8 @@ export class Interpreter {
         if (found) return found;
         return this.lib.superAttr(obj, name, node);
       }
-      default: return this.lib.valueAttr(obj, name, node);
+      default:
+        return this.lib.valueAttr(obj, name, node);
     }
   }
 
@@ -1270,7 +1401,9 @@ export class Interpreter {
     if (isUnknown(obj)) return obj;
     if (isUnknown(key) && obj.k !== 'tensor') return unknown(`the index of \`${snippet(node)}\` is not known (${key.reason})`);
     switch (obj.k) {
-      case 'tuple': case 'list': case 'str': {
+      case 'tuple':
+      case 'list':
+      case 'str': {
         if (obj.k === 'list' && obj.taint) return unknown(obj.taint);
         const items: Value[] = obj.k === 'str' ? [...obj.v].map(str) : obj.items;
         if (key.k === 'slice') {
@@ -1292,7 +1425,8 @@ export class Interpreter {
         if (obj.taint) return unknown(obj.taint);
         throw new RaiseError(`KeyError: ${repr(key)}`);
       }
-      default: return this.lib.getItem(obj, key, node);
+      default:
+        return this.lib.getItem(obj, key, node);
     }
   }
 
@@ -1302,7 +1436,8 @@ export class Interpreter {
     const start = read(s.start);
     const stop = read(s.stop);
     const step = read(s.step) ?? 1;
-    if (start === undefined || stop === undefined || step === undefined || step === 0) return unknown('a slice that is not known') as { k: 'unknown'; reason: string };
+    if (start === undefined || stop === undefined || step === undefined || step === 0)
+      return unknown('a slice that is not known') as { k: 'unknown'; reason: string };
     const norm = (v: number, dflt: number) => (v < 0 ? Math.max(v + n, step < 0 ? -1 : 0) : Math.min(v, step < 0 ? n - 1 : n)) ?? dflt;
     const out: Value[] = [];
     if (step > 0) {
@@ -1405,33 +1540,42 @@ export class Interpreter {
     if (seen.has(cls)) return undefined;
     seen.add(cls);
     if (cls.node?.id === node.id) return cls;
-    for (const b of cls.bases) if (b.k === 'class') {
-      const f = this.findClassByNode(b.cls, node, seen);
-      if (f) return f;
-    }
+    for (const b of cls.bases)
+      if (b.k === 'class') {
+        const f = this.findClassByNode(b.cls, node, seen);
+        if (f) return f;
+      }
     return undefined;
   }
 
   callValue(fn: Value, args: Value[], kwargs: Map<string, Value>, node: Node | undefined): Value {
     this.tick();
     switch (fn.k) {
-      case 'func': return this.callFunction(fn.fn, args, kwargs, node);
-      case 'bound': return this.callValue(fn.fn, [fn.self, ...args], kwargs, node);
-      case 'native': return fn.call(args, kwargs, node);
+      case 'func':
+        return this.callFunction(fn.fn, args, kwargs, node);
+      case 'bound':
+        return this.callValue(fn.fn, [fn.self, ...args], kwargs, node);
+      case 'native':
+        return fn.call(args, kwargs, node);
       case 'partial': {
         const merged = new Map(fn.kwargs);
         for (const [k, v] of kwargs) merged.set(k, v);
         return this.callValue(fn.fn, [...fn.args, ...args], merged, node);
       }
-      case 'class': return this.instantiate(fn.cls, args, kwargs, node);
-      case 'lib': return this.lib.callLib(fn.path, args, kwargs, node);
-      case 'layer': return this.lib.applyLayer(fn.layer, args, kwargs, node);
-      case 'obj': return this.callObject(fn, args, kwargs, node);
+      case 'class':
+        return this.instantiate(fn.cls, args, kwargs, node);
+      case 'lib':
+        return this.lib.callLib(fn.path, args, kwargs, node);
+      case 'layer':
+        return this.lib.applyLayer(fn.layer, args, kwargs, node);
+      case 'obj':
+        return this.callObject(fn, args, kwargs, node);
       case 'unknown': {
         this.taintArgs(args, kwargs, fn.reason);
         return unknown(node ? `\`${snippet(node)}\` is not followed (${fn.reason})` : fn.reason);
       }
-      default: return unknown(`\`${snippet(node)}\` calls a ${fn.k} value`);
+      default:
+        return unknown(`\`${snippet(node)}\` calls a ${fn.k} value`);
     }
   }
 
@@ -1447,7 +1591,7 @@ export class Interpreter {
       this.applyDepth++;
       // A subclass of a library layer (a conv that pads first): the layer's input is the module's.
       const x = args[0];
-      const input = x?.k === 'tensor' ? x.t.shape ?? (x.t.pending ? x.t.hint : undefined) : undefined;
+      const input = x?.k === 'tensor' ? (x.t.shape ?? (x.t.pending ? x.t.hint : undefined)) : undefined;
       if (obj.base && input) this.moduleInputs.set(obj.base.id, input);
       try {
         return this.callValue({ k: 'bound', fn: forward.value, self: obj }, args, kwargs, node);
@@ -1543,7 +1687,10 @@ export class Interpreter {
     let extraKw: string | undefined;
     for (const p of params) {
       switch (p.type) {
-        case 'identifier': case 'typed_parameter': case 'default_parameter': case 'typed_default_parameter': {
+        case 'identifier':
+        case 'typed_parameter':
+        case 'default_parameter':
+        case 'typed_default_parameter': {
           if (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier') {
             // typed *args / **kwargs
             const inner = p.namedChildren[0]!;
@@ -1597,6 +1744,8 @@ export class Interpreter {
   /** Whether every parameter of a function (after self) has a default. */
   static allDefaults(fnNode: Node, skipFirst: boolean): boolean {
     const params = fnNode.childForFieldName('parameters')?.namedChildren.filter((p): p is Node => !!p && p.type !== 'comment') ?? [];
-    return params.slice(skipFirst ? 1 : 0).every((p) => p.type !== 'identifier' && p.type !== 'typed_parameter' || (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier'));
+    return params
+      .slice(skipFirst ? 1 : 0)
+      .every((p) => (p.type !== 'identifier' && p.type !== 'typed_parameter') || (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier'));
   }
 }

@@ -56,11 +56,21 @@ export function findDiagnostics(code: ModelCode, sites: readonly SiteRow[]): Pyt
       out.push(...groupsProblems(call, cin?.length === 1 ? cin[0] : undefined, 'out_channels', call.args.out_channels?.value, 'nn.Conv2d raises ValueError'));
       const padding = call.args.padding;
       if (padding?.value.kind === 'str' && padding.value.value === 'same' && above1(call.args.stride?.value)) {
-        out.push({ span: padding.span, severity: 'error', code: 'same-stride', message: `padding='same' with stride=${showValue(call.args.stride!.value)}: PyTorch does not support 'same' padding for strided convolutions (nn.Conv2d raises ValueError); use an explicit padding such as padding=${samePaddingHint(call)}` });
+        out.push({
+          span: padding.span,
+          severity: 'error',
+          code: 'same-stride',
+          message: `padding='same' with stride=${showValue(call.args.stride!.value)}: PyTorch does not support 'same' padding for strided convolutions (nn.Conv2d raises ValueError); use an explicit padding such as padding=${samePaddingHint(call)}`,
+        });
       }
       const mismatch = row?.instances.map((i) => (i.reason ? CHANNEL_MISMATCH.exec(i.reason) : null)).find(Boolean);
       if (mismatch) {
-        out.push({ span: call.span, severity: 'warning', code: 'channel-mismatch', message: `in_channels=${mismatch[2]}, but the layer before it produces ${mismatch[1]} channels: PyTorch raises RuntimeError in forward()` });
+        out.push({
+          span: call.span,
+          severity: 'warning',
+          code: 'channel-mismatch',
+          message: `in_channels=${mismatch[2]}, but the layer before it produces ${mismatch[1]} channels: PyTorch raises RuntimeError in forward()`,
+        });
       }
     }
     if (call.framework === 'keras' && (call.type === 'Conv2D' || call.type === 'DepthwiseConv2D' || call.type === 'SeparableConv2D')) {
@@ -68,7 +78,12 @@ export function findDiagnostics(code: ModelCode, sites: readonly SiteRow[]): Pyt
       const strides = call.args.strides;
       const dilation = call.args.dilation_rate;
       if (strides && dilation && above1(strides.value) && above1(dilation.value)) {
-        out.push({ span: strides.span, severity: 'error', code: 'keras-stride-dilation', message: `strides=${showValue(strides.value)} with dilation_rate=${showValue(dilation.value)}: Keras does not support strides > 1 together with dilation_rate > 1 (raises ValueError)` });
+        out.push({
+          span: strides.span,
+          severity: 'error',
+          code: 'keras-stride-dilation',
+          message: `strides=${showValue(strides.value)} with dilation_rate=${showValue(dilation.value)}: Keras does not support strides > 1 together with dilation_rate > 1 (raises ValueError)`,
+        });
       }
     }
   }

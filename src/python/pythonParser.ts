@@ -35,7 +35,10 @@ export class PythonParser {
   /** Characters per read; the benchmark compares sizes (`node test/bench/hover.bench.mjs`). */
   chunkChars = PARSE_CHUNK_CHARS;
 
-  constructor(private readonly parser: Parser, readonly language: Language) {}
+  constructor(
+    private readonly parser: Parser,
+    readonly language: Language,
+  ) {}
 
   /** A full parse, or an incremental one when `oldTree` has been edited to match `text`. */
   parse(text: string, oldTree?: Tree): Tree | undefined {

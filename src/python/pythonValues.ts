@@ -20,14 +20,29 @@ const symbol = (text: string): PyValue => ({ kind: 'symbol', text: text.length >
 /** A Python value for people: `32`, `(3, 3)`, `'same'`, or the symbol's text. */
 export function showValue(value: PyValue): string {
   switch (value.kind) {
-    case 'int': return String(value.value);
+    case 'int':
+      return String(value.value);
     // As Python writes a float: 3.0 (not 3, which would read as an int), inf, nan.
-    case 'float': return Number.isNaN(value.value) ? 'nan' : !Number.isFinite(value.value) ? (value.value > 0 ? 'inf' : '-inf') : Number.isInteger(value.value) && Math.abs(value.value) < 1e16 ? `${value.value}.0` : String(value.value);
-    case 'str': return `'${value.value}'`;
-    case 'bool': return value.value ? 'True' : 'False';
-    case 'none': return 'None';
-    case 'tuple': return `(${value.items.map(showValue).join(', ')}${value.items.length === 1 ? ',' : ''})`;
-    case 'symbol': return value.text;
+    case 'float':
+      return Number.isNaN(value.value)
+        ? 'nan'
+        : !Number.isFinite(value.value)
+          ? value.value > 0
+            ? 'inf'
+            : '-inf'
+          : Number.isInteger(value.value) && Math.abs(value.value) < 1e16
+            ? `${value.value}.0`
+            : String(value.value);
+    case 'str':
+      return `'${value.value}'`;
+    case 'bool':
+      return value.value ? 'True' : 'False';
+    case 'none':
+      return 'None';
+    case 'tuple':
+      return `(${value.items.map(showValue).join(', ')}${value.items.length === 1 ? ',' : ''})`;
+    case 'symbol':
+      return value.text;
   }
 }
 
@@ -38,13 +53,20 @@ function sameValue(a: PyValue, b: PyValue): boolean {
 /** Python's floor division and modulo on integers. */
 function arithmetic(op: string, a: number, b: number): number | undefined {
   switch (op) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
-    case '//': return b === 0 ? undefined : Math.floor(a / b);
-    case '%': return b === 0 ? undefined : a - b * Math.floor(a / b);
-    case '**': return b >= 0 && b < 64 ? a ** b : undefined;
-    default: return undefined;
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '//':
+      return b === 0 ? undefined : Math.floor(a / b);
+    case '%':
+      return b === 0 ? undefined : a - b * Math.floor(a / b);
+    case '**':
+      return b >= 0 && b < 64 ? a ** b : undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -135,15 +157,25 @@ export class Scopes {
         const value = Number(node.text.replace(/_/g, ''));
         return Number.isFinite(value) ? { kind: 'float', value } : symbol(node.text);
       }
-      case 'true': return { kind: 'bool', value: true };
-      case 'false': return { kind: 'bool', value: false };
-      case 'none': return { kind: 'none' };
+      case 'true':
+        return { kind: 'bool', value: true };
+      case 'false':
+        return { kind: 'bool', value: false };
+      case 'none':
+        return { kind: 'none' };
       case 'string': {
         const start = node.firstChild;
         if (!start || /[fFbB]/.test(start.text) || node.namedChildren.some((c) => c?.type === 'interpolation')) return symbol(node.text);
-        return { kind: 'str', value: node.namedChildren.filter((c) => c?.type === 'string_content').map((c) => c!.text).join('') };
+        return {
+          kind: 'str',
+          value: node.namedChildren
+            .filter((c) => c?.type === 'string_content')
+            .map((c) => c!.text)
+            .join(''),
+        };
       }
-      case 'parenthesized_expression': return this.evaluate(node.namedChildren.find((c) => c?.type !== 'comment'));
+      case 'parenthesized_expression':
+        return this.evaluate(node.namedChildren.find((c) => c?.type !== 'comment'));
       case 'tuple':
       case 'list':
       case 'expression_list': {
@@ -169,8 +201,10 @@ export class Scopes {
         }
         return symbol(node.text);
       }
-      case 'identifier': return this.lookup(node.text, node);
-      default: return symbol(node.text);
+      case 'identifier':
+        return this.lookup(node.text, node);
+      default:
+        return symbol(node.text);
     }
   }
 
@@ -348,7 +382,11 @@ export class Scopes {
   private targets(node: Node | null, each: (name: string) => void): void {
     if (!node) return;
     if (node.type === 'identifier') each(node.text);
-    else if (['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'tuple', 'list', 'parenthesized_expression', 'list_splat_pattern'].includes(node.type)) {
+    else if (
+      ['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'tuple', 'list', 'parenthesized_expression', 'list_splat_pattern'].includes(
+        node.type,
+      )
+    ) {
       for (const child of node.namedChildren) this.targets(child, each);
     }
   }

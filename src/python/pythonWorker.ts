@@ -31,11 +31,21 @@ function handle(message: ToAnalysisWorker): void {
     return;
   }
   switch (message.type) {
-    case 'open': analyzer.open(message.key, message.version, message.text, message.path); break;
-    case 'change': analyzer.change(message.key, message.from, message.version, message.changes); break;
-    case 'close': analyzer.close(message.key); break;
-    case 'settings': analyzer.setSettings(message.settings, message.generation); break;
-    case 'fileChanged': analyzer.fileChanged(message.path); break;
+    case 'open':
+      analyzer.open(message.key, message.version, message.text, message.path);
+      break;
+    case 'change':
+      analyzer.change(message.key, message.from, message.version, message.changes);
+      break;
+    case 'close':
+      analyzer.close(message.key);
+      break;
+    case 'settings':
+      analyzer.setSettings(message.settings, message.generation);
+      break;
+    case 'fileChanged':
+      analyzer.fileChanged(message.path);
+      break;
   }
 }
 

@@ -64,7 +64,10 @@ export function siteHoverMarkdown(row: SiteRow, settings: SiteHoverSettings, con
     lines.push(`| output | ${shape(i.output_shape, keras)} |`);
     if (!known(i)) lines.push('', `unknown: ${escapeMarkdown(i.reason ?? row.reason ?? 'not known')}`);
     if (i.separable && known(i)) {
-      lines.push('', `**Depthwise-separable replacement** (dw + pw 1×1): ${formatCount(i.separable.params)} params, ${formatCount(i.separable.macs)} MACs — **${formatPercent(i.separable.saving)} fewer MACs**`);
+      lines.push(
+        '',
+        `**Depthwise-separable replacement** (dw + pw 1×1): ${formatCount(i.separable.params)} params, ${formatCount(i.separable.macs)} MACs — **${formatPercent(i.separable.saving)} fewer MACs**`,
+      );
       if (convertLink) lines.push('', convertLink);
     }
   } else {
@@ -75,20 +78,29 @@ export function siteHoverMarkdown(row: SiteRow, settings: SiteHoverSettings, con
     if (totalKnown) lines.push(`All instances: ${count(sum((i) => i.params!))} params · ${count(sum((i) => i.macs!))} MACs`, '');
     lines.push('| count | input | output | params | MACs |', '|---|---|---|---|---|');
     for (const i of row.instances) {
-      lines.push(`| ${i.count === null ? '?' : `${i.count}×`} | ${shape(i.input_shape, keras)} | ${shape(i.output_shape, keras)} | ${i.params === null ? '?' : formatInteger(i.params)} | ${i.macs === null ? '?' : formatCount(i.macs)} |`);
+      lines.push(
+        `| ${i.count === null ? '?' : `${i.count}×`} | ${shape(i.input_shape, keras)} | ${shape(i.output_shape, keras)} | ${i.params === null ? '?' : formatInteger(i.params)} | ${i.macs === null ? '?' : formatCount(i.macs)} |`,
+      );
     }
     const reason = row.reason ?? row.instances.find((i) => i.reason)?.reason;
     if (row.unknown && reason) lines.push('', `unknown: ${escapeMarkdown(reason)}`);
   }
   const [h, w] = settings.defaultInputSize;
-  lines.push('', `*${CONVENTION_NOTE[settings.convention] ?? escapeMarkdown(settings.convention)} · ${escapeMarkdown(settings.dtype)} · a model's input at ${h}×${w} where the code does not give one (sepconv.defaultInputSize)*`);
+  lines.push(
+    '',
+    `*${CONVENTION_NOTE[settings.convention] ?? escapeMarkdown(settings.convention)} · ${escapeMarkdown(settings.dtype)} · a model's input at ${h}×${w} where the code does not give one (sepconv.defaultInputSize)*`,
+  );
   return lines.join('\n');
 }
 
 /** The CodeLens title over a model class or builder: totals over every instance it builds. */
 export function modelLensTitle(model: ModelEvaluation): string | undefined {
   if (model.convInstances === 0 && model.params === 0) return model.stopped ? `${model.name}: not evaluated (${model.stopped})` : undefined;
-  const parts = [`${formatCount(model.params)} params`, `${formatCount(model.macs)} MACs`, `${model.convInstances} conv instance${model.convInstances === 1 ? '' : 's'}`];
+  const parts = [
+    `${formatCount(model.params)} params`,
+    `${formatCount(model.macs)} MACs`,
+    `${model.convInstances} conv instance${model.convInstances === 1 ? '' : 's'}`,
+  ];
   let note = '';
   if (model.unknownInstances > 0) note = ` (${model.unknownInstances} layer instance${model.unknownInstances === 1 ? '' : 's'} without figures, not counted)`;
   if (model.stopped) note += ` (stopped: ${model.stopped})`;

@@ -61,7 +61,15 @@ export interface FileRows {
 const FIGURES = ['params', 'macs', 'input', 'output'] as const;
 
 function instanceRow(g: InstanceGroup): InstanceRow {
-  const row: InstanceRow = { count: g.count, kind: g.kind ?? null, params: g.params ?? null, macs: g.macs ?? null, input_shape: g.input ?? null, output_shape: g.output ?? null, weight_shape: g.weight ?? null };
+  const row: InstanceRow = {
+    count: g.count,
+    kind: g.kind ?? null,
+    params: g.params ?? null,
+    macs: g.macs ?? null,
+    input_shape: g.input ?? null,
+    output_shape: g.output ?? null,
+    weight_shape: g.weight ?? null,
+  };
   if (g.separable) row.separable = g.separable;
   if (g.reason) row.reason = g.reason;
   return row;
@@ -73,16 +81,34 @@ export function siteRow(site: SiteEvaluation): SiteRow {
   if (site.incomplete) {
     // Some instances may be missing: no count and no figure for the site as a whole.
     return {
-      line: site.site.line + 1, column: site.site.column + 1, start: site.site.start, end: site.site.end,
-      framework: site.framework, layer: site.type, code: site.site.callee, kind: null, count: site.count,
-      layout: site.framework === 'keras' ? 'NHWC' : 'NCHW', instances: groups.map((g) => ({ ...instanceRow(g), count: null })),
-      unknown: true, reason: `at least ${site.count} instance${site.count === 1 ? '' : 's'}; ${site.incomplete}`, incomplete: true,
+      line: site.site.line + 1,
+      column: site.site.column + 1,
+      start: site.site.start,
+      end: site.site.end,
+      framework: site.framework,
+      layer: site.type,
+      code: site.site.callee,
+      kind: null,
+      count: site.count,
+      layout: site.framework === 'keras' ? 'NHWC' : 'NCHW',
+      instances: groups.map((g) => ({ ...instanceRow(g), count: null })),
+      unknown: true,
+      reason: `at least ${site.count} instance${site.count === 1 ? '' : 's'}; ${site.incomplete}`,
+      incomplete: true,
     };
   }
   const row: SiteRow = {
-    line: site.site.line + 1, column: site.site.column + 1, start: site.site.start, end: site.site.end,
-    framework: site.framework, layer: site.type, code: site.site.callee, kind: null, count: site.count,
-    layout: site.framework === 'keras' ? 'NHWC' : 'NCHW', instances: groups.map(instanceRow),
+    line: site.site.line + 1,
+    column: site.site.column + 1,
+    start: site.site.start,
+    end: site.site.end,
+    framework: site.framework,
+    layer: site.type,
+    code: site.site.callee,
+    kind: null,
+    count: site.count,
+    layout: site.framework === 'keras' ? 'NHWC' : 'NCHW',
+    instances: groups.map(instanceRow),
   };
   const agree = <T>(pick: (g: InstanceGroup) => T | undefined): T | undefined => {
     if (groups.length === 0) return undefined;
@@ -118,21 +144,43 @@ export function siteRow(site: SiteEvaluation): SiteRow {
 
 function syntaxRow(call: LayerCall, reason: string): SiteRow {
   return {
-    line: call.span.startLine + 1, column: call.span.startColumn + 1, start: call.span.start, end: call.span.end,
-    framework: call.framework, layer: call.type, code: call.callee.text, kind: null, count: 0,
-    layout: call.framework === 'keras' ? 'NHWC' : 'NCHW', instances: [], unknown: true, reason,
+    line: call.span.startLine + 1,
+    column: call.span.startColumn + 1,
+    start: call.span.start,
+    end: call.span.end,
+    framework: call.framework,
+    layer: call.type,
+    code: call.callee.text,
+    kind: null,
+    count: 0,
+    layout: call.framework === 'keras' ? 'NHWC' : 'NCHW',
+    instances: [],
+    unknown: true,
+    reason,
   };
 }
 
 /** Evaluates a parsed file and lists its conv call sites. `code`: the file's syntax, when the caller has read it already. */
-export function fileSiteRows(tree: Tree, source: string, path: string, resolve: ImportResolver, settings: EvaluationSettings, code: ModelCode = readModelCode(tree)): FileRows {
+export function fileSiteRows(
+  tree: Tree,
+  source: string,
+  path: string,
+  resolve: ImportResolver,
+  settings: EvaluationSettings,
+  code: ModelCode = readModelCode(tree),
+): FileRows {
   const evaluation = evaluateFile({ path, tree }, source, resolve, settings);
   const rows = evaluation.sites.map(siteRow);
   const seen = new Set(rows.map((r) => r.start));
   for (const call of code.calls) {
     if (!CONV_TYPES.has(call.type) || seen.has(call.span.start)) continue;
     seen.add(call.span.start);
-    rows.push(syntaxRow(call, evaluation.error ? `unknown: ${evaluation.error}` : 'not reached: no model that the file builds with its default arguments builds this layer'));
+    rows.push(
+      syntaxRow(
+        call,
+        evaluation.error ? `unknown: ${evaluation.error}` : 'not reached: no model that the file builds with its default arguments builds this layer',
+      ),
+    );
   }
   rows.sort((a, b) => a.start - b.start);
   return { sites: rows, evaluation };

@@ -5,7 +5,8 @@
 import type { Node, Tree } from 'web-tree-sitter';
 
 /** Python 3's builtins (`dir(builtins)`) and the module attributes every module has. */
-const BUILTINS = new Set(`ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup BlockingIOError
+const BUILTINS = new Set(
+  `ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup BlockingIOError
 BrokenPipeError BufferError BytesWarning ChildProcessError ConnectionAbortedError ConnectionError
 ConnectionRefusedError ConnectionResetError DeprecationWarning EOFError Ellipsis EncodingWarning
 EnvironmentError Exception ExceptionGroup False FileExistsError FileNotFoundError FloatingPointError
@@ -21,10 +22,25 @@ enumerate eval exec exit filter float format frozenset getattr globals hasattr h
 isinstance issubclass iter len license list locals map max memoryview min next object oct open ord pow print
 property quit range repr reversed round set setattr slice sorted staticmethod str sum super tuple type vars
 zip __name__ __file__ __doc__ __package__ __spec__ __loader__ __builtins__ __debug__ __dict__ __annotations__
-__path__ __cached__ __class__ __import__ __build_class__`.split(/\s+/));
+__path__ __cached__ __class__ __import__ __build_class__`.split(/\s+/),
+);
 
 /** Node types whose every identifier binds a name (imports, parameters, global declarations). */
-const BINDS_ALL = new Set(['import_statement', 'import_from_statement', 'future_import_statement', 'aliased_import', 'global_statement', 'nonlocal_statement', 'parameters', 'lambda_parameters', 'except_clause', 'except_group_clause', 'as_pattern_target', 'case_pattern', 'type_parameter']);
+const BINDS_ALL = new Set([
+  'import_statement',
+  'import_from_statement',
+  'future_import_statement',
+  'aliased_import',
+  'global_statement',
+  'nonlocal_statement',
+  'parameters',
+  'lambda_parameters',
+  'except_clause',
+  'except_group_clause',
+  'as_pattern_target',
+  'case_pattern',
+  'type_parameter',
+]);
 
 /** The names a file binds anywhere, or undefined where it may bind names it does not spell (`from x import *`, `globals()`, `exec`). */
 function boundNames(root: Node): Set<string> | undefined {
@@ -37,13 +53,25 @@ function boundNames(root: Node): Set<string> | undefined {
   };
   const visit = (node: Node) => {
     switch (node.type) {
-      case 'wildcard_import': open = true; return;
-      case 'assignment': case 'augmented_assignment': case 'for_statement': case 'for_in_clause':
+      case 'wildcard_import':
+        open = true;
+        return;
+      case 'assignment':
+      case 'augmented_assignment':
+      case 'for_statement':
+      case 'for_in_clause':
         targets(node.childForFieldName('left'));
         break;
-      case 'named_expression': targets(node.childForFieldName('name')); break;
-      case 'function_definition': case 'class_definition': targets(node.childForFieldName('name')); break;
-      case 'as_pattern': targets(node.childForFieldName('alias')); break;
+      case 'named_expression':
+        targets(node.childForFieldName('name'));
+        break;
+      case 'function_definition':
+      case 'class_definition':
+        targets(node.childForFieldName('name'));
+        break;
+      case 'as_pattern':
+        targets(node.childForFieldName('alias'));
+        break;
       case 'identifier':
         if (node.text === 'globals' || node.text === 'exec' || node.text === 'vars' || node.text === 'locals' || node.text === '__builtins__') open = true;
         return;

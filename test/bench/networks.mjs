@@ -22,8 +22,21 @@ export function separable(c, stride, cout) {
 
 /** MobileNetV1-224 (width 1.0), batch norm folded into the conv biases. */
 export function mobileNetV1() {
-  const blocks = [[32, 64, 1], [64, 128, 2], [128, 128, 1], [128, 256, 2], [256, 256, 1], [256, 512, 2],
-    [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 512, 1], [512, 1024, 2], [1024, 1024, 1]];
+  const blocks = [
+    [32, 64, 1],
+    [64, 128, 2],
+    [128, 128, 1],
+    [128, 256, 2],
+    [256, 256, 1],
+    [256, 512, 2],
+    [512, 512, 1],
+    [512, 512, 1],
+    [512, 512, 1],
+    [512, 512, 1],
+    [512, 512, 1],
+    [512, 1024, 2],
+    [1024, 1024, 1],
+  ];
   return {
     name: 'MobileNetV1-224',
     layers: [
@@ -40,8 +53,12 @@ export function mobileNetV1() {
 /** The bench's rows: layers A..F and the whole MobileNetV1-224, each with its spec and input shape. */
 export function benchRows() {
   return [
-    ...LAYERS.map(([name, c, size, stride, cout]) => ({ name, label: `${name}: C=${c} ${size}x${size} s${stride} -> ${cout}`, spec: { name, layers: separable(c, stride, cout) }, inputShape: [1, c, size, size] })),
+    ...LAYERS.map(([name, c, size, stride, cout]) => ({
+      name,
+      label: `${name}: C=${c} ${size}x${size} s${stride} -> ${cout}`,
+      spec: { name, layers: separable(c, stride, cout) },
+      inputShape: [1, c, size, size],
+    })),
     { name: 'net', label: 'MobileNetV1-224', spec: mobileNetV1(), inputShape: [1, 3, 224, 224] },
   ];
 }
-

@@ -34,7 +34,7 @@ const at = (rows: SiteRow[], line: number) => {
   return row;
 };
 
-describe('models built by the file\'s script steps', () => {
+describe("models built by the file's script steps", () => {
   it('builds a class that needs arguments as test() builds it, with literal arguments only', () => {
     const { sites, evaluation } = evaluate(`import torch
 import torch.nn as nn
@@ -60,7 +60,13 @@ def test():
     y = net(torch.randn(2, 3, 32, 32))
 `);
     // The model's input is the default size (batch 1), not the batch of the script's own tensor.
-    expect(at(sites, 7)).toMatchObject({ count: 1, params: 224, macs: 8 * 224 * 224 * 27 + 8 * 224 * 224, input_shape: [1, 3, 224, 224], output_shape: [1, 8, 224, 224] });
+    expect(at(sites, 7)).toMatchObject({
+      count: 1,
+      params: 224,
+      macs: 8 * 224 * 224 * 27 + 8 * 224 * 224,
+      input_shape: [1, 3, 224, 224],
+      output_shape: [1, 8, 224, 224],
+    });
     expect(at(sites, 14)).toMatchObject({ count: 0, unknown: true });
     expect(at(sites, 14).params).toBeUndefined();
     expect(evaluation.entries.map((e) => e.name)).toEqual(['Net(8)']);
@@ -82,6 +88,7 @@ if __name__ == '__main__':
 `);
     expect(at(sites, 7)).toMatchObject({ count: 1, params: 216, macs: 222 * 222 * 12 * 2 * 9, output_shape: [1, 12, 222, 222] });
     expect(evaluation.entries).toEqual([
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringContaining() as any
       expect.objectContaining({ name: 'Net', kept: false, note: expect.stringContaining('assert group is not None') }),
       expect.objectContaining({ name: 'Net(group=3)', kept: true }),
     ]);
@@ -101,13 +108,18 @@ class Net(nn.Module):
     def from_name(cls, name):
         return cls({'a': 8, 'b': 16}[name])
 `;
-    expect(at(evaluate(source, ["Net.from_name('b')"]).sites, 6)).toMatchObject({ count: 1, params: 448, macs: 16 * 222 * 222 * 27 + 16 * 222 * 222, output_shape: [1, 16, 222, 222] });
+    expect(at(evaluate(source, ["Net.from_name('b')"]).sites, 6)).toMatchObject({
+      count: 1,
+      params: 448,
+      macs: 16 * 222 * 222 * 27 + 16 * 222 * 222,
+      output_shape: [1, 16, 222, 222],
+    });
     expect(() => evaluate(source, ['x = 1'])).toThrow(/is not one call/);
   });
 });
 
 describe('constructs of real model files', () => {
-  it('follows a conv subclass that pads first and calls F.conv2d with its own weight; the input is the module\'s', () => {
+  it("follows a conv subclass that pads first and calls F.conv2d with its own weight; the input is the module's", () => {
     const { sites } = evaluate(`import math
 import torch
 from torch import nn

@@ -51,7 +51,10 @@ class Net(nn.Module):
     const row = at(sites, 3);
     expect(row.count).toBe(2);
     expect(row.instances.map((i) => i.params)).toEqual([864, 18432]);
-    expect(row.instances.map((i) => i.output_shape)).toEqual([[1, 32, 112, 112], [1, 64, 112, 112]]);
+    expect(row.instances.map((i) => i.output_shape)).toEqual([
+      [1, 32, 112, 112],
+      [1, 64, 112, 112],
+    ]);
     expect(row.params).toBeUndefined();
   });
 
@@ -205,7 +208,8 @@ def build():
   });
 
   it('reads files of the workspace that the model imports', () => {
-    const { sites } = evaluate(`import torch.nn as nn
+    const { sites } = evaluate(
+      `import torch.nn as nn
 from .blocks import Block
 class Net(nn.Module):
     def __init__(self):
@@ -214,14 +218,18 @@ class Net(nn.Module):
         self.block = Block(8, 16)
     def forward(self, x):
         return self.block(self.stem(x))
-`, { '/ws/blocks.py': `import torch.nn as nn
+`,
+      {
+        '/ws/blocks.py': `import torch.nn as nn
 class Block(nn.Module):
     def __init__(self, inp, oup):
         super().__init__()
         self.conv = nn.Conv2d(inp, oup, 1)
     def forward(self, x):
         return self.conv(x)
-` });
+`,
+      },
+    );
     // The conv of the other file is reported at the call in this file that built it.
     const row = at(sites, 7);
     expect(row.params).toBe(144);
@@ -229,7 +237,8 @@ class Block(nn.Module):
   });
 
   it('stops at its bounds with "evaluation limit", giving no figure', () => {
-    const { sites } = evaluate(`import torch.nn as nn
+    const { sites } = evaluate(
+      `import torch.nn as nn
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -239,7 +248,10 @@ class Net(nn.Module):
             n += 1
     def forward(self, x):
         return self.conv(x)
-`, {}, { ...SETTINGS, limits: { maxSteps: 20_000, maxDepth: 20, maxIterations: 1000, maxMillis: 5000 } } as typeof SETTINGS);
+`,
+      {},
+      { ...SETTINGS, limits: { maxSteps: 20_000, maxDepth: 20, maxIterations: 1000, maxMillis: 5000 } } as typeof SETTINGS,
+    );
     const row = at(sites, 5);
     expect(row.unknown).toBe(true);
     expect(row.reason).toMatch(/evaluation limit/);

@@ -61,7 +61,11 @@ class Working(nn.Module):
 
   it('a name the file binds nowhere fails the entry, as running it does', () => {
     const { sites, evaluation } = evaluate(NAME_ERROR);
-    expect(evaluation.entries.find((e) => e.name === 'Broken')).toMatchObject({ kept: false, note: expect.stringContaining("NameError: name 'Missing' is not defined") });
+    expect(evaluation.entries.find((e) => e.name === 'Broken')).toMatchObject({
+      kept: false,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types expect.stringContaining() as any
+      note: expect.stringContaining("NameError: name 'Missing' is not defined"),
+    });
     expect(evaluation.entries.find((e) => e.name === 'Working')).toMatchObject({ kept: true });
     // Measured: 1 instance, 864 params, 10,838,016 MACs, 1x32x112x112.
     const conv = at(sites, 5);

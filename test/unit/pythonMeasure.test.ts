@@ -14,7 +14,9 @@ const TORCH_PYTHON = process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3';
  * The Keras interpreter: $SEPCONV_KERAS_PYTHON, else the repository's .venv-keras/ that
  * `node scripts/kerasPython.mjs` makes (scripts/test.sh runs it before vitest: making it takes minutes).
  */
-const KERAS_PYTHON = process.env.SEPCONV_KERAS_PYTHON ?? (existsSync(join(resolve(__dirname, '../..'), '.venv-keras/bin/python')) ? join(resolve(__dirname, '../..'), '.venv-keras/bin/python') : undefined);
+const KERAS_PYTHON =
+  process.env.SEPCONV_KERAS_PYTHON ??
+  (existsSync(join(resolve(__dirname, '../..'), '.venv-keras/bin/python')) ? join(resolve(__dirname, '../..'), '.venv-keras/bin/python') : undefined);
 const ROOT = resolve(__dirname, '../..');
 const SCRIPT = join(ROOT, 'media/python/measure.py');
 const CLI = join(ROOT, 'dist/cli.js');
@@ -95,50 +97,68 @@ describe('the CodeLens targets of "Measure with PyTorch"', () => {
       { name: 'Net', kind: 'class', line: 20, character: 6 },
       { name: 'net', kind: 'function', line: 37, character: 4 },
     ]);
-    const builders = 'def mobilenet_v2(*, weights=None,\n                 progress: bool = True, **kwargs):\n    return MobileNetV2(**kwargs)\n\n\ndef make(cfg, width=1.0):\n    return Net(cfg)\n';
+    const builders =
+      'def mobilenet_v2(*, weights=None,\n                 progress: bool = True, **kwargs):\n    return MobileNetV2(**kwargs)\n\n\ndef make(cfg, width=1.0):\n    return Net(cfg)\n';
     expect(modelDefinitions(builders).map((d) => d.name)).toEqual(['mobilenet_v2']);
   });
 });
 
 describe('measure.py with PyTorch', () => {
-  it('records each layer at the call that built it, with every instance measured by a forward pass', async () => {
-    const file = modelFile('helpers.py', HELPERS);
-    const result = await measure(file);
-    expect(result.framework).toBe('torch');
-    // Net is built, net() builds the same model (counted once), Block needs arguments, main is never called.
-    expect(result.entries.map((e) => [e.name, e.status])).toEqual([['conv_bn', 'skipped'], ['Block', 'skipped'], ['Net', 'measured'], ['net', 'same model'], ['main', 'skipped']]);
-    expect(result.entries.find((e) => e.name === 'Block')!.reason).toBe('needs arguments: c, stride');
-    expect(result.entries.find((e) => e.name === 'Net')).toMatchObject({ input_shape: [1, 3, 32, 32], input_source: 'comment' });
-    expect(existsSync(`${file}.ran`)).toBe(false);
+  it(
+    'records each layer at the call that built it, with every instance measured by a forward pass',
+    async () => {
+      const file = modelFile('helpers.py', HELPERS);
+      const result = await measure(file);
+      expect(result.framework).toBe('torch');
+      // Net is built, net() builds the same model (counted once), Block needs arguments, main is never called.
+      expect(result.entries.map((e) => [e.name, e.status])).toEqual([
+        ['conv_bn', 'skipped'],
+        ['Block', 'skipped'],
+        ['Net', 'measured'],
+        ['net', 'same model'],
+        ['main', 'skipped'],
+      ]);
+      expect(result.entries.find((e) => e.name === 'Block')!.reason).toBe('needs arguments: c, stride');
+      expect(result.entries.find((e) => e.name === 'Net')).toMatchObject({ input_shape: [1, 3, 32, 32], input_source: 'comment' });
+      expect(existsSync(`${file}.ran`)).toBe(false);
 
-    // conv_bn's Conv2d: 1-based line 9, column 26 (where `nn.Conv2d(` starts), built twice.
-    const conv = siteAt(result, 9, 'Conv2d');
-    expect(conv.column).toBe(26);
-    expect(conv.via).toBeUndefined();
-    expect(conv.instances).toEqual([
-      // 3 -> 32, stride 2 on 32x32: 16x16 out; 27 MACs per output
-      { count: 1, params: 864, macs: 32 * 16 * 16 * 27, input_shape: [1, 3, 32, 32], output_shape: [1, 32, 16, 16] },
-      // 32 -> 64, stride 1 on 16x16: 288 MACs per output
-      { count: 1, params: 18_432, macs: 64 * 16 * 16 * 288, input_shape: [1, 32, 16, 16], output_shape: [1, 64, 16, 16] },
-    ]);
-    // BatchNorm: torchinfo counts batch x affine params
-    expect(siteAt(result, 9, 'BatchNorm2d').instances.map((i) => [i.params, i.macs])).toEqual([[64, 64], [128, 128]]);
+      // conv_bn's Conv2d: 1-based line 9, column 26 (where `nn.Conv2d(` starts), built twice.
+      const conv = siteAt(result, 9, 'Conv2d');
+      expect(conv.column).toBe(26);
+      expect(conv.via).toBeUndefined();
+      expect(conv.instances).toEqual([
+        // 3 -> 32, stride 2 on 32x32: 16x16 out; 27 MACs per output
+        { count: 1, params: 864, macs: 32 * 16 * 16 * 27, input_shape: [1, 3, 32, 32], output_shape: [1, 32, 16, 16] },
+        // 32 -> 64, stride 1 on 16x16: 288 MACs per output
+        { count: 1, params: 18_432, macs: 64 * 16 * 16 * 288, input_shape: [1, 32, 16, 16], output_shape: [1, 64, 16, 16] },
+      ]);
+      // BatchNorm: torchinfo counts batch x affine params
+      expect(siteAt(result, 9, 'BatchNorm2d').instances.map((i) => [i.params, i.macs])).toEqual([
+        [64, 64],
+        [128, 128],
+      ]);
 
-    // The depthwise conv of the loop: stride 2 once (16 -> 8), then twice at stride 1 on 8x8.
-    const dw = siteAt(result, 15, 'Conv2d');
-    expect(dw.column).toBe(19);
-    expect(dw.instances).toEqual([
-      { count: 1, params: 576, macs: 64 * 8 * 8 * 9, input_shape: [1, 64, 16, 16], output_shape: [1, 64, 8, 8] },
-      { count: 2, params: 576, macs: 64 * 8 * 8 * 9, input_shape: [1, 64, 8, 8], output_shape: [1, 64, 8, 8] },
-    ]);
-    // One configuration: the figures are also given at the top.
-    expect(dw.params).toBeUndefined();
-    const fc = siteAt(result, 30, 'Linear');
-    expect(fc).toMatchObject({ params: 650, macs: 650, input_shape: [1, 64], output_shape: [1, 10] });
-  }, TIMEOUT_MS);
+      // The depthwise conv of the loop: stride 2 once (16 -> 8), then twice at stride 1 on 8x8.
+      const dw = siteAt(result, 15, 'Conv2d');
+      expect(dw.column).toBe(19);
+      expect(dw.instances).toEqual([
+        { count: 1, params: 576, macs: 64 * 8 * 8 * 9, input_shape: [1, 64, 16, 16], output_shape: [1, 64, 8, 8] },
+        { count: 2, params: 576, macs: 64 * 8 * 8 * 9, input_shape: [1, 64, 8, 8], output_shape: [1, 64, 8, 8] },
+      ]);
+      // One configuration: the figures are also given at the top.
+      expect(dw.params).toBeUndefined();
+      const fc = siteAt(result, 30, 'Linear');
+      expect(fc).toMatchObject({ params: 650, macs: 650, input_shape: [1, 64], output_shape: [1, 10] });
+    },
+    TIMEOUT_MS,
+  );
 
-  it('where the forward pass raises, says where in the file and keeps what it reached', async () => {
-    const file = modelFile('broken.py', `import torch.nn as nn
+  it(
+    'where the forward pass raises, says where in the file and keeps what it reached',
+    async () => {
+      const file = modelFile(
+        'broken.py',
+        `import torch.nn as nn
 
 
 class Net(nn.Module):
@@ -149,34 +169,51 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(self.conv(x))
-`);
-    const result = await measure(file, { inputShape: [1, 1, 8, 8] });
-    const net = result.entries.find((e) => e.name === 'Net')!;
-    expect(net.status).toBe('partial');
-    expect(net.reason).toMatch(/^the forward pass raised RuntimeError: mat1 and mat2 shapes cannot be multiplied/);
-    expect(net.where).toEqual({ file: 'broken.py', line: 11 });
-    expect(siteAt(result, 7, 'Conv2d')).toMatchObject({ params: 40, macs: 4 * 6 * 6 * 9 + 4 * 6 * 6, output_shape: [1, 4, 6, 6] });
-    expect(siteAt(result, 8, 'Linear').instances).toEqual([{ count: 1, params: 22, macs: null, input_shape: null, output_shape: null }]);
-  }, TIMEOUT_MS);
+`,
+      );
+      const result = await measure(file, { inputShape: [1, 1, 8, 8] });
+      const net = result.entries.find((e) => e.name === 'Net')!;
+      expect(net.status).toBe('partial');
+      expect(net.reason).toMatch(/^the forward pass raised RuntimeError: mat1 and mat2 shapes cannot be multiplied/);
+      expect(net.where).toEqual({ file: 'broken.py', line: 11 });
+      expect(siteAt(result, 7, 'Conv2d')).toMatchObject({ params: 40, macs: 4 * 6 * 6 * 9 + 4 * 6 * 6, output_shape: [1, 4, 6, 6] });
+      expect(siteAt(result, 8, 'Linear').instances).toEqual([{ count: 1, params: 22, macs: null, input_shape: null, output_shape: null }]);
+    },
+    TIMEOUT_MS,
+  );
 
-  it('an import that raises is an error naming the line; a file with no model says what it tried', async () => {
-    const raising = modelFile('raising.py', 'import torch\n\nx = 1\nraise ValueError("no data here")\n');
-    await expect(measure(raising)).rejects.toThrow(/importing the file raised ValueError: no data here \(raising\.py:4\)/);
-    const empty = modelFile('empty.py', 'import torch\n\n\ndef helper(x):\n    return x\n');
-    await expect(measure(empty)).rejects.toThrow(/no model could be built \(helper: needs arguments: x\)/);
-  }, TIMEOUT_MS);
+  it(
+    'an import that raises is an error naming the line; a file with no model says what it tried',
+    async () => {
+      const raising = modelFile('raising.py', 'import torch\n\nx = 1\nraise ValueError("no data here")\n');
+      await expect(measure(raising)).rejects.toThrow(/importing the file raised ValueError: no data here \(raising\.py:4\)/);
+      const empty = modelFile('empty.py', 'import torch\n\n\ndef helper(x):\n    return x\n');
+      await expect(measure(empty)).rejects.toThrow(/no model could be built \(helper: needs arguments: x\)/);
+    },
+    TIMEOUT_MS,
+  );
 
-  it('says so when the interpreter has no torch, or does not exist', async () => {
-    // -S leaves out site-packages, where Debian's torch lives.
-    const file = modelFile('plain.py', 'import torch\n');
-    const run = await runProcess(TORCH_PYTHON, ['-S', SCRIPT, file]);
-    expect(run.status).toBe(3);
-    expect((JSON.parse(run.stdout) as { error: { message: string } }).error.message).toMatch(/^torch is not installed for .*No module named 'torch'/);
-    return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({ failure: 'no-python' });
-  }, TIMEOUT_MS);
+  it(
+    'says so when the interpreter has no torch, or does not exist',
+    async () => {
+      // -S leaves out site-packages, where Debian's torch lives.
+      const file = modelFile('plain.py', 'import torch\n');
+      const run = await runProcess(TORCH_PYTHON, ['-S', SCRIPT, file]);
+      expect(run.status).toBe(3);
+      expect((JSON.parse(run.stdout) as { error: { message: string } }).error.message).toMatch(/^torch is not installed for .*No module named 'torch'/);
+      return expect(runMeasure({ python: join(tmpdir(), 'no-such-python'), file, script: SCRIPT, timeoutMs: 10_000 })).rejects.toMatchObject({
+        failure: 'no-python',
+      });
+    },
+    TIMEOUT_MS,
+  );
 
-  it('builds the models that test() and `__main__` build with literal arguments, where the entry needs arguments or raises', async () => {
-    const file = modelFile('scripted.py', `import torch
+  it(
+    'builds the models that test() and `__main__` build with literal arguments, where the entry needs arguments or raises',
+    async () => {
+      const file = modelFile(
+        'scripted.py',
+        `import torch
 import torch.nn as nn
 
 class Net(nn.Module):
@@ -202,50 +239,77 @@ def test():
 
 if __name__ == '__main__':
     model = Grouped(group=3)
-`);
-    const result = await measure(file);
-    expect(result.entries.filter((e) => e.kind === 'call').map((e) => [e.name, e.status])).toEqual([['Net(8)', 'measured'], ['Grouped(group=3)', 'measured']]);
-    expect(result.entries.find((e) => e.name === 'Grouped')?.status).toBe('failed');
-    // Each at the default size from its first conv (not the script's own tensor); Net(n) is not built.
-    expect(siteAt(result, 7, 'Conv2d').instances).toEqual([{ count: 1, params: 224, macs: 8 * 224 * 224 * 27 + 8 * 224 * 224, input_shape: [1, 3, 224, 224], output_shape: [1, 8, 224, 224] }]);
-    expect(siteAt(result, 15, 'Conv2d')).toMatchObject({ params: 216, macs: 12 * 222 * 222 * 2 * 9, output_shape: [1, 12, 222, 222] });
-  }, TIMEOUT_MS);
+`,
+      );
+      const result = await measure(file);
+      expect(result.entries.filter((e) => e.kind === 'call').map((e) => [e.name, e.status])).toEqual([
+        ['Net(8)', 'measured'],
+        ['Grouped(group=3)', 'measured'],
+      ]);
+      expect(result.entries.find((e) => e.name === 'Grouped')?.status).toBe('failed');
+      // Each at the default size from its first conv (not the script's own tensor); Net(n) is not built.
+      expect(siteAt(result, 7, 'Conv2d').instances).toEqual([
+        { count: 1, params: 224, macs: 8 * 224 * 224 * 27 + 8 * 224 * 224, input_shape: [1, 3, 224, 224], output_shape: [1, 8, 224, 224] },
+      ]);
+      expect(siteAt(result, 15, 'Conv2d')).toMatchObject({ params: 216, macs: 12 * 222 * 222 * 2 * 9, output_shape: [1, 12, 222, 222] });
+    },
+    TIMEOUT_MS,
+  );
 
-  it('stops at the time limit, and when cancelled', async () => {
-    const slow = modelFile('slow.py', 'import time\ntime.sleep(60)\n');
-    const started = Date.now();
-    const timedOut = await measure(slow, { timeoutMs: 2_000 }).catch((e: unknown) => e);
-    expect(timedOut).toBeInstanceOf(MeasureError);
-    expect((timedOut as MeasureError).failure).toBe('timeout');
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const cancelled = await measure(slow, { signal: controller.signal }).catch((e: unknown) => e);
-    expect((cancelled as MeasureError).failure).toBe('cancelled');
-    expect(Date.now() - started).toBeLessThan(30_000);
-  }, TIMEOUT_MS);
+  it(
+    'stops at the time limit, and when cancelled',
+    async () => {
+      const slow = modelFile('slow.py', 'import time\ntime.sleep(60)\n');
+      const started = Date.now();
+      const timedOut = await measure(slow, { timeoutMs: 2_000 }).catch((e: unknown) => e);
+      expect(timedOut).toBeInstanceOf(MeasureError);
+      expect((timedOut as MeasureError).failure).toBe('timeout');
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const cancelled = await measure(slow, { signal: controller.signal }).catch((e: unknown) => e);
+      expect((cancelled as MeasureError).failure).toBe('cancelled');
+      expect(Date.now() - started).toBeLessThan(30_000);
+    },
+    TIMEOUT_MS,
+  );
 
-  it('sepconv cost FILE.py --measure --json gives the corpus truth at every site', async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
-    const corpus = join(ROOT, 'test/corpus');
-    const entry = 'pytorch-cifar/models/mobilenet.py';
-    const run = await runProcess(process.execPath, [CLI, 'cost', join(corpus, entry), '--measure', '--json', '--python', TORCH_PYTHON, '--root', corpus, '--input-shape', '1,3,32,32'], { timeout: TIMEOUT_MS });
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(0);
-    const measured = JSON.parse(run.stdout) as MeasureResult;
-    const truth = JSON.parse(readFileSync(join(corpus, 'truth/pytorch-cifar__models__mobilenet.json'), 'utf8')) as MeasureResult;
-    expect(measured.sites).toEqual(truth.sites);
-    expect(measured.sites.length).toBeGreaterThan(0);
-  }, TIMEOUT_MS);
+  it(
+    'sepconv cost FILE.py --measure --json gives the corpus truth at every site',
+    async () => {
+      if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`node esbuild.mjs\` first`);
+      const corpus = join(ROOT, 'test/corpus');
+      const entry = 'pytorch-cifar/models/mobilenet.py';
+      const run = await runProcess(
+        process.execPath,
+        [CLI, 'cost', join(corpus, entry), '--measure', '--json', '--python', TORCH_PYTHON, '--root', corpus, '--input-shape', '1,3,32,32'],
+        { timeout: TIMEOUT_MS },
+      );
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const measured = JSON.parse(run.stdout) as MeasureResult;
+      const truth = JSON.parse(readFileSync(join(corpus, 'truth/pytorch-cifar__models__mobilenet.json'), 'utf8')) as MeasureResult;
+      expect(measured.sites).toEqual(truth.sites);
+      expect(measured.sites.length).toBeGreaterThan(0);
+    },
+    TIMEOUT_MS,
+  );
 });
 
 describe('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON or .venv-keras/: a Python with keras and jax)', () => {
   it('has a Python with Keras 3 and jax (never skipped: `node scripts/kerasPython.mjs` makes one)', () => {
-    expect(KERAS_PYTHON, 'no Keras interpreter: SEPCONV_KERAS_PYTHON is not set and .venv-keras/ is missing. Run `node scripts/kerasPython.mjs` (npm test does) or set SEPCONV_KERAS_PYTHON to a Python with keras and jax').toBeDefined();
+    expect(
+      KERAS_PYTHON,
+      'no Keras interpreter: SEPCONV_KERAS_PYTHON is not set and .venv-keras/ is missing. Run `node scripts/kerasPython.mjs` (npm test does) or set SEPCONV_KERAS_PYTHON to a Python with keras and jax',
+    ).toBeDefined();
   });
 
-  it('reads the functional graph: channels-last shapes, depthwise MACs, BatchNormalization without its moving statistics', async () => {
-    if (!KERAS_PYTHON) throw new Error('no Keras interpreter: run `node scripts/kerasPython.mjs` or set SEPCONV_KERAS_PYTHON');
-    const file = modelFile('functional.py', `import keras
+  it(
+    'reads the functional graph: channels-last shapes, depthwise MACs, BatchNormalization without its moving statistics',
+    async () => {
+      if (!KERAS_PYTHON) throw new Error('no Keras interpreter: run `node scripts/kerasPython.mjs` or set SEPCONV_KERAS_PYTHON');
+      const file = modelFile(
+        'functional.py',
+        `import keras
 from keras import layers
 
 
@@ -257,13 +321,22 @@ def build():
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(10)(x)
     return keras.Model(inputs, outputs)
-`);
-    const result = await runMeasure({ python: KERAS_PYTHON!, file, script: SCRIPT, timeoutMs: TIMEOUT_MS });
-    expect(result.framework).toBe('keras');
-    expect(result.layout).toBe('NHWC');
-    expect(siteAt(result, 7, 'Conv2D')).toMatchObject({ column: 9, params: 432, macs: 16 * 16 * 16 * 27, input_shape: [1, 32, 32, 3], output_shape: [1, 16, 16, 16] });
-    expect(siteAt(result, 8, 'BatchNormalization')).toMatchObject({ params: 32, macs: 32 });
-    expect(siteAt(result, 9, 'DepthwiseConv2D')).toMatchObject({ params: 160, macs: 16 * 16 * 16 * 9 + 16 * 16 * 16 });
-    expect(siteAt(result, 11, 'Dense')).toMatchObject({ params: 170, macs: 170, output_shape: [1, 10] });
-  }, TIMEOUT_MS);
+`,
+      );
+      const result = await runMeasure({ python: KERAS_PYTHON, file, script: SCRIPT, timeoutMs: TIMEOUT_MS });
+      expect(result.framework).toBe('keras');
+      expect(result.layout).toBe('NHWC');
+      expect(siteAt(result, 7, 'Conv2D')).toMatchObject({
+        column: 9,
+        params: 432,
+        macs: 16 * 16 * 16 * 27,
+        input_shape: [1, 32, 32, 3],
+        output_shape: [1, 16, 16, 16],
+      });
+      expect(siteAt(result, 8, 'BatchNormalization')).toMatchObject({ params: 32, macs: 32 });
+      expect(siteAt(result, 9, 'DepthwiseConv2D')).toMatchObject({ params: 160, macs: 16 * 16 * 16 * 9 + 16 * 16 * 16 });
+      expect(siteAt(result, 11, 'Dense')).toMatchObject({ params: 170, macs: 170, output_shape: [1, 10] });
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -142,13 +142,21 @@ describe('separable rewrite', () => {
     expect(rewrite('import torch.nn as nn\nx = nn.Conv2d(64, 128, 3, padding=1)\n')).toBe(
       'import torch.nn as nn\nx = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, groups=64), nn.Conv2d(64, 128, 1))\n',
     );
-    expect(rewrite('import torch\nx = torch.nn.Conv2d(in_channels=c, out_channels=2 * c, kernel_size=3, stride=2, dilation=2, padding_mode="reflect", bias=False)\n')).toBe(
+    expect(
+      rewrite(
+        'import torch\nx = torch.nn.Conv2d(in_channels=c, out_channels=2 * c, kernel_size=3, stride=2, dilation=2, padding_mode="reflect", bias=False)\n',
+      ),
+    ).toBe(
       'import torch\nx = torch.nn.Sequential(\n    torch.nn.Conv2d(in_channels=c, out_channels=c, kernel_size=3, stride=2, dilation=2, padding_mode="reflect", bias=False, groups=c),\n    torch.nn.Conv2d(in_channels=c, out_channels=2 * c, kernel_size=1, bias=False),\n)\n',
     );
   });
   it('names Sequential the way the file can reach it', () => {
-    expect(rewrite('from torch.nn import Conv2d as C\nx = C(8, 16, 3)\n')).toBe('from torch.nn import Conv2d as C\nfrom torch.nn import Sequential\nx = Sequential(C(8, 8, 3, groups=8), C(8, 16, 1))\n');
-    expect(rewrite('from torch import nn\nfrom torch.nn import Conv2d\nx = Conv2d(8, 16, 3)\n')).toBe('from torch import nn\nfrom torch.nn import Conv2d\nx = nn.Sequential(Conv2d(8, 8, 3, groups=8), Conv2d(8, 16, 1))\n');
+    expect(rewrite('from torch.nn import Conv2d as C\nx = C(8, 16, 3)\n')).toBe(
+      'from torch.nn import Conv2d as C\nfrom torch.nn import Sequential\nx = Sequential(C(8, 8, 3, groups=8), C(8, 16, 1))\n',
+    );
+    expect(rewrite('from torch import nn\nfrom torch.nn import Conv2d\nx = Conv2d(8, 16, 3)\n')).toBe(
+      'from torch import nn\nfrom torch.nn import Conv2d\nx = nn.Sequential(Conv2d(8, 8, 3, groups=8), Conv2d(8, 16, 1))\n',
+    );
   });
   it('turns Keras Conv2D into SeparableConv2D', () => {
     expect(rewrite('from tensorflow.keras import layers\ny = layers.Conv2D(64, 3, padding="same", kernel_initializer="he_normal")\n')).toBe(
@@ -175,7 +183,10 @@ describe('robustness', () => {
     }
   });
   it('never throws on random text or truncations of the corpus', () => {
-    const corpus = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.py')).map(fixture);
+    const corpus = fs
+      .readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.py'))
+      .map(fixture);
     fc.assert(
       fc.property(fc.string({ maxLength: 400 }), fc.nat(), fc.integer({ min: 0, max: corpus.length - 1 }), (noise, cut, which) => {
         const text = corpus[which]!;
@@ -187,10 +198,13 @@ describe('robustness', () => {
     );
   });
   it('never throws on random bytes decoded as text', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
-      const text = Buffer.from(bytes).toString('latin1');
-      if (!skipReason(text)) analyze(text);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+        const text = Buffer.from(bytes).toString('latin1');
+        if (!skipReason(text)) analyze(text);
+      }),
+      { numRuns: 100 },
+    );
   });
   it('skips binary and huge files', () => {
     expect(skipReason('abc\u0000def')).toBe('binary content');
@@ -218,19 +232,31 @@ describe('parse cache', () => {
 });
 
 describe('pooling, upsampling, transposed convs and the new activations in Python code', () => {
-  it('reads them as layers of the spec: the Sequential is a playground model and its cost is the cost model\'s', () => {
-    const a = analyze([
-      'import torch.nn as nn',
-      'net = nn.Sequential(',
-      '    nn.Conv2d(3, 8, 3, padding=1), nn.LeakyReLU(0.2), nn.MaxPool2d(2, ceil_mode=True),',
-      '    nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, groups=4), nn.Hardsigmoid(),',
-      '    nn.Upsample(scale_factor=(2, 1.5), mode="bilinear", align_corners=False), nn.AvgPool2d(3, stride=None, padding=1), nn.ChannelShuffle(2), nn.Tanh(),',
-      ')',
-      '',
-    ].join('\n'));
+  it("reads them as layers of the spec: the Sequential is a playground model and its cost is the cost model's", () => {
+    const a = analyze(
+      [
+        'import torch.nn as nn',
+        'net = nn.Sequential(',
+        '    nn.Conv2d(3, 8, 3, padding=1), nn.LeakyReLU(0.2), nn.MaxPool2d(2, ceil_mode=True),',
+        '    nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, groups=4), nn.Hardsigmoid(),',
+        '    nn.Upsample(scale_factor=(2, 1.5), mode="bilinear", align_corners=False), nn.AvgPool2d(3, stride=None, padding=1), nn.ChannelShuffle(2), nn.Tanh(),',
+        ')',
+        '',
+      ].join('\n'),
+    );
     const container = a.estimates.containers[0]!;
     expect(container.complete).toBe(true);
-    expect(container.model!.layers.map((l) => l.type)).toEqual(['Conv2d', 'LeakyReLU', 'MaxPool2d', 'ConvTranspose2d', 'Hardsigmoid', 'Upsample', 'AvgPool2d', 'ChannelShuffle', 'Tanh']);
+    expect(container.model!.layers.map((l) => l.type)).toEqual([
+      'Conv2d',
+      'LeakyReLU',
+      'MaxPool2d',
+      'ConvTranspose2d',
+      'Hardsigmoid',
+      'Upsample',
+      'AvgPool2d',
+      'ChannelShuffle',
+      'Tanh',
+    ]);
     expect(container.model!.layers[1]).toEqual({ type: 'LeakyReLU', negative_slope: 0.2 });
     expect(container.model!.layers[5]).toEqual({ type: 'Upsample', scale_factor: [2, 1.5], mode: 'bilinear', align_corners: false });
     const direct = costModel(resolveModel({ ...container.model!, input_shape: container.inputShape }));
@@ -238,13 +264,15 @@ describe('pooling, upsampling, transposed convs and the new activations in Pytho
     expect(container.total.params).toBe(direct.total.params);
   });
 
-  it('reads torchvision\'s SqueezeExcitation with its activation classes', () => {
-    const a = analyze([
-      'import torch.nn as nn',
-      'from torchvision.ops import SqueezeExcitation',
-      'net = nn.Sequential(nn.Conv2d(3, 16, 3), SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid), nn.ReLU())',
-      '',
-    ].join('\n'));
+  it("reads torchvision's SqueezeExcitation with its activation classes", () => {
+    const a = analyze(
+      [
+        'import torch.nn as nn',
+        'from torchvision.ops import SqueezeExcitation',
+        'net = nn.Sequential(nn.Conv2d(3, 16, 3), SqueezeExcitation(16, 4, scale_activation=nn.Hardsigmoid), nn.ReLU())',
+        '',
+      ].join('\n'),
+    );
     const container = a.estimates.containers[0]!;
     expect(container.model!.layers[1]).toEqual({ type: 'SqueezeExcitation', input_channels: 16, squeeze_channels: 4, scale_activation: 'Hardsigmoid' });
     // fc1 16 -> 4 and fc2 4 -> 16 with bias, after a 3x3 conv of 3 * 16 * 9 + 16.

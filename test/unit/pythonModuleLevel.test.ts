@@ -49,7 +49,12 @@ model = nn.Sequential(
 )
 `);
     expect(at(sites, 4)).toMatchObject({ params: 3 * 32 * 9 + 32, input_shape: [1, 3, 224, 224], output_shape: [1, 32, 112, 112] });
-    expect(at(sites, 7)).toMatchObject({ params: 32 * 64 + 64, input_shape: [1, 32, 112, 112], output_shape: [1, 64, 112, 112], macs: (32 + 1) * 64 * 112 * 112 });
+    expect(at(sites, 7)).toMatchObject({
+      params: 32 * 64 + 64,
+      input_shape: [1, 32, 112, 112],
+      output_shape: [1, 64, 112, 112],
+      macs: (32 + 1) * 64 * 112 * 112,
+    });
     expect(at(sites, 7).unknown).toBeUndefined();
     const model = evaluation.models.find((m) => m.name === 'model');
     expect(model).toMatchObject({ line: 2, column: 0, convInstances: 2, unknownInstances: 0 });

@@ -23,8 +23,16 @@ beforeAll(async () => {
   workerPath = join(dir, 'pythonWorker.js');
   // The options of esbuild.mjs's `pythonWorker` bundle (a CommonJS bundle gets a real import.meta.url).
   await esbuild.build({
-    entryPoints: ['src/python/pythonWorker.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'], outfile: workerPath, logLevel: 'error',
-    define: { 'import.meta.url': '__sepconvImportMetaUrl' }, banner: { js: "var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
+    entryPoints: ['src/python/pythonWorker.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu'],
+    outfile: workerPath,
+    logLevel: 'error',
+    define: { 'import.meta.url': '__sepconvImportMetaUrl' },
+    banner: { js: "var __sepconvImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
   });
 });
 
@@ -92,7 +100,7 @@ class Net(nn.Module):
 const siteOn = (r: Results | undefined, line: number) => r?.sites.all().find((s) => s.line === line);
 
 describe('Python analysis worker', () => {
-  it('takes a document\'s text and gives its sites, model totals, quick-fix edits and diagnostics', async () => {
+  it("takes a document's text and gives its sites, model totals, quick-fix edits and diagnostics", async () => {
     const h = harness();
     open(h, 'a', MODEL);
     const r = await h.client.resultsFor('a', 1, 20_000);
@@ -175,8 +183,12 @@ class Slow(nn.Module):
 
   it('reads imported workspace files through the host, and forgets them when they change', async () => {
     const h = harness();
-    h.files.set('/ws/pkg/blocks.py', 'import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 3)\n    def forward(self, x):\n        return self.conv(x)\n');
-    const main = 'import torch.nn as nn\nfrom .blocks import Block\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.block = Block()\n        self.head = nn.Conv2d(8, 4, 1)\n    def forward(self, x):\n        return self.head(self.block(x))\n';
+    h.files.set(
+      '/ws/pkg/blocks.py',
+      'import torch.nn as nn\nclass Block(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 3)\n    def forward(self, x):\n        return self.conv(x)\n',
+    );
+    const main =
+      'import torch.nn as nn\nfrom .blocks import Block\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.block = Block()\n        self.head = nn.Conv2d(8, 4, 1)\n    def forward(self, x):\n        return self.head(self.block(x))\n';
     open(h, 'd', main, '/ws/pkg/net.py');
     const r = await h.client.resultsFor('d', 1, 20_000);
     expect(h.reads).toContain('/ws/pkg/blocks.py');
@@ -241,10 +253,11 @@ class Slow(nn.Module):
   });
 });
 
-describe('the worker\'s analyzer, in this thread', () => {
+describe("the worker's analyzer, in this thread", () => {
   it('checks for a newer version while it evaluates, drops the superseded run and runs the newer one', async () => {
     const p = await parser();
-    const source = 'import torch.nn as nn\n\nclass Slow(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = nn.ModuleList([nn.Conv2d(8, 8, 1) for _ in range(5000)])\n    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n';
+    const source =
+      'import torch.nn as nn\n\nclass Slow(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = nn.ModuleList([nn.Conv2d(8, 8, 1) for _ in range(5000)])\n    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n';
     let changes = 0;
     let checks = 0;
     const published: DocumentResults[] = [];

@@ -38,19 +38,21 @@ describe('WebAssembly SIMD kernels against the reference', () => {
   it('depthwise: any kernel size, stride, dilation, zero padding and multiplier', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          channels: fc.integer({ min: 2, max: 9 }),
-          multiplier: fc.integer({ min: 1, max: 3 }),
-          height: fc.integer({ min: 1, max: 24 }),
-          width: fc.integer({ min: 1, max: 24 }),
-          kernel: integerPair(1, 7),
-          stride: integerPair(1, 3),
-          dilation: integerPair(1, 3),
-          pads: padsUpTo(3),
-          activation,
-          residual: fc.boolean(),
-          seed,
-        }).filter(convFits),
+        fc
+          .record({
+            channels: fc.integer({ min: 2, max: 9 }),
+            multiplier: fc.integer({ min: 1, max: 3 }),
+            height: fc.integer({ min: 1, max: 24 }),
+            width: fc.integer({ min: 1, max: 24 }),
+            kernel: integerPair(1, 7),
+            stride: integerPair(1, 3),
+            dilation: integerPair(1, 3),
+            pads: padsUpTo(3),
+            activation,
+            residual: fc.boolean(),
+            seed,
+          })
+          .filter(convFits),
         (c) => expectConvolveLikeReference(kernels, { ...single, ...c, groups: c.channels, inChannels: c.channels, outChannels: c.channels * c.multiplier }),
       ),
       { numRuns: 200 },
@@ -59,8 +61,28 @@ describe('WebAssembly SIMD kernels against the reference', () => {
 
   it('depthwise 3x3, stride 1 and 2 (the register-blocked paths), MobileNet padding, larger planes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 60 }), fc.integer({ min: 3, max: 60 }), seed, activation, (stride, height, width, seed, act) =>
-        expectConvolveLikeReference(kernels, { ...single, height, width, kernel: [3, 3], stride: [stride, stride], dilation: [1, 1], pads: [1, 1, 1, 1], activation: act, residual: false, seed, groups: 5, inChannels: 5, outChannels: 5 }),
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 3, max: 60 }),
+        fc.integer({ min: 3, max: 60 }),
+        seed,
+        activation,
+        (stride, height, width, seed, act) =>
+          expectConvolveLikeReference(kernels, {
+            ...single,
+            height,
+            width,
+            kernel: [3, 3],
+            stride: [stride, stride],
+            dilation: [1, 1],
+            pads: [1, 1, 1, 1],
+            activation: act,
+            residual: false,
+            seed,
+            groups: 5,
+            inChannels: 5,
+            outChannels: 5,
+          }),
       ),
       { numRuns: 80 },
     );
@@ -68,14 +90,28 @@ describe('WebAssembly SIMD kernels against the reference', () => {
 
   it('pointwise GEMM: channel counts and pixel counts off the 4x8 tile and the cache block', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 1, max: 150 }), seed, activation, (inChannels, outChannels, pixels, seed, act) =>
-        expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: act, seeds: [seed, seed + 1, seed + 2] }, 1e-5),
+      fc.property(
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 37 }),
+        fc.integer({ min: 1, max: 150 }),
+        seed,
+        activation,
+        (inChannels, outChannels, pixels, seed, act) =>
+          expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: act, seeds: [seed, seed + 1, seed + 2] }, 1e-5),
       ),
       { numRuns: 150 },
     );
     // K far past one cache block (the packed A block is 64 KiB), M past several blocks.
     // ... and one pixel (the matrix-vector path Linear layers take), k on and off the 8-float step.
-    for (const [inChannels, outChannels, pixels] of [[1500, 20, 9], [3, 700, 33], [300, 7, 300], [1024, 1000, 1], [37, 9, 1], [8, 3, 1], [1, 1, 1]] as const) {
+    for (const [inChannels, outChannels, pixels] of [
+      [1500, 20, 9],
+      [3, 700, 33],
+      [300, 7, 300],
+      [1024, 1000, 1],
+      [37, 9, 1],
+      [8, 3, 1],
+      [1, 1, 1],
+    ] as const) {
       const seeds: [number, number, number] = [inChannels, outChannels, inChannels + outChannels];
       expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: false, activation: 'none', seeds }, 1e-4);
       expectPointwiseLikeReference(kernels, { inChannels, outChannels, pixels, bias: true, activation: 'relu6', seeds }, 1e-4);
@@ -88,20 +124,22 @@ describe('WebAssembly SIMD kernels against the reference', () => {
   it('standard and grouped convolutions through im2col', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          groups: fc.integer({ min: 1, max: 3 }),
-          groupIn: fc.integer({ min: 1, max: 4 }),
-          groupOut: fc.integer({ min: 1, max: 6 }),
-          height: fc.integer({ min: 1, max: 16 }),
-          width: fc.integer({ min: 1, max: 16 }),
-          kernel: integerPair(1, 5),
-          stride: integerPair(1, 3),
-          dilation: integerPair(1, 2),
-          pads: padsUpTo(2),
-          activation,
-          residual: fc.boolean(),
-          seed,
-        }).filter(convFits),
+        fc
+          .record({
+            groups: fc.integer({ min: 1, max: 3 }),
+            groupIn: fc.integer({ min: 1, max: 4 }),
+            groupOut: fc.integer({ min: 1, max: 6 }),
+            height: fc.integer({ min: 1, max: 16 }),
+            width: fc.integer({ min: 1, max: 16 }),
+            kernel: integerPair(1, 5),
+            stride: integerPair(1, 3),
+            dilation: integerPair(1, 2),
+            pads: padsUpTo(2),
+            activation,
+            residual: fc.boolean(),
+            seed,
+          })
+          .filter(convFits),
         (c) => expectConvolveLikeReference(kernels, { ...single, ...c, ...grouped(c) }),
       ),
       { numRuns: 150 },
@@ -111,26 +149,42 @@ describe('WebAssembly SIMD kernels against the reference', () => {
   it('im2col on wide rows (whole 8-pixel panels gathered as vectors at stride 1 and 2, borders lane by lane)', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          groups: fc.integer({ min: 1, max: 2 }),
-          groupIn: fc.integer({ min: 1, max: 3 }),
-          groupOut: fc.integer({ min: 1, max: 5 }),
-          height: fc.integer({ min: 1, max: 6 }),
-          width: fc.integer({ min: 17, max: 70 }),
-          kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })),
-          stride: integerPair(1, 2),
-          dilation: fc.tuple(fc.constant(1), fc.integer({ min: 1, max: 2 })),
-          pads: padsUpTo(1, 2),
-          activation,
-          residual: fc.boolean(),
-          seed,
-        }).filter(convFits),
+        fc
+          .record({
+            groups: fc.integer({ min: 1, max: 2 }),
+            groupIn: fc.integer({ min: 1, max: 3 }),
+            groupOut: fc.integer({ min: 1, max: 5 }),
+            height: fc.integer({ min: 1, max: 6 }),
+            width: fc.integer({ min: 17, max: 70 }),
+            kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 })),
+            stride: integerPair(1, 2),
+            dilation: fc.tuple(fc.constant(1), fc.integer({ min: 1, max: 2 })),
+            pads: padsUpTo(1, 2),
+            activation,
+            residual: fc.boolean(),
+            seed,
+          })
+          .filter(convFits),
         (c) => expectConvolveLikeReference(kernels, { ...single, ...c, ...grouped(c) }),
       ),
       { numRuns: 80 },
     );
     // MobileNet's first conv: 3 -> 8 channels, 3x3, stride 2, padding 1, on a 224-wide row.
-    expectConvolveLikeReference(kernels, { ...single, groups: 1, inChannels: 3, outChannels: 8, height: 5, width: 224, kernel: [3, 3], stride: [2, 2], dilation: [1, 1], pads: [1, 1, 1, 1], activation: 'relu', residual: false, seed: 5 });
+    expectConvolveLikeReference(kernels, {
+      ...single,
+      groups: 1,
+      inChannels: 3,
+      outChannels: 8,
+      height: 5,
+      width: 224,
+      kernel: [3, 3],
+      stride: [2, 2],
+      dilation: [1, 1],
+      pads: [1, 1, 1, 1],
+      activation: 'relu',
+      residual: false,
+      seed: 5,
+    });
   });
 
   it('a MobileNetV1-style stack through the CPU backend equals the reference', async () => {
@@ -165,7 +219,14 @@ describe('the WebAssembly SIMD NaN/Inf scan', () => {
   it('finds the first NaN or infinity anywhere, across its 1M-float chunks, and -1 when there is none', () => {
     const data = randomTensor([(1 << 20) + 37], 4).data;
     expect(scan(data)).toBe(-1);
-    for (const [index, value] of [[0, NaN], [15, Infinity], [16, -Infinity], [(1 << 20) - 1, NaN], [1 << 20, Infinity], [(1 << 20) + 36, NaN]] as const) {
+    for (const [index, value] of [
+      [0, NaN],
+      [15, Infinity],
+      [16, -Infinity],
+      [(1 << 20) - 1, NaN],
+      [1 << 20, Infinity],
+      [(1 << 20) + 36, NaN],
+    ] as const) {
       const copy = data.slice();
       copy[index] = value;
       copy[index + 1 < copy.length ? index + 1 : 0] = NaN;

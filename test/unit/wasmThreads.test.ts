@@ -13,8 +13,23 @@ import { allcloseViolation, randomTensor } from './engineAllclose';
 function geometry(c: { cin: number; cout: number; groups: number; h: number; w: number; k: number; s: number; p: number; d?: number }): ConvGeometry {
   const d = c.d ?? 1;
   const out = (n: number) => Math.floor((n + 2 * c.p - d * (c.k - 1) - 1) / c.s) + 1;
-  return { inChannels: c.cin, outChannels: c.cout, groups: c.groups, inHeight: c.h, inWidth: c.w, outHeight: out(c.h), outWidth: out(c.w),
-    kernelHeight: c.k, kernelWidth: c.k, strideHeight: c.s, strideWidth: c.s, dilationHeight: d, dilationWidth: d, padTop: c.p, padLeft: c.p };
+  return {
+    inChannels: c.cin,
+    outChannels: c.cout,
+    groups: c.groups,
+    inHeight: c.h,
+    inWidth: c.w,
+    outHeight: out(c.h),
+    outWidth: out(c.w),
+    kernelHeight: c.k,
+    kernelWidth: c.k,
+    strideHeight: c.s,
+    strideWidth: c.s,
+    dilationHeight: d,
+    dilationWidth: d,
+    padTop: c.p,
+    padLeft: c.p,
+  };
 }
 
 type Case = { name: string; run: (kernels: CpuKernels) => Float32Array };
@@ -37,23 +52,36 @@ function cases(): Case[] {
     const x = randomTensor([c.cin, c.h, c.w], 10 + i).data;
     const wt = randomTensor([c.cout, 1, c.k, c.k], 20 + i).data;
     const bias = randomTensor([c.cout], 30 + i).data;
-    list.push({ name: `depthwise ${JSON.stringify(c)}`, run: (k) => {
-      const out = new Float32Array(c.cout * g.outHeight * g.outWidth);
-      k.depthwiseConv2d(x, wt, out, g, { bias, activation: 'relu6' });
-      return out;
-    } });
+    list.push({
+      name: `depthwise ${JSON.stringify(c)}`,
+      run: (k) => {
+        const out = new Float32Array(c.cout * g.outHeight * g.outWidth);
+        k.depthwiseConv2d(x, wt, out, g, { bias, activation: 'relu6' });
+        return out;
+      },
+    });
   }
   // Split by pixels (fewer channels than pixels), by output channels (more), by rows of a Linear, and too small to split.
-  const pointwise: Array<[number, number, number]> = [[32, 64, 112 * 112], [96, 24, 57 * 55], [512, 512, 14 * 14], [960, 160, 49], [1024, 1000, 1], [17, 33, 61]];
+  const pointwise: Array<[number, number, number]> = [
+    [32, 64, 112 * 112],
+    [96, 24, 57 * 55],
+    [512, 512, 14 * 14],
+    [960, 160, 49],
+    [1024, 1000, 1],
+    [17, 33, 61],
+  ];
   for (const [i, [cin, cout, pixels]] of pointwise.entries()) {
     const x = randomTensor([cin, pixels], 40 + i).data;
     const wt = randomTensor([cout, cin], 50 + i).data;
     const residual = randomTensor([cout, pixels], 60 + i).data;
-    list.push({ name: `pointwise ${cin}->${cout} x ${pixels} px`, run: (k) => {
-      const out = new Float32Array(cout * pixels);
-      k.pointwiseConv2d(x, wt, out, cin, cout, pixels, { activation: 'silu', residual });
-      return out;
-    } });
+    list.push({
+      name: `pointwise ${cin}->${cout} x ${pixels} px`,
+      run: (k) => {
+        const out = new Float32Array(cout * pixels);
+        k.pointwiseConv2d(x, wt, out, cin, cout, pixels, { activation: 'silu', residual });
+        return out;
+      },
+    });
   }
   const convs = [
     { cin: 3, cout: 32, groups: 1, h: 224, w: 224, k: 3, s: 2, p: 1 },
@@ -64,11 +92,14 @@ function cases(): Case[] {
     const g = geometry(c);
     const x = randomTensor([c.cin, c.h, c.w], 70 + i).data;
     const wt = randomTensor([c.cout, c.cin / c.groups, c.k, c.k], 80 + i).data;
-    list.push({ name: `conv ${JSON.stringify(c)}`, run: (k) => {
-      const out = new Float32Array(c.cout * g.outHeight * g.outWidth);
-      k.conv2d(x, wt, out, g, { activation: 'relu' });
-      return out;
-    } });
+    list.push({
+      name: `conv ${JSON.stringify(c)}`,
+      run: (k) => {
+        const out = new Float32Array(c.cout * g.outHeight * g.outWidth);
+        k.conv2d(x, wt, out, g, { activation: 'relu' });
+        return out;
+      },
+    });
   }
   return list;
 }
@@ -122,12 +153,17 @@ describe('the WebAssembly kernels on a pool of threads', () => {
   }, 60_000);
 
   it('reports progress step by step, stops at the step after an abort, and runs again afterwards, on a pool', async () => {
-    const spec = { layers: [
-      { type: 'Conv2d', in_channels: 3, out_channels: 32, kernel_size: 3, stride: 2, padding: 1 }, { type: 'ReLU6' },
-      { type: 'DepthwiseSeparable', in_channels: 32, out_channels: 64 },
-      { type: 'DepthwiseSeparable', in_channels: 64, out_channels: 128, stride: 2 },
-      { type: 'AdaptiveAvgPool2d', output_size: 1 }, { type: 'Flatten' }, { type: 'Linear', in_features: 128, out_features: 10 },
-    ] } as ModelSpec;
+    const spec = {
+      layers: [
+        { type: 'Conv2d', in_channels: 3, out_channels: 32, kernel_size: 3, stride: 2, padding: 1 },
+        { type: 'ReLU6' },
+        { type: 'DepthwiseSeparable', in_channels: 32, out_channels: 64 },
+        { type: 'DepthwiseSeparable', in_channels: 64, out_channels: 128, stride: 2 },
+        { type: 'AdaptiveAvgPool2d', output_size: 1 },
+        { type: 'Flatten' },
+        { type: 'Linear', in_features: 128, out_features: 10 },
+      ],
+    } as ModelSpec;
     const model = resolveModel(spec, { inputShape: [1, 3, 96, 96] });
     const weights = initWeights(model, { seed: 5 });
     const input = randomTensor([1, 3, 96, 96], 9);
@@ -135,10 +171,13 @@ describe('the WebAssembly kernels on a pool of threads', () => {
     const session = await prepare(model, weights, { kernels: kernels.get(3)! });
     const seen: number[] = [];
     const controller = new AbortController();
-    const cancelled = session.run(input, { signal: controller.signal, onProgress: (done) => {
-      seen.push(done);
-      if (done === 2) controller.abort();
-    } });
+    const cancelled = session.run(input, {
+      signal: controller.signal,
+      onProgress: (done) => {
+        seen.push(done);
+        if (done === 2) controller.abort();
+      },
+    });
     await expect(cancelled).rejects.toThrow(CancelledError);
     expect(seen).toEqual([1, 2]);
     const progress: Array<[number, number]> = [];
@@ -149,9 +188,21 @@ describe('the WebAssembly kernels on a pool of threads', () => {
   });
 
   it('splits ranges into whole units, evenly, without empty parts', () => {
-    expect(splitRange(100, 4, 8)).toEqual([[0, 24], [24, 48], [48, 72], [72, 100]]);
-    expect(splitRange(10, 4, 8)).toEqual([[0, 8], [8, 10]]);
-    expect(splitRange(3, 8)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(splitRange(100, 4, 8)).toEqual([
+      [0, 24],
+      [24, 48],
+      [48, 72],
+      [72, 100],
+    ]);
+    expect(splitRange(10, 4, 8)).toEqual([
+      [0, 8],
+      [8, 10],
+    ]);
+    expect(splitRange(3, 8)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
     expect(splitRange(0, 2)).toEqual([]);
   });
 });

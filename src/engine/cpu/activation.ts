@@ -46,17 +46,28 @@ const GELU_TANH_SCALE = Math.sqrt(2 / Math.PI);
  */
 export function activateScalar(kind: ActivationKind, x: number, negativeSlope = 0.01): number {
   switch (kind) {
-    case 'none': return x;
-    case 'relu': return x > 0 ? x : 0;
-    case 'relu6': return Math.min(Math.max(x, 0), 6);
-    case 'silu': return x / (1 + Math.exp(-x));
-    case 'hardswish': return (x * Math.min(Math.max(x + 3, 0), 6)) / 6;
-    case 'gelu': return 0.5 * x * (1 + erfPrecise(x * SQRT_HALF));
-    case 'gelu_tanh': return 0.5 * x * (1 + Math.tanh(GELU_TANH_SCALE * (x + 0.044715 * x * x * x)));
-    case 'hardsigmoid': return Math.min(Math.max(x + 3, 0), 6) / 6;
-    case 'sigmoid': return 1 / (1 + Math.exp(-x));
-    case 'tanh': return Math.tanh(x);
-    case 'leaky_relu': return x > 0 ? x : x * negativeSlope;
+    case 'none':
+      return x;
+    case 'relu':
+      return x > 0 ? x : 0;
+    case 'relu6':
+      return Math.min(Math.max(x, 0), 6);
+    case 'silu':
+      return x / (1 + Math.exp(-x));
+    case 'hardswish':
+      return (x * Math.min(Math.max(x + 3, 0), 6)) / 6;
+    case 'gelu':
+      return 0.5 * x * (1 + erfPrecise(x * SQRT_HALF));
+    case 'gelu_tanh':
+      return 0.5 * x * (1 + Math.tanh(GELU_TANH_SCALE * (x + 0.044715 * x * x * x)));
+    case 'hardsigmoid':
+      return Math.min(Math.max(x + 3, 0), 6) / 6;
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    case 'tanh':
+      return Math.tanh(x);
+    case 'leaky_relu':
+      return x > 0 ? x : x * negativeSlope;
   }
 }
 

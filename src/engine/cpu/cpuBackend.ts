@@ -92,7 +92,10 @@ const queues = new WeakMap<CpuKernels, Promise<unknown>>();
 function exclusive<T>(kernels: CpuKernels, job: () => Promise<T>): Promise<T> {
   const previous = queues.get(kernels) ?? Promise.resolve();
   const result = previous.then(job, job);
-  queues.set(kernels, result.catch(() => undefined));
+  queues.set(
+    kernels,
+    result.catch(() => undefined),
+  );
   return result;
 }
 
@@ -169,7 +172,11 @@ export class CpuPreparedModel {
         values[step.outputs[0]!] = reshaped(values[step.reads[0]!]!, graph.values[step.outputs[0]!]!.shape);
       } else {
         const outputs = step.outputs.map((id) => (values[id] = bufferTensor(graph.values[id]!.shape, views[plan.slotOf[id]!]!)));
-        runners[i]!(step.reads.map((id) => values[id]!), kernels, outputs);
+        runners[i]!(
+          step.reads.map((id) => values[id]!),
+          kernels,
+          outputs,
+        );
       }
       timings.push({ key: step.key, label: step.label, ms: performance.now() - start });
       // Buffers are reused by later steps and runs: what leaves the run is a copy.
@@ -177,7 +184,14 @@ export class CpuPreparedModel {
         step.outputs.forEach((id, j) => {
           const x = values[id]!;
           const key = step.outputs.length > 1 ? `${step.key}:${j}` : step.key;
-          intermediates.push({ key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: { shape: [...x.shape], data: x.data.slice() } });
+          intermediates.push({
+            key,
+            leafKeys: step.leafKeys,
+            label: step.label,
+            layerIndex: step.layerIndex,
+            role: step.role,
+            tensor: { shape: [...x.shape], data: x.data.slice() },
+          });
         });
       }
       options.onProgress?.(i + 1, steps.length);
@@ -201,7 +215,8 @@ export async function kernelsForPreparedModel(kernels?: CpuKernels, threads?: nu
 /** The thread count asked for, checked, or the default. */
 export async function threadCount(threads: number | undefined): Promise<number> {
   if (threads === undefined) return defaultThreadCount();
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   return threads;
 }
 
@@ -211,6 +226,7 @@ export const MAX_THREADS = 64;
 /** `forward()` on the CPU: a prepared model for one run, on the shared kernels. */
 export async function forwardCpu(model: ResolvedModel, weights: WeightMap, input: Tensor, options: CpuForwardOptions = {}): Promise<ForwardResult> {
   // WebAssembly SIMD where the runtime has it and the bundle embeds the kernels, plain JS otherwise.
-  const kernels = options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels(await threadCount(options.threads))) ?? (await loadWasmKernels()) ?? jsKernels;
+  const kernels =
+    options.kernels ?? installedCpuKernels() ?? (await loadWasmKernels(await threadCount(options.threads))) ?? (await loadWasmKernels()) ?? jsKernels;
   return new CpuPreparedModel(model, weights, kernels, options.fuse ?? true, true).run(model, input, options);
 }

@@ -88,9 +88,10 @@ function inputBounds(plan: Plan): number[] {
       continue;
     }
     const node = step.node.attrs;
-    const relu6 = step.addend === undefined
-      && ((step.activation !== undefined && activationKind(step.activation.fn, step.activation.approximate) === 'relu6')
-        || (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
+    const relu6 =
+      step.addend === undefined &&
+      ((step.activation !== undefined && activationKind(step.activation.fn, step.activation.approximate) === 'relu6') ||
+        (node.op === 'activation' && activationKind(node.fn, node.approximate) === 'relu6'));
     if (relu6) for (const out of step.outputs) bounds[out] = 6;
   }
   return bounds;
@@ -142,12 +143,21 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
     case 'concat':
       // One read of each data getter: it may make a view anew (see cpuBackend.ts).
       return (inputs, _kernels, [out]) => {
-        concatReference(inputs.map((t) => ({ shape: t.shape, data: t.data })), node.dim, out!.data);
+        concatReference(
+          inputs.map((t) => ({ shape: t.shape, data: t.data })),
+          node.dim,
+          out!.data,
+        );
       };
     case 'split': {
       const sections = node.sections!;
       return (inputs, _kernels, outs) => {
-        splitReference({ shape: inputs[0]!.shape, data: inputs[0]!.data }, sections, node.dim, outs.map((t) => t.data));
+        splitReference(
+          { shape: inputs[0]!.shape, data: inputs[0]!.data },
+          sections,
+          node.dim,
+          outs.map((t) => t.data),
+        );
       };
     }
     case 'softmax':
@@ -170,7 +180,11 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
         linear(kernels, inputs[0]!, weight, bias, node.inFeatures, node.outFeatures, out!);
       };
     }
-    case 'maxpool2d': case 'avgpool2d': case 'convtranspose2d': case 'upsample': case 'channelshuffle': {
+    case 'maxpool2d':
+    case 'avgpool2d':
+    case 'convtranspose2d':
+    case 'upsample':
+    case 'channelshuffle': {
       const shape = (value: number) => graph.values[value]!.shape as Shape4;
       const run = cpuOpRunner(node, shape(step.reads[0]!), shape(step.node.outputs[0]!), tensor, { activation, negativeSlope });
       // One read of each data getter: it may make a view anew (see cpuBackend.ts).
@@ -184,17 +198,38 @@ function compileStep(step: PlanStep, tensor: (key: string) => Float32Array, opti
  * made anew on every read (see cpuBackend.ts), and a reshape must not pin an old one.
  */
 export function reshaped(x: Tensor, shape: readonly number[]): Tensor {
-  return { shape: [...shape], get data() { return x.data; } };
+  return {
+    shape: [...shape],
+    get data() {
+      return x.data;
+    },
+  };
 }
 
 /**
  * A Linear layer row by row as a pointwise conv of one pixel: out[o] = bias[o] + sum_i weight[o][i] * x[i].
  * `x.data` and `out.data` are read again for every row: a kernel call may make older views stale.
  */
-function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Float32Array | undefined, inFeatures: number, outFeatures: number, out: Tensor): Tensor {
+function linear(
+  kernels: CpuKernels,
+  x: Tensor,
+  weight: Float32Array,
+  bias: Float32Array | undefined,
+  inFeatures: number,
+  outFeatures: number,
+  out: Tensor,
+): Tensor {
   const rows = x.data.length / inFeatures;
   for (let r = 0; r < rows; r++) {
-    kernels.pointwiseConv2d(x.data.subarray(r * inFeatures, (r + 1) * inFeatures), weight, out.data.subarray(r * outFeatures, (r + 1) * outFeatures), inFeatures, outFeatures, 1, { bias, activation: 'none' });
+    kernels.pointwiseConv2d(
+      x.data.subarray(r * inFeatures, (r + 1) * inFeatures),
+      weight,
+      out.data.subarray(r * outFeatures, (r + 1) * outFeatures),
+      inFeatures,
+      outFeatures,
+      1,
+      { bias, activation: 'none' },
+    );
   }
   return out;
 }
@@ -203,7 +238,13 @@ function linear(kernels: CpuKernels, x: Tensor, weight: Float32Array, bias: Floa
  * The per-channel scale and shift of an inference BatchNorm, as float32: "float32" for running
  * statistics, "float64" for a batch's own, as PyTorch computes them (see batchNormAffine).
  */
-function batchNormAffine32(node: ResolvedBatchNorm, tensor: (key: string) => Float32Array, mean: ArrayLike<number>, variance: ArrayLike<number>, precision: 'float32' | 'float64' = 'float32'): { scale: Float32Array; shift: Float32Array } {
+function batchNormAffine32(
+  node: ResolvedBatchNorm,
+  tensor: (key: string) => Float32Array,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  precision: 'float32' | 'float64' = 'float32',
+): { scale: Float32Array; shift: Float32Array } {
   const gamma = node.affine ? tensor(`${node.key}.weight`) : undefined;
   const beta = node.affine ? tensor(`${node.key}.bias`) : undefined;
   const { scale, shift } = batchNormAffine(node, mean, variance, gamma, beta, precision);
@@ -293,7 +334,13 @@ function withinBound(data: Float32Array, bound: number): boolean {
  * result, checked per run unless `inputBound` (|input| at most this, known from the plan) settles
  * it; otherwise the conv's output rounded to float32, then the BatchNorm's scale and shift, as PyTorch.
  */
-function convRunner(conv: ConvParameters, parameters: ConvParameterSet, activation: ActivationKind, negativeSlope: number | undefined, inputBound: number): (x: Tensor, kernels: CpuKernels, addend: Tensor | undefined, out: Tensor) => void {
+function convRunner(
+  conv: ConvParameters,
+  parameters: ConvParameterSet,
+  activation: ActivationKind,
+  negativeSlope: number | undefined,
+  inputBound: number,
+): (x: Tensor, kernels: CpuKernels, addend: Tensor | undefined, out: Tensor) => void {
   const { weight, bias, unfolded } = parameters;
   const folded = (x: Tensor, kernels: CpuKernels, addend: Tensor | undefined, out: Tensor) => {
     convolve(kernels, x, conv, weight, bias, activation, addend, out, negativeSlope);
@@ -308,7 +355,13 @@ function convRunner(conv: ConvParameters, parameters: ConvParameterSet, activati
     const perImage = out.data.length / n;
     for (let b = 0; b < n; b++) {
       const view = out.data.subarray(b * perImage, (b + 1) * perImage);
-      kernels.epilogue(view, channels, perImage / channels, { scale: unfolded.scale, bias: unfolded.shift, activation, negativeSlope, residual: addend?.data.subarray(b * perImage, (b + 1) * perImage) });
+      kernels.epilogue(view, channels, perImage / channels, {
+        scale: unfolded.scale,
+        bias: unfolded.shift,
+        activation,
+        negativeSlope,
+        residual: addend?.data.subarray(b * perImage, (b + 1) * perImage),
+      });
     }
   };
 }
@@ -343,7 +396,17 @@ export interface ConvParameters {
  * (im2col + GEMM); reflect/replicate/circular padding is materialised first. Writes into
  * `output` when given (it must have the output's size), into a new tensor otherwise.
  */
-export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, weight: Float32Array, bias: Float32Array | undefined, activation: ActivationKind, residual?: Tensor, output?: Tensor, negativeSlope?: number): Tensor {
+export function convolve(
+  kernels: CpuKernels,
+  x: Tensor,
+  conv: ConvParameters,
+  weight: Float32Array,
+  bias: Float32Array | undefined,
+  activation: ActivationKind,
+  residual?: Tensor,
+  output?: Tensor,
+  negativeSlope?: number,
+): Tensor {
   const [n, inChannels, height, width] = x.shape as [number, number, number, number];
   const [top, bottom, left, right] = conv.pads;
   const [kh, kw] = conv.kernel;
@@ -351,19 +414,27 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   const outWidth = convOutputSize(width, kw, conv.stride[1], conv.dilation[1], left + right);
   const materialise = conv.paddingMode !== 'zeros' && top + bottom + left + right > 0;
   const geometry: ConvGeometry = {
-    inChannels, outChannels: conv.outChannels, groups: conv.groups,
+    inChannels,
+    outChannels: conv.outChannels,
+    groups: conv.groups,
     inHeight: materialise ? height + top + bottom : height,
     inWidth: materialise ? width + left + right : width,
-    outHeight, outWidth,
-    kernelHeight: kh, kernelWidth: kw,
-    strideHeight: conv.stride[0], strideWidth: conv.stride[1],
-    dilationHeight: conv.dilation[0], dilationWidth: conv.dilation[1],
-    padTop: materialise ? 0 : top, padLeft: materialise ? 0 : left,
+    outHeight,
+    outWidth,
+    kernelHeight: kh,
+    kernelWidth: kw,
+    strideHeight: conv.stride[0],
+    strideWidth: conv.stride[1],
+    dilationHeight: conv.dilation[0],
+    dilationWidth: conv.dilation[1],
+    padTop: materialise ? 0 : top,
+    padLeft: materialise ? 0 : left,
   };
   const inPerImage = inChannels * height * width;
   const outPerImage = conv.outChannels * outHeight * outWidth;
   const outShape = [n, conv.outChannels, outHeight, outWidth];
-  if (output && (output.data.length !== n * outPerImage)) throw new Error(`internal: conv output buffer holds ${output.data.length} values, [${outShape}] needs ${n * outPerImage}`);
+  if (output && output.data.length !== n * outPerImage)
+    throw new Error(`internal: conv output buffer holds ${output.data.length} values, [${outShape}] needs ${n * outPerImage}`);
   const out = output ?? { shape: outShape, data: new Float32Array(n * outPerImage) };
   const pointwise = kh === 1 && kw === 1 && conv.groups === 1 && conv.stride[0] === 1 && conv.stride[1] === 1 && top + bottom + left + right === 0;
   const depthwise = conv.groups === inChannels && conv.groups > 1;
@@ -379,4 +450,3 @@ export function convolve(kernels: CpuKernels, x: Tensor, conv: ConvParameters, w
   }
   return out;
 }
-

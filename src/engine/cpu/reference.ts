@@ -4,8 +4,14 @@
  * Accumulates in float64 (JS numbers) and rounds once when storing.
  */
 import {
-  convOutputSize, convTransposeOutputSize, poolOutputSize, upsampleOutputSize,
-  type PaddingMode, type ResolvedModel, type ResolvedNode, type ValueRef,
+  convOutputSize,
+  convTransposeOutputSize,
+  poolOutputSize,
+  upsampleOutputSize,
+  type PaddingMode,
+  type ResolvedModel,
+  type ResolvedNode,
+  type ValueRef,
 } from '../../shared/spec';
 import { cpuOpRunner, type CpuOpNode, type Shape4 } from './ops/index';
 import { elementCount, type Tensor } from '../../shared/tensor';
@@ -29,10 +35,14 @@ export interface ReferenceConvOptions {
 export function sourceIndex(i: number, size: number, mode: PaddingMode): number {
   if (i >= 0 && i < size) return i;
   switch (mode) {
-    case 'zeros': return -1;
-    case 'reflect': return i < 0 ? -i : 2 * (size - 1) - i;
-    case 'replicate': return i < 0 ? 0 : size - 1;
-    case 'circular': return ((i % size) + size) % size;
+    case 'zeros':
+      return -1;
+    case 'reflect':
+      return i < 0 ? -i : 2 * (size - 1) - i;
+    case 'replicate':
+      return i < 0 ? 0 : size - 1;
+    case 'circular':
+      return ((i % size) + size) % size;
   }
 }
 
@@ -44,7 +54,8 @@ export function conv2dReference(input: Tensor, weight: Tensor, bias: Tensor | un
   const outHeight = convOutputSize(height, kh, stride[0], dilation[0], pads[0] + pads[1]);
   const outWidth = convOutputSize(width, kw, stride[1], dilation[1], pads[2] + pads[3]);
   const outPerGroup = outChannels / groups;
-  if (groupChannels * groups !== inChannels) throw new Error(`conv2dReference: weight ${weight.shape} does not fit ${inChannels} input channels in ${groups} groups`);
+  if (groupChannels * groups !== inChannels)
+    throw new Error(`conv2dReference: weight ${weight.shape} does not fit ${inChannels} input channels in ${groups} groups`);
   const out = new Float32Array(n * outChannels * outHeight * outWidth);
   for (let b = 0; b < n; b++) {
     for (let o = 0; o < outChannels; o++) {
@@ -277,10 +288,15 @@ export function opReference(node: CpuOpNode, x: Tensor, get: (key: string) => Te
   const [n, c, h, w] = inShape;
   const size = (d: 0 | 1): number => {
     switch (node.op) {
-      case 'maxpool2d': case 'avgpool2d': return poolOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.dilation[d], node.ceilMode);
-      case 'convtranspose2d': return convTransposeOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.outputPadding[d], node.dilation[d]);
-      case 'upsample': return upsampleOutputSize(node, d, d === 0 ? h : w);
-      case 'channelshuffle': return inShape[2 + d]!;
+      case 'maxpool2d':
+      case 'avgpool2d':
+        return poolOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.dilation[d], node.ceilMode);
+      case 'convtranspose2d':
+        return convTransposeOutputSize(inShape[2 + d]!, node.kernel[d], node.stride[d], node.padding[d], node.outputPadding[d], node.dilation[d]);
+      case 'upsample':
+        return upsampleOutputSize(node, d, d === 0 ? h : w);
+      case 'channelshuffle':
+        return inShape[2 + d]!;
     }
   };
   const outShape: Shape4 = [n, node.op === 'convtranspose2d' ? node.outChannels : c, size(0), size(1)];
@@ -317,7 +333,11 @@ export function referenceForward(model: ResolvedModel, weights: Record<string, T
       case 'conv2d':
         if (!node.pads) throw new Error(`conv ${node.key} has no resolved padding`);
         y = conv2dReference(x, get(`${node.key}.weight`)!, node.bias ? get(`${node.key}.bias`) : undefined, {
-          stride: node.stride, dilation: node.dilation, pads: node.pads, paddingMode: node.paddingMode, groups: node.groups,
+          stride: node.stride,
+          dilation: node.dilation,
+          pads: node.pads,
+          paddingMode: node.paddingMode,
+          groups: node.groups,
         });
         break;
       case 'batchnorm2d':

@@ -8,8 +8,30 @@ import { gemm } from './gemm';
 /** Column buffer budget in floats (1 MB): a chunk of pixels x (Cin/groups * kh * kw) rows. */
 const COLUMN_BUDGET = 1 << 18;
 
-export function pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void {
-  gemm({ m: outChannels, n: pixels, k: inChannels, a: weight, aOffset: 0, b: input, bOffset: 0, ldb: pixels, c: output, cOffset: 0, ldc: pixels, epilogue, channelOffset: 0 });
+export function pointwiseConv2d(
+  input: Float32Array,
+  weight: Float32Array,
+  output: Float32Array,
+  inChannels: number,
+  outChannels: number,
+  pixels: number,
+  epilogue: Epilogue,
+): void {
+  gemm({
+    m: outChannels,
+    n: pixels,
+    k: inChannels,
+    a: weight,
+    aOffset: 0,
+    b: input,
+    bOffset: 0,
+    ldb: pixels,
+    c: output,
+    cOffset: 0,
+    ldc: pixels,
+    epilogue,
+    channelOffset: 0,
+  });
 }
 
 export function conv2dIm2col(input: Float32Array, weight: Float32Array, output: Float32Array, g: ConvGeometry, epilogue: Epilogue): void {
@@ -41,11 +63,19 @@ export function conv2dIm2col(input: Float32Array, weight: Float32Array, output: 
         }
       }
       gemm({
-        m: groupOut, n: width, k: rows,
-        a: weight, aOffset: group * groupOut * rows,
-        b: columns, bOffset: 0, ldb: width,
-        c: output, cOffset: group * groupOut * pixels + p0, ldc: pixels,
-        epilogue, channelOffset: group * groupOut,
+        m: groupOut,
+        n: width,
+        k: rows,
+        a: weight,
+        aOffset: group * groupOut * rows,
+        b: columns,
+        bOffset: 0,
+        ldb: width,
+        c: output,
+        cOffset: group * groupOut * pixels + p0,
+        ldc: pixels,
+        epilogue,
+        channelOffset: group * groupOut,
       });
     }
   }

@@ -66,7 +66,15 @@ export interface CpuKernels {
    * Pointwise conv (1x1, stride 1, no padding, groups 1) as a GEMM:
    * `output[co * pixels + p] = sum_ci weight[co * inChannels + ci] * input[ci * pixels + p]`.
    */
-  pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void;
+  pointwiseConv2d(
+    input: Float32Array,
+    weight: Float32Array,
+    output: Float32Array,
+    inChannels: number,
+    outChannels: number,
+    pixels: number,
+    epilogue: Epilogue,
+  ): void;
   /** Every other conv (standard, grouped, strided or padded 1x1): any geometry with zero padding. */
   conv2d(input: Float32Array, weight: Float32Array, output: Float32Array, geometry: ConvGeometry, epilogue: Epilogue): void;
   /** The epilogue alone, in place over `[channels, pixels]`: standalone BatchNorm, activation, residual add. */

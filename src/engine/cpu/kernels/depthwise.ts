@@ -12,8 +12,13 @@ export function depthwiseConv2d(input: Float32Array, weight: Float32Array, outpu
   const inPlane = g.inHeight * g.inWidth;
   const outPlane = g.outHeight * g.outWidth;
   const taps = g.kernelHeight * g.kernelWidth;
-  const fast3x3 = g.kernelHeight === 3 && g.kernelWidth === 3 && g.dilationHeight === 1 && g.dilationWidth === 1
-    && g.strideHeight === g.strideWidth && (g.strideHeight === 1 || g.strideHeight === 2);
+  const fast3x3 =
+    g.kernelHeight === 3 &&
+    g.kernelWidth === 3 &&
+    g.dilationHeight === 1 &&
+    g.dilationWidth === 1 &&
+    g.strideHeight === g.strideWidth &&
+    (g.strideHeight === 1 || g.strideHeight === 2);
   for (let o = 0; o < g.outChannels; o++) {
     const inOffset = Math.floor(o / multiplier) * inPlane;
     const outOffset = o * outPlane;
@@ -38,12 +43,26 @@ function checkedPoint(input: Float32Array, inOffset: number, weight: Float32Arra
   return sum;
 }
 
-function depthwise3x3Plane(input: Float32Array, inOffset: number, weight: Float32Array, wOffset: number, output: Float32Array, outOffset: number, g: ConvGeometry): void {
+function depthwise3x3Plane(
+  input: Float32Array,
+  inOffset: number,
+  weight: Float32Array,
+  wOffset: number,
+  output: Float32Array,
+  outOffset: number,
+  g: ConvGeometry,
+): void {
   const s = g.strideHeight;
   const width = g.inWidth;
-  const w0 = weight[wOffset]!, w1 = weight[wOffset + 1]!, w2 = weight[wOffset + 2]!;
-  const w3 = weight[wOffset + 3]!, w4 = weight[wOffset + 4]!, w5 = weight[wOffset + 5]!;
-  const w6 = weight[wOffset + 6]!, w7 = weight[wOffset + 7]!, w8 = weight[wOffset + 8]!;
+  const w0 = weight[wOffset]!,
+    w1 = weight[wOffset + 1]!,
+    w2 = weight[wOffset + 2]!;
+  const w3 = weight[wOffset + 3]!,
+    w4 = weight[wOffset + 4]!,
+    w5 = weight[wOffset + 5]!;
+  const w6 = weight[wOffset + 6]!,
+    w7 = weight[wOffset + 7]!,
+    w8 = weight[wOffset + 8]!;
   // Output columns [xa, xb) read columns ix0 .. ix0 + 2 all inside the input.
   const xa = Math.min(g.outWidth, Math.ceil(g.padLeft / s));
   const xb = Math.max(xa, Math.min(g.outWidth, Math.floor((width - 3 + g.padLeft) / s) + 1));
@@ -61,15 +80,29 @@ function depthwise3x3Plane(input: Float32Array, inOffset: number, weight: Float3
     for (let ox = xa; ox < xb; ox++) {
       const i = ox * s;
       output[out + ox] =
-        w0 * input[r0 + i]! + w1 * input[r0 + i + 1]! + w2 * input[r0 + i + 2]! +
-        w3 * input[r1 + i]! + w4 * input[r1 + i + 1]! + w5 * input[r1 + i + 2]! +
-        w6 * input[r2 + i]! + w7 * input[r2 + i + 1]! + w8 * input[r2 + i + 2]!;
+        w0 * input[r0 + i]! +
+        w1 * input[r0 + i + 1]! +
+        w2 * input[r0 + i + 2]! +
+        w3 * input[r1 + i]! +
+        w4 * input[r1 + i + 1]! +
+        w5 * input[r1 + i + 2]! +
+        w6 * input[r2 + i]! +
+        w7 * input[r2 + i + 1]! +
+        w8 * input[r2 + i + 2]!;
     }
     for (let ox = xb; ox < g.outWidth; ox++) output[out + ox] = checkedPoint(input, inOffset, weight, wOffset, g, iy0, ox * s - g.padLeft);
   }
 }
 
-function depthwisePlane(input: Float32Array, inOffset: number, weight: Float32Array, wOffset: number, output: Float32Array, outOffset: number, g: ConvGeometry): void {
+function depthwisePlane(
+  input: Float32Array,
+  inOffset: number,
+  weight: Float32Array,
+  wOffset: number,
+  output: Float32Array,
+  outOffset: number,
+  g: ConvGeometry,
+): void {
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, kernelHeight: kh, kernelWidth: kw } = g;
   output.fill(0, outOffset, outOffset + g.outHeight * g.outWidth);
   for (let oy = 0; oy < g.outHeight; oy++) {

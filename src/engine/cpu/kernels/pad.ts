@@ -12,7 +12,14 @@ function mapIndex(i: number, size: number, mode: Exclude<PaddingMode, 'zeros'>):
 }
 
 /** Pads each of `channels` planes of `height x width`; pads are [top, bottom, left, right]. */
-export function padPlanes(input: Float32Array, channels: number, height: number, width: number, pads: readonly [number, number, number, number], mode: Exclude<PaddingMode, 'zeros'>): Float32Array {
+export function padPlanes(
+  input: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  pads: readonly [number, number, number, number],
+  mode: Exclude<PaddingMode, 'zeros'>,
+): Float32Array {
   const [top, bottom, left, right] = pads;
   const outHeight = height + top + bottom;
   const outWidth = width + left + right;

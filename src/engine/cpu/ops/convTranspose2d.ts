@@ -11,8 +11,13 @@ import type { Epilogue } from '../kernels/cpuKernels';
 type Shape4 = readonly [number, number, number, number];
 
 export function convTranspose2d(
-  input: Float32Array, inShape: Shape4, weight: Float32Array, output: Float32Array, outShape: Shape4,
-  conv: Pick<ResolvedConvTranspose2d, 'kernel' | 'stride' | 'padding' | 'dilation' | 'groups'>, epilogue: Epilogue,
+  input: Float32Array,
+  inShape: Shape4,
+  weight: Float32Array,
+  output: Float32Array,
+  outShape: Shape4,
+  conv: Pick<ResolvedConvTranspose2d, 'kernel' | 'stride' | 'padding' | 'dilation' | 'groups'>,
+  epilogue: Epilogue,
 ): void {
   const [n, cin, h, w] = inShape;
   const [, cout, oh, ow] = outShape;
@@ -50,7 +55,7 @@ export function convTranspose2d(
           output[outBase + oy * ow + ox] = sum;
         }
       }
-      const residual = epilogue.residual?.subarray((b * cout) * plane, (b + 1) * cout * plane);
+      const residual = epilogue.residual?.subarray(b * cout * plane, (b + 1) * cout * plane);
       finishRange({ ...epilogue, residual }, output.subarray(b * cout * plane, (b + 1) * cout * plane), oc * plane, (oc + 1) * plane, oc);
     }
   }

@@ -23,7 +23,13 @@ export type CpuOpRun = (input: Float32Array, output: Float32Array, addend?: Floa
  * The runner of one op at fixed shapes (tables and weights are looked up once, here).
  * `tensor` gives a weight by state_dict key; `epilogue` is the activation fused after a transposed conv.
  */
-export function cpuOpRunner(node: CpuOpNode, inShape: Shape4, outShape: Shape4, tensor: (key: string) => Float32Array, epilogue: { activation: ActivationKind; negativeSlope?: number } = { activation: 'none' }): CpuOpRun {
+export function cpuOpRunner(
+  node: CpuOpNode,
+  inShape: Shape4,
+  outShape: Shape4,
+  tensor: (key: string) => Float32Array,
+  epilogue: { activation: ActivationKind; negativeSlope?: number } = { activation: 'none' },
+): CpuOpRun {
   switch (node.op) {
     case 'maxpool2d':
       return (input, output) => maxPool2d(input, inShape, output, outShape, node);

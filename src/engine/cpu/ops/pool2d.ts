@@ -8,7 +8,13 @@ import type { ResolvedPool2d } from '../../../shared/spec';
 type Shape4 = readonly [number, number, number, number];
 
 /** Writes the max of every (dilated) window of `input` ([N, C, H, W]) into `output` ([N, C, OH, OW]). */
-export function maxPool2d(input: Float32Array, inShape: Shape4, output: Float32Array, outShape: Shape4, pool: Pick<ResolvedPool2d, 'kernel' | 'stride' | 'padding' | 'dilation'>): void {
+export function maxPool2d(
+  input: Float32Array,
+  inShape: Shape4,
+  output: Float32Array,
+  outShape: Shape4,
+  pool: Pick<ResolvedPool2d, 'kernel' | 'stride' | 'padding' | 'dilation'>,
+): void {
   const [n, c, h, w] = inShape;
   const [, , oh, ow] = outShape;
   const [kh, kw] = pool.kernel;
@@ -43,7 +49,13 @@ export function maxPool2d(input: Float32Array, inShape: Shape4, output: Float32A
  * Writes the average of every window into `output`. The divisor is divisor_override if set, else
  * the window clipped to the padded input (count_include_pad) or to the input itself.
  */
-export function avgPool2d(input: Float32Array, inShape: Shape4, output: Float32Array, outShape: Shape4, pool: Pick<ResolvedPool2d, 'kernel' | 'stride' | 'padding' | 'countIncludePad' | 'divisorOverride'>): void {
+export function avgPool2d(
+  input: Float32Array,
+  inShape: Shape4,
+  output: Float32Array,
+  outShape: Shape4,
+  pool: Pick<ResolvedPool2d, 'kernel' | 'stride' | 'padding' | 'countIncludePad' | 'divisorOverride'>,
+): void {
   const [n, c, h, w] = inShape;
   const [, , oh, ow] = outShape;
   const [kh, kw] = pool.kernel;

@@ -50,7 +50,11 @@ export function buildKernels(options = {}) {
  * @returns {Uint8Array}
  */
 export function buildSharedKernels(options = {}) {
-  return build(KERNELS_SHARED_WASM, ['--enable', 'threads', '--importMemory', '--sharedMemory', '--initialMemory', '16', '--maximumMemory', String(SHARED_MAXIMUM_PAGES)], options);
+  return build(
+    KERNELS_SHARED_WASM,
+    ['--enable', 'threads', '--importMemory', '--sharedMemory', '--initialMemory', '16', '--maximumMemory', String(SHARED_MAXIMUM_PAGES)],
+    options,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -64,7 +64,7 @@ const CONTROL_INTS = 80;
 const STOP = -1;
 
 /** The claim word of step `step` with `chunks` chunks, `next` of them taken (chunks < 4096). */
-const claimWord = (step: number, chunks: number, next: number) => (((step & 0xff) << 24) | (chunks << 12) | next) | 0;
+const claimWord = (step: number, chunks: number, next: number) => ((step & 0xff) << 24) | (chunks << 12) | next | 0;
 
 /**
  * How long an idle pool thread or a waiting caller spins (ms) before it blocks in Atomics.wait:
@@ -196,7 +196,16 @@ export class KernelThreads {
     const control = new SharedArrayBuffer(CONTROL_INTS * 4);
     const calls = new SharedArrayBuffer(MAX_CHUNKS * CALL_SLOTS * 8);
     const source = `(${kernelThreadMain.toString()})`;
-    const layout = { callSlots: CALL_SLOTS, step: STEP, claim: CLAIM, done: DONE, failed: FAILED, scratchArg: SCRATCH_ARG, scratchStride: SCRATCH_STRIDE, spinMs: SPIN_MS };
+    const layout = {
+      callSlots: CALL_SLOTS,
+      step: STEP,
+      claim: CLAIM,
+      done: DONE,
+      failed: FAILED,
+      scratchArg: SCRATCH_ARG,
+      scratchStride: SCRATCH_STRIDE,
+      spinMs: SPIN_MS,
+    };
     const started = await Promise.allSettled(
       Array.from({ length: others }, (_, t) => starter(source, { module, memory, control, calls, index: t + 1, kernels: THREAD_KERNELS, layout })),
     );
@@ -321,7 +330,10 @@ async function threadStarter(): Promise<ThreadStarter | undefined> {
 }
 
 interface NodeWorkerThreads {
-  Worker: new (code: string, options: { eval: true; workerData: unknown }) => {
+  Worker: new (
+    code: string,
+    options: { eval: true; workerData: unknown },
+  ) => {
     unref(): void;
     terminate(): Promise<number>;
     once(event: 'message' | 'error' | 'exit', listener: (value: never) => void): void;

@@ -27,13 +27,103 @@ interface KernelExports {
   gemm(ap: number, bp: number, bias: number, c: number, ldc: number, m: number, n: number, k: number, lo: number, hi: number, tile: number): void;
   gemv(a: number, x: number, bias: number, out: number, m: number, k: number, lo: number, hi: number): void;
   packPanels(src: number, ld: number, k: number, n: number, dst: number): void;
-  packGemm(src: number, ld: number, k: number, n: number, panels: number, ap: number, bias: number, c: number, ldc: number, m: number, lo: number, hi: number, tile: number): void;
-  im2colGemm(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number,
-    p0: number, p1: number, panels: number, ap: number, bias: number, c: number, ldc: number, m: number, lo: number, hi: number, tile: number): void;
-  im2colPanels(inp: number, cin: number, h: number, w: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, p0: number, p1: number, dst: number): void;
-  depthwiseScratchFloats(h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): number;
+  packGemm(
+    src: number,
+    ld: number,
+    k: number,
+    n: number,
+    panels: number,
+    ap: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    m: number,
+    lo: number,
+    hi: number,
+    tile: number,
+  ): void;
+  im2colGemm(
+    inp: number,
+    cin: number,
+    h: number,
+    w: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    p0: number,
+    p1: number,
+    panels: number,
+    ap: number,
+    bias: number,
+    c: number,
+    ldc: number,
+    m: number,
+    lo: number,
+    hi: number,
+    tile: number,
+  ): void;
+  im2colPanels(
+    inp: number,
+    cin: number,
+    h: number,
+    w: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    p0: number,
+    p1: number,
+    dst: number,
+  ): void;
+  depthwiseScratchFloats(
+    h: number,
+    w: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+  ): number;
   firstNonFinite(p: number, n: number): number;
-  depthwise(inp: number, channels: number, multiplier: number, h: number, w: number, wt: number, bias: number, out: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, lo: number, hi: number, scratch: number): void;
+  depthwise(
+    inp: number,
+    channels: number,
+    multiplier: number,
+    h: number,
+    w: number,
+    wt: number,
+    bias: number,
+    out: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    lo: number,
+    hi: number,
+    scratch: number,
+  ): void;
   addInPlace(dst: number, src: number, n: number): void;
 }
 
@@ -102,7 +192,10 @@ class WasmMemory {
   /** The activation buffers handed out last, by the floats asked for. */
   private buffers?: { key: string; views: Array<() => Float32Array> };
 
-  constructor(private readonly exports: KernelExports, private readonly memory: WebAssembly.Memory) {
+  constructor(
+    private readonly exports: KernelExports,
+    private readonly memory: WebAssembly.Memory,
+  ) {
     this.base = align(exports.heapBase());
     this.cacheTop = this.base;
     this.top = this.base;
@@ -376,8 +469,20 @@ class WasmSimdKernels implements CpuKernels {
     const outFloats = g.outChannels * g.outHeight * g.outWidth;
     // 4 floats of slack: rows are written as whole vectors (see the kernel). Activation buffers have it too.
     const out = this.outputAt(arrays, outFloats, 4);
-    const scratchFloats = this.k.depthwiseScratchFloats(g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth,
-      g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft);
+    const scratchFloats = this.k.depthwiseScratchFloats(
+      g.inHeight,
+      g.inWidth,
+      g.outHeight,
+      g.outWidth,
+      g.kernelHeight,
+      g.kernelWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.dilationHeight,
+      g.dilationWidth,
+      g.padTop,
+      g.padLeft,
+    );
     const multiplier = g.outChannels / g.inChannels;
     // Chunks of whole input channels; each thread has its own padded-plane scratch. The kernel
     // writes nothing past its own output planes, so the chunks never touch each other's memory.
@@ -388,16 +493,47 @@ class WasmSimdKernels implements CpuKernels {
     const inPlaneBytes = g.inHeight * g.inWidth * 4;
     const outPlaneBytes = g.outHeight * g.outWidth * 4;
     const taps = g.kernelHeight * g.kernelWidth;
-    this.runCalls(slices.map(([c0, c1]) => ({
-      kernel: 'depthwise',
-      args: [inp + c0 * inPlaneBytes, c1 - c0, multiplier, g.inHeight, g.inWidth, wt + c0 * multiplier * taps * 4, bias + c0 * multiplier * 4,
-        out + c0 * multiplier * outPlaneBytes, g.outHeight, g.outWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
-        g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, arrays.lo, arrays.hi, scratch],
-    })), { arg: 20, stride: scratchBytes });
+    this.runCalls(
+      slices.map(([c0, c1]) => ({
+        kernel: 'depthwise',
+        args: [
+          inp + c0 * inPlaneBytes,
+          c1 - c0,
+          multiplier,
+          g.inHeight,
+          g.inWidth,
+          wt + c0 * multiplier * taps * 4,
+          bias + c0 * multiplier * 4,
+          out + c0 * multiplier * outPlaneBytes,
+          g.outHeight,
+          g.outWidth,
+          g.kernelHeight,
+          g.kernelWidth,
+          g.strideHeight,
+          g.strideWidth,
+          g.dilationHeight,
+          g.dilationWidth,
+          g.padTop,
+          g.padLeft,
+          arrays.lo,
+          arrays.hi,
+          scratch,
+        ],
+      })),
+      { arg: 20, stride: scratchBytes },
+    );
     this.finish(out, arrays, output, outFloats, epilogue);
   }
 
-  pointwiseConv2d(input: Float32Array, weight: Float32Array, output: Float32Array, inChannels: number, outChannels: number, pixels: number, epilogue: Epilogue): void {
+  pointwiseConv2d(
+    input: Float32Array,
+    weight: Float32Array,
+    output: Float32Array,
+    inChannels: number,
+    outChannels: number,
+    pixels: number,
+    epilogue: Epilogue,
+  ): void {
     if (epilogue.scale) return jsKernels.pointwiseConv2d(input, weight, output, inChannels, outChannels, pixels, epilogue);
     const arrays = this.begin(input, output, epilogue);
     const m = this.memory;
@@ -409,10 +545,12 @@ class WasmSimdKernels implements CpuKernels {
       const out = this.outputAt(arrays, outChannels);
       // Chunks of rows: each output is the same sum in the same order whoever computes it.
       const slices = splitRange(outChannels, this.chunksFor(outChannels * inChannels, outChannels));
-      this.runCalls(slices.map(([i0, i1]) => ({
-        kernel: 'gemv',
-        args: [a + i0 * inChannels * 4, x, bias + i0 * 4, out + i0 * 4, i1 - i0, inChannels, arrays.lo, arrays.hi],
-      })));
+      this.runCalls(
+        slices.map(([i0, i1]) => ({
+          kernel: 'gemv',
+          args: [a + i0 * inChannels * 4, x, bias + i0 * 4, out + i0 * 4, i1 - i0, inChannels, arrays.lo, arrays.hi],
+        })),
+      );
       return this.finish(out, arrays, output, outChannels, epilogue);
     }
     const a = this.packedWeights(weight, 1, outChannels, inChannels);
@@ -428,20 +566,26 @@ class WasmSimdKernels implements CpuKernels {
       // and multiplied by all of A (the weights, the smaller operand, read again by every chunk)
       // in one call.
       const slices = splitRange(pixels, this.chunksFor(macs, Math.ceil(pixels / 8)), 8);
-      this.runCalls(slices.map(([p0, p1]) => ({
-        kernel: 'packGemm',
-        args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4, a, bias, out + p0 * 4, pixels, outChannels, lo, hi, tiles],
-      })), { arg: 12, stride: TILE_BYTES });
+      this.runCalls(
+        slices.map(([p0, p1]) => ({
+          kernel: 'packGemm',
+          args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4, a, bias, out + p0 * 4, pixels, outChannels, lo, hi, tiles],
+        })),
+        { arg: 12, stride: TILE_BYTES },
+      );
     } else {
       // More channels than pixels (small maps, many channels): B is packed once, then chunks of
       // rows of A (4 output channels at a time) each read all of B (the smaller operand).
       const packs = inChannels * pixels >= MIN_SPLIT_PACK_FLOATS ? splitRange(pixels, this.threadCount, 8) : [[0, pixels] as [number, number]];
       this.runCalls(packs.map(([p0, p1]) => ({ kernel: 'packPanels', args: [inp + p0 * 4, pixels, inChannels, p1 - p0, panels + p0 * inChannels * 4] })));
       const slices = splitRange(outChannels, this.chunksFor(macs, Math.ceil(outChannels / 4)), 4);
-      this.runCalls(slices.map(([i0, i1]) => ({
-        kernel: 'gemm',
-        args: [a + i0 * inChannels * 4, panels, bias + i0 * 4, out + i0 * pixels * 4, pixels, i1 - i0, pixels, inChannels, lo, hi, tiles],
-      })), { arg: 10, stride: TILE_BYTES });
+      this.runCalls(
+        slices.map(([i0, i1]) => ({
+          kernel: 'gemm',
+          args: [a + i0 * inChannels * 4, panels, bias + i0 * 4, out + i0 * pixels * 4, pixels, i1 - i0, pixels, inChannels, lo, hi, tiles],
+        })),
+        { arg: 10, stride: TILE_BYTES },
+      );
     }
     this.finish(out, arrays, output, outChannels * pixels, epilogue);
   }
@@ -472,12 +616,38 @@ class WasmSimdKernels implements CpuKernels {
         // and multiplied in one call. Every output is computed by the same micro-kernel in the
         // same order whatever the split: equal bit for bit at every thread count.
         const slices = splitRange(p1 - p0, this.chunksFor((p1 - p0) * groupOut * rows, Math.ceil((p1 - p0) / 8)), 8);
-        this.runCalls(slices.map(([q0, q1]) => ({
-          kernel: 'im2colGemm',
-          args: [groupInput, groupIn, g.inHeight, g.inWidth, g.outWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
-            g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft, p0 + q0, p0 + q1, panels + q0 * rows * 4,
-            wt + group * groupBytes, bias + group * groupOut * 4, out + (group * groupOut * pixels + p0 + q0) * 4, pixels, groupOut, arrays.lo, arrays.hi, tiles],
-        })), { arg: 23, stride: TILE_BYTES });
+        this.runCalls(
+          slices.map(([q0, q1]) => ({
+            kernel: 'im2colGemm',
+            args: [
+              groupInput,
+              groupIn,
+              g.inHeight,
+              g.inWidth,
+              g.outWidth,
+              g.kernelHeight,
+              g.kernelWidth,
+              g.strideHeight,
+              g.strideWidth,
+              g.dilationHeight,
+              g.dilationWidth,
+              g.padTop,
+              g.padLeft,
+              p0 + q0,
+              p0 + q1,
+              panels + q0 * rows * 4,
+              wt + group * groupBytes,
+              bias + group * groupOut * 4,
+              out + (group * groupOut * pixels + p0 + q0) * 4,
+              pixels,
+              groupOut,
+              arrays.lo,
+              arrays.hi,
+              tiles,
+            ],
+          })),
+          { arg: 23, stride: TILE_BYTES },
+        );
       }
     }
     this.finish(out, arrays, output, g.outChannels * pixels, epilogue);
@@ -535,7 +705,10 @@ export interface WasmKernelOptions {
  * instance with a memory of its own (and a pool of threads of its own when `threads` > 1).
  * Resolves to undefined when there is no binary or this runtime lacks WebAssembly SIMD.
  */
-export async function createWasmKernels(binary: Uint8Array | undefined = embeddedKernelBinaryOnce(), options: WasmKernelOptions = {}): Promise<CpuKernels | undefined> {
+export async function createWasmKernels(
+  binary: Uint8Array | undefined = embeddedKernelBinaryOnce(),
+  options: WasmKernelOptions = {},
+): Promise<CpuKernels | undefined> {
   if ((options.threads ?? 1) > 1) {
     const threaded = await createThreadedKernels(options.threads!, options.sharedBinary ?? embeddedSharedOnce(), options.alwaysSplit ?? false);
     if (threaded) return threaded;
