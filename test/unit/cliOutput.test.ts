@@ -94,7 +94,7 @@ describe('the CLI prints through the writers it is handed', () => {
     expect(text).toMatch(/^7:18 +nn\.Conv2d +standard +1 +224 +229\.38K +1x8x32x32$/m);
     expect(text.split('\n').slice(-3)).toEqual([
       "(torchinfo, fp32; a model's input at 32x32 where the code does not give one)",
-      'models built with their default arguments:',
+      "models built with their default arguments (or by the file's script steps):",
       '  Net',
     ]);
     const json = await run(['cost', file, '--json', '--input-size', '32,32']);

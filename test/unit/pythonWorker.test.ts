@@ -128,6 +128,10 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.odd(self.body(self.stem(x)))
+
+class Custom(nn.Module):
+    def forward(self, x):
+        return x
 `;
     open(h, 'p', source);
     await expect.poll(() => h.client.latest('p')?.playground.length ?? 0, { timeout: 20_000 }).toBe(2);
@@ -154,7 +158,8 @@ class Net(nn.Module):
 
   it('stops an evaluation in progress when a newer version arrives', async () => {
     const h = harness();
-    // ~20,000 layer instances: long enough to be caught in the middle.
+    // 20,000 layer instances applied 12 times (each loop within the iteration bound): about 3 s
+    // of evaluation on an idle machine, long enough to be caught in the middle.
     const slow = `import torch.nn as nn
 
 class Slow(nn.Module):
@@ -165,8 +170,9 @@ class Slow(nn.Module):
 
     def forward(self, x):
         x = self.out(x)
-        for layer in self.layers:
-            x = layer(x)
+        for _ in range(12):
+            for layer in self.layers:
+                x = layer(x)
         return x
 `;
     open(h, 'c', slow);
@@ -175,7 +181,8 @@ class Slow(nn.Module):
     const started = performance.now();
     const last = edit(h, 'c', 'range(20000)', 'range(2)');
     const r = await h.client.resultsFor('c', last, 20_000);
-    expect(siteOn(r, 6)).toMatchObject({ count: 2 });
+    // 2 layers, each applied 12 times.
+    expect(siteOn(r, 6)).toMatchObject({ count: 24 });
     // Version 1 never published: the run was superseded, not finished.
     expect(h.published.map((p) => p.version)).toEqual([last]);
     expect(performance.now() - started).toBeLessThan(5000);
