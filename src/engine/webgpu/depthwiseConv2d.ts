@@ -11,17 +11,19 @@
  *   overlapping windows of neighbouring threads would otherwise load each input several times).
  * Kernel size, stride, dilation and padding mode are in the shader text (unrolled); shapes are uniforms.
  */
-import type { PaddingMode } from '../../shared/spec';
 import { perItemProgram, type Binding, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue, type PixelMap } from './wgsl/common';
+import {
+  epilogueKey,
+  epilogueProgramBindings,
+  epilogueUniforms,
+  epilogueWgsl,
+  padCoordWgsl,
+  type ConvWindow,
+  type Epilogue,
+  type PixelMap,
+} from './wgsl/common';
 
-export interface DepthwiseConfig extends PixelMap {
-  kernel: [number, number];
-  stride: [number, number];
-  dilation: [number, number];
-  padTop: number;
-  padLeft: number;
-  paddingMode: PaddingMode;
+export interface DepthwiseConfig extends PixelMap, ConvWindow {
   epilogue: Epilogue;
 }
 
