@@ -25,16 +25,8 @@ export interface EvaluationSettings {
 }
 
 /** One distinct configuration of a site and how many instances have it. */
-export interface InstanceGroup {
+export interface InstanceGroup extends Pick<LayerInstance, 'kind' | 'params' | 'macs' | 'input' | 'output' | 'weight' | 'separable' | 'reason'> {
   count: number;
-  kind?: string;
-  params?: number;
-  macs?: number;
-  input?: number[];
-  output?: number[];
-  weight?: number[];
-  separable?: { params: number; macs: number; saving: number };
-  reason?: string;
 }
 
 export interface SiteEvaluation {

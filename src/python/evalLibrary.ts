@@ -7,7 +7,7 @@
  */
 import type { Node } from 'web-tree-sitter';
 import { estimateConv, costModel } from '../shared/cost';
-import { resolveModel, SpecError, convOutputSize, type LayerSpec, type Shape } from '../shared/spec';
+import { resolveModel, SpecError, convOutputSize, broadcastShapes, type LayerSpec, type Shape } from '../shared/spec';
 import {
   type ClassDef,
   type Framework,
@@ -2036,7 +2036,7 @@ export class Library {
     if (ta.pending && tb.pending && ta.pending.join() === tb.pending.join()) return a;
     if (!ta.shape) return this.unknownT(ta, `\`${snippet(node)}\``);
     if (!tb.shape) return this.unknownT(tb, `\`${snippet(node)}\``);
-    const out = broadcast(ta.shape, tb.shape);
+    const out = broadcastShapes(ta.shape, tb.shape);
     return out
       ? this.t(out, fw)
       : this.t(undefined, fw, `\`${snippet(node)}\`: ${ta.shape.join('×')} and ${tb.shape.join('×')} do not broadcast (the code would raise)`);
@@ -2660,7 +2660,7 @@ export class Library {
         return this.t(out, 'keras');
       }
       let shape: number[] | undefined = ts[0]!.shape;
-      for (const q of ts.slice(1)) shape = shape && broadcast(shape, q.shape!);
+      for (const q of ts.slice(1)) shape = shape && broadcastShapes(shape, q.shape!);
       return this.t(shape, 'keras', `${short} of shapes that do not broadcast`);
     }
     const t = this.tensor(x, 'keras');
@@ -2846,19 +2846,6 @@ export class Library {
       return fail(`Keras would reject this conv: ${error instanceof SpecError ? error.reason : error instanceof Error ? error.message : String(error)}`);
     }
   }
-}
-
-/** NumPy broadcasting of two shapes; undefined when they do not broadcast. */
-function broadcast(a: number[], b: number[]): number[] | undefined {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) return undefined;
-    out.push(x === 1 ? y : x);
-  }
-  return out;
 }
 
 function reshape(shape: number[], spec: number[]): number[] | undefined {

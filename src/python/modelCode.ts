@@ -4,6 +4,7 @@
  * (nn.Sequential, Keras Sequential, nn.Module subclasses). The result is plain data: no tree nodes.
  */
 import type { Node, Tree } from 'web-tree-sitter';
+import { CONV_TRANSPOSE_FIELDS } from '../shared/spec';
 import { Scopes, type PyValue } from './pythonValues';
 
 export type Framework = 'torch' | 'keras';
@@ -94,7 +95,7 @@ export interface ModelCode {
 // ---------------------------------------------------------------------------------------------
 // What we recognise
 
-const TORCH_SIGNATURES: Record<string, string[]> = {
+const TORCH_SIGNATURES: Record<string, readonly string[]> = {
   Conv2d: ['in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups', 'bias', 'padding_mode', 'device', 'dtype'],
   BatchNorm2d: ['num_features', 'eps', 'momentum', 'affine', 'track_running_stats', 'device', 'dtype'],
   ReLU: ['inplace'],
@@ -118,20 +119,7 @@ const TORCH_SIGNATURES: Record<string, string[]> = {
   Hardsigmoid: ['inplace'],
   PReLU: ['num_parameters', 'init'],
   Softplus: ['beta', 'threshold'],
-  ConvTranspose2d: [
-    'in_channels',
-    'out_channels',
-    'kernel_size',
-    'stride',
-    'padding',
-    'output_padding',
-    'groups',
-    'bias',
-    'dilation',
-    'padding_mode',
-    'device',
-    'dtype',
-  ],
+  ConvTranspose2d: CONV_TRANSPOSE_FIELDS,
   Upsample: ['size', 'scale_factor', 'mode', 'align_corners', 'recompute_scale_factor'],
   ChannelShuffle: ['groups'],
   // torchvision.ops.SqueezeExcitation: the activations are classes (nn.ReLU), read by their name.
@@ -329,7 +317,7 @@ class Reader {
 
   // --- calls -----------------------------------------------------------------------------------
 
-  private bindArgs(node: Node, signature: string[]): { args: Record<string, LayerArg>; argList: LayerArg[]; hasSplat: boolean; argsSpan: Span } {
+  private bindArgs(node: Node, signature: readonly string[]): { args: Record<string, LayerArg>; argList: LayerArg[]; hasSplat: boolean; argsSpan: Span } {
     const argsNode = node.childForFieldName('arguments');
     const args: Record<string, LayerArg> = {};
     const argList: LayerArg[] = [];

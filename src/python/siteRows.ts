@@ -75,29 +75,9 @@ function instanceRow(g: InstanceGroup): InstanceRow {
   return row;
 }
 
-/** The row of an evaluated site: top-level figures only where every instance has the same. */
-export function siteRow(site: SiteEvaluation): SiteRow {
-  const groups = site.groups;
-  if (site.incomplete) {
-    // Some instances may be missing: no count and no figure for the site as a whole.
-    return {
-      line: site.site.line + 1,
-      column: site.site.column + 1,
-      start: site.site.start,
-      end: site.site.end,
-      framework: site.framework,
-      layer: site.type,
-      code: site.site.callee,
-      kind: null,
-      count: site.count,
-      layout: site.framework === 'keras' ? 'NHWC' : 'NCHW',
-      instances: groups.map((g) => ({ ...instanceRow(g), count: null })),
-      unknown: true,
-      reason: `at least ${site.count} instance${site.count === 1 ? '' : 's'}; ${site.incomplete}`,
-      incomplete: true,
-    };
-  }
-  const row: SiteRow = {
+/** The fields every site row opens with: where the site is, what it is, and how many instances. */
+function siteHead(site: SiteEvaluation): Omit<SiteRow, 'instances'> {
+  return {
     line: site.site.line + 1,
     column: site.site.column + 1,
     start: site.site.start,
@@ -108,6 +88,24 @@ export function siteRow(site: SiteEvaluation): SiteRow {
     kind: null,
     count: site.count,
     layout: site.framework === 'keras' ? 'NHWC' : 'NCHW',
+  };
+}
+
+/** The row of an evaluated site: top-level figures only where every instance has the same. */
+export function siteRow(site: SiteEvaluation): SiteRow {
+  const groups = site.groups;
+  if (site.incomplete) {
+    // Some instances may be missing: no count and no figure for the site as a whole.
+    return {
+      ...siteHead(site),
+      instances: groups.map((g) => ({ ...instanceRow(g), count: null })),
+      unknown: true,
+      reason: `at least ${site.count} instance${site.count === 1 ? '' : 's'}; ${site.incomplete}`,
+      incomplete: true,
+    };
+  }
+  const row: SiteRow = {
+    ...siteHead(site),
     instances: groups.map(instanceRow),
   };
   const agree = <T>(pick: (g: InstanceGroup) => T | undefined): T | undefined => {

@@ -47,7 +47,7 @@ function mobileNetV1(): ModelSpec {
 }
 
 /** MobileNetV2's inverted residual settings (paper, Table 2): t, c, n, s. */
-const MOBILENET_V2_SETTINGS: ReadonlyArray<readonly [number, number, number, number]> = [
+export const MOBILENET_V2_SETTINGS: ReadonlyArray<readonly [number, number, number, number]> = [
   [1, 16, 1, 1],
   [6, 24, 2, 2],
   [6, 32, 3, 2],

@@ -676,7 +676,8 @@ const DS_FIELDS = [
 ];
 const IR_FIELDS = ['in_channels', 'out_channels', 'stride', 'expand_ratio', 'kernel_size', 'activation'];
 const SE_FIELDS = ['input_channels', 'squeeze_channels', 'activation', 'scale_activation'];
-const CONV_TRANSPOSE_FIELDS = [
+/** torch.nn.ConvTranspose2d's parameters, in its positional order. */
+export const CONV_TRANSPOSE_FIELDS: readonly string[] = [
   'in_channels',
   'out_channels',
   'kernel_size',

@@ -4,6 +4,7 @@
  * `model.state_dict()` has (`features.1.conv.0.0.weight`, `classifier.1.weight`, ...), so that a
  * torch.save'd state_dict of one of these networks maps onto it key by key.
  */
+import { MOBILENET_V2_SETTINGS } from './presets';
 import type { GraphModelSpec, GraphNodeSpec } from './spec';
 
 /** The structures a checkpoint is recognised as. */
@@ -56,15 +57,7 @@ function chained(nodes: Array<Record<string, unknown>>): GraphNodeSpec[] {
 export function mobilenetV2Spec(numClasses = 1000, inputShape: number[] = [1, 3, 224, 224]): GraphModelSpec {
   const nodes: Array<Record<string, unknown>> = [{ name: 'features.0', ...convNormAct(3, 32, 3, 2, 1, 'ReLU6', 1e-5) }];
   let channels = 32;
-  for (const [t, c, n, s] of [
-    [1, 16, 1, 1],
-    [6, 24, 2, 2],
-    [6, 32, 3, 2],
-    [6, 64, 4, 2],
-    [6, 96, 3, 1],
-    [6, 160, 3, 2],
-    [6, 320, 1, 1],
-  ] as const) {
+  for (const [t, c, n, s] of MOBILENET_V2_SETTINGS) {
     for (let i = 0; i < n; i++) {
       nodes.push({
         name: `features.${nodes.length}`,

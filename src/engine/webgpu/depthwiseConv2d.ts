@@ -11,23 +11,19 @@
  *   overlapping windows of neighbouring threads would otherwise load each input several times).
  * Kernel size, stride, dilation and padding mode are in the shader text (unrolled); shapes are uniforms.
  */
-import type { PaddingMode } from '../../shared/spec';
 import { perItemProgram, type Binding, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import {
+  epilogueKey,
+  epilogueProgramBindings,
+  epilogueUniforms,
+  epilogueWgsl,
+  padCoordWgsl,
+  type ConvWindow,
+  type Epilogue,
+  type PixelMap,
+} from './wgsl/common';
 
-export interface DepthwiseConfig {
-  n: number;
-  h: number;
-  w: number;
-  c4: number;
-  oh: number;
-  ow: number;
-  kernel: [number, number];
-  stride: [number, number];
-  dilation: [number, number];
-  padTop: number;
-  padLeft: number;
-  paddingMode: PaddingMode;
+export interface DepthwiseConfig extends PixelMap, ConvWindow {
   epilogue: Epilogue;
 }
 
@@ -81,6 +77,17 @@ const depthwiseBindings = (e: Epilogue): Binding[] =>
   );
 
 const geometryKey = (cfg: DepthwiseConfig) => `k${cfg.kernel.join('x')}-s${cfg.stride.join('x')}-d${cfg.dilation.join('x')}-${cfg.paddingMode}`;
+
+/** The uniforms both depthwise programs open with: the input and output planes and the padding. */
+const planeUniforms = (cfg: DepthwiseConfig): Array<[name: string, value: number]> => [
+  ['H', cfg.h],
+  ['W', cfg.w],
+  ['C4', cfg.c4],
+  ['OH', cfg.oh],
+  ['OW', cfg.ow],
+  ['padTop', cfg.padTop],
+  ['padLeft', cfg.padLeft],
+];
 
 /**
  * Workgroup shapes the tiled variant tries, largest first: [channel groups, output rows, strips].
@@ -168,17 +175,7 @@ ${lines.join('\n')}
     shaderKey: `dw-tiled-${geometryKey(cfg)}-strip${strip}-tile${cg}x${tileOh}x${tileStrips}-${epilogueKey(cfg.epilogue)}`,
     workgroupSize: [threads, 1, 1],
     dispatch: [tilesX * tilesY, channelTiles, cfg.n],
-    uniforms: [
-      ['H', cfg.h],
-      ['W', cfg.w],
-      ['C4', cfg.c4],
-      ['OH', cfg.oh],
-      ['OW', cfg.ow],
-      ['padTop', cfg.padTop],
-      ['padLeft', cfg.padLeft],
-      ['tilesX', tilesX],
-      ...epilogueUniforms(cfg.epilogue),
-    ],
+    uniforms: [...planeUniforms(cfg), ['tilesX', tilesX], ...epilogueUniforms(cfg.epilogue)],
     bindings: depthwiseBindings(cfg.epilogue),
     body,
   };
@@ -225,18 +222,7 @@ ${lines.join('\n')}`;
   return perItemProgram({
     label,
     shaderKey: `dw-${geometryKey(cfg)}-strip${strip}-${epilogueKey(cfg.epilogue)}`,
-    uniforms: [
-      ['H', cfg.h],
-      ['W', cfg.w],
-      ['C4', cfg.c4],
-      ['OH', cfg.oh],
-      ['OW', cfg.ow],
-      ['padTop', cfg.padTop],
-      ['padLeft', cfg.padLeft],
-      ['stripsX', stripsX],
-      ['total', total],
-      ...epilogueUniforms(cfg.epilogue),
-    ],
+    uniforms: [...planeUniforms(cfg), ['stripsX', stripsX], ['total', total], ...epilogueUniforms(cfg.epilogue)],
     bindings: depthwiseBindings(cfg.epilogue),
     helpers: `${padCoordWgsl(cfg.paddingMode)}\n${epilogueWgsl(cfg.epilogue)}`,
     main,

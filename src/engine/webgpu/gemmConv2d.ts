@@ -8,9 +8,8 @@
  * Each workgroup computes a TILE_M x (4 * TILE_N4) block of C, staging A and B tiles of depth
  * 4 * TILE_K4 in workgroup memory; each thread accumulates ROWS rows of one output vec4.
  */
-import type { PaddingMode } from '../../shared/spec';
 import { perItemProgram, type Binding, type Program } from './program';
-import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type Epilogue } from './wgsl/common';
+import { epilogueKey, epilogueProgramBindings, epilogueUniforms, epilogueWgsl, padCoordWgsl, type ConvWindow, type Epilogue } from './wgsl/common';
 
 /** Output vec4 columns per workgroup (8 threads across). */
 const TILE_N4 = 8;
@@ -34,20 +33,14 @@ const gemmBindings = (e: Epilogue): Binding[] =>
 
 export type GemmSource =
   | { kind: 'matrix' }
-  | {
+  | ({
       kind: 'conv';
       h: number;
       w: number;
       ci4: number;
       oh: number;
       ow: number;
-      kernel: [number, number];
-      stride: [number, number];
-      dilation: [number, number];
-      padTop: number;
-      padLeft: number;
-      paddingMode: PaddingMode;
-    };
+    } & ConvWindow);
 
 export interface GemmConfig {
   m: number;

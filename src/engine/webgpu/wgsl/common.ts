@@ -152,6 +152,16 @@ export function outputPixelWgsl(channelGroups: 'C4' | 'N4'): string {
   let n = pix / (u.OW * u.OH);`;
 }
 
+/** A conv's window over its input: kernel, stride, dilation, and the padding before the first row and column. */
+export interface ConvWindow {
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
+  padTop: number;
+  padLeft: number;
+  paddingMode: PaddingMode;
+}
+
 /** An NHWC input map of `c4` channel groups and the output map of the same channel groups that a program reads it into. */
 export interface PixelMap {
   n: number;
