@@ -26,6 +26,8 @@ export class PlaygroundPanel {
   private readonly runs = new RunStore();
   private ready = false;
   private disposed = false;
+  /** The model loadModel() was last given, sent again if the page reloads. */
+  private lastLoaded: { model: ModelSpec; options: LoadModelOptions | undefined } | undefined;
   /** A model to load once the page says it is ready. */
   private queuedModel: ModelSpec | undefined;
   private queuedOptions: LoadModelOptions | undefined;
@@ -41,7 +43,8 @@ export class PlaygroundPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
     const loadOptions = weights ? { ...options, hostWeights: true } : options;
     if (PlaygroundPanel.currentPanel) {
-      PlaygroundPanel.currentPanel.panel.reveal(column);
+      // Revealed where it is: moving a webview to another column reloads its page.
+      PlaygroundPanel.currentPanel.panel.reveal();
       if (model) {
         PlaygroundPanel.currentPanel.importedWeights = weights;
         PlaygroundPanel.currentPanel.loadModel(model, loadOptions);
@@ -85,6 +88,7 @@ export class PlaygroundPanel {
   }
 
   loadModel(model: ModelSpec, options?: LoadModelOptions): void {
+    this.lastLoaded = { model, options };
     if (this.ready) {
       this.post({ type: 'loadModel', model, options });
     } else {
@@ -146,6 +150,12 @@ export class PlaygroundPanel {
   private async dispatch(message: FromWebviewMessage): Promise<void> {
     switch (message.type) {
       case 'ready':
+        // A second 'ready' is the page reloading (the webview was moved or restored): a model
+        // posted to the old page may not have arrived, so the last one given goes with init.
+        if (this.ready && this.lastLoaded && !this.queuedModel) {
+          this.queuedModel = this.lastLoaded.model;
+          this.queuedOptions = this.lastLoaded.options;
+        }
         this.ready = true;
         this.sendInit();
         return;

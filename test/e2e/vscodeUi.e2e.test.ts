@@ -136,6 +136,9 @@ describe('VS Code UI', () => {
   });
 
   it("an .onnx opened from the explorer's context menu shows as blocks and its trained weights draw feature maps of a photograph", async () => {
+    // An enlarged map left open by an earlier click on the panel would hold the focus: close it first.
+    const open = playground().locator('dialog.enlarge[open]');
+    if ((await open.count()) > 0) await open.press('Escape');
     await showInCommandPalette(page, 'View: Show Explorer');
     await page.keyboard.press('Enter');
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: ONNX_NAME });
@@ -149,8 +152,22 @@ describe('VS Code UI', () => {
       throw new Error(`the explorer's context menu has no "Open Model in Playground" on ${ONNX_NAME} (see test-results/vscode-explorer-menu.png)`);
     }
     await item.click();
+    // A click that lands while the menu is still settling leaves it open with the row highlighted: Enter takes it.
+    const menu = page.locator('.monaco-menu');
+    if (
+      !(await menu.waitFor({ state: 'detached', timeout: 3_000 }).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await page.keyboard.press('Enter');
     const frame = playground();
-    await frame.locator('#model-blocks .block-list').waitFor({ timeout: 90_000 });
+    try {
+      await frame.locator('#model-blocks .block-list').waitFor({ timeout: 90_000 });
+    } catch (error) {
+      await shot('vscode-onnx-no-blocks.png');
+      throw error;
+    }
     expect(await frame.locator('#weights-kind').inputValue()).toBe('imported');
     // The blocks name the detector's own modules (conv, BatchNorm, the FPN's upsampling).
     expect(await frame.locator('#model-blocks').textContent()).toMatch(/ConvTranspose2d/);
