@@ -344,22 +344,24 @@ const PEERS = [
 
 /** GMAC/s of one core running test/bench/assembly/simdPeak.ts (the best of a few runs): what a kernel could reach at most. */
 function simdPeakGmacs() {
-  const wasm = join(os.tmpdir(), `sepconv-simd-peak-${process.pid}.wasm`);
-  execFileSync(
-    process.execPath,
-    [
-      join(root, 'node_modules/assemblyscript/bin/asc.js'),
-      join(benchDir, 'assembly', 'simdPeak.ts'),
-      '--enable',
-      'simd',
-      '-O3',
-      '--runtime',
-      'stub',
-      '-o',
-      wasm,
-    ],
-    { cwd: root },
-  );
+  // Kept in dist/ so that --no-build can run it where the compiler is not installed.
+  const wasm = join(root, 'dist', 'benchSimdPeak.wasm');
+  if (!args.includes('--no-build') || !existsSync(wasm))
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/assemblyscript/bin/asc.js'),
+        join(benchDir, 'assembly', 'simdPeak.ts'),
+        '--enable',
+        'simd',
+        '-O3',
+        '--runtime',
+        'stub',
+        '-o',
+        wasm,
+      ],
+      { cwd: root },
+    );
   const { madds } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports;
   madds(1e6);
   let best = 0;
@@ -486,16 +488,18 @@ if (withWebGPU && childThreads === undefined) {
   console.log(`\nWebGPU: ${adapterName}`);
   // The model prepared once (weights uploaded once), as tfjs holds its weight tensors.
   const webgpuBundle = join(root, 'dist', 'benchWebgpu.mjs');
-  await (
-    await import('esbuild')
-  ).build({
-    entryPoints: [join(root, 'src/engine/webgpu/index.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: webgpuBundle,
-    logLevel: 'warning',
-  });
+  // --no-build runs the bundle a previous run left (a machine without the build tools).
+  if (!args.includes('--no-build') || !existsSync(webgpuBundle))
+    await (
+      await import('esbuild')
+    ).build({
+      entryPoints: [join(root, 'src/engine/webgpu/index.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: webgpuBundle,
+      logLevel: 'warning',
+    });
   const { WebGPUModel } = await import(pathToFileURL(webgpuBundle).href);
   gpuResults.copyGBs = await copyKernelGBs(device);
   for (const row of rows) {

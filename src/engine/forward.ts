@@ -8,7 +8,7 @@ import { elementCount, sameShape, type Tensor } from '../shared/tensor';
 import { forwardCpu } from './cpu/cpuBackend';
 import { EngineInputError } from './errors';
 import type { ForwardOptions, ForwardResult, WeightMap } from './types';
-import { firstNonFinite, validateWeights } from './weights';
+import { firstNonFinite, throwIfNonFinite, validateWeights } from './weights';
 
 /** Whether `model` is a model from `resolveModel()` rather than a spec. */
 export function isResolved(model: unknown): model is ResolvedModel {
@@ -24,8 +24,8 @@ export function specOf(model: ModelSpec | ResolvedModel | unknown): unknown {
   return { name: model.name, layers: model.layers.map((layer) => layer.spec) };
 }
 
-/** Checks the input tensor on its own: a 4-D shape of positive integers and finite float32 data that fills it. */
-function checkInputTensor(input: Tensor, firstLayer: string): void {
+/** Checks the input tensor on its own: a 4-D shape of positive integers and float32 data that fills it, finite unless `scan` is false. */
+function checkInputTensor(input: Tensor, firstLayer: string, scan: boolean): void {
   const fail = (reason: string): never => {
     throw new EngineInputError(firstLayer, 'input', reason);
   };
@@ -36,20 +36,15 @@ function checkInputTensor(input: Tensor, firstLayer: string): void {
   if (!(data instanceof Float32Array)) fail('data must be a Float32Array');
   const expected = elementCount(shape);
   if (data.length !== expected) fail(`has ${data.length} values for shape [${shape.join(', ')}] (${expected})`);
-  const bad = firstNonFinite(data);
-  if (bad >= 0) {
-    const [, c, h, w] = shape as [number, number, number, number];
-    const at = [Math.floor(bad / (c * h * w)), Math.floor(bad / (h * w)) % c, Math.floor(bad / w) % h, bad % w];
-    fail(`element ${bad} (n=${at[0]}, c=${at[1]}, y=${at[2]}, x=${at[3]}) is ${data[bad]}`);
-  }
+  if (scan) throwIfNonFinite(shape, data, firstNonFinite(data), firstLayer);
 }
 
 /**
  * The model resolved for this input's shape. A spec error caused by the input (a channel count
  * the first conv does not take, a size too small for a kernel) becomes an input error.
  */
-export function resolveForInput(model: ModelSpec | ResolvedModel | unknown, input: Tensor): ResolvedModel {
-  checkInputTensor(input, 'layers[0]');
+export function resolveForInput(model: ModelSpec | ResolvedModel | unknown, input: Tensor, options: { scan?: boolean } = {}): ResolvedModel {
+  checkInputTensor(input, 'layers[0]', options.scan ?? true);
   if (isResolved(model) && sameShape(model.inputShape, input.shape)) return model;
   const spec = specOf(model);
   try {

@@ -73,12 +73,10 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
   if (backend === 'webgpu') return prepareWebGPU(resolved, weights, options);
   const kernels = await kernelsForPreparedModel(options.kernels, options.threads);
   const cpu = new CpuPreparedModel(resolved, weights, kernels, options.fuse ?? true);
-  await cpu.run(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
+  await cpu.runOnCopy(resolved, { shape: [...resolved.inputShape], data: new Float32Array(elementCount(resolved.inputShape)) });
   /** Models resolved per input shape, so that a run with a shape seen before resolves nothing. */
   const byShape = new Map<string, ResolvedModel>([[resolved.inputShape.join('x'), resolved]]);
   let disposed = false;
-  /** The input copy of the last finished run, for the next run to reuse (runs never hand it out). */
-  let spare: Float32Array | undefined;
   const prepared: PreparedModel = {
     model: resolved,
     backend: `cpu (${kernels.name})`,
@@ -91,22 +89,13 @@ export async function prepare(model: ModelSpec | ResolvedModel | unknown, weight
     async run(input, runOptions = {}) {
       if (disposed) throw new Error('this prepared model was disposed');
       const known = Array.isArray(input?.shape) ? byShape.get(input.shape.join('x')) : undefined;
-      const forInput = resolveForInput(known ?? resolved, input);
+      // The NaN/Inf scan runs on the run's own copy (see runOnCopy): one copy, taken at the call.
+      const forInput = resolveForInput(known ?? resolved, input, { scan: false });
       if (!known) {
         if (byShape.size >= 8) byShape.clear();
         byShape.set(forInput.inputShape.join('x'), forInput);
       }
-      // A copy taken with the check: the run may wait its turn and yields between steps (see
-      // cpuBackend.ts). Into the array of a finished run where there is one: a new array of
-      // megabytes per run costs its page faults, about as much as the copy itself.
-      const reused = spare?.length === input.data.length ? spare : undefined;
-      spare = undefined;
-      const copy = reused ? (reused.set(input.data), reused) : input.data.slice();
-      try {
-        return await cpu.run(forInput, { shape: [...input.shape], data: copy }, runOptions);
-      } finally {
-        spare = copy;
-      }
+      return cpu.runOnCopy(forInput, input, runOptions);
     },
   };
   if (kernels !== options.kernels) dropped.register(prepared, kernels, prepared);

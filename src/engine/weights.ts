@@ -37,6 +37,17 @@ export function firstNonFinite(data: Float32Array): number {
 }
 
 /**
+ * The input error for the NaN or infinity at index `bad` of input data of `shape` (n, c, y and x
+ * named), if `bad` is not -1.
+ */
+export function throwIfNonFinite(shape: readonly number[], data: Float32Array, bad: number, firstLayer = 'layers[0]'): void {
+  if (bad < 0) return;
+  const [, c, h, w] = shape as [number, number, number, number];
+  const at = [Math.floor(bad / (c * h * w)), Math.floor(bad / (h * w)) % c, Math.floor(bad / w) % h, bad % w];
+  throw new EngineInputError(firstLayer, 'input', `element ${bad} (n=${at[0]}, c=${at[1]}, y=${at[2]}, x=${at[3]}) is ${data[bad]}`);
+}
+
+/**
  * Where a module sits in the spec: `layers[3].conv.1.0` in the chain form, `nodes[2] (branch2).0`
  * in the graph form (whose keys start with the node's name).
  */

@@ -120,6 +120,40 @@ describe('the WebAssembly kernels on a pool of threads', () => {
     for (const k of kernels.values()) disposeWasmKernels(k);
   });
 
+  it('prepared runs called together each read their input as it was at the call, and a bad one fails alone', async () => {
+    const spec: ModelSpec = {
+      layers: [
+        { type: 'Conv2d', in_channels: 3, out_channels: 16, kernel_size: 3, stride: 2, padding: 1 },
+        { type: 'DepthwiseSeparable', in_channels: 16, out_channels: 24 },
+      ],
+    };
+    const model = resolveModel(spec, { inputShape: [1, 3, 32, 32] });
+    const weights = initWeights(model, { seed: 4 });
+    const inputs = [1, 2, 3].map((seed) => randomTensor([1, 3, 32, 32], seed));
+    for (const threads of [1, 2]) {
+      const session = await prepare(model, weights, { kernels: kernels.get(threads)! });
+      const expected: Float32Array[] = [];
+      for (const x of inputs) expected.push((await session.run(x)).output.data);
+      // The first run copies its input straight into the kernels' memory; the next two wait
+      // their turn with copies of their own. Every array is changed right after its call.
+      const calls = inputs.map((x) => {
+        const copy = { shape: x.shape, data: x.data.slice() };
+        const pending = session.run(copy);
+        copy.data.fill(Number.NaN);
+        return pending;
+      });
+      const bad = randomTensor([1, 3, 32, 32], 4);
+      bad.data[3 * 1024 - 1] = Number.NEGATIVE_INFINITY;
+      const failing = session.run(bad);
+      const results = await Promise.all(calls);
+      results.forEach((r, i) => expect(r.output.data).toEqual(expected[i]));
+      await expect(failing).rejects.toThrow('element 3071 (n=0, c=2, y=31, x=31) is -Infinity');
+      // A bad run that is first in line (copied at the call) fails the same way, and the session goes on.
+      await expect(session.run(bad)).rejects.toThrow('element 3071 (n=0, c=2, y=31, x=31) is -Infinity');
+      expect((await session.run(inputs[0]!)).output.data).toEqual(expected[0]);
+    }
+  });
+
   it('has a pool where more than one thread is asked for (Node has shared memory and worker_threads)', () => {
     expect(kernels.get(1)!.name).toBe('wasm-simd');
     expect(kernels.get(2)!.name).toBe('wasm-simd, 2 threads');

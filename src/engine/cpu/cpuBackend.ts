@@ -10,6 +10,7 @@
 import type { ResolvedModel } from '../../shared/spec';
 import { elementCount, type Tensor } from '../../shared/tensor';
 import { CancelledError } from '../errors';
+import { firstNonFinite, throwIfNonFinite } from '../weights';
 import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from '../types';
 import { installedCpuKernels, type CpuKernels } from './kernels/cpuKernels';
 import { jsKernels } from './kernels/jsKernels';
@@ -88,15 +89,24 @@ function yieldToEventLoop(): Promise<void> {
  * Runs on one set of kernels, one at a time: their activation buffers and caches serve one run, and
  * a run that yields (see TIME_SLICE_MS) must find them as it left them.
  */
-const queues = new WeakMap<CpuKernels, Promise<unknown>>();
+const queues = new WeakMap<CpuKernels, { tail: Promise<unknown>; waiting: number }>();
 function exclusive<T>(kernels: CpuKernels, job: () => Promise<T>): Promise<T> {
-  const previous = queues.get(kernels) ?? Promise.resolve();
-  const result = previous.then(job, job);
-  queues.set(
-    kernels,
-    result.catch(() => undefined),
-  );
+  let queue = queues.get(kernels);
+  if (!queue) queues.set(kernels, (queue = { tail: Promise.resolve(), waiting: 0 }));
+  const own = queue;
+  own.waiting++;
+  const result = own.tail.then(job, job);
+  own.tail = result
+    .catch(() => undefined)
+    .finally(() => {
+      own.waiting--;
+    });
   return result;
+}
+
+/** Whether a run on `kernels` is under way or waiting for its turn. */
+function busy(kernels: CpuKernels): boolean {
+  return (queues.get(kernels)?.waiting ?? 0) > 0;
 }
 
 /** Plans kept per prepared model (one per input shape seen, the oldest dropped first). */
@@ -143,18 +153,65 @@ export class CpuPreparedModel {
     return exclusive(this.kernels, () => this.runNow(model, input, options));
   }
 
-  private async runNow(model: ResolvedModel, input: Tensor, options: CpuRunOptions): Promise<ForwardResult> {
+  /**
+   * Runs on a copy of `input` made in the kernels' own memory (one copy, no copy in by the first
+   * step), where it is scanned for NaN and infinities; `input` is checked but for that scan, and
+   * `model` resolved for it. The copy is taken at the call when no other run holds the kernels,
+   * else a plain copy is taken at the call and moved in when this run's turn comes.
+   * @throws EngineInputError (rejects) for a NaN or infinity, as the input check would have
+   */
+  runOnCopy(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): Promise<ForwardResult> {
+    const shape = [...input.shape];
+    if (this.oneShot || !this.kernels.activationBuffers) {
+      const copy = input.data.slice();
+      throwIfNonFinite(shape, copy, firstNonFinite(copy));
+      return this.run(model, { shape, data: copy }, options);
+    }
+    if (!busy(this.kernels)) {
+      let taken: Tensor;
+      try {
+        taken = this.takeInput(model, shape, input.data);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return exclusive(this.kernels, () => this.runNow(model, taken, options, true));
+    }
+    const copy = input.data.slice();
+    return exclusive(this.kernels, () => this.runNow(model, this.takeInput(model, shape, copy), options, true));
+  }
+
+  /** Copies `data` into the input buffer of the run of `model` (see buffersOf) and scans it there. */
+  private takeInput(model: ResolvedModel, shape: number[], data: Float32Array): Tensor {
+    const view = this.buffersOf(this.scheduleFor(model), true).input!;
+    const slot = view();
+    slot.set(data);
+    // Woken here, the kernels' threads are up when the first step comes (after the scan), without
+    // spinning through the copy (which they slow down on a machine whose cores share more than memory).
+    this.kernels.wake?.();
+    throwIfNonFinite(shape, slot, this.kernels.firstNonFinite?.(slot) ?? firstNonFinite(slot));
+    return bufferTensor(shape, view);
+  }
+
+  /**
+   * The activation buffers of a run of `schedule`, and with `withInput` one more for its input,
+   * after them. The kernels hand out the same buffers as long as they are asked for the same sizes.
+   */
+  private buffersOf(schedule: Schedule, withInput: boolean): { views: Array<() => Float32Array>; input?: () => Float32Array } {
+    const inputFloats = elementCount(schedule.plan.graph.values[schedule.plan.graph.input]!.shape);
+    const views = this.kernels.activationBuffers?.(withInput ? [...schedule.capacities, inputFloats] : schedule.capacities);
+    if (views) return withInput ? { views: views.slice(0, -1), input: views[views.length - 1] } : { views };
+    schedule.plainBuffers ??= schedule.capacities.map((floats) => new Float32Array(floats));
+    return { views: schedule.plainBuffers.map((buffer) => () => buffer) };
+  }
+
+  private async runNow(model: ResolvedModel, input: Tensor, options: CpuRunOptions, inputTaken = false): Promise<ForwardResult> {
     if (options.signal?.aborted) throw new CancelledError();
     const schedule = this.scheduleFor(model);
-    const { plan, runners, capacities } = schedule;
+    const { plan, runners } = schedule;
     const { graph, steps } = plan;
     const kernels = this.kernels;
     if (this.oneShot) kernels.beginRun?.();
-    let views = kernels.activationBuffers?.(capacities);
-    if (!views) {
-      schedule.plainBuffers ??= capacities.map((floats) => new Float32Array(floats));
-      views = schedule.plainBuffers.map((buffer) => () => buffer);
-    }
+    const { views } = this.buffersOf(schedule, inputTaken);
     const values: Tensor[] = new Array<Tensor>(graph.values.length);
     values[graph.input] = input;
     const timings: StepTiming[] = [];
@@ -196,6 +253,7 @@ export class CpuPreparedModel {
       }
       options.onProgress?.(i + 1, steps.length);
     }
+    kernels.park?.();
     const outputs = graph.outputs.map((id) => ({ shape: [...values[id]!.shape], data: values[id]!.data.slice() }));
     return { output: outputs[0]!, ...(outputs.length > 1 ? { outputs } : {}), intermediates, timings, backend: `cpu (${kernels.name})` };
   }

@@ -96,6 +96,12 @@ export interface CpuKernels {
    * Float32Arrays, kept from one run to the next.
    */
   activationBuffers?(floats: readonly number[]): Array<() => Float32Array>;
+  /** Tells threads of the kernels' own that a run's steps come soon (they wake while the caller copies the input in). */
+  wake?(): void;
+  /** Tells threads of the kernels' own that the run's steps are over (they sleep while the caller copies the output out). */
+  park?(): void;
+  /** Index of the first NaN or infinity in `data`, or -1; in place when `data` is one of the {@link activationBuffers}. */
+  firstNonFinite?(data: Float32Array): number;
 }
 
 let installed: CpuKernels | undefined;

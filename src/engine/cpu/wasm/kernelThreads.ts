@@ -56,6 +56,8 @@ const CLAIM = 16;
 const DONE = 32;
 /** Set when a kernel threw on a pool thread. */
 const FAILED = 48;
+/** Set when the caller has no steps for a while (a run ended): idle threads sleep at once instead of spinning. */
+const PARK = 56;
 /** The scratch argument and stride of the step (see ThreadScratch); arg -1: none. */
 const SCRATCH_ARG = 64;
 const SCRATCH_STRIDE = 65;
@@ -92,7 +94,17 @@ interface ThreadInit {
   calls: SharedArrayBuffer;
   index: number;
   kernels: readonly string[];
-  layout: { callSlots: number; step: number; claim: number; done: number; failed: number; scratchArg: number; scratchStride: number; spinMs: number };
+  layout: {
+    callSlots: number;
+    step: number;
+    claim: number;
+    done: number;
+    failed: number;
+    park: number;
+    scratchArg: number;
+    scratchStride: number;
+    spinMs: number;
+  };
 }
 
 /**
@@ -107,7 +119,7 @@ function kernelThreadMain(init: ThreadInit, ready: () => void): void {
   const functions = init.kernels.map((name) => exports[name]!);
   const control = new Int32Array(init.control);
   const calls = new Float64Array(init.calls);
-  const { callSlots, step, claim, done, failed, scratchArg, scratchStride, spinMs } = init.layout;
+  const { callSlots, step, claim, done, failed, park, scratchArg, scratchStride, spinMs } = init.layout;
   const args: number[] = [];
   let seen = 0;
   ready();
@@ -116,7 +128,7 @@ function kernelThreadMain(init: ThreadInit, ready: () => void): void {
     let now = Atomics.load(control, step);
     const until = performance.now() + spinMs;
     for (let i = 1; now === seen; i++) {
-      if ((i & 63) === 0 && performance.now() > until) break;
+      if ((i & 63) === 0 && (performance.now() > until || Atomics.load(control, park) !== 0)) break;
       now = Atomics.load(control, step);
     }
     while (now === seen) {
@@ -202,6 +214,7 @@ export class KernelThreads {
       claim: CLAIM,
       done: DONE,
       failed: FAILED,
+      park: PARK,
       scratchArg: SCRATCH_ARG,
       scratchStride: SCRATCH_STRIDE,
       spinMs: SPIN_MS,
@@ -244,6 +257,7 @@ export class KernelThreads {
     control[SCRATCH_ARG] = scratch ? scratch.arg : -1;
     control[SCRATCH_STRIDE] = scratch ? scratch.stride : 0;
     Atomics.store(control, DONE, 0);
+    Atomics.store(control, PARK, 0);
     const step = (this.step = (this.step + 1) & 0x7fffffff);
     // Publishing the claim word makes the chunks takeable (by threads still spinning); the step
     // counter wakes the ones asleep. Atomics order both after the plain writes above.
@@ -286,6 +300,28 @@ export class KernelThreads {
     const failed = Atomics.exchange(control, FAILED, 0) !== 0;
     if (failure) throw failure.error;
     if (failed) throw new Error('a CPU kernel failed on a pool thread');
+  }
+
+  /**
+   * Wakes the pool's threads ahead of a run's first step (a step of no chunks): they spin for
+   * SPIN_MS from here, so that the step finds them awake instead of waking them then, which takes
+   * tens of microseconds. Call it before work of the caller's own that precedes the steps.
+   */
+  wake(): void {
+    if (this.disposed || !this.ready) return;
+    Atomics.store(this.control, PARK, 0);
+    const step = (this.step = (this.step + 1) & 0x7fffffff);
+    Atomics.store(this.control, CLAIM, claimWord(step, 0, 0));
+    Atomics.store(this.control, STEP, step);
+    Atomics.notify(this.control, STEP);
+  }
+
+  /**
+   * Tells the pool's threads that no step follows soon (a run ended): they stop spinning and
+   * sleep, leaving the cores to the caller's work after the steps and to other programs.
+   */
+  park(): void {
+    if (!this.disposed) Atomics.store(this.control, PARK, 1);
   }
 
   /** Stops the pool's threads. */

@@ -405,6 +405,16 @@ class WasmSimdKernels implements CpuKernels {
     else this.threads.run(calls, here, scratch);
   }
 
+  /** Wakes the pool's threads ahead of a run's steps (see KernelThreads.wake). */
+  wake(): void {
+    this.threads?.wake();
+  }
+
+  /** Lets the pool's threads sleep: a run's steps are over (see KernelThreads.park). */
+  park(): void {
+    this.threads?.park();
+  }
+
   /** Frees the pool's threads (a prepared model's kernels, when the model is dropped). */
   dispose(): void {
     this.threads?.dispose();
@@ -661,9 +671,14 @@ class WasmSimdKernels implements CpuKernels {
     this.memory.forgetWeights();
   }
 
-  /** Index of the first NaN or +-Infinity in `data`, or -1: a SIMD scan, chunk by chunk through the module's memory. */
+  /**
+   * Index of the first NaN or +-Infinity in `data`, or -1: a SIMD scan, in place when `data` lives
+   * in the module's memory, else chunk by chunk through it.
+   */
   firstNonFinite(data: Float32Array): number {
     const m = this.memory;
+    const at = m.pointerOf(data);
+    if (at >= 0) return this.k.firstNonFinite(at, data.length);
     m.begin();
     const chunk = Math.min(data.length, SCAN_CHUNK_FLOATS);
     const buffer = m.alloc(chunk * 4);
