@@ -461,7 +461,8 @@ if (withWebGPU && childThreads === undefined) {
   if (!args.includes('--real-gpu')) process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
-  const gpu = create([]);
+  // Dawn rounds timestamps (a guard against timing attacks on the web); the kernel figures need them as measured.
+  const gpu = create(['disable-dawn-features=timestamp_quantization']);
   // tfjs-backend-webgpu looks for navigator.gpu when it is loaded.
   if (!globalThis.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
   globalThis.navigator.gpu = gpu;

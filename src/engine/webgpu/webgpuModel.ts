@@ -5,7 +5,8 @@
  * weights and fills the uniforms. This class owns what lives on the device: the weights
  * (uploaded once, resident until dispose), the activation buffers (one per planner slot, from the
  * device's pool), the uniforms, the pipelines and bind groups. A run is one writeBuffer (the
- * input), one submit and one readback.
+ * input as the caller holds it), one submit and one readback; the layout changes between the
+ * caller's row-major order and the steps' padded NHWC are dispatches of their own, on the GPU.
  */
 import { parameterShapes, type ResolvedModel } from '../../shared/spec';
 import { elementCount } from '../../shared/tensor';
@@ -18,7 +19,8 @@ import { COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ, QUERY_RESOLVE, STORAGE, UN
 import { encodeStep, isGpuView } from './ops';
 import { getPipeline, type CompiledProgram } from './pipelineCache';
 import type { Program } from './program';
-import { paddedElements, type Layout } from './repack';
+import { fromLogicalProgram, toLogicalProgram, type Layout } from './repack';
+import { firstNonFinite } from '../weights';
 import type { Tensor } from '../../shared/tensor';
 
 export type { DepthwiseStrategy, GemmStrategy };
@@ -94,13 +96,24 @@ interface Dispatch {
   bindGroup: GPUBindGroup;
 }
 
-/** Where a run's readback puts each value it returns. */
-interface Staging {
+/**
+ * Where a run puts the values it returns: each in logical (row-major) order, written by a
+ * layout-conversion dispatch right after the step that makes it (a later step may reuse its
+ * buffer) into one storage buffer, copied to the mappable staging buffer at the end.
+ */
+interface Readout {
+  /** Storage buffer the conversions write. */
   buffer: GPUBuffer;
+  /** Mappable copy of `buffer`, then the timestamps. */
+  staging: GPUBuffer;
+  /** Bytes of the values (the timestamps follow). */
   bytes: number;
-  /** Byte offset of each value copied out, by value id. */
+  /** Byte offset of each value, by value id. */
   offsets: Map<ValueId, number>;
+  /** The conversion dispatches, each after plan step `after`. */
+  conversions: Array<{ after: number; dispatch: Dispatch }>;
   timestampOffset: number;
+  stagingBytes: number;
 }
 
 function describe(error: unknown): string {
@@ -118,43 +131,9 @@ function checkTensor(name: string, tensor: Tensor | undefined, shape: number[], 
   if (tensor.data.length !== count) throw new Error(`${what} "${name}" has ${tensor.data.length} values for shape [${shape.join(', ')}] (${count})`);
 }
 
-/** Writes a logical (row-major) tensor into a layout's padded order. */
-export function toLayout(data: Float32Array, layout: Layout): Float32Array {
-  const out = new Float32Array(paddedElements(layout));
-  if (layout.kind === 'flat') {
-    const cp = Math.ceil(layout.cols / 4) * 4;
-    for (let r = 0; r < layout.rows; r++) out.set(data.subarray(r * layout.cols, (r + 1) * layout.cols), r * cp);
-    return out;
-  }
-  const { n, c, h, w } = layout;
-  const cp = Math.ceil(c / 4) * 4;
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const src = (b * c + ch) * h * w;
-      for (let p = 0; p < h * w; p++) out[(b * h * w + p) * cp + ch] = data[src + p]!;
-    }
-  }
-  return out;
-}
-
-/** Reads a layout's padded order back into a logical (row-major) tensor. */
-export function fromLayout(padded: Float32Array, layout: Layout): Float32Array {
-  if (layout.kind === 'flat') {
-    const cp = Math.ceil(layout.cols / 4) * 4;
-    const out = new Float32Array(layout.rows * layout.cols);
-    for (let r = 0; r < layout.rows; r++) out.set(padded.subarray(r * cp, r * cp + layout.cols), r * layout.cols);
-    return out;
-  }
-  const { n, c, h, w } = layout;
-  const cp = Math.ceil(c / 4) * 4;
-  const out = new Float32Array(n * c * h * w);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const dst = (b * c + ch) * h * w;
-      for (let p = 0; p < h * w; p++) out[dst + p] = padded[(b * h * w + p) * cp + ch]!;
-    }
-  }
-  return out;
+/** Bytes of a layout's values in logical order, unpadded. */
+function logicalBytes(layout: Layout): number {
+  return 4 * (layout.kind === 'nhwc' ? layout.n * layout.c * layout.h * layout.w : layout.rows * layout.cols);
 }
 
 export class WebGPUModel {
@@ -165,7 +144,10 @@ export class WebGPUModel {
   private slots: GPUBuffer[] = [];
   private querySet: GPUQuerySet | undefined;
   private queryBuffer: GPUBuffer | undefined;
-  private readonly staging = new Map<boolean, Staging>();
+  private readonly readouts = new Map<boolean, Promise<Readout>>();
+  /** The run's input as the caller holds it (logical order), and the dispatch that lays it out for the first step. */
+  private rawInput: GPUBuffer | undefined;
+  private inputDispatch: Dispatch | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private lost = false;
   private disposed = false;
@@ -271,6 +253,19 @@ export class WebGPUModel {
       this.owned.push(this.queryBuffer);
     }
 
+    const inputLayout = layoutOf(graph.values[graph.input]!.shape);
+    this.rawInput = device.createBuffer({ size: Math.max(16, logicalBytes(inputLayout)), usage: STORAGE | COPY_DST, label: 'input' });
+    this.owned.push(this.rawInput);
+    const input = { program: fromLogicalProgram(inputLayout), buffers: [{ buffer: this.rawInput }, { buffer: this.bufferOf(graph.input) }], step: -1 };
+    const dispatches = await this.compileDispatches([...encoded, input]);
+    this.inputDispatch = dispatches.pop();
+    this.dispatches = dispatches;
+    await this.readoutFor(false);
+  }
+
+  /** Pipelines, uniforms (one buffer for the list) and bind groups of encoded programs. */
+  private async compileDispatches(encoded: Array<{ program: Program; buffers: GPUBufferBinding[]; step: number }>): Promise<Dispatch[]> {
+    const { device } = this;
     const uniformData = new ArrayBuffer(Math.max(1, encoded.length) * UNIFORM_STRIDE);
     encoded.forEach(({ program }, i) => {
       const view = new Int32Array(uniformData, i * UNIFORM_STRIDE, program.uniforms.length || 1);
@@ -281,9 +276,8 @@ export class WebGPUModel {
     const uniformBuffer = device.createBuffer({ size: uniformData.byteLength, usage: UNIFORM | COPY_DST, label: 'uniforms' });
     device.queue.writeBuffer(uniformBuffer, 0, uniformData);
     this.owned.push(uniformBuffer);
-
     const compiled = await Promise.all(encoded.map(({ program }) => getPipeline(device, program)));
-    this.dispatches = encoded.map(({ program, buffers, step }, i) => ({
+    return encoded.map(({ program, buffers, step }, i) => ({
       program,
       step,
       compiled: compiled[i]!,
@@ -295,7 +289,6 @@ export class WebGPUModel {
         ],
       }),
     }));
-    this.stagingFor(false);
   }
 
   private bufferOf(value: ValueId): GPUBuffer {
@@ -304,26 +297,50 @@ export class WebGPUModel {
     return this.slots[slot]!;
   }
 
-  /** The readback buffer of the outputs (and, with `intermediates`, of every step's outputs), made on first use. */
-  private stagingFor(intermediates: boolean): Staging {
-    let staging = this.staging.get(intermediates);
-    if (staging) return staging;
+  /** The readout of the outputs (and, with `intermediates`, of every step's outputs), made on first use. */
+  private readoutFor(intermediates: boolean): Promise<Readout> {
+    let readout = this.readouts.get(intermediates);
+    if (!readout) {
+      readout = this.makeReadout(intermediates);
+      this.readouts.set(intermediates, readout);
+      readout.catch(() => this.readouts.delete(intermediates));
+    }
+    return readout;
+  }
+
+  private async makeReadout(intermediates: boolean): Promise<Readout> {
+    const { device, plan } = this;
+    const { graph } = plan;
+    const lastStep = plan.steps.length - 1;
+    // Each value once, converted after the step that makes it; outputs that are not among the
+    // intermediates after the last step (they keep their buffers to the end: the planner never reuses them).
+    const after = new Map<ValueId, number>();
+    if (intermediates) for (const item of plan.intermediates) if (!after.has(item.value)) after.set(item.value, item.step);
+    for (const value of graph.outputs) if (!after.has(value)) after.set(value, lastStep);
     const offsets = new Map<ValueId, number>();
     let bytes = 0;
-    const add = (value: ValueId) => {
-      if (offsets.has(value)) return;
+    for (const value of [...graph.outputs, ...after.keys()]) {
+      if (offsets.has(value)) continue;
       offsets.set(value, bytes);
-      bytes += valueBytes(this.plan.graph.values[value]!.shape);
-    };
-    for (const value of this.plan.graph.outputs) add(value);
-    if (intermediates) for (const item of this.plan.intermediates) add(item.value);
-    const timestampOffset = bytes;
-    if (this.querySet) bytes += 16 * this.dispatches.length;
-    const buffer = this.device.createBuffer({ size: Math.max(16, bytes), usage: MAP_READ | COPY_DST, label: 'readback' });
+      bytes += logicalBytes(layoutOf(graph.values[value]!.shape));
+    }
+    const buffer = device.createBuffer({ size: Math.max(16, bytes), usage: STORAGE | COPY_SRC, label: 'readout' });
     this.owned.push(buffer);
-    staging = { buffer, bytes, offsets, timestampOffset };
-    this.staging.set(intermediates, staging);
-    return staging;
+    // Timestamps are 64-bit: read through a BigInt64Array, they start on a multiple of 8.
+    const timestampOffset = Math.ceil(bytes / 8) * 8;
+    const stagingBytes = timestampOffset + (this.querySet ? 16 * this.dispatches.length : 0);
+    const staging = device.createBuffer({ size: Math.max(16, stagingBytes), usage: MAP_READ | COPY_DST, label: 'readback' });
+    this.owned.push(staging);
+    const order = [...after];
+    const dispatches = await this.compileDispatches(
+      order.map(([value, step]) => ({
+        program: toLogicalProgram(layoutOf(graph.values[value]!.shape), offsets.get(value)! / 4),
+        buffers: [{ buffer: this.bufferOf(value) }, { buffer }],
+        step,
+      })),
+    );
+    const conversions = dispatches.map((dispatch, i) => ({ after: order[i]![1], dispatch }));
+    return { buffer, staging, bytes, offsets, conversions, timestampOffset, stagingBytes };
   }
 
   /** Runs one forward pass. Runs on the same model queue up one after another. */
@@ -338,49 +355,47 @@ export class WebGPUModel {
     if (this.lost) throw new WebGPURunError('the WebGPU device was lost; a new device is needed', true);
     options.signal?.throwIfAborted();
     checkTensor('input', input, this.model.inputShape, 'the input');
-    for (let i = 0; i < input.data.length; i++) {
-      if (!Number.isFinite(input.data[i]!)) throw new Error(`the input has a non-finite value (${input.data[i]}) at flat index ${i}`);
-    }
+    const bad = firstNonFinite(input.data);
+    if (bad >= 0) throw new Error(`the input has a non-finite value (${input.data[bad]}) at flat index ${bad}`);
     const started = performance.now();
     const { device, plan } = this;
     const { graph } = plan;
     const withIntermediates = options.intermediates === true;
-    const staging = this.stagingFor(withIntermediates);
+    const readout = await this.readoutFor(withIntermediates);
+    options.signal?.throwIfAborted();
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    device.queue.writeBuffer(this.bufferOf(graph.input), 0, toLayout(input.data, layoutOf(graph.values[graph.input]!.shape)) as Float32Array<ArrayBuffer>);
+    // The input goes up as it is; a dispatch lays it out on the GPU (no transposition on the CPU).
+    device.queue.writeBuffer(this.rawInput!, 0, input.data as Float32Array<ArrayBuffer>);
     const encoder = device.createCommandEncoder();
-    const copy = (value: ValueId) => {
-      encoder.copyBufferToBuffer(this.bufferOf(value), 0, staging.buffer, staging.offsets.get(value)!, valueBytes(graph.values[value]!.shape));
+    const dispatch = (d: Dispatch, timestamp?: number) => {
+      const pass = encoder.beginComputePass(
+        this.querySet && timestamp !== undefined
+          ? {
+              label: d.program.label,
+              timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * timestamp, endOfPassWriteIndex: 2 * timestamp + 1 },
+            }
+          : { label: d.program.label },
+      );
+      pass.setPipeline(d.compiled.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(...d.program.dispatch);
+      pass.end();
     };
-    // An intermediate is copied right after its step: a later step may reuse its buffer.
-    const copiesAfter = new Map<number, ValueId[]>();
-    if (withIntermediates) {
-      for (const item of plan.intermediates) copiesAfter.set(item.step, [...(copiesAfter.get(item.step) ?? []), item.value]);
-    }
+    dispatch(this.inputDispatch!);
     let next = 0;
+    let conversion = 0;
     plan.steps.forEach((_, index) => {
-      for (; next < this.dispatches.length && this.dispatches[next]!.step === index; next++) {
-        const d = this.dispatches[next]!;
-        const i = next;
-        const pass = encoder.beginComputePass(
-          this.querySet
-            ? { label: d.program.label, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }
-            : { label: d.program.label },
-        );
-        pass.setPipeline(d.compiled.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(...d.program.dispatch);
-        pass.end();
+      for (; next < this.dispatches.length && this.dispatches[next]!.step === index; next++) dispatch(this.dispatches[next]!, next);
+      // Returned values are read out right after their step: a later step may reuse the buffer.
+      for (; conversion < readout.conversions.length && readout.conversions[conversion]!.after === index; conversion++) {
+        dispatch(readout.conversions[conversion]!.dispatch);
       }
-      for (const value of copiesAfter.get(index) ?? []) copy(value);
     });
-    // The outputs keep their buffers to the end (the planner never reuses them); with intermediates
-    // most are among them already (not an output that is the model input itself).
-    for (const value of graph.outputs) if (!withIntermediates || !plan.intermediates.some((item) => item.value === value)) copy(value);
+    encoder.copyBufferToBuffer(readout.buffer, 0, readout.staging, 0, readout.bytes);
     if (this.querySet && this.queryBuffer) {
       encoder.resolveQuerySet(this.querySet, 0, 2 * this.dispatches.length, this.queryBuffer, 0);
-      encoder.copyBufferToBuffer(this.queryBuffer, 0, staging.buffer, staging.timestampOffset, 16 * this.dispatches.length);
+      encoder.copyBufferToBuffer(this.queryBuffer, 0, readout.staging, readout.timestampOffset, 16 * this.dispatches.length);
     }
     device.queue.submit([encoder.finish()]);
     const validation = await device.popErrorScope();
@@ -388,23 +403,26 @@ export class WebGPUModel {
     if (oom) throw new WebGPURunError(`out of GPU memory running "${this.model.name}": ${oom.message}`);
     if (validation) throw new WebGPURunError(`WebGPU rejected the run of "${this.model.name}": ${validation.message}`);
 
-    const bytes = await this.readback(staging, options);
-    const read = (value: ValueId): Tensor => {
-      const shape = graph.values[value]!.shape;
-      const layout = layoutOf(shape);
-      return { shape: [...shape], data: fromLayout(new Float32Array(bytes, staging.offsets.get(value), paddedElements(layout)), layout) };
-    };
+    // Each returned tensor gets an array of its own (callers may transfer it), copied straight from the mapped range.
+    const { values, times } = await this.readback(readout, options, (mapped) => ({
+      values: new Map(
+        [...readout.offsets].map(([value, offset]) => [value, new Float32Array(mapped, offset, elementCount(graph.values[value]!.shape)).slice()]),
+      ),
+      times: this.querySet ? new BigInt64Array(mapped, readout.timestampOffset, 2 * this.dispatches.length).slice() : undefined,
+    }));
+    const read = (value: ValueId): Tensor => ({ shape: [...graph.values[value]!.shape], data: values.get(value)! });
     const outputs = graph.outputs.map(read);
     const intermediates: Intermediate[] | undefined = withIntermediates
       ? plan.intermediates.map((item) => {
           const step = plan.steps[item.step]!;
-          return { key: item.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor: read(item.value) };
+          // A value listed twice (an output also among the intermediates) gets a copy of its own each time.
+          const tensor = graph.outputs.includes(item.value) ? { ...read(item.value), data: values.get(item.value)!.slice() } : read(item.value);
+          return { key: item.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor };
         })
       : undefined;
     const stages: StageTiming[] = [];
     const stepMs = new Float64Array(plan.steps.length);
-    if (this.querySet) {
-      const times = new BigInt64Array(bytes, staging.timestampOffset, 2 * this.dispatches.length);
+    if (times) {
       this.dispatches.forEach((d, i) => {
         const ms = Number(times[2 * i + 1]! - times[2 * i]!) / 1e6;
         stages.push({ name: d.program.label, step: d.step, ms });
@@ -420,11 +438,13 @@ export class WebGPUModel {
     };
   }
 
-  private async readback(staging: Staging, options: RunOptions): Promise<ArrayBuffer> {
+  /** Maps the readout's staging buffer and returns what `extract` takes from it before it is unmapped. */
+  private async readback<T>(readout: Readout, options: RunOptions, extract: (mapped: ArrayBuffer) => T): Promise<T> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
-    const mapped = staging.buffer.mapAsync(MAP_MODE_READ, 0, staging.bytes);
+    const { staging, stagingBytes } = readout;
+    const mapped = staging.mapAsync(MAP_MODE_READ, 0, stagingBytes);
     const stop = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new WebGPURunError(`the GPU did not finish "${this.model.name}" within ${timeoutMs} ms`)), timeoutMs);
       onAbort = () => reject(options.signal!.reason ?? new Error('aborted'));
@@ -433,13 +453,15 @@ export class WebGPUModel {
     });
     try {
       await Promise.race([mapped, stop]);
-      const copy = staging.buffer.getMappedRange(0, staging.bytes).slice(0);
-      staging.buffer.unmap();
-      return copy;
+      try {
+        return extract(staging.getMappedRange(0, stagingBytes));
+      } finally {
+        staging.unmap();
+      }
     } catch (error) {
       // A map still in flight is undone when it lands, so the next run can map again.
       void mapped.then(
-        () => staging.buffer.unmap(),
+        () => staging.unmap(),
         () => undefined,
       );
       if (error instanceof WebGPURunError || (error instanceof Error && error.name === 'AbortError')) throw error;
