@@ -6,8 +6,11 @@
 import { parentPort } from 'node:worker_threads';
 import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
-import { runModel } from './modelRun';
-import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError } from './workerProtocol';
+import { resolveForInput } from './forward';
+import { packedFeatureMaps, runModel } from './modelRun';
+import { prepare, type PreparedModel } from './preparedModel';
+import { isWeightSource, makeWeights } from './weights';
+import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest, type WorkerRunResult } from './workerProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('engineWorker.js must run in a worker thread');
@@ -32,6 +35,62 @@ async function deviceFor(backend: string | undefined): Promise<GPUDevice | undef
 /** The runs in progress, to cancel by id. */
 const running = new Map<number, AbortController>();
 
+/**
+ * The model prepared for the last CPU request that could be kept (weights made from a
+ * description, or tensors the host named with a weightsKey): the playground runs one model again
+ * and again, and a prepared model checks and packs its weights once, not per run.
+ */
+let kept: Kept | undefined;
+interface Kept {
+  key: string;
+  prepared: Promise<PreparedModel>;
+  /** Runs using it now; a model no longer kept is disposed when the last of them ends. */
+  users: number;
+}
+
+function keyOf(request: WorkerForwardRequest): string | undefined {
+  const options = request.options ?? {};
+  if ((options.backend ?? 'cpu') !== 'cpu') return undefined;
+  const weights = isWeightSource(request.weights) ? JSON.stringify(request.weights) : request.weightsKey;
+  if (weights === undefined) return undefined;
+  return JSON.stringify([request.model, weights, options.fuse ?? true]);
+}
+
+function release(entry: Kept): void {
+  if (entry.users > 0 || kept === entry) return;
+  void entry.prepared.then(
+    (model) => model.dispose(),
+    () => undefined,
+  );
+}
+
+/** Runs `job` on the model prepared for `key` (prepared now unless it is the one kept). */
+async function withPrepared<T>(request: WorkerForwardRequest, key: string, job: (model: PreparedModel) => Promise<T>): Promise<T> {
+  if (kept?.key !== key) {
+    const previous = kept;
+    const prepared = (async () => {
+      const resolved = resolveForInput(request.model, request.input);
+      const weights = isWeightSource(request.weights) ? makeWeights(resolved, request.weights) : request.weights;
+      return prepare(resolved, weights, { fuse: request.options?.fuse });
+    })();
+    const entry: Kept = { key, prepared, users: 0 };
+    kept = entry;
+    // A failed preparation is not kept.
+    prepared.catch(() => {
+      if (kept === entry) kept = undefined;
+    });
+    if (previous) release(previous);
+  }
+  const entry = kept!;
+  entry.users++;
+  try {
+    return await job(await entry.prepared);
+  } finally {
+    entry.users--;
+    release(entry);
+  }
+}
+
 async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Promise<void> {
   const { id, request } = message;
   const controller = new AbortController();
@@ -39,13 +98,22 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
   const post = (reply: FromEngineWorker, transfer: ArrayBuffer[] = []) => port!.postMessage(reply, transfer);
   try {
     const options = request.options ?? {};
-    const result = await runModel(request.model, request.weights, request.input, {
+    const runOptions = {
       ...options,
-      device: await deviceFor(options.backend),
       signal: controller.signal,
-      onProgress: (done, total) => post({ type: 'progress', id, done, total }),
-    });
-    post({ type: 'result', id, result }, buffersOf([result.output, ...(result.intermediates ?? []).map((step) => step.tensor)]));
+      onProgress: (done: number, total: number) => post({ type: 'progress', id, done, total }),
+    };
+    const key = keyOf(request);
+    const result: WorkerRunResult = key
+      ? await withPrepared(request, key, (model) => model.run(request.input, runOptions))
+      : await runModel(request.model, request.weights, request.input, { ...runOptions, device: await deviceFor(options.backend) });
+    const steps = result.intermediates ?? [];
+    if (request.previewChannels !== undefined && steps.length > 0) result.featureMaps = packedFeatureMaps(steps, request.previewChannels);
+    const packed = result.featureMaps?.[0]?.preview.buffer;
+    post({ type: 'result', id, result }, [
+      ...buffersOf([result.output, ...steps.map((step) => step.tensor)]),
+      ...(packed instanceof ArrayBuffer ? [packed] : []),
+    ]);
   } catch (error) {
     post({ type: 'error', id, error: toWire(error) });
   } finally {

@@ -5,7 +5,8 @@
  * Imports neither `vscode`, the DOM nor node modules.
  */
 import type { EngineBackend, RunResult, WeightSource, WireFeatureMap } from '../shared/protocol';
-import { makePreview } from '../shared/featurePreview';
+import { channelPlanes, channelRanges, makePreview, previewBytes } from '../shared/featurePreview';
+import { packedViews, type PackedFeatureMap } from '../shared/packedMaps';
 import type { ModelSpec, ResolvedModel } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
 import { forward, resolveForInput } from './forward';
@@ -38,6 +39,36 @@ export function featureMapOf(step: Omit<Intermediate, 'tensor'>, tensor: Tensor,
     preview: preview.preview.buffer,
     ranges: preview.ranges.buffer,
   };
+}
+
+/**
+ * Every step of a run as the page draws it, in one buffer (packedMaps.ts): each map's ranges and
+ * preview bytes (at most `previewChannels` channels) are written straight into their place.
+ */
+export function packedFeatureMaps(steps: readonly Intermediate[], previewChannels: number): PackedFeatureMap[] {
+  const parts = steps.map((step) => {
+    const { shape } = step.tensor;
+    const { channels, plane } = channelPlanes(shape);
+    const previewed = shape.length === 4 && shape[0] === 1 ? Math.max(0, Math.min(channels, previewChannels)) : 0;
+    return { step, channels, plane, previewed, ranges: channelRanges(step.tensor.data, channels, plane) };
+  });
+  const views = packedViews(parts.map((p) => ({ rangeFloats: p.ranges.length, previewBytes: p.previewed * p.plane })));
+  return parts.map(({ step, plane, previewed, ranges: made }, i) => {
+    const { ranges, preview } = views[i]!;
+    ranges.set(made);
+    previewBytes(step.tensor.data, made, plane, 0, previewed, 0, preview);
+    return {
+      key: step.key,
+      leafKeys: step.leafKeys,
+      label: step.label,
+      layerIndex: step.layerIndex,
+      role: step.role,
+      shape: step.tensor.shape,
+      previewChannels: previewed,
+      preview,
+      ranges,
+    };
+  });
 }
 
 /** Who ran a run, and for how long. */

@@ -13,7 +13,7 @@ import { SpecError } from '../shared/spec';
 import { CancelledError, EngineInputError } from './errors';
 import type { ForwardResult } from './types';
 import { isWeightSource } from './weights';
-import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest } from './workerProtocol';
+import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest, type WorkerRunResult } from './workerProtocol';
 
 export type { WorkerForwardRequest } from './workerProtocol';
 
@@ -70,12 +70,12 @@ export class EngineWorkerClient {
   constructor(private readonly options: EngineWorkerClientOptions = {}) {}
 
   /** Runs one forward pass in the worker. */
-  run(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<ForwardResult> {
+  run(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<WorkerRunResult> {
     if (options.signal?.aborted) return Promise.reject(new CancelledError()); // before a worker starts for nothing
     const worker = this.ensureWorker();
     const transfer = options.transfer ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))]) : [];
     worker.ref(); // a run in flight keeps the process alive (the CLI awaits nothing else)
-    return this.requests.request<ForwardResult>((id) => {
+    return this.requests.request<WorkerRunResult>((id) => {
       try {
         worker.postMessage({ type: 'forward', id, request } satisfies ToEngineWorker, transfer);
       } catch (error) {
@@ -121,7 +121,7 @@ export class EngineWorkerClient {
 let shared: EngineWorkerClient | undefined;
 
 /** Runs a forward pass in the shared engine worker (created on first use). */
-export function runInWorker(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<ForwardResult> {
+export function runInWorker(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<WorkerRunResult> {
   shared ??= new EngineWorkerClient();
   return shared.run(request, options);
 }

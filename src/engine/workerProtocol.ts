@@ -6,6 +6,7 @@ import type { ModelSpec } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
 import type { ForwardResult, WeightMap } from './types';
 import type { EngineBackend, WeightSource } from '../shared/protocol';
+import type { PackedFeatureMap } from '../shared/packedMaps';
 
 export interface WorkerForwardRequest {
   /** The spec object (JSON-like; a resolved model is re-resolved in the worker). */
@@ -14,6 +15,17 @@ export interface WorkerForwardRequest {
   /** Tensors keyed by state_dict names, or how to make them in the worker. */
   weights: WeightMap | WeightSource;
   options?: { backend?: EngineBackend; intermediates?: boolean; fuse?: boolean };
+  /**
+   * With intermediates: the worker also makes the page's previews of them (at most this many
+   * channels a map), all in one buffer (packedMaps.ts), so that the host only passes them on.
+   */
+  previewChannels?: number;
+  /**
+   * Names tensor `weights` that do not change from one request to the next (the panel's imported
+   * model): the worker keeps the model prepared for them (weights checked and packed once) while
+   * the requests name the same model and key. Weights made from a description are kept so without it.
+   */
+  weightsKey?: string;
 }
 
 /** A forward pass to run, or one to stop (cancelled by the host while other runs go on). */
@@ -33,8 +45,11 @@ export interface WireError {
 
 export type FromEngineWorker =
   | { type: 'progress'; id: number; done: number; total: number }
-  | { type: 'result'; id: number; result: ForwardResult }
+  | { type: 'result'; id: number; result: WorkerRunResult }
   | { type: 'error'; id: number; error: WireError };
+
+/** A run's result from the worker: with the previews of its intermediates when the request asked for them. */
+export type WorkerRunResult = ForwardResult & { featureMaps?: PackedFeatureMap[] };
 
 /** Every distinct ArrayBuffer under these tensors (a buffer listed twice would make postMessage throw). */
 export function buffersOf(tensors: Iterable<Tensor | undefined>): ArrayBuffer[] {

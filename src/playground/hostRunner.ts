@@ -4,8 +4,9 @@
  * readback probe passed. The engine and Dawn are loaded on first use, not at activation.
  */
 import type { HostGpuInfo, RunRequestBody, RunResult } from '../shared/protocol';
-import { packFeatureMaps, type PackedRunResult } from '../shared/packedMaps';
-import type { ForwardResult, WeightMap } from '../engine/types';
+import type { PackedRunResult } from '../shared/packedMaps';
+import type { WeightMap } from '../engine/types';
+import type { WorkerRunResult } from '../engine/workerProtocol';
 import type { WeightSource } from '../shared/protocol';
 import { readWorkspaceFile } from './workspaceFiles';
 import type { RunStore } from './runStore';
@@ -51,22 +52,30 @@ async function weightsFor(body: RunRequestBody, context: RunContext): Promise<We
  * which stay in `runs` until the page reads them.
  */
 async function toResult(
-  result: ForwardResult,
+  result: WorkerRunResult,
   body: RunRequestBody,
   runs: RunStore,
   backend: RunResult['backend'],
   device: string,
   totalMs: number,
 ): Promise<PackedRunResult> {
-  const { featureMapOf, toRunResult } = await import('../engine/modelRun');
+  const { packedFeatureMaps, toRunResult } = await import('../engine/modelRun');
   const steps = result.intermediates ?? [];
   const runId = runs.keep(
     result.output,
     steps.map((step) => ({ key: step.key, shape: step.tensor.shape, data: step.tensor.data })),
   );
-  const featureMaps = steps.map((step) => featureMapOf(step, step.tensor, body.previewChannels));
-  // One buffer for every map's preview and ranges (packedMaps.ts).
-  return { ...toRunResult(result, [], { backend, device, runId, totalMs }), featureMaps: packFeatureMaps(featureMaps) };
+  // One buffer for every map's preview and ranges (packedMaps.ts); made by the engine's worker for CPU runs.
+  return { ...toRunResult(result, [], { backend, device, runId, totalMs }), featureMaps: result.featureMaps ?? packedFeatureMaps(steps, body.previewChannels) };
+}
+
+/** A name for each set of imported weights the panels hold, for the engine worker to keep its model prepared for them. */
+const weightsKeys = new WeakMap<WeightMap, string>();
+let nextWeightsKey = 1;
+function weightsKeyOf(weights: WeightMap): string {
+  let key = weightsKeys.get(weights);
+  if (!key) weightsKeys.set(weights, (key = `imported ${nextWeightsKey++}`));
+  return key;
 }
 
 export async function runOnHost(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
@@ -98,7 +107,14 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
   // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
   const result = await runInWorker(
-    { model: body.model, input, weights, options: { backend: 'cpu', intermediates: body.intermediates } },
+    {
+      model: body.model,
+      input,
+      weights,
+      options: { backend: 'cpu', intermediates: body.intermediates },
+      previewChannels: body.previewChannels,
+      ...(body.weights.kind === 'imported' && context.importedWeights ? { weightsKey: weightsKeyOf(context.importedWeights) } : {}),
+    },
     { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' },
   );
   return await toResult(result, body, context.runs, 'cpu', `extension host worker thread, ${result.backend}`, performance.now() - start);

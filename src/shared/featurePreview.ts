@@ -54,12 +54,21 @@ export function channelRanges(data: Float32Array, channels: number, plane: numbe
 
 /**
  * The preview bytes of channels [first, first + count) of a C x plane block, given every channel's
- * range (from {@link channelRanges}). `data` holds the channels from `dataFirst` on (0: the whole block).
+ * range (from {@link channelRanges}). `data` holds the channels from `dataFirst` on (0: the whole
+ * block). Written into `out` when it is given (count * plane bytes), else into a new array.
  */
-export function previewBytes(data: Float32Array, ranges: Float32Array, plane: number, first: number, count: number, dataFirst = 0): Uint8Array<ArrayBuffer> {
+export function previewBytes(
+  data: Float32Array,
+  ranges: Float32Array,
+  plane: number,
+  first: number,
+  count: number,
+  dataFirst = 0,
+  out: Uint8Array<ArrayBuffer> = new Uint8Array(count * plane),
+): Uint8Array<ArrayBuffer> {
   if (first < dataFirst || (first + count - dataFirst) * plane > data.length)
     throw new RangeError(`channels [${first}, ${first + count}) are not all in the values given`);
-  const out = new Uint8Array(count * plane);
+  if (out.length !== count * plane) throw new RangeError(`${out.length} bytes given for ${count} channels of ${plane} values`);
   for (let k = 0; k < count; k++) {
     const c = first + k;
     const min = ranges[2 * c]!;

@@ -18,20 +18,32 @@ import type { RunResult, WireFeatureMap } from './protocol';
 export type PackedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { preview: Uint8Array; ranges: Float32Array };
 export type PackedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: PackedFeatureMap[] };
 
-/** Copies the maps' previews and ranges into one buffer (ranges first: float32 views need 4-byte offsets). */
-export function packFeatureMaps(maps: readonly WireFeatureMap[]): PackedFeatureMap[] {
-  const rangeBytes = maps.reduce((sum, m) => sum + m.ranges.byteLength, 0);
-  const previewBytes = maps.reduce((sum, m) => sum + m.preview.byteLength, 0);
-  const buffer = new ArrayBuffer(rangeBytes + previewBytes);
+/**
+ * Views of one new buffer for maps of the given sizes: every map's ranges first (float32 views
+ * need 4-byte offsets), then every preview.
+ */
+export function packedViews(
+  sizes: ReadonlyArray<{ rangeFloats: number; previewBytes: number }>,
+): Array<{ ranges: Float32Array<ArrayBuffer>; preview: Uint8Array<ArrayBuffer> }> {
+  const rangeBytes = sizes.reduce((sum, s) => sum + 4 * s.rangeFloats, 0);
+  const buffer = new ArrayBuffer(rangeBytes + sizes.reduce((sum, s) => sum + s.previewBytes, 0));
   let rangesAt = 0;
   let previewAt = rangeBytes;
-  return maps.map((map) => {
-    const ranges = new Float32Array(buffer, rangesAt, map.ranges.byteLength / 4);
+  return sizes.map(({ rangeFloats, previewBytes }) => {
+    const views = { ranges: new Float32Array(buffer, rangesAt, rangeFloats), preview: new Uint8Array(buffer, previewAt, previewBytes) };
+    rangesAt += 4 * rangeFloats;
+    previewAt += previewBytes;
+    return views;
+  });
+}
+
+/** Copies the maps' previews and ranges into one buffer (see {@link packedViews}). */
+export function packFeatureMaps(maps: readonly WireFeatureMap[]): PackedFeatureMap[] {
+  const views = packedViews(maps.map((m) => ({ rangeFloats: m.ranges.byteLength / 4, previewBytes: m.preview.byteLength })));
+  return maps.map((map, i) => {
+    const { ranges, preview } = views[i]!;
     ranges.set(new Float32Array(map.ranges));
-    rangesAt += map.ranges.byteLength;
-    const preview = new Uint8Array(buffer, previewAt, map.preview.byteLength);
     preview.set(new Uint8Array(map.preview));
-    previewAt += map.preview.byteLength;
     return { ...map, preview, ranges };
   });
 }

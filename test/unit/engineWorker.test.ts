@@ -84,6 +84,31 @@ describe('engine worker', () => {
     expect(input.data.length).toBe(0); // detached: it moved to the worker
   });
 
+  it('keeps the model prepared for weights it made or the host named, never for other weights, and makes the previews', async () => {
+    const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
+    const c = client();
+    const run = (weights: Parameters<typeof c.run>[0]['weights'], weightsKey?: string) =>
+      c.run({ model: small, input: smallInput(), weights, options: { intermediates: true }, previewChannels: 4, ...(weightsKey ? { weightsKey } : {}) });
+    const expected = async (seed: number) => (await forward(small, initWeights(resolved, { seed }), smallInput(), { intermediates: true })).output.data;
+    // Made from a seed: the same seed twice (the second run on the kept model), then another seed.
+    const first = await run({ kind: 'seed', seed: 2 });
+    expect(first.output.data).toEqual(await expected(2));
+    expect((await run({ kind: 'seed', seed: 2 })).output.data).toEqual(await expected(2));
+    expect((await run({ kind: 'seed', seed: 3 })).output.data).toEqual(await expected(3));
+    // Tensors: kept under the host's key; other tensors under another key, or with none, are not mistaken for them.
+    const a = initWeights(resolved, { seed: 4 });
+    const b = initWeights(resolved, { seed: 5 });
+    expect((await run(a, 'imported 1')).output.data).toEqual(await expected(4));
+    expect((await run(a, 'imported 1')).output.data).toEqual(await expected(4));
+    expect((await run(b, 'imported 2')).output.data).toEqual(await expected(5));
+    expect((await run(a)).output.data).toEqual(await expected(4));
+    // The previews, made in the worker: one buffer, the same bytes the host would make.
+    const { packedFeatureMaps } = await import('../../src/engine/modelRun');
+    const local = packedFeatureMaps(first.intermediates!, 4);
+    expect(first.featureMaps!.map((m) => [m.key, [...m.preview], [...m.ranges]])).toEqual(local.map((m) => [m.key, [...m.preview], [...m.ranges]]));
+    expect(new Set(first.featureMaps!.map((m) => m.preview.buffer)).size).toBe(1);
+  });
+
   it('reports input errors with the layer path and the tensor', async () => {
     const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
     const weights = initWeights(resolved, { seed: 5 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forward } from '../../src/engine/forward';
-import { featureMapOf, runModel, toRunResult } from '../../src/engine/modelRun';
+import { featureMapOf, packedFeatureMaps, runModel, toRunResult } from '../../src/engine/modelRun';
+import { packFeatureMaps } from '../../src/shared/packedMaps';
 import { isWeightSource, makeWeights } from '../../src/engine/weights';
 import { resolveModel } from '../../src/shared/spec';
 import { exactBuffer, type Tensor } from '../../src/shared/tensor';
@@ -41,6 +42,21 @@ describe('toRunResult', () => {
     expect(answer).toMatchObject({ backend: 'cpu', device: 'test', runId: 5, totalMs: 1.5, outputShape: [1, 4, 6, 5] });
     expect(answer.timings.map((t) => Object.keys(t).sort())).toEqual(result.timings.map(() => ['key', 'label', 'ms']));
     expect('note' in answer).toBe(false);
+  });
+});
+
+describe('packedFeatureMaps', () => {
+  it('writes the same maps as featureMapOf then packFeatureMaps, in one buffer', async () => {
+    const result = await runModel(model, { kind: 'seed', seed: 4 }, input, { intermediates: true, fuse: false });
+    const steps = result.intermediates!;
+    for (const channels of [0, 2, 128]) {
+      const packed = packedFeatureMaps(steps, channels);
+      const expected = packFeatureMaps(steps.map((step) => featureMapOf(step, step.tensor, channels)));
+      expect(packed.map((m) => ({ ...m, preview: [...m.preview], ranges: [...m.ranges] }))).toEqual(
+        expected.map((m) => ({ ...m, preview: [...m.preview], ranges: [...m.ranges] })),
+      );
+      expect(new Set(packed.flatMap((m) => [m.preview.buffer, m.ranges.buffer])).size).toBe(1);
+    }
   });
 });
 
