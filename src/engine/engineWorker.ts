@@ -81,7 +81,7 @@ async function withPrepared<T>(request: WorkerForwardRequest, key: string, job: 
     });
     if (previous) release(previous);
   }
-  const entry = kept!;
+  const entry = kept;
   entry.users++;
   try {
     return await job(await entry.prepared);

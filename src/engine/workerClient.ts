@@ -11,7 +11,6 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RequestClient } from '../shared/requests';
 import { SpecError } from '../shared/spec';
 import { CancelledError, EngineInputError } from './errors';
-import type { ForwardResult } from './types';
 import { isWeightSource } from './weights';
 import { buffersOf, type FromEngineWorker, type ToEngineWorker, type WireError, type WorkerForwardRequest, type WorkerRunResult } from './workerProtocol';
 
