@@ -273,6 +273,9 @@ async function onnxRunner(ops, inputShape, outputShape, threads) {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Its intra-op threads would otherwise spin after each run, holding a core while the next
+    // side of the round runs (on a 2-core machine, the core that side's second thread needs).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   return {
     run: async (data) => (await session.run({ input: new ort.Tensor('float32', data, inputShape) })).output.data,
