@@ -5,7 +5,7 @@
  * Imports neither `vscode`, the DOM nor node modules.
  */
 import type { EngineBackend, RunResult, WeightSource, WireFeatureMap } from '../shared/protocol';
-import { channelPlanes, channelRanges, makePreview, previewBytes } from '../shared/featurePreview';
+import { channelPlanes, channelRanges, makePreview, previewBytes, previewedChannels } from '../shared/featurePreview';
 import { packedViews, type PackedFeatureMap } from '../shared/packedMaps';
 import type { ModelSpec, ResolvedModel } from '../shared/spec';
 import type { Tensor } from '../shared/tensor';
@@ -28,17 +28,12 @@ export async function runModel(
 /** A step of a run as the page draws it: every channel's range, preview bytes for at most `previewChannels` channels. */
 export function featureMapOf(step: Omit<Intermediate, 'tensor'>, tensor: Tensor, previewChannels: number): WireFeatureMap {
   const preview = makePreview(tensor.data, tensor.shape, previewChannels);
-  return {
-    key: step.key,
-    leafKeys: step.leafKeys,
-    label: step.label,
-    layerIndex: step.layerIndex,
-    role: step.role,
-    shape: tensor.shape,
-    previewChannels: preview.previewChannels,
-    preview: preview.preview.buffer,
-    ranges: preview.ranges.buffer,
-  };
+  return { ...mapFields(step, tensor.shape, preview.previewChannels), preview: preview.preview.buffer, ranges: preview.ranges.buffer };
+}
+
+/** What the page is told of a step's map besides its bytes. */
+function mapFields(step: Omit<Intermediate, 'tensor'>, shape: number[], previewChannels: number) {
+  return { key: step.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, shape, previewChannels };
 }
 
 /**
@@ -49,7 +44,7 @@ export function packedFeatureMaps(steps: readonly Intermediate[], previewChannel
   const parts = steps.map((step) => {
     const { shape } = step.tensor;
     const { channels, plane } = channelPlanes(shape);
-    const previewed = shape.length === 4 && shape[0] === 1 ? Math.max(0, Math.min(channels, previewChannels)) : 0;
+    const previewed = previewedChannels(shape, previewChannels);
     return { step, channels, plane, previewed, ranges: channelRanges(step.tensor.data, channels, plane) };
   });
   const views = packedViews(parts.map((p) => ({ rangeFloats: p.ranges.length, previewBytes: p.previewed * p.plane })));
@@ -57,17 +52,7 @@ export function packedFeatureMaps(steps: readonly Intermediate[], previewChannel
     const { ranges, preview } = views[i]!;
     ranges.set(made);
     previewBytes(step.tensor.data, made, plane, 0, previewed, 0, preview);
-    return {
-      key: step.key,
-      leafKeys: step.leafKeys,
-      label: step.label,
-      layerIndex: step.layerIndex,
-      role: step.role,
-      shape: step.tensor.shape,
-      previewChannels: previewed,
-      preview,
-      ranges,
-    };
+    return { ...mapFields(step, step.tensor.shape, previewed), preview, ranges };
   });
 }
 

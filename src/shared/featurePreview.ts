@@ -100,6 +100,11 @@ export interface FeaturePreview {
   ranges: Float32Array<ArrayBuffer>;
 }
 
+/** Channels of a tensor that get preview bytes: at most `maxChannels` of a [1, C, H, W] map, none of any other shape. */
+export function previewedChannels(shape: readonly number[], maxChannels: number): number {
+  return shape.length === 4 && shape[0] === 1 ? Math.max(0, Math.min(shape[1]!, maxChannels)) : 0;
+}
+
 /**
  * The preview of a tensor: every channel's range, and bytes for at most `maxChannels` channels.
  * Tensors that are not [1, C, H, W] (a classifier's logits) get their range and no bytes: the
@@ -108,6 +113,6 @@ export interface FeaturePreview {
 export function makePreview(data: Float32Array, shape: readonly number[], maxChannels: number): FeaturePreview {
   const { channels, plane } = channelPlanes(shape);
   const ranges = channelRanges(data, channels, plane) as Float32Array<ArrayBuffer>;
-  const previewChannels = shape.length === 4 && shape[0] === 1 ? Math.max(0, Math.min(channels, maxChannels)) : 0;
+  const previewChannels = previewedChannels(shape, maxChannels);
   return { previewChannels, preview: previewBytes(data, ranges, plane, 0, previewChannels), ranges };
 }
