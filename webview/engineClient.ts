@@ -10,6 +10,7 @@ import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPictur
 import type { PaintRequest } from './mapImages';
 import { RequestCancelled } from './hostBridge';
 import { RequestClient, type RequestOptions } from '../src/shared/requests';
+import type { PageModelFile } from './modelImport';
 
 export class EngineClient {
   private worker: Worker | undefined;
@@ -54,6 +55,8 @@ export class EngineClient {
         return this.requests.resolve(message.id, message.webgpu);
       case 'painted':
         return this.requests.resolve(message.id, message.painted);
+      case 'imported':
+        return this.requests.resolve(message.id, message.model);
       case 'result':
         return this.requests.resolve(message.id, { result: message.result, pictures: message.pictures });
     }
@@ -86,6 +89,11 @@ export class EngineClient {
     const transfer: Transferable[] = [input.data];
     if (weights.kind === 'safetensors') transfer.push(weights.bytes);
     return this.send({ type: 'run', backend, model, input, weights, paint } as Omit<ToWorker, 'id'>, transfer, options);
+  }
+
+  /** Imports a model file's bytes in the worker (they move there); rejects with the import's message. */
+  importModel(bytes: ArrayBuffer, name: string): Promise<PageModelFile> {
+    return this.send<PageModelFile>({ type: 'import', name, bytes } as Omit<ToWorker, 'id'>, [bytes]);
   }
 
   /**

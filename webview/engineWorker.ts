@@ -11,6 +11,7 @@ import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPictur
 import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
 import type { Intermediate, WeightMap } from '../src/engine/types';
 import { describeAdapter, isSoftwareAdapter } from '../src/engine/softwareAdapter';
+import { importPageModel } from './modelImport';
 
 /** The worker's global scope (the project's tsconfig has the DOM lib, not the WebWorker one). */
 const scope = self as unknown as { postMessage(message: unknown, transfer: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
@@ -147,6 +148,9 @@ async function answer(message: ToWorker): Promise<void> {
     } else if (message.type === 'paint') {
       const painted = paintAll(message.maps, message.paint);
       post({ type: 'painted', id: message.id, painted }, transferList(painted));
+    } else if (message.type === 'import') {
+      const model = importPageModel(new Uint8Array(message.bytes), message.name);
+      post({ type: 'imported', id: message.id, model }, [model.weights.bytes]);
     } else {
       const { result, pictures, transfer } = await run(message);
       post({ type: 'result', id: message.id, result, pictures }, transfer);

@@ -225,7 +225,12 @@ class Playground {
             ),
             presetHint,
             // In VS Code, model files open from the explorer and the host keeps their weights.
-            this.host.standalone ? modelFileControl((model) => this.openModelFile(model)) : undefined,
+            this.host.standalone
+              ? modelFileControl(
+                  (bytes, name) => this.engine.importModel(bytes, name),
+                  (model) => this.openModelFile(model),
+                )
+              : undefined,
             labelled('View', modelViewSelect),
             this.modelError,
             this.editorRoot,

@@ -5,6 +5,7 @@
 import type { EngineBackend, RunResult, RunWeights, WireFeatureMap, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
 import type { PaintRequest, StepGrid } from './mapImages';
+import type { PageModelFile } from './modelImport';
 
 /** Weights as the worker gets them: a source it can make itself, or the bytes of a .safetensors file. */
 export type WorkerWeights = Exclude<RunWeights, { kind: 'safetensors' }> | { kind: 'safetensors'; name: string; bytes: ArrayBuffer };
@@ -44,7 +45,9 @@ export type ToWorker =
   /** A forward pass; the result comes with its feature maps painted for `paint`. */
   | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest }
   /** Paint feature maps computed elsewhere (the extension host); they come back with their pictures. */
-  | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest };
+  | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest }
+  /** A model file the user opened in the standalone page, to import (its bytes move to the worker). */
+  | { type: 'import'; id: number; name: string; bytes: ArrayBuffer };
 
 /** Feature maps with their grids, `pictures[i]` for `maps[i]` (undefined for a map that is not [1, C, H, W]). */
 export interface PaintedMaps {
@@ -57,4 +60,5 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number; label: string }
   | { type: 'result'; id: number; result: PageRunResult; pictures: (StepPicture | undefined)[] }
   | { type: 'painted'; id: number; painted: PaintedMaps }
+  | { type: 'imported'; id: number; model: PageModelFile }
   | { type: 'error'; id: number; error: string };

@@ -104,8 +104,14 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
       onProgress: (done: number, total: number) => post({ type: 'progress', id, done, total }),
     };
     const key = keyOf(request);
+    const spare = new Map<number, ArrayBuffer[]>();
+    for (const buffer of request.spare ?? []) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
+    const arrays = (floats: number) => {
+      const buffer = spare.get(floats * 4)?.pop();
+      return buffer ? new Float32Array(buffer) : new Float32Array(floats);
+    };
     const result: WorkerRunResult = key
-      ? await withPrepared(request, key, (model) => model.run(request.input, runOptions))
+      ? await withPrepared(request, key, (model) => model.run(request.input, { ...runOptions, arrays }))
       : await runModel(request.model, request.weights, request.input, { ...runOptions, device: await deviceFor(options.backend) });
     const steps = result.intermediates ?? [];
     if (request.previewChannels !== undefined && steps.length > 0) result.featureMaps = packedFeatureMaps(steps, request.previewChannels);

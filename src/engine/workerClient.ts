@@ -72,7 +72,11 @@ export class EngineWorkerClient {
   run(request: WorkerForwardRequest, options: RunInWorkerOptions = {}): Promise<WorkerRunResult> {
     if (options.signal?.aborted) return Promise.reject(new CancelledError()); // before a worker starts for nothing
     const worker = this.ensureWorker();
-    const transfer = options.transfer ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))]) : [];
+    const transfer = [
+      ...(options.transfer ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))]) : []),
+      // Spare buffers always move: they are the host's no longer.
+      ...(request.spare ?? []),
+    ];
     worker.ref(); // a run in flight keeps the process alive (the CLI awaits nothing else)
     return this.requests.request<WorkerRunResult>((id) => {
       try {

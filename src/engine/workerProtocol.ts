@@ -26,6 +26,11 @@ export interface WorkerForwardRequest {
    * the requests name the same model and key. Weights made from a description are kept so without it.
    */
   weightsKey?: string;
+  /**
+   * Buffers of an earlier run's values the host no longer needs (transferred): a kept model's run
+   * copies its values into those of the right size instead of new memory.
+   */
+  spare?: ArrayBuffer[];
 }
 
 /** A forward pass to run, or one to stop (cancelled by the host while other runs go on). */

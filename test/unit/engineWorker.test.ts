@@ -109,6 +109,23 @@ describe('engine worker', () => {
     expect(new Set(first.featureMaps!.map((m) => m.preview.buffer)).size).toBe(1);
   });
 
+  it("writes a kept model's values into spare buffers the host hands over, with the same results", async () => {
+    const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
+    const c = client();
+    const request = { model: small, weights: { kind: 'seed', seed: 6 } as const, options: { intermediates: true } };
+    const expected = await forward(small, initWeights(resolved, { seed: 6 }), smallInput(), { intermediates: true });
+    const first = await c.run({ ...request, input: smallInput() });
+    // The first run's buffers, filled with NaN, go back; the second run fills them (and new ones where none fit).
+    const spare = [first.output, ...first.intermediates!.map((s) => s.tensor)].map((t) => {
+      t.data.fill(Number.NaN);
+      return t.data.buffer as ArrayBuffer;
+    });
+    const second = await c.run({ ...request, input: smallInput(), spare: [...new Set(spare)] });
+    expect(spare.every((buffer) => buffer.byteLength === 0)).toBe(true); // moved to the worker
+    expect(second.output.data).toEqual(expected.output.data);
+    second.intermediates!.forEach((s, i) => expect(s.tensor.data).toEqual(expected.intermediates![i]!.tensor.data));
+  });
+
   it('reports input errors with the layer path and the tensor', async () => {
     const resolved = resolveModel(small, { inputShape: [2, 3, 16, 16] });
     const weights = initWeights(resolved, { seed: 5 });

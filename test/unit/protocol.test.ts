@@ -251,6 +251,24 @@ describe('readTensor', () => {
     store.clear();
     expect(() => store.read({ runId: second })).toThrow(/no longer kept/);
   });
+
+  it("hands back the latest run's buffers, each once, and keeps nothing after", () => {
+    const store = new RunStore();
+    expect(store.release()).toEqual([]);
+    const shared = new Float32Array(8);
+    const output = { shape: [1, 4], data: shared.subarray(0, 4) };
+    const steps = [
+      { key: 'a', shape: [1, 1, 2, 2], data: shared.subarray(4) },
+      { key: 'b', shape: [1, 1, 2, 2], data: new Float32Array(4) },
+    ];
+    const id = store.keep(output, steps);
+    const buffers = store.release();
+    expect(buffers).toHaveLength(2);
+    expect(buffers).toContain(shared.buffer);
+    expect(buffers).toContain(steps[1]!.data.buffer);
+    expect(() => store.read({ runId: id })).toThrow(/no longer kept/);
+    expect(store.release()).toEqual([]);
+  });
 });
 
 describe('FILTER_NAMES', () => {

@@ -24,7 +24,14 @@ export interface CpuForwardOptions extends ForwardOptions {
 }
 
 /** What a run reports back besides the output. */
-export type CpuRunOptions = Pick<ForwardOptions, 'intermediates' | 'signal' | 'onProgress'>;
+export type CpuRunOptions = Pick<ForwardOptions, 'intermediates' | 'signal' | 'onProgress'> & {
+  /**
+   * The arrays the run's returned values (outputs, intermediates) are copied into, asked for by
+   * length: arrays of earlier runs handed back for reuse, say (the playground's worker does: new
+   * memory costs its first writes). Default: new arrays. Each must be the caller's own.
+   */
+  arrays?(floats: number): Float32Array;
+};
 
 /** A compiled plan with the capacity of each of the planner's buffer slots. */
 interface Schedule extends CpuPlan {
@@ -214,6 +221,14 @@ export class CpuPreparedModel {
     const { views } = this.buffersOf(schedule, inputTaken);
     const values: Tensor[] = new Array<Tensor>(graph.values.length);
     values[graph.input] = input;
+    /** A value as it leaves the run: a copy (buffers are reused by later steps and runs), where the caller wants it. */
+    const copyOut = (data: Float32Array): Float32Array => {
+      const out = options.arrays?.(data.length);
+      if (!out) return data.slice();
+      if (out.length !== data.length) throw new Error(`internal: options.arrays gave ${out.length} floats for ${data.length}`);
+      out.set(data);
+      return out;
+    };
     const timings: StepTiming[] = [];
     const intermediates: Intermediate[] | undefined = options.intermediates ? [] : undefined;
     let sliceStart = performance.now();
@@ -247,14 +262,14 @@ export class CpuPreparedModel {
             label: step.label,
             layerIndex: step.layerIndex,
             role: step.role,
-            tensor: { shape: [...x.shape], data: x.data.slice() },
+            tensor: { shape: [...x.shape], data: copyOut(x.data) },
           });
         });
       }
       options.onProgress?.(i + 1, steps.length);
     }
     kernels.park?.();
-    const outputs = graph.outputs.map((id) => ({ shape: [...values[id]!.shape], data: values[id]!.data.slice() }));
+    const outputs = graph.outputs.map((id) => ({ shape: [...values[id]!.shape], data: copyOut(values[id]!.data) }));
     return { output: outputs[0]!, ...(outputs.length > 1 ? { outputs } : {}), intermediates, timings, backend: `cpu (${kernels.name})` };
   }
 }
