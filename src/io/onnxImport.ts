@@ -1225,6 +1225,18 @@ const HANDLERS: Record<string, Handler> = {
   Dropout(node) {
     alias(this, node);
   },
+  Pad(node) {
+    // torch.onnx writes a Pad of nothing before some pools (DenseNet's transitions): that one is
+    // an identity. The engine has no padding layer of its own, so any other Pad is reported.
+    const x = this.tensor(node.inputs[0]);
+    const pads =
+      this.opset >= 11 ? (node.inputs[1] ? Array.from(this.constant(node.inputs[1], 'the pads').data, Number) : []) : (this.ints(node, 'pads') ?? []);
+    const modeAttr = node.attributes.find((a) => a.name === 'mode')?.s;
+    const mode = modeAttr ? new TextDecoder().decode(modeAttr) : 'constant';
+    if (pads.length !== 2 * x.shape.length && pads.length !== 0) throw new OnnxError(`Pad has ${pads.length} pads for a rank-${x.shape.length} tensor`);
+    if (pads.every((p) => p === 0)) return alias(this, node);
+    throw new Unsupported(`Pad ${mode} [${pads.join(', ')}] is not imported (only a Pad of nothing is)`);
+  },
   GlobalAveragePool(node) {
     const x = this.tensor(node.inputs[0]);
     if (x.shape.length !== 4) throw new Unsupported(`GlobalAveragePool of rank ${x.shape.length} is not imported`);

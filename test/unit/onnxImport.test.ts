@@ -395,6 +395,23 @@ describe('importOnnx', () => {
     expect(r.spec.nodes[0]).toMatchObject({ split_size_or_sections: [2, 2], dim: 1 });
   });
 
+  it("passes a Pad of nothing through (torch.onnx writes one before DenseNet's pools) and reports any other Pad", () => {
+    const pads = (values: number[]): TensorInit => ({ name: 'pads', dims: [8], data: values, int64: true });
+    const nothing = act(
+      [
+        { op: 'Pad', inputs: ['x', 'pads'], outputs: ['p'], attrs: { mode: 'constant' } },
+        { op: 'AveragePool', inputs: ['p'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2] } },
+      ],
+      [pads([0, 0, 0, 0, 0, 0, 0, 0])],
+    );
+    expect(nothing.unsupported).toBeUndefined();
+    expect(nothing.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([['AvgPool2d', ['input']]]);
+    const some = act([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], name: 'pad1' }], [pads([0, 0, 1, 1, 0, 0, 1, 1])]);
+    expect(some.unsupported?.message).toBe(
+      'node "pad1" (Pad, opset 13) is not supported: Pad constant [0, 0, 1, 1, 0, 0, 1, 1] is not imported (only a Pad of nothing is)',
+    );
+  });
+
   it('stops at an unsupported op with a message naming the node, the op type and the opset; the graph before it still imports', () => {
     const nodes = [
       ...smallClassifier().nodes.slice(0, 3),

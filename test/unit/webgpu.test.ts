@@ -363,6 +363,32 @@ describe('webgpu: sessions', () => {
     }
   });
 
+  it("a Concat of more inputs than a shader can bind (DenseNet's blocks) runs as several dispatches, along channels and along width", async () => {
+    for (const dim of [1, 3]) {
+      // 17 inputs of 1 to 5 channels (columns): three dispatches of at most 7, some ranges not on a vec4 boundary.
+      const parts = Array.from({ length: 17 }, (_, i) => ({
+        name: `p${i}`,
+        inputs: ['input'],
+        type: 'Conv2d',
+        in_channels: 3,
+        out_channels: 1 + (i % 5),
+        kernel_size: 1,
+      }));
+      const spec = {
+        input_shape: [1, 3, 6, 7],
+        nodes:
+          dim === 1
+            ? [...parts, { name: 'cat', inputs: parts.map((p) => p.name), type: 'Concat', dim }]
+            : [...parts.map((p) => ({ ...p, out_channels: 2 })), { name: 'cat', inputs: parts.map((p) => p.name), type: 'Concat', dim }],
+      };
+      const model = resolveModel(spec);
+      const weights = initWeights(model, { seed: 3 });
+      const input = randomTensor(model.inputShape, 4);
+      const result = await forward(model, weights, input, { backend: 'webgpu', device });
+      expectClose(result.output, referenceForward(model, weights, input).output, `Concat of 17 along dim ${dim}`);
+    }
+  });
+
   it('random graphs (concat, split, broadcasts, softmax) equal the reference, fused and unfused', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 1e9 }), async (seed) => {

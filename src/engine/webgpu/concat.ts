@@ -2,7 +2,9 @@
  * Concat and Split: one thread per padded output element copies the element it stands for
  * from the input that holds it (Concat: the input whose range along `dim` covers the output
  * coordinate; Split: the one input, shifted to the chunk's start). Padding elements are zeros.
- * A Concat takes at most {@link MAX_CONCAT_INPUTS} inputs per dispatch (storage bindings per shader).
+ * A Concat takes at most {@link MAX_CONCAT_INPUTS} inputs per dispatch (storage bindings per shader):
+ * one of more inputs (DenseNet's blocks concatenate up to 33) runs as several dispatches, each
+ * writing the stretch of the output its inputs cover.
  */
 import { as4d, axis4, decodeOutputWgsl, outputUniforms, stepAttrs, stridesOf, type EncodeContext, type EncodedDispatch } from './encoding';
 import { perItemProgram, type Program } from './program';
@@ -18,9 +20,17 @@ interface Source {
   shift: number;
 }
 
-/** `axis` is the dim in the 4-D view of the shapes (see as4d). */
-export function gatherProgram(sources: Source[], out: readonly number[], axis: number, label: string): Program {
-  const fields: Array<[string, number]> = [];
+/**
+ * `axis` is the dim in the 4-D view of the shapes (see as4d). With `range`, only the output
+ * elements whose coordinate along the axis lies in [begin, limit) are written (and padding).
+ */
+export function gatherProgram(sources: Source[], out: readonly number[], axis: number, label: string, range?: { begin: number; limit: number }): Program {
+  const fields: Array<[string, number]> = range
+    ? [
+        ['begin', range.begin],
+        ['limit', range.limit],
+      ]
+    : [];
   sources.forEach((source, j) => {
     stridesOf(source.shape).forEach((s, i) => fields.push([`s${j}_${i}`, s]));
     fields.push([`end${j}`, source.end], [`shift${j}`, source.shift]);
@@ -32,11 +42,12 @@ export function gatherProgram(sources: Source[], out: readonly number[], axis: n
   });
   return perItemProgram({
     label,
-    shaderKey: `gather-${sources.length}-${axis}-${out.length === 4 ? 'nhwc' : 'flat'}-${sources.map((s) => (s.shape.length === 4 ? 'n' : 'f')).join('')}`,
+    shaderKey: `gather-${sources.length}-${axis}-${out.length === 4 ? 'nhwc' : 'flat'}-${sources.map((s) => (s.shape.length === 4 ? 'n' : 'f')).join('')}${range ? '-range' : ''}`,
     uniforms: [...outputUniforms(out), ...fields],
     bindings: [...sources.map((_, j) => ({ name: `x${j}`, access: 'read' as const, element: 'f32' as const })), { name: 'y', access: 'write', element: 'f32' }],
     main: `
   ${decodeOutputWgsl(out)}
+  ${range ? `if (i[${axis}] < u.begin || i[${axis}] >= u.limit) { return; }` : ''}
   ${reads.join('\n  ')}`,
   });
 }
@@ -44,8 +55,6 @@ export function gatherProgram(sources: Source[], out: readonly number[], axis: n
 export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
   const { step, graph } = ctx;
   const node = stepAttrs(ctx, 'concat', 'a Concat');
-  if (step.reads.length > MAX_CONCAT_INPUTS)
-    throw new Error(`${node.key}: a Concat of ${step.reads.length} inputs; the webgpu backend takes at most ${MAX_CONCAT_INPUTS} (nest Concats)`);
   const out = graph.values[step.outputs[0]!]!.shape;
   const axis = axis4(node.dim, out.length);
   let start = 0;
@@ -56,7 +65,19 @@ export function encodeConcat(ctx: EncodeContext): EncodedDispatch[] {
     start += size;
     return source;
   });
-  return [{ program: gatherProgram(sources, out, axis, ctx.label), buffers: [...step.reads.map((id) => ctx.buffer(id)), ctx.buffer(step.outputs[0]!)] }];
+  const output = ctx.buffer(step.outputs[0]!);
+  if (sources.length <= MAX_CONCAT_INPUTS)
+    return [{ program: gatherProgram(sources, out, axis, ctx.label), buffers: [...step.reads.map((id) => ctx.buffer(id)), output] }];
+  const dispatches: EncodedDispatch[] = [];
+  for (let first = 0; first < sources.length; first += MAX_CONCAT_INPUTS) {
+    const group = sources.slice(first, first + MAX_CONCAT_INPUTS);
+    const range = { begin: -group[0]!.shift, limit: group[group.length - 1]!.end };
+    dispatches.push({
+      program: gatherProgram(group, out, axis, `${ctx.label}[${first}:${first + group.length}]`, range),
+      buffers: [...step.reads.slice(first, first + group.length).map((id) => ctx.buffer(id)), output],
+    });
+  }
+  return dispatches;
 }
 
 export function encodeSplit(ctx: EncodeContext): EncodedDispatch[] {
