@@ -91,7 +91,13 @@ type Constant = { kind: 'const'; dims: number[]; data: Float32Array | number[]; 
 type Runtime = { kind: 'tensor'; id: string; shape: number[] };
 /** A value inside a channel-shuffle pattern: reshaped to [N, g, C/g, H, W] (and maybe transposed). */
 type Shuffle = { kind: 'shuffle'; id: string; shape: number[]; groups: number; transposed: boolean; baseShape: number[] };
-type Value = Constant | Runtime | Shuffle;
+/**
+ * A run-time tensor zero-padded on H and W by a Pad node: the engine has no padding layer, so
+ * the Conv or AveragePool that reads it takes the padding into its own (the same arithmetic:
+ * zeros in, and counted by the average).
+ */
+type Padded = { kind: 'padded'; source: Runtime; pads: [top: number, left: number, bottom: number, right: number]; shape: number[]; described: string };
+type Value = Constant | Runtime | Shuffle | Padded;
 
 /** Refusal of one node: caught by the importer, which reports it as the unsupported op. */
 class Unsupported extends Error {}
@@ -304,8 +310,16 @@ class Importer {
       throw new Unsupported(
         `${JSON.stringify(name)} is a 5-d reshape that is not part of a channel shuffle (Reshape to [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back)`,
       );
+    if (value.kind === 'padded') throw new Unsupported(`${value.described} is imported only right before a Conv or an AveragePool (it becomes their padding)`);
     if (value.kind !== 'tensor') throw new Unsupported(`input ${JSON.stringify(name)} is a constant where a run-time tensor is expected`);
     return value;
+  }
+
+  /** A run-time tensor, and the zero padding a Pad node put around it on H and W (see {@link Padded}); none: zeros. */
+  paddedTensor(name: string | undefined): { x: Runtime; extra: [number, number, number, number] } {
+    const value = name ? this.values.get(name) : undefined;
+    if (value?.kind === 'padded') return { x: value.source, extra: value.pads };
+    return { x: this.tensor(name), extra: [0, 0, 0, 0] };
   }
 
   uniqueName(base: string): string {
@@ -638,7 +652,7 @@ class Importer {
 
   // The handlers below are called with `this` bound to the importer.
   conv(node: OnnxNode): void {
-    const x = this.tensor(node.inputs[0]);
+    const { x, extra } = this.paddedTensor(node.inputs[0]);
     const w = this.constant(node.inputs[1], 'the weight');
     const b = this.optionalConstant(node, 2, 'the bias');
     if (x.shape.length !== 4 || w.dims.length !== 4)
@@ -649,7 +663,7 @@ class Importer {
     if (cinPerGroup * groups !== cin) throw new OnnxError(`Conv weight [${w.dims.join(', ')}] with group ${groups} does not fit ${cin} input channels`);
     const strides = this.ints(node, 'strides') ?? [1, 1];
     const dilations = this.ints(node, 'dilations') ?? [1, 1];
-    const padding = this.convPadding(node, x.shape, [kh, kw], strides, dilations);
+    const padding = this.convPadding(node, x.shape, [kh, kw], strides, dilations, extra);
     const outH = convOut(x.shape[2]!, kh, strides[0]!, dilations[0]!, padding.total[0]);
     const outW = convOut(x.shape[3]!, kw, strides[1]!, dilations[1]!, padding.total[1]);
     if (outH < 1 || outW < 1) throw new OnnxError(`Conv output would be ${outH}x${outW} for input [${x.shape.join(', ')}]`);
@@ -684,8 +698,10 @@ class Importer {
     kernel: number[],
     strides: number[],
     dilations: number[],
+    extra: [number, number, number, number] = [0, 0, 0, 0],
   ): { spec: [number, number] | 'tf_same'; total: [number, number] } {
     const autoPad = this.text(node, 'auto_pad', 'NOTSET');
+    if (autoPad !== 'NOTSET' && extra.some((p) => p !== 0)) throw new Unsupported(`a Pad before a Conv with auto_pad ${autoPad} is not imported`);
     const same = (i: number): number => {
       const out = Math.ceil(inShape[2 + i]! / strides[i]!);
       return Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - inShape[2 + i]!);
@@ -693,7 +709,7 @@ class Importer {
     if (autoPad === 'SAME_UPPER') return { spec: 'tf_same', total: [same(0), same(1)] };
     if (autoPad === 'VALID') return { spec: [0, 0], total: [0, 0] };
     if (autoPad !== 'NOTSET') throw new Unsupported(`auto_pad ${autoPad} is not imported`);
-    const pads = this.ints(node, 'pads') ?? [0, 0, 0, 0];
+    const pads = (this.ints(node, 'pads') ?? [0, 0, 0, 0]).map((p, i) => p + extra[i]!);
     const [top, left, bottom, right] = pads as [number, number, number, number];
     if (top === bottom && left === right) return { spec: [top, left], total: [top + bottom, left + right] };
     // TensorFlow's SAME: the extra pixel on the bottom and right.
@@ -889,16 +905,23 @@ class Importer {
   }
 
   pool(node: OnnxNode, type: 'MaxPool2d' | 'AvgPool2d'): void {
-    const x = this.tensor(node.inputs[0]);
+    // A zero Pad before an AveragePool is its padding, counted: a MaxPool would see the zeros (not imported).
+    const { x, extra } = type === 'AvgPool2d' ? this.paddedTensor(node.inputs[0]) : { x: this.tensor(node.inputs[0]), extra: [0, 0, 0, 0] };
+    const padded = extra.some((p) => p !== 0);
     if (x.shape.length !== 4) throw new Unsupported(`${node.opType} of rank ${x.shape.length} is not imported`);
     const attr = (name: string) => node.attributes.find((a) => a.name === name);
     const kernel = attr('kernel_shape')?.ints ?? [];
     if (kernel.length !== 2) throw new Unsupported('only 2-d pooling is imported');
     const strides = attr('strides')?.ints ?? [1, 1];
     const dilations = attr('dilations')?.ints ?? [1, 1];
-    const pads = attr('pads')?.ints ?? [0, 0, 0, 0];
+    const own = attr('pads')?.ints ?? [0, 0, 0, 0];
+    const countsPads = (attr('count_include_pad')?.i ?? 0) === 1;
+    if (padded && own.some((p) => p !== 0) && !countsPads)
+      throw new Unsupported('a Pad before an AveragePool with pads of its own that it does not count is not imported');
+    const pads = own.map((p, i) => p + extra[i]!);
     const autoPad = attr('auto_pad')?.s ? new TextDecoder().decode(attr('auto_pad')!.s) : 'NOTSET';
     if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new Unsupported(`auto_pad ${autoPad} is not imported`);
+    if (padded && autoPad !== 'NOTSET') throw new Unsupported(`a Pad before an AveragePool with auto_pad ${autoPad} is not imported`);
     if (pads[0] !== pads[2] || pads[1] !== pads[3]) throw new Unsupported(`asymmetric pads [${pads.join(', ')}] are not imported`);
     const ceil = (attr('ceil_mode')?.i ?? 0) === 1;
     if (type === 'AvgPool2d' && (dilations[0] !== 1 || dilations[1] !== 1)) throw new Unsupported('dilated AveragePool is not imported');
@@ -919,7 +942,7 @@ class Importer {
       ceil_mode: ceil,
     };
     if (type === 'MaxPool2d') args.dilation = [dilations[0]!, dilations[1]!];
-    else args.count_include_pad = (attr('count_include_pad')?.i ?? 0) === 1;
+    else args.count_include_pad = countsPads || padded;
     this.unaryShaped(node, args as { type: string }, outShape, x);
   }
 
@@ -1235,7 +1258,19 @@ const HANDLERS: Record<string, Handler> = {
     const mode = modeAttr ? new TextDecoder().decode(modeAttr) : 'constant';
     if (pads.length !== 2 * x.shape.length && pads.length !== 0) throw new OnnxError(`Pad has ${pads.length} pads for a rank-${x.shape.length} tensor`);
     if (pads.every((p) => p === 0)) return alias(this, node);
-    throw new Unsupported(`Pad ${mode} [${pads.join(', ')}] is not imported (only a Pad of nothing is)`);
+    const described = `Pad ${mode} [${pads.join(', ')}]`;
+    const value =
+      this.opset >= 11
+        ? node.inputs[2]
+          ? Number(this.constant(node.inputs[2], 'the pad value').data[0] ?? 0)
+          : 0
+        : (node.attributes.find((a) => a.name === 'value')?.f ?? 0);
+    const rank = x.shape.length;
+    const [top, left, bottom, right] = [pads[2]!, pads[3]!, pads[2 + rank]!, pads[3 + rank]!];
+    if (mode !== 'constant' || value !== 0 || rank !== 4 || pads.some((p, i) => p < 0 || (i % rank < 2 && p !== 0)))
+      throw new Unsupported(`${described} is not imported (zero padding of H and W is, before a Conv or an AveragePool)`);
+    const shape = [x.shape[0]!, x.shape[1]!, x.shape[2]! + top + bottom, x.shape[3]! + left + right];
+    this.values.set(node.outputs[0]!, { kind: 'padded', source: x, pads: [top, left, bottom, right], shape, described });
   },
   GlobalAveragePool(node) {
     const x = this.tensor(node.inputs[0]);

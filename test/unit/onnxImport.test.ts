@@ -406,10 +406,45 @@ describe('importOnnx', () => {
     );
     expect(nothing.unsupported).toBeUndefined();
     expect(nothing.spec.nodes.map((n) => [n.type, n.inputs])).toEqual([['AvgPool2d', ['input']]]);
-    const some = act([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], name: 'pad1' }], [pads([0, 0, 1, 1, 0, 0, 1, 1])]);
-    expect(some.unsupported?.message).toBe(
-      'node "pad1" (Pad, opset 13) is not supported: Pad constant [0, 0, 1, 1, 0, 0, 1, 1] is not imported (only a Pad of nothing is)',
+    // Zero padding of H and W becomes the padding of the AveragePool (counted) or Conv that reads it.
+    const hw = pads([0, 0, 1, 2, 0, 0, 1, 2]);
+    const avg = act(
+      [
+        { op: 'Pad', inputs: ['x', 'pads'], outputs: ['p'] },
+        { op: 'AveragePool', inputs: ['p'], outputs: ['y'], attrs: { kernel_shape: [3, 3], strides: [1, 1] } },
+      ],
+      [hw],
     );
+    expect(avg.unsupported).toBeUndefined();
+    expect(avg.spec.nodes).toMatchObject([{ type: 'AvgPool2d', inputs: ['input'], padding: [1, 2], count_include_pad: true }]);
+    const conv = act(
+      [
+        { op: 'Pad', inputs: ['x', 'pads'], outputs: ['p'] },
+        { op: 'Conv', inputs: ['p', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 0, 1, 0] } },
+      ],
+      [hw, weight('w', [2, 4, 3, 3], 9)],
+    );
+    expect(conv.unsupported).toBeUndefined();
+    expect(conv.spec.nodes).toMatchObject([{ type: 'Conv2d', inputs: ['input'], padding: [2, 2] }]);
+    // Anywhere else, or padding that is not zeros on H and W, it is reported.
+    const before = (op: string, attrs = {}) =>
+      act(
+        [
+          { op: 'Pad', inputs: ['x', 'pads'], outputs: ['p'], name: 'pad1' },
+          { op, inputs: ['p'], outputs: ['y'], name: 'next', attrs },
+        ],
+        [hw],
+      ).unsupported?.message;
+    expect(before('MaxPool', { kernel_shape: [2, 2] })).toBe(
+      'node "next" (MaxPool, opset 13) is not supported: Pad constant [0, 0, 1, 2, 0, 0, 1, 2] is imported only right before a Conv or an AveragePool (it becomes their padding)',
+    );
+    expect(before('Relu')).toMatch(/is imported only right before a Conv or an AveragePool/);
+    const reflect = act([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], name: 'pad1', attrs: { mode: 'reflect' } }], [hw]);
+    expect(reflect.unsupported?.message).toBe(
+      'node "pad1" (Pad, opset 13) is not supported: Pad reflect [0, 0, 1, 2, 0, 0, 1, 2] is not imported (zero padding of H and W is, before a Conv or an AveragePool)',
+    );
+    const channels = act([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], name: 'pad1' }], [pads([0, 1, 0, 0, 0, 0, 0, 0])]);
+    expect(channels.unsupported?.message).toMatch(/Pad constant \[0, 1, 0, 0, 0, 0, 0, 0\] is not imported/);
   });
 
   it('stops at an unsupported op with a message naming the node, the op type and the opset; the graph before it still imports', () => {
