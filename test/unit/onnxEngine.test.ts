@@ -79,6 +79,13 @@ describe.each(BACKENDS)('ONNX models on %s', (backend) => {
     600_000,
   );
 
+  /**
+   * Absolute tolerances other than 1e-4: Inception v3's float32 sums (a 2048-wide classifier on
+   * logits up to 40) round differently in any two implementations: onnxruntime-node's output of
+   * the same file differs from PyTorch's by up to 1.0e-3.
+   */
+  const FORWARD_ATOL: Record<string, number> = { inception_v3: 3e-3 };
+
   describe('torchvision exports', () => {
     let dir: string;
     beforeAll(async () => {
@@ -86,7 +93,7 @@ describe.each(BACKENDS)('ONNX models on %s', (backend) => {
     }, 600_000);
 
     it.each(TORCHVISION_MODELS)(
-      '%s: sepconv forward --model X.onnx within 1e-4 + 1e-3 |y| of PyTorch',
+      '%s: sepconv forward --model X.onnx within 1e-4 (Inception v3: 3e-3) + 1e-3 |y| of PyTorch',
       async (name) => {
         const output = join(mkdtempSync(join(tmpdir(), 'sepconv-onnx-')), 'y.npy');
         const err: string[] = [];
@@ -97,7 +104,8 @@ describe.each(BACKENDS)('ONNX models on %s', (backend) => {
         );
         // Import warnings may go to err; the run itself must succeed.
         expect(code, err.join('\n')).toBe(0);
-        expect(allcloseViolation(readNpy(readFileSync(output)), readNpy(readFileSync(join(dir, `${name}.output.npy`))), 1e-4, 1e-3)).toBeUndefined();
+        const atol = FORWARD_ATOL[name] ?? 1e-4;
+        expect(allcloseViolation(readNpy(readFileSync(output)), readNpy(readFileSync(join(dir, `${name}.output.npy`))), atol, 1e-3)).toBeUndefined();
       },
       600_000,
     );

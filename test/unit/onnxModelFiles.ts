@@ -6,9 +6,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,7 +19,16 @@ export const PADDLE_MODELS = [
   { name: 'ch_PP-OCRv4_det', file: join(PADDLE_DIR, 'ch_PP-OCRv4_det_infer.onnx'), inputShape: [1, 3, 160, 224] },
 ];
 
-export const TORCHVISION_MODELS = ['mobilenet_v2', 'mobilenet_v3_small', 'mobilenet_v3_large', 'shufflenet_v2_x1_0', 'mnasnet1_0', 'efficientnet_b0'];
+export const TORCHVISION_MODELS = [
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'shufflenet_v2_x1_0',
+  'mnasnet1_0',
+  'efficientnet_b0',
+  'densenet121',
+  'inception_v3',
+];
 
 /** The folder of the torchvision exports, written on first use (about a minute). */
 export function torchvisionExports(): Promise<string> {
@@ -46,10 +55,24 @@ async function generated(script: string, args: string[], folder: string, files: 
   const version = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
   const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sepconv-lab', `${folder}-${version}`);
   if (files.every((f) => existsSync(join(dir, f)))) return dir;
+  // Written into a folder of its own, then renamed into place: test files run in parallel, and one
+  // must never read a file another is still writing (or writing again).
+  mkdirSync(dirname(dir), { recursive: true });
+  const scratch = mkdtempSync(`${dir}.partial-`);
   try {
     // Asynchronous, so the test worker keeps answering while torch works (a minute).
-    await promisify(execFile)('/usr/bin/python3', [path, dir, ...args], { timeout: 600_000, maxBuffer: 1 << 24 });
+    await promisify(execFile)('/usr/bin/python3', [path, scratch, ...args], { timeout: 600_000, maxBuffer: 1 << 24 });
+    // A folder left incomplete by an older run (written in place) is replaced.
+    if (existsSync(dir) && !files.every((f) => existsSync(join(dir, f)))) rmSync(dir, { recursive: true, force: true });
+    try {
+      renameSync(scratch, dir);
+    } catch (error) {
+      // Another test file got there first: its folder is complete, this one is not needed.
+      if (!files.every((f) => existsSync(join(dir, f)))) throw error;
+      rmSync(scratch, { recursive: true, force: true });
+    }
   } catch (error) {
+    rmSync(scratch, { recursive: true, force: true });
     const stderr = String((error as { stderr?: string }).stderr ?? '')
       .split('\n')
       .filter((l) => !/warn/i.test(l))
