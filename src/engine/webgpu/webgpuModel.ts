@@ -451,8 +451,10 @@ export class WebGPUModel {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       void this.device.lost.then((info) => reject(new WebGPURunError(`the WebGPU device was lost during the run: ${info.message || info.reason}`, true)));
     });
+    let landed = false;
     try {
       await Promise.race([mapped, stop]);
+      landed = true;
       try {
         return extract(staging.getMappedRange(0, stagingBytes));
       } finally {
@@ -460,10 +462,11 @@ export class WebGPUModel {
       }
     } catch (error) {
       // A map still in flight is undone when it lands, so the next run can map again.
-      void mapped.then(
-        () => staging.unmap(),
-        () => undefined,
-      );
+      if (!landed)
+        void mapped.then(
+          () => staging.unmap(),
+          () => undefined,
+        );
       if (error instanceof WebGPURunError || (error instanceof Error && error.name === 'AbortError')) throw error;
       throw new WebGPURunError(`reading the result back failed: ${describe(error)}`);
     } finally {
