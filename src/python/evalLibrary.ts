@@ -398,6 +398,30 @@ function pyRound(x: number): number {
 
 const pairOf = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0]!, v[1] ?? v[0]!]);
 
+/**
+ * Python's math and numpy functions of one number, by qualified name: the function and whether its
+ * result is an int (math.ceil and math.floor return ints, numpy's rounding functions floats).
+ */
+const MATH_FUNCTIONS = new Map<string, [(x: number) => number, boolean]>([
+  ['math.ceil', [Math.ceil, true]],
+  ['math.floor', [Math.floor, true]],
+  ['math.sqrt', [Math.sqrt, false]],
+  ['math.log', [Math.log, false]],
+  ['math.log2', [Math.log2, false]],
+  ['math.exp', [Math.exp, false]],
+  ['math.trunc', [Math.trunc, true]],
+  ['numpy.ceil', [Math.ceil, false]],
+  ['numpy.floor', [Math.floor, false]],
+  ['numpy.sqrt', [Math.sqrt, false]],
+  ['numpy.round', [pyRound, false]],
+  ['numpy.around', [pyRound, false]],
+  ['numpy.rint', [pyRound, false]],
+  ['numpy.abs', [Math.abs, false]],
+  ['numpy.int', [Math.trunc, true]],
+  ['numpy.int32', [Math.trunc, true]],
+  ['numpy.int64', [Math.trunc, true]],
+]);
+
 export class Library {
   constructor(private readonly it: Interpreter) {}
 
@@ -878,38 +902,9 @@ export class Library {
       if (r) return r;
     }
     if (c === 're.split' || c === 're.findall' || c === 're.sub') return this.regex(c.slice(3), args, kwargs);
+    const rounding = MATH_FUNCTIONS.get(c);
+    if (rounding) return this.math(args, rounding[0], rounding[1]);
     switch (c) {
-      case 'math.ceil':
-        return this.math(args, Math.ceil, true);
-      case 'math.floor':
-        return this.math(args, Math.floor, true);
-      case 'math.sqrt':
-        return this.math(args, Math.sqrt, false);
-      case 'math.log':
-        return this.math(args, Math.log, false);
-      case 'math.log2':
-        return this.math(args, Math.log2, false);
-      case 'math.exp':
-        return this.math(args, Math.exp, false);
-      case 'math.trunc':
-        return this.math(args, Math.trunc, true);
-      // numpy's rounding functions return floats.
-      case 'numpy.ceil':
-        return this.math(args, Math.ceil, false);
-      case 'numpy.floor':
-        return this.math(args, Math.floor, false);
-      case 'numpy.sqrt':
-        return this.math(args, Math.sqrt, false);
-      case 'numpy.round':
-      case 'numpy.around':
-      case 'numpy.rint':
-        return this.math(args, pyRound, false);
-      case 'numpy.abs':
-        return this.math(args, Math.abs, false);
-      case 'numpy.int':
-      case 'numpy.int32':
-      case 'numpy.int64':
-        return this.math(args, Math.trunc, true);
       case 'math.gcd': {
         let [x, y] = [num(args[0] ?? NONE), num(args[1] ?? NONE)];
         if (x === undefined || y === undefined) return unknown('math.gcd() of values not known');
