@@ -10,6 +10,7 @@
 import type { ResolvedModel } from '../../shared/spec';
 import { elementCount, type Tensor } from '../../shared/tensor';
 import { CancelledError } from '../errors';
+import { freshCopy } from '../freshCopy';
 import { firstNonFinite, throwIfNonFinite } from '../weights';
 import type { ForwardOptions, ForwardResult, Intermediate, StepTiming, WeightMap } from '../types';
 import { installedCpuKernels, type CpuKernels } from './kernels/cpuKernels';
@@ -170,7 +171,7 @@ export class CpuPreparedModel {
   runOnCopy(model: ResolvedModel, input: Tensor, options: CpuRunOptions = {}): Promise<ForwardResult> {
     const shape = [...input.shape];
     if (this.oneShot || !this.kernels.activationBuffers) {
-      const copy = input.data.slice();
+      const copy = freshCopy(input.data);
       throwIfNonFinite(shape, copy, firstNonFinite(copy));
       return this.run(model, { shape, data: copy }, options);
     }
@@ -183,7 +184,7 @@ export class CpuPreparedModel {
       }
       return exclusive(this.kernels, () => this.runNow(model, taken, options, true));
     }
-    const copy = input.data.slice();
+    const copy = freshCopy(input.data);
     return exclusive(this.kernels, () => this.runNow(model, this.takeInput(model, shape, copy), options, true));
   }
 
@@ -224,7 +225,7 @@ export class CpuPreparedModel {
     /** A value as it leaves the run: a copy (buffers are reused by later steps and runs), where the caller wants it. */
     const copyOut = (data: Float32Array): Float32Array => {
       const out = options.arrays?.(data.length);
-      if (!out) return data.slice();
+      if (!out) return freshCopy(data);
       if (out.length !== data.length) throw new Error(`internal: options.arrays gave ${out.length} floats for ${data.length}`);
       out.set(data);
       return out;

@@ -21,6 +21,7 @@ import { getPipeline, type CompiledProgram } from './pipelineCache';
 import type { Program } from './program';
 import { fromLogicalProgram, toLogicalProgram, type Layout } from './repack';
 import { firstNonFinite } from '../weights';
+import { freshCopy } from '../freshCopy';
 import type { Tensor } from '../../shared/tensor';
 
 export type { DepthwiseStrategy, GemmStrategy };
@@ -406,7 +407,7 @@ export class WebGPUModel {
     // Each returned tensor gets an array of its own (callers may transfer it), copied straight from the mapped range.
     const { values, times } = await this.readback(readout, options, (mapped) => ({
       values: new Map(
-        [...readout.offsets].map(([value, offset]) => [value, new Float32Array(mapped, offset, elementCount(graph.values[value]!.shape)).slice()]),
+        [...readout.offsets].map(([value, offset]) => [value, freshCopy(new Float32Array(mapped, offset, elementCount(graph.values[value]!.shape)))]),
       ),
       times: this.querySet ? new BigInt64Array(mapped, readout.timestampOffset, 2 * this.dispatches.length).slice() : undefined,
     }));
@@ -416,7 +417,7 @@ export class WebGPUModel {
       ? plan.intermediates.map((item) => {
           const step = plan.steps[item.step]!;
           // A value listed twice (an output also among the intermediates) gets a copy of its own each time.
-          const tensor = graph.outputs.includes(item.value) ? { ...read(item.value), data: values.get(item.value)!.slice() } : read(item.value);
+          const tensor = graph.outputs.includes(item.value) ? { ...read(item.value), data: freshCopy(values.get(item.value)!) } : read(item.value);
           return { key: item.key, leafKeys: step.leafKeys, label: step.label, layerIndex: step.layerIndex, role: step.role, tensor };
         })
       : undefined;
