@@ -16,7 +16,7 @@ describe('freshCopy', () => {
     }
     const { port1, port2 } = new MessageChannel();
     const arrived = new Promise<Float32Array>((resolve) => port2.once('message', resolve));
-    port1.postMessage(copy, [copy.buffer]);
+    port1.postMessage(copy, [copy.buffer as ArrayBuffer]);
     expect(copy.length).toBe(0); // moved, not cloned
     expect((await arrived).length).toBe(floats);
     port1.close();
