@@ -12,6 +12,7 @@ import { answerRequest, rejectionText } from './playground/hostRequests';
 import { parseFromWebview, type ResponseMessage } from './shared/protocol';
 import { disposeSharedWorker } from './engine/workerClient';
 import { RunStore } from './playground/runStore';
+import { HeldInputs } from './playground/heldInputs';
 import { CommandLinkTable } from './editor/commandLinks';
 
 /**
@@ -43,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
   }
   // The API's runs, as a panel keeps its own: `readTensor` reads the latest.
   const runs = new RunStore();
+  const inputs = new HeldInputs();
   return {
     async answerPlaygroundRequest(message, progress = () => {}) {
       const parsed = parseFromWebview(message);
@@ -50,7 +52,7 @@ export function activate(context: vscode.ExtensionContext): SepConvApi {
       if (parsed.value.type !== 'request') return { type: 'response', requestId: -1, ok: false, error: `a '${parsed.value.type}' message is not a request` };
       // `weights: {kind: 'imported'}` means the weights of the model file open in the playground, as in the panel.
       const importedWeights = PlaygroundPanel.currentPanel?.modelFileWeights;
-      return answerRequest(parsed.value, { signal: new AbortController().signal, progress, runs, importedWeights });
+      return answerRequest(parsed.value, { signal: new AbortController().signal, progress, runs, inputs, importedWeights });
     },
   };
 }

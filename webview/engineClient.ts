@@ -7,7 +7,7 @@
 import type { EngineBackend, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
-import type { PaintRequest } from './mapImages';
+import { SpareBuffers, type PaintRequest } from './mapImages';
 import { RequestCancelled } from './hostBridge';
 import { RequestClient, type RequestOptions } from '../src/shared/requests';
 import type { PageModelFile } from './modelImport';
@@ -21,7 +21,15 @@ export class EngineClient {
     onCancel: () => this.failAll(new RequestCancelled()),
   });
 
+  /** Pixel buffers of drawn pictures, for the worker to paint the next ones into. */
+  private readonly spare = new SpareBuffers();
+
   constructor(private readonly workerUrl: string) {}
+
+  /** Hands back a drawn picture's pixel buffer: it goes to the worker with the next run or paint. */
+  recycle(pixels: ArrayBuffer): void {
+    this.spare.give(pixels);
+  }
 
   private async start(): Promise<Worker> {
     if (this.worker) return this.worker;
@@ -86,9 +94,10 @@ export class EngineClient {
     paint: PaintRequest,
     options: RequestOptions,
   ): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[] }> {
-    const transfer: Transferable[] = [input.data];
+    const spare = this.spare.takeAll();
+    const transfer: Transferable[] = [input.data, ...spare];
     if (weights.kind === 'safetensors') transfer.push(weights.bytes);
-    return this.send({ type: 'run', backend, model, input, weights, paint } as Omit<ToWorker, 'id'>, transfer, options);
+    return this.send({ type: 'run', backend, model, input, weights, paint, spare } as Omit<ToWorker, 'id'>, transfer, options);
   }
 
   /** Imports a model file's bytes in the worker (they move there); rejects with the import's message. */
@@ -101,7 +110,8 @@ export class EngineClient {
    * come back with the pictures: use the returned maps, the ones passed in are detached.
    */
   paint(maps: PageFeatureMap[], paint: PaintRequest, options: RequestOptions = {}): Promise<PaintedMaps> {
-    const transfer = [...new Set(maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])]))];
-    return this.send<PaintedMaps>({ type: 'paint', maps, paint } as Omit<ToWorker, 'id'>, transfer, options);
+    const spare = this.spare.takeAll();
+    const transfer = [...new Set(maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])])), ...spare];
+    return this.send<PaintedMaps>({ type: 'paint', maps, paint, spare } as Omit<ToWorker, 'id'>, transfer, options);
   }
 }

@@ -8,7 +8,7 @@ import type { WeightSource } from '../src/shared/protocol';
 import { readSafetensors } from '../src/io/safetensors';
 import { exactBuffer } from '../src/shared/tensor';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
-import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
+import { paintGrid, SpareBuffers, stepGrid, type PaintRequest } from './mapImages';
 import type { Intermediate, WeightMap } from '../src/engine/types';
 import { describeAdapter, isSoftwareAdapter } from '../src/engine/softwareAdapter';
 import { importPageModel } from './modelImport';
@@ -93,7 +93,7 @@ async function run(
     ...featureMapOf(step, step, Infinity),
     values: exactBuffer(step.data),
   }));
-  const painted = paintAll(maps, message.paint);
+  const painted = paintAll(maps, message.paint, message.spare);
   const runResult: PageRunResult = toRunResult(result, painted.maps, {
     backend: message.backend,
     device: `${deviceName}, ${result.backend}`,
@@ -108,12 +108,15 @@ async function run(
  * canvases. RGBA pixels rather than ImageBitmaps: making a bitmap here costs as much as the page's
  * putImageData. The caller transfers every buffer (maps, pixels, ranges): nothing is copied.
  */
-function paintAll(maps: PageFeatureMap[], request: PaintRequest): PaintedMaps {
+function paintAll(maps: PageFeatureMap[], request: PaintRequest, spare: ArrayBuffer[] = []): PaintedMaps {
+  const buffers = new SpareBuffers();
+  for (const buffer of spare) buffers.give(buffer);
   const pictures = maps.map((map): StepPicture | undefined => {
     if (map.shape.length !== 4 || map.previewChannels === 0) return undefined;
     const ranges = new Float32Array(map.ranges);
     const grid = stepGrid(map.key, map.shape, request, map.previewChannels);
-    return { pixels: paintGrid(new Uint8Array(map.preview), grid, ranges, request).buffer, grid, request };
+    const into = buffers.take(grid.layout.width * grid.layout.height * 4);
+    return { pixels: paintGrid(new Uint8Array(map.preview), grid, ranges, request, into).buffer, grid, request };
   });
   return { maps, pictures };
 }
@@ -146,7 +149,7 @@ async function answer(message: ToWorker): Promise<void> {
     if (message.type === 'probe') {
       post({ type: 'probe', id: message.id, webgpu: await probe() });
     } else if (message.type === 'paint') {
-      const painted = paintAll(message.maps, message.paint);
+      const painted = paintAll(message.maps, message.paint, message.spare);
       post({ type: 'painted', id: message.id, painted }, transferList(painted));
     } else if (message.type === 'import') {
       const model = importPageModel(new Uint8Array(message.bytes), message.name);

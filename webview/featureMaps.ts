@@ -37,6 +37,8 @@ export interface FeatureMapOptions {
   /** Which steps are shown (all when absent); `why` says what the others are left out for. */
   filter?: { shows(map: PageFeatureMap): boolean; why: string };
   save(name: string, bytes: ArrayBuffer): void;
+  /** Takes a worker picture's pixel buffer once it is drawn (to be painted into again). */
+  recycle?(pixels: ArrayBuffer): void;
 }
 
 /** Reads channels [start, end) of a step's output where its values are kept (the host). */
@@ -72,6 +74,11 @@ export class FeatureMapView {
   private reader: ChannelReader | undefined;
   /** Counts pointer readings, so that a value arriving late does not overwrite a newer reading. */
   private reading = 0;
+
+  /** Canvases of the grids drawn before, by size, while a draw takes them (see draw()). */
+  private spareCanvases = new Map<string, HTMLCanvasElement[]>();
+  /** Aborted at each draw: the grids' canvases' listeners go with it (a reused canvas gets new ones). */
+  private gridListeners = new AbortController();
 
   constructor(
     private readonly root: HTMLElement,
@@ -175,6 +182,15 @@ export class FeatureMapView {
 
   /** Redraws every grid (colormap or normalisation changed, or "show all"). */
   draw(available = this.availableWidth()): void {
+    // The grids' canvases are drawn into again where the new grid has the same size: a new
+    // canvas's first drawing sets up its backing memory, which cost more than the drawing.
+    this.spareCanvases = new Map();
+    for (const canvas of this.container.querySelectorAll<HTMLCanvasElement>('canvas.map-grid')) {
+      const size = `${canvas.width}x${canvas.height}`;
+      this.spareCanvases.set(size, [...(this.spareCanvases.get(size) ?? []), canvas]);
+    }
+    this.gridListeners.abort();
+    this.gridListeners = new AbortController();
     clear(this.container);
     if (this.steps.length === 0) {
       this.container.appendChild(h('p', { className: 'empty' }, 'Run the model to see what each layer makes of the input.'));
@@ -210,21 +226,22 @@ export class FeatureMapView {
     const picture = this.takePicture(step);
     const grid: StepGrid = picture?.grid ?? stepGrid(map.key, map.shape, { availableWidth: available, expanded: [...this.expanded] }, step.previewChannels);
     const { layout, drawn: cap } = grid;
-    const canvas = h('canvas', {
-      width: layout.width,
-      height: layout.height,
-      className: 'map-grid',
-      tabindex: 0,
+    const attributes = {
       'data-key': map.key,
-      'data-channels': cap,
-      'data-columns': layout.columns,
-      'data-gap': layout.gap,
+      'data-channels': String(cap),
+      'data-columns': String(layout.columns),
+      'data-gap': String(layout.gap),
       'aria-label': `${map.label}: ${cap} channels. Arrow keys choose a channel, Enter enlarges it.`,
-    });
+    };
+    const reused = this.spareCanvases.get(`${layout.width}x${layout.height}`)?.pop();
+    if (reused) for (const [name, value] of Object.entries(attributes)) reused.setAttribute(name, value);
+    const canvas = reused ?? h('canvas', { width: layout.width, height: layout.height, className: 'map-grid', tabindex: 0, ...attributes });
+    const listening = { signal: this.gridListeners.signal };
     canvas.style.width = `${grid.cssWidth}px`;
     // The worker's pixels when it painted this step for these options (no colouring on this thread), else painted here.
     const pixels = picture ? new Uint8ClampedArray(picture.pixels) : paintGrid(step.preview, grid, step.ranges, this.options);
     canvas.getContext('2d')!.putImageData(new ImageData(pixels, layout.width, layout.height), 0, 0);
+    if (picture) this.options.recycle?.(picture.pixels);
     const focus = h('div', { className: 'tile-focus', hidden: true });
     const wrap = h('div', { className: 'map-wrap' }, canvas, focus);
     let selected = 0;
@@ -251,27 +268,39 @@ export class FeatureMapView {
       focus.style.height = `${height * scale}px`;
       this.readout.textContent = `#${map.layerIndex} ${map.label} · channel ${selected} (Enter to enlarge)`;
     };
-    canvas.addEventListener('pointermove', (event) => {
-      const hit = channelAt(event);
-      if (hit) this.readValue(step, hit.c, hit.x, hit.y);
-    });
-    canvas.addEventListener('click', (event) => {
-      const hit = channelAt(event);
-      if (hit) void this.enlarge(step, hit.c);
-    });
-    canvas.addEventListener('focus', showFocus);
-    canvas.addEventListener('blur', () => (focus.hidden = true));
-    canvas.addEventListener('keydown', (event) => {
-      const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: layout.columns, ArrowUp: -layout.columns, Home: -cap, End: cap };
-      if (event.key in moves) {
-        event.preventDefault();
-        selected = Math.min(cap - 1, Math.max(0, selected + moves[event.key]!));
-        showFocus();
-      } else if (event.key === 'Enter' || event.key === ' ') {
-        event.preventDefault();
-        void this.enlarge(step, selected);
-      }
-    });
+    canvas.addEventListener(
+      'pointermove',
+      (event) => {
+        const hit = channelAt(event);
+        if (hit) this.readValue(step, hit.c, hit.x, hit.y);
+      },
+      listening,
+    );
+    canvas.addEventListener(
+      'click',
+      (event) => {
+        const hit = channelAt(event);
+        if (hit) void this.enlarge(step, hit.c);
+      },
+      listening,
+    );
+    canvas.addEventListener('focus', showFocus, listening);
+    canvas.addEventListener('blur', () => (focus.hidden = true), listening);
+    canvas.addEventListener(
+      'keydown',
+      (event) => {
+        const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: layout.columns, ArrowUp: -layout.columns, Home: -cap, End: cap };
+        if (event.key in moves) {
+          event.preventDefault();
+          selected = Math.min(cap - 1, Math.max(0, selected + moves[event.key]!));
+          showFocus();
+        } else if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          void this.enlarge(step, selected);
+        }
+      },
+      listening,
+    );
     const more =
       grid.limitedBy === 'cap'
         ? h('button', { type: 'button', className: 'link-button', onclick: () => void this.showAll(step) }, `Show all ${channels} channels`)

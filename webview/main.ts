@@ -13,6 +13,7 @@ import { CostView } from './costView';
 import { clear, h, icon, labelled, select } from './dom';
 import { EngineClient } from './engineClient';
 import { ExportView } from './exportView';
+import { HostInputs } from './heldInput';
 import { DEFAULT_CHANNEL_CAP, FeatureMapView, type ChannelReader, type MapNormalisation } from './featureMaps';
 import { connectHost, RequestCancelled, type Host } from './hostBridge';
 import { LayerEditor, type Validation } from './layerEditor';
@@ -39,6 +40,8 @@ class Playground {
   private measuredRoutes: Partial<Record<RouteKey, number>> = {};
   private hostGpu: HostGpuInfo | undefined;
   private readonly engine: EngineClient;
+  /** The inputs the host holds from this page's runs. */
+  private readonly hostInputs = new HostInputs();
 
   private readonly editor: LayerEditor;
   private readonly blocks: BlockList;
@@ -142,6 +145,7 @@ class Playground {
       normalisation: this.state.mapNormalisation,
       filter: this.mapFilter(),
       save: (name, bytes) => void this.save(name, bytes),
+      recycle: (pixels) => this.engine.recycle(pixels),
     });
     this.costs = new CostView(costsRoot, this.costSettings(), (settings) => this.update(settings));
     this.exports = new ExportView(exportRoot, { save: (name, text) => void this.save(name, text), copy: (text) => void this.copy(text) });
@@ -587,13 +591,15 @@ class Playground {
         }));
       } else {
         // The host answers with what is drawn (previews); values are read from it when needed.
-        result = await unpackRunResult(
-          await this.host.request(
+        // An input the host already holds (the same image as a recent run) is named, not sent.
+        const answer = await this.hostInputs.send(tensor, (input) =>
+          this.host.request(
             'run',
-            { backend: route.backend, model, input: tensor, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP },
+            { backend: route.backend, model, input, weights: this.state.weights, intermediates: true, previewChannels: DEFAULT_CHANNEL_CAP },
             { signal: controller.signal, onProgress },
           ),
         );
+        result = await unpackRunResult(answer);
         tAnswer = performance.now();
         const runId = result.runId;
         reader = async (key, start, end) =>

@@ -40,12 +40,16 @@ export interface StepPicture {
   request: PaintRequest;
 }
 
+/**
+ * Runs and paints may carry `spare`: pixel buffers of pictures the page has drawn, moved back to
+ * be painted into again (SpareBuffers in mapImages.ts).
+ */
 export type ToWorker =
   | { type: 'probe'; id: number }
   /** A forward pass; the result comes with its feature maps painted for `paint`. */
-  | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest }
+  | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest; spare?: ArrayBuffer[] }
   /** Paint feature maps computed elsewhere (the extension host); they come back with their pictures. */
-  | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest }
+  | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest; spare?: ArrayBuffer[] }
   /** A model file the user opened in the standalone page, to import (its bytes move to the worker). */
   | { type: 'import'; id: number; name: string; bytes: ArrayBuffer };
 

@@ -11,12 +11,15 @@ import { runOnHost, probeHostGpu } from './hostRunner';
 import { listWorkspaceFiles, readWorkspaceFile } from './workspaceFiles';
 import type { WeightMap } from '../engine/types';
 import type { RunStore } from './runStore';
+import type { HeldInputs } from './heldInputs';
 
 export interface RequestContext {
   signal: AbortSignal;
   progress(done: number, total: number, label: string): void;
   /** The panel's latest run, whose values `readTensor` reads. */
   runs: RunStore;
+  /** The panel's latest inputs (see HeldInput). */
+  inputs: HeldInputs;
   /** The trained weights of the model file opened in the panel, if any. */
   importedWeights?: WeightMap;
 }

@@ -10,6 +10,7 @@ import type { WorkerRunResult } from '../engine/workerProtocol';
 import type { WeightSource } from '../shared/protocol';
 import { readWorkspaceFile } from './workspaceFiles';
 import type { RunStore } from './runStore';
+import type { HeldInputs } from './heldInputs';
 import { parameterShapes, resolveModel } from '../shared/spec';
 
 export interface RunContext {
@@ -17,6 +18,8 @@ export interface RunContext {
   progress(done: number, total: number, label: string): void;
   /** Where the run's full values stay for `readTensor`. */
   runs: RunStore;
+  /** The panel's latest inputs, for runs that name theirs instead of sending it. */
+  inputs: HeldInputs;
   /** The trained weights of the model file opened in this panel, for `weights: {kind: 'imported'}`. */
   importedWeights?: WeightMap;
 }
@@ -85,8 +88,8 @@ export async function runOnHost(body: RunRequestBody, context: RunContext): Prom
 }
 
 async function runAndPreview(body: RunRequestBody, context: RunContext): Promise<PackedRunResult> {
+  const input = context.inputs.take(body.input);
   const weights = await weightsFor(body, context);
-  const input = { shape: body.input.shape, data: new Float32Array(body.input.data) };
   const onProgress = (done: number, total: number) => context.progress(done, total, `step ${done} of ${total}`);
   if (body.backend === 'webgpu') {
     const { getHostDevice } = await import('../engine/gpuDevice');

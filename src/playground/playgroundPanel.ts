@@ -12,6 +12,7 @@ import { parseFromWebview, parseModelShape, type FromWebviewMessage, type LoadMo
 import type { ModelSpec } from '../shared/spec';
 import type { WeightMap } from '../engine/types';
 import { RunStore } from './runStore';
+import { HeldInputs } from './heldInputs';
 import { compressRunResult, type CompressedRunResult, type PackedRunResult } from '../shared/packedMaps';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
@@ -24,6 +25,7 @@ export class PlaygroundPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly pending = new Map<number, AbortController>();
   private readonly runs = new RunStore();
+  private readonly inputs = new HeldInputs();
   private ready = false;
   private disposed = false;
   /** The model loadModel() was last given, sent again if the page reloads. */
@@ -109,6 +111,7 @@ export class PlaygroundPanel {
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
     this.runs.clear();
+    this.inputs.clear();
     this.importedWeights = undefined;
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
@@ -176,6 +179,7 @@ export class PlaygroundPanel {
         const response = await answerRequest(message, {
           signal: controller.signal,
           runs: this.runs,
+          inputs: this.inputs,
           importedWeights: this.importedWeights,
           progress: (done, total, label) => {
             // Each message crosses the remote connection ahead of the answer: none in a run's first

@@ -72,10 +72,24 @@ export interface WireTiming {
   ms: number;
 }
 
+/**
+ * An input the host already holds from an earlier run of the panel, named by the SHA-256 of its
+ * float32 bytes (lowercase hex): a run on the same image sends 64 characters, not the tensor
+ * (224x224 RGB: 602 KB, 70-100 ms over code-server's connection on the 2-core machine). The host
+ * answers {@link INPUT_NOT_HELD} when it has not got it (any more); the page then sends the tensor.
+ */
+export interface HeldInput {
+  shape: number[];
+  held: string;
+}
+
+/** The error text of a run that names an input the host does not hold. */
+export const INPUT_NOT_HELD = 'the extension host does not hold this input: send it again';
+
 export interface RunRequestBody {
   backend: EngineBackend;
   model: ModelSpec;
-  input: WireTensor;
+  input: WireTensor | HeldInput;
   weights: RunWeights;
   /** Send back every step's output (the feature maps). */
   intermediates: boolean;
@@ -319,13 +333,27 @@ function parseRunBody(value: unknown): RunRequestBody {
   const raw = record(value, 'body');
   const backend = oneOf(raw.backend, ENGINE_BACKENDS, 'body.backend');
   const model = parseModelShape(raw.model);
-  const input = parseWireTensor(raw.input, 'body.input');
+  const input = isRecord(raw.input) && raw.input.held !== undefined ? parseHeldInput(raw.input) : parseWireTensor(raw.input, 'body.input');
   if (input.shape.length !== 4) fail(`body.input must be NCHW (4 dimensions), got [${input.shape.join(', ')}]`);
   const weights = parseRunWeights(raw.weights);
   if (typeof raw.intermediates !== 'boolean') fail(`body.intermediates must be true or false, got ${describe(raw.intermediates)}`);
   const previewChannels =
     raw.previewChannels === undefined ? DEFAULT_PREVIEW_CHANNELS : int(raw.previewChannels, 'body.previewChannels', 0, MAX_PREVIEW_CHANNELS);
   return { backend, model, input, weights, intermediates: raw.intermediates, previewChannels };
+}
+
+function parseHeldInput(raw: Record<string, unknown>): HeldInput {
+  if (!Array.isArray(raw.shape) || raw.shape.length < 1 || raw.shape.length > 6) fail('body.input.shape must be a list of 1 to 6 dimensions');
+  const shape = raw.shape.map((d, i) => int(d, `body.input.shape[${i}]`, 1, 1 << 20));
+  const held = string(raw.held, 'body.input.held', 64);
+  if (!/^[0-9a-f]{64}$/.test(held)) fail('body.input.held must be a SHA-256 digest in lowercase hex');
+  if (raw.data !== undefined) fail('body.input has both held and data');
+  return { shape, held };
+}
+
+/** Whether a run's input is named, not sent (see {@link HeldInput}). */
+export function isHeldInput(input: WireTensor | HeldInput): input is HeldInput {
+  return typeof (input as HeldInput).held === 'string';
 }
 
 function parseReadTensorBody(value: unknown): ReadTensorBody {

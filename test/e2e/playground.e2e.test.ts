@@ -207,7 +207,10 @@ describe('the playground page', () => {
   it('is cross-origin isolated, so the CPU engine runs on a pool of threads, and draws the same maps', async () => {
     const { isolated, cores } = await page.evaluate(() => ({ isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency }));
     expect(isolated).toBe(true);
+    // The grids of the run before are drawn into again (same sizes): the same canvas elements.
+    await page.$$eval('canvas.map-grid', (canvases) => canvases.forEach((c) => (c.dataset.earlier = 'yes')));
     const status = await run('cpu');
+    expect(await page.$$eval('canvas.map-grid', (canvases) => canvases.map((c) => c.dataset.earlier))).toEqual(Array(7).fill('yes'));
     // One thread per core, at most 8: a one-core machine has no pool.
     const threads = Math.min(cores, 8);
     if (threads > 1) expect(status.text).toContain(`wasm-simd, ${threads} threads`);

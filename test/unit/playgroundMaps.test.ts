@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { colorize, colorizeGrid, colormapIndex, colormapLut, gridLayout, tileOrigin, valueRange } from '../../webview/colormap';
-import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, stepGrid } from '../../webview/mapImages';
+import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, SpareBuffers, stepGrid } from '../../webview/mapImages';
 import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
 import { defaultState, restoreState, sampleFile, SAMPLES } from '../../webview/state';
 import { blockTree, describeBlock, isConvStep, stepInBlocks } from '../../webview/blockTree';
@@ -89,6 +89,36 @@ describe('feature map painting', () => {
       colorizeGrid(data, grid.drawn, grid.layout, (c) => ({ min: ranges[2 * c]!, max: ranges[2 * c + 1]! }), colormapLut(colormap), expected);
       expect(paintGrid(preview, grid, ranges, { colormap, normalisation: 'channel' })).toEqual(expected);
     }
+  });
+
+  it('paints into a used buffer of the same size exactly what it paints into new memory (gaps transparent again); another size is not used', () => {
+    const [channels, h, w] = [5, 4, 6];
+    const { preview, ranges } = makePreview(pseudoRandom(channels * h * w, 5), [1, channels, h, w], channels);
+    const grid = stepGrid('k', [1, channels, h, w], { availableWidth: 30, expanded: [] });
+    const fresh = paintGrid(preview, grid, ranges, { colormap: 'magma', normalisation: 'channel' });
+    expect(fresh.some((v, i) => i % 4 === 3 && v === 0)).toBe(true); // the grid has gaps
+    const used = new Uint8ClampedArray(fresh.length).fill(77).buffer;
+    const again = paintGrid(preview, grid, ranges, { colormap: 'magma', normalisation: 'channel' }, used);
+    expect(again.buffer).toBe(used);
+    expect(again).toEqual(fresh);
+    const wrongSize = new ArrayBuffer(fresh.length + 4);
+    expect(paintGrid(preview, grid, ranges, { colormap: 'magma', normalisation: 'channel' }, wrongSize).buffer).not.toBe(wrongSize);
+  });
+
+  it('SpareBuffers hands out a kept buffer of the exact size once, keeps the latest up to its limit, and skips detached ones', () => {
+    const spare = new SpareBuffers();
+    const [a, b, c] = [new ArrayBuffer(16), new ArrayBuffer(32), new ArrayBuffer(16)];
+    spare.give(a);
+    spare.give(b);
+    spare.give(c);
+    spare.give(new ArrayBuffer(0));
+    expect(spare.take(16)).toBe(a);
+    expect(spare.take(16)).toBe(c);
+    expect(spare.take(16)).toBeUndefined();
+    expect(spare.takeAll()).toEqual([b]);
+    expect(spare.takeAll()).toEqual([]);
+    for (let i = 1; i <= 5; i++) spare.give(new ArrayBuffer(i), 3);
+    expect(spare.takeAll().map((x) => x.byteLength)).toEqual([3, 4, 5]);
   });
 
   it("under shared normalisation a preview's colours are within one colormap step of the values' own", () => {

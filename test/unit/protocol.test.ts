@@ -180,6 +180,13 @@ describe('parseFromWebview', () => {
       [{ intermediates: 'all' }, 'body.intermediates must be true or false'],
       [{ previewChannels: -1 }, 'body.previewChannels must be in [0'],
       [{ previewChannels: 1.5 }, 'body.previewChannels must be an integer'],
+      [{ input: { shape: [1, 3, 4, 4], held: 'ABC' } }, 'must be a SHA-256 digest'],
+      [{ input: { shape: [1, 3, 4, 4], held: 'f'.repeat(63) + 'g' } }, 'must be a SHA-256 digest'],
+      [{ input: { shape: [1, 3, 4, 4], held: 'f'.repeat(65) } }, 'at most 64'],
+      [{ input: { shape: [1, 3, 4, 4], held: 7 } }, 'body.input.held must be a string'],
+      [{ input: { shape: [1, 3, 4, 4], held: 'f'.repeat(64), data: new ArrayBuffer(192) } }, 'both held and data'],
+      [{ input: { shape: [3, 4, 4], held: 'f'.repeat(64) } }, 'must be NCHW'],
+      [{ input: { shape: 'x', held: 'f'.repeat(64) } }, 'body.input.shape must be a list'],
     ];
     for (const [override, message] of cases) {
       const parsed = parseFromWebview(runMessage({}, override));
