@@ -180,7 +180,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   }
   finish(top);
   runs.push(top);
-  if (top.stopped === 'evaluation limit') return collect(runs, failures, top.stopped, top.stopped);
+  if (top.stopped === 'evaluation limit') return collect(runs, failures, top.stopped, top.stopped, it.unfollowedCalls);
 
   // Each model class and builder function that needs no arguments, in source order.
   const scope = it.moduleScope(root.path);
@@ -310,7 +310,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (run.stopped === 'evaluation limit') break;
     }
   }
-  return collect(runs, failures, top.stopped, incomplete);
+  return collect(runs, failures, top.stopped, incomplete, it.unfollowedCalls);
 }
 
 /**
@@ -516,6 +516,7 @@ function collect(
   failures: Map<number, { site: SiteRef; reason: string; certain?: boolean }>,
   error: string | undefined,
   incomplete: string | undefined,
+  unfollowedCalls: ReadonlyMap<number, string>,
 ): FileEvaluation {
   const bySite = new Map<number, { site: SiteRef; framework: Framework; type: string; instances: LayerInstance[] }>();
   const models: ModelEvaluation[] = [];
@@ -587,7 +588,14 @@ function collect(
     }
     const failed = failures.get(site.start);
     const failure = failed && !failed.certain ? failed.reason : undefined;
-    const partial = incomplete ?? (failure ? `a model that builds this layer could not be evaluated: ${failure}` : undefined);
+    const unfollowed = unfollowedCalls.get(site.start);
+    const partial =
+      incomplete ??
+      (failure
+        ? `a model that builds this layer could not be evaluated: ${failure}`
+        : unfollowed
+          ? `code that may build more of it is not followed: ${unfollowed}`
+          : undefined);
     sites.push({ site, framework, type, count: instances.length, groups: [...groups.values()], ...(partial ? { incomplete: partial } : {}) });
   }
   for (const [start, { site, reason }] of failures) {

@@ -531,6 +531,19 @@ export class Library {
       if (v.k === 'int' || v.k === 'float' || v.k === 'bool' || v.k === 'none') return str(repr(v));
       return unknown('str()');
     });
+    // Layer names made from letters (`str(stage) + chr(i + 97)`: "1a", "1b").
+    def('chr', (a) => {
+      const v = a[0] ?? NONE;
+      if (isUnknown(v)) return v;
+      if (v.k !== 'int' || v.v < 0 || v.v > 0x10ffff) throw new RaiseError(`chr() of ${v.k === 'int' ? v.v : v.k}`);
+      return str(String.fromCodePoint(v.v));
+    });
+    def('ord', (a) => {
+      const v = a[0] ?? NONE;
+      if (isUnknown(v)) return v;
+      if (v.k !== 'str' || [...v.v].length !== 1) return unknown('ord() of something other than one character');
+      return int(v.v.codePointAt(0)!);
+    });
     def('round', (a) => {
       const x = a[0] ? num(a[0]) : undefined;
       if (x === undefined) return a[0] && isUnknown(a[0]) ? a[0] : unknown('round()');

@@ -426,7 +426,10 @@ export class Interpreter {
 
   /** Names a block assigns (and containers it mutates) become unknown: the block was not followed. */
   forgetAssigned(block: Node, scope: Scope, file: string, reason: string): void {
-    if (mayBuild(block) && !onlyScalarLocals(block, scope)) this.notFollowed++;
+    if (mayBuild(block) && !onlyScalarLocals(block, scope)) {
+      this.notFollowed++;
+      this.noteUnfollowedCalls(block, file, reason);
+    }
     const forget = (target: Node | null) => {
       if (!target) return;
       if (target.type === 'identifier') scope.set(target.text, unknown(`${target.text} depends on ${reason}`));
@@ -481,6 +484,41 @@ export class Interpreter {
     };
     walk(block);
   }
+
+  /**
+   * Records the calls of the root file that `block` (not followed) may reach: its own, and those
+   * of the root file's functions and classes it calls by name, transitively (by name alone: a
+   * name that several definitions share takes them all). A layer site among them may be built
+   * more often than the followed code builds it: its count is a lower bound.
+   */
+  private noteUnfollowedCalls(block: Node, file: string, reason: string): void {
+    if (file !== this.root.path) return;
+    if (!this.rootDefinitions) {
+      this.rootDefinitions = new Map();
+      for (const def of this.root.tree.rootNode.descendantsOfType(['function_definition', 'class_definition'])) {
+        const name = def?.childForFieldName('name')?.text;
+        if (def && name) this.rootDefinitions.set(name, [...(this.rootDefinitions.get(name) ?? []), def]);
+      }
+    }
+    const walked = new Set<number>();
+    const pending = [block];
+    while (pending.length > 0) {
+      const node = pending.pop()!;
+      if (walked.has(node.startIndex)) continue;
+      walked.add(node.startIndex);
+      for (const call of node.descendantsOfType('call')) {
+        if (!call) continue;
+        if (!this.unfollowedCalls.has(call.startIndex)) this.unfollowedCalls.set(call.startIndex, reason);
+        const callee = call.childForFieldName('function');
+        const name = callee?.type === 'identifier' ? callee.text : callee?.type === 'attribute' ? callee.childForFieldName('attribute')?.text : undefined;
+        for (const def of (name && this.rootDefinitions.get(name)) || []) pending.push(def);
+      }
+    }
+  }
+
+  /** Root-file calls that code not followed may reach, with why it was not followed (see noteUnfollowedCalls). */
+  readonly unfollowedCalls = new Map<number, string>();
+  private rootDefinitions: Map<string, Node[]> | undefined;
 
   /** Evaluates without effects on failure (used to find what an unknown block mutates). */
   private evalQuiet(node: Node | null, scope: Scope, file: string): Value | undefined {

@@ -162,3 +162,70 @@ def net():
     expect(evaluation.entries.find((e) => e.name === 'net')).toMatchObject({ kept: false, note: 'the same model as an earlier entry' });
   });
 });
+
+describe('layers that a block not followed may build again', () => {
+  // A RegNet's stages (WZMIAOMIAO's regnet.py): their number comes from numpy, which is not
+  // followed, so the loop that adds them is not either. Measured: 4 instances of the conv (the
+  // stem's 3 -> 8 and three 8 -> 8); followed, only the stem would be seen.
+  const STAGES = `import numpy as np
+import torch.nn as nn
+
+
+def cb(i, o):
+    return nn.Conv2d(i, o, 3, padding=1)
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        n = len(np.unique(np.arange(3)))
+        self.stem = cb(3, 8)
+        for i in range(n):
+            self.add_module('b%d' % i, cb(8, 8))
+
+    def forward(self, x):
+        for l in self.children():
+            x = l(x)
+        return x
+`;
+
+  it('count "at least" the instances followed, with the loop named, never a number that is too small', () => {
+    const { sites } = evaluate(STAGES);
+    const conv = at(sites, 6);
+    expect(conv.incomplete).toBe(true);
+    expect(conv.unknown).toBe(true);
+    expect(conv.reason).toMatch(/at least 1 instance; code that may build more of it is not followed: a loop over `range\(n\)`/);
+  });
+
+  it('a loop not followed that reaches no layer site leaves the counts whole', () => {
+    // Measured with this change: 1 instance, 224 params, 11,239,424 MACs.
+    const source = STAGES.replace("self.add_module('b%d' % i, cb(8, 8))", 'print(i)');
+    const { sites } = evaluate(source);
+    expect(at(sites, 6)).toMatchObject({ count: 1, params: 224, macs: 11239424 });
+  });
+});
+
+describe('layer names made with chr()', () => {
+  it('an OrderedDict keyed by str(i + 1) + chr(i + 97) (EfficientNet stages "1a", "1b") is followed into the Sequential', () => {
+    // WZMIAOMIAO's efficientnet.py names its blocks so. Measured: the stem 1 instance, 224 params,
+    // 11,239,424 MACs; the depthwise conv 2 instances, 80 params, 4,014,080 MACs each.
+    const { sites } = evaluate(`from collections import OrderedDict
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = OrderedDict()
+        layers.update({"stem": nn.Conv2d(3, 8, 3, padding=1)})
+        for i in range(2):
+            layers.update({str(i + 1) + chr(i + 97): nn.Conv2d(8, 8, 3, padding=1, groups=8)})
+        self.features = nn.Sequential(layers)
+
+    def forward(self, x):
+        return self.features(x)
+`);
+    expect(at(sites, 9)).toMatchObject({ count: 1, params: 224, macs: 11239424 });
+    expect(at(sites, 11)).toMatchObject({ count: 2, params: 80, macs: 4014080, output_shape: [1, 8, 224, 224] });
+  });
+});
