@@ -128,7 +128,9 @@ describe("packed feature maps (a host run's answer)", () => {
       totalMs: 1,
     };
     const compressed = (await compressRunResult(answer, deflate))!;
-    await expect(unpackRunResult({ ...compressed, mapsBytes: compressed.mapsBytes + 1 })).rejects.toThrow(/inflate to \d+ bytes, not \d+/);
+    await expect(unpackRunResult({ ...compressed, mapsBytes: compressed.mapsBytes + 1 })).rejects.toThrow(
+      /the host's feature maps: deflate stream: inflates to \d+ bytes, not \d+/,
+    );
     const moved: CompressedRunResult = {
       ...compressed,
       featureMaps: compressed.featureMaps.map((m, i) => (i === 2 ? { ...m, previewAt: compressed.mapsBytes } : m)),
