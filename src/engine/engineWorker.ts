@@ -106,15 +106,16 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
     const key = keyOf(request);
     const spare = new Map<number, ArrayBuffer[]>();
     for (const buffer of request.spare ?? []) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
+    const spareOf = (bytes: number) => spare.get(bytes)?.pop();
     const arrays = (floats: number) => {
-      const buffer = spare.get(floats * 4)?.pop();
+      const buffer = spareOf(floats * 4);
       return buffer ? new Float32Array(buffer) : new Float32Array(floats);
     };
     const result: WorkerRunResult = key
       ? await withPrepared(request, key, (model) => model.run(request.input, { ...runOptions, arrays }))
       : await runModel(request.model, request.weights, request.input, { ...runOptions, device: await deviceFor(options.backend) });
     const steps = result.intermediates ?? [];
-    if (request.previewChannels !== undefined && steps.length > 0) result.featureMaps = packedFeatureMaps(steps, request.previewChannels);
+    if (request.previewChannels !== undefined && steps.length > 0) result.featureMaps = packedFeatureMaps(steps, request.previewChannels, spareOf);
     const packed = result.featureMaps?.[0]?.preview.buffer;
     post({ type: 'result', id, result }, [
       ...buffersOf([result.output, ...steps.map((step) => step.tensor)]),

@@ -40,14 +40,21 @@ function mapFields(step: Omit<Intermediate, 'tensor'>, shape: number[], previewC
  * Every step of a run as the page draws it, in one buffer (packedMaps.ts): each map's ranges and
  * preview bytes (at most `previewChannels` channels) are written straight into their place.
  */
-export function packedFeatureMaps(steps: readonly Intermediate[], previewChannels: number): PackedFeatureMap[] {
+export function packedFeatureMaps(
+  steps: readonly Intermediate[],
+  previewChannels: number,
+  spare?: (bytes: number) => ArrayBuffer | undefined,
+): PackedFeatureMap[] {
   const parts = steps.map((step) => {
     const { shape } = step.tensor;
     const { channels, plane } = channelPlanes(shape);
     const previewed = previewedChannels(shape, previewChannels);
     return { step, channels, plane, previewed, ranges: channelRanges(step.tensor.data, channels, plane) };
   });
-  const views = packedViews(parts.map((p) => ({ rangeFloats: p.ranges.length, previewBytes: p.previewed * p.plane })));
+  const views = packedViews(
+    parts.map((p) => ({ rangeFloats: p.ranges.length, previewBytes: p.previewed * p.plane })),
+    spare,
+  );
   return parts.map(({ step, plane, previewed, ranges: made }, i) => {
     const { ranges, preview } = views[i]!;
     ranges.set(made);

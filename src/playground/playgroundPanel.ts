@@ -13,7 +13,7 @@ import type { ModelSpec } from '../shared/spec';
 import type { WeightMap } from '../engine/types';
 import { RunStore } from './runStore';
 import { HeldInputs } from './heldInputs';
-import { compressRunResult, type CompressedRunResult, type PackedRunResult } from '../shared/packedMaps';
+import { compressRunResult, isCompressedRunResult, type CompressedRunResult, type PackedRunResult } from '../shared/packedMaps';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
 /** Progress of a request goes to the page at most this often, ms: enough for a progress bar. */
@@ -191,7 +191,14 @@ export class PlaygroundPanel {
           },
         });
         this.pending.delete(message.requestId);
-        this.post(message.method === 'run' && response.ok ? { ...response, result: await compressedRun(response.result as PackedRunResult) } : response);
+        if (message.method === 'run' && response.ok) {
+          const packed = response.result as PackedRunResult;
+          const sent = await compressedRun(packed);
+          this.post({ ...response, result: sent });
+          // Sent compressed, the previews' own buffer is read by nothing: the next run writes its previews there.
+          const buffer = packed.featureMaps[0]?.preview.buffer;
+          if (isCompressedRunResult(sent) && buffer instanceof ArrayBuffer) this.runs.giveBack(buffer);
+        } else this.post(response);
       }
     }
   }

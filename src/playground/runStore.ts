@@ -24,8 +24,17 @@ export class RunStore {
     return id;
   }
 
+  /** Buffers of the latest run that are free once its answer is sent (the previews', compressed on the way): handed back by release(). */
+  private spare: ArrayBuffer[] = [];
+
   clear(): void {
     this.latest = undefined;
+    this.spare = [];
+  }
+
+  /** Keeps a buffer nothing reads any more, for the next run to write into (see release()). */
+  giveBack(buffer: ArrayBuffer): void {
+    if (buffer.byteLength > 0) this.spare = [...this.spare.slice(-3), buffer];
   }
 
   /**
@@ -35,8 +44,9 @@ export class RunStore {
   release(): ArrayBuffer[] {
     const run = this.latest;
     this.latest = undefined;
-    if (!run) return [];
-    const buffers = new Set<ArrayBuffer>();
+    const buffers = new Set<ArrayBuffer>(this.spare);
+    this.spare = [];
+    if (!run) return [...buffers];
     for (const tensor of [run.output, ...run.steps.values()]) if (tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
     return [...buffers];
   }

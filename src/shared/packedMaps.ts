@@ -20,14 +20,19 @@ export type PackedFeatureMap = Omit<WireFeatureMap, 'preview' | 'ranges'> & { pr
 export type PackedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: PackedFeatureMap[] };
 
 /**
- * Views of one new buffer for maps of the given sizes: every map's ranges first (float32 views
- * need 4-byte offsets), then every preview.
+ * Views of one buffer for maps of the given sizes: every map's ranges first (float32 views need
+ * 4-byte offsets), then every preview. The buffer is `spare(bytes)` when that gives one of the
+ * size, else new.
  */
 export function packedViews(
   sizes: ReadonlyArray<{ rangeFloats: number; previewBytes: number }>,
+  spare?: (bytes: number) => ArrayBuffer | undefined,
 ): Array<{ ranges: Float32Array<ArrayBuffer>; preview: Uint8Array<ArrayBuffer> }> {
   const rangeBytes = sizes.reduce((sum, s) => sum + 4 * s.rangeFloats, 0);
-  const buffer = new ArrayBuffer(rangeBytes + sizes.reduce((sum, s) => sum + s.previewBytes, 0));
+  const bytes = rangeBytes + sizes.reduce((sum, s) => sum + s.previewBytes, 0);
+  // A buffer of an earlier run (the caller fills every view): new memory costs its first writes.
+  const reused = spare?.(bytes);
+  const buffer = reused?.byteLength === bytes ? reused : new ArrayBuffer(bytes);
   let rangesAt = 0;
   let previewAt = rangeBytes;
   return sizes.map(({ rangeFloats, previewBytes }) => {

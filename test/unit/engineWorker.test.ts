@@ -124,6 +124,15 @@ describe('engine worker', () => {
     expect(spare.every((buffer) => buffer.byteLength === 0)).toBe(true); // moved to the worker
     expect(second.output.data).toEqual(expected.output.data);
     second.intermediates!.forEach((s, i) => expect(s.tensor.data).toEqual(expected.intermediates![i]!.tensor.data));
+    // The previews' buffer of a run, filled with junk, goes back too: the next run's previews are written there, whole.
+    const withPreviews = { ...request, previewChannels: 3 };
+    const third = await c.run({ ...withPreviews, input: smallInput() });
+    const previews = third.featureMaps![0]!.preview.buffer as ArrayBuffer;
+    const fresh = third.featureMaps!.map((m) => [m.key, [...m.preview], [...m.ranges]]);
+    new Uint8Array(previews).fill(0xa5);
+    const fourth = await c.run({ ...withPreviews, input: smallInput(), spare: [previews] });
+    expect(previews.byteLength).toBe(0);
+    expect(fourth.featureMaps!.map((m) => [m.key, [...m.preview], [...m.ranges]])).toEqual(fresh);
   });
 
   it('reports input errors with the layer path and the tensor', async () => {

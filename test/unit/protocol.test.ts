@@ -262,6 +262,12 @@ describe('readTensor', () => {
   it("hands back the latest run's buffers, each once, and keeps nothing after", () => {
     const store = new RunStore();
     expect(store.release()).toEqual([]);
+    // Buffers given back (a sent answer's previews) come out with the next release, the latest four at most.
+    const given = [1, 2, 3, 4, 5].map((n) => new ArrayBuffer(n));
+    for (const buffer of given) store.giveBack(buffer);
+    store.giveBack(new ArrayBuffer(0));
+    expect(store.release()).toEqual(given.slice(1));
+    expect(store.release()).toEqual([]);
     const shared = new Float32Array(8);
     const output = { shape: [1, 4], data: shared.subarray(0, 4) };
     const steps = [
