@@ -422,6 +422,45 @@ const MATH_FUNCTIONS = new Map<string, [(x: number) => number, boolean]>([
   ['numpy.int64', [Math.trunc, true]],
 ]);
 
+/**
+ * A tensor op with a scalar: the same shape; known values (TensorInfo.items) go through `f` where
+ * it knows the result of each, and are dropped otherwise.
+ */
+function elementwise(t: TensorInfo, f: (x: Value) => Value | undefined): Value {
+  if (!t.items) return { k: 'tensor', t };
+  const items: Value[] = [];
+  for (const x of t.items) {
+    const y = f(x);
+    if (y === undefined) break;
+    items.push(y);
+  }
+  const { items: _old, ...rest } = t;
+  return { k: 'tensor', t: items.length === t.items.length ? { ...rest, items } : rest };
+}
+
+/** + - * / of two Python numbers (int / int is a float), as a tensor of known values does them; undefined for other ops. */
+function numericBinary(op: string, a: Value, b: Value): Value | undefined {
+  if ((a.k !== 'int' && a.k !== 'float') || (b.k !== 'int' && b.k !== 'float')) return undefined;
+  const integer = a.k === 'int' && b.k === 'int';
+  switch (op) {
+    case '+':
+      return integer ? int(a.v + b.v) : { k: 'float', v: Math.fround(a.v + b.v) };
+    case '-':
+      return integer ? int(a.v - b.v) : { k: 'float', v: Math.fround(a.v - b.v) };
+    case '*':
+      return integer ? int(a.v * b.v) : { k: 'float', v: Math.fround(a.v * b.v) };
+    case '/':
+      return b.v === 0 ? undefined : { k: 'float', v: Math.fround(a.v / b.v) };
+    default:
+      return undefined;
+  }
+}
+
+/** Values a tensor of known numbers keeps at most (see TensorInfo.items). */
+const KNOWN_ITEMS = 4096;
+/** Tensor functions whose result has the values of their tensor (the others' results do not know theirs). */
+const VALUE_KEEPING = new Set(['float', 'double', 'to', 'cpu', 'cuda', 'detach', 'clone', 'contiguous', 'requires_grad_', 'flatten', 'view', 'reshape']);
+
 export class Library {
   constructor(private readonly it: Interpreter) {}
 
@@ -1657,6 +1696,13 @@ export class Library {
       case 'device':
       case 'dtype':
         return unknown(`tensor.${name}`);
+      case 'item':
+        if (t.items) return native(() => (t.items!.length === 1 ? t.items![0]! : unknown(`item() of a tensor of ${t.items!.length} values`)));
+        return native(() => unknown('tensor.item(): the values are not known'));
+      case 'tolist':
+        if (t.items && t.shape?.length === 1) return native(() => ({ k: 'list', items: [...t.items!] }));
+        if (t.items && t.shape?.length === 0) return native(() => t.items![0]!);
+        return native(() => unknown('tensor.tolist(): the values are not known'));
       default:
         return native((a, kw, n) => this.tensorFunction(name, [self, ...a], kw, n) ?? unknown(`tensor.${name}() is not followed`));
     }
@@ -1726,6 +1772,9 @@ export class Library {
         if (fn === 'full') return this.t(this.ints(args[0]), 'torch', 'full() size not known');
         return this.t(dims, 'torch', `${fn}() size not known`);
       }
+      case 'linspace':
+      case 'arange':
+        return this.knownRange(fn, args, kwargs);
       case 'no_grad':
       case 'enable_grad':
       case 'manual_seed':
@@ -1748,11 +1797,51 @@ export class Library {
     }
   }
 
+  /**
+   * torch.linspace(start, end, steps) and torch.arange([start,] end[, step]) of known numbers: a 1-D
+   * tensor that knows its values (up to KNOWN_ITEMS of them), else one of known length at least.
+   */
+  private knownRange(fn: 'linspace' | 'arange', args: Args, kwargs: Kwargs): Value {
+    const numbers = (values: (Value | undefined)[]) => values.map((v) => (v && (v.k === 'int' || v.k === 'float') ? v : undefined));
+    if (fn === 'linspace') {
+      const [start, end, steps] = numbers([this.arg(args, kwargs, 0, 'start'), this.arg(args, kwargs, 1, 'end'), this.arg(args, kwargs, 2, 'steps')]);
+      if (!start || !end || steps?.k !== 'int' || steps.v < 0) return this.t(undefined, 'torch', 'linspace() of numbers not known');
+      const n = steps.v;
+      if (n > KNOWN_ITEMS) return this.t([n], 'torch');
+      // float32 arithmetic, as torch computes it: start + i * (end - start) / (steps - 1), the last one `end`.
+      const step = n > 1 ? (end.v - start.v) / (n - 1) : 0;
+      const items = Array.from({ length: n }, (_, i): Value => ({ k: 'float', v: Math.fround(i === n - 1 && n > 1 ? end.v : start.v + i * step) }));
+      return { k: 'tensor', t: { framework: 'torch', shape: [n], items } };
+    }
+    const given = numbers(args.length ? args.slice(0, 3) : [kwargs.get('start'), kwargs.get('end'), kwargs.get('step')].filter(Boolean));
+    if (given.length === 0 || given.some((v) => !v)) return this.t(undefined, 'torch', 'arange() of numbers not known');
+    const [start, end, step] = given.length === 1 ? [int(0), given[0]!, int(1)] : [given[0]!, given[1]!, given[2] ?? int(1)];
+    const s0 = (start as { v: number }).v;
+    const e0 = (end as { v: number }).v;
+    const d = (step as { v: number }).v;
+    if (d === 0) throw new RaiseError('arange() step 0');
+    const n = Math.max(0, Math.ceil((e0 - s0) / d));
+    const integer = start.k === 'int' && end.k === 'int' && step.k === 'int';
+    if (!integer || n > KNOWN_ITEMS) return this.t([n], 'torch');
+    return { k: 'tensor', t: { framework: 'torch', shape: [n], items: Array.from({ length: n }, (_, i) => int(s0 + i * d)) } };
+  }
+
   private arg(args: Args, kwargs: Kwargs, i: number, name: string): Value | undefined {
     return args[i] ?? kwargs.get(name);
   }
 
+  /** A tensor function's result; known values (TensorInfo.items) survive only the functions that keep them as they are. */
   private tensorFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    const result = this.tensorFunctionOf(fn, args, kwargs, node);
+    if (result?.k !== 'tensor' || !result.t.items) return result;
+    if (fn === 'float' || fn === 'double')
+      return { k: 'tensor', t: { ...result.t, items: result.t.items.map((v): Value => (v.k === 'int' ? { k: 'float', v: v.v } : v)) } };
+    if (VALUE_KEEPING.has(fn)) return result;
+    const { items: _dropped, ...t } = result.t;
+    return { k: 'tensor', t };
+  }
+
+  private tensorFunctionOf(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
     const x = args[0];
     if (SAME_FUNCTIONS.has(fn)) {
       if (['add', 'sub', 'mul', 'div'].includes(fn) && args[1])
@@ -2037,8 +2126,8 @@ export class Library {
     const scalar = (v: Value) => v.k === 'int' || v.k === 'float' || v.k === 'bool';
     if (!['+', '-', '*', '/', '//', '%', '**', '@'].includes(op)) return this.t(undefined, fw, `\`${snippet(node)}\` is not followed`);
     if (op === '@') return this.t(undefined, fw, 'a matrix product is not followed');
-    if (a.k === 'tensor' && scalar(b)) return a;
-    if (b.k === 'tensor' && scalar(a)) return b;
+    if (a.k === 'tensor' && scalar(b)) return elementwise(a.t, (x) => numericBinary(op, x, b));
+    if (b.k === 'tensor' && scalar(a)) return elementwise(b.t, (x) => numericBinary(op, a, x));
     const ta = this.tensor(a, fw);
     const tb = this.tensor(b, fw);
     if (ta.pending && tb.pending && ta.pending.join() === tb.pending.join()) return a;
@@ -2081,6 +2170,12 @@ export class Library {
 
   private tensorIndex(t: TensorInfo, key: Value, node: Node): Value {
     if (!t.shape) return this.unknownT(t, `\`${snippet(node)}\``);
+    // One value of a 1-D tensor of known values: a 0-d tensor that knows it.
+    if (t.items && t.shape.length === 1 && key.k === 'int') {
+      const item = t.items[key.v < 0 ? t.items.length + key.v : key.v];
+      if (!item) throw new RaiseError(`IndexError: index ${key.v} is out of bounds for a tensor of ${t.items.length}`);
+      return { k: 'tensor', t: { framework: t.framework, shape: [], items: [item] } };
+    }
     const keys = key.k === 'tuple' ? key.items : [key];
     const out: number[] = [];
     let dim = 0;

@@ -27,6 +27,11 @@ export interface TensorInfo {
   pending?: [number, number];
   /** For a pending input: the shape the first registered conv (or Linear) implies, used by operations that do not name channels. */
   hint?: number[];
+  /**
+   * The values of a small tensor of known numbers, flattened (torch.linspace / torch.arange of
+   * known arguments: drop-path rates, stage widths): iterating it, `.item()` and `.tolist()` give them.
+   */
+  items?: Value[];
   framework: Framework;
 }
 

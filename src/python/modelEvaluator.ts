@@ -893,6 +893,9 @@ export class Interpreter {
         return unknown(`iterating over a ${value.cls.name} object is not followed`) as { k: 'unknown'; reason: string };
       }
       case 'tensor':
+        // A 1-D tensor of known numbers (torch.linspace of known arguments) gives 0-d tensors of them.
+        if (value.t.items && value.t.shape?.length === 1)
+          return value.t.items.map((item): Value => ({ k: 'tensor', t: { framework: value.t.framework, shape: [], items: [item] } }));
         return unknown(`iterating over a tensor (${snippet(node)})`) as { k: 'unknown'; reason: string };
       default:
         return unknown(`\`${snippet(node)}\` is not iterable here`) as { k: 'unknown'; reason: string };
@@ -1004,7 +1007,14 @@ export class Interpreter {
         const op = node.childForFieldName('operator')!.text;
         if (v.k === 'int' || v.k === 'float') return op === '-' ? { k: v.k, v: -v.v } : op === '~' && v.k === 'int' ? int(~v.v) : v;
         if (v.k === 'bool') return int(op === '-' ? -(v.v ? 1 : 0) : v.v ? 1 : 0);
-        if (v.k === 'tensor') return v;
+        if (v.k === 'tensor') {
+          if (!v.t.items || op === '+') return v;
+          // Known values (TensorInfo.items) negated; other ops leave them unknown.
+          const { items, ...t } = v.t;
+          return op === '-'
+            ? { k: 'tensor', t: { ...t, items: items.map((x): Value => (x.k === 'int' || x.k === 'float' ? { k: x.k, v: -x.v } : x)) } }
+            : { k: 'tensor', t };
+        }
         return isUnknown(v) ? v : unknown(`\`${snippet(node)}\``);
       }
       case 'not_operator': {

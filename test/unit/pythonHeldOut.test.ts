@@ -80,7 +80,7 @@ class Working(nn.Module):
 });
 
 describe('entries whose known layers are equal but whose build was not all followed', () => {
-  // torch.arange(...).tolist() is not followed: net_large() builds other convs than Net(), though the
+  // torch.tensor([...]).tolist() is not followed (a tensor made from data): net_large() builds other convs than Net(), though the
   // stem is the same. Measured: the stem has 2 instances (net_small() is the same model as Net()).
   const REPEAT = `import torch
 import torch.nn as nn
@@ -90,7 +90,7 @@ class Net(nn.Module):
     def __init__(self, scale=1):
         super().__init__()
         self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1)
-        widths = (torch.arange(2) * 16 * scale + 16).tolist()
+        widths = (torch.tensor([0, 1]) * 16 * scale + 16).tolist()
         blocks = []
         c = 16
         for w in widths:
@@ -123,7 +123,7 @@ def net_large():
   });
 
   it('entries that are followed completely and equal still count once', () => {
-    const followed = REPEAT.replace('(torch.arange(2) * 16 * scale + 16).tolist()', '[16 + 16 * scale * i for i in range(2)]');
+    const followed = REPEAT.replace('(torch.tensor([0, 1]) * 16 * scale + 16).tolist()', '[16 + 16 * scale * i for i in range(2)]');
     const { sites, evaluation } = evaluate(followed);
     // Measured with this change: the stem 2 instances of 448 params, 5,619,712 MACs at 1x16x112x112.
     expect(at(sites, 8)).toMatchObject({ count: 2, params: 448, macs: 5619712, output_shape: [1, 16, 112, 112] });
@@ -227,5 +227,68 @@ class M(nn.Module):
 `);
     expect(at(sites, 9)).toMatchObject({ count: 1, params: 224, macs: 11239424 });
     expect(at(sites, 11)).toMatchObject({ count: 2, params: 80, macs: 4014080, output_shape: [1, 8, 224, 224] });
+  });
+});
+
+describe('tensors of known numbers', () => {
+  // ConvNeXt's drop-path rates (WZMIAOMIAO's convnext.py, as the official code writes them):
+  // DropPath where the rate is above 0, Identity where it is 0.
+  const DROP_PATH = `import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, drop_rate=0.):
+        super().__init__()
+        self.dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.drop_path = nn.Dropout(drop_rate) if drop_rate > 0. else nn.Identity()
+
+    def forward(self, x):
+        return x + self.drop_path(self.dw(x))
+
+
+class M(nn.Module):
+    def __init__(self, drop_path_rate=0.1):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        dp_rates = [x.item() for x in torch.linspace(0, drop_path_rate, 3)]
+        self.blocks = nn.Sequential(*[Block(8, dp_rates[j]) for j in range(3)])
+
+    def forward(self, x):
+        return self.blocks(self.stem(x))
+`;
+
+  it('torch.linspace of known numbers is iterated and .item() gives its values: the branch on them is followed', () => {
+    // Measured: the depthwise conv 3 instances, 400 params, 20,070,400 MACs at 1x8x224x224; the stem 224 params, 11,239,424 MACs.
+    const { sites } = evaluate(DROP_PATH);
+    expect(at(sites, 8)).toMatchObject({ count: 3, params: 400, macs: 20070400, output_shape: [1, 8, 224, 224] });
+    expect(at(sites, 18)).toMatchObject({ count: 1, params: 224, macs: 11239424 });
+  });
+
+  it('values from tolist() and arange(); a tensor changed in place no longer knows them', () => {
+    const widths = (expression: string) =>
+      evaluate(`import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        w = ${expression}
+        self.conv = nn.Conv2d(3, int(w[-1]), 3)
+
+    def forward(self, x):
+        return self.conv(x)
+`).sites[0]!;
+    expect(widths('torch.linspace(8, 16, 3).tolist()')).toMatchObject({ params: 16 * 27 + 16 });
+    expect(widths('(torch.arange(4) * 2 + 1).tolist()')).toMatchObject({ params: 7 * 27 + 7 });
+    expect(widths('(-torch.arange(4) + 10).tolist()')).toMatchObject({ params: 7 * 27 + 7 });
+    expect(widths('[torch.linspace(4, 16, 4)[2].item()]')).toMatchObject({ params: 12 * 27 + 12 });
+    expect(widths('(torch.arange(4) / 2 * 4).tolist()')).toMatchObject({ params: 6 * 27 + 6 });
+    expect(widths('torch.arange(2, 12, 3).tolist()')).toMatchObject({ params: 11 * 27 + 11 });
+    expect(widths('torch.arange(4).float().tolist()')).toMatchObject({ params: 3 * 27 + 3 });
+    const changed = widths('torch.linspace(8, 16, 3).mul_(2).tolist()');
+    expect(changed.unknown).toBe(true);
+    expect(changed.reason).toMatch(/not known/);
   });
 });
