@@ -32,6 +32,7 @@ import {
   isUnknown,
 } from './evalValues';
 import type { Interpreter } from './modelEvaluator';
+import { isNumpyArray, numpyArray, numpyCall, numpyElementwise, numpyMethod } from './evalNumpy';
 
 type Args = Value[];
 type Kwargs = Map<string, Value>;
@@ -954,6 +955,10 @@ export class Library {
       if (r) return r;
     }
     if (c === 're.split' || c === 're.findall' || c === 're.sub') return this.regex(c.slice(3), args, kwargs);
+    if (parts[0] === 'numpy' && parts.length === 2) {
+      const r = numpyCall(last, args, kwargs);
+      if (r) return r;
+    }
     const rounding = MATH_FUNCTIONS.get(c);
     if (rounding) return this.math(args, rounding[0], rounding[1]);
     switch (c) {
@@ -1673,6 +1678,8 @@ export class Library {
   private tensorAttr(t: TensorInfo, name: string, _node: Node | undefined): Value {
     const native = (call: (a: Args, kw: Kwargs, n: Node | undefined) => Value): Value => ({ k: 'native', name, call });
     const self: Value = { k: 'tensor', t };
+    if (isNumpyArray(self) && !['shape', 'ndim', 'size'].includes(name))
+      return native((a) => numpyMethod(self.t, name, a) ?? unknown(`ndarray.${name}() is not followed`));
     switch (name) {
       case 'shape':
         return this.sizeOf(t);
@@ -2126,6 +2133,13 @@ export class Library {
     const scalar = (v: Value) => v.k === 'int' || v.k === 'float' || v.k === 'bool';
     if (!['+', '-', '*', '/', '//', '%', '**', '@'].includes(op)) return this.t(undefined, fw, `\`${snippet(node)}\` is not followed`);
     if (op === '@') return this.t(undefined, fw, 'a matrix product is not followed');
+    if (isNumpyArray(a) || isNumpyArray(b)) {
+      const r = numpyElementwise(op, a, b);
+      if (r) return r;
+      // Not known elementwise: an array of the same length whose values are not known.
+      const t = (isNumpyArray(a) ? a : b) as { k: 'tensor'; t: TensorInfo };
+      return this.t(t.t.shape, 'torch', `\`${snippet(node)}\` of a numpy array`);
+    }
     if (a.k === 'tensor' && scalar(b)) return elementwise(a.t, (x) => numericBinary(op, x, b));
     if (b.k === 'tensor' && scalar(a)) return elementwise(b.t, (x) => numericBinary(op, a, x));
     const ta = this.tensor(a, fw);
@@ -2170,6 +2184,18 @@ export class Library {
 
   private tensorIndex(t: TensorInfo, key: Value, node: Node): Value {
     if (!t.shape) return this.unknownT(t, `\`${snippet(node)}\``);
+    // A value of a numpy array of known values is a number; a slice of it, an array.
+    if (t.numpy && t.items && t.shape.length === 1) {
+      if (key.k === 'int') {
+        const item = t.items[key.v < 0 ? t.items.length + key.v : key.v];
+        if (!item) throw new RaiseError(`IndexError: index ${key.v} is out of bounds for an array of ${t.items.length}`);
+        return item;
+      }
+      if (key.k === 'slice') {
+        const items = this.it.slice(t.items, key);
+        return isUnknown(items) ? items : numpyArray(items);
+      }
+    }
     // One value of a 1-D tensor of known values: a 0-d tensor that knows it.
     if (t.items && t.shape.length === 1 && key.k === 'int') {
       const item = t.items[key.v < 0 ? t.items.length + key.v : key.v];

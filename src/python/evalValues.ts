@@ -32,6 +32,8 @@ export interface TensorInfo {
    * known arguments: drop-path rates, stage widths): iterating it, `.item()` and `.tolist()` give them.
    */
   items?: Value[];
+  /** A numpy array of known values (evalNumpy.ts): float64 arithmetic, numpy's methods. */
+  numpy?: true;
   framework: Framework;
 }
 

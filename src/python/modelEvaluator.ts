@@ -893,7 +893,8 @@ export class Interpreter {
         return unknown(`iterating over a ${value.cls.name} object is not followed`) as { k: 'unknown'; reason: string };
       }
       case 'tensor':
-        // A 1-D tensor of known numbers (torch.linspace of known arguments) gives 0-d tensors of them.
+        // A numpy array of known numbers gives its numbers; a 1-D torch tensor of them, 0-d tensors.
+        if (value.t.numpy && value.t.items && value.t.shape?.length === 1) return value.t.items;
         if (value.t.items && value.t.shape?.length === 1)
           return value.t.items.map((item): Value => ({ k: 'tensor', t: { framework: value.t.framework, shape: [], items: [item] } }));
         return unknown(`iterating over a tensor (${snippet(node)})`) as { k: 'unknown'; reason: string };

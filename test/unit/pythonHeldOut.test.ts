@@ -164,9 +164,10 @@ def net():
 });
 
 describe('layers that a block not followed may build again', () => {
-  // A RegNet's stages (WZMIAOMIAO's regnet.py): their number comes from numpy, which is not
-  // followed, so the loop that adds them is not either. Measured: 4 instances of the conv (the
-  // stem's 3 -> 8 and three 8 -> 8); followed, only the stem would be seen.
+  // Stages whose number is drawn at random (numpy.random is not followed), so the loop that adds
+  // them is not either: the conv has 1 + n instances (the stem's 3 -> 8 and n of 8 -> 8); followed,
+  // only the stem would be seen. (WZMIAOMIAO's regnet.py counted its stages with numpy so, before
+  // numpy arrays of known numbers were followed.)
   const STAGES = `import numpy as np
 import torch.nn as nn
 
@@ -178,7 +179,7 @@ def cb(i, o):
 class M(nn.Module):
     def __init__(self):
         super().__init__()
-        n = len(np.unique(np.arange(3)))
+        n = int(np.random.randint(2, 5))
         self.stem = cb(3, 8)
         for i in range(n):
             self.add_module('b%d' % i, cb(8, 8))
@@ -290,5 +291,77 @@ class M(nn.Module):
     const changed = widths('torch.linspace(8, 16, 3).mul_(2).tolist()');
     expect(changed.unknown).toBe(true);
     expect(changed.reason).toMatch(/not known/);
+  });
+});
+
+describe('numpy arrays of known numbers', () => {
+  it("RegNet's widths and depths from arange, log, power, round, divide, astype(int) and unique(return_counts=True)", () => {
+    // pycls's generator, as RegNet implementations copy it. Measured (PyTorch 1.13, numpy): the body's
+    // conv 13 instances in 7 configurations; the first 888 params, 2,784,768 MACs at 1x24x56x56.
+    const { sites } = evaluate(`import numpy as np
+import torch.nn as nn
+
+
+def generate_width_depth(wa, w0, wm, depth, q=8):
+    widths_cont = np.arange(depth) * wa + w0
+    width_exps = np.round(np.log(widths_cont / w0) / np.log(wm))
+    widths_j = w0 * np.power(wm, width_exps)
+    widths_j = np.round(np.divide(widths_j, q)).astype(int) * q
+    num_stages, max_stage = len(np.unique(widths_j)), width_exps.max() + 1
+    widths, depths = np.unique(widths_j, return_counts=True)
+    return widths.tolist(), depths.tolist(), num_stages, int(max_stage)
+
+
+class Net(nn.Module):
+    def __init__(self, wa=24.48, w0=24, wm=2.54, depth=13):
+        super().__init__()
+        widths, depths, num_stages, _ = generate_width_depth(wa, w0, wm, depth)
+        self.stem = nn.Conv2d(3, 32, 3, stride=2, padding=1)
+        layers = []
+        c = 32
+        for i in range(num_stages):
+            for j in range(depths[i]):
+                layers.append(nn.Conv2d(c, widths[i], 3, stride=2 if j == 0 else 1, padding=1, groups=8 if c % 8 == 0 and widths[i] % 8 == 0 else 1))
+                c = widths[i]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(self.stem(x))
+`);
+    const body = at(sites, 24);
+    expect(body.count).toBe(13);
+    expect(body.unknown).toBeUndefined();
+    expect(body.instances).toHaveLength(7);
+    expect(body.instances[0]).toMatchObject({ count: 1, params: 888, macs: 2784768, output_shape: [1, 24, 56, 56] });
+    // Measured: 2 instances of 173,264 params, 8,489,936 MACs at 1x392x7x7.
+    expect(body.instances).toContainEqual(expect.objectContaining({ count: 2, params: 173264, macs: 8489936, output_shape: [1, 392, 7, 7] }));
+  });
+
+  it('values as numpy computes them (float64), lists taken as arrays, and what is not known stays so', () => {
+    const channels = (expression: string) =>
+      evaluate(`import numpy as np
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, ${expression}, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+`).sites[0]!;
+    // Each checked with numpy 1.24: 154, 64, 4, 1, 7, 5, 12.
+    expect(channels('int((24 * np.power(2.54, np.round(np.log((np.arange(13) * 24.48 + 24) / 24) / np.log(2.54))))[3])')).toMatchObject({
+      params: 154 * 3 + 154,
+    });
+    expect(channels('int((np.round(np.divide(24 * np.power(2.54, np.array([0., 1, 1, 1])), 8)).astype(int) * 8)[3])')).toMatchObject({ params: 64 * 3 + 64 });
+    expect(channels('len(np.unique([1, 1, 2, 3, 5]))')).toMatchObject({ params: 4 * 3 + 4 });
+    expect(channels('int(np.unique([4, 4, 2], return_counts=True)[1][0])')).toMatchObject({ params: 1 * 3 + 1 });
+    expect(channels('int(np.sum(np.array([1, 2, 4])))')).toMatchObject({ params: 7 * 3 + 7 });
+    expect(channels('int(np.linspace(1, 9, 5)[2])')).toMatchObject({ params: 5 * 3 + 5 });
+    expect(channels('int(np.arange(3, 15, 3).max())')).toMatchObject({ params: 12 * 3 + 12 });
+    const random = channels('int(np.random.randint(4, 8))');
+    expect(random.unknown).toBe(true);
   });
 });
