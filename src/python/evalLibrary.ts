@@ -2154,6 +2154,8 @@ export class Library {
   }
 
   getItem(obj: Value, key: Value, node: Node): Value {
+    if (obj.k === 'lib' && obj.path === 'sys.modules')
+      return (key.k === 'str' && this.it.moduleNamed(key.v)) || unknown(`sys.modules[${key.k === 'str' ? JSON.stringify(key.v) : '?'}] is not followed`);
     if (obj.k === 'layer' || (obj.k === 'obj' && obj.base)) {
       const layer = obj.k === 'layer' ? obj.layer : obj.base!;
       if (!layer.children) return unknown(`indexing ${layer.cls}`);

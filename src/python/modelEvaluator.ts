@@ -835,6 +835,17 @@ export class Interpreter {
       }
     } else if (obj.k === 'class') obj.cls.attrs.set(name, value);
     else if (obj.k === 'layer') obj.layer.args[`.${name}`] = value;
+    // setattr(sys.modules[__name__], name, ...): a module-level name bound at run time.
+    else if (obj.k === 'module') obj.scope.vars.set(name, value);
+  }
+
+  /** sys.modules[name]: a module run here (the file itself under its __name__), else undefined. */
+  moduleNamed(name: string): Value | undefined {
+    for (const [path, scope] of this.modules) {
+      const own = scope.vars.get('__name__');
+      if (own?.k === 'str' && own.v === name) return { k: 'module', file: path, scope };
+    }
+    return undefined;
   }
 
   /** A module value stored in another becomes its child (not a model of its own). */
