@@ -32,7 +32,7 @@ import {
   isUnknown,
 } from './evalValues';
 import type { Interpreter } from './modelEvaluator';
-import { isNumpyArray, numpyArray, numpyCall, numpyElementwise, numpyMethod } from './evalNumpy';
+import { isNumpyArray, numpyArray, numpyBinary, numpyCall, numpyElementwise, numpyMethod, pyRound } from './evalNumpy';
 
 type Args = Value[];
 type Kwargs = Map<string, Value>;
@@ -391,11 +391,6 @@ const SAME_FUNCTIONS = new Set([
   'tanhshrink',
 ]);
 
-/** Python's round (half to even). */
-function pyRound(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 const pairOf = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0]!, v[1] ?? v[0]!]);
 
@@ -439,22 +434,10 @@ function elementwise(t: TensorInfo, f: (x: Value) => Value | undefined): Value {
   return { k: 'tensor', t: items.length === t.items.length ? { ...rest, items } : rest };
 }
 
-/** + - * / of two Python numbers (int / int is a float), as a tensor of known values does them; undefined for other ops. */
+/** a op b for a torch tensor's known values: numpy's rules, floats rounded to float32. */
 function numericBinary(op: string, a: Value, b: Value): Value | undefined {
-  if ((a.k !== 'int' && a.k !== 'float') || (b.k !== 'int' && b.k !== 'float')) return undefined;
-  const integer = a.k === 'int' && b.k === 'int';
-  switch (op) {
-    case '+':
-      return integer ? int(a.v + b.v) : { k: 'float', v: Math.fround(a.v + b.v) };
-    case '-':
-      return integer ? int(a.v - b.v) : { k: 'float', v: Math.fround(a.v - b.v) };
-    case '*':
-      return integer ? int(a.v * b.v) : { k: 'float', v: Math.fround(a.v * b.v) };
-    case '/':
-      return b.v === 0 ? undefined : { k: 'float', v: Math.fround(a.v / b.v) };
-    default:
-      return undefined;
-  }
+  const r = numpyBinary(op, a, b);
+  return r?.k === 'float' ? { k: 'float', v: Math.fround(r.v) } : r;
 }
 
 /** Values a tensor of known numbers keeps at most (see TensorInfo.items). */

@@ -76,9 +76,9 @@ export function numpyElementwise(op: string, a: Value, b: Value): Value | undefi
 
 /** Functions of one number applied to each value (numpy's rounding gives floats). */
 const UNARY = new Map<string, (x: number) => number>([
-  ['round', roundHalfEven],
-  ['around', roundHalfEven],
-  ['rint', roundHalfEven],
+  ['round', pyRound],
+  ['around', pyRound],
+  ['rint', pyRound],
   ['ceil', Math.ceil],
   ['floor', Math.floor],
   ['sqrt', Math.sqrt],
@@ -90,7 +90,7 @@ const UNARY = new Map<string, (x: number) => number>([
 ]);
 
 /** Python's and numpy's round(): halves to even. */
-function roundHalfEven(x: number): number {
+export function pyRound(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
