@@ -391,7 +391,6 @@ const SAME_FUNCTIONS = new Set([
   'tanhshrink',
 ]);
 
-
 const pairOf = (v: number | number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0]!, v[1] ?? v[0]!]);
 
 /**
