@@ -123,6 +123,7 @@ const TORCH_LAYERS: Record<string, Sig> = {
     ['track_running_stats', B(true)],
   ],
   MaxPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
+  MaxUnpool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)]],
   AvgPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)], ['divisor_override', NONE]],
   AdaptiveAvgPool2d: [['output_size']],
   AdaptiveMaxPool2d: [['output_size'], ['return_indices', B(false)]],
@@ -154,6 +155,23 @@ const TORCH_LAYERS: Record<string, Sig> = {
   Softmax: [['dim', NONE]],
   LogSoftmax: [['dim', NONE]],
   Softmax2d: [],
+  // Their probability is read back in forward() (`if self.dropout.p != 0:`).
+  Dropout: [
+    ['p', { k: 'float', v: 0.5 }],
+    ['inplace', B(false)],
+  ],
+  Dropout1d: [
+    ['p', { k: 'float', v: 0.5 }],
+    ['inplace', B(false)],
+  ],
+  Dropout2d: [
+    ['p', { k: 'float', v: 0.5 }],
+    ['inplace', B(false)],
+  ],
+  AlphaDropout: [
+    ['p', { k: 'float', v: 0.5 }],
+    ['inplace', B(false)],
+  ],
 };
 /** Layers that keep the shape of their input (any arguments). */
 const TORCH_SAME = new Set([
@@ -747,7 +765,15 @@ export class Library {
     });
     def('print', () => NONE);
     def('callable', (a) => bool(['func', 'bound', 'native', 'class', 'lib', 'partial', 'layer'].includes((a[0] ?? NONE).k)));
-    def('type', (a) => (a[0]?.k === 'obj' ? { k: 'class', cls: a[0].cls } : unknown('type()')));
+    // The builtin type of a plain value (`type(rate) is list`), the class of an object.
+    def('type', (a) => {
+      const v = a[0] ?? NONE;
+      if (v.k === 'obj') return { k: 'class', cls: v.cls };
+      const builtin = { int: 'int', float: 'float', bool: 'bool', str: 'str', list: 'list', dict: 'dict', tuple: v.k === 'tuple' && !v.cls ? 'tuple' : '' }[
+        v.k as string
+      ];
+      return (builtin && scope.vars.get(builtin)) || unknown(`type() of ${isUnknown(v) ? 'something not known' : `a ${v.k}`}`);
+    });
     def('id', () => unknown('id()'));
     def('iter', (a) => a[0] ?? NONE);
     def('next', () => unknown('next()'));
@@ -2312,7 +2338,30 @@ export class Library {
         const d = short === 'AvgPool2d' ? [1] : this.ints(a.dilation);
         const ceil = truthy(a.ceil_mode!);
         if (!k || !s || !p || !d || ceil === undefined) return this.t(undefined, 'torch', `the arguments of ${short} are not known`);
-        return this.t(poolShape(t.shape, pairOf(k), pairOf(s), pairOf(p), pairOf(d), ceil), 'torch', `${short}: the output would be empty`);
+        const pooled = this.t(poolShape(t.shape, pairOf(k), pairOf(s), pairOf(p), pairOf(d), ceil), 'torch', `${short}: the output would be empty`);
+        if (short === 'AvgPool2d') return pooled;
+        // return_indices=True: the output and the indices of its maxima, of the same shape (for MaxUnpool2d).
+        const indices = truthy(a.return_indices ?? bool(false));
+        if (indices === undefined) return this.t(undefined, 'torch', 'whether MaxPool2d returns its indices is not known');
+        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+      }
+      case 'MaxUnpool2d': {
+        // Inverse of a max pool: (H - 1) * stride - 2 * padding + kernel, or the output_size given.
+        const size = args[2] ?? kwargs.get('output_size');
+        const [n, c] = t.shape;
+        if (t.shape.length !== 4) return this.t(undefined, 'torch', 'MaxUnpool2d of a tensor that is not [N, C, H, W]');
+        if (size && size.k !== 'none') {
+          const dims = this.ints(size);
+          return dims && dims.length >= 2 ? this.t([n!, c!, ...dims.slice(-2)], 'torch') : this.t(undefined, 'torch', 'MaxUnpool2d output_size not known');
+        }
+        const k = this.ints(a.kernel_size);
+        const s = a.stride!.k === 'none' ? k : this.ints(a.stride);
+        const p = this.ints(a.padding);
+        if (!k || !s || !p) return this.t(undefined, 'torch', 'the arguments of MaxUnpool2d are not known');
+        const [kh, kw] = pairOf(k);
+        const [sh, sw] = pairOf(s);
+        const [ph, pw] = pairOf(p);
+        return this.t([n!, c!, (t.shape[2]! - 1) * sh - 2 * ph + kh, (t.shape[3]! - 1) * sw - 2 * pw + kw], 'torch');
       }
       case 'AdaptiveAvgPool2d':
       case 'AdaptiveMaxPool2d':

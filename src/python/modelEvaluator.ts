@@ -828,6 +828,14 @@ export class Interpreter {
     if (obj.k === 'obj') {
       obj.attrs.set(name, value);
       this.adopt(obj, value);
+      // A module set on a subclass of nn.Sequential (or ModuleList/Dict) joins its children, as
+      // Module.__setattr__ registers it: `self.add_module('conv', ...)` in the subclass's __init__.
+      if (
+        obj.base?.children &&
+        obj.base.cls.startsWith('torch.nn.') &&
+        (value.k === 'layer' || (value.k === 'obj' && this.libraryBases(value.cls).some((b) => this.lib.isModuleBase(b))))
+      )
+        this.lib.containerSet(obj.base, name, value);
       // A subclass of a library layer that replaces its weight or bias, or adds an nn.Parameter:
       // the layer's figures are no longer the module's.
       if (obj.base && (name === 'weight' || name === 'bias' || (value.k === 'tensor' && this.lib.parameters.has(value.t)))) {
@@ -1259,12 +1267,15 @@ export class Interpreter {
     if (a.k === 'lib' && b.k === 'lib') return this.lib.canonical(a.path) === this.lib.canonical(b.path);
     if (a.k === 'func' && b.k === 'func') return a.fn === b.fn;
     if (a.k === 'list' && b.k === 'list') return a === b;
+    // Builtins (`type(x) is list`) are one object each.
+    if (a.k === 'native' && b.k === 'native') return a === b;
     if (a.k !== b.k && a.k !== 'tensor' && b.k !== 'tensor' && a.k !== 'unknown' && b.k !== 'unknown') return false;
     return undefined;
   }
 
   equal(a: Value, b: Value): boolean | undefined {
     if (isUnknown(a) || isUnknown(b) || a.k === 'tensor' || b.k === 'tensor') return undefined;
+    if (a.k === 'native' && b.k === 'native') return a === b;
     const x = num(a);
     const y = num(b);
     if (x !== undefined && y !== undefined) return x === y;

@@ -33,6 +33,24 @@ describe('the corpus of real model code', () => {
     expect(measured.length).toBeGreaterThanOrEqual(25);
   });
 
+  it('the check counts static configurations the truth cannot tell apart (kernels 3x1 and 1x3) together, and still flags a wrong count', () => {
+    const figures = { params: 96, macs: 2359296, input_shape: [1, 32, 64, 128], output_shape: [1, 32, 64, 128] };
+    const entry = {
+      file: 'm.py',
+      framework: 'torch' as const,
+      truthFile: 'm.json',
+      truth: {
+        entries: [{ name: 'M', status: 'measured' }],
+        sites: [{ file: 'm.py', line: 5, column: 9, family: 'conv', layer: 'Conv2d', instances: [{ count: 12, ...figures }] }],
+      },
+    };
+    const row = (counts: number[]) => [
+      { line: 5, column: 9, layer: 'Conv2d', instances: counts.map((count, k) => ({ count, ...figures, weight_shape: k ? [32, 1, 1, 3] : [32, 1, 3, 1] })) },
+    ];
+    expect(checkFile(entry, row([6, 6])).wrong).toEqual([]);
+    expect(checkFile(entry, row([6, 7])).wrong).toEqual(['m.py:5:9 Conv2d: 13 instances of 96 params at 1x32x64x128, measured 12']);
+  });
+
   it.each(corpus.map((e) => [e.file, e] as const))('sepconv cost %s --json gives no figure that disagrees with the measured truth', async (_file, entry) => {
     // Run without blocking the worker (see runProcess).
     const run = await runProcess(process.execPath, staticCostArgs(entry), { timeout: 120_000 });

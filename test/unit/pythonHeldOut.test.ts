@@ -408,3 +408,118 @@ for name, width in zip(["cifar10_net"], [16]):
     }
   });
 });
+
+describe('segmentation nets of a second held-out batch', () => {
+  // Each measured with PyTorch 1.13 (media/python/measure.py) at 224x224.
+  it("reads a dropout's probability back (`if self.dropout.p != 0:` in forward(), LEDNet, EDANet)", () => {
+    const { sites } = evaluate(`import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, c, p):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.dropout = nn.Dropout2d(p)
+
+    def forward(self, x):
+        out = self.conv(x)
+        if self.dropout.p != 0:
+            out = self.dropout(out)
+        return out + x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+        self.b1 = Block(16, 0.1)
+        self.head = nn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        return self.head(self.b1(self.stem(x)))
+`);
+    // Measured: the head 136 params, 1,705,984 MACs at 1x8x112x112.
+    expect(at(sites, 22)).toMatchObject({ count: 1, params: 136, macs: 1705984, output_shape: [1, 8, 112, 112] });
+  });
+
+  it('a subclass of nn.Sequential filled with self.add_module() in __init__ runs its modules (HarDNet)', () => {
+    const { sites } = evaluate(`import torch.nn as nn
+
+
+class ConvLayer(nn.Sequential):
+    def __init__(self, cin, cout, kernel=3, stride=1):
+        super().__init__()
+        self.add_module('conv', nn.Conv2d(cin, cout, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False))
+        self.add_module('norm', nn.BatchNorm2d(cout))
+        self.add_module('relu', nn.ReLU6(True))
+
+    def forward(self, x):
+        return super().forward(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = ConvLayer(3, 16, stride=2)
+        self.b = ConvLayer(16, 32, kernel=1)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+`);
+    // Measured: 432 params, 5,419,008 MACs at 1x16x112x112; 512 params, 6,422,528 MACs at 1x32x112x112.
+    const conv = at(sites, 7);
+    expect(conv.count).toBe(2);
+    expect(conv.instances).toEqual([
+      expect.objectContaining({ count: 1, params: 432, macs: 5419008, output_shape: [1, 16, 112, 112] }),
+      expect.objectContaining({ count: 1, params: 512, macs: 6422528, output_shape: [1, 32, 112, 112] }),
+    ]);
+  });
+
+  it('type(x) is list and type(x) == int are known for plain values (PeleeNet)', () => {
+    const { sites } = evaluate(`import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, growth_rate=32):
+        super().__init__()
+        if type(growth_rate) is list:
+            rates = growth_rate
+        else:
+            rates = [growth_rate] * 2
+        if type(rates[0]) == int:
+            self.c1 = nn.Conv2d(3, rates[0], 3, padding=1)
+        self.c2 = nn.Conv2d(rates[0], rates[1], 3, padding=1)
+
+    def forward(self, x):
+        return self.c2(self.c1(x))
+`);
+    // Measured: 896 params at 1x32x224x224; 9,248 params, 464,027,648 MACs.
+    expect(at(sites, 12)).toMatchObject({ count: 1, params: 896, output_shape: [1, 32, 224, 224] });
+    expect(at(sites, 13)).toMatchObject({ count: 1, params: 9248, macs: 464027648 });
+  });
+
+  it('MaxPool2d(return_indices=True) gives the output and its indices; MaxUnpool2d undoes the pool (ENet)', () => {
+    const { sites } = evaluate(`import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 1, 1)
+        self.pool = nn.MaxPool2d(2, stride=2, return_indices=True)
+        self.mid = nn.Conv2d(16, 16, 3, 1, 1)
+        self.unpool = nn.MaxUnpool2d(kernel_size=2)
+        self.head = nn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x, idx = self.pool(x)
+        x = self.mid(x)
+        x = self.unpool(x, idx)
+        return self.head(x)
+`);
+    // Measured: mid 2,320 params, 29,102,080 MACs at 1x16x112x112; head 136 params, 6,823,936 MACs at 1x8x224x224.
+    expect(at(sites, 9)).toMatchObject({ count: 1, params: 2320, macs: 29102080, output_shape: [1, 16, 112, 112] });
+    expect(at(sites, 11)).toMatchObject({ count: 1, params: 136, macs: 6823936, output_shape: [1, 8, 224, 224] });
+  });
+});
