@@ -457,6 +457,9 @@ function numericBinary(op: string, a: Value, b: Value): Value | undefined {
   return r?.k === 'float' ? { k: 'float', v: Math.fround(r.v) } : r;
 }
 
+/** Tensor methods that change their tensor's shape in place: followed as their out-of-place twins. */
+const SHAPE_IN_PLACE = new Set(['unsqueeze_', 'squeeze_', 'transpose_', 't_', 'swapdims_', 'swapaxes_']);
+
 /** Values a tensor of known numbers keeps at most (see TensorInfo.items). */
 const KNOWN_ITEMS = 4096;
 /** Tensor functions whose result has the values of their tensor (the others' results do not know theirs). */
@@ -1842,11 +1845,27 @@ export class Library {
   }
 
   private arg(args: Args, kwargs: Kwargs, i: number, name: string): Value | undefined {
-    return args[i] ?? kwargs.get(name);
+    // torch takes numpy's `axis=` for `dim=` (torch.mean(x, axis=[2, 3])).
+    return args[i] ?? kwargs.get(name) ?? (name === 'dim' ? kwargs.get('axis') : undefined);
   }
 
   /** A tensor function's result; known values (TensorInfo.items) survive only the functions that keep them as they are. */
   private tensorFunction(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    if (SHAPE_IN_PLACE.has(fn)) {
+      // x.unsqueeze_(1): the result has the shape unsqueeze(1) gives, and x itself changed. The
+      // tensor x was is forgotten (other names for it may remain here), never left with its old shape.
+      const x = args[0];
+      const result = this.tensorFunctionOf(fn.slice(0, -1), args, kwargs, node);
+      if (x?.k === 'tensor' && !(result?.k === 'tensor' && result.t === x.t)) {
+        const t = x.t as { shape?: number[]; reason?: string; items?: Value[]; pending?: [number, number]; hint?: number[] };
+        delete t.shape;
+        delete t.items;
+        delete t.pending;
+        delete t.hint;
+        t.reason = `the tensor was changed in place by ${fn}()`;
+      }
+      return result;
+    }
     const result = this.tensorFunctionOf(fn, args, kwargs, node);
     if (result?.k !== 'tensor' || !result.t.items) return result;
     if (fn === 'float' || fn === 'double')
@@ -1912,7 +1931,7 @@ export class Library {
       case 'stack': {
         const items = this.it.iterate(x, undefined);
         if (isUnknown(items)) return this.t(undefined, 'torch', items.reason);
-        const d = num(this.arg(args, kwargs, 1, 'dim') ?? kwargs.get('axis') ?? int(0));
+        const d = num(this.arg(args, kwargs, 1, 'dim') ?? int(0));
         if (d === undefined) return this.t(undefined, 'torch', `torch.${fn} along a dim not known`);
         const ts = items.map((v) => this.tensor(v, 'torch'));
         const bad = ts.find((q) => !q.shape);
@@ -2038,7 +2057,7 @@ export class Library {
       case 'unsqueeze': {
         const n = need(fn);
         if (n) return n;
-        const d = num(args[1] ?? kwargs.get('dim') ?? NONE);
+        const d = num(this.arg(args, kwargs, 1, 'dim') ?? NONE);
         if (d === undefined) return this.t(undefined, fw, 'unsqueeze dim not known');
         const shape = [...t.shape!];
         shape.splice(d < 0 ? shape.length + 1 + d : d, 0, 1);
@@ -2047,7 +2066,7 @@ export class Library {
       case 'chunk': {
         const n = need(fn);
         const chunks = num(args[1] ?? kwargs.get('chunks') ?? NONE);
-        const d = num(args[2] ?? kwargs.get('dim') ?? int(0));
+        const d = num(this.arg(args, kwargs, 2, 'dim') ?? int(0));
         if (n || chunks === undefined || d === undefined) return unknown(n ? (n as { t: TensorInfo }).t.reason! : 'chunk() arguments not known');
         const at = d < 0 ? t.shape!.length + d : d;
         const size = Math.ceil(t.shape![at]! / chunks);
@@ -2065,7 +2084,7 @@ export class Library {
         if (fn === 'tensor_split') return undefined;
         const n = need(fn);
         const sv = args[1] ?? kwargs.get('split_size_or_sections') ?? kwargs.get('split_size');
-        const d = num(args[2] ?? kwargs.get('dim') ?? int(0));
+        const d = num(this.arg(args, kwargs, 2, 'dim') ?? int(0));
         if (n || !sv || d === undefined) return unknown(n ? (n as { t: TensorInfo }).t.reason! : 'split() arguments not known');
         const at = d < 0 ? t.shape!.length + d : d;
         const total = t.shape![at]!;

@@ -523,3 +523,53 @@ class Net(nn.Module):
     expect(at(sites, 11)).toMatchObject({ count: 1, params: 136, macs: 6823936, output_shape: [1, 8, 224, 224] });
   });
 });
+
+describe('tensor methods of a third held-out batch', () => {
+  it('x.unsqueeze_(dim) gives the unsqueezed shape, and the tensor it changed is not kept with its old one (SKNet)', () => {
+    const source = `import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(3, 8, 5, padding=2)
+        self.c = nn.Conv2d(8, 4, 1)
+        self.d = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        fa = y.unsqueeze_(dim=1)
+        fb = self.b(x).unsqueeze_(dim=1)
+        fea = torch.cat([fa, fb], dim=1).sum(dim=1)
+        return self.c(fea)
+`;
+    // Measured: c 36 params, 1,806,336 MACs at 1x4x224x224.
+    expect(at(evaluate(source).sites, 10)).toMatchObject({ count: 1, params: 36, macs: 1806336, output_shape: [1, 4, 224, 224] });
+    // y itself became 5-D (PyTorch's conv would raise on it): not taken for the 4-D tensor it was.
+    const d = at(evaluate(source.replace('return self.c(fea)', 'return self.c(fea), self.d(y)')).sites, 11);
+    expect(d.unknown).toBe(true);
+    expect(d.reason).toMatch(/changed in place by unsqueeze_\(\)/);
+  });
+
+  it("torch.mean(x, axis=[2, 3]) reduces the axes given (numpy's keyword for dim), as torch.cat(..., axis=1) concatenates along it", () => {
+    const { sites } = evaluate(`import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+        self.fc = nn.Conv2d(32, 8, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.cat([x, x], axis=1)
+        return self.fc(torch.mean(x, axis=[2, 3], keepdim=True))
+`);
+    // Measured: fc 264 params, 264 MACs at 1x8x1x1.
+    expect(at(sites, 9)).toMatchObject({ count: 1, params: 264, macs: 264, output_shape: [1, 8, 1, 1] });
+  });
+});
