@@ -79,6 +79,11 @@ const I = int;
 const S = str;
 const B = bool;
 
+const DROPOUT: Sig = [
+  ['p', { k: 'float', v: 0.5 }],
+  ['inplace', B(false)],
+];
+
 const TORCH_LAYERS: Record<string, Sig> = {
   Conv2d: [
     ['in_channels'],
@@ -156,22 +161,10 @@ const TORCH_LAYERS: Record<string, Sig> = {
   LogSoftmax: [['dim', NONE]],
   Softmax2d: [],
   // Their probability is read back in forward() (`if self.dropout.p != 0:`).
-  Dropout: [
-    ['p', { k: 'float', v: 0.5 }],
-    ['inplace', B(false)],
-  ],
-  Dropout1d: [
-    ['p', { k: 'float', v: 0.5 }],
-    ['inplace', B(false)],
-  ],
-  Dropout2d: [
-    ['p', { k: 'float', v: 0.5 }],
-    ['inplace', B(false)],
-  ],
-  AlphaDropout: [
-    ['p', { k: 'float', v: 0.5 }],
-    ['inplace', B(false)],
-  ],
+  Dropout: DROPOUT,
+  Dropout1d: DROPOUT,
+  Dropout2d: DROPOUT,
+  AlphaDropout: DROPOUT,
 };
 /** Layers that keep the shape of their input (any arguments). */
 const TORCH_SAME = new Set([
