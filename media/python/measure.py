@@ -29,7 +29,8 @@
    {count, params, macs, input_shape, output_shape}. What the file itself prints goes to stderr.
 
 MACs follow torchinfo, as the extension's default convention: a conv counts
-outputs x in_channels/groups x kernel, plus one per output with a bias; a linear layer rows x in x out
+outputs x in_channels/groups x kernel, plus one per output with a bias (a transposed conv: its
+parameters x N x output pixels); a linear layer rows x in x out
 (plus its bias); BatchNorm batch x its affine parameters; pools none. Params count parameters, not
 buffers (Keras: BatchNormalization's moving statistics are left out, as PyTorch's running ones).
 
@@ -565,7 +566,9 @@ class TorchMeasure:
                 bias = module.bias is not None
                 kernel = product(module.kernel_size)
                 if module.transposed:
-                    macs = product(in_shape) * (module.out_channels // module.groups) * kernel + (product(out_shape) if bias else 0)
+                    # torchinfo counts a transposed conv as its parameters x N x output pixels, as
+                    # the extension's cost model does (not weights x input pixels, fvcore's count).
+                    macs = module.weight.numel() * (product(out_shape) // out_shape[1]) + (product(out_shape) if bias else 0)
                 else:
                     macs = product(out_shape) * (module.in_channels // module.groups) * kernel + (product(out_shape) if bias else 0)
             elif isinstance(module, nn.Linear):

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MeasureError, modelDefinitions, runMeasure, type MeasuredSite, type MeasureResult } from '../../src/python/measureRunner';
+import { costModel } from '../../src/shared/cost';
+import { resolveModel } from '../../src/shared/spec';
 
 const TORCH_PYTHON = process.env.SEPCONV_TORCH_PYTHON ?? '/usr/bin/python3';
 /**
@@ -149,6 +151,43 @@ describe('measure.py with PyTorch', () => {
       expect(dw.params).toBeUndefined();
       const fc = siteAt(result, 30, 'Linear');
       expect(fc).toMatchObject({ params: 650, macs: 650, input_shape: [1, 64], output_shape: [1, 10] });
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "counts a transposed conv as torchinfo does and as the cost model's torchinfo convention does: parameters x N x output pixels",
+    async () => {
+      const file = modelFile(
+        'up.py',
+        `import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, 2, 1)
+        self.up = nn.ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1, output_padding=1, groups=2)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
+`,
+      );
+      const result = await measure(file, { inputShape: [1, 3, 32, 32] });
+      const spec = {
+        type: 'ConvTranspose2d' as const,
+        in_channels: 16,
+        out_channels: 8,
+        kernel_size: 3,
+        stride: 2,
+        padding: 1,
+        output_padding: 1,
+        groups: 2,
+      };
+      const leaf = costModel(resolveModel({ layers: [spec] }, { inputShape: [1, 16, 16, 16] }), { convention: 'torchinfo' }).leaves[0]!;
+      // 584 parameters (16 x 4 x 3 x 3 weights and 8 biases) x 32 x 32 output pixels.
+      expect(leaf).toMatchObject({ params: 584, macs: 584 * 32 * 32 });
+      expect(siteAt(result, 8, 'ConvTranspose2d')).toMatchObject({ params: leaf.params, macs: leaf.macs, output_shape: [1, 8, 32, 32] });
     },
     TIMEOUT_MS,
   );
