@@ -700,7 +700,8 @@ class KerasMeasure:
             middle = in_shape[-1] * layer.depth_multiplier
             macs = spatial * middle * product(layer.kernel_size) + spatial * middle * out_shape[-1] + (outputs if bias else 0)
         elif name.endswith('Transpose'):
-            macs = product(in_shape) * (layer.filters // getattr(layer, 'groups', 1)) * product(layer.kernel_size) + (outputs if bias else 0)
+            # torchinfo's count, as for PyTorch's: the kernel's weights x N x output pixels.
+            macs = product(tuple(layer.kernel.shape)) * product(out_shape[:-1]) + (outputs if bias else 0)
         elif name.startswith('Conv'):
             macs = outputs * (in_shape[-1] // getattr(layer, 'groups', 1)) * product(layer.kernel_size) + (outputs if bias else 0)
         elif name == 'Dense':
