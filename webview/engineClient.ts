@@ -7,7 +7,8 @@
 import type { EngineBackend, WireTensor } from '../src/shared/protocol';
 import type { ModelSpec } from '../src/shared/spec';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
-import { SpareBuffers, type PaintRequest } from './mapImages';
+import type { PaintRequest } from './mapImages';
+import { SpareBuffers } from '../src/shared/spareBuffers';
 import { RequestCancelled } from './hostBridge';
 import { RequestClient, type RequestOptions } from '../src/shared/requests';
 import type { PageModelFile } from './modelImport';

@@ -64,33 +64,6 @@ export function stepGrid(key: string, shape: readonly number[], request: Pick<Pa
   return { layout, drawn, limitedBy, cssWidth: Math.min(available, layout.columns * (thumb + THUMB_GAP_PX)) };
 }
 
-/**
- * Buffers of pictures the page has drawn (putImageData copies them into the canvas), handed back to
- * be painted into again: the first writes to new memory cost more than the painting itself
- * (3.6 MB of RGBA: 22 ms new, 2 ms reused, on the 2-core machine of CONTRIBUTING's bench).
- */
-export class SpareBuffers {
-  private readonly buffers: ArrayBuffer[] = [];
-
-  /** Keeps `buffer` for a later take (at most `limit` buffers are kept, the latest). */
-  give(buffer: ArrayBuffer, limit = 64): void {
-    if (buffer.byteLength === 0) return; // detached
-    this.buffers.push(buffer);
-    if (this.buffers.length > limit) this.buffers.shift();
-  }
-
-  /** A kept buffer of exactly `bytes`, removed from the kept ones; undefined when none has that size. */
-  take(bytes: number): ArrayBuffer | undefined {
-    const at = this.buffers.findIndex((b) => b.byteLength === bytes);
-    return at < 0 ? undefined : this.buffers.splice(at, 1)[0];
-  }
-
-  /** Every kept buffer, removed (to transfer them elsewhere). */
-  takeAll(): ArrayBuffer[] {
-    return this.buffers.splice(0);
-  }
-}
-
 /** The range of every channel together. */
 export function sharedRange(ranges: Float32Array): Range {
   let min = Infinity;

@@ -42,7 +42,7 @@ export interface StepPicture {
 
 /**
  * Runs and paints may carry `spare`: pixel buffers of pictures the page has drawn, moved back to
- * be painted into again (SpareBuffers in mapImages.ts).
+ * be painted into again (src/shared/spareBuffers.ts).
  */
 export type ToWorker =
   | { type: 'probe'; id: number }

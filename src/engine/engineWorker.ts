@@ -4,6 +4,7 @@
  * `forward` message with progress messages and then a result (buffers transferred) or an error.
  */
 import { parentPort } from 'node:worker_threads';
+import { SpareBuffers } from '../shared/spareBuffers';
 import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
 import { resolveForInput } from './forward';
@@ -104,9 +105,9 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
       onProgress: (done: number, total: number) => post({ type: 'progress', id, done, total }),
     };
     const key = keyOf(request);
-    const spare = new Map<number, ArrayBuffer[]>();
-    for (const buffer of request.spare ?? []) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
-    const spareOf = (bytes: number) => spare.get(bytes)?.pop();
+    const spare = new SpareBuffers();
+    for (const buffer of request.spare ?? []) spare.give(buffer);
+    const spareOf = (bytes: number) => spare.take(bytes);
     const arrays = (floats: number) => {
       const buffer = spareOf(floats * 4);
       return buffer ? new Float32Array(buffer) : new Float32Array(floats);

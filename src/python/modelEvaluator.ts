@@ -492,7 +492,9 @@ export class Interpreter {
    * more often than the followed code builds it: its count is a lower bound.
    */
   private noteUnfollowedCalls(block: Node, file: string, reason: string): void {
-    if (file !== this.root.path) return;
+    // Once per block: a block in a loop is met again, and what it reaches does not change (the first reason is kept).
+    if (file !== this.root.path || this.notedBlocks.has(block.startIndex)) return;
+    this.notedBlocks.add(block.startIndex);
     if (!this.rootDefinitions) {
       this.rootDefinitions = new Map();
       for (const def of this.root.tree.rootNode.descendantsOfType(['function_definition', 'class_definition'])) {
@@ -519,6 +521,7 @@ export class Interpreter {
   /** Root-file calls that code not followed may reach, with why it was not followed (see noteUnfollowedCalls). */
   readonly unfollowedCalls = new Map<number, string>();
   private rootDefinitions: Map<string, Node[]> | undefined;
+  private readonly notedBlocks = new Set<number>();
 
   /** Evaluates without effects on failure (used to find what an unknown block mutates). */
   private evalQuiet(node: Node | null, scope: Scope, file: string): Value | undefined {

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { colorize, colorizeGrid, colormapIndex, colormapLut, gridLayout, tileOrigin, valueRange } from '../../webview/colormap';
-import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, SpareBuffers, stepGrid } from '../../webview/mapImages';
+import { channelRanges, DEFAULT_CHANNEL_CAP, MAX_GRID_PIXELS, paintGrid, sharedRange, stepGrid } from '../../webview/mapImages';
+import { SpareBuffers } from '../../src/shared/spareBuffers';
 import { makePreview, previewByte, previewBytes, previewValue } from '../../src/shared/featurePreview';
 import { defaultState, restoreState, sampleFile, SAMPLES } from '../../webview/state';
 import { blockTree, describeBlock, isConvStep, stepInBlocks } from '../../webview/blockTree';
