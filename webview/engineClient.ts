@@ -12,6 +12,7 @@ import { SpareBuffers } from '../src/shared/spareBuffers';
 import { RequestCancelled } from './hostBridge';
 import { RequestClient, type RequestOptions } from '../src/shared/requests';
 import type { PageModelFile } from './modelImport';
+import type { CompressedRunResult } from '../src/shared/packedMaps';
 
 export class EngineClient {
   private worker: Worker | undefined;
@@ -30,6 +31,14 @@ export class EngineClient {
   /** Hands back a drawn picture's pixel buffer: it goes to the worker with the next run or paint. */
   recycle(pixels: ArrayBuffer): void {
     this.spare.give(pixels);
+  }
+
+  /**
+   * Hands back the previews and ranges of maps no longer shown (a run replaced by a later one): the
+   * worker unpacks the next host answers into them. Nothing may read those maps afterwards.
+   */
+  recycleMaps(maps: readonly PageFeatureMap[]): void {
+    for (const buffer of new Set(maps.flatMap((m) => [m.preview, m.ranges]))) this.spare.give(buffer);
   }
 
   private async start(): Promise<Worker> {
@@ -114,5 +123,17 @@ export class EngineClient {
     const spare = this.spare.takeAll();
     const transfer = [...new Set(maps.flatMap((m) => [m.preview, m.ranges, ...(m.values ? [m.values] : [])])), ...spare];
     return this.send<PaintedMaps>({ type: 'paint', maps, paint, spare } as Omit<ToWorker, 'id'>, transfer, options);
+  }
+
+  /**
+   * Inflates and paints a host run's compressed maps in the worker: the page's thread does neither
+   * (new memory costs its first writes: 3 MB of previews inflated and split here took 30-90 ms).
+   * The deflated buffer moves to the worker: when this rejects, it is detached unless the worker
+   * never started.
+   */
+  unpack(answer: CompressedRunResult, paint: PaintRequest, options: RequestOptions = {}): Promise<PaintedMaps> {
+    const spare = this.spare.takeAll();
+    const message = { type: 'unpack', maps: answer.featureMaps, deflated: answer.mapsDeflated, bytes: answer.mapsBytes, paint, spare };
+    return this.send<PaintedMaps>(message as Omit<ToWorker, 'id'>, [answer.mapsDeflated, ...spare], options);
   }
 }

@@ -10,6 +10,7 @@ import { exactBuffer } from '../src/shared/tensor';
 import type { FromWorker, PageFeatureMap, PageRunResult, PaintedMaps, StepPicture, ToWorker, WebGpuProbe, WorkerWeights } from './workerProtocol';
 import { paintGrid, stepGrid, type PaintRequest } from './mapImages';
 import { SpareBuffers } from '../src/shared/spareBuffers';
+import { inflateMaps, unpackMaps } from '../src/shared/packedMaps';
 import type { Intermediate, WeightMap } from '../src/engine/types';
 import { describeAdapter, isSoftwareAdapter } from '../src/engine/softwareAdapter';
 import { importPageModel } from './modelImport';
@@ -94,7 +95,7 @@ async function run(
     ...featureMapOf(step, step, Infinity),
     values: exactBuffer(step.data),
   }));
-  const painted = paintAll(maps, message.paint, message.spare);
+  const painted = paintAll(maps, message.paint, spareOf(message.spare));
   const runResult: PageRunResult = toRunResult(result, painted.maps, {
     backend: message.backend,
     device: `${deviceName}, ${result.backend}`,
@@ -109,9 +110,7 @@ async function run(
  * canvases. RGBA pixels rather than ImageBitmaps: making a bitmap here costs as much as the page's
  * putImageData. The caller transfers every buffer (maps, pixels, ranges): nothing is copied.
  */
-function paintAll(maps: PageFeatureMap[], request: PaintRequest, spare: ArrayBuffer[] = []): PaintedMaps {
-  const buffers = new SpareBuffers();
-  for (const buffer of spare) buffers.give(buffer);
+function paintAll(maps: PageFeatureMap[], request: PaintRequest, buffers: SpareBuffers): PaintedMaps {
   const pictures = maps.map((map): StepPicture | undefined => {
     if (map.shape.length !== 4 || map.previewChannels === 0) return undefined;
     const ranges = new Float32Array(map.ranges);
@@ -120,6 +119,27 @@ function paintAll(maps: PageFeatureMap[], request: PaintRequest, spare: ArrayBuf
     return { pixels: paintGrid(new Uint8Array(map.preview), grid, ranges, request, into).buffer, grid, request };
   });
   return { maps, pictures };
+}
+
+/** The buffers the page handed back, to be written again (src/shared/spareBuffers.ts). */
+function spareOf(spare: ArrayBuffer[] = []): SpareBuffers {
+  const buffers = new SpareBuffers();
+  for (const buffer of spare) buffers.give(buffer);
+  return buffers;
+}
+
+/**
+ * What a host run's deflated maps inflate into: kept from one answer to the next, never sent (the
+ * maps are copied out of it into buffers of their own, the page's spare ones when it gave some).
+ */
+let inflated: Uint8Array | undefined;
+
+/** A host run's compressed maps, inflated and unpacked here (not on the page's thread), then painted. */
+function unpack(message: Extract<ToWorker, { type: 'unpack' }>): PaintedMaps {
+  const buffers = spareOf(message.spare);
+  if (!inflated || inflated.length < message.bytes) inflated = new Uint8Array(message.bytes);
+  const maps = unpackMaps(message.maps, inflateMaps(message.deflated, message.bytes, inflated), (bytes) => buffers.take(bytes) ?? new ArrayBuffer(bytes));
+  return paintAll(maps, message.paint, buffers);
 }
 
 /** Every buffer of the maps and pictures: they move to the page, nothing is copied. */
@@ -150,7 +170,10 @@ async function answer(message: ToWorker): Promise<void> {
     if (message.type === 'probe') {
       post({ type: 'probe', id: message.id, webgpu: await probe() });
     } else if (message.type === 'paint') {
-      const painted = paintAll(message.maps, message.paint, message.spare);
+      const painted = paintAll(message.maps, message.paint, spareOf(message.spare));
+      post({ type: 'painted', id: message.id, painted }, transferList(painted));
+    } else if (message.type === 'unpack') {
+      const painted = unpack(message);
       post({ type: 'painted', id: message.id, painted }, transferList(painted));
     } else if (message.type === 'import') {
       const model = importPageModel(new Uint8Array(message.bytes), message.name);

@@ -4,11 +4,12 @@
  * the standalone page.
  */
 import { costModel, withCountedParams, type ModelCost } from '../src/shared/cost';
-import { unpackRunResult } from '../src/shared/packedMaps';
+import { isCompressedRunResult, unpackRunResult, type CompressedRunResult, type PackedRunResult } from '../src/shared/packedMaps';
 import { listPresets, getPreset } from '../src/shared/presets';
 import type { HostGpuInfo, LoadModelOptions, RunResult, WireFeatureMap } from '../src/shared/protocol';
 import { resolveModel, SpecError, type ModelSpec, type ResolvedModel } from '../src/shared/spec';
 import { COLORMAPS, type ColormapName } from './colormap';
+import type { PaintRequest } from './mapImages';
 import { CostView } from './costView';
 import { clear, h, icon, labelled, select } from './dom';
 import { EngineClient } from './engineClient';
@@ -457,6 +458,37 @@ class Playground {
     }
   }
 
+  /**
+   * A host run's answer, unpacked and painted in the page's worker (a compressed answer is inflated
+   * there too); where the worker cannot start, unpacked here and left for the maps view to paint.
+   */
+  private async paintHostAnswer(
+    answer: PackedRunResult | CompressedRunResult,
+    paint: PaintRequest,
+    signal: AbortSignal,
+  ): Promise<{ result: PageRunResult; pictures: (StepPicture | undefined)[] }> {
+    if (isCompressedRunResult(answer)) {
+      const { featureMaps: _packed, mapsDeflated, mapsBytes: _bytes, ...rest } = answer;
+      try {
+        const painted = await this.engine.unpack(answer, paint, { signal });
+        return { result: { ...rest, featureMaps: painted.maps }, pictures: painted.pictures };
+      } catch (error) {
+        // A worker that could not start never took the maps (their buffer is intact).
+        if (error instanceof RequestCancelled || mapsDeflated.byteLength === 0) throw error;
+        return { result: await unpackRunResult(answer), pictures: [] };
+      }
+    }
+    const result = await unpackRunResult(answer);
+    try {
+      const painted = await this.engine.paint(result.featureMaps, paint, { signal });
+      return { result: { ...result, featureMaps: painted.maps }, pictures: painted.pictures };
+    } catch (error) {
+      // When the page worker could not start, the maps never left (their buffers are intact): they are painted on this thread.
+      if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.ranges.byteLength === 0)) throw error;
+      return { result, pictures: [] };
+    }
+  }
+
   private refreshCosts(): void {
     try {
       this.cost = this.validation.resolved
@@ -599,23 +631,17 @@ class Playground {
             { signal: controller.signal, onProgress },
           ),
         );
-        result = await unpackRunResult(answer);
         tAnswer = performance.now();
-        const runId = result.runId;
+        const runId = answer.runId;
         reader = async (key, start, end) =>
           new Float32Array((await this.host.request('readTensor', { runId, step: key, channelStart: start, channelEnd: end })).data);
-        try {
-          const painted = await this.engine.paint(result.featureMaps, paint, { signal: controller.signal });
-          result = { ...result, featureMaps: painted.maps };
-          pictures = painted.pictures;
-        } catch (error) {
-          // When the page worker could not start, the maps never left (their buffers are intact): they are painted on this thread.
-          if (error instanceof RequestCancelled || result.featureMaps.some((m) => m.ranges.byteLength === 0)) throw error;
-        }
+        ({ result, pictures } = await this.paintHostAnswer(answer, paint, controller.signal));
       }
       const tResult = performance.now();
       this.maps.show(result, pictures, paint.availableWidth, reader);
       const tDrawn = performance.now();
+      // The maps shown before are read by nothing now: the worker unpacks later answers into their buffers.
+      if (this.lastRun && this.lastRun.result !== result) this.engine.recycleMaps(this.lastRun.result.featureMaps);
       this.lastRun = { result, modelJson };
       const drawnMs = tDrawn - started;
       this.measuredRoutes[routeKey(route)] = drawnMs;

@@ -3,6 +3,7 @@
  * page: both ends are the same bundle's code, so they are typed but not validated.
  */
 import type { EngineBackend, RunResult, RunWeights, WireFeatureMap, WireTensor } from '../src/shared/protocol';
+import type { CompressedFeatureMap } from '../src/shared/packedMaps';
 import type { ModelSpec } from '../src/shared/spec';
 import type { PaintRequest, StepGrid } from './mapImages';
 import type { PageModelFile } from './modelImport';
@@ -50,6 +51,11 @@ export type ToWorker =
   | { type: 'run'; id: number; backend: EngineBackend; model: ModelSpec; input: WireTensor; weights: WorkerWeights; paint: PaintRequest; spare?: ArrayBuffer[] }
   /** Paint feature maps computed elsewhere (the extension host); they come back with their pictures. */
   | { type: 'paint'; id: number; maps: PageFeatureMap[]; paint: PaintRequest; spare?: ArrayBuffer[] }
+  /**
+   * Inflate a host run's compressed maps (`bytes` once inflated, see CompressedRunResult in
+   * src/shared/packedMaps.ts), then paint them; they come back with their pictures.
+   */
+  | { type: 'unpack'; id: number; maps: CompressedFeatureMap[]; deflated: ArrayBuffer; bytes: number; paint: PaintRequest; spare?: ArrayBuffer[] }
   /** A model file the user opened in the standalone page, to import (its bytes move to the worker). */
   | { type: 'import'; id: number; name: string; bytes: ArrayBuffer };
 

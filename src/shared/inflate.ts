@@ -90,10 +90,15 @@ function fixed(): { literals: Table; distances: Table } {
   return fixedTables;
 }
 
-/** Inflates raw deflate `input` into exactly `size` bytes. @throws InflateError */
-export function inflateRaw(input: Uint8Array, size: number): Uint8Array<ArrayBuffer> {
+/**
+ * Inflates raw deflate `input` into exactly `size` bytes: into `into` when given (an array of
+ * exactly `size` bytes, every one of them written: memory already written once costs less than new
+ * memory), else a new array. @throws InflateError
+ */
+export function inflateRaw<T extends ArrayBufferLike = ArrayBuffer>(input: Uint8Array, size: number, into?: Uint8Array<T>): Uint8Array<T> {
   if (!Number.isSafeInteger(size) || size < 0) throw new InflateError(`cannot inflate into ${size} bytes`);
-  const out = new Uint8Array(size);
+  if (into && into.length !== size) throw new InflateError(`cannot inflate ${size} bytes into an array of ${into.length}`);
+  const out = (into ?? new Uint8Array(size)) as Uint8Array<T>;
   const end = input.length;
   let at = 0; // next input byte
   let buffer = 0; // bits read ahead, least significant first

@@ -92,10 +92,14 @@ export async function compressRunResult(
   return { ...result, featureMaps, mapsDeflated, mapsBytes: buffer.byteLength };
 }
 
-/** The maps' buffer inflated here (inflate.ts): a few ms for the 3.0 MB of previews MobileNetV1's first blocks make. */
-async function inflateMaps(bytes: ArrayBuffer, size: number): Promise<ArrayBuffer> {
+/**
+ * Inflates a run's maps' buffer (inflate.ts): into `into` when it is given and large enough (the
+ * page's worker keeps one: new memory costs its first writes, more than the inflating itself),
+ * else into a new array. A few ms for the 3.0 MB of previews MobileNetV1's first blocks make.
+ */
+export function inflateMaps(bytes: ArrayBuffer, size: number, into?: Uint8Array): Uint8Array {
   try {
-    return inflate(new Uint8Array(bytes), size).buffer;
+    return into && into.length >= size ? inflate(new Uint8Array(bytes), size, into.subarray(0, size)) : inflate(new Uint8Array(bytes), size);
   } catch (error) {
     throw new Error(`the host's feature maps: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -108,32 +112,40 @@ function own(view: ArrayBufferView | ArrayBuffer, what: string): ArrayBuffer {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
 }
 
+/** Where to put `bytes` of a map's preview or ranges: a new buffer by default; the page's worker reuses those of earlier runs. */
+export type MapBufferSource = (bytes: number) => ArrayBuffer;
+const newBuffer: MapBufferSource = (bytes) => new ArrayBuffer(bytes);
+
+/**
+ * The maps of a compressed answer, each preview and ranges copied out of the inflated buffer
+ * (`inflated`: exactly the answer's `mapsBytes`) into a buffer of its own from `buffers`. Offsets
+ * and sizes are checked against the inflated buffer.
+ */
+export function unpackMaps(maps: readonly CompressedFeatureMap[], inflated: Uint8Array, buffers: MapBufferSource = newBuffer): WireFeatureMap[] {
+  const copy = (at: number, bytes: number, what: string): ArrayBuffer => {
+    if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > inflated.length)
+      throw new Error(`the host's answer places the ${what} outside its buffer`);
+    const out = buffers(bytes);
+    if (out.byteLength !== bytes) throw new Error(`internal: a buffer of ${out.byteLength} bytes for the ${bytes} of the ${what}`);
+    new Uint8Array(out).set(inflated.subarray(at, at + bytes));
+    return out;
+  };
+  return maps.map(({ previewAt, previewBytes, rangesAt, rangesBytes, ...map }) => ({
+    ...map,
+    preview: copy(previewAt, previewBytes, `preview of ${map.key}`),
+    ranges: copy(rangesAt, rangesBytes, `ranges of ${map.key}`),
+  }));
+}
+
 /**
  * The page's form of a host run: each map's preview and ranges in buffers of their own. A
- * compressed answer is inflated first (`inflateRaw`: inflate.ts by default);
- * offsets and sizes are checked against the inflated buffer.
+ * compressed answer is inflated first. (The page hands compressed answers to its worker, which
+ * does this with buffers it reuses: see `unpack` in webview/engineWorker.ts.)
  */
-export async function unpackRunResult(
-  result: PackedRunResult | CompressedRunResult,
-  inflateRaw: (bytes: ArrayBuffer, size: number) => Promise<ArrayBuffer> = inflateMaps,
-): Promise<RunResult> {
+export async function unpackRunResult(result: PackedRunResult | CompressedRunResult): Promise<RunResult> {
   if (isCompressedRunResult(result)) {
-    const { mapsDeflated, mapsBytes, ...rest } = result;
-    const buffer = await inflateRaw(mapsDeflated, mapsBytes);
-    if (buffer.byteLength !== mapsBytes) throw new Error(`the host's feature maps inflate to ${buffer.byteLength} bytes, not ${mapsBytes}`);
-    const slice = (at: number, bytes: number, what: string): ArrayBuffer => {
-      if (!Number.isSafeInteger(at) || !Number.isSafeInteger(bytes) || at < 0 || bytes < 0 || at + bytes > buffer.byteLength)
-        throw new Error(`the host's answer places the ${what} outside its buffer`);
-      return buffer.slice(at, at + bytes);
-    };
-    return {
-      ...rest,
-      featureMaps: result.featureMaps.map(({ previewAt, previewBytes, rangesAt, rangesBytes, ...map }) => ({
-        ...map,
-        preview: slice(previewAt, previewBytes, `preview of ${map.key}`),
-        ranges: slice(rangesAt, rangesBytes, `ranges of ${map.key}`),
-      })),
-    };
+    const { mapsDeflated, mapsBytes, featureMaps, ...rest } = result;
+    return { ...rest, featureMaps: unpackMaps(featureMaps, inflateMaps(mapsDeflated, mapsBytes)) };
   }
   return {
     ...result,

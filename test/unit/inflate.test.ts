@@ -53,6 +53,20 @@ describe('inflateRaw', () => {
     }
   });
 
+  it('inflates into an array it is given, every byte written whatever was there, and refuses one of another size', () => {
+    const data = previewLike(50_000);
+    for (const level of [0, 1, 9]) {
+      const packed = deflateRawSync(data, { level });
+      const into = new Uint8Array(data.length).fill(0xa5);
+      const out = inflateRaw(packed, data.length, into);
+      expect(out).toBe(into);
+      expect(Buffer.from(into).equals(Buffer.from(data))).toBe(true);
+    }
+    const packed = deflateRawSync(data);
+    expect(() => inflateRaw(packed, data.length, new Uint8Array(data.length + 1))).toThrow(InflateError);
+    expect(() => inflateRaw(packed, data.length, new Uint8Array(data.length - 1))).toThrow(/into an array of 49999/);
+  });
+
   it('says so when the stream yields fewer or more bytes than asked for', () => {
     const data = previewLike(10_000);
     const packed = deflateRawSync(data, { level: 1 });

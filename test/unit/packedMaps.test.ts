@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { makePreview } from '../../src/shared/featurePreview';
 import { deflateRaw } from 'node:zlib';
-import { compressRunResult, packFeatureMaps, unpackRunResult, type CompressedRunResult, type PackedRunResult } from '../../src/shared/packedMaps';
+import {
+  compressRunResult,
+  inflateMaps,
+  packFeatureMaps,
+  unpackMaps,
+  unpackRunResult,
+  type CompressedRunResult,
+  type PackedRunResult,
+} from '../../src/shared/packedMaps';
+import { SpareBuffers } from '../../src/shared/spareBuffers';
 
 /**
  * A webview message as VS Code carries it from the extension host: JSON with every distinct
@@ -108,7 +117,7 @@ describe("packed feature maps (a host run's answer)", () => {
     const { message, buffers } = throughWebviewMessage(compressed);
     expect(buffers).toBe(1);
     expect(compressed.mapsDeflated.byteLength).toBeLessThan(compressed.mapsBytes);
-    // The page's own inflater (DecompressionStream).
+    // The page's own inflater (inflate.ts).
     const page = await unpackRunResult(message);
     page.featureMaps.forEach((map, i) => {
       expect(new Uint8Array(map.preview)).toEqual(new Uint8Array(maps[i]!.preview));
@@ -136,5 +145,48 @@ describe("packed feature maps (a host run's answer)", () => {
       featureMaps: compressed.featureMaps.map((m, i) => (i === 2 ? { ...m, previewAt: compressed.mapsBytes } : m)),
     };
     await expect(unpackRunResult(moved)).rejects.toThrow("the host's answer places the preview of s2 outside its buffer");
+  });
+
+  it("unpack into an earlier answer's buffers (the page worker's way): dirty buffers of the right sizes give the same maps, and the inflating buffer is reused", async () => {
+    const maps = someMaps(25);
+    const answer: PackedRunResult = {
+      backend: 'cpu',
+      device: 'test',
+      runId: 4,
+      outputShape: [1, 1],
+      featureMaps: packFeatureMaps(maps),
+      timings: [],
+      totalMs: 1,
+    };
+    const compressed = (await compressRunResult(answer, deflate))!;
+    // The first answer: new buffers; then they are handed back dirty, with a scratch larger than needed.
+    const first = unpackMaps(compressed.featureMaps, inflateMaps(compressed.mapsDeflated, compressed.mapsBytes));
+    const spare = new SpareBuffers();
+    for (const map of first) {
+      new Uint8Array(map.preview).fill(0xee);
+      new Uint8Array(map.ranges).fill(0xee);
+      spare.give(map.preview);
+      spare.give(map.ranges);
+    }
+    const scratch = new Uint8Array(compressed.mapsBytes + 100).fill(0x11);
+    let fresh = 0;
+    const second = unpackMaps(compressed.featureMaps, inflateMaps(compressed.mapsDeflated, compressed.mapsBytes, scratch), (bytes) => {
+      const reused = spare.take(bytes);
+      if (reused) return reused;
+      fresh++;
+      return new ArrayBuffer(bytes);
+    });
+    expect(fresh).toBe(0);
+    expect(new Set(second.flatMap((m) => [m.preview, m.ranges])).size).toBe(50);
+    second.forEach((map, i) => {
+      expect(new Uint8Array(map.preview)).toEqual(new Uint8Array(maps[i]!.preview));
+      expect(new Float32Array(map.ranges)).toEqual(new Float32Array(maps[i]!.ranges));
+    });
+    // Inflated into the scratch's first mapsBytes; its tail untouched.
+    expect(scratch[compressed.mapsBytes]).toBe(0x11);
+    // A source that hands out a buffer of the wrong size is a bug of the caller's, said as such.
+    expect(() => unpackMaps(compressed.featureMaps, inflateMaps(compressed.mapsDeflated, compressed.mapsBytes), () => new ArrayBuffer(1))).toThrow(
+      /internal: a buffer of 1 bytes/,
+    );
   });
 });
