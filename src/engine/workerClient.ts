@@ -75,7 +75,8 @@ export class EngineWorkerClient {
     const transfer = [
       ...(options.transfer ? buffersOf([request.input, ...(isWeightSource(request.weights) ? [] : Object.values(request.weights))]) : []),
       // Spare buffers always move: they are the host's no longer.
-      ...(request.spare ?? []),
+      // Shared buffers (the values, see forkSafe.ts) are shared by the message, not transferred.
+      ...(request.spare ?? []).filter((buffer) => buffer instanceof ArrayBuffer),
     ];
     worker.ref(); // a run in flight keeps the process alive (the CLI awaits nothing else)
     return this.requests.request<WorkerRunResult>((id) => {

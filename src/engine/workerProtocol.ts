@@ -27,10 +27,11 @@ export interface WorkerForwardRequest {
    */
   weightsKey?: string;
   /**
-   * Buffers of an earlier run's values the host no longer needs (transferred): a kept model's run
-   * copies its values into those of the right size instead of new memory.
+   * Buffers of an earlier run the host no longer needs: a kept model's run copies its values (into
+   * the SharedArrayBuffers, see forkSafe.ts: shared, not transferred) and its previews (into an
+   * ArrayBuffer, transferred) into those of the right size instead of new memory.
    */
-  spare?: ArrayBuffer[];
+  spare?: ArrayBufferLike[];
 }
 
 /** A forward pass to run, or one to stop (cancelled by the host while other runs go on). */

@@ -41,13 +41,14 @@ export class RunStore {
    * Drops the latest run and hands back the buffers of its values (each once), for the next run
    * to write into: a panel about to run again no longer needs them.
    */
-  release(): ArrayBuffer[] {
+  release(): ArrayBufferLike[] {
     const run = this.latest;
     this.latest = undefined;
-    const buffers = new Set<ArrayBuffer>(this.spare);
+    const buffers = new Set<ArrayBufferLike>(this.spare);
     this.spare = [];
     if (!run) return [...buffers];
-    for (const tensor of [run.output, ...run.steps.values()]) if (tensor.data.buffer instanceof ArrayBuffer) buffers.add(tensor.data.buffer);
+    // The engine worker's values are SharedArrayBuffers (forkSafe.ts): they go back as they are.
+    for (const tensor of [run.output, ...run.steps.values()]) buffers.add(tensor.data.buffer);
     return [...buffers];
   }
 

@@ -7,24 +7,24 @@
  *
  * Imports nothing: the page, its worker and the engine's worker use it alike.
  */
-export class SpareBuffers {
-  private readonly buffers: ArrayBuffer[] = [];
+export class SpareBuffers<B extends ArrayBufferLike = ArrayBuffer> {
+  private readonly buffers: B[] = [];
 
   /** Keeps `buffer` for a later take (with a `limit`, at most that many are kept, the latest). */
-  give(buffer: ArrayBuffer, limit = Infinity): void {
+  give(buffer: B, limit = Infinity): void {
     if (buffer.byteLength === 0) return; // detached
     this.buffers.push(buffer);
     if (this.buffers.length > limit) this.buffers.shift();
   }
 
   /** A kept buffer of exactly `bytes`, removed from the kept ones; undefined when none has that size. */
-  take(bytes: number): ArrayBuffer | undefined {
+  take(bytes: number): B | undefined {
     const at = this.buffers.findIndex((b) => b.byteLength === bytes);
     return at < 0 ? undefined : this.buffers.splice(at, 1)[0];
   }
 
   /** Every kept buffer, removed (to transfer them elsewhere). */
-  takeAll(): ArrayBuffer[] {
+  takeAll(): B[] {
     return this.buffers.splice(0);
   }
 }

@@ -273,12 +273,15 @@ describe('readTensor', () => {
     const steps = [
       { key: 'a', shape: [1, 1, 2, 2], data: shared.subarray(4) },
       { key: 'b', shape: [1, 1, 2, 2], data: new Float32Array(4) },
+      // The engine worker's values live in shared memory (forkSafe.ts): handed back too.
+      { key: 'c', shape: [1, 1, 2, 2], data: new Float32Array(new SharedArrayBuffer(16)) },
     ];
     const id = store.keep(output, steps);
     const buffers = store.release();
-    expect(buffers).toHaveLength(2);
+    expect(buffers).toHaveLength(3);
     expect(buffers).toContain(shared.buffer);
     expect(buffers).toContain(steps[1]!.data.buffer);
+    expect(buffers).toContain(steps[2]!.data.buffer);
     expect(() => store.read({ runId: id })).toThrow(/no longer kept/);
     expect(store.release()).toEqual([]);
   });

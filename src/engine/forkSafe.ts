@@ -1,0 +1,39 @@
+/**
+ * Arrays for a run's values that a fork of the process does not make slow to write.
+ *
+ * After a process forks (to run a command), every page of its ordinary memory is shared with the
+ * child, copy-on-write, and the first write to each page afterwards faults, even once the child
+ * has gone: 12 MB of values written after a fork cost about 3,100 faults and 60 ms on the 2-core
+ * machine of CONTRIBUTING's bench, against 1 ms without one. The extension host of a remote
+ * (code-server, SSH, containers) forks every two or three seconds to look for ports to forward
+ * (`ps`, `ls /proc/.../fd`), so a quarter of the playground's runs there paid it. A WebAssembly
+ * memory is mapped so that a child does not share it: writing it after a fork costs nothing more.
+ * Each array here is the start of a shared WebAssembly memory of its own (a SharedArrayBuffer:
+ * posted to another thread it is shared, not copied or transferred).
+ *
+ * Imports nothing; falls back to a plain array where shared WebAssembly memory is missing.
+ */
+
+const PAGE = 65536;
+
+/** Bytes of the buffer behind an array of `floats` made here: whole WebAssembly pages. */
+export function forkSafeBytes(floats: number): number {
+  return Math.max(1, Math.ceil((floats * 4) / PAGE)) * PAGE;
+}
+
+/**
+ * An array of `floats` in memory that stays cheap to write after a fork: over `spare` when it is
+ * given (a buffer of {@link forkSafeBytes}(floats) bytes from an earlier one), else new.
+ */
+export function forkSafeFloats(floats: number, spare?: ArrayBufferLike): Float32Array {
+  if (spare) {
+    if (spare.byteLength < floats * 4) throw new Error(`internal: a spare buffer of ${spare.byteLength} bytes for ${floats} floats`);
+    return new Float32Array(spare, 0, floats);
+  }
+  const pages = forkSafeBytes(floats) / PAGE;
+  try {
+    return new Float32Array(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer, 0, floats);
+  } catch {
+    return new Float32Array(floats);
+  }
+}
