@@ -5,7 +5,11 @@ export interface CorpusEntry {
   input?: number[];
   call?: string[];
   truthFile: string;
-  truth: { entries: { name: string; status: string; reason?: string }[]; sites: TruthSite[]; error?: { message: string } } | null;
+  truth: {
+    entries: { name: string; status: string; reason?: string; params?: number; macs?: number }[];
+    sites: TruthSite[];
+    error?: { message: string };
+  } | null;
 }
 export interface TruthInstance {
   count: number;
@@ -49,6 +53,16 @@ export function staticCostSites(
   entry: CorpusEntry,
   run: { status: number | null; signal: string | null; stdout: string; stderr: string },
 ): Record<string, unknown>[];
+export interface StaticModel {
+  name: string;
+  params: number;
+  macs: number;
+  conv_instances: number;
+  unknown_instances: number;
+  stopped?: string;
+}
+export function staticCostModels(entry: CorpusEntry, run: { stdout: string }): StaticModel[];
+export function checkModels(entry: CorpusEntry, models: StaticModel[]): { wrong: string[]; checked: number; unknown: number };
 export function familyOf(name: unknown): 'conv' | 'linear' | 'batchnorm' | 'pool' | null;
 export function checkFile(entry: CorpusEntry, staticSites: Record<string, unknown>[]): { wrong: string[]; unchecked: number; sites: SiteCoverage[] };
 export function checkCorpus(options?: { only?: string }): FileCheck[];

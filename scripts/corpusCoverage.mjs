@@ -47,7 +47,7 @@ export function staticCost(entry) {
 export function staticCostArgs(entry) {
   const cli = process.env.SEPCONV_CLI ? path.resolve(process.env.SEPCONV_CLI) : path.join(root, 'dist/cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`node esbuild.mjs\` first`);
-  const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json'];
+  const args = [cli, 'cost', path.join(corpusDir, entry.file), '--json', '--models'];
   if (entry.input && entry.framework === 'torch') args.push('--input-size', entry.input.slice(-2).join(','));
   // The expressions that build the models, where the file's entries do not: the same setting the truth was measured with.
   for (const call of entry.call ?? []) args.push('--call', call);
@@ -61,6 +61,37 @@ export function staticCostSites(entry, run) {
   const sites = Array.isArray(json) ? json : (json.sites ?? json.layers);
   if (!Array.isArray(sites)) throw new Error(`sepconv cost ${entry.file} --json printed no list of sites`);
   return sites;
+}
+
+/** The models' totals a finished `sepconv cost FILE.py --json --models` printed (none from an older CLI). */
+export function staticCostModels(entry, run) {
+  const json = JSON.parse(run.stdout);
+  return Array.isArray(json) ? [] : (json.models ?? []);
+}
+
+/**
+ * Checks the totals of the models a file builds (what their CodeLens says) against the measured
+ * entries of the same name: a model whose every layer instance has figures must have the measured
+ * params and MACs; one with instances it could not figure says so, and is not checked.
+ * @returns {{ wrong: string[], checked: number, unknown: number }}
+ */
+export function checkModels(entry, models) {
+  const wrong = [];
+  let checked = 0;
+  let unknown = 0;
+  for (const measured of entry.truth?.entries ?? []) {
+    if (measured.status !== 'measured' || !Number.isFinite(measured.params) || !Number.isFinite(measured.macs)) continue;
+    const ours = models.find((m) => m.name === measured.name);
+    if (!ours) continue;
+    if (ours.unknown_instances > 0 || ours.stopped) {
+      unknown++;
+      continue;
+    }
+    checked++;
+    if (ours.params !== measured.params || ours.macs !== measured.macs)
+      wrong.push(`${entry.file} ${measured.name}: ${ours.params} params, ${ours.macs} MACs; measured ${measured.params} params, ${measured.macs} MACs`);
+  }
+  return { wrong, checked, unknown };
 }
 
 /** conv, linear, batchnorm or pool, from a layer or kind name; null when it is none of them. */

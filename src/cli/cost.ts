@@ -2,7 +2,8 @@
  * `sepconv cost`: the cost of a model, as a table or JSON.
  *   --model M.json|PRESET   the cost model of shared/cost.ts, layer by layer
  *   --model X.onnx          the imported graph, node by node (onnxCost.ts)
- *   FILE.py                 every conv call site of a Python file, read from the code (pythonCost.ts)
+ *   FILE.py                 every conv call site of a Python file, read from the code (pythonCost.ts);
+ *                           with --json --models, the totals of each model the file builds too
  *   FILE.py --measure       the same, measured by running it with PyTorch or Keras (measure.ts)
  */
 import { parseArgs } from 'node:util';
@@ -130,6 +131,7 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
       convention: { type: 'string' },
       dtype: { type: 'string' },
       json: { type: 'boolean', default: false },
+      models: { type: 'boolean', default: false },
       measure: { type: 'boolean', default: false },
       python: { type: 'string' },
       call: { type: 'string', multiple: true },
@@ -154,7 +156,11 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
     }
     const inputSize = values['input-size'] === undefined ? [224, 224] : parsePositiveIntegers(values['input-size'], '--input-size', [2]);
     const { runPythonCostCommand } = await import('./pythonCost');
-    return runPythonCostCommand(file, { json, convention, dtype, inputSize: inputSize as [number, number], calls: values.call }, io);
+    return runPythonCostCommand(
+      file,
+      { json, models: values.models ?? false, convention, dtype, inputSize: inputSize as [number, number], calls: values.call },
+      io,
+    );
   }
   if (!values.model) throw new UsageError('cost needs --model M.json|PRESET|X.onnx or a Python file');
   const inputShape = values['input-shape'] === undefined ? undefined : parsePositiveIntegers(values['input-shape'], '--input-shape', [4]);

@@ -11,6 +11,8 @@ import { findWasmLocations, loadPythonParser, type PythonParser } from '../pytho
 import { skipReason } from '../python/parseCache';
 import { DEFAULT_SETTINGS } from '../python/layerEstimates';
 import { fileSiteRows, type FileRows, type SiteRow } from '../python/siteRows';
+import type { ModelEvaluation } from '../python/codeEvaluation';
+import { modelLensTitle } from '../python/sitePresentation';
 import type { ImportResolver, SourceFile } from '../python/modelEvaluator';
 import { candidatePaths } from '../python/importPaths';
 import { CliError } from './arguments';
@@ -19,6 +21,8 @@ import { tableColumns, type CliOutput } from './terminal';
 
 export interface PythonCostOptions {
   json: boolean;
+  /** With `json`: print {sites, models} (each model's totals, as its CodeLens says them) instead of the sites alone. */
+  models?: boolean;
   convention?: Convention;
   dtype?: Dtype;
   /** [H, W]: the size of a model's input where the code does not say. */
@@ -54,6 +58,21 @@ export function fsImportResolver(parser: PythonParser, trees: SourceFile[]): Imp
       if (hit) return hit;
     }
     return undefined;
+  };
+}
+
+/** A model's totals as `--json --models` prints them. */
+function modelJson(m: ModelEvaluation) {
+  return {
+    name: m.name,
+    line: m.line + 1,
+    column: m.column + 1,
+    params: m.params,
+    macs: m.macs,
+    conv_instances: m.convInstances,
+    /** Layer instances whose figures are not known: not in params and macs. */
+    unknown_instances: m.unknownInstances,
+    ...(m.stopped ? { stopped: m.stopped } : {}),
   };
 }
 
@@ -121,14 +140,9 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
     throw new CliError(`${file}: ${errorMessage(error)}`);
   }
   const { sites: rows, evaluation } = result;
+  const sites = rows.map(({ start: _s, end: _e, ...row }) => row);
   if (options.json) {
-    io.out(
-      JSON.stringify(
-        rows.map(({ start: _s, end: _e, ...row }) => row),
-        null,
-        2,
-      ),
-    );
+    io.out(JSON.stringify(options.models ? { sites, models: evaluation.models.map(modelJson) } : sites, null, 2));
     return 0;
   }
   const lines = [rows.length ? table(rows) : `no PyTorch or Keras conv layers found in ${file}`];
@@ -138,6 +152,11 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
     lines.push(
       `${options.calls?.length ? 'models built' : "models built with their default arguments (or by the file's script steps)"}:\n  ${entries.join('\n  ')}`,
     );
+  const totals = evaluation.models.flatMap((m) => {
+    const title = modelLensTitle(m);
+    return title ? [`  ${m.name}: ${title}`] : [];
+  });
+  if (totals.length) lines.push(`totals (as the CodeLens gives them: every layer instance the model builds, parameters once):\n${totals.join('\n')}`);
   if (evaluation.error) lines.push(`the top level of the file stopped: ${evaluation.error}`);
   io.out(lines.join('\n'));
   return 0;

@@ -75,7 +75,17 @@ export interface FileEvaluation {
   error?: string;
 }
 
-export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set(['Conv2d', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D']);
+export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
+  'Conv2d',
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'Conv1d',
+  'Conv3d',
+  'ConvTranspose1d',
+  'ConvTranspose2d',
+  'ConvTranspose3d',
+]);
 
 interface Run {
   name: string;
@@ -530,9 +540,12 @@ function collect(
     let macs = 0;
     let convs = 0;
     let unknowns = 0;
+    // A layer applied twice (shared weights) has its MACs twice, its parameters once.
+    const counted = new Set<number>();
     for (const i of run.instances) {
       if (i.macs !== undefined && i.params !== undefined && i.output) {
-        params += i.params;
+        if (!counted.has(i.layerId)) params += i.params;
+        counted.add(i.layerId);
         macs += i.macs;
       } else unknowns++;
       if (!CONV_LAYER_TYPES.has(i.type)) continue;

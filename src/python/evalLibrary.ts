@@ -126,6 +126,26 @@ const TORCH_LAYERS: Record<string, Sig> = {
     ['momentum', { k: 'float', v: 0.1 }],
     ['affine', B(true)],
     ['track_running_stats', B(true)],
+    ['device', NONE],
+    ['dtype', NONE],
+  ],
+  SyncBatchNorm: [
+    ['num_features'],
+    ['eps', { k: 'float', v: 1e-5 }],
+    ['momentum', { k: 'float', v: 0.1 }],
+    ['affine', B(true)],
+    ['track_running_stats', B(true)],
+    ['process_group', NONE],
+    ['device', NONE],
+    ['dtype', NONE],
+  ],
+  LayerNorm: [['normalized_shape'], ['eps', { k: 'float', v: 1e-5 }], ['elementwise_affine', B(true)], ['bias', B(true)], ['device', NONE], ['dtype', NONE]],
+  GroupNorm: [['num_groups'], ['num_channels'], ['eps', { k: 'float', v: 1e-5 }], ['affine', B(true)], ['device', NONE], ['dtype', NONE]],
+  PReLU: [
+    ['num_parameters', I(1)],
+    ['init', { k: 'float', v: 0.25 }],
+    ['device', NONE],
+    ['dtype', NONE],
   ],
   MaxPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
   MaxUnpool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)]],
@@ -166,8 +186,81 @@ const TORCH_LAYERS: Record<string, Sig> = {
   Dropout2d: DROPOUT,
   AlphaDropout: DROPOUT,
 };
+TORCH_LAYERS.BatchNorm3d = TORCH_LAYERS.BatchNorm2d!;
+for (const n of ['InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d'])
+  TORCH_LAYERS[n] = [
+    ['num_features'],
+    ['eps', { k: 'float', v: 1e-5 }],
+    ['momentum', { k: 'float', v: 0.1 }],
+    ['affine', B(false)],
+    ['track_running_stats', B(false)],
+    ['device', NONE],
+    ['dtype', NONE],
+  ];
+TORCH_LAYERS.Conv1d = TORCH_LAYERS.Conv3d = TORCH_LAYERS.Conv2d!;
+TORCH_LAYERS.ConvTranspose1d = TORCH_LAYERS.ConvTranspose3d = TORCH_LAYERS.ConvTranspose2d!;
+
+/** The convs other than Conv2d: their spatial dimensions, and whether they are transposed. */
+const CONV_ND: Record<string, { dims: number; transposed: boolean }> = {
+  Conv1d: { dims: 1, transposed: false },
+  Conv3d: { dims: 3, transposed: false },
+  ConvTranspose1d: { dims: 1, transposed: true },
+  ConvTranspose2d: { dims: 2, transposed: true },
+  ConvTranspose3d: { dims: 3, transposed: true },
+};
+
+/** torch.nn layers with parameters that are not followed (recurrent, attention, embeddings, lazy layers). */
+const PARAMETRIC_NOT_FOLLOWED = new Set([
+  'LSTM',
+  'GRU',
+  'RNN',
+  'LSTMCell',
+  'GRUCell',
+  'RNNCell',
+  'MultiheadAttention',
+  'Transformer',
+  'TransformerEncoder',
+  'TransformerDecoder',
+  'TransformerEncoderLayer',
+  'TransformerDecoderLayer',
+  'Embedding',
+  'EmbeddingBag',
+  'Bilinear',
+  'LazyLinear',
+  'LazyConv1d',
+  'LazyConv2d',
+  'LazyConv3d',
+  'LazyConvTranspose1d',
+  'LazyConvTranspose2d',
+  'LazyConvTranspose3d',
+  'LazyBatchNorm1d',
+  'LazyBatchNorm2d',
+  'LazyBatchNorm3d',
+  'LazyInstanceNorm1d',
+  'LazyInstanceNorm2d',
+  'LazyInstanceNorm3d',
+  'RMSNorm',
+  'AdaptiveLogSoftmaxWithLoss',
+]);
+
+/** Normalisations and PReLU: the shape of their input, and parameters of their own (no MACs counted, as the measurement counts none). */
+const TORCH_NORMS = new Set([
+  'BatchNorm1d',
+  'BatchNorm3d',
+  'SyncBatchNorm',
+  'LayerNorm',
+  'GroupNorm',
+  'PReLU',
+  'InstanceNorm1d',
+  'InstanceNorm2d',
+  'InstanceNorm3d',
+]);
+
 /** Layers that keep the shape of their input (any arguments). */
 const TORCH_SAME = new Set([
+  'BatchNorm3d',
+  'InstanceNorm1d',
+  'InstanceNorm3d',
   'ReLU',
   'ReLU6',
   'SiLU',
@@ -936,11 +1029,31 @@ export class Library {
     if (parts[0] === 'torch' && parts[1] === 'nn' && parts.length === 3) {
       if (last in TORCH_LAYERS || TORCH_SAME.has(last) || TORCH_CONTAINERS.has(last)) return { k: 'layer', layer: this.makeLayer(c, 'torch', args, kwargs) };
       if (last === 'Module') return NONE;
+      if (PARAMETRIC_NOT_FOLLOWED.has(last)) {
+        // Its parameters exist whatever it computes: the model's totals say that they are not counted.
+        const site = this.it.currentSite();
+        const reason = `${last} is not followed: its parameters and MACs are not counted`;
+        if (site) this.it.instances.push({ site, layerId: this.it.newId(), framework: 'torch', type: last, reason });
+        return unknown(reason);
+      }
       if (last === 'Parameter') {
         const data = args[0] ?? kwargs.get('data');
         if (data?.k !== 'tensor') return data ?? unknown('nn.Parameter');
         const parameter: Value = { k: 'tensor', t: { ...data.t } };
         this.parameters.add(parameter.t);
+        // A module's own parameter (a layer scale, a position embedding) counts in the model's params.
+        const site = this.it.currentSite();
+        const shape = data.t.shape;
+        if (site)
+          this.it.instances.push({
+            site,
+            layerId: this.it.newId(),
+            framework: 'torch',
+            type: 'Parameter',
+            ...(shape
+              ? { params: shape.reduce((x, y) => x * y, 1), macs: 0, input: [], output: shape }
+              : { reason: `an nn.Parameter whose shape is not known (${data.t.reason ?? 'not known'})` }),
+          });
         return parameter;
       }
     }
@@ -963,8 +1076,18 @@ export class Library {
       const r = numpyCall(last, args, kwargs);
       if (r) return r;
     }
+    if (c === 'math.log' && (args.length > 1 || kwargs.has('base'))) {
+      // log(x, base) = log(x) / log(base), as CPython computes it.
+      const base = args[1] ?? kwargs.get('base')!;
+      if (isUnknown(base)) return base;
+      const b = num(base);
+      if (b === undefined || b <= 0 || b === 1) return unknown('math.log() with a base not known');
+      return this.math(args.slice(0, 1), (x) => Math.log(x) / Math.log(b), false);
+    }
     const rounding = MATH_FUNCTIONS.get(c);
-    if (rounding) return this.math(args, rounding[0], rounding[1]);
+    // Each takes one argument: any more is a call not known here, never silently dropped.
+    if (rounding)
+      return args.length > 1 || kwargs.size > 0 ? unknown(`${c}() with ${args.length + kwargs.size} arguments`) : this.math(args, rounding[0], rounding[1]);
     switch (c) {
       case 'math.gcd': {
         let [x, y] = [num(args[0] ?? NONE), num(args[1] ?? NONE)];
@@ -2319,8 +2442,10 @@ export class Library {
     // A model's own input: the first layer that names its channels says them.
     let t = x.k === 'tensor' ? x.t : this.tensor(x, 'torch');
     if (short === 'Conv2d') return this.applyTorchConv(layer, t);
-    if (short === 'ConvTranspose2d') return this.applyConvTranspose(layer, t);
+    const nd = CONV_ND[short];
+    if (nd) return this.applyConvNd(layer, t, nd.dims, nd.transposed, nd.transposed ? (args[1] ?? kwargs.get('output_size')) : undefined);
     if (short === 'Linear') return this.applyLinear(layer, t);
+    if (TORCH_NORMS.has(short)) this.recordNorm(layer, short, t);
     if (short === 'BatchNorm2d') {
       const nf = layer.args.num_features!;
       if (t.pending && nf.k === 'int') t = { framework: 'torch', shape: [1, nf.v, ...t.pending] };
@@ -2628,18 +2753,123 @@ export class Library {
     };
   }
 
-  private applyConvTranspose(layer: Layer, t: TensorInfo): Value {
-    if (!t.shape || t.shape.length !== 4) return this.unknownT(t, 'ConvTranspose2d');
+  /**
+   * Conv1d, Conv3d and the transposed convs: the output shape, and the layer's params and MACs
+   * counted as the measurement counts them (a transposed conv: its parameters x N x output pixels
+   * under torchinfo's convention, its weights x N x input pixels under the others; see cost.ts).
+   */
+  private applyConvNd(layer: Layer, t0: TensorInfo, dims: number, transposed: boolean, outputSize?: Value): Value {
+    const name = layer.cls.split('.').pop()!;
     const a = layer.args;
-    const cout = a.out_channels?.k === 'int' ? a.out_channels.v : undefined;
-    const k = this.ints(a.kernel_size);
-    const s = this.ints(a.stride);
-    const p = this.ints(a.padding);
-    const op = this.ints(a.output_padding);
-    const d = this.ints(a.dilation);
-    if (cout === undefined || !k || !s || !p || !op || !d) return this.t(undefined, 'torch', 'ConvTranspose2d arguments not known');
-    const out = [0, 1].map((i) => (t.shape![2 + i]! - 1) * pairOf(s)[i]! - 2 * pairOf(p)[i]! + pairOf(d)[i]! * (pairOf(k)[i]! - 1) + pairOf(op)[i]! + 1);
-    return this.t([t.shape[0]!, cout, out[0]!, out[1]!], 'torch');
+    const int = (v: Value | undefined) => (v?.k === 'int' ? v.v : undefined);
+    const cin = int(a.in_channels);
+    const cout = int(a.out_channels);
+    const groups = int(a.groups);
+    const bias = a.bias ? truthy(a.bias) : true;
+    const each = (v: Value | undefined) => {
+      const xs = this.ints(v);
+      return xs && (xs.length === 1 ? Array<number>(dims).fill(xs[0]!) : xs.length === dims ? xs : undefined);
+    };
+    const k = each(a.kernel_size);
+    const stride = each(a.stride);
+    const dilation = each(a.dilation);
+    const outputPadding = transposed ? each(a.output_padding) : Array<number>(dims).fill(0);
+    const paddingText = a.padding?.k === 'str' ? a.padding.v : undefined;
+    const padding = paddingText === 'valid' ? Array<number>(dims).fill(0) : paddingText === 'same' ? undefined : each(a.padding);
+    let t = t0;
+    if (t.pending && cin !== undefined) t = { framework: 'torch', shape: [1, cin, ...Array<number>(dims).fill(t.pending[0])] };
+    const known =
+      cin !== undefined && cout !== undefined && groups !== undefined && groups > 0 && bias !== undefined && k && stride && dilation && outputPadding;
+    const weight = known ? (transposed ? [cin, cout / groups, ...k] : [cout, cin / groups, ...k]) : undefined;
+    const weights = weight ? weight.reduce((x, y) => x * y, 1) : undefined;
+    const params = weights !== undefined && known ? weights + (bias ? cout : 0) : undefined;
+    const fail = (reason: string): Value => {
+      this.record(layer, { ...(params !== undefined && Number.isInteger(params) ? { params, weight } : {}), ...(t.shape ? { input: t.shape } : {}), reason });
+      return this.t(undefined, 'torch', `${name}: ${reason}`);
+    };
+    if (!t.shape) return fail(`input unknown: ${t.reason ?? 'not known'}`);
+    if (!known) return fail(`the arguments of ${name} are not known`);
+    if (t.shape.length !== dims + 2) return fail(`input unknown: a ${t.shape.length}-D input (${t.shape.join('×')}) is not followed`);
+    if (t.shape[1] !== cin) return fail(`input unknown: it would have ${t.shape[1]} channels, but in_channels is ${cin}`);
+    if (cin % groups || cout % groups) return fail(`PyTorch would reject this conv: ${groups} groups do not divide ${cin} -> ${cout} channels`);
+    const inSpatial = t.shape.slice(2);
+    let outSpatial: number[];
+    if (paddingText === 'same') {
+      if (transposed || stride.some((x) => x !== 1)) return fail("PyTorch would reject this conv: padding='same' needs stride 1");
+      outSpatial = inSpatial;
+    } else if (!padding) return fail(`the arguments of ${name} are not known`);
+    else
+      outSpatial = inSpatial.map((size, i) =>
+        transposed
+          ? (size - 1) * stride[i]! - 2 * padding[i]! + dilation[i]! * (k[i]! - 1) + outputPadding[i]! + 1
+          : Math.floor((size + 2 * padding[i]! - dilation[i]! * (k[i]! - 1) - 1) / stride[i]!) + 1,
+      );
+    if (transposed && padding && outputSize && outputSize.k !== 'none') {
+      // forward(x, output_size=...): the size asked for, which PyTorch accepts from the smallest
+      // output to stride - 1 more (it picks the output padding).
+      const asked = this.ints(outputSize);
+      if (!asked || asked.length < dims) return fail(`the output_size given to ${name} is not known`);
+      const want = asked.slice(-dims);
+      for (let i = 0; i < dims; i++) {
+        const least = outSpatial[i]! - outputPadding[i]!;
+        if (want[i]! < least || want[i]! > least + stride[i]! - 1)
+          return fail(`PyTorch would reject this conv: output_size ${want.join('×')} is not between ${least} and ${least + stride[i]! - 1}`);
+      }
+      outSpatial = want;
+    }
+    if (outSpatial.some((x) => x <= 0)) return fail(`PyTorch would reject this conv: the output would be empty (${outSpatial.join('×')})`);
+    const batch = t.shape[0]!;
+    const out = [batch, cout, ...outSpatial];
+    const outputs = out.reduce((x, y) => x * y, 1);
+    const torchinfo = this.it.costOptions.convention === 'torchinfo';
+    const macs = transposed
+      ? torchinfo
+        ? params! * batch * outSpatial.reduce((x, y) => x * y, 1)
+        : batch * weights! * inSpatial.reduce((x, y) => x * y, 1)
+      : outputs * (cin / groups) * k.reduce((x, y) => x * y, 1) + (torchinfo && bias ? outputs : 0);
+    const kind = transposed
+      ? 'transposed'
+      : groups === 1
+        ? k.every((x) => x === 1)
+          ? 'pointwise'
+          : 'standard'
+        : groups === cin && cout % cin === 0
+          ? 'depthwise'
+          : 'grouped';
+    this.record(layer, { kind, params, macs, input: t.shape, output: out, weight });
+    return this.t(out, 'torch');
+  }
+
+  /** A normalisation's or PReLU's parameters (and a batch norm's MACs, as the measurement counts them), recorded; the shape goes on unchanged. */
+  private recordNorm(layer: Layer, short: string, t: TensorInfo): void {
+    const a = layer.args;
+    const int = (v: Value | undefined) => (v?.k === 'int' ? v.v : undefined);
+    let params: number | undefined;
+    if (short === 'LayerNorm') {
+      const shape = this.ints(a.normalized_shape);
+      const affine = truthy(a.elementwise_affine ?? bool(true));
+      const bias = truthy(a.bias ?? bool(true));
+      const n = shape?.reduce((x, y) => x * y, 1);
+      if (n !== undefined && affine !== undefined && bias !== undefined) params = affine ? n * (bias ? 2 : 1) : 0;
+    } else if (short === 'GroupNorm') {
+      const c = int(a.num_channels);
+      const affine = truthy(a.affine ?? bool(true));
+      if (c !== undefined && affine !== undefined) params = affine ? 2 * c : 0;
+    } else if (short === 'PReLU') params = int(a.num_parameters);
+    else {
+      const c = int(a.num_features);
+      const affine = truthy(a.affine ?? bool(!short.startsWith('Instance')));
+      if (c !== undefined && affine !== undefined) params = affine ? 2 * c : 0;
+    }
+    if (params === undefined) return this.record(layer, { reason: `the arguments of ${short} are not known` });
+    const shape = t.shape;
+    if (!shape) return this.record(layer, { params, reason: `input unknown: ${t.reason ?? 'not known'}` });
+    // Batch norms: N x params MACs under torchinfo's convention (the BatchNorm2d rule, on the input seen as N x C x rest x 1).
+    const batchNorm = /BatchNorm/.test(short);
+    const c = shape[1] ?? 1;
+    const rest = shape.slice(2).reduce((x, y) => x * y, 1);
+    const macs = batchNorm ? (this.leafCost({ type: 'BatchNorm2d', num_features: c, affine: params > 0 }, [shape[0]!, c, rest, 1])?.macs ?? undefined) : 0;
+    this.record(layer, { params, macs, input: shape, output: shape });
   }
 
   private applyLinear(layer: Layer, t0: TensorInfo): Value {
@@ -2654,10 +2884,10 @@ export class Library {
     if (fout === undefined) return this.t(undefined, 'torch', 'Linear out_features not known');
     const bias = truthy(a.bias ?? bool(true)) !== false;
     const out = [...t.shape.slice(0, -1), fout];
-    if (t.shape.length === 2) {
-      const cost = this.leafCost({ type: 'Linear', in_features: last, out_features: fout, bias }, t.shape);
-      this.record(layer, { params: cost?.params, macs: cost?.macs, input: t.shape, output: out });
-    }
+    // Any rank: the rows before the last dimension are N samples (a channels-last pointwise layer, say).
+    const rows = t.shape.slice(0, -1).reduce((x, y) => x * y, 1);
+    const cost = this.leafCost({ type: 'Linear', in_features: last, out_features: fout, bias }, [rows, last]);
+    this.record(layer, { params: cost?.params, macs: cost?.macs, input: t.shape, output: out });
     return this.t(out, 'torch');
   }
 
@@ -2859,7 +3089,12 @@ export class Library {
         if (rank === 4) {
           const c = shape[3]!;
           const cost = this.leafCost({ type: 'BatchNorm2d', num_features: c }, [shape[0]!, c, shape[1]!, shape[2]!]);
-          this.record(layer, { params: 4 * c, macs: cost?.macs, input: shape, output: shape });
+          // gamma and beta where they are made (scale, center); the moving mean and variance are
+          // statistics, not parameters (as PyTorch's running ones, and as the measurement counts).
+          const scale = truthy(a.scale ?? bool(true));
+          const center = truthy(a.center ?? bool(true));
+          if (scale === undefined || center === undefined) this.record(layer, { reason: 'whether BatchNormalization has gamma and beta is not known' });
+          else this.record(layer, { params: (scale ? c : 0) + (center ? c : 0), macs: cost?.macs, input: shape, output: shape });
         }
         return x;
       }
@@ -2913,9 +3148,39 @@ export class Library {
         return this.t([shape[0]!, shape[1]! * fh, shape[2]! * fw, shape[3]!], 'keras');
       }
       default:
-        if (KERAS_SAME.has(short)) return x;
+        if (KERAS_SAME.has(short)) {
+          this.recordKerasWeights(layer, short, shape);
+          return x;
+        }
         return this.t(undefined, 'keras', `${short} is not followed`);
     }
+  }
+
+  /**
+   * The weights of the Keras layers that keep their input's shape and have some (Normalization's
+   * mean, variance and count, LayerNormalization's gamma and beta, PReLU's alpha), as the
+   * measurement counts them; no MACs.
+   */
+  private recordKerasWeights(layer: Layer, short: string, shape: number[]): void {
+    if (short !== 'Normalization' && short !== 'LayerNormalization' && short !== 'PReLU') return;
+    const a = layer.args;
+    const lastAxis = (v: Value | undefined) => v === undefined || (v.k === 'int' && (v.v === -1 || v.v === shape.length - 1));
+    const channels = shape[shape.length - 1]!;
+    let params: number | undefined;
+    if (short === 'Normalization') {
+      // Weights kept per index of `axis` (the last by default): mean and variance, and one count.
+      if (lastAxis(a.axis ?? a['#0']) && a.mean === undefined && a.variance === undefined) params = 2 * channels + 1;
+    } else if (short === 'LayerNormalization') {
+      const center = truthy(a.center ?? bool(true));
+      const scale = truthy(a.scale ?? bool(true));
+      if (lastAxis(a.axis ?? a['#0']) && center !== undefined && scale !== undefined) params = ((center ? 1 : 0) + (scale ? 1 : 0)) * channels;
+    } else {
+      // alpha has the shape of the input without its batch, 1 along the shared axes.
+      const shared = a.shared_axes === undefined || a.shared_axes.k === 'none' ? [] : this.ints(a.shared_axes);
+      if (shared) params = shape.slice(1).reduce((n, d, i) => n * (shared.includes(i + 1) ? 1 : d), 1);
+    }
+    if (params === undefined) this.record(layer, { reason: `the weights of ${short} with these arguments are not counted` });
+    else this.record(layer, { params, macs: 0, input: shape, output: shape });
   }
 
   private applyKerasConv(layer: Layer, short: string, t: TensorInfo): Value {

@@ -92,11 +92,20 @@ describe('the CLI prints through the writers it is handed', () => {
     const text = r.out.join('\n');
     // 8 x 3 x 3 x 3 weights and 8 biases; 8 x 32 x 32 outputs of 27 multiply-adds and a bias each (as torchinfo counts).
     expect(text).toMatch(/^7:18 +nn\.Conv2d +standard +1 +224 +229\.38K +1x8x32x32$/m);
-    expect(text.split('\n').slice(-3)).toEqual([
+    expect(text.split('\n').slice(-5)).toEqual([
       "(torchinfo, fp32; a model's input at 32x32 where the code does not give one)",
       "models built with their default arguments (or by the file's script steps):",
       '  Net',
+      'totals (as the CodeLens gives them: every layer instance the model builds, parameters once):',
+      '  Net: 224 params · 229.38K MACs · 1 conv instance',
     ]);
+    // --json --models: the sites and each model's totals.
+    const withModels = JSON.parse((await run(['cost', file, '--json', '--models', '--input-size', '32,32'])).out.join('\n')) as {
+      sites: unknown[];
+      models: { name: string; params: number; macs: number; unknown_instances: number }[];
+    };
+    expect(withModels.sites).toHaveLength(1);
+    expect(withModels.models).toMatchObject([{ name: 'Net', params: 224, macs: 229_376, unknown_instances: 0 }]);
     const json = await run(['cost', file, '--json', '--input-size', '32,32']);
     expect((JSON.parse(json.out.join('\n')) as { line: number; params: number; macs: number }[]).map((site) => [site.line, site.params, site.macs])).toEqual([
       [7, 224, 229_376],

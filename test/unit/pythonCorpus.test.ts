@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkFile, corpusDir, loadCorpus, staticCostArgs, staticCostSites } from '../../scripts/corpusCoverage.mjs';
+import { checkFile, checkModels, corpusDir, loadCorpus, staticCostArgs, staticCostModels, staticCostSites } from '../../scripts/corpusCoverage.mjs';
 import { runProcess } from './runProcess';
 
 const corpus = loadCorpus();
@@ -51,10 +51,36 @@ describe('the corpus of real model code', () => {
     expect(checkFile(entry, row([6, 7])).wrong).toEqual(['m.py:5:9 Conv2d: 13 instances of 96 params at 1x32x64x128, measured 12']);
   });
 
-  it.each(corpus.map((e) => [e.file, e] as const))('sepconv cost %s --json gives no figure that disagrees with the measured truth', async (_file, entry) => {
-    // Run without blocking the worker (see runProcess).
-    const run = await runProcess(process.execPath, staticCostArgs(entry), { timeout: 120_000 });
-    const { wrong } = checkFile(entry, staticCostSites(entry, run));
-    expect(wrong).toEqual([]);
+  it.each(corpus.map((e) => [e.file, e] as const))(
+    'sepconv cost %s --json --models gives no figure, and no model total, that disagrees with the measured truth',
+    async (_file, entry) => {
+      // Run without blocking the worker (see runProcess).
+      const run = await runProcess(process.execPath, staticCostArgs(entry), { timeout: 120_000 });
+      const { wrong } = checkFile(entry, staticCostSites(entry, run));
+      expect(wrong).toEqual([]);
+      // A model whose every layer instance has figures: its totals are the measured ones (not a part of them).
+      expect(checkModels(entry, staticCostModels(entry, run)).wrong).toEqual([]);
+    },
+  );
+
+  it('checks model totals where every instance has figures, and only there', () => {
+    const entry = {
+      file: 'm.py',
+      framework: 'torch' as const,
+      truthFile: 'm.json',
+      truth: {
+        entries: [
+          { name: 'A', status: 'measured', params: 10, macs: 100 },
+          { name: 'B', status: 'measured', params: 20, macs: 200 },
+          { name: 'C', status: 'measured', params: 30, macs: 300 },
+        ],
+        sites: [],
+      },
+    };
+    const model = (name: string, params: number, unknown = 0) => ({ name, params, macs: params * 10, conv_instances: 1, unknown_instances: unknown });
+    const result = checkModels(entry, [model('A', 10), model('B', 19), model('C', 1, 2)]);
+    expect(result.wrong).toEqual(['m.py B: 19 params, 190 MACs; measured 20 params, 200 MACs']);
+    expect(result.checked).toBe(2);
+    expect(result.unknown).toBe(1);
   });
 });

@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import type { PythonParser } from '../../src/python/pythonParser';
 import { fileSiteRows, type SiteRow } from '../../src/python/siteRows';
 import { parser as loadParser } from './pythonHelpers';
+import { modelLensTitle } from '../../src/python/sitePresentation';
 
 let parser: PythonParser;
 beforeAll(async () => {
@@ -571,5 +572,99 @@ class Net(nn.Module):
 `);
     // Measured: fc 264 params, 264 MACs at 1x8x1x1.
     expect(at(sites, 9)).toMatchObject({ count: 1, params: 264, macs: 264, output_shape: [1, 8, 1, 1] });
+  });
+});
+
+describe("a model's totals (its CodeLens): every layer with parameters, each parameter once", () => {
+  // Measured with PyTorch 1.13 (media/python/measure.py --input 1,3,64,64): Net 38,851 params and
+  // 26,153,870 MACs; Recurrent 800 params (its LSTM's 576 among them), 861,056 MACs.
+  const SOURCE = `import math
+import torch
+import torch.nn as nn
+
+
+class ECA(nn.Module):
+    def __init__(self, channel, gamma=2, beta=1):
+        super().__init__()
+        t = int(abs(math.log(channel, 2) + beta) / gamma)
+        k = max(t if t % 2 else t + 1, 3)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, bias=False)
+
+    def forward(self, x):
+        y = self.pool(x)
+        y = self.conv(y.squeeze(-1).transpose(-1, -2)).transpose(-1, -2).unsqueeze(-1)
+        return x * y.sigmoid()
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pw1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pw2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(1e-6 * torch.ones(dim))
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.pw2(self.act(self.pw1(self.norm(y))))
+        return x + (self.gamma * y).permute(0, 3, 1, 2)
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 4, stride=4)
+        self.gn = nn.GroupNorm(8, 32)
+        self.act = nn.PReLU(32)
+        self.block = Block(32)
+        self.eca = ECA(144 // 4 + 108)
+        self.expand = nn.Conv2d(32, 144, 1)
+        self.shared = nn.Conv2d(144, 144, 3, padding=1, groups=144)
+        self.up = nn.ConvTranspose2d(144, 16, 3, stride=2, padding=1)
+        self.head = nn.Linear(16, num_classes)
+        self.bn = nn.BatchNorm1d(num_classes)
+
+    def forward(self, x):
+        size = x.shape
+        x = self.act(self.gn(self.stem(x)))
+        x = self.block(x)
+        x = self.expand(x)
+        x = self.shared(self.shared(x))
+        x = self.eca(x)
+        x = self.up(x, output_size=[x.shape[2] * 2, x.shape[3] * 2])
+        x = x.mean((2, 3))
+        return self.bn(self.head(x))
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.rnn = nn.LSTM(8, 8)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return self.rnn(x.flatten(2).permute(2, 0, 1))[0]
+`;
+
+  it('counts Conv1d, ConvTranspose2d (with output_size), LayerNorm, Linear on channels-last maps, GroupNorm, PReLU, BatchNorm1d and an nn.Parameter, and a conv applied twice once', () => {
+    const tree = parser.parse(SOURCE)!;
+    try {
+      const { sites, evaluation } = fileSiteRows(tree, SOURCE, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [64, 64] });
+      const net = evaluation.models.find((m) => m.name === 'Net')!;
+      expect([net.params, net.macs, net.unknownInstances]).toEqual([38851, 26153870, 0]);
+      // The ECA's kernel from math.log(channel, 2): 5 for 144 channels.
+      expect(at(sites, 12)).toMatchObject({ layer: 'Conv1d', params: 5, macs: 720, output_shape: [1, 1, 144] });
+      expect(at(sites, 46)).toMatchObject({ layer: 'ConvTranspose2d', kind: 'transposed', params: 20752, macs: 21250048, output_shape: [1, 16, 32, 32] });
+      // The LSTM's parameters are not followed: the total says so instead of leaving them out.
+      const recurrent = evaluation.models.find((m) => m.name === 'Recurrent')!;
+      expect(recurrent.unknownInstances).toBe(1);
+      expect(modelLensTitle(recurrent)).toMatch(/1 layer instance without figures, not counted/);
+    } finally {
+      tree.delete();
+    }
   });
 });
