@@ -60,6 +60,7 @@ export interface StaticModel {
   conv_instances: number;
   unknown_instances: number;
   stopped?: string;
+  incomplete?: boolean;
 }
 export function staticCostModels(entry: CorpusEntry, run: { stdout: string }): StaticModel[];
 export function checkModels(entry: CorpusEntry, models: StaticModel[]): { wrong: string[]; checked: number; unknown: number };

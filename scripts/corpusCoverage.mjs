@@ -83,7 +83,7 @@ export function checkModels(entry, models) {
     if (measured.status !== 'measured' || !Number.isFinite(measured.params) || !Number.isFinite(measured.macs)) continue;
     const ours = models.find((m) => m.name === measured.name);
     if (!ours) continue;
-    if (ours.unknown_instances > 0 || ours.stopped) {
+    if (ours.unknown_instances > 0 || ours.stopped || ours.incomplete) {
       unknown++;
       continue;
     }

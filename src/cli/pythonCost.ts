@@ -73,6 +73,8 @@ function modelJson(m: ModelEvaluation) {
     /** Layer instances whose figures are not known: not in params and macs. */
     unknown_instances: m.unknownInstances,
     ...(m.stopped ? { stopped: m.stopped } : {}),
+    /** Code that may build more layers was not followed: params and macs are lower bounds. */
+    ...(m.incomplete ? { incomplete: true } : {}),
   };
 }
 

@@ -56,6 +56,8 @@ export interface ModelEvaluation {
   unknownInstances: number;
   /** Why the evaluation of this model stopped, if it did. */
   stopped?: string;
+  /** Code that may build more layers was not followed: the totals are at least these. */
+  incomplete?: true;
 }
 
 /** What became of each model the file defines. */
@@ -99,6 +101,8 @@ interface Run {
   invoked: Set<number>;
   kept: boolean;
   stopped?: string;
+  /** Code that may build layers was not followed during the run: its totals are lower bounds. */
+  unfollowed?: boolean;
 }
 
 /** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
@@ -242,6 +246,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   const dropRepeat = (run: Run, notFollowedBefore: number) => {
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
+    if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
     const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined);
     if (fingerprints.has(print)) {
       run.kept = false;
@@ -564,6 +569,7 @@ function collect(
         convInstances: convs,
         unknownInstances: unknowns,
         stopped: run.stopped,
+        ...(run.unfollowed ? { incomplete: true as const } : {}),
       });
     } else if (convs > 0) {
       const last = run.instances[run.instances.length - 1]!;

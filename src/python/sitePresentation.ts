@@ -103,6 +103,7 @@ export function modelLensTitle(model: ModelEvaluation): string | undefined {
   ];
   let note = '';
   if (model.unknownInstances > 0) note = ` (${model.unknownInstances} layer instance${model.unknownInstances === 1 ? '' : 's'} without figures, not counted)`;
+  if (model.incomplete) note += ' (at least: code that may build more layers is not followed)';
   if (model.stopped) note += ` (stopped: ${model.stopped})`;
   return `${parts.join(' · ')}${note}`;
 }

@@ -667,4 +667,30 @@ class Recurrent(nn.Module):
       tree.delete();
     }
   });
+
+  it('says a model total is a lower bound when code that may build layers was not followed', () => {
+    const source = `import os
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Conv2d(3, 8, 3)]
+        for _ in range(int(os.environ.get('DEPTH', '2'))):
+            layers.append(nn.Conv2d(8, 8, 3, groups=8))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+`;
+    const tree = parser.parse(source)!;
+    try {
+      const net = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS).evaluation.models.find((m) => m.name === 'Net')!;
+      expect(net.incomplete).toBe(true);
+      expect(modelLensTitle(net)).toMatch(/at least: code that may build more layers is not followed/);
+    } finally {
+      tree.delete();
+    }
+  });
 });
