@@ -84,6 +84,17 @@ const DROPOUT: Sig = [
   ['inplace', B(false)],
 ];
 
+/** The batch and instance norms' arguments: affine and running statistics by default or not. */
+const NORM = (byDefault: boolean): Sig => [
+  ['num_features'],
+  ['eps', { k: 'float', v: 1e-5 }],
+  ['momentum', { k: 'float', v: 0.1 }],
+  ['affine', B(byDefault)],
+  ['track_running_stats', B(byDefault)],
+  ['device', NONE],
+  ['dtype', NONE],
+];
+
 const TORCH_LAYERS: Record<string, Sig> = {
   Conv2d: [
     ['in_channels'],
@@ -111,34 +122,9 @@ const TORCH_LAYERS: Record<string, Sig> = {
     ['padding_mode', S('zeros')],
   ],
   Linear: [['in_features'], ['out_features'], ['bias', B(true)], ['device', NONE], ['dtype', NONE]],
-  BatchNorm2d: [
-    ['num_features'],
-    ['eps', { k: 'float', v: 1e-5 }],
-    ['momentum', { k: 'float', v: 0.1 }],
-    ['affine', B(true)],
-    ['track_running_stats', B(true)],
-    ['device', NONE],
-    ['dtype', NONE],
-  ],
-  BatchNorm1d: [
-    ['num_features'],
-    ['eps', { k: 'float', v: 1e-5 }],
-    ['momentum', { k: 'float', v: 0.1 }],
-    ['affine', B(true)],
-    ['track_running_stats', B(true)],
-    ['device', NONE],
-    ['dtype', NONE],
-  ],
-  SyncBatchNorm: [
-    ['num_features'],
-    ['eps', { k: 'float', v: 1e-5 }],
-    ['momentum', { k: 'float', v: 0.1 }],
-    ['affine', B(true)],
-    ['track_running_stats', B(true)],
-    ['process_group', NONE],
-    ['device', NONE],
-    ['dtype', NONE],
-  ],
+  BatchNorm2d: NORM(true),
+  BatchNorm1d: NORM(true),
+  SyncBatchNorm: [...NORM(true).slice(0, 5), ['process_group', NONE], ['device', NONE], ['dtype', NONE]],
   LayerNorm: [['normalized_shape'], ['eps', { k: 'float', v: 1e-5 }], ['elementwise_affine', B(true)], ['bias', B(true)], ['device', NONE], ['dtype', NONE]],
   GroupNorm: [['num_groups'], ['num_channels'], ['eps', { k: 'float', v: 1e-5 }], ['affine', B(true)], ['device', NONE], ['dtype', NONE]],
   PReLU: [
@@ -187,16 +173,7 @@ const TORCH_LAYERS: Record<string, Sig> = {
   AlphaDropout: DROPOUT,
 };
 TORCH_LAYERS.BatchNorm3d = TORCH_LAYERS.BatchNorm2d!;
-for (const n of ['InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d'])
-  TORCH_LAYERS[n] = [
-    ['num_features'],
-    ['eps', { k: 'float', v: 1e-5 }],
-    ['momentum', { k: 'float', v: 0.1 }],
-    ['affine', B(false)],
-    ['track_running_stats', B(false)],
-    ['device', NONE],
-    ['dtype', NONE],
-  ];
+for (const n of ['InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d']) TORCH_LAYERS[n] = NORM(false);
 TORCH_LAYERS.Conv1d = TORCH_LAYERS.Conv3d = TORCH_LAYERS.Conv2d!;
 TORCH_LAYERS.ConvTranspose1d = TORCH_LAYERS.ConvTranspose3d = TORCH_LAYERS.ConvTranspose2d!;
 

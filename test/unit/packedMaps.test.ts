@@ -58,20 +58,23 @@ function someMaps(count: number) {
   });
 }
 
+/** A host run's answer with these maps packed in one buffer. */
+const packedAnswer = (maps: ReturnType<typeof someMaps>, runId: number): PackedRunResult => ({
+  backend: 'cpu',
+  device: 'test',
+  runId,
+  outputShape: [1, 1],
+  featureMaps: packFeatureMaps(maps),
+  timings: [],
+  totalMs: 1,
+});
+
 const deflate = (bytes: Uint8Array) => new Promise<Uint8Array>((resolve, reject) => deflateRaw(bytes, (error, out) => (error ? reject(error) : resolve(out))));
 
 describe("packed feature maps (a host run's answer)", () => {
   it("carry every map of a 300-step run in one buffer, and the page gets each map's preview and ranges back in buffers of its own", async () => {
     const maps = someMaps(300);
-    const answer: PackedRunResult = {
-      backend: 'cpu',
-      device: 'test',
-      runId: 1,
-      outputShape: [1, 1],
-      featureMaps: packFeatureMaps(maps),
-      timings: [],
-      totalMs: 1,
-    };
+    const answer = packedAnswer(maps, 1);
     const { message, buffers } = throughWebviewMessage(answer);
     expect(buffers).toBe(1);
     const page = await unpackRunResult(message);
@@ -104,15 +107,7 @@ describe("packed feature maps (a host run's answer)", () => {
 
   it('go compressed (one deflated buffer), and inflate in the page to the same previews and ranges', async () => {
     const maps = someMaps(40);
-    const answer: PackedRunResult = {
-      backend: 'cpu',
-      device: 'test',
-      runId: 2,
-      outputShape: [1, 1],
-      featureMaps: packFeatureMaps(maps),
-      timings: [],
-      totalMs: 1,
-    };
+    const answer = packedAnswer(maps, 2);
     const compressed = (await compressRunResult(answer, deflate))!;
     const { message, buffers } = throughWebviewMessage(compressed);
     expect(buffers).toBe(1);
@@ -127,15 +122,7 @@ describe("packed feature maps (a host run's answer)", () => {
   });
 
   it('refuses a compressed answer whose sizes or offsets do not fit its buffer', async () => {
-    const answer: PackedRunResult = {
-      backend: 'cpu',
-      device: 'test',
-      runId: 3,
-      outputShape: [1, 1],
-      featureMaps: packFeatureMaps(someMaps(3)),
-      timings: [],
-      totalMs: 1,
-    };
+    const answer = packedAnswer(someMaps(3), 3);
     const compressed = (await compressRunResult(answer, deflate))!;
     await expect(unpackRunResult({ ...compressed, mapsBytes: compressed.mapsBytes + 1 })).rejects.toThrow(
       /the host's feature maps: deflate stream: inflates to \d+ bytes, not \d+/,
@@ -149,15 +136,7 @@ describe("packed feature maps (a host run's answer)", () => {
 
   it("unpack into an earlier answer's buffers (the page worker's way): dirty buffers of the right sizes give the same maps, and the inflating buffer is reused", async () => {
     const maps = someMaps(25);
-    const answer: PackedRunResult = {
-      backend: 'cpu',
-      device: 'test',
-      runId: 4,
-      outputShape: [1, 1],
-      featureMaps: packFeatureMaps(maps),
-      timings: [],
-      totalMs: 1,
-    };
+    const answer = packedAnswer(maps, 4);
     const compressed = (await compressRunResult(answer, deflate))!;
     // The first answer: new buffers; then they are handed back dirty, with a scratch larger than needed.
     const first = unpackMaps(compressed.featureMaps, inflateMaps(compressed.mapsDeflated, compressed.mapsBytes));
