@@ -2817,6 +2817,22 @@ export class Library {
     return this.t(out, 'torch');
   }
 
+  /**
+   * A library layer subclassed with a forward() of its own that did not apply the layer (nor
+   * F.conv2d with its weight): a norm's parameters as usual (`input`: the module's input), any
+   * other layer with parameters as not known, so that the model's totals say so.
+   */
+  recordOwnForward(layer: Layer, input: number[] | undefined): void {
+    if (layer.framework !== 'torch') return;
+    const short = layer.cls.split('.').pop()!;
+    if (TORCH_NORMS.has(short) || short === 'BatchNorm2d') {
+      this.recordNorm(layer, short, input ? { framework: 'torch', shape: input } : { framework: 'torch', reason: "the module's input is not known" });
+      return;
+    }
+    if (short === 'Linear' || short === 'Conv2d' || short in CONV_ND)
+      this.record(layer, { ...(short === 'Conv2d' ? this.paramsOnly(layer) : {}), reason: `not known: ${short} applied by a forward() of its own` });
+  }
+
   /** A normalisation's or PReLU's parameters (and a batch norm's MACs, as the measurement counts them), recorded; the shape goes on unchanged. */
   private recordNorm(layer: Layer, short: string, t: TensorInfo): void {
     const a = layer.args;

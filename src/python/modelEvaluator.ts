@@ -1667,11 +1667,18 @@ export class Interpreter {
       const x = args[0];
       const input = x?.k === 'tensor' ? (x.t.shape ?? (x.t.pending ? x.t.hint : undefined)) : undefined;
       if (obj.base && input) this.moduleInputs.set(obj.base.id, input);
+      const recorded = this.instances.length;
       try {
         return this.callValue({ k: 'bound', fn: forward.value, self: obj }, args, kwargs, node);
       } finally {
         this.applyDepth = before;
-        if (obj.base) this.moduleInputs.delete(obj.base.id);
+        if (obj.base) {
+          this.moduleInputs.delete(obj.base.id);
+          // A forward() of its own that never applied the layer itself (torchvision's LayerNorm2d
+          // calls F.layer_norm): its parameters still count.
+          const base = obj.base;
+          if (!this.instances.slice(recorded).some((i) => i.layerId === base.id)) this.lib.recordOwnForward(base, input);
+        }
       }
     }
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);

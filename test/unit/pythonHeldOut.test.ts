@@ -693,4 +693,38 @@ class Net(nn.Module):
       tree.delete();
     }
   });
+
+  it("counts a norm subclassed with a forward() of its own (torchvision's LayerNorm2d)", () => {
+    // Measured (--input 1,3,64,64): 2,424 params, 608,256 MACs; the LayerNorm2d's 48 parameters among them.
+    const source = `import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 24, 4, stride=4)
+        self.norm = LayerNorm2d(24, eps=1e-6)
+        self.dw = nn.Conv2d(24, 24, 7, padding=3, groups=24)
+
+    def forward(self, x):
+        return self.dw(self.norm(self.stem(x)))
+`;
+    const tree = parser.parse(source)!;
+    try {
+      const { evaluation } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [64, 64] });
+      const net = evaluation.models.find((m) => m.name === 'Net')!;
+      expect([net.params, net.macs, net.unknownInstances]).toEqual([2424, 608256, 0]);
+    } finally {
+      tree.delete();
+    }
+  });
 });
