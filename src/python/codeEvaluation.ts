@@ -89,6 +89,18 @@ export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
   'ConvTranspose3d',
 ]);
 
+/** PyTorch layers other than convs that have parameters by default. */
+const PARAMETRIC_TORCH: ReadonlySet<string> = new Set([
+  'Linear',
+  'BatchNorm1d',
+  'BatchNorm2d',
+  'BatchNorm3d',
+  'SyncBatchNorm',
+  'LayerNorm',
+  'GroupNorm',
+  'PReLU',
+]);
+
 interface Run {
   name: string;
   /** The top level of the file (not an entry). */
@@ -159,7 +171,9 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     for (const layer of it.built) {
       if (!layer.site || seen.has(layer.id)) continue;
       const type = layer.cls.split('.').pop()!;
-      if (!CONV_LAYER_TYPES.has(type)) continue;
+      // Convs, and the PyTorch layers with parameters (which count in a model's parameters even when
+      // forward() never applies them: PFLD's bn8): not known where forward() is not followed to them.
+      if (!CONV_LAYER_TYPES.has(type) && !(layer.framework === 'torch' && PARAMETRIC_TORCH.has(type))) continue;
       const why =
         run.stopped ??
         run.inputReason ??

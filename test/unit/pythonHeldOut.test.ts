@@ -727,4 +727,28 @@ class Net(nn.Module):
       tree.delete();
     }
   });
+
+  it('says a layer with parameters that forward() never applies is not counted (PFLD builds a bn8 it never uses)', () => {
+    // model.parameters() has the unused BatchNorm2d's 16 too: a total without them would be too small.
+    const source = `import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn8 = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return self.conv(x)
+`;
+    const tree = parser.parse(source)!;
+    try {
+      const net = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS).evaluation.models.find((m) => m.name === 'Net')!;
+      expect([net.params, net.unknownInstances]).toEqual([224, 1]);
+      expect(modelLensTitle(net)).toMatch(/1 layer instance without figures, not counted/);
+    } finally {
+      tree.delete();
+    }
+  });
 });
