@@ -2171,6 +2171,16 @@ export class Library {
         }
         return tuple(out);
       }
+      case 'unbind': {
+        // A tuple of the slices along `dim`, each without that dimension.
+        const n = need(fn);
+        const d = num(this.arg(args, kwargs, 1, 'dim') ?? int(0));
+        if (n || d === undefined) return unknown(n ? (n as { t: TensorInfo }).t.reason! : 'unbind() arguments not known');
+        const at = d < 0 ? t.shape!.length + d : d;
+        if (at < 0 || at >= t.shape!.length) return unknown(`unbind(${d}) of a ${t.shape!.length}-D tensor (the code would raise)`);
+        const rest = t.shape!.filter((_, i) => i !== at);
+        return tuple(Array.from({ length: t.shape![at]! }, () => this.t([...rest], fw)));
+      }
       case 'split':
       case 'split_with_sizes':
       case 'tensor_split': {
@@ -2217,6 +2227,7 @@ export class Library {
       case 'matmul':
       case 'mm':
       case 'bmm':
+        return this.matmul(fn, x, this.arg(args, kwargs, 1, fn === 'matmul' ? 'other' : 'mat2') ?? NONE);
       case 'einsum':
       case 'linear':
       case 'embedding':
@@ -2224,6 +2235,38 @@ export class Library {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * torch.matmul's shape (and mm's, 2-D only, and bmm's, 3-D only): 1-D operands are promoted and
+   * the added dimension removed, the dimensions before the last two broadcast; the inner sizes must agree.
+   */
+  private matmul(fn: string, a: Value, b: Value): Value {
+    const ta = this.tensor(a, 'torch');
+    const tb = this.tensor(b, 'torch');
+    const fw = a.k === 'tensor' ? ta.framework : tb.framework;
+    if (!ta.shape || !tb.shape)
+      return this.t(undefined, fw, `a matrix product of a tensor whose shape is not known (${(ta.shape ? tb : ta).reason ?? 'not known'})`);
+    const [sa, sb] = [ta.shape, tb.shape];
+    if ((fn === 'mm' && (sa.length !== 2 || sb.length !== 2)) || (fn === 'bmm' && (sa.length !== 3 || sb.length !== 3 || sa[0] !== sb[0])))
+      return this.t(undefined, fw, `${fn}() of ${sa.join('×')} and ${sb.join('×')} (the code would raise)`);
+    if (sa.length === 0 || sb.length === 0) return this.t(undefined, fw, 'a matrix product of a 0-D tensor (the code would raise)');
+    const left = sa.length === 1 ? [1, sa[0]!] : sa;
+    const right = sb.length === 1 ? [sb[0]!, 1] : sb;
+    if (left[left.length - 1] !== right[right.length - 2])
+      return this.t(undefined, fw, `a matrix product of ${sa.join('×')} and ${sb.join('×')} (the code would raise)`);
+    const batchA = left.slice(0, -2);
+    const batchB = right.slice(0, -2);
+    const rank = Math.max(batchA.length, batchB.length);
+    const batch: number[] = [];
+    for (let i = 0; i < rank; i++) {
+      const da = batchA[batchA.length - rank + i] ?? 1;
+      const db = batchB[batchB.length - rank + i] ?? 1;
+      if (da !== db && da !== 1 && db !== 1) return this.t(undefined, fw, `a matrix product of ${sa.join('×')} and ${sb.join('×')} (the code would raise)`);
+      batch.push(da === 1 ? db : da);
+    }
+    const out = [...batch, ...(sa.length === 1 ? [] : [left[left.length - 2]!]), ...(sb.length === 1 ? [] : [right[right.length - 1]!])];
+    return this.t(out, fw);
   }
 
   private adaptive(t: TensorInfo, size: Value): Value {
@@ -2252,7 +2295,7 @@ export class Library {
     const fw = a.k === 'tensor' ? a.t.framework : b.k === 'tensor' ? b.t.framework : 'torch';
     const scalar = (v: Value) => v.k === 'int' || v.k === 'float' || v.k === 'bool';
     if (!['+', '-', '*', '/', '//', '%', '**', '@'].includes(op)) return this.t(undefined, fw, `\`${snippet(node)}\` is not followed`);
-    if (op === '@') return this.t(undefined, fw, 'a matrix product is not followed');
+    if (op === '@') return this.matmul('matmul', a, b);
     if (isNumpyArray(a) || isNumpyArray(b)) {
       const r = numpyElementwise(op, a, b);
       if (r) return r;

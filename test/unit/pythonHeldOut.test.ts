@@ -752,3 +752,58 @@ class Net(nn.Module):
     }
   });
 });
+
+describe('attention inside a conv net (MobileNetV4 hybrid blocks)', () => {
+  // Measured (--input 1,3,32,32): Net 5,440 params, 1,392,640 MACs (the qkv and proj Linears on
+  // B x N x C tokens, the attention's matrix products, then the depthwise conv at 16x16).
+  const SOURCE = `import torch
+import torch.nn as nn
+
+
+class Attn(nn.Module):
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+
+    def forward(self, x):
+        shape = x.shape
+        B, C, H, W = shape
+        N = H * W
+        if len(shape) == 4:
+            x = torch.flatten(x, start_dim=2).transpose(-2, -1)
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = (q * 0.5) @ k.transpose(-2, -1)
+        attn = attn.softmax(dim=-1)
+        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        x = self.proj(x)
+        if len(shape) == 4:
+            x = x.transpose(-2, -1).reshape(B, C, H, W)
+        return self.conv(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 3, stride=2, padding=1)
+        self.attn = Attn()
+
+    def forward(self, x):
+        return self.attn(self.stem(x))
+`;
+
+  it('follows unbind(), matrix products (@) and Linear on tokens, to the conv after them', () => {
+    const tree = parser.parse(SOURCE)!;
+    try {
+      const { sites, evaluation } = fileSiteRows(tree, SOURCE, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
+      const net = evaluation.models.find((m) => m.name === 'Net')!;
+      expect([net.params, net.macs, net.unknownInstances]).toEqual([5440, 1392640, 0]);
+      expect(at(sites, 11).instances.some((i) => i.macs === 81920 && JSON.stringify(i.output_shape) === '[1,32,16,16]')).toBe(true);
+    } finally {
+      tree.delete();
+    }
+  });
+});
