@@ -9,6 +9,7 @@ import type { Node } from 'web-tree-sitter';
 import type { Convention, Dtype } from '../shared/cost';
 import { Interpreter, DEFAULT_LIMITS, type EvalLimits, type ImportResolver, type SourceFile } from './modelEvaluator';
 import { LimitError, RaiseError, type LayerInstance, type SiteRef, type Value, type Framework } from './evalValues';
+import { isExtraNode } from './pythonParser';
 
 export interface EvaluationSettings {
   convention: Convention;
@@ -394,7 +395,7 @@ function isLiteral(node: Node): boolean {
       return node.namedChildren.length === 1 && isLiteral(node.namedChildren[0]!);
     case 'tuple':
     case 'list':
-      return node.namedChildren.every((c) => !!c && (c.type === 'comment' || isLiteral(c)));
+      return node.namedChildren.every((c) => !!c && (isExtraNode(c) || isLiteral(c)));
     default:
       return false;
   }
@@ -434,7 +435,7 @@ function constructionCalls(rootNode: Node, models: Map<string, 'needs arguments'
       }
       if (wanted && args?.type === 'argument_list') {
         const ok = args.namedChildren.every((a) => {
-          if (!a || a.type === 'comment') return true;
+          if (!a || isExtraNode(a)) return true;
           if (a.type === 'keyword_argument') {
             const value = a.childForFieldName('value');
             return !!value && isLiteral(value) && !downloads(a.childForFieldName('name')?.text ?? '', value);

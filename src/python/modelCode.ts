@@ -6,6 +6,7 @@
 import type { Node, Tree } from 'web-tree-sitter';
 import { CONV_TRANSPOSE_FIELDS } from '../shared/spec';
 import { Scopes, type PyValue } from './pythonValues';
+import { isExtraNode } from './pythonParser';
 
 export type Framework = 'torch' | 'keras';
 
@@ -324,7 +325,7 @@ class Reader {
     let hasSplat = false;
     let position = 0;
     for (const child of argsNode?.namedChildren ?? []) {
-      if (!child || child.type === 'comment') continue;
+      if (!child || isExtraNode(child)) continue;
       if (child.type === 'list_splat' || child.type === 'dictionary_splat') {
         hasSplat = true;
         continue;
@@ -405,19 +406,19 @@ class Reader {
     const index = this.containerAt.get(node.startIndex)!;
     const container = this.containers[index]!;
     const argsNode = node.childForFieldName('arguments');
-    const positional = (argsNode?.namedChildren ?? []).filter((c): c is Node => !!c && c.type !== 'comment' && c.type !== 'keyword_argument');
+    const positional = (argsNode?.namedChildren ?? []).filter((c): c is Node => !!c && !isExtraNode(c) && c.type !== 'keyword_argument');
     let elements: Node[] = positional;
     if (framework === 'keras') {
       const list =
         positional[0] ??
         argsNode?.namedChildren.find((c) => c?.type === 'keyword_argument' && c.childForFieldName('name')?.text === 'layers')?.childForFieldName('value');
-      elements = list && (list.type === 'list' || list.type === 'tuple') ? list.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment') : [];
+      elements = list && (list.type === 'list' || list.type === 'tuple') ? list.namedChildren.filter((c): c is Node => !!c && !isExtraNode(c)) : [];
       if (list && list.type !== 'list' && list.type !== 'tuple') container.items.push({ kind: 'unknown', text: list.text, span: spanOf(list) });
     } else if (positional.length === 1 && positional[0]!.type === 'call' && /OrderedDict$/.test(positional[0]!.childForFieldName('function')?.text ?? '')) {
       // nn.Sequential(OrderedDict([("conv", nn.Conv2d(...)), ...])): the second item of each pair.
       const pairs = positional[0]!.childForFieldName('arguments')?.namedChildren[0];
       elements = (pairs?.namedChildren ?? [])
-        .map((pair) => (pair?.type === 'tuple' ? pair.namedChildren.filter((c) => c?.type !== 'comment')[1] : pair))
+        .map((pair) => (pair?.type === 'tuple' ? pair.namedChildren.filter((c) => !isExtraNode(c))[1] : pair))
         .filter((c): c is Node => !!c);
     }
     for (const element of elements) {
@@ -533,7 +534,7 @@ function kerasAddTarget(node: Node | null | undefined): { call: Node; target: No
   const fn = node.childForFieldName('function');
   if (fn?.type !== 'attribute' || fn.childForFieldName('attribute')?.text !== 'add') return undefined;
   const target = fn.childForFieldName('object');
-  const argument = node.childForFieldName('arguments')?.namedChildren.find((c) => c && c.type !== 'comment');
+  const argument = node.childForFieldName('arguments')?.namedChildren.find((c) => c && !isExtraNode(c));
   return target && argument ? { call: node, target, argument } : undefined;
 }
 
@@ -580,7 +581,7 @@ class NotSimple extends Error {}
 function positionalArgs(call: Node): Node[] | undefined {
   const args = call.childForFieldName('arguments');
   if (!args || args.type !== 'argument_list') return undefined;
-  return args.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+  return args.namedChildren.filter((c): c is Node => !!c && !isExtraNode(c));
 }
 
 function flowExpr(node: Node, members: Record<string, ContainerItem>): FlowExpr {
@@ -623,11 +624,11 @@ function readForward(fn: Node, members: Record<string, ContainerItem>): ForwardF
   if (params.length !== 2 || params[1]!.type !== 'identifier') return { unsupported: 'forward() does not take one input' };
   const steps: { target: string; value: FlowExpr }[] = [];
   try {
-    const statements = (fn.childForFieldName('body')?.namedChildren ?? []).filter((c): c is Node => !!c && c.type !== 'comment');
+    const statements = (fn.childForFieldName('body')?.namedChildren ?? []).filter((c): c is Node => !!c && !isExtraNode(c));
     for (const [i, statement] of statements.entries()) {
       if (statement.type === 'pass_statement') continue;
       if (statement.type === 'return_statement') {
-        const value = statement.namedChildren.find((c) => c?.type !== 'comment');
+        const value = statement.namedChildren.find((c) => !isExtraNode(c));
         if (!value || i !== statements.length - 1) return { unsupported: 'forward() returns early or returns nothing' };
         return { input: params[1]!.text, steps, returns: flowExpr(value, members) };
       }

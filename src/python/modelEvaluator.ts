@@ -33,6 +33,7 @@ import {
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
 import { isUnboundName } from './unboundNames';
+import { isExtraNode } from './pythonParser';
 
 export interface EvalLimits {
   /** Expression and statement evaluations per file. */
@@ -88,7 +89,7 @@ function onlyScalarLocals(node: Node, scope: Scope): boolean {
     return false;
   };
   for (const child of node.namedChildren) {
-    if (!child || child.type === 'comment') continue;
+    if (!child || isExtraNode(child)) continue;
     if (
       child.type === 'return_statement' ||
       child.type === 'call' ||
@@ -257,12 +258,12 @@ export class Interpreter {
         return undefined;
       }
       case 'return_statement': {
-        const value = node.namedChildren.find((c) => c && c.type !== 'comment');
+        const value = node.namedChildren.find((c) => c && !isExtraNode(c));
         return { kind: 'return', value: value ? this.eval(value, scope, file) : NONE };
       }
       case 'assert_statement': {
         // A condition known to be false raises, as Python does; one not known is passed over.
-        const condition = node.namedChildren.find((c) => c && c.type !== 'comment');
+        const condition = node.namedChildren.find((c) => c && !isExtraNode(c));
         if (condition && truthy(this.eval(condition, scope, file)) === false) throw new RaiseError(`the code raises: ${snippet(node)} fails`);
         return undefined;
       }
@@ -724,7 +725,7 @@ export class Interpreter {
   private defineClass(node: Node, scope: Scope, file: string): Value & { k: 'class' } {
     const bases: Value[] = [];
     for (const b of node.childForFieldName('superclasses')?.namedChildren ?? []) {
-      if (!b || b.type === 'keyword_argument' || b.type === 'comment') continue;
+      if (!b || b.type === 'keyword_argument' || isExtraNode(b)) continue;
       bases.push(this.eval(b, scope, file));
     }
     const cls: ClassDef = { name: node.childForFieldName('name')!.text, node, file, bases, attrs: new Map() };
@@ -782,7 +783,7 @@ export class Interpreter {
       case 'tuple':
       case 'list':
       case 'expression_list': {
-        const targets = target.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+        const targets = target.namedChildren.filter((c): c is Node => !!c && !isExtraNode(c));
         const items = this.iterate(value, target);
         const starAt = targets.findIndex((t) => t.type === 'list_splat_pattern');
         if (isUnknown(items)) {
@@ -806,7 +807,7 @@ export class Interpreter {
         return;
       }
       case 'parenthesized_expression': {
-        const inner = target.namedChildren.find((c) => c && c.type !== 'comment');
+        const inner = target.namedChildren.find((c) => c && !isExtraNode(c));
         if (inner) this.assign(inner, value, scope, file);
         return;
       }
@@ -954,7 +955,7 @@ export class Interpreter {
       case 'concatenated_string': {
         let out = '';
         for (const part of node.namedChildren) {
-          if (!part || part.type === 'comment') continue;
+          if (!part || isExtraNode(part)) continue;
           const v = this.evalString(part, scope, file);
           if (v.k !== 'str') return v;
           out += v.v;
@@ -969,7 +970,7 @@ export class Interpreter {
         return unknown(`\`${node.text}\` is not defined`);
       }
       case 'parenthesized_expression': {
-        const inner = node.namedChildren.find((c) => c && c.type !== 'comment');
+        const inner = node.namedChildren.find((c) => c && !isExtraNode(c));
         return inner ? this.eval(inner, scope, file) : tuple([]);
       }
       case 'tuple':
@@ -1013,7 +1014,7 @@ export class Interpreter {
         for (let i = 0; i < node.childCount; i++) {
           const c = node.child(i)!;
           if (c.type === ':') index++;
-          else if (c.isNamed && c.type !== 'comment') parts[index] = c;
+          else if (c.isNamed && !isExtraNode(c)) parts[index] = c;
         }
         const ev = (n: Node | undefined) => (n ? this.eval(n, scope, file) : NONE);
         return { k: 'slice', start: ev(parts[0]), stop: ev(parts[1]), step: ev(parts[2]) };
@@ -1056,7 +1057,7 @@ export class Interpreter {
       case 'comparison_operator':
         return this.evalComparison(node, scope, file);
       case 'conditional_expression': {
-        const [a, c, b] = node.namedChildren.filter((x): x is Node => !!x && x.type !== 'comment');
+        const [a, c, b] = node.namedChildren.filter((x): x is Node => !!x && !isExtraNode(x));
         const cond = this.eval(c!, scope, file);
         const t = truthy(cond);
         if (t === undefined)
@@ -1129,7 +1130,7 @@ export class Interpreter {
   private evalSequence(node: Node, scope: Scope, file: string, kind: 'tuple' | 'list'): Value {
     const items: Value[] = [];
     for (const child of node.namedChildren) {
-      if (!child || child.type === 'comment') continue;
+      if (!child || isExtraNode(child)) continue;
       if (child.type === 'list_splat') {
         const v = this.eval(child.namedChildren[0]!, scope, file);
         const it = this.iterate(v, child);
@@ -1178,7 +1179,7 @@ export class Interpreter {
     for (let i = 0; i < node.childCount; i++) {
       const c = node.child(i)!;
       if (node.fieldNameForChild(i) === 'operators') ops.push(c.text.replace(/\s+/g, ' '));
-      else if (c.isNamed && c.type !== 'comment') operands.push(c);
+      else if (c.isNamed && !isExtraNode(c)) operands.push(c);
     }
     let left = this.eval(operands[0]!, scope, file);
     for (let i = 0; i < ops.length; i++) {
@@ -1545,7 +1546,7 @@ export class Interpreter {
     if (argsNode?.type === 'generator_expression') args.push(this.eval(argsNode, scope, file));
     else {
       for (const a of argsNode?.namedChildren ?? []) {
-        if (!a || a.type === 'comment') continue;
+        if (!a || isExtraNode(a)) continue;
         if (a.type === 'keyword_argument') kwargs.set(a.childForFieldName('name')!.text, this.eval(a.childForFieldName('value')!, scope, file));
         else if (a.type === 'list_splat') {
           const v = this.eval(a.namedChildren[0]!, scope, file);
@@ -1761,7 +1762,7 @@ export class Interpreter {
 
   /** Binds a call's arguments to the function's parameters in `scope`; returns an error text if they do not fit. */
   private bindParameters(fn: FunctionDef, args: Value[], kwargs: Map<string, Value>, scope: Scope): string | undefined {
-    const params = fn.node.childForFieldName('parameters')?.namedChildren.filter((p): p is Node => !!p && p.type !== 'comment') ?? [];
+    const params = fn.node.childForFieldName('parameters')?.namedChildren.filter((p): p is Node => !!p && !isExtraNode(p)) ?? [];
     let positional = 0;
     let keywordOnly = false;
     const used = new Set<string>();
@@ -1824,7 +1825,7 @@ export class Interpreter {
 
   /** Whether every parameter of a function (after self) has a default. */
   static allDefaults(fnNode: Node, skipFirst: boolean): boolean {
-    const params = fnNode.childForFieldName('parameters')?.namedChildren.filter((p): p is Node => !!p && p.type !== 'comment') ?? [];
+    const params = fnNode.childForFieldName('parameters')?.namedChildren.filter((p): p is Node => !!p && !isExtraNode(p)) ?? [];
     return params
       .slice(skipFirst ? 1 : 0)
       .every((p) => (p.type !== 'identifier' && p.type !== 'typed_parameter') || (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier'));

@@ -6,6 +6,14 @@ import type { Language, Parser, Tree, Edit } from 'web-tree-sitter';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
+/**
+ * Nodes that stand among an expression's children but are not part of its value: comments and
+ * backslash line continuations (`torch.cat((a, \\` then `b))`), the grammar's extras.
+ */
+export function isExtraNode(node: { type: string } | null | undefined): boolean {
+  return !!node && (node.type === 'comment' || node.type === 'line_continuation');
+}
+
 export interface WasmLocations {
   /** web-tree-sitter's runtime: tree-sitter.wasm. */
   treeSitterWasm: string;

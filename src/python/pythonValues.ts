@@ -4,6 +4,7 @@
  * strings, booleans and None. Anything else stays a symbol, shown as written, never guessed.
  */
 import type { Node } from 'web-tree-sitter';
+import { isExtraNode } from './pythonParser';
 
 export type PyValue =
   | { kind: 'int'; value: number }
@@ -175,11 +176,11 @@ export class Scopes {
         };
       }
       case 'parenthesized_expression':
-        return this.evaluate(node.namedChildren.find((c) => c?.type !== 'comment'));
+        return this.evaluate(node.namedChildren.find((c) => !isExtraNode(c)));
       case 'tuple':
       case 'list':
       case 'expression_list': {
-        const items = node.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+        const items = node.namedChildren.filter((c): c is Node => !!c && !isExtraNode(c));
         if (items.some((c) => c.type === 'list_splat')) return symbol(node.text);
         return { kind: 'tuple', items: items.map((c) => this.evaluate(c)) };
       }

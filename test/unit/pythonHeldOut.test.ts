@@ -807,3 +807,34 @@ class Net(nn.Module):
     }
   });
 });
+
+describe('backslash line continuations inside an expression (HBONet)', () => {
+  it('reads `torch.cat((a, \\` + newline + `b), dim=1)` as the two-item tuple it is', () => {
+    // Measured (--input 1,3,32,32): the conv after the cat sees 16 channels, 3 x 16 x 3 x 3 + 3 params.
+    const source = [
+      'import torch',
+      'import torch.nn as nn',
+      '',
+      '',
+      'class Net(nn.Module):',
+      '    def __init__(self):',
+      '        super().__init__()',
+      '        self.a = nn.Conv2d(3, 8, 3, padding=1)',
+      '        self.b = nn.Conv2d(3, 8, 1)',
+      '        self.c = nn.Conv2d(16, 3, 3)',
+      '',
+      '    def forward(self, x):',
+      '        y = torch.cat((self.a(x), \\',
+      '                       self.b(x)), dim=1)',
+      '        return self.c(y)',
+      '',
+    ].join('\n');
+    const tree = parser.parse(source)!;
+    try {
+      const { sites } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
+      expect(at(sites, 10)).toMatchObject({ params: 435, input_shape: [1, 16, 32, 32], output_shape: [1, 3, 30, 30] });
+    } finally {
+      tree.delete();
+    }
+  });
+});
