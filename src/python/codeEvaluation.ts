@@ -116,6 +116,40 @@ interface Run {
   stopped?: string;
   /** Code that may build layers was not followed during the run: its totals are lower bounds. */
   unfollowed?: boolean;
+  /** The model the run applied. */
+  model?: Value;
+}
+
+/**
+ * The ids of the layers a model holds (its attributes, containers and their children, all the way
+ * down); undefined where some part of it is not known (a container built by code not followed, an
+ * attribute whose value is not known), as a layer may then be held there.
+ */
+function layersOf(model: Value): Set<number> | undefined {
+  const ids = new Set<number>();
+  const visited = new Set<object>();
+  const pending: Value[] = [model];
+  while (pending.length > 0) {
+    const v = pending.pop()!;
+    if (visited.has(v)) continue;
+    visited.add(v);
+    if (v.k === 'unknown') return undefined;
+    if (v.k === 'layer') {
+      if (v.layer.args.__tainted__) return undefined;
+      ids.add(v.layer.id);
+      pending.push(...(v.layer.children ?? []));
+    } else if (v.k === 'obj') {
+      if (v.base) pending.push({ k: 'layer', layer: v.base });
+      pending.push(...v.attrs.values());
+    } else if (v.k === 'list' || v.k === 'tuple') {
+      if (v.k === 'list' && v.taint) return undefined;
+      pending.push(...v.items);
+    } else if (v.k === 'dict') {
+      if (v.taint) return undefined;
+      for (const [, item] of v.entries.values()) pending.push(item);
+    }
+  }
+  return ids;
 }
 
 /** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
@@ -169,12 +203,19 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
   /** Ends a run; what it built but never applied is recorded with its params only. */
   const finish = (run: Run) => {
     const seen = new Set(it.instances.map((i) => i.layerId));
+    // Layers of the model (reachable from it): a layer built and then replaced (a subclass that
+    // assigns another block over its parent's) is not a part of it, as PyTorch would not count it.
+    const inModel = run.model ? layersOf(run.model) : undefined;
     for (const layer of it.built) {
       if (!layer.site || seen.has(layer.id)) continue;
+      if (inModel && layer.framework === 'torch' && !inModel.has(layer.id)) continue;
       const type = layer.cls.split('.').pop()!;
       // Convs, and the PyTorch layers with parameters (which count in a model's parameters even when
       // forward() never applies them: PFLD's bn8): not known where forward() is not followed to them.
       if (!CONV_LAYER_TYPES.has(type) && !(layer.framework === 'torch' && PARAMETRIC_TORCH.has(type))) continue;
+      // A part of the model that forward(), followed all the way, never applies: its parameters
+      // count (model.parameters() has them), its MACs are none.
+      if (!CONV_LAYER_TYPES.has(type) && inModel && !run.stopped && !run.inputReason && !run.unfollowed && it.lib.recordNeverApplied(layer)) continue;
       const why =
         run.stopped ??
         run.inputReason ??
@@ -301,6 +342,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
         run.kept = true;
+        run.model = model;
         applyModel(run, model);
       }
     } catch (error) {
@@ -308,6 +350,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       run.kept = false;
       if (!built && error instanceof RaiseError && !c.expression) buildFailed.add(c.name);
     }
+    if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
     finish(run);
     dropRepeat(run, notFollowedBefore);
     runs.push(run);
@@ -327,13 +370,14 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (!isModuleLevelModel(it, value, seen)) continue;
       begin();
       const notFollowedBefore = it.notFollowed;
-      const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true };
+      const run: Run = { name, node: assignmentOf(root, name) ?? undefined, instances: [], invoked: new Set(), kept: true, model: value };
       try {
         applyModel(run, value);
       } catch (error) {
         failed(run, error);
         run.kept = false;
       }
+      if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
       finish(run);
       dropRepeat(run, notFollowedBefore);
       runs.push(run);

@@ -2861,6 +2861,30 @@ export class Library {
   }
 
   /**
+   * A PyTorch layer with parameters that the model holds and never applies: its parameters from
+   * its arguments, no MACs. False where they are not known from the arguments.
+   */
+  recordNeverApplied(layer: Layer): boolean {
+    const short = layer.cls.split('.').pop()!;
+    const a = layer.args;
+    const int = (v: Value | undefined) => (v?.k === 'int' ? v.v : undefined);
+    let params: number | undefined;
+    if (short === 'Linear') {
+      const [fin, fout, bias] = [int(a.in_features), int(a.out_features), truthy(a.bias ?? bool(true))];
+      if (fin !== undefined && fout !== undefined && bias !== undefined) params = fin * fout + (bias ? fout : 0);
+    } else if (TORCH_NORMS.has(short) || short === 'BatchNorm2d') {
+      const before = this.it.instances.length;
+      // The norm's own rule, without an input: it records its parameters with the reason; taken back here.
+      this.recordNorm(layer, short, { framework: 'torch', reason: 'not applied' });
+      const made = this.it.instances.splice(before);
+      params = made.length === 1 && made[0]!.layerId === layer.id ? made[0]!.params : undefined;
+    }
+    if (params === undefined || !layer.site) return false;
+    this.record(layer, { params, macs: 0, input: [], output: [] });
+    return true;
+  }
+
+  /**
    * A library layer subclassed with a forward() of its own that did not apply the layer (nor
    * F.conv2d with its weight): a norm's parameters as usual (`input`: the module's input), any
    * other layer with parameters as not known, so that the model's totals say so.

@@ -728,8 +728,9 @@ class Net(nn.Module):
     }
   });
 
-  it('says a layer with parameters that forward() never applies is not counted (PFLD builds a bn8 it never uses)', () => {
-    // model.parameters() has the unused BatchNorm2d's 16 too: a total without them would be too small.
+  it("counts a layer the model holds and never applies (PFLD's bn8), and not one a subclass replaced", () => {
+    // Measured (--input 1,3,32,32): Net 824 params (the unused BatchNorm2d's 16 among them), 659,456
+    // MACs; Wider 320 params, 264,320 MACs (its parent's body conv, replaced, is not a part of it).
     const source = `import torch.nn as nn
 
 
@@ -738,15 +739,27 @@ class Net(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3)
         self.bn8 = nn.BatchNorm2d(8)
+        self.body = nn.Conv2d(8, 8, 3)
 
     def forward(self, x):
-        return self.conv(x)
+        return self.body(self.conv(x))
+
+
+class Wider(Net):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Conv2d(8, 8, 3, groups=8)
 `;
     const tree = parser.parse(source)!;
     try {
-      const net = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS).evaluation.models.find((m) => m.name === 'Net')!;
-      expect([net.params, net.unknownInstances]).toEqual([224, 1]);
-      expect(modelLensTitle(net)).toMatch(/1 layer instance without figures, not counted/);
+      const { sites, evaluation } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
+      const totals = (name: string) => {
+        const m = evaluation.models.find((x) => x.name === name)!;
+        return [m.params, m.macs, m.unknownInstances];
+      };
+      expect(totals('Net')).toEqual([824, 659456, 0]);
+      expect(totals('Wider')).toEqual([320, 264320, 0]);
+      expect(at(sites, 9)).toMatchObject({ count: 1, params: 584, macs: 457856 });
     } finally {
       tree.delete();
     }
