@@ -1093,6 +1093,9 @@ export class Library {
         const cls: ClassDef = { name, file: '', bases: [], attrs: new Map(), fields, fieldDefaults: defaults };
         return { k: 'class', cls };
       }
+      case 'typing.cast':
+        // cast(type, value) returns the value as it is.
+        return args[1] ?? kwargs.get('val') ?? unknown('cast() of nothing');
       case 'copy.deepcopy':
       case 'copy.copy':
         return this.copyValue(args[0] ?? NONE, c === 'copy.deepcopy', new Map());

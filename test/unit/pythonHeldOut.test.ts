@@ -851,3 +851,35 @@ describe('backslash line continuations inside an expression (HBONet)', () => {
     }
   });
 });
+
+describe("typing.cast (torchvision's VGG)", () => {
+  it('gives the value cast, as Python does', () => {
+    // 3 x 3 x 3 x 64 weights and 64 biases, at 224x224: 1,792 params; 64 x 224 x 224 outputs of
+    // 27 multiply-adds and a bias each: 89,915,392 MACs (torchinfo's count).
+    const source = [
+      'from typing import cast',
+      'import torch.nn as nn',
+      '',
+      'cfg = [64]',
+      '',
+      '',
+      'def make(cfg):',
+      '    layers = []',
+      '    for v in cfg:',
+      '        v = cast(int, v)',
+      '        layers.append(nn.Conv2d(3, v, kernel_size=3, padding=1))',
+      '    return nn.Sequential(*layers)',
+      '',
+      '',
+      'model = make(cfg)',
+      '',
+    ].join('\n');
+    const tree = parser.parse(source)!;
+    try {
+      const { sites } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS);
+      expect(at(sites, 11)).toMatchObject({ params: 1792, macs: 89915392, output_shape: [1, 64, 224, 224] });
+    } finally {
+      tree.delete();
+    }
+  });
+});
