@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { SpareBuffers } from '../shared/spareBuffers';
-import { forkSafeBytes, forkSafeFloats } from './forkSafe';
+import { forkSafeBuffer, forkSafeBufferBytes, forkSafeBytes, forkSafeFloats } from './forkSafe';
 import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
 import { resolveForInput } from './forward';
@@ -106,21 +106,17 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
       onProgress: (done: number, total: number) => post({ type: 'progress', id, done, total }),
     };
     const key = keyOf(request);
-    // The values go in memory that a fork of the extension host does not make slow to write
-    // (forkSafe.ts); the previews in an ArrayBuffer (transferred to the host, then to the page).
-    const values = new SpareBuffers<ArrayBufferLike>();
-    const previews = new SpareBuffers();
-    for (const buffer of request.spare ?? []) {
-      if (buffer instanceof ArrayBuffer) previews.give(buffer);
-      else values.give(buffer);
-    }
-    const arrays = (floats: number) => forkSafeFloats(floats, values.take(forkSafeBytes(floats)));
+    // The values and the previews go in memory that a fork of the extension host does not make
+    // slow to write (forkSafe.ts), shared with the host, not transferred; spares by their size.
+    const spare = new SpareBuffers<ArrayBufferLike>();
+    for (const buffer of request.spare ?? []) spare.give(buffer);
+    const arrays = (floats: number) => forkSafeFloats(floats, spare.take(forkSafeBytes(floats)));
+    const previewsBuffer = (bytes: number) => forkSafeBuffer(bytes, spare.take(forkSafeBufferBytes(bytes)));
     const result: WorkerRunResult = key
       ? await withPrepared(request, key, (model) => model.run(request.input, { ...runOptions, arrays }))
       : await runModel(request.model, request.weights, request.input, { ...runOptions, device: await deviceFor(options.backend) });
     const steps = result.intermediates ?? [];
-    if (request.previewChannels !== undefined && steps.length > 0)
-      result.featureMaps = packedFeatureMaps(steps, request.previewChannels, (bytes) => previews.take(bytes));
+    if (request.previewChannels !== undefined && steps.length > 0) result.featureMaps = packedFeatureMaps(steps, request.previewChannels, previewsBuffer);
     const packed = result.featureMaps?.[0]?.preview.buffer;
     post({ type: 'result', id, result }, [
       ...buffersOf([result.output, ...steps.map((step) => step.tensor)]),

@@ -18,7 +18,31 @@ const PAGE = 65536;
 
 /** Bytes of the buffer behind an array of `floats` made here: whole WebAssembly pages. */
 export function forkSafeBytes(floats: number): number {
-  return Math.max(1, Math.ceil((floats * 4) / PAGE)) * PAGE;
+  return pagesFor(floats * 4) * PAGE;
+}
+
+const pagesFor = (bytes: number) => Math.max(1, Math.ceil(bytes / PAGE));
+
+/**
+ * A buffer of at least `bytes` (whole WebAssembly pages) that stays cheap to write after a fork:
+ * `spare` when it is given, else new. A plain ArrayBuffer where shared WebAssembly memory is missing.
+ */
+export function forkSafeBuffer(bytes: number, spare?: ArrayBufferLike): ArrayBufferLike {
+  if (spare) {
+    if (spare.byteLength < bytes) throw new Error(`internal: a spare buffer of ${spare.byteLength} bytes for ${bytes}`);
+    return spare;
+  }
+  const pages = pagesFor(bytes);
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  } catch {
+    return new ArrayBuffer(bytes);
+  }
+}
+
+/** The size a fork-safe buffer of at least `bytes` has (see forkSafeBuffer): the key its spares are kept by. */
+export function forkSafeBufferBytes(bytes: number): number {
+  return pagesFor(bytes) * PAGE;
 }
 
 /**
@@ -30,10 +54,5 @@ export function forkSafeFloats(floats: number, spare?: ArrayBufferLike): Float32
     if (spare.byteLength < floats * 4) throw new Error(`internal: a spare buffer of ${spare.byteLength} bytes for ${floats} floats`);
     return new Float32Array(spare, 0, floats);
   }
-  const pages = forkSafeBytes(floats) / PAGE;
-  try {
-    return new Float32Array(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer, 0, floats);
-  } catch {
-    return new Float32Array(floats);
-  }
+  return new Float32Array(forkSafeBuffer(floats * 4), 0, floats);
 }

@@ -43,7 +43,7 @@ function mapFields(step: Omit<Intermediate, 'tensor'>, shape: number[], previewC
 export function packedFeatureMaps(
   steps: readonly Intermediate[],
   previewChannels: number,
-  spare?: (bytes: number) => ArrayBuffer | undefined,
+  spare?: (bytes: number) => ArrayBufferLike | undefined,
 ): PackedFeatureMap[] {
   const parts = steps.map((step) => {
     const { shape } = step.tensor;

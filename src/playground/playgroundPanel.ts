@@ -13,7 +13,7 @@ import type { ModelSpec } from '../shared/spec';
 import type { WeightMap } from '../engine/types';
 import { RunStore } from './runStore';
 import { HeldInputs } from './heldInputs';
-import { compressRunResult, isCompressedRunResult, type CompressedRunResult, type PackedRunResult } from '../shared/packedMaps';
+import { compressRunResult, isCompressedRunResult, plainPackedMaps, type CompressedRunResult, type PackedRunResult } from '../shared/packedMaps';
 
 export const PLAYGROUND_VIEW_TYPE = 'sepconv.playground';
 /** Progress of a request goes to the page at most this often, ms: enough for a progress bar. */
@@ -197,7 +197,7 @@ export class PlaygroundPanel {
           this.post({ ...response, result: sent });
           // Sent compressed, the previews' own buffer is read by nothing: the next run writes its previews there.
           const buffer = packed.featureMaps[0]?.preview.buffer;
-          if (isCompressedRunResult(sent) && buffer instanceof ArrayBuffer) this.runs.giveBack(buffer);
+          if (isCompressedRunResult(sent) && buffer) this.runs.giveBack(buffer);
         } else this.post(response);
       }
     }
@@ -224,7 +224,8 @@ async function compressedRun(result: PackedRunResult): Promise<PackedRunResult |
   // Level 1: nearly all of the gain at a fifth of level 6's time (3.0 MB of previews: 69 KB in 9 ms).
   const deflate = (bytes: Uint8Array) =>
     new Promise<Uint8Array>((resolve, reject) => deflateRaw(bytes, { level: constants.Z_BEST_SPEED }, (error, out) => (error ? reject(error) : resolve(out))));
-  return (await compressRunResult(result, deflate).catch(() => undefined)) ?? result;
+  // Not compressed: the maps go as they are, in an ArrayBuffer (a SharedArrayBuffer does not cross the message).
+  return (await compressRunResult(result, deflate).catch(() => undefined)) ?? { ...result, featureMaps: plainPackedMaps(result.featureMaps) };
 }
 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {

@@ -25,7 +25,7 @@ export class RunStore {
   }
 
   /** Buffers of the latest run that are free once its answer is sent (the previews', compressed on the way): handed back by release(). */
-  private spare: ArrayBuffer[] = [];
+  private spare: ArrayBufferLike[] = [];
 
   clear(): void {
     this.latest = undefined;
@@ -33,7 +33,7 @@ export class RunStore {
   }
 
   /** Keeps a buffer nothing reads any more, for the next run to write into (see release()). */
-  giveBack(buffer: ArrayBuffer): void {
+  giveBack(buffer: ArrayBufferLike): void {
     if (buffer.byteLength > 0) this.spare = [...this.spare.slice(-3), buffer];
   }
 

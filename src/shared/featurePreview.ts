@@ -57,15 +57,15 @@ export function channelRanges(data: Float32Array, channels: number, plane: numbe
  * range (from {@link channelRanges}). `data` holds the channels from `dataFirst` on (0: the whole
  * block). Written into `out` when it is given (count * plane bytes), else into a new array.
  */
-export function previewBytes(
+export function previewBytes<B extends ArrayBufferLike = ArrayBuffer>(
   data: Float32Array,
   ranges: Float32Array,
   plane: number,
   first: number,
   count: number,
   dataFirst = 0,
-  out: Uint8Array<ArrayBuffer> = new Uint8Array(count * plane),
-): Uint8Array<ArrayBuffer> {
+  out: Uint8Array<B> = new Uint8Array(count * plane) as Uint8Array<B>,
+): Uint8Array<B> {
   if (first < dataFirst || (first + count - dataFirst) * plane > data.length)
     throw new RangeError(`channels [${first}, ${first + count}) are not all in the values given`);
   if (out.length !== count * plane) throw new RangeError(`${out.length} bytes given for ${count} channels of ${plane} values`);

@@ -24,15 +24,16 @@ export type PackedRunResult = Omit<RunResult, 'featureMaps'> & { featureMaps: Pa
  * 4-byte offsets), then every preview. The buffer is `spare(bytes)` when that gives one of the
  * size, else new.
  */
-export function packedViews(
+export function packedViews<B extends ArrayBufferLike = ArrayBuffer>(
   sizes: ReadonlyArray<{ rangeFloats: number; previewBytes: number }>,
-  spare?: (bytes: number) => ArrayBuffer | undefined,
-): Array<{ ranges: Float32Array<ArrayBuffer>; preview: Uint8Array<ArrayBuffer> }> {
+  spare?: (bytes: number) => B | undefined,
+): Array<{ ranges: Float32Array<B | ArrayBuffer>; preview: Uint8Array<B | ArrayBuffer> }> {
   const rangeBytes = sizes.reduce((sum, s) => sum + 4 * s.rangeFloats, 0);
   const bytes = rangeBytes + sizes.reduce((sum, s) => sum + s.previewBytes, 0);
-  // A buffer of an earlier run (the caller fills every view): new memory costs its first writes.
-  const reused = spare?.(bytes);
-  const buffer = reused?.byteLength === bytes ? reused : new ArrayBuffer(bytes);
+  // A buffer of an earlier run, or one the caller makes (at least `bytes`; the caller fills every
+  // view): new memory costs its first writes.
+  const given = spare?.(bytes);
+  const buffer: B | ArrayBuffer = given && given.byteLength >= bytes ? given : new ArrayBuffer(bytes);
   let rangesAt = 0;
   let previewAt = rangeBytes;
   return sizes.map(({ rangeFloats, previewBytes }) => {
@@ -78,8 +79,10 @@ export async function compressRunResult(
 ): Promise<CompressedRunResult | undefined> {
   const buffers = new Set(result.featureMaps.flatMap((m) => [m.preview.buffer, m.ranges.buffer]));
   if (buffers.size !== 1) return undefined;
-  const buffer = [...buffers][0]! as ArrayBuffer;
-  const deflated = await deflateRaw(new Uint8Array(buffer));
+  const buffer = [...buffers][0]!;
+  // The views' extent: a buffer of whole pages (the engine worker's, see forkSafe.ts) may be longer.
+  const used = usedBytes(result.featureMaps);
+  const deflated = await deflateRaw(new Uint8Array(buffer, 0, used));
   const featureMaps = result.featureMaps.map(({ preview, ranges, ...map }) => ({
     ...map,
     previewAt: preview.byteOffset,
@@ -89,7 +92,27 @@ export async function compressRunResult(
   }));
   const mapsDeflated =
     deflated.byteOffset === 0 && deflated.byteLength === deflated.buffer.byteLength ? (deflated.buffer as ArrayBuffer) : new Uint8Array(deflated).buffer;
-  return { ...result, featureMaps, mapsDeflated, mapsBytes: buffer.byteLength };
+  return { ...result, featureMaps, mapsDeflated, mapsBytes: used };
+}
+
+/** Bytes up to the end of the last view of the maps' buffer. */
+function usedBytes(maps: readonly PackedFeatureMap[]): number {
+  return maps.reduce((end, m) => Math.max(end, m.preview.byteOffset + m.preview.byteLength, m.ranges.byteOffset + m.ranges.byteLength), 0);
+}
+
+/**
+ * The maps in an ArrayBuffer of their own, for an answer sent as it is (not compressed): a
+ * SharedArrayBuffer does not cross a webview message.
+ */
+export function plainPackedMaps(maps: readonly PackedFeatureMap[]): PackedFeatureMap[] {
+  if (maps.every((m) => m.preview.buffer instanceof ArrayBuffer && m.ranges.buffer instanceof ArrayBuffer)) return [...maps];
+  const views = packedViews(maps.map((m) => ({ rangeFloats: m.ranges.length, previewBytes: m.preview.byteLength })));
+  return maps.map((m, i) => {
+    const { ranges, preview } = views[i]!;
+    ranges.set(m.ranges);
+    preview.set(m.preview);
+    return { ...m, ranges, preview };
+  });
 }
 
 /**

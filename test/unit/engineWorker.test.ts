@@ -130,12 +130,19 @@ describe('engine worker', () => {
     // The previews' buffer of a run, filled with junk, goes back too: the next run's previews are written there, whole.
     const withPreviews = { ...request, previewChannels: 3 };
     const third = await c.run({ ...withPreviews, input: smallInput() });
-    const previews = third.featureMaps![0]!.preview.buffer as ArrayBuffer;
+    // Fork-safe memory too (forkSafe.ts): whole WebAssembly pages, shared rather than transferred.
+    const previews = third.featureMaps![0]!.preview.buffer;
+    expect(previews).toBeInstanceOf(SharedArrayBuffer);
+    expect(previews.byteLength % 65536).toBe(0);
     const fresh = third.featureMaps!.map((m) => [m.key, [...m.preview], [...m.ranges]]);
     new Uint8Array(previews).fill(0xa5);
     const fourth = await c.run({ ...withPreviews, input: smallInput(), spare: [previews] });
-    expect(previews.byteLength).toBe(0);
+    // The previews are written whole; the buffer handed back is written again by the run (for its
+    // previews or its values, whichever takes a buffer of that size first): its last byte, past
+    // every view, kept the junk.
     expect(fourth.featureMaps!.map((m) => [m.key, [...m.preview], [...m.ranges]])).toEqual(fresh);
+    const written = [fourth.featureMaps![0]!.preview.buffer, ...[fourth.output, ...fourth.intermediates!.map((s) => s.tensor)].map((t) => t.data.buffer)];
+    expect(written.some((b) => new Uint8Array(b)[b.byteLength - 1] === 0xa5)).toBe(true);
   });
 
   it('reports input errors with the layer path and the tensor', async () => {

@@ -5,6 +5,7 @@ import {
   compressRunResult,
   inflateMaps,
   packFeatureMaps,
+  plainPackedMaps,
   unpackMaps,
   unpackRunResult,
   type CompressedRunResult,
@@ -167,5 +168,33 @@ describe("packed feature maps (a host run's answer)", () => {
     expect(() => unpackMaps(compressed.featureMaps, inflateMaps(compressed.mapsDeflated, compressed.mapsBytes), () => new ArrayBuffer(1))).toThrow(
       /internal: a buffer of 1 bytes/,
     );
+  });
+
+  it('compress only the bytes the views use of a longer shared buffer, and go plain when sent as they are', async () => {
+    const maps = someMaps(7);
+    const packed = packFeatureMaps(maps);
+    const used = packed.reduce((end, m) => Math.max(end, m.preview.byteOffset + m.preview.byteLength, m.ranges.byteOffset + m.ranges.byteLength), 0);
+    // The same views over whole pages of shared memory, as the engine worker makes them.
+    const shared = new SharedArrayBuffer(65536);
+    new Uint8Array(shared).fill(0xee);
+    new Uint8Array(shared).set(new Uint8Array(packed[0]!.preview.buffer, 0, used));
+    const views = packed.map((m) => ({
+      ...m,
+      preview: new Uint8Array(shared, m.preview.byteOffset, m.preview.byteLength),
+      ranges: new Float32Array(shared, m.ranges.byteOffset, m.ranges.length),
+    }));
+    const answer = { ...packedAnswer(maps, 5), featureMaps: views };
+    const compressed = (await compressRunResult(answer, deflate))!;
+    expect(compressed.mapsBytes).toBe(used);
+    const page = await unpackRunResult(compressed);
+    page.featureMaps.forEach((map, i) => expect(new Uint8Array(map.preview)).toEqual(new Uint8Array(maps[i]!.preview)));
+    // Sent as it is: one ArrayBuffer, the same bytes.
+    const plain = plainPackedMaps(views);
+    expect(new Set(plain.map((m) => m.preview.buffer)).size).toBe(1);
+    expect(plain[0]!.preview.buffer).toBeInstanceOf(ArrayBuffer);
+    plain.forEach((m, i) => {
+      expect([...m.preview]).toEqual([...views[i]!.preview]);
+      expect([...m.ranges]).toEqual([...views[i]!.ranges]);
+    });
   });
 });
