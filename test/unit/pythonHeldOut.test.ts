@@ -16,10 +16,11 @@ beforeAll(async () => {
 
 const SETTINGS = { convention: 'torchinfo' as const, dtype: 'fp32' as const, defaultInputSize: [224, 224] as [number, number] };
 
-function evaluate(source: string) {
+/** The file's rows and evaluation, a model's input at `size` where the code does not give one. */
+function evaluate(source: string, size: [number, number] = SETTINGS.defaultInputSize) {
   const tree = parser.parse(source)!;
   try {
-    return fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS);
+    return fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: size });
   } finally {
     tree.delete();
   }
@@ -651,21 +652,16 @@ class Recurrent(nn.Module):
 `;
 
   it('counts Conv1d, ConvTranspose2d (with output_size), LayerNorm, Linear on channels-last maps, GroupNorm, PReLU, BatchNorm1d and an nn.Parameter, and a conv applied twice once', () => {
-    const tree = parser.parse(SOURCE)!;
-    try {
-      const { sites, evaluation } = fileSiteRows(tree, SOURCE, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [64, 64] });
-      const net = evaluation.models.find((m) => m.name === 'Net')!;
-      expect([net.params, net.macs, net.unknownInstances]).toEqual([38851, 26153870, 0]);
-      // The ECA's kernel from math.log(channel, 2): 5 for 144 channels.
-      expect(at(sites, 12)).toMatchObject({ layer: 'Conv1d', params: 5, macs: 720, output_shape: [1, 1, 144] });
-      expect(at(sites, 46)).toMatchObject({ layer: 'ConvTranspose2d', kind: 'transposed', params: 20752, macs: 21250048, output_shape: [1, 16, 32, 32] });
-      // The LSTM's parameters are not followed: the total says so instead of leaving them out.
-      const recurrent = evaluation.models.find((m) => m.name === 'Recurrent')!;
-      expect(recurrent.unknownInstances).toBe(1);
-      expect(modelLensTitle(recurrent)).toMatch(/1 layer instance without figures, not counted/);
-    } finally {
-      tree.delete();
-    }
+    const { sites, evaluation } = evaluate(SOURCE, [64, 64]);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([38851, 26153870, 0]);
+    // The ECA's kernel from math.log(channel, 2): 5 for 144 channels.
+    expect(at(sites, 12)).toMatchObject({ layer: 'Conv1d', params: 5, macs: 720, output_shape: [1, 1, 144] });
+    expect(at(sites, 46)).toMatchObject({ layer: 'ConvTranspose2d', kind: 'transposed', params: 20752, macs: 21250048, output_shape: [1, 16, 32, 32] });
+    // The LSTM's parameters are not followed: the total says so instead of leaving them out.
+    const recurrent = evaluation.models.find((m) => m.name === 'Recurrent')!;
+    expect(recurrent.unknownInstances).toBe(1);
+    expect(modelLensTitle(recurrent)).toMatch(/1 layer instance without figures, not counted/);
   });
 
   it('says a model total is a lower bound when code that may build layers was not followed', () => {
@@ -684,14 +680,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.body(x)
 `;
-    const tree = parser.parse(source)!;
-    try {
-      const net = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS).evaluation.models.find((m) => m.name === 'Net')!;
-      expect(net.incomplete).toBe(true);
-      expect(modelLensTitle(net)).toMatch(/at least: code that may build more layers is not followed/);
-    } finally {
-      tree.delete();
-    }
+    const net = evaluate(source).evaluation.models.find((m) => m.name === 'Net')!;
+    expect(net.incomplete).toBe(true);
+    expect(modelLensTitle(net)).toMatch(/at least: code that may build more layers is not followed/);
   });
 
   it("counts a norm subclassed with a forward() of its own (torchvision's LayerNorm2d)", () => {
@@ -718,14 +709,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.dw(self.norm(self.stem(x)))
 `;
-    const tree = parser.parse(source)!;
-    try {
-      const { evaluation } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [64, 64] });
-      const net = evaluation.models.find((m) => m.name === 'Net')!;
-      expect([net.params, net.macs, net.unknownInstances]).toEqual([2424, 608256, 0]);
-    } finally {
-      tree.delete();
-    }
+    const { evaluation } = evaluate(source, [64, 64]);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([2424, 608256, 0]);
   });
 
   it("counts a layer the model holds and never applies (PFLD's bn8), and not one a subclass replaced", () => {
@@ -750,19 +736,14 @@ class Wider(Net):
         super().__init__()
         self.body = nn.Conv2d(8, 8, 3, groups=8)
 `;
-    const tree = parser.parse(source)!;
-    try {
-      const { sites, evaluation } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
-      const totals = (name: string) => {
-        const m = evaluation.models.find((x) => x.name === name)!;
-        return [m.params, m.macs, m.unknownInstances];
-      };
-      expect(totals('Net')).toEqual([824, 659456, 0]);
-      expect(totals('Wider')).toEqual([320, 264320, 0]);
-      expect(at(sites, 9)).toMatchObject({ count: 1, params: 584, macs: 457856 });
-    } finally {
-      tree.delete();
-    }
+    const { sites, evaluation } = evaluate(source, [32, 32]);
+    const totals = (name: string) => {
+      const m = evaluation.models.find((x) => x.name === name)!;
+      return [m.params, m.macs, m.unknownInstances];
+    };
+    expect(totals('Net')).toEqual([824, 659456, 0]);
+    expect(totals('Wider')).toEqual([320, 264320, 0]);
+    expect(at(sites, 9)).toMatchObject({ count: 1, params: 584, macs: 457856 });
   });
 });
 
@@ -809,15 +790,10 @@ class Net(nn.Module):
 `;
 
   it('follows unbind(), matrix products (@) and Linear on tokens, to the conv after them', () => {
-    const tree = parser.parse(SOURCE)!;
-    try {
-      const { sites, evaluation } = fileSiteRows(tree, SOURCE, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
-      const net = evaluation.models.find((m) => m.name === 'Net')!;
-      expect([net.params, net.macs, net.unknownInstances]).toEqual([5440, 1392640, 0]);
-      expect(at(sites, 11).instances.some((i) => i.macs === 81920 && JSON.stringify(i.output_shape) === '[1,32,16,16]')).toBe(true);
-    } finally {
-      tree.delete();
-    }
+    const { sites, evaluation } = evaluate(SOURCE, [32, 32]);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([5440, 1392640, 0]);
+    expect(at(sites, 11).instances.some((i) => i.macs === 81920 && JSON.stringify(i.output_shape) === '[1,32,16,16]')).toBe(true);
   });
 });
 
@@ -842,13 +818,8 @@ describe('backslash line continuations inside an expression (HBONet)', () => {
       '        return self.c(y)',
       '',
     ].join('\n');
-    const tree = parser.parse(source)!;
-    try {
-      const { sites } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, defaultInputSize: [32, 32] });
-      expect(at(sites, 10)).toMatchObject({ params: 435, input_shape: [1, 16, 32, 32], output_shape: [1, 3, 30, 30] });
-    } finally {
-      tree.delete();
-    }
+    const { sites } = evaluate(source, [32, 32]);
+    expect(at(sites, 10)).toMatchObject({ params: 435, input_shape: [1, 16, 32, 32], output_shape: [1, 3, 30, 30] });
   });
 });
 
@@ -874,12 +845,7 @@ describe("typing.cast (torchvision's VGG)", () => {
       'model = make(cfg)',
       '',
     ].join('\n');
-    const tree = parser.parse(source)!;
-    try {
-      const { sites } = fileSiteRows(tree, source, '/ws/model.py', () => undefined, SETTINGS);
-      expect(at(sites, 11)).toMatchObject({ params: 1792, macs: 89915392, output_shape: [1, 64, 224, 224] });
-    } finally {
-      tree.delete();
-    }
+    const { sites } = evaluate(source);
+    expect(at(sites, 11)).toMatchObject({ params: 1792, macs: 89915392, output_shape: [1, 64, 224, 224] });
   });
 });
