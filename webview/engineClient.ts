@@ -14,6 +14,9 @@ import { RequestClient, type RequestOptions } from '../src/shared/requests';
 import type { PageModelFile } from './modelImport';
 import type { CompressedRunResult } from '../src/shared/packedMaps';
 
+/** Buffers the page keeps for its worker between two requests, at most (the latest). */
+const SPARE_LIMIT = 64;
+
 export class EngineClient {
   private worker: Worker | undefined;
   private blobUrl: Promise<string> | undefined;
@@ -30,7 +33,7 @@ export class EngineClient {
 
   /** Hands back a drawn picture's pixel buffer: it goes to the worker with the next run or paint. */
   recycle(pixels: ArrayBuffer): void {
-    this.spare.give(pixels);
+    this.spare.give(pixels, SPARE_LIMIT);
   }
 
   /**
@@ -38,7 +41,7 @@ export class EngineClient {
    * worker unpacks the next host answers into them. Nothing may read those maps afterwards.
    */
   recycleMaps(maps: readonly PageFeatureMap[]): void {
-    for (const buffer of new Set(maps.flatMap((m) => [m.preview, m.ranges]))) this.spare.give(buffer);
+    for (const buffer of new Set(maps.flatMap((m) => [m.preview, m.ranges]))) this.spare.give(buffer, SPARE_LIMIT);
   }
 
   private async start(): Promise<Worker> {

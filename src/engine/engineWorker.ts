@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { SpareBuffers } from '../shared/spareBuffers';
-import { forkSafeBuffer, forkSafeBufferBytes, forkSafeBytes, forkSafeFloats } from './forkSafe';
+import { forkSafeBuffer, forkSafeBytes, forkSafeFloats } from './forkSafe';
 import { SpecError } from '../shared/spec';
 import { EngineInputError } from './errors';
 import { resolveForInput } from './forward';
@@ -110,8 +110,8 @@ async function handle(message: Extract<ToEngineWorker, { type: 'forward' }>): Pr
     // slow to write (forkSafe.ts), shared with the host, not transferred; spares by their size.
     const spare = new SpareBuffers<ArrayBufferLike>();
     for (const buffer of request.spare ?? []) spare.give(buffer);
-    const arrays = (floats: number) => forkSafeFloats(floats, spare.take(forkSafeBytes(floats)));
-    const previewsBuffer = (bytes: number) => forkSafeBuffer(bytes, spare.take(forkSafeBufferBytes(bytes)));
+    const arrays = (floats: number) => forkSafeFloats(floats, spare.take(forkSafeBytes(floats * 4)));
+    const previewsBuffer = (bytes: number) => forkSafeBuffer(bytes, spare.take(forkSafeBytes(bytes)));
     const result: WorkerRunResult = key
       ? await withPrepared(request, key, (model) => model.run(request.input, { ...runOptions, arrays }))
       : await runModel(request.model, request.weights, request.input, { ...runOptions, device: await deviceFor(options.backend) });

@@ -1,5 +1,5 @@
 /**
- * Arrays for a run's values that a fork of the process does not make slow to write.
+ * Buffers for a run's values and previews that a fork of the process does not make slow to write.
  *
  * After a process forks (to run a command), every page of its ordinary memory is shared with the
  * child, copy-on-write, and the first write to each page afterwards faults, even once the child
@@ -8,18 +8,13 @@
  * (code-server, SSH, containers) forks every two or three seconds to look for ports to forward
  * (`ps`, `ls /proc/.../fd`), so a quarter of the playground's runs there paid it. A WebAssembly
  * memory is mapped so that a child does not share it: writing it after a fork costs nothing more.
- * Each array here is the start of a shared WebAssembly memory of its own (a SharedArrayBuffer:
- * posted to another thread it is shared, not copied or transferred).
+ * Each buffer here is a shared WebAssembly memory of its own (a SharedArrayBuffer: posted to
+ * another thread it is shared, not copied or transferred).
  *
  * Imports nothing; falls back to a plain array where shared WebAssembly memory is missing.
  */
 
 const PAGE = 65536;
-
-/** Bytes of the buffer behind an array of `floats` made here: whole WebAssembly pages. */
-export function forkSafeBytes(floats: number): number {
-  return pagesFor(floats * 4) * PAGE;
-}
 
 const pagesFor = (bytes: number) => Math.max(1, Math.ceil(bytes / PAGE));
 
@@ -40,19 +35,12 @@ export function forkSafeBuffer(bytes: number, spare?: ArrayBufferLike): ArrayBuf
   }
 }
 
-/** The size a fork-safe buffer of at least `bytes` has (see forkSafeBuffer): the key its spares are kept by. */
-export function forkSafeBufferBytes(bytes: number): number {
+/** The size a fork-safe buffer of at least `bytes` has (whole WebAssembly pages): the key its spares are kept by. */
+export function forkSafeBytes(bytes: number): number {
   return pagesFor(bytes) * PAGE;
 }
 
-/**
- * An array of `floats` in memory that stays cheap to write after a fork: over `spare` when it is
- * given (a buffer of {@link forkSafeBytes}(floats) bytes from an earlier one), else new.
- */
+/** An array of `floats` at the start of {@link forkSafeBuffer}(floats * 4, spare). */
 export function forkSafeFloats(floats: number, spare?: ArrayBufferLike): Float32Array {
-  if (spare) {
-    if (spare.byteLength < floats * 4) throw new Error(`internal: a spare buffer of ${spare.byteLength} bytes for ${floats} floats`);
-    return new Float32Array(spare, 0, floats);
-  }
-  return new Float32Array(forkSafeBuffer(floats * 4), 0, floats);
+  return new Float32Array(forkSafeBuffer(floats * 4, spare), 0, floats);
 }

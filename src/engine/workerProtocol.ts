@@ -27,9 +27,9 @@ export interface WorkerForwardRequest {
    */
   weightsKey?: string;
   /**
-   * Buffers of an earlier run the host no longer needs: a kept model's run copies its values (into
-   * the SharedArrayBuffers, see forkSafe.ts: shared, not transferred) and its previews (into an
-   * ArrayBuffer, transferred) into those of the right size instead of new memory.
+   * Buffers of an earlier run the host no longer needs: a kept model's run writes its values and
+   * previews into those of the right size instead of new memory (SharedArrayBuffers, see
+   * forkSafe.ts: shared, not transferred; other buffers are transferred).
    */
   spare?: ArrayBufferLike[];
 }

@@ -2875,13 +2875,7 @@ export class Library {
     if (short === 'Linear') {
       const [fin, fout, bias] = [int(a.in_features), int(a.out_features), truthy(a.bias ?? bool(true))];
       if (fin !== undefined && fout !== undefined && bias !== undefined) params = fin * fout + (bias ? fout : 0);
-    } else if (TORCH_NORMS.has(short) || short === 'BatchNorm2d') {
-      const before = this.it.instances.length;
-      // The norm's own rule, without an input: it records its parameters with the reason; taken back here.
-      this.recordNorm(layer, short, { framework: 'torch', reason: 'not applied' });
-      const made = this.it.instances.splice(before);
-      params = made.length === 1 && made[0]!.layerId === layer.id ? made[0]!.params : undefined;
-    }
+    } else if (TORCH_NORMS.has(short) || short === 'BatchNorm2d') params = this.normParams(layer, short);
     if (params === undefined || !layer.site) return false;
     this.record(layer, { params, macs: 0, input: [], output: [] });
     return true;
@@ -2905,6 +2899,20 @@ export class Library {
 
   /** A normalisation's or PReLU's parameters (and a batch norm's MACs, as the measurement counts them), recorded; the shape goes on unchanged. */
   private recordNorm(layer: Layer, short: string, t: TensorInfo): void {
+    const params = this.normParams(layer, short);
+    if (params === undefined) return this.record(layer, { reason: `the arguments of ${short} are not known` });
+    const shape = t.shape;
+    if (!shape) return this.record(layer, { params, reason: `input unknown: ${t.reason ?? 'not known'}` });
+    // Batch norms: N x params MACs under torchinfo's convention (the BatchNorm2d rule, on the input seen as N x C x rest x 1).
+    const batchNorm = /BatchNorm/.test(short);
+    const c = shape[1] ?? 1;
+    const rest = shape.slice(2).reduce((x, y) => x * y, 1);
+    const macs = batchNorm ? (this.leafCost({ type: 'BatchNorm2d', num_features: c, affine: params > 0 }, [shape[0]!, c, rest, 1])?.macs ?? undefined) : 0;
+    this.record(layer, { params, macs, input: shape, output: shape });
+  }
+
+  /** A normalisation's (or PReLU's) parameters from its arguments; undefined where they are not known. */
+  private normParams(layer: Layer, short: string): number | undefined {
     const a = layer.args;
     const int = (v: Value | undefined) => (v?.k === 'int' ? v.v : undefined);
     let params: number | undefined;
@@ -2924,15 +2932,7 @@ export class Library {
       const affine = truthy(a.affine ?? bool(!short.startsWith('Instance')));
       if (c !== undefined && affine !== undefined) params = affine ? 2 * c : 0;
     }
-    if (params === undefined) return this.record(layer, { reason: `the arguments of ${short} are not known` });
-    const shape = t.shape;
-    if (!shape) return this.record(layer, { params, reason: `input unknown: ${t.reason ?? 'not known'}` });
-    // Batch norms: N x params MACs under torchinfo's convention (the BatchNorm2d rule, on the input seen as N x C x rest x 1).
-    const batchNorm = /BatchNorm/.test(short);
-    const c = shape[1] ?? 1;
-    const rest = shape.slice(2).reduce((x, y) => x * y, 1);
-    const macs = batchNorm ? (this.leafCost({ type: 'BatchNorm2d', num_features: c, affine: params > 0 }, [shape[0]!, c, rest, 1])?.macs ?? undefined) : 0;
-    this.record(layer, { params, macs, input: shape, output: shape });
+    return params;
   }
 
   private applyLinear(layer: Layer, t0: TensorInfo): Value {

@@ -1677,8 +1677,9 @@ export class Interpreter {
           this.moduleInputs.delete(obj.base.id);
           // A forward() of its own that never applied the layer itself (torchvision's LayerNorm2d
           // calls F.layer_norm): its parameters still count.
-          const base = obj.base;
-          if (!this.instances.slice(recorded).some((i) => i.layerId === base.id)) this.lib.recordOwnForward(base, input);
+          let applied = false;
+          for (let i = recorded; i < this.instances.length && !applied; i++) applied = this.instances[i]!.layerId === obj.base.id;
+          if (!applied) this.lib.recordOwnForward(obj.base, input);
         }
       }
     }

@@ -19,17 +19,17 @@ function faultsWriting(array: Float32Array, value: number): number {
 describe("fork-safe arrays (the engine worker writes a run's values into them)", () => {
   it('are whole WebAssembly pages of shared memory, and reuse a spare buffer of that size', () => {
     expect(forkSafeBytes(1)).toBe(65536);
-    expect(forkSafeBytes(16384)).toBe(65536);
-    expect(forkSafeBytes(16385)).toBe(131072);
+    expect(forkSafeBytes(65536)).toBe(65536);
+    expect(forkSafeBytes(65537)).toBe(131072);
     const a = forkSafeFloats(20_000);
     expect(a.length).toBe(20_000);
     expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(a.buffer.byteLength).toBe(forkSafeBytes(20_000));
+    expect(a.buffer.byteLength).toBe(forkSafeBytes(80_000));
     a[19_999] = 7;
     const b = forkSafeFloats(20_000, a.buffer);
     expect(b.buffer).toBe(a.buffer);
     expect(b[19_999]).toBe(7);
-    expect(() => forkSafeFloats(40_000, a.buffer)).toThrow(/internal: a spare buffer of 131072 bytes for 40000 floats/);
+    expect(() => forkSafeFloats(40_000, a.buffer)).toThrow(/internal: a spare buffer of 131072 bytes for 160000/);
   });
 
   it('cost no page faults to write after the process forks, where an ordinary array faults on every page', () => {
