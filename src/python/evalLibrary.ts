@@ -946,6 +946,8 @@ export class Library {
         return bool(false);
       }
       if (v.k === 'tensor') return bool(c === 'torch.Tensor');
+      // Anything else the evaluator knows (a list of tensors, a number, a tuple) is not a tensor.
+      if (c === 'torch.Tensor') return bool(false);
       if (abc) return bool(abc.includes(v.k));
       return unknown(`isinstance(..., ${cls.path}) is not known`);
     }

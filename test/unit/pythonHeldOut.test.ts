@@ -849,3 +849,63 @@ describe("typing.cast (torchvision's VGG)", () => {
     expect(at(sites, 11)).toMatchObject({ params: 1792, macs: 89915392, output_shape: [1, 64, 224, 224] });
   });
 });
+
+describe("isinstance(x, Tensor) of a list (torchvision's DenseNet)", () => {
+  it('is False for the list of earlier features, so the branch that takes the list is followed', () => {
+    // A dense layer takes one tensor or the list of every earlier block's output and concatenates
+    // it. Measured (--input 1,3,16,16): the layer's conv 4 instances, 1,152 + 1,728 + 2,304 + 2,880
+    // params; M 8,512 params and 2,179,072 MACs.
+    const source = `import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+class Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, 8, 3, padding=1, bias=False)
+
+    def forward(self, input):
+        if isinstance(input, Tensor):
+            prev = [input]
+        else:
+            prev = input
+        return self.conv(torch.cat(prev, 1))
+
+
+class Block(nn.ModuleDict):
+    def __init__(self, n, c):
+        super().__init__()
+        for i in range(n):
+            self.add_module("layer%d" % (i + 1), Layer(c + i * 8))
+
+    def forward(self, x):
+        features = [x]
+        for name, layer in self.items():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.block = Block(3, 16)
+        self.head = Layer(40)
+
+    def forward(self, x):
+        return self.head(self.block(self.stem(x)))
+`;
+    const { sites, evaluation } = evaluate(source, [16, 16]);
+    const conv = at(sites, 9);
+    expect(conv.unknown).toBeUndefined();
+    expect(conv.instances.map((i) => [i.count, i.params, i.macs])).toEqual([
+      [1, 1152, 294912],
+      [1, 1728, 442368],
+      [1, 2304, 589824],
+      [1, 2880, 737280],
+    ]);
+    const m = evaluation.models.find((model) => model.name === 'M')!;
+    expect([m.params, m.macs, m.unknownInstances]).toEqual([8512, 2179072, 0]);
+  });
+});
