@@ -26,7 +26,10 @@ export interface EvaluationSettings {
 }
 
 /** One distinct configuration of a site and how many instances have it. */
-export interface InstanceGroup extends Pick<LayerInstance, 'kind' | 'params' | 'macs' | 'input' | 'output' | 'weight' | 'separable' | 'reason'> {
+export interface InstanceGroup extends Pick<
+  LayerInstance,
+  'kind' | 'params' | 'macs' | 'input' | 'output' | 'weight' | 'separable' | 'reason' | 'neverApplied'
+> {
   count: number;
 }
 
@@ -214,8 +217,13 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       // forward() never applies them: PFLD's bn8): not known where forward() is not followed to them.
       if (!CONV_LAYER_TYPES.has(type) && !(layer.framework === 'torch' && PARAMETRIC_TORCH.has(type))) continue;
       // A part of the model that forward(), followed all the way, never applies: its parameters
-      // count (model.parameters() has them), its MACs are none.
-      if (!CONV_LAYER_TYPES.has(type) && inModel && !run.stopped && !run.inputReason && !run.unfollowed && it.lib.recordNeverApplied(layer)) continue;
+      // count (model.parameters() has them), its MACs are none. A conv says so at its site.
+      const followed = inModel !== undefined && !run.stopped && !run.inputReason && !run.unfollowed;
+      if (!CONV_LAYER_TYPES.has(type) && followed && it.lib.recordNeverApplied(layer)) continue;
+      if (followed && layer.framework === 'torch') {
+        it.lib.recordUnapplied(layer, 'not applied: forward() never applies this layer (its parameters count in the totals)', true);
+        continue;
+      }
       const why =
         run.stopped ??
         run.inputReason ??
@@ -303,7 +311,9 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
     if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
-    const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined);
+    // A layer that forward(), followed all the way, never applies (GoogLeNet's auxiliary heads
+    // outside training) is known not to be applied: that leaves nothing of the model unknown.
+    const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined && !i.neverApplied);
     if (fingerprints.has(print)) {
       run.kept = false;
       run.note = 'the same model as an earlier entry';
@@ -611,6 +621,9 @@ function collect(
         if (!counted.has(i.layerId)) params += i.params;
         counted.add(i.layerId);
         macs += i.macs;
+      } else if (i.neverApplied && i.params !== undefined) {
+        if (!counted.has(i.layerId)) params += i.params;
+        counted.add(i.layerId);
       } else unknowns++;
       if (!CONV_LAYER_TYPES.has(i.type)) continue;
       convs++;
@@ -658,6 +671,7 @@ function collect(
         weight: i.weight,
         separable: i.separable,
         reason: i.reason,
+        ...(i.neverApplied ? { neverApplied: i.neverApplied } : {}),
       };
       const key = JSON.stringify([g.kind, g.params, g.macs, g.input, g.output, g.weight, g.reason]);
       const found = groups.get(key);

@@ -30,6 +30,7 @@ import {
   RaiseError,
   LimitError,
   isUnknown,
+  isModuleValue,
 } from './evalValues';
 import type { Interpreter } from './modelEvaluator';
 import { isNumpyArray, numpyArray, numpyBinary, numpyCall, numpyElementwise, numpyMethod, pyRound } from './evalNumpy';
@@ -1125,7 +1126,11 @@ export class Library {
         break;
     }
     if (parts[0] === 'builtins') return unknown(`${last}() (the code raises)`);
-    for (const a of [...args, ...kwargs.values()]) if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to ${path}(), which is not followed`;
+    for (const a of [...args, ...kwargs.values()]) {
+      if (a.k === 'list' || a.k === 'dict') a.taint ??= `it was handed to ${path}(), which is not followed`;
+      // A module handed over may have been applied or changed there (see Interpreter.taintArgs).
+      else if (isModuleValue(a)) this.it.notFollowed++;
+    }
     return unknown(`${path}() is not followed`);
   }
 
@@ -2422,8 +2427,8 @@ export class Library {
   }
 
   /** A layer built but never applied: its params where its own arguments say them. */
-  recordUnapplied(layer: Layer, reason: string): void {
-    this.record(layer, { ...(layer.framework === 'torch' ? this.paramsOnly(layer) : {}), reason });
+  recordUnapplied(layer: Layer, reason: string, neverApplied = false): void {
+    this.record(layer, { ...(layer.framework === 'torch' ? this.paramsOnly(layer) : {}), reason, ...(neverApplied ? { neverApplied } : {}) });
   }
 
   private record(layer: Layer, fields: Omit<LayerInstance, 'site' | 'layerId' | 'framework' | 'type'>): void {

@@ -55,6 +55,12 @@ export interface LayerInstance {
   separable?: { params: number; macs: number; saving: number };
   /** Why some figure is unknown. */
   reason?: string;
+  /**
+   * A conv of the model that forward(), followed all the way, never applies (GoogLeNet's auxiliary
+   * heads outside training): its parameters count in the model's totals, it has no MACs, and the
+   * other instances of its site are all known.
+   */
+  neverApplied?: true;
 }
 
 export interface Layer {
@@ -269,6 +275,11 @@ export class LimitError extends Error {}
 export class RaiseError extends Error {}
 
 /** Whether a value (or a list of items) is an unknown. */
+/** A module, a library layer, or a method bound to one: what code not followed could apply or change. */
+export function isModuleValue(v: Value): boolean {
+  return v.k === 'obj' || v.k === 'layer' || (v.k === 'bound' && (v.self.k === 'obj' || v.self.k === 'layer'));
+}
+
 export function isUnknown(v: Value | readonly Value[]): v is { k: 'unknown'; reason: string } {
   return !Array.isArray(v) && (v as Value).k === 'unknown';
 }

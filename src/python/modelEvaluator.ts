@@ -29,6 +29,7 @@ import {
   LimitError,
   RaiseError,
   isUnknown,
+  isModuleValue,
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
@@ -1573,13 +1574,17 @@ export class Interpreter {
     }
   }
 
-  /** Mutable arguments handed to something not followed may have been changed by it. */
+  /**
+   * Mutable arguments handed to something not followed may have been changed by it; a module or
+   * layer handed to it may have been changed or applied (so what forward() seems never to apply
+   * is not known to be unapplied).
+   */
   private taintArgs(args: Value[], kwargs: Map<string, Value>, reason: string): void {
     for (const a of [...args, ...kwargs.values()]) {
       if (a.k === 'list' || a.k === 'dict') {
         a.taint ??= `it was handed to something not followed (${reason})`;
         this.notFollowed++;
-      }
+      } else if (isModuleValue(a)) this.notFollowed++;
     }
   }
 

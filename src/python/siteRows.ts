@@ -132,7 +132,9 @@ export function siteRow(site: SiteEvaluation): SiteRow {
     row.unknown = true;
     row.reason = site.reason ?? missing?.reason ?? 'not known';
   }
-  if (missing && groups.some((g) => FIGURES.every((f) => g[f] !== undefined))) {
+  // Instances known never to be applied (see LayerInstance.neverApplied) leave the others' counts exact.
+  const anyConfiguration = groups.some((g) => !g.neverApplied && FIGURES.some((f) => g[f] === undefined));
+  if (anyConfiguration && groups.some((g) => FIGURES.every((f) => g[f] !== undefined))) {
     // An instance whose figures are not known may have any configuration: the counts of the
     // others are only lower bounds.
     row.instances = row.instances.map((i) => ({ ...i, count: null }));

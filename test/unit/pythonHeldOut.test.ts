@@ -909,3 +909,55 @@ class M(nn.Module):
     expect([m.params, m.macs, m.unknownInstances]).toEqual([8512, 2179072, 0]);
   });
 });
+
+describe("a conv forward() never applies (GoogLeNet's auxiliary heads outside training)", () => {
+  // Measured (--input 1,3,16,16): Net 350 params (the aux conv's 36 among them), 57,434 MACs; the
+  // aux conv 36 params and no MACs (never applied); net() builds the same model as Net.
+  const source = `import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.aux = nn.Conv2d(8, 4, 1)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.training:
+            self.aux(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def net(**kwargs):
+    return Net(**kwargs)
+`;
+
+  it('counts its parameters, says it is not applied, and leaves a builder of the same model certain', () => {
+    const { sites, evaluation } = evaluate(source, [16, 16]);
+    expect(at(sites, 7)).toMatchObject({ count: 1, params: 224, macs: 57344, output_shape: [1, 8, 16, 16] });
+    expect(at(sites, 7).unknown).toBeUndefined();
+    const aux = at(sites, 8);
+    expect(aux).toMatchObject({ count: 1, unknown: true });
+    expect(aux.reason).toMatch(/never applies/);
+    expect(aux.instances).toEqual([expect.objectContaining({ count: 1, params: 36, macs: null })]);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances, net.incomplete]).toEqual([350, 57434, 0, undefined]);
+    expect(modelLensTitle(net)).not.toMatch(/not counted|at least/);
+  });
+
+  it('where forward() hands the model to code not followed, the same conv stays unknown and uncounted', () => {
+    // A call into a library the evaluator does not know: what it does to the model is not known.
+    const unfollowed = source
+      .replace('import torch.nn as nn\n', 'import torch.nn as nn\nimport hooks\n')
+      .replace('        x = self.conv(x)\n', '        x = self.conv(x)\n        hooks.visit(self, x)\n');
+    const { sites, evaluation } = evaluate(unfollowed, [16, 16]);
+    // The model is handed to it: it may apply the aux conv, which is then not known to be unapplied.
+    expect(at(sites, 9)).toMatchObject({ unknown: true });
+    expect(at(sites, 9).reason).not.toMatch(/never applies/);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect(net.unknownInstances).toBeGreaterThan(0);
+    expect(net.incomplete).toBe(true);
+  });
+});
