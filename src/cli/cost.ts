@@ -155,10 +155,21 @@ export async function runCostCommand(args: string[], io: CliOutput): Promise<num
       return runMeasureCommand(file, { json, python: values.python, inputShape, calls: values.call, entries: values.entry, root: values.root, timeout }, io);
     }
     const inputSize = values['input-size'] === undefined ? [224, 224] : parsePositiveIntegers(values['input-size'], '--input-size', [2]);
+    // The whole input, for models whose input is not N,C,H,W (1-D audio nets: N,L or N,C,L).
+    const inputShape = values['input-shape'] === undefined ? undefined : parsePositiveIntegers(values['input-shape'], '--input-shape', [2, 3, 4, 5]);
+    if (inputShape?.some((d) => d > 1 << 24)) throw new UsageError(`--input-shape dimensions are at most ${1 << 24}, got ${values['input-shape']}`);
     const { runPythonCostCommand } = await import('./pythonCost');
     return runPythonCostCommand(
       file,
-      { json, models: values.models ?? false, convention, dtype, inputSize: inputSize as [number, number], calls: values.call },
+      {
+        json,
+        models: values.models ?? false,
+        convention,
+        dtype,
+        inputSize: inputSize as [number, number],
+        calls: values.call,
+        ...(inputShape ? { inputShape } : {}),
+      },
       io,
     );
   }

@@ -12,7 +12,7 @@ import { endQuietlyOnClosedPipe, processOutput, safeOutput, tableColumns, type C
 
 export const USAGE = `usage:
   sepconv cost --model M.json|PRESET|X.onnx [--input-shape N,C,H,W] [--convention torchinfo|fvcore|flop_counter] [--dtype fp32|fp16|int8] [--json]
-  sepconv cost FILE.py [--json [--models]] [--input-size H,W] [--call EXPR] [--convention ...] [--dtype ...]
+  sepconv cost FILE.py [--json [--models]] [--input-size H,W | --input-shape N,C,H,W] [--call EXPR] [--convention ...] [--dtype ...]
   sepconv cost FILE.py --measure [--python PATH] [--input-shape N,C,H,W] [--call EXPR] [--entry NAME] [--root DIR] [--timeout S] [--json]
   sepconv forward --model M.json|PRESET|X.onnx --input X.npy --output Y.npy [--weights W.safetensors | --init seed:42 | --init filters:sobel] [--backend cpu|webgpu] [--threads N] [--intermediates DIR] [--unfused] [--verbose]
   sepconv presets [--json]`;

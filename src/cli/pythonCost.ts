@@ -27,6 +27,8 @@ export interface PythonCostOptions {
   dtype?: Dtype;
   /** [H, W]: the size of a model's input where the code does not say. */
   inputSize?: [number, number];
+  /** The models' whole input (N,C,H,W; N,C,L or N,L for 1-D models; N,C,D,H,W), as a `# sepconv: input` comment would give it. */
+  inputShape?: number[];
   /** Expressions that build the models (`Net(10)`), evaluated in the file instead of its entries (as --measure --call). */
   calls?: string[];
 }
@@ -82,7 +84,7 @@ function modelJson(m: ModelEvaluation) {
 export async function pythonCostRows(
   file: string,
   source: string,
-  settings: typeof DEFAULT_SETTINGS,
+  settings: typeof DEFAULT_SETTINGS & { inputShape?: number[] },
   wasmDirs: string[],
   calls: string[] = [],
 ): Promise<FileRows> {
@@ -134,6 +136,7 @@ export async function runPythonCostCommand(file: string, options: PythonCostOpti
     convention: options.convention ?? DEFAULT_SETTINGS.convention,
     dtype: options.dtype ?? DEFAULT_SETTINGS.dtype,
     defaultInputSize: options.inputSize ?? DEFAULT_SETTINGS.defaultInputSize,
+    ...(options.inputShape ? { inputShape: options.inputShape } : {}),
   };
   let result: FileRows;
   try {

@@ -15,6 +15,8 @@ export interface EvaluationSettings {
   convention: Convention;
   dtype: Dtype;
   defaultInputSize: [number, number];
+  /** The models' input (2 to 5 dimensions, batch first), instead of a `# sepconv: input` comment of the file. */
+  inputShape?: number[];
   limits?: EvalLimits;
   /** True once the result is no longer wanted: the evaluation stops at its next bound check. */
   cancelled?: () => boolean;
@@ -93,6 +95,9 @@ export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
   'ConvTranspose3d',
 ]);
 
+/** The spatial dimensions of each PyTorch conv's input. */
+const SPATIAL_DIMS: Readonly<Record<string, number>> = { Conv1d: 1, ConvTranspose1d: 1, Conv2d: 2, ConvTranspose2d: 2, Conv3d: 3, ConvTranspose3d: 3 };
+
 /** PyTorch layers other than convs that have parameters by default. */
 const PARAMETRIC_TORCH: ReadonlySet<string> = new Set([
   'Linear',
@@ -155,12 +160,15 @@ function layersOf(model: Value): Set<number> | undefined {
   return ids;
 }
 
-/** `# sepconv: input 1,3,32,32` anywhere in the file: the models' input (N, C, H, W). */
+/**
+ * `# sepconv: input 1,3,32,32` anywhere in the file: the models' input, 2 to 5 dimensions (N, C,
+ * H, W for images; N, C, L or N, L for 1-D models such as audio nets; N, C, D, H, W for 3-D).
+ */
 export function declaredInput(source: string): number[] | undefined {
-  const m = /#\s*sepconv:\s*input\s+(\d+)\s*[,x×]\s*(\d+)\s*[,x×]\s*(\d+)\s*[,x×]\s*(\d+)/i.exec(source);
+  const m = /#\s*sepconv:\s*input\s+(\d+(?:\s*[,x×]\s*\d+){1,4})(?![\d,x×])/i.exec(source);
   if (!m) return undefined;
-  const dims = m.slice(1, 5).map(Number);
-  return dims.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 1 << 16) ? dims : undefined;
+  const dims = m[1]!.split(/\s*[,x×]\s*/).map(Number);
+  return dims.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 1 << 24) ? dims : undefined;
 }
 
 function isModule(it: Interpreter, v: Value): boolean {
@@ -189,7 +197,7 @@ const SCRIPT_STEP =
 export function evaluateFile(root: SourceFile, source: string, resolve: ImportResolver, settings: EvaluationSettings): FileEvaluation {
   const it = new Interpreter(root, resolve, {
     defaultInputSize: settings.defaultInputSize,
-    declaredInput: declaredInput(source),
+    declaredInput: settings.inputShape ?? declaredInput(source),
     limits: settings.limits ?? DEFAULT_LIMITS,
     cost: { convention: settings.convention, dtype: settings.dtype },
     cancelled: settings.cancelled,
@@ -540,9 +548,11 @@ function modelInput(it: Interpreter, model: Value): Value {
     seen.add(m);
     if (m.k === 'layer') {
       const type = m.layer.cls.split('.').pop()!;
-      if (type === 'Conv2d' || type === 'ConvTranspose2d') {
+      const spatial = SPATIAL_DIMS[type];
+      if (spatial) {
+        // A 1-D or 3-D conv takes the default height for each of its dimensions (as it does when applied).
         const c = m.layer.args.in_channels;
-        if (c?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, c.v, h, w] } };
+        if (c?.k === 'int') return { k: 'tensor', t: { framework: 'torch', shape: [1, c.v, ...(spatial === 2 ? [h, w] : Array<number>(spatial).fill(h))] } };
         return {
           k: 'tensor',
           t: {

@@ -139,6 +139,14 @@ const TORCH_LAYERS: Record<string, Sig> = {
   AvgPool2d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)], ['divisor_override', NONE]],
   AdaptiveAvgPool2d: [['output_size']],
   AdaptiveMaxPool2d: [['output_size'], ['return_indices', B(false)]],
+  MaxPool1d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
+  MaxPool3d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['dilation', I(1)], ['return_indices', B(false)], ['ceil_mode', B(false)]],
+  AvgPool1d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)]],
+  AvgPool3d: [['kernel_size'], ['stride', NONE], ['padding', I(0)], ['ceil_mode', B(false)], ['count_include_pad', B(true)], ['divisor_override', NONE]],
+  AdaptiveAvgPool1d: [['output_size']],
+  AdaptiveMaxPool1d: [['output_size'], ['return_indices', B(false)]],
+  AdaptiveAvgPool3d: [['output_size']],
+  AdaptiveMaxPool3d: [['output_size'], ['return_indices', B(false)]],
   Flatten: [
     ['start_dim', I(1)],
     ['end_dim', I(-1)],
@@ -1118,6 +1126,22 @@ export class Library {
       }
       case 'torchvision.utils._log_api_usage_once':
         return NONE;
+      // torch.nn.utils.weight_norm and torch.nn.utils.parametrizations.weight_norm (see canonical()).
+      case 'torch.nn.weight_norm': {
+        // The weight becomes a direction v (the weight's shape) and a magnitude g: one value per
+        // slice along `dim` (0: per output channel; None: one for the whole weight).
+        const normed = this.weightNormed(args, kwargs);
+        if (normed) return normed;
+        break;
+      }
+      case 'torch.nn.spectral_norm': {
+        // The weight is kept (as weight_orig) and divided by its largest singular value, estimated
+        // with buffers: the parameters and the output do not change.
+        const m = args[0] ?? kwargs.get('module');
+        const name = args[1] ?? kwargs.get('name') ?? str('weight');
+        if (m?.k === 'layer' && name.k === 'str' && name.v === 'weight' && this.weightShape(m.layer)) return m;
+        break;
+      }
       case 'operator.add':
         return this.it.binary('+', args[0] ?? NONE, args[1] ?? NONE, node!);
       case 'operator.mul':
@@ -1903,6 +1927,13 @@ export class Library {
         return NONE;
       case 'Size':
         return args[0] ? tuple(this.ints(args[0])?.map(int) ?? []) : tuple([]);
+      case 'Tensor':
+      case 'FloatTensor': {
+        // The legacy constructor: torch.Tensor(1, C, 1) is an uninitialised tensor of that size
+        // (nn.Parameter(torch.Tensor(...)) in older model code); from a list or tuple, its data.
+        const size = args.length > 0 && args.every((a) => a.k === 'int') ? this.ints(tuple(args)) : undefined;
+        return this.t(size, 'torch', `torch.${fn}() of data, or of a size not known`);
+      }
       case 'tensor':
       case 'as_tensor':
       case 'from_numpy':
@@ -1991,25 +2022,39 @@ export class Library {
     const fw = t.framework;
     const need = (what: string): Value | undefined => (t.shape ? undefined : this.unknownT(t, what));
     switch (fn) {
+      case 'max_pool1d':
       case 'max_pool2d':
+      case 'max_pool3d':
+      case 'avg_pool1d':
       case 'avg_pool2d':
+      case 'avg_pool3d':
       case 'max_pool2d_with_indices': {
+        const dims = Number(fn.charAt(fn.indexOf('pool') + 4));
+        const average = fn.startsWith('avg');
         const k = this.ints(this.arg(args, kwargs, 1, 'kernel_size'));
         const sv = this.arg(args, kwargs, 2, 'stride');
         const s = sv === undefined || sv.k === 'none' || (sv.k === 'tuple' && sv.items.length === 0) ? k : this.ints(sv);
         const p = this.ints(this.arg(args, kwargs, 3, 'padding') ?? int(0));
-        const d = fn === 'avg_pool2d' ? [1] : this.ints(this.arg(args, kwargs, 4, 'dilation') ?? int(1));
-        const ceilV = this.arg(args, kwargs, fn === 'avg_pool2d' ? 4 : 5, 'ceil_mode') ?? bool(false);
+        const d = average ? [1] : this.ints(this.arg(args, kwargs, 4, 'dilation') ?? int(1));
+        const ceilV = this.arg(args, kwargs, average ? 4 : 5, 'ceil_mode') ?? bool(false);
         const n = need(`F.${fn}`);
         if (n) return n;
         if (!k || !s || !p || !d || truthy(ceilV) === undefined) return this.t(undefined, fw, `the arguments of F.${fn} are not known`);
-        return this.t(poolShape(t.shape!, pairOf(k), pairOf(s), pairOf(p), pairOf(d), truthy(ceilV)!), fw, `F.${fn}: the output would be empty`);
+        return this.t(poolShapeNd(t.shape!, dims, k, s, p, d, truthy(ceilV)!), fw, `F.${fn}: the output would be empty or its input is not ${dims}-D`);
       }
       case 'adaptive_avg_pool2d':
       case 'adaptive_max_pool2d': {
         const n = need(`F.${fn}`);
         if (n) return n;
         return this.adaptive(t, this.arg(args, kwargs, 1, 'output_size') ?? NONE);
+      }
+      case 'adaptive_avg_pool1d':
+      case 'adaptive_avg_pool3d':
+      case 'adaptive_max_pool1d':
+      case 'adaptive_max_pool3d': {
+        const n = need(`F.${fn}`);
+        if (n) return n;
+        return this.adaptiveNd(t, this.arg(args, kwargs, 1, 'output_size') ?? NONE, Number(fn.slice(-2, -1)));
       }
       case 'interpolate':
       case 'upsample':
@@ -2288,6 +2333,21 @@ export class Library {
     return this.t([...shape.slice(0, r - 2), parts[0] ?? shape[r - 2]!, parts[1] ?? shape[r - 1]!] as number[], t.framework);
   }
 
+  /** An adaptive pool over the last `dims` dimensions (1-D or 3-D): the output size given, None keeping a dimension's size. */
+  private adaptiveNd(t: TensorInfo, size: Value, dims: number): Value {
+    const shape = t.shape!;
+    const parts =
+      size.k === 'int'
+        ? Array<number | null>(dims).fill(size.v)
+        : size.k === 'tuple' && size.items.length === dims
+          ? size.items.map((v) => (v.k === 'none' ? null : v.k === 'int' ? v.v : undefined))
+          : undefined;
+    if (!parts || parts.some((p) => p === undefined || (p !== null && p < 1)) || shape.length < dims + 1 || shape.length > dims + 2)
+      return this.t(undefined, t.framework, `the output size of a ${dims}-D adaptive pool is not known, or its input is not ${dims}-D`);
+    const r = shape.length;
+    return this.t([...shape.slice(0, r - dims), ...parts.map((p, i) => p ?? shape[r - dims + i]!)], t.framework);
+  }
+
   private resize(t: TensorInfo, size: Value, scale: Value): Value {
     const shape = t.shape!;
     const r = shape.length;
@@ -2433,6 +2493,7 @@ export class Library {
 
   private record(layer: Layer, fields: Omit<LayerInstance, 'site' | 'layerId' | 'framework' | 'type'>): void {
     if (!layer.site) return;
+    if (layer.extraParams && fields.params !== undefined) fields = { ...fields, params: fields.params + layer.extraParams };
     if (layer.ownParameters) {
       // A subclass with parameters of its own (or without the layer's weight): its params, the
       // MACs its forward() computes and its output are not the layer's.
@@ -2497,16 +2558,22 @@ export class Library {
     if (!t.shape) return { k: 'tensor', t };
     const a = layer.args;
     switch (short) {
+      case 'MaxPool1d':
       case 'MaxPool2d':
-      case 'AvgPool2d': {
+      case 'MaxPool3d':
+      case 'AvgPool1d':
+      case 'AvgPool2d':
+      case 'AvgPool3d': {
+        const dims = Number(short.slice(-2, -1));
         const k = this.ints(a.kernel_size);
         const s = a.stride!.k === 'none' ? k : this.ints(a.stride);
         const p = this.ints(a.padding);
-        const d = short === 'AvgPool2d' ? [1] : this.ints(a.dilation);
+        const average = short.startsWith('Avg');
+        const d = average ? [1] : this.ints(a.dilation);
         const ceil = truthy(a.ceil_mode!);
         if (!k || !s || !p || !d || ceil === undefined) return this.t(undefined, 'torch', `the arguments of ${short} are not known`);
-        const pooled = this.t(poolShape(t.shape, pairOf(k), pairOf(s), pairOf(p), pairOf(d), ceil), 'torch', `${short}: the output would be empty`);
-        if (short === 'AvgPool2d') return pooled;
+        const pooled = this.t(poolShapeNd(t.shape, dims, k, s, p, d, ceil), 'torch', `${short}: the output would be empty or its input is not ${dims}-D`);
+        if (average) return pooled;
         // return_indices=True: the output and the indices of its maxima, of the same shape (for MaxUnpool2d).
         const indices = truthy(a.return_indices ?? bool(false));
         if (indices === undefined) return this.t(undefined, 'torch', 'whether MaxPool2d returns its indices is not known');
@@ -2533,6 +2600,15 @@ export class Library {
       case 'AdaptiveAvgPool2d':
       case 'AdaptiveMaxPool2d':
         return this.adaptive(t, a.output_size!);
+      case 'AdaptiveAvgPool1d':
+      case 'AdaptiveMaxPool1d':
+      case 'AdaptiveAvgPool3d':
+      case 'AdaptiveMaxPool3d': {
+        const pooled = this.adaptiveNd(t, a.output_size!, Number(short.slice(-2, -1)));
+        const indices = short.includes('Max') ? truthy(a.return_indices ?? bool(false)) : false;
+        if (indices === undefined) return this.t(undefined, 'torch', `whether ${short} returns its indices is not known`);
+        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+      }
       case 'Flatten':
         return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
       case 'Upsample':
@@ -2773,6 +2849,8 @@ export class Library {
 
   /** A conv's params from its own arguments (PyTorch convs name their input channels). */
   private paramsOnly(layer: Layer): { params?: number; kind?: string; weight?: number[] } {
+    const nd = CONV_ND[layer.cls.split('.').pop()!];
+    if (nd) return this.convNdWeights(layer, nd.dims, nd.transposed) ?? {};
     const { conv } = this.convArgs(layer, undefined);
     if (!conv) return {};
     const [kh, kw] = pairOf(conv.kernel_size);
@@ -2788,6 +2866,45 @@ export class Library {
    * counted as the measurement counts them (a transposed conv: its parameters x N x output pixels
    * under torchinfo's convention, its weights x N x input pixels under the others; see cost.ts).
    */
+  /** The weight's shape of a conv or Linear layer whose arguments are known. */
+  private weightShape(layer: Layer): number[] | undefined {
+    const short = layer.cls.split('.').pop()!;
+    if (short === 'Linear') {
+      const [fin, fout] = [layer.args.in_features, layer.args.out_features];
+      return fin?.k === 'int' && fout?.k === 'int' ? [fout.v, fin.v] : undefined;
+    }
+    if (short === 'Conv2d' || CONV_ND[short]) return this.paramsOnly(layer).weight;
+    return undefined;
+  }
+
+  /** weight_norm(module, name='weight', dim=0) of a conv or Linear whose weight is known: the module, with g's values among its parameters. */
+  private weightNormed(args: Args, kwargs: Kwargs): Value | undefined {
+    const m = args[0] ?? kwargs.get('module');
+    const name = args[1] ?? kwargs.get('name') ?? str('weight');
+    const dim = args[2] ?? kwargs.get('dim') ?? int(0);
+    if (m?.k !== 'layer' || name.k !== 'str' || name.v !== 'weight' || m.layer.extraParams) return undefined;
+    const shape = this.weightShape(m.layer);
+    if (!shape) return undefined;
+    if (dim.k === 'none') m.layer.extraParams = 1;
+    else if (dim.k === 'int' && dim.v >= -shape.length && dim.v < shape.length) m.layer.extraParams = shape.at(dim.v)!;
+    else return undefined;
+    return m;
+  }
+
+  /** The weight shape and params of a Conv1d, Conv3d or transposed conv from its arguments; undefined where they are not known. */
+  private convNdWeights(layer: Layer, dims: number, transposed: boolean): { weight: number[]; params: number } | undefined {
+    const a = layer.args;
+    const int = (v: Value | undefined) => (v?.k === 'int' ? v.v : undefined);
+    const [cin, cout, groups] = [int(a.in_channels), int(a.out_channels), int(a.groups)];
+    const bias = a.bias ? truthy(a.bias) : true;
+    const xs = this.ints(a.kernel_size);
+    const k = xs && (xs.length === 1 ? Array<number>(dims).fill(xs[0]!) : xs.length === dims ? xs : undefined);
+    if (cin === undefined || cout === undefined || groups === undefined || groups <= 0 || bias === undefined || !k) return undefined;
+    if (cin % groups || cout % groups) return undefined;
+    const weight = transposed ? [cin, cout / groups, ...k] : [cout, cin / groups, ...k];
+    return { weight, params: weight.reduce((x, y) => x * y, 1) + (bias ? cout : 0) };
+  }
+
   private applyConvNd(layer: Layer, t0: TensorInfo, dims: number, transposed: boolean, outputSize?: Value): Value {
     const name = layer.cls.split('.').pop()!;
     const a = layer.args;
@@ -2814,7 +2931,9 @@ export class Library {
     const weights = weight ? weight.reduce((x, y) => x * y, 1) : undefined;
     const params = weights !== undefined && known ? weights + (bias ? cout : 0) : undefined;
     const fail = (reason: string): Value => {
-      this.record(layer, { ...(params !== undefined && Number.isInteger(params) ? { params, weight } : {}), ...(t.shape ? { input: t.shape } : {}), reason });
+      // An input the conv cannot take (rank, channels) is no input of it to show, as for Conv2d.
+      const input = t.shape && !reason.startsWith('input unknown') ? { input: t.shape } : {};
+      this.record(layer, { ...(params !== undefined && Number.isInteger(params) ? { params, weight } : {}), ...input, reason });
       return this.t(undefined, 'torch', `${name}: ${reason}`);
     };
     if (!t.shape) return fail(`input unknown: ${t.reason ?? 'not known'}`);
@@ -3370,18 +3489,27 @@ function reshape(shape: number[], spec: number[]): number[] | undefined {
 }
 
 /** PyTorch's pooling output size (floor or ceil mode). */
-function poolShape(input: number[], k: [number, number], s: [number, number], p: [number, number], d: [number, number], ceil: boolean): number[] | undefined {
-  if (input.length < 3) return undefined;
+
+/**
+ * A max or average pool's output over the last `dims` dimensions of `input` ([C, ...] or
+ * [N, C, ...]); each of kernel, stride, padding and dilation is one number for every dimension or
+ * one per dimension. Undefined when the output would be empty or the input has other dimensions.
+ */
+function poolShapeNd(input: number[], dims: number, k: number[], s: number[], p: number[], d: number[], ceil: boolean): number[] | undefined {
+  if (input.length < dims + 1 || input.length > dims + 2) return undefined;
+  const each = (v: number[]) => (v.length === 1 ? Array<number>(dims).fill(v[0]!) : v.length === dims ? v : undefined);
+  const [kk, ss, pp, dd] = [each(k), each(s), each(p), each(d)];
+  if (!kk || !ss || !pp || !dd) return undefined;
   const r = input.length;
-  const out = [0, 1].map((i) => {
-    const size = input[r - 2 + i]!;
-    if (!ceil) return convOutputSize(size, k[i]!, s[i]!, d[i]!, 2 * p[i]!);
-    const span = size + 2 * p[i]! - d[i]! * (k[i]! - 1) - 1;
-    let o = Math.ceil(span / s[i]!) + 1;
-    if ((o - 1) * s[i]! >= size + p[i]!) o--;
+  const out = kk.map((_, i) => {
+    const size = input[r - dims + i]!;
+    if (!ceil) return convOutputSize(size, kk[i]!, ss[i]!, dd[i]!, 2 * pp[i]!);
+    const span = size + 2 * pp[i]! - dd[i]! * (kk[i]! - 1) - 1;
+    let o = Math.ceil(span / ss[i]!) + 1;
+    if ((o - 1) * ss[i]! >= size + pp[i]!) o--;
     return o;
   });
-  return out.every((o) => o >= 1) ? [...input.slice(0, r - 2), out[0]!, out[1]!] : undefined;
+  return out.every((o) => o >= 1) ? [...input.slice(0, r - dims), ...out] : undefined;
 }
 
 /** The text of a value as str() gives it, for the values formatting knows. */

@@ -77,6 +77,8 @@ export interface Layer {
   applied: number;
   /** Why a subclass's parameters are not the layer's (it sets its own weight, bias or nn.Parameter). */
   ownParameters?: string;
+  /** Parameters a wrapper added to the layer's own: weight_norm's magnitude g. */
+  extraParams?: number;
   /** A Keras Sequential or Model: its input once known (for Sequentials built layer by layer). */
   kerasInput?: TensorInfo;
   kerasOutput?: TensorInfo;

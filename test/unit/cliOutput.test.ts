@@ -112,6 +112,23 @@ describe('the CLI prints through the writers it is handed', () => {
     ]);
   });
 
+  it('cost FILE.py --input-shape: the whole input, for a model whose input is not N,C,H,W', async () => {
+    const file = join(dir, 'audio.py');
+    writeFileSync(
+      file,
+      'import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.a = nn.Conv1d(1, 16, 4, stride=2, bias=False)\n\n    def forward(self, x):\n        return self.a(x.unsqueeze(1))\n',
+    );
+    // Measured (PyTorch 1.13, input 1x400): 64 params, 16 x 199 outputs of 4 multiply-adds each.
+    const r = await run(['cost', file, '--json', '--input-shape', '1,400']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.out.join('\n')) as { macs: number; input_shape: number[] }[]).map((site) => [site.macs, site.input_shape])).toEqual([
+      [12_736, [1, 1, 400]],
+    ]);
+    const bad = await run(['cost', file, '--input-shape', '1']);
+    expect(bad.code).toBe(1);
+    expect(bad.err.join('\n')).toMatch(/--input-shape must be 2 or 3 or 4 or 5 positive integers/);
+  });
+
   it('cost FILE.py: an unreadable file and a failed measurement are errors on err, with their exit codes', async () => {
     const missing = await run(['cost', join(dir, 'none.py')]);
     expect(missing).toEqual({ code: 1, out: [], err: [`sepconv: cannot read ${join(dir, 'none.py')}: no such file`] });

@@ -961,3 +961,81 @@ def net(**kwargs):
     expect(net.incomplete).toBe(true);
   });
 });
+
+describe('1-D models (audio nets: Conv-TasNet, TCN, SampleCNN)', () => {
+  // Measured (PyTorch 1.13, the comment's input 1x400): Net 978 params (the encoder's 64, the
+  // depthwise conv's 48 + 16 bias + 16 of weight_norm's g, Norm's 16, the unapplied conv's 648, the
+  // Linear's 170), 25,642 MACs; the encoder 12,736 MACs at 1x1x400 -> 1x16x199, the depthwise conv
+  // 12,736 MACs; MaxPool1d(3, 3, ceil_mode) -> 1x16x67.
+  const source = `# sepconv: input 1,400
+import torch
+import torch.nn as nn
+from torch.nn.utils import weight_norm
+
+
+class Norm(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.Tensor(1, c, 1))
+
+    def forward(self, x):
+        return self.gamma * x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Conv1d(1, 16, 4, stride=2, bias=False)
+        self.norm = Norm(16)
+        self.block = weight_norm(nn.Conv1d(16, 16, 3, padding=2, dilation=2, groups=16))
+        self.pool = nn.MaxPool1d(3, stride=3, ceil_mode=True)
+        self.spare = nn.Conv1d(16, 8, 5)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, mixture):
+        x = self.encoder(mixture.unsqueeze(1))
+        x = self.pool(self.block(self.norm(x)))
+        return self.head(x)
+`;
+
+  it('a 2-D input from the comment, weight_norm, torch.Tensor(sizes), 1-D pools and an unapplied Conv1d', () => {
+    const { sites, evaluation } = evaluate(source);
+    expect(at(sites, 19)).toMatchObject({ count: 1, params: 64, macs: 12736, input_shape: [1, 1, 400], output_shape: [1, 16, 199] });
+    expect(at(sites, 21)).toMatchObject({ kind: 'depthwise', params: 80, macs: 12736, output_shape: [1, 16, 199] });
+    // Never applied: its own parameters (16 x 16 x 5 + 8), not those of a 2-D conv of the same arguments.
+    expect(at(sites, 23).instances).toEqual([expect.objectContaining({ params: 648, macs: null })]);
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([978, 25642, 0]);
+  });
+
+  it('without the comment, the input the first Conv1d implies is not taken for the model input of an unsqueeze: unknown, with no input shape shown', () => {
+    const { sites } = evaluate(source.replace('# sepconv: input 1,400\n', ''));
+    const encoder = at(sites, 18);
+    expect(encoder.unknown).toBe(true);
+    expect(encoder.reason).toMatch(/4-D input/);
+    expect(encoder.input_shape).toBeUndefined();
+  });
+
+  it("a model whose first layer is a Conv1d takes its input from it, not from a Linear registered later (SampleCNN's x.view(N, 1, -1))", () => {
+    // Measured (--input 1,1,300): the conv 512 params, 51,200 MACs (torchinfo: 3 per output and its
+    // bias) at 1x1x300 -> 1x128x100.
+    const { sites } = evaluate(
+      `import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv1d(1, 128, kernel_size=3, stride=3), nn.BatchNorm1d(128), nn.ReLU())
+        self.fc = nn.Linear(128, 50)
+
+    def forward(self, x):
+        x = x.view(x.shape[0], 1, -1)
+        out = self.conv1(x).mean(2)
+        return self.fc(out)
+`,
+      [300, 300],
+    );
+    expect(at(sites, 7)).toMatchObject({ params: 512, macs: 51200, input_shape: [1, 1, 300], output_shape: [1, 128, 100] });
+  });
+});
