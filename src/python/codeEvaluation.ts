@@ -88,6 +88,7 @@ export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
   'Conv2D',
   'DepthwiseConv2D',
   'SeparableConv2D',
+  'Conv2DTranspose',
   'Conv1d',
   'Conv3d',
   'ConvTranspose1d',

@@ -287,6 +287,17 @@ const TORCH_SAME = new Set([
 ]);
 const TORCH_CONTAINERS = new Set(['Sequential', 'ModuleList', 'ModuleDict']);
 
+/** Keras' other names for its layers (keras.layers.MaxPool2D is MaxPooling2D). */
+const KERAS_ALIASES: Readonly<Record<string, string>> = {
+  MaxPool2D: 'MaxPooling2D',
+  AvgPool2D: 'AveragePooling2D',
+  GlobalAvgPool2D: 'GlobalAveragePooling2D',
+  GlobalMaxPool2D: 'GlobalMaxPooling2D',
+  Convolution2D: 'Conv2D',
+  SeparableConvolution2D: 'SeparableConv2D',
+  Convolution2DTranspose: 'Conv2DTranspose',
+};
+
 const KERAS_LAYERS: Record<string, Sig> = {
   Conv2D: [
     ['filters'],
@@ -317,6 +328,17 @@ const KERAS_LAYERS: Record<string, Sig> = {
     ['data_format', NONE],
     ['dilation_rate', I(1)],
     ['depth_multiplier', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  Conv2DTranspose: [
+    ['filters'],
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['output_padding', NONE],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
     ['activation', NONE],
     ['use_bias', B(true)],
   ],
@@ -575,7 +597,7 @@ export class Library {
       if (parts.length === 1 && (name === 'Model' || name === 'Sequential')) return `keras.${name}`;
       if (parts[0] === 'models' && parts.length >= 2)
         return name === 'Model' || name === 'Functional' ? 'keras.Model' : name === 'Sequential' ? 'keras.Sequential' : `keras.models.${name}`;
-      if (parts[0] === 'layers' && parts.length >= 2) return name === 'Model' ? 'keras.Model' : `keras.layers.${name}`;
+      if (parts[0] === 'layers' && parts.length >= 2) return name === 'Model' ? 'keras.Model' : `keras.layers.${KERAS_ALIASES[name] ?? name}`;
       return `keras.${parts.join('.')}`;
     }
     return parts.join('.');
@@ -1063,6 +1085,16 @@ export class Library {
     if (parts[0] === 'numpy' && parts.length === 2) {
       const r = numpyCall(last, args, kwargs);
       if (r) return r;
+    }
+    if (c === 'math.pow' && args.length === 2) {
+      // Always a float: math.pow(2, 3) is 8.0, and 2 ** 1024 overflows (OverflowError).
+      const [x, y] = [num(args[0]!), num(args[1]!)];
+      if (isUnknown(args[0]!)) return args[0]!;
+      if (isUnknown(args[1]!)) return args[1]!;
+      if (x === undefined || y === undefined) return unknown('math.pow() of values not known');
+      const r = Math.pow(x, y);
+      if (!Number.isFinite(r) || (x < 0 && !Number.isInteger(y))) return unknown('math.pow(): math range or domain error');
+      return { k: 'float', v: r };
     }
     if (c === 'math.log' && (args.length > 1 || kwargs.has('base'))) {
       // log(x, base) = log(x) / log(base), as CPython computes it.
@@ -2400,7 +2432,8 @@ export class Library {
       if (key.k === 'slice') {
         const items = this.it.slice(layer.children, key);
         if (isUnknown(items)) return items;
-        const seq = this.makeLayer(layer.cls, 'torch', items, new Map());
+        // Sequential(*modules); a ModuleList takes them as one list.
+        const seq = this.makeLayer(layer.cls, 'torch', layer.cls === 'torch.nn.ModuleList' ? [{ k: 'list', items }] : items, new Map());
         return { k: 'layer', layer: seq };
       }
       const i = num(key);
@@ -3259,6 +3292,7 @@ export class Library {
     const t = this.tensor(x, 'keras');
     const a = layer.args;
     if (short === 'Conv2D' || short === 'DepthwiseConv2D' || short === 'SeparableConv2D') return this.applyKerasConv(layer, short, t);
+    if (short === 'Conv2DTranspose') return this.applyKerasTransposed(layer, t);
     if (!t.shape) return { k: 'tensor', t };
     const shape = t.shape;
     const rank = shape.length;
@@ -3370,6 +3404,50 @@ export class Library {
     }
     if (params === undefined) this.record(layer, { reason: `the weights of ${short} with these arguments are not counted` });
     else this.record(layer, { params, macs: 0, input: shape, output: shape });
+  }
+
+  /**
+   * Keras' Conv2DTranspose on an [N, H, W, C] input: each side as Keras computes it (without
+   * output_padding: H x stride under 'same', H x stride + max(k - stride, 0) under 'valid'; with
+   * it: (H - 1) x stride + k - 2 x pad + output_padding), kernel (kh, kw, filters, C), and MACs
+   * as torchinfo counts a transposed conv: the kernel's weights x N x output pixels, plus the bias.
+   */
+  private applyKerasTransposed(layer: Layer, t: TensorInfo): Value {
+    const a = layer.args;
+    const fail = (reason: string, input?: number[]): Value => {
+      this.record(layer, { ...(input ? { input } : {}), reason });
+      return this.t(undefined, 'keras', `Conv2DTranspose: ${reason}`);
+    };
+    if (!t.shape) return fail(`input unknown: ${t.reason ?? 'not known'}`);
+    if (t.shape.length !== 4) return fail(`input unknown: a ${t.shape.length}-D input`);
+    const df = a.data_format;
+    if (df && df.k !== 'none' && !(df.k === 'str' && df.v === 'channels_last')) return fail(`data_format = ${repr(df)} is not read`, t.shape);
+    const [n, h, w, cin] = t.shape as [number, number, number, number];
+    const k = this.ints(a.kernel_size);
+    const s = this.ints(a.strides);
+    const d = this.ints(a.dilation_rate);
+    const op = a.output_padding?.k === 'none' ? null : this.ints(a.output_padding);
+    const pad = a.padding?.k === 'str' ? a.padding.v.toLowerCase() : undefined;
+    const bias = truthy(a.use_bias ?? bool(true));
+    const filters = a.filters?.k === 'int' ? a.filters.v : undefined;
+    if (!k || !s || !d || op === undefined || (pad !== 'same' && pad !== 'valid') || bias === undefined || filters === undefined)
+      return fail('the arguments of Conv2DTranspose are not known', t.shape);
+    const [kh, kw] = pairOf(k);
+    const [sh, sw] = pairOf(s);
+    const [dh, dw] = pairOf(d);
+    const side = (size: number, kernel: number, stride: number, dilation: number, outputPadding: number | undefined) => {
+      const span = kernel + (kernel - 1) * (dilation - 1);
+      if (outputPadding === undefined) return pad === 'same' ? size * stride : size * stride + Math.max(span - stride, 0);
+      return (size - 1) * stride + span - 2 * (pad === 'same' ? Math.floor(span / 2) : 0) + outputPadding;
+    };
+    const [oph, opw] = op ? pairOf(op) : [undefined, undefined];
+    const out = [n, side(h, kh, sh, dh, oph), side(w, kw, sw, dw, opw), filters];
+    if (out[1]! < 1 || out[2]! < 1) return fail('Keras would reject this layer: its output would be empty', t.shape);
+    const weights = kh * kw * filters * cin;
+    const outputs = out.reduce((x, y) => x * y, 1);
+    const macs = weights * n * out[1]! * out[2]! + (bias ? outputs : 0);
+    this.record(layer, { kind: 'transposed', params: weights + (bias ? filters : 0), macs, input: t.shape, output: out, weight: [kh, kw, filters, cin] });
+    return this.t(out, 'keras');
   }
 
   private applyKerasConv(layer: Layer, short: string, t: TensorInfo): Value {

@@ -767,6 +767,13 @@ export class Interpreter {
       }
     }
     for (const [k, v] of body.vars) cls.attrs.set(k, v);
+    // A subclass of a namedtuple class that makes its instances no other way (InsightFace's
+    // `class Bottleneck(namedtuple('Block', [...]))`, with a docstring or methods): a namedtuple too.
+    const tupleBase = bases.find((b): b is Value & { k: 'class' } => b.k === 'class' && b.cls.fields !== undefined);
+    if (tupleBase && !cls.attrs.has('__new__') && !cls.attrs.has('__init__')) {
+      cls.fields = tupleBase.cls.fields;
+      cls.fieldDefaults = tupleBase.cls.fieldDefaults;
+    }
     return { k: 'class', cls };
   }
 
@@ -1688,6 +1695,8 @@ export class Interpreter {
         }
       }
     }
+    // A forward() that is a staticmethod (YOLOX's SiLU): called without the module.
+    if (forward?.value.k === 'native' && forward.value.name.startsWith('static:')) return forward.value.call(args, kwargs, node);
     if (obj.base) return this.lib.applyLayer(obj.base, args, kwargs, node);
     return unknown(`${obj.cls.name} has no forward() here`);
   }

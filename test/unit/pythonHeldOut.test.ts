@@ -1039,3 +1039,82 @@ class Net(nn.Module):
     expect(at(sites, 7)).toMatchObject({ params: 512, macs: 51200, input_shape: [1, 1, 300], output_shape: [1, 128, 100] });
   });
 });
+
+describe('patterns of a fifth batch of real files', () => {
+  it("a namedtuple subclass (InsightFace's Bottleneck), a staticmethod forward() (YOLOX's SiLU), a ModuleList sliced (STDC) and math.pow", () => {
+    // Measured (--input 1,8,16,16): the conv in the loop 1 x (1,168 params, 74,752 MACs) and
+    // 2 x (2,320, 148,480); the head 68 params, 4,352 MACs (16 // math.pow(2, 2) = 4.0 channels, int()
+    // of it 4); Net 5,876 params, 376,064 MACs.
+    const { sites, evaluation } = evaluate(
+      `import math
+from collections import namedtuple
+import torch
+import torch.nn as nn
+
+
+class SiLU(nn.Module):
+    @staticmethod
+    def forward(x):
+        return x * torch.sigmoid(x)
+
+
+class Bottleneck(namedtuple('Block', ['in_channel', 'depth', 'stride'])):
+    '''A block's configuration.'''
+
+
+def blocks():
+    return [Bottleneck(8, 16, 2)] + [Bottleneck(16, 16, 1) for _ in range(2)]
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        for b in blocks():
+            self.convs.append(nn.Conv2d(b.in_channel, b.depth, 3, stride=b.stride, padding=1))
+        self.act = SiLU()
+        self.head = nn.Conv2d(16, int(16 // math.pow(2, 2)), 1)
+
+    def forward(self, x):
+        x = self.act(self.convs[0](x))
+        for conv in self.convs[1:]:
+            x = self.act(conv(x))
+        return self.head(x)
+`,
+      [16, 16],
+    );
+    const loop = at(sites, 26);
+    expect(loop.unknown).toBeUndefined();
+    expect(loop.instances.map((i) => [i.count, i.params, i.macs])).toEqual([
+      [1, 1168, 74752],
+      [2, 2320, 148480],
+    ]);
+    expect(at(sites, 28)).toMatchObject({ params: 68, macs: 4352, output_shape: [1, 4, 8, 8] });
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([5876, 376064, 0]);
+  });
+
+  it("Keras' Conv2DTranspose ('same' and 'valid') and MaxPool2D, Keras' other name for MaxPooling2D", () => {
+    // Measured with Keras 3 (measure.py): 264 params, 270,336 MACs -> 1x32x32x8; without bias, 'valid',
+    // kernel 3, stride 2: 288 params, 313,632 MACs -> 1x33x33x4; the model 793 params, 830,752 MACs.
+    const { sites, evaluation } = evaluate(`from keras.models import Model
+from keras.layers import Input, Conv2D, Conv2DTranspose, MaxPool2D, Concatenate
+
+
+def build(input_shape=(32, 32, 3)):
+    inputs = Input(input_shape)
+    x = Conv2D(8, 3, padding="same")(inputs)
+    p = MaxPool2D((2, 2))(x)
+    u = Conv2DTranspose(8, (2, 2), strides=2, padding="same")(p)
+    v = Conv2DTranspose(4, 3, strides=2, padding="valid", use_bias=False)(p)
+    y = Concatenate()([u, x])
+    outputs = Conv2D(1, 1, padding="same", activation="sigmoid")(y)
+    return Model(inputs, [outputs, v])
+`);
+    expect(at(sites, 9)).toMatchObject({ kind: 'transposed', params: 264, macs: 270336, output_shape: [1, 32, 32, 8], weight_shape: [2, 2, 8, 8] });
+    expect(at(sites, 10)).toMatchObject({ kind: 'transposed', params: 288, macs: 313632, output_shape: [1, 33, 33, 4] });
+    expect(at(sites, 12)).toMatchObject({ params: 17, macs: 17408, input_shape: [1, 32, 32, 16] });
+    const build = evaluation.models.find((m) => m.name === 'build')!;
+    expect([build.params, build.macs, build.unknownInstances]).toEqual([793, 830752, 0]);
+  });
+});
