@@ -1088,9 +1088,10 @@ export class Library {
     }
     if (c === 'math.pow' && args.length === 2) {
       // Always a float: math.pow(2, 3) is 8.0, and 2 ** 1024 overflows (OverflowError).
-      const [x, y] = [num(args[0]!), num(args[1]!)];
-      if (isUnknown(args[0]!)) return args[0]!;
-      if (isUnknown(args[1]!)) return args[1]!;
+      const [a, b] = [args[0]!, args[1]!];
+      if (isUnknown(a)) return a;
+      if (isUnknown(b)) return b;
+      const [x, y] = [num(a), num(b)];
       if (x === undefined || y === undefined) return unknown('math.pow() of values not known');
       const r = Math.pow(x, y);
       if (!Number.isFinite(r) || (x < 0 && !Number.isInteger(y))) return unknown('math.pow(): math range or domain error');
