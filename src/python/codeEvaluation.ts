@@ -591,6 +591,10 @@ function modelInput(it: Interpreter, model: Value): Value {
           if (r) return r;
         }
       }
+      // A module of parameters of its own and no conv or Linear (F.conv2d with its own weight, a
+      // norm of its own) may be what takes the input: a layer registered after it does not say it.
+      if ([...m.attrs.values()].some((v) => v.k === 'tensor' && it.lib.parameters.has(v.t)))
+        return { k: 'tensor', t: { framework: 'torch', reason: `the model's input is taken first by ${m.cls.name}, whose parameters are its own` } };
       return undefined;
     }
     return undefined;

@@ -1481,12 +1481,21 @@ export class Library {
       case '__getattribute__':
         return native((a, _kw, n) => (a[0]?.k === 'str' ? it.getAttr(obj, a[0].v, n) : unknown(`${name}() with a name not known`)));
       case 'register_parameter':
-        return native(() => {
+        return native((a, kw) => {
           // A parameter of its own: a library layer it subclasses no longer has only the layer's.
           if (obj.base) obj.base.ownParameters = `${obj.cls.name} registers parameters of its own`;
+          const key = a[0] ?? kw.get('name');
+          if (key?.k === 'str') it.setAttr(obj, key.v, a[1] ?? kw.get('param') ?? NONE);
           return NONE;
         });
       case 'register_buffer':
+        // A tensor kept with the module (not a parameter): self.mean afterwards.
+        return native((a, kw) => {
+          const key = a[0] ?? kw.get('name');
+          if (key?.k !== 'str') return unknown('register_buffer() with a name not known');
+          it.setAttr(obj, key.v, a[1] ?? kw.get('tensor') ?? NONE);
+          return NONE;
+        });
       case 'apply':
       case 'reset_parameters':
       case 'init_weights':
@@ -1950,6 +1959,18 @@ export class Library {
         if (fn === 'full') return this.t(this.ints(args[0]), 'torch', 'full() size not known');
         return this.t(dims, 'torch', `${fn}() size not known`);
       }
+      case 'zeros_like':
+      case 'ones_like':
+      case 'empty_like':
+      case 'rand_like':
+      case 'randn_like':
+      case 'full_like': {
+        // A new tensor of the same shape (its values are not followed).
+        const like = args[0] ?? kwargs.get('input');
+        if (like?.k !== 'tensor') return this.t(undefined, 'torch', `${fn}() of something not a tensor`);
+        const t = this.tensor(like, 'torch');
+        return t.shape ? this.t(t.shape, t.framework) : { k: 'tensor', t: { ...t, items: undefined } };
+      }
       case 'linspace':
       case 'arange':
         return this.knownRange(fn, args, kwargs);
@@ -2310,6 +2331,14 @@ export class Library {
         const weight = this.arg(args, kwargs, 1, 'weight');
         const of = weight?.k === 'tensor' ? this.parameterOf.get(weight.t) : undefined;
         if (of?.role === 'weight') return this.functionalConv(of.layer, t, args, kwargs);
+        if (weight?.k === 'tensor' && weight.t.shape?.length === 4) {
+          // The model's own input, its channels not said yet: the weight says them.
+          const x = args[0] ?? kwargs.get('input');
+          const groups = this.arg(args, kwargs, 6, 'groups') ?? int(1);
+          const input =
+            x?.k === 'tensor' && x.t.pending && groups.k === 'int' ? { framework: fw, shape: [1, weight.t.shape[1]! * groups.v, ...x.t.pending] } : t;
+          return this.weightConv(input, weight.t.shape, args, kwargs);
+        }
         return this.t(undefined, fw, "conv2d() with a weight that is not a conv layer's is not followed");
       }
       case 'matmul':
@@ -2838,6 +2867,31 @@ export class Library {
     else view.bias = unknown("conv2d() with a bias that is not the layer's");
     layer.applied++;
     return this.applyTorchConv({ ...layer, args: view }, t, this.it.moduleInputs.get(layer.id));
+  }
+
+  /**
+   * F.conv2d with a weight of its own (an nn.Parameter, a dynamic conv's mixed kernels): the output
+   * shape. Like the measurement, which counts layers, the model's totals leave such a call out.
+   */
+  private weightConv(t: TensorInfo, weight: number[], args: Args, kwargs: Kwargs): Value {
+    const need = (v: Value | undefined, fallback: number) => (v === undefined || v.k === 'none' ? [fallback] : this.ints(v));
+    const stride = need(this.arg(args, kwargs, 3, 'stride'), 1);
+    const paddingArg = this.arg(args, kwargs, 4, 'padding');
+    const dilation = need(this.arg(args, kwargs, 5, 'dilation'), 1);
+    const groups = need(this.arg(args, kwargs, 6, 'groups'), 1)?.[0];
+    const same = paddingArg?.k === 'str' && paddingArg.v === 'same';
+    const padding = paddingArg?.k === 'str' ? (paddingArg.v === 'valid' ? [0] : same ? [0] : undefined) : need(paddingArg, 0);
+    if (!t.shape) return this.unknownT(t, 'conv2d()');
+    if (!stride || !padding || !dilation || groups === undefined || groups < 1) return this.t(undefined, 'torch', 'the arguments of conv2d() are not known');
+    const [cout, perGroup, kh, kw] = weight as [number, number, number, number];
+    if (t.shape.length !== 4 || t.shape[1] !== perGroup * groups || cout % groups)
+      return this.t(undefined, 'torch', `conv2d() of a ${t.shape.join('×')} input with a ${weight.join('×')} weight (the code would raise)`);
+    const [sh, sw] = pairOf(stride);
+    const [ph, pw] = pairOf(padding);
+    const [dh, dw] = pairOf(dilation);
+    const size = (n: number, k: number, s: number, p: number, d: number) => (same ? n : convOutputSize(n, k, s, d, 2 * p));
+    const out = [t.shape[0]!, cout, size(t.shape[2]!, kh, sh, ph, dh), size(t.shape[3]!, kw, sw, pw, dw)];
+    return this.t(out.every((x) => x >= 1) ? out : undefined, 'torch', 'conv2d(): the output would be empty');
   }
 
   /** Tensors made by nn.Parameter(...). */

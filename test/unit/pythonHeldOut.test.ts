@@ -1118,3 +1118,99 @@ def build(input_shape=(32, 32, 3)):
     expect([build.params, build.macs, build.unknownInstances]).toEqual([793, 830752, 0]);
   });
 });
+
+describe('common idioms', () => {
+  it('register_buffer, getattr(nn, name)(), an nn.Sequential subclass calling super().forward(), a ModuleDict of f-string keys', () => {
+    // Measured (--input 1,3,32,32): the stage conv 2 x (2,320 params, 593,920 MACs), 4,640 / 296,960 and
+    // 9,248 / 591,872; the stem 448 / 114,688; Net 19,306 params, 2,191,690 MACs.
+    const { sites, evaluation } = evaluate(
+      `import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def act(name):
+    return getattr(nn, name)(inplace=True)
+
+
+class Stage(nn.Sequential):
+    def __init__(self, cin, cout, n):
+        layers = [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1) for i in range(n)]
+        super().__init__(*layers)
+
+    def forward(self, x):
+        return super().forward(x) + 0
+
+
+class Net(nn.Module):
+    def __init__(self, widths=(16, 32), act_name="ReLU6"):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
+        self.stem = nn.Conv2d(3, widths[0], 3, 2, 1)
+        self.act = act(act_name)
+        self.stages = nn.ModuleDict({f"s{i}": Stage(widths[i - 1] if i else widths[0], w, 2) for i, w in enumerate(widths)})
+        self.fc = nn.Linear(widths[-1], 10)
+
+    def forward(self, x):
+        x = self.act(self.stem(x - self.mean))
+        for name, stage in self.stages.items():
+            x = F.max_pool2d(stage(x), 2)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+`,
+      [32, 32],
+    );
+    expect(at(sites, 12).instances.map((i) => [i.count, i.params, i.macs])).toEqual([
+      [2, 2320, 593920],
+      [1, 4640, 296960],
+      [1, 9248, 591872],
+    ]);
+    expect(at(sites, 23)).toMatchObject({ params: 448, macs: 114688 });
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([19306, 2191690, 0]);
+  });
+
+  it("F.conv2d with a weight of its own: its output shape, the model's input channels from that weight, zeros_like", () => {
+    // Measured (--input 1,3,16,16): Net 332 params (the nn.Parameter's 216 among them), 118,784 MACs
+    // (the layers': the functional conv is not a layer); the depthwise conv 80 params, 81,920 MACs at
+    // 1x8x32x32. The Conv2d(8, ...) registered after DynConv does not say the model's input.
+    const { sites, evaluation } = evaluate(
+      `import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class DynConv(nn.Module):
+    def __init__(self, cin, cout, k=3):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+        self.stride = 1
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, None, self.stride, 1)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = DynConv(3, 8)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.b = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.shuffle = nn.ChannelShuffle(2)
+        self.c = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        z = torch.zeros_like(y)
+        y = self.b(self.up(y + z))
+        y = self.shuffle(y)
+        return self.c(y).sigmoid_()
+`,
+      [16, 16],
+    );
+    expect(at(sites, 21)).toMatchObject({ kind: 'depthwise', params: 80, macs: 81920, input_shape: [1, 8, 32, 32] });
+    expect(at(sites, 23)).toMatchObject({ params: 36, macs: 36864, output_shape: [1, 4, 32, 32] });
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([332, 118784, 0]);
+  });
+});
