@@ -1959,6 +1959,8 @@ export class Library {
         if (fn === 'full') return this.t(this.ints(args[0]), 'torch', 'full() size not known');
         return this.t(dims, 'torch', `${fn}() size not known`);
       }
+      case 'einsum':
+        return this.einsum(args, kwargs);
       case 'zeros_like':
       case 'ones_like':
       case 'empty_like':
@@ -2345,7 +2347,6 @@ export class Library {
       case 'mm':
       case 'bmm':
         return this.matmul(fn, x, this.arg(args, kwargs, 1, fn === 'matmul' ? 'other' : 'mat2') ?? NONE);
-      case 'einsum':
       case 'linear':
       case 'embedding':
         return this.t(undefined, fw, `${fn}() is not followed`);
@@ -2867,6 +2868,53 @@ export class Library {
     else view.bias = unknown("conv2d() with a bias that is not the layer's");
     layer.applied++;
     return this.applyTorchConv({ ...layer, args: view }, t, this.it.moduleInputs.get(layer.id));
+  }
+
+  /**
+   * torch.einsum's shape, for equations of letters (no '...'): each letter's size from the
+   * operands (a size of 1 broadcasts), the output's letters those after '->', else the letters
+   * that appear once, in alphabetical order (as torch and numpy take them).
+   */
+  private einsum(args: Args, kwargs: Kwargs): Value {
+    const equation = args[0] ?? kwargs.get('equation');
+    if (equation?.k !== 'str') return this.t(undefined, 'torch', 'einsum() with an equation not known');
+    let operands = args.slice(1);
+    if (operands.length === 1 && (operands[0]!.k === 'list' || operands[0]!.k === 'tuple')) operands = (operands[0] as { items: Value[] }).items;
+    const text = equation.v.replace(/\s+/g, '');
+    if (!/^[a-zA-Z,]+(->[a-zA-Z]*)?$/.test(text)) return this.t(undefined, 'torch', `einsum("${equation.v}") is not followed`);
+    const [lhs, rhs] = text.split('->') as [string, string | undefined];
+    const inputs = lhs.split(',');
+    if (inputs.length !== operands.length) return this.t(undefined, 'torch', `einsum("${equation.v}") of ${operands.length} operands (the code would raise)`);
+    const sizes = new Map<string, number>();
+    for (let i = 0; i < inputs.length; i++) {
+      const t = this.tensor(operands[i]!, 'torch');
+      if (!t.shape) return this.unknownT(t, 'einsum()');
+      const letters = inputs[i]!;
+      if (t.shape.length !== letters.length)
+        return this.t(undefined, 'torch', `einsum("${equation.v}") of a ${t.shape.length}-D operand (the code would raise)`);
+      for (let d = 0; d < letters.length; d++) {
+        const was = sizes.get(letters[d]!);
+        const size = t.shape[d]!;
+        if (was === undefined || was === 1) sizes.set(letters[d]!, size);
+        else if (size !== 1 && size !== was)
+          return this.t(undefined, 'torch', `einsum("${equation.v}"): ${letters[d]} is ${was} and ${size} (the code would raise)`);
+      }
+    }
+    const counts = new Map<string, number>();
+    for (const ch of inputs.join('')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    const output =
+      rhs ??
+      [...counts]
+        .filter(([, n]) => n === 1)
+        .map(([ch]) => ch)
+        .sort()
+        .join('');
+    if (new Set(output).size !== output.length || [...output].some((ch) => !sizes.has(ch)))
+      return this.t(undefined, 'torch', `einsum("${equation.v}"): an output letter that no operand has or that repeats (the code would raise)`);
+    return this.t(
+      [...output].map((ch) => sizes.get(ch)!),
+      'torch',
+    );
   }
 
   /**

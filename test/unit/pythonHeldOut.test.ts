@@ -1170,6 +1170,66 @@ class Net(nn.Module):
     expect([net.params, net.macs, net.unknownInstances]).toEqual([19306, 2191690, 0]);
   });
 
+  it('torch.einsum (explicit and implicit output, a size of 1 broadcast) and F.pixel_shuffle', () => {
+    // Measured (--input 1,3,16,16): the projection 272 params, 69,632 MACs at 1x16x16x16; the up conv
+    // 1,740 / 445,440; Net 3,276 params, 838,656 MACs.
+    const { sites, evaluation } = evaluate(
+      `import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Attn(nn.Module):
+    def __init__(self, c, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.proj = nn.Conv2d(c, c, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(x).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        attn = torch.einsum("bhdn,bhdm->bhnm", q, k).softmax(-1)
+        out = torch.einsum("bhnm,bhdm->bhdn", attn, v).reshape(b, c, h, w)
+        return self.proj(out)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.attn = Attn(16)
+        self.up = nn.Conv2d(16, 3 * 4, 3, padding=1)
+
+    def forward(self, x):
+        x = self.attn(self.stem(x))
+        x = F.pixel_shuffle(self.up(x), 2)
+        return x
+`,
+      [16, 16],
+    );
+    expect(at(sites, 11)).toMatchObject({ params: 272, macs: 69632, input_shape: [1, 16, 16, 16] });
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([3276, 838656, 0]);
+    const conv = (operands: string) =>
+      evaluate(`import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.conv(torch.einsum(${operands}).reshape(1, 3, 2, 2))
+`).sites[0]!;
+    expect(conv('"ij,jk", torch.zeros(3, 1), torch.zeros(5, 4)')).toMatchObject({ input_shape: [1, 3, 2, 2], output_shape: [1, 4, 2, 2] });
+    expect(conv('"ba,ca", torch.zeros(3, 2), torch.zeros(4, 2)')).toMatchObject({ input_shape: [1, 3, 2, 2] });
+    expect(conv('"ij,jk->ik", torch.zeros(3, 2), torch.zeros(5, 4)').reason).toMatch(/j is 2 and 5/);
+    expect(conv('"...ij,jk->ik", torch.zeros(3, 2), torch.zeros(2, 4)').reason).toMatch(/not followed/);
+  });
+
   it("F.conv2d with a weight of its own: its output shape, the model's input channels from that weight, zeros_like", () => {
     // Measured (--input 1,3,16,16): Net 332 params (the nn.Parameter's 216 among them), 118,784 MACs
     // (the layers': the functional conv is not a layer); the depthwise conv 80 params, 81,920 MACs at
