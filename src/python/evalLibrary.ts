@@ -2887,7 +2887,7 @@ export class Library {
     if (inputs.length !== operands.length) return this.t(undefined, 'torch', `einsum("${equation.v}") of ${operands.length} operands (the code would raise)`);
     const sizes = new Map<string, number>();
     for (let i = 0; i < inputs.length; i++) {
-      const t = this.tensor(operands[i]!, 'torch');
+      const t = this.tensor(operands[i], 'torch');
       if (!t.shape) return this.unknownT(t, 'einsum()');
       const letters = inputs[i]!;
       if (t.shape.length !== letters.length)
