@@ -57,6 +57,10 @@ import weakref
 VERSION = 1
 SCRIPT_STEP = re.compile(r'^(main|test|tests|train|training|eval|evaluate|val|validate|validation|run|demo|benchmark|bench|export|load|save|download|preprocess|decode|inference|infer|predict|fit|plot|show|print)(_|$)', re.IGNORECASE)
 INPUT_COMMENT = re.compile(r'#\s*sepconv:\s*input\s+(\d+(?:\s*[,x]\s*\d+)*)', re.IGNORECASE)
+# `# sepconv: call UNet(3, 2)` on a line of its own: a model the file builds that way, measured
+# after its entries (the static reader of the extension reads the same comments).
+CALL_COMMENT = re.compile(r'^[ \t]*#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$', re.IGNORECASE | re.MULTILINE)
+MAX_COMMENT_CALLS = 8
 
 
 class MeasureTimeout(BaseException):
@@ -193,6 +197,16 @@ def parse_shape(text):
     if any(n < 1 for n in shape):
         raise ValueError(f'every size of an input shape is at least 1; got {text!r}')
     return shape
+
+
+def comment_calls(source):
+    """The expressions of the file's `# sepconv: call` comments, each once, in order (at most 8, each under 300 characters)."""
+    calls = []
+    for match in CALL_COMMENT.finditer(source):
+        text = match.group(1)
+        if len(text) < 300 and text not in calls:
+            calls.append(text)
+    return calls[:MAX_COMMENT_CALLS]
 
 
 def comment_input(source):
@@ -884,6 +898,16 @@ def run(args, stdout):
         classes = {name for name, kind, *_ in chosen if kind == 'class'}
         for expression in construction_calls(source, needs, classes):
             measure_entry(expression, 'call', compile_call(expression, module), {}, None)
+        done = {e['name'] for e in entries}
+        for expression in comment_calls(source):
+            if expression in done:
+                continue
+            try:
+                function = compile_call(expression, module)
+            except Exception as error:
+                entries.append({'name': expression, 'kind': 'call', 'status': 'failed', 'reason': f'the # sepconv: call comment is not one call: {describe(error)}'})
+                continue
+            measure_entry(expression, 'call', function, {}, None)
     sites = [site_object((json.loads(key[0]), key[1], key[2], key[3]), records) for key, records in merged.items()]
     sites.sort(key=lambda s: (s['file'], s['line'], s['column'], s['layer']))
     result['entries'] = entries

@@ -10,7 +10,7 @@ import { formatCount, formatInteger, formatShape } from '../shared/format';
 import { findWasmLocations, loadPythonParser, type PythonParser } from '../python/pythonParser';
 import { skipReason } from '../python/parseCache';
 import { DEFAULT_SETTINGS } from '../python/layerEstimates';
-import { fileSiteRows, type FileRows, type SiteRow } from '../python/siteRows';
+import { fileSiteRows, parseCommentCalls, type FileRows, type SiteRow } from '../python/siteRows';
 import type { ModelEvaluation } from '../python/codeEvaluation';
 import { modelLensTitle } from '../python/sitePresentation';
 import type { ImportResolver, SourceFile } from '../python/modelEvaluator';
@@ -101,7 +101,14 @@ export async function pythonCostRows(
       others.push({ path: text, tree: callTree });
       return { path: text, tree: callTree };
     });
-    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), { ...settings, ...(parsed.length ? { calls: parsed } : {}) });
+    // --call replaces the file's entries; without it, the file's `# sepconv: call` comments add models.
+    const commented = parsed.length ? [] : parseCommentCalls(parser, source);
+    others.push(...commented);
+    return fileSiteRows(tree, source, path.resolve(file), fsImportResolver(parser, others), {
+      ...settings,
+      ...(parsed.length ? { calls: parsed } : {}),
+      ...(commented.length ? { commentCalls: commented } : {}),
+    });
   } finally {
     tree.delete();
     for (const other of others) other.tree.delete();

@@ -25,6 +25,30 @@ export interface EvaluationSettings {
    * (path: the expression's text), evaluated in the file's top level instead of its entries.
    */
   calls?: SourceFile[];
+  /**
+   * The expressions of the file's `# sepconv: call UNet(3, 2)` comments (see commentCalls), each
+   * parsed: models built after the file's entries and script steps.
+   */
+  commentCalls?: SourceFile[];
+}
+
+/** `# sepconv: call EXPR` comments take at most this many, each shorter than COMMENT_CALL_CHARS. */
+const MAX_COMMENT_CALLS = 8;
+const COMMENT_CALL_CHARS = 300;
+
+/**
+ * The expressions of the file's `# sepconv: call UNet(3, 2)` comments (a line of their own), each
+ * once, in order: models that need arguments, built as the comment says (media/python/measure.py
+ * reads the same comments).
+ */
+export function commentCalls(source: string): string[] {
+  const calls: string[] = [];
+  for (const m of source.matchAll(/^[ \t]*#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$/gim)) {
+    const text = m[1]!;
+    if (text.length < COMMENT_CALL_CHARS && !calls.includes(text)) calls.push(text);
+    if (calls.length === MAX_COMMENT_CALLS) break;
+  }
+  return calls;
 }
 
 /** One distinct configuration of a site and how many instances have it. */
@@ -81,6 +105,8 @@ export interface FileEvaluation {
   models: ModelEvaluation[];
   /** Why the file's top level could not be evaluated, if it could not. */
   error?: string;
+  /** Model classes and builders of the file that need arguments and that nothing built (see commentCalls). */
+  needsArguments?: string[];
 }
 
 export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
@@ -346,6 +372,24 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       for (const name of buildFailed) wanted.set(name, 'needs arguments');
       for (const call of constructionCalls(root.tree.rootNode, wanted))
         candidates.push({ name: call.text, expression: call, node: call, value: NONE_VALUE, overrides: new Map() });
+      // Then the models of the file's `# sepconv: call` comments, at their comment.
+      for (const call of settings.commentCalls ?? []) {
+        const expression = call.tree.rootNode.namedChildren[0]?.namedChildren[0];
+        const comment = commentNode(root.tree.rootNode, call.path);
+        if (!comment || candidates.some((c) => c.name === call.path)) continue;
+        if (call.tree.rootNode.namedChildren.length !== 1 || call.tree.rootNode.hasError || expression?.type !== 'call') {
+          runs.push({
+            name: call.path,
+            node: comment,
+            instances: [],
+            invoked: new Set(),
+            kept: false,
+            note: 'the # sepconv: call comment is not one call, like UNet(3, 2)',
+          });
+          continue;
+        }
+        candidates.push({ name: call.path, expression, node: comment, value: NONE_VALUE, overrides: new Map() });
+      }
     }
     if (index === candidates.length) break;
     const c = candidates[index]!;
@@ -403,7 +447,11 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       if (run.stopped === 'evaluation limit') break;
     }
   }
-  return collect(runs, failures, top.stopped, incomplete, it.unfollowedCalls);
+  const result = collect(runs, failures, top.stopped, incomplete, it.unfollowedCalls);
+  // Classes and builders that need arguments and that no script step or comment built.
+  const built = runs.filter((r) => r.kept).map((r) => r.name);
+  const unbuilt = [...needsArguments].filter(([name, why]) => why === 'needs arguments' && !built.some((b) => b === name || b.startsWith(`${name}(`)));
+  return unbuilt.length ? { ...result, needsArguments: unbuilt.map(([name]) => name) } : result;
 }
 
 /**
@@ -515,6 +563,21 @@ function constructionCalls(rootNode: Node, models: Map<string, 'needs arguments'
   };
   visit(rootNode, true);
   return found;
+}
+
+/** The `# sepconv: call EXPR` comment of the file whose expression is `text` (where its CodeLens goes). */
+function commentNode(root: Node, text: string): Node | undefined {
+  const pattern = /^#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$/i;
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.type === 'comment') {
+      if (pattern.exec(node.text)?.[1] === text) return node;
+      continue;
+    }
+    for (let i = node.childCount - 1; i >= 0; i--) stack.push(node.child(i)!);
+  }
+  return undefined;
 }
 
 /** A definition at the top level of its file (decorated or not). */

@@ -8,7 +8,7 @@
 import type { PythonParser } from './pythonParser';
 import { ParseCache, skipReason, type TextChange } from './parseCache';
 import { readModelCode, CONV_TYPES, type ModelCode } from './modelCode';
-import { fileSiteRows, type SiteRow } from './siteRows';
+import { fileSiteRows, parseCommentCalls, type SiteRow } from './siteRows';
 import { DEFAULT_LIMITS, type EvalLimits, type ImportResolver, type SourceFile } from './modelEvaluator';
 import { candidatePaths, importCandidates } from './importPaths';
 import { findDiagnostics } from './pythonDiagnostics';
@@ -219,7 +219,14 @@ export class DocumentAnalyzer {
     let siteRows: SiteRow[];
     try {
       code = readModelCode(tree);
-      const { sites, evaluation } = fileSiteRows(tree, text, doc.path, this.resolver(), { ...settings, limits: this.limits, cancelled: superseded }, code);
+      const calls = parseCommentCalls(this.parser, text);
+      let rows: ReturnType<typeof fileSiteRows>;
+      try {
+        rows = fileSiteRows(tree, text, doc.path, this.resolver(), { ...settings, limits: this.limits, cancelled: superseded, commentCalls: calls }, code);
+      } finally {
+        for (const call of calls) call.tree.delete();
+      }
+      const { sites, evaluation } = rows;
       siteRows = sites;
       if (superseded()) {
         doc.dirty = true;

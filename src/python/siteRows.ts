@@ -5,8 +5,8 @@
  */
 import type { Tree } from 'web-tree-sitter';
 import { readModelCode, CONV_TYPES, type LayerCall, type ModelCode } from './modelCode';
-import { evaluateFile, type EvaluationSettings, type FileEvaluation, type InstanceGroup, type SiteEvaluation } from './codeEvaluation';
-import type { ImportResolver } from './modelEvaluator';
+import { commentCalls, evaluateFile, type EvaluationSettings, type FileEvaluation, type InstanceGroup, type SiteEvaluation } from './codeEvaluation';
+import type { ImportResolver, SourceFile } from './modelEvaluator';
 
 export interface InstanceRow {
   /** null when the site's instances may not all be known (see SiteRow.incomplete). */
@@ -161,6 +161,24 @@ function syntaxRow(call: LayerCall, reason: string): SiteRow {
 }
 
 /** Evaluates a parsed file and lists its conv call sites. `code`: the file's syntax, when the caller has read it already. */
+/** Why a site has no figures when no model reaches it, naming what needs arguments and how to build it. */
+function notReached(needsArguments: readonly string[] | undefined): string {
+  const reason = 'not reached: no model that the file builds with its default arguments builds this layer';
+  if (!needsArguments?.length) return reason;
+  const names = needsArguments.slice(0, 3).join(', ') + (needsArguments.length > 3 ? ', ...' : '');
+  return `${reason} (${names} need${needsArguments.length === 1 ? 's' : ''} arguments: a line \`# sepconv: call ${needsArguments[0]}(...)\` in the file, with the arguments filled in, builds ${needsArguments.length === 1 ? 'it' : 'one'})`;
+}
+
+/** The file's `# sepconv: call` expressions (see commentCalls), each parsed; the caller deletes their trees. */
+export function parseCommentCalls(parser: { parse(text: string): Tree | undefined }, source: string): SourceFile[] {
+  const calls: SourceFile[] = [];
+  for (const text of commentCalls(source)) {
+    const tree = parser.parse(text);
+    if (tree) calls.push({ path: text, tree });
+  }
+  return calls;
+}
+
 export function fileSiteRows(
   tree: Tree,
   source: string,
@@ -175,12 +193,7 @@ export function fileSiteRows(
   for (const call of code.calls) {
     if (!CONV_TYPES.has(call.type) || seen.has(call.span.start)) continue;
     seen.add(call.span.start);
-    rows.push(
-      syntaxRow(
-        call,
-        evaluation.error ? `unknown: ${evaluation.error}` : 'not reached: no model that the file builds with its default arguments builds this layer',
-      ),
-    );
+    rows.push(syntaxRow(call, evaluation.error ? `unknown: ${evaluation.error}` : notReached(evaluation.needsArguments)));
   }
   rows.sort((a, b) => a.start - b.start);
   return { sites: rows, evaluation };

@@ -1274,3 +1274,21 @@ class Net(nn.Module):
     expect([net.params, net.macs, net.unknownInstances]).toEqual([332, 118784, 0]);
   });
 });
+
+describe('a model class that needs arguments and no comment builds it', () => {
+  it('its sites say what needs arguments and how to build it', () => {
+    const { sites, evaluation } = evaluate(`import torch.nn as nn
+
+
+class UNet(nn.Module):
+    def __init__(self, n_channels, n_classes):
+        super().__init__()
+        self.inc = nn.Conv2d(n_channels, 16, 3, padding=1)
+
+    def forward(self, x):
+        return self.inc(x)
+`);
+    expect(evaluation.needsArguments).toEqual(['UNet']);
+    expect(at(sites, 7).reason).toMatch(/UNet needs arguments: a line `# sepconv: call UNet\(\.\.\.\)` in the file/);
+  });
+});

@@ -334,6 +334,59 @@ if __name__ == '__main__':
   );
 });
 
+describe('`# sepconv: call` comments: models that need arguments, built as the comment says', () => {
+  // A UNet needs its channels (milesial's UNet(n_channels, n_classes)): no entry builds it alone.
+  const SOURCE = `import torch.nn as nn
+
+# sepconv: call UNet(3, 2)
+# sepconv: call UNet(1, 5, width=8)
+# sepconv: call not a call (
+
+
+class UNet(nn.Module):
+    def __init__(self, n_channels, n_classes, width=16):
+        super().__init__()
+        self.inc = nn.Conv2d(n_channels, width, 3, padding=1)
+        self.outc = nn.Conv2d(width, n_classes, 1)
+
+    def forward(self, x):
+        return self.outc(self.inc(x))
+`;
+
+  it(
+    "measure.py builds each comment's model and says which comment is not a call; the static figures are the same",
+    async () => {
+      const file = modelFile('unet.py', SOURCE);
+      const measured = await measure(file);
+      const byName = new Map(measured.entries.map((e) => [e.name, e]));
+      // 3 -> 16 channels, 3x3, at 224x224 (the first conv's channels at the default size): 448 params,
+      // 224 x 224 x 16 x (27 + 1) MACs; 1 -> 8 for the second comment: 80 params.
+      expect(byName.get('UNet(3, 2)')).toMatchObject({ status: 'measured', params: 448 + 34, macs: 224 * 224 * 16 * 28 + 224 * 224 * 2 * 17 });
+      expect(byName.get('UNet(1, 5, width=8)')).toMatchObject({ status: 'measured', params: 80 + 45 });
+      expect(byName.get('not a call (')).toMatchObject({ status: 'failed' });
+      const { parseCommentCalls, fileSiteRows } = await import('../../src/python/siteRows');
+      const { parser: loadParser } = await import('./pythonHelpers');
+      const parser = await loadParser();
+      const tree = parser.parse(SOURCE)!;
+      const calls = parseCommentCalls(parser, SOURCE);
+      try {
+        const settings = { convention: 'torchinfo' as const, dtype: 'fp32' as const, defaultInputSize: [224, 224] as [number, number], commentCalls: calls };
+        const { evaluation } = fileSiteRows(tree, SOURCE, file, () => undefined, settings);
+        for (const model of evaluation.models) {
+          const entry = byName.get(model.name)!;
+          expect([model.name, model.params, model.macs]).toEqual([entry.name, entry.params, entry.macs]);
+        }
+        expect(evaluation.models.map((m) => m.name)).toEqual(['UNet(3, 2)', 'UNet(1, 5, width=8)']);
+        expect(evaluation.entries.find((e) => e.name === 'not a call (')?.note).toMatch(/not one call/);
+      } finally {
+        tree.delete();
+        for (const call of calls) call.tree.delete();
+      }
+    },
+    TIMEOUT_MS,
+  );
+});
+
 describe('measure.py with Keras 3 (SEPCONV_KERAS_PYTHON or .venv-keras/: a Python with keras and jax)', () => {
   it('has a Python with Keras 3 and jax (never skipped: `node scripts/kerasPython.mjs` makes one)', () => {
     expect(

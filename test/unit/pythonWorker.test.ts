@@ -115,6 +115,21 @@ describe('Python analysis worker', () => {
     expect(h.logs).toEqual([]);
   });
 
+  it("builds the models of the document's `# sepconv: call` comments, its CodeLens on the comment", async () => {
+    const h = harness();
+    const text = MODEL.replace(
+      'class Net(nn.Module):\n    def __init__(self):',
+      '# sepconv: call Net(8)\n\nclass Net(nn.Module):\n    def __init__(self, width):',
+    )
+      .replace('nn.Conv2d(3, 16,', 'nn.Conv2d(3, width,')
+      .replace('nn.Conv2d(16, 32, 1)', 'nn.Conv2d(width, 32, 1)');
+    open(h, 'k', text);
+    const r = await h.client.resultsFor('k', 1, 20_000);
+    // 3 -> 8 channels, 3x3, with bias: 224 params; 8 -> 32, 1x1: 288.
+    expect(r!.models).toEqual([expect.objectContaining({ name: 'Net(8)', line: 2, params: 224 + 288, convInstances: 2 })]);
+    expect(siteOn(r, 8)).toMatchObject({ params: 224, output_shape: [1, 8, 224, 224] });
+  });
+
   it('lists the Sequentials the playground can open, with the input the evaluation gave them', async () => {
     const h = harness();
     const source = `import torch.nn as nn
