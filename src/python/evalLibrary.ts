@@ -366,6 +366,58 @@ const KERAS_LAYERS: Record<string, Sig> = {
     ['data_format', NONE],
     ['keepdims', B(false)],
   ],
+  Conv1D: [
+    ['filters'],
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['groups', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  SeparableConv1D: [
+    ['filters'],
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['depth_multiplier', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  DepthwiseConv1D: [
+    ['kernel_size'],
+    ['strides', I(1)],
+    ['padding', S('valid')],
+    ['depth_multiplier', I(1)],
+    ['data_format', NONE],
+    ['dilation_rate', I(1)],
+    ['activation', NONE],
+    ['use_bias', B(true)],
+  ],
+  MaxPooling1D: [
+    ['pool_size', I(2)],
+    ['strides', NONE],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+  ],
+  AveragePooling1D: [
+    ['pool_size', I(2)],
+    ['strides', NONE],
+    ['padding', S('valid')],
+    ['data_format', NONE],
+  ],
+  GlobalAveragePooling1D: [
+    ['data_format', NONE],
+    ['keepdims', B(false)],
+  ],
+  GlobalMaxPooling1D: [
+    ['data_format', NONE],
+    ['keepdims', B(false)],
+  ],
   GlobalMaxPooling2D: [
     ['data_format', NONE],
     ['keepdims', B(false)],
@@ -3396,6 +3448,9 @@ export class Library {
     const a = layer.args;
     if (short === 'Conv2D' || short === 'DepthwiseConv2D' || short === 'SeparableConv2D') return this.applyKerasConv(layer, short, t);
     if (short === 'Conv2DTranspose') return this.applyKerasTransposed(layer, t);
+    if (short === 'Conv1D' || short === 'DepthwiseConv1D' || short === 'SeparableConv1D') return this.applyKerasConv1D(layer, short, t);
+    if (short === 'MaxPooling1D' || short === 'AveragePooling1D' || short === 'GlobalAveragePooling1D' || short === 'GlobalMaxPooling1D')
+      return this.applyKerasPool1D(layer, short, t);
     if (!t.shape) return { k: 'tensor', t };
     const shape = t.shape;
     const rank = shape.length;
@@ -3408,6 +3463,20 @@ export class Library {
           const bias = truthy(a.use_bias ?? bool(true)) !== false;
           const cost = this.leafCost({ type: 'Linear', in_features: shape[1]!, out_features: units, bias }, shape);
           this.record(layer, { params: cost?.params, macs: cost?.macs, input: shape, output: out });
+        } else if (rank > 2) {
+          // On the last axis of every position (a sequence's steps, a map's pixels), as the measurement counts it.
+          const bias = truthy(a.use_bias ?? bool(true));
+          if (bias === undefined) this.record(layer, { reason: 'whether Dense has a bias is not known' });
+          else {
+            const rows = shape.slice(0, -1).reduce((x, y) => x * y, 1);
+            const inFeatures = shape[rank - 1]!;
+            this.record(layer, {
+              params: inFeatures * units + (bias ? units : 0),
+              macs: rows * inFeatures * units + (bias ? rows * units : 0),
+              input: shape,
+              output: out,
+            });
+          }
         }
         return this.t(out, 'keras');
       }
@@ -3551,6 +3620,98 @@ export class Library {
     const macs = weights * n * out[1]! * out[2]! + (bias ? outputs : 0);
     this.record(layer, { kind: 'transposed', params: weights + (bias ? filters : 0), macs, input: t.shape, output: out, weight: [kh, kw, filters, cin] });
     return this.t(out, 'keras');
+  }
+
+  /**
+   * Keras' Conv1D, DepthwiseConv1D and SeparableConv1D on an [N, L, C] input: the length as Keras
+   * gives it ('valid', 'same', and 'causal' for Conv1D), the weights, and the MACs the
+   * measurement counts (a depthwise step, then a pointwise one, for the separable conv).
+   */
+  private applyKerasConv1D(layer: Layer, short: string, t: TensorInfo): Value {
+    const a = layer.args;
+    const fail = (reason: string, input?: number[]): Value => {
+      this.record(layer, { ...(input ? { input } : {}), reason });
+      return this.t(undefined, 'keras', `${short}: ${reason}`);
+    };
+    if (!t.shape) return fail(`input unknown: ${t.reason ?? 'not known'}`);
+    if (t.shape.length !== 3) return fail(`input unknown: a ${t.shape.length}-D input`);
+    const df = a.data_format;
+    if (df && df.k !== 'none' && !(df.k === 'str' && df.v === 'channels_last')) return fail(`data_format = ${repr(df)} is not read`, t.shape);
+    const [n, length, cin] = t.shape as [number, number, number];
+    const one = (v: Value | undefined) => {
+      const xs = this.ints(v);
+      return xs && xs.length === 1 ? xs[0] : undefined;
+    };
+    const [k, s, d] = [one(a.kernel_size), one(a.strides), one(a.dilation_rate)];
+    const pad = a.padding?.k === 'str' ? a.padding.v.toLowerCase() : undefined;
+    const bias = truthy(a.use_bias ?? bool(true));
+    const filters = short === 'DepthwiseConv1D' ? undefined : a.filters?.k === 'int' ? a.filters.v : undefined;
+    const mult = short === 'Conv1D' ? 1 : a.depth_multiplier?.k === 'int' ? a.depth_multiplier.v : undefined;
+    const groups = short === 'Conv1D' ? (a.groups?.k === 'int' ? a.groups.v : undefined) : 1;
+    const padOk = pad === 'valid' || pad === 'same' || (pad === 'causal' && short === 'Conv1D');
+    if (k === undefined || s === undefined || d === undefined || !padOk || bias === undefined || mult === undefined || groups === undefined)
+      return fail(`the arguments of ${short} are not known`, t.shape);
+    if (short !== 'DepthwiseConv1D' && filters === undefined) return fail(`filters of ${short} not known`, t.shape);
+    if (cin % groups || (filters !== undefined && filters % groups))
+      return fail(`Keras would reject this layer: ${groups} groups do not divide its channels`, t.shape);
+    const span = d * (k - 1) + 1;
+    const out = pad === 'valid' ? Math.floor((length - span) / s) + 1 : Math.ceil(length / s);
+    if (out < 1) return fail('Keras would reject this layer: its output would be empty', t.shape);
+    const spatial = n * out;
+    let params: number;
+    let macs: number;
+    let output: number[];
+    let kind: string;
+    let weight: number[];
+    if (short === 'Conv1D') {
+      output = [n, out, filters!];
+      params = k * (cin / groups) * filters! + (bias ? filters! : 0);
+      macs = spatial * filters! * (cin / groups) * k + (bias ? spatial * filters! : 0);
+      kind = groups === 1 ? (k === 1 ? 'pointwise' : 'standard') : groups === cin && filters! % cin === 0 ? 'depthwise' : 'grouped';
+      weight = [k, cin / groups, filters!];
+    } else if (short === 'DepthwiseConv1D') {
+      const channels = cin * mult;
+      output = [n, out, channels];
+      params = k * channels + (bias ? channels : 0);
+      macs = spatial * channels * k + (bias ? spatial * channels : 0);
+      kind = 'depthwise';
+      weight = [k, cin, mult];
+    } else {
+      const middle = cin * mult;
+      output = [n, out, filters!];
+      params = k * middle + middle * filters! + (bias ? filters! : 0);
+      macs = spatial * middle * k + spatial * middle * filters! + (bias ? spatial * filters! : 0);
+      kind = 'depthwise separable';
+      weight = [k, cin, mult];
+    }
+    this.record(layer, { kind, params, macs, input: t.shape, output, weight });
+    return this.t(output, 'keras');
+  }
+
+  /** Keras' 1-D pools on an [N, L, C] input. */
+  private applyKerasPool1D(layer: Layer, short: string, t: TensorInfo): Value {
+    const a = layer.args;
+    if (!t.shape) return { k: 'tensor', t };
+    if (t.shape.length !== 3) return this.t(undefined, 'keras', `${short} on a ${t.shape.length}-D tensor`);
+    const df = a.data_format;
+    if (df && df.k !== 'none' && !(df.k === 'str' && df.v === 'channels_last'))
+      return this.t(undefined, 'keras', `${short}: data_format = ${repr(df)} is not read`);
+    const [n, length, c] = t.shape as [number, number, number];
+    if (short.startsWith('Global')) {
+      const keep = truthy(a.keepdims ?? bool(false));
+      if (keep === undefined) return this.t(undefined, 'keras', `${short} keepdims not known`);
+      return this.t(keep ? [n, 1, c] : [n, c], 'keras');
+    }
+    const one = (v: Value | undefined) => {
+      const xs = this.ints(v);
+      return xs && xs.length === 1 ? xs[0] : undefined;
+    };
+    const size = one(a.pool_size);
+    const stride = a.strides?.k === 'none' ? size : one(a.strides);
+    const pad = a.padding?.k === 'str' ? a.padding.v.toLowerCase() : undefined;
+    if (size === undefined || stride === undefined || (pad !== 'same' && pad !== 'valid')) return this.t(undefined, 'keras', `${short} arguments not known`);
+    const out = pad === 'same' ? Math.ceil(length / stride) : Math.floor((length - size) / stride) + 1;
+    return this.t(out >= 1 ? [n, out, c] : undefined, 'keras', `${short}: the output would be empty`);
   }
 
   private applyKerasConv(layer: Layer, short: string, t: TensorInfo): Value {

@@ -1292,3 +1292,40 @@ class UNet(nn.Module):
     expect(at(sites, 7).reason).toMatch(/UNet needs arguments: a line `# sepconv: call UNet\(\.\.\.\)` in the file/);
   });
 });
+
+describe("Keras' 1-D layers", () => {
+  it("Conv1D ('causal', dilated), DepthwiseConv1D, SeparableConv1D, the 1-D pools and Dense on a sequence", () => {
+    // Measured with Keras 3 (measure.py): Conv1D 400 params, 20,000 MACs -> 1x50x16; DepthwiseConv1D
+    // (5, stride 2, x2, no bias) 160 / 3,680 -> 1x23x32; Dense(12) on 1x23x32 396 / 9,108; the model
+    // 1,008 params, 32,840 MACs.
+    const { sites, evaluation } = evaluate(`import keras
+from keras import layers
+
+
+def build(length=50):
+    inputs = keras.Input(shape=(length, 8))
+    x = layers.Conv1D(16, 3, padding="causal", dilation_rate=2)(inputs)
+    x = layers.DepthwiseConv1D(5, strides=2, depth_multiplier=2, use_bias=False)(x)
+    x = layers.Dense(12)(x)
+    x = layers.AveragePooling1D(3, padding="same")(x)
+    x = layers.GlobalMaxPooling1D(keepdims=True)(x)
+    return keras.Model(inputs, layers.Dense(4)(layers.Flatten()(x)))
+`);
+    expect(at(sites, 7)).toMatchObject({ kind: 'standard', params: 400, macs: 20000, output_shape: [1, 50, 16] });
+    expect(at(sites, 8)).toMatchObject({ kind: 'depthwise', params: 160, macs: 3680, output_shape: [1, 23, 32] });
+    const build = evaluation.models.find((m) => m.name === 'build')!;
+    expect([build.params, build.macs, build.unknownInstances]).toEqual([1008, 32840, 0]);
+    // SeparableConv1D(32, 3, 'same') on 1x498x16: 16 x 3 + 16 x 32 + 32 = 592 params, 498 x (16 x 3 + 16 x 32 + 32) MACs.
+    const separable = evaluate(`import keras
+from keras import layers
+
+
+def build_audio(length=1000):
+    inputs = keras.Input(shape=(length, 1))
+    x = layers.Conv1D(16, 5, strides=2, activation="relu")(inputs)
+    x = layers.SeparableConv1D(32, 3, padding="same")(x)
+    return keras.Model(inputs, x)
+`);
+    expect(at(separable.sites, 8)).toMatchObject({ kind: 'depthwise separable', params: 592, macs: 294816, output_shape: [1, 498, 32] });
+  });
+});
