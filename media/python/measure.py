@@ -608,7 +608,10 @@ class TorchMeasure:
         error = None
         if shape is not None:
             handle = torch.nn.modules.module.register_module_forward_hook(hook)
-            model.eval()
+            # Inference mode without calling the model's own eval() or train(): a model may define
+            # them for something else (Wav2Letter's eval(self, sample) decodes a sample).
+            for module in self.nn.Module.modules(model):
+                module.training = False
             try:
                 with torch.no_grad():
                     model(torch.zeros(shape))
@@ -952,6 +955,9 @@ def main(argv=None):
         return error.status
     except MeasureTimeout as error:
         stdout.write(json.dumps({'version': VERSION, 'error': {'message': str(error)}}) + '\n')
+        return 1
+    except Exception as error:  # the model's own code, called from places the steps above do not guard
+        stdout.write(json.dumps({'version': VERSION, 'error': {'message': f'measuring failed: {describe(error)}'}}) + '\n')
         return 1
     finally:
         stdout.flush()

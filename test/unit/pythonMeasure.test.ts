@@ -334,6 +334,22 @@ if __name__ == '__main__':
   );
 });
 
+describe('measure.py and models of unusual shape', () => {
+  it(
+    "a model whose eval() means something else (Wav2Letter's eval(self, sample)) is measured in inference mode all the same",
+    async () => {
+      const file = modelFile(
+        'evalov.py',
+        'import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 3)\n\n    def forward(self, x):\n        return self.conv(x)\n\n    def eval(self, sample):\n        return self.forward(sample).argmax()\n',
+      );
+      const measured = await measure(file, { inputShape: [1, 3, 8, 8] });
+      // 8 x 3 x 3 x 3 + 8 = 224 params; 8 x 6 x 6 outputs of 27 multiply-adds and a bias.
+      expect(measured.entries).toEqual([expect.objectContaining({ name: 'Net', status: 'measured', params: 224, macs: 8 * 36 * 28 })]);
+    },
+    TIMEOUT_MS,
+  );
+});
+
 describe('`# sepconv: call` comments: models that need arguments, built as the comment says', () => {
   // A UNet needs its channels (milesial's UNet(n_channels, n_classes)): no entry builds it alone.
   const SOURCE = `import torch.nn as nn
