@@ -170,6 +170,14 @@ const TORCH_LAYERS: Record<string, Sig> = {
   ReflectionPad2d: [['padding']],
   ReplicationPad2d: [['padding']],
   ConstantPad2d: [['padding'], ['value']],
+  ZeroPad1d: [['padding']],
+  ReflectionPad1d: [['padding']],
+  ReplicationPad1d: [['padding']],
+  ConstantPad1d: [['padding'], ['value']],
+  ZeroPad3d: [['padding']],
+  ReflectionPad3d: [['padding']],
+  ReplicationPad3d: [['padding']],
+  ConstantPad3d: [['padding'], ['value']],
   PixelShuffle: [['upscale_factor']],
   ChannelShuffle: [['groups']],
   Softmax: [['dim', NONE]],
@@ -1935,6 +1943,9 @@ export class Library {
       case 'device':
       case 'dtype':
         return unknown(`tensor.${name}`);
+      case 'is_cuda':
+        // Measured and estimated on the CPU.
+        return bool(false);
       case 'item':
         if (t.items) return native(() => (t.items!.length === 1 ? t.items![0]! : unknown(`item() of a tensor of ${t.items!.length} values`)));
         return native(() => unknown('tensor.item(): the values are not known'));
@@ -2044,8 +2055,16 @@ export class Library {
       }
       case 'tensor':
       case 'as_tensor':
-      case 'from_numpy':
-        return this.t(undefined, 'torch', 'a tensor made from data');
+      case 'from_numpy': {
+        // The shape of data known here: a numpy array of known values, or (nested) lists of numbers.
+        const data = args[0] ?? kwargs.get('data') ?? kwargs.get('ndarray');
+        const shape = data ? dataShape(data) : undefined;
+        return this.t(shape, 'torch', 'a tensor made from data');
+      }
+      case 'autograd.Variable':
+      case 'Variable':
+        // The old wrapper of a tensor: the tensor.
+        return args[0] ?? unknown('Variable() of nothing');
       case 'jit.is_scripting':
       case 'jit.is_tracing':
       case 'is_tensor':
@@ -2277,6 +2296,23 @@ export class Library {
           fw,
         );
       }
+      case 'max':
+      case 'min': {
+        // max(x): one value; max(x, dim, keepdim): (values, indices), as a namedtuple; max(x, y): elementwise.
+        const n = need(fn);
+        if (n) return n;
+        const dv = this.arg(args, kwargs, 1, 'dim');
+        if (dv === undefined) return this.t([], fw);
+        if (dv.k === 'tensor') return this.tensorBinary('+', x, dv, node);
+        const d = num(dv);
+        const keep = truthy(this.arg(args, kwargs, 2, 'keepdim') ?? bool(false));
+        if (d === undefined || keep === undefined) return this.t(undefined, fw, `${fn}() dim not known`);
+        const r = t.shape!.length;
+        const at = d < 0 ? r + d : d;
+        if (at < 0 || at >= r) return this.t(undefined, fw, `${fn}() dim out of range (the code would raise)`);
+        const shape = keep ? t.shape!.map((s, i) => (i === at ? 1 : s)) : t.shape!.filter((_, i) => i !== at);
+        return tuple([this.t(shape, fw), this.t(shape, fw)]);
+      }
       case 'mean':
       case 'sum':
       case 'amax':
@@ -2366,6 +2402,18 @@ export class Library {
             shape[at] = s;
             return this.t(shape, fw);
           }),
+        );
+      }
+      case 'repeat': {
+        // Each dimension times its count; more counts than dimensions add leading ones.
+        const n = need(fn);
+        if (n) return n;
+        const counts = args.length === 2 ? this.ints(args[1]) : this.ints(tuple(args.slice(1)));
+        if (!counts || counts.length < t.shape!.length || counts.some((c) => c < 0)) return this.t(undefined, fw, 'repeat() counts not known');
+        const padded = [...Array<number>(counts.length - t.shape!.length).fill(1), ...t.shape!];
+        return this.t(
+          padded.map((s, i) => s * counts[i]!),
+          fw,
         );
       }
       case 'expand': {
@@ -2738,17 +2786,27 @@ export class Library {
           return this.t(undefined, 'torch', 'PixelShuffle: the upscale factor is not known or does not divide the channels');
         return this.t([n!, c! / (r * r), h! * r, w! * r], 'torch');
       }
+      case 'ZeroPad1d':
       case 'ZeroPad2d':
+      case 'ZeroPad3d':
+      case 'ReflectionPad1d':
       case 'ReflectionPad2d':
+      case 'ReflectionPad3d':
+      case 'ReplicationPad1d':
       case 'ReplicationPad2d':
-      case 'ConstantPad2d': {
+      case 'ReplicationPad3d':
+      case 'ConstantPad1d':
+      case 'ConstantPad2d':
+      case 'ConstantPad3d': {
+        // (left, right) for the last dimension, then (top, bottom), then (front, back): one number is all of them.
+        const dims = Number(short.slice(-2, -1));
         const p = this.ints(a.padding);
-        if (!p || (p.length !== 1 && p.length !== 4)) return this.t(undefined, 'torch', `${short} padding not known`);
-        const [l, r, tp, b] = p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p;
+        if (!p || (p.length !== 1 && p.length !== 2 * dims)) return this.t(undefined, 'torch', `${short} padding not known`);
+        if (t.shape.length < dims + 1) return this.t(undefined, 'torch', `${short} of a ${t.shape.length}-D tensor`);
+        const pads = p.length === 1 ? Array<number>(2 * dims).fill(p[0]!) : p;
         const shape = [...t.shape];
-        shape[shape.length - 1]! += l! + r!;
-        shape[shape.length - 2]! += tp! + b!;
-        return this.t(shape, 'torch');
+        for (let d = 0; d < dims; d++) shape[shape.length - 1 - d]! += pads[2 * d]! + pads[2 * d + 1]!;
+        return shape.every((x) => x >= 1) ? this.t(shape, 'torch') : this.t(undefined, 'torch', `${short}: the output would be empty`);
       }
       default:
         return this.t(undefined, 'torch', `${short} is not followed`);
@@ -3852,6 +3910,19 @@ function poolShapeNd(input: number[], dims: number, k: number[], s: number[], p:
     return o;
   });
   return out.every((o) => o >= 1) ? [...input.slice(0, r - dims), ...out] : undefined;
+}
+
+/** The shape of tensor data: a numpy array of known values, a number, or nested lists of numbers of equal lengths. */
+function dataShape(v: Value): number[] | undefined {
+  if (v.k === 'tensor' && v.t.numpy && v.t.shape) return v.t.shape;
+  if (v.k === 'int' || v.k === 'float' || v.k === 'bool') return [];
+  if (v.k !== 'list' && v.k !== 'tuple') return undefined;
+  if (v.k === 'list' && v.taint) return undefined;
+  const inner = v.items.map(dataShape);
+  if (inner.some((s) => s === undefined)) return undefined;
+  const first = inner[0] ?? [];
+  if (!inner.every((s) => s!.length === first.length && s!.every((d, i) => d === first[i]))) return undefined;
+  return [v.items.length, ...first];
 }
 
 /** The text of a value as str() gives it, for the values formatting knows. */
