@@ -925,6 +925,18 @@ export class Library {
     // The builtin type of a plain value (`type(rate) is list`), the class of an object.
     def('type', (a) => {
       const v = a[0] ?? NONE;
+      if (a.length === 3) {
+        // type(name, bases, attributes): a new class (a config object made on the fly).
+        const [name, bases, attributes] = a as [Value, Value, Value];
+        if (name.k !== 'str' || (bases.k !== 'tuple' && bases.k !== 'list') || attributes.k !== 'dict' || attributes.taint)
+          return unknown('type() of a class made from values not known');
+        const attrs = new Map<string, Value>();
+        for (const [key, value] of attributes.entries.values()) {
+          if (key.k !== 'str') return unknown('type() with an attribute name that is not a string');
+          attrs.set(key.v, value);
+        }
+        return { k: 'class', cls: { name: name.v, file: '', bases: [...bases.items], attrs } };
+      }
       if (v.k === 'obj') return { k: 'class', cls: v.cls };
       const builtin = { int: 'int', float: 'float', bool: 'bool', str: 'str', list: 'list', dict: 'dict', tuple: v.k === 'tuple' && !v.cls ? 'tuple' : '' }[
         v.k as string
@@ -1219,6 +1231,20 @@ export class Library {
       }
       case 'torchvision.utils._log_api_usage_once':
         return NONE;
+      // torch.nn.modules.utils._single/_pair/_triple/_quadruple (see canonical()): a number n times, or the items as a tuple.
+      case 'torch.nn._single':
+      case 'torch.nn._pair':
+      case 'torch.nn._triple':
+      case 'torch.nn._quadruple': {
+        const n = { _single: 1, _pair: 2, _triple: 3, _quadruple: 4 }[last as '_single' | '_pair' | '_triple' | '_quadruple'];
+        const v = args[0] ?? NONE;
+        if (isUnknown(v)) return v;
+        if (v.k === 'list' || v.k === 'tuple') {
+          const items = this.it.iterate(v, undefined);
+          return isUnknown(items) ? items : tuple([...items]);
+        }
+        return tuple(Array<Value>(n).fill(v));
+      }
       // torch.nn.utils.weight_norm and torch.nn.utils.parametrizations.weight_norm (see canonical()).
       case 'torch.nn.weight_norm': {
         // The weight becomes a direction v (the weight's shape) and a magnitude g: one value per
@@ -1524,6 +1550,13 @@ export class Library {
         return native(() => ({ k: 'list', items: this.descendants(obj, true).map((m) => tuple([str('?'), m])) }));
       case 'named_children':
         return native(() => ({ k: 'list', items: this.namedChildren(obj) }));
+      case '_modules': {
+        // The module's children by name, as read (I3D's self._modules[end_point](x)); writing to it is not followed.
+        const entries = new Map<string, [Value, Value]>();
+        for (const [k, a] of obj.attrs)
+          if (a.k === 'layer' || (a.k === 'obj' && this.it.libraryBases(a.cls).some((b) => this.isModuleBase(b)))) entries.set(hashKey(str(k))!, [str(k), a]);
+        return { k: 'dict', entries };
+      }
       case 'add_module':
       case 'register_module':
         return native((a) => {
@@ -2514,6 +2547,20 @@ export class Library {
   private resize(t: TensorInfo, size: Value, scale: Value): Value {
     const shape = t.shape!;
     const r = shape.length;
+    // A 1-D or 3-D map ([N, C, L], [N, C, D, H, W]): every dimension after the channels.
+    if (t.framework === 'torch' && (r === 3 || r === 5)) {
+      const dims = r - 2;
+      const each = (v: Value): (number | undefined)[] | undefined =>
+        v.k === 'tuple' || v.k === 'list' ? (v.items.length === dims ? v.items.map(num) : undefined) : Array<number | undefined>(dims).fill(num(v));
+      if (size.k !== 'none') {
+        const s = each(size);
+        if (!s || s.some((x) => x === undefined || !Number.isInteger(x) || x < 1)) return this.t(undefined, t.framework, 'interpolate size not known');
+        return this.t([...shape.slice(0, 2), ...(s as number[])], t.framework);
+      }
+      const f = each(scale);
+      if (!f || f.some((x) => x === undefined || x <= 0)) return this.t(undefined, t.framework, 'interpolate scale not known');
+      return this.t([...shape.slice(0, 2), ...shape.slice(2).map((x, i) => Math.floor(x * f[i]!))], t.framework);
+    }
     if (size.k !== 'none') {
       const s = size.k === 'int' ? [size.v, size.v] : this.ints(size);
       if (!s) return this.t(undefined, t.framework, 'interpolate size not known');

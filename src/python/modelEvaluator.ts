@@ -420,6 +420,14 @@ export class Interpreter {
         else current.items.push(...items);
         return;
       }
+      // nn.ModuleList += modules extends it in place, as extend() does.
+      if (op === '+' && current.k === 'layer' && current.layer.cls === 'torch.nn.ModuleList') {
+        const extend = this.lib.valueAttr(current, 'extend', node);
+        if (extend.k === 'native') {
+          extend.call([add], new Map(), node);
+          return;
+        }
+      }
       this.assign(left, this.binary(op, current, add, node), scope, file);
       return;
     }

@@ -1329,3 +1329,74 @@ def build_audio(length=1000):
     expect(at(separable.sites, 8)).toMatchObject({ kind: 'depthwise separable', params: 592, macs: 294816, output_shape: [1, 498, 32] });
   });
 });
+
+describe('patterns of a sixth batch of real files (video, point clouds, restoration)', () => {
+  const source = `import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.autograd import Variable
+from torch.nn.modules.utils import _triple
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, k):
+        super().__init__()
+        k = _triple(k)
+        self.conv = nn.Conv3d(cin, cout, k, padding=(k[0] // 2, k[1] // 2, k[2] // 2))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Video(nn.Module):
+    def __init__(self, cfg=type("Cfg", (), {"width": 8, "depth": 2})()):
+        super().__init__()
+        self.stem = nn.Conv3d(3, cfg.width, 3, stride=2, padding=1)
+        self.blocks = nn.ModuleList([])
+        for _ in range(cfg.depth):
+            self.blocks += [Block(cfg.width, cfg.width, 3)]
+        self.up = nn.Upsample(scale_factor=(1, 2, 2), mode="trilinear")
+        self.add_module("head", nn.Conv3d(cfg.width, 2, 1))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self._modules["head"](self.up(x))
+
+
+class Points(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ReflectionPad1d(2)
+        self.conv = nn.Conv1d(3, 16, 5)
+        self.fc = nn.Linear(16, 9)
+
+    def forward(self, x):
+        x = F.relu(self.conv(self.pad(x)))
+        x = torch.max(x, 2, keepdim=True)[0].view(-1, 16)
+        iden = Variable(torch.from_numpy(np.array([1, 0, 0, 0, 1, 0, 0, 0, 1]).astype(np.float32))).view(1, 9).repeat(x.size(0), 1)
+        if x.is_cuda:
+            iden = iden.cuda()
+        return self.fc(x) + iden
+`;
+  const models = (inputShape: number[]) => {
+    const tree = parser.parse(source)!;
+    try {
+      return fileSiteRows(tree, source, '/ws/model.py', () => undefined, { ...SETTINGS, inputShape }).evaluation.models;
+    } finally {
+      tree.delete();
+    }
+  };
+
+  it("_triple, type(name, bases, dict), ModuleList +=, a 3-D Upsample and self._modules[name] (R(2+1)D, RCAN's args, I3D)", () => {
+    // Measured (--call 'Video()' --input 1,3,8,16,16): 4,146 params, 1,075,200 MACs.
+    expect(models([1, 3, 8, 16, 16]).find((m) => m.name === 'Video')).toMatchObject({ params: 4146, macs: 1075200, unknownInstances: 0 });
+  });
+
+  it("ReflectionPad1d, torch.max over a dim, Variable(torch.from_numpy(...)), repeat() and is_cuda (PointNet's STN)", () => {
+    // Measured (--call 'Points()' --input 1,3,64): 409 params, 16,537 MACs.
+    expect(models([1, 3, 64]).find((m) => m.name === 'Points')).toMatchObject({ params: 409, macs: 16537, unknownInstances: 0 });
+  });
+});
