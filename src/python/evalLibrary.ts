@@ -306,39 +306,58 @@ const KERAS_ALIASES: Readonly<Record<string, string>> = {
   Convolution2DTranspose: 'Conv2DTranspose',
 };
 
+/** Conv2D's and Conv1D's arguments. */
+const KERAS_CONV: Sig = [
+  ['filters'],
+  ['kernel_size'],
+  ['strides', I(1)],
+  ['padding', S('valid')],
+  ['data_format', NONE],
+  ['dilation_rate', I(1)],
+  ['groups', I(1)],
+  ['activation', NONE],
+  ['use_bias', B(true)],
+];
+/** DepthwiseConv2D's and DepthwiseConv1D's. */
+const KERAS_DEPTHWISE: Sig = [
+  ['kernel_size'],
+  ['strides', I(1)],
+  ['padding', S('valid')],
+  ['depth_multiplier', I(1)],
+  ['data_format', NONE],
+  ['dilation_rate', I(1)],
+  ['activation', NONE],
+  ['use_bias', B(true)],
+];
+/** SeparableConv2D's and SeparableConv1D's. */
+const KERAS_SEPARABLE: Sig = [
+  ['filters'],
+  ['kernel_size'],
+  ['strides', I(1)],
+  ['padding', S('valid')],
+  ['data_format', NONE],
+  ['dilation_rate', I(1)],
+  ['depth_multiplier', I(1)],
+  ['activation', NONE],
+  ['use_bias', B(true)],
+];
+/** The max and average pools', 1-D and 2-D. */
+const KERAS_POOL: Sig = [
+  ['pool_size', I(2)],
+  ['strides', NONE],
+  ['padding', S('valid')],
+  ['data_format', NONE],
+];
+/** The global pools', 1-D and 2-D. */
+const KERAS_GLOBAL_POOL: Sig = [
+  ['data_format', NONE],
+  ['keepdims', B(false)],
+];
+
 const KERAS_LAYERS: Record<string, Sig> = {
-  Conv2D: [
-    ['filters'],
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['groups', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
-  DepthwiseConv2D: [
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['depth_multiplier', I(1)],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
-  SeparableConv2D: [
-    ['filters'],
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['depth_multiplier', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
+  Conv2D: KERAS_CONV,
+  DepthwiseConv2D: KERAS_DEPTHWISE,
+  SeparableConv2D: KERAS_SEPARABLE,
   Conv2DTranspose: [
     ['filters'],
     ['kernel_size'],
@@ -358,78 +377,17 @@ const KERAS_LAYERS: Record<string, Sig> = {
     ['center', B(true)],
     ['scale', B(true)],
   ],
-  MaxPooling2D: [
-    ['pool_size', I(2)],
-    ['strides', NONE],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-  ],
-  AveragePooling2D: [
-    ['pool_size', I(2)],
-    ['strides', NONE],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-  ],
-  GlobalAveragePooling2D: [
-    ['data_format', NONE],
-    ['keepdims', B(false)],
-  ],
-  Conv1D: [
-    ['filters'],
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['groups', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
-  SeparableConv1D: [
-    ['filters'],
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['depth_multiplier', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
-  DepthwiseConv1D: [
-    ['kernel_size'],
-    ['strides', I(1)],
-    ['padding', S('valid')],
-    ['depth_multiplier', I(1)],
-    ['data_format', NONE],
-    ['dilation_rate', I(1)],
-    ['activation', NONE],
-    ['use_bias', B(true)],
-  ],
-  MaxPooling1D: [
-    ['pool_size', I(2)],
-    ['strides', NONE],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-  ],
-  AveragePooling1D: [
-    ['pool_size', I(2)],
-    ['strides', NONE],
-    ['padding', S('valid')],
-    ['data_format', NONE],
-  ],
-  GlobalAveragePooling1D: [
-    ['data_format', NONE],
-    ['keepdims', B(false)],
-  ],
-  GlobalMaxPooling1D: [
-    ['data_format', NONE],
-    ['keepdims', B(false)],
-  ],
-  GlobalMaxPooling2D: [
-    ['data_format', NONE],
-    ['keepdims', B(false)],
-  ],
+  MaxPooling2D: KERAS_POOL,
+  AveragePooling2D: KERAS_POOL,
+  GlobalAveragePooling2D: KERAS_GLOBAL_POOL,
+  Conv1D: KERAS_CONV,
+  SeparableConv1D: KERAS_SEPARABLE,
+  DepthwiseConv1D: KERAS_DEPTHWISE,
+  MaxPooling1D: KERAS_POOL,
+  AveragePooling1D: KERAS_POOL,
+  GlobalAveragePooling1D: KERAS_GLOBAL_POOL,
+  GlobalMaxPooling1D: KERAS_GLOBAL_POOL,
+  GlobalMaxPooling2D: KERAS_GLOBAL_POOL,
   Flatten: [['data_format', NONE]],
   Reshape: [['target_shape']],
   ZeroPadding2D: [
