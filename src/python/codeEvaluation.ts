@@ -248,7 +248,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     // assigns another block over its parent's) is not a part of it, as PyTorch would not count it.
     const inModel = run.model ? layersOf(run.model) : undefined;
     for (const layer of it.built) {
-      if (!layer.site || seen.has(layer.id)) continue;
+      if (!layer.site || seen.has(layer.id) || layer.detached) continue;
       if (inModel && layer.framework === 'torch' && !inModel.has(layer.id)) continue;
       const type = layer.cls.split('.').pop()!;
       // Convs, and the PyTorch layers with parameters (which count in a model's parameters even when
@@ -405,6 +405,10 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
         ? it.eval(c.expression, scope!, c.expression.tree === root.tree ? root.path : '<call>')
         : it.callValue(c.value, [], c.overrides, undefined);
       built = true;
+      // A forward pass inside the model's own __init__ (YOLO backbones find their widths with
+      // self.forward(torch.randn(1, 3, 640, 640))) is not the model's forward: the measurement
+      // counts the model's call alone. What Keras builds is its graph, and stays.
+      it.instances = it.instances.filter((i) => i.framework !== 'torch' || i.atBuild);
       if (!isModule(it, model)) run.note = `returned ${model.k === 'unknown' ? `something not known (${model.reason})` : `a ${model.k}`}, not a model`;
       else {
         run.kept = true;

@@ -439,6 +439,8 @@ const KERAS_SAME = new Set([
   'ActivityRegularization',
 ]);
 const MERGE = new Set(['Add', 'Multiply', 'Subtract', 'Average', 'Maximum', 'Minimum']);
+/** Keras layers (other than convs) with weights: their weights depend on their input's shape. */
+const KERAS_WEIGHTED = new Set(['Dense', 'BatchNormalization', 'Normalization', 'LayerNormalization', 'PReLU']);
 
 const SAME_FUNCTIONS = new Set([
   'relu',
@@ -1073,7 +1075,7 @@ export class Library {
         // Its parameters exist whatever it computes: the model's totals say that they are not counted.
         const site = this.it.currentSite();
         const reason = `${last} is not followed: its parameters and MACs are not counted`;
-        if (site) this.it.instances.push({ site, layerId: this.it.newId(), framework: 'torch', type: last, reason });
+        if (site) this.it.instances.push({ site, layerId: this.it.newId(), framework: 'torch', type: last, reason, atBuild: true });
         return unknown(reason);
       }
       if (last === 'Parameter') {
@@ -1090,6 +1092,7 @@ export class Library {
             layerId: this.it.newId(),
             framework: 'torch',
             type: 'Parameter',
+            atBuild: true,
             ...(shape
               ? { params: shape.reduce((x, y) => x * y, 1), macs: 0, input: [], output: shape }
               : { reason: `an nn.Parameter whose shape is not known (${data.t.reason ?? 'not known'})` }),
@@ -2158,7 +2161,39 @@ export class Library {
         const n = need(`F.${fn}`);
         if (n) return n;
         if (!k || !s || !p || !d || truthy(ceilV) === undefined) return this.t(undefined, fw, `the arguments of F.${fn} are not known`);
-        return this.t(poolShapeNd(t.shape!, dims, k, s, p, d, truthy(ceilV)!), fw, `F.${fn}: the output would be empty or its input is not ${dims}-D`);
+        const pooled = this.t(poolShapeNd(t.shape!, dims, k, s, p, d, truthy(ceilV)!), fw, `F.${fn}: the output would be empty or its input is not ${dims}-D`);
+        if (average) return pooled;
+        // return_indices=True (or max_pool2d_with_indices): the output and its maxima's indices, of the same shape.
+        const indices = fn.endsWith('_with_indices') ? true : truthy(this.arg(args, kwargs, 6, 'return_indices') ?? bool(false));
+        if (indices === undefined) return this.t(undefined, fw, `whether F.${fn} returns its indices is not known`);
+        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+      }
+      case 'max_unpool1d':
+      case 'max_unpool2d':
+      case 'max_unpool3d': {
+        // The inverse of a max pool: (size - 1) x stride - 2 x padding + kernel on each side, or the output_size given.
+        const n = need(`F.${fn}`);
+        if (n) return n;
+        const dims = Number(fn.slice(-2, -1));
+        const r = t.shape!.length;
+        if (r < dims + 1) return this.t(undefined, fw, `F.${fn} of a ${r}-D tensor`);
+        const sizeArg = this.arg(args, kwargs, 5, 'output_size');
+        if (sizeArg && sizeArg.k !== 'none') {
+          const size = this.ints(sizeArg);
+          return size && size.length >= dims
+            ? this.t([...t.shape!.slice(0, r - dims), ...size.slice(-dims)], fw)
+            : this.t(undefined, fw, `F.${fn} output_size not known`);
+        }
+        const each = (v: Value | undefined, fallback: number[] | undefined) => {
+          const xs = v === undefined || v.k === 'none' ? fallback : this.ints(v);
+          return xs && (xs.length === 1 ? Array<number>(dims).fill(xs[0]!) : xs.length === dims ? xs : undefined);
+        };
+        const k = each(this.arg(args, kwargs, 2, 'kernel_size'), undefined);
+        const s = each(this.arg(args, kwargs, 3, 'stride'), k);
+        const p = each(this.arg(args, kwargs, 4, 'padding'), [0]);
+        if (!k || !s || !p) return this.t(undefined, fw, `the arguments of F.${fn} are not known`);
+        const out = t.shape!.slice(r - dims).map((size, i) => (size - 1) * s[i]! - 2 * p[i]! + k[i]!);
+        return this.t([...t.shape!.slice(0, r - dims), ...out], fw);
       }
       case 'adaptive_avg_pool2d':
       case 'adaptive_max_pool2d': {
@@ -2183,6 +2218,9 @@ export class Library {
         return this.resize(t, this.arg(args, kwargs, 1, 'size') ?? NONE, this.arg(args, kwargs, 2, 'scale_factor') ?? NONE);
       }
       case 'pad': {
+        const xp = args[0] ?? kwargs.get('input');
+        const pads = this.ints(this.arg(args, kwargs, 1, 'pad'));
+        if (xp?.k === 'tensor' && xp.t.pending && pads?.length === 4) return this.padPending(xp.t, pads);
         const n = need('F.pad');
         if (n) return n;
         const p = this.ints(this.arg(args, kwargs, 1, 'pad'));
@@ -2423,7 +2461,9 @@ export class Library {
       case 'conv2d': {
         const weight = this.arg(args, kwargs, 1, 'weight');
         const of = weight?.k === 'tensor' ? this.parameterOf.get(weight.t) : undefined;
-        if (of?.role === 'weight') return this.functionalConv(of.layer, t, args, kwargs);
+        // The model's own input stays pending: the layer's in_channels say its channels, not a hint from another layer.
+        const raw = args[0] ?? kwargs.get('input');
+        if (of?.role === 'weight') return this.functionalConv(of.layer, raw?.k === 'tensor' && raw.t.pending ? raw.t : t, args, kwargs);
         if (weight?.k === 'tensor' && weight.t.shape?.length === 4) {
           // The model's own input, its channels not said yet: the weight says them.
           const x = args[0] ?? kwargs.get('input');
@@ -2722,6 +2762,12 @@ export class Library {
       return t.pending ? { k: 'tensor', t } : t.shape ? this.t(t.shape, 'torch') : this.unknownT(t, 'BatchNorm2d');
     }
     if (TORCH_SAME.has(short)) return x.k === 'tensor' ? x : { k: 'tensor', t };
+    // Padding the model's own input before any layer says its channels (a conv that pads first,
+    // EfficientNet's Conv2dStaticSamePadding): still the model's input, larger.
+    if (t.pending && /^(Zero|Reflection|Replication|Constant)Pad2d$/.test(short)) {
+      const p = this.ints(layer.args.padding);
+      if (p && (p.length === 1 || p.length === 4)) return this.padPending(t, p.length === 1 ? [p[0]!, p[0]!, p[0]!, p[0]!] : p);
+    }
     if (t.pending && t.hint) t = { framework: 'torch', shape: t.hint };
     if (t.pending) return this.unknownT(t, short);
     if (!t.shape) return { k: 'tensor', t };
@@ -3055,6 +3101,15 @@ export class Library {
     const size = (n: number, k: number, s: number, p: number, d: number) => (same ? n : convOutputSize(n, k, s, d, 2 * p));
     const out = [t.shape[0]!, cout, size(t.shape[2]!, kh, sh, ph, dh), size(t.shape[3]!, kw, sw, pw, dw)];
     return this.t(out.every((x) => x >= 1) ? out : undefined, 'torch', 'conv2d(): the output would be empty');
+  }
+
+  /** The model's own input (its channels not said yet) padded by (left, right, top, bottom): still pending, larger. */
+  private padPending(t: TensorInfo, [l, r, top, bottom]: number[]): Value {
+    const [h, w] = t.pending!;
+    const size: [number, number] = [h + top! + bottom!, w + l! + r!];
+    if (size[0] < 1 || size[1] < 1) return this.t(undefined, t.framework, 'padding that leaves nothing (the code would raise)');
+    const hint = t.hint && t.hint.length === 4 ? [t.hint[0]!, t.hint[1]!, ...size] : undefined;
+    return { k: 'tensor', t: { framework: t.framework, pending: size, ...(hint ? { hint } : {}) } };
   }
 
   /** Tensors made by nn.Parameter(...). */
@@ -3514,7 +3569,11 @@ export class Library {
     if (short === 'Conv1D' || short === 'DepthwiseConv1D' || short === 'SeparableConv1D') return this.applyKerasConv1D(layer, short, t);
     if (short === 'MaxPooling1D' || short === 'AveragePooling1D' || short === 'GlobalAveragePooling1D' || short === 'GlobalMaxPooling1D')
       return this.applyKerasPool1D(layer, short, t);
-    if (!t.shape) return { k: 'tensor', t };
+    if (!t.shape) {
+      // A layer with weights on an input not known: the model's totals say it is not counted.
+      if (KERAS_WEIGHTED.has(short)) this.record(layer, { reason: `input unknown: ${t.reason ?? 'not known'}` });
+      return { k: 'tensor', t };
+    }
     const shape = t.shape;
     const rank = shape.length;
     switch (short) {

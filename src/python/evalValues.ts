@@ -61,6 +61,8 @@ export interface LayerInstance {
    * other instances of its site are all known.
    */
   neverApplied?: true;
+  /** Recorded where the layer or parameter was made (an nn.Parameter, an LSTM), not where it was applied. */
+  atBuild?: true;
 }
 
 export interface Layer {
@@ -79,6 +81,8 @@ export interface Layer {
   ownParameters?: string;
   /** Parameters a wrapper added to the layer's own: weight_norm's magnitude g. */
   extraParams?: number;
+  /** Taken out of the module that held it (`del model._fc`). */
+  detached?: true;
   /** A Keras Sequential or Model: its input once known (for Sequentials built layer by layer). */
   kerasInput?: TensorInfo;
   kerasOutput?: TensorInfo;

@@ -283,8 +283,13 @@ export class Interpreter {
         for (const id of node.namedChildren) if (id) scope.globals.add(id.text);
         return undefined;
       }
-      case 'delete_statement':
+      case 'delete_statement': {
+        // `del model._fc`: the module no longer holds it (it is no part of the model the
+        // measurement sees); `del layers[-1]`, `del cfg['k']`: the container loses the item.
+        const targets = node.namedChildren.flatMap((c) => (c?.type === 'expression_list' ? c.namedChildren : [c]));
+        for (const target of targets) if (target && !isExtraNode(target)) this.deleteTarget(target, scope, file);
         return undefined;
+      }
       case 'raise_statement':
         throw new RaiseError(`the code raises: ${snippet(node)}`);
       case 'import_statement':
@@ -783,6 +788,42 @@ export class Interpreter {
       cls.fieldDefaults = tupleBase.cls.fieldDefaults;
     }
     return { k: 'class', cls };
+  }
+
+  /** One target of a `del` statement: an attribute of a module, or an item of a list, a dict or a container of layers. */
+  private deleteTarget(target: Node, scope: Scope, file: string): void {
+    if (target.type === 'attribute') {
+      const obj = this.evalQuiet(target.childForFieldName('object'), scope, file);
+      const name = target.childForFieldName('attribute')?.text;
+      if (obj?.k === 'obj' && name) {
+        const removed = obj.attrs.get(name);
+        obj.attrs.delete(name);
+        if (removed) detach(removed);
+      }
+      return;
+    }
+    if (target.type !== 'subscript') return;
+    const obj = this.evalQuiet(target.childForFieldName('value'), scope, file);
+    const keyNode = target.childForFieldName('subscript');
+    if (!obj || !keyNode) return;
+    const key = this.eval(keyNode, scope, file);
+    if (obj.k === 'list') {
+      const i = key.k === 'int' ? key.v : undefined;
+      if (i === undefined || i < -obj.items.length || i >= obj.items.length) obj.taint ??= `del ${snippet(target)} is not followed`;
+      else obj.items.splice(i < 0 ? obj.items.length + i : i, 1);
+    } else if (obj.k === 'dict') {
+      const h = hashKey(key);
+      if (h === undefined) obj.taint ??= `del ${snippet(target)} is not followed`;
+      else obj.entries.delete(h);
+    } else if (obj.k === 'layer' && obj.layer.children) {
+      const names = (obj.layer.childNames ??= obj.layer.children.map((_, i) => String(i)));
+      const at = key.k === 'str' ? names.indexOf(key.v) : key.k === 'int' ? (key.v < 0 ? obj.layer.children.length + key.v : key.v) : -1;
+      if (at < 0 || at >= obj.layer.children.length) obj.layer.args.__tainted__ = unknown(`del ${snippet(target)} is not followed`);
+      else {
+        obj.layer.children.splice(at, 1);
+        names.splice(at, 1);
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1686,7 +1727,11 @@ export class Interpreter {
       this.applyDepth++;
       // A subclass of a library layer (a conv that pads first): the layer's input is the module's.
       const x = args[0];
-      const input = x?.k === 'tensor' ? (x.t.shape ?? (x.t.pending ? x.t.hint : undefined)) : undefined;
+      // The model's own input, its channels not said yet: the layer's own in_channels say them
+      // (a hint from another layer need not be this one's).
+      const own = obj.base?.args.in_channels ?? obj.base?.args.num_features;
+      const pendingInput = x?.k === 'tensor' && x.t.pending ? (own?.k === 'int' ? [1, own.v, ...x.t.pending] : undefined) : undefined;
+      const input = x?.k === 'tensor' ? (x.t.shape ?? pendingInput) : undefined;
       if (obj.base && input) this.moduleInputs.set(obj.base.id, input);
       const recorded = this.instances.length;
       try {
@@ -1852,5 +1897,23 @@ export class Interpreter {
     return params
       .slice(skipFirst ? 1 : 0)
       .every((p) => (p.type !== 'identifier' && p.type !== 'typed_parameter') || (p.type === 'typed_parameter' && p.namedChildren[0]?.type !== 'identifier'));
+  }
+}
+
+/** Marks the layers of a module taken out of its model (`del model._fc`): no part of any model, applied or not. */
+function detach(v: Value): void {
+  const seen = new Set<Value>();
+  const pending = [v];
+  while (pending.length > 0) {
+    const m = pending.pop()!;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    if (m.k === 'layer') {
+      m.layer.detached = true;
+      pending.push(...(m.layer.children ?? []));
+    } else if (m.k === 'obj') {
+      if (m.base) pending.push({ k: 'layer', layer: m.base });
+      pending.push(...m.attrs.values());
+    }
   }
 }

@@ -1400,3 +1400,77 @@ class Points(nn.Module):
     expect(models([1, 3, 64]).find((m) => m.name === 'Points')).toMatchObject({ params: 409, macs: 16537, unknownInstances: 0 });
   });
 });
+
+describe('patterns of a seventh batch of real files (YOLO backbones, EfficientDet, SegNet)', () => {
+  it("a forward pass in __init__, del of a module's layers, a conv that pads its input first, max_pool2d's indices and max_unpool2d", () => {
+    // Measured (--input 1,3,32,32): Net 2,688 params, 242,688 MACs; the padded stem 224 params,
+    // 57,344 MACs at 1x3x32x32 -> 1x8x16x16; the neck 2,320 / 148,480 at 1x16x8x8. The pass in
+    // __init__ (at 64x64) is not the model's, and the deleted head and fc are not a part of it.
+    const { sites, evaluation } = evaluate(
+      `import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SamePadConv(nn.Conv2d):
+    def __init__(self, cin, cout, k, stride=1):
+        super().__init__(cin, cout, k, stride=stride)
+        self.static_padding = nn.ZeroPad2d((0, 1, 0, 1))
+
+    def forward(self, x):
+        return F.conv2d(self.static_padding(x), self.weight, self.bias, self.stride, 0)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = SamePadConv(3, 8, 3, stride=2)
+        self.head = nn.Conv2d(8, 64, 1)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(self.head(self.stem(x)).mean((2, 3)))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.neck = nn.Conv2d(16, 16, 3, padding=1)
+        encoder = Encoder()
+        del encoder.head
+        del encoder.fc
+        self.encoder = encoder
+        self.mid = nn.Conv2d(8, 16, 1)
+        self.widths = [y.size(1) for y in self.forward(torch.randn(1, 3, 64, 64))]
+
+    def forward(self, x):
+        x = self.mid(self.encoder.stem(x))
+        y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
+        z = F.max_unpool2d(self.neck(y), idx, 2, 2)
+        return [z]
+`,
+      [32, 32],
+    );
+    expect(at(sites, 8).instances).toEqual([
+      expect.objectContaining({ count: 2, params: 224, macs: 57344, input_shape: [1, 3, 32, 32], output_shape: [1, 8, 16, 16] }),
+    ]);
+    expect(at(sites, 29)).toMatchObject({ count: 1, params: 2320, macs: 148480, input_shape: [1, 16, 8, 8] });
+    const net = evaluation.models.find((m) => m.name === 'Net')!;
+    expect([net.params, net.macs, net.unknownInstances]).toEqual([2688, 242688, 0]);
+  });
+
+  it('a Keras layer with weights on an input not known is counted as not known, never as nothing', () => {
+    const { evaluation } = evaluate(`import keras
+from keras import layers
+
+
+def build():
+    inputs = keras.Input(shape=(8, 8, 3))
+    inner = keras.Model(inputs, layers.Conv2D(4, 3)(inputs))
+    x = inner(inputs)
+    return keras.Model(inputs, layers.Dense(10)(layers.Flatten()(x)))
+`);
+    const build = evaluation.models.find((m) => m.name === 'build')!;
+    expect(build.unknownInstances).toBeGreaterThan(0);
+  });
+});
