@@ -864,6 +864,8 @@ export class Library {
       const name = a[1]?.k === 'str' ? a[1].v : undefined;
       if (!name) return unknown('hasattr()');
       if (v.k === 'obj') return bool(v.attrs.has(name) || !!it.classAttr(v.cls, name));
+      // hasattr(nn, 'SiLU') (code that runs on old PyTorch too): the layers known here are in the PyTorch measured with.
+      if (v.k === 'lib' && ['torch.nn', 'keras.layers'].includes(this.canonical(v.path)) && this.starNames(v.path).includes(name)) return bool(true);
       return unknown('hasattr()');
     });
     def('getattr', (a, _kw, node) => {
@@ -2131,6 +2133,11 @@ export class Library {
   }
 
   private tensorFunctionOf(fn: string, args: Args, kwargs: Kwargs, node: Node | undefined): Value | undefined {
+    // F.upsample(input=x, size=...): the tensor given by keyword is the first argument.
+    if (args.length === 0 && kwargs.has('input')) {
+      args = [kwargs.get('input')!];
+      kwargs = new Map([...kwargs].filter(([k]) => k !== 'input'));
+    }
     const x = args[0];
     if (SAME_FUNCTIONS.has(fn)) {
       if (['add', 'sub', 'mul', 'div'].includes(fn) && args[1])
