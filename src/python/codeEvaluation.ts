@@ -8,8 +8,9 @@
 import type { Node } from 'web-tree-sitter';
 import type { Convention, Dtype } from '../shared/cost';
 import { Interpreter, DEFAULT_LIMITS, type EvalLimits, type ImportResolver, type SourceFile } from './modelEvaluator';
-import { LimitError, RaiseError, type LayerInstance, type SiteRef, type Value, type Framework } from './evalValues';
+import { heldValues, LimitError, RaiseError, type LayerInstance, type SiteRef, type Value, type Framework } from './evalValues';
 import { isExtraNode } from './pythonParser';
+import { convSpatialDims } from './evalLibrary';
 
 export interface EvaluationSettings {
   convention: Convention;
@@ -35,6 +36,8 @@ export interface EvaluationSettings {
 /** `# sepconv: call EXPR` comments take at most this many, each shorter than COMMENT_CALL_CHARS. */
 const MAX_COMMENT_CALLS = 8;
 const COMMENT_CALL_CHARS = 300;
+/** A `# sepconv: call EXPR` comment, a line of its own: EXPR. */
+const CALL_COMMENT = /^[ \t]*#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$/i;
 
 /**
  * The expressions of the file's `# sepconv: call UNet(3, 2)` comments (a line of their own), each
@@ -43,7 +46,7 @@ const COMMENT_CALL_CHARS = 300;
  */
 export function commentCalls(source: string): string[] {
   const calls: string[] = [];
-  for (const m of source.matchAll(/^[ \t]*#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$/gim)) {
+  for (const m of source.matchAll(new RegExp(CALL_COMMENT.source, 'gim'))) {
     const text = m[1]!;
     if (text.length < COMMENT_CALL_CHARS && !calls.includes(text)) calls.push(text);
     if (calls.length === MAX_COMMENT_CALLS) break;
@@ -125,9 +128,6 @@ export const CONV_LAYER_TYPES: ReadonlySet<string> = new Set([
   'ConvTranspose3d',
 ]);
 
-/** The spatial dimensions of each PyTorch conv's input. */
-const SPATIAL_DIMS: Readonly<Record<string, number>> = { Conv1d: 1, ConvTranspose1d: 1, Conv2d: 2, ConvTranspose2d: 2, Conv3d: 3, ConvTranspose3d: 3 };
-
 /** PyTorch layers other than convs that have parameters by default. */
 const PARAMETRIC_TORCH: ReadonlySet<string> = new Set([
   'Linear',
@@ -171,21 +171,9 @@ function layersOf(model: Value): Set<number> | undefined {
     const v = pending.pop()!;
     if (visited.has(v)) continue;
     visited.add(v);
-    if (v.k === 'unknown') return undefined;
-    if (v.k === 'layer') {
-      if (v.layer.args.__tainted__) return undefined;
-      ids.add(v.layer.id);
-      pending.push(...(v.layer.children ?? []));
-    } else if (v.k === 'obj') {
-      if (v.base) pending.push({ k: 'layer', layer: v.base });
-      pending.push(...v.attrs.values());
-    } else if (v.k === 'list' || v.k === 'tuple') {
-      if (v.k === 'list' && v.taint) return undefined;
-      pending.push(...v.items);
-    } else if (v.k === 'dict') {
-      if (v.taint) return undefined;
-      for (const [, item] of v.entries.values()) pending.push(item);
-    }
+    if (v.k === 'unknown' || (v.k === 'layer' && v.layer.args.__tainted__) || ((v.k === 'list' || v.k === 'dict') && v.taint)) return undefined;
+    if (v.k === 'layer') ids.add(v.layer.id);
+    pending.push(...heldValues(v));
   }
   return ids;
 }
@@ -345,13 +333,12 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
    * agree on what was followed may differ in what was not: whether this one is another model
    * (whose layers count again) is then not known.
    */
-  const dropRepeat = (run: Run, notFollowedBefore: number) => {
+  const dropRepeat = (run: Run) => {
     if (!run.kept) return;
     const print = JSON.stringify(run.instances.map((i) => [i.site.start, i.type, i.params, i.macs, i.input, i.output, i.reason]).sort());
-    if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
     // A layer that forward(), followed all the way, never applies (GoogLeNet's auxiliary heads
     // outside training) is known not to be applied: that leaves nothing of the model unknown.
-    const partial = it.notFollowed > notFollowedBefore || run.instances.some((i) => i.reason !== undefined && !i.neverApplied);
+    const partial = run.unfollowed || run.instances.some((i) => i.reason !== undefined && !i.neverApplied);
     if (fingerprints.has(print)) {
       run.kept = false;
       run.note = 'the same model as an earlier entry';
@@ -422,7 +409,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
     }
     if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
     finish(run);
-    dropRepeat(run, notFollowedBefore);
+    dropRepeat(run);
     runs.push(run);
     if (run.stopped === 'evaluation limit') {
       const left = candidates.length - index - 1;
@@ -449,7 +436,7 @@ export function evaluateFile(root: SourceFile, source: string, resolve: ImportRe
       }
       if (it.notFollowed > notFollowedBefore) run.unfollowed = true;
       finish(run);
-      dropRepeat(run, notFollowedBefore);
+      dropRepeat(run);
       runs.push(run);
       if (run.stopped === 'evaluation limit') break;
     }
@@ -574,12 +561,11 @@ function constructionCalls(rootNode: Node, models: Map<string, 'needs arguments'
 
 /** The `# sepconv: call EXPR` comment of the file whose expression is `text` (where its CodeLens goes). */
 function commentNode(root: Node, text: string): Node | undefined {
-  const pattern = /^#[ \t]*sepconv:[ \t]*call[ \t]+(\S.*?)[ \t]*$/i;
   const stack: Node[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     if (node.type === 'comment') {
-      if (pattern.exec(node.text)?.[1] === text) return node;
+      if (CALL_COMMENT.exec(node.text)?.[1] === text) return node;
       continue;
     }
     for (let i = node.childCount - 1; i >= 0; i--) stack.push(node.child(i)!);
@@ -619,7 +605,7 @@ function modelInput(it: Interpreter, model: Value): Value {
     seen.add(m);
     if (m.k === 'layer') {
       const type = m.layer.cls.split('.').pop()!;
-      const spatial = SPATIAL_DIMS[type];
+      const spatial = convSpatialDims(type);
       if (spatial) {
         // A 1-D or 3-D conv takes the default height for each of its dimensions (as it does when applied).
         const c = m.layer.args.in_channels;
@@ -702,13 +688,12 @@ function collect(
     // A layer applied twice (shared weights) has its MACs twice, its parameters once.
     const counted = new Set<number>();
     for (const i of run.instances) {
-      if (i.macs !== undefined && i.params !== undefined && i.output) {
+      // Known figures, or the parameters of a layer known never to be applied (no MACs).
+      const known = i.macs !== undefined && i.params !== undefined && i.output !== undefined;
+      if (i.params !== undefined && (known || i.neverApplied)) {
         if (!counted.has(i.layerId)) params += i.params;
         counted.add(i.layerId);
-        macs += i.macs;
-      } else if (i.neverApplied && i.params !== undefined) {
-        if (!counted.has(i.layerId)) params += i.params;
-        counted.add(i.layerId);
+        if (known) macs += i.macs!;
       } else unknowns++;
       if (!CONV_LAYER_TYPES.has(i.type)) continue;
       convs++;

@@ -203,6 +203,11 @@ const CONV_ND: Record<string, { dims: number; transposed: boolean }> = {
   ConvTranspose3d: { dims: 3, transposed: true },
 };
 
+/** The spatial dimensions of a PyTorch conv's input (Conv2d: 2; Conv1d: 1, ...); undefined for other layers. */
+export function convSpatialDims(type: string): number | undefined {
+  return type === 'Conv2d' ? 2 : CONV_ND[type]?.dims;
+}
+
 /** torch.nn layers with parameters that are not followed (recurrent, attention, embeddings, lazy layers). */
 const PARAMETRIC_NOT_FOLLOWED = new Set([
   'LSTM',
@@ -2173,7 +2178,7 @@ export class Library {
         // return_indices=True (or max_pool2d_with_indices): the output and its maxima's indices, of the same shape.
         const indices = fn.endsWith('_with_indices') ? true : truthy(this.arg(args, kwargs, 6, 'return_indices') ?? bool(false));
         if (indices === undefined) return this.t(undefined, fw, `whether F.${fn} returns its indices is not known`);
-        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+        return indices ? withIndices(pooled) : pooled;
       }
       case 'max_unpool1d':
       case 'max_unpool2d':
@@ -2203,11 +2208,7 @@ export class Library {
         return this.t([...t.shape!.slice(0, r - dims), ...out], fw);
       }
       case 'adaptive_avg_pool2d':
-      case 'adaptive_max_pool2d': {
-        const n = need(`F.${fn}`);
-        if (n) return n;
-        return this.adaptive(t, this.arg(args, kwargs, 1, 'output_size') ?? NONE);
-      }
+      case 'adaptive_max_pool2d':
       case 'adaptive_avg_pool1d':
       case 'adaptive_avg_pool3d':
       case 'adaptive_max_pool1d':
@@ -2525,16 +2526,7 @@ export class Library {
     return this.t(out, fw);
   }
 
-  private adaptive(t: TensorInfo, size: Value): Value {
-    const shape = t.shape!;
-    const parts =
-      size.k === 'int' ? [size.v, size.v] : size.k === 'tuple' && size.items.length === 2 ? size.items.map((v) => (v.k === 'none' ? null : num(v))) : undefined;
-    if (!parts || parts.some((p) => p === undefined) || shape.length < 3) return this.t(undefined, t.framework, 'adaptive pool output size not known');
-    const r = shape.length;
-    return this.t([...shape.slice(0, r - 2), parts[0] ?? shape[r - 2]!, parts[1] ?? shape[r - 1]!] as number[], t.framework);
-  }
-
-  /** An adaptive pool over the last `dims` dimensions (1-D or 3-D): the output size given, None keeping a dimension's size. */
+  /** An adaptive pool over the last `dims` dimensions: the output size given, None keeping a dimension's size. */
   private adaptiveNd(t: TensorInfo, size: Value, dims: number): Value {
     const shape = t.shape!;
     const parts =
@@ -2552,28 +2544,19 @@ export class Library {
   private resize(t: TensorInfo, size: Value, scale: Value): Value {
     const shape = t.shape!;
     const r = shape.length;
-    // A 1-D or 3-D map ([N, C, L], [N, C, D, H, W]): every dimension after the channels.
-    if (t.framework === 'torch' && (r === 3 || r === 5)) {
-      const dims = r - 2;
-      const each = (v: Value): (number | undefined)[] | undefined =>
-        v.k === 'tuple' || v.k === 'list' ? (v.items.length === dims ? v.items.map(num) : undefined) : Array<number | undefined>(dims).fill(num(v));
-      if (size.k !== 'none') {
-        const s = each(size);
-        if (!s || s.some((x) => x === undefined || !Number.isInteger(x) || x < 1)) return this.t(undefined, t.framework, 'interpolate size not known');
-        return this.t([...shape.slice(0, 2), ...(s as number[])], t.framework);
-      }
-      const f = each(scale);
-      if (!f || f.some((x) => x === undefined || x <= 0)) return this.t(undefined, t.framework, 'interpolate scale not known');
-      return this.t([...shape.slice(0, 2), ...shape.slice(2).map((x, i) => Math.floor(x * f[i]!))], t.framework);
-    }
+    // [N, C, L], [N, C, H, W] or [N, C, D, H, W]: every dimension after the channels.
+    const dims = r - 2;
+    if (dims < 1 || dims > 3) return this.t(undefined, t.framework, `interpolate of a ${r}-D tensor`);
+    const each = (v: Value): (number | undefined)[] | undefined =>
+      v.k === 'tuple' || v.k === 'list' ? (v.items.length === dims ? v.items.map(num) : undefined) : Array<number | undefined>(dims).fill(num(v));
     if (size.k !== 'none') {
-      const s = size.k === 'int' ? [size.v, size.v] : this.ints(size);
-      if (!s) return this.t(undefined, t.framework, 'interpolate size not known');
-      return this.t([...shape.slice(0, r - 2), s[0]!, s[1] ?? s[0]!], t.framework);
+      const s = each(size);
+      if (!s || s.some((x) => x === undefined || !Number.isInteger(x) || x < 1)) return this.t(undefined, t.framework, 'interpolate size not known');
+      return this.t([...shape.slice(0, 2), ...(s as number[])], t.framework);
     }
-    const f = scale.k === 'tuple' ? scale.items.map(num) : [num(scale), num(scale)];
-    if (f.some((x) => x === undefined)) return this.t(undefined, t.framework, 'interpolate scale not known');
-    return this.t([...shape.slice(0, r - 2), Math.floor(shape[r - 2]! * f[0]!), Math.floor(shape[r - 1]! * f[1]!)], t.framework);
+    const f = each(scale);
+    if (!f || f.some((x) => x === undefined || x <= 0)) return this.t(undefined, t.framework, 'interpolate scale not known');
+    return this.t([...shape.slice(0, 2), ...shape.slice(2).map((x, i) => Math.floor(x * f[i]!))], t.framework);
   }
 
   tensorBinary(op: string, a: Value, b: Value, node: Node | undefined): Value {
@@ -2799,7 +2782,7 @@ export class Library {
         // return_indices=True: the output and the indices of its maxima, of the same shape (for MaxUnpool2d).
         const indices = truthy(a.return_indices ?? bool(false));
         if (indices === undefined) return this.t(undefined, 'torch', 'whether MaxPool2d returns its indices is not known');
-        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+        return indices ? withIndices(pooled) : pooled;
       }
       case 'MaxUnpool2d': {
         // Inverse of a max pool: (H - 1) * stride - 2 * padding + kernel, or the output_size given.
@@ -2821,7 +2804,6 @@ export class Library {
       }
       case 'AdaptiveAvgPool2d':
       case 'AdaptiveMaxPool2d':
-        return this.adaptive(t, a.output_size!);
       case 'AdaptiveAvgPool1d':
       case 'AdaptiveMaxPool1d':
       case 'AdaptiveAvgPool3d':
@@ -2829,7 +2811,7 @@ export class Library {
         const pooled = this.adaptiveNd(t, a.output_size!, Number(short.slice(-2, -1)));
         const indices = short.includes('Max') ? truthy(a.return_indices ?? bool(false)) : false;
         if (indices === undefined) return this.t(undefined, 'torch', `whether ${short} returns its indices is not known`);
-        return indices ? tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]) : pooled;
+        return indices ? withIndices(pooled) : pooled;
       }
       case 'Flatten':
         return this.tensorFunction('flatten', [{ k: 'tensor', t }, a.start_dim!, a.end_dim!], new Map(), node)!;
@@ -3994,6 +3976,11 @@ function dataShape(v: Value): number[] | undefined {
   const first = inner[0] ?? [];
   if (!inner.every((s) => s!.length === first.length && s!.every((d, i) => d === first[i]))) return undefined;
   return [v.items.length, ...first];
+}
+
+/** A max pool's output with return_indices=True: the output and the indices of its maxima, of the same shape (for max_unpool). */
+function withIndices(pooled: Value): Value {
+  return tuple([pooled, pooled.k === 'tensor' ? { k: 'tensor', t: { ...pooled.t } } : pooled]);
 }
 
 /** The text of a value as str() gives it, for the values formatting knows. */

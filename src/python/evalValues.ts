@@ -281,6 +281,23 @@ export class LimitError extends Error {}
 export class RaiseError extends Error {}
 
 /** Whether a value (or a list of items) is an unknown. */
+/** The values a module or container holds: a layer's children, an object's base layer and attributes, a list's or dict's items. */
+export function heldValues(v: Value): Value[] {
+  switch (v.k) {
+    case 'layer':
+      return v.layer.children ?? [];
+    case 'obj':
+      return [...(v.base ? [{ k: 'layer', layer: v.base } as Value] : []), ...v.attrs.values()];
+    case 'list':
+    case 'tuple':
+      return v.items;
+    case 'dict':
+      return [...v.entries.values()].map(([, item]) => item);
+    default:
+      return [];
+  }
+}
+
 /** A module, a library layer, or a method bound to one: what code not followed could apply or change. */
 export function isModuleValue(v: Value): boolean {
   return v.k === 'obj' || v.k === 'layer' || (v.k === 'bound' && (v.self.k === 'obj' || v.self.k === 'layer'));

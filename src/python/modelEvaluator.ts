@@ -30,6 +30,7 @@ import {
   RaiseError,
   isUnknown,
   isModuleValue,
+  heldValues,
 } from './evalValues';
 import type { CostOptions } from '../shared/cost';
 import { Library, percentFormat } from './evalLibrary';
@@ -1908,12 +1909,7 @@ function detach(v: Value): void {
     const m = pending.pop()!;
     if (seen.has(m)) continue;
     seen.add(m);
-    if (m.k === 'layer') {
-      m.layer.detached = true;
-      pending.push(...(m.layer.children ?? []));
-    } else if (m.k === 'obj') {
-      if (m.base) pending.push({ k: 'layer', layer: m.base });
-      pending.push(...m.attrs.values());
-    }
+    if (m.k === 'layer') m.layer.detached = true;
+    pending.push(...heldValues(m));
   }
 }
